@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The event table: every syscall event Vigil knows, its stable numeric code (the wire's `type`
+ * field, mirrored by `enum vigil_event_type` in native-bridge/events.h), its Falco name (what
+ * `evt.type = x` matches), and its parameters with Falco's names (what `evt.arg.<name>` reads).
+ *
+ * Codes are append-only: never renumber, never reuse. Parameters of an existing event are only
+ * ever appended.
+ */
+
+/** How a parameter's value is typed and rendered as text. */
+export const ArgKind = {
+  /** Signed 64-bit syscall result; negative = -errno (rendered `ENOENT` etc. for evt.res). */
+  Errno: "errno",
+  /** File descriptor (signed). */
+  Fd: "fd",
+  Pid: "pid",
+  Uid: "uid",
+  Gid: "gid",
+  /** Absolute or cwd-relative path (FSPATH). */
+  Path: "path",
+  /** Path relative to a dirfd param (FSRELPATH). */
+  RelPath: "relpath",
+  Str: "str",
+  Bytes: "bytes",
+  U32: "u32",
+  U64: "u64",
+  I64: "i64",
+  /** Bit set rendered with a flag table (`O_WRONLY|O_CREAT`). */
+  Flags: "flags",
+  /** Single value rendered by name from a flag table (`PTRACE_ATTACH`, `AF_INET`). */
+  Enum: "enum",
+  /** Permission bits, rendered in octal (`0755`). */
+  Mode: "mode",
+  /** One socket address (`SockTuple` with only dip/dport set). */
+  SockAddr: "sockaddr",
+  /** Full socket tuple. */
+  Tuple: "tuple",
+  /** NUL-separated string list (argv, env), decoded as `string[]`. */
+  StrList: "strlist",
+} as const;
+export type ArgKind = (typeof ArgKind)[keyof typeof ArgKind];
+
+export interface ParamSpec {
+  name: string;
+  kind: ArgKind;
+  /** For Flags/Enum: key of FLAG_TABLES. */
+  table?: FlagTableName;
+  /** For RelPath: name of the dirfd param it is relative to. */
+  dirfd?: string;
+}
+
+export interface EventSpec {
+  code: number;
+  /** Falco event name (`evt.type`). */
+  name: string;
+  /** Falco category (`evt.category`). */
+  category: "process" | "file" | "net" | "ipc" | "memory" | "security" | "system" | "other";
+  params: readonly ParamSpec[];
+}
+
+const p = (name: string, kind: ArgKind, extra?: Partial<ParamSpec>): ParamSpec => ({ name, kind, ...extra });
+const RES = p("res", ArgKind.Errno);
+const FD_RES = p("fd", ArgKind.Fd);
+
+/** Params of execve/execveat/clone-family exits (Falco's execve_19 / clone_20 layouts, trimmed to what is filled). */
+const EXEC_PARAMS: readonly ParamSpec[] = [
+  RES,
+  p("exe", ArgKind.Str),
+  p("args", ArgKind.StrList),
+  p("tid", ArgKind.Pid),
+  p("pid", ArgKind.Pid),
+  p("ptid", ArgKind.Pid),
+  p("cwd", ArgKind.Path),
+  p("comm", ArgKind.Str),
+  p("env", ArgKind.StrList),
+  p("tty", ArgKind.U32),
+  p("vpgid", ArgKind.Pid),
+  p("loginuid", ArgKind.Uid),
+  p("flags", ArgKind.Flags, { table: "execveFlags" }),
+  p("cap_inheritable", ArgKind.U64),
+  p("cap_permitted", ArgKind.U64),
+  p("cap_effective", ArgKind.U64),
+  p("exe_ino", ArgKind.U64),
+  p("exe_ino_ctime", ArgKind.U64),
+  p("exe_ino_mtime", ArgKind.U64),
+  p("uid", ArgKind.Uid),
+  p("trusted_exepath", ArgKind.Path),
+  p("pgid", ArgKind.Pid),
+  p("gid", ArgKind.Gid),
+];
+
+const CLONE_PARAMS: readonly ParamSpec[] = [
+  RES,
+  p("exe", ArgKind.Str),
+  p("args", ArgKind.StrList),
+  p("tid", ArgKind.Pid),
+  p("pid", ArgKind.Pid),
+  p("ptid", ArgKind.Pid),
+  p("cwd", ArgKind.Path),
+  p("comm", ArgKind.Str),
+  p("flags", ArgKind.Flags, { table: "cloneFlags" }),
+  p("uid", ArgKind.Uid),
+  p("gid", ArgKind.Gid),
+  p("vtid", ArgKind.Pid),
+  p("vpid", ArgKind.Pid),
+  p("pidns_init_start_ts", ArgKind.U64),
+];
+
+/** All events, by code. Append only. */
+export const EVENTS: readonly EventSpec[] = [
+  { code: 0, name: "unknown", category: "other", params: [] },
+  { code: 1, name: "execve", category: "process", params: EXEC_PARAMS },
+  { code: 2, name: "execveat", category: "process", params: [...EXEC_PARAMS, p("dirfd", ArgKind.Fd), p("pathname", ArgKind.RelPath, { dirfd: "dirfd" })] },
+  { code: 3, name: "open", category: "file", params: [FD_RES, p("name", ArgKind.Path), p("flags", ArgKind.Flags, { table: "openFlags" }), p("mode", ArgKind.Mode), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
+  { code: 4, name: "openat", category: "file", params: [FD_RES, p("dirfd", ArgKind.Fd), p("name", ArgKind.RelPath, { dirfd: "dirfd" }), p("flags", ArgKind.Flags, { table: "openFlags" }), p("mode", ArgKind.Mode), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
+  { code: 5, name: "openat2", category: "file", params: [FD_RES, p("dirfd", ArgKind.Fd), p("name", ArgKind.RelPath, { dirfd: "dirfd" }), p("flags", ArgKind.Flags, { table: "openFlags" }), p("mode", ArgKind.Mode), p("resolve", ArgKind.U64), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
+  { code: 6, name: "creat", category: "file", params: [FD_RES, p("name", ArgKind.Path), p("mode", ArgKind.Mode), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
+  { code: 7, name: "close", category: "file", params: [RES, p("fd", ArgKind.Fd)] },
+  { code: 8, name: "rename", category: "file", params: [RES, p("oldpath", ArgKind.Path), p("newpath", ArgKind.Path)] },
+  { code: 9, name: "renameat", category: "file", params: [RES, p("olddirfd", ArgKind.Fd), p("oldpath", ArgKind.RelPath, { dirfd: "olddirfd" }), p("newdirfd", ArgKind.Fd), p("newpath", ArgKind.RelPath, { dirfd: "newdirfd" })] },
+  { code: 10, name: "renameat2", category: "file", params: [RES, p("olddirfd", ArgKind.Fd), p("oldpath", ArgKind.RelPath, { dirfd: "olddirfd" }), p("newdirfd", ArgKind.Fd), p("newpath", ArgKind.RelPath, { dirfd: "newdirfd" }), p("flags", ArgKind.Flags, { table: "renameFlags" })] },
+  { code: 11, name: "unlink", category: "file", params: [RES, p("path", ArgKind.Path)] },
+  { code: 12, name: "unlinkat", category: "file", params: [RES, p("dirfd", ArgKind.Fd), p("name", ArgKind.RelPath, { dirfd: "dirfd" }), p("flags", ArgKind.Flags, { table: "unlinkatFlags" })] },
+  { code: 13, name: "mkdir", category: "file", params: [RES, p("path", ArgKind.Path), p("mode", ArgKind.Mode)] },
+  { code: 14, name: "mkdirat", category: "file", params: [RES, p("dirfd", ArgKind.Fd), p("path", ArgKind.RelPath, { dirfd: "dirfd" }), p("mode", ArgKind.Mode)] },
+  { code: 15, name: "rmdir", category: "file", params: [RES, p("path", ArgKind.Path)] },
+  { code: 16, name: "link", category: "file", params: [RES, p("oldpath", ArgKind.Path), p("newpath", ArgKind.Path)] },
+  { code: 17, name: "linkat", category: "file", params: [RES, p("olddir", ArgKind.Fd), p("oldpath", ArgKind.RelPath, { dirfd: "olddir" }), p("newdir", ArgKind.Fd), p("newpath", ArgKind.RelPath, { dirfd: "newdir" }), p("flags", ArgKind.Flags, { table: "linkatFlags" })] },
+  { code: 18, name: "symlink", category: "file", params: [RES, p("target", ArgKind.Str), p("linkpath", ArgKind.Path)] },
+  { code: 19, name: "symlinkat", category: "file", params: [RES, p("target", ArgKind.Str), p("linkdirfd", ArgKind.Fd), p("linkpath", ArgKind.RelPath, { dirfd: "linkdirfd" })] },
+  { code: 20, name: "chmod", category: "file", params: [RES, p("filename", ArgKind.Path), p("mode", ArgKind.Mode)] },
+  { code: 21, name: "fchmod", category: "file", params: [RES, p("fd", ArgKind.Fd), p("mode", ArgKind.Mode)] },
+  { code: 22, name: "fchmodat", category: "file", params: [RES, p("dirfd", ArgKind.Fd), p("filename", ArgKind.RelPath, { dirfd: "dirfd" }), p("mode", ArgKind.Mode)] },
+  { code: 23, name: "chown", category: "file", params: [RES, p("path", ArgKind.Path), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid)] },
+  { code: 24, name: "lchown", category: "file", params: [RES, p("path", ArgKind.Path), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid)] },
+  { code: 25, name: "fchown", category: "file", params: [RES, p("fd", ArgKind.Fd), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid)] },
+  { code: 26, name: "fchownat", category: "file", params: [RES, p("dirfd", ArgKind.Fd), p("pathname", ArgKind.RelPath, { dirfd: "dirfd" }), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid), p("flags", ArgKind.Flags, { table: "atFlags" })] },
+  { code: 27, name: "truncate", category: "file", params: [RES, p("path", ArgKind.Path), p("length", ArgKind.U64)] },
+  { code: 28, name: "ftruncate", category: "file", params: [RES, p("fd", ArgKind.Fd), p("length", ArgKind.U64)] },
+  { code: 29, name: "clone", category: "process", params: CLONE_PARAMS },
+  { code: 30, name: "clone3", category: "process", params: CLONE_PARAMS },
+  { code: 31, name: "fork", category: "process", params: CLONE_PARAMS },
+  { code: 32, name: "vfork", category: "process", params: CLONE_PARAMS },
+  { code: 33, name: "procexit", category: "process", params: [p("status", ArgKind.I64), p("ret", ArgKind.I64), p("sig", ArgKind.U32), p("core", ArgKind.U32), p("reaper_tid", ArgKind.Pid)] },
+  { code: 34, name: "setuid", category: "security", params: [RES, p("uid", ArgKind.Uid)] },
+  { code: 35, name: "setgid", category: "security", params: [RES, p("gid", ArgKind.Gid)] },
+  { code: 36, name: "setresuid", category: "security", params: [RES, p("ruid", ArgKind.Uid), p("euid", ArgKind.Uid), p("suid", ArgKind.Uid)] },
+  { code: 37, name: "setresgid", category: "security", params: [RES, p("rgid", ArgKind.Gid), p("egid", ArgKind.Gid), p("sgid", ArgKind.Gid)] },
+  { code: 38, name: "capset", category: "security", params: [RES, p("cap_inheritable", ArgKind.U64), p("cap_permitted", ArgKind.U64), p("cap_effective", ArgKind.U64)] },
+  { code: 39, name: "socket", category: "net", params: [FD_RES, p("domain", ArgKind.Enum, { table: "socketFamily" }), p("type", ArgKind.Flags, { table: "socketType" }), p("proto", ArgKind.U32)] },
+  { code: 40, name: "connect", category: "net", params: [RES, p("tuple", ArgKind.Tuple), p("fd", ArgKind.Fd), p("addr", ArgKind.SockAddr)] },
+  { code: 41, name: "accept", category: "net", params: [FD_RES, p("tuple", ArgKind.Tuple), p("queuepct", ArgKind.U32)] },
+  { code: 42, name: "accept4", category: "net", params: [FD_RES, p("tuple", ArgKind.Tuple), p("queuepct", ArgKind.U32), p("flags", ArgKind.Flags, { table: "socketType" })] },
+  { code: 43, name: "bind", category: "net", params: [RES, p("addr", ArgKind.SockAddr), p("fd", ArgKind.Fd)] },
+  { code: 44, name: "listen", category: "net", params: [RES, p("fd", ArgKind.Fd), p("backlog", ArgKind.U32)] },
+  { code: 45, name: "sendto", category: "net", params: [RES, p("data", ArgKind.Bytes), p("fd", ArgKind.Fd), p("size", ArgKind.U32), p("tuple", ArgKind.Tuple)] },
+  { code: 46, name: "sendmsg", category: "net", params: [RES, p("data", ArgKind.Bytes), p("fd", ArgKind.Fd), p("size", ArgKind.U32), p("tuple", ArgKind.Tuple)] },
+  { code: 47, name: "dup", category: "file", params: [RES, p("oldfd", ArgKind.Fd)] },
+  { code: 48, name: "dup2", category: "file", params: [RES, p("oldfd", ArgKind.Fd), p("newfd", ArgKind.Fd)] },
+  { code: 49, name: "dup3", category: "file", params: [RES, p("oldfd", ArgKind.Fd), p("newfd", ArgKind.Fd), p("flags", ArgKind.Flags, { table: "openFlags" })] },
+  { code: 50, name: "fcntl", category: "file", params: [RES, p("fd", ArgKind.Fd), p("cmd", ArgKind.Enum, { table: "fcntlCmd" })] },
+  { code: 51, name: "ptrace", category: "process", params: [RES, p("addr", ArgKind.U64), p("data", ArgKind.U64), p("request", ArgKind.Enum, { table: "ptraceRequest" }), p("pid", ArgKind.Pid)] },
+  { code: 52, name: "mount", category: "file", params: [RES, p("dev", ArgKind.Path), p("dir", ArgKind.Path), p("type", ArgKind.Str), p("flags", ArgKind.Flags, { table: "mountFlags" })] },
+  { code: 53, name: "umount2", category: "file", params: [RES, p("name", ArgKind.Path), p("flags", ArgKind.Flags, { table: "umountFlags" })] },
+  { code: 54, name: "init_module", category: "system", params: [RES, p("img", ArgKind.Bytes), p("length", ArgKind.U64), p("uargs", ArgKind.Str)] },
+  { code: 55, name: "finit_module", category: "system", params: [RES, p("fd", ArgKind.Fd), p("uargs", ArgKind.Str), p("flags", ArgKind.U32)] },
+  { code: 56, name: "memfd_create", category: "memory", params: [FD_RES, p("name", ArgKind.Str), p("flags", ArgKind.Flags, { table: "memfdFlags" })] },
+  { code: 57, name: "bpf", category: "system", params: [FD_RES, p("cmd", ArgKind.Enum, { table: "bpfCmd" })] },
+  { code: 58, name: "unshare", category: "process", params: [RES, p("flags", ArgKind.Flags, { table: "cloneFlags" })] },
+  { code: 59, name: "setns", category: "process", params: [RES, p("fd", ArgKind.Fd), p("nstype", ArgKind.Flags, { table: "cloneFlags" })] },
+  { code: 60, name: "prctl", category: "process", params: [RES, p("option", ArgKind.Enum, { table: "prctlOption" }), p("arg2_str", ArgKind.Str), p("arg2_int", ArgKind.I64)] },
+  { code: 61, name: "chdir", category: "file", params: [RES, p("path", ArgKind.Path)] },
+  { code: 62, name: "fchdir", category: "file", params: [RES, p("fd", ArgKind.Fd)] },
+  { code: 63, name: "setreuid", category: "security", params: [RES, p("ruid", ArgKind.Uid), p("euid", ArgKind.Uid)] },
+  { code: 64, name: "setregid", category: "security", params: [RES, p("rgid", ArgKind.Gid), p("egid", ArgKind.Gid)] },
+];
+
+export type EventCode = number;
+
+/** Highest code + 1: size of per-type lookup arrays. */
+export const EVENT_CODE_LIMIT = EVENTS.length;
+
+const byName = new Map<string, EventSpec>();
+for (const e of EVENTS) byName.set(e.name, e);
+
+/** Event spec by Falco name, or undefined. */
+export function eventByName(name: string): EventSpec | undefined {
+  return byName.get(name);
+}
+
+/** Event spec by code, or undefined. */
+export function eventByCode(code: number): EventSpec | undefined {
+  return EVENTS[code];
+}
+
+/** Index of a param in an event's schema, or -1. */
+export function paramIndex(code: number, name: string): number {
+  const spec = EVENTS[code];
+  if (spec === undefined) return -1;
+  return spec.params.findIndex((q) => q.name === name);
+}
+
+/** Names of flag tables. */
+export type FlagTableName =
+  | "openFlags"
+  | "cloneFlags"
+  | "execveFlags"
+  | "renameFlags"
+  | "unlinkatFlags"
+  | "linkatFlags"
+  | "atFlags"
+  | "socketFamily"
+  | "socketType"
+  | "fcntlCmd"
+  | "ptraceRequest"
+  | "mountFlags"
+  | "umountFlags"
+  | "memfdFlags"
+  | "bpfCmd"
+  | "prctlOption";
+
+/**
+ * Linux (x86_64) values, in rendering order. For bit sets a name is printed when all its bits are
+ * present, and its bits are then consumed (so `O_RDWR` is not also printed as `O_WRONLY`).
+ * `openFlags` gives the access mode specially: O_RDONLY (0), O_WRONLY (1), O_RDWR (2) are values of
+ * the low two bits, not bits.
+ */
+export const FLAG_TABLES: Readonly<Record<FlagTableName, readonly (readonly [string, number])[]>> = {
+  openFlags: [
+    ["O_RDONLY", 0], ["O_WRONLY", 0o1], ["O_RDWR", 0o2],
+    ["O_CREAT", 0o100], ["O_EXCL", 0o200], ["O_NOCTTY", 0o400], ["O_TRUNC", 0o1000], ["O_APPEND", 0o2000],
+    ["O_NONBLOCK", 0o4000], ["O_SYNC", 0o4010000], ["O_DSYNC", 0o10000], ["O_ASYNC", 0o20000], ["O_DIRECT", 0o40000],
+    ["O_LARGEFILE", 0o100000], ["O_TMPFILE", 0o20200000], ["O_DIRECTORY", 0o200000], ["O_NOFOLLOW", 0o400000],
+    ["O_NOATIME", 0o1000000], ["O_CLOEXEC", 0o2000000], ["O_PATH", 0o10000000],
+  ],
+  cloneFlags: [
+    ["CLONE_VM", 0x100], ["CLONE_FS", 0x200], ["CLONE_FILES", 0x400], ["CLONE_SIGHAND", 0x800], ["CLONE_PIDFD", 0x1000],
+    ["CLONE_PTRACE", 0x2000], ["CLONE_VFORK", 0x4000], ["CLONE_PARENT", 0x8000], ["CLONE_THREAD", 0x10000],
+    ["CLONE_NEWNS", 0x20000], ["CLONE_SYSVSEM", 0x40000], ["CLONE_SETTLS", 0x80000], ["CLONE_PARENT_SETTID", 0x100000],
+    ["CLONE_CHILD_CLEARTID", 0x200000], ["CLONE_DETACHED", 0x400000], ["CLONE_UNTRACED", 0x800000],
+    ["CLONE_CHILD_SETTID", 0x1000000], ["CLONE_NEWCGROUP", 0x2000000], ["CLONE_NEWUTS", 0x4000000],
+    ["CLONE_NEWIPC", 0x8000000], ["CLONE_NEWUSER", 0x10000000], ["CLONE_NEWPID", 0x20000000],
+    ["CLONE_NEWNET", 0x40000000], ["CLONE_IO", 0x80000000],
+  ],
+  execveFlags: [
+    ["EXE_WRITABLE", 1], ["EXE_UPPER_LAYER", 2], ["EXE_FROM_MEMFD", 4], ["EXE_LOWER_LAYER", 8],
+  ],
+  renameFlags: [["RENAME_NOREPLACE", 1], ["RENAME_EXCHANGE", 2], ["RENAME_WHITEOUT", 4]],
+  unlinkatFlags: [["AT_REMOVEDIR", 0x200]],
+  linkatFlags: [["AT_SYMLINK_FOLLOW", 0x400], ["AT_EMPTY_PATH", 0x1000]],
+  atFlags: [["AT_SYMLINK_NOFOLLOW", 0x100], ["AT_EMPTY_PATH", 0x1000]],
+  socketFamily: [
+    ["AF_UNSPEC", 0], ["AF_UNIX", 1], ["AF_INET", 2], ["AF_INET6", 10], ["AF_NETLINK", 16], ["AF_PACKET", 17],
+    ["AF_BLUETOOTH", 31], ["AF_ALG", 38], ["AF_VSOCK", 40], ["AF_XDP", 44],
+  ],
+  socketType: [
+    ["SOCK_STREAM", 1], ["SOCK_DGRAM", 2], ["SOCK_RAW", 3], ["SOCK_RDM", 4], ["SOCK_SEQPACKET", 5], ["SOCK_PACKET", 10],
+    ["SOCK_NONBLOCK", 0o4000], ["SOCK_CLOEXEC", 0o2000000],
+  ],
+  fcntlCmd: [
+    ["F_DUPFD", 0], ["F_GETFD", 1], ["F_SETFD", 2], ["F_GETFL", 3], ["F_SETFL", 4], ["F_GETLK", 5], ["F_SETLK", 6],
+    ["F_SETLKW", 7], ["F_SETOWN", 8], ["F_GETOWN", 9], ["F_SETSIG", 10], ["F_GETSIG", 11], ["F_DUPFD_CLOEXEC", 1030],
+  ],
+  ptraceRequest: [
+    ["PTRACE_TRACEME", 0], ["PTRACE_PEEKTEXT", 1], ["PTRACE_PEEKDATA", 2], ["PTRACE_PEEKUSR", 3], ["PTRACE_POKETEXT", 4],
+    ["PTRACE_POKEDATA", 5], ["PTRACE_POKEUSR", 6], ["PTRACE_CONT", 7], ["PTRACE_KILL", 8], ["PTRACE_SINGLESTEP", 9],
+    ["PTRACE_GETREGS", 12], ["PTRACE_SETREGS", 13], ["PTRACE_GETFPREGS", 14], ["PTRACE_SETFPREGS", 15],
+    ["PTRACE_ATTACH", 16], ["PTRACE_DETACH", 17], ["PTRACE_SYSCALL", 24], ["PTRACE_SETOPTIONS", 0x4200],
+    ["PTRACE_GETEVENTMSG", 0x4201], ["PTRACE_GETSIGINFO", 0x4202], ["PTRACE_SETSIGINFO", 0x4203],
+    ["PTRACE_GETREGSET", 0x4204], ["PTRACE_SETREGSET", 0x4205], ["PTRACE_SEIZE", 0x4206],
+    ["PTRACE_INTERRUPT", 0x4207], ["PTRACE_LISTEN", 0x4208],
+  ],
+  mountFlags: [
+    ["MS_RDONLY", 1], ["MS_NOSUID", 2], ["MS_NODEV", 4], ["MS_NOEXEC", 8], ["MS_SYNCHRONOUS", 16], ["MS_REMOUNT", 32],
+    ["MS_MANDLOCK", 64], ["MS_DIRSYNC", 128], ["MS_NOATIME", 1024], ["MS_NODIRATIME", 2048], ["MS_BIND", 4096],
+    ["MS_MOVE", 8192], ["MS_REC", 16384], ["MS_SILENT", 32768], ["MS_POSIXACL", 1 << 16], ["MS_UNBINDABLE", 1 << 17],
+    ["MS_PRIVATE", 1 << 18], ["MS_SLAVE", 1 << 19], ["MS_SHARED", 1 << 20], ["MS_RELATIME", 1 << 21],
+    ["MS_KERNMOUNT", 1 << 22], ["MS_I_VERSION", 1 << 23], ["MS_STRICTATIME", 1 << 24], ["MS_LAZYTIME", 1 << 25],
+  ],
+  umountFlags: [["MNT_FORCE", 1], ["MNT_DETACH", 2], ["MNT_EXPIRE", 4], ["UMOUNT_NOFOLLOW", 8]],
+  memfdFlags: [["MFD_CLOEXEC", 1], ["MFD_ALLOW_SEALING", 2], ["MFD_HUGETLB", 4], ["MFD_NOEXEC_SEAL", 8], ["MFD_EXEC", 0x10]],
+  bpfCmd: [
+    ["BPF_MAP_CREATE", 0], ["BPF_MAP_LOOKUP_ELEM", 1], ["BPF_MAP_UPDATE_ELEM", 2], ["BPF_MAP_DELETE_ELEM", 3],
+    ["BPF_MAP_GET_NEXT_KEY", 4], ["BPF_PROG_LOAD", 5], ["BPF_OBJ_PIN", 6], ["BPF_OBJ_GET", 7], ["BPF_PROG_ATTACH", 8],
+    ["BPF_PROG_DETACH", 9], ["BPF_PROG_TEST_RUN", 10], ["BPF_PROG_GET_NEXT_ID", 11], ["BPF_MAP_GET_NEXT_ID", 12],
+    ["BPF_PROG_GET_FD_BY_ID", 13], ["BPF_MAP_GET_FD_BY_ID", 14], ["BPF_OBJ_GET_INFO_BY_FD", 15], ["BPF_PROG_QUERY", 16],
+    ["BPF_RAW_TRACEPOINT_OPEN", 17], ["BPF_BTF_LOAD", 18], ["BPF_LINK_CREATE", 28],
+  ],
+  prctlOption: [
+    ["PR_SET_PDEATHSIG", 1], ["PR_GET_PDEATHSIG", 2], ["PR_GET_DUMPABLE", 3], ["PR_SET_DUMPABLE", 4],
+    ["PR_SET_KEEPCAPS", 8], ["PR_SET_NAME", 15], ["PR_GET_NAME", 16], ["PR_SET_SECCOMP", 22], ["PR_CAPBSET_DROP", 24],
+    ["PR_SET_MM", 35], ["PR_SET_CHILD_SUBREAPER", 36], ["PR_SET_NO_NEW_PRIVS", 38], ["PR_SET_PTRACER", 0x59616d61],
+  ],
+};

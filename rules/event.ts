@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The event model every source produces and the rule engine reads.
+ *
+ * Sources (eBPF probe, ptrace tracer, replay) decode frames into {@link SyscallEvent}s; the agent's
+ * state stage attaches the {@link ThreadInfo} (process tree), {@link FdInfo} and {@link ContainerInfo};
+ * the rule engine's field getters read these objects. A value that is `undefined` is "missing":
+ * every check on it is false and outputs render it as `<NA>` (Falco semantics).
+ *
+ * Sources may reuse one event object for successive events: a consumer that keeps an event past
+ * the synchronous evaluation must copy what it needs.
+ */
+
+import type { EventCode } from "./event-table.js";
+
+/** Value of one syscall parameter, in the kind its schema declares (see event-table.ts). */
+export type ArgValue = string | number | bigint | Uint8Array | SockTuple | readonly string[] | undefined;
+
+/** A socket endpoint pair as carried by connect/accept/sendto params (`fd.*` tuple fields). */
+export interface SockTuple {
+  /** `AF_INET`=2, `AF_INET6`=10, `AF_UNIX`=1. */
+  family: number;
+  /** Source (client) address as text: dotted quad, RFC 5952 IPv6, or unix path. */
+  sip: string;
+  sport: number;
+  /** Destination (server) address. */
+  dip: string;
+  dport: number;
+}
+
+/** Kubernetes facts learnt from the CRI labels the kubelet sets. */
+export interface K8sInfo {
+  podName: string | undefined;
+  namespace: string | undefined;
+  podUid: string | undefined;
+  sandboxId: string | undefined;
+  podLabels: ReadonlyMap<string, string>;
+  podIp: string | undefined;
+  containerName: string | undefined;
+}
+
+/** One mount of a container's runtime spec. */
+export interface MountInfo {
+  source: string;
+  dest: string;
+  mode: string;
+  rw: boolean;
+  propagation: string;
+}
+
+/** What the agent knows about a container; `HOST_CONTAINER` for host processes. */
+export interface ContainerInfo {
+  /** 12-char ID, or `host`. */
+  id: string;
+  fullId: string;
+  name: string | undefined;
+  /** `containerd`, `cri`, `docker`, `cri-o`, `podman`, `host`... */
+  type: string;
+  image: string | undefined;
+  imageRepository: string | undefined;
+  imageTag: string | undefined;
+  imageDigest: string | undefined;
+  imageId: string | undefined;
+  privileged: boolean | undefined;
+  hostPid: boolean | undefined;
+  hostNetwork: boolean | undefined;
+  hostIpc: boolean | undefined;
+  user: string | undefined;
+  labels: ReadonlyMap<string, string>;
+  mounts: readonly MountInfo[];
+  /** Start time, ns since the epoch (as a number: µs precision is kept). */
+  startTs: number | undefined;
+  k8s: K8sInfo | undefined;
+  /** True while metadata has not (yet) arrived from the runtime. */
+  metaMissing: boolean;
+}
+
+/** A user or group entry resolved in the process's own root. */
+export interface UserInfo {
+  uid: number;
+  name: string | undefined;
+  homedir: string | undefined;
+  shell: string | undefined;
+}
+export interface GroupInfo {
+  gid: number;
+  name: string | undefined;
+}
+
+/**
+ * One thread (Falco's threadinfo). Threads of one process share process-level facts; `parent`
+ * links the process tree so `proc.aname[N]`/`proc.apid[N]` walk it without lookups.
+ */
+export interface ThreadInfo {
+  tid: number;
+  pid: number;
+  ppid: number;
+  /** pid as seen in the process's own pid namespace. */
+  vpid: number;
+  vtid: number;
+  sid: number;
+  pgid: number;
+  vpgid: number;
+  /** `comm`, at most 15 chars (proc.name). */
+  comm: string;
+  /** argv[0] (proc.exe). */
+  exe: string;
+  /** Full path of the executable (proc.exepath). */
+  exepath: string;
+  /** argv[1..] (proc.args is these joined by spaces). */
+  args: readonly string[];
+  /** Environment, empty unless collected. */
+  env: readonly string[];
+  cwd: string;
+  /** Controlling terminal device number, 0 when none. */
+  tty: number;
+  uid: number;
+  gid: number;
+  euid: number;
+  egid: number;
+  /** 0xFFFFFFFF (-1 as u32) when unset; rendered as -1 like Falco. */
+  loginuid: number;
+  /** Kernel boot-time ns of the thread's start; with tid the table key against pid reuse. */
+  startTs: number;
+  /** Boot-time ns of the last exec. */
+  execTs: number;
+  cgroupId: number;
+  exeUpperLayer: boolean | undefined;
+  exeLowerLayer: boolean | undefined;
+  exeFromMemfd: boolean | undefined;
+  exeWritable: boolean | undefined;
+  exeIno: number | undefined;
+  /** ns since the epoch. */
+  exeInoCtime: number | undefined;
+  exeInoMtime: number | undefined;
+  capEffective: bigint | undefined;
+  capPermitted: bigint | undefined;
+  capInheritable: bigint | undefined;
+  /** Boot-time ns at which the pid namespace's init started (0 = host pidns). */
+  pidnsInitStartTs: number | undefined;
+  user: UserInfo;
+  group: GroupInfo;
+  loginUser: UserInfo | undefined;
+  parent: ThreadInfo | undefined;
+  container: ContainerInfo;
+  /** False for a placeholder built from an event header before the process was seen. */
+  complete: boolean;
+}
+
+/** File descriptor facts (Falco fd.* fields). */
+export interface FdInfo {
+  num: number;
+  /** `file`, `directory`, `ipv4`, `ipv6`, `unix`, `pipe`, `event`, `signalfd`, `eventpoll`, `inotify`, `timerfd`, `netlink`, `memfd`, `bpf`... */
+  type: string;
+  /** One letter: f 4 6 u p e s l i t n m b d. */
+  typechar: string;
+  /** Path for files; `sip:sport->dip:dport` for sockets. */
+  name: string;
+  ino: number | undefined;
+  dev: number | undefined;
+  isUpperLayer: boolean | undefined;
+  /** `tcp`, `udp`, `raw`, `icmp` for sockets. */
+  l4proto: string | undefined;
+  tuple: SockTuple | undefined;
+  /** For sockets: true when this side is the server (accept). */
+  isServer: boolean | undefined;
+  connected: boolean | undefined;
+  /** Open flags for files (raw O_* bits). */
+  openFlags: number | undefined;
+}
+
+/** Where an event came from. */
+export type EventSourceName = "syscall";
+
+/** One syscall exit event, enriched. */
+export interface SyscallEvent {
+  /** Sequence number within the source. */
+  num: number;
+  /** Wall-clock seconds since the epoch. */
+  sec: number;
+  /** Nanoseconds within `sec`. */
+  nsec: number;
+  /** Kernel boot-time ns (monotonic; used for ordering and process start keys). */
+  bootNs: number;
+  type: EventCode;
+  cpu: number;
+  /** Syscall return value (evt.rawres). */
+  res: number;
+  /** Params in the order of the type's schema (event-table.ts). */
+  args: ArgValue[];
+  proc: ThreadInfo;
+  fd: FdInfo | undefined;
+  source: EventSourceName;
+}
