@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `vigil`: one command line, one subcommand per file in this folder. Each `register*` adds its
+ * subcommand to the program; bad input exits non-zero with one clear line.
+ */
+import { Command, CommanderError } from "commander";
+import { registerAgent } from "./agent-cmd.js";
+
+const program = new Command();
+program
+  .name("vigil")
+  .description("Runtime security agent for Kubernetes nodes and AWS Fargate")
+  .version("0.1.0")
+  .showHelpAfterError(false)
+  .exitOverride();
+
+registerAgent(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // help and version "errors" are successful exits
+    process.exit(err.exitCode);
+  }
+  process.stderr.write(`vigil: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}
