@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Holds the rule set in force. Loads rules files (the built-in ones when none are given),
+ * reports every diagnostic with file:line:col, and reloads on demand (SIGHUP or a change of a
+ * rules file): the new set is built beside the old and swapped in one assignment; if the new set
+ * has an error the old one stays in force.
+ */
+import { readdirSync, readFileSync, watch, type FSWatcher } from "node:fs";
+import { join } from "node:path";
+import { loadRuleFiles, type CompiledRule, type Diagnostic, type LoadResult, type RuleSet } from "../../rules/index.js";
+import type { SyscallEvent } from "../../rules/event.js";
+import type { Logger } from "../log.js";
+import { packagePath } from "../paths.js";
+import { EngineError } from "./errors.js";
+
+export interface RuleEngineOptions {
+  /** Rules files in load order; empty = the built-in files. */
+  files: readonly string[];
+  ruleMatching?: "first" | "all";
+  minPriority?: string;
+  logger: Logger;
+  /** Called after each successful swap (e.g. to retune the probe's syscall filter). */
+  onSwap?: (rs: RuleSet) => void;
+}
+
+/** The built-in rules files, in name order. */
+export function builtinRuleFiles(): string[] {
+  const dir = packagePath("rules", "files");
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".yaml") || f.endsWith(".yml"))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+function formatDiag(d: Diagnostic): string {
+  return `${d.file}:${d.line}:${d.col}: ${d.severity} ${d.code}: ${d.message}`;
+}
+
+export class RuleEngine {
+  private current: RuleSet | undefined;
+  private watchers: FSWatcher[] = [];
+  private reloadTimer: NodeJS.Timeout | undefined;
+  readonly files: readonly string[];
+  reloads = 0;
+  reloadFailures = 0;
+
+  constructor(private readonly opts: RuleEngineOptions) {
+    this.files = opts.files.length > 0 ? opts.files : builtinRuleFiles();
+  }
+
+  /** The rule set in force. */
+  get ruleset(): RuleSet {
+    if (this.current === undefined) throw new EngineError("NOT_LOADED", "rules not loaded");
+    return this.current;
+  }
+
+  private build(): LoadResult {
+    const inputs = this.files.map((path) => {
+      try {
+        return { path, text: readFileSync(path, "utf8") };
+      } catch (err) {
+        throw new EngineError("READ_FAILED", `cannot read rules file ${path}: ${(err as Error).message}`, { cause: err });
+      }
+    });
+    const opts: { ruleMatching?: "first" | "all"; minPriority?: string } = {};
+    if (this.opts.ruleMatching !== undefined) opts.ruleMatching = this.opts.ruleMatching;
+    if (this.opts.minPriority !== undefined) opts.minPriority = this.opts.minPriority;
+    return loadRuleFiles(inputs, opts);
+  }
+
+  private report(res: LoadResult): void {
+    const log = this.opts.logger;
+    for (const d of res.diagnostics) {
+      if (d.severity === "error") log.error({ diag: { line: formatDiag(d), code: d.code } }, "rule error");
+      else log.debug({ diag: { line: formatDiag(d), code: d.code } }, "rule warning");
+    }
+    for (const f of res.files) log.info({ rulesFile: f }, "rules file loaded");
+  }
+
+  /** First load: bad rules are reported and skipped; the good ones run. Throws only when no file can be read. */
+  load(): RuleSet {
+    const res = this.build();
+    this.report(res);
+    this.current = res.ruleset;
+    this.opts.onSwap?.(res.ruleset);
+    return res.ruleset;
+  }
+
+  /** Reload: swap only when the new set loads without errors. Returns whether it swapped. */
+  reload(): boolean {
+    let res: LoadResult;
+    try {
+      res = this.build();
+    } catch (err) {
+      this.reloadFailures++;
+      this.opts.logger.error({ err }, "rules reload failed; previous rules stay in force");
+      return false;
+    }
+    if (!res.ok) {
+      this.reloadFailures++;
+      for (const d of res.diagnostics) {
+        if (d.severity === "error") this.opts.logger.error({ diag: { line: formatDiag(d), code: d.code } }, "rule error");
+      }
+      this.opts.logger.error({ errors: res.diagnostics.filter((d) => d.severity === "error").length }, "rules reload rejected; previous rules stay in force");
+      return false;
+    }
+    this.current = res.ruleset;
+    this.reloads++;
+    this.opts.logger.info({ rules: res.ruleset.rules.length }, "rules reloaded");
+    this.opts.onSwap?.(res.ruleset);
+    return true;
+  }
+
+  /** Watches the rules files; a change triggers a debounced reload. */
+  watch(): void {
+    for (const f of this.files) {
+      try {
+        const w = watch(f, () => this.scheduleReload());
+        w.on("error", () => this.scheduleReload());
+        this.watchers.push(w);
+      } catch (err) {
+        this.opts.logger.warn({ err, file: f }, "cannot watch rules file");
+      }
+    }
+  }
+
+  private scheduleReload(): void {
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => {
+      this.reloadTimer = undefined;
+      this.reload();
+      // editors replace files (rename): re-arm the watchers on the new inodes
+      this.unwatch();
+      this.watch();
+    }, 200);
+    this.reloadTimer.unref();
+  }
+
+  private unwatch(): void {
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+  }
+
+  /** Runs the rules in force on one event. */
+  evaluate(e: SyscallEvent, onMatch: (rule: CompiledRule, e: SyscallEvent) => void): void {
+    this.current?.evaluate(e, onMatch);
+  }
+
+  stop(): void {
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    this.unwatch();
+  }
+
+  stats(): Record<string, number> {
+    return { reloads: this.reloads, reload_failures: this.reloadFailures, rules: this.current?.rules.length ?? 0 };
+  }
+}
