@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Wires the stages: source (kernel probe, tracer socket, replay, Falco) → decode → state →
+ * enrich → rule engine → alert → sinks. The event path is synchronous up to the rule engine;
+ * alerts go through a bounded queue to the sinks, which export in batches off the event path.
+ */
+import type { CompiledRule, RuleSet } from "../rules/index.js";
+import { EVENTS } from "../rules/event-table.js";
+import type { ContainerInfo, SyscallEvent } from "../rules/event.js";
+import { AlertBuilder } from "./engine/alert-builder.js";
+import { RuleEngine } from "./engine/rule-engine.js";
+import type { Logger } from "./log.js";
+import type { Alert, Sink } from "./sinks/types.js";
+
+/** What a source needs from the pipeline. */
+export interface SourceContext {
+  /** Falco event names the rules (and the state) need; the probe filters the rest in the kernel. */
+  syscalls: string[];
+  logger: Logger;
+  onEvent: (e: SyscallEvent) => void;
+  resolveContainer: ((cgroupPath: string, cgroupId: number, pid: number) => ContainerInfo) | undefined;
+}
+
+/** Every source implements this. */
+export interface EventSource {
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  stats(): Record<string, number>;
+  /** Retunes the kernel filter after a rules reload (sources without a filter ignore it). */
+  setSyscalls?(names: string[]): Promise<void>;
+}
+
+/** A container enricher, as the pipeline uses it. */
+export interface Enricher {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  resolve(cgroupPath: string, cgroupId: number, pid: number): ContainerInfo;
+  whenReady(info: ContainerInfo): Promise<void>;
+  stats(): Record<string, number>;
+}
+
+export interface PipelineOptions {
+  rulesFiles: readonly string[];
+  ruleMatching?: "first" | "all";
+  minPriority?: string;
+  logger: Logger;
+  source: (ctx: SourceContext) => EventSource;
+  enricher?: Enricher | undefined;
+  sinks: readonly Sink[];
+  /** Alerts waiting for the sinks; past this, alerts are dropped and counted. */
+  maxQueuedAlerts?: number;
+  /** Seconds between stats lines in the log (0 = none). */
+  statsIntervalSec?: number;
+  /** Called with every alert as it is raised (after formatting). */
+  onAlert?: (a: Alert) => void;
+}
+
+/** Events the process table needs whatever the rules say. */
+export const STATE_SYSCALLS = ["execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit"] as const;
+
+/** The syscall set for a rule set: its event types plus what state needs. */
+export function syscallsFor(rs: RuleSet): string[] {
+  const { names, all } = rs.eventTypes();
+  const out = new Set<string>(all ? EVENTS.filter((e) => e.code !== 0).map((e) => e.name) : names);
+  for (const s of STATE_SYSCALLS) out.add(s);
+  return [...out].sort();
+}
+
+export class Pipeline {
+  readonly engine: RuleEngine;
+  private source: EventSource | undefined;
+  private readonly builder = new AlertBuilder();
+  private queue: Alert[] = [];
+  private flushing = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
+  private readonly maxQueued: number;
+  private dropBurst = 0;
+  private started = false;
+  readonly counters = { events: 0, alerts: 0, alerts_dropped: 0, alerts_late_metadata: 0, sink_failures: 0 };
+
+  constructor(private readonly opts: PipelineOptions) {
+    this.log = opts.logger.child({ component: "pipeline" });
+    this.maxQueued = opts.maxQueuedAlerts ?? 100_000;
+    const engineOpts: ConstructorParameters<typeof RuleEngine>[0] = {
+      files: opts.rulesFiles,
+      logger: opts.logger.child({ component: "rules" }),
+      onSwap: (rs) => {
+        if (this.started) void this.source?.setSyscalls?.(syscallsFor(rs));
+      },
+    };
+    if (opts.ruleMatching !== undefined) engineOpts.ruleMatching = opts.ruleMatching;
+    if (opts.minPriority !== undefined) engineOpts.minPriority = opts.minPriority;
+    this.engine = new RuleEngine(engineOpts);
+  }
+
+  /** Loads the rules, starts enrichment and the source. Resolves once events flow. */
+  async start(): Promise<void> {
+    const rs = this.engine.load();
+    if (this.opts.enricher) await this.opts.enricher.start();
+    const enricher = this.opts.enricher;
+    this.source = this.opts.source({
+      syscalls: syscallsFor(rs),
+      logger: this.opts.logger.child({ component: "source" }),
+      onEvent: this.onEvent,
+      resolveContainer: enricher ? (p, id, pid) => enricher.resolve(p, id, pid) : undefined,
+    });
+    await this.source.start();
+    this.started = true;
+    const every = this.opts.statsIntervalSec ?? 60;
+    if (every > 0) {
+      this.statsTimer = setInterval(() => this.log.info({ stats: this.stats() }, "stats"), every * 1000);
+      this.statsTimer.unref();
+    }
+  }
+
+  /** The per-event path: rules only. */
+  private readonly onEvent = (e: SyscallEvent): void => {
+    this.counters.events++;
+    this.engine.evaluate(e, this.onMatch);
+  };
+
+  private readonly onMatch = (rule: CompiledRule, e: SyscallEvent): void => {
+    if (e.proc.container.metaMissing && this.opts.enricher) {
+      // The container is not known yet: wait (bounded) for its metadata, then format from a
+      // snapshot, since the source may reuse the event object.
+      const snap = snapshotEvent(e);
+      this.counters.alerts_late_metadata++;
+      void this.opts.enricher.whenReady(e.proc.container).then(
+        () => this.raise(rule, snap),
+        () => this.raise(rule, snap),
+      );
+      return;
+    }
+    this.raise(rule, e);
+  };
+
+  private raise(rule: CompiledRule, e: SyscallEvent): void {
+    let alert: Alert;
+    try {
+      alert = this.builder.build(rule, e);
+    } catch (err) {
+      this.log.error({ err, rule: rule.name }, "alert formatting failed");
+      return;
+    }
+    this.counters.alerts++;
+    this.opts.onAlert?.(alert);
+    if (this.queue.length >= this.maxQueued) {
+      this.counters.alerts_dropped++;
+      if (this.dropBurst++ === 0) this.log.error({ queued: this.queue.length }, "alert queue full, dropping alerts");
+      return;
+    }
+    this.queue.push(alert);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer !== undefined || this.flushing) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      void this.flush();
+    }, 0);
+  }
+
+  /** Exports everything queued. */
+  async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        if (this.dropBurst > 0) {
+          this.log.warn({ dropped: this.dropBurst }, "alert queue drained after drops");
+          this.dropBurst = 0;
+        }
+        for (const sink of this.opts.sinks) {
+          try {
+            const r = await sink.export(batch);
+            if (!r.ok) {
+              this.counters.sink_failures++;
+              this.log.warn({ err: r.error, sink: sink.name }, "sink export failed");
+            }
+          } catch (err) {
+            this.counters.sink_failures++;
+            this.log.warn({ err, sink: sink.name }, "sink export threw");
+          }
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** Stops the source, flushes alerts, shuts the sinks down. */
+  async stop(): Promise<void> {
+    this.started = false;
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.engine.stop();
+    await this.source?.stop();
+    await this.flush();
+    for (const s of this.opts.sinks) {
+      await s.forceFlush().catch(() => undefined);
+      await s.shutdown().catch(() => undefined);
+    }
+    await this.opts.enricher?.stop();
+  }
+
+  stats(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = { pipeline: { ...this.counters }, rules: this.engine.stats() };
+    if (this.source) out[`source_${this.source.name}`] = this.source.stats();
+    if (this.opts.enricher) out["enrich"] = this.opts.enricher.stats();
+    return out;
+  }
+}
+
+/** A copy of an event that survives the source reusing its object. */
+export function snapshotEvent(e: SyscallEvent): SyscallEvent {
+  return { ...e, args: e.args.slice(), fd: e.fd ? { ...e.fd } : undefined, proc: { ...e.proc } };
+}

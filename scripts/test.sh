@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The newcomer's second command: set everything up, then run the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+npx tsc -p tsconfig.json --noEmit
+exec npx vitest run "$@"
