@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The field registry: every field the engine knows, its type, its description, whether it takes
+ * an argument, and a getter factory. Getters read the event model of `rules/event.ts`; a getter
+ * returns `undefined` when the value cannot be extracted (Falco's "missing": every check false,
+ * `<NA>` in outputs). Getters are built once at compile time with their argument resolved.
+ */
+import { ArgKind, EVENT_CODE_LIMIT, EVENTS, type ParamSpec } from "../event-table.js";
+import type { ContainerInfo, FdInfo, SockTuple, SyscallEvent, ThreadInfo } from "../event.js";
+import { CompileError } from "../errors.js";
+import { addrText, bytesText, capsText, enumText, flagsText, modeText, numText, resText, tupleText } from "./text.js";
+
+/** Value types of fields (Falco's PT_* families). */
+export const FieldType = {
+  String: "string",
+  Int: "int",
+  Uint: "uint",
+  Bool: "bool",
+  AbsTime: "abstime",
+  RelTime: "reltime",
+  IpAddr: "ipaddr",
+  IpNet: "ipnet",
+  Port: "port",
+  Bytes: "bytes",
+} as const;
+export type FieldType = (typeof FieldType)[keyof typeof FieldType];
+
+/** A field's value: strings for text/IP types, numbers for numeric/time/port types. */
+export type FieldValue = string | number | boolean | Uint8Array | undefined;
+export type Getter = (e: SyscallEvent) => FieldValue;
+export type ThreadGetter = (t: ThreadInfo) => FieldValue;
+
+/** How a field takes an argument. */
+export type FieldArgMode = "none" | "required" | "optional";
+
+/** Public description of one field (for `vigil rules fields`). */
+export interface FieldInfo {
+  readonly name: string;
+  readonly type: FieldType;
+  readonly desc: string;
+  readonly arg: FieldArgMode;
+  /** What the argument is: an ancestor index, a key, a param name or index. */
+  readonly argDesc?: string;
+}
+
+interface FieldDef extends FieldInfo {
+  make(arg: string | undefined): Getter;
+  /** For proc.a* fields: the value for one thread, used to match any ancestor when no index is given. */
+  ancestor?: ThreadGetter;
+  /** For fd.ip/fd.port/fd.net: the other endpoint, a check matches when either side does. */
+  either?: Getter;
+  /** The field's "primary" value is numeric in JSON output even if compared as text. */
+}
+
+/** A field resolved for use: its getter with the argument bound. */
+export interface ResolvedField {
+  readonly name: string;
+  readonly type: FieldType;
+  readonly get: Getter;
+  readonly ancestor: ThreadGetter | undefined;
+  readonly either: Getter | undefined;
+}
+
+const registry = new Map<string, FieldDef>();
+
+function def(name: string, type: FieldType, desc: string, make: () => Getter, extra?: Partial<FieldDef>): void {
+  registry.set(name, { name, type, desc, arg: "none", make: () => make(), ...extra });
+}
+function defArg(name: string, type: FieldType, desc: string, arg: FieldArgMode, argDesc: string, make: (arg: string | undefined) => Getter, extra?: Partial<FieldDef>): void {
+  registry.set(name, { name, type, desc, arg, argDesc, make, ...extra });
+}
+
+const MAX_ANCESTORS = 256;
+
+function badArg(name: string, arg: string | undefined, why: string): CompileError {
+  return new CompileError("BAD_FIELD_ARG", `invalid argument '${arg ?? ""}' for field '${name}': ${why}`);
+}
+
+function indexArg(name: string, arg: string | undefined): number {
+  if (arg === undefined || !/^[0-9]{1,4}$/.test(arg)) throw badArg(name, arg, "expected a non-negative index");
+  return Number(arg);
+}
+
+/** Thread `n` levels up (0 = self); undefined past the root. */
+function ancestorAt(t: ThreadInfo, n: number): ThreadInfo | undefined {
+  let cur: ThreadInfo | undefined = t;
+  for (let k = 0; k < n && cur !== undefined; k++) cur = cur.parent;
+  return cur;
+}
+
+// ---- memoised text of process facts (the same thread is seen many times in a row) ----
+
+function cmdlineMemo(withExe: boolean): ThreadGetter {
+  let lastT: ThreadInfo | undefined;
+  let lastHead = "";
+  let lastArgs: readonly string[] | undefined;
+  let last = "";
+  return (t) => {
+    const head = withExe ? t.exe : t.comm;
+    if (t === lastT && t.args === lastArgs && head === lastHead) return last;
+    lastT = t;
+    lastArgs = t.args;
+    lastHead = head;
+    last = t.args.length === 0 ? head : head + " " + t.args.join(" ");
+    return last;
+  };
+}
+
+function argsMemo(): ThreadGetter {
+  let lastArgs: readonly string[] | undefined;
+  let last = "";
+  return (t) => {
+    if (t.args === lastArgs) return last;
+    lastArgs = t.args;
+    last = t.args.join(" ");
+    return last;
+  };
+}
+
+const nameOf: ThreadGetter = (t) => t.comm;
+const exeOf: ThreadGetter = (t) => t.exe;
+const exepathOf: ThreadGetter = (t) => t.exepath;
+const pidOf: ThreadGetter = (t) => t.pid;
+const envOf: ThreadGetter = (t) => t.env.join(" ");
+
+/** Registers `proc.X` (self), `proc.pX` (parent) and `proc.aX[n]` (ancestor) for one fact. */
+function procFamily(self: string | undefined, parent: string | undefined, anc: string | undefined, type: FieldType, what: string, mk: () => ThreadGetter): void {
+  if (self !== undefined) def(self, type, `${what} of the process`, () => { const g = mk(); return (e) => g(e.proc); });
+  if (parent !== undefined) {
+    def(parent, type, `${what} of the parent process`, () => {
+      const g = mk();
+      return (e) => {
+        const p = e.proc.parent;
+        return p === undefined ? undefined : g(p);
+      };
+    });
+  }
+  if (anc !== undefined) {
+    defArg(anc, type, `${what} of an ancestor: [0] the process, [1] its parent, [2] the grandparent...; without an index a check matches any ancestor`, "optional", "ancestor level", (arg) => {
+      const g = mk();
+      const n = arg === undefined ? 0 : indexArg(anc, arg);
+      if (n === 0) return (e) => g(e.proc);
+      return (e) => {
+        const t = ancestorAt(e.proc, n);
+        return t === undefined ? undefined : g(t);
+      };
+    }, { ancestor: mk() });
+  }
+}
+
+// ---------------------------------------------------------------- proc / thread
+procFamily("proc.name", "proc.pname", "proc.aname", FieldType.String, "name (comm, at most 15 chars)", () => nameOf);
+procFamily("proc.exe", "proc.pexe", "proc.aexe", FieldType.String, "first command-line argument (argv[0])", () => exeOf);
+procFamily("proc.exepath", "proc.pexepath", "proc.aexepath", FieldType.String, "full executable path", () => exepathOf);
+procFamily("proc.cmdline", "proc.pcmdline", "proc.acmdline", FieldType.String, "name and arguments", () => cmdlineMemo(false));
+procFamily("proc.pid", "proc.ppid", "proc.apid", FieldType.Int, "process id", () => pidOf);
+procFamily("proc.env", "proc.penv", "proc.aenv", FieldType.String, "environment (space separated)", () => envOf);
+def("proc.exeline", FieldType.String, "full command line, argv[0] and arguments", () => { const g = cmdlineMemo(true); return (e) => g(e.proc); });
+def("proc.args", FieldType.String, "arguments (space separated)", () => { const g = argsMemo(); return (e) => g(e.proc); });
+def("proc.pargs", FieldType.String, "arguments of the parent", () => { const g = argsMemo(); return (e) => (e.proc.parent === undefined ? undefined : g(e.proc.parent)); });
+def("proc.cwd", FieldType.String, "current working directory", () => (e) => e.proc.cwd);
+def("proc.tty", FieldType.Uint, "controlling terminal (0 if none)", () => (e) => e.proc.tty);
+def("proc.vpid", FieldType.Int, "pid in the process's own pid namespace", () => (e) => e.proc.vpid);
+def("proc.pvpid", FieldType.Int, "parent pid in its own pid namespace", () => (e) => e.proc.parent?.vpid);
+def("proc.sid", FieldType.Int, "session id", () => (e) => e.proc.sid);
+def("proc.vpgid", FieldType.Int, "process group id in the pid namespace", () => (e) => e.proc.vpgid);
+def("proc.pgid", FieldType.Int, "process group id", () => (e) => e.proc.pgid);
+def("proc.is_sid_leader", FieldType.Bool, "true if the process is its session leader", () => (e) => e.proc.sid === e.proc.pid);
+def("proc.is_vpgid_leader", FieldType.Bool, "true if the process leads its process group", () => (e) => e.proc.vpgid === e.proc.vpid);
+def("proc.sname", FieldType.String, "name of the session leader", () => (e) => {
+  const sid = e.proc.sid;
+  let t: ThreadInfo | undefined = e.proc;
+  for (let k = 0; k < MAX_ANCESTORS && t !== undefined; k++, t = t.parent) if (t.pid === sid) return t.comm;
+  return undefined;
+});
+def("proc.duration", FieldType.RelTime, "ns since the process started", () => (e) => (e.proc.startTs > 0 ? e.bootNs - e.proc.startTs : undefined));
+def("proc.start_ts", FieldType.AbsTime, "process start time (boot-time ns)", () => (e) => e.proc.startTs);
+def("proc.is_exe_writable", FieldType.Bool, "the executable is writable by the process's user", () => (e) => e.proc.exeWritable);
+def("proc.is_exe_upper_layer", FieldType.Bool, "the executable lives in the overlayfs upper layer (written in the container)", () => (e) => e.proc.exeUpperLayer);
+def("proc.is_exe_lower_layer", FieldType.Bool, "the executable lives in an overlayfs lower layer (the image)", () => (e) => e.proc.exeLowerLayer);
+def("proc.is_exe_from_memfd", FieldType.Bool, "the executable is a memfd (fileless execution)", () => (e) => e.proc.exeFromMemfd);
+def("proc.exe_ino", FieldType.Int, "inode of the executable", () => (e) => e.proc.exeIno);
+def("proc.exe_ino.ctime", FieldType.AbsTime, "ctime of the executable's inode (epoch ns)", () => (e) => e.proc.exeInoCtime);
+def("proc.exe_ino.mtime", FieldType.AbsTime, "mtime of the executable's inode (epoch ns)", () => (e) => e.proc.exeInoMtime);
+/** Epoch ns at which the process started, from the event's two clocks. */
+function procStartEpoch(e: SyscallEvent, startBoot: number): number {
+  return e.sec * 1e9 + e.nsec - (e.bootNs - startBoot);
+}
+def("proc.exe_ino.ctime_duration_proc_start", FieldType.RelTime, "ns between the executable's ctime and the process start", () => (e) => {
+  const c = e.proc.exeInoCtime;
+  if (c === undefined || e.proc.startTs <= 0) return undefined;
+  return procStartEpoch(e, e.proc.startTs) - c;
+});
+def("proc.exe_ino.ctime_duration_pidns_start", FieldType.RelTime, "ns between the pid namespace's start and the executable's ctime", () => (e) => {
+  const c = e.proc.exeInoCtime;
+  const ns = e.proc.pidnsInitStartTs;
+  if (c === undefined || ns === undefined || ns <= 0) return undefined;
+  return c - procStartEpoch(e, ns);
+});
+def("proc.pidns_init_start_ts", FieldType.AbsTime, "start time of the pid namespace's init (boot-time ns)", () => (e) => e.proc.pidnsInitStartTs);
+def("proc.is_container_healthcheck", FieldType.Bool, "the process is a container health check", () => () => false);
+def("proc.is_container_liveness_probe", FieldType.Bool, "the process is a Kubernetes liveness probe", () => () => false);
+def("proc.is_container_readiness_probe", FieldType.Bool, "the process is a Kubernetes readiness probe", () => () => false);
+def("thread.tid", FieldType.Int, "thread id", () => (e) => e.proc.tid);
+def("thread.vtid", FieldType.Int, "thread id in the pid namespace", () => (e) => e.proc.vtid);
+def("thread.ismain", FieldType.Bool, "the thread is the process's main thread", () => (e) => e.proc.tid === e.proc.pid);
+def("thread.exectime", FieldType.AbsTime, "time of the last exec (boot-time ns)", () => (e) => e.proc.execTs);
+for (const [name, key] of [["thread.cap_effective", "capEffective"], ["thread.cap_permitted", "capPermitted"], ["thread.cap_inheritable", "capInheritable"]] as const) {
+  def(name, FieldType.String, `${key.slice(3).toLowerCase()} capabilities (space separated CAP_ names)`, () => {
+    let lastMask: bigint | undefined;
+    let last = "";
+    return (e) => {
+      const m = e.proc[key];
+      if (m === undefined) return undefined;
+      if (m !== lastMask) {
+        lastMask = m;
+        last = capsText(m);
+      }
+      return last;
+    };
+  });
+}
+def("thread.cgroup_id", FieldType.Uint, "cgroup v2 id of the thread", () => (e) => e.proc.cgroupId);
+
+// ---------------------------------------------------------------- user / group
+def("user.uid", FieldType.Uint, "user id", () => (e) => e.proc.user.uid);
+def("user.name", FieldType.String, "user name", () => (e) => e.proc.user.name);
+def("user.homedir", FieldType.String, "home directory of the user", () => (e) => e.proc.user.homedir);
+def("user.shell", FieldType.String, "shell of the user", () => (e) => e.proc.user.shell);
+def("user.loginuid", FieldType.Int, "audit login uid (-1 if unset)", () => (e) => (e.proc.loginuid === 0xffffffff ? -1 : e.proc.loginuid));
+def("user.loginname", FieldType.String, "name of the audit login user", () => (e) => e.proc.loginUser?.name);
+def("user.euid", FieldType.Uint, "effective user id", () => (e) => e.proc.euid);
+def("group.gid", FieldType.Uint, "group id", () => (e) => e.proc.group.gid);
+def("group.name", FieldType.String, "group name", () => (e) => e.proc.group.name);
+
+// ---------------------------------------------------------------- evt
+def("evt.num", FieldType.Uint, "event sequence number", () => (e) => e.num);
+def("evt.time", FieldType.String, "event time of day with nanoseconds (HH:MM:SS.nnnnnnnnn, UTC)", () => (e) => timeOfDay(e));
+def("evt.time.s", FieldType.String, "event time of day (HH:MM:SS, UTC)", () => (e) => isoTime(e).slice(11, 19));
+def("evt.time.iso8601", FieldType.String, "event time, ISO 8601 with nanoseconds", () => (e) => isoTime(e));
+def("evt.datetime", FieldType.String, "event date and time (YYYY-MM-DD HH:MM:SS.nnnnnnnnn)", () => (e) => isoTime(e).slice(0, 29).replace("T", " "));
+def("evt.rawtime", FieldType.AbsTime, "event time, ns since the epoch", () => (e) => e.sec * 1e9 + e.nsec);
+def("evt.rawtime.s", FieldType.AbsTime, "seconds part of the event time", () => (e) => e.sec);
+def("evt.rawtime.ns", FieldType.AbsTime, "nanoseconds part of the event time", () => (e) => e.nsec);
+def("evt.type", FieldType.String, "event type (syscall name)", () => (e) => EVENTS[e.type]?.name);
+def("syscall.type", FieldType.String, "syscall name", () => (e) => EVENTS[e.type]?.name);
+defArg("evt.type.is", FieldType.Bool, "true if the event is of the given type", "required", "event type name", (arg) => {
+  const code = EVENTS.findIndex((s) => s.name === arg);
+  return (e) => e.type === code;
+});
+def("evt.category", FieldType.String, "event category (file, net, process...)", () => (e) => EVENTS[e.type]?.category);
+def("evt.cpu", FieldType.Int, "CPU the event happened on", () => (e) => e.cpu);
+def("evt.dir", FieldType.String, "event direction: < for exit events (Vigil has only those)", () => () => "<");
+def("evt.source", FieldType.String, "event source name", () => (e) => e.source);
+def("evt.is_async", FieldType.Bool, "true for asynchronous events", () => () => false);
+def("evt.res", FieldType.String, "result as text: SUCCESS, an errno name such as ENOENT, or the value", () => (e) => resText(e.res));
+def("evt.rawres", FieldType.Int, "result as a number", () => (e) => e.res);
+def("evt.failed", FieldType.Bool, "true if the syscall returned an error", () => (e) => e.res < 0);
+def("evt.args", FieldType.String, "all parameters as text (name=value ...)", () => (e) => allArgsText(e));
+defArg("evt.arg", FieldType.String, "a parameter as text, by name (evt.arg.name) or index (evt.arg[0])", "required", "param name or index", (arg) => paramGetter("evt.arg", arg, true));
+defArg("evt.rawarg", FieldType.String, "a parameter's raw value, by name (evt.rawarg.name)", "required", "param name", (arg) => paramGetter("evt.rawarg", arg, false));
+def("evt.buffer", FieldType.Bytes, "data buffer of I/O events", () => bytesParam());
+def("evt.buflen", FieldType.Uint, "length of the data buffer", () => {
+  const g = bytesParam();
+  return (e) => {
+    const b = g(e);
+    return b === undefined ? undefined : (b as Uint8Array).length;
+  };
+});
+
+const OPEN_CODES = new Set(["open", "openat", "openat2", "creat"].map((n) => EVENTS.findIndex((s) => s.name === n)));
+const CREAT_CODE = EVENTS.findIndex((s) => s.name === "creat");
+const openFlagIdx = codeTable((spec) => spec.params.findIndex((q) => q.name === "flags" && q.table === "openFlags"));
+/** Open flags of an open-family event, or undefined for other events. */
+function openFlags(e: SyscallEvent): number | undefined {
+  if (!OPEN_CODES.has(e.type)) return undefined;
+  if (e.type === CREAT_CODE) return 0o1 | 0o100 | 0o1000;
+  const i = openFlagIdx[e.type] ?? -1;
+  const v = i >= 0 ? e.args[i] : undefined;
+  if (typeof v === "number") return v;
+  if (typeof v === "bigint") return Number(v & 0xffffffffn);
+  return e.fd?.openFlags;
+}
+def("evt.is_open_read", FieldType.Bool, "open-family event that opened for reading", () => (e) => {
+  const f = openFlags(e);
+  return f === undefined ? false : (f & 3) === 0 || (f & 3) === 2;
+});
+def("evt.is_open_write", FieldType.Bool, "open-family event that opened for writing", () => (e) => {
+  const f = openFlags(e);
+  return f === undefined ? false : (f & 3) === 1 || (f & 3) === 2;
+});
+def("evt.is_open_create", FieldType.Bool, "open-family event with O_CREAT (or creat)", () => (e) => {
+  const f = openFlags(e);
+  return f === undefined ? false : (f & 0o100) !== 0;
+});
+def("evt.is_open_exec", FieldType.Bool, "open-family event that opened for execution (O_PATH|exec not tracked: false)", () => () => false);
+def("evt.hostname", FieldType.String, "host name of the node", () => () => hostName);
+
+// ---------------------------------------------------------------- fd
+const fdGet = <T extends FieldValue>(f: (fd: FdInfo) => T): Getter => (e) => (e.fd === undefined ? undefined : f(e.fd));
+def("fd.num", FieldType.Int, "file descriptor number", () => fdGet((fd) => fd.num));
+def("fd.type", FieldType.String, "fd type: file, directory, ipv4, ipv6, unix, pipe, event, signalfd, eventpoll, inotify, timerfd, netlink, memfd, bpf", () => fdGet((fd) => fd.type));
+def("fd.typechar", FieldType.String, "fd type as one letter (f 4 6 u p e s l i t n m b d)", () => fdGet((fd) => fd.typechar));
+def("fd.name", FieldType.String, "full name: the path of files, the tuple of sockets", () => fdGet((fd) => fd.name));
+def("fd.nameraw", FieldType.String, "name as given to the syscall (Vigil reports the resolved name)", () => fdGet((fd) => fd.name));
+def("fd.directory", FieldType.String, "directory of a file fd", () => {
+  let lastName = "";
+  let last = "";
+  return fdGet((fd) => {
+    if (!isFileFd(fd)) return undefined;
+    if (fd.name !== lastName) {
+      lastName = fd.name;
+      const k = fd.name.lastIndexOf("/");
+      last = k <= 0 ? (k === 0 ? "/" : "") : fd.name.slice(0, k);
+    }
+    return last;
+  });
+});
+def("fd.filename", FieldType.String, "file name (no directory) of a file fd", () => {
+  let lastName = "";
+  let last = "";
+  return fdGet((fd) => {
+    if (!isFileFd(fd)) return undefined;
+    if (fd.name !== lastName) {
+      lastName = fd.name;
+      last = fd.name.slice(fd.name.lastIndexOf("/") + 1);
+    }
+    return last;
+  });
+});
+def("fd.ino", FieldType.Int, "inode of the file", () => fdGet((fd) => fd.ino));
+def("fd.dev", FieldType.Uint, "device number of the file", () => fdGet((fd) => fd.dev));
+def("fd.is_upper_layer", FieldType.Bool, "file lives in the overlayfs upper layer", () => fdGet((fd) => fd.isUpperLayer));
+def("fd.l4proto", FieldType.String, "socket protocol: tcp, udp, raw, icmp", () => fdGet((fd) => fd.l4proto));
+def("fd.sockfamily", FieldType.String, "socket family: ip or unix", () => fdGet((fd) => (fd.type === "ipv4" || fd.type === "ipv6" ? "ip" : fd.type === "unix" ? "unix" : undefined)));
+def("fd.is_server", FieldType.Bool, "this side of the socket is the server", () => fdGet((fd) => fd.isServer));
+def("fd.connected", FieldType.Bool, "the socket is connected", () => fdGet((fd) => fd.connected));
+def("fd.name_changed", FieldType.Bool, "the fd's name changed during the event (not tracked: false)", () => fdGet(() => false));
+def("fd.containername", FieldType.String, "container id and fd name", () => (e) => (e.fd === undefined ? undefined : e.proc.container.id + ":" + e.fd.name));
+def("fd.containerdirectory", FieldType.String, "container id and fd directory", () => {
+  const dir = (registry.get("fd.directory") as FieldDef).make(undefined);
+  return (e) => {
+    const d = dir(e);
+    return d === undefined ? undefined : e.proc.container.id + ":" + (d as string);
+  };
+});
+
+type Side = "client" | "server" | "local" | "remote";
+function sideTuple(fd: FdInfo): SockTuple | undefined {
+  if (fd.tuple === undefined || fd.tuple.family === 1) return undefined;
+  return fd.tuple;
+}
+function sideIsSrc(fd: FdInfo, side: Side): boolean {
+  // tuple.s* is the client end; local is the client unless this side is the server
+  if (side === "client") return true;
+  if (side === "server") return false;
+  const server = fd.isServer === true;
+  return side === "local" ? !server : server;
+}
+function ipGetter(side: Side): Getter {
+  return fdGet((fd) => {
+    const t = sideTuple(fd);
+    if (t === undefined) return undefined;
+    return sideIsSrc(fd, side) ? t.sip : t.dip;
+  });
+}
+function portGetter(side: Side): Getter {
+  return fdGet((fd) => {
+    const t = sideTuple(fd);
+    if (t === undefined) return undefined;
+    return sideIsSrc(fd, side) ? t.sport : t.dport;
+  });
+}
+for (const [p, side, what] of [["c", "client", "client"], ["s", "server", "server"], ["l", "local", "local"], ["r", "remote", "remote"]] as const) {
+  def(`fd.${p}ip`, FieldType.IpAddr, `${what} IP address`, () => ipGetter(side));
+  def(`fd.${p}port`, FieldType.Port, `${what} port`, () => portGetter(side));
+  def(`fd.${p}net`, FieldType.IpNet, `${what} IP network (compare with a CIDR)`, () => ipGetter(side));
+  def(`fd.${p}ip.name`, FieldType.String, `domain name of the ${what} IP (DNS snooping not done: missing)`, () => () => undefined);
+}
+def("fd.ip", FieldType.IpAddr, "client or server IP (a check matches either)", () => ipGetter("server"), { either: ipGetter("client") });
+def("fd.port", FieldType.Port, "client or server port (a check matches either)", () => portGetter("server"), { either: portGetter("client") });
+def("fd.net", FieldType.IpNet, "client or server IP network (a check matches either)", () => ipGetter("server"), { either: ipGetter("client") });
+
+function isFileFd(fd: FdInfo): boolean {
+  return fd.typechar === "f" || fd.typechar === "d" || fd.type === "file" || fd.type === "directory";
+}
+
+// ---------------------------------------------------------------- container / k8s
+const cGet = <T extends FieldValue>(f: (c: ContainerInfo) => T): Getter => (e) => f(e.proc.container);
+def("container.id", FieldType.String, "container id (12 chars), or host", () => cGet((c) => c.id));
+def("container.full_id", FieldType.String, "full container id, or host", () => cGet((c) => c.fullId));
+def("container.name", FieldType.String, "container name", () => cGet((c) => c.name));
+def("container.type", FieldType.String, "container runtime type: containerd, cri, docker, host...", () => cGet((c) => c.type));
+def("container.image", FieldType.String, "image name", () => cGet((c) => c.image));
+def("container.image.repository", FieldType.String, "image repository", () => cGet((c) => c.imageRepository));
+def("container.image.tag", FieldType.String, "image tag", () => cGet((c) => c.imageTag));
+def("container.image.digest", FieldType.String, "image digest", () => cGet((c) => c.imageDigest));
+def("container.image.id", FieldType.String, "image id", () => cGet((c) => c.imageId));
+def("container.privileged", FieldType.Bool, "container runs privileged", () => cGet((c) => c.privileged));
+def("container.host_pid", FieldType.Bool, "container shares the host pid namespace", () => cGet((c) => c.hostPid));
+def("container.host_network", FieldType.Bool, "container shares the host network", () => cGet((c) => c.hostNetwork));
+def("container.host_ipc", FieldType.Bool, "container shares the host IPC namespace", () => cGet((c) => c.hostIpc));
+def("container.user", FieldType.String, "user the container runs as", () => cGet((c) => c.user));
+def("container.start_ts", FieldType.AbsTime, "container start time (epoch ns)", () => cGet((c) => c.startTs));
+def("container.duration", FieldType.RelTime, "ns since the container started", () => (e) => {
+  const s = e.proc.container.startTs;
+  return s === undefined ? undefined : e.sec * 1e9 + e.nsec - s;
+});
+def("container.mounts", FieldType.String, "mounts as source:dest:mode:rw:propagation, comma separated", () => cGet((c) => c.mounts.map((m) => `${m.source}:${m.dest}:${m.mode}:${m.rw}:${m.propagation}`).join(",")));
+defArg("container.mount.source", FieldType.String, "source of the mount at the given destination", "required", "mount destination", (arg) => cGet((c) => c.mounts.find((m) => m.dest === arg)?.source));
+defArg("container.mount.dest", FieldType.String, "destination of the mount with the given source", "required", "mount source", (arg) => cGet((c) => c.mounts.find((m) => m.source === arg)?.dest));
+defArg("container.label", FieldType.String, "a container label", "required", "label key", (arg) => cGet((c) => c.labels.get(arg as string)));
+def("container.labels", FieldType.String, "all container labels as key:value, comma separated", () => cGet((c) => [...c.labels].map(([k, v]) => `${k}:${v}`).join(", ")));
+def("container.meta_missing", FieldType.Bool, "container metadata has not arrived yet", () => cGet((c) => (c.id === "host" ? false : c.metaMissing)));
+const kGet = <T extends FieldValue>(f: (c: NonNullable<ContainerInfo["k8s"]>) => T): Getter => (e) => {
+  const k = e.proc.container.k8s;
+  return k === undefined ? undefined : f(k);
+};
+def("k8s.pod.name", FieldType.String, "Kubernetes pod name", () => kGet((k) => k.podName));
+def("k8s.ns.name", FieldType.String, "Kubernetes namespace", () => kGet((k) => k.namespace));
+def("k8s.pod.uid", FieldType.String, "Kubernetes pod uid", () => kGet((k) => k.podUid));
+def("k8s.pod.id", FieldType.String, "Kubernetes pod uid (legacy name)", () => kGet((k) => k.podUid));
+def("k8s.pod.sandbox_id", FieldType.String, "pod sandbox id (12 chars)", () => kGet((k) => k.sandboxId?.slice(0, 12)));
+def("k8s.pod.full_sandbox_id", FieldType.String, "pod sandbox id", () => kGet((k) => k.sandboxId));
+def("k8s.pod.ip", FieldType.String, "pod IP", () => kGet((k) => k.podIp));
+def("k8s.container.name", FieldType.String, "Kubernetes container name", () => kGet((k) => k.containerName));
+defArg("k8s.pod.label", FieldType.String, "a pod label", "required", "label key", (arg) => kGet((k) => k.podLabels.get(arg as string)));
+def("k8s.pod.labels", FieldType.String, "all pod labels as key:value, comma separated", () => kGet((k) => [...k.podLabels].map(([a, b]) => `${a}:${b}`).join(", ")));
+
+// ---------------------------------------------------------------- helpers for evt
+
+let hostName = process.env["NODE_NAME"] ?? "";
+/** Sets the host name reported by `evt.hostname`. */
+export function setHostName(name: string): void {
+  hostName = name;
+}
+
+function isoTime(e: SyscallEvent): string {
+  const iso = new Date(e.sec * 1000).toISOString();
+  return `${iso.slice(0, 19)}.${String(e.nsec).padStart(9, "0")}Z`;
+}
+function timeOfDay(e: SyscallEvent): string {
+  return isoTime(e).slice(11, 29);
+}
+
+/** A per-event-code table built from the event specs. */
+function codeTable(f: (spec: (typeof EVENTS)[number]) => number): Int16Array {
+  const t = new Int16Array(EVENT_CODE_LIMIT).fill(-1);
+  for (const spec of EVENTS) t[spec.code] = f(spec);
+  return t;
+}
+
+function bytesParam(): Getter {
+  const idx = codeTable((spec) => spec.params.findIndex((q) => q.kind === ArgKind.Bytes));
+  return (e) => {
+    const i = idx[e.type] ?? -1;
+    if (i < 0) return undefined;
+    const v = e.args[i];
+    return v instanceof Uint8Array ? v : undefined;
+  };
+}
+
+/** Text form of one param value, by its spec. */
+export function paramText(spec: ParamSpec, v: NonNullable<SyscallEvent["args"][number]>): string {
+  switch (spec.kind) {
+    case ArgKind.Errno:
+      return typeof v === "number" ? (v < 0 ? resText(v) : numText(v)) : String(v);
+    case ArgKind.Flags:
+      return typeof v === "number" || typeof v === "bigint" ? flagsText(spec.table ?? "openFlags", v) : String(v);
+    case ArgKind.Enum:
+      return typeof v === "number" || typeof v === "bigint" ? enumText(spec.table ?? "openFlags", v) : String(v);
+    case ArgKind.Mode:
+      return typeof v === "number" ? modeText(v) : String(v);
+    case ArgKind.Fd:
+    case ArgKind.Pid:
+      return typeof v === "number" ? numText(v) : String(v);
+    case ArgKind.Uid:
+    case ArgKind.Gid:
+      return typeof v === "number" ? (v === 0xffffffff ? "-1" : numText(v)) : String(v);
+    case ArgKind.SockAddr:
+      return typeof v === "object" && "dip" in v ? addrText(v) : String(v);
+    case ArgKind.Tuple:
+      return typeof v === "object" && "dip" in v ? tupleText(v) : String(v);
+    case ArgKind.Bytes:
+      return v instanceof Uint8Array ? bytesText(v) : String(v);
+    case ArgKind.StrList:
+      return Array.isArray(v) ? v.join(" ") : String(v);
+    default:
+      return typeof v === "number" ? numText(v) : String(v);
+  }
+}
+
+/** Raw value of a param (numbers stay numbers). */
+function paramRaw(v: NonNullable<SyscallEvent["args"][number]>): FieldValue {
+  if (typeof v === "number" || typeof v === "string") return v;
+  if (typeof v === "bigint") return Number(v);
+  if (v instanceof Uint8Array) return v;
+  if (Array.isArray(v)) return v.join(" ");
+  if (typeof v === "object" && "dip" in v) return tupleText(v as SockTuple);
+  return undefined;
+}
+
+function allArgsText(e: SyscallEvent): string | undefined {
+  const spec = EVENTS[e.type];
+  if (spec === undefined) return undefined;
+  const parts: string[] = [];
+  for (let k = 0; k < spec.params.length; k++) {
+    const p = spec.params[k] as ParamSpec;
+    const v = e.args[k];
+    if (v === undefined) continue;
+    parts.push(`${p.name}=${paramText(p, v)}`);
+  }
+  return parts.join(" ");
+}
+
+/** Getter of `evt.arg.NAME`/`evt.arg[N]` (text) or `evt.rawarg.NAME` (raw). */
+function paramGetter(field: string, arg: string | undefined, asText: boolean): Getter {
+  if (arg === undefined || arg === "") throw badArg(field, arg, "a parameter name or index is required");
+  const byIndex = /^[0-9]+$/.test(arg);
+  if (byIndex && !asText) throw badArg(field, arg, "evt.rawarg takes a parameter name");
+  const idx = codeTable((spec) => (byIndex ? (Number(arg) < spec.params.length ? Number(arg) : -1) : spec.params.findIndex((q) => q.name === arg)));
+  if (!byIndex && !idx.some((i) => i >= 0)) throw badArg(field, arg, "no event has a parameter of this name");
+  const specs: (ParamSpec | undefined)[] = [];
+  for (const spec of EVENTS) {
+    const i = idx[spec.code] ?? -1;
+    specs[spec.code] = i >= 0 ? spec.params[i] : undefined;
+  }
+  if (!asText) {
+    return (e) => {
+      const i = idx[e.type] ?? -1;
+      if (i < 0) return undefined;
+      const v = e.args[i];
+      return v === undefined ? undefined : paramRaw(v);
+    };
+  }
+  // one-entry memo: the same raw flag value renders to the same string without allocating
+  let lastCode = -1;
+  let lastRaw: unknown;
+  let last = "";
+  return (e) => {
+    const i = idx[e.type] ?? -1;
+    if (i < 0) return undefined;
+    const v = e.args[i];
+    if (v === undefined) return undefined;
+    if (typeof v === "string") return v;
+    if (e.type === lastCode && v === lastRaw) return last;
+    const spec = specs[e.type] as ParamSpec;
+    lastCode = e.type;
+    lastRaw = v;
+    last = paramText(spec, v);
+    return last;
+  };
+}
+
+// ---------------------------------------------------------------- lookup
+
+/**
+ * Resolves a field name (as written, `evt.arg.flags` included) and its bracket argument.
+ * Throws CompileError `UNKNOWN_FIELD` or `BAD_FIELD_ARG`.
+ */
+export function resolveField(name: string, arg: string | undefined): ResolvedField {
+  let d = registry.get(name);
+  let a = arg;
+  if (d === undefined) {
+    for (const prefix of ["evt.arg.", "evt.rawarg."]) {
+      if (name.startsWith(prefix) && name.length > prefix.length) {
+        if (arg !== undefined) throw badArg(name, arg, "a parameter given by name takes no index");
+        d = registry.get(prefix.slice(0, -1));
+        a = name.slice(prefix.length);
+      }
+    }
+  }
+  if (d === undefined) throw new CompileError("UNKNOWN_FIELD", `unknown field '${name}'`);
+  if (d.arg === "none" && a !== undefined) throw badArg(name, a, "this field takes no argument");
+  if (d.arg === "required" && a === undefined) throw badArg(name, a, `an argument is required (${d.argDesc ?? "argument"})`);
+  const display = arg === undefined ? name : `${name}[${arg}]`;
+  return {
+    name: display,
+    type: d.type,
+    get: d.make(a),
+    ancestor: a === undefined ? d.ancestor : undefined,
+    either: d.either,
+  };
+}
+
+/** True if a field of this name (ignoring arguments) exists. */
+export function hasField(name: string): boolean {
+  return registry.has(name) || ((name.startsWith("evt.arg.") || name.startsWith("evt.rawarg.")) && name.split(".").length >= 3);
+}
+
+/** Every field the engine knows, sorted by name. */
+export function listFields(): readonly FieldInfo[] {
+  return [...registry.values()]
+    .map(({ name, type, desc, arg, argDesc }) => (argDesc === undefined ? { name, type, desc, arg } : { name, type, desc, arg, argDesc }))
+    .sort((x, y) => (x.name < y.name ? -1 : 1));
+}
