@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The agent configuration schema: one YAML file (`/etc/vigil/config.yaml`), every leaf also
+ * settable by an environment variable named after its path (`metrics.port` → `VIGIL_METRICS_PORT`,
+ * see env.ts). Keys are snake_case like Falco's own configuration. Unknown keys are errors, so a
+ * typo never silently falls back to a default.
+ */
+import { z } from "zod";
+
+const UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  ki: 1024,
+  kib: 1024,
+  m: 1e6,
+  mb: 1e6,
+  mi: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1e9,
+  gb: 1e9,
+  gi: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+const BYTES_RE = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/;
+
+/** A byte size: a number, or a string like `400MiB`, `64Mi`, `1G`, `512k`. */
+export const bytes = z.union([z.number(), z.string()]).transform((v, ctx): number => {
+  let n: number;
+  if (typeof v === "number") n = v;
+  else {
+    const m = BYTES_RE.exec(v);
+    const mult = m ? UNITS[(m[2] ?? "").toLowerCase()] : undefined;
+    if (!m || mult === undefined) {
+      ctx.addIssue({ code: "custom", message: `not a byte size: ${JSON.stringify(v.slice(0, 40))} (use e.g. 400MiB)` });
+      return z.NEVER;
+    }
+    n = Math.floor(Number(m[1]) * mult);
+  }
+  if (!Number.isSafeInteger(n) || n < 0) {
+    ctx.addIssue({ code: "custom", message: "must be a non-negative whole number of bytes" });
+    return z.NEVER;
+  }
+  return n;
+});
+
+const port = z.number().int().min(0).max(65535);
+const absPath = z.string().min(1).refine((s) => s.startsWith("/"), "must be an absolute path");
+/** host:port, [v6]:port, or a unix: / dns: URI as grpc-js takes it. */
+const address = z
+  .string()
+  .max(1024)
+  .refine((s) => s === "" || /^(unix:|dns:|ipv4:|ipv6:)/.test(s) || /^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):\d{1,5}$/.test(s), "expected host:port");
+
+/** Falco priority names, lower-case, as min_priority accepts them. */
+export const PRIORITIES = ["emergency", "alert", "critical", "error", "warning", "notice", "informational", "info", "debug"] as const;
+
+export const configSchema = z.strictObject({
+  /** Host name put in alerts; empty = os.hostname() (in Kubernetes set it to the node name). */
+  hostname: z.string().max(253).default(""),
+  rules: z
+    .strictObject({
+      /** Load the rules Vigil ships (rules/files) first. */
+      builtin: z.boolean().default(true),
+      /** More rules files, loaded in order after the built-in ones. */
+      files: z.array(z.string().min(1)).default([]),
+      /** `first`: stop at the first matching rule (Falco's default); `all`: every match alerts. */
+      matching: z.enum(["first", "all"]).default("first"),
+      /** Rules below this priority are not loaded. */
+      min_priority: z.enum(PRIORITIES).default("debug"),
+    })
+    .prefault({}),
+  sources: z
+    .strictObject({
+      ebpf: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** vigil-probe binary; empty = the one shipped beside the agent. */
+          probe_path: z.string().default(""),
+        })
+        .prefault({}),
+      /** Frames from vigil-trace (Fargate) on a unix socket in a shared volume. */
+      ptrace: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          socket: absPath.default("/var/run/vigil/trace.sock"),
+        })
+        .prefault({}),
+      /** Alerts of an existing Falco through its gRPC outputs API. */
+      falco_grpc: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          address: address.default("unix:///run/falco/falco.sock"),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  containerd: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      socket: absPath.default("/run/containerd/containerd.sock"),
+      /** Metadata lookups cached (containers). */
+      cache_size: z.number().int().min(16).max(1_000_000).default(4096),
+    })
+    .prefault({}),
+  /** Where the host is seen from inside the agent's container. */
+  host: z
+    .strictObject({
+      root: absPath.default("/"),
+      proc: absPath.default("/proc"),
+      cgroup: absPath.default("/sys/fs/cgroup"),
+    })
+    .prefault({}),
+  sinks: z
+    .strictObject({
+      stdout: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          format: z.enum(["json", "text"]).default("text"),
+        })
+        .prefault({}),
+      collector: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          address: address.default(""),
+          /** Bearer token; prefer token_file in Kubernetes (a mounted Secret). */
+          token: z.string().max(4096).default(""),
+          token_file: z.string().default(""),
+          tls: z.boolean().default(false),
+          /** PEM CA bundle to verify the collector; empty = system roots. */
+          ca_file: z.string().default(""),
+          batch_size: z.number().int().min(1).max(10_000).default(256),
+          timeout_ms: z.number().int().min(100).max(600_000).default(10_000),
+          /** Backoff between retries, doubled up to retry_max_ms. */
+          retry_min_ms: z.number().int().min(10).default(500),
+          retry_max_ms: z.number().int().min(10).default(30_000),
+          spool: z
+            .strictObject({
+              dir: absPath.default("/var/spool/vigil"),
+              /** Oldest alerts are dropped (and counted) past this size. */
+              max_bytes: bytes.default(256 * 1024 * 1024),
+              /** Alerts older than this are dropped (and counted). */
+              max_age_seconds: z.number().int().min(60).default(7 * 24 * 3600),
+            })
+            .prefault({}),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  fim: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Paths (in the host root) whose changes are hashed and reported. */
+      paths: z.array(z.string().min(1)).default(["/etc", "/usr/bin", "/usr/sbin", "/usr/local/bin"]),
+      /** Files larger than this are reported without a hash. */
+      max_file_bytes: bytes.default(64 * 1024 * 1024),
+    })
+    .prefault({}),
+  capture: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      before_ms: z.number().int().min(0).max(60_000).default(2000),
+      after_ms: z.number().int().min(0).max(60_000).default(1000),
+      max_events_per_container: z.number().int().min(0).max(1_000_000).default(2000),
+      /** One capture's encoded size; beyond it the capture is truncated (and says so). */
+      max_bytes: bytes.default(4 * 1024 * 1024),
+    })
+    .prefault({}),
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      host: z.string().default("0.0.0.0"),
+      port: port.default(9376),
+      /** Export per-container CPU and memory read from cgroups. */
+      container_resources: z.boolean().default(true),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+      /** Seconds between stats lines in the log (0 = off). */
+      stats_interval_seconds: z.number().int().min(0).default(60),
+    })
+    .prefault({}),
+});
+
+/** The validated configuration (every default filled in). */
+export type Config = z.output<typeof configSchema>;
+/** What a config file or overrides may contain (all optional). */
+export type ConfigInput = z.input<typeof configSchema>;
