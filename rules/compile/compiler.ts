@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Compiles a macro-expanded condition tree into one closure `(e) => boolean`. Fields are
+ * resolved to getters here, once; literals are converted by operators.ts. Evaluation allocates
+ * nothing on its own: n-ary `and`/`or` loop over arrays of closures; `evt.type` checks become a
+ * lookup in a per-code table.
+ */
+import { EVENT_CODE_LIMIT, eventByName } from "../event-table.js";
+import type { SyscallEvent, ThreadInfo } from "../event.js";
+import { CompileError } from "../errors.js";
+import type { CheckNode, Expr } from "../lang/ast.js";
+import { resolveField, type FieldValue } from "./fields.js";
+import { checkOperator, fieldPred, literalPred, type ValuePred } from "./operators.js";
+import { bindFieldExpr } from "./transformers.js";
+
+/** A compiled condition. */
+export type Pred = (e: SyscallEvent) => boolean;
+
+const TRUE: Pred = () => true;
+const FALSE: Pred = () => false;
+const MAX_ANCESTORS = 256;
+
+/** Compiles a tree (macros already expanded). Throws CompileError with the failing node's pos. */
+export function compileExpr(n: Expr): Pred {
+  switch (n.kind) {
+    case "bool":
+      return n.value ? TRUE : FALSE;
+    case "not": {
+      const c = compileExpr(n.child);
+      return (e) => !c(e);
+    }
+    case "and": {
+      const cs = n.children.map(compileExpr);
+      if (cs.length === 2) {
+        const [a, b] = cs as [Pred, Pred];
+        return (e) => a(e) && b(e);
+      }
+      if (cs.length === 3) {
+        const [a, b, c] = cs as [Pred, Pred, Pred];
+        return (e) => a(e) && b(e) && c(e);
+      }
+      return (e) => {
+        for (let k = 0; k < cs.length; k++) if (!(cs[k] as Pred)(e)) return false;
+        return true;
+      };
+    }
+    case "or": {
+      const cs = n.children.map(compileExpr);
+      if (cs.length === 2) {
+        const [a, b] = cs as [Pred, Pred];
+        return (e) => a(e) || b(e);
+      }
+      if (cs.length === 3) {
+        const [a, b, c] = cs as [Pred, Pred, Pred];
+        return (e) => a(e) || b(e) || c(e);
+      }
+      return (e) => {
+        for (let k = 0; k < cs.length; k++) if ((cs[k] as Pred)(e)) return true;
+        return false;
+      };
+    }
+    case "ident":
+      throw new CompileError("UNDEFINED_MACRO", `Undefined macro '${n.name}' used in filter.`, n.pos);
+    case "check":
+      try {
+        return compileCheck(n);
+      } catch (err) {
+        if (err instanceof CompileError && err.pos === undefined) throw new CompileError(err.code, err.message, n.pos, { cause: err });
+        throw err;
+      }
+  }
+}
+
+function literals(n: CheckNode): string[] {
+  const v = n.value;
+  if (v === undefined) return [];
+  if (v.kind === "value") return [v.value];
+  if (v.kind === "list") return v.items.map((i) => i.value);
+  return [];
+}
+
+function compileCheck(n: CheckNode): Pred {
+  const f = n.field;
+  // evt.type: a table lookup by event code
+  if (f.kind === "field" && (f.name === "evt.type" || f.name === "syscall.type") && f.arg === undefined && n.modifier === undefined && (n.op === "=" || n.op === "!=" || n.op === "in" || n.op === "intersects") && n.value !== undefined && n.value.kind !== "fieldvalue") {
+    const table = new Uint8Array(EVENT_CODE_LIMIT);
+    for (const name of literals(n)) {
+      const spec = eventByName(name);
+      if (spec !== undefined) table[spec.code] = 1;
+    }
+    if (n.op === "!=") for (let k = 0; k < table.length; k++) table[k] = table[k] === 1 ? 0 : 1;
+    return (e) => table[e.type] === 1;
+  }
+
+  if (f.kind === "transformer") {
+    const b = bindFieldExpr(f);
+    if (n.op === "exists") return (e) => b.get(e) !== undefined;
+    return withValue(b.get, undefined, undefined, rhsPred(n, b.name, b.type));
+  }
+  const r = resolveField(f.name, f.arg);
+  if (n.op === "exists") {
+    if (r.ancestor !== undefined) return (e) => e.proc.parent !== undefined;
+    const g = r.get;
+    const o = r.either;
+    if (o !== undefined) return (e) => g(e) !== undefined || o(e) !== undefined;
+    return (e) => g(e) !== undefined;
+  }
+  if (n.value?.kind === "fieldvalue") {
+    if (n.op === "pmatch" || n.op === "regex") throw new CompileError("BAD_OPERATOR", `operator '${n.op}' cannot take a field on its right-hand side`, n.pos);
+    const rhs = bindFieldExpr(n.value.field);
+    checkOperator(r.name, r.type, n.op);
+    const cmp = fieldPred(r.name, r.type, n.op);
+    const rg = rhs.get;
+    const pred = (e: SyscallEvent, v: NonNullable<FieldValue>): boolean => {
+      const w = rg(e);
+      return w !== undefined && cmp(v, w);
+    };
+    if (r.ancestor !== undefined) {
+      const anc = r.ancestor;
+      return (e) => {
+        let t: ThreadInfo | undefined = e.proc.parent;
+        for (let k = 0; k < MAX_ANCESTORS && t !== undefined; k++, t = t.parent) {
+          const v = anc(t);
+          if (v !== undefined && pred(e, v)) return true;
+        }
+        return false;
+      };
+    }
+    const g = r.get;
+    const o = r.either;
+    return (e) => {
+      const v = g(e);
+      if (v !== undefined && pred(e, v)) return true;
+      if (o === undefined) return false;
+      const w = o(e);
+      return w !== undefined && pred(e, w);
+    };
+  }
+  return withValue(r.get, r.ancestor, r.either, rhsPred(n, r.name, r.type));
+}
+
+function rhsPred(n: CheckNode, name: string, type: Parameters<typeof literalPred>[1]): ValuePred {
+  if (n.value?.kind === "fieldvalue") {
+    throw new CompileError("UNSUPPORTED", "a transformer on the left cannot be compared with a field on the right", n.pos);
+  }
+  return literalPred(name, type, n.op, n.modifier, literals(n));
+}
+
+function withValue(g: (e: SyscallEvent) => FieldValue, anc: ((t: ThreadInfo) => FieldValue) | undefined, either: ((e: SyscallEvent) => FieldValue) | undefined, p: ValuePred): Pred {
+  if (anc !== undefined) {
+    return (e) => {
+      let t: ThreadInfo | undefined = e.proc.parent;
+      for (let k = 0; k < MAX_ANCESTORS && t !== undefined; k++, t = t.parent) {
+        const v = anc(t);
+        if (v !== undefined && p(v)) return true;
+      }
+      return false;
+    };
+  }
+  if (either !== undefined) {
+    return (e) => {
+      const v = g(e);
+      if (v !== undefined && p(v)) return true;
+      const w = either(e);
+      return w !== undefined && p(w);
+    };
+  }
+  return (e) => {
+    const v = g(e);
+    return v !== undefined && p(v);
+  };
+}
