@@ -116,7 +116,6 @@ function longestField(s: string): { field: FieldExpr; length: number } | undefin
   while (name.lastIndexOf(".") > 0) {
     name = name.slice(0, name.lastIndexOf("."));
     if (hasField(name)) return { field: { kind: "field", name, arg: undefined, pos: p.field.pos }, length: name.length };
-    }
   }
   return p;
 }
