@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Alert filters shared by the query API (compiled to SQL) and the live tail (compiled once per
+ * client to a predicate). Semantics, identical on both paths:
+ * - `priority`: the alert is at least this severe (`warning` keeps Emergency..Warning);
+ * - `rule`, `node`, `namespace`, `pod`, `container`, `image`: exact match, `*` matches any run
+ *   of characters; `container` matches the container ID or name, `image` the repository or the
+ *   full image reference;
+ * - `tag`: the alert carries every tag given;
+ * - `since`/`until`: alert time range (inclusive / exclusive).
+ */
+import type { Alert } from "../agent/sinks/types.js";
+import { normalizeTime, priorityNumber, isoFromMs } from "./alert-codec.js";
+import { CollectorError } from "./errors.js";
+
+/** A filter as given by a user (all optional). */
+export interface AlertFilter {
+  since?: string;
+  until?: string;
+  rule?: string;
+  priority?: string;
+  tags?: string[];
+  node?: string;
+  namespace?: string;
+  pod?: string;
+  container?: string;
+  image?: string;
+}
+
+/** The columns an alert is filtered on, as the store keeps them. */
+export interface AlertKeys {
+  namespace: string | null;
+  pod: string | null;
+  containerId: string | null;
+  containerName: string | null;
+  image: string | null;
+  imageRepo: string | null;
+}
+
+function fieldStr(a: Alert, k: string): string | null {
+  const v = a.output_fields[k];
+  return v === undefined || v === null ? null : String(v);
+}
+
+/** Extracts the filterable keys from an alert's output fields (Falco field names). */
+export function alertKeys(a: Alert): AlertKeys {
+  const repo = fieldStr(a, "container.image.repository");
+  const tag = fieldStr(a, "container.image.tag");
+  const image = fieldStr(a, "container.image") ?? (repo !== null ? (tag !== null ? `${repo}:${tag}` : repo) : null);
+  let imageRepo = repo;
+  if (imageRepo === null && image !== null) {
+    // strip a tag or digest, but not a registry port
+    const at = image.indexOf("@");
+    const base = at >= 0 ? image.slice(0, at) : image;
+    const colon = base.lastIndexOf(":");
+    imageRepo = colon > base.lastIndexOf("/") ? base.slice(0, colon) : base;
+  }
+  return {
+    namespace: fieldStr(a, "k8s.ns.name"),
+    pod: fieldStr(a, "k8s.pod.name"),
+    containerId: fieldStr(a, "container.id"),
+    containerName: fieldStr(a, "container.name"),
+    image,
+    imageRepo,
+  };
+}
+
+/**
+ * Parses a time bound: RFC 3339, epoch seconds/milliseconds, or a duration back from now
+ * (`30s`, `15m`, `2h`, `7d`). Returns the normalized ISO string.
+ */
+export function parseTimeBound(v: string, now: number = Date.now()): string {
+  const d = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(v);
+  if (d) {
+    const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[d[2] as "ms" | "s" | "m" | "h" | "d"];
+    return isoFromMs(now - Number(d[1]) * mult);
+  }
+  if (/^\d{9,13}$/.test(v)) return isoFromMs(v.length <= 10 ? Number(v) * 1000 : Number(v));
+  const t = normalizeTime(v) ?? (/^\d{4}-\d{2}-\d{2}$/.test(v) ? normalizeTime(`${v}T00:00:00Z`) : undefined);
+  if (t === undefined) throw new CollectorError("bad_filter", `bad time "${v}": use RFC 3339, epoch seconds or a duration like 15m`);
+  return t;
+}
+
+/** Checks a filter and normalizes its time bounds and priority; throws CollectorError("bad_filter"). */
+export function normalizeFilter(f: AlertFilter, now?: number): AlertFilter {
+  const out: AlertFilter = { ...f };
+  if (f.since !== undefined) out.since = parseTimeBound(f.since, now);
+  if (f.until !== undefined) out.until = parseTimeBound(f.until, now);
+  if (f.priority !== undefined && priorityNumber(f.priority) === undefined)
+    throw new CollectorError("bad_filter", `unknown priority "${f.priority}"`);
+  for (const k of ["rule", "node", "namespace", "pod", "container", "image"] as const) {
+    const v = f[k];
+    if (v !== undefined && (typeof v !== "string" || v.length === 0 || v.length > 1024)) throw new CollectorError("bad_filter", `bad ${k}`);
+  }
+  if (f.tags !== undefined && (!Array.isArray(f.tags) || f.tags.length > 32)) throw new CollectorError("bad_filter", "bad tag list");
+  return out;
+}
+
+/** Reads a filter from URL query parameters (`tag` may repeat). */
+export function filterFromParams(p: URLSearchParams): AlertFilter {
+  const f: AlertFilter = {};
+  for (const k of ["since", "until", "rule", "priority", "node", "namespace", "pod", "container", "image"] as const) {
+    const v = p.get(k);
+    if (v !== null && v !== "") f[k] = v;
+  }
+  const tags = p.getAll("tag").filter((t) => t !== "");
+  if (tags.length > 0) f.tags = tags;
+  return f;
+}
+
+/** Writes a filter as URL query parameters. */
+export function filterToParams(f: AlertFilter, p: URLSearchParams = new URLSearchParams()): URLSearchParams {
+  for (const k of ["since", "until", "rule", "priority", "node", "namespace", "pod", "container", "image"] as const) {
+    const v = f[k];
+    if (v !== undefined) p.set(k, v);
+  }
+  for (const t of f.tags ?? []) p.append("tag", t);
+  return p;
+}
+
+function globToRegExp(g: string): RegExp {
+  return new RegExp(`^${g.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "s");
+}
+
+type Matcher = (v: string | null) => boolean;
+function matcher(pattern: string): Matcher {
+  if (!pattern.includes("*")) return (v) => v === pattern;
+  const re = globToRegExp(pattern);
+  return (v) => v !== null && re.test(v);
+}
+
+/** Compiles a (normalized) filter to a predicate over an alert and its keys. */
+export function compileFilter(f: AlertFilter): (a: Alert, k: AlertKeys) => boolean {
+  const checks: ((a: Alert, k: AlertKeys) => boolean)[] = [];
+  if (f.since !== undefined) {
+    const s = f.since;
+    checks.push((a) => a.time >= s);
+  }
+  if (f.until !== undefined) {
+    const u = f.until;
+    checks.push((a) => a.time < u);
+  }
+  if (f.priority !== undefined) {
+    const max = priorityNumber(f.priority)!;
+    checks.push((a) => (priorityNumber(a.priority) ?? 99) <= max);
+  }
+  if (f.rule !== undefined) {
+    const m = matcher(f.rule);
+    checks.push((a) => m(a.rule));
+  }
+  if (f.node !== undefined) {
+    const m = matcher(f.node);
+    checks.push((a) => m(a.hostname));
+  }
+  if (f.namespace !== undefined) {
+    const m = matcher(f.namespace);
+    checks.push((_a, k) => m(k.namespace));
+  }
+  if (f.pod !== undefined) {
+    const m = matcher(f.pod);
+    checks.push((_a, k) => m(k.pod));
+  }
+  if (f.container !== undefined) {
+    const m = matcher(f.container);
+    checks.push((_a, k) => m(k.containerId) || m(k.containerName));
+  }
+  if (f.image !== undefined) {
+    const m = matcher(f.image);
+    checks.push((_a, k) => m(k.image) || m(k.imageRepo));
+  }
+  if (f.tags !== undefined && f.tags.length > 0) {
+    const want = f.tags;
+    checks.push((a) => want.every((t) => a.tags.includes(t)));
+  }
+  return (a, k) => {
+    for (const c of checks) if (!c(a, k)) return false;
+    return true;
+  };
+}
+
+/** Compiles a (normalized) filter to a SQL WHERE clause over the store's `alerts` table. */
+export function filterToSql(f: AlertFilter): { where: string; params: (string | number)[] } {
+  const w: string[] = [];
+  const params: (string | number)[] = [];
+  const eqOrGlob = (col: string, v: string) => {
+    if (v.includes("*")) {
+      // GLOB: escape its own metacharacters, then turn * back into a wildcard
+      w.push(`${col} GLOB ?`);
+      params.push(v.replace(/[[\]?]/g, (c) => `[${c}]`));
+    } else {
+      w.push(`${col} = ?`);
+      params.push(v);
+    }
+  };
+  if (f.since !== undefined) {
+    w.push("time >= ?");
+    params.push(f.since);
+  }
+  if (f.until !== undefined) {
+    w.push("time < ?");
+    params.push(f.until);
+  }
+  if (f.priority !== undefined) {
+    w.push("prio <= ?");
+    params.push(priorityNumber(f.priority)!);
+  }
+  if (f.rule !== undefined) eqOrGlob("rule", f.rule);
+  if (f.node !== undefined) eqOrGlob("hostname", f.node);
+  if (f.namespace !== undefined) eqOrGlob("namespace", f.namespace);
+  if (f.pod !== undefined) eqOrGlob("pod", f.pod);
+  if (f.container !== undefined) {
+    const before = w.length;
+    eqOrGlob("container_id", f.container);
+    eqOrGlob("container_name", f.container);
+    const b = w.splice(before, 2);
+    w.push(`(${b.join(" OR ")})`);
+  }
+  if (f.image !== undefined) {
+    const before = w.length;
+    eqOrGlob("image", f.image);
+    eqOrGlob("image_repo", f.image);
+    const b = w.splice(before, 2);
+    w.push(`(${b.join(" OR ")})`);
+  }
+  for (const t of f.tags ?? []) {
+    w.push("seq IN (SELECT seq FROM alert_tags WHERE tag = ?)");
+    params.push(t);
+  }
+  return { where: w.length > 0 ? `WHERE ${w.join(" AND ")}` : "", params };
+}

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `startCollector`: the whole collector in one process (the `vigil collector` command, or
+ * embedded in the agent). One public port carries both protocols: each new connection's first
+ * bytes decide — the HTTP/2 preface goes to the gRPC ingest server (grpc-js, bound on loopback
+ * to an ephemeral port), anything else to the HTTP/1.1 server (query API, Falco `http_output`,
+ * WebSocket tail). With TLS, the public port terminates TLS first.
+ */
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import { createServer as createNetServer, connect, type Server as NetServer, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
+import { hostname as osHostname } from "node:os";
+import { Server as GrpcServer, ServerCredentials } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { WebSocketServer } from "ws";
+import type { Alert } from "../agent/sinks/types.js";
+import { validateAlert } from "./alert-codec.js";
+import { TokenCheck, isLoopbackHost, parseHostPort } from "./auth.js";
+import { CollectorError } from "./errors.js";
+import { statusCounter, type RefusalCounters } from "./grpc-status-counter.js";
+import { makeHttpApi, type HttpCounters } from "./http-api.js";
+import { makeIngestHandler, type IngestCounters } from "./ingest.js";
+import { INGEST_SERVICE } from "./proto.js";
+import { AlertStore } from "./store.js";
+import { TailHub } from "./tail-hub.js";
+
+/** Options of {@link startCollector}. */
+export interface CollectorOptions {
+  /** `HOST:PORT`; port 0 picks a free one. */
+  listen: string;
+  /** Store directory, or `:memory:`. */
+  dataDir: string;
+  /** Bearer token; defaults to `VIGIL_TOKEN`. Required for non-loopback binds unless `insecure`. */
+  token?: string | undefined;
+  /** Allow a non-loopback bind without a token. */
+  insecure?: boolean;
+  /** PEM certificate and key: serve TLS on the public port. */
+  tls?: { cert: Buffer | string; key: Buffer | string } | undefined;
+  /** Delete alerts older than this (ms, by alert time); 0 = keep forever. Default 7 days. */
+  retentionMs?: number;
+  /** Largest accepted PushRequest (bytes). Default 8 MiB. */
+  maxMessageBytes?: number;
+  /** Unsent messages a tail client may have before it is dropped. Default 1000. */
+  tailQueue?: number;
+  logger: Logger;
+}
+
+/** A running collector. */
+export interface RunningCollector {
+  /** `HOST:PORT` actually bound. */
+  address: string;
+  store: AlertStore;
+  /** Stores alerts from an in-process producer (Falco source, embedded agent) like an ingest. */
+  ingest(alerts: Alert[]): { stored: number; duplicates: number; invalid: number };
+  stats(): Record<string, number>;
+  close(): Promise<void>;
+}
+
+const PREFACE = Buffer.from("PRI * HTTP/2.0");
+
+/** Starts a collector; resolves once it listens. */
+export async function startCollector(opts: CollectorOptions): Promise<RunningCollector> {
+  const logger = opts.logger.child({ component: "collector" });
+  const { host, port } = parseHostPort(opts.listen);
+  const token = opts.token ?? process.env["VIGIL_TOKEN"];
+  if (!isLoopbackHost(host) && (token === undefined || token === "") && opts.insecure !== true)
+    throw new CollectorError("unauthenticated", `a token is required to listen on ${host} (--token or VIGIL_TOKEN)`);
+  const auth = new TokenCheck(token);
+  const maxMessageBytes = opts.maxMessageBytes ?? 8 * 1024 * 1024;
+
+  const store = new AlertStore({ dataDir: opts.dataDir });
+  const hub = new TailHub(store, logger.child({ component: "tail" }), opts.tailQueue ?? 1000);
+  const ingestCounters: IngestCounters = {
+    requests: 0,
+    alerts_stored: 0,
+    alerts_duplicate: 0,
+    alerts_invalid: 0,
+    captures_stored: 0,
+    captures_duplicate: 0,
+    captures_invalid: 0,
+    store_errors: 0,
+  };
+  const refusals: RefusalCounters = { refused_unauthenticated: 0, refused_too_large: 0, refused_malformed: 0, refused_other: 0, refused_transport_or_cancelled: 0 };
+  const httpCounters: HttpCounters = {
+    http_requests: 0,
+    http_unauthenticated: 0,
+    http_bad_request: 0,
+    http_too_large: 0,
+    http_not_found: 0,
+    falco_http_alerts: 0,
+    falco_http_duplicates: 0,
+    ws_refused: 0,
+  };
+  const misc = { retention_deleted: 0, connections: 0, local_alerts: 0 };
+  const stats = (): Record<string, number> => ({
+    ...ingestCounters,
+    ...refusals,
+    ...httpCounters,
+    ...hub.counters,
+    ...misc,
+  });
+  const target = { store, onStored: (s: Parameters<TailHub["publish"]>[0]) => hub.publish(s) };
+
+  const ingest = (alerts: Alert[]) => {
+    const good = alerts.filter((a) => validateAlert(a) === undefined);
+    const r = store.insert(good);
+    misc.local_alerts += r.inserted.length;
+    if (r.inserted.length > 0) hub.publish(r.inserted);
+    return { stored: r.inserted.length, duplicates: r.duplicates, invalid: alerts.length - good.length };
+  };
+
+  // gRPC on loopback, reached through the public port
+  const grpc = new GrpcServer({
+    "grpc.max_receive_message_length": maxMessageBytes * 2,
+    interceptors: [statusCounter(refusals)],
+  });
+  grpc.addService(INGEST_SERVICE, {
+    Push: makeIngestHandler({ target, auth, maxMessageBytes, counters: ingestCounters, logger }),
+  });
+  const grpcPort = await new Promise<number>((resolve, reject) =>
+    grpc.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const http: HttpServer = createHttpServer();
+  const api = makeHttpApi({
+    store,
+    hub,
+    wss,
+    auth,
+    logger,
+    counters: httpCounters,
+    hostname: osHostname(),
+    ingest,
+    stats,
+    maxBodyBytes: 1024 * 1024,
+  });
+  http.on("request", api.request);
+  http.on("upgrade", api.upgrade);
+  http.on("clientError", (_err, socket) => {
+    httpCounters.http_bad_request++;
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+  });
+
+  const sockets = new Set<Socket>();
+  const route = (socket: Socket) => {
+    misc.connections++;
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => undefined);
+    socket.setNoDelay(true);
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      if (head.length < PREFACE.length && PREFACE.subarray(0, head.length).equals(head)) return;
+      socket.off("data", onData);
+      socket.pause();
+      if (head.subarray(0, PREFACE.length).equals(PREFACE)) {
+        const up = connect(grpcPort, "127.0.0.1");
+        up.setNoDelay(true);
+        sockets.add(up);
+        up.on("close", () => sockets.delete(up));
+        up.on("error", () => socket.destroy());
+        socket.on("close", () => up.destroy());
+        up.on("close", () => socket.destroy());
+        up.write(head);
+        socket.pipe(up);
+        up.pipe(socket);
+        socket.resume();
+      } else {
+        socket.unshift(head);
+        http.emit("connection", socket);
+        socket.resume();
+      }
+    };
+    socket.on("data", onData);
+  };
+
+  let front: NetServer;
+  if (opts.tls) front = createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, ALPNProtocols: ["h2", "http/1.1"] }, route);
+  else front = createNetServer(route);
+  front.on("error", (err) => logger.error({ err }, "listener error"));
+  await new Promise<void>((resolve, reject) => {
+    front.once("error", reject);
+    front.listen(port, host, () => {
+      front.off("error", reject);
+      resolve();
+    });
+  });
+  const addr = front.address();
+  const boundPort = typeof addr === "object" && addr !== null ? addr.port : port;
+  const address = host.includes(":") ? `[${host}]:${boundPort}` : `${host}:${boundPort}`;
+
+  const retentionMs = opts.retentionMs ?? 7 * 86_400_000;
+  const runRetention = () => {
+    if (retentionMs <= 0) return;
+    try {
+      const n = store.applyRetention(retentionMs);
+      misc.retention_deleted += n;
+      if (n > 0) logger.info({ deleted: n }, "retention applied");
+    } catch (err) {
+      logger.error({ err }, "retention failed");
+    }
+  };
+  runRetention();
+  const retentionTimer = setInterval(runRetention, 60_000);
+  retentionTimer.unref();
+
+  logger.info({ address, tls: opts.tls !== undefined, auth: auth.required, dataDir: opts.dataDir }, "collector listening");
+
+  let closed = false;
+  return {
+    address,
+    store,
+    ingest,
+    stats,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(retentionTimer);
+      hub.closeAll();
+      await new Promise<void>((resolve) => front.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      http.close();
+      grpc.forceShutdown();
+      wss.close();
+      store.close();
+    },
+  };
+}

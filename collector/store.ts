@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The collector's embedded store: SQLite through better-sqlite3 (one file, WAL, real
+ * transactions, synchronous calls that keep the ingest path simple). Alerts are stored
+ * idempotently by ID (`INSERT OR IGNORE` on a UNIQUE column), so a resend never duplicates;
+ * every stored alert gets a monotonically increasing `seq`, the order the live tail follows and
+ * resumes from. Captures are stored by alert ID the same way. Retention deletes by alert time.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import type { Alert } from "../agent/sinks/types.js";
+import { alertKeys, filterToSql, type AlertFilter, type AlertKeys } from "./filter.js";
+import { priorityNumber, isoFromMs } from "./alert-codec.js";
+import { CollectorError } from "./errors.js";
+
+/** One alert as stored, with its store sequence number and filter keys. */
+export interface StoredAlert {
+  seq: number;
+  alert: Alert;
+  keys: AlertKeys;
+}
+
+/** A stored audit capture. */
+export interface StoredCapture {
+  alertId: string;
+  data: Buffer;
+  eventCount: number;
+  containerId: string;
+}
+
+/** Result of inserting a batch. */
+export interface InsertResult {
+  /** Newly stored alerts, in seq order (what the live tail broadcasts). */
+  inserted: StoredAlert[];
+  /** Alerts that were already stored. */
+  duplicates: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS alerts (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  time TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  prio INTEGER NOT NULL,
+  hostname TEXT NOT NULL,
+  namespace TEXT,
+  pod TEXT,
+  container_id TEXT,
+  container_name TEXT,
+  image TEXT,
+  image_repo TEXT,
+  received_ms INTEGER NOT NULL,
+  json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time);
+CREATE INDEX IF NOT EXISTS alerts_rule ON alerts(rule, time);
+CREATE INDEX IF NOT EXISTS alerts_ns_pod ON alerts(namespace, pod, time);
+CREATE INDEX IF NOT EXISTS alerts_host ON alerts(hostname, time);
+CREATE TABLE IF NOT EXISTS alert_tags (
+  tag TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (tag, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS alert_tags_seq ON alert_tags(seq);
+CREATE TABLE IF NOT EXISTS captures (
+  alert_id TEXT PRIMARY KEY,
+  data BLOB NOT NULL,
+  event_count INTEGER NOT NULL,
+  container_id TEXT NOT NULL,
+  received_ms INTEGER NOT NULL
+);
+`;
+
+interface AlertRow {
+  seq: number;
+  json: string;
+  namespace: string | null;
+  pod: string | null;
+  container_id: string | null;
+  container_name: string | null;
+  image: string | null;
+  image_repo: string | null;
+}
+
+function rowToStored(r: AlertRow): StoredAlert {
+  return {
+    seq: r.seq,
+    alert: JSON.parse(r.json) as Alert,
+    keys: {
+      namespace: r.namespace,
+      pod: r.pod,
+      containerId: r.container_id,
+      containerName: r.container_name,
+      image: r.image,
+      imageRepo: r.image_repo,
+    },
+  };
+}
+
+/** Options of the store. */
+export interface AlertStoreOptions {
+  /** Directory holding `vigil.db`; `:memory:` for a throwaway store. */
+  dataDir: string;
+}
+
+/** The SQLite alert store. */
+export class AlertStore {
+  readonly db: Database.Database;
+  private readonly stInsert: Database.Statement;
+  private readonly stTag: Database.Statement;
+  private readonly stCapture: Database.Statement;
+  private readonly stSeqOf: Database.Statement;
+  private readonly stMaxSeq: Database.Statement;
+  private readonly stAfter: Database.Statement;
+  private readonly insertTx: (alerts: readonly Alert[]) => InsertResult;
+
+  constructor(opts: AlertStoreOptions) {
+    let file = ":memory:";
+    if (opts.dataDir !== ":memory:") {
+      mkdirSync(opts.dataDir, { recursive: true });
+      file = join(opts.dataDir, "vigil.db");
+    }
+    try {
+      this.db = new Database(file);
+      this.db.pragma("journal_mode = WAL");
+      // WAL + NORMAL: a committed batch survives a process crash; a power loss may lose the
+      // last transactions, which agents then resend (they only delete what was acknowledged
+      // after the commit returned).
+      this.db.pragma("synchronous = NORMAL");
+      this.db.exec(SCHEMA);
+    } catch (err) {
+      throw new CollectorError("store_failed", `cannot open the store ${file}`, { cause: err });
+    }
+    this.stInsert = this.db.prepare(
+      `INSERT OR IGNORE INTO alerts (id, time, rule, prio, hostname, namespace, pod, container_id, container_name, image, image_repo, received_ms, json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.stTag = this.db.prepare("INSERT OR IGNORE INTO alert_tags (tag, seq) VALUES (?, ?)");
+    this.stCapture = this.db.prepare(
+      "INSERT OR IGNORE INTO captures (alert_id, data, event_count, container_id, received_ms) VALUES (?, ?, ?, ?, ?)",
+    );
+    this.stSeqOf = this.db.prepare("SELECT seq FROM alerts WHERE id = ?").pluck();
+    this.stMaxSeq = this.db.prepare("SELECT COALESCE(MAX(seq), 0) FROM alerts").pluck();
+    this.stAfter = this.db.prepare(
+      "SELECT seq, json, namespace, pod, container_id, container_name, image, image_repo FROM alerts WHERE seq > ? ORDER BY seq LIMIT ?",
+    );
+    this.insertTx = this.db.transaction((alerts: readonly Alert[]): InsertResult => {
+      const inserted: StoredAlert[] = [];
+      let duplicates = 0;
+      const now = Date.now();
+      for (const a of alerts) {
+        const k = alertKeys(a);
+        const r = this.stInsert.run(
+          a.id,
+          a.time,
+          a.rule,
+          priorityNumber(a.priority) ?? 7,
+          a.hostname,
+          k.namespace,
+          k.pod,
+          k.containerId,
+          k.containerName,
+          k.image,
+          k.imageRepo,
+          now,
+          JSON.stringify(a),
+        );
+        if (r.changes === 0) {
+          duplicates++;
+          continue;
+        }
+        const seq = Number(r.lastInsertRowid);
+        for (const t of new Set(a.tags)) this.stTag.run(t, seq);
+        inserted.push({ seq, alert: a, keys: k });
+      }
+      return { inserted, duplicates };
+    });
+  }
+
+  /** Stores validated alerts in one transaction; already-stored IDs are skipped. */
+  insert(alerts: readonly Alert[]): InsertResult {
+    return this.insertTx(alerts);
+  }
+
+  /** Stores a capture; false when one was already stored for that alert. */
+  insertCapture(c: StoredCapture): boolean {
+    return this.stCapture.run(c.alertId, c.data, c.eventCount, c.containerId, Date.now()).changes > 0;
+  }
+
+  /** A stored capture by alert ID. */
+  getCapture(alertId: string): StoredCapture | undefined {
+    const r = this.db
+      .prepare("SELECT alert_id, data, event_count, container_id FROM captures WHERE alert_id = ?")
+      .get(alertId) as { alert_id: string; data: Buffer; event_count: number; container_id: string } | undefined;
+    return r ? { alertId: r.alert_id, data: r.data, eventCount: r.event_count, containerId: r.container_id } : undefined;
+  }
+
+  /** The seq of a stored alert ID (the tail resumes after it). */
+  seqOf(id: string): number | undefined {
+    const s = this.stSeqOf.get(id) as number | undefined;
+    return s;
+  }
+
+  /** The highest seq stored (0 when empty). */
+  maxSeq(): number {
+    return this.stMaxSeq.get() as number;
+  }
+
+  /** Up to `limit` alerts with seq > `after`, in seq order. */
+  after(after: number, limit: number): StoredAlert[] {
+    return (this.stAfter.all(after, limit) as AlertRow[]).map(rowToStored);
+  }
+
+  /**
+   * Alerts matching a normalized filter, in alert time order (oldest first), at most `limit`;
+   * with `afterSeq`, only those stored after it (paging through the tail's history).
+   */
+  query(f: AlertFilter, limit: number, afterSeq?: number): StoredAlert[] {
+    const { where, params } = filterToSql(f);
+    let w = where;
+    if (afterSeq !== undefined) {
+      w = w === "" ? "WHERE seq > ?" : `${w} AND seq > ?`;
+      params.push(afterSeq);
+    }
+    const order = afterSeq !== undefined ? "seq" : "time, seq";
+    const sql = `SELECT seq, json, namespace, pod, container_id, container_name, image, image_repo FROM alerts ${w} ORDER BY ${order} LIMIT ?`;
+    return (this.db.prepare(sql).all(...params, limit) as AlertRow[]).map(rowToStored);
+  }
+
+  /** Number of stored alerts. */
+  count(): number {
+    return this.db.prepare("SELECT COUNT(*) FROM alerts").pluck().get() as number;
+  }
+
+  /** Deletes alerts (and their tags and captures) older than `maxAgeMs` by alert time; returns how many. */
+  applyRetention(maxAgeMs: number, now: number = Date.now()): number {
+    const cutoff = isoFromMs(now - maxAgeMs);
+    const tx = this.db.transaction(() => {
+      this.db.prepare("DELETE FROM alert_tags WHERE seq IN (SELECT seq FROM alerts WHERE time < ?)").run(cutoff);
+      this.db.prepare("DELETE FROM captures WHERE alert_id IN (SELECT id FROM alerts WHERE time < ?)").run(cutoff);
+      this.db.prepare("DELETE FROM captures WHERE received_ms < ?").run(now - maxAgeMs);
+      return this.db.prepare("DELETE FROM alerts WHERE time < ?").run(cutoff).changes;
+    });
+    return tx();
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

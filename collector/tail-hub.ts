@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Live tail over WebSocket. Each client has a server-side filter and a bounded send queue: an
+ * alert is serialized once for all clients, and a client whose unsent messages exceed its bound
+ * is dropped (counted, closed with 4008), so a slow reader never slows the others or the ingest.
+ *
+ * Resume without gaps or duplicates: a client may ask for history (`after=<alert id>` or
+ * `since=<time>`). It is replayed in pages in store order (seq) while live broadcasts skip the
+ * client; the switch to live happens synchronously with the last page read, so an alert stored
+ * in between is either in that page or broadcast after the switch, never both or neither.
+ *
+ * Messages (text frames, JSON): `{"type":"alert","seq":N,"alert":{...}}`, `{"type":"live"}`
+ * once history is done, `{"type":"error","message":...}` before a close on a bad request.
+ */
+import type { Logger } from "pino";
+import type { WebSocket } from "ws";
+import type { Alert } from "../agent/sinks/types.js";
+import { alertToJson } from "./alert-codec.js";
+import { compileFilter, type AlertFilter, type AlertKeys } from "./filter.js";
+import type { AlertStore, StoredAlert } from "./store.js";
+
+/** Counters of the tail hub. */
+export interface TailCounters {
+  clients: number;
+  clients_total: number;
+  clients_dropped_slow: number;
+  messages_sent: number;
+  history_sent: number;
+}
+
+interface Client {
+  ws: WebSocket;
+  match: (a: Alert, k: AlertKeys) => boolean;
+  /** seq of the last alert sent (or skipped by the filter). */
+  cursor: number;
+  /** History replay in progress: live broadcasts skip this client. */
+  replaying: boolean;
+  filter: AlertFilter;
+  pending: number;
+  dead: boolean;
+}
+
+const HISTORY_PAGE = 500;
+
+/** The fan-out of stored alerts to WebSocket clients. */
+export class TailHub {
+  private readonly clients = new Set<Client>();
+  readonly counters: TailCounters = { clients: 0, clients_total: 0, clients_dropped_slow: 0, messages_sent: 0, history_sent: 0 };
+
+  constructor(
+    private readonly store: AlertStore,
+    private readonly logger: Logger,
+    /** Unsent messages a client may have before it is dropped. */
+    private readonly maxQueue: number = 1000,
+  ) {}
+
+  /**
+   * Adds a client. `filter` must be normalized. With `afterSeq` (resume) or a `since` in the
+   * filter, history is replayed first; otherwise the client gets alerts stored from now on.
+   */
+  add(ws: WebSocket, filter: AlertFilter, afterSeq: number | undefined): void {
+    const replay = afterSeq !== undefined || filter.since !== undefined;
+    const c: Client = {
+      ws,
+      match: compileFilter(filter),
+      cursor: replay ? (afterSeq ?? 0) : this.store.maxSeq(),
+      replaying: replay,
+      filter,
+      pending: 0,
+      dead: false,
+    };
+    this.clients.add(c);
+    this.counters.clients = this.clients.size;
+    this.counters.clients_total++;
+    ws.on("close", () => this.remove(c));
+    ws.on("error", () => this.remove(c));
+    // clients never need to send; anything they send is ignored
+    if (replay) this.replayPage(c);
+    else this.sendRaw(c, '{"type":"live"}');
+  }
+
+  private remove(c: Client): void {
+    c.dead = true;
+    this.clients.delete(c);
+    this.counters.clients = this.clients.size;
+  }
+
+  private replayPage(c: Client): void {
+    if (c.dead) return;
+    let page: StoredAlert[];
+    try {
+      page = this.store.query(c.filter, HISTORY_PAGE, c.cursor);
+    } catch (err) {
+      this.logger.error({ err }, "tail history query failed");
+      c.ws.close(1011, "history failed");
+      return;
+    }
+    for (const s of page) {
+      c.cursor = s.seq;
+      this.counters.history_sent++;
+      this.sendRaw(c, frame(s));
+    }
+    if (page.length < HISTORY_PAGE) {
+      // caught up: every alert stored so far was in a page; later ones are broadcast
+      c.cursor = Math.max(c.cursor, this.store.maxSeq());
+      c.replaying = false;
+      this.sendRaw(c, '{"type":"live"}');
+      return;
+    }
+    // let the socket drain before the next page, but keep the bound on what we queue
+    setImmediate(() => {
+      if (c.pending > this.maxQueue / 2) {
+        const wait = () => (c.dead || c.pending <= this.maxQueue / 2 ? this.replayPage(c) : setTimeout(wait, 5));
+        setTimeout(wait, 5);
+      } else this.replayPage(c);
+    });
+  }
+
+  /** Broadcasts newly stored alerts (seq order) to live clients whose filter matches. */
+  publish(inserted: readonly StoredAlert[]): void {
+    if (this.clients.size === 0) return;
+    for (const s of inserted) {
+      let text: string | undefined;
+      for (const c of this.clients) {
+        if (c.replaying || s.seq <= c.cursor) continue;
+        c.cursor = s.seq;
+        if (!c.match(s.alert, s.keys)) continue;
+        text ??= frame(s);
+        this.sendRaw(c, text);
+      }
+    }
+  }
+
+  private sendRaw(c: Client, text: string): void {
+    if (c.dead) return;
+    if (c.pending >= this.maxQueue) {
+      c.dead = true;
+      this.counters.clients_dropped_slow++;
+      this.logger.warn({ pending: c.pending, limit: this.maxQueue }, "slow tail client dropped");
+      this.clients.delete(c);
+      this.counters.clients = this.clients.size;
+      c.ws.close(4008, "slow client: queue full");
+      setTimeout(() => c.ws.terminate(), 1000).unref();
+      return;
+    }
+    c.pending++;
+    this.counters.messages_sent++;
+    c.ws.send(text, () => {
+      c.pending--;
+    });
+  }
+
+  /** Closes every client. */
+  closeAll(): void {
+    for (const c of this.clients) {
+      c.dead = true;
+      c.ws.close(1001, "collector stopping");
+      setTimeout(() => c.ws.terminate(), 500).unref();
+    }
+    this.clients.clear();
+    this.counters.clients = 0;
+  }
+}
+
+function frame(s: StoredAlert): string {
+  return `{"type":"alert","seq":${s.seq},"alert":${JSON.stringify(alertToJson(s.alert))}}`;
+}
