@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The agent's HTTP endpoint for Kubernetes probes and Prometheus: `/healthz` (the process is
+ * alive and its event loop turns), `/readyz` (the pipeline says it is ready: probe attached,
+ * rules loaded), `/metrics` (Prometheus text format). Anything else is 404; only GET and HEAD.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { MetricsError } from "./errors.js";
+import { metrics as defaultMetrics, type Metrics } from "./metrics.js";
+
+export interface MetricsServerOptions {
+  port: number;
+  /** Defaults to 0.0.0.0 (all IPv4 interfaces). */
+  host?: string;
+  logger: Logger;
+  /** Readiness as the pipeline sees it. */
+  ready: () => boolean;
+  /** Defaults to the process-wide `metrics`. */
+  metrics?: Metrics;
+}
+
+export interface MetricsServer {
+  /** The bound port (useful with port 0). */
+  port: number;
+  close(): Promise<void>;
+}
+
+function send(res: ServerResponse, status: number, body: string, type = "text/plain; charset=utf-8"): void {
+  res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
+  res.end(body);
+}
+
+/** Starts the health and metrics endpoint; resolves once it listens. */
+export function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
+  const m = opts.metrics ?? defaultMetrics;
+  const log = opts.logger.child({ component: "metrics" });
+  let scrapeFailuresLogged = false;
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.setHeader("allow", "GET, HEAD");
+      send(res, 405, "method not allowed\n");
+      return;
+    }
+    const q = (req.url ?? "/").indexOf("?");
+    const path = q < 0 ? (req.url ?? "/") : (req.url ?? "/").slice(0, q);
+    switch (path) {
+      case "/healthz":
+        send(res, 200, "ok\n");
+        return;
+      case "/readyz": {
+        let ok = false;
+        try {
+          ok = opts.ready();
+        } catch (err) {
+          log.debug({ err }, "readiness check threw");
+        }
+        send(res, ok ? 200 : 503, ok ? "ready\n" : "not ready\n");
+        return;
+      }
+      case "/metrics":
+        m.scrape().then(
+          (body) => send(res, 200, body, m.contentType),
+          (err: unknown) => {
+            if (!scrapeFailuresLogged) {
+              scrapeFailuresLogged = true;
+              log.error({ err }, "metrics scrape failed");
+            }
+            send(res, 500, "scrape failed\n");
+          },
+        );
+        return;
+      default:
+        send(res, 404, "not found\n");
+    }
+  };
+
+  const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 8192 }, (req, res) => {
+    try {
+      handle(req, res);
+    } catch (err) {
+      log.error({ err }, "metrics request failed");
+      if (!res.headersSent) send(res, 500, "error\n");
+    }
+  });
+  server.keepAliveTimeout = 5_000;
+
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(new MetricsError("LISTEN_FAILED", `metrics endpoint cannot listen on ${opts.host ?? "0.0.0.0"}:${opts.port}: ${err.message}`, { cause: err }));
+    server.once("error", onError);
+    server.listen(opts.port, opts.host ?? "0.0.0.0", () => {
+      server.off("error", onError);
+      server.on("error", (err) => log.error({ err }, "metrics server error"));
+      const port = (server.address() as AddressInfo).port;
+      log.info({ port, host: opts.host ?? "0.0.0.0" }, "metrics endpoint listening");
+      resolve({
+        port,
+        close: () =>
+          new Promise<void>((res) => {
+            server.closeAllConnections();
+            server.close(() => res());
+          }),
+      });
+    });
+  });
+}
