@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Vigil wire format: the structs shared by the kernel probe (probe.bpf.c), the loader
+ * (loader.c), the Fargate tracer and — mirrored by offsets — the agent's decoder
+ * (agent/decode/layout.ts). See FORMAT.md for the full specification.
+ *
+ * Rules of evolution: fields are only ever appended; a changed shape gets a new type or a new
+ * version. Event type codes equal the codes in rules/event-table.ts (the source of truth).
+ */
+#ifndef VIGIL_EVENTS_H
+#define VIGIL_EVENTS_H
+
+#define VIGIL_WIRE_VERSION 1
+
+/* Every frame starts with this header. All integers are little-endian. */
+#define VIGIL_HDR_SIZE 88
+/* Largest frame the probe emits; the decoder rejects frames above VIGIL_MAX_FRAME. */
+#define VIGIL_MAX_EVENT 32768
+#define VIGIL_MAX_FRAME 65536
+
+/* Header flags. */
+#define VIGIL_F_TRUNCATED 0x01 /* some params were dropped because the frame was full */
+#define VIGIL_F_CHILD 0x02 /* clone-family event seen from the new child */
+
+enum vigil_event_type {
+	VIGIL_EV_UNKNOWN = 0,
+	VIGIL_EV_EXECVE = 1,
+	VIGIL_EV_EXECVEAT = 2,
+	VIGIL_EV_OPEN = 3,
+	VIGIL_EV_OPENAT = 4,
+	VIGIL_EV_OPENAT2 = 5,
+	VIGIL_EV_CREAT = 6,
+	VIGIL_EV_CLOSE = 7,
+	VIGIL_EV_RENAME = 8,
+	VIGIL_EV_RENAMEAT = 9,
+	VIGIL_EV_RENAMEAT2 = 10,
+	VIGIL_EV_UNLINK = 11,
+	VIGIL_EV_UNLINKAT = 12,
+	VIGIL_EV_MKDIR = 13,
+	VIGIL_EV_MKDIRAT = 14,
+	VIGIL_EV_RMDIR = 15,
+	VIGIL_EV_LINK = 16,
+	VIGIL_EV_LINKAT = 17,
+	VIGIL_EV_SYMLINK = 18,
+	VIGIL_EV_SYMLINKAT = 19,
+	VIGIL_EV_CHMOD = 20,
+	VIGIL_EV_FCHMOD = 21,
+	VIGIL_EV_FCHMODAT = 22,
+	VIGIL_EV_CHOWN = 23,
+	VIGIL_EV_LCHOWN = 24,
+	VIGIL_EV_FCHOWN = 25,
+	VIGIL_EV_FCHOWNAT = 26,
+	VIGIL_EV_TRUNCATE = 27,
+	VIGIL_EV_FTRUNCATE = 28,
+	VIGIL_EV_CLONE = 29,
+	VIGIL_EV_CLONE3 = 30,
+	VIGIL_EV_FORK = 31,
+	VIGIL_EV_VFORK = 32,
+	VIGIL_EV_PROCEXIT = 33,
+	VIGIL_EV_SETUID = 34,
+	VIGIL_EV_SETGID = 35,
+	VIGIL_EV_SETRESUID = 36,
+	VIGIL_EV_SETRESGID = 37,
+	VIGIL_EV_CAPSET = 38,
+	VIGIL_EV_SOCKET = 39,
+	VIGIL_EV_CONNECT = 40,
+	VIGIL_EV_ACCEPT = 41,
+	VIGIL_EV_ACCEPT4 = 42,
+	VIGIL_EV_BIND = 43,
+	VIGIL_EV_LISTEN = 44,
+	VIGIL_EV_SENDTO = 45,
+	VIGIL_EV_SENDMSG = 46,
+	VIGIL_EV_DUP = 47,
+	VIGIL_EV_DUP2 = 48,
+	VIGIL_EV_DUP3 = 49,
+	VIGIL_EV_FCNTL = 50,
+	VIGIL_EV_PTRACE = 51,
+	VIGIL_EV_MOUNT = 52,
+	VIGIL_EV_UMOUNT2 = 53,
+	VIGIL_EV_INIT_MODULE = 54,
+	VIGIL_EV_FINIT_MODULE = 55,
+	VIGIL_EV_MEMFD_CREATE = 56,
+	VIGIL_EV_BPF = 57,
+	VIGIL_EV_UNSHARE = 58,
+	VIGIL_EV_SETNS = 59,
+	VIGIL_EV_PRCTL = 60,
+	VIGIL_EV_CHDIR = 61,
+	VIGIL_EV_FCHDIR = 62,
+	VIGIL_EV_SETREUID = 63,
+	VIGIL_EV_SETREGID = 64,
+	VIGIL_EV_MAX = 65, /* one past the highest event code */
+
+	/* Control frames from the loader (never from the kernel). */
+	VIGIL_CTL_READY = 0x8001,
+	VIGIL_CTL_STATS = 0x8002,
+};
+
+/*
+ * Fixed frame header (88 bytes). `size` counts the whole frame, header included. Process facts
+ * ride on every frame so a process never seen before can still be described.
+ */
+struct vigil_hdr {
+	__u32 size; /* 0 */
+	__u16 type; /* 4: enum vigil_event_type */
+	__u8 version; /* 6: VIGIL_WIRE_VERSION */
+	__u8 flags; /* 7: VIGIL_F_* */
+	__u64 ts; /* 8: CLOCK_BOOTTIME ns */
+	__u32 pid; /* 16: tgid */
+	__u32 tid; /* 20 */
+	__u32 ppid; /* 24: real parent's tgid */
+	__u32 uid; /* 28 */
+	__u32 gid; /* 32 */
+	__u32 euid; /* 36 */
+	__u32 loginuid; /* 40: 0xffffffff when unset */
+	__u16 cpu; /* 44 */
+	__u16 nparams; /* 46: params that follow the header */
+	__u64 cgroup_id; /* 48: cgroup v2 id (inode of the cgroup directory) */
+	__u64 start_ts; /* 56: CLOCK_BOOTTIME ns at which the process (thread group leader) started */
+	char comm[16]; /* 64 */
+	__s64 res; /* 80: syscall return value (0 for events without one) */
+};
+
+/*
+ * After the header come `nparams` params, each `__u16 len` then `len` bytes. len 0 = the value
+ * is missing. Integers are 4 or 8 bytes; strings carry their NUL; see FORMAT.md for the kinds.
+ */
+
+/* Socket address and tuple params: a family byte then the address (FORMAT.md). */
+#define VIGIL_AF_UNIX 1
+#define VIGIL_AF_INET 2
+#define VIGIL_AF_INET6 10
+
+/* fd-info extension param: the first byte is one of these, then the name or tuple. */
+enum vigil_fd_kind {
+	VIGIL_FD_UNKNOWN = 0,
+	VIGIL_FD_FILE = 1,
+	VIGIL_FD_DIR = 2,
+	VIGIL_FD_IPV4 = 3,
+	VIGIL_FD_IPV6 = 4,
+	VIGIL_FD_UNIX = 5,
+	VIGIL_FD_PIPE = 6,
+	VIGIL_FD_MEMFD = 7,
+	VIGIL_FD_SOCK_OTHER = 8,
+	VIGIL_FD_ANON = 9, /* eventfd, signalfd, bpf, ... (name tells which) */
+	VIGIL_FD_CHAR = 10,
+	VIGIL_FD_BLOCK = 11,
+};
+
+/* Control frame payloads (after the header, no params: nparams = 0). */
+struct vigil_ctl_ready {
+	__u64 realtime_ns; /* 88: CLOCK_REALTIME at the same instant as boottime_ns */
+	__u64 boottime_ns; /* 96 */
+	__u32 ncpus; /* 104 */
+	__u32 programs; /* 108: tracepoints attached */
+};
+
+struct vigil_ctl_stats {
+	__u64 realtime_ns; /* 88 */
+	__u64 boottime_ns; /* 96 */
+	__u64 drops; /* 104: ring-buffer reservation failures, all CPUs, since start */
+	__u64 events; /* 112: events submitted, all CPUs, since start */
+	__u64 frames_out; /* 120: frames written to stdout by the loader */
+	__u32 ncpus; /* 128 */
+	__u32 programs; /* 132 */
+	/* 136: ncpus x __u64 per-CPU drop counters */
+};
+
+#endif /* VIGIL_EVENTS_H */
