@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Loads rules files into a {@link RuleSet}: read (YAML) → collect (append/override) → expand
+ * lists textually (as Falco does) → rewrite exceptions into the condition → parse → expand macros
+ * on the tree → compile to closures → index by event type. A bad item is reported with
+ * file:line:col and a code and skipped; loading never throws.
+ */
+import { EVENTS } from "../event-table.js";
+import { compileExpr } from "../compile/compiler.js";
+import { codeCount, conditionCodes } from "../compile/evttype.js";
+import { compileFormat, type FormatWarnings } from "../compile/formatter.js";
+import { IndexedRuleSet, Rule, type RuleSet } from "../engine.js";
+import { CompileError, ParseError, RuleError } from "../errors.js";
+import type { Expr } from "../lang/ast.js";
+import { walk } from "../lang/ast.js";
+import { isBlank } from "../lang/lexer.js";
+import { DEFAULT_LIMITS, parseCondition, type ParseLimits } from "../lang/parser.js";
+import { Collector, type PluginRequirement } from "./collector.js";
+import { readRulesFile } from "./reader.js";
+import { DiagCode, parsePriority, PRIORITY_NAMES, type CondText, type Diagnostic, type ExceptionInfo, type ListInfo, type Loc, type MacroInfo, type RuleInfo } from "./types.js";
+
+/** Options of a load. */
+export interface LoadOptions {
+  /** `first` (Falco's default): stop at the first matching rule; `all`: run every rule. */
+  ruleMatching?: "first" | "all";
+  /** Drop rules less severe than this Falco priority name (case-insensitive). */
+  minPriority?: string;
+  /** Parser limits (depth, nodes, list length). */
+  limits?: ParseLimits;
+}
+
+/** Per-file summary. */
+export interface FileSummary {
+  file: string;
+  rules: number;
+  macros: number;
+  lists: number;
+  errors: number;
+  warnings: number;
+}
+
+/** What a load produced. */
+export interface LoadResult {
+  ruleset: RuleSet;
+  diagnostics: Diagnostic[];
+  files: FileSummary[];
+  /** True when there is no error. */
+  ok: boolean;
+  /** `required_plugin_versions` entries, recorded. */
+  requiredPlugins: PluginRequirement[];
+  /** Milliseconds spent compiling. */
+  compileMs: number;
+}
+
+const LIST_OPS = new Set(["in", "intersects", "pmatch"]);
+const VALID_COMPS = new Set(["=", "==", "!=", "<", "<=", ">", ">=", "contains", "icontains", "bcontains", "startswith", "bstartswith", "endswith", "glob", "iglob", "regex", "in", "intersects", "pmatch"]);
+const MODIFIED = /^(=|==|!=|contains|icontains|bcontains|startswith|bstartswith|endswith|glob|iglob)\s+(oneof|anyof|allof)$/;
+
+/** Loads rules files in order; later files amend earlier ones. Never throws. */
+export function loadRuleFiles(files: readonly { path: string; text: string }[], opts: LoadOptions = {}): LoadResult {
+  const t0 = performance.now();
+  const diags: Diagnostic[] = [];
+  const collector = new Collector(diags);
+  for (const f of files) {
+    let items;
+    try {
+      items = readRulesFile(f.path, typeof f.text === "string" ? f.text : "", diags);
+    } catch (err) {
+      diags.push({ severity: "error", code: DiagCode.YamlParse, message: `cannot read: ${(err as Error).message}`, file: f.path, line: 1, col: 1 });
+      continue;
+    }
+    for (const it of items) collector.add(it);
+  }
+  const matching = opts.ruleMatching ?? "first";
+  let minPriority = 7;
+  if (opts.minPriority !== undefined) {
+    const p = parsePriority(opts.minPriority);
+    if (p < 0) diags.push({ severity: "error", code: DiagCode.Validate, message: `invalid minimum priority '${opts.minPriority}'`, file: "<config>", line: 1, col: 1 });
+    else minPriority = p;
+  }
+  let rules: Rule[] = [];
+  try {
+    rules = new Compilation(collector, diags, opts.limits ?? DEFAULT_LIMITS).run(minPriority);
+  } catch (err) {
+    diags.push({ severity: "error", code: DiagCode.Validate, message: `internal error: ${(err as Error).message}`, file: files[0]?.path ?? "<none>", line: 1, col: 1 });
+  }
+  const summaries: FileSummary[] = files.map((f) => {
+    const c = collector.counts.get(f.path) ?? { rules: 0, macros: 0, lists: 0 };
+    const mine = diags.filter((d) => d.file === f.path);
+    return { file: f.path, ...c, errors: mine.filter((d) => d.severity === "error").length, warnings: mine.filter((d) => d.severity === "warning").length };
+  });
+  return {
+    ruleset: new IndexedRuleSet(rules, matching),
+    diagnostics: diags,
+    files: summaries,
+    ok: !diags.some((d) => d.severity === "error"),
+    requiredPlugins: collector.plugins,
+    compileMs: performance.now() - t0,
+  };
+}
+
+function isDelim(c: number): boolean {
+  return isBlank(c) || c === 40 || c === 41 || c === 44 || c === 61;
+}
+
+/** Quotes a list item that holds a blank and is not quoted yet (Falco `quote_item`). */
+function quoteItem(s: string): string {
+  if (s.length >= 2 && ((s.startsWith('"') && s.endsWith('"')) || (s.startsWith("'") && s.endsWith("'")))) return s;
+  for (let k = 0; k < s.length; k++) if (isBlank(s.charCodeAt(k))) return `"${s}"`;
+  return s;
+}
+
+/** Quotes an exception value when it would not lex as one bare string. */
+function quoteValue(s: string): string {
+  if (/^[^()"'\s=,]+$/.test(s)) return s;
+  return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+class Compilation {
+  /** List name → its expanded text (items joined by ", "). */
+  private readonly listText = new Map<string, string>();
+  /** Macro name → its resolved tree (undefined while failed). */
+  private readonly macroTrees = new Map<string, Expr | undefined>();
+
+  constructor(
+    private readonly c: Collector,
+    private readonly diags: Diagnostic[],
+    private readonly limits: ParseLimits,
+  ) {}
+
+  private diag(severity: "error" | "warning", code: string, message: string, loc: Loc, item: string): void {
+    this.diags.push({ severity, code, message, file: loc.file, line: loc.line, col: loc.col, item });
+  }
+
+  run(minPriority: number): Rule[] {
+    this.compileLists();
+    this.compileMacros();
+    const out: Rule[] = [];
+    const ordered = [...this.c.rules.values()].sort((a, b) => a.index - b.index);
+    for (const r of ordered) {
+      const rule = this.compileRule(r);
+      if (rule !== undefined && r.enabled && r.priority <= minPriority) out.push(rule);
+    }
+    for (const l of this.c.lists.values()) if (!l.used) this.diag("warning", DiagCode.UnusedList, "List not referred to by any other rule/macro", l.loc, `list '${l.name}'`);
+    for (const m of this.c.macros.values()) if (!m.used) this.diag("warning", DiagCode.UnusedMacro, "Macro not referred to by any other rule/macro", m.loc, `macro '${m.name}'`);
+    return out;
+  }
+
+  // ---------------------------------------------------------------- lists
+
+  private compileLists(): void {
+    const lists = [...this.c.lists.values()].sort((a, b) => a.index - b.index);
+    const expanded = new Map<string, { info: ListInfo; items: string[] }>();
+    for (const l of lists) {
+      const items: string[] = [];
+      for (const it of l.items) {
+        const ref = expanded.get(it);
+        // only lists defined earlier are expanded inside a list
+        if (ref !== undefined && ref.info.index < l.index) {
+          ref.info.used = true;
+          for (const x of ref.items) items.push(x);
+        } else items.push(it);
+      }
+      expanded.set(l.name, { info: l, items });
+      this.listText.set(l.name, items.map(quoteItem).join(", "));
+    }
+  }
+
+  /** Replaces list names delimited by blanks, `(`, `)`, `,`, `=` or the ends (Falco `resolve_list`). */
+  private expandLists(text: string): string {
+    if (this.listText.size === 0) return text;
+    let out = "";
+    let last = 0;
+    let i = 0;
+    const n = text.length;
+    while (i < n) {
+      while (i < n && isDelim(text.charCodeAt(i))) i++;
+      const start = i;
+      while (i < n && !isDelim(text.charCodeAt(i))) i++;
+      if (i === start) break;
+      const repl = this.listText.get(text.slice(start, i));
+      if (repl === undefined) continue;
+      (this.c.lists.get(text.slice(start, i)) as ListInfo).used = true;
+      out += text.slice(last, start);
+      last = i;
+      if (repl !== "") {
+        out += repl;
+        continue;
+      }
+      // an empty list takes one adjacent comma with it
+      let j = i;
+      while (j < n && isBlank(text.charCodeAt(j))) j++;
+      if (text.charCodeAt(j) === 44) {
+        last = j + 1;
+        i = j + 1;
+      } else {
+        const trimmed = out.trimEnd();
+        if (trimmed.endsWith(",")) out = trimmed.slice(0, -1);
+      }
+    }
+    return out + text.slice(last);
+  }
+
+  // ---------------------------------------------------------------- macros
+
+  private compileMacros(): void {
+    const macros = [...this.c.macros.values()].sort((a, b) => a.index - b.index);
+    for (const m of macros) {
+      const label = `macro '${m.name}'`;
+      try {
+        const tree = this.parse(m.cond);
+        this.macroTrees.set(m.name, this.resolveMacros(tree, m.index));
+      } catch (err) {
+        this.macroTrees.set(m.name, undefined);
+        this.reportCondError(err, m.cond, label);
+      }
+    }
+  }
+
+  private parse(cond: CondText): Expr {
+    return parseCondition(this.expandLists(cond.text), this.limits);
+  }
+
+  /** Replaces identifiers with macro trees; `visibility` = only macros defined before it (rules: all). */
+  private resolveMacros(n: Expr, visibility: number): Expr {
+    switch (n.kind) {
+      case "ident": {
+        const m: MacroInfo | undefined = this.c.macros.get(n.name);
+        if (m === undefined || m.index >= visibility) throw new CompileError("UNDEFINED_MACRO", `Undefined macro '${n.name}' used in filter.`, n.pos);
+        m.used = true;
+        const tree = this.macroTrees.get(n.name);
+        if (tree === undefined) throw new CompileError("UNDEFINED_MACRO", `macro '${n.name}' used in filter has errors`, n.pos);
+        return tree;
+      }
+      case "and":
+      case "or": {
+        let changed = false;
+        const children = n.children.map((c) => {
+          const r = this.resolveMacros(c, visibility);
+          if (r !== c) changed = true;
+          return r;
+        });
+        return changed ? { ...n, children } : n;
+      }
+      case "not": {
+        const child = this.resolveMacros(n.child, visibility);
+        return child === n.child ? n : { ...n, child };
+      }
+      default:
+        return n;
+    }
+  }
+
+  // ---------------------------------------------------------------- rules
+
+  private exceptionText(x: ExceptionInfo): string | undefined {
+    if (x.values.length === 0) return undefined;
+    if (typeof x.fields === "string") {
+      const comp = typeof x.comps === "string" ? x.comps.trim() : "in";
+      if (Array.isArray(x.comps)) throw new CompileError("BAD_VALUE", `Rule exception '${x.name}': comps must be a single operator when fields is a single field`);
+      if (!LIST_OPS.has(comp) && !MODIFIED.test(comp)) throw new CompileError("BAD_OPERATOR", `Rule exception '${x.name}': comps for a single field must be in, pmatch, intersects or a modifier operator, not '${comp}'`);
+      const vals = x.values.map((v) => {
+        if (Array.isArray(v)) throw new CompileError("BAD_VALUE", `Rule exception '${x.name}': values must be a flat list when fields is a single field`);
+        return quoteValue(String(v));
+      });
+      return `(${x.fields} ${comp} (${vals.join(", ")}))`;
+    }
+    const fields = x.fields ?? [];
+    if (fields.length === 0) throw new CompileError("BAD_VALUE", `Rule exception '${x.name}': fields must not be empty`);
+    let comps: string[];
+    if (x.comps === undefined) comps = fields.map(() => "=");
+    else if (typeof x.comps === "string") throw new CompileError("BAD_VALUE", `Rule exception '${x.name}': comps must be a list when fields is a list`);
+    else comps = x.comps.map((s) => s.trim());
+    if (comps.length !== fields.length) throw new CompileError("BAD_VALUE", `Rule exception '${x.name}': fields and comps lists must have equal length`);
+    for (const c of comps) if (!VALID_COMPS.has(c) && !MODIFIED.test(c)) throw new CompileError("BAD_OPERATOR", `Rule exception '${x.name}': '${c}' is not a supported comparison operator`);
+    const tuples = x.values.map((tuple) => {
+      if (!Array.isArray(tuple) || tuple.length !== fields.length) throw new CompileError("BAD_VALUE", `Rule exception '${x.name}': each value must be a list of ${fields.length} items, one per field`);
+      const parts = tuple.map((v: unknown, k: number) => {
+        const comp = comps[k] as string;
+        let val: string;
+        if (Array.isArray(v)) val = `(${v.map((i) => quoteValue(String(i))).join(", ")})`;
+        else if (LIST_OPS.has(comp) || MODIFIED.test(comp)) val = `(${quoteValue(String(v))})`;
+        else val = quoteValue(String(v));
+        return `${fields[k] as string} ${comp} ${val}`;
+      });
+      return `(${parts.join(" and ")})`;
+    });
+    return `(${tuples.join(" or ")})`;
+  }
+
+  private compileRule(r: RuleInfo): Rule | undefined {
+    const label = `rule '${r.name}'`;
+    if (r.source !== "syscall") {
+      this.diag("warning", DiagCode.UnknownSource, `Unknown source ${r.source}, skipping`, r.loc, label);
+      return undefined;
+    }
+    let text = r.cond.text;
+    try {
+      const parts: string[] = [];
+      for (const x of r.exceptions) {
+        const t = this.exceptionText(x);
+        if (t !== undefined) parts.push(t);
+      }
+      if (parts.length > 0) text = `(${text})` + parts.map((p) => ` and not ${p}`).join("");
+    } catch (err) {
+      this.diag("error", DiagCode.Validate, (err as Error).message, r.exceptions[0]?.loc ?? r.loc, label);
+      return undefined;
+    }
+    const cond: CondText = { text, loc: r.cond.loc, mappable: r.cond.mappable && text === r.cond.text };
+    let tree: Expr;
+    let pred;
+    try {
+      tree = this.resolveMacros(this.parse(cond), Number.MAX_SAFE_INTEGER);
+      pred = compileExpr(tree);
+    } catch (err) {
+      if (r.skipIfUnknownFilter && err instanceof CompileError && (err.code === "UNKNOWN_FIELD" || err.code === "BAD_FIELD_ARG")) return undefined;
+      this.reportCondError(err, cond, label);
+      return undefined;
+    }
+    const unknownTypes = new Set<string>();
+    const codes = conditionCodes(tree, unknownTypes);
+    if (unknownTypes.size > 0) this.diag("warning", DiagCode.UnknownEvttype, `Unknown event type(s) ${[...unknownTypes].join(", ")}: they never match`, r.cond.loc, label);
+    if (codes === null && r.warnEvttypes) this.diag("warning", DiagCode.NoEvttype, "Rule matches too many evt.type values. This has a significant performance penalty.", r.cond.loc, label);
+    else if (codes !== null && codeCount(codes) === 0) this.diag("warning", DiagCode.NoEvttype, "Rule matches no event type: it can never fire", r.cond.loc, label);
+    const fw: FormatWarnings = { deprecated: [] };
+    let formatter;
+    try {
+      formatter = compileFormat(r.output, fw);
+    } catch (err) {
+      const e = err as RuleError;
+      this.diag("error", DiagCode.CompileOutput, `${e.message}`, r.outputLoc, label);
+      return undefined;
+    }
+    for (const d of fw.deprecated) this.diag("warning", DiagCode.Deprecated, `${d} is deprecated and rendered as an empty string`, r.outputLoc, label);
+    return new Rule({
+      name: r.name,
+      desc: r.desc,
+      priority: r.priority,
+      priorityName: PRIORITY_NAMES[r.priority] ?? "Debug",
+      tags: Object.freeze([...r.tags]),
+      source: r.source,
+      capture: r.capture,
+      captureDuration: r.captureDuration,
+      file: r.loc.file,
+      line: r.loc.line,
+      pred,
+      codes,
+      formatter,
+    });
+  }
+
+  private reportCondError(err: unknown, cond: CondText, label: string): void {
+    if (!(err instanceof RuleError)) {
+      this.diag("error", DiagCode.CompileCondition, `internal error: ${(err as Error)?.message ?? String(err)}`, cond.loc, label);
+      return;
+    }
+    const loc = { ...cond.loc };
+    let msg = err.message;
+    const p = err.pos;
+    const own = err instanceof ParseError || err.code === "UNDEFINED_MACRO";
+    if (p !== undefined && own) {
+      if (cond.mappable && p.line === 1) loc.col += p.idx;
+      else msg += ` (at condition offset ${p.idx})`;
+    }
+    this.diag("error", DiagCode.CompileCondition, msg, loc, label);
+  }
+}
+
+/** Every Falco event name the engine knows. */
+export function knownEventNames(): string[] {
+  return EVENTS.slice(1).map((e) => e.name);
+}
+
+/** Walks a tree (re-exported for tooling). */
+export { walk };
