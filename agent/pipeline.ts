@@ -10,6 +10,7 @@ import type { ContainerInfo, SyscallEvent } from "../rules/event.js";
 import { AlertBuilder } from "./engine/alert-builder.js";
 import { RuleEngine } from "./engine/rule-engine.js";
 import type { Logger } from "./log.js";
+import type { Metrics } from "./metrics/index.js";
 import type { Alert, Sink } from "./sinks/types.js";
 
 /** What a source needs from the pipeline. */
@@ -41,7 +42,12 @@ export interface Enricher {
 }
 
 export interface PipelineOptions {
+  /** Rules files in load order; empty = the built-in ones. */
   rulesFiles: readonly string[];
+  /** Loaded after the files above (user additions to the built-in rules). */
+  extraRulesFiles?: readonly string[];
+  /** Prometheus metrics fed from the event path (counted without allocation). */
+  metrics?: Metrics | undefined;
   ruleMatching?: "first" | "all";
   minPriority?: string;
   logger: Logger;
@@ -86,6 +92,7 @@ export class Pipeline {
     this.maxQueued = opts.maxQueuedAlerts ?? 100_000;
     const engineOpts: ConstructorParameters<typeof RuleEngine>[0] = {
       files: opts.rulesFiles,
+      extraFiles: opts.extraRulesFiles ?? [],
       logger: opts.logger.child({ component: "rules" }),
       onSwap: (rs) => {
         if (this.started) void this.source?.setSyscalls?.(syscallsFor(rs));
@@ -116,10 +123,22 @@ export class Pipeline {
     }
   }
 
-  /** The per-event path: rules only. */
+  /** The per-event path: rules only; every 256th evaluation is timed for the latency histogram. */
   private readonly onEvent = (e: SyscallEvent): void => {
-    this.counters.events++;
+    const n = ++this.counters.events;
+    const m = this.opts.metrics;
+    if (m === undefined) {
+      this.engine.evaluate(e, this.onMatch);
+      return;
+    }
+    m.countEvent(e.type);
+    if ((n & 255) !== 0) {
+      this.engine.evaluate(e, this.onMatch);
+      return;
+    }
+    const t0 = process.hrtime.bigint();
     this.engine.evaluate(e, this.onMatch);
+    m.ruleEvalSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
   };
 
   private readonly onMatch = (rule: CompiledRule, e: SyscallEvent): void => {
@@ -146,6 +165,7 @@ export class Pipeline {
       return;
     }
     this.counters.alerts++;
+    this.opts.metrics?.alerts.inc({ rule: alert.rule, priority: alert.priority });
     this.opts.onAlert?.(alert);
     if (this.queue.length >= this.maxQueued) {
       this.counters.alerts_dropped++;

@@ -1,38 +1,89 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * `vigil agent`: the daemon. Loads the rules, attaches the kernel probe, prints alerts on stdout
- * (JSON lines with `--output json`, readable colored lines by default) and logs to stderr.
+ * `vigil agent`: the daemon. Reads the configuration (file < `VIGIL_*` environment < flags), loads
+ * the rules, attaches the kernel probe, prints alerts on stdout (JSON lines with `--output json`,
+ * readable colored lines by default), ships them through a disk spool to a collector (an embedded
+ * one on loopback unless `--collector` names another), serves /metrics, /healthz and /readyz, and
+ * logs to stderr.
  */
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Command, Option } from "commander";
+import { loadConfig, type Config, type DeepPartial } from "../config/index.js";
 import { createLogger, type Logger } from "../log.js";
+import { metrics, startMetricsServer, type MetricsServer } from "../metrics/index.js";
 import { Pipeline, type Enricher, type EventSource, type SourceContext } from "../pipeline.js";
 import { StdoutSink } from "../sinks/stdout-sink.js";
 import type { Sink } from "../sinks/types.js";
 
-interface AgentOptions {
+export interface AgentFlags {
+  config?: string;
   rules: string[];
-  output: "json" | "text";
+  output?: "json" | "text";
   probe?: string;
-  ruleMatching: "first" | "all";
+  ruleMatching?: "first" | "all";
   minPriority?: string;
-  containerdSocket: string;
-  containerd: boolean;
-  statsInterval: string;
+  containerdSocket?: string;
+  containerd?: boolean;
+  collector?: string;
+  token?: string;
+  spool?: string;
+  embeddedCollector: string | false;
+  data: string;
+  metricsPort?: string;
+  metrics?: boolean;
+  statsInterval?: string;
+  source: string;
 }
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
 
+/** Flags → config overrides (flags win over file and environment). */
+export function flagsToOverrides(f: AgentFlags): DeepPartial<Config> {
+  const o: DeepPartial<Config> = {};
+  const rules: DeepPartial<Config["rules"]> = {};
+  if (f.rules.length > 0) {
+    rules.builtin = false;
+    rules.files = f.rules;
+  }
+  if (f.ruleMatching !== undefined) rules.matching = f.ruleMatching;
+  if (f.minPriority !== undefined) rules.min_priority = f.minPriority.toLowerCase() as Config["rules"]["min_priority"];
+  o.rules = rules;
+  if (f.output !== undefined) o.sinks = { stdout: { format: f.output } };
+  if (f.probe !== undefined) o.sources = { ebpf: { probe_path: f.probe } };
+  const cd: DeepPartial<Config["containerd"]> = {};
+  if (f.containerdSocket !== undefined) cd.socket = f.containerdSocket;
+  if (f.containerd === false) cd.enabled = false;
+  o.containerd = cd;
+  if (f.collector !== undefined || f.token !== undefined || f.spool !== undefined) {
+    const c: DeepPartial<Config["sinks"]["collector"]> = {};
+    if (f.collector !== undefined) {
+      c.enabled = true;
+      c.address = f.collector;
+    }
+    if (f.token !== undefined) c.token = f.token;
+    if (f.spool !== undefined) c.spool = { dir: f.spool };
+    o.sinks = { ...o.sinks, collector: c };
+  }
+  const m: DeepPartial<Config["metrics"]> = {};
+  if (f.metricsPort !== undefined) m.port = Number(f.metricsPort);
+  if (f.metrics === false) m.enabled = false;
+  o.metrics = m;
+  if (f.statsInterval !== undefined) o.log = { stats_interval_seconds: Number(f.statsInterval) };
+  return o;
+}
+
 /** The kernel probe source. */
-async function ebpfSource(ctx: SourceContext, probePath: string | undefined): Promise<EventSource> {
+async function ebpfSource(ctx: SourceContext, probePath: string): Promise<EventSource> {
   const { KernelEventStream } = await import("../sources/ebpf-source.js");
   const opts: ConstructorParameters<typeof KernelEventStream>[0] = {
     syscalls: ctx.syscalls,
     logger: ctx.logger,
     onEvent: ctx.onEvent,
   };
-  if (probePath !== undefined) opts.probePath = probePath;
+  if (probePath !== "") opts.probePath = probePath;
   if (ctx.resolveContainer !== undefined) opts.resolveContainer = ctx.resolveContainer;
   const s = new KernelEventStream(opts);
   return {
@@ -44,59 +95,137 @@ async function ebpfSource(ctx: SourceContext, probePath: string | undefined): Pr
   };
 }
 
-async function containerEnricher(socket: string, logger: Logger): Promise<Enricher | undefined> {
-  try {
-    const { ContainerEnricher } = await import("../enrich/index.js");
-    return new ContainerEnricher({ socket, logger: logger.child({ component: "enrich" }) });
-  } catch (err) {
-    logger.warn({ err }, "container enrichment unavailable");
-    return undefined;
-  }
+/** A source created on start (its module loads lazily). */
+function lazySource(name: string, make: () => Promise<EventSource>): EventSource {
+  let real: EventSource | undefined;
+  return {
+    name,
+    start: async () => {
+      real = await make();
+      await real.start();
+    },
+    stop: async () => real?.stop(),
+    stats: () => real?.stats() ?? {},
+    setSyscalls: async (names) => real?.setSyscalls?.(names),
+  };
+}
+
+async function containerEnricher(cfg: Config, logger: Logger): Promise<Enricher | undefined> {
+  if (!cfg.containerd.enabled) return undefined;
+  const { ContainerEnricher } = await import("../enrich/index.js");
+  return new ContainerEnricher({
+    socket: cfg.containerd.socket,
+    cacheSize: cfg.containerd.cache_size,
+    logger: logger.child({ component: "enrich" }),
+  });
+}
+
+function readToken(cfg: Config): string | undefined {
+  const c = cfg.sinks.collector;
+  if (c.token !== "") return c.token;
+  if (c.token_file !== "") return readFileSync(c.token_file, "utf8").trim();
+  return process.env["VIGIL_TOKEN"];
 }
 
 /** Runs the agent until SIGINT/SIGTERM. */
-export async function runAgent(o: AgentOptions): Promise<void> {
-  const logger = createLogger();
-  const sinks: Sink[] = [new StdoutSink(o.output)];
-  const enricher = o.containerd ? await containerEnricher(o.containerdSocket, logger) : undefined;
-  let source: EventSource | undefined;
+export async function runAgent(flags: AgentFlags): Promise<void> {
+  const cfg = loadConfig({ ...(flags.config !== undefined ? { file: flags.config } : {}), env: process.env, overrides: flagsToOverrides(flags) });
+  const logger = createLogger(process.env["VIGIL_LOG_LEVEL"] ?? cfg.log.level);
+  if (cfg.hostname !== "") process.env["NODE_NAME"] ??= cfg.hostname;
+  const closers: (() => Promise<void>)[] = [];
+
+  const sinks: Sink[] = [];
+  if (cfg.sinks.stdout.enabled) sinks.push(new StdoutSink(cfg.sinks.stdout.format));
+
+  // Where alerts are shipped: the configured collector, or an embedded one on loopback.
+  let collectorAddress = cfg.sinks.collector.enabled ? cfg.sinks.collector.address : "";
+  let spoolDir = cfg.sinks.collector.spool.dir;
+  if (collectorAddress === "" && flags.embeddedCollector !== false) {
+    const { startCollector } = await import("../../collector/server.js");
+    mkdirSync(flags.data, { recursive: true, mode: 0o700 });
+    const col = await startCollector({
+      listen: flags.embeddedCollector,
+      dataDir: join(flags.data, "collector"),
+      logger,
+      ...(readToken(cfg) !== undefined ? { token: readToken(cfg) } : {}),
+    });
+    closers.push(() => col.close());
+    collectorAddress = col.address;
+    spoolDir = join(flags.data, "spool");
+    metrics.registerStats("collector", () => col.stats());
+    logger.info({ address: col.address, data: flags.data }, "embedded collector listening (vigil tail --collector ADDRESS)");
+  }
+  if (collectorAddress !== "") {
+    const { createCollectorSink } = await import("../sinks/collector-sink.js");
+    mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
+    const sink = createCollectorSink({
+      address: collectorAddress,
+      token: readToken(cfg),
+      spoolDir,
+      maxSpoolBytes: cfg.sinks.collector.spool.max_bytes,
+      backoffMinMs: cfg.sinks.collector.retry_min_ms,
+      backoffMaxMs: cfg.sinks.collector.retry_max_ms,
+      ...(cfg.sinks.collector.ca_file !== "" ? { tlsCa: readFileSync(cfg.sinks.collector.ca_file) } : {}),
+      logger: logger.child({ component: "delivery" }),
+    });
+    sinks.push(sink);
+    metrics.registerStats("delivery", () => sink.stats());
+  }
+
+  const enricher = await containerEnricher(cfg, logger);
+  const rulesFiles = cfg.rules.builtin ? [] : cfg.rules.files;
+  const extraRules = cfg.rules.builtin ? cfg.rules.files : [];
+  const source = flags.source;
   const pipeline = new Pipeline({
-    rulesFiles: o.rules,
-    ruleMatching: o.ruleMatching,
-    ...(o.minPriority !== undefined ? { minPriority: o.minPriority } : {}),
+    rulesFiles,
+    extraRulesFiles: extraRules,
+    ruleMatching: cfg.rules.matching,
+    minPriority: cfg.rules.min_priority,
     logger,
     enricher,
     sinks,
-    statsIntervalSec: Number(o.statsInterval),
+    metrics,
+    statsIntervalSec: cfg.log.stats_interval_seconds,
     source: (ctx) => {
-      // the factory is sync; the real source is created on start
-      let real: EventSource | undefined;
-      source = {
-        name: "ebpf",
-        start: async () => {
-          real = await ebpfSource(ctx, o.probe);
-          await real.start();
-        },
-        stop: async () => real?.stop(),
-        stats: () => real?.stats() ?? {},
-        setSyscalls: async (names) => real?.setSyscalls?.(names),
-      };
-      return source;
+      if (source === "ebpf") return lazySource("ebpf", () => ebpfSource(ctx, cfg.sources.ebpf.probe_path));
+      throw new Error(`unknown source '${source}' (expected ebpf)`);
     },
   });
+  metrics.registerStats("pipeline", () => pipeline.counters);
+  metrics.registerStats("rules", () => pipeline.engine.stats());
+  if (enricher) metrics.registerStats("enrich", () => enricher.stats());
+
+  let ready = false;
+  let server: MetricsServer | undefined;
+  if (cfg.metrics.enabled) {
+    try {
+      server = await startMetricsServer({ port: cfg.metrics.port, host: cfg.metrics.host, logger, ready: () => ready });
+      closers.push(() => server!.close());
+      logger.info({ port: server.port }, "metrics and health endpoint listening");
+    } catch (err) {
+      // health and metrics are not worth losing alerts over
+      logger.error({ err }, "metrics endpoint failed to start");
+    }
+  }
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    ready = false;
     logger.info({ signal }, "stopping");
-    pipeline.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, "stop failed");
-        process.exit(1);
-      },
-    );
+    pipeline
+      .stop()
+      .then(async () => {
+        for (const c of closers.reverse()) await c().catch(() => undefined);
+      })
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, "stop failed");
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
@@ -116,29 +245,38 @@ export async function runAgent(o: AgentOptions): Promise<void> {
     logger.debug({ err }, "start failed");
     process.stderr.write(`vigil agent: ${err instanceof Error ? err.message : String(err)}\n`);
     await pipeline.stop().catch(() => undefined);
+    for (const c of closers.reverse()) await c().catch(() => undefined);
     process.exit(1);
   }
   pipeline.engine.watch();
-  logger.info(
-    { rules: pipeline.engine.ruleset.rules.length, files: pipeline.engine.files },
-    "vigil agent ready",
-  );
+  ready = true;
+  logger.info({ rules: pipeline.engine.ruleset.rules.length, files: pipeline.engine.files }, "vigil agent ready");
 }
 
 /** Adds `vigil agent`. */
 export function registerAgent(program: Command): void {
   program
     .command("agent")
-    .description("run the agent on this host: attach the kernel probe, evaluate rules, print alerts")
+    .description("run the agent on this host: attach the kernel probe, evaluate rules, print and ship alerts")
+    .option("--config <file>", "YAML configuration file (also VIGIL_CONFIG); flags override it")
     .option("--rules <file>", "rules file to load instead of the built-in ones (repeatable, in order)", collect, [])
-    .addOption(new Option("--output <format>", "alert format on stdout").choices(["json", "text"]).default("text"))
+    .addOption(new Option("--output <format>", "alert format on stdout (default text)").choices(["json", "text"]))
     .option("--probe <path>", "path of the vigil-probe binary")
-    .addOption(new Option("--rule-matching <mode>", "stop at the first matching rule or run all").choices(["first", "all"]).default("first"))
-    .option("--min-priority <name>", "drop rules below this priority (emergency..debug)")
-    .option("--containerd-socket <path>", "containerd socket for container metadata", "/run/containerd/containerd.sock")
+    .addOption(new Option("--rule-matching <mode>", "stop at the first matching rule or run all").choices(["first", "all"]))
+    .option("--min-priority <name>", "skip rules below this priority (emergency..debug)")
+    .option("--containerd-socket <path>", "containerd socket for container metadata")
     .option("--no-containerd", "do not query a container runtime (container IDs from cgroups only)")
-    .option("--stats-interval <sec>", "seconds between stats lines in the log (0 = off)", "60")
-    .action(async (o: AgentOptions) => {
+    .option("--collector <host:port>", "ship alerts to this collector (no embedded collector then)")
+    .option("--token <token>", "collector bearer token (also VIGIL_TOKEN)")
+    .option("--spool <dir>", "alert spool directory")
+    .option("--embedded-collector <host:port>", "where the embedded collector listens when --collector is not given", "127.0.0.1:7460")
+    .option("--no-embedded-collector", "run no embedded collector")
+    .option("--data <dir>", "state directory (embedded collector store, spool)", "/var/lib/vigil")
+    .option("--metrics-port <port>", "port of /metrics, /healthz, /readyz (0 = any free port)")
+    .option("--no-metrics", "serve no metrics or health endpoint")
+    .option("--stats-interval <sec>", "seconds between stats lines in the log (0 = off)")
+    .option("--source <source>", "event source: ebpf", "ebpf")
+    .action(async (o: AgentFlags) => {
       await runAgent(o);
     });
 }

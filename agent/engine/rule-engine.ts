@@ -16,6 +16,8 @@ import { EngineError } from "./errors.js";
 export interface RuleEngineOptions {
   /** Rules files in load order; empty = the built-in files. */
   files: readonly string[];
+  /** Files loaded after `files` (or after the built-in ones). */
+  extraFiles?: readonly string[];
   ruleMatching?: "first" | "all";
   minPriority?: string;
   logger: Logger;
@@ -45,7 +47,7 @@ export class RuleEngine {
   reloadFailures = 0;
 
   constructor(private readonly opts: RuleEngineOptions) {
-    this.files = opts.files.length > 0 ? opts.files : builtinRuleFiles();
+    this.files = [...(opts.files.length > 0 ? opts.files : builtinRuleFiles()), ...(opts.extraFiles ?? [])];
   }
 
   /** The rule set in force. */

@@ -54,9 +54,18 @@ function waiter<T>(list: T[], pred: (x: T) => boolean, ms: number, what: string,
   });
 }
 
+/** Flags every test agent gets unless the test asks for the feature: no embedded collector (it
+ * would write under /var/lib/vigil) and no metrics port (tests run agents side by side). */
+export const TEST_DEFAULT_FLAGS = ["--no-embedded-collector", "--no-metrics"];
+
 /** Starts the agent; resolves once it logged `ready` (rejects if it exits first). */
-export async function startAgent(args: string[], readyMs = 60_000, env: NodeJS.ProcessEnv = {}): Promise<RunningAgent> {
-  const child = spawn(process.execPath, [CLI, "agent", "--output", "json", ...args], {
+export async function startAgent(
+  args: string[],
+  readyMs = 60_000,
+  env: NodeJS.ProcessEnv = {},
+  defaults: readonly string[] = TEST_DEFAULT_FLAGS,
+): Promise<RunningAgent> {
+  const child = spawn(process.execPath, [CLI, "agent", "--output", "json", ...defaults, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, VIGIL_LOG_LEVEL: "debug", ...env },
     stdio: ["ignore", "pipe", "pipe"],
