@@ -51,7 +51,7 @@ describe("vigil command line", () => {
   });
 
   it("exits non-zero with one clear line when the probe cannot start", () => {
-    const r = spawnSync(process.execPath, [CLI, "agent", "--no-containerd", "--probe", "/nonexistent/vigil-probe"], {
+    const r = spawnSync(process.execPath, [CLI, "agent", "--no-containerd", "--no-embedded-collector", "--no-metrics", "--probe", "/nonexistent/vigil-probe"], {
       encoding: "utf8",
       timeout: 30_000,
       env: { ...process.env, VIGIL_LOG_LEVEL: "silent" },
