@@ -93,11 +93,12 @@ export function containerFromCgroupPath(path: string, namespaces: readonly strin
   const segs = path.split("/").filter((s) => s.length > 0);
   for (let i = segs.length - 1; i >= 0; i--) {
     const s = segs[i] as string;
-    let m = SCOPE.exec(s);
-    if (m === null) m = COLON.exec(s);
+    const m = SCOPE.exec(s) ?? COLON.exec(s);
     if (m !== null) {
       const runtime = PREFIX_RUNTIME[m[1] as string] ?? Runtime.Cri;
-      return { id: m[2] as string, runtime, namespace: undefined, podUid: podUidIn(segs, i - 1) };
+      // the colon form carries the pod slice in the same segment: `<pod slice>:<runtime>:<id>`
+      const podUid = (m.index > 0 ? podUidOf(s.slice(0, m.index)) : undefined) ?? podUidIn(segs, i - 1);
+      return { id: m[2] as string, runtime, namespace: undefined, podUid };
     }
     if (HEX64.test(s) && i > 0) {
       const parent = segs[i - 1] as string;

@@ -27,6 +27,8 @@ export const CriKey = {
 /** Label prefixes that are the kubelet's or the runtime's bookkeeping, not the pod's own labels. */
 const RESERVED_LABEL_PREFIXES = ["io.kubernetes.", "io.cri-containerd."] as const;
 const MAX_EXT_BYTES = 1 << 20;
+/** CRI NamespaceMode NODE: the node's (host's) namespace. */
+const NODE_NAMESPACE = 2;
 const EMPTY: ReadonlyMap<string, string> = new Map();
 
 /** What a pod sandbox says about its pod. */
@@ -138,6 +140,15 @@ export function buildMetadata(rec: ContainerRecord, sandbox: SandboxFacts | unde
       containerName,
     };
     name = kind === "container" ? (containerName ?? rec.id) : (k8s.podName ?? rec.id);
+    const ext = criExtension(rec, kind === "container" ? CriKey.ContainerMetadataExt : CriKey.SandboxMetadataExt);
+    // CRI containers join the sandbox's namespaces by path, so the spec alone cannot tell a host
+    // network; the kubelet's own request (namespace_options, NODE = 2) can.
+    const nso = obj(obj(obj(obj(ext?.["Config"])?.["linux"])?.["security_context"])?.["namespace_options"]);
+    if (nso !== undefined) {
+      facts.hostNetwork = nso["network"] === NODE_NAMESPACE;
+      facts.hostPid = nso["pid"] === NODE_NAMESPACE;
+      facts.hostIpc = nso["ipc"] === NODE_NAMESPACE;
+    }
     const imageRef = str(criExtension(rec, CriKey.ContainerMetadataExt)?.["ImageRef"]);
     if (imageRef?.startsWith("sha256:")) imageId = imageRef.slice(7, 19);
   }

@@ -5,6 +5,7 @@
  * comes from whoever created the container, so every field is checked before use and sizes
  * are bounded.
  */
+import { readFileSync } from "node:fs";
 import type { MountInfo } from "../../rules/event.js";
 
 /** What {@link specFacts} extracts. */
@@ -49,13 +50,34 @@ function str(v: unknown): string | undefined {
   return typeof v === "string" && v.length <= MAX_STR ? v : undefined;
 }
 
+let hostCapsCache: readonly string[] | undefined;
+
+/**
+ * The capabilities a runtime can grant here: those of ALL_CAPS in this process's bounding set
+ * (`CapBnd` in /proc/self/status). `--privileged` grants "all current capabilities" of the
+ * runtime, so on a host whose root lacks one (CAP_SYS_RESOURCE on some VMs) a privileged
+ * container lacks it too.
+ */
+function hostCaps(): readonly string[] {
+  if (hostCapsCache !== undefined) return hostCapsCache;
+  let bnd = -1n;
+  try {
+    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "latin1"));
+    if (m?.[1] !== undefined) bnd = BigInt(`0x${m[1]}`);
+  } catch {
+    // not Linux or no /proc: assume every capability
+  }
+  hostCapsCache = ALL_CAPS.filter((_c, i) => bnd < 0n || ((bnd >> BigInt(i)) & 1n) === 1n);
+  return hostCapsCache;
+}
+
 /**
  * Privileged the way runtimes make it (`--privileged`, CRI `privileged: true`): every capability
- * in the bounding set and no masked paths.
+ * the host can grant in the bounding set, and no masked paths.
  */
 function isPrivileged(process: Obj | undefined, linux: Obj | undefined): boolean {
   const bounding = new Set(strings(obj(process?.["capabilities"])?.["bounding"]));
-  for (const c of ALL_CAPS) if (!bounding.has(c)) return false;
+  for (const c of hostCaps()) if (!bounding.has(c)) return false;
   return strings(linux?.["maskedPaths"]).length === 0;
 }
 

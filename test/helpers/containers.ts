@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GrpcClient } from "../../agent/enrich/grpc-client.js";
@@ -203,6 +203,8 @@ export interface PodSpec {
   uid: string;
   /** The pod's own labels (app=..., ...). */
   labels: Record<string, string>;
+  /** The sandbox must allow privileged containers. */
+  privileged?: boolean;
 }
 
 /** A pod created through the CRI. */
@@ -237,7 +239,7 @@ export class CriClient {
         "io.kubernetes.pod.uid": p.uid,
       },
       annotations: { "kubernetes.io/config.source": "api" },
-      linux: { securityContext: { namespaceOptions: { network: "NODE", pid: "CONTAINER", ipc: "POD" } } },
+      linux: { securityContext: { privileged: p.privileged ?? false, namespaceOptions: { network: "NODE", pid: "CONTAINER", ipc: "POD" } } },
     };
     mkdirSync(config.logDirectory, { recursive: true });
     const r = await this.rpc.unary<{ podSandboxId: string }>(RS, "RunPodSandbox", { config }, { timeoutMs: 60_000 });
@@ -283,4 +285,32 @@ export class CriClient {
   close(): void {
     this.rpc.close();
   }
+}
+
+/** The cgroup2 ID (inode) of a unified-hierarchy path, as `bpf_get_current_cgroup_id()` returns it. */
+export function cgroupIdOf(path: string): number {
+  for (const root of ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]) {
+    try {
+      return statSync(join(root, path)).ino;
+    } catch {
+      // try the next mount point
+    }
+  }
+  return 0;
+}
+
+/** Polls pred every 20 ms until true or ms elapse; returns whether it became true. */
+export async function until(pred: () => boolean, ms = 5000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (pred()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return pred();
+}
+
+/** SIGKILLs the test containerd of dir (as a crash would), leaving its pid file behind. */
+export function killContainerd(dir: string = TEST_CONTAINERD_DIR): void {
+  const pid = Number(readFileSync(join(dir, "containerd.pid"), "utf8").trim());
+  if (pid > 0) process.kill(pid, "SIGKILL");
 }
