@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { registerAgent } from "./agent-cmd.js";
+import { registerRules } from "./rules-cmd.js";
 
 const program = new Command();
 program
@@ -16,6 +17,7 @@ program
   .exitOverride();
 
 registerAgent(program);
+registerRules(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -95,6 +95,18 @@ function compileCheck(n: CheckNode): Pred {
   if (f.kind === "transformer") {
     const b = bindFieldExpr(f);
     if (n.op === "exists") return (e) => b.get(e) !== undefined;
+    if (n.value?.kind === "fieldvalue") {
+      const rhs = bindFieldExpr(n.value.field);
+      const cmp = fieldPred(b.name, b.type, n.op);
+      const lg = b.get;
+      const rg = rhs.get;
+      return (e) => {
+        const v = lg(e);
+        if (v === undefined) return false;
+        const w = rg(e);
+        return w !== undefined && cmp(v, w);
+      };
+    }
     return withValue(b.get, undefined, undefined, rhsPred(n, b.name, b.type));
   }
   const r = resolveField(f.name, f.arg);

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `vigil rules check [--syscalls] [--output json] FILE...` and `vigil rules fields [--output json]`.
+ * `check` loads the files in order (later files amend earlier ones, as the agent does), prints
+ * every diagnostic as `file:line:col: severity code: reason` and per file
+ * `N rules, M macros, L lists, E errors, W warnings`; it exits 0 only when there is no error.
+ */
+import { readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import { listFields, loadRuleFiles, type Diagnostic, type LoadResult } from "../../rules/index.js";
+
+interface CheckOptions {
+  output: "text" | "json";
+  syscalls?: boolean;
+  ruleMatching?: "first" | "all";
+  minPriority?: string;
+}
+
+function diagLine(d: Diagnostic): string {
+  return `${d.file}:${d.line}:${d.col}: ${d.severity} ${d.code}: ${d.message}${d.item === undefined ? "" : ` (${d.item})`}`;
+}
+
+function checkJson(res: LoadResult, syscalls: boolean): unknown {
+  const et = res.ruleset.eventTypes();
+  return {
+    ok: res.ok,
+    files: res.files,
+    diagnostics: res.diagnostics,
+    rules: res.ruleset.rules.map((r) => ({ name: r.name, priority: r.priorityName, file: r.file, line: r.line, tags: r.tags })),
+    ...(syscalls ? { syscalls: { names: [...et.names].sort(), all: et.all } } : {}),
+    requiredPlugins: res.requiredPlugins,
+    compileMs: Math.round(res.compileMs * 100) / 100,
+  };
+}
+
+/** Runs `rules check`; returns the exit code. */
+export function runRulesCheck(paths: readonly string[], o: CheckOptions, out: (s: string) => void): number {
+  const inputs: { path: string; text: string }[] = [];
+  const readErrors: Diagnostic[] = [];
+  for (const p of paths) {
+    try {
+      inputs.push({ path: p, text: readFileSync(p, "utf8") });
+    } catch (err) {
+      readErrors.push({ severity: "error", code: "LOAD_ERR_FILE_READ", message: `cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, file: p, line: 0, col: 0 });
+    }
+  }
+  const opts: { ruleMatching?: "first" | "all"; minPriority?: string } = {};
+  if (o.ruleMatching !== undefined) opts.ruleMatching = o.ruleMatching;
+  if (o.minPriority !== undefined) opts.minPriority = o.minPriority;
+  const res = loadRuleFiles(inputs, opts);
+  res.diagnostics.unshift(...readErrors);
+  for (const d of readErrors) res.files.push({ file: d.file, rules: 0, macros: 0, lists: 0, errors: 1, warnings: 0 });
+  const ok = res.ok && readErrors.length === 0;
+  res.ok = ok;
+  if (o.output === "json") {
+    out(JSON.stringify(checkJson(res, o.syscalls === true), null, 2) + "\n");
+  } else {
+    for (const d of res.diagnostics) out(diagLine(d) + "\n");
+    for (const f of res.files) out(`${f.file}: ${f.rules} rules, ${f.macros} macros, ${f.lists} lists, ${f.errors} errors, ${f.warnings} warnings\n`);
+    if (o.syscalls === true) {
+      const et = res.ruleset.eventTypes();
+      out(et.all ? "syscalls: all (some rule has no evt.type constraint)\n" : `syscalls: ${[...et.names].sort().join(" ")}\n`);
+    }
+  }
+  return ok ? 0 : 1;
+}
+
+/** Runs `rules fields`. */
+export function runRulesFields(o: { output: "text" | "json" }, out: (s: string) => void): void {
+  const fields = listFields();
+  if (o.output === "json") {
+    out(JSON.stringify(fields, null, 2) + "\n");
+    return;
+  }
+  const w = Math.max(...fields.map((f) => f.name.length + (f.arg === "none" ? 0 : f.arg === "required" ? 7 : 8)));
+  for (const f of fields) {
+    const name = f.arg === "none" ? f.name : f.arg === "required" ? `${f.name}[<arg>]` : `${f.name}[<arg>]?`;
+    out(`${name.padEnd(w + 1)} ${f.type.padEnd(8)} ${f.desc}\n`);
+  }
+}
+
+/** Adds `vigil rules` to the program. */
+export function registerRules(program: Command): void {
+  const rules = program.command("rules").description("check rules files and list the fields rules can use");
+  rules
+    .command("check")
+    .description("load rules files (in order) and report every error and warning with file:line:col")
+    .argument("<files...>", "rules files, loaded in order")
+    .addOption(new Option("--output <format>", "output format").choices(["text", "json"]).default("text"))
+    .option("--syscalls", "print the syscalls the rules need (the probe's kernel filter)")
+    .addOption(new Option("--rule-matching <mode>", "first or all").choices(["first", "all"]))
+    .option("--min-priority <name>", "drop rules below this priority")
+    .action((files: string[], o: CheckOptions) => {
+      const code = runRulesCheck(files, o, (s) => process.stdout.write(s));
+      process.exitCode = code;
+    });
+  rules
+    .command("fields")
+    .description("list every field the rule engine knows, with type and description")
+    .addOption(new Option("--output <format>", "output format").choices(["text", "json"]).default("text"))
+    .action((o: { output: "text" | "json" }) => {
+      runRulesFields(o, (s) => process.stdout.write(s));
+    });
+}
