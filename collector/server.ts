@@ -219,8 +219,9 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
       closed = true;
       clearInterval(retentionTimer);
       hub.closeAll();
-      await new Promise<void>((resolve) => front.close(() => resolve()));
+      const stopped = new Promise<void>((resolve) => front.close(() => resolve()));
       for (const s of sockets) s.destroy();
+      await stopped;
       http.close();
       grpc.forceShutdown();
       wss.close();
