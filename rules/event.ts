@@ -125,6 +125,8 @@ export interface ThreadInfo {
   /** Boot-time ns of the last exec. */
   execTs: number;
   cgroupId: number;
+  /** cgroup v2 path of the process (`/k8s.io/<id>`, `/` for the root cgroup), when known. */
+  cgroupPath?: string | undefined;
   exeUpperLayer: boolean | undefined;
   exeLowerLayer: boolean | undefined;
   exeFromMemfd: boolean | undefined;
