@@ -35,7 +35,9 @@ function complement(a: Uint8Array): Uint8Array {
 
 /** Codes a condition can match; also collects evt.type names that no known event has. */
 export function conditionCodes(n: Expr, unknownNames?: Set<string>): CodeSet {
-  return codes(n, false, unknownNames);
+  const s = codes(n, false, unknownNames);
+  // a set holding every known code is no constraint at all
+  return s !== null && codeCount(s) >= EVENT_CODE_LIMIT - 1 ? null : s;
 }
 
 function codes(n: Expr, neg: boolean, unknown: Set<string> | undefined): CodeSet {
