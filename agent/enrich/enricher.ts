@@ -264,6 +264,8 @@ export class ContainerEnricher {
     let e = this.entries.get(m.id);
     if (e !== undefined && !e.deleted) {
       this.counters.hits++;
+      // a new cgroup for a container the runtime did not know (or could not be asked about): ask again
+      if (e.state === State.Absent || e.state === State.Unreachable) this.lookup(e, false);
       return e;
     }
     this.counters.misses++;

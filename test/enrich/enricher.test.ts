@@ -3,7 +3,7 @@
  * ContainerEnricher against the real runtime: a test containerd (started here when needed), a
  * locally built busybox image, `ctr run` containers and CRI pods created like the kubelet does.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -308,4 +308,58 @@ describe("ContainerEnricher without a runtime", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 90_000);
+
+  test("a frozen runtime: whenReady gives up after waitMs, the metadata lands later (late_metadata)", async () => {
+    const dir = mkdtempSync(join("/run", "vigil-ctd-slow-"));
+    const ssock = startContainerd(dir);
+    const id = `vigil-slow-${tag}`;
+    const log = captureLogger();
+    const en = new ContainerEnricher({ socket: ssock, logger: log.logger, waitMs: 30 });
+    const ctdPid = Number(readFileSync(join(dir, "containerd.pid"), "utf8"));
+    try {
+      importImage(ssock, "default", busybox);
+      await en.start();
+      await new Promise((r) => setTimeout(r, 300)); // warm-up listing done
+      process.kill(ctdPid, "SIGSTOP");
+      // a container the enricher has never seen, in a cgroup named as containerd would
+      const info = en.resolve(`/default/${id}`, 0, 1);
+      expect(info.metaMissing).toBe(true);
+      const t0 = performance.now();
+      await en.whenReady(info);
+      const waited = performance.now() - t0;
+      expect(waited).toBeGreaterThanOrEqual(25);
+      expect(waited).toBeLessThan(500);
+      expect(en.stats()["wait_timeouts"]).toBe(1);
+      process.kill(ctdPid, "SIGCONT");
+      // the runtime answers "not found" for this name; now create it and look again
+      expect(await until(() => en.stats()["not_found"] === 1)).toBe(true);
+      expect(en.stats()["late_metadata"]).toBe(0);
+
+      await new Promise((r) => setTimeout(r, 100));
+      const pid = runContainer(ssock, "default", id, BUSYBOX_IMAGE);
+      // freeze again before the enricher's event-driven lookup can finish, then release it
+      process.kill(ctdPid, "SIGSTOP");
+      // (no loop turn since ctr returned, so no event has been handled yet)
+      const info2 = resolvePid(en, pid);
+      expect(info2).toBe(info); // the same container, asked again because a new cgroup appeared
+      expect(info2.metaMissing).toBe(true);
+      await en.whenReady(info2);
+      expect(en.stats()["wait_timeouts"]).toBe(2);
+      process.kill(ctdPid, "SIGCONT");
+      expect(await until(() => !info2.metaMissing)).toBe(true);
+      expect(en.stats()["late_metadata"]).toBe(1);
+      expect(info2.image).toBe(BUSYBOX_IMAGE);
+    } finally {
+      try {
+        process.kill(ctdPid, "SIGCONT");
+      } catch {
+        // already gone
+      }
+      await en.stop();
+      removeContainer(ssock, "default", id);
+      stopContainerd(dir);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
+
