@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The kernel event source: runs `vigil-probe` (native-bridge/), decodes its frames, keeps the
+ * process/fd state and hands every event to `onEvent` as a {@link SyscallEvent}.
+ *
+ * - `start()` fills the process table from /proc, spawns the probe with the syscall set and
+ *   `--exclude-pid <agent pid>`, and resolves when the probe reports ready; it rejects with a
+ *   {@link ProbeError} whose message says what is missing and how to fix it.
+ * - If the probe dies later it is logged, restarted with exponential backoff, and the gap is
+ *   counted (`restarts`, `gap_ms`).
+ * - `setSyscalls()` retunes the running probe (attach/detach) without a restart.
+ * - Kernel ring-buffer drops arrive in the probe's stats frames: counted (`kernel_drops`) and
+ *   logged once per burst.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Logger } from "pino";
+import { eventByName } from "../../rules/event-table.js";
+import type { SyscallEvent } from "../../rules/event.js";
+import { FrameDecoder, type ControlInfo, type RawEvent } from "../decode/index.js";
+import { EventState, type ContainerResolver } from "../state/index.js";
+import { ProbeError } from "./ebpf-errors.js";
+
+/** Options of {@link KernelEventStream}. */
+export interface KernelEventStreamOptions {
+  /** Falco event names to capture; names the probe does not know are ignored. */
+  syscalls: string[];
+  /** Path of vigil-probe (default `<repo>/native-bridge/build/vigil-probe`). */
+  probePath?: string;
+  logger: Logger;
+  resolveContainer?: ContainerResolver;
+  onEvent: (e: SyscallEvent) => void;
+  /** Extra tgids the probe must not report (the agent's own pid is always excluded). */
+  excludePids?: number[];
+  /** Extra loader arguments (e.g. `--ringbuf-mb 16`). */
+  probeArgs?: string[];
+  /** Fill the process table from /proc at start (default true). */
+  seedFromProc?: boolean;
+  /** Most time to wait for the probe to attach, ms (default 60000). */
+  readyTimeoutMs?: number;
+  /** Restart backoff bounds, ms (default 500 .. 30000). */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+}
+
+/** Default location of the loader, resolved from this module (works from sources and dist/). */
+export function defaultProbePath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const p = resolve(dir, "native-bridge", "build", "vigil-probe");
+    if (existsSync(p)) return p;
+    dir = dirname(dir);
+  }
+  return resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "native-bridge", "build", "vigil-probe");
+}
+
+/** Falco names the probe can capture, from the event table (procexit included). */
+export function probeSyscalls(names: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const n of names) {
+    const spec = eventByName(n);
+    if (spec !== undefined && spec.code !== 0) out.add(spec.name);
+  }
+  return [...out].sort();
+}
+
+/** The kernel probe as an event stream: spawn, decode, state, events. */
+export class KernelEventStream {
+  readonly state: EventState;
+  private readonly decoder: FrameDecoder;
+  private readonly log: Logger;
+  private readonly probePath: string;
+  private syscalls: string[];
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  private ready = false;
+  private backoff: number;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private diedAt = 0;
+  private dropsBase = 0;
+  private dropsLast = 0;
+  private dropBurst = false;
+  private lastStats: ControlInfo | undefined;
+  private readonly counters = {
+    restarts: 0,
+    gap_ms: 0,
+    kernel_drops: 0,
+    kernel_events: 0,
+    event_errors: 0,
+    probe_stderr_lines: 0,
+  };
+
+  constructor(private readonly opts: KernelEventStreamOptions) {
+    this.log = opts.logger.child({ component: "ebpf" });
+    this.probePath = opts.probePath ?? defaultProbePath();
+    this.syscalls = probeSyscalls(opts.syscalls);
+    this.backoff = opts.backoffMinMs ?? 500;
+    const stateOpts: ConstructorParameters<typeof EventState>[0] = {};
+    if (opts.resolveContainer !== undefined) stateOpts.resolveContainer = opts.resolveContainer;
+    this.state = new EventState(stateOpts);
+    this.decoder = new FrameDecoder({ onEvent: this.onRaw, onControl: this.onControl });
+  }
+
+  /** Seeds state, starts the probe, resolves once it has attached. */
+  async start(): Promise<void> {
+    this.stopping = false;
+    if (!existsSync(this.probePath)) {
+      throw new ProbeError(
+        "PROBE_NOT_FOUND",
+        `kernel probe not found at ${this.probePath} (vigil-probe): build it with 'make -C native-bridge' (needs clang, llvm, libbpf-dev, bpftool)`,
+      );
+    }
+    if (this.opts.seedFromProc ?? true) {
+      const n = this.state.seed();
+      this.log.debug({ processes: n }, "process table filled from /proc");
+    }
+    await this.spawnProbe();
+    this.sweepTimer = setInterval(() => this.state.sweep(), 1000);
+    this.sweepTimer.unref();
+  }
+
+  /** Stops the probe (SIGTERM, then SIGKILL after 3 s). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer !== undefined) clearTimeout(this.restartTimer);
+    if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    const c = this.child;
+    this.child = undefined;
+    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
+    await new Promise<void>((res) => {
+      const kill = setTimeout(() => c.kill("SIGKILL"), 3000);
+      c.once("exit", () => {
+        clearTimeout(kill);
+        res();
+      });
+      c.kill("SIGTERM");
+    });
+  }
+
+  /** Changes the captured syscall set on the running probe. */
+  async setSyscalls(names: string[]): Promise<void> {
+    this.syscalls = probeSyscalls(names);
+    const c = this.child;
+    if (c?.stdin && !c.stdin.destroyed) {
+      c.stdin.write(`syscalls ${this.syscalls.join(",")}\n`);
+      this.log.info({ syscalls: this.syscalls.length }, "probe syscall set changed");
+    }
+  }
+
+  /** Counters of the source, decoder, state and kernel. */
+  stats(): Record<string, number> {
+    const out: Record<string, number> = { ...this.counters };
+    for (const [k, v] of Object.entries(this.decoder.stats())) out[`decode_${k}`] = v;
+    for (const [k, v] of Object.entries(this.state.stats())) out[`state_${k}`] = v;
+    if (this.lastStats) out["probe_programs"] = this.lastStats.programs;
+    return out;
+  }
+
+  // ------------------------------------------------------------------ probe process
+
+  private spawnProbe(): Promise<void> {
+    const args = ["--syscalls", this.syscalls.join(","), "--exclude-pid", String(process.pid), "--control-stdin"];
+    for (const p of this.opts.excludePids ?? []) args.push("--exclude-pid", String(p));
+    args.push(...(this.opts.probeArgs ?? []));
+    this.ready = false;
+    this.decoder.reset();
+    return new Promise<void>((resolveStart, rejectStart) => {
+      let settled = false;
+      let lastErr = "";
+      const child = spawn(this.probePath, args, { stdio: ["pipe", "pipe", "pipe"] });
+      this.child = child;
+      const timer = setTimeout(() => {
+        fail(new ProbeError("PROBE_START_TIMEOUT", `the kernel probe (vigil-probe) did not attach within ${this.opts.readyTimeoutMs ?? 60000} ms`));
+        child.kill("SIGKILL");
+      }, this.opts.readyTimeoutMs ?? 60000);
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        rejectStart(err);
+      };
+      this.onReadyOnce = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolveStart();
+      };
+      child.on("error", (err) => {
+        fail(new ProbeError("PROBE_START_FAILED", `cannot run the kernel probe ${this.probePath} (vigil-probe): ${err.message}`, { cause: err }));
+      });
+      child.stdin.on("error", () => undefined);
+      child.stdout.on("data", (chunk: Buffer) => this.decoder.push(chunk));
+      let errBuf = "";
+      child.stderr.setEncoding("utf8");
+      child.stderr.on("data", (s: string) => {
+        errBuf += s;
+        let nl: number;
+        while ((nl = errBuf.indexOf("\n")) >= 0) {
+          const line = errBuf.slice(0, nl).trim();
+          errBuf = errBuf.slice(nl + 1);
+          if (line === "") continue;
+          this.counters.probe_stderr_lines++;
+          lastErr = line;
+          this.log.warn({ probe: { line: line.slice(0, 1000) } }, "probe message");
+        }
+        if (errBuf.length > 65536) errBuf = "";
+      });
+      child.on("exit", (code, signal) => {
+        if (this.child === child) this.child = undefined;
+        if (!settled) {
+          const why = lastErr !== "" ? lastErr : `exited with ${signal ?? `code ${code}`}`;
+          fail(new ProbeError("PROBE_START_FAILED", why.startsWith("vigil-probe") ? why : `vigil-probe: ${why}`));
+          return;
+        }
+        if (this.stopping) return;
+        this.diedAt = Date.now();
+        this.dropsBase += this.dropsLast;
+        this.dropsLast = 0;
+        this.log.error({ code, signal, restartInMs: this.backoff }, "kernel probe died; restarting");
+        this.scheduleRestart();
+      });
+    });
+  }
+
+  private onReadyOnce: (() => void) | undefined;
+
+  private scheduleRestart(): void {
+    const delay = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, this.opts.backoffMaxMs ?? 30000);
+    this.restartTimer = setTimeout(() => {
+      if (this.stopping) return;
+      this.counters.restarts++;
+      this.spawnProbe().then(
+        () => {
+          this.backoff = this.opts.backoffMinMs ?? 500;
+        },
+        (err: unknown) => {
+          this.log.error({ err }, "kernel probe restart failed");
+          if (!this.stopping) this.scheduleRestart();
+        },
+      );
+    }, delay);
+    this.restartTimer.unref();
+  }
+
+  // ------------------------------------------------------------------ frames
+
+  private readonly onRaw = (r: RawEvent): void => {
+    let e: SyscallEvent;
+    try {
+      e = this.state.build(r);
+    } catch (err) {
+      this.counters.event_errors++;
+      if (this.counters.event_errors === 1) this.log.error({ err }, "event state failed");
+      return;
+    }
+    this.opts.onEvent(e);
+  };
+
+  private readonly onControl = (c: ControlInfo): void => {
+    this.state.clock(c);
+    if (c.type === "ready") {
+      if (this.diedAt > 0) {
+        this.counters.gap_ms += Date.now() - this.diedAt;
+        this.diedAt = 0;
+      }
+      this.ready = true;
+      this.log.info({ hooks: c.programs, syscalls: this.syscalls.length }, "kernel probe attached");
+      this.onReadyOnce?.();
+      this.onReadyOnce = undefined;
+      return;
+    }
+    this.lastStats = c;
+    this.counters.kernel_events = c.events;
+    if (c.drops > this.dropsLast) {
+      if (!this.dropBurst) this.log.warn({ drops: c.drops - this.dropsLast, total: this.dropsBase + c.drops }, "kernel ring buffer drops");
+      this.dropBurst = true;
+    } else if (this.dropBurst) {
+      this.dropBurst = false;
+      this.log.info({ total: this.dropsBase + c.drops }, "kernel ring buffer drops stopped");
+    }
+    this.dropsLast = c.drops;
+    this.counters.kernel_drops = this.dropsBase + c.drops;
+  };
+
+  /** True once the current probe instance has attached. */
+  get attached(): boolean {
+    return this.ready;
+  }
+}
