@@ -309,12 +309,16 @@ class Compilation {
     const cond: CondText = { text, loc: r.cond.loc, mappable: r.cond.mappable && text === r.cond.text };
     let tree: Expr;
     let pred;
+    // positions of the rule's own nodes: errors there map to a column of the rule's condition
+    const own = new Set<object>();
     try {
-      tree = this.resolveMacros(this.parse(cond), Number.MAX_SAFE_INTEGER);
+      const parsed = this.parse(cond);
+      walk(parsed, (x) => own.add(x.pos));
+      tree = this.resolveMacros(parsed, Number.MAX_SAFE_INTEGER);
       pred = compileExpr(tree);
     } catch (err) {
       if (r.skipIfUnknownFilter && err instanceof CompileError && (err.code === "UNKNOWN_FIELD" || err.code === "BAD_FIELD_ARG")) return undefined;
-      this.reportCondError(err, cond, label);
+      this.reportCondError(err, cond, label, own);
       return undefined;
     }
     const unknownTypes = new Set<string>();
@@ -349,7 +353,7 @@ class Compilation {
     });
   }
 
-  private reportCondError(err: unknown, cond: CondText, label: string): void {
+  private reportCondError(err: unknown, cond: CondText, label: string, ownPositions?: ReadonlySet<object>): void {
     if (!(err instanceof RuleError)) {
       this.diag("error", DiagCode.CompileCondition, `internal error: ${(err as Error)?.message ?? String(err)}`, cond.loc, label);
       return;
@@ -357,7 +361,7 @@ class Compilation {
     const loc = { ...cond.loc };
     let msg = err.message;
     const p = err.pos;
-    const own = err instanceof ParseError || err.code === "UNDEFINED_MACRO";
+    const own = err instanceof ParseError || err.code === "UNDEFINED_MACRO" || (p !== undefined && ownPositions?.has(p) === true);
     if (p !== undefined && own) {
       if (cond.mappable && p.line === 1) loc.col += p.idx;
       else msg += ` (at condition offset ${p.idx})`;
