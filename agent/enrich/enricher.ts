@@ -74,6 +74,8 @@ const HOST_ENTRY: Entry = {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const MAX_BACKOFF_MS = 30_000;
+const PID_MEMO_MS = 60_000;
+const PID_MEMO_MAX = 65_536;
 
 /** Sets key→value in a Map used as a FIFO-bounded memo. */
 function memoSet<K>(m: Map<K, Entry>, k: K, v: Entry, max: number): void {
@@ -99,8 +101,13 @@ export class ContainerEnricher {
   private readonly byCgroupId = new Map<number, Entry>();
   /** When the source gives no cgroup ID. */
   private readonly byPath = new Map<string, Entry>();
-  /** Processes whose cgroup2 path is `/`: their `/proc/<pid>/cgroup`, read once. */
-  private readonly byPid: LRUCache<number, Entry>;
+  /**
+   * Processes whose cgroup2 path is `/`: their `/proc/<pid>/cgroup`, read once. A plain Map
+   * (faster than an LRU on this path, which every host process takes on hybrid-cgroup hosts),
+   * bounded FIFO and emptied every PID_MEMO_MS so a reused pid is read again.
+   */
+  private readonly byPid = new Map<number, Entry>();
+  private pidMemoSince = Date.now();
   private readonly byInfo = new WeakMap<ContainerInfo, Entry>();
   private readonly sandboxes: LRUCache<string, Promise<SandboxFacts | undefined>>;
   private readonly images: LRUCache<string, Promise<ImageFacts | undefined>>;
@@ -154,7 +161,6 @@ export class ContainerEnricher {
         if (reason === "evict") this.counters.evictions++;
       },
     });
-    this.byPid = new LRUCache<number, Entry>({ max: 65_536, ttl: 60_000 });
     this.sandboxes = new LRUCache<string, Promise<SandboxFacts | undefined>>({ max: Math.max(256, max), ttl: this.ttlMs });
     this.images = new LRUCache<string, Promise<ImageFacts | undefined>>({ max: 1024, ttl: this.ttlMs });
   }
@@ -164,6 +170,10 @@ export class ContainerEnricher {
     this.stopped = false;
     this.clockTimer = setInterval(() => {
       this.clock = Date.now();
+      if (this.clock - this.pidMemoSince >= PID_MEMO_MS) {
+        this.byPid.clear();
+        this.pidMemoSince = this.clock;
+      }
     }, 1000);
     this.clockTimer.unref();
     await this.connect();
@@ -194,7 +204,7 @@ export class ContainerEnricher {
       if (e === undefined || e.deleted) {
         e = this.fromProc(pid);
         if (e === undefined) return HOST_CONTAINER;
-        this.byPid.set(pid, e);
+        memoSet(this.byPid, pid, e, PID_MEMO_MAX);
       } else this.counters.hits++;
     } else if (cgroupId > 0) {
       e = this.byCgroupId.get(cgroupId);
