@@ -84,6 +84,8 @@ interface OpSpec {
   path: PathSpec;
   /** For rename/link: the old path. */
   from?: PathSpec;
+  /** The result is the fd of an opened file: wait for it to be closed before hashing. */
+  waitFd?: boolean;
 }
 
 const AT_FDCWD = -100;
@@ -101,14 +103,14 @@ function spec(code: number, name: string): { arg: number; dirfd: number } {
 function buildOpTable(): (OpSpec | undefined)[] {
   const table: (OpSpec | undefined)[] = [];
   const byName = (n: string) => EVENTS.find((e) => e.name === n)?.code ?? -1;
-  const put = (name: string, op: FimOp, path: PathSpec, from?: PathSpec) => {
+  const put = (name: string, op: FimOp, path: PathSpec, from?: PathSpec, waitFd = false) => {
     const code = byName(name);
     if (code < 0) return;
-    table[code] = from === undefined ? { op, path } : { op, path, from };
+    table[code] = from === undefined ? { op, path, waitFd } : { op, path, from, waitFd };
   };
   const fdp = (name: string, argName?: string): PathSpec => ({ fd: true, ...(argName ? spec(byName(name), argName) : { arg: -1, dirfd: -1 }) });
   const argp = (name: string, argName: string): PathSpec => ({ fd: false, ...spec(byName(name), argName) });
-  for (const n of ["open", "openat", "openat2", "creat"]) put(n, FimOp.Write, fdp(n, "name"));
+  for (const n of ["open", "openat", "openat2", "creat"]) put(n, FimOp.Write, fdp(n, "name"), undefined, true);
   put("truncate", FimOp.Write, argp("truncate", "path"));
   put("ftruncate", FimOp.Write, fdp("ftruncate"));
   put("unlink", FimOp.Delete, argp("unlink", "path"));
@@ -304,7 +306,7 @@ export class FileIntegrity {
       rootPids,
       containerId: cid,
       containerFullId: e.proc.container.fullId,
-      fdNum: e.fd?.num ?? (spec.op === FimOp.Write && e.res >= 0 ? e.res : -1),
+      fdNum: spec.waitFd === true ? (e.fd?.num ?? (e.res >= 0 ? e.res : -1)) : -1,
       symlinkTarget,
     };
   }
