@@ -302,7 +302,15 @@ def("fd.num", FieldType.Int, "file descriptor number", () => fdGet((fd) => fd.nu
 def("fd.type", FieldType.String, "fd type: file, directory, ipv4, ipv6, unix, pipe, event, signalfd, eventpoll, inotify, timerfd, netlink, memfd, bpf", () => fdGet((fd) => fd.type));
 def("fd.typechar", FieldType.String, "fd type as one letter (f 4 6 u p e s l i t n m b d)", () => fdGet((fd) => fd.typechar));
 def("fd.name", FieldType.String, "full name: the path of files, the tuple of sockets", () => fdGet((fd) => fd.name));
-def("fd.nameraw", FieldType.String, "name as given to the syscall (Vigil reports the resolved name)", () => fdGet((fd) => fd.name));
+def("fd.nameraw", FieldType.String, "name as given to the syscall, before resolution (open family: the path argument)", () => {
+  const idx = codeTable((spec) => (spec.category === "file" ? spec.params.findIndex((q) => q.name === "name" && (q.kind === ArgKind.Path || q.kind === ArgKind.RelPath)) : -1));
+  return (e) => {
+    if (e.fd === undefined) return undefined;
+    const i = idx[e.type] ?? -1;
+    const v = i >= 0 ? e.args[i] : undefined;
+    return typeof v === "string" ? v : e.fd.name;
+  };
+});
 def("fd.directory", FieldType.String, "directory of a file fd", () => {
   let lastName = "";
   let last = "";
