@@ -228,3 +228,11 @@ export function filterToSql(f: AlertFilter): { where: string; params: (string | 
   }
   return { where: w.length > 0 ? `WHERE ${w.join(" AND ")}` : "", params };
 }
+
+/** Parses `500ms`, `30s`, `15m`, `12h`, `7d` (or plain milliseconds) into milliseconds. */
+export function parseDuration(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim());
+  if (!m) throw new CollectorError("bad_filter", `bad duration "${v}" (use e.g. 30s, 15m, 12h, 7d)`);
+  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? "ms") as "ms" | "s" | "m" | "h" | "d"];
+  return Number(m[1]) * mult;
+}

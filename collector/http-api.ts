@@ -9,7 +9,7 @@
  * | `GET /api/v1/captures/<alert id>` | the capture blob (gzip msgpack) |
  * | `GET /api/v1/stats` | counters |
  * | `POST /` or `POST /api/v1/falco` | one Falco JSON alert (Falco 0.44 `http_output`, Falcosidekick's input) |
- * | `GET /api/v1/tail` (WebSocket upgrade) | the live tail (tail-hub.ts); `after=<id>` resumes |
+ * | `GET /api/v1/tail` (WebSocket upgrade) | the live tail (tail-hub.ts), same filters; `after=<alert id>` or `after_seq=<n>` resumes |
  *
  * Every endpoint but /healthz wants `Authorization: Bearer <token>` when a token is set (the
  * WebSocket also accepts `?token=`). Bodies are bounded; bad JSON is a 400, all counted.
@@ -204,7 +204,11 @@ export function makeHttpApi(d: HttpApiDeps) {
     try {
       filter = normalizeFilter(filterFromParams(url.searchParams));
       const after = url.searchParams.get("after");
-      if (after !== null && after !== "") {
+      const afterSeqParam = url.searchParams.get("after_seq");
+      if (afterSeqParam !== null && afterSeqParam !== "") {
+        afterSeq = Number(afterSeqParam);
+        if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) throw new CollectorError("bad_filter", "bad after_seq");
+      } else if (after !== null && after !== "") {
         afterSeq = d.store.seqOf(after);
         if (afterSeq === undefined) throw new CollectorError("bad_filter", "unknown resume ID");
       }

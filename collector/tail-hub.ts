@@ -9,8 +9,9 @@
  * client; the switch to live happens synchronously with the last page read, so an alert stored
  * in between is either in that page or broadcast after the switch, never both or neither.
  *
- * Messages (text frames, JSON): `{"type":"alert","seq":N,"alert":{...}}`, `{"type":"live"}`
- * once history is done, `{"type":"error","message":...}` before a close on a bad request.
+ * Messages (text frames, JSON): `{"type":"alert","seq":N,"alert":{...}}`, and
+ * `{"type":"live","seq":N}` once history is done (N: the store position the client is at, which
+ * it can resume after with `after_seq=N` even if no alert matched its filter yet).
  */
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
@@ -76,7 +77,7 @@ export class TailHub {
     ws.on("error", () => this.remove(c));
     // clients never need to send; anything they send is ignored
     if (replay) this.replayPage(c);
-    else this.sendRaw(c, '{"type":"live"}');
+    else this.sendRaw(c, `{"type":"live","seq":${c.cursor}}`);
   }
 
   private remove(c: Client): void {
@@ -104,7 +105,7 @@ export class TailHub {
       // caught up: every alert stored so far was in a page; later ones are broadcast
       c.cursor = Math.max(c.cursor, this.store.maxSeq());
       c.replaying = false;
-      this.sendRaw(c, '{"type":"live"}');
+      this.sendRaw(c, `{"type":"live","seq":${c.cursor}}`);
       return;
     }
     // let the socket drain before the next page, but keep the bound on what we queue

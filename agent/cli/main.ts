@@ -7,6 +7,9 @@
 import { Command, CommanderError } from "commander";
 import { registerAgent } from "./agent-cmd.js";
 import { registerRules } from "./rules-cmd.js";
+import { registerCollector } from "./collector-cmd.js";
+import { registerAlerts } from "./alerts-cmd.js";
+import { registerTail } from "./tail-cmd.js";
 
 const program = new Command();
 program
@@ -18,6 +21,9 @@ program
 
 registerAgent(program);
 registerRules(program);
+registerCollector(program);
+registerAlerts(program);
+registerTail(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `vigil collector --listen HOST:PORT --data DIR [--token T]`: runs the collector (gRPC ingest,
+ * query API, WebSocket tail, Falco `http_output` endpoint) until SIGINT/SIGTERM; optionally
+ * pulls alerts from an existing Falco's gRPC outputs API (`--falco-grpc`).
+ */
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { createLogger } from "../log.js";
+import { startCollector } from "../../collector/server.js";
+import { parseDuration } from "../../collector/filter.js";
+
+interface CollectorCmdOptions {
+  listen: string;
+  data: string;
+  token?: string;
+  insecure?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  retention: string;
+  falcoGrpc?: string;
+}
+
+/** Adds `vigil collector`. */
+export function registerCollector(program: Command): void {
+  program
+    .command("collector")
+    .description("run the collector: store alerts and captures, serve queries and the live tail")
+    .requiredOption("--listen <host:port>", "address for gRPC ingest and HTTP/WebSocket (one port)")
+    .requiredOption("--data <dir>", "data directory (SQLite store)")
+    .option("--token <token>", "bearer token clients must present (default: VIGIL_TOKEN)")
+    .option("--insecure", "allow a non-loopback listen address without a token")
+    .option("--tls-cert <file>", "PEM certificate: serve TLS")
+    .option("--tls-key <file>", "PEM private key for --tls-cert")
+    .option("--retention <duration>", "delete alerts older than this (e.g. 7d, 12h; 0 = keep)", "7d")
+    .option("--falco-grpc <address>", "also pull alerts from a Falco gRPC outputs server (unix:///run/falco/falco.sock or HOST:PORT)")
+    .action(async (o: CollectorCmdOptions) => {
+      const logger = createLogger();
+      if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error("--tls-cert and --tls-key go together");
+      const retentionMs = o.retention === "0" ? 0 : parseDuration(o.retention);
+      const col = await startCollector({
+        listen: o.listen,
+        dataDir: o.data,
+        token: o.token,
+        insecure: o.insecure === true,
+        tls: o.tlsCert !== undefined && o.tlsKey !== undefined ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined,
+        retentionMs,
+        logger,
+      });
+      let stopFalco: (() => Promise<void>) | undefined;
+      if (o.falcoGrpc !== undefined) {
+        const { FalcoGrpcSource } = await import("../sources/falco-grpc.js");
+        const src = new FalcoGrpcSource({ address: o.falcoGrpc, logger: logger.child({ component: "falco-grpc" }), onAlert: (a) => col.ingest([a]) });
+        src.start();
+        stopFalco = () => src.stop();
+      }
+      const stats = setInterval(() => logger.info({ stats: col.stats() }, "collector stats"), 60_000);
+      stats.unref();
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, "collector stopping");
+        void (async () => {
+          await stopFalco?.();
+          await col.close();
+          process.exit(0);
+        })();
+      };
+      process.on("SIGINT", () => stop("SIGINT"));
+      process.on("SIGTERM", () => stop("SIGTERM"));
+      logger.info({ address: col.address }, "vigil collector ready");
+    });
+}

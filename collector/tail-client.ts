@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Client of the collector's WebSocket tail, used by `vigil tail`. It reconnects by itself
+ * (backoff 200 ms doubling to 5 s) and resumes exactly where it was: after the last store
+ * position it saw (`after_seq`, sent with every alert and with the `live` marker), so nothing
+ * is missed and nothing repeated across reconnects. IDs are also remembered (last 10,000) so a
+ * replay can never print an alert twice.
+ */
+import WebSocket from "ws";
+import type { Alert } from "../agent/sinks/types.js";
+import { filterToParams, type AlertFilter } from "./filter.js";
+
+/** Options of {@link TailClient}. */
+export interface TailClientOptions {
+  /** Collector `HOST:PORT`. */
+  address: string;
+  token?: string | undefined;
+  filter: AlertFilter;
+  /** Use wss:// (with this CA when given). */
+  tls?: { ca?: Buffer } | undefined;
+  onAlert(a: Alert & { uuid?: string }): void;
+  /** Connection state changes (for a status line / tests). */
+  onState?(state: "connected" | "live" | "disconnected", detail?: string): void;
+  /** A refusal that retrying cannot fix (401, 400). */
+  onFatal?(message: string): void;
+}
+
+/** A self-reconnecting tail subscription. */
+export class TailClient {
+  private ws: WebSocket | undefined;
+  private lastSeq: number | undefined;
+  private stopped = false;
+  private backoff = 200;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly seen = new Set<string>();
+  private readonly seenOrder: string[] = [];
+  readonly counters = { connects: 0, alerts: 0, duplicates_skipped: 0, disconnects: 0 };
+
+  constructor(private readonly o: TailClientOptions) {}
+
+  start(): void {
+    this.connect();
+  }
+
+  private url(): string {
+    const p = filterToParams(this.o.filter);
+    if (this.lastSeq !== undefined) {
+      // resuming: history is replayed from the exact position, `since` would only narrow it
+      p.set("after_seq", String(this.lastSeq));
+    }
+    return `${this.o.tls ? "wss" : "ws"}://${this.o.address}/api/v1/tail?${p.toString()}`;
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const headers: Record<string, string> = {};
+    const token = this.o.token ?? process.env["VIGIL_TOKEN"];
+    if (token !== undefined && token !== "") headers["authorization"] = `Bearer ${token}`;
+    const ws = new WebSocket(this.url(), { headers, ...(this.o.tls?.ca ? { ca: this.o.tls.ca } : {}), maxPayload: 16 * 1024 * 1024 });
+    this.ws = ws;
+    ws.on("open", () => {
+      this.counters.connects++;
+      this.backoff = 200;
+      this.o.onState?.("connected");
+    });
+    ws.on("unexpected-response", (_req, res) => {
+      const code = res.statusCode ?? 0;
+      if (code === 401 || code === 400 || code === 404) {
+        this.stopped = true;
+        this.o.onFatal?.(code === 401 ? "collector refused the token (401)" : `collector refused the tail request (${code})`);
+      }
+      ws.terminate();
+    });
+    ws.on("message", (data: WebSocket.RawData) => {
+      let m: { type?: string; seq?: number; alert?: Alert & { uuid?: string } };
+      try {
+        m = JSON.parse(data.toString()) as typeof m;
+      } catch {
+        return;
+      }
+      if (typeof m.seq === "number") this.lastSeq = Math.max(this.lastSeq ?? 0, m.seq);
+      if (m.type === "live") this.o.onState?.("live");
+      else if (m.type === "alert" && m.alert) {
+        const id = m.alert.id;
+        if (this.seen.has(id)) {
+          this.counters.duplicates_skipped++;
+          return;
+        }
+        this.seen.add(id);
+        this.seenOrder.push(id);
+        if (this.seenOrder.length > 10_000) this.seen.delete(this.seenOrder.shift()!);
+        this.counters.alerts++;
+        this.o.onAlert(m.alert);
+      }
+    });
+    ws.on("error", () => undefined);
+    ws.on("close", (code, reason) => {
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      if (this.stopped) return;
+      this.counters.disconnects++;
+      this.o.onState?.("disconnected", `${code} ${reason.toString()}`);
+      this.timer = setTimeout(() => this.connect(), this.backoff);
+      this.backoff = Math.min(5000, this.backoff * 2);
+    });
+  }
+
+  /** Closes the connection and stops reconnecting. */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.ws?.close();
+  }
+}
+
+/** Fetches stored alerts (`GET /api/v1/alerts`); throws with the collector's message on failure. */
+export async function queryAlerts(o: {
+  address: string;
+  token?: string | undefined;
+  filter: AlertFilter;
+  limit?: number;
+  https?: boolean;
+}): Promise<(Alert & { uuid?: string })[]> {
+  const p = filterToParams(o.filter);
+  if (o.limit !== undefined) p.set("limit", String(o.limit));
+  const headers: Record<string, string> = {};
+  const token = o.token ?? process.env["VIGIL_TOKEN"];
+  if (token !== undefined && token !== "") headers["authorization"] = `Bearer ${token}`;
+  const r = await fetch(`${o.https ? "https" : "http"}://${o.address}/api/v1/alerts?${p.toString()}`, { headers });
+  const body = (await r.json().catch(() => ({ error: `HTTP ${r.status}` }))) as unknown;
+  if (!r.ok) throw new Error((body as { error?: string }).error ?? `HTTP ${r.status}`);
+  return body as (Alert & { uuid?: string })[];
+}
+
+/** Fetches a stored capture blob. */
+export async function fetchCapture(o: { address: string; token?: string | undefined; id: string; https?: boolean }): Promise<Buffer> {
+  const headers: Record<string, string> = {};
+  const token = o.token ?? process.env["VIGIL_TOKEN"];
+  if (token !== undefined && token !== "") headers["authorization"] = `Bearer ${token}`;
+  const r = await fetch(`${o.https ? "https" : "http"}://${o.address}/api/v1/captures/${encodeURIComponent(o.id)}`, { headers });
+  if (!r.ok) {
+    const body = (await r.json().catch(() => ({}))) as { error?: string };
+    throw new Error(body.error ?? `HTTP ${r.status}`);
+  }
+  return Buffer.from(await r.arrayBuffer());
+}
