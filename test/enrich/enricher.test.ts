@@ -3,6 +3,7 @@
  * ContainerEnricher against the real runtime: a test containerd (started here when needed), a
  * locally built busybox image, `ctr run` containers and CRI pods created like the kubelet does.
  */
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +15,7 @@ import {
   BUSYBOX_IMAGE,
   CriClient,
   cgroupIdOf,
+  cgroupProcs,
   containersAvailable,
   importImage,
   killContainerd,
@@ -107,6 +109,17 @@ describe("ContainerEnricher with containerd", () => {
       expect(resolvePid(en, pid)).toBe(info);
       expect(en.resolve("/", 1, pid)).toBe(info); // cgroup2 path unknown → /proc/<pid>/cgroup
       expect(en.resolve(`/default/${id}`, 0, pid)).toBe(info); // no cgroup ID → by path
+      // a process started inside the running container later (ctr task exec) resolves to it too
+      const exec = spawn("ctr", ["-a", sock, "-n", "default", "tasks", "exec", "--exec-id", "probe1", id, "/bin/sleep", "30"], { stdio: "ignore" });
+      try {
+        const procs = (): number[] => cgroupProcs(`/default/${id}`);
+        expect(await until(() => procs().length >= 2)).toBe(true);
+        const execPid = procs().find((p) => p !== pid) as number;
+        expect(resolvePid(en, execPid)).toBe(info);
+        expect(en.resolve("/", 1, execPid)).toBe(info);
+      } finally {
+        exec.kill("SIGKILL");
+      }
       // host processes
       expect(en.resolve("/", 1, process.pid)).toBe(HOST_CONTAINER);
       expect(en.resolve("/process_api/fa0aeac39939d1faaec5d17953311bce", 99, process.pid)).toBe(HOST_CONTAINER);

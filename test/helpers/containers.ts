@@ -314,3 +314,15 @@ export function killContainerd(dir: string = TEST_CONTAINERD_DIR): void {
   const pid = Number(readFileSync(join(dir, "containerd.pid"), "utf8").trim());
   if (pid > 0) process.kill(pid, "SIGKILL");
 }
+
+/** The pids in a cgroup2 path (`cgroup.procs`), on hybrid and pure cgroup2 hosts. */
+export function cgroupProcs(path: string): number[] {
+  for (const root of ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]) {
+    try {
+      return readFileSync(join(root, path, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
+    } catch {
+      // try the next mount point
+    }
+  }
+  return [];
+}
