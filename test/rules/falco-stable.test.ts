@@ -4,16 +4,13 @@
  * rule fires on an event built to exercise its condition and stays quiet on a near miss.
  */
 import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadRuleFiles, type LoadResult } from "../../rules/index.js";
 import type { SyscallEvent, ThreadInfo } from "../../rules/event.js";
 import { eventByCode } from "../../rules/event-table.js";
+import { STABLE_RULES } from "./stable-path.js";
 import { container, ev, execve, fileFd, O, openat, proc, sockFd, type ProcSpec } from "./event-builder.js";
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const STABLE_RULES = resolve(repoRoot, "../shared/corpus/falco/falco_rules.yaml");
 
 const CAP_DAC_OVERRIDE = 1n << 1n;
 const CAP_SYS_MODULE = 1n << 16n;

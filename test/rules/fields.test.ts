@@ -1,16 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { listFields, resolveField } from "../../rules/compile/fields.js";
 import { errnoName, flagsText, resText } from "../../rules/compile/text.js";
 import type { SyscallEvent } from "../../rules/event.js";
+import { STABLE_RULES } from "./stable-path.js";
 import { ev, execve, fileFd, O, openat, proc, sockFd } from "./event-builder.js";
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const STABLE = resolve(repoRoot, "../shared/corpus/falco/falco_rules.yaml");
 
 function get(name: string, e: SyscallEvent, arg?: string): unknown {
   return resolveField(name, arg).get(e);
@@ -175,7 +172,7 @@ describe("process fields", () => {
 
 describe("field registry", () => {
   it("covers every field used in the stable Falco rules", () => {
-    const docs = parse(readFileSync(STABLE, "utf8")) as Record<string, unknown>[];
+    const docs = parse(readFileSync(STABLE_RULES, "utf8")) as Record<string, unknown>[];
     const used = new Set<string>();
     for (const item of docs) {
       const cond = typeof item["condition"] === "string" ? item["condition"].replace(/"[^"]*"|'[^']*'/g, " ") : "";
