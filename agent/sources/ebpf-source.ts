@@ -286,6 +286,11 @@ export class KernelEventStream {
     this.counters.kernel_drops = this.dropsBase + c.drops;
   };
 
+  /** Pid of the running probe process, if any. */
+  get probePid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** True once the current probe instance has attached. */
   get attached(): boolean {
     return this.ready;
