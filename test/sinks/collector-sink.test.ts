@@ -141,7 +141,8 @@ describe("collector sink: delivery faults", () => {
     const col = await collectorAt(port, tempDir());
     await waitFor(() => col.store.count() === ok, 20_000, "kept alerts delivered");
     expect(new Set(storedIds(col))).toEqual(new Set(kept));
-    // room again: new alerts are accepted and delivered
+    // room again once the acknowledgements are committed: new alerts are accepted and delivered
+    await waitFor(() => sink.stats()["backlog"] === 0, 5000, "spool drained");
     const more = makeAlert();
     expect(await sink.export([more])).toEqual({ ok: true });
     await waitFor(() => col.store.seqOf(more.id) !== undefined, 10_000, "new alert after the burst");
