@@ -90,30 +90,54 @@ function ancestorAt(t: ThreadInfo, n: number): ThreadInfo | undefined {
 
 // ---- memoised text of process facts (the same thread is seen many times in a row) ----
 
+interface TextMemo {
+  args: readonly string[];
+  head: string;
+  value: string;
+}
+
+/**
+ * Text built from a thread's facts, cached per thread (a WeakMap keyed by the ThreadInfo): events
+ * of a process that was seen before build no string. The entry is rebuilt when the args array or
+ * the head (comm/exe) changes, as it does at exec.
+ */
 function cmdlineMemo(withExe: boolean): ThreadGetter {
-  let lastT: ThreadInfo | undefined;
-  let lastHead = "";
-  let lastArgs: readonly string[] | undefined;
-  let last = "";
+  const memo = new WeakMap<ThreadInfo, TextMemo>();
   return (t) => {
     const head = withExe ? t.exe : t.comm;
-    if (t === lastT && t.args === lastArgs && head === lastHead) return last;
-    lastT = t;
-    lastArgs = t.args;
-    lastHead = head;
-    last = t.args.length === 0 ? head : head + " " + t.args.join(" ");
-    return last;
+    const m = memo.get(t);
+    if (m !== undefined && m.args === t.args && m.head === head) return m.value;
+    const value = t.args.length === 0 ? head : head + " " + t.args.join(" ");
+    memo.set(t, { args: t.args, head, value });
+    return value;
   };
 }
 
 function argsMemo(): ThreadGetter {
-  let lastArgs: readonly string[] | undefined;
-  let last = "";
+  const memo = new WeakMap<ThreadInfo, TextMemo>();
   return (t) => {
-    if (t.args === lastArgs) return last;
-    lastArgs = t.args;
-    last = t.args.join(" ");
-    return last;
+    const m = memo.get(t);
+    if (m !== undefined && m.args === t.args) return m.value;
+    const value = t.args.join(" ");
+    memo.set(t, { args: t.args, head: "", value });
+    return value;
+  };
+}
+
+/** Most entries of a path-derived text cache before it is emptied. */
+const PATH_CACHE_MAX = 8192;
+
+/** A bounded cache of text derived from a path (directory, file name): no string built on a hit. */
+function pathMemo(derive: (path: string) => string): (path: string) => string {
+  const cache = new Map<string, string>();
+  return (path) => {
+    let v = cache.get(path);
+    if (v === undefined) {
+      v = derive(path);
+      if (cache.size >= PATH_CACHE_MAX) cache.clear();
+      cache.set(path, v);
+    }
+    return v;
   };
 }
 
@@ -312,29 +336,15 @@ def("fd.nameraw", FieldType.String, "name as given to the syscall, before resolu
   };
 });
 def("fd.directory", FieldType.String, "directory of a file fd", () => {
-  let lastName = "";
-  let last = "";
-  return fdGet((fd) => {
-    if (!isFileFd(fd)) return undefined;
-    if (fd.name !== lastName) {
-      lastName = fd.name;
-      const k = fd.name.lastIndexOf("/");
-      last = k <= 0 ? (k === 0 ? "/" : "") : fd.name.slice(0, k);
-    }
-    return last;
+  const dir = pathMemo((name) => {
+    const k = name.lastIndexOf("/");
+    return k <= 0 ? (k === 0 ? "/" : "") : name.slice(0, k);
   });
+  return fdGet((fd) => (isFileFd(fd) ? dir(fd.name) : undefined));
 });
 def("fd.filename", FieldType.String, "file name (no directory) of a file fd", () => {
-  let lastName = "";
-  let last = "";
-  return fdGet((fd) => {
-    if (!isFileFd(fd)) return undefined;
-    if (fd.name !== lastName) {
-      lastName = fd.name;
-      last = fd.name.slice(fd.name.lastIndexOf("/") + 1);
-    }
-    return last;
-  });
+  const base = pathMemo((name) => name.slice(name.lastIndexOf("/") + 1));
+  return fdGet((fd) => (isFileFd(fd) ? base(fd.name) : undefined));
 });
 def("fd.ino", FieldType.Int, "inode of the file", () => fdGet((fd) => fd.ino));
 def("fd.dev", FieldType.Uint, "device number of the file", () => fdGet((fd) => fd.dev));
