@@ -10,6 +10,8 @@ import { registerRules } from "./rules-cmd.js";
 import { registerCollector } from "./collector-cmd.js";
 import { registerAlerts } from "./alerts-cmd.js";
 import { registerTail } from "./tail-cmd.js";
+import { registerInject } from "./inject-cmd.js";
+import { registerWebhook } from "./webhook-cmd.js";
 
 const program = new Command();
 program
@@ -24,6 +26,8 @@ registerRules(program);
 registerCollector(program);
 registerAlerts(program);
 registerTail(program);
+registerInject(program);
+registerWebhook(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `vigil inject ecs TASKDEF.json`: writes the task definition with Vigil's Fargate
+ * instrumentation (agent sidecar, vigil-trace around each essential container).
+ * `vigil inject install-trace DEST`: copies the packaged vigil-trace to DEST (what the
+ * `vigil-install` container runs to fill the shared volume).
+ */
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { Command, InvalidArgumentError } from "commander";
+import { InjectError, parseImageConfig, patchTaskDefinition, type ImageProcess } from "../inject/index.js";
+import { packagePath } from "../paths.js";
+
+const MAX_INPUT = 8 * 1024 * 1024;
+
+/** Reads a JSON file with a size limit; one-line errors. */
+export function readJsonFile(file: string): unknown {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch (err) {
+    throw new InjectError("INVALID_JSON", `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
+  }
+  if (size > MAX_INPUT) throw new InjectError("TOO_LARGE", `${file} is larger than ${MAX_INPUT} bytes`);
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new InjectError("INVALID_JSON", `${file} is not valid JSON: ${(err as Error).message.split("\n")[0]}`);
+  }
+}
+
+function collectImage(v: string, prev: Record<string, ImageProcess>): Record<string, ImageProcess> {
+  const eq = v.indexOf("=");
+  if (eq <= 0) throw new InvalidArgumentError("expected IMAGE_OR_CONTAINER=FILE.json");
+  return { ...prev, [v.slice(0, eq)]: parseImageConfig(readJsonFile(v.slice(eq + 1))) };
+}
+
+/** The vigil-trace shipped with this package. */
+export function packagedTracer(): string {
+  return packagePath("native-bridge", "build", "vigil-trace");
+}
+
+interface EcsOpts {
+  image: string;
+  imageConfig: Record<string, ImageProcess>;
+  output?: string;
+  syscalls?: string;
+  agentEssential?: boolean;
+  skipUnwrappable?: boolean;
+}
+
+/** Adds `vigil inject`. */
+export function registerInject(program: Command): void {
+  const inject = program.command("inject").description("instrument workloads where eBPF is not allowed (AWS Fargate)");
+  inject
+    .command("ecs")
+    .description("write an ECS task definition whose essential containers run under vigil-trace with an agent sidecar")
+    .argument("<taskdef>", "task definition JSON (or describe-task-definition output)")
+    .option("--image <ref>", "the Vigil image for the sidecar and the tracer", "ghcr.io/vigil-security/vigil:0.1.0")
+    .option("--image-config <ref=file>", "ENTRYPOINT/CMD of a workload image (docker image inspect or OCI config JSON), by image or container name; repeatable", collectImage, {})
+    .option("-o, --output <file>", "write here instead of stdout")
+    .option("--syscalls <list>", "syscalls the tracer reports (Falco names, comma-separated)")
+    .option("--agent-essential", "stop the task when the agent sidecar dies")
+    .option("--skip-unwrappable", "leave containers whose image ENTRYPOINT is unknown uninstrumented instead of failing")
+    .action((file: string, o: EcsOpts) => {
+      const r = patchTaskDefinition(readJsonFile(file), {
+        image: o.image,
+        images: o.imageConfig,
+        ...(o.syscalls ? { syscalls: o.syscalls } : {}),
+        ...(o.agentEssential ? { agentEssential: true } : {}),
+        ...(o.skipUnwrappable ? { skipUnwrappable: true } : {}),
+      });
+      const text = `${JSON.stringify(r.taskDefinition, null, 2)}\n`;
+      if (o.output) {
+        const tmp = `${o.output}.tmp-${process.pid}`;
+        writeFileSync(tmp, text);
+        renameSync(tmp, o.output);
+      } else process.stdout.write(text);
+      for (const s of r.skipped) process.stderr.write(`vigil inject: container ${JSON.stringify(s.name)} not instrumented: ${s.reason}\n`);
+      if (r.alreadyInjected) process.stderr.write("vigil inject: the task definition is already instrumented (unchanged)\n");
+    });
+  inject
+    .command("install-trace")
+    .description("copy the packaged vigil-trace binary to DEST (run by the vigil-install sidecar)")
+    .argument("<dest>", "destination path, e.g. /vigil/bin/vigil-trace")
+    .action((dest: string) => {
+      const src = packagedTracer();
+      if (!existsSync(src)) throw new Error(`vigil-trace not found at ${src}: build it with 'make -C native-bridge'`);
+      mkdirSync(dirname(dest), { recursive: true });
+      const tmp = `${dest}.tmp-${process.pid}`;
+      copyFileSync(src, tmp);
+      chmodSync(tmp, 0o755);
+      renameSync(tmp, dest);
+    });
+}

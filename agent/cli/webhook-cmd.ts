@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `vigil webhook`: the mutating admission webhook that instruments pods on Fargate (or opted in
+ * by label) with vigil-trace and the agent sidecar. `--print-config` prints the
+ * MutatingWebhookConfiguration (failurePolicy Ignore) for the API server instead of serving.
+ */
+import { readFileSync } from "node:fs";
+import { Command, InvalidArgumentError } from "commander";
+import { stringify } from "yaml";
+import { createLogger } from "../log.js";
+import { metrics } from "../metrics/index.js";
+import { parseImageConfig, startWebhookServer, webhookConfiguration, type ImageProcess } from "../inject/index.js";
+import { readJsonFile } from "./inject-cmd.js";
+
+interface WebhookOpts {
+  tlsCert?: string;
+  tlsKey?: string;
+  port: string;
+  host: string;
+  image: string;
+  imageConfig: Record<string, ImageProcess>;
+  fargate: boolean;
+  nativeSidecar: boolean;
+  ptraceCap: boolean;
+  printConfig?: boolean;
+  service: string;
+  caBundle?: string;
+}
+
+function collectImage(v: string, prev: Record<string, ImageProcess>): Record<string, ImageProcess> {
+  const eq = v.indexOf("=");
+  if (eq <= 0) throw new InvalidArgumentError("expected IMAGE=FILE.json");
+  return { ...prev, [v.slice(0, eq)]: parseImageConfig(readJsonFile(v.slice(eq + 1))) };
+}
+
+/** Adds `vigil webhook`. */
+export function registerWebhook(program: Command): void {
+  program
+    .command("webhook")
+    .description("serve the mutating admission webhook that instruments Fargate pods with vigil-trace")
+    .option("--tls-cert <file>", "PEM certificate (chain) for the webhook's Service name")
+    .option("--tls-key <file>", "PEM private key")
+    .option("--port <n>", "HTTPS port", "9443")
+    .option("--host <addr>", "listen address", "0.0.0.0")
+    .option("--image <ref>", "the Vigil image injected as sidecar", "ghcr.io/vigil-security/vigil:0.1.0")
+    .option("--image-config <ref=file>", "ENTRYPOINT/CMD of a workload image (for containers that set no command); repeatable", collectImage, {})
+    .option("--no-fargate", "only instrument pods labelled vigil.dev/inject=true (not every Fargate pod)")
+    .option("--no-native-sidecar", "add the agent as a regular container (clusters before Kubernetes 1.29)")
+    .option("--no-ptrace-cap", "do not add SYS_PTRACE (namespaces under the restricted Pod Security Standard)")
+    .option("--print-config", "print the MutatingWebhookConfiguration YAML and exit")
+    .option("--service <ns/name>", "the webhook's Service (with --print-config)", "vigil/vigil-webhook")
+    .option("--ca-bundle <file>", "PEM CA that signed the certificate (with --print-config)")
+    .action(async (o: WebhookOpts) => {
+      if (o.printConfig) {
+        const [namespace, service] = o.service.split("/");
+        if (!namespace || !service) throw new Error("--service must be NAMESPACE/NAME");
+        if (!o.caBundle) throw new Error("--print-config needs --ca-bundle FILE");
+        process.stdout.write(stringify(webhookConfiguration({ namespace, service, caBundle: readFileSync(o.caBundle, "utf8") })));
+        return;
+      }
+      if (!o.tlsCert || !o.tlsKey) throw new Error("--tls-cert and --tls-key are required (the API server only calls webhooks over TLS)");
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error("--port must be 0..65535");
+      const logger = createLogger();
+      const srv = await startWebhookServer({
+        port,
+        host: o.host,
+        cert: readFileSync(o.tlsCert),
+        key: readFileSync(o.tlsKey),
+        logger,
+        inject: { image: o.image, images: o.imageConfig, fargate: o.fargate, nativeSidecar: o.nativeSidecar, addPtraceCapability: o.ptraceCap },
+      });
+      metrics.registerStats("webhook", () => ({ ...srv.counters }));
+      logger.info({ port: srv.port }, "vigil webhook ready");
+      const stop = () => void srv.close().then(() => process.exit(0));
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    });
+}

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * `vigil webhook`: a Kubernetes mutating admission webhook (AdmissionReview v1, JSON Patch, TLS)
+ * that instruments pods (pod.ts). It never blocks a pod: every answer to a well-formed review is
+ * `allowed: true`; when a pod cannot be instrumented the answer carries a warning (shown by
+ * kubectl) and an audit annotation saying why, and the webhook logs and counts it. The
+ * configuration it prints uses `failurePolicy: Ignore`, so an unreachable webhook blocks nothing.
+ */
+import { createServer, type Server } from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { InjectError } from "./errors.js";
+import { INJECT_LABEL, patchPod, type PodInjectOptions } from "./pod.js";
+
+/** Reviews larger than this are refused (the API server's own request limit is 3 MiB). */
+export const MAX_REVIEW_BYTES = 4 * 1024 * 1024;
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: true;
+  patchType?: "JSONPatch";
+  patch?: string;
+  warnings?: string[];
+  auditAnnotations?: Record<string, string>;
+}
+
+export interface AdmissionReviewOut {
+  apiVersion: "admission.k8s.io/v1";
+  kind: "AdmissionReview";
+  response: AdmissionResponse;
+}
+
+/** Counters of the webhook (exported through metrics.registerStats). */
+export interface WebhookCounters {
+  reviews: number;
+  patched: number;
+  not_opted_in: number;
+  failed: number;
+  bad_requests: number;
+}
+
+type Obj = Record<string, unknown>;
+function isObj(v: unknown): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+const UID_RE = /^[A-Za-z0-9-]{1,128}$/;
+
+/**
+ * Answers one AdmissionReview. `status` 400 (with `error`) only when the body is not an
+ * AdmissionReview at all; any review with a uid gets 200 and `allowed: true`.
+ */
+export function review(
+  body: unknown,
+  opts: PodInjectOptions,
+  counters?: WebhookCounters,
+  log?: Logger,
+): { status: 200; body: AdmissionReviewOut } | { status: 400; body: { error: string } } {
+  if (!isObj(body) || body["kind"] !== "AdmissionReview" || !isObj(body["request"])) {
+    if (counters) counters.bad_requests++;
+    return { status: 400, body: { error: "expected an AdmissionReview with a request" } };
+  }
+  if (body["apiVersion"] !== "admission.k8s.io/v1") {
+    if (counters) counters.bad_requests++;
+    return { status: 400, body: { error: "only admission.k8s.io/v1 AdmissionReview is supported" } };
+  }
+  const req = body["request"];
+  const uid = req["uid"];
+  if (typeof uid !== "string" || !UID_RE.test(uid)) {
+    if (counters) counters.bad_requests++;
+    return { status: 400, body: { error: "request.uid is missing or malformed" } };
+  }
+  if (counters) counters.reviews++;
+  const ok = (extra: Partial<AdmissionResponse> = {}) => ({
+    status: 200 as const,
+    body: { apiVersion: "admission.k8s.io/v1" as const, kind: "AdmissionReview" as const, response: { uid, allowed: true as const, ...extra } },
+  });
+  const kind = isObj(req["kind"]) ? req["kind"] : {};
+  if (kind["kind"] !== "Pod" || (kind["group"] ?? "") !== "" || req["operation"] !== "CREATE" || req["subResource"]) return ok();
+
+  const ns = typeof req["namespace"] === "string" ? req["namespace"].slice(0, 253) : "";
+  try {
+    const r = patchPod(req["object"], opts);
+    const warnings = r.skipped.map((s) => `vigil: container ${JSON.stringify(s.name.slice(0, 63))} not instrumented: ${s.reason}`.slice(0, 512));
+    if (r.patch.length === 0) {
+      if (r.reason === "not opted in" || r.reason === "opted out by label" || r.reason === "already injected") {
+        if (counters) counters.not_opted_in++;
+        return ok();
+      }
+      if (counters) counters.failed++;
+      log?.warn({ namespace: ns, pod: { reason: r.reason, skipped: r.skipped } }, "pod not instrumented");
+      return ok({ warnings: [`vigil: pod not instrumented: ${r.reason ?? "unknown"}`, ...warnings], auditAnnotations: { "vigil.dev/inject-error": (r.reason ?? "").slice(0, 256) } });
+    }
+    if (counters) counters.patched++;
+    return ok({
+      patchType: "JSONPatch",
+      patch: Buffer.from(JSON.stringify(r.patch)).toString("base64"),
+      ...(warnings.length > 0 ? { warnings } : {}),
+    });
+  } catch (err) {
+    if (counters) counters.failed++;
+    const msg = err instanceof InjectError ? err.message : "internal error";
+    log?.warn({ namespace: ns, err: err instanceof InjectError ? { code: err.code } : err, pod: { reason: msg.slice(0, 256) } }, "pod not instrumented");
+    return ok({
+      warnings: [`vigil: pod not instrumented (admitted unchanged): ${msg}`.slice(0, 512)],
+      auditAnnotations: { "vigil.dev/inject-error": msg.slice(0, 256) },
+    });
+  }
+}
+
+export interface WebhookServerOptions {
+  port: number;
+  host?: string;
+  /** PEM certificate chain and key (the Service's DNS name must be in the certificate). */
+  cert: string | Buffer;
+  key: string | Buffer;
+  logger: Logger;
+  inject: PodInjectOptions;
+}
+
+export interface WebhookServer {
+  port: number;
+  counters: WebhookCounters;
+  close(): Promise<void>;
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  const s = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(s) });
+  res.end(s);
+}
+
+/** Starts the HTTPS webhook: POST /mutate (AdmissionReview), GET /healthz. */
+export function startWebhookServer(o: WebhookServerOptions): Promise<WebhookServer> {
+  const log = o.logger.child({ component: "webhook" });
+  const counters: WebhookCounters = { reviews: 0, patched: 0, not_opted_in: 0, failed: 0, bad_requests: 0 };
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? "/").split("?", 1)[0];
+    if (req.method === "GET" && path === "/healthz") return reply(res, 200, { ok: true });
+    if (path !== "/mutate") return reply(res, 404, { error: "not found" });
+    if (req.method !== "POST") return reply(res, 405, { error: "POST an AdmissionReview" });
+    const ct = req.headers["content-type"] ?? "";
+    if (!ct.startsWith("application/json")) {
+      counters.bad_requests++;
+      return reply(res, 415, { error: "content-type must be application/json" });
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooBig = false;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_REVIEW_BYTES) {
+        if (!tooBig) {
+          tooBig = true;
+          counters.bad_requests++;
+          reply(res, 413, { error: "review too large" });
+          req.destroy();
+        }
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => {
+      if (tooBig) return;
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      } catch {
+        counters.bad_requests++;
+        return reply(res, 400, { error: "body is not JSON" });
+      }
+      const r = review(body, o.inject, counters, log);
+      reply(res, r.status, r.body);
+    });
+    req.on("error", () => undefined);
+  };
+
+  const server: Server = createServer({ cert: o.cert, key: o.key, minVersion: "TLSv1.2", requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {
+    try {
+      handle(req, res);
+    } catch (err) {
+      log.error({ err }, "webhook request failed");
+      if (!res.headersSent) reply(res, 500, { error: "internal error" });
+    }
+  });
+  server.on("tlsClientError", () => undefined);
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.port, o.host ?? "0.0.0.0", () => {
+      server.off("error", reject);
+      const port = (server.address() as AddressInfo).port;
+      log.info({ port }, "webhook listening");
+      resolve({
+        port,
+        counters,
+        close: () =>
+          new Promise<void>((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
+      });
+    });
+  });
+}
+
+export interface WebhookConfigOptions {
+  /** Namespace and name of the Service in front of the webhook. */
+  namespace: string;
+  service: string;
+  port?: number;
+  /** PEM CA bundle that signed the webhook's certificate. */
+  caBundle: string;
+}
+
+/** The MutatingWebhookConfiguration that points the API server at `vigil webhook`. */
+export function webhookConfiguration(o: WebhookConfigOptions): Record<string, unknown> {
+  return {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "MutatingWebhookConfiguration",
+    metadata: { name: "vigil-inject", labels: { "app.kubernetes.io/part-of": "vigil" } },
+    webhooks: [
+      {
+        name: "inject.vigil.dev",
+        admissionReviewVersions: ["v1"],
+        clientConfig: {
+          service: { namespace: o.namespace, name: o.service, path: "/mutate", port: o.port ?? 443 },
+          caBundle: Buffer.from(o.caBundle).toString("base64"),
+        },
+        rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"], scope: "Namespaced" }],
+        // never block a pod: if the webhook is down or fails, the pod is admitted unchanged
+        failurePolicy: "Ignore",
+        sideEffects: "None",
+        timeoutSeconds: 5,
+        // called again if a later webhook (e.g. EKS's Fargate one) changes the pod
+        reinvocationPolicy: "IfNeeded",
+        // Fargate pods carry no opt-in label, so every pod is seen unless it opts out
+        objectSelector: { matchExpressions: [{ key: INJECT_LABEL, operator: "NotIn", values: ["false"] }] },
+        namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["kube-system", o.namespace] }] },
+      },
+    ],
+  };
+}
