@@ -9,6 +9,7 @@ import { EVENT_CODE_LIMIT, eventByName } from "../event-table.js";
 import type { SyscallEvent, ThreadInfo } from "../event.js";
 import { CompileError } from "../errors.js";
 import type { CheckNode, Expr } from "../lang/ast.js";
+import { walk } from "../lang/ast.js";
 import { resolveField, type FieldValue } from "./fields.js";
 import { checkOperator, fieldPred, literalPred, type ValuePred } from "./operators.js";
 import { bindFieldExpr } from "./transformers.js";
@@ -62,12 +63,85 @@ export function compileExpr(n: Expr): Pred {
     case "ident":
       throw new CompileError("UNDEFINED_MACRO", `Undefined macro '${n.name}' used in filter.`, n.pos);
     case "check":
-      try {
-        return compileCheck(n);
-      } catch (err) {
-        if (err instanceof CompileError && err.pos === undefined) throw new CompileError(err.code, err.message, n.pos, { cause: err });
-        throw err;
+      return leafPred(compileLeaf(n));
+  }
+}
+
+/** Compiled leaves by node: macro trees are shared, so each of their checks compiles once per load. */
+export type LeafCache = Map<CheckNode, Leaf>;
+
+function cachedLeaf(x: CheckNode, cache: LeafCache | undefined): Leaf {
+  if (cache === undefined) return compileLeaf(x);
+  let l = cache.get(x);
+  if (l === undefined) {
+    l = compileLeaf(x);
+    cache.set(x, l);
+  }
+  return l;
+}
+
+/** Compiles every check of a tree into the cache (validation: unknown fields, bad values...). */
+export function compileLeaves(n: Expr, cache: LeafCache): void {
+  walk(n, (x) => {
+    if (x.kind === "check") cachedLeaf(x, cache);
+    else if (x.kind === "ident") throw new CompileError("UNDEFINED_MACRO", `Undefined macro '${x.name}' used in filter.`, x.pos);
+  });
+}
+
+/** Most leaves a generated function takes; larger trees use closures. */
+const MAX_GENERATED_LEAVES = 20_000;
+
+/**
+ * Compiles a tree into one generated function per rule: the and/or/not structure becomes a
+ * JavaScript expression whose every leaf call has its own call site, so V8 sees monomorphic calls
+ * and can inline getters and predicates. No text from the rule enters the generated source: it
+ * holds only operators and indexes into the array of compiled leaves. Falls back to closures
+ * when code generation is unavailable or the tree is very large.
+ */
+export function compileExprFast(n: Expr, cache?: LeafCache): Pred {
+  const consts: unknown[] = [];
+  let leaves = 0;
+  const gen = (x: Expr): string => {
+    switch (x.kind) {
+      case "bool":
+        return x.value ? "true" : "false";
+      case "not":
+        return `!${gen(x.child)}`;
+      case "and":
+        return `(${x.children.map(gen).join(" && ")})`;
+      case "or":
+        return `(${x.children.map(gen).join(" || ")})`;
+      case "ident":
+        throw new CompileError("UNDEFINED_MACRO", `Undefined macro '${x.name}' used in filter.`, x.pos);
+      case "check": {
+        leaves++;
+        const l = cachedLeaf(x, cache);
+        const i = consts.length;
+        switch (l.kind) {
+          case "gp":
+            consts.push(l.g, l.p);
+            return `((v = c${i}(e)) !== undefined && c${i + 1}(v))`;
+          case "exists":
+            consts.push(l.g);
+            return `(c${i}(e) !== undefined)`;
+          case "type":
+            consts.push(l.table);
+            return `(c${i}[e.type] === 1)`;
+          case "fn":
+            consts.push(l.f);
+            return `c${i}(e)`;
+        }
       }
+    }
+  };
+  const src = gen(n);
+  if (leaves > MAX_GENERATED_LEAVES) return compileExpr(n);
+  const decls = consts.map((_, i) => `const c${i} = C[${i}];`).join("\n");
+  try {
+    const factory = new Function("C", `"use strict";\n${decls}\nreturn function rule(e) { let v; return ${src}; };`) as (c: unknown[]) => Pred;
+    return factory(consts);
+  } catch {
+    return compileExpr(n);
   }
 }
 
@@ -79,7 +153,49 @@ function literals(n: CheckNode): string[] {
   return [];
 }
 
-function compileCheck(n: CheckNode): Pred {
+/** A compiled leaf: shapes the code generator inlines, or a closure. */
+export type Leaf =
+  | { kind: "gp"; g: (e: SyscallEvent) => FieldValue; p: ValuePred }
+  | { kind: "exists"; g: (e: SyscallEvent) => FieldValue }
+  | { kind: "type"; table: Uint8Array }
+  | { kind: "fn"; f: Pred };
+
+const fn = (f: Pred): Leaf => ({ kind: "fn", f });
+
+/** A leaf as a closure. */
+function leafPred(l: Leaf): Pred {
+  switch (l.kind) {
+    case "fn":
+      return l.f;
+    case "type": {
+      const t = l.table;
+      return (e) => t[e.type] === 1;
+    }
+    case "exists": {
+      const g = l.g;
+      return (e) => g(e) !== undefined;
+    }
+    case "gp": {
+      const { g, p } = l;
+      return (e) => {
+        const v = g(e);
+        return v !== undefined && p(v);
+      };
+    }
+  }
+}
+
+/** Compiles one check, mapping position-less errors to the node. */
+function compileLeaf(n: CheckNode): Leaf {
+  try {
+    return compileCheck(n);
+  } catch (err) {
+    if (err instanceof CompileError && err.pos === undefined) throw new CompileError(err.code, err.message, n.pos, { cause: err });
+    throw err;
+  }
+}
+
+function compileCheck(n: CheckNode): Leaf {
   const f = n.field;
   // evt.type: a table lookup by event code
   if (f.kind === "field" && (f.name === "evt.type" || f.name === "syscall.type") && f.arg === undefined && n.modifier === undefined && (n.op === "=" || n.op === "!=" || n.op === "in" || n.op === "intersects") && n.value !== undefined && n.value.kind !== "fieldvalue") {
@@ -89,33 +205,33 @@ function compileCheck(n: CheckNode): Pred {
       if (spec !== undefined) table[spec.code] = 1;
     }
     if (n.op === "!=") for (let k = 0; k < table.length; k++) table[k] = table[k] === 1 ? 0 : 1;
-    return (e) => table[e.type] === 1;
+    return { kind: "type", table };
   }
 
   if (f.kind === "transformer") {
     const b = bindFieldExpr(f);
-    if (n.op === "exists") return (e) => b.get(e) !== undefined;
+    if (n.op === "exists") return { kind: "exists", g: b.get };
     if (n.value?.kind === "fieldvalue") {
       const rhs = bindFieldExpr(n.value.field);
       const cmp = fieldPred(b.name, b.type, n.op);
       const lg = b.get;
       const rg = rhs.get;
-      return (e) => {
+      return fn((e) => {
         const v = lg(e);
         if (v === undefined) return false;
         const w = rg(e);
         return w !== undefined && cmp(v, w);
-      };
+      });
     }
     return withValue(b.get, undefined, undefined, rhsPred(n, b.name, b.type));
   }
   const r = resolveField(f.name, f.arg);
   if (n.op === "exists") {
-    if (r.ancestor !== undefined) return (e) => e.proc.parent !== undefined;
+    if (r.ancestor !== undefined) return fn((e) => e.proc.parent !== undefined);
     const g = r.get;
     const o = r.either;
-    if (o !== undefined) return (e) => g(e) !== undefined || o(e) !== undefined;
-    return (e) => g(e) !== undefined;
+    if (o !== undefined) return fn((e) => g(e) !== undefined || o(e) !== undefined);
+    return { kind: "exists", g };
   }
   if (n.value?.kind === "fieldvalue") {
     if (n.op === "pmatch" || n.op === "regex") throw new CompileError("BAD_OPERATOR", `operator '${n.op}' cannot take a field on its right-hand side`, n.pos);
@@ -129,24 +245,24 @@ function compileCheck(n: CheckNode): Pred {
     };
     if (r.ancestor !== undefined) {
       const anc = r.ancestor;
-      return (e) => {
+      return fn((e) => {
         let t: ThreadInfo | undefined = e.proc.parent;
         for (let k = 0; k < MAX_ANCESTORS && t !== undefined; k++, t = t.parent) {
           const v = anc(t);
           if (v !== undefined && pred(e, v)) return true;
         }
         return false;
-      };
+      });
     }
     const g = r.get;
     const o = r.either;
-    return (e) => {
+    return fn((e) => {
       const v = g(e);
       if (v !== undefined && pred(e, v)) return true;
       if (o === undefined) return false;
       const w = o(e);
       return w !== undefined && pred(e, w);
-    };
+    });
   }
   return withValue(r.get, r.ancestor, r.either, rhsPred(n, r.name, r.type));
 }
@@ -158,27 +274,24 @@ function rhsPred(n: CheckNode, name: string, type: Parameters<typeof literalPred
   return literalPred(name, type, n.op, n.modifier, literals(n));
 }
 
-function withValue(g: (e: SyscallEvent) => FieldValue, anc: ((t: ThreadInfo) => FieldValue) | undefined, either: ((e: SyscallEvent) => FieldValue) | undefined, p: ValuePred): Pred {
+function withValue(g: (e: SyscallEvent) => FieldValue, anc: ((t: ThreadInfo) => FieldValue) | undefined, either: ((e: SyscallEvent) => FieldValue) | undefined, p: ValuePred): Leaf {
   if (anc !== undefined) {
-    return (e) => {
+    return fn((e) => {
       let t: ThreadInfo | undefined = e.proc.parent;
       for (let k = 0; k < MAX_ANCESTORS && t !== undefined; k++, t = t.parent) {
         const v = anc(t);
         if (v !== undefined && p(v)) return true;
       }
       return false;
-    };
+    });
   }
   if (either !== undefined) {
-    return (e) => {
+    return fn((e) => {
       const v = g(e);
       if (v !== undefined && p(v)) return true;
       const w = either(e);
       return w !== undefined && p(w);
-    };
+    });
   }
-  return (e) => {
-    const v = g(e);
-    return v !== undefined && p(v);
-  };
+  return { kind: "gp", g, p };
 }

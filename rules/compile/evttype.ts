@@ -87,3 +87,71 @@ export function codeCount(s: CodeSet): number {
   for (let k = 0; k < s.length; k++) c += s[k] as number;
   return c;
 }
+
+/** The code set of one `evt.type` leaf (`=`, `!=`, `in`), or undefined for any other node. */
+function leafCodes(n: Expr): Uint8Array | undefined {
+  if (n.kind !== "check") return undefined;
+  const f = n.field;
+  if (f.kind !== "field" || f.arg !== undefined || n.modifier !== undefined) return undefined;
+  if (f.name !== "evt.type" && f.name !== "syscall.type") return undefined;
+  if (n.op !== "=" && n.op !== "!=" && n.op !== "in" && n.op !== "intersects") return undefined;
+  const v = n.value;
+  if (v === undefined || v.kind === "fieldvalue") return undefined;
+  const set = new Uint8Array(EVENT_CODE_LIMIT);
+  for (const name of v.kind === "value" ? [v.value] : v.items.map((i) => i.value)) {
+    const spec = eventByName(name);
+    if (spec !== undefined) set[spec.code] = 1;
+  }
+  return n.op === "!=" ? complement(set) : set;
+}
+
+/**
+ * Given the codes a rule is indexed under, replaces `evt.type` leaves whose value is the same for
+ * every one of those codes by a constant and folds the constants away: the index already
+ * guarantees them (`open_read`'s `evt.type in (open, openat, openat2)` in an openat-only rule).
+ */
+export function simplifyForCodes(n: Expr, codes: CodeSet): Expr {
+  if (codes === null) return n;
+  const fold = (x: Expr): Expr => {
+    switch (x.kind) {
+      case "check": {
+        const s = leafCodes(x);
+        if (s === undefined) return x;
+        let all = true;
+        let none = true;
+        for (let k = 0; k < codes.length; k++) {
+          if (codes[k] !== 1) continue;
+          if (s[k] === 1) none = false;
+          else all = false;
+        }
+        if (all) return { kind: "bool", value: true, pos: x.pos };
+        if (none) return { kind: "bool", value: false, pos: x.pos };
+        return x;
+      }
+      case "not": {
+        const c = fold(x.child);
+        if (c.kind === "bool") return { kind: "bool", value: !c.value, pos: x.pos };
+        return c === x.child ? x : { ...x, child: c };
+      }
+      case "and":
+      case "or": {
+        const isAnd = x.kind === "and";
+        const kept: Expr[] = [];
+        for (const c0 of x.children) {
+          const c = fold(c0);
+          if (c.kind === "bool") {
+            if (c.value !== isAnd) return { kind: "bool", value: !isAnd, pos: x.pos };
+            continue;
+          }
+          kept.push(c);
+        }
+        if (kept.length === 0) return { kind: "bool", value: isAnd, pos: x.pos };
+        if (kept.length === 1) return kept[0] as Expr;
+        return { ...x, children: kept };
+      }
+      default:
+        return x;
+    }
+  };
+  return fold(n);
+}

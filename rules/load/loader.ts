@@ -6,8 +6,8 @@
  * file:line:col and a code and skipped; loading never throws.
  */
 import { EVENTS } from "../event-table.js";
-import { compileExpr } from "../compile/compiler.js";
-import { codeCount, conditionCodes } from "../compile/evttype.js";
+import { compileExprFast, compileLeaves, type LeafCache } from "../compile/compiler.js";
+import { codeCount, conditionCodes, simplifyForCodes } from "../compile/evttype.js";
 import { compileFormat, type FormatWarnings } from "../compile/formatter.js";
 import { IndexedRuleSet, Rule, type RuleSet } from "../engine.js";
 import { CompileError, ParseError, RuleError } from "../errors.js";
@@ -121,6 +121,8 @@ class Compilation {
   private readonly listText = new Map<string, string>();
   /** Macro name → its resolved tree (undefined while failed). */
   private readonly macroTrees = new Map<string, Expr | undefined>();
+  /** Compiled checks, shared by every rule using the same macro. */
+  private readonly leaves: LeafCache = new Map();
 
   constructor(
     private readonly c: Collector,
@@ -315,7 +317,9 @@ class Compilation {
       const parsed = this.parse(cond);
       walk(parsed, (x) => own.add(x.pos));
       tree = this.resolveMacros(parsed, Number.MAX_SAFE_INTEGER);
-      pred = compileExpr(tree);
+      // compile the full tree first so every field is checked, then the simplified one runs
+      compileLeaves(tree, this.leaves);
+      pred = compileExprFast(simplifyForCodes(tree, conditionCodes(tree)), this.leaves);
     } catch (err) {
       if (r.skipIfUnknownFilter && err instanceof CompileError && (err.code === "UNKNOWN_FIELD" || err.code === "BAD_FIELD_ARG")) return undefined;
       this.reportCondError(err, cond, label, own);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from "vitest";
-import { conditionCodes } from "../../rules/compile/evttype.js";
+import { conditionCodes, simplifyForCodes } from "../../rules/compile/evttype.js";
 import { EVENTS } from "../../rules/event-table.js";
 import { parseCondition } from "../../rules/lang/parser.js";
 
@@ -50,5 +50,29 @@ describe("event types from the condition tree", () => {
     const u = new Set<string>();
     conditionCodes(parseCondition("evt.type in (open, bogus, container)"), u);
     expect([...u].sort()).toEqual(["bogus", "container"]);
+  });
+});
+
+describe("simplification under the rule's own event types", () => {
+  function simplified(cond: string): string {
+    const t = parseCondition(cond);
+    const s = simplifyForCodes(t, conditionCodes(t));
+    return JSON.stringify(s, (k, v: unknown) => (k === "pos" ? undefined : v));
+  }
+  it.each([
+    ["evt.type = openat and proc.name = x", "proc.name"],
+    ["(evt.type in (open, openat) and proc.name = x) and evt.type = openat", "proc.name"],
+    ["evt.type = openat and (evt.type = execve or proc.name = x)", "proc.name"],
+  ])("%s keeps only the non-type checks", (cond, field) => {
+    const s = simplified(cond);
+    expect(s).not.toContain("evt.type");
+    expect(s).toContain(field);
+  });
+  it("keeps a type check that splits the rule's types", () => {
+    expect(simplified("evt.type in (open, openat) and (evt.type = open or proc.name = x)")).toContain("evt.type");
+  });
+  it("rules without a type constraint are unchanged", () => {
+    const t = parseCondition("proc.name = x or evt.type = open");
+    expect(simplifyForCodes(t, conditionCodes(t))).toBe(t);
   });
 });

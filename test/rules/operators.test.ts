@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from "vitest";
-import { compileExpr } from "../../rules/compile/compiler.js";
+import { compileExpr, compileExprFast } from "../../rules/compile/compiler.js";
 import { CompileError } from "../../rules/errors.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import { parseCondition } from "../../rules/lang/parser.js";
 import { container, ev, fileFd, O, openat, proc, sockFd } from "./event-builder.js";
 
-export function holds(cond: string, e: SyscallEvent): boolean {
-  return compileExpr(parseCondition(cond))(e);
+/** Evaluates with both compilers (closures and generated code); they must agree. */
+function holds(cond: string, e: SyscallEvent): boolean {
+  const tree = parseCondition(cond);
+  const a = compileExpr(tree)(e);
+  const b = compileExprFast(tree)(e);
+  expect(b).toBe(a);
+  return a;
 }
 
 const bash = proc({ comm: "bash", exe: "/bin/bash", exepath: "/usr/bin/bash", args: ["-c", "ls -la"], parents: [{ comm: "sshd" }, { comm: "systemd", pid: 1 }] });
