@@ -19,10 +19,14 @@
 
 _Static_assert(sizeof(struct vigil_hdr) == VIGIL_HDR_SIZE, "header size");
 
+/* Counts frames begun: caches below are valid within one frame only. */
+static __u64 frame_seq;
+
 void frame_begin(struct frame *fr, __u16 type, pid_t pid, pid_t tid, const struct procfacts *pf, __s64 res)
 {
 	struct vigil_hdr *h = (struct vigil_hdr *)fr->buf;
 
+	frame_seq++;
 	memset(h, 0, sizeof(*h));
 	h->type = type;
 	h->version = VIGIL_WIRE_VERSION;
@@ -118,6 +122,32 @@ void put_ubytes(struct frame *fr, pid_t pid, __u64 addr, __u64 len, size_t max)
 	put_bytes(fr, buf, n > 0 ? (size_t)n : 0);
 }
 
+/* One stat per (pid, fd, frame): dev/ino and fd info of the same fd share it. */
+static struct {
+	pid_t pid;
+	long fd;
+	__u64 seq;
+	int ok;
+	struct stat sb;
+} last;
+
+static int fd_stat(struct frame *fr, pid_t pid, long fd, struct stat *out)
+{
+	char path[64];
+
+	if (last.seq == frame_seq && last.pid == pid && last.fd == fd) {
+		*out = last.sb;
+		return last.ok;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/fd/%ld", (int)pid, fd);
+	last.ok = stat(path, &last.sb);
+	last.pid = pid;
+	last.fd = fd;
+	last.seq = frame_seq;
+	*out = last.sb;
+	return last.ok;
+}
+
 /* The kernel's internal dev_t (MINORBITS 20), as the probe reads i_sb->s_dev. */
 static __u32 kdev(dev_t d)
 {
@@ -126,11 +156,9 @@ static __u32 kdev(dev_t d)
 
 void put_dev_ino(struct frame *fr, pid_t pid, long fd)
 {
-	char path[64];
 	struct stat sb;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd/%ld", (int)pid, fd);
-	if (fd < 0 || stat(path, &sb) != 0) {
+	if (fd < 0 || fd_stat(fr, pid, fd, &sb) != 0) {
 		put_none(fr);
 		put_none(fr);
 		return;
@@ -153,8 +181,7 @@ void put_fdinfo(struct frame *fr, pid_t pid, long fd)
 	}
 	snprintf(what, sizeof(what), "fd/%ld", fd);
 	n = proc_link(pid, what, buf + 2, sizeof(buf) - 2);
-	snprintf(what, sizeof(what), "/proc/%d/fd/%ld", (int)pid, fd);
-	if (n < 0 || stat(what, &sb) != 0) {
+	if (n < 0 || fd_stat(fr, pid, fd, &sb) != 0) {
 		put_none(fr);
 		return;
 	}

@@ -94,7 +94,7 @@ int main(int argc, char **argv)
 	long buffer_kb = 4096;
 	int c;
 	struct sigaction sa;
-	struct itimerval it = { { 0, 200000 }, { 0, 200000 } };
+	struct itimerval it = { { 0, 50000 }, { 0, 50000 } };
 	static const int fwd[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
 
 	memset(&o, 0, sizeof(o));

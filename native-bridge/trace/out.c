@@ -19,6 +19,11 @@
 #define RECONNECT_MIN_NS (200ULL * 1000000ULL)
 #define RECONNECT_MAX_NS (2000ULL * 1000000ULL)
 #define STATS_EVERY_NS (2000ULL * 1000000ULL)
+/* Frames are written in batches: at this many bytes, or when the oldest waited this long (the
+ * tracer's alarm also flushes an idle buffer). One send per frame would add a syscall to every
+ * traced stop. */
+#define FLUSH_BYTES (32 * 1024)
+#define FLUSH_NS (20ULL * 1000000ULL)
 
 static struct {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -26,7 +31,7 @@ static struct {
 	size_t cap, start, len;
 	size_t front_sent; /* bytes of the first queued frame already written */
 	int fd;
-	__u64 next_attempt, backoff, last_stats;
+	__u64 next_attempt, backoff, last_stats, oldest;
 	__u32 programs;
 	bool verbose, logged_absent;
 	struct out_stats st;
@@ -228,8 +233,11 @@ void out_frame(const void *data, size_t size)
 		o.start = 0;
 	}
 	memcpy(o.buf + o.start + o.len, data, size);
+	if (o.len == 0)
+		o.oldest = boottime_ns();
 	o.len += size;
-	out_pump();
+	if (o.len >= FLUSH_BYTES || boottime_ns() - o.oldest >= FLUSH_NS)
+		out_pump();
 }
 
 void out_flush_final(int timeout_ms)

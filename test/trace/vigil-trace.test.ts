@@ -5,7 +5,7 @@
  * agent neither blocks nor breaks the workload (the gap is reported on reconnection).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -126,6 +126,23 @@ describe("frames of a workload", () => {
     expect(shExit).toBeDefined();
     expect(u64(shExit?.params[1])).toBe(3n); // exit code
     expect(exits.find((f) => f.pid === child?.pid)).toBeDefined();
+  });
+});
+
+describe("fd facts are per event", () => {
+  it("two opens reusing fd 3 in one process report each file's own inode and path", async () => {
+    const l = new FrameListener(sockPath());
+    await l.listen();
+    const r = await run(["--socket", l.path, "--syscalls", SYSCALLS, "--", "sh", "-c", "exec 3</etc/hostname; exec 3<&-; exec 3</etc/passwd; exit 0"]);
+    expect(r.code).toBe(0);
+    for (const path of ["/etc/hostname", "/etc/passwd"]) {
+      const f = l.frames.find((x) => x.type === T.OPENAT && str(x.params[1]) === path);
+      expect(f, path).toBeDefined();
+      expect(f?.res).toBe(3n);
+      expect(u64(f?.params[5])).toBe(BigInt(statSync(path).ino));
+      expect(fdinfo(f?.params[6])?.path).toBe(realpathSync(path));
+    }
+    await l.close();
   });
 });
 
