@@ -217,7 +217,7 @@ export class Collector {
       if (append) this.warn(DiagCode.Deprecated, "'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under 'override' instead.", it.loc, label);
       if (prev === undefined) throw new ItemError("Macro has 'append' or 'override' key but no previous macro under this name", it.loc, DiagCode.Validate);
       const op = append ? "append" : ov?.get("condition");
-      if (op === "append") prev.cond = { text: prev.cond.text + " " + cond.text, loc: prev.cond.loc, mappable: false };
+      if (op === "append") prev.cond = joinCond(prev.cond, cond);
       else if (op === "replace") prev.cond = cond;
       return;
     }
@@ -362,7 +362,7 @@ export class Collector {
       switch (k) {
         case "condition": {
           const c = condText(en);
-          r.cond = { text: r.cond.text + " " + c.text, loc: r.cond.loc, mappable: false };
+          r.cond = joinCond(r.cond, c);
           break;
         }
         case "output":
@@ -425,9 +425,19 @@ function stringList(en: RawEntry, key: string): string[] {
 }
 
 function condText(en: RawEntry): CondText {
-  if (typeof en.value === "number" || typeof en.value === "boolean") return { text: String(en.value), loc: en.valueLoc, mappable: false };
+  if (typeof en.value === "number" || typeof en.value === "boolean") return { text: String(en.value), loc: en.valueLoc, locate: undefined };
   if (typeof en.value !== "string") throw new ItemError("Value of condition must be a string", en.valueLoc);
-  return { text: en.value, loc: en.valueLoc, mappable: en.singleLine };
+  return { text: en.value, loc: en.valueLoc, locate: en.locate };
+}
+
+/** Appended condition: `a + " " + b`, offsets mapped to whichever part they fall in. */
+function joinCond(a: CondText, b: CondText): CondText {
+  const cut = a.text.length + 1;
+  return {
+    text: a.text + " " + b.text,
+    loc: a.loc,
+    locate: (idx) => (idx < cut ? a.locate?.(idx) : b.locate?.(idx - cut)),
+  };
 }
 
 function exceptions(en: RawEntry, appending: boolean): ExceptionInfo[] {

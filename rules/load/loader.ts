@@ -116,11 +116,21 @@ function quoteValue(s: string): string {
   return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 }
 
+/** A condition after list expansion, with the map back to the original offsets. */
+interface Expanded {
+  text: string;
+  back: (idx: number) => number;
+}
+
+const identity = (idx: number): number => idx;
+
 class Compilation {
   /** List name → its expanded text (items joined by ", "). */
   private readonly listText = new Map<string, string>();
   /** Macro name → its resolved tree (undefined while failed). */
   private readonly macroTrees = new Map<string, Expr | undefined>();
+  /** Which macro a node (by its pos object) was parsed from. */
+  private readonly macroOrigin = new Map<object, { label: string; cond: CondText; back: (idx: number) => number }>();
   /** Compiled checks, shared by every rule using the same macro. */
   private readonly leaves: LeafCache = new Map();
 
@@ -168,13 +178,25 @@ class Compilation {
     }
   }
 
-  /** Replaces list names delimited by blanks, `(`, `)`, `,`, `=` or the ends (Falco `resolve_list`). */
-  private expandLists(text: string): string {
-    if (this.listText.size === 0) return text;
+  /**
+   * Replaces list names delimited by blanks, `(`, `)`, `,`, `=` or the ends (Falco `resolve_list`).
+   * Also returns `back`, which maps an offset in the result to the offset in `text` it came from
+   * (the list name's start for offsets inside a substitution).
+   */
+  private expandLists(text: string): Expanded {
+    if (this.listText.size === 0) return { text, back: identity };
     let out = "";
     let last = 0;
     let i = 0;
     const n = text.length;
+    // segments: [outStart, srcStart, copied (1) or substituted (0)]
+    const segs: number[] = [];
+    const copy = (from: number, to: number): void => {
+      if (to > from) {
+        segs.push(out.length, from, 1);
+        out += text.slice(from, to);
+      }
+    };
     while (i < n) {
       while (i < n && isDelim(text.charCodeAt(i))) i++;
       const start = i;
@@ -183,9 +205,10 @@ class Compilation {
       const repl = this.listText.get(text.slice(start, i));
       if (repl === undefined) continue;
       (this.c.lists.get(text.slice(start, i)) as ListInfo).used = true;
-      out += text.slice(last, start);
+      copy(last, start);
       last = i;
       if (repl !== "") {
+        segs.push(out.length, start, 0);
         out += repl;
         continue;
       }
@@ -200,7 +223,21 @@ class Compilation {
         if (trimmed.endsWith(",")) out = trimmed.slice(0, -1);
       }
     }
-    return out + text.slice(last);
+    copy(last, n);
+    const back = (idx: number): number => {
+      let lo = 0;
+      let hi = segs.length / 3 - 1;
+      if (hi < 0) return 0;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if ((segs[mid * 3] as number) <= idx) lo = mid;
+        else hi = mid - 1;
+      }
+      const outStart = segs[lo * 3] as number;
+      const srcStart = segs[lo * 3 + 1] as number;
+      return segs[lo * 3 + 2] === 1 ? srcStart + Math.max(0, idx - outStart) : srcStart;
+    };
+    return { text: out, back };
   }
 
   // ---------------------------------------------------------------- macros
@@ -210,17 +247,26 @@ class Compilation {
     for (const m of macros) {
       const label = `macro '${m.name}'`;
       try {
-        const tree = this.parse(m.cond);
+        const { tree, back } = this.parse(m.cond);
+        const origin = { label, cond: m.cond, back };
+        walk(tree, (x) => this.macroOrigin.set(x.pos, origin));
         this.macroTrees.set(m.name, this.resolveMacros(tree, m.index));
       } catch (err) {
         this.macroTrees.set(m.name, undefined);
-        this.reportCondError(err, m.cond, label);
+        this.reportCondError(err, m.cond, label, undefined, identity);
       }
     }
   }
 
-  private parse(cond: CondText): Expr {
-    return parseCondition(this.expandLists(cond.text), this.limits);
+  /** Expands lists and parses; a parse error's offset is mapped back to the condition text. */
+  private parse(cond: CondText): { tree: Expr; back: (idx: number) => number } {
+    const ex = this.expandLists(cond.text);
+    try {
+      return { tree: parseCondition(ex.text, this.limits), back: ex.back };
+    } catch (err) {
+      if (err instanceof ParseError && err.pos !== undefined) throw new ParseError(err.code, err.message, { ...err.pos, idx: ex.back(err.pos.idx) }, { cause: err });
+      throw err;
+    }
   }
 
   /** Replaces identifiers with macro trees; `visibility` = only macros defined before it (rules: all). */
@@ -308,13 +354,17 @@ class Compilation {
       this.diag("error", DiagCode.Validate, (err as Error).message, r.exceptions[0]?.loc ?? r.loc, label);
       return undefined;
     }
-    const cond: CondText = { text, loc: r.cond.loc, mappable: r.cond.mappable && text === r.cond.text };
+    const shift = text === r.cond.text ? 0 : 1;
+    const inner = r.cond;
+    const cond: CondText = { text, loc: r.cond.loc, locate: (idx) => inner.locate?.(idx - shift) };
     let tree: Expr;
     let pred;
     // positions of the rule's own nodes: errors there map to a column of the rule's condition
     const own = new Set<object>();
+    let back = identity;
     try {
-      const parsed = this.parse(cond);
+      const { tree: parsed, back: b } = this.parse(cond);
+      back = b;
       walk(parsed, (x) => own.add(x.pos));
       tree = this.resolveMacros(parsed, Number.MAX_SAFE_INTEGER);
       // compile the full tree first so every field is checked, then the simplified one runs
@@ -322,7 +372,7 @@ class Compilation {
       pred = compileExprFast(simplifyForCodes(tree, conditionCodes(tree)), this.leaves);
     } catch (err) {
       if (r.skipIfUnknownFilter && err instanceof CompileError && (err.code === "UNKNOWN_FIELD" || err.code === "BAD_FIELD_ARG")) return undefined;
-      this.reportCondError(err, cond, label, own);
+      this.reportCondError(err, cond, label, own, back);
       return undefined;
     }
     const unknownTypes = new Set<string>();
@@ -357,18 +407,32 @@ class Compilation {
     });
   }
 
-  private reportCondError(err: unknown, cond: CondText, label: string, ownPositions?: ReadonlySet<object>): void {
+  /**
+   * Reports a condition error at the file position of the failing token: errors in the item's own
+   * text map through list expansion back to the YAML; errors inside a macro used by a rule name
+   * the macro and its position.
+   */
+  private reportCondError(err: unknown, cond: CondText, label: string, ownPositions: ReadonlySet<object> | undefined, back: (idx: number) => number): void {
     if (!(err instanceof RuleError)) {
       this.diag("error", DiagCode.CompileCondition, `internal error: ${(err as Error)?.message ?? String(err)}`, cond.loc, label);
       return;
     }
-    const loc = { ...cond.loc };
+    let loc: Loc = cond.loc;
     let msg = err.message;
     const p = err.pos;
-    const own = err instanceof ParseError || err.code === "UNDEFINED_MACRO" || (p !== undefined && ownPositions?.has(p) === true);
-    if (p !== undefined && own) {
-      if (cond.mappable && p.line === 1) loc.col += p.idx;
-      else msg += ` (at condition offset ${p.idx})`;
+    if (p !== undefined) {
+      // parse errors were mapped already; node positions are in the expanded text
+      const own = err instanceof ParseError || err.code === "UNDEFINED_MACRO" || ownPositions?.has(p) === true;
+      const origin = own ? undefined : this.macroOrigin.get(p);
+      if (own) {
+        const idx = err instanceof ParseError ? p.idx : back(p.idx);
+        const at = cond.locate?.(idx);
+        if (at !== undefined) loc = at;
+        else msg += ` (at condition offset ${idx})`;
+      } else if (origin !== undefined) {
+        const at = origin.cond.locate?.(origin.back(p.idx)) ?? origin.cond.loc;
+        msg += ` (in ${origin.label} at ${at.file}:${at.line}:${at.col})`;
+      }
     }
     this.diag("error", DiagCode.CompileCondition, msg, loc, label);
   }

@@ -12,10 +12,8 @@ export interface RawEntry {
   value: unknown;
   keyLoc: Loc;
   valueLoc: Loc;
-  /** True when the value is a plain or quoted scalar on one line (condition offsets map to columns). */
-  singleLine: boolean;
-  /** For plain scalars, the column offset of the value text = valueLoc.col. */
-  plain: boolean;
+  /** For string scalars: the file position of an offset in the value text (folded, quoted or block). */
+  locate: ((idx: number) => Loc | undefined) | undefined;
 }
 
 /** One top-level item of a rules file. */
@@ -93,14 +91,14 @@ export function readRulesFile(file: string, text: string, diags: Diagnostic[]): 
           continue;
         }
         const valueLoc = v === null ? keyLoc : loc(v.range?.[0]);
-        let singleLine = false;
-        let plain = false;
-        if (v !== null && isScalar(v) && typeof value === "string") {
-          plain = v.type === "PLAIN";
-          const src = text.slice(v.range?.[0] ?? 0, v.range?.[1] ?? 0);
-          singleLine = plain && !src.includes("\n") && src === value;
+        let locate: RawEntry["locate"];
+        if (v !== null && isScalar(v) && typeof value === "string" && v.range !== undefined && v.range !== null) {
+          const start = v.range[0];
+          const src = text.slice(start, v.range[1]);
+          const block = v.type === "BLOCK_FOLDED" || v.type === "BLOCK_LITERAL";
+          locate = locator(value, src, block, (off) => loc(start + off));
         }
-        entries.set(keyName, { value, keyLoc, valueLoc, singleLine, plain });
+        entries.set(keyName, { value, keyLoc, valueLoc, locate });
       }
       if (!bad) items.push({ file, loc: itemLoc, entries });
     }
@@ -112,4 +110,40 @@ export function readRulesFile(file: string, text: string, diags: Diagnostic[]): 
 export function oneLine(s: string): string {
   const first = s.split("\n")[0] ?? "";
   return first.replace(/ at line \d+, column \d+:?$/, "").trim();
+}
+
+/**
+ * Maps offsets in a scalar's value back to its source text. The value's characters appear in
+ * the source in order; folding, indentation, quotes and escapes only add source characters, so a
+ * greedy alignment (advance the source until it holds the value's next character; a blank in the
+ * value may stand for a line break and indentation) recovers each character's place. The table
+ * is built on the first call (only when there is an error to place).
+ */
+export function locator(value: string, src: string, block: boolean, at: (srcOffset: number) => Loc): (idx: number) => Loc | undefined {
+  let table: Int32Array | undefined | null;
+  const build = (): Int32Array | null => {
+    const map = new Int32Array(value.length + 1);
+    let j = 0;
+    if (block) {
+      const nl = src.indexOf("\n");
+      j = nl < 0 ? src.length : nl + 1;
+    } else if (src.startsWith('"') || src.startsWith("'")) j = 1;
+    for (let i = 0; i < value.length; i++) {
+      const c = value[i] as string;
+      const blank = c === " " || c === "\n" || c === "\t";
+      while (j < src.length && src[j] !== c && !(blank && /\s/.test(src[j] as string))) j++;
+      if (j >= src.length) return null;
+      map[i] = j;
+      j++;
+      const next = value[i + 1];
+      if (blank && next !== undefined && !/\s/.test(next)) while (j < src.length && /\s/.test(src[j] as string) && src[j] !== next) j++;
+    }
+    map[value.length] = j;
+    return map;
+  };
+  return (idx) => {
+    if (table === undefined) table = build();
+    if (table === null || idx < 0 || idx > value.length) return undefined;
+    return at(table[idx] as number);
+  };
 }

@@ -75,8 +75,8 @@ export interface ListInfo {
 export interface CondText {
   text: string;
   loc: Loc;
-  /** True when `text` is exactly one single-line plain scalar at `loc` (offsets map to columns). */
-  mappable: boolean;
+  /** File position of an offset in `text`, when known. */
+  locate: ((idx: number) => Loc | undefined) | undefined;
 }
 
 export interface MacroInfo {
