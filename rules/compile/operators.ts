@@ -298,8 +298,21 @@ export function fieldPred(field: string, type: FieldType, op: Op): (a: NonNullab
     case "icontains": return (a, b) => includesCI(valueText(a), valueText(b).toLowerCase());
     case "startswith": return (a, b) => valueText(a).startsWith(valueText(b));
     case "endswith": return (a, b) => valueText(a).endsWith(valueText(b));
-    case "glob": return (a, b) => compileGlob(valueText(b)).match(valueText(a));
-    case "iglob": return (a, b) => compileGlob(valueText(b).toLowerCase(), true).match(valueText(a));
+    case "glob":
+    case "iglob": {
+      // the pattern comes from the event: keep the last compiled one (usually the same)
+      const ci = op === "iglob";
+      let lastPat: string | undefined;
+      let last = compileGlob("");
+      return (a, b) => {
+        const pat = valueText(b);
+        if (pat !== lastPat) {
+          lastPat = pat;
+          last = compileGlob(ci ? pat.toLowerCase() : pat, ci);
+        }
+        return last.match(valueText(a));
+      };
+    }
     default:
       throw new CompileError("BAD_OPERATOR", `operator '${op}' cannot take a field on its right-hand side`);
   }
