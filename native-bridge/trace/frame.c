@@ -167,7 +167,7 @@ void put_dev_ino(struct frame *fr, pid_t pid, long fd)
 	put_u64(fr, (__u64)sb.st_ino);
 }
 
-/* fd info: kind byte, aux byte (overlay layer: unknown here), then the path with its NUL. */
+/* fd info: kind byte, aux byte (overlay layer: 1 upper, 2 lower), then the path with its NUL. */
 void put_fdinfo(struct frame *fr, pid_t pid, long fd)
 {
 	char what[48], buf[2 + STR_MAX];
@@ -212,6 +212,17 @@ void put_fdinfo(struct frame *fr, pid_t pid, long fd)
 		kind = VIGIL_FD_MEMFD;
 	buf[0] = (char)kind;
 	buf[1] = 0;
+	{
+		char link[64];
+		int layer;
+
+		snprintf(link, sizeof(link), "/proc/%d/fd/%ld", (int)pid, fd);
+		layer = overlay_layer(link, &sb);
+		if (layer == 1)
+			buf[1] = 1;
+		else if (layer == 0)
+			buf[1] = 2;
+	}
 	put_bytes(fr, buf, 2 + (size_t)n + 1);
 }
 

@@ -97,6 +97,7 @@ int main(int argc, char **argv)
 	struct itimerval it = { { 0, 50000 }, { 0, 50000 } };
 	static const int fwd[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
 
+	trace_start_realtime_ns = realtime_ns();
 	memset(&o, 0, sizeof(o));
 	/* "+": stop at the first non-option, so CMD's own flags are never ours */
 	while ((c = getopt_long(argc, argv, "+vh", lo, NULL)) != -1) {

@@ -83,8 +83,12 @@ static int write_now(const void *p, size_t n)
 			continue;
 		if (w < 0 && errno == EAGAIN) {
 			struct pollfd pf = { .fd = o.fd, .events = POLLOUT };
+			int pr;
 
-			if (poll(&pf, 1, 100) <= 0)
+			do
+				pr = poll(&pf, 1, 100);
+			while (pr < 0 && errno == EINTR);
+			if (pr <= 0)
 				return -1;
 			continue;
 		}

@@ -16,6 +16,21 @@
 #include <unistd.h>
 #include "trace.h"
 
+#define OVERLAYFS_SUPER_MAGIC_ 0x794c7630
+
+__u64 trace_start_realtime_ns;
+
+int overlay_layer(const char *path, const struct stat *sb)
+{
+	struct statfs fs;
+	__u64 ctime;
+
+	if (statfs(path, &fs) != 0 || fs.f_type != OVERLAYFS_SUPER_MAGIC_)
+		return -1;
+	ctime = (__u64)sb->st_ctim.tv_sec * 1000000000ULL + (__u64)sb->st_ctim.tv_nsec;
+	return ctime >= trace_start_realtime_ns ? 1 : 0;
+}
+
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
@@ -298,9 +313,11 @@ int proc_facts(pid_t pid, pid_t tid, struct procfacts *f)
 	return 0;
 }
 
-/* Exec flags as Falco defines them: EXE_WRITABLE=1, EXE_FROM_MEMFD=4 (overlay layers unknown here). */
+/* Exec flags as Falco defines them: EXE_WRITABLE=1, EXE_UPPER_LAYER=2, EXE_FROM_MEMFD=4, EXE_LOWER_LAYER=8. */
 static __u32 exe_flags(pid_t pid, const struct stat *sb, const char *exepath)
 {
+	char link[64];
+	int layer;
 	char st[4096];
 	ssize_t n = proc_read(pid, "status", st, sizeof(st) - 1);
 	__u64 fsuid = (__u64)-1, fsgid = (__u64)-1, capeff = 0;
@@ -317,6 +334,12 @@ static __u32 exe_flags(pid_t pid, const struct stat *sb, const char *exepath)
 		flags |= 1;
 	if (strncmp(exepath, "/memfd:", 7) == 0)
 		flags |= 4;
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	layer = overlay_layer(link, sb);
+	if (layer == 1)
+		flags |= 2;
+	else if (layer == 0)
+		flags |= 8;
 	return flags;
 }
 

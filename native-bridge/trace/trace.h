@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <linux/types.h>
 #include "events.h"
@@ -62,6 +63,14 @@ ssize_t proc_link(pid_t pid, const char *what, char *buf, size_t cap);
 ssize_t mem_str(pid_t pid, __u64 addr, char *buf, size_t cap);
 ssize_t mem_read(pid_t pid, __u64 addr, void *buf, size_t len);
 __u64 boottime_ns(void);
+/*
+ * Which overlayfs layer a file is in, as the probe reports it: 1 upper, 0 lower, -1 not on
+ * overlayfs. The tracer cannot see the layers; it uses the fact that the upper layer starts
+ * empty when the container starts (the tracer is its entrypoint): a file whose ctime is not
+ * older than the tracer's start was written (or copied up) since, so it is in the upper layer.
+ */
+int overlay_layer(const char *path, const struct stat *sb);
+extern __u64 trace_start_realtime_ns;
 __u64 realtime_ns(void);
 
 /* ---------------------------------------------------------------- frames */

@@ -5,12 +5,12 @@
  * agent neither blocks nor breaks the workload (the gap is reported on reconnection).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../helpers/agent.js";
-import { F_CHILD, FrameListener, T, fdinfo, str, u64, type Frame } from "./frames.js";
+import { F_CHILD, FrameListener, T, fdinfo, str, u32, u64, type Frame } from "./frames.js";
 
 export const TRACE = join(REPO_ROOT, "native-bridge", "build", "vigil-trace");
 const SYSCALLS = "execve,execveat,openat,open,clone,clone3,fork,vfork,procexit,connect,unlinkat";
@@ -142,6 +142,38 @@ describe("fd facts are per event", () => {
       expect(u64(f?.params[5])).toBe(BigInt(statSync(path).ino));
       expect(fdinfo(f?.params[6])?.path).toBe(realpathSync(path));
     }
+    await l.close();
+  });
+});
+
+describe("overlayfs layers (container drift)", () => {
+  const o = join(dir, "ovl");
+  const merged = join(o, "merged");
+  let mounted = false;
+  beforeAll(() => {
+    for (const d of ["lower", "upper", "work", "merged"]) mkdirSync(join(o, d), { recursive: true });
+    copyFileSync("/bin/true", join(o, "lower", "from-image"));
+    chmodSync(join(o, "lower", "from-image"), 0o755);
+    const m = spawnSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${o}/lower,upperdir=${o}/upper,workdir=${o}/work`, merged]);
+    mounted = m.status === 0;
+  });
+  afterAll(() => {
+    if (mounted) spawnSync("umount", [merged]);
+  });
+
+  it("flags an exe written after the start as upper layer and an image file as lower", async () => {
+    expect(mounted).toBe(true);
+    const l = new FrameListener(sockPath());
+    await l.listen();
+    const script = `cp ${merged}/from-image ${merged}/dropped; ${merged}/from-image; ${merged}/dropped; exec 3<${merged}/dropped; exit 0`;
+    const r = await run(["--socket", l.path, "--syscalls", SYSCALLS, "--", "sh", "-c", script]);
+    expect(r.code).toBe(0);
+    const exeFlags = (name: string) => u32(l.frames.find((f) => f.type === T.EXECVE && f.res === 0n && str(f.params[4])?.endsWith(`/${name}`))?.params[16]);
+    const LAYERS = 2 | 8; // EXE_UPPER_LAYER | EXE_LOWER_LAYER
+    expect((exeFlags("from-image") ?? 0) & LAYERS).toBe(8);
+    expect((exeFlags("dropped") ?? 0) & LAYERS).toBe(2);
+    const open = l.frames.find((f) => f.type === T.OPENAT && str(f.params[1]) === `${merged}/dropped` && f.res >= 0n);
+    expect(open?.params[6]?.[1]).toBe(1); // fd info aux: upper layer
     await l.close();
   });
 });
