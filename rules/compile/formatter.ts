@@ -92,7 +92,13 @@ export function compileFormat(fmt: string, warnings?: FormatWarnings): Formatter
       let message = "";
       const fields: Record<string, JsonValue> = {};
       for (const t of tokens) {
-        const v = t.get === undefined ? undefined : t.get(e);
+        let v: FieldValue;
+        try {
+          v = t.get === undefined ? undefined : t.get(e);
+        } catch {
+          // a value that cannot be rendered (e.g. an out-of-range time) is missing, never a crash
+          v = undefined;
+        }
         let s = v === undefined ? "<NA>" : valueText(v);
         if (t.width > 0) s = s.length > t.width ? s.slice(0, t.width) : s.padEnd(t.width, " ");
         message += t.text + s;

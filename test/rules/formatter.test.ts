@@ -41,3 +41,16 @@ describe("output format", () => {
     expect(() => compileFormat(fmt)).toThrow(CompileError);
   });
 });
+
+describe("hostile values", () => {
+  it("an unrenderable value is <NA>, never an exception", () => {
+    const bad = { ...e, sec: Number.MAX_VALUE };
+    const out = compileFormat("%evt.time %evt.time.iso8601 %proc.name").format(bad);
+    expect(out.message).toBe("<NA> <NA> cat");
+    expect(out.fields["evt.time.iso8601"]).toBeNull();
+  });
+  it("huge strings are rendered as they are", () => {
+    const big = openat("/x".repeat(100_000), O.RDONLY, p);
+    expect(compileFormat("%fd.name").format(big).message.length).toBe(200_000);
+  });
+});
