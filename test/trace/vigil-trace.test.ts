@@ -146,6 +146,26 @@ describe("fd facts are per event", () => {
   });
 });
 
+describe("threads", () => {
+  it("a worker thread's open carries the process's pid and the thread's tid", async () => {
+    const l = new FrameListener(sockPath());
+    await l.listen();
+    const js = 'const { Worker } = require("worker_threads"); new Worker(\'require("fs").readFileSync("/etc/hostname")\', { eval: true });';
+    const r = await run(["--socket", l.path, "--syscalls", SYSCALLS, "--", process.execPath, "-e", js]);
+    expect(r.code).toBe(0);
+    const nodeExec = l.frames.find((f) => f.type === T.EXECVE && f.res === 0n && str(f.params[4]) === realpathSync(process.execPath));
+    expect(nodeExec).toBeDefined();
+    const open = l.frames.find((f) => f.type === T.OPENAT && str(f.params[1]) === "/etc/hostname" && f.res >= 0n);
+    expect(open?.pid).toBe(nodeExec?.pid);
+    expect(open?.tid).not.toBe(open?.pid);
+    // thread creation: the child side of clone carries the process's pid and its own tid
+    const births = l.frames.filter((f) => (f.type === T.CLONE || f.type === T.CLONE3) && (f.flags & F_CHILD) !== 0 && f.pid === nodeExec?.pid);
+    expect(births.length).toBeGreaterThan(1);
+    expect(births.some((b) => b.tid === open?.tid)).toBe(true);
+    await l.close();
+  });
+});
+
 describe("overlayfs layers (container drift)", () => {
   const o = join(dir, "ovl");
   const merged = join(o, "merged");
