@@ -10,6 +10,7 @@ import { registerRules } from "./rules-cmd.js";
 import { registerCollector } from "./collector-cmd.js";
 import { registerAlerts } from "./alerts-cmd.js";
 import { registerTail } from "./tail-cmd.js";
+import { registerCapture } from "./capture-cmd.js";
 import { registerInject } from "./inject-cmd.js";
 import { registerWebhook } from "./webhook-cmd.js";
 
@@ -26,6 +27,7 @@ registerRules(program);
 registerCollector(program);
 registerAlerts(program);
 registerTail(program);
+registerCapture(program);
 registerInject(program);
 registerWebhook(program);
 

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The capture file format: a msgpack document, gzip-compressed.
+ *
+ * ```
+ * { format: "vigil-capture", version: 1, alertId, rule, hostname, createdAt (ISO),
+ *   container: { id, fullId, name, type, image, imageRepository, imageTag, imageDigest,
+ *                privileged, labels: {k: v}, k8s: { podName, namespace, podUid, containerName, podLabels } | null },
+ *   alertIndex,   // index of the first event recorded after the alert was raised
+ *   events: [ EventTuple... ] }
+ * ```
+ * An EventTuple is an array indexed by {@link F} (arrays keep the encoding compact). Event
+ * params keep their kinds (numbers, bigints, strings, byte buffers, socket tuples, string lists).
+ */
+import { promisify } from "node:util";
+import { gunzip, gzip } from "node:zlib";
+import { Packr } from "msgpackr";
+import type { ArgValue } from "../../rules/event.js";
+import { CaptureError } from "./errors.js";
+
+/** Field indexes of an EventTuple. */
+export const F = {
+  sec: 0,
+  nsec: 1,
+  bootNs: 2,
+  type: 3,
+  cpu: 4,
+  res: 5,
+  args: 6,
+  tid: 7,
+  pid: 8,
+  ppid: 9,
+  vpid: 10,
+  uid: 11,
+  gid: 12,
+  euid: 13,
+  loginuid: 14,
+  comm: 15,
+  exe: 16,
+  exepath: 17,
+  procArgs: 18,
+  cwd: 19,
+  tty: 20,
+  pcomm: 21,
+  pexepath: 22,
+  fdNum: 23,
+  fdType: 24,
+  fdTypechar: 25,
+  fdName: 26,
+  num: 27,
+  startTs: 28,
+} as const;
+
+/** One recorded event. */
+export type EventTuple = [
+  sec: number,
+  nsec: number,
+  bootNs: number,
+  type: number,
+  cpu: number,
+  res: number,
+  args: ArgValue[],
+  tid: number,
+  pid: number,
+  ppid: number,
+  vpid: number,
+  uid: number,
+  gid: number,
+  euid: number,
+  loginuid: number,
+  comm: string,
+  exe: string,
+  exepath: string,
+  procArgs: readonly string[],
+  cwd: string,
+  tty: number,
+  pcomm: string,
+  pexepath: string,
+  fdNum: number,
+  fdType: string,
+  fdTypechar: string,
+  fdName: string,
+  num: number,
+  startTs: number,
+];
+
+/** Container facts saved with a capture. */
+export interface CaptureContainer {
+  id: string;
+  fullId: string;
+  name: string | null;
+  type: string;
+  image: string | null;
+  imageRepository: string | null;
+  imageTag: string | null;
+  imageDigest: string | null;
+  privileged: boolean | null;
+  labels: Record<string, string>;
+  k8s: { podName: string | null; namespace: string | null; podUid: string | null; containerName: string | null; podLabels: Record<string, string> } | null;
+}
+
+/** A decoded capture. */
+export interface CaptureFile {
+  format: "vigil-capture";
+  version: 1;
+  alertId: string;
+  rule: string;
+  hostname: string;
+  createdAt: string;
+  container: CaptureContainer;
+  alertIndex: number;
+  events: EventTuple[];
+}
+
+const packr = new Packr({ useRecords: false, int64AsType: "bigint" });
+const gz = promisify(gzip);
+const gunz = promisify(gunzip);
+
+/** Largest uncompressed capture accepted when reading (a gzip bomb stops here). */
+export const MAX_CAPTURE_BYTES = 256 * 1024 * 1024;
+
+/** msgpack + gzip. */
+export async function encodeCapture(c: CaptureFile): Promise<Buffer> {
+  return gz(packr.pack(c), { level: 6 });
+}
+
+/** gunzip + msgpack, validated. Throws CaptureError on anything that is not a capture. */
+export async function decodeCapture(data: Uint8Array): Promise<CaptureFile> {
+  let raw: Buffer;
+  try {
+    raw = await gunz(data, { maxOutputLength: MAX_CAPTURE_BYTES });
+  } catch (err) {
+    throw new CaptureError("bad_file", "not a gzip'd capture (or larger than allowed)", { cause: err });
+  }
+  let o: unknown;
+  try {
+    o = packr.unpack(raw);
+  } catch (err) {
+    throw new CaptureError("bad_file", "capture is not valid msgpack", { cause: err });
+  }
+  const c = o as Partial<CaptureFile> | null;
+  if (c === null || typeof c !== "object" || c.format !== "vigil-capture") throw new CaptureError("bad_file", "not a Vigil capture");
+  if (c.version !== 1) throw new CaptureError("bad_version", `unsupported capture version ${String(c.version)}`);
+  if (!Array.isArray(c.events) || typeof c.container !== "object" || c.container === null) throw new CaptureError("bad_file", "capture without events or container");
+  for (const e of c.events) {
+    if (!Array.isArray(e) || e.length < F.num || typeof e[F.type] !== "number" || !Array.isArray(e[F.args])) throw new CaptureError("bad_file", "malformed event in capture");
+  }
+  return c as CaptureFile;
+}
