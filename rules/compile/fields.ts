@@ -319,6 +319,48 @@ def("evt.is_open_create", FieldType.Bool, "open-family event with O_CREAT (or cr
 });
 def("evt.is_open_exec", FieldType.Bool, "open-family event that opened for execution (O_PATH|exec not tracked: false)", () => () => false);
 def("evt.hostname", FieldType.String, "host name of the node", () => () => hostName);
+const IO_WRITE = new Set(["sendto", "sendmsg"].map((n) => EVENTS.findIndex((s) => s.name === n)));
+def("evt.is_io", FieldType.Bool, "the event reads or writes data (sendto, sendmsg)", () => (e) => IO_WRITE.has(e.type));
+def("evt.is_io_write", FieldType.Bool, "the event writes data (sendto, sendmsg)", () => (e) => IO_WRITE.has(e.type));
+def("evt.is_io_read", FieldType.Bool, "the event reads data (no read events are captured: false)", () => () => false);
+
+/** AT_FDCWD as the probe reports it. */
+const AT_FDCWD = -100;
+
+/** Absolute form of a path param: as is when absolute, joined to the cwd when relative to AT_FDCWD. */
+function absPath(e: SyscallEvent, spec: ParamSpec, v: unknown): string | undefined {
+  if (typeof v !== "string") return undefined;
+  if (v.startsWith("/")) return v;
+  if (spec.kind === ArgKind.Path) return joinPath(e.proc.cwd, v);
+  const evSpec = EVENTS[e.type];
+  const di = evSpec === undefined || spec.dirfd === undefined ? -1 : evSpec.params.findIndex((q) => q.name === spec.dirfd);
+  const dirfd = di >= 0 ? e.args[di] : undefined;
+  return dirfd === AT_FDCWD ? joinPath(e.proc.cwd, v) : undefined;
+}
+
+function joinPath(dir: string, rel: string): string {
+  return dir.endsWith("/") ? dir + rel : `${dir}/${rel}`;
+}
+
+/** Getter of the absolute path of the first (or chosen) path param of file events. */
+function pathParamGetter(choose: (spec: (typeof EVENTS)[number]) => number): Getter {
+  const idx = codeTable(choose);
+  return (e) => {
+    const i = idx[e.type] ?? -1;
+    if (i < 0) return undefined;
+    const spec = EVENTS[e.type]?.params[i];
+    return spec === undefined ? undefined : absPath(e, spec, e.args[i]);
+  };
+}
+const isPathKind = (q: ParamSpec): boolean => q.kind === ArgKind.Path || q.kind === ArgKind.RelPath;
+const SRC_NAMES = new Set(["oldpath", "target"]);
+const DST_NAMES = new Set(["newpath", "linkpath"]);
+def("evt.abspath", FieldType.String, "absolute path of the event's path argument (relative paths joined to the cwd)", () => pathParamGetter((spec) => (spec.category === "file" ? spec.params.findIndex(isPathKind) : -1)));
+def("fs.path.name", FieldType.String, "path of a filesystem-changing event (mkdir, unlink, rename, chmod...), absolute", () =>
+  pathParamGetter((spec) => (spec.category === "file" && !spec.name.startsWith("open") && spec.name !== "creat" ? spec.params.findIndex((q) => isPathKind(q) && !SRC_NAMES.has(q.name) && !DST_NAMES.has(q.name)) : -1)),
+);
+def("fs.path.source", FieldType.String, "source path of rename, link and symlink events, absolute", () => pathParamGetter((spec) => spec.params.findIndex((q) => SRC_NAMES.has(q.name) && (isPathKind(q) || q.kind === ArgKind.Str))));
+def("fs.path.target", FieldType.String, "target path of rename, link and symlink events, absolute", () => pathParamGetter((spec) => spec.params.findIndex((q) => DST_NAMES.has(q.name) && isPathKind(q))));
 
 // ---------------------------------------------------------------- fd
 const fdGet = <T extends FieldValue>(f: (fd: FdInfo) => T): Getter => (e) => (e.fd === undefined ? undefined : f(e.fd));

@@ -204,3 +204,23 @@ describe("field registry", () => {
     expect(fields.find((f) => f.name === "evt.arg")?.arg).toBe("required");
   });
 });
+
+describe("paths of filesystem events", () => {
+  const cwdProc = proc({ cwd: "/home/u" });
+  it.each([
+    ["evt.abspath", ev({ type: "openat", args: { dirfd: -100, name: "notes.txt", flags: 0 }, proc: cwdProc }), "/home/u/notes.txt"],
+    ["evt.abspath", ev({ type: "openat", args: { dirfd: 7, name: "notes.txt", flags: 0 }, proc: cwdProc }), undefined],
+    ["evt.abspath", ev({ type: "open", args: { name: "a/b", flags: 0 }, proc: cwdProc }), "/home/u/a/b"],
+    ["fs.path.name", ev({ type: "mkdirat", args: { dirfd: -100, path: "d" }, proc: cwdProc }), "/home/u/d"],
+    ["fs.path.name", ev({ type: "unlink", args: { path: "/tmp/x" } }), "/tmp/x"],
+    ["fs.path.name", ev({ type: "openat", args: { dirfd: -100, name: "/etc/x", flags: 0 } }), undefined],
+    ["fs.path.source", ev({ type: "renameat2", args: { olddirfd: -100, oldpath: "/a", newdirfd: -100, newpath: "b" }, proc: cwdProc }), "/a"],
+    ["fs.path.target", ev({ type: "renameat2", args: { olddirfd: -100, oldpath: "/a", newdirfd: -100, newpath: "b" }, proc: cwdProc }), "/home/u/b"],
+    ["fs.path.source", ev({ type: "symlinkat", args: { target: "/etc/shadow", linkdirfd: -100, linkpath: "/tmp/s" } }), "/etc/shadow"],
+    ["fs.path.target", ev({ type: "symlinkat", args: { target: "/etc/shadow", linkdirfd: -100, linkpath: "/tmp/s" } }), "/tmp/s"],
+    ["evt.is_io_write", ev({ type: "sendto", res: 3 }), true],
+    ["evt.is_io", ev({ type: "openat" }), false],
+  ] as [string, SyscallEvent, unknown][])("%s", (f, e, want) => {
+    expect(get(f, e)).toBe(want);
+  });
+});
