@@ -395,7 +395,8 @@ class Compilation {
       desc: r.desc,
       priority: r.priority,
       priorityName: PRIORITY_NAMES[r.priority] ?? "Debug",
-      tags: Object.freeze([...r.tags]),
+      // Falco keeps tags in a std::set: unique and sorted, as its alerts show them
+      tags: Object.freeze([...new Set(r.tags)].sort()),
       source: r.source,
       capture: r.capture,
       captureDuration: r.captureDuration,

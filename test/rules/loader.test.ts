@@ -130,7 +130,7 @@ describe("rules", () => {
     expect(errors(load([text]))).toEqual([`f0.yaml:1:3: LOAD_ERR_YAML_VALIDATE: Item has no mapping for key '${key}'`]);
   });
   it("keys: source, enabled, tags, capture, capture_duration", () => {
-    const r = load([rule("R", "evt.type = execve", "  tags: [a, b, a]\n  capture: true\n  capture_duration: 5000\n  source: syscall\n") + rule("Off", "evt.type = execve", "  enabled: false\n")]);
+    const r = load([rule("R", "evt.type = execve", "  tags: [b, a, b]\n  capture: true\n  capture_duration: 5000\n  source: syscall\n") + rule("Off", "evt.type = execve", "  enabled: false\n")]);
     expect(errors(r)).toEqual([]);
     const R = r.ruleset.rules[0] as CompiledRule;
     expect(r.ruleset.rules.map((x) => x.name)).toEqual(["R"]);
