@@ -154,11 +154,19 @@ static int install_filter(const struct trace_opts *o)
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
 	prog.len = (unsigned short)n;
 	prog.filter = f;
-	/* without CAP_SYS_ADMIN a filter needs no_new_privs (setuid binaries then lose their bit) */
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0)
+	/*
+	 * SPEC_ALLOW: a filter would otherwise force speculative-store-bypass mitigation on the
+	 * workload, slowing all of its code, not only syscalls; it keeps the mitigation it had.
+	 * Without CAP_SYS_ADMIN a filter needs no_new_privs (setuid binaries then lose their bit).
+	 */
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog) == 0)
+		return 0;
+	if (errno == EINVAL && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0)
 		return 0;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		return -errno;
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog) == 0)
+		return 0;
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
 		return -errno;
 	return 0;

@@ -1,33 +1,40 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Overhead of vigil-trace on the openat and exec micro-benchmarks (BENCHMARKS.md "Fargate tracer").
-# Each case runs REPS times; the median is printed. Usage: run.sh [REPS] [OPENAT_N] [EXEC_N]
+# The cases are interleaved (one run of each per round, REPS rounds) so load changes on a shared
+# machine hit every case alike; the median per case is printed.
+# Usage: run.sh [REPS] [OPENAT_N] [EXEC_N]
 set -eu
 B=$(cd "$(dirname "$0")/../../build" && pwd)
-REPS=${1:-5}
+REPS=${1:-7}
 ON=${2:-200000}
 EN=${3:-2000}
-SOCK=$(mktemp -u /tmp/vigil-bench-XXXXXX.sock)
-"$B/bench-sink" "$SOCK" &
-SINK=$!
-trap 'kill $SINK 2>/dev/null || true' EXIT
-sleep 0.2
-TRACE="$B/vigil-trace --socket $SOCK"
-FULL="execve,execveat,clone,clone3,fork,vfork,procexit,open,openat,openat2,creat,connect"
 # traced stops cost tens of µs: fewer iterations keep the run short (per-op figures are comparable)
 TN=$((ON / 10))
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-run() { i=0; while [ $i -lt "$REPS" ]; do "$@"; i=$((i+1)); done | median; }
+SOCK=$(mktemp -u /tmp/vigil-bench-XXXXXX.sock)
+OUT=$(mktemp -d /tmp/vigil-bench-XXXXXX)
+"$B/bench-sink" "$SOCK" 2>/dev/null &
+SINK=$!
+trap 'kill $SINK 2>/dev/null || true; rm -rf "$OUT"' EXIT
+sleep 0.2
+FULL="execve,execveat,clone,clone3,fork,vfork,procexit,open,openat,openat2,creat,connect"
+T="$B/vigil-trace --socket $SOCK"
 
-o_nat=$(run "$B/bench-openat" "$ON")
-o_off=$(run $TRACE --syscalls execve,procexit -- "$B/bench-openat" "$ON")
-o_on=$(run $TRACE --syscalls "$FULL" -- "$B/bench-openat" "$TN")
-o_one=$(run taskset -c 0 $TRACE --syscalls "$FULL" -- "$B/bench-openat" "$TN")
-e_nat=$(run "$B/bench-exec" "$EN")
-e_off=$(run $TRACE --syscalls openat -- "$B/bench-exec" "$EN")
-e_on=$(run $TRACE --syscalls "$FULL" -- "$B/bench-exec" "$EN")
+r=0
+while [ $r -lt "$REPS" ]; do
+	"$B/bench-openat" "$ON" >>"$OUT/o_nat"
+	$T --syscalls execve,procexit -- "$B/bench-openat" "$ON" >>"$OUT/o_off"
+	$T --syscalls "$FULL" -- "$B/bench-openat" "$TN" >>"$OUT/o_on"
+	taskset -c 1 $T --syscalls "$FULL" -- "$B/bench-openat" "$TN" >>"$OUT/o_one"
+	"$B/bench-exec" "$EN" >>"$OUT/e_nat"
+	$T --syscalls openat -- "$B/bench-exec" "$EN" >>"$OUT/e_off"
+	$T --syscalls "$FULL" -- "$B/bench-exec" "$EN" >>"$OUT/e_on"
+	taskset -c 1 $T --syscalls "$FULL" -- "$B/bench-exec" "$EN" >>"$OUT/e_one"
+	r=$((r + 1))
+done
+med() { sort -n "$OUT/$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "| benchmark | native | traced, syscall not in the filter | traced, frames sent | traced, tracer and workload on one CPU |"
 echo "| --- | --- | --- | --- | --- |"
-echo "| openat+close pair, ns (openat traced, close not) | $o_nat | $o_off | $o_on | $o_one |"
-echo "| fork+exec+wait of /bin/true, µs | $e_nat | $e_off | $e_on | — |"
+echo "| openat+close pair, ns (openat traced, close not) | $(med o_nat) | $(med o_off) | $(med o_on) | $(med o_one) |"
+echo "| fork+exec+wait of /bin/true, µs | $(med e_nat) | $(med e_off) | $(med e_on) | $(med e_one) |"
