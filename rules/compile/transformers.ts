@@ -17,6 +17,8 @@ export interface BoundExpr {
   readonly isTransformer: boolean;
 }
 
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
 const STRINGY: ReadonlySet<FieldType> = new Set<FieldType>([FieldType.String, FieldType.Bytes, FieldType.IpAddr, FieldType.IpNet]);
 
 /** Resolves a field or transformer expression to a getter. Throws CompileError. */
@@ -62,7 +64,7 @@ export function bindFieldExpr(f: FieldExpr): BoundExpr {
           const v = g(e);
           if (v === undefined) return undefined;
           const s = typeof v === "string" ? v : valueText(v);
-          if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s)) return undefined;
+          if (!BASE64.test(s)) return undefined;
           return Buffer.from(s, "base64").toString("latin1");
         },
       };
