@@ -115,6 +115,13 @@ describe("daemonset.yaml documents", () => {
     expect(cm.data["local_rules.yaml"]).toBeDefined();
     const cfg = loadConfig({ text: cm.data["config.yaml"] ?? "", env: {} });
     expect(cfg.metrics.port).toBe(9376);
+    // the config's host paths are where the DaemonSet mounts the host
+    const mountAt = (hostPath: string) => agent.volumeMounts?.find((m) => m.name === pod.volumes?.find((v) => v.hostPath?.path === hostPath)?.name)?.mountPath;
+    expect(cfg.host.root).toBe(mountAt("/"));
+    expect(cfg.host.proc).toBe(mountAt("/proc"));
+    expect(cfg.host.cgroup).toBe(mountAt("/sys/fs/cgroup"));
+    expect(cfg.containerd.socket).toBe(mountAt("/run/containerd/containerd.sock"));
+    expect(cfg.sinks.collector.spool.dir).toBe(agent.volumeMounts?.find((m) => m.name === "spool")?.mountPath);
     expect(cfg.sinks.collector.address).toBe("vigil-collector.vigil.svc:9377");
     // the spool's byte limit fits in the volume's size limit
     const spoolVol = pod.volumes?.find((v) => v.name === "spool");
