@@ -79,6 +79,15 @@ export function runRulesFields(o: { output: "text" | "json" }, out: (s: string) 
   }
 }
 
+/** Writes all output at once; a closed pipe (`| head`) ends the command quietly. */
+function writeOut(text: string): void {
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+  process.stdout.write(text);
+}
+
 /** Adds `vigil rules` to the program. */
 export function registerRules(program: Command): void {
   const rules = program.command("rules").description("check rules files and list the fields rules can use");
@@ -91,14 +100,17 @@ export function registerRules(program: Command): void {
     .addOption(new Option("--rule-matching <mode>", "first or all").choices(["first", "all"]))
     .option("--min-priority <name>", "drop rules below this priority")
     .action((files: string[], o: CheckOptions) => {
-      const code = runRulesCheck(files, o, (s) => process.stdout.write(s));
-      process.exitCode = code;
+      let out = "";
+      process.exitCode = runRulesCheck(files, o, (s) => (out += s));
+      writeOut(out);
     });
   rules
     .command("fields")
     .description("list every field the rule engine knows, with type and description")
     .addOption(new Option("--output <format>", "output format").choices(["text", "json"]).default("text"))
     .action((o: { output: "text" | "json" }) => {
-      runRulesFields(o, (s) => process.stdout.write(s));
+      let out = "";
+      runRulesFields(o, (s) => (out += s));
+      writeOut(out);
     });
 }
