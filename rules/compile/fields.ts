@@ -49,7 +49,6 @@ interface FieldDef extends FieldInfo {
   ancestor?: ThreadGetter;
   /** For fd.ip/fd.port/fd.net: the other endpoint, a check matches when either side does. */
   either?: Getter;
-  /** The field's "primary" value is numeric in JSON output even if compared as text. */
 }
 
 /** A field resolved for use: its getter with the argument bound. */

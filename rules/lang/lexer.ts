@@ -230,7 +230,7 @@ export class Lexer {
   private wordOp<W extends Op>(w: W): W | undefined {
     if (!this.src.startsWith(w, this.i)) return undefined;
     const c = this.src.charCodeAt(this.i + w.length);
-    // `in(` and `pmatch(`/`intersects(` may touch their list; the others need a blank or the end
+    // a word operator ends at a non-word character (`in(a, b)` is valid, `index` is not `in`)
     if (isWordChar(c)) return undefined;
     this.i += w.length;
     return w;
