@@ -434,11 +434,39 @@ for (const [p, side, what] of [["c", "client", "client"], ["s", "server", "serve
   def(`fd.${p}ip`, FieldType.IpAddr, `${what} IP address`, () => ipGetter(side));
   def(`fd.${p}port`, FieldType.Port, `${what} port`, () => portGetter(side));
   def(`fd.${p}net`, FieldType.IpNet, `${what} IP network (compare with a CIDR)`, () => ipGetter(side));
-  def(`fd.${p}ip.name`, FieldType.String, `domain name of the ${what} IP (DNS snooping not done: missing)`, () => () => undefined);
+  def(`fd.${p}ip.name`, FieldType.String, `domain name of the ${what} IP (from the IP name resolver; missing when unknown)`, () => {
+    const ip = ipGetter(side);
+    return (e) => {
+      const v = ip(e);
+      return typeof v === "string" ? ipNameResolver(v) : undefined;
+    };
+  });
 }
 def("fd.ip", FieldType.IpAddr, "client or server IP (a check matches either)", () => ipGetter("server"), { either: ipGetter("client") });
 def("fd.port", FieldType.Port, "client or server port (a check matches either)", () => portGetter("server"), { either: portGetter("client") });
 def("fd.net", FieldType.IpNet, "client or server IP network (a check matches either)", () => ipGetter("server"), { either: ipGetter("client") });
+
+/** Maps an IP address to a domain name for `fd.*ip.name` (Falco learns these by DNS snooping). */
+export type IpNameResolver = (ip: string) => string | undefined;
+
+/**
+ * The default resolver knows the Kubernetes API server: the cluster IP the kubelet gives every pod
+ * in `KUBERNETES_SERVICE_HOST` is `kubernetes.default.svc.cluster.local` (what Falco's
+ * `k8s_api_server` macro looks for).
+ */
+function defaultIpNames(env: NodeJS.ProcessEnv = process.env): IpNameResolver {
+  const names = new Map<string, string>();
+  const host = env["KUBERNETES_SERVICE_HOST"];
+  if (host !== undefined && host !== "") names.set(host, "kubernetes.default.svc.cluster.local");
+  return (ip) => names.get(ip);
+}
+
+let ipNameResolver: IpNameResolver = defaultIpNames();
+
+/** Sets the resolver behind `fd.sip.name` and friends (undefined restores the default). Called per check: keep it a lookup. */
+export function setIpNameResolver(r: IpNameResolver | undefined): void {
+  ipNameResolver = r ?? defaultIpNames();
+}
 
 function isFileFd(fd: FdInfo): boolean {
   return fd.typechar === "f" || fd.typechar === "d" || fd.type === "file" || fd.type === "directory";

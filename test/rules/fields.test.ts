@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { listFields, resolveField } from "../../rules/compile/fields.js";
+import { listFields, resolveField, setIpNameResolver } from "../../rules/compile/fields.js";
 import { errnoName, flagsText, resText } from "../../rules/compile/text.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import { STABLE_RULES } from "./stable-path.js";
@@ -222,5 +222,22 @@ describe("paths of filesystem events", () => {
     ["evt.is_io", ev({ type: "openat" }), false],
   ] as [string, SyscallEvent, unknown][])("%s", (f, e, want) => {
     expect(get(f, e)).toBe(want);
+  });
+});
+
+describe("fd.sip.name", () => {
+  it("the default resolver knows the API server from KUBERNETES_SERVICE_HOST", () => {
+    const saved = process.env["KUBERNETES_SERVICE_HOST"];
+    process.env["KUBERNETES_SERVICE_HOST"] = "10.100.0.1";
+    try {
+      setIpNameResolver(undefined);
+      const e = ev({ type: "connect", fd: sockFd("10.1.2.3", 5000, "10.100.0.1", 443) });
+      expect(get("fd.sip.name", e)).toBe("kubernetes.default.svc.cluster.local");
+      expect(get("fd.cip.name", e)).toBeUndefined();
+    } finally {
+      if (saved === undefined) delete process.env["KUBERNETES_SERVICE_HOST"];
+      else process.env["KUBERNETES_SERVICE_HOST"] = saved;
+      setIpNameResolver(undefined);
+    }
   });
 });
