@@ -81,7 +81,7 @@ export function validateAlert(a: Alert): string | undefined {
   if (typeof a.hostname !== "string" || a.hostname.length > ALERT_LIMITS.hostnameLength) return "bad hostname";
   if (typeof a.output !== "string" || a.output.length > ALERT_LIMITS.outputLength) return "bad output";
   if (!Array.isArray(a.tags) || a.tags.length > ALERT_LIMITS.tags) return "bad tags";
-  for (const tag of a.tags) if (typeof tag !== "string" || tag.length > ALERT_LIMITS.tagLength) return "bad tags";
+  for (const tag of a.tags) if (typeof tag !== "string" || tag.length > ALERT_LIMITS.tagLength || tag.includes("\x1f")) return "bad tags";
   const f = a.output_fields;
   if (f === null || typeof f !== "object" || Array.isArray(f)) return "bad output_fields";
   let n = 0;

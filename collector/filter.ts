@@ -223,8 +223,8 @@ export function filterToSql(f: AlertFilter): { where: string; params: (string | 
     w.push(`(${b.join(" OR ")})`);
   }
   for (const t of f.tags ?? []) {
-    w.push("seq IN (SELECT seq FROM alert_tags WHERE tag = ?)");
-    params.push(t);
+    w.push("instr(tags, ?) > 0");
+    params.push(`\x1f${t}\x1f`);
   }
   return { where: w.length > 0 ? `WHERE ${w.join(" AND ")}` : "", params };
 }

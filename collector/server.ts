@@ -40,8 +40,8 @@ export interface CollectorOptions {
   retentionMs?: number;
   /** Largest accepted PushRequest (bytes). Default 8 MiB. */
   maxMessageBytes?: number;
-  /** Unsent messages a tail client may have before it is dropped. Default 1000. */
-  tailQueue?: number;
+  /** Unsent bytes a tail client may have before it is dropped. Default 8 MiB. */
+  tailQueueBytes?: number;
   logger: Logger;
 }
 
@@ -69,7 +69,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
   const maxMessageBytes = opts.maxMessageBytes ?? 8 * 1024 * 1024;
 
   const store = new AlertStore({ dataDir: opts.dataDir });
-  const hub = new TailHub(store, logger.child({ component: "tail" }), opts.tailQueue ?? 1000);
+  const hub = new TailHub(store, logger.child({ component: "tail" }), opts.tailQueueBytes ?? 8 * 1024 * 1024);
   const ingestCounters: IngestCounters = {
     requests: 0,
     alerts_stored: 0,

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * Live tail over WebSocket. Each client has a server-side filter and a bounded send queue: an
- * alert is serialized once for all clients, and a client whose unsent messages exceed its bound
- * is dropped (counted, closed with 4008), so a slow reader never slows the others or the ingest.
+ * alert is serialized once (to one Buffer) for all clients, and a client whose unsent bytes
+ * (`ws.bufferedAmount`: queued in ws plus in the socket) exceed its bound is dropped (counted,
+ * closed with 4008), so a slow reader never slows the others or the ingest.
  *
  * Resume without gaps or duplicates: a client may ask for history (`after=<alert id>` or
  * `since=<time>`). It is replayed in pages in store order (seq) while live broadcasts skip the
@@ -37,7 +38,6 @@ interface Client {
   /** History replay in progress: live broadcasts skip this client. */
   replaying: boolean;
   filter: AlertFilter;
-  pending: number;
   dead: boolean;
 }
 
@@ -51,8 +51,8 @@ export class TailHub {
   constructor(
     private readonly store: AlertStore,
     private readonly logger: Logger,
-    /** Unsent messages a client may have before it is dropped. */
-    private readonly maxQueue: number = 1000,
+    /** Unsent bytes a client may have before it is dropped. */
+    private readonly maxQueueBytes: number = 8 * 1024 * 1024,
   ) {}
 
   /**
@@ -67,7 +67,6 @@ export class TailHub {
       cursor: replay ? (afterSeq ?? 0) : this.store.maxSeq(),
       replaying: replay,
       filter,
-      pending: 0,
       dead: false,
     };
     this.clients.add(c);
@@ -77,7 +76,7 @@ export class TailHub {
     ws.on("error", () => this.remove(c));
     // clients never need to send; anything they send is ignored
     if (replay) this.replayPage(c);
-    else this.sendRaw(c, `{"type":"live","seq":${c.cursor}}`);
+    else this.sendRaw(c, Buffer.from(`{"type":"live","seq":${c.cursor}}`));
   }
 
   private remove(c: Client): void {
@@ -96,22 +95,30 @@ export class TailHub {
       c.ws.close(1011, "history failed");
       return;
     }
+    const half = this.maxQueueBytes / 2;
+    let stoppedEarly = false;
     for (const s of page) {
       c.cursor = s.seq;
       this.counters.history_sent++;
       this.sendRaw(c, frame(s));
+      if (c.dead) return;
+      if (c.ws.bufferedAmount > half) {
+        // let the socket drain; the next page starts after c.cursor
+        stoppedEarly = s !== page[page.length - 1];
+        break;
+      }
     }
-    if (page.length < HISTORY_PAGE) {
+    if (!stoppedEarly && page.length < HISTORY_PAGE) {
       // caught up: every alert stored so far was in a page; later ones are broadcast
       c.cursor = Math.max(c.cursor, this.store.maxSeq());
       c.replaying = false;
-      this.sendRaw(c, `{"type":"live","seq":${c.cursor}}`);
+      this.sendRaw(c, Buffer.from(`{"type":"live","seq":${c.cursor}}`));
       return;
     }
     // let the socket drain before the next page, but keep the bound on what we queue
     setImmediate(() => {
-      if (c.pending > this.maxQueue / 2) {
-        const wait = () => (c.dead || c.pending <= this.maxQueue / 2 ? this.replayPage(c) : setTimeout(wait, 5));
+      if (c.ws.bufferedAmount > half) {
+        const wait = () => (c.dead || c.ws.bufferedAmount <= half ? this.replayPage(c) : setTimeout(wait, 5));
         setTimeout(wait, 5);
       } else this.replayPage(c);
     });
@@ -121,34 +128,32 @@ export class TailHub {
   publish(inserted: readonly StoredAlert[]): void {
     if (this.clients.size === 0) return;
     for (const s of inserted) {
-      let text: string | undefined;
+      let buf: Buffer | undefined;
       for (const c of this.clients) {
         if (c.replaying || s.seq <= c.cursor) continue;
         c.cursor = s.seq;
         if (!c.match(s.alert, s.keys)) continue;
-        text ??= frame(s);
-        this.sendRaw(c, text);
+        buf ??= frame(s);
+        this.sendRaw(c, buf);
       }
     }
   }
 
-  private sendRaw(c: Client, text: string): void {
+  private sendRaw(c: Client, data: Buffer): void {
     if (c.dead) return;
-    if (c.pending >= this.maxQueue) {
+    const queued = c.ws.bufferedAmount;
+    if (queued + data.length > this.maxQueueBytes) {
       c.dead = true;
       this.counters.clients_dropped_slow++;
-      this.logger.warn({ pending: c.pending, limit: this.maxQueue }, "slow tail client dropped");
+      this.logger.warn({ queuedBytes: queued, limitBytes: this.maxQueueBytes }, "slow tail client dropped");
       this.clients.delete(c);
       this.counters.clients = this.clients.size;
       c.ws.close(4008, "slow client: queue full");
       setTimeout(() => c.ws.terminate(), 1000).unref();
       return;
     }
-    c.pending++;
     this.counters.messages_sent++;
-    c.ws.send(text, () => {
-      c.pending--;
-    });
+    c.ws.send(data, { binary: false });
   }
 
   /** Closes every client. */
@@ -163,6 +168,6 @@ export class TailHub {
   }
 }
 
-function frame(s: StoredAlert): string {
-  return `{"type":"alert","seq":${s.seq},"alert":${JSON.stringify(alertToJson(s.alert))}}`;
+function frame(s: StoredAlert): Buffer {
+  return Buffer.from(`{"type":"alert","seq":${s.seq},"alert":${JSON.stringify(alertToJson(s.alert))}}`);
 }

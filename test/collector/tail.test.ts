@@ -13,7 +13,7 @@ const TOKEN = "tail-token";
 describe("WebSocket tail", () => {
   let col: RunningCollector;
   beforeAll(async () => {
-    col = await startCollector({ listen: "127.0.0.1:0", dataDir: ":memory:", token: TOKEN, logger: quiet(), tailQueue: 100 });
+    col = await startCollector({ listen: "127.0.0.1:0", dataDir: ":memory:", token: TOKEN, logger: quiet(), tailQueueBytes: 1024 * 1024 });
   });
   afterAll(() => col.close());
 
@@ -123,6 +123,19 @@ describe("WebSocket tail", () => {
     await waitFor(() => slowClose !== 0, 5000, "slow client closed");
     expect([4008, 1006]).toContain(slowClose);
     fast.close();
+  });
+
+  it("replays a history larger than the client's queue bound without dropping a reading client", async () => {
+    const big = "y".repeat(16 * 1024);
+    const hist = Array.from({ length: 400 }, () => makeAlert({ rule: "big-history", output: big }));
+    for (let i = 0; i < hist.length; i += 50) col.ingest(hist.slice(i, i + 50));
+    const dropped = col.stats()["clients_dropped_slow"]!;
+    const got: Alert[] = [];
+    const t = tail({ rule: "big-history", since: "1h" }, got);
+    await waitFor(() => got.length === 400 && t.isLive(), 15_000, "400 history alerts");
+    t.c.stop();
+    expect(got.map((a) => a.id)).toEqual(hist.map((a) => a.id));
+    expect(col.stats()["clients_dropped_slow"]).toBe(dropped);
   });
 
   it("renders one line per alert with rule, pod/namespace, process and message; colors on request", () => {

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * Collector benchmarks (`npx vitest bench --run test/bench/collector.bench.ts`):
+ * - ingest: batches of 500 alerts pushed over gRPC (through the public port's protocol switch)
+ *   and stored in SQLite; alerts/s = ops/s × 500;
+ * - tail fan-out: 100 alerts stored and delivered to 50 WebSocket clients, until every client
+ *   has every alert; deliveries/s = ops/s × 100 × 50;
+ * - end-to-end latency from a syscall to a `vigil tail` line: printed as p50/p99 by the
+ *   `collector-latency` bench (see that file).
+ */
+import { bench, describe } from "vitest";
+import WebSocket from "ws";
+import { pino } from "pino";
+import { v7 as uuidv7 } from "uuid";
+import { CollectorClient } from "../../agent/sinks/collector-client.js";
+import type { Alert } from "../../agent/sinks/types.js";
+import { startCollector, type RunningCollector } from "../../collector/server.js";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { alertToProto } from "../../collector/alert-codec.js";
+import { vigilProto } from "../../collector/proto.js";
+import { spawnTs } from "../sinks/helpers/run-ts.js";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+function alert(i: number): Alert {
+  return {
+    id: uuidv7(),
+    time: new Date().toISOString().replace("Z", "000000Z"),
+    rule: "Read Shadow File",
+    priority: "Warning",
+    source: "syscall",
+    hostname: "node-a",
+    output: `2026-11-28T12:00:00.000000000Z: Warning Shadow password file opened for reading (file=/etc/shadow flags=O_RDONLY process=cat pid=${i} exepath=/usr/bin/cat command=cat /etc/shadow parent=bash user=root)`,
+    output_fields: {
+      "fd.name": "/etc/shadow",
+      "evt.arg.flags": "O_RDONLY",
+      "proc.name": "cat",
+      "proc.pid": i,
+      "proc.exepath": "/usr/bin/cat",
+      "proc.cmdline": "cat /etc/shadow",
+      "proc.pname": "bash",
+      "user.name": "root",
+      "user.uid": 0,
+      "user.loginuid": -1,
+      "container.id": "abcdef123456",
+      "container.name": "web",
+      "container.image.repository": "docker.io/library/nginx",
+      "k8s.ns.name": "prod",
+      "k8s.pod.name": "web-1",
+    },
+    tags: ["T1003.008", "filesystem", "mitre_credential_access"],
+  };
+}
+
+const logger = pino({ level: "silent" });
+const dir = () => mkdtempSync(join(tmpdir(), "vigil-bench-"));
+
+/**
+ * CPU cost of ingest, robust to a busy machine: a `vigil collector` child process receives
+ * pre-encoded PushRequests of 500 alerts; its CPU time (utime + stime from /proc) per alert gives
+ * alerts per CPU-second, i.e. the rate one core sustains.
+ */
+async function ingestCpu(): Promise<Record<string, number>> {
+  const data = dir();
+  const child = spawnTs("agent/cli/main.ts", ["collector", "--listen", "127.0.0.1:0", "--data", data, "--retention", "0"], { env: { ...process.env, VIGIL_LOG_LEVEL: "info" } });
+  const address = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stderr! }).on("line", (l) => {
+      try {
+        const o = JSON.parse(l) as { msg?: string; address?: string };
+        if (o.msg === "vigil collector ready") resolve(o.address!);
+      } catch {
+        // not JSON
+      }
+    });
+    child.on("exit", (c) => reject(new Error(`collector exited ${c}`)));
+  });
+  const ticks = () => {
+    const f = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return Number(f[11]) + Number(f[12]);
+  };
+  const { PushRequest } = vigilProto();
+  const bufs = Array.from({ length: 120 }, () => Buffer.from(PushRequest.encode({ alerts: Array.from({ length: 500 }, (_v, i) => alertToProto(alert(i))) }).finish()));
+  const c = new CollectorClient({ address });
+  for (const b of bufs.slice(0, 20)) await c.pushRaw(b); // warm up
+  const t0 = ticks();
+  const w0 = performance.now();
+  for (const b of bufs.slice(20)) await c.pushRaw(b);
+  const wall = (performance.now() - w0) / 1000;
+  const cpu = (ticks() - t0) / 100; // USER_HZ
+  c.close();
+  child.kill("SIGTERM");
+  const alerts = 100 * 500;
+  return { alerts, wallSeconds: +wall.toFixed(3), collectorCpuSeconds: cpu, alertsPerSecWall: Math.round(alerts / wall), alertsPerCpuSecond: Math.round(alerts / cpu) };
+}
+console.log(`collector ingest cpu: ${JSON.stringify({ node: process.version, ...(await ingestCpu()) })}`);
+
+// set up at module load: bench mode runs no beforeAll hooks
+const ingestCol: RunningCollector = await startCollector({ listen: "127.0.0.1:0", dataDir: dir(), logger, retentionMs: 0 });
+const ingestClient = new CollectorClient({ address: ingestCol.address });
+let n = 0;
+
+const fanCol: RunningCollector = await startCollector({ listen: "127.0.0.1:0", dataDir: ":memory:", logger, retentionMs: 0, tailQueueBytes: 64 * 1024 * 1024 });
+const counts: number[] = [];
+let waiting: (() => void) | undefined;
+let target = 0;
+for (let i = 0; i < 50; i++) {
+  const ws = new WebSocket(`ws://${fanCol.address}/api/v1/tail`);
+  counts.push(0);
+  ws.on("message", (d: WebSocket.RawData) => {
+    if (d.toString().startsWith('{"type":"alert"')) {
+      counts[i]!++;
+      if (waiting && counts.every((c) => c >= target)) {
+        const w = waiting;
+        waiting = undefined;
+        w();
+      }
+    }
+  });
+  await new Promise((r) => ws.on("open", r));
+}
+
+describe("collector ingest", () => {
+  bench(
+    "push 500 alerts over gRPC and store them (SQLite, one transaction)",
+    async () => {
+      const batch = Array.from({ length: 500 }, () => alert(n++));
+      await ingestClient.push(batch, []);
+    },
+    { time: 5000, warmupIterations: 5 },
+  );
+});
+
+describe("tail fan-out", () => {
+  bench(
+    "store 100 alerts and deliver each to 50 WebSocket clients",
+    async () => {
+      target += 100;
+      const done = new Promise<void>((r) => (waiting = r));
+      fanCol.ingest(Array.from({ length: 100 }, (_v, i) => alert(i)));
+      await done;
+    },
+    { time: 5000, warmupIterations: 3 },
+  );
+});
