@@ -10,6 +10,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CaptureRecorder } from "../../agent/capture/recorder.js";
+import { captureOnAlert } from "../../agent/capture/on-alert.js";
 import { decodeCapture, F } from "../../agent/capture/format.js";
 import { Pipeline } from "../../agent/pipeline.js";
 import { createCollectorSink, type CollectorSink } from "../../agent/sinks/collector-sink.js";
@@ -61,13 +62,14 @@ describe("audit capture on the real kernel", () => {
       },
       onAlert: (a) => {
         alerts.push(a);
-        const rule = pipeline.engine.ruleset.rules.find((r) => r.name === a.rule);
-        const cid = a.output_fields["container.id"];
-        if (rule?.capture && typeof cid === "string")
-          void recorder.capture({ alertId: a.id, rule: a.rule, containerId: cid, durationMs: rule.captureDuration }).then((c) => {
-            if (c) sink.exportCapture(c);
-          });
+        onAlert(a);
       },
+    });
+    const onAlert = captureOnAlert({
+      recorder,
+      ship: (c) => sink.exportCapture(c),
+      lookupRule: (name) => pipeline.engine.ruleset.rules.find((r) => r.name === name),
+      logger: quiet(),
     });
     await pipeline.start();
   }, 90_000);
