@@ -202,8 +202,7 @@ void put_fdinfo(struct frame *fr, pid_t pid, long fd)
 		kind = VIGIL_FD_BLOCK;
 		break;
 	case S_IFSOCK:
-		/* socket tuples are not read by the tracer */
-		put_none(fr);
+		put_sock_fdinfo(fr, pid, fd);
 		return;
 	default:
 		kind = VIGIL_FD_ANON;
@@ -290,6 +289,18 @@ void put_spec(struct frame *fr, const char *spec, pid_t pid, pid_t tid, const __
 			break;
 		case 'I':
 			put_dev_ino(fr, pid, ret);
+			break;
+		case 't':
+			put_tuple(fr, pid, (int)a[i]);
+			break;
+		case 'c':
+			put_tuple_sa(fr, pid, (int)a[i], a[i + 1], a[i + 2], ret);
+			break;
+		case 'g':
+			put_sock_fdinfo_sa(fr, pid, (int)a[i], a[i + 1], a[i + 2], ret);
+			break;
+		case 'T':
+			put_tuple(fr, pid, ret);
 			break;
 		case 'F':
 			put_fdinfo(fr, pid, ret);

@@ -63,14 +63,14 @@ const struct trace_sc trace_syscalls[] = {
 	E(setresuid, VIGIL_EV_SETRESUID, "u0u1u2"),
 	E(setresgid, VIGIL_EV_SETRESGID, "u0u1u2"),
 	E(capset, VIGIL_EV_CAPSET, "C"),
-	/* network (socket tuples are not read by the tracer: sent as missing) */
+	/* network (tuples from /proc/<pid>/net: sockinfo.c) */
 	E(socket, VIGIL_EV_SOCKET, "u0u1u2F"),
-	E(connect, VIGIL_EV_CONNECT, "-d0a1f0"),
-	E(accept, VIGIL_EV_ACCEPT, "--F"),
-	E(accept4, VIGIL_EV_ACCEPT4, "--u3F"),
+	E(connect, VIGIL_EV_CONNECT, "c0d0a1g0"),
+	E(accept, VIGIL_EV_ACCEPT, "T-F"),
+	E(accept4, VIGIL_EV_ACCEPT4, "T-u3F"),
 	E(bind, VIGIL_EV_BIND, "a1d0f0"),
 	E(listen, VIGIL_EV_LISTEN, "d0u1f0"),
-	E(sendto, VIGIL_EV_SENDTO, "b1d0u2-f0"),
+	E(sendto, VIGIL_EV_SENDTO, "b1d0u2t0f0"),
 	/* descriptors */
 	E(dup, VIGIL_EV_DUP, "d0F"),
 	E(dup3, VIGIL_EV_DUP3, "d0d1u2F"),

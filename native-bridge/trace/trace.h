@@ -30,6 +30,8 @@
  *   H   openat2's open_how (flags, mode, resolve)      C   capabilities (inh, perm, eff)
  *   P   the process block (FORMAT.md)                  -   a missing value
  *   bN  up to 128 user bytes at arg N, length = return value
+ *   tN  socket tuple of the fd in arg N               T   socket tuple of the fd returned
+ *   cN  connect's tuple (fd arg N, sockaddr arg N+1, length N+2)   gN  connect's fd info, same args
  */
 struct trace_sc {
 	const char *name; /* Falco event name */
@@ -94,6 +96,12 @@ void put_fdinfo(struct frame *fr, pid_t pid, long fd);
 void put_dev_ino(struct frame *fr, pid_t pid, long fd);
 void put_sockaddr(struct frame *fr, pid_t pid, __u64 addr, __u64 len);
 void put_caps(struct frame *fr, pid_t tid);
+/* Socket tuple of an fd, and the fd-info form of it (sockinfo.c). */
+void put_tuple(struct frame *fr, pid_t pid, long fd);
+void put_sock_fdinfo(struct frame *fr, pid_t pid, long fd);
+/* The same, for connect: an unconnected socket's remote is the requested sockaddr (port 0). */
+void put_tuple_sa(struct frame *fr, pid_t pid, long fd, __u64 sa_addr, __u64 sa_len, __s64 ret);
+void put_sock_fdinfo_sa(struct frame *fr, pid_t pid, long fd, __u64 sa_addr, __u64 sa_len, __s64 ret);
 void put_proc_block(struct frame *fr, pid_t pid, pid_t tid);
 /* Writes params by a spec string (see struct trace_sc). */
 void put_spec(struct frame *fr, const char *spec, pid_t pid, pid_t tid, const __u64 args[6], __s64 ret);

@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:net";
+import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -19,6 +19,7 @@ import { syscallsFor } from "../../agent/pipeline.js";
 import type { Alert } from "../../agent/sinks/types.js";
 import { KernelEventStream } from "../../agent/sources/ebpf-source.js";
 import { EventState } from "../../agent/state/index.js";
+import type { SyscallEvent } from "../../rules/event.js";
 import { REPO_ROOT } from "../helpers/agent.js";
 
 const TRACE = join(REPO_ROOT, "native-bridge", "build", "vigil-trace");
@@ -35,6 +36,18 @@ describe.skipIf(!existsSync(PROBE))("vigil-trace and vigil-probe give the same a
   const builder = new AlertBuilder("test-host");
   const fromProbe: Alert[] = [];
   const fromTrace: Alert[] = [];
+  // connect events (code 40) as each side decoded them: pid, result, fd facts and the args
+  const CONNECT = 40;
+  type NetEv = { pid: number; tid: number; res: number; fd: string; args: string };
+  const netProbe: NetEv[] = [];
+  const netTrace: NetEv[] = [];
+  const snap = (e: SyscallEvent): NetEv => ({
+    pid: e.proc.pid,
+    tid: e.proc.tid,
+    res: e.res,
+    fd: JSON.stringify(e.fd ? { type: e.fd.type, typechar: e.fd.typechar, name: e.fd.name, l4proto: e.fd.l4proto, tuple: e.fd.tuple, num: e.fd.num } : null),
+    args: JSON.stringify(e.args, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString("hex") : v)),
+  });
   let kernel: KernelEventStream;
   let server: Server;
 
@@ -47,7 +60,10 @@ describe.skipIf(!existsSync(PROBE))("vigil-trace and vigil-probe give the same a
       syscalls,
       logger,
       probePath: PROBE,
-      onEvent: (e) => engine.evaluate(e, (rule, ev) => fromProbe.push(builder.build(rule, ev))),
+      onEvent: (e) => {
+        if (e.type === CONNECT) netProbe.push(snap(e));
+        engine.evaluate(e, (rule, ev) => fromProbe.push(builder.build(rule, ev)));
+      },
     });
     await kernel.start();
 
@@ -55,7 +71,11 @@ describe.skipIf(!existsSync(PROBE))("vigil-trace and vigil-probe give the same a
     server = createServer((s) => {
       const state = new EventState();
       const dec = new FrameDecoder({
-        onEvent: (r) => engine.evaluate(state.build(r), (rule, ev) => fromTrace.push(builder.build(rule, ev))),
+        onEvent: (r) => {
+          const e = state.build(r);
+          if (e.type === CONNECT) netTrace.push(snap(e));
+          engine.evaluate(e, (rule, ev) => fromTrace.push(builder.build(rule, ev)));
+        },
         onControl: (c) => state.clock(c),
       });
       s.on("data", (d: Buffer) => dec.push(d));
@@ -117,5 +137,34 @@ describe.skipIf(!existsSync(PROBE))("vigil-trace and vigil-probe give the same a
     const rulesT = fromTrace.map((x) => `${x.rule}|${String(x.output_fields["proc.pid"])}`).sort();
     const rulesP = fromProbe.filter((x) => pids.has(x.output_fields["proc.pid"])).map((x) => `${x.rule}|${String(x.output_fields["proc.pid"])}`).sort();
     expect(rulesT).toEqual(rulesP);
+  }, 30_000);
+
+  it("connects (TCP and unix) decode to the same fd facts and args from both sources", async () => {
+    const syscalls = (globalThis as { __syscalls?: string[] }).__syscalls ?? [];
+    expect(syscalls).toContain("connect");
+    const tcp = createServer((c) => c.end());
+    await new Promise<void>((r) => tcp.listen(0, "127.0.0.1", r));
+    const port = (tcp.address() as AddressInfo).port;
+    const unixPath = join(dir, "u.sock");
+    const unix = createServer((c) => c.end());
+    await new Promise<void>((r) => unix.listen(unixPath, r));
+    const script = `busybox nc 127.0.0.1 ${port} </dev/null; ${process.execPath} -e 'require("net").connect("${unixPath}", function () { this.end(); })'; busybox nc 127.0.0.1 1 </dev/null 2>/dev/null; exit 0`;
+    await new Promise<void>((resolve) => {
+      const c = spawn(TRACE, ["--socket", sock, "--syscalls", syscalls.join(","), "--", "sh", "-c", script], { stdio: "ignore" });
+      c.on("exit", () => resolve());
+    });
+    const pids = new Set(netTrace.map((x) => x.pid));
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && netProbe.filter((x) => pids.has(x.pid)).length < netTrace.length) await new Promise((r) => setTimeout(r, 50));
+    tcp.close();
+    unix.close();
+    expect(netTrace.length).toBeGreaterThanOrEqual(2);
+    const key = (x: NetEv) => `${x.tid}|${x.res}|${x.fd}|${x.args}`;
+    const a = netTrace.map(key).sort();
+    const b = netProbe.filter((x) => pids.has(x.pid)).map(key).sort();
+    expect(a).toEqual(b);
+    expect(netTrace.some((x) => x.fd.includes(`127.0.0.1:${port}`))).toBe(true);
+    expect(netTrace.some((x) => x.fd.includes('"type":"unix"') && x.fd.includes(unixPath))).toBe(true);
+    expect(netTrace.some((x) => x.res === -111)).toBe(true); // ECONNREFUSED
   }, 30_000);
 });
