@@ -16,6 +16,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import { gunzipSync, inflateSync } from "node:zlib";
 import type { Logger } from "pino";
 import type { WebSocketServer } from "ws";
 import { alertFromFalcoJson, alertToJson, validateAlert } from "./alert-codec.js";
@@ -92,9 +93,15 @@ export function makeHttpApi(d: HttpApiDeps) {
   }
 
   function onFalcoPost(req: IncomingMessage, res: ServerResponse): void {
-    readBody(req, res, (body) => {
+    readBody(req, res, (raw) => {
       let alert: Alert;
       try {
+        // Falco's http_output.compress_uploads sends zlib/gzip bodies
+        const enc = (req.headers["content-encoding"] ?? "identity").toLowerCase();
+        const limit = { maxOutputLength: d.maxBodyBytes };
+        const body =
+          enc === "gzip" ? gunzipSync(raw, limit) : enc === "deflate" ? inflateSync(raw, limit) : enc === "identity" ? raw : undefined;
+        if (body === undefined) throw new Error(`unsupported content-encoding ${enc.slice(0, 32)}`);
         alert = alertFromFalcoJson(JSON.parse(body.toString("utf8")), d.hostname);
         const why = validateAlert(alert);
         if (why !== undefined) throw new Error(why);

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import WebSocket from "ws";
+import { deflateSync, gzipSync } from "node:zlib";
 import { startCollector, type RunningCollector } from "../../collector/server.js";
 import { CollectorClient } from "../../agent/sinks/collector-client.js";
 import { vigilProto } from "../../collector/proto.js";
@@ -181,6 +182,24 @@ describe("collector HTTP side", () => {
     expect(q).toHaveLength(1);
     expect(q[0]).toMatchObject({ id: "0f8e7c52-7b7c-4f3e-9b5e-2a9f0d3c1a11", priority: "Warning", hostname: "falco-node" });
     expect((q[0]!["output_fields"] as Record<string, unknown>)["proc.pid"]).toBe(42);
+  });
+
+  it.each([
+    ["gzip", "gzip"],
+    ["deflate", "deflate"],
+  ])("accepts a %s-compressed Falco post (http_output.compress_uploads)", async (_n, enc) => {
+    const uuid = enc === "gzip" ? "0f8e7c52-7b7c-4f3e-9b5e-2a9f0d3c1a12" : "0f8e7c52-7b7c-4f3e-9b5e-2a9f0d3c1a13";
+    const json = Buffer.from(JSON.stringify(falcoAlert({ uuid })));
+    const body = enc === "gzip" ? gzipSync(json) : deflateSync(json);
+    const r = await fetch(`${base}/`, { method: "POST", headers: { ...auth, "content-encoding": enc }, body });
+    expect(r.status).toBe(200);
+    expect(col.store.seqOf(uuid)).toBeDefined();
+  });
+
+  it("refuses a compressed bomb and an unknown encoding with 400", async () => {
+    const bomb = gzipSync(Buffer.alloc(50 * 1024 * 1024, 0x20));
+    expect((await fetch(`${base}/`, { method: "POST", headers: { ...auth, "content-encoding": "gzip" }, body: bomb })).status).toBe(400);
+    expect((await fetch(`${base}/`, { method: "POST", headers: { ...auth, "content-encoding": "br" }, body: "{}" })).status).toBe(400);
   });
 
   it.each([
