@@ -8,8 +8,8 @@ import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import { stringify } from "yaml";
 import { createLogger } from "../log.js";
-import { metrics } from "../metrics/index.js";
-import { parseImageConfig, startWebhookServer, webhookConfiguration, type ImageProcess } from "../inject/index.js";
+import { metrics, startMetricsServer } from "../metrics/index.js";
+import { parseImageConfig, startWebhookServer, webhookManifests, type ImageProcess } from "../inject/index.js";
 import { readJsonFile } from "./inject-cmd.js";
 
 interface WebhookOpts {
@@ -17,6 +17,7 @@ interface WebhookOpts {
   tlsKey?: string;
   port: string;
   host: string;
+  metricsPort: string;
   image: string;
   imageConfig: Record<string, ImageProcess>;
   fargate: boolean;
@@ -25,6 +26,7 @@ interface WebhookOpts {
   printConfig?: boolean;
   service: string;
   caBundle?: string;
+  tlsSecret: string;
 }
 
 function collectImage(v: string, prev: Record<string, ImageProcess>): Record<string, ImageProcess> {
@@ -42,12 +44,14 @@ export function registerWebhook(program: Command): void {
     .option("--tls-key <file>", "PEM private key")
     .option("--port <n>", "HTTPS port", "9443")
     .option("--host <addr>", "listen address", "0.0.0.0")
+    .option("--metrics-port <n>", "plain-HTTP /metrics, /healthz, /readyz port (0 = off)", "9376")
     .option("--image <ref>", "the Vigil image injected as sidecar", "ghcr.io/vigil-security/vigil:0.1.0")
     .option("--image-config <ref=file>", "ENTRYPOINT/CMD of a workload image (for containers that set no command); repeatable", collectImage, {})
     .option("--no-fargate", "only instrument pods labelled vigil.dev/inject=true (not every Fargate pod)")
     .option("--no-native-sidecar", "add the agent as a regular container (clusters before Kubernetes 1.29)")
     .option("--no-ptrace-cap", "do not add SYS_PTRACE (namespaces under the restricted Pod Security Standard)")
-    .option("--print-config", "print the MutatingWebhookConfiguration YAML and exit")
+    .option("--print-config", "print the webhook's manifests (Deployment, Service, MutatingWebhookConfiguration...) and exit")
+    .option("--tls-secret <name>", "kubernetes.io/tls Secret with the serving certificate (with --print-config)", "vigil-webhook-tls")
     .option("--service <ns/name>", "the webhook's Service (with --print-config)", "vigil/vigil-webhook")
     .option("--ca-bundle <file>", "PEM CA that signed the certificate (with --print-config)")
     .action(async (o: WebhookOpts) => {
@@ -55,7 +59,8 @@ export function registerWebhook(program: Command): void {
         const [namespace, service] = o.service.split("/");
         if (!namespace || !service) throw new Error("--service must be NAMESPACE/NAME");
         if (!o.caBundle) throw new Error("--print-config needs --ca-bundle FILE");
-        process.stdout.write(stringify(webhookConfiguration({ namespace, service, caBundle: readFileSync(o.caBundle, "utf8") })));
+        const docs = webhookManifests({ namespace, service, caBundle: readFileSync(o.caBundle, "utf8"), image: o.image, tlsSecret: o.tlsSecret });
+        process.stdout.write(docs.map((d) => stringify(d)).join("---\n"));
         return;
       }
       if (!o.tlsCert || !o.tlsKey) throw new Error("--tls-cert and --tls-key are required (the API server only calls webhooks over TLS)");
@@ -71,8 +76,10 @@ export function registerWebhook(program: Command): void {
         inject: { image: o.image, images: o.imageConfig, fargate: o.fargate, nativeSidecar: o.nativeSidecar, addPtraceCapability: o.ptraceCap },
       });
       metrics.registerStats("webhook", () => ({ ...srv.counters }));
+      const mport = Number(o.metricsPort);
+      const msrv = mport > 0 ? await startMetricsServer({ port: mport, host: o.host, logger, ready: () => true }) : undefined;
       logger.info({ port: srv.port }, "vigil webhook ready");
-      const stop = () => void srv.close().then(() => process.exit(0));
+      const stop = () => void Promise.all([srv.close(), msrv?.close()]).then(() => process.exit(0));
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
     });

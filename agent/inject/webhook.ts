@@ -242,3 +242,67 @@ export function webhookConfiguration(o: WebhookConfigOptions): Record<string, un
     ],
   };
 }
+
+export interface WebhookManifestOptions extends WebhookConfigOptions {
+  /** The Vigil image that runs `vigil webhook`. */
+  image: string;
+  /** Secret (type kubernetes.io/tls) holding the serving certificate and key. */
+  tlsSecret: string;
+  replicas?: number;
+}
+
+/**
+ * Everything to run the webhook: ServiceAccount (no API access, no token), Deployment (non-root,
+ * read-only, no capabilities, spread over nodes), Service, PodDisruptionBudget, and the
+ * MutatingWebhookConfiguration. The TLS Secret is the operator's (cert-manager or by hand).
+ */
+export function webhookManifests(o: WebhookManifestOptions): Record<string, unknown>[] {
+  const labels = { "app.kubernetes.io/name": o.service, "app.kubernetes.io/part-of": "vigil" };
+  const meta = { name: o.service, namespace: o.namespace, labels };
+  return [
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: meta, automountServiceAccountToken: false },
+    {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: meta,
+      spec: {
+        replicas: o.replicas ?? 2,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: o.service,
+            automountServiceAccountToken: false,
+            securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } },
+            topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: labels } }],
+            containers: [
+              {
+                name: "webhook",
+                image: o.image,
+                args: ["webhook", "--tls-cert", "/etc/vigil/tls/tls.crt", "--tls-key", "/etc/vigil/tls/tls.key", "--port", "9443", "--image", o.image],
+                ports: [
+                  { name: "https", containerPort: 9443, protocol: "TCP" },
+                  { name: "metrics", containerPort: 9376, protocol: "TCP" },
+                ],
+                readinessProbe: { httpGet: { path: "/healthz", port: "https", scheme: "HTTPS" }, periodSeconds: 5 },
+                livenessProbe: { httpGet: { path: "/healthz", port: "metrics" }, periodSeconds: 15 },
+                resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+                securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ["ALL"] } },
+                volumeMounts: [{ name: "tls", mountPath: "/etc/vigil/tls", readOnly: true }],
+              },
+            ],
+            volumes: [{ name: "tls", secret: { secretName: o.tlsSecret, defaultMode: 0o440 } }],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: meta,
+      spec: { selector: labels, ports: [{ name: "https", port: o.port ?? 443, targetPort: "https", protocol: "TCP" }] },
+    },
+    { apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: meta, spec: { minAvailable: 1, selector: { matchLabels: labels } } },
+    webhookConfiguration(o),
+  ];
+}

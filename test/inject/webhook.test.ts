@@ -4,16 +4,20 @@
  * applied (RFC 6902) and the mutated pod must still validate against the Kubernetes schema;
  * malformed and hostile reviews never crash the server and never block a pod.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { parse } from "yaml";
+import { parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Pod } from "kubernetes-models/v1/Pod";
 import { MutatingWebhookConfiguration } from "kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration";
+import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { Service } from "kubernetes-models/v1/Service";
+import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { review, startWebhookServer, type JsonPatchOp, type WebhookServer } from "../../agent/inject/index.js";
 import { CLI, REPO_ROOT } from "../helpers/agent.js";
 
@@ -217,16 +221,53 @@ describe("malformed requests", () => {
 });
 
 describe("vigil webhook --print-config", () => {
-  it("prints a valid MutatingWebhookConfiguration that never blocks pods", () => {
+  it("prints valid manifests: a webhook that never blocks pods, run least-privileged", () => {
     const r = spawnSync(process.execPath, [CLI, "webhook", "--print-config", "--service", "vigil/vigil-webhook", "--ca-bundle", join(dir, "cert.pem")], { encoding: "utf8" });
     expect(r.status).toBe(0);
-    const doc = parse(r.stdout) as { webhooks: { failurePolicy: string; admissionReviewVersions: string[]; sideEffects: string; clientConfig: { caBundle: string } }[] };
-    expect(() => new MutatingWebhookConfiguration(doc as never).validate()).not.toThrow();
-    const w = doc.webhooks[0];
+    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as { kind: string; [k: string]: unknown });
+    expect(docs.map((d) => d.kind)).toEqual(["ServiceAccount", "Deployment", "Service", "PodDisruptionBudget", "MutatingWebhookConfiguration"]);
+    const models: Record<string, new (d: never) => { validate(): void }> = {
+      ServiceAccount: ServiceAccount as never,
+      Deployment: Deployment as never,
+      Service: Service as never,
+      PodDisruptionBudget: PodDisruptionBudget as never,
+      MutatingWebhookConfiguration: MutatingWebhookConfiguration as never,
+    };
+    for (const d of docs) expect(() => new (models[d.kind] as new (d: never) => { validate(): void })(d as never).validate(), d.kind).not.toThrow();
+    const mwc = docs[4] as unknown as { webhooks: { failurePolicy: string; admissionReviewVersions: string[]; sideEffects: string; clientConfig: { caBundle: string; service: { name: string; namespace: string } } }[] };
+    const w = mwc.webhooks[0];
     expect(w?.failurePolicy).toBe("Ignore");
     expect(w?.admissionReviewVersions).toEqual(["v1"]);
     expect(w?.sideEffects).toBe("None");
+    expect(w?.clientConfig.service).toMatchObject({ name: "vigil-webhook", namespace: "vigil" });
     expect(Buffer.from(w?.clientConfig.caBundle ?? "", "base64").toString()).toBe(ca);
+    const dep = docs[1] as unknown as { spec: { template: { spec: { automountServiceAccountToken: boolean; containers: { securityContext: { capabilities: { drop: string[] }; readOnlyRootFilesystem: boolean } }[] } } } };
+    expect(dep.spec.template.spec.automountServiceAccountToken).toBe(false);
+    expect(dep.spec.template.spec.containers[0]?.securityContext.capabilities.drop).toEqual(["ALL"]);
+    expect(dep.spec.template.spec.containers[0]?.securityContext.readOnlyRootFilesystem).toBe(true);
+  });
+
+  it("vigil webhook serves reviews over TLS and stops on SIGTERM", async () => {
+    const child = spawn(process.execPath, [CLI, "webhook", "--tls-cert", join(dir, "cert.pem"), "--tls-key", join(dir, "key.pem"), "--port", "0", "--host", "127.0.0.1", "--metrics-port", "0"], { stdio: ["ignore", "ignore", "pipe"] });
+    const port = await new Promise<number>((resolve, reject) => {
+      let buf = "";
+      const t = setTimeout(() => reject(new Error(`no ready line: ${buf}`)), 10_000);
+      child.stderr.on("data", (d: Buffer) => {
+        buf += d.toString();
+        for (const line of buf.split("\n")) {
+          if (!line.includes("vigil webhook ready")) continue;
+          clearTimeout(t);
+          resolve((JSON.parse(line) as { port: number }).port);
+        }
+      });
+    });
+    const r = await post(port, ca, JSON.stringify(baseReview));
+    expect((r.json["response"] as Json)["patchType"]).toBe("JSONPatch");
+    const code = await new Promise<number | null>((resolve) => {
+      child.on("exit", (c) => resolve(c));
+      child.kill("SIGTERM");
+    });
+    expect(code).toBe(0);
   });
 
   it("refuses to serve without TLS, with one line", () => {
