@@ -251,6 +251,36 @@ describe("process control", () => {
   });
 });
 
+describe("hostile syscall arguments", () => {
+  it("bad pointers, strings at a mapping's end and unterminated strings give well-formed frames", async () => {
+    const bin = join(dir, "hostile");
+    const cc = spawnSync("cc", ["-O1", "-o", bin, join(REPO_ROOT, "test", "trace", "fixtures", "hostile.c")], { encoding: "utf8" });
+    expect(cc.status, cc.stderr).toBe(0);
+    const l = new FrameListener(sockPath());
+    await l.listen();
+    const r = await run(["--socket", l.path, "--syscalls", SYSCALLS, "--", bin]);
+    expect(l.errors).toEqual([]);
+    const opens = l.frames.filter((f) => f.type === T.OPENAT && f.comm === "hostile");
+    // 1. EFAULT: the path is missing, not garbage
+    const bad = opens.find((f) => f.res === -14n);
+    expect(bad).toBeDefined();
+    expect(bad?.params[1]).toBeUndefined();
+    // 2. the path right before the hole reads whole
+    const edge = opens.find((f) => str(f.params[1]) === "/etc/hostname");
+    expect(edge?.res).toBeGreaterThanOrEqual(0n);
+    // 3. the unterminated string is cut at 4096 bytes with its NUL
+    const big = opens.find((f) => (f.params[1]?.length ?? 0) > 1000);
+    expect(big?.params[1]?.length).toBe(4096);
+    expect(big?.params[1]?.[4095]).toBe(0);
+    // 4. the exec with an empty argv ran /bin/true (the kernel gives it an empty argv[0])
+    const ex = l.frames.find((f) => f.type === T.EXECVE && f.pid === bad?.pid && f.res === 0n && str(f.params[4])?.endsWith("/true"));
+    expect(ex).toBeDefined();
+    expect(str(ex?.params[0]) ?? "").toBe("");
+    expect(r.code).toBe(0);
+    await l.close();
+  });
+});
+
 describe("agent absent", () => {
   it("runs the workload, then reports the gap when the agent appears", async () => {
     const path = sockPath();
