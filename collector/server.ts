@@ -91,7 +91,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     falco_http_duplicates: 0,
     ws_refused: 0,
   };
-  const misc = { retention_deleted: 0, connections: 0, local_alerts: 0 };
+  const misc = { retention_deleted: 0, connections: 0, connections_idle_closed: 0, local_alerts: 0 };
   const stats = (): Record<string, number> => ({
     ...ingestCounters,
     ...refusals,
@@ -150,10 +150,18 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     socket.on("error", () => undefined);
     socket.setNoDelay(true);
     let head = Buffer.alloc(0);
+    // a connection that never says which protocol it speaks is closed (slowloris)
+    const idle = setTimeout(() => {
+      misc.connections_idle_closed++;
+      socket.destroy();
+    }, 10_000);
+    idle.unref();
+    socket.once("close", () => clearTimeout(idle));
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
       if (head.length < PREFACE.length && PREFACE.subarray(0, head.length).equals(head)) return;
       socket.off("data", onData);
+      clearTimeout(idle);
       socket.pause();
       if (head.subarray(0, PREFACE.length).equals(PREFACE)) {
         const up = connect(grpcPort, "127.0.0.1");

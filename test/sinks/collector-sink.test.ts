@@ -80,6 +80,49 @@ describe("collector sink: delivery faults", () => {
     expect(new Set(ids)).toEqual(new Set(sent));
   });
 
+  it("collector process killed with SIGKILL mid-stream and restarted: every alert exactly once", async () => {
+    const port = await freePort();
+    const dataDir = tempDir();
+    const startCol = async () => {
+      const c = spawnTs("agent/cli/main.ts", ["collector", "--listen", `127.0.0.1:${port}`, "--data", dataDir]);
+      cleanups.push(() => void c.kill("SIGKILL"));
+      await new Promise<void>((resolve, reject) => {
+        createInterface({ input: c.stderr! }).on("line", (l) => {
+          if (l.includes('"vigil collector ready"')) resolve();
+        });
+        c.on("exit", (code) => reject(new Error(`collector exited ${code}`)));
+      });
+      return c;
+    };
+    let child = await startCol();
+    const sink = sinkTo(port, tempDir());
+    const sent: string[] = [];
+    let flowing = true;
+    const flow = (async () => {
+      while (flowing) {
+        const batch = Array.from({ length: 5 }, () => makeAlert());
+        sent.push(...batch.map((a) => a.id));
+        expect((await sink.export(batch)).ok).toBe(true);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    await waitFor(() => sink.stats()["acked"]! >= 300, 20_000, "300 acked before the kill");
+    child.kill("SIGKILL");
+    await new Promise((r) => setTimeout(r, 700));
+    expect(sink.stats()["push_failures"]).toBeGreaterThan(0);
+    child = await startCol();
+    await new Promise((r) => setTimeout(r, 500));
+    flowing = false;
+    await flow;
+    await waitFor(() => sink.stats()["backlog"] === 0, 20_000, "sink drained");
+    child.kill("SIGTERM");
+    await new Promise((r) => child.on("exit", r));
+    const col = await collectorAt(port, dataDir);
+    const ids = storedIds(col);
+    expect(ids.length).toBe(sent.length);
+    expect(new Set(ids)).toEqual(new Set(sent));
+  });
+
   it("agent killed with SIGKILL mid-stream and restarted: nothing lost, nothing duplicated", async () => {
     const port = await freePort();
     const col = await collectorAt(port, tempDir());
