@@ -15,6 +15,7 @@ import { PersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClai
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { PriorityClass } from "kubernetes-models/scheduling.k8s.io/v1/PriorityClass";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
 import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
@@ -38,6 +39,7 @@ const MODELS: Record<string, Ctor> = {
   "apps/v1/DaemonSet": DaemonSet as unknown as Ctor,
   "apps/v1/Deployment": Deployment as unknown as Ctor,
   "scheduling.k8s.io/v1/PriorityClass": PriorityClass as unknown as Ctor,
+  "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy as unknown as Ctor,
   "rbac.authorization.k8s.io/v1/Role": Role as unknown as Ctor,
   "rbac.authorization.k8s.io/v1/RoleBinding": RoleBinding as unknown as Ctor,
   "rbac.authorization.k8s.io/v1/ClusterRole": ClusterRole as unknown as Ctor,
@@ -240,6 +242,16 @@ describe("collector", () => {
     const labels = (dep.spec.template as unknown as { metadata: { labels: Record<string, string> } }).metadata.labels;
     for (const [k, v] of Object.entries(svc.spec.selector)) expect(labels[k]).toBe(v);
     expect(svc.spec.ports.map((p) => p.port)).toContain(9377);
+  });
+
+  it("takes alert pushes only from the agents", () => {
+    const np = find<{ spec: { podSelector: { matchLabels: Record<string, string> }; ingress: { from: { podSelector: { matchLabels?: Record<string, string> } }[]; ports: { port: number }[] }[] } }>("NetworkPolicy", "vigil-collector");
+    const labels = (dep.spec.template as unknown as { metadata: { labels: Record<string, string> } }).metadata.labels;
+    for (const [k, v] of Object.entries(np.spec.podSelector.matchLabels)) expect(labels[k]).toBe(v);
+    const ingest = np.spec.ingress.find((r) => r.ports.some((p) => p.port === 9377));
+    expect(ingest?.from).toEqual([{ podSelector: { matchLabels: { "app.kubernetes.io/name": "vigil-agent" } } }]);
+    const agentLabels = (ds.spec.template as unknown as { metadata: { labels: Record<string, string> } }).metadata.labels;
+    expect(agentLabels["app.kubernetes.io/name"]).toBe("vigil-agent");
   });
 
   it("runs unprivileged, as non-root, with no capabilities", () => {
