@@ -7,7 +7,8 @@
  * | `GET /healthz` | liveness, no auth |
  * | `GET /api/v1/alerts?since&until&rule&priority&tag&node&namespace&pod&container&image&limit` | JSON array of stored alerts |
  * | `GET /api/v1/captures/<alert id>` | the capture blob (gzip msgpack) |
- * | `GET /api/v1/stats` | counters |
+ * | `GET /api/v1/stats` | counters (JSON) |
+ * | `GET /metrics` | the same counters for Prometheus |
  * | `POST /` or `POST /api/v1/falco` | one Falco JSON alert (Falco 0.44 `http_output`, Falcosidekick's input) |
  * | `GET /api/v1/tail` (WebSocket upgrade) | the live tail (tail-hub.ts), same filters; `after=<alert id>` or `after_seq=<n>` resumes |
  *
@@ -172,6 +173,14 @@ export function makeHttpApi(d: HttpApiDeps) {
     if (req.method === "POST" && (url.pathname === "/" || url.pathname === "/api/v1/falco")) return onFalcoPost(req, res);
     if (req.method === "GET" && url.pathname === "/api/v1/alerts") return onQuery(url, res);
     if (req.method === "GET" && url.pathname === "/api/v1/stats") return sendJson(res, 200, d.stats());
+    if (req.method === "GET" && url.pathname === "/metrics") {
+      // Prometheus text exposition of the same counters
+      let text = "";
+      for (const [k, v] of Object.entries(d.stats())) text += `# TYPE vigil_collector_${k} ${k === "clients" ? "gauge" : "counter"}\nvigil_collector_${k} ${v}\n`;
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+      res.end(text);
+      return;
+    }
     if (req.method === "GET" && url.pathname.startsWith("/api/v1/captures/")) {
       const id = decodeURIComponent(url.pathname.slice("/api/v1/captures/".length));
       const cap = id.length > 0 && id.length <= 64 ? d.store.getCapture(id) : undefined;

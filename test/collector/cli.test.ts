@@ -66,6 +66,13 @@ describe("vigil collector / alerts query / tail", () => {
     expect(badFilter.stderr.trim()).toMatch(/^vigil: bad time/);
   });
 
+  it("tail exits with one clear line when the collector refuses its token", async () => {
+    const { address } = await collector("127.0.0.1:0", tempDir());
+    const r = await runCli(["tail", "--collector", address, "--token", "wrong"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe("vigil: collector refused the token (401)");
+  });
+
   it("tail follows live alerts with filters and survives a collector restart without gaps or duplicates", async () => {
     const data = tempDir();
     let col = await collector("127.0.0.1:0", data);

@@ -129,6 +129,7 @@ describe("collector HTTP side", () => {
   it.each([
     ["GET", "/api/v1/alerts"],
     ["GET", "/api/v1/stats"],
+    ["GET", "/metrics"],
     ["GET", "/api/v1/captures/x"],
     ["POST", "/"],
     ["POST", "/api/v1/falco"],
@@ -214,6 +215,12 @@ describe("collector HTTP side", () => {
     const r = await fetch(`${base}/api/v1/falco`, { method: "POST", headers: auth, body });
     expect(r.status).toBe(400);
     expect(col.stats()["http_bad_request"]).toBe(before + 1);
+  });
+
+  it("exposes its counters for Prometheus", async () => {
+    const r = await fetch(`${base}/metrics`, { headers: auth });
+    expect(r.status).toBe(200);
+    expect(await r.text()).toMatch(/^vigil_collector_http_unauthenticated \d+$/m);
   });
 
   it("refuses an oversized body with 413", async () => {
