@@ -78,7 +78,7 @@ const PID_MEMO_MS = 60_000;
 const PID_MEMO_MAX = 65_536;
 
 /** Sets key→value in a Map used as a FIFO-bounded memo. */
-function memoSet<K>(m: Map<K, Entry>, k: K, v: Entry, max: number): void {
+function memoSet<K, V>(m: Map<K, V>, k: K, v: V, max: number): void {
   if (m.size >= max) {
     const first = m.keys().next();
     if (first.done !== true) m.delete(first.value);
@@ -97,8 +97,10 @@ export class ContainerEnricher {
 
   /** Containers by full ID (bounded; stale entries are refreshed, not dropped). */
   private readonly entries: LRUCache<string, Entry>;
-  /** Hot path: cgroup ID → entry. cgroup IDs are never reused within a boot. */
+  /** Hot path: cgroup ID → container entry. cgroup IDs are never reused within a boot. */
   private readonly byCgroupId = new Map<number, Entry>();
+  /** cgroup ID → the path that showed it to be a host cgroup. */
+  private readonly hostCgroups = new Map<number, string>();
   /** When the source gives no cgroup ID. */
   private readonly byPath = new Map<string, Entry>();
   /**
@@ -208,10 +210,19 @@ export class ContainerEnricher {
       } else this.counters.hits++;
     } else if (cgroupId > 0) {
       e = this.byCgroupId.get(cgroupId);
-      if (e === undefined) {
+      if (e !== undefined) this.counters.hits++;
+      else if (this.hostCgroups.get(cgroupId) === cgroupPath) e = HOST_ENTRY;
+      else {
+        // The path may be a parent's (a process first met before its exec) while the ID is the
+        // kernel's: a container shape is evidence, a host shape is only its absence, so host
+        // results are kept with their path and re-checked when another path comes with the ID.
         e = this.fromMatch(containerFromCgroupPath(cgroupPath, this.namespaces));
-        memoSet(this.byCgroupId, cgroupId, e, this.memoMax);
-      } else this.counters.hits++;
+        if (e === HOST_ENTRY) memoSet(this.hostCgroups, cgroupId, cgroupPath, this.memoMax);
+        else {
+          this.hostCgroups.delete(cgroupId);
+          memoSet(this.byCgroupId, cgroupId, e, this.memoMax);
+        }
+      }
     } else {
       e = this.byPath.get(cgroupPath);
       if (e === undefined || e.deleted) {

@@ -4,7 +4,7 @@
  * locally built busybox image, `ctr run` containers and CRI pods created like the kubelet does.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -54,6 +54,24 @@ afterAll(async () => {
   cri.close();
   rmSync(mountSrc, { recursive: true, force: true });
 }, 120_000);
+
+/**
+ * SIGSTOPs a process and waits, synchronously (no event-loop turn), until every one of its
+ * threads has actually stopped: on a loaded machine a thread may still finish a reply after kill().
+ */
+function freeze(pid: number): void {
+  process.kill(pid, "SIGSTOP");
+  const end = Date.now() + 5000;
+  for (;;) {
+    const stopped = readdirSync(`/proc/${pid}/task`).every((t) => {
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
+      const state = stat.charAt(stat.lastIndexOf(")") + 2);
+      return state === "T" || state === "t";
+    });
+    if (stopped) return;
+    if (Date.now() > end) throw new Error("process did not stop");
+  }
+}
 
 function resolvePid(en: ContainerEnricher, pid: number): ContainerInfo {
   const path = unifiedCgroup(pid);
@@ -119,6 +137,18 @@ describe("ContainerEnricher with containerd", () => {
         expect(en.resolve("/", 1, execPid)).toBe(info);
       } finally {
         exec.kill("SIGKILL");
+      }
+      // first met with a parent's host path but the container's cgroup ID, then with its own path
+      const cgid = cgroupIdOf(`/default/${id}`);
+      const en2 = new ContainerEnricher({ socket: sock, logger: captureLogger().logger, waitMs: 2000 });
+      await en2.start();
+      try {
+        expect(en2.resolve("/system.slice/containerd.service", cgid, pid)).toBe(HOST_CONTAINER);
+        const again = en2.resolve(`/default/${id}`, cgid, pid);
+        expect(again.fullId).toBe(id);
+        expect(en2.resolve("/system.slice/containerd.service", cgid, pid)).toBe(again); // the container sticks
+      } finally {
+        await en2.stop();
       }
       // host processes
       expect(en.resolve("/", 1, process.pid)).toBe(HOST_CONTAINER);
@@ -333,14 +363,15 @@ describe("ContainerEnricher without a runtime", () => {
       importImage(ssock, "default", busybox);
       await en.start();
       await new Promise((r) => setTimeout(r, 300)); // warm-up listing done
-      process.kill(ctdPid, "SIGSTOP");
+      expect(en.stats()["connected"], JSON.stringify(log.lines)).toBe(1);
+      freeze(ctdPid);
       // a container the enricher has never seen, in a cgroup named as containerd would
       const info = en.resolve(`/default/${id}`, 0, 1);
       expect(info.metaMissing).toBe(true);
       const t0 = performance.now();
       await en.whenReady(info);
       const waited = performance.now() - t0;
-      expect(waited).toBeGreaterThanOrEqual(25);
+      expect(waited, JSON.stringify({ stats: en.stats(), logs: log.lines })).toBeGreaterThanOrEqual(25);
       expect(waited).toBeLessThan(500);
       expect(en.stats()["wait_timeouts"]).toBe(1);
       process.kill(ctdPid, "SIGCONT");
@@ -351,7 +382,7 @@ describe("ContainerEnricher without a runtime", () => {
       await new Promise((r) => setTimeout(r, 100));
       const pid = runContainer(ssock, "default", id, BUSYBOX_IMAGE);
       // freeze again before the enricher's event-driven lookup can finish, then release it
-      process.kill(ctdPid, "SIGSTOP");
+      freeze(ctdPid);
       // (no loop turn since ctr returned, so no event has been handled yet)
       const info2 = resolvePid(en, pid);
       expect(info2).toBe(info); // the same container, asked again because a new cgroup appeared
