@@ -96,7 +96,10 @@ export class ScenarioEnv {
     this.sock = prepareRuntime().sock;
     await this.listen();
 
-    this.agent = await startAgent(["--containerd-socket", this.sock, "--rule-matching", "all", "--stats-interval", "0"], 90_000);
+    // VIGIL_SCENARIO_MATCHING=first checks that, under Falco's default first-match, the precise rule
+    // is the one that fires (the packs order and defer generic rules for this)
+    const matching = process.env["VIGIL_SCENARIO_MATCHING"] === "first" ? "first" : "all";
+    this.agent = await startAgent(["--containerd-socket", this.sock, "--rule-matching", matching, "--stats-interval", "0"], 90_000);
     this.agent.child.stdout?.on("data", () => {
       const now = Date.now();
       for (let i = this.arrival.length; i < this.agent.alerts.length; i++) this.arrival[i] = now;
