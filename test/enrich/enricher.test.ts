@@ -269,6 +269,29 @@ describe("ContainerEnricher with containerd", () => {
   });
 });
 
+describe("ContainerEnricher cache lifetime", () => {
+  test("stale metadata is refreshed in the background, in place", async () => {
+    const id = `vigil-enrich-${tag}-ttl`;
+    ctrIds.push(id);
+    removeContainer(sock, "default", id);
+    const pid = runContainer(sock, "default", id, BUSYBOX_IMAGE);
+    const en = new ContainerEnricher({ socket: sock, logger: captureLogger().logger, waitMs: 2000, ttlMs: 50 });
+    await en.start();
+    try {
+      const info = resolvePid(en, pid);
+      await ready(en, info);
+      const lookups = en.stats()["lookups"] ?? 0;
+      await new Promise((r) => setTimeout(r, 1200)); // past the TTL and a tick of the coarse clock
+      expect(resolvePid(en, pid)).toBe(info); // stale: still answered at once, same object
+      expect(await until(() => (en.stats()["lookups"] ?? 0) > lookups)).toBe(true);
+      expect(info.metaMissing).toBe(false);
+      expect(info.image).toBe(BUSYBOX_IMAGE);
+    } finally {
+      await en.stop();
+    }
+  });
+});
+
 describe("ContainerEnricher without a runtime", () => {
   test("no socket: starts, says so once, and names containers from cgroups only", async () => {
     const id = `vigil-enrich-${tag}-nosock`;
@@ -366,8 +389,13 @@ describe("ContainerEnricher without a runtime", () => {
       expect(en.stats()["connected"], JSON.stringify(log.lines)).toBe(1);
       freeze(ctdPid);
       // a container the enricher has never seen, in a cgroup named as containerd would
+      const lookups0 = en.stats()["lookups"] ?? 0;
       const info = en.resolve(`/default/${id}`, 0, 1);
       expect(info.metaMissing).toBe(true);
+      // one in-flight lookup per ID, whichever route reaches it
+      expect(en.resolve(`default/${id}`, 0, 2)).toBe(info);
+      expect(en.resolve(`/default/${id}`, 777_000_001, 3)).toBe(info);
+      expect(en.stats()["lookups"]).toBe(lookups0 + 1);
       const t0 = performance.now();
       await en.whenReady(info);
       const waited = performance.now() - t0;
