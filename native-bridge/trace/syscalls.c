@@ -104,3 +104,39 @@ const struct trace_sc *sc_by_nr(int nr)
 			return &trace_syscalls[i];
 	return NULL;
 }
+
+const struct trace_sc *sc_by_code(__u16 code)
+{
+	for (size_t i = 0; i < trace_nsyscalls; i++)
+		if (trace_syscalls[i].code == code)
+			return &trace_syscalls[i];
+	return NULL;
+}
+
+#if defined(__x86_64__)
+/*
+ * i386 syscalls (int 0x80 / 32-bit programs) that carry the same params as their 64-bit
+ * counterparts: a workload must not evade the rules by switching ABI. socketcall(2) is unpacked
+ * by the tracer.
+ */
+const struct compat_sc trace_compat[] = {
+	{ 11, VIGIL_EV_EXECVE }, { 358, VIGIL_EV_EXECVEAT }, { 120, VIGIL_EV_CLONE }, { 435, VIGIL_EV_CLONE3 },
+	{ 2, VIGIL_EV_FORK }, { 190, VIGIL_EV_VFORK }, { 5, VIGIL_EV_OPEN }, { 295, VIGIL_EV_OPENAT },
+	{ 437, VIGIL_EV_OPENAT2 }, { 8, VIGIL_EV_CREAT }, { 6, VIGIL_EV_CLOSE }, { 38, VIGIL_EV_RENAME },
+	{ 302, VIGIL_EV_RENAMEAT }, { 353, VIGIL_EV_RENAMEAT2 }, { 10, VIGIL_EV_UNLINK }, { 301, VIGIL_EV_UNLINKAT },
+	{ 39, VIGIL_EV_MKDIR }, { 296, VIGIL_EV_MKDIRAT }, { 40, VIGIL_EV_RMDIR }, { 9, VIGIL_EV_LINK },
+	{ 303, VIGIL_EV_LINKAT }, { 83, VIGIL_EV_SYMLINK }, { 304, VIGIL_EV_SYMLINKAT }, { 15, VIGIL_EV_CHMOD },
+	{ 94, VIGIL_EV_FCHMOD }, { 306, VIGIL_EV_FCHMODAT }, { 12, VIGIL_EV_CHDIR }, { 133, VIGIL_EV_FCHDIR },
+	{ 213, VIGIL_EV_SETUID }, { 214, VIGIL_EV_SETGID }, { 203, VIGIL_EV_SETREUID }, { 204, VIGIL_EV_SETREGID },
+	{ 208, VIGIL_EV_SETRESUID }, { 210, VIGIL_EV_SETRESGID }, { 185, VIGIL_EV_CAPSET }, { 359, VIGIL_EV_SOCKET },
+	{ 362, VIGIL_EV_CONNECT }, { 364, VIGIL_EV_ACCEPT4 }, { 361, VIGIL_EV_BIND }, { 363, VIGIL_EV_LISTEN },
+	{ 41, VIGIL_EV_DUP }, { 63, VIGIL_EV_DUP2 }, { 330, VIGIL_EV_DUP3 }, { 26, VIGIL_EV_PTRACE },
+	{ 21, VIGIL_EV_MOUNT }, { 52, VIGIL_EV_UMOUNT2 }, { 128, VIGIL_EV_INIT_MODULE }, { 350, VIGIL_EV_FINIT_MODULE },
+	{ 356, VIGIL_EV_MEMFD_CREATE }, { 357, VIGIL_EV_BPF }, { 310, VIGIL_EV_UNSHARE }, { 346, VIGIL_EV_SETNS },
+	{ COMPAT_SOCKETCALL, 0 },
+};
+const size_t trace_ncompat = sizeof(trace_compat) / sizeof(trace_compat[0]);
+#else
+const struct compat_sc trace_compat[] = { { -1, 0 } };
+const size_t trace_ncompat = 0;
+#endif

@@ -44,6 +44,16 @@ extern const struct trace_sc trace_syscalls[];
 extern const size_t trace_nsyscalls;
 const struct trace_sc *sc_by_name(const char *name);
 const struct trace_sc *sc_by_nr(int nr);
+const struct trace_sc *sc_by_code(__u16 code);
+
+/* 32-bit (i386) syscalls on x86_64, by their own numbers; code 0 = socketcall (unpacked). */
+#define COMPAT_SOCKETCALL 102
+struct compat_sc {
+	int nr;
+	__u16 code;
+};
+extern const struct compat_sc trace_compat[];
+extern const size_t trace_ncompat;
 
 /* ---------------------------------------------------------------- /proc facts */
 

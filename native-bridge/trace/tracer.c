@@ -36,6 +36,7 @@
 #endif
 
 #define MAX_NR 1024
+#define X32_BIT 0x40000000
 #define TABLE_SIZE 16384 /* threads followed at once (power of two) */
 #define F_DUPFD_ 0
 #define F_DUPFD_CLOEXEC_ 1030
@@ -107,51 +108,90 @@ static void drop(struct thr *t)
 
 /* ---------------------------------------------------------------- seccomp filter */
 
+/* A tiny assembler: jumps name their targets, offsets are resolved at the end. */
+enum { L_NONE = -1, L_TRACE = -2, L_ALLOW = -3, L_COMPAT = -4 };
+struct asm_insn {
+	struct sock_filter f;
+	int jt, jf;
+};
+
+static bool compat_wanted(const struct trace_opts *o, const struct compat_sc *c)
+{
+	if (c->nr == COMPAT_SOCKETCALL)
+		return o->want[VIGIL_EV_CONNECT] || o->want[VIGIL_EV_ACCEPT] || o->want[VIGIL_EV_ACCEPT4] ||
+		       o->want[VIGIL_EV_BIND] || o->want[VIGIL_EV_LISTEN] || o->want[VIGIL_EV_SOCKET];
+	return o->want[c->code];
+}
+
 static int install_filter(const struct trace_opts *o)
 {
-	struct sock_filter f[MAX_NR + 16];
-	int n = 0, fcntl_nr = -1, ntrace = 0;
-	int idx_allow, idx_trace;
+	static struct asm_insn a[2 * MAX_NR + 32];
+	struct sock_filter f[2 * MAX_NR + 32];
+	int n = 0, idx_trace, idx_allow, idx_compat = -1;
 	struct sock_fprog prog;
 
-	/* count first: jump offsets point at the two RETs at the end */
+#define STMT(code, k) (a[n++] = (struct asm_insn){ BPF_STMT(code, k), L_NONE, L_NONE })
+#define JUMP(code, k, t, fl) (a[n++] = (struct asm_insn){ BPF_JUMP(code, k, 0, 0), t, fl })
+	STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+	JUMP(BPF_JMP | BPF_JEQ | BPF_K, TRACE_AUDIT_ARCH, L_NONE, trace_ncompat ? L_COMPAT : L_ALLOW);
+	STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+#if defined(__x86_64__)
+	/* x32 ABI (if the kernel has it): numbers with bit 30; rare enough to stop on all of them */
+	JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, L_TRACE, L_NONE);
+#endif
 	for (size_t i = 0; i < trace_nsyscalls; i++) {
 		const struct trace_sc *s = &trace_syscalls[i];
 
-		if (!o->want[s->code])
-			continue;
-		if (s->code == VIGIL_EV_FCNTL)
-			fcntl_nr = s->nr;
-		else
-			ntrace++;
+		if (o->want[s->code] && s->code != VIGIL_EV_FCNTL)
+			JUMP(BPF_JMP | BPF_JEQ | BPF_K, (__u32)s->nr, L_TRACE, L_NONE);
 	}
-	/* layout: 0 ld arch, 1 jeq arch, 2 ld nr, [ntrace jeq], [fcntl: 4 insns], allow, trace */
-	idx_allow = 3 + ntrace + (fcntl_nr >= 0 ? 4 : 0);
-	idx_trace = idx_allow + 1;
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
-	f[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TRACE_AUDIT_ARCH, 0, (__u8)(idx_allow - (n + 1)));
-	n++;
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-	for (size_t i = 0; i < trace_nsyscalls; i++) {
-		const struct trace_sc *s = &trace_syscalls[i];
-
-		if (!o->want[s->code] || s->code == VIGIL_EV_FCNTL)
-			continue;
-		f[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (__u32)s->nr, (__u8)(idx_trace - (n + 1)), 0);
-		n++;
-	}
-	if (fcntl_nr >= 0) {
+	if (o->want[VIGIL_EV_FCNTL]) {
 		/* fcntl only matters in its dup forms: the rest never stops */
-		f[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (__u32)fcntl_nr, 0, (__u8)(idx_allow - (n + 1)));
-		n++;
-		f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1]));
-		f[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_DUPFD_, (__u8)(idx_trace - (n + 1)), 0);
-		n++;
-		f[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_DUPFD_CLOEXEC_, (__u8)(idx_trace - (n + 1)), 0);
-		n++;
+		const struct trace_sc *s = sc_by_code(VIGIL_EV_FCNTL);
+
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, (__u32)s->nr, L_NONE, L_ALLOW);
+		STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1]));
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_DUPFD_, L_TRACE, L_NONE);
+		JUMP(BPF_JMP | BPF_JEQ | BPF_K, F_DUPFD_CLOEXEC_, L_TRACE, L_NONE);
 	}
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+	if (trace_ncompat) {
+		/* native syscalls that matched nothing skip the compat block */
+		JUMP(BPF_JMP | BPF_JA | BPF_K, 0, L_ALLOW, L_NONE);
+		idx_compat = n;
+		STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+		for (size_t i = 0; i < trace_ncompat; i++)
+			if (compat_wanted(o, &trace_compat[i]))
+				JUMP(BPF_JMP | BPF_JEQ | BPF_K, (__u32)trace_compat[i].nr, L_TRACE, L_NONE);
+	}
+	idx_allow = n;
+	STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	idx_trace = n;
+	STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+#undef STMT
+#undef JUMP
+	/* every jump goes forward (classic BPF has no backward jumps) */
+	for (int i = 0; i < n; i++) {
+		int t[2] = { a[i].jt, a[i].jf };
+
+		f[i] = a[i].f;
+		if (BPF_CLASS(f[i].code) != BPF_JMP)
+			continue;
+		if (BPF_OP(f[i].code) == BPF_JA) {
+			f[i].k = (__u32)(idx_allow - (i + 1));
+			continue;
+		}
+		for (int k = 0; k < 2; k++) {
+			int target = t[k] == L_TRACE ? idx_trace : t[k] == L_ALLOW ? idx_allow : t[k] == L_COMPAT ? idx_compat : i + 1;
+			int off = target - (i + 1);
+
+			if (off < 0 || off > 255)
+				return -E2BIG; /* cannot happen with the table sizes above */
+			if (k == 0)
+				f[i].jt = (__u8)off;
+			else
+				f[i].jf = (__u8)off;
+		}
+	}
 	prog.len = (unsigned short)n;
 	prog.filter = f;
 	/*
@@ -285,6 +325,62 @@ static void resume(struct thr *t, pid_t tid, int sig)
 	ptrace(t && t->in_sc ? PTRACE_SYSCALL : PTRACE_CONT, tid, 0, (void *)(long)sig);
 }
 
+/* The syscall behind a seccomp stop, whatever the ABI the workload used. */
+static const struct trace_sc *resolve_sc(struct thr *t, __u32 arch, __u64 nr)
+{
+	if (arch == TRACE_AUDIT_ARCH) {
+#if defined(__x86_64__)
+		if (nr & X32_BIT) {
+			nr &= ~(__u64)X32_BIT;
+			if (nr == 520) /* x32 execve */
+				return opts->want[VIGIL_EV_EXECVE] ? sc_by_code(VIGIL_EV_EXECVE) : NULL;
+			if (nr == 545) /* x32 execveat */
+				return opts->want[VIGIL_EV_EXECVEAT] ? sc_by_code(VIGIL_EV_EXECVEAT) : NULL;
+		}
+#endif
+		return nr < MAX_NR ? by_nr[nr] : NULL;
+	}
+	for (size_t i = 0; i < trace_ncompat; i++) {
+		const struct compat_sc *c = &trace_compat[i];
+		__u32 a[6] = { 0 };
+		__u16 code = 0;
+
+		if ((__u64)c->nr != nr)
+			continue;
+		if (c->nr != COMPAT_SOCKETCALL)
+			return opts->want[c->code] ? sc_by_code(c->code) : NULL;
+		/* socketcall(call, args*): the real arguments are 32-bit words in memory */
+		switch (t->args[0]) {
+		case 1:
+			code = VIGIL_EV_SOCKET;
+			break;
+		case 2:
+			code = VIGIL_EV_BIND;
+			break;
+		case 3:
+			code = VIGIL_EV_CONNECT;
+			break;
+		case 4:
+			code = VIGIL_EV_LISTEN;
+			break;
+		case 5:
+			code = VIGIL_EV_ACCEPT;
+			break;
+		case 18:
+			code = VIGIL_EV_ACCEPT4;
+			break;
+		default:
+			return NULL;
+		}
+		if (!opts->want[code] || mem_read(t->pid, t->args[1], a, sizeof(a)) <= 0)
+			return NULL;
+		for (int k = 0; k < 6; k++)
+			t->args[k] = a[k];
+		return sc_by_code(code);
+	}
+	return NULL;
+}
+
 static void on_seccomp(struct thr *t)
 {
 	struct __ptrace_syscall_info info;
@@ -293,11 +389,10 @@ static void on_seccomp(struct thr *t)
 	t->in_sc = false;
 	if (n <= 0 || info.op != PTRACE_SYSCALL_INFO_SECCOMP)
 		return;
-	if (info.seccomp.nr >= MAX_NR || !by_nr[info.seccomp.nr])
-		return;
-	t->sc = by_nr[info.seccomp.nr];
 	memcpy(t->args, info.seccomp.args, sizeof(t->args));
-	t->in_sc = true;
+	t->sc = resolve_sc(t, info.arch, info.seccomp.nr);
+	if (t->sc)
+		t->in_sc = true;
 }
 
 static void on_syscall_stop(struct thr *t)

@@ -8,6 +8,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../helpers/agent.js";
 import { F_CHILD, FrameListener, T, fdinfo, str, u32, u64, type Frame } from "./frames.js";
@@ -277,6 +278,36 @@ describe("hostile syscall arguments", () => {
     expect(ex).toBeDefined();
     expect(str(ex?.params[0]) ?? "").toBe("");
     expect(r.code).toBe(0);
+    await l.close();
+  });
+});
+
+describe.runIf(process.arch === "x64")("32-bit syscalls (int $0x80) are seen too", () => {
+  it("open, openat, socketcall(connect) and execve made through the i386 ABI give the usual frames", async () => {
+    const bin = join(dir, "compat32");
+    const cc = spawnSync("cc", ["-O1", "-o", bin, join(REPO_ROOT, "test", "trace", "fixtures", "compat32.c")], { encoding: "utf8" });
+    expect(cc.status, cc.stderr).toBe(0);
+    const srv = createNetServer((c) => c.end());
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    const port = (srv.address() as AddressInfo).port;
+    const l = new FrameListener(sockPath());
+    await l.listen();
+    const r = await run(["--socket", l.path, "--syscalls", SYSCALLS, "--", bin, String(port)]);
+    srv.close();
+    expect(r.code).toBe(0); // the 32-bit execve of /bin/true ran
+    const mine = l.frames.filter((f) => f.comm === "compat32");
+    const open = mine.find((f) => f.type === 3 && str(f.params[0]) === "/etc/hostname");
+    expect(open?.res).toBeGreaterThanOrEqual(0n);
+    expect(fdinfo(open?.params[5])?.path).toBe("/etc/hostname");
+    const openat = mine.find((f) => f.type === T.OPENAT && str(f.params[1]) === "/etc/passwd");
+    expect(openat?.res).toBeGreaterThanOrEqual(0n);
+    const connect = mine.find((f) => f.type === 40);
+    expect(connect?.res).toBe(0n);
+    const tuple = connect?.params[0];
+    expect(tuple?.[0]).toBe(2); // AF_INET
+    expect(tuple?.readUInt16LE(11)).toBe(port); // remote port
+    const exec = l.frames.find((f) => f.type === T.EXECVE && f.res === 0n && str(f.params[4])?.endsWith("/true") && f.pid === open?.pid);
+    expect(exec).toBeDefined();
     await l.close();
   });
 });
