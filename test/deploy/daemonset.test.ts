@@ -124,6 +124,13 @@ describe("daemonset.yaml documents", () => {
     expect(cfg.host.cgroup).toBe(mountAt("/sys/fs/cgroup"));
     expect(cfg.containerd.socket).toBe(mountAt("/run/containerd/containerd.sock"));
     expect(cfg.sinks.collector.spool.dir).toBe(agent.volumeMounts?.find((m) => m.name === "spool")?.mountPath);
+    // the config file and every rules file it names come from the ConfigMap volume
+    const cmMount = agent.volumeMounts?.find((m) => m.name === "config");
+    const items = pod.volumes?.find((v) => v.name === "config")?.configMap?.items ?? [];
+    const served = items.map((i) => `${cmMount?.mountPath}/${i.path}`);
+    expect(cmMount?.subPath).toBeUndefined(); // subPath mounts never see ConfigMap updates
+    expect(served).toContain(agent.env?.find((e) => e.name === "VIGIL_CONFIG")?.value);
+    for (const f of cfg.rules.files) expect(served).toContain(f);
     expect(cfg.sinks.collector.address).toBe("vigil-collector.vigil.svc:9377");
     // the spool's byte limit fits in the volume's size limit
     const spoolVol = pod.volumes?.find((v) => v.name === "spool");
