@@ -185,6 +185,7 @@ export class FileIntegrity {
   private scanDone = false;
   private readonly counters = {
     decorated: 0,
+    not_fim_rule: 0,
     not_fim_event: 0,
     not_watched: 0,
     hashed: 0,
@@ -256,9 +257,16 @@ export class FileIntegrity {
 
   /**
    * Adds `fim.*` fields (action, path, sha256_before, sha256_after, unchanged...) to an alert of a
-   * rule tagged "fim". May wait briefly for the writer to close the file. Never throws.
+   * rule tagged "fim" (other alerts are left alone, so it can be called for every alert). May wait
+   * briefly for the writer to close the file. Never throws. Everything it needs from `e` is copied
+   * before the first await, so the source may reuse the event object as soon as this returns its
+   * promise.
    */
   async decorate(alert: Alert, e: SyscallEvent): Promise<void> {
+    if (!alert.tags.includes("fim")) {
+      this.counters.not_fim_rule++;
+      return;
+    }
     let job: Job | undefined;
     try {
       job = this.jobOf(e);

@@ -151,6 +151,13 @@ describe("FileIntegrity.decorate", () => {
     expect(a.output_fields["fim.sha256_after"]).toBe(sha("gone\n"));
   });
 
+  it("leaves alerts of rules not tagged fim alone", async () => {
+    const a = { ...alert("Log Files Cleared"), tags: ["mitre_defense_evasion"] };
+    await fim.decorate(a, event("unlink", { res: 0, path: join(watched, "passwd") }, me()));
+    expect(a.output_fields).toEqual({});
+    expect(fim.stats()["not_fim_rule"]).toBe(1);
+  });
+
   it.each([
     ["an event type FIM does not handle", () => event("connect", { res: 0 }, me())],
     ["a path param of the wrong kind", () => event("unlink", { res: 0, path: 42 as unknown as string }, me())],
