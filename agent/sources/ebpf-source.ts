@@ -40,6 +40,11 @@ export interface KernelEventStreamOptions {
   seedFromProc?: boolean;
   /** Most time to wait for the probe to attach, ms (default 60000). */
   readyTimeoutMs?: number;
+  /**
+   * Called when the kernel starts dropping events (once per burst, with the new drops and the
+   * total): the pipeline can raise an internal alert from it.
+   */
+  onDrops?: (info: { drops: number; total: number }) => void;
   /** Restart backoff bounds, ms (default 500 .. 30000). */
   backoffMinMs?: number;
   backoffMaxMs?: number;
@@ -276,7 +281,15 @@ export class KernelEventStream {
     this.lastStats = c;
     this.counters.kernel_events = c.events;
     if (c.drops > this.dropsLast) {
-      if (!this.dropBurst) this.log.warn({ drops: c.drops - this.dropsLast, total: this.dropsBase + c.drops }, "kernel ring buffer drops");
+      if (!this.dropBurst) {
+        const info = { drops: c.drops - this.dropsLast, total: this.dropsBase + c.drops };
+        this.log.warn(info, "kernel ring buffer drops");
+        try {
+          this.opts.onDrops?.(info);
+        } catch (err) {
+          this.log.error({ err }, "drop callback failed");
+        }
+      }
       this.dropBurst = true;
     } else if (this.dropBurst) {
       this.dropBurst = false;

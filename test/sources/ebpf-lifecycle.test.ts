@@ -59,3 +59,30 @@ describe("a probe that dies is restarted", () => {
     expect(s.probePid).toBeUndefined();
   }, 60_000);
 });
+
+describe("kernel drops are visible", () => {
+  it("a ring buffer too small for a burst reports drops through stats and onDrops", async () => {
+    const bursts: { drops: number; total: number }[] = [];
+    const s = new KernelEventStream({
+      syscalls: ["openat"],
+      logger: silent,
+      onEvent: () => undefined,
+      seedFromProc: false,
+      // 1 MiB ring, never woken early, drained once a second: a burst must overflow it
+      probeArgs: ["--ringbuf-mb", "1", "--wakeup-kb", "4096", "--poll-ms", "1000", "--stats-ms", "100"],
+      onDrops: (d) => bursts.push(d),
+    });
+    await s.start();
+    const { spawnSync } = await import("node:child_process");
+    const { REPO_ROOT } = await import("../helpers/agent.js");
+    const r = spawnSync("make", ["-s", "-C", `${REPO_ROOT}/native-bridge`, "bench"]);
+    expect(r.status).toBe(0);
+    spawnSync(`${REPO_ROOT}/native-bridge/build/bench-openclose`, ["100000"]);
+    const until = Date.now() + 5000;
+    while (bursts.length === 0 && Date.now() < until) await new Promise((res) => setTimeout(res, 100));
+    await s.stop();
+    expect(bursts.length).toBeGreaterThan(0);
+    expect(bursts[0]!.drops).toBeGreaterThan(0);
+    expect(s.stats()["kernel_drops"]).toBeGreaterThanOrEqual(bursts[0]!.total);
+  }, 60_000);
+});
