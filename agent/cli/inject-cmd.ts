@@ -9,7 +9,10 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSyn
 import { dirname } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { InjectError, parseImageConfig, patchTaskDefinition, type ImageProcess } from "../inject/index.js";
+import { pino } from "pino";
+import { RuleEngine } from "../engine/rule-engine.js";
 import { packagePath } from "../paths.js";
+import { syscallsFor } from "../pipeline.js";
 
 const MAX_INPUT = 8 * 1024 * 1024;
 
@@ -40,7 +43,22 @@ export function packagedTracer(): string {
   return packagePath("native-bridge", "build", "vigil-trace");
 }
 
+/**
+ * The syscalls the tracer must report for a rule set (the built-in rules when `files` is empty):
+ * what the rules' event types need plus what the process table needs, so every other syscall runs
+ * without a stop. Throws with the first rule error when the set does not load.
+ */
+export function tracerSyscalls(files: readonly string[]): string {
+  const engine = new RuleEngine({ files, logger: pino({ level: "silent" }) });
+  return syscallsFor(engine.load()).join(",");
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
 interface EcsOpts {
+  rules: string[];
   image: string;
   imageConfig: Record<string, ImageProcess>;
   output?: string;
@@ -59,14 +77,16 @@ export function registerInject(program: Command): void {
     .option("--image <ref>", "the Vigil image for the sidecar and the tracer", "ghcr.io/vigil-security/vigil:0.1.0")
     .option("--image-config <ref=file>", "ENTRYPOINT/CMD of a workload image (docker image inspect or OCI config JSON), by image or container name; repeatable", collectImage, {})
     .option("-o, --output <file>", "write here instead of stdout")
-    .option("--syscalls <list>", "syscalls the tracer reports (Falco names, comma-separated)")
+    .option("--rules <file>", "rules the agent sidecar will run (repeatable; default the built-in rules): the tracer stops only on their syscalls", collect, [])
+    .option("--syscalls <list>", "syscalls the tracer reports (Falco names, comma-separated; overrides --rules)")
     .option("--agent-essential", "stop the task when the agent sidecar dies")
     .option("--skip-unwrappable", "leave containers whose image ENTRYPOINT is unknown uninstrumented instead of failing")
     .action((file: string, o: EcsOpts) => {
-      const r = patchTaskDefinition(readJsonFile(file), {
+      const input = readJsonFile(file);
+      const r = patchTaskDefinition(input, {
         image: o.image,
         images: o.imageConfig,
-        ...(o.syscalls ? { syscalls: o.syscalls } : {}),
+        syscalls: o.syscalls ?? tracerSyscalls(o.rules),
         ...(o.agentEssential ? { agentEssential: true } : {}),
         ...(o.skipUnwrappable ? { skipUnwrappable: true } : {}),
       });

@@ -10,9 +10,15 @@ import { stringify } from "yaml";
 import { createLogger } from "../log.js";
 import { metrics, startMetricsServer } from "../metrics/index.js";
 import { parseImageConfig, startWebhookServer, webhookManifests, type ImageProcess } from "../inject/index.js";
-import { readJsonFile } from "./inject-cmd.js";
+import { readJsonFile, tracerSyscalls } from "./inject-cmd.js";
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
 
 interface WebhookOpts {
+  rules: string[];
+  syscalls?: string;
   tlsCert?: string;
   tlsKey?: string;
   port: string;
@@ -47,6 +53,8 @@ export function registerWebhook(program: Command): void {
     .option("--metrics-port <n>", "plain-HTTP /metrics, /healthz, /readyz port (0 = off)", "9376")
     .option("--image <ref>", "the Vigil image injected as sidecar", "ghcr.io/vigil-security/vigil:0.1.0")
     .option("--image-config <ref=file>", "ENTRYPOINT/CMD of a workload image (for containers that set no command); repeatable", collectImage, {})
+    .option("--rules <file>", "rules the agent sidecar will run (repeatable; default the built-in rules): the tracer stops only on their syscalls", collect, [])
+    .option("--syscalls <list>", "syscalls the tracer reports (overrides --rules)")
     .option("--no-fargate", "only instrument pods labelled vigil.dev/inject=true (not every Fargate pod)")
     .option("--no-native-sidecar", "add the agent as a regular container (clusters before Kubernetes 1.29)")
     .option("--no-ptrace-cap", "do not add SYS_PTRACE (namespaces under the restricted Pod Security Standard)")
@@ -73,7 +81,14 @@ export function registerWebhook(program: Command): void {
         cert: readFileSync(o.tlsCert),
         key: readFileSync(o.tlsKey),
         logger,
-        inject: { image: o.image, images: o.imageConfig, fargate: o.fargate, nativeSidecar: o.nativeSidecar, addPtraceCapability: o.ptraceCap },
+        inject: {
+          image: o.image,
+          images: o.imageConfig,
+          fargate: o.fargate,
+          nativeSidecar: o.nativeSidecar,
+          addPtraceCapability: o.ptraceCap,
+          syscalls: o.syscalls ?? tracerSyscalls(o.rules),
+        },
       });
       metrics.registerStats("webhook", () => ({ ...srv.counters }));
       const mport = Number(o.metricsPort);

@@ -40,6 +40,8 @@ export interface PodInjectOptions {
   nativeSidecar?: boolean;
   /** Add SYS_PTRACE to wrapped containers (default true). */
   addPtraceCapability?: boolean;
+  /** Syscalls the tracer reports (VIGIL_TRACE_SYSCALLS); default: the tracer's own set. */
+  syscalls?: string;
 }
 
 export interface PodInjectResult {
@@ -142,6 +144,11 @@ export function patchPod(pod: unknown, opts: PodInjectOptions): PodInjectResult 
       }
       patch.push({ op: "add", path: `${base}/volumeMounts/-`, value: mount });
     } else patch.push({ op: "add", path: `${base}/volumeMounts`, value: [mount] });
+    if (opts.syscalls) {
+      const env = { name: "VIGIL_TRACE_SYSCALLS", value: opts.syscalls };
+      if (Array.isArray(c["env"])) patch.push({ op: "add", path: `${base}/env/-`, value: env });
+      else patch.push({ op: "add", path: `${base}/env`, value: [env] });
+    }
     if (opts.addPtraceCapability ?? true) {
       const sc = c["securityContext"];
       if (!isObj(sc)) patch.push({ op: "add", path: `${base}/securityContext`, value: { capabilities: { add: ["SYS_PTRACE"] } } });

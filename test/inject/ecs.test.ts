@@ -189,6 +189,30 @@ describe("vigil inject ecs (CLI)", () => {
     expect(r.stderr).toMatch(re);
   });
 
+  it("makes the tracer stop only on the syscalls the agent's rules need", () => {
+    const rules = join(dir, "only-open.yaml");
+    writeFileSync(rules, "- rule: Test only open\n  desc: test\n  condition: evt.type = openat and fd.name = /tmp/x\n  output: opened %fd.name\n  priority: WARNING\n");
+    const out = join(dir, "out-rules.json");
+    const r = run([join(FIX, "web-app.json"), "--skip-unwrappable", "--rules", rules, "-o", out]);
+    expect(r.status, r.stderr).toBe(0);
+    const web = byName(JSON.parse(readFileSync(out, "utf8")) as Record<string, unknown>, "web");
+    const env = (web["environment"] as { name: string; value: string }[]).find((e) => e.name === "VIGIL_TRACE_SYSCALLS");
+    // the rule's event type plus what the process table always needs
+    expect(env?.value.split(",").sort()).toEqual(["clone", "clone3", "execve", "execveat", "fork", "openat", "procexit", "vfork"]);
+    // built-in rules by default: a broader set, still without syscalls no rule reads
+    const def = run([join(FIX, "web-app.json"), "--skip-unwrappable", "-o", out]);
+    expect(def.status, def.stderr).toBe(0);
+    const all = (byName(JSON.parse(readFileSync(out, "utf8")) as Record<string, unknown>, "web")["environment"] as { name: string; value: string }[]).find((e) => e.name === "VIGIL_TRACE_SYSCALLS")?.value.split(",") ?? [];
+    expect(all).toContain("openat");
+    expect(all).toContain("execve");
+  });
+
+  it("refuses a rules file it cannot read, with one line", () => {
+    const r = run([join(FIX, "web-app.json"), "--skip-unwrappable", "--rules", join(dir, "no-such-rules.yaml")]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
   it("rejects a file that is not JSON", () => {
     const bad = join(dir, "bad.json");
     writeFileSync(bad, "{ containerDefinitions: [");

@@ -181,6 +181,17 @@ describe("reviews: who is patched, and failures never block", () => {
   });
 });
 
+describe("syscall set", () => {
+  it("wrapped containers get VIGIL_TRACE_SYSCALLS when the webhook knows the rules' set", () => {
+    const r = review(baseReview, { image: IMAGE, images: envoyImage, syscalls: "execve,openat,procexit" });
+    expect(r.status).toBe(200);
+    const resp = (r.body as { response: Json }).response;
+    const pod = applyPatch(baseReview.request.object, JSON.parse(Buffer.from(resp["patch"] as string, "base64").toString()) as JsonPatchOp[]) as Json;
+    for (const c of (pod["spec"] as Json)["containers"] as Json[]) expect(c["env"]).toContainEqual({ name: "VIGIL_TRACE_SYSCALLS", value: "execve,openat,procexit" });
+    expect(() => new Pod(pod as never).validate()).not.toThrow();
+  });
+});
+
 describe("malformed requests", () => {
   it.each([
     ["not JSON", "{{{", 400],
