@@ -72,26 +72,8 @@ export class TailClient {
       ws.terminate();
     });
     ws.on("message", (data: WebSocket.RawData) => {
-      let m: { type?: string; seq?: number; alert?: Alert & { uuid?: string } };
-      try {
-        m = JSON.parse(data.toString()) as typeof m;
-      } catch {
-        return;
-      }
-      if (typeof m.seq === "number") this.lastSeq = Math.max(this.lastSeq ?? 0, m.seq);
-      if (m.type === "live") this.o.onState?.("live");
-      else if (m.type === "alert" && m.alert) {
-        const id = m.alert.id;
-        if (this.seen.has(id)) {
-          this.counters.duplicates_skipped++;
-          return;
-        }
-        this.seen.add(id);
-        this.seenOrder.push(id);
-        if (this.seenOrder.length > 10_000) this.seen.delete(this.seenOrder.shift()!);
-        this.counters.alerts++;
-        this.o.onAlert(m.alert);
-      }
+      // a frame holds one or more JSON lines
+      for (const line of data.toString().split("\n")) if (line !== "") this.onLine(line);
     });
     ws.on("error", () => undefined);
     ws.on("close", (code, reason) => {
@@ -103,6 +85,29 @@ export class TailClient {
       this.timer = setTimeout(() => this.connect(), this.backoff);
       this.backoff = Math.min(5000, this.backoff * 2);
     });
+  }
+
+  private onLine(line: string): void {
+    let m: { type?: string; seq?: number; alert?: Alert & { uuid?: string } };
+    try {
+      m = JSON.parse(line) as typeof m;
+    } catch {
+      return;
+    }
+    if (typeof m.seq === "number") this.lastSeq = Math.max(this.lastSeq ?? 0, m.seq);
+    if (m.type === "live") this.o.onState?.("live");
+    else if (m.type === "alert" && m.alert) {
+      const id = m.alert.id;
+      if (this.seen.has(id)) {
+        this.counters.duplicates_skipped++;
+        return;
+      }
+      this.seen.add(id);
+      this.seenOrder.push(id);
+      if (this.seenOrder.length > 10_000) this.seen.delete(this.seenOrder.shift()!);
+      this.counters.alerts++;
+      this.o.onAlert(m.alert);
+    }
   }
 
   /** Closes the connection and stops reconnecting. */

@@ -10,7 +10,8 @@
  * client; the switch to live happens synchronously with the last page read, so an alert stored
  * in between is either in that page or broadcast after the switch, never both or neither.
  *
- * Messages (text frames, JSON): `{"type":"alert","seq":N,"alert":{...}}`, and
+ * Messages: text frames holding one or more JSON lines (NDJSON, each ending in `\n`; a batch
+ * stored at once travels as one frame): `{"type":"alert","seq":N,"alert":{...}}`, and
  * `{"type":"live","seq":N}` once history is done (N: the store position the client is at, which
  * it can resume after with `after_seq=N` even if no alert matched its filter yet).
  */
@@ -76,7 +77,7 @@ export class TailHub {
     ws.on("error", () => this.remove(c));
     // clients never need to send; anything they send is ignored
     if (replay) this.replayPage(c);
-    else this.sendRaw(c, Buffer.from(`{"type":"live","seq":${c.cursor}}`));
+    else this.sendRaw(c, Buffer.from(`{"type":"live","seq":${c.cursor}}\n`));
   }
 
   private remove(c: Client): void {
@@ -112,7 +113,7 @@ export class TailHub {
       // caught up: every alert stored so far was in a page; later ones are broadcast
       c.cursor = Math.max(c.cursor, this.store.maxSeq());
       c.replaying = false;
-      this.sendRaw(c, Buffer.from(`{"type":"live","seq":${c.cursor}}`));
+      this.sendRaw(c, Buffer.from(`{"type":"live","seq":${c.cursor}}\n`));
       return;
     }
     // let the socket drain before the next page, but keep the bound on what we queue
@@ -124,22 +125,39 @@ export class TailHub {
     });
   }
 
-  /** Broadcasts newly stored alerts (seq order) to live clients whose filter matches. */
+  /**
+   * Broadcasts newly stored alerts (seq order) to live clients whose filter matches: one frame
+   * per client per batch, each alert serialized once; clients that match the whole batch share
+   * one buffer.
+   */
   publish(inserted: readonly StoredAlert[]): void {
-    if (this.clients.size === 0) return;
-    for (const s of inserted) {
-      let buf: Buffer | undefined;
-      for (const c of this.clients) {
-        if (c.replaying || s.seq <= c.cursor) continue;
+    if (this.clients.size === 0 || inserted.length === 0) return;
+    const lines: (Buffer | undefined)[] = new Array<Buffer | undefined>(inserted.length);
+    let all: Buffer | undefined;
+    for (const c of this.clients) {
+      if (c.replaying) continue;
+      const parts: Buffer[] = [];
+      let everything = true;
+      for (let i = 0; i < inserted.length; i++) {
+        const s = inserted[i]!;
+        if (s.seq <= c.cursor) {
+          everything = false;
+          continue;
+        }
         c.cursor = s.seq;
-        if (!c.match(s.alert, s.keys)) continue;
-        buf ??= frame(s);
-        this.sendRaw(c, buf);
+        if (!c.match(s.alert, s.keys)) {
+          everything = false;
+          continue;
+        }
+        parts.push((lines[i] ??= frame(s)));
       }
+      if (parts.length === 0) continue;
+      const data = parts.length === 1 ? parts[0]! : everything ? (all ??= Buffer.concat(parts)) : Buffer.concat(parts);
+      this.sendRaw(c, data, parts.length);
     }
   }
 
-  private sendRaw(c: Client, data: Buffer): void {
+  private sendRaw(c: Client, data: Buffer, messages = 1): void {
     if (c.dead) return;
     const queued = c.ws.bufferedAmount;
     if (queued + data.length > this.maxQueueBytes) {
@@ -152,7 +170,7 @@ export class TailHub {
       setTimeout(() => c.ws.terminate(), 1000).unref();
       return;
     }
-    this.counters.messages_sent++;
+    this.counters.messages_sent += messages;
     c.ws.send(data, { binary: false });
   }
 
@@ -169,5 +187,5 @@ export class TailHub {
 }
 
 function frame(s: StoredAlert): Buffer {
-  return Buffer.from(`{"type":"alert","seq":${s.seq},"alert":${JSON.stringify(alertToJson(s.alert))}}`);
+  return Buffer.from(`{"type":"alert","seq":${s.seq},"alert":${JSON.stringify(alertToJson(s.alert))}}\n`);
 }

@@ -9,7 +9,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { pino } from "pino";
@@ -18,6 +18,8 @@ import { Pipeline } from "../../agent/pipeline.js";
 import { createCollectorSink } from "../../agent/sinks/collector-sink.js";
 import { KernelEventStream } from "../../agent/sources/ebpf-source.js";
 import { startCollector } from "../../collector/server.js";
+import { TailClient } from "../../collector/tail-client.js";
+import { v7 as uuidv7 } from "uuid";
 import { spawnTs } from "../sinks/helpers/run-ts.js";
 
 const dir = () => mkdtempSync(join(tmpdir(), "vigil-lat-"));
@@ -34,7 +36,9 @@ writeFileSync(
 );
 
 const col = await startCollector({ listen: "127.0.0.1:0", dataDir: dir(), logger, retentionMs: 0 });
-const sink = createCollectorSink({ address: col.address, spoolDir: dir(), logger });
+// VIGIL_BENCH_FSYNC=none measures the same path without the spool's fdatasync
+const fsync = process.env["VIGIL_BENCH_FSYNC"] === "none" ? "none" : "batch";
+const sink = createCollectorSink({ address: col.address, spoolDir: dir(), logger, fsync });
 const pipeline = new Pipeline({
   rulesFiles: [rules],
   logger,
@@ -89,7 +93,30 @@ for (let i = 0; i < 200; i++) {
 }
 samples.sort((a, b) => a - b);
 const pct = (p: number) => +samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))]!.toFixed(2);
-console.log(`collector latency: ${JSON.stringify({ samples: samples.length, p50Ms: pct(50), p90Ms: pct(90), p99Ms: pct(99), maxMs: +samples.at(-1)!.toFixed(2), fsync: "batch" })}`);
+console.log(`collector latency: ${JSON.stringify({ samples: samples.length, p50Ms: pct(50), p90Ms: pct(90), p99Ms: pct(99), maxMs: +samples.at(-1)!.toFixed(2), fsync, load1: +loadavg()[0]!.toFixed(2) })}`);
+
+// the delivery part alone: sink.export() → spool → gRPC → SQLite → WebSocket → tail client
+{
+  const got = new Map<string, (t: number) => void>();
+  let live = false;
+  const tc = new TailClient({ address: col.address, filter: { rule: "delivery-only" }, onAlert: (a) => got.get(a.id)?.(performance.now()), onState: (st) => (live ||= st === "live") });
+  tc.start();
+  while (!live) await new Promise((r) => setTimeout(r, 10));
+  const d: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const id = uuidv7();
+    const t0 = performance.now();
+    const arrived = new Promise<number>((r) => got.set(id, r));
+    await sink.export([{ id, time: new Date().toISOString().replace("Z", "000000Z"), rule: "delivery-only", priority: "Notice", source: "syscall", hostname: "h", output: "x", output_fields: {}, tags: [] }]);
+    d.push((await arrived) - t0);
+    got.delete(id);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  tc.stop();
+  d.sort((a, b) => a - b);
+  const q = (p: number) => +d[Math.min(d.length - 1, Math.floor((p / 100) * d.length))]!.toFixed(2);
+  console.log(`collector delivery latency: ${JSON.stringify({ samples: d.length, p50Ms: q(50), p90Ms: q(90), p99Ms: q(99), maxMs: +d.at(-1)!.toFixed(2), fsync, load1: +loadavg()[0]!.toFixed(2) })}`);
+}
 
 describe("syscall to vigil tail line", () => {
   bench("cat /etc/shadow → alert → spool → collector → WebSocket → vigil tail line (includes spawning cat)", async () => {

@@ -105,7 +105,7 @@ describe("WebSocket tail", () => {
     let fastCount = 0;
     let slowClose = 0;
     fast.on("message", (d: WebSocket.RawData) => {
-      if (d.toString().startsWith('{"type":"alert"')) fastCount++;
+      fastCount += d.toString().split("\n").filter((l) => l.startsWith('{"type":"alert"')).length;
     });
     slow.on("close", (code) => (slowClose = code));
     await Promise.all([new Promise((r) => slow.on("open", r)), new Promise((r) => fast.on("open", r))]);
