@@ -152,11 +152,11 @@ export class Metrics {
   /** Stops exporting a component's stats (its last values are dropped). */
   unregisterStats(component: string): void {
     this.stats.delete(component);
-    for (const [name, m] of this.statMetrics) {
-      if (name.startsWith(metricName(component, ""))) {
+    const prefix = `${metricName(component, "")}_`;
+    for (const name of [...this.statMetrics.keys()]) {
+      if (name.startsWith(prefix)) {
         this.registry.removeSingleMetric(name);
         this.statMetrics.delete(name);
-        void m;
       }
     }
   }
