@@ -12,6 +12,8 @@ import type { Alert } from "../../agent/sinks/types.js";
 import { startCollector } from "../../collector/server.js";
 import { falcoPackage } from "../sinks/falco-interop.helpers.js";
 import { quiet, tempDir, waitFor } from "./helpers.js";
+import { createInterface } from "node:readline";
+import { spawnTs } from "../sinks/helpers/run-ts.js";
 
 interface FakeFalco {
   address: string;
@@ -120,5 +122,27 @@ describe("Falco gRPC outputs source", () => {
     const r = (await (await fetch(`http://${col.address}/api/v1/alerts?namespace=prod&rule=Falco*`)).json()) as { rule: string; hostname: string }[];
     expect(r.map((a) => a.rule)).toEqual(["Falco rule 0", "Falco rule 1", "Falco rule 2"]);
     expect(r[0]!.hostname).toBe("falco-host");
+  });
+
+  it("vigil collector --falco-grpc stores a Falco's alerts (CLI)", async () => {
+    const falco = await fakeFalco(`unix://${join(tempDir(), "falco.sock")}`);
+    cleanups.push(() => falco.server.forceShutdown());
+    for (let i = 0; i < 4; i++) falco.push(falcoResp(i));
+    const child = spawnTs("agent/cli/main.ts", ["collector", "--listen", "127.0.0.1:0", "--data", tempDir(), "--falco-grpc", falco.address]);
+    cleanups.push(() => void child.kill("SIGKILL"));
+    const address = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stderr! }).on("line", (l) => {
+        const m = /"msg":"vigil collector ready".*"address":"([^"]+)"|"address":"([^"]+)".*"msg":"vigil collector ready"/.exec(l);
+        if (m) resolve((m[1] ?? m[2])!);
+      });
+      child.on("exit", (c) => reject(new Error(`collector exited ${c}`)));
+    });
+    let rules: string[] = [];
+    await waitFor(async () => {
+      const r = (await (await fetch(`http://${address}/api/v1/alerts?node=falco-host`)).json()) as { rule: string }[];
+      rules = r.map((a) => a.rule);
+      return rules.length === 4;
+    }, 10_000, "4 Falco alerts stored");
+    expect(rules).toEqual(["Falco rule 0", "Falco rule 1", "Falco rule 2", "Falco rule 3"]);
   });
 });
