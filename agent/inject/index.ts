@@ -5,8 +5,10 @@ export { patchPod, wantsInjection, podTracerLocation, ptr, INJECT_LABEL, INJECTE
 export { review, startWebhookServer, webhookConfiguration, webhookManifests, MAX_REVIEW_BYTES } from "./webhook.js";
 export { wrapProcess, effectiveArgv, parseImageConfig, tracerPrefix, isWrapped } from "./wrap.js";
 export { InjectError } from "./errors.js";
+export { startTraceSocket } from "./trace-socket.js";
 export type { EcsInjectOptions, EcsInjectResult } from "./ecs.js";
 export type { JsonPatchOp, PodInjectOptions, PodInjectResult } from "./pod.js";
 export type { AdmissionResponse, AdmissionReviewOut, WebhookConfigOptions, WebhookCounters, WebhookManifestOptions, WebhookServer, WebhookServerOptions } from "./webhook.js";
 export type { ImageProcess, TracerLocation, Wrapped } from "./wrap.js";
 export type { InjectErrorCode } from "./errors.js";
+export type { TraceConnectionConsumer, TraceSocketOptions, TraceSocketServer } from "./trace-socket.js";
