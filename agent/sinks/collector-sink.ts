@@ -76,6 +76,9 @@ class CollectorSinkImpl implements CollectorSink {
     poison_dropped: 0,
     push_failures: 0,
     retries: 0,
+    sender_errors: 0,
+    captures_dropped: 0,
+    spool_write_errors: 0,
   };
 
   constructor(opts: CollectorSinkOptions) {
@@ -105,6 +108,7 @@ class CollectorSinkImpl implements CollectorSink {
     try {
       r = this.spool.append(batch.map((alert) => ({ kind: "alert" as const, alert })));
     } catch (err) {
+      this.counters.spool_write_errors++;
       return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
     }
     this.counters.exported += r.kept;
@@ -118,9 +122,16 @@ class CollectorSinkImpl implements CollectorSink {
 
   exportCapture(c: CaptureUpload): boolean {
     if (this.stopped) return false;
-    const r = this.spool.append([{ kind: "capture", ...c }]);
+    let kept = false;
+    try {
+      kept = this.spool.append([{ kind: "capture", ...c }]).kept === 1;
+    } catch (err) {
+      this.counters.spool_write_errors++;
+      this.log.error({ err }, "capture could not be spooled");
+    }
+    if (!kept) this.counters.captures_dropped++;
     this.kick();
-    return r.kept === 1;
+    return kept;
   }
 
   private kick(): void {
@@ -142,7 +153,20 @@ class CollectorSinkImpl implements CollectorSink {
     });
   }
 
+  /** The sender; an unexpected error (disk I/O on the spool) is logged and retried, never fatal. */
   private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.send();
+      } catch (err) {
+        this.counters.sender_errors++;
+        this.log.error({ err }, "collector sink sender failed, retrying");
+        await this.sleep(this.backoffMax / 10);
+      }
+    }
+  }
+
+  private async send(): Promise<void> {
     let backoff = this.backoffMin;
     while (!this.stopped) {
       const { records, end } = this.spool.read(this.pos, this.batchLimit, this.maxBatchBytes);
