@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Agent RSS at idle and after N short-lived processes (fork+exec of /bin/true), with Falco's
+# stable rules; the process table must stay bounded and flat.
+#   usage: test/bench/probe-memory.sh [N]     (root; after `make -C native-bridge all bench`)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N=${1:-100000}
+RULES=${RULES:-../shared/corpus/falco/falco_rules.yaml}
+make -s -C native-bridge all bench >/dev/null
+LOG=$(mktemp)
+node dist/agent/cli/main.js agent --rules "$RULES" --output json --no-containerd --stats-interval 5 \
+  --no-embedded-collector --no-metrics >/dev/null 2>"$LOG" &
+A=$!
+for _ in $(seq 240); do grep -q '"vigil agent ready"' "$LOG" && break; sleep 0.5; done
+rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$A/status; }
+sleep 3
+echo "idle: $(rss)"
+native-bridge/build/bench-forkexec "$N" >/dev/null
+echo "after $N processes: $(rss)"
+sleep 10
+echo "10 s later: $(rss)"
+grep '"stats"' "$LOG" | tail -1 | grep -oE '"(kernel_drops|state_processes|state_forks|state_exits)":[0-9]+' | tr '\n' ' '; echo
+kill -INT $A; wait $A 2>/dev/null || true
+rm -f "$LOG"
