@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import type { SyscallEvent } from "../../rules/event.js";
 import { loadRuleFiles } from "../../rules/index.js";
 import { REPO_ROOT } from "../helpers/agent.js";
-import { container, ev, execve, fileFd, O, openat, proc, sockFd } from "../rules/event-builder.js";
+import { container, ev, execve, O, openat, proc, sockFd } from "../rules/event-builder.js";
 import { STABLE_RULES } from "../rules/stable-path.js";
 
 const files = [

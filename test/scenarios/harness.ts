@@ -99,7 +99,9 @@ export class ScenarioEnv {
     // VIGIL_SCENARIO_MATCHING=first checks that, under Falco's default first-match, the precise rule
     // is the one that fires (the packs order and defer generic rules for this)
     const matching = process.env["VIGIL_SCENARIO_MATCHING"] === "first" ? "first" : "all";
-    this.agent = await startAgent(["--containerd-socket", this.sock, "--rule-matching", matching, "--stats-interval", "0"], 90_000);
+    const agentData = join(this.dir, "agent-data");
+    mkdirSync(agentData, { recursive: true });
+    this.agent = await startAgent(["--containerd-socket", this.sock, "--rule-matching", matching, "--stats-interval", "0", "--data", agentData], 90_000);
     this.agent.child.stdout?.on("data", () => {
       const now = Date.now();
       for (let i = this.arrival.length; i < this.agent.alerts.length; i++) this.arrival[i] = now;
@@ -160,6 +162,7 @@ export class ScenarioEnv {
     const cmd = s.cmd.replaceAll("$HOST", this.host);
     const args = ["-a", this.sock, "-n", "k8s.io", "task", "exec", "--exec-id", `scen-${++this.execSeq}-${process.pid}`];
     if (s.tty) args.push("-t");
+    if (s.user !== undefined) args.push("--user", s.user);
     args.push(p.containerId, "/bin/sh", "-c", cmd);
     const child = s.tty
       ? spawn("script", ["-qec", ["ctr", ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" "), "/dev/null"], { stdio: "ignore" })
@@ -182,6 +185,7 @@ export class ScenarioEnv {
 
   /** Runs an attack scenario: waits up to waitMs for its rule. Records and returns the result. */
   async attack(s: Scenario, waitMs = 5000): Promise<{ result: ScenarioResult; alert: JsonAlert | undefined }> {
+    if (s.setup !== undefined) await this.exec({ ...s, cmd: s.setup, user: undefined, tty: false });
     const t0 = Date.now();
     const code = await this.exec(s);
     const id = this.pods.get(s.pod)?.shortId;

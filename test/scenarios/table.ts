@@ -25,6 +25,10 @@ export interface Scenario {
   expect: string | null;
   /** Run with a terminal (ctr exec -t under script(1)). */
   tty?: boolean;
+  /** Run as this user (uid) instead of root. */
+  user?: string;
+  /** Prepared first, as root, before the measured action. */
+  setup?: string;
   /** Extra checks on the alert (FIM hashes...). */
   fim?: "modified" | "unchanged" | "created" | "any";
 }
@@ -139,8 +143,8 @@ export const ATTACKS: readonly Scenario[] = [
   // ---------------------------------------------------------------- privilege escalation
   { name: "set the setuid bit", technique: "T1548.001", pod: "web", expect: "Setuid Or Setgid Bit Set",
     cmd: "cp /bin/busybox /tmp/suid && chmod 4755 /tmp/suid" },
-  { name: "setuid(0) from an unexpected program", technique: "T1548.001", pod: "web", expect: "Process Changed Its User To Root",
-    cmd: `${T}/vigil-attack setuid0` },
+  { name: "a non-root user becomes root through a setuid helper", technique: "T1548.001", pod: "web", expect: "Process Changed Its User To Root",
+    setup: `cp ${T}/vigil-attack /tmp/suidhelper && chmod 4755 /tmp/suidhelper`, user: "1000", cmd: "/tmp/suidhelper setuid0" },
   { name: "raise capabilities with capset", technique: "T1548", pod: "priv", expect: "Capabilities Raised In Container", cmd: `${T}/vigil-attack capset` },
   { name: "mount the host disk", technique: "T1611", pod: "priv", expect: "Host Device Mounted In Container",
     cmd: "mkdir -p /mnt/host && mount -o ro /dev/vda /mnt/host; umount /mnt/host 2>/dev/null; true" },
