@@ -17,6 +17,8 @@ import { BUSYBOX_IMAGE, CriClient, prepareRuntime, type CriPod, type PodSpec } f
 import type { PodName, Scenario } from "./table.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+/** Suffix that keeps pod names unique across runs sharing the test containerd. */
+const RUN = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 
 /** One scenario's outcome, as the table prints it. */
 export interface ScenarioResult {
@@ -109,13 +111,13 @@ export class ScenarioEnv {
 
     this.cri = new CriClient(this.sock);
     const toolsMount = { containerPath: "/opt/tools", hostPath: tools, readonly: true };
-    await this.pod("web", { name: "web-frontend-7d4b9", namespace: "shop", uid: "uid-web-7d4b9", labels: { app: "web" } }, "web", [
+    await this.pod("web", { name: `web-frontend-${RUN}`, namespace: "shop", uid: `uid-web-${RUN}`, labels: { app: "web" } }, "web", [
       toolsMount,
       { containerPath: "/data", hostPath: data, readonly: false },
       { containerPath: "/run/containerd/containerd.sock", hostPath: this.sock, readonly: false },
     ]);
-    await this.pod("priv", { name: "node-debugger-x2k4", namespace: "ops", uid: "uid-debug-x2k4", labels: { app: "debug" }, privileged: true }, "debug", [toolsMount]);
-    await this.pod("benign", { name: "worker-5c6d8", namespace: "shop", uid: "uid-worker-5c6d8", labels: { app: "worker" } }, "worker", [
+    await this.pod("priv", { name: `node-debugger-${RUN}`, namespace: "ops", uid: `uid-debug-${RUN}`, labels: { app: "debug" }, privileged: true }, "debug", [toolsMount]);
+    await this.pod("benign", { name: `worker-${RUN}`, namespace: "shop", uid: `uid-worker-${RUN}`, labels: { app: "worker" } }, "worker", [
       { containerPath: "/opt/bin", hostPath: benignBin, readonly: true },
     ]);
     // applet symlinks outside every watched path (see table.ts)
