@@ -83,7 +83,7 @@ export class ScenarioEnv {
     for (const d of [tools, benignBin, data]) mkdirSync(d, { recursive: true });
     execFileSync("gcc", ["-static", "-O2", "-o", join(tools, "vigil-attack"), join(HERE, "attack.c")], { stdio: "pipe" });
     // the same helper under the names some techniques are recognised by
-    for (const n of ["ctr", "debugfs", "nmap", "bash", "ssh", "xmrig"]) copyFileSync(join(tools, "vigil-attack"), join(tools, n));
+    for (const n of ["ctr", "debugfs", "nmap", "bash", "ssh", "xmrig", "openssl"]) copyFileSync(join(tools, "vigil-attack"), join(tools, n));
     writeFileSync(
       join(benignBin, "logrotate"),
       '#!/bin/sh\n# copytruncate rotation, like logrotate\nf="$1"\ncp "$f" "$f.1" && : > "$f"\ngzip -f "$f.1"\nrm -f "$f.3.gz"\n',

@@ -103,6 +103,8 @@ export const ATTACKS: readonly Scenario[] = [
     cmd: "[ -f /etc/sudoers ] || echo 'root ALL=(ALL) ALL' > /etc/sudoers; /bin/cat /etc/sudoers >/dev/null" },
   { name: "open /dev/mem", technique: "T1003", pod: "priv", expect: "Kernel Memory Opened",
     cmd: "[ -e /dev/mem ] || /applets/mknod /dev/mem c 1 1; /bin/head -c 1 /dev/mem >/dev/null 2>&1; true" },
+  { name: "read root's shell history", technique: "T1552.003", pod: "web", expect: "Shell History Read By Another Program",
+    setup: "echo 'mysql -uroot -psecret' > /root/.ash_history", cmd: "/bin/cat /root/.ash_history >/dev/null" },
   // ---------------------------------------------------------------- execution
   { name: "command injection through a CGI spawns a shell", technique: "T1190", pod: "web", expect: "Shell Spawned By Server Process",
     cmd: `${HTTPD} && ${CGI_SHELL} && wget -q -O- http://127.0.0.1:18081/cgi-bin/status` },
@@ -224,6 +226,8 @@ export const ATTACKS: readonly Scenario[] = [
     cmd: "/applets/dd if=/dev/zero of=/tmp/disk.img bs=1k count=64 2>/dev/null && /applets/shred -n 1 /tmp/disk.img" },
   { name: "rm -rf a data directory", technique: "T1485", pod: "web", expect: "Mass Deletion Of Important Directory",
     cmd: "mkdir -p /srv/data && touch /srv/data/a /srv/data/b && /applets/rm -rf /srv/data" },
+  { name: "encrypt files with openssl enc", technique: "T1486", pod: "web", expect: "Files Encrypted With Command-Line Tool",
+    cmd: `echo data > /tmp/db.dump && ${T}/openssl enc -aes-256-cbc -pbkdf2 -k x -in /tmp/db.dump -out /tmp/db.dump.enc; true` },
 ];
 
 /** Ordinary workloads that must raise no alert at all. */
