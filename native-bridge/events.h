@@ -21,6 +21,16 @@
 /* Header flags. */
 #define VIGIL_F_TRUNCATED 0x01 /* some params were dropped because the frame was full */
 #define VIGIL_F_CHILD 0x02 /* clone-family event seen from the new child */
+#define VIGIL_F_BLOCKED 0x04 /* exec frame: prevention killed the new program before it ran */
+
+/*
+ * Prevention policy bits (value of the probe's `prevent` map, keyed by cgroup v2 id): which drift
+ * kinds are killed at exec in that cgroup (and the cgroups below it). FORMAT.md "Prevention".
+ */
+#define VIGIL_PREVENT_UPPER 0x01 /* exe in an overlayfs upper layer (not from the image) */
+#define VIGIL_PREVENT_MEMFD 0x02 /* exe is a memfd (fileless); runc's own memfd clone excepted */
+#define VIGIL_PREVENT_TMPFS 0x04 /* exe on a tmpfs (/dev/shm, a tmpfs /tmp, /run) */
+#define VIGIL_PREVENT_ALL 0x07
 
 enum vigil_event_type {
 	VIGIL_EV_UNKNOWN = 0,
@@ -93,6 +103,7 @@ enum vigil_event_type {
 	/* Control frames from the loader (never from the kernel). */
 	VIGIL_CTL_READY = 0x8001,
 	VIGIL_CTL_STATS = 0x8002,
+	VIGIL_CTL_PREVENT = 0x8003,
 };
 
 /*
@@ -163,6 +174,14 @@ struct vigil_ctl_stats {
 	__u32 ncpus; /* 128 */
 	__u32 programs; /* 132 */
 	/* 136: ncpus x __u64 per-CPU drop counters */
+};
+
+/* Sent with every stats frame: prevention counters since start. */
+struct vigil_ctl_prevent {
+	__u64 blocked; /* 88: programs killed at exec, all CPUs */
+	__u64 signal_failed; /* 96: a kill was due but bpf_send_signal failed (the program ran) */
+	__u32 entries; /* 104: cgroups armed now */
+	__u32 map_full; /* 108: arm requests refused because the map was full (failed open) */
 };
 
 #endif /* VIGIL_EVENTS_H */

@@ -39,6 +39,16 @@ int main(void)
 	F(vigil_ctl_stats, frames_out);
 	F(vigil_ctl_stats, ncpus);
 	F(vigil_ctl_stats, programs);
+	F(vigil_ctl_prevent, blocked);
+	F(vigil_ctl_prevent, signal_failed);
+	F(vigil_ctl_prevent, entries);
+	F(vigil_ctl_prevent, map_full);
+	printf("vigil_ctl_prevent.sizeof %zu %zu\n", sizeof(struct vigil_ctl_prevent), sizeof(struct vigil_ctl_prevent));
+	printf("const VIGIL_F_BLOCKED %d 0\n", VIGIL_F_BLOCKED);
+	printf("const VIGIL_CTL_PREVENT %d 0\n", VIGIL_CTL_PREVENT);
+	printf("const VIGIL_PREVENT_UPPER %d 0\n", VIGIL_PREVENT_UPPER);
+	printf("const VIGIL_PREVENT_MEMFD %d 0\n", VIGIL_PREVENT_MEMFD);
+	printf("const VIGIL_PREVENT_TMPFS %d 0\n", VIGIL_PREVENT_TMPFS);
 	printf("const VIGIL_HDR_SIZE %d 0\n", VIGIL_HDR_SIZE);
 	printf("const VIGIL_WIRE_VERSION %d 0\n", VIGIL_WIRE_VERSION);
 	printf("const VIGIL_MAX_FRAME %d 0\n", VIGIL_MAX_FRAME);

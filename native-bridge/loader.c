@@ -4,7 +4,8 @@
  * writes the probe's frames (events.h, FORMAT.md) to stdout in batches.
  *
  *   vigil-probe --syscalls execve,openat,... [--exclude-pid N]... [--ringbuf-mb N]
- *               [--wakeup-kb N] [--poll-ms N] [--stats-ms N] [--env] [--control-stdin] [-v]
+ *               [--wakeup-kb N] [--poll-ms N] [--stats-ms N] [--prevent-max N] [--env]
+ *               [--control-stdin] [-v]
  *
  * ==== Contract ====
  * - Prints one line "vigil-probe: <what is missing / how to fix>" on stderr and exits non-zero
@@ -13,7 +14,9 @@
  *   with the per-CPU ring-buffer drop counters.
  * - Never reports its own process nor the --exclude-pid tgids.
  * - Exits 0 on SIGTERM/SIGINT, when stdout closes, and (with --control-stdin) on stdin EOF.
- * - With --control-stdin, reads lines "syscalls a,b,c" (replace the set) and "exclude N".
+ * - With --control-stdin, reads lines "syscalls a,b,c" (replace the set), "exclude N",
+ *   "prevent CGROUP_ID BITS" (arm prevention for a cgroup; BITS 0 disarms) and "prevent-clear".
+ *   With every stats frame comes a VIGIL_CTL_PREVENT frame (blocked execs, armed cgroups).
  *
  * ==== Sections ====
  * options → syscall table → load (pman-style: 0 on success, -errno on error) → attach/retune
@@ -50,12 +53,13 @@ struct options {
 	int wakeup_kb;
 	int poll_ms;
 	int stats_ms;
+	int prevent_max;
 	bool env;
 	bool control_stdin;
 	bool verbose;
 };
 
-static struct options opt = { .ringbuf_mb = 8, .wakeup_kb = 256, .poll_ms = 20, .stats_ms = 1000 };
+static struct options opt = { .ringbuf_mb = 8, .wakeup_kb = 256, .poll_ms = 20, .stats_ms = 1000, .prevent_max = 4096 };
 static volatile sig_atomic_t stopping;
 
 static void die_line(const char *fmt, ...)
@@ -249,6 +253,7 @@ static int probe_load(struct probe **out)
 	skel->rodata->collect_env = opt.env;
 	bpf_map__set_max_entries(skel->maps.events, (__u32)opt.ringbuf_mb << 20);
 	bpf_map__set_max_entries(skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
+	bpf_map__set_max_entries(skel->maps.prevent, (__u32)opt.prevent_max);
 	for (size_t i = 0; i < NSYSCALLS; i++) {
 		struct bpf_program *p = bpf_object__find_program_by_name(skel->obj, SYSCALLS[i].prog);
 
@@ -328,6 +333,55 @@ static int set_syscalls(struct probe *skel, const char *list)
 		}
 	}
 	return err;
+}
+
+/* ------------------------------------------------------------------ prevention */
+
+static __u32 prevent_entries;
+static __u32 prevent_map_full;
+
+/**
+ * set_prevent() - arm (bits != 0) or disarm (bits == 0) prevention for one cgroup v2 id. A full
+ * map refuses the request: the cgroup stays unarmed (fail open), counted and reported once.
+ * Returns 0 on success, -errno on error.
+ */
+static int set_prevent(struct probe *skel, __u64 cgid, __u32 bits)
+{
+	__u32 old;
+	bool had = bpf_map__lookup_elem(skel->maps.prevent, &cgid, sizeof(cgid), &old, sizeof(old), 0) == 0;
+	int err;
+
+	if (cgid == 0)
+		return -EINVAL;
+	if (bits == 0) {
+		if (had && bpf_map__delete_elem(skel->maps.prevent, &cgid, sizeof(cgid), 0) == 0)
+			prevent_entries--;
+		return 0;
+	}
+	bits &= VIGIL_PREVENT_ALL;
+	err = bpf_map__update_elem(skel->maps.prevent, &cgid, sizeof(cgid), &bits, sizeof(bits), BPF_ANY);
+	if (err) {
+		if (err == -E2BIG || err == -ENOMEM) {
+			if (prevent_map_full++ == 0)
+				fprintf(stderr, "vigil-probe: warning: prevention map full (%u cgroups): cgroup %llu not armed (raise --prevent-max)\n",
+					prevent_entries, (unsigned long long)cgid);
+		}
+		return err;
+	}
+	if (!had)
+		prevent_entries++;
+	return 0;
+}
+
+static void clear_prevent(struct probe *skel)
+{
+	__u64 next;
+
+	/* the deleted key is gone, so each round starts again from the first key */
+	while (bpf_map__get_next_key(skel->maps.prevent, NULL, &next, sizeof(next)) == 0)
+		if (bpf_map__delete_elem(skel->maps.prevent, &next, sizeof(next), 0) != 0)
+			break;
+	prevent_entries = 0;
 }
 
 /* ------------------------------------------------------------------ output batching */
@@ -414,6 +468,29 @@ static void emit_ready(int ncpus)
 	flush_out();
 }
 
+static void emit_prevent(struct probe *skel, int ncpus)
+{
+	struct { __u64 blocked, signal_failed; } *vals = calloc((size_t)ncpus, 16);
+	unsigned char f[VIGIL_HDR_SIZE + sizeof(struct vigil_ctl_prevent)];
+	struct vigil_ctl_prevent p = { 0 };
+	__u32 zero = 0;
+
+	if (!vals)
+		return;
+	if (bpf_map__lookup_elem(skel->maps.prevent_counters, &zero, sizeof(zero), vals, (size_t)ncpus * 16, 0) == 0) {
+		for (int i = 0; i < ncpus; i++) {
+			p.blocked += vals[i].blocked;
+			p.signal_failed += vals[i].signal_failed;
+		}
+	}
+	free(vals);
+	p.entries = prevent_entries;
+	p.map_full = prevent_map_full;
+	ctl_header((struct vigil_hdr *)f, VIGIL_CTL_PREVENT, sizeof(f));
+	memcpy(f + VIGIL_HDR_SIZE, &p, sizeof(p));
+	emit(f, sizeof(f));
+}
+
 static void emit_stats(struct probe *skel, int ncpus)
 {
 	struct { __u64 drops, events; } *vals = calloc((size_t)ncpus, 16);
@@ -436,9 +513,10 @@ static void emit_stats(struct probe *skel, int ncpus)
 		st.events += vals[i].events;
 		memcpy(f + VIGIL_HDR_SIZE + sizeof(st) + (size_t)i * 8, &vals[i].drops, 8);
 	}
-	st.frames_out = frames_out + 1;
+	st.frames_out = frames_out + 2;
 	memcpy(f + VIGIL_HDR_SIZE, &st, sizeof(st));
 	emit(f, fsize);
+	emit_prevent(skel, ncpus);
 cleanup:
 	free(vals);
 	free(f);
@@ -467,6 +545,14 @@ static bool read_control(struct probe *skel)
 			set_syscalls(skel, ctl_line + 9);
 		else if (strncmp(ctl_line, "exclude ", 8) == 0)
 			exclude_pid(skel, (__u32)strtoul(ctl_line + 8, NULL, 10));
+		else if (strncmp(ctl_line, "prevent ", 8) == 0) {
+			char *end = NULL;
+			unsigned long long id = strtoull(ctl_line + 8, &end, 10);
+			unsigned long bits = end ? strtoul(end, NULL, 10) : 0;
+
+			set_prevent(skel, (__u64)id, (__u32)bits);
+		} else if (strcmp(ctl_line, "prevent-clear") == 0)
+			clear_prevent(skel);
 		ctl_len -= (size_t)(nl + 1 - ctl_line);
 		memmove(ctl_line, nl + 1, ctl_len);
 	}
@@ -486,7 +572,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: vigil-probe --syscalls a,b,c [--exclude-pid N]... [--ringbuf-mb N] [--wakeup-kb N]\n"
-		"                   [--poll-ms N] [--stats-ms N] [--env] [--control-stdin] [-v]\n"
+		"                   [--poll-ms N] [--stats-ms N] [--prevent-max N] [--env] [--control-stdin] [-v]\n"
 		"Writes Vigil wire frames (native-bridge/FORMAT.md) to stdout.\n");
 }
 
@@ -496,12 +582,12 @@ static int parse_args(int argc, char **argv)
 		{ "syscalls", required_argument, 0, 's' }, { "exclude-pid", required_argument, 0, 'x' },
 		{ "ringbuf-mb", required_argument, 0, 'r' }, { "wakeup-kb", required_argument, 0, 'w' },
 		{ "poll-ms", required_argument, 0, 'p' }, { "stats-ms", required_argument, 0, 't' },
-		{ "env", no_argument, 0, 'e' }, { "control-stdin", no_argument, 0, 'c' },
+		{ "prevent-max", required_argument, 0, 'P' }, { "env", no_argument, 0, 'e' }, { "control-stdin", no_argument, 0, 'c' },
 		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:x:r:w:p:t:ecvh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:x:r:w:p:t:P:ecvh", lo, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opt.syscalls = optarg;
@@ -521,6 +607,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 't':
 			opt.stats_ms = atoi(optarg);
+			break;
+		case 'P':
+			opt.prevent_max = atoi(optarg);
 			break;
 		case 'e':
 			opt.env = true;
@@ -542,6 +631,10 @@ static int parse_args(int argc, char **argv)
 	/* ring buffer size must be a power of two number of pages */
 	if (opt.ringbuf_mb < 1 || opt.ringbuf_mb > 1024 || (opt.ringbuf_mb & (opt.ringbuf_mb - 1))) {
 		die_line("--ringbuf-mb must be a power of two between 1 and 1024");
+		return -EINVAL;
+	}
+	if (opt.prevent_max < 1 || opt.prevent_max > 1 << 20) {
+		die_line("--prevent-max must be between 1 and 1048576");
 		return -EINVAL;
 	}
 	if (opt.poll_ms < 1)

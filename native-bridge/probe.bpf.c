@@ -100,6 +100,31 @@ struct {
 	__type(value, __u8);
 } excluded SEC(".maps");
 
+/*
+ * Prevention: cgroup v2 id → VIGIL_PREVENT_* bits, filled by the agent through the loader. An exec
+ * in an armed cgroup (or below one) whose new program is drift of an armed kind is killed before
+ * its first instruction. The loader sizes the map (--prevent-max); when it is full the agent's
+ * request fails and the cgroup stays unarmed (fail open).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u32);
+} prevent SEC(".maps");
+
+struct prevent_counters {
+	__u64 blocked;
+	__u64 signal_failed;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct prevent_counters);
+} prevent_counters SEC(".maps");
+
 /* Layout of a per-syscall exit tracepoint record (tracefs events/syscalls/sys_exit_NAME/format). */
 struct sys_exit_args {
 	__u64 common;
@@ -865,18 +890,111 @@ static __always_inline int ev_send(struct ev *e)
 	if (!ev_begin(&e, type, ret))     \
 		return 0;
 
+/* ---------------------------------------------------------------- prevention */
+
+#define TMPFS_MAGIC_ 0x01021994
+#define SIGKILL_ 9
+#define PREVENT_MAX_DEPTH 8
+
+/* The policy bits armed for the current task's cgroup or its nearest armed ancestor. */
+static __always_inline __u32 prevent_policy(void)
+{
+	__u64 id = bpf_get_current_cgroup_id();
+	__u32 *p = bpf_map_lookup_elem(&prevent, &id);
+
+	if (p)
+		return *p;
+	/* nearest ancestor first; level 0 (the root cgroup, every host process) is never armed */
+	for (int lvl = PREVENT_MAX_DEPTH; lvl >= 1; lvl--) {
+		id = bpf_get_current_ancestor_cgroup_id(lvl);
+		if (!id)
+			continue;
+		p = bpf_map_lookup_elem(&prevent, &id);
+		if (p)
+			return *p;
+	}
+	return 0;
+}
+
+/* Which VIGIL_PREVENT_* kinds the current task's (new) executable is. */
+static __always_inline __u32 drift_kinds(struct task_struct *t)
+{
+	struct file *exe = BPF_CORE_READ(t, mm, exe_file);
+	struct inode *ino;
+	char name[18] = {};
+	__u32 kinds = 0;
+
+	if (!exe)
+		return 0;
+	ino = BPF_CORE_READ(exe, f_inode);
+	if (inode_is_upper(ino) == 1)
+		kinds |= VIGIL_PREVENT_UPPER;
+	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(exe, f_path.dentry, d_name.name));
+	if (name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' && name[4] == 'd' && name[5] == ':') {
+		/* runc re-executes itself from a memfd clone ("memfd:runc_cloned:..."): not drift */
+		if (!(name[6] == 'r' && name[7] == 'u' && name[8] == 'n' && name[9] == 'c' && name[10] == '_' &&
+		      name[11] == 'c' && name[12] == 'l' && name[13] == 'o' && name[14] == 'n' && name[15] == 'e' &&
+		      name[16] == 'd'))
+			kinds |= VIGIL_PREVENT_MEMFD;
+	} else if (BPF_CORE_READ(ino, i_sb, s_magic) == TMPFS_MAGIC_) {
+		kinds |= VIGIL_PREVENT_TMPFS;
+	}
+	return kinds;
+}
+
+/*
+ * At a successful exec's exit the task already runs the new image but no instruction of it has
+ * run: a SIGKILL sent now is delivered on the way back to user space. Returns 1 when the program
+ * was killed. Excluded tgids (the agent, the loader) are never killed.
+ */
+static __always_inline int prevent_exec(long ret)
+{
+	struct task_struct *t;
+	struct prevent_counters *cnt;
+	__u32 policy, zero = 0, tgid;
+
+	if (ret != 0)
+		return 0;
+	policy = prevent_policy();
+	if (!policy)
+		return 0;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (bpf_map_lookup_elem(&excluded, &tgid))
+		return 0;
+	t = (struct task_struct *)bpf_get_current_task_btf();
+	if (!(drift_kinds(t) & policy))
+		return 0;
+	cnt = bpf_map_lookup_elem(&prevent_counters, &zero);
+	if (bpf_send_signal(SIGKILL_) != 0) {
+		if (cnt)
+			cnt->signal_failed++;
+		return 0;
+	}
+	if (cnt)
+		cnt->blocked++;
+	return 1;
+}
+
 /* ---------------------------------------------------------------- process life */
 
 EXIT_PROG(execve)
 {
+	int blocked = prevent_exec(ctx->ret);
+
 	BEGIN(VIGIL_EV_EXECVE);
+	if (blocked)
+		e.flags |= VIGIL_F_BLOCKED;
 	put_proc_block(&e);
 	return ev_send(&e);
 }
 
 EXIT_PROG(execveat)
 {
+	int blocked = prevent_exec(ctx->ret);
+
 	BEGIN(VIGIL_EV_EXECVEAT);
+	if (blocked)
+		e.flags |= VIGIL_F_BLOCKED;
 	put_proc_block(&e);
 	if (ret == 0) {
 		/* the caller's memory is gone after a successful exec */

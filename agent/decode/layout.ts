@@ -39,12 +39,31 @@ export const Hdr = {
 export const HdrFlag = {
   Truncated: 0x01,
   Child: 0x02,
+  /** Exec frame: prevention killed the new program before its first instruction. */
+  Blocked: 0x04,
 } as const;
 
 /** Control frame types (loader → agent), outside the event code range. */
 export const CtlType = {
   Ready: 0x8001,
   Stats: 0x8002,
+  Prevent: 0x8003,
+} as const;
+
+/** `struct vigil_ctl_prevent` offsets (from the frame start). */
+export const CtlPrevent = {
+  blocked: 88,
+  signalFailed: 96,
+  entries: 104,
+  mapFull: 108,
+  size: 112,
+} as const;
+
+/** Prevention policy bits (value of the probe's `prevent` map; FORMAT.md "Prevention"). */
+export const PreventBit = {
+  Upper: 0x01,
+  Memfd: 0x02,
+  Tmpfs: 0x04,
 } as const;
 
 /** `struct vigil_ctl_ready` offsets (from the frame start). */

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { CtlReady, CtlStats, CtlType, Hdr, HDR_SIZE, MAX_FRAME, WIRE_VERSION } from "../../agent/decode/layout.js";
+import { CtlPrevent, CtlReady, CtlStats, CtlType, Hdr, HdrFlag, HDR_SIZE, MAX_FRAME, PreventBit, WIRE_VERSION } from "../../agent/decode/layout.js";
 import { EVENTS } from "../../rules/event-table.js";
 import { REPO_ROOT } from "../helpers/agent.js";
 
@@ -51,6 +51,11 @@ describe("wire layout: TS offsets equal the C compiler's", () => {
     ["VIGIL_CTL_READY", CtlType.Ready],
     ["VIGIL_CTL_STATS", CtlType.Stats],
     ["VIGIL_EV_MAX", EVENTS.length],
+    ["VIGIL_F_BLOCKED", HdrFlag.Blocked],
+    ["VIGIL_CTL_PREVENT", CtlType.Prevent],
+    ["VIGIL_PREVENT_UPPER", PreventBit.Upper],
+    ["VIGIL_PREVENT_MEMFD", PreventBit.Memfd],
+    ["VIGIL_PREVENT_TMPFS", PreventBit.Tmpfs],
   ])("constant %s", (name, v) => {
     expect(off(`const.${name}`)).toBe(v);
   });
@@ -61,6 +66,16 @@ describe("wire layout: TS offsets equal the C compiler's", () => {
   it.each(Object.entries(CtlStats).filter(([k]) => k !== "perCpu"))("vigil_ctl_stats.%s", (k, v) => {
     const cName = k.replace(/Ns$/, "_ns").replace("framesOut", "frames_out");
     expect((off(`vigil_ctl_stats.${cName}`) ?? -1) + HDR_SIZE).toBe(v);
+  });
+});
+
+describe("prevention control frame", () => {
+  it.each(Object.entries(CtlPrevent).filter(([k]) => k !== "size"))("vigil_ctl_prevent.%s", (k, v) => {
+    const cName = k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    expect((off(`vigil_ctl_prevent.${cName}`) ?? -1) + HDR_SIZE).toBe(v);
+  });
+  it("size", () => {
+    expect((off("vigil_ctl_prevent.sizeof") ?? -1) + HDR_SIZE).toBe(CtlPrevent.size);
   });
 });
 
