@@ -58,9 +58,18 @@ export interface PipelineOptions {
   maxQueuedAlerts?: number;
   /** Seconds between stats lines in the log (0 = none). */
   statsIntervalSec?: number;
-  /** Called with every alert as it is raised (after formatting). */
-  onAlert?: (a: Alert) => void;
+  /** Called with every alert as it is raised (after formatting and decoration), with the
+   * event's container ID (captures take the window of that container). */
+  onAlert?: (a: Alert, containerId: string) => void;
+  /** Sees every event before the rules (the capture recorder's ring); must not keep `e`. */
+  record?: ((e: SyscallEvent) => void) | undefined;
+  /**
+   * Adds to alerts of rules carrying `tag` before they are queued (FIM hashes). `fn` must copy
+   * what it needs from `e` synchronously: the source reuses the event object.
+   */
+  decorate?: { tag: string; fn: (a: Alert, e: SyscallEvent) => Promise<void> } | undefined;
 }
+
 
 /** Events the process table needs whatever the rules say. */
 export const STATE_SYSCALLS = ["execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit"] as const;
@@ -85,11 +94,13 @@ export class Pipeline {
   private readonly maxQueued: number;
   private dropBurst = 0;
   private started = false;
-  readonly counters = { events: 0, alerts: 0, alerts_dropped: 0, alerts_late_metadata: 0, sink_failures: 0 };
+  private readonly record: ((e: SyscallEvent) => void) | undefined;
+  readonly counters = { events: 0, alerts: 0, alerts_dropped: 0, alerts_late_metadata: 0, alerts_decorated: 0, decorate_errors: 0, internal_alerts: 0, sink_failures: 0 };
 
   constructor(private readonly opts: PipelineOptions) {
     this.log = opts.logger.child({ component: "pipeline" });
     this.maxQueued = opts.maxQueuedAlerts ?? 100_000;
+    this.record = opts.record;
     const engineOpts: ConstructorParameters<typeof RuleEngine>[0] = {
       files: opts.rulesFiles,
       extraFiles: opts.extraRulesFiles ?? [],
@@ -126,6 +137,7 @@ export class Pipeline {
   /** The per-event path: rules only; every 256th evaluation is timed for the latency histogram. */
   private readonly onEvent = (e: SyscallEvent): void => {
     const n = ++this.counters.events;
+    this.record?.(e);
     const m = this.opts.metrics;
     if (m === undefined) {
       this.engine.evaluate(e, this.onMatch);
@@ -164,9 +176,58 @@ export class Pipeline {
       this.log.error({ err, rule: rule.name }, "alert formatting failed");
       return;
     }
+    const d = this.opts.decorate;
+    if (d !== undefined && rule.tags.includes(d.tag)) {
+      // started now (it copies what it needs from e), queued when done
+      let p: Promise<void>;
+      try {
+        p = d.fn(alert, e);
+      } catch (err) {
+        p = Promise.reject(err);
+      }
+      const cid = e.proc.container.id;
+      p.then(
+        () => {
+          this.counters.alerts_decorated++;
+          this.emit(alert, cid);
+        },
+        (err: unknown) => {
+          if (this.counters.decorate_errors++ === 0) this.log.error({ err, rule: alert.rule }, "alert decoration failed (alert sent without it; logged once)");
+          this.emit(alert, cid);
+        },
+      );
+      return;
+    }
+    this.emit(alert, e.proc.container.id);
+  }
+
+  /**
+   * Raises an alert about the agent itself (rule `name`, source `internal`): it goes through the
+   * same queue and sinks as rule alerts.
+   */
+  raiseInternal(name: string, priority: Alert["priority"], message: string, fields: Alert["output_fields"], tags: string[] = []): Alert {
+    const alert = this.builder.internal(name, priority, message, fields, tags);
+    this.counters.internal_alerts++;
+    this.emit(alert, "host");
+    return alert;
+  }
+
+  /** Takes an alert raised elsewhere (a Falco gRPC stream) through the hook and the sinks. */
+  ingest(alert: Alert): void {
+    const cid = alert.output_fields["container.id"];
+    this.emit(alert, typeof cid === "string" ? cid : "host");
+  }
+
+  private emit(alert: Alert, containerId: string): void {
     this.counters.alerts++;
     this.opts.metrics?.alerts.inc({ rule: alert.rule, priority: alert.priority });
-    this.opts.onAlert?.(alert);
+    if (this.opts.onAlert !== undefined) {
+      try {
+        this.opts.onAlert(alert, containerId);
+      } catch (err) {
+        this.log.error({ err }, "alert hook failed");
+      }
+    }
     if (this.queue.length >= this.maxQueued) {
       this.counters.alerts_dropped++;
       if (this.dropBurst++ === 0) this.log.error({ queued: this.queue.length }, "alert queue full, dropping alerts");

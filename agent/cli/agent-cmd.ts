@@ -14,7 +14,8 @@ import { createLogger, type Logger } from "../log.js";
 import { metrics, startMetricsServer, type MetricsServer } from "../metrics/index.js";
 import { Pipeline, type Enricher, type EventSource, type SourceContext } from "../pipeline.js";
 import { StdoutSink } from "../sinks/stdout-sink.js";
-import type { Sink } from "../sinks/types.js";
+import type { CaptureUpload } from "../sinks/collector-client.js";
+import type { Alert, Sink } from "../sinks/types.js";
 
 export interface AgentFlags {
   config?: string;
@@ -33,7 +34,12 @@ export interface AgentFlags {
   metricsPort?: string;
   metrics?: boolean;
   statsInterval?: string;
-  source: string;
+  source?: string;
+  falcoGrpc?: string;
+  traceSocket?: string;
+  fim?: boolean;
+  fimScan?: boolean;
+  capture?: boolean;
 }
 
 function collect(v: string, prev: string[]): string[] {
@@ -72,16 +78,31 @@ export function flagsToOverrides(f: AgentFlags): DeepPartial<Config> {
   if (f.metrics === false) m.enabled = false;
   o.metrics = m;
   if (f.statsInterval !== undefined) o.log = { stats_interval_seconds: Number(f.statsInterval) };
+  const src: DeepPartial<Config["sources"]> = {};
+  if (f.source !== undefined) {
+    const names = new Set(f.source.split(",").map((x) => x.trim().replace(/:.*/s, "")));
+    src.ebpf = { enabled: names.has("ebpf") };
+    src.ptrace = { enabled: names.has("ptrace") };
+  }
+  if (f.traceSocket !== undefined) src.ptrace = { ...src.ptrace, enabled: true, socket: f.traceSocket };
+  if (f.falcoGrpc !== undefined) src.falco_grpc = { enabled: true, address: f.falcoGrpc };
+  o.sources = { ...o.sources, ...src, ...(o.sources?.ebpf && src.ebpf ? { ebpf: { ...o.sources.ebpf, ...src.ebpf } } : {}) };
+  const fim: DeepPartial<Config["fim"]> = {};
+  if (f.fim === false) fim.enabled = false;
+  if (f.fimScan === false) fim.scan_on_start = false;
+  o.fim = fim;
+  if (f.capture === false) o.capture = { enabled: false };
   return o;
 }
 
 /** The kernel probe source. */
-async function ebpfSource(ctx: SourceContext, probePath: string): Promise<EventSource> {
+async function ebpfSource(ctx: SourceContext, probePath: string, onDrops: (info: { drops: number; total: number }) => void): Promise<EventSource> {
   const { KernelEventStream } = await import("../sources/ebpf-source.js");
   const opts: ConstructorParameters<typeof KernelEventStream>[0] = {
     syscalls: ctx.syscalls,
     logger: ctx.logger,
     onEvent: ctx.onEvent,
+    onDrops,
   };
   if (probePath !== "") opts.probePath = probePath;
   if (ctx.resolveContainer !== undefined) opts.resolveContainer = ctx.resolveContainer;
@@ -92,6 +113,29 @@ async function ebpfSource(ctx: SourceContext, probePath: string): Promise<EventS
     stop: () => s.stop(),
     stats: () => s.stats(),
     setSyscalls: (names) => s.setSyscalls(names),
+  };
+}
+
+/** Several sources as one: started in order, stopped in reverse, stats prefixed by name. */
+function combinedSources(list: EventSource[]): EventSource {
+  if (list.length === 1) return list[0] as EventSource;
+  if (list.length === 0) return { name: "none", start: async () => undefined, stop: async () => undefined, stats: () => ({}) };
+  return {
+    name: list.map((x) => x.name).join("+"),
+    start: async () => {
+      for (const x of list) await x.start();
+    },
+    stop: async () => {
+      for (const x of [...list].reverse()) await x.stop().catch(() => undefined);
+    },
+    stats: () => {
+      const out: Record<string, number> = {};
+      for (const x of list) for (const [k, v] of Object.entries(x.stats())) out[`${x.name}_${k}`] = v;
+      return out;
+    },
+    setSyscalls: async (names) => {
+      for (const x of list) await x.setSyscalls?.(names);
+    },
   };
 }
 
@@ -173,9 +217,56 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   }
 
   const enricher = await containerEnricher(cfg, logger);
+
+  // File integrity: hashes before/after for alerts of rules tagged `fim`.
+  let fim: import("../fim/index.js").FileIntegrity | undefined;
+  if (cfg.fim.enabled) {
+    const { FileIntegrity } = await import("../fim/index.js");
+    mkdirSync(flags.data, { recursive: true, mode: 0o700 });
+    fim = new FileIntegrity({
+      stateDir: join(flags.data, "fim"),
+      paths: cfg.fim.paths,
+      excludes: cfg.fim.excludes,
+      maxFileBytes: cfg.fim.max_file_bytes,
+      scanOnStart: cfg.fim.scan_on_start,
+      hostRoot: cfg.host.root,
+      logger,
+    });
+    await fim.start();
+    const f = fim;
+    closers.push(() => f.stop());
+    metrics.registerStats("fim", () => f.stats());
+  }
+
+  // Audit captures: a ring of recent events per container, shipped with alerts of `capture: true` rules.
+  let recorder: import("../capture/index.js").CaptureRecorder | undefined;
+  let onAlert: ((a: Alert, containerId: string) => void) | undefined;
+  const shipper = sinks.find((x): x is Sink & { exportCapture(c: CaptureUpload): boolean } => "exportCapture" in x);
+  if (cfg.capture.enabled) {
+    const { CaptureRecorder, captureOnAlert } = await import("../capture/index.js");
+    const rec = new CaptureRecorder({
+      perContainer: cfg.capture.max_events_per_container,
+      maxDurationMs: Math.max(cfg.capture.after_ms, 60_000),
+      logger: logger.child({ component: "capture" }),
+    });
+    recorder = rec;
+    metrics.registerStats("capture", () => rec.counters);
+    onAlert = captureOnAlert({
+      recorder: rec,
+      ship: (c) => {
+        if (shipper === undefined) logger.warn({ alertId: c.alertId }, "capture taken but no collector to ship it to");
+        else shipper.exportCapture(c);
+      },
+      lookupRule: (name) => pipelineRef?.engine.ruleset.rules.find((r) => r.name === name),
+      logger,
+    });
+  }
+  let pipelineRef: Pipeline | undefined;
+  let startFalco: (() => void) | undefined;
   const rulesFiles = cfg.rules.builtin ? [] : cfg.rules.files;
   const extraRules = cfg.rules.builtin ? cfg.rules.files : [];
-  const source = flags.source;
+  const replayFile = (flags.source ?? "").split(",").map((x) => x.trim()).find((x) => x.startsWith("replay:"))?.slice("replay:".length);
+  let replay: import("../sources/replay.js").ReplaySource | undefined;
   const pipeline = new Pipeline({
     rulesFiles,
     extraRulesFiles: extraRules,
@@ -186,15 +277,76 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     sinks,
     metrics,
     statsIntervalSec: cfg.log.stats_interval_seconds,
+    record: recorder ? (e) => recorder.record(e) : undefined,
+    decorate: fim ? { tag: "fim", fn: (a, e) => fim.decorate(a, e) } : undefined,
+    onAlert,
     source: (ctx) => {
-      if (source === "ebpf") return lazySource("ebpf", () => ebpfSource(ctx, cfg.sources.ebpf.probe_path));
-      throw new Error(`unknown source '${source}' (expected ebpf)`);
+      const list: EventSource[] = [];
+      for (const name of (flags.source ?? "").split(",").map((x) => x.trim()).filter((x) => x !== "")) {
+        if (!["ebpf", "ptrace"].includes(name) && !name.startsWith("replay:")) throw new Error(`unknown source '${name}' (expected ebpf, ptrace or replay:FILE)`);
+      }
+      if (cfg.sources.ebpf.enabled) list.push(lazySource("ebpf", () => ebpfSource(ctx, cfg.sources.ebpf.probe_path, onKernelDrops)));
+      if (cfg.sources.ptrace.enabled) {
+        list.push(
+          lazySource("ptrace", async () => {
+            const { TraceSource } = await import("../sources/trace-source.js");
+            return new TraceSource(ctx, { path: cfg.sources.ptrace.socket, onLost: onTraceLost });
+          }),
+        );
+      }
+      if (replayFile !== undefined) {
+        list.push(
+          lazySource("replay", async () => {
+            const { createReplaySource } = await import("../sources/replay.js");
+            replay = createReplaySource(ctx, replayFile);
+            return replay;
+          }),
+        );
+      }
+      if (list.length === 0 && !cfg.sources.falco_grpc.enabled) throw new Error("no event source enabled (sources.ebpf, sources.ptrace, sources.falco_grpc or --source)");
+      return combinedSources(list);
     },
   });
+  pipelineRef = pipeline;
+
+  // Events lost before the rules saw them are an alert of their own: a gap is where attacks hide.
+  let dropAlerts = 0;
+  function onKernelDrops(info: { drops: number; total: number }): void {
+    metrics.setKernelDrops(info.total);
+    if (dropAlerts++ >= 100) return; // a flapping ring buffer is in the log and metrics after that
+    pipeline.raiseInternal(
+      "Vigil Kernel Events Dropped",
+      "Critical",
+      `Kernel probe dropped events: the ring buffer was full and ${info.drops} events were lost (total ${info.total}); detections may be missing (hostname=${process.env["NODE_NAME"] ?? ""})`,
+      { "vigil.drops": info.drops, "vigil.drops_total": info.total },
+      ["vigil_internal", "mitre_defense_evasion"],
+    );
+  }
+  function onTraceLost(info: { connection: number; lost: number; total: number }): void {
+    if (dropAlerts++ >= 100) return;
+    pipeline.raiseInternal(
+      "Vigil Tracer Events Lost",
+      "Critical",
+      `vigil-trace could not deliver ${info.lost} events (total ${info.total}) while the agent was unreachable; detections may be missing (connection=${info.connection})`,
+      { "vigil.drops": info.lost, "vigil.drops_total": info.total, "vigil.trace_connection": info.connection },
+      ["vigil_internal", "mitre_defense_evasion"],
+    );
+  }
+
+  // Alerts of an existing Falco (gRPC outputs API) go through the same sinks.
+  if (cfg.sources.falco_grpc.enabled) {
+    const { FalcoGrpcSource } = await import("../sources/falco-grpc.js");
+    const fg = new FalcoGrpcSource({ address: cfg.sources.falco_grpc.address, logger: logger.child({ component: "falco-grpc" }), onAlert: (a) => pipeline.ingest(a) });
+    closers.push(async () => fg.stop());
+    metrics.registerStats("falco_grpc", () => fg.stats());
+    startFalco = () => fg.start();
+  }
   metrics.registerStats("pipeline", () => pipeline.counters);
   metrics.registerStats("rules", () => pipeline.engine.stats());
   if (enricher) metrics.registerStats("enrich", () => enricher.stats());
 
+  // per-container CPU and memory, read from the host's cgroup hierarchy as mounted here
+  metrics.setCgroupOptions(cfg.metrics.container_resources ? { cgroupRoot: cfg.host.cgroup, procRoot: cfg.host.proc } : false);
   let ready = false;
   let server: MetricsServer | undefined;
   if (cfg.metrics.enabled) {
@@ -248,9 +400,16 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     for (const c of closers.reverse()) await c().catch(() => undefined);
     process.exit(1);
   }
+  startFalco?.();
   pipeline.engine.watch();
   ready = true;
   logger.info({ rules: pipeline.engine.ruleset.rules.length, files: pipeline.engine.files }, "vigil agent ready");
+  if (replay !== undefined) {
+    // a replay ends: flush everything, then exit like SIGTERM would
+    await replay.done;
+    logger.info({ stats: replay.stats() }, "replay done");
+    stop("replay-done");
+  }
 }
 
 /** Adds `vigil agent`. */
@@ -275,7 +434,12 @@ export function registerAgent(program: Command): void {
     .option("--metrics-port <port>", "port of /metrics, /healthz, /readyz (0 = any free port)")
     .option("--no-metrics", "serve no metrics or health endpoint")
     .option("--stats-interval <sec>", "seconds between stats lines in the log (0 = off)")
-    .option("--source <source>", "event source: ebpf", "ebpf")
+    .option("--source <list>", "event sources, comma-separated: ebpf, ptrace (vigil-trace socket), replay:FILE (a capture; exits when done)")
+    .option("--trace-socket <path>", "listen for vigil-trace on this unix socket (enables the ptrace source)")
+    .option("--falco-grpc <address>", "also take the alerts of a Falco gRPC outputs server (unix:///run/falco/falco.sock or HOST:PORT)")
+    .option("--no-fim", "no file-integrity hashes on FIM alerts")
+    .option("--no-fim-scan", "do not hash the host's watched files at start")
+    .option("--no-capture", "keep no event rings for audit captures")
     .action(async (o: AgentFlags) => {
       await runAgent(o);
     });

@@ -6,6 +6,7 @@
  * typo never silently falls back to a default.
  */
 import { z } from "zod";
+import { DEFAULT_FIM_EXCLUDES, DEFAULT_FIM_PATHS } from "../fim/watch-set.js";
 
 const UNITS: Record<string, number> = {
   "": 1,
@@ -151,10 +152,14 @@ export const configSchema = z.strictObject({
   fim: z
     .strictObject({
       enabled: z.boolean().default(true),
-      /** Paths (in the host root) whose changes are hashed and reported. */
-      paths: z.array(z.string().min(1)).default(["/etc", "/usr/bin", "/usr/sbin", "/usr/local/bin"]),
+      /** Watched path prefixes and fnmatch globs (host and containers alike). */
+      paths: z.array(z.string().min(1)).default([...DEFAULT_FIM_PATHS]),
+      /** Excluded prefixes and globs. */
+      excludes: z.array(z.string().min(1)).default([...DEFAULT_FIM_EXCLUDES]),
       /** Files larger than this are reported without a hash. */
       max_file_bytes: bytes.default(64 * 1024 * 1024),
+      /** Hash the host's watched files at start (the "before" of later changes). */
+      scan_on_start: z.boolean().default(true),
     })
     .prefault({}),
   capture: z

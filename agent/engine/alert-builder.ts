@@ -34,4 +34,11 @@ export class AlertBuilder {
       tags: [...rule.tags],
     };
   }
+
+  /** An alert about the agent itself (source `internal`), timed now. */
+  internal(name: string, priority: Alert["priority"], message: string, fields: Alert["output_fields"], tags: readonly string[]): Alert {
+    const ms = Date.now();
+    const time = isoTimeNs(Math.floor(ms / 1000), (ms % 1000) * 1_000_000);
+    return { id: uuidv7(), time, rule: name, priority, source: "internal", hostname: this.host, output: `${time}: ${priority} ${message}`, output_fields: fields, tags: [...tags] };
+  }
 }

@@ -67,6 +67,8 @@ export interface FileIntegrityOptions {
   scanOnStart?: boolean;
   /** Most files the start scan visits (default 500000). */
   maxScanFiles?: number;
+  /** Where the host's root filesystem is seen (`/host` in the DaemonSet; default `/`). */
+  hostRoot?: string;
 }
 
 interface PathSpec {
@@ -206,8 +208,11 @@ export class FileIntegrity {
     decorate_errors: 0,
   };
 
+  private readonly hostPrefix: string;
+
   constructor(private readonly opts: FileIntegrityOptions) {
     this.log = opts.logger.child({ component: "fim" });
+    this.hostPrefix = (opts.hostRoot ?? "/").replace(/\/+$/, "");
     this.watch = new WatchSet(opts.paths ?? DEFAULT_FIM_PATHS, opts.excludes ?? DEFAULT_FIM_EXCLUDES);
     this.baseline = new Baseline(opts.stateDir);
     this.maxBytes = opts.maxFileBytes ?? 32 * 1024 * 1024;
@@ -342,7 +347,7 @@ export class FileIntegrity {
         // gone: try the next ancestor
       }
     }
-    if (j.containerId === "host") return "";
+    if (j.containerId === "host") return this.hostPrefix;
     const cached = this.containerPid.get(j.containerId);
     if (cached !== undefined) {
       try {
@@ -553,13 +558,13 @@ export class FileIntegrity {
       const p = stack.pop() as string;
       let st;
       try {
-        st = await lstat(p);
+        st = await lstat(this.hostPrefix + p);
       } catch {
         continue;
       }
       if (st.isDirectory()) {
         try {
-          const names = await readdir(p);
+          const names = await readdir(this.hostPrefix + p);
           for (const n of names) stack.push(p === "/" ? `/${n}` : `${p}/${n}`);
         } catch {
           // unreadable directory
@@ -575,7 +580,7 @@ export class FileIntegrity {
       const key = baselineKey("host", p);
       const known = this.baseline.get(key);
       if (known !== undefined && known.size === st.size && known.mtimeMs === st.mtimeMs && known.ino === st.ino) continue;
-      const h = await hashFile(p, this.maxBytes, buf);
+      const h = await hashFile(this.hostPrefix + p, this.maxBytes, buf);
       if (h.kind === "ok") {
         this.baseline.set(key, { sha256: h.sha256, size: h.size, mtimeMs: h.mtimeMs, ino: h.ino });
         this.counters.scan_files_hashed++;

@@ -4,6 +4,8 @@
  * its alerts (stdout JSON lines) and logs (stderr pino lines).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
@@ -56,7 +58,7 @@ function waiter<T>(list: T[], pred: (x: T) => boolean, ms: number, what: string,
 
 /** Flags every test agent gets unless the test asks for the feature: no embedded collector (it
  * would write under /var/lib/vigil) and no metrics port (tests run agents side by side). */
-export const TEST_DEFAULT_FLAGS = ["--no-embedded-collector", "--no-metrics"];
+export const TEST_DEFAULT_FLAGS = ["--no-embedded-collector", "--no-metrics", "--no-fim-scan"];
 
 /** Starts the agent; resolves once it logged `ready` (rejects if it exits first). */
 export async function startAgent(
@@ -65,7 +67,9 @@ export async function startAgent(
   env: NodeJS.ProcessEnv = {},
   defaults: readonly string[] = TEST_DEFAULT_FLAGS,
 ): Promise<RunningAgent> {
-  const child = spawn(process.execPath, [CLI, "agent", "--output", "json", ...defaults, ...args], {
+  // state (FIM baseline, spool) in a temporary folder unless the test names one
+  const data = args.includes("--data") ? [] : ["--data", mkdtempSync(join(tmpdir(), "vigil-agent-data-"))];
+  const child = spawn(process.execPath, [CLI, "agent", "--output", "json", ...defaults, ...data, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, VIGIL_LOG_LEVEL: "debug", ...env },
     stdio: ["ignore", "pipe", "pipe"],
