@@ -96,15 +96,16 @@ export function flagsToOverrides(f: AgentFlags): DeepPartial<Config> {
 }
 
 /** The kernel probe source. */
-async function ebpfSource(ctx: SourceContext, probePath: string, onDrops: (info: { drops: number; total: number }) => void): Promise<EventSource> {
+async function ebpfSource(ctx: SourceContext, c: Config["sources"]["ebpf"], onDrops: (info: { drops: number; total: number }) => void): Promise<EventSource> {
   const { KernelEventStream } = await import("../sources/ebpf-source.js");
   const opts: ConstructorParameters<typeof KernelEventStream>[0] = {
     syscalls: ctx.syscalls,
     logger: ctx.logger,
     onEvent: ctx.onEvent,
     onDrops,
+    probeArgs: ["--ringbuf-mb", String(c.ringbuf_mb), "--wakeup-kb", String(c.wakeup_kb), "--poll-ms", String(c.poll_ms), "--stats-ms", String(c.stats_ms)],
   };
-  if (probePath !== "") opts.probePath = probePath;
+  if (c.probe_path !== "") opts.probePath = c.probe_path;
   if (ctx.resolveContainer !== undefined) opts.resolveContainer = ctx.resolveContainer;
   const s = new KernelEventStream(opts);
   return {
@@ -285,7 +286,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
       for (const name of (flags.source ?? "").split(",").map((x) => x.trim()).filter((x) => x !== "")) {
         if (!["ebpf", "ptrace"].includes(name) && !name.startsWith("replay:")) throw new Error(`unknown source '${name}' (expected ebpf, ptrace or replay:FILE)`);
       }
-      if (cfg.sources.ebpf.enabled) list.push(lazySource("ebpf", () => ebpfSource(ctx, cfg.sources.ebpf.probe_path, onKernelDrops)));
+      if (cfg.sources.ebpf.enabled) list.push(lazySource("ebpf", () => ebpfSource(ctx, cfg.sources.ebpf, onKernelDrops)));
       if (cfg.sources.ptrace.enabled) {
         list.push(
           lazySource("ptrace", async () => {

@@ -6,6 +6,7 @@
  * typo never silently falls back to a default.
  */
 import { z } from "zod";
+import { DRIFT_KIND_NAMES, parseSelector, type DriftKind } from "../prevent/policy.js";
 import { DEFAULT_FIM_EXCLUDES, DEFAULT_FIM_PATHS } from "../fim/watch-set.js";
 
 const UNITS: Record<string, number> = {
@@ -79,6 +80,14 @@ export const configSchema = z.strictObject({
           enabled: z.boolean().default(true),
           /** vigil-probe binary; empty = the one shipped beside the agent. */
           probe_path: z.string().default(""),
+          /** Ring buffer size, MiB (a power of two): room for bursts while the agent is busy. */
+          ringbuf_mb: z.number().int().min(1).max(1024).refine((n) => (n & (n - 1)) === 0, "must be a power of two").default(8),
+          /** The consumer is woken when this much is waiting (batching), KiB. */
+          wakeup_kb: z.number().int().min(1).max(1024 * 1024).default(256),
+          /** ...or after this long at most, ms. */
+          poll_ms: z.number().int().min(1).max(10_000).default(20),
+          /** How often the probe reports its counters (drops), ms. */
+          stats_ms: z.number().int().min(100).max(600_000).default(1000),
         })
         .prefault({}),
       /** Frames from vigil-trace (Fargate) on a unix socket in a shared volume. */
@@ -170,6 +179,47 @@ export const configSchema = z.strictObject({
       max_events_per_container: z.number().int().min(0).max(1_000_000).default(2000),
       /** One capture's encoded size; beyond it the capture is truncated (and says so). */
       max_bytes: bytes.default(4 * 1024 * 1024),
+    })
+    .prefault({}),
+  /**
+   * Drift prevention: in the containers the scope selects, the kernel probe kills a new program
+   * of a blocked drift kind before its first instruction, and the alert says it was blocked.
+   */
+  prevention: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** Drift kinds killed where a selector names none: upper_layer, memfd, tmpfs. */
+      block: z.array(z.enum(DRIFT_KIND_NAMES as [DriftKind, ...DriftKind[]])).default(["upper_layer", "memfd", "tmpfs"]),
+      /**
+       * Containers in scope: `namespace=NS`, `image=GLOB`, `container=ID|NAME`, terms joined by
+       * `&`, or `*` (every container; never the host); or YAML objects {namespace, image,
+       * container, block}. Empty = nothing is blocked.
+       */
+      scope: z
+        .array(
+          z.union([
+            z.string().max(2048),
+            z.strictObject({
+              namespace: z.string().optional(),
+              image: z.string().optional(),
+              container: z.string().optional(),
+              block: z.array(z.enum(DRIFT_KIND_NAMES as [DriftKind, ...DriftKind[]])).optional(),
+            }),
+          ]),
+        )
+        .max(1024)
+        .default([])
+        .superRefine((list, ctx) => {
+          list.forEach((sel, i) => {
+            try {
+              parseSelector(sel);
+            } catch (err) {
+              ctx.addIssue({ code: "custom", path: [i], message: err instanceof Error ? err.message : String(err) });
+            }
+          });
+        }),
+      /** Containers armed at once in the kernel; past it, containers run unprotected (counted, logged). */
+      max_cgroups: z.number().int().min(1).max(1_048_576).default(4096),
     })
     .prefault({}),
   metrics: z

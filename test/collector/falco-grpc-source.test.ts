@@ -5,44 +5,14 @@
  * (one global queue; `sub` writes what is queued on each request; `get` drains and ends).
  */
 import { join } from "node:path";
-import { Server, ServerCredentials, type ServerDuplexStream, type ServerWritableStream } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { FalcoGrpcSource, falcoResponseToAlert } from "../../agent/sources/falco-grpc.js";
 import type { Alert } from "../../agent/sinks/types.js";
 import { startCollector } from "../../collector/server.js";
-import { falcoPackage } from "../sinks/falco-interop.helpers.js";
+import { fakeFalco } from "../sinks/falco-interop.helpers.js";
 import { quiet, tempDir, waitFor } from "./helpers.js";
 import { createInterface } from "node:readline";
 import { spawnTs } from "../sinks/helpers/run-ts.js";
-
-interface FakeFalco {
-  address: string;
-  push(r: object): void;
-  server: Server;
-  subRequests: number;
-}
-
-async function fakeFalco(address: string): Promise<FakeFalco> {
-  const { outputs } = falcoPackage();
-  const queue: object[] = [];
-  const server = new Server();
-  const f: FakeFalco = { address, push: (r) => queue.push(r), server, subRequests: 0 };
-  server.addService(outputs.service as never, {
-    get: (call: ServerWritableStream<object, object>) => {
-      while (queue.length) call.write(queue.shift()!);
-      call.end();
-    },
-    sub: (call: ServerDuplexStream<object, object>) => {
-      call.on("data", () => {
-        f.subRequests++;
-        while (queue.length) call.write(queue.shift()!);
-      });
-      call.on("end", () => call.end());
-    },
-  });
-  await new Promise<void>((res, rej) => server.bindAsync(address, ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
-  return f;
-}
 
 const falcoResp = (i: number) => ({
   time: { seconds: 1795000000 + i, nanos: 5000 + i },

@@ -131,7 +131,8 @@ describe("environment", () => {
   function sample(kind: string, path: readonly string[]): string {
     const last = path[path.length - 1] ?? "";
     if (kind === "boolean") return "off";
-    if (kind === "list") return "/a, /b";
+    if (kind === "list") return last === "block" ? "memfd, tmpfs" : "/a, /b";
+    if (last === "ringbuf_mb") return "64";
     if (kind === "number") return last === "port" ? "1234" : last.endsWith("_ms") && path.includes("collector") ? "20000" : "777";
     if (last === "max_bytes" || last === "max_file_bytes") return "3MiB";
     if (last === "matching") return "all";
@@ -149,7 +150,7 @@ describe("environment", () => {
     let v: unknown = c;
     for (const k of leaf.path) v = (v as Record<string, unknown>)[k];
     const want =
-      leaf.kind === "boolean" ? false : leaf.kind === "list" ? ["/a", "/b"] : leaf.kind === "number" ? Number(raw) : raw === "3MiB" ? 3 * 1024 * 1024 : raw;
+      leaf.kind === "boolean" ? false : leaf.kind === "list" ? raw.split(", ") : leaf.kind === "number" ? Number(raw) : raw === "3MiB" ? 3 * 1024 * 1024 : raw;
     expect(v).toEqual(want);
   });
 
