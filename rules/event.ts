@@ -193,4 +193,9 @@ export interface SyscallEvent {
   proc: ThreadInfo;
   fd: FdInfo | undefined;
   source: EventSourceName;
+  /**
+   * Exec events: the kernel probe killed the new program before its first instruction (drift
+   * prevention). Undefined for sources that cannot block.
+   */
+  blocked?: boolean | undefined;
 }

@@ -12,7 +12,7 @@ import { ArgKind, EVENTS, type EventSpec, type ParamSpec } from "../../rules/eve
 import type { ArgValue, FdInfo, SockTuple } from "../../rules/event.js";
 import { DecodeErrorCode } from "./errors.js";
 import { FrameReader } from "./framer.js";
-import { CtlReady, CtlStats, CtlType, FdKind, Hdr, HdrFlag, HDR_SIZE, ProcBlock } from "./layout.js";
+import { CtlPrevent, CtlReady, CtlStats, CtlType, FdKind, Hdr, HdrFlag, HDR_SIZE, ProcBlock } from "./layout.js";
 import { formatIpv4, formatIpv6 } from "./net.js";
 
 const MAX_PARAMS = 64;
@@ -89,9 +89,22 @@ export interface ControlInfo {
   perCpuDrops: number[];
 }
 
+/** The loader's prevention counters (control frame 0x8003, sent with every stats frame). */
+export interface PreventInfo {
+  /** Programs killed at exec since the probe started. */
+  blocked: number;
+  /** Kills that were due but failed (the program ran). */
+  signalFailed: number;
+  /** cgroups armed now. */
+  entries: number;
+  /** Arm requests refused because the map was full. */
+  mapFull: number;
+}
+
 export interface DecoderOptions {
   onEvent: (e: RawEvent) => void;
   onControl?: (c: ControlInfo) => void;
+  onPrevent?: (p: PreventInfo) => void;
   maxFrame?: number;
 }
 
@@ -182,6 +195,7 @@ export class FrameDecoder {
     for (const spec of EVENTS) if (spec.code !== 0) this.handlers.set(spec.code, this.eventHandler(spec));
     this.handlers.set(CtlType.Ready, (v, _b, o, s) => this.control(v, o, s, "ready"));
     this.handlers.set(CtlType.Stats, (v, _b, o, s) => this.control(v, o, s, "stats"));
+    this.handlers.set(CtlType.Prevent, (v, _b, o, s) => this.prevent(v, o, s));
     this.onFrame = (view, buf, off, size) => {
       const h = this.handlers.get(view.getUint16(off + Hdr.type, true));
       if (h === undefined) {
@@ -299,6 +313,20 @@ export class FrameDecoder {
       for (let i = 0; i < c.ncpus && off + CtlStats.perCpu + i * 8 + 8 <= off + size; i++) c.perCpuDrops.push(u64(view, off + CtlStats.perCpu + i * 8));
     }
     this.opts.onControl?.(c);
+  }
+
+  private prevent(view: DataView, off: number, size: number): void {
+    this.counters["controls"]!++;
+    if (size < CtlPrevent.size) {
+      this.counters[DecodeErrorCode.Truncated]!++;
+      return;
+    }
+    this.opts.onPrevent?.({
+      blocked: u64(view, off + CtlPrevent.blocked),
+      signalFailed: u64(view, off + CtlPrevent.signalFailed),
+      entries: view.getUint32(off + CtlPrevent.entries, true),
+      mapFull: view.getUint32(off + CtlPrevent.mapFull, true),
+    });
   }
 
   // ------------------------------------------------------------------ param values

@@ -11,6 +11,8 @@
  * - `setSyscalls()` retunes the running probe (attach/detach) without a restart.
  * - Kernel ring-buffer drops arrive in the probe's stats frames: counted (`kernel_drops`) and
  *   logged once per burst.
+ * - `prevent()` arms (or disarms) drift prevention for a cgroup in the probe; the armed set is
+ *   sent again to a restarted probe. The probe's prevention counters are in `stats()`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -19,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { eventByName } from "../../rules/event-table.js";
 import type { SyscallEvent } from "../../rules/event.js";
-import { FrameDecoder, type ControlInfo, type RawEvent } from "../decode/index.js";
+import { FrameDecoder, type ControlInfo, type PreventInfo, type RawEvent } from "../decode/index.js";
 import { EventState, type ContainerResolver } from "../state/index.js";
 import { ProbeError } from "./ebpf-errors.js";
 
@@ -45,6 +47,8 @@ export interface KernelEventStreamOptions {
    * total): the pipeline can raise an internal alert from it.
    */
   onDrops?: (info: { drops: number; total: number }) => void;
+  /** Most cgroups armed for prevention at once (the probe's map size; default 4096). */
+  preventMax?: number;
   /** Restart backoff bounds, ms (default 500 .. 30000). */
   backoffMinMs?: number;
   backoffMaxMs?: number;
@@ -88,7 +92,11 @@ export class KernelEventStream {
   private dropsBase = 0;
   private dropsLast = 0;
   private dropBurst = false;
+  private preventBase = 0;
   private lastStats: ControlInfo | undefined;
+  private lastPrevent: PreventInfo | undefined;
+  /** cgroup id → prevention bits armed in the probe (sent again after a restart). */
+  private readonly armed = new Map<number, number>();
   private readonly counters = {
     restarts: 0,
     gap_ms: 0,
@@ -106,7 +114,7 @@ export class KernelEventStream {
     const stateOpts: ConstructorParameters<typeof EventState>[0] = {};
     if (opts.resolveContainer !== undefined) stateOpts.resolveContainer = opts.resolveContainer;
     this.state = new EventState(stateOpts);
-    this.decoder = new FrameDecoder({ onEvent: this.onRaw, onControl: this.onControl });
+    this.decoder = new FrameDecoder({ onEvent: this.onRaw, onControl: this.onControl, onPrevent: (p) => (this.lastPrevent = p) });
   }
 
   /** Seeds state, starts the probe, resolves once it has attached. */
@@ -155,12 +163,37 @@ export class KernelEventStream {
     }
   }
 
+  /**
+   * Arms drift prevention for a cgroup (`bits`: PreventBit kinds) or disarms it (`bits` 0). The
+   * probe kills an exec of an armed kind in that cgroup or below it. Bounded by `preventMax`:
+   * past it the request is refused (fail open) and false is returned.
+   */
+  prevent(cgroupId: number, bits: number): boolean {
+    if (!Number.isSafeInteger(cgroupId) || cgroupId <= 0) return false;
+    if (bits === 0) {
+      if (!this.armed.delete(cgroupId)) return true;
+    } else {
+      if (!this.armed.has(cgroupId) && this.armed.size >= (this.opts.preventMax ?? 4096)) return false;
+      this.armed.set(cgroupId, bits);
+    }
+    const c = this.child;
+    if (c?.stdin && !c.stdin.destroyed) c.stdin.write(`prevent ${cgroupId} ${bits}\n`);
+    return true;
+  }
+
   /** Counters of the source, decoder, state and kernel. */
   stats(): Record<string, number> {
     const out: Record<string, number> = { ...this.counters };
     for (const [k, v] of Object.entries(this.decoder.stats())) out[`decode_${k}`] = v;
     for (const [k, v] of Object.entries(this.state.stats())) out[`state_${k}`] = v;
     if (this.lastStats) out["probe_programs"] = this.lastStats.programs;
+    out["prevent_armed"] = this.armed.size;
+    if (this.lastPrevent) {
+      out["prevent_blocked"] = this.preventBase + this.lastPrevent.blocked;
+      out["prevent_signal_failed"] = this.lastPrevent.signalFailed;
+      out["prevent_kernel_armed"] = this.lastPrevent.entries;
+      out["prevent_map_full"] = this.lastPrevent.mapFull;
+    }
     return out;
   }
 
@@ -168,6 +201,7 @@ export class KernelEventStream {
 
   private spawnProbe(): Promise<void> {
     const args = ["--syscalls", this.syscalls.join(","), "--exclude-pid", String(process.pid), "--control-stdin"];
+    if (this.opts.preventMax !== undefined) args.push("--prevent-max", String(this.opts.preventMax));
     for (const p of this.opts.excludePids ?? []) args.push("--exclude-pid", String(p));
     args.push(...(this.opts.probeArgs ?? []));
     this.ready = false;
@@ -224,6 +258,8 @@ export class KernelEventStream {
         this.diedAt = Date.now();
         this.dropsBase += this.dropsLast;
         this.dropsLast = 0;
+        this.preventBase += this.lastPrevent?.blocked ?? 0;
+        this.lastPrevent = undefined;
         this.log.error({ code, signal, restartInMs: this.backoff }, "kernel probe died; restarting");
         this.scheduleRestart();
       });
@@ -274,6 +310,14 @@ export class KernelEventStream {
       }
       this.ready = true;
       this.log.info({ hooks: c.programs, syscalls: this.syscalls.length }, "kernel probe attached");
+      // a (re)started probe has an empty prevention map
+      const stdin = this.child?.stdin;
+      if (this.armed.size > 0 && stdin && !stdin.destroyed) {
+        let lines = "";
+        for (const [id, bits] of this.armed) lines += `prevent ${id} ${bits}\n`;
+        stdin.write(lines);
+        this.log.info({ cgroups: this.armed.size }, "prevention re-armed in the probe");
+      }
       this.onReadyOnce?.();
       this.onReadyOnce = undefined;
       return;

@@ -7,7 +7,7 @@
  */
 import { posix } from "node:path";
 import type { FdInfo, SyscallEvent, ThreadInfo } from "../../rules/event.js";
-import type { ControlInfo, RawEvent } from "../decode/index.js";
+import { HdrFlag, type ControlInfo, type RawEvent } from "../decode/index.js";
 import { ProcessTable, type ProcessTableOptions } from "./process-table.js";
 
 const AT_FDCWD = -100;
@@ -35,7 +35,7 @@ export class EventState {
     this.processes = new ProcessTable(opts);
     this.ev = {
       num: 0, sec: 0, nsec: 0, bootNs: 0, type: 0, cpu: 0, res: 0, args: [],
-      proc: undefined as unknown as ThreadInfo, fd: undefined, source: "syscall",
+      proc: undefined as unknown as ThreadInfo, fd: undefined, source: "syscall", blocked: false,
     };
   }
 
@@ -68,6 +68,7 @@ export class EventState {
     e.args = r.args;
     e.proc = proc;
     e.fd = this.fdFor(r, proc);
+    e.blocked = (r.flags & HdrFlag.Blocked) !== 0;
     this.counters.events++;
     return e;
   }
