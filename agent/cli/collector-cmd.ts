@@ -19,6 +19,7 @@ interface CollectorCmdOptions {
   tlsKey?: string;
   retention: string;
   falcoGrpc?: string;
+  tokenFile?: string;
 }
 
 /** Adds `vigil collector`. */
@@ -29,6 +30,7 @@ export function registerCollector(program: Command): void {
     .requiredOption("--listen <host:port>", "address for gRPC ingest and HTTP/WebSocket (one port)")
     .requiredOption("--data <dir>", "data directory (SQLite store)")
     .option("--token <token>", "bearer token clients must present (default: VIGIL_TOKEN)")
+    .option("--token-file <file>", "read the bearer token from this file (a mounted Secret; also VIGIL_TOKEN_FILE)")
     .option("--insecure", "allow a non-loopback listen address without a token")
     .option("--tls-cert <file>", "PEM certificate: serve TLS")
     .option("--tls-key <file>", "PEM private key for --tls-cert")
@@ -38,6 +40,12 @@ export function registerCollector(program: Command): void {
       const logger = createLogger();
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error("--tls-cert and --tls-key go together");
       const retentionMs = o.retention === "0" ? 0 : parseDuration(o.retention);
+      const tokenFile = o.tokenFile ?? process.env["VIGIL_TOKEN_FILE"];
+      if (o.token === undefined && tokenFile !== undefined) {
+        const t = readFileSync(tokenFile, "utf8").trim();
+        if (t === "") throw new Error(`token file ${tokenFile} is empty`);
+        o.token = t;
+      }
       const col = await startCollector({
         listen: o.listen,
         dataDir: o.data,

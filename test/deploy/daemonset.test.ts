@@ -3,7 +3,9 @@
  * daemonset.yaml: every document parses, validates against the Kubernetes API schemas
  * (kubernetes-models), and the agent keeps its least-privilege shape.
  */
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { describe, expect, it } from "vitest";
@@ -23,7 +25,7 @@ import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import { loadConfig } from "../../agent/config/index.js";
-import { REPO_ROOT } from "../helpers/agent.js";
+import { CLI, REPO_ROOT } from "../helpers/agent.js";
 
 interface Validatable {
   validate(): void;
@@ -261,6 +263,30 @@ describe("collector", () => {
     expect(agentLabels["app.kubernetes.io/name"]).toBe("vigil-agent");
   });
 
+  it("its args start the real `vigil collector` (paths and address moved to temporary ones)", async () => {
+    const c = cpod.containers[0] as IContainer;
+    const tmp = mkdtempSync(join(tmpdir(), "vigil-deploy-collector-"));
+    const tokenFile = join(tmp, "token");
+    writeFileSync(tokenFile, "deploy-test-token-0123456789\n");
+    const swap: Record<string, string> = { "/var/lib/vigil-collector": join(tmp, "data"), "/var/run/secrets/vigil/token": tokenFile, "0.0.0.0:9377": "127.0.0.1:0" };
+    const args = (c.args ?? []).map((a) => swap[a] ?? a);
+    expect(args[0]).toBe("collector");
+    expect(args).toContain(tokenFile);
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    const ready = await new Promise<boolean>((resolve) => {
+      child.stderr!.on("data", (d: Buffer) => {
+        err += d.toString();
+        if (err.includes("vigil collector ready")) resolve(true);
+      });
+      child.on("exit", () => resolve(false));
+    });
+    child.kill("SIGTERM");
+    rmSync(tmp, { recursive: true, force: true });
+    expect(ready, err).toBe(true);
+    expect(err).toContain('"auth":true');
+  }, 30_000);
+
   it("runs unprivileged, as non-root, with no capabilities", () => {
     const c = cpod.containers[0] as IContainer;
     expect(cpod.securityContext?.runAsNonRoot).toBe(true);
@@ -269,5 +295,17 @@ describe("collector", () => {
     expect(c.securityContext?.readOnlyRootFilesystem).toBe(true);
     expect(cpod.hostPID).not.toBe(true);
     expect((cpod.volumes ?? []).some((v) => v.hostPath)).toBe(false);
+  });
+});
+
+describe("agent state", () => {
+  it("the agent's state directory (default --data, FIM baseline) is a writable volume under a read-only root", () => {
+    expect(agent.args).toEqual(["agent"]); // --data defaults to /var/lib/vigil
+    const m = agent.volumeMounts?.find((v) => v.mountPath === "/var/lib/vigil");
+    expect(m).toBeDefined();
+    expect(m?.readOnly ?? false).toBe(false);
+    const vol = pod.volumes?.find((v) => v.name === m?.name);
+    expect(vol?.emptyDir?.sizeLimit).toBeDefined();
+    expect(agent.securityContext?.readOnlyRootFilesystem).toBe(true);
   });
 });
