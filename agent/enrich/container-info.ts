@@ -7,28 +7,8 @@ export type MutableContainerInfo = { -readonly [K in keyof ContainerInfo]: Conta
 
 const EMPTY_LABELS: ReadonlyMap<string, string> = new Map();
 
-/** The one ContainerInfo of every host process (Falco: `container.id=host`, `container.name=host`). */
-export const HOST_CONTAINER: ContainerInfo = Object.freeze({
-  id: "host",
-  fullId: "host",
-  name: "host",
-  type: "host",
-  image: undefined,
-  imageRepository: undefined,
-  imageTag: undefined,
-  imageDigest: undefined,
-  imageId: undefined,
-  privileged: undefined,
-  hostPid: undefined,
-  hostNetwork: undefined,
-  hostIpc: undefined,
-  user: undefined,
-  labels: EMPTY_LABELS,
-  mounts: Object.freeze([]),
-  startTs: undefined,
-  k8s: undefined,
-  metaMissing: false,
-});
+/** The one ContainerInfo of every host process (shared with the process table's default). */
+export { HOST_CONTAINER } from "../state/host-container.js";
 
 /** A container known only by its cgroup: ID and runtime, metadata missing. */
 export function placeholder(fullId: string, type: string): MutableContainerInfo {
