@@ -351,7 +351,8 @@ static int set_prevent(struct probe *skel, __u64 cgid, __u32 bits)
 	bool had = bpf_map__lookup_elem(skel->maps.prevent, &cgid, sizeof(cgid), &old, sizeof(old), 0) == 0;
 	int err;
 
-	if (cgid == 0)
+	/* id 1 is the root cgroup (every host process): never armed, whatever the agent asks */
+	if (cgid <= 1)
 		return -EINVAL;
 	if (bits == 0) {
 		if (had && bpf_map__delete_elem(skel->maps.prevent, &cgid, sizeof(cgid), 0) == 0)
