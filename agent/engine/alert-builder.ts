@@ -15,6 +15,11 @@ export function isoTimeNs(sec: number, nsec: number): string {
   return `${iso.slice(0, 19)}.${String(nsec).padStart(9, "0")}Z`;
 }
 
+/** What a blocked alert's text line ends with. */
+export const BLOCKED_SUFFIX = " (blocked)";
+/** Rule name of the alert for a blocked exec no rule reported. */
+export const BLOCKED_RULE = "Drift Program Blocked";
+
 /** Builds alerts for one host. */
 export class AlertBuilder {
   constructor(private readonly host: string = process.env["NODE_NAME"] ?? osHostname()) {}
@@ -22,7 +27,7 @@ export class AlertBuilder {
   build(rule: CompiledRule, e: SyscallEvent): Alert {
     const { message, fields } = rule.format(e);
     const time = isoTimeNs(e.sec, e.nsec);
-    return {
+    const alert: Alert = {
       id: uuidv7(),
       time,
       rule: rule.name,
@@ -32,6 +37,56 @@ export class AlertBuilder {
       output: `${time}: ${rule.priorityName} ${message}`,
       output_fields: fields,
       tags: [...rule.tags],
+    };
+    if (e.blocked === true) {
+      // drift prevention killed the program in the kernel before its first instruction
+      alert.blocked = true;
+      alert.output += BLOCKED_SUFFIX;
+    }
+    return alert;
+  }
+
+  /**
+   * The alert for an exec the kernel blocked that no loaded rule reported (the rules may be
+   * tuned or narrower than the prevention policy): people must still learn of the kill.
+   */
+  blockedExec(e: SyscallEvent): Alert {
+    const p = e.proc;
+    const c = p.container;
+    const time = isoTimeNs(e.sec, e.nsec);
+    const cmdline = [p.comm, ...p.args].join(" ");
+    const fields: Alert["output_fields"] = {
+      "evt.type": e.type === 2 ? "execveat" : "execve",
+      "proc.exepath": p.exepath,
+      "proc.cmdline": cmdline,
+      "proc.pid": p.pid,
+      "proc.pname": p.parent?.comm ?? null,
+      "proc.is_exe_upper_layer": p.exeUpperLayer ?? null,
+      "proc.is_exe_from_memfd": p.exeFromMemfd ?? null,
+      "user.uid": p.uid,
+      "container.id": c.id,
+      "container.name": c.name ?? null,
+      "container.image.repository": c.imageRepository ?? null,
+      "container.image.tag": c.imageTag ?? null,
+      "k8s.ns.name": c.k8s?.namespace ?? null,
+      "k8s.pod.name": c.k8s?.podName ?? null,
+    };
+    const na = (v: string | number | boolean | null | undefined): string => (v === null || v === undefined ? "<NA>" : String(v));
+    const message =
+      `Drift blocked: a program not in the image was killed before it ran | exepath=${na(p.exepath)} cmdline=${cmdline} pid=${p.pid} ` +
+      `parent=${na(fields["proc.pname"])} container_id=${c.id} container_name=${na(c.name)} image=${na(c.imageRepository)} ` +
+      `k8s_ns=${na(fields["k8s.ns.name"])} k8s_pod=${na(fields["k8s.pod.name"])}`;
+    return {
+      id: uuidv7(),
+      time,
+      rule: BLOCKED_RULE,
+      priority: "Critical",
+      source: "syscall",
+      hostname: this.host,
+      output: `${time}: Critical ${message}${BLOCKED_SUFFIX}`,
+      output_fields: fields,
+      tags: ["container", "process", "drift", "prevention", "mitre_execution", "T1204.002"],
+      blocked: true,
     };
   }
 
