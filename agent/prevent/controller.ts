@@ -98,13 +98,15 @@ export class PreventionController {
     this.retryMs = opts.retryMs ?? 100;
   }
 
-  /** Never arms the agent's own cgroup; arms running containers in scope; starts the sweep. */
-  start(): void {
+  /**
+   * Never arms the agent's own cgroup; arms running containers in scope; starts the sweep.
+   * @param resolve container resolution for the scan of running processes (default: the option).
+   */
+  start(resolve = this.opts.resolve): void {
     this.stopped = false;
     const procRoot = this.opts.procRoot ?? "/proc";
     const self = this.cgroupOfPid("self", procRoot);
     if (self !== undefined && self.path !== "/") this.never.add(self.id);
-    const resolve = this.opts.resolve;
     if (resolve !== undefined) {
       let names: string[] = [];
       try {
