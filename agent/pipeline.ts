@@ -39,7 +39,20 @@ export interface Enricher {
   resolve(cgroupPath: string, cgroupId: number, pid: number): ContainerInfo;
   whenReady(info: ContainerInfo): Promise<void>;
   stats(): Record<string, number>;
+  /** A known container by ID (for alerts that come with only the ID). */
+  byId?(id: string): ContainerInfo | undefined;
 }
+
+/** Falco fields filled from the container's metadata when an ingested alert lacks them. */
+const CONTAINER_FIELDS: [string, (c: ContainerInfo) => string | undefined][] = [
+  ["container.name", (c) => c.name],
+  ["container.image.repository", (c) => c.imageRepository],
+  ["container.image.tag", (c) => c.imageTag],
+  ["container.image.digest", (c) => c.imageDigest],
+  ["k8s.ns.name", (c) => c.k8s?.namespace],
+  ["k8s.pod.name", (c) => c.k8s?.podName],
+  ["k8s.pod.uid", (c) => c.k8s?.podUid],
+];
 
 export interface PipelineOptions {
   /** Rules files in load order; empty = the built-in ones. */
@@ -95,7 +108,7 @@ export class Pipeline {
   private dropBurst = 0;
   private started = false;
   private readonly record: ((e: SyscallEvent) => void) | undefined;
-  readonly counters = { events: 0, alerts: 0, alerts_dropped: 0, alerts_late_metadata: 0, alerts_decorated: 0, decorate_errors: 0, internal_alerts: 0, sink_failures: 0 };
+  readonly counters = { events: 0, alerts: 0, alerts_dropped: 0, alerts_late_metadata: 0, alerts_decorated: 0, decorate_errors: 0, internal_alerts: 0, ingested: 0, ingested_enriched: 0, sink_failures: 0 };
 
   constructor(private readonly opts: PipelineOptions) {
     this.log = opts.logger.child({ component: "pipeline" });
@@ -212,10 +225,29 @@ export class Pipeline {
     return alert;
   }
 
-  /** Takes an alert raised elsewhere (a Falco gRPC stream) through the hook and the sinks. */
+  /**
+   * Takes an alert raised elsewhere (a Falco gRPC stream) through the hook and the sinks. When
+   * its `container.id` is a container this node knows, missing container and Kubernetes fields
+   * are filled in (fields the alert has are never changed).
+   */
   ingest(alert: Alert): void {
     const cid = alert.output_fields["container.id"];
-    this.emit(alert, typeof cid === "string" ? cid : "host");
+    const id = typeof cid === "string" ? cid : "host";
+    const c = this.opts.enricher?.byId?.(id);
+    if (c !== undefined) {
+      const f = alert.output_fields;
+      let n = 0;
+      for (const [name, get] of CONTAINER_FIELDS) {
+        const v = get(c);
+        if (v !== undefined && (f[name] === undefined || f[name] === null)) {
+          f[name] = v;
+          n++;
+        }
+      }
+      if (n > 0) this.counters.ingested_enriched++;
+    }
+    this.counters.ingested++;
+    this.emit(alert, id);
   }
 
   private emit(alert: Alert, containerId: string): void {

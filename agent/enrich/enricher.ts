@@ -36,6 +36,12 @@ export interface ContainerEnricherOptions {
   cacheSize?: number;
   /** Metadata older than this is refreshed in the background, ms (default 5 min). */
   ttlMs?: number;
+  /**
+   * Called when the runtime reports a task created or started, with its init pid: lets drift
+   * prevention arm the container's cgroup before the container's first exec (when the event wins
+   * the race with the task's start).
+   */
+  onTask?: ((namespace: string, containerId: string, pid: number) => void) | undefined;
 }
 
 const State = {
@@ -94,6 +100,7 @@ export class ContainerEnricher {
   private readonly waitMs: number;
   private readonly ttlMs: number;
   private readonly memoMax: number;
+  private readonly onTask: ((namespace: string, containerId: string, pid: number) => void) | undefined;
 
   /** Containers by full ID (bounded; stale entries are refreshed, not dropped). */
   private readonly entries: LRUCache<string, Entry>;
@@ -151,6 +158,7 @@ export class ContainerEnricher {
     this.log = opts.logger;
     this.waitMs = opts.waitMs ?? 10;
     this.ttlMs = opts.ttlMs ?? 300_000;
+    this.onTask = opts.onTask;
     const max = opts.cacheSize ?? 4096;
     this.memoMax = max * 4;
     this.entries = new LRUCache<string, Entry>({
@@ -236,6 +244,18 @@ export class ContainerEnricher {
     }
     if (e.expiresAt < this.clock && !e.inflight && e.state !== State.Pending) this.lookup(e, true);
     return e.info;
+  }
+
+  /**
+   * A known container by its ID (12-char short or full), for alerts that arrive with only an ID
+   * (a Falco gRPC stream). Looks only at what the cache holds; never asks the runtime.
+   */
+  byId(id: string): ContainerInfo | undefined {
+    if (id.length < 12 || id === "host") return undefined;
+    const direct = this.entries.peek(id);
+    if (direct !== undefined && !direct.info.metaMissing) return direct.info;
+    for (const e of this.entries.values()) if (e.info.fullId.startsWith(id) && !e.info.metaMissing) return e.info;
+    return undefined;
   }
 
   /** Resolves when the container's metadata has arrived, or after `waitMs` at most. */
@@ -544,6 +564,13 @@ export class ContainerEnricher {
       case "/tasks/create":
       case "/tasks/start":
         this.prefetch(ev.namespace, ev.containerId);
+        if (ev.pid !== undefined && ev.pid > 0 && ev.topic !== "/containers/create" && this.onTask !== undefined) {
+          try {
+            this.onTask(ev.namespace, ev.containerId, ev.pid);
+          } catch (err) {
+            this.log.error({ err }, "task hook failed");
+          }
+        }
         break;
       case "/containers/update": {
         const e = this.entries.get(ev.containerId);

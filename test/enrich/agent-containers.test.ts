@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startAgent, type RunningAgent } from "../helpers/agent.js";
+import { fakeFalco, type FakeFalco } from "../sinks/falco-interop.helpers.js";
 import {
   BUSYBOX_IMAGE,
   CriClient,
@@ -59,6 +60,7 @@ let sock: string;
 let busybox: BuiltImage;
 let agent: RunningAgent | undefined;
 let cri: CriClient;
+let falco: FakeFalco;
 const dir = mkdtempSync(join(tmpdir(), "vigil-enrich-e2e-"));
 const ctrId = `vigil-e2e-${tag}`;
 let podId: string | undefined;
@@ -75,11 +77,13 @@ beforeAll(async () => {
   criId = await cri.runContainer(p, pod, { name: "api", image: BUSYBOX_IMAGE, command: ["/bin/sleep", "600"] });
   const rules = join(dir, "rules.yaml");
   writeFileSync(rules, RULES);
-  agent = await startAgent(["--rules", rules, "--containerd-socket", sock, "--stats-interval", "0"]);
+  falco = await fakeFalco(`unix://${join(dir, "falco.sock")}`);
+  agent = await startAgent(["--rules", rules, "--containerd-socket", sock, "--stats-interval", "0", "--falco-grpc", falco.address]);
 }, 180_000);
 
 afterAll(async () => {
   await agent?.stop();
+  falco?.server.forceShutdown();
   removeContainer(sock, "default", ctrId);
   if (podId !== undefined) await cri.removePod(podId);
   cri.close();
@@ -131,5 +135,26 @@ describe("vigil agent with containerd", () => {
     expect(f["k8s.container.name"]).toBe("api");
     expect(String(f["container.host_network"])).toBe("true");
     expect(String(f["container.meta_missing"])).toBe("false");
+  });
+
+  test("a Falco alert naming a container this node knows gets its container and k8s fields", async () => {
+    // the CRI container is known from the test above; Falco sends only its short ID
+    falco.push({
+      time: { seconds: Math.floor(Date.now() / 1000), nanos: 1 },
+      priority: "NOTICE",
+      rule: `Falco rule for ${tag}`,
+      output: "Notice something in a container",
+      output_fields: { "container.id": criId.slice(0, 12), "proc.name": "touch" },
+      hostname: "node-1",
+      tags: ["container"],
+      source: "syscall",
+    });
+    const a = await (agent as RunningAgent).waitForAlert((x) => x.rule === `Falco rule for ${tag}`, 10_000);
+    const f = a.output_fields;
+    expect(f["k8s.ns.name"]).toBe("payments");
+    expect(f["k8s.pod.name"]).toBe(pod.name);
+    expect(f["container.name"]).toBe("api");
+    expect(f["container.image.repository"]).toBe("docker.io/vigil/busybox");
+    expect(f["proc.name"]).toBe("touch"); // Falco's own fields are kept as they came
   });
 });
