@@ -75,6 +75,7 @@ export class PreventionController {
   private readonly never = new Set<number>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private resolve: ((cgroupPath: string, cgroupId: number, pid: number) => ContainerInfo) | undefined;
   private refusedLogged = false;
   private blockedLogAt = 0;
   private blockedUnlogged = 0;
@@ -88,6 +89,7 @@ export class PreventionController {
     decided_without_metadata: 0,
     blocked_seen: 0,
     seeded: 0,
+    from_runtime: 0,
   };
 
   constructor(private readonly opts: PreventionControllerOptions) {
@@ -104,6 +106,7 @@ export class PreventionController {
    */
   start(resolve = this.opts.resolve): void {
     this.stopped = false;
+    this.resolve = resolve;
     const procRoot = this.opts.procRoot ?? "/proc";
     const self = this.cgroupOfPid("self", procRoot);
     if (self !== undefined && self.path !== "/") this.never.add(self.id);
@@ -149,6 +152,19 @@ export class PreventionController {
     const id = e.proc.cgroupId;
     if (id === 0 || this.decided.has(id) || this.pending.has(id)) return;
     this.decide(e.proc.container, id, e.proc.cgroupPath, 0);
+  }
+
+  /**
+   * Decides the cgroup of a container's process reported by the runtime (task created or
+   * started): this can arm the container before its first exec. Needs the resolver of `start()`.
+   */
+  observePid(pid: number): void {
+    const resolve = this.resolve;
+    if (resolve === undefined || this.stopped || !Number.isInteger(pid) || pid <= 0) return;
+    const cg = this.cgroupOfPid(String(pid), this.opts.procRoot ?? "/proc");
+    if (cg === undefined || cg.path === "/" || this.decided.has(cg.id) || this.pending.has(cg.id)) return;
+    this.counters.from_runtime++;
+    this.decide(resolve(cg.path, cg.id, pid), cg.id, cg.path, 0);
   }
 
   /** Disarms cgroups whose directory is gone. */

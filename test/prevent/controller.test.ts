@@ -149,6 +149,27 @@ describe("PreventionController", () => {
     expect(c.stats()["seeded"]).toBe(3);
   });
 
+  it("observePid(): a runtime's task pid decides its container before any exec", () => {
+    const t = cgroupTree("k8s.io/abc", "system.slice");
+    const proc = mkdtempSync(join(tmpdir(), "vigil-prevent-proc-"));
+    mkdirSync(join(proc, "self"));
+    writeFileSync(join(proc, "self", "cgroup"), "0::/system.slice\n");
+    const resolve = (p: string): ContainerInfo => (p === "/k8s.io/abc" ? info("abc", "img") : HOST_CONTAINER);
+    const { c, calls } = setup(["container=abc"], { root: t.root, procRoot: proc });
+    c.observePid(500); // before start(): no resolver yet, nothing decided
+    expect(calls).toEqual([]);
+    c.start(resolve);
+    // the task appears after the agent started
+    mkdirSync(join(proc, "500"));
+    writeFileSync(join(proc, "500", "cgroup"), "0::/k8s.io/abc\n");
+    c.observePid(500);
+    c.observePid(500);
+    c.observePid(999); // gone
+    c.stop();
+    expect(calls).toEqual([[t.id("k8s.io/abc"), ALL]]);
+    expect(c.stats()["from_runtime"]).toBe(1);
+  });
+
   it("counts blocked execs and logs them rate-limited", () => {
     const { c, log } = setup([]);
     for (let i = 0; i < 5; i++) c.observe(exec(3001, "/default/h", info("h", "i"), 1, true));
