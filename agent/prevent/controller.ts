@@ -194,7 +194,8 @@ export class PreventionController {
   private cgroupOfPid(pid: string, procRoot: string): { path: string; id: number } | undefined {
     try {
       const path = unifiedPathOf(readFileSync(`${procRoot}/${pid}/cgroup`, "latin1"));
-      if (path === undefined) return undefined;
+      // a path outside the agent's cgroup namespace ("/../..") cannot be found under its mount
+      if (path === undefined || path.includes("/..")) return undefined;
       return { path, id: statSync(join(this.opts.cgroupRoot, path)).ino };
     } catch {
       return undefined; // the process is gone
