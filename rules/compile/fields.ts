@@ -90,38 +90,94 @@ function ancestorAt(t: ThreadInfo, n: number): ThreadInfo | undefined {
 // ---- memoised text of process facts (the same thread is seen many times in a row) ----
 
 interface TextMemo {
-  args: readonly string[];
+  list: readonly string[];
   head: string;
   value: string;
 }
 
 /**
- * Text built from a thread's facts, cached per thread (a WeakMap keyed by the ThreadInfo): events
- * of a process that was seen before build no string. The entry is rebuilt when the args array or
- * the head (comm/exe) changes, as it does at exec.
+ * Text built from a thread's facts (command line, arguments), shared by every getter of the same
+ * kind in every rule: one rule set asks for `proc.cmdline` or `proc.args` dozens of times per
+ * exec, and the text is built once per thread generation, not once per occurrence. A thread's
+ * generation is its args (or env) array and head (comm or exe), replaced, never mutated, at exec;
+ * an entry is valid only while both are the same array/text it was built from, so the cached text
+ * always equals what a fresh build would give.
+ *
+ * Two recently used entries are kept in fields (the event's process and its parent, which rules
+ * ask for in turn), checked by identity without allocating; behind them a WeakMap keyed by the
+ * ThreadInfo keeps one entry per live thread, so interleaved events of known processes build no
+ * string, and the entry goes away with the thread.
  */
-function cmdlineMemo(withExe: boolean): ThreadGetter {
-  const memo = new WeakMap<ThreadInfo, TextMemo>();
-  return (t) => {
-    const head = withExe ? t.exe : t.comm;
-    const m = memo.get(t);
-    if (m !== undefined && m.args === t.args && m.head === head) return m.value;
-    const value = t.args.length === 0 ? head : head + " " + t.args.join(" ");
-    memo.set(t, { args: t.args, head, value });
-    return value;
-  };
+class ThreadText {
+  private readonly memo = new WeakMap<ThreadInfo, TextMemo>();
+  private t0: ThreadInfo | undefined;
+  private l0: readonly string[] | undefined;
+  private h0 = "";
+  private v0 = "";
+  private t1: ThreadInfo | undefined;
+  private l1: readonly string[] | undefined;
+  private h1 = "";
+  private v1 = "";
+
+  constructor(
+    private readonly headOf: (t: ThreadInfo) => string,
+    private readonly listOf: (t: ThreadInfo) => readonly string[],
+    private readonly build: (head: string, list: readonly string[]) => string,
+  ) {}
+
+  get(t: ThreadInfo): string {
+    const head = this.headOf(t);
+    const list = this.listOf(t);
+    if (t === this.t0 && list === this.l0 && head === this.h0) return this.v0;
+    if (t === this.t1 && list === this.l1 && head === this.h1) {
+      // promote, so the two most recent threads stay in the fast slots
+      const v = this.v1;
+      this.t1 = this.t0;
+      this.l1 = this.l0;
+      this.h1 = this.h0;
+      this.v1 = this.v0;
+      this.t0 = t;
+      this.l0 = list;
+      this.h0 = head;
+      this.v0 = v;
+      return v;
+    }
+    let m = this.memo.get(t);
+    if (m === undefined) {
+      m = { list, head, value: this.build(head, list) };
+      this.memo.set(t, m);
+    } else if (m.list !== list || m.head !== head) {
+      m.list = list;
+      m.head = head;
+      m.value = this.build(head, list);
+    }
+    this.t1 = this.t0;
+    this.l1 = this.l0;
+    this.h1 = this.h0;
+    this.v1 = this.v0;
+    this.t0 = t;
+    this.l0 = list;
+    this.h0 = head;
+    this.v0 = m.value;
+    return m.value;
+  }
 }
 
-function argsMemo(): ThreadGetter {
-  const memo = new WeakMap<ThreadInfo, TextMemo>();
-  return (t) => {
-    const m = memo.get(t);
-    if (m !== undefined && m.args === t.args) return m.value;
-    const value = t.args.join(" ");
-    memo.set(t, { args: t.args, head: "", value });
-    return value;
-  };
-}
+const joinLine = (head: string, list: readonly string[]): string => (list.length === 0 ? head : head + " " + list.join(" "));
+const joinList = (_head: string, list: readonly string[]): string => list.join(" ");
+const noHead = (): string => "";
+const argsList = (t: ThreadInfo): readonly string[] => t.args;
+const cmdlineText = new ThreadText((t) => t.comm, argsList, joinLine);
+const exelineText = new ThreadText((t) => t.exe, argsList, joinLine);
+const argsText = new ThreadText(noHead, argsList, joinList);
+const envText = new ThreadText(noHead, (t) => t.env, joinList);
+
+/** `proc.cmdline` of a thread: comm and arguments. */
+const cmdlineOf: ThreadGetter = (t) => cmdlineText.get(t);
+/** `proc.exeline` of a thread: argv[0] and arguments. */
+const exelineOf: ThreadGetter = (t) => exelineText.get(t);
+/** `proc.args` of a thread: the arguments joined by spaces. */
+const argsOf: ThreadGetter = (t) => argsText.get(t);
 
 /** Most entries of a path-derived text cache before it is emptied. */
 const PATH_CACHE_MAX = 8192;
@@ -144,7 +200,7 @@ const nameOf: ThreadGetter = (t) => t.comm;
 const exeOf: ThreadGetter = (t) => t.exe;
 const exepathOf: ThreadGetter = (t) => t.exepath;
 const pidOf: ThreadGetter = (t) => t.pid;
-const envOf: ThreadGetter = (t) => t.env.join(" ");
+const envOf: ThreadGetter = (t) => envText.get(t);
 
 /** Registers `proc.X` (self), `proc.pX` (parent) and `proc.aX[n]` (ancestor) for one fact. */
 function procFamily(self: string | undefined, parent: string | undefined, anc: string | undefined, type: FieldType, what: string, mk: () => ThreadGetter): void {
@@ -175,12 +231,12 @@ function procFamily(self: string | undefined, parent: string | undefined, anc: s
 procFamily("proc.name", "proc.pname", "proc.aname", FieldType.String, "name (comm, at most 15 chars)", () => nameOf);
 procFamily("proc.exe", "proc.pexe", "proc.aexe", FieldType.String, "first command-line argument (argv[0])", () => exeOf);
 procFamily("proc.exepath", "proc.pexepath", "proc.aexepath", FieldType.String, "full executable path", () => exepathOf);
-procFamily("proc.cmdline", "proc.pcmdline", "proc.acmdline", FieldType.String, "name and arguments", () => cmdlineMemo(false));
+procFamily("proc.cmdline", "proc.pcmdline", "proc.acmdline", FieldType.String, "name and arguments", () => cmdlineOf);
 procFamily("proc.pid", "proc.ppid", "proc.apid", FieldType.Int, "process id", () => pidOf);
 procFamily("proc.env", "proc.penv", "proc.aenv", FieldType.String, "environment (space separated)", () => envOf);
-def("proc.exeline", FieldType.String, "full command line, argv[0] and arguments", () => { const g = cmdlineMemo(true); return (e) => g(e.proc); });
-def("proc.args", FieldType.String, "arguments (space separated)", () => { const g = argsMemo(); return (e) => g(e.proc); });
-def("proc.pargs", FieldType.String, "arguments of the parent", () => { const g = argsMemo(); return (e) => (e.proc.parent === undefined ? undefined : g(e.proc.parent)); });
+def("proc.exeline", FieldType.String, "full command line, argv[0] and arguments", () => (e) => exelineOf(e.proc));
+def("proc.args", FieldType.String, "arguments (space separated)", () => (e) => argsOf(e.proc));
+def("proc.pargs", FieldType.String, "arguments of the parent", () => (e) => (e.proc.parent === undefined ? undefined : argsOf(e.proc.parent)));
 def("proc.cwd", FieldType.String, "current working directory", () => (e) => e.proc.cwd);
 def("proc.tty", FieldType.Uint, "controlling terminal (0 if none)", () => (e) => e.proc.tty);
 def("proc.vpid", FieldType.Int, "pid in the process's own pid namespace", () => (e) => e.proc.vpid);
@@ -291,12 +347,16 @@ def("evt.buflen", FieldType.Uint, "length of the data buffer", () => {
   };
 });
 
-const OPEN_CODES = new Set(["open", "openat", "openat2", "creat"].map((n) => EVENTS.findIndex((s) => s.name === n)));
+const OPEN_CODES = new Uint8Array(EVENT_CODE_LIMIT);
+for (const n of ["open", "openat", "openat2", "creat"]) {
+  const code = EVENTS.findIndex((s) => s.name === n);
+  if (code >= 0 && code < EVENT_CODE_LIMIT) OPEN_CODES[code] = 1;
+}
 const CREAT_CODE = EVENTS.findIndex((s) => s.name === "creat");
 const openFlagIdx = codeTable((spec) => spec.params.findIndex((q) => q.name === "flags" && q.table === "openFlags"));
 /** Open flags of an open-family event, or undefined for other events. */
 function openFlags(e: SyscallEvent): number | undefined {
-  if (!OPEN_CODES.has(e.type)) return undefined;
+  if (OPEN_CODES[e.type] !== 1) return undefined;
   if (e.type === CREAT_CODE) return 0o1 | 0o100 | 0o1000;
   const i = openFlagIdx[e.type] ?? -1;
   const v = i >= 0 ? e.args[i] : undefined;

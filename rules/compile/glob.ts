@@ -122,7 +122,17 @@ export function compileGlob(pattern: string, caseInsensitive = false): GlobMatch
       matchRange: (s, a, b) => b - a === lit.length && s.startsWith(lit, a),
     };
   }
+  // Literal text the pattern starts and ends with: a value that lacks either cannot match, and
+  // most values a rule sees are rejected by these two comparisons without running the matcher.
+  let nPre = 0;
+  while (!ci && nPre < n && (toks[nPre] as Token).t === T_LIT) nPre++;
+  let nSuf = 0;
+  while (!ci && nSuf < n - nPre && (toks[n - 1 - nSuf] as Token).t === T_LIT) nSuf++;
+  const prefix = String.fromCharCode(...toks.slice(0, nPre).map((t) => t.c));
+  const suffix = String.fromCharCode(...toks.slice(n - nSuf).map((t) => t.c));
+  const minLen = prefix.length + suffix.length;
   const matchRange = (s: string, start: number, end: number): boolean => {
+    if (minLen > 0 && (end - start < minLen || !s.startsWith(prefix, start) || !s.endsWith(suffix, end))) return false;
     let pi = 0;
     let si = start;
     let starPi = -1;
@@ -162,14 +172,84 @@ export function compileGlob(pattern: string, caseInsensitive = false): GlobMatch
  * glob wildcards, which never cross `/`.
  */
 export function compilePathPrefixes(paths: readonly string[]): (s: string) => boolean {
-  const pats = paths.map((p) => p.split("/").filter((c) => c !== "").map((c) => compileGlob(c)));
+  const pats = paths.map((p) => compilePath(p));
+  // Paths whose first component starts with a literal ASCII character are only tried on values
+  // whose first component starts with that character; the others are tried on every value.
+  const anyFirst = pats.filter((p) => p.first === -1);
+  const byFirst: PathPattern[][] = [];
+  for (let c = 0; c < 128; c++) byFirst.push([...pats.filter((p) => p.first === c), ...anyFirst]);
   return (s) => {
-    for (let k = 0; k < pats.length; k++) if (prefixMatch(pats[k] as GlobMatcher[], s)) return true;
+    const n = splitPath(s);
+    const c = n > 0 ? s.charCodeAt(compStart[0] as number) : -1;
+    const list = c >= 0 && c < 128 ? (byFirst[c] as PathPattern[]) : pats;
+    for (let k = 0; k < list.length; k++) if (prefixMatch(list[k] as PathPattern, s, n)) return true;
     return false;
   };
 }
 
-function prefixMatch(comps: readonly GlobMatcher[], s: string): boolean {
+interface PathPattern {
+  /** One matcher per component. */
+  comps: GlobMatcher[];
+  /** The component's text when it has no wildcard (compared directly), else undefined. */
+  lits: (string | undefined)[];
+  /** First character of the first component when it is a literal ASCII character, else -1. */
+  first: number;
+}
+
+function compilePath(p: string): PathPattern {
+  const parts = p.split("/").filter((c) => c !== "");
+  const lits = parts.map((c) => (tokenize(c, false).every((t) => t.t === T_LIT) && !c.includes("\\") ? c : undefined));
+  const c0 = parts[0] === undefined ? -1 : parts[0].charCodeAt(0);
+  return { comps: parts.map((c) => compileGlob(c)), lits, first: c0 >= 0 && c0 < 128 && lits[0] !== undefined ? c0 : -1 };
+}
+
+/** Most components of a value kept by {@link splitPath}; longer values are split again per check. */
+const MAX_COMPS = 64;
+// Components of the last value split: every pmatch check of one event usually asks about the same
+// fd.name or path, so the value is scanned once, not once per path and per check.
+const compStart = new Int32Array(MAX_COMPS);
+const compEnd = new Int32Array(MAX_COMPS);
+let splitText: string | undefined;
+let splitCount = 0;
+
+/** Splits `s` into its `/`-separated non-empty components (kept in compStart/compEnd); returns their count, capped at MAX_COMPS. */
+function splitPath(s: string): number {
+  if (s === splitText) return splitCount;
+  let n = 0;
+  let i = 0;
+  const len = s.length;
+  while (n < MAX_COMPS) {
+    while (i < len && s.charCodeAt(i) === 47) i++;
+    if (i >= len) break;
+    let j = s.indexOf("/", i);
+    if (j < 0) j = len;
+    compStart[n] = i;
+    compEnd[n] = j;
+    n++;
+    i = j;
+  }
+  splitText = s;
+  splitCount = n;
+  return n;
+}
+
+function prefixMatch(p: PathPattern, s: string, n: number): boolean {
+  const comps = p.comps;
+  const m = comps.length;
+  if (m > n) return n === MAX_COMPS ? prefixMatchScan(comps, s) : false;
+  for (let k = 0; k < m; k++) {
+    const a = compStart[k] as number;
+    const b = compEnd[k] as number;
+    const lit = p.lits[k];
+    if (lit !== undefined) {
+      if (b - a !== lit.length || !s.startsWith(lit, a)) return false;
+    } else if (!(comps[k] as GlobMatcher).matchRange(s, a, b)) return false;
+  }
+  return true;
+}
+
+/** The same match by scanning the value (for values with more than MAX_COMPS components). */
+function prefixMatchScan(comps: readonly GlobMatcher[], s: string): boolean {
   let i = 0;
   const n = s.length;
   for (let k = 0; k < comps.length; k++) {

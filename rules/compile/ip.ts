@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * IP address and CIDR matching for `fd.ip`/`fd.net` checks. Right-hand sides are parsed once;
- * the event's address text is parsed per check into a reused scratch buffer (no allocation).
+ * the event's address text is parsed once into a reused buffer (no allocation) and kept while the
+ * following checks ask about the same text.
  */
 
 /** Parses dotted-quad text in `s[start..end)`; returns the u32 address or -1. */
@@ -83,7 +84,30 @@ export function parseV6(s: string, out: Uint16Array): boolean {
   return true;
 }
 
-const scratch = new Uint16Array(8);
+// The last address text parsed, per family: one event's address is checked by many rules in a
+// row (not loopback, not unspecified, in a list of networks...), so it is parsed once.
+let lastV4Text: string | undefined;
+let lastV4 = -1;
+let lastV6Text: string | undefined;
+let lastV6Ok = false;
+const lastV6 = new Uint16Array(8);
+
+function v4Of(v: string): number {
+  if (v !== lastV4Text) {
+    lastV4 = parseV4(v);
+    lastV4Text = v;
+  }
+  return lastV4;
+}
+
+/** Parses `v` as IPv6 into the shared words (valid until the next call); false if not IPv6. */
+function v6Of(v: string): boolean {
+  if (v !== lastV6Text) {
+    lastV6Ok = parseV6(v, lastV6);
+    lastV6Text = v;
+  }
+  return lastV6Ok;
+}
 
 /** Compiles an address or CIDR (`10.0.0.1`, `10.0.0.0/8`, `2001:db8::/32`); undefined if invalid. */
 export function compileIpMatcher(text: string): ((v: string) => boolean) | undefined {
@@ -102,7 +126,7 @@ export function compileIpMatcher(text: string): ((v: string) => boolean) | undef
     const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
     const want = (v4 & mask) >>> 0;
     return (v) => {
-      const a = parseV4(v);
+      const a = v4Of(v);
       return a >= 0 && ((a & mask) >>> 0) === want;
     };
   }
@@ -111,11 +135,11 @@ export function compileIpMatcher(text: string): ((v: string) => boolean) | undef
   const len = bits ?? 128;
   if (len > 128) return undefined;
   return (v) => {
-    if (!parseV6(v, scratch)) return false;
+    if (!v6Of(v)) return false;
     let left = len;
     for (let k = 0; k < 8 && left > 0; k++, left -= 16) {
       const m = left >= 16 ? 0xffff : (0xffff << (16 - left)) & 0xffff;
-      if (((scratch[k] as number) & m) !== ((words[k] as number) & m)) return false;
+      if (((lastV6[k] as number) & m) !== ((words[k] as number) & m)) return false;
     }
     return true;
   };

@@ -10,12 +10,15 @@
  *  - allocation on the no-match path: young-generation GCs (v8.GCProfiler) and heap growth over
  *    1,000,000 non-matching evaluations;
  *  - heap used by the loaded rule set.
+ *  - the same for Vigil's own packs (rules/files: base, drift, FIM, TTP) over the same mix, passes
+ *    alternating with the stable rules so both figures share the machine's load;
  * The vitest `bench` entries give the same throughput as hz × 10,000 events per iteration.
  * Run: npm run bench:rules
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { bench, describe } from "vitest";
@@ -141,9 +144,9 @@ let sink = 0;
 const onMatch = (r: CompiledRule): void => {
   sink += r.priority;
 };
-function pass(list: readonly SyscallEvent[]): number {
+function pass(list: readonly SyscallEvent[], rs: RuleSet = ruleset): number {
   const t0 = process.hrtime.bigint();
-  for (let k = 0; k < list.length; k++) ruleset.evaluate(list[k] as SyscallEvent, onMatch);
+  for (let k = 0; k < list.length; k++) rs.evaluate(list[k] as SyscallEvent, onMatch);
   return Number(process.hrtime.bigint() - t0);
 }
 for (let w = 0; w < 20; w++) pass(events); // warm up
@@ -159,6 +162,32 @@ const bestNs = Math.min(...passTimes);
 const medianNs = [...passTimes].sort((a, b) => a - b)[2] as number;
 const evPerSec = (TOTAL / bestNs) * 1e9;
 const evPerSecMedian = (TOTAL / medianNs) * 1e9;
+
+// ---------------------------------------------------------------- Vigil's own packs, same mix
+const PACK_FILES = ["00-vigil-base.yaml", "10-drift.yaml", "20-fim.yaml", "30-ttp.yaml"];
+const packDir = fileURLToPath(new URL("../../rules/files/", import.meta.url));
+const packRes = loadRuleFiles(PACK_FILES.map((n) => ({ path: join(packDir, n), text: readFileSync(join(packDir, n), "utf8") })));
+if (!packRes.ok) throw new Error("Vigil packs failed to load");
+const packs = packRes.ruleset;
+let packMatches = 0;
+for (const e of events) packs.evaluate(e, () => void packMatches++);
+for (let w = 0; w < 20; w++) pass(events, packs);
+// the two rule sets alternate, pass by pass, so both see the same machine load
+const packTimes: number[] = [];
+const stableTimes: number[] = [];
+for (let rep = 0; rep < 5; rep++) {
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < rounds; i++) {
+    a += pass(events, packs);
+    b += pass(events);
+  }
+  packTimes.push(a);
+  stableTimes.push(b);
+}
+const packBestNs = Math.min(...packTimes);
+const packMedianNs = [...packTimes].sort((x, y) => x - y)[2] as number;
+const stableAltMedianNs = [...stableTimes].sort((x, y) => x - y)[2] as number;
 
 // ---------------------------------------------------------------- allocation on the no-match path
 for (let w = 0; w < 20; w++) pass(noMatch);
@@ -213,6 +242,11 @@ const result = {
   eventsPerSecBest: Math.round(evPerSec),
   eventsPerSecMedian: Math.round(evPerSecMedian),
   nsPerEventBest: Math.round((bestNs / TOTAL) * 10) / 10,
+  packsRules: packs.rules.length,
+  packsMatchRatio: packMatches / MIX,
+  packsNsPerEventBest: Math.round((packBestNs / TOTAL) * 10) / 10,
+  packsNsPerEventMedian: Math.round((packMedianNs / TOTAL) * 10) / 10,
+  stableNsPerEventMedianAlternating: Math.round((stableAltMedianNs / TOTAL) * 10) / 10,
   matchRatio: matchesInMix / MIX,
   noMatchEvaluations: NOMATCH_TOTAL,
   noMatchScavenges: scavenges,
@@ -229,6 +263,9 @@ describe("rule engine: Falco stable rules", () => {
   }, { time: 2000 });
   bench(`evaluate ${noMatch.length} non-matching events (events/s = hz × ${noMatch.length})`, () => {
     for (let k = 0; k < noMatch.length; k++) ruleset.evaluate(noMatch[k] as SyscallEvent, onMatch);
+  }, { time: 2000 });
+  bench(`Vigil packs: evaluate the ${MIX}-event mix (events/s = hz × ${MIX})`, () => {
+    for (let k = 0; k < events.length; k++) packs.evaluate(events[k] as SyscallEvent, onMatch);
   }, { time: 2000 });
   bench("load and compile the stable rules file", () => {
     loadRuleFiles([{ path: STABLE_RULES, text }]);

@@ -159,6 +159,29 @@ describe("process fields", () => {
     t.args = ["2"];
     expect(g(execve(t))).toBe("a 2");
   });
+  it("command-line texts are shared by every getter and follow each thread's changes", () => {
+    const names = ["proc.cmdline", "proc.pcmdline", "proc.args", "proc.pargs", "proc.exeline", "proc.env", "proc.acmdline"];
+    const getters = names.map((n) => resolveField(n, n === "proc.acmdline" ? "2" : undefined).get);
+    const fresh = (e: SyscallEvent): unknown[] => {
+      const t = e.proc;
+      const p = t.parent;
+      const g = p?.parent;
+      const line = (head: string, a: readonly string[]) => (a.length === 0 ? head : `${head} ${a.join(" ")}`);
+      return [line(t.comm, t.args), p && line(p.comm, p.args), t.args.join(" "), p?.args.join(" "), line(t.exe, t.args), t.env.join(" "), g && line(g.comm, g.args)];
+    };
+    const threads = Array.from({ length: 5 }, (_, i) => proc({ comm: `c${i}`, args: [`a${i}`], env: [`E=${i}`], parents: [{ comm: `p${i}`, args: [`pa${i}`] }, { comm: `g${i}` }] }));
+    // rotate through more threads than the fast slots hold, changing some between visits
+    for (let round = 0; round < 4; round++) {
+      for (const [i, t] of threads.entries()) {
+        if (round === 2 && i % 2 === 0) t.args = [...t.args, "more"];
+        if (round === 3 && i === 1) t.comm = "renamed";
+        if (round === 3 && i === 3 && t.parent !== undefined) t.parent.args = [];
+        if (round === 3 && i === 4) t.env = [];
+        const e = execve(t);
+        expect(getters.map((g) => g(e))).toEqual(fresh(e));
+      }
+    }
+  });
   it("fd fields on sockets and files", () => {
     const s = ev({ type: "connect", fd: sockFd("10.0.0.1", 1234, "10.0.0.2", 80) });
     expect(get("fd.name", s)).toBe("10.0.0.1:1234->10.0.0.2:80");

@@ -70,3 +70,65 @@ describe("pmatch (path prefixes)", () => {
     expect(m(s)).toBe(want);
   });
 });
+
+/** Reference pmatch: the component-by-component scan, with no bucketing or shared split. */
+function refPmatch(paths: readonly string[], s: string): boolean {
+  return paths.some((p) => {
+    const comps = p.split("/").filter((c) => c !== "").map((c) => compileGlob(c));
+    let i = 0;
+    for (const g of comps) {
+      while (i < s.length && s.charCodeAt(i) === 47) i++;
+      if (i >= s.length) return false;
+      let j = s.indexOf("/", i);
+      if (j < 0) j = s.length;
+      if (!g.matchRange(s, i, j)) return false;
+      i = j;
+    }
+    return true;
+  });
+}
+
+describe("glob literal prefix/suffix pre-checks", () => {
+  it.each([
+    ["/host/var/*", "/host/var/x", true],
+    ["/host/var/*", "/host/va", false],
+    ["/proc/*/environ", "/proc/1/environ", true],
+    ["/proc/*/environ", "/proc/environ", false],
+    ["/proc/*/environ", "/proc//environ", true],
+    ["/proc/*/environ", "/proc/1/environx", false],
+    ["ab*ba", "aba", false],
+    ["ab*ba", "abba", true],
+    ["a?*?z", "a12z", true],
+  ] as [string, string, boolean][])("%j ~ %j → %s", (p, s, want) => {
+    expect(compileGlob(p).match(s)).toBe(want);
+  });
+  it("matchRange applies the pre-checks inside the range only", () => {
+    const g = compileGlob("ab*yz");
+    expect(g.matchRange("xxab--yzxx", 2, 8)).toBe(true);
+    expect(g.matchRange("xxab--yzxx", 2, 9)).toBe(false);
+    // the suffix must not be found before the range's start
+    expect(g.matchRange("abyz", 1, 4)).toBe(false);
+    expect(g.matchRange("abyz", 0, 3)).toBe(false);
+  });
+});
+
+describe("pmatch agrees with the plain component scan", () => {
+  const PATHS = ["/var/run", "/etc/*.d", "/opt/app/", "/e*/x", "/", "/ünï/code", "/usr/lib/python*"];
+  const deep = "/" + Array.from({ length: 70 }, (_, i) => `d${i}`).join("/");
+  const VALUES = ["/var/run", "//var//run/x", "var/run", "/var", "", "/", "///", "/etc/cron.d/a", "/etc/x", "/ea/x/y", "/ünï/code/x", "/ünï/cod", "/usr/lib/python3.11/site.py", "/usr/lib/pyth", deep, deep + "/x"];
+  it.each(VALUES)("%j", (s) => {
+    for (const paths of [PATHS, PATHS.slice(0, 3), ["/"], [deep.slice(0, 40)], [deep], [deep + "/x/y"]]) {
+      expect(compilePathPrefixes(paths)(s)).toBe(refPmatch(paths, s));
+    }
+  });
+  it("matchers sharing the split of the last value stay independent", () => {
+    const a = compilePathPrefixes(["/etc"]);
+    const b = compilePathPrefixes(["/var/lib"]);
+    for (let k = 0; k < 3; k++) {
+      expect(a("/etc/passwd")).toBe(true);
+      expect(b("/etc/passwd")).toBe(false);
+      expect(b("/var/lib/x")).toBe(true);
+      expect(a("/var/lib/x")).toBe(false);
+    }
+  });
+});
