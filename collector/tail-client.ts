@@ -9,6 +9,7 @@
 import WebSocket from "ws";
 import type { Alert } from "../agent/sinks/types.js";
 import { filterToParams, type AlertFilter } from "./filter.js";
+import { clientToken } from "./local-token.js";
 
 /** Options of {@link TailClient}. */
 export interface TailClientOptions {
@@ -54,7 +55,7 @@ export class TailClient {
   private connect(): void {
     if (this.stopped) return;
     const headers: Record<string, string> = {};
-    const token = this.o.token ?? process.env["VIGIL_TOKEN"];
+    const token = clientToken(this.o.token);
     if (token !== undefined && token !== "") headers["authorization"] = `Bearer ${token}`;
     const ws = new WebSocket(this.url(), { headers, ...(this.o.tls?.ca ? { ca: this.o.tls.ca } : {}), maxPayload: 16 * 1024 * 1024 });
     this.ws = ws;
@@ -129,7 +130,7 @@ export async function queryAlerts(o: {
   const p = filterToParams(o.filter);
   if (o.limit !== undefined) p.set("limit", String(o.limit));
   const headers: Record<string, string> = {};
-  const token = o.token ?? process.env["VIGIL_TOKEN"];
+  const token = clientToken(o.token);
   if (token !== undefined && token !== "") headers["authorization"] = `Bearer ${token}`;
   const r = await fetch(`${o.https ? "https" : "http"}://${o.address}/api/v1/alerts?${p.toString()}`, { headers });
   const body = (await r.json().catch(() => ({ error: `HTTP ${r.status}` }))) as unknown;
@@ -140,7 +141,7 @@ export async function queryAlerts(o: {
 /** Fetches a stored capture blob. */
 export async function fetchCapture(o: { address: string; token?: string | undefined; id: string; https?: boolean }): Promise<Buffer> {
   const headers: Record<string, string> = {};
-  const token = o.token ?? process.env["VIGIL_TOKEN"];
+  const token = clientToken(o.token);
   if (token !== undefined && token !== "") headers["authorization"] = `Bearer ${token}`;
   const r = await fetch(`${o.https ? "https" : "http"}://${o.address}/api/v1/captures/${encodeURIComponent(o.id)}`, { headers });
   if (!r.ok) {

@@ -185,27 +185,31 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   // Where alerts are shipped: the configured collector, or an embedded one on loopback.
   let collectorAddress = cfg.sinks.collector.enabled ? cfg.sinks.collector.address : "";
   let spoolDir = cfg.sinks.collector.spool.dir;
+  let embeddedToken: string | undefined;
   if (collectorAddress === "" && flags.embeddedCollector !== false) {
     const { startCollector } = await import("../../collector/server.js");
+    const { loadOrCreateLocalToken } = await import("../../collector/local-token.js");
     mkdirSync(flags.data, { recursive: true, mode: 0o700 });
+    // authenticated even on loopback: a generated token (root-only file) when none is configured
+    embeddedToken = readToken(cfg) ?? loadOrCreateLocalToken(flags.data);
     const col = await startCollector({
       listen: flags.embeddedCollector,
       dataDir: join(flags.data, "collector"),
       logger,
-      ...(readToken(cfg) !== undefined ? { token: readToken(cfg) } : {}),
+      token: embeddedToken,
     });
     closers.push(() => col.close());
     collectorAddress = col.address;
     spoolDir = join(flags.data, "spool");
     metrics.registerStats("collector", () => col.stats());
-    logger.info({ address: col.address, data: flags.data }, "embedded collector listening (vigil tail --collector ADDRESS)");
+    logger.info({ address: col.address, data: flags.data }, "embedded collector listening (vigil tail follows it)");
   }
   if (collectorAddress !== "") {
     const { createCollectorSink } = await import("../sinks/collector-sink.js");
     mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
     const sink = createCollectorSink({
       address: collectorAddress,
-      token: readToken(cfg),
+      token: embeddedToken ?? readToken(cfg),
       spoolDir,
       maxSpoolBytes: cfg.sinks.collector.spool.max_bytes,
       backoffMinMs: cfg.sinks.collector.retry_min_ms,

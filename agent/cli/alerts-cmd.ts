@@ -65,7 +65,7 @@ export function registerAlerts(program: Command): void {
   const q = alerts
     .command("query")
     .description("print stored alerts matching filters (oldest first)")
-    .requiredOption("--collector <host:port>", "collector address")
+    .option("--collector <host:port>", "collector address (default: the local agent's embedded collector)", "127.0.0.1:7460")
     .option("--token <token>", "bearer token (default: VIGIL_TOKEN)")
     .option("--tls", "connect with HTTPS")
     .option("--limit <n>", "at most this many alerts", "1000")

@@ -15,7 +15,7 @@ export function registerTail(program: Command): void {
   const cmd = program
     .command("tail")
     .description("follow alerts live from a collector (colored by priority)")
-    .requiredOption("--collector <host:port>", "collector address")
+    .option("--collector <host:port>", "collector address (default: the local agent's embedded collector)", "127.0.0.1:7460")
     .option("--token <token>", "bearer token (default: VIGIL_TOKEN)")
     .option("--tls", "connect with wss://")
     .addOption(new Option("--output <format>", "output format").choices(["json", "text"]).default("text"));

@@ -6,7 +6,7 @@
  * (fake, real-schema) Falco gRPC outputs server going through the agent's sinks.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -106,7 +106,7 @@ describe("audit captures", () => {
       ["--no-metrics", "--no-fim-scan"],
     );
     running.push(agent);
-    const listening = await agent.waitForLog((l) => l["msg"] === "embedded collector listening (vigil tail --collector ADDRESS)", 1000);
+    const listening = await agent.waitForLog((l) => l["msg"] === "embedded collector listening (vigil tail follows it)", 1000);
     const address = String(listening["address"]);
     await runChild("sh", ["-c", `cat ${secret} >/dev/null; echo after >/dev/null`]);
     const alert = await agent.waitForAlert((a) => a.rule === "Capture Me Read", 5000);
@@ -163,5 +163,37 @@ describe("Falco gRPC outputs", () => {
     } finally {
       falco.server.forceShutdown();
     }
+  }, 60_000);
+});
+
+describe("embedded collector", () => {
+  it("is authenticated on loopback with a generated root-only token that the CLI clients pick up", async () => {
+    const data = mkdtempSync(join(dir, "data-"));
+    const agent = await startAgent(["--no-containerd", "--stats-interval", "0", "--embedded-collector", "127.0.0.1:0", "--data", data], 60_000, {}, ["--no-metrics", "--no-fim-scan"]);
+    running.push(agent);
+    const listening = await agent.waitForLog((l) => l["msg"] === "embedded collector listening (vigil tail follows it)", 1000);
+    const address = String(listening["address"]);
+    const st = statSync(join(data, "collector-token"));
+    expect(st.mode & 0o777).toBe(0o600);
+    const { pid } = await runChild("cat", ["/etc/shadow"]);
+    await agent.waitForAlert((a) => a.output_fields["proc.pid"] === pid, 5000);
+
+    const query = (env: NodeJS.ProcessEnv) =>
+      spawnSync(process.execPath, [CLI, "alerts", "query", "--collector", address, "--rule", "Read Shadow File", "--output", "json"], {
+        encoding: "utf8",
+        env: { ...process.env, VIGIL_TOKEN: "", VIGIL_TOKEN_FILE: "", ...env },
+      });
+    // without the token: refused
+    const refused = query({ VIGIL_DATA: mkdtempSync(join(dir, "empty-")) });
+    expect(refused.status).not.toBe(0);
+    // with the agent's state directory readable: the stored alert (it reaches the store after the spool)
+    let rows: { output_fields: Record<string, unknown> }[] = [];
+    for (let i = 0; i < 50 && !rows.some((r) => r.output_fields["proc.pid"] === pid); i++) {
+      const ok = query({ VIGIL_DATA: data });
+      expect(ok.status, ok.stderr).toBe(0);
+      rows = JSON.parse(ok.stdout) as typeof rows;
+      if (!rows.some((r) => r.output_fields["proc.pid"] === pid)) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(rows.some((r) => r.output_fields["proc.pid"] === pid)).toBe(true);
   }, 60_000);
 });
