@@ -8,9 +8,9 @@
 import { EVENT_CODE_LIMIT, eventByName } from "../event-table.js";
 import type { SyscallEvent, ThreadInfo } from "../event.js";
 import { CompileError } from "../errors.js";
-import type { CheckNode, Expr } from "../lang/ast.js";
+import type { CheckNode, Expr, Op } from "../lang/ast.js";
 import { walk } from "../lang/ast.js";
-import { resolveField, type FieldValue } from "./fields.js";
+import { FieldType, resolveField, type FieldValue } from "./fields.js";
 import { checkOperator, fieldPred, literalPred, type ValuePred } from "./operators.js";
 import { bindFieldExpr } from "./transformers.js";
 
@@ -109,8 +109,25 @@ export function compileExprFast(n: Expr, cache?: LeafCache): Pred {
         return `!${gen(x.child)}`;
       case "and":
         return `(${x.children.map(gen).join(" && ")})`;
-      case "or":
-        return `(${x.children.map(gen).join(" || ")})`;
+      case "or": {
+        const parts: string[] = [];
+        const groups = orGroups(x.children, cache);
+        for (let k = 0; k < x.children.length; k++) {
+          const child = x.children[k] as Expr;
+          const grp = groups.get(child);
+          if (grp === undefined) {
+            parts.push(gen(child));
+          } else if (grp[0] === child) {
+            // checks of one text field OR-ed together: one getter call, one combined predicate
+            leaves += grp.length;
+            const first = cachedLeaf(grp[0], cache) as GpLeaf;
+            const i = consts.length;
+            consts.push(first.g, anyOfPred(grp.map((c) => cachedLeaf(c, cache) as GpLeaf)));
+            parts.push(`((v = c${i}(e)) !== undefined && c${i + 1}(v))`);
+          }
+        }
+        return `(${parts.join(" || ")})`;
+      }
       case "ident":
         throw new CompileError("UNDEFINED_MACRO", `Undefined macro '${x.name}' used in filter.`, x.pos);
       case "check": {
@@ -155,7 +172,7 @@ function literals(n: CheckNode): string[] {
 
 /** A compiled leaf: shapes the code generator inlines, or a closure. */
 export type Leaf =
-  | { kind: "gp"; g: (e: SyscallEvent) => FieldValue; p: ValuePred }
+  | { kind: "gp"; g: (e: SyscallEvent) => FieldValue; p: ValuePred; m?: MergeInfo }
   | { kind: "exists"; g: (e: SyscallEvent) => FieldValue }
   | { kind: "type"; table: Uint8Array }
   | { kind: "fn"; f: Pred };
@@ -264,7 +281,11 @@ function compileCheck(n: CheckNode): Leaf {
       return w !== undefined && pred(e, w);
     });
   }
-  return withValue(r.get, r.ancestor, r.either, rhsPred(n, r.name, r.type));
+  const leaf = withValue(r.get, r.ancestor, r.either, rhsPred(n, r.name, r.type));
+  if (leaf.kind === "gp" && r.type === FieldType.String && n.modifier === undefined && MERGE_OPS.has(n.op)) {
+    leaf.m = { key: f.arg === undefined ? f.name : `${f.name}[${f.arg}]`, op: n.op, lits: literals(n) };
+  }
+  return leaf;
 }
 
 function rhsPred(n: CheckNode, name: string, type: Parameters<typeof literalPred>[1]): ValuePred {
@@ -294,4 +315,93 @@ function withValue(g: (e: SyscallEvent) => FieldValue, anc: ((t: ThreadInfo) => 
     });
   }
   return { kind: "gp", g, p };
+}
+
+// ---------------------------------------------------------------- OR of checks on one text field
+
+/** What lets checks on the same text field merge: the field (with its argument), operator and literals. */
+export interface MergeInfo {
+  key: string;
+  op: Op;
+  lits: readonly string[];
+}
+type GpLeaf = Extract<Leaf, { kind: "gp" }>;
+
+/** Operators whose checks on one text field can be merged under an `or`. */
+const MERGE_OPS: ReadonlySet<Op> = new Set<Op>(["=", "in", "startswith", "endswith", "contains", "glob", "pmatch"]);
+
+/**
+ * Children of an `or` that are mergeable checks on the same text field (two or more per field),
+ * grouped by field in their order in the `or`. The children are pure (getters and predicates have
+ * no effects), so evaluating a group at the place of its first member gives the same result.
+ */
+function orGroups(children: readonly Expr[], cache: LeafCache | undefined): Map<Expr, CheckNode[]> {
+  const byKey = new Map<string, CheckNode[]>();
+  for (const c of children) {
+    if (c.kind !== "check") continue;
+    const l = cachedLeaf(c, cache);
+    if (l.kind !== "gp" || l.m === undefined) continue;
+    const g = byKey.get(l.m.key);
+    if (g === undefined) byKey.set(l.m.key, [c]);
+    else g.push(c);
+  }
+  const out = new Map<Expr, CheckNode[]>();
+  for (const g of byKey.values()) if (g.length > 1) for (const c of g) out.set(c, g);
+  return out;
+}
+
+/** Strings by their first (or last) character code; index 128 holds those to try for any character. */
+function charBuckets(lits: readonly string[], last: boolean): string[][] {
+  const b: string[][] = Array.from({ length: 129 }, () => []);
+  for (const s of lits) {
+    const c = s.length === 0 ? -1 : s.charCodeAt(last ? s.length - 1 : 0);
+    if (c >= 0 && c < 128) (b[c] as string[]).push(s);
+    else for (const x of b) x.push(s);
+  }
+  return b;
+}
+
+/**
+ * One predicate true when any of the merged checks is: equality and `in` become one Set lookup,
+ * `startswith` and `endswith` test only the literals that begin (end) with the value's first
+ * (last) character, the other operators run their own compiled predicate. Values that are not
+ * strings take every check's own predicate, exactly as unmerged.
+ */
+function anyOfPred(leaves: readonly GpLeaf[]): ValuePred {
+  const all = leaves.map((l) => l.p);
+  const eq = new Set<string>();
+  const starts: string[] = [];
+  const ends: string[] = [];
+  const rest: ValuePred[] = [];
+  for (const l of leaves) {
+    const m = l.m as MergeInfo;
+    if (m.op === "=" || m.op === "in") for (const x of m.lits) eq.add(x);
+    else if (m.op === "startswith" && m.lits.length === 1) starts.push(m.lits[0] as string);
+    else if (m.op === "endswith" && m.lits.length === 1) ends.push(m.lits[0] as string);
+    else rest.push(l.p);
+  }
+  const sb = charBuckets(starts, false);
+  const eb = charBuckets(ends, true);
+  const hasEq = eq.size > 0;
+  const hasStarts = starts.length > 0;
+  const hasEnds = ends.length > 0;
+  return (v) => {
+    if (typeof v !== "string") {
+      for (let k = 0; k < all.length; k++) if ((all[k] as ValuePred)(v)) return true;
+      return false;
+    }
+    if (hasEq && eq.has(v)) return true;
+    if (hasStarts) {
+      const c = v.length === 0 ? 128 : v.charCodeAt(0);
+      const list = sb[c < 128 ? c : 128] as string[];
+      for (let k = 0; k < list.length; k++) if (v.startsWith(list[k] as string)) return true;
+    }
+    if (hasEnds) {
+      const c = v.length === 0 ? 128 : v.charCodeAt(v.length - 1);
+      const list = eb[c < 128 ? c : 128] as string[];
+      for (let k = 0; k < list.length; k++) if (v.endsWith(list[k] as string)) return true;
+    }
+    for (let k = 0; k < rest.length; k++) if ((rest[k] as ValuePred)(v)) return true;
+    return false;
+  };
 }

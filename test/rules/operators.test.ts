@@ -288,3 +288,23 @@ describe("val() with pattern operators", () => {
     expect(holds(cond, openat(file, O.RDONLY, proc({ cwd })))).toBe(want);
   });
 });
+
+describe("an `or` of checks on one text field (merged into one getter call and predicate)", () => {
+  const CONDS = [
+    "fd.name endswith /.aws/credentials or fd.name endswith .pem or fd.name endswith '' or fd.name contains /.kube/",
+    "fd.name startswith /etc/ or fd.name startswith /usr/ or fd.name = /tmp/x or fd.name in (/a, /b) or fd.name glob '/home/*/.ssh/*' or fd.name pmatch (/var/lib)",
+    "fd.name startswith é or fd.name endswith é or fd.name startswith /r or fd.name endswith c",
+    "proc.name = bash or fd.name endswith /c or proc.name in (sh, zsh) or fd.name startswith /x or proc.pname = sshd",
+    "(fd.name endswith .so or fd.name endswith .so.6) and not (proc.name = ls or proc.name startswith gr)",
+    "fd.name icontains SHADOW or fd.name endswith .conf or fd.name startswith /etc/S",
+    "evt.arg.flags contains O_RDONLY or evt.arg.flags contains O_CLOEXEC or evt.arg.flags = O_RDONLY",
+    "proc.aname in (sshd, systemd) or proc.aname startswith ss or proc.name = nobody",
+    "fd.name endswith x or fd.name endswith y",
+  ];
+  const NAMES = ["/etc/Shadow.conf", "", "/", "é", "/éc", "/root/.aws/credentials", "/home/u/.ssh/id", "/var/lib/x", "/tmp/x", "/a", "/b/lib.so", "/usr/lib/libc.so.6", "/x/key.pem", "/r/.kube/config", "/etc/S", "c"];
+  const PROCS = [bash, proc({ comm: "grep", parents: [{ comm: "zsh" }] }), proc({ comm: "sh" })];
+  it.each(CONDS)("%s agrees with the closure compiler", (cond) => {
+    for (const p of PROCS) for (const n of NAMES) holds(cond, openat(n, O.RDONLY | O.CLOEXEC, p));
+    holds(cond, missingFd);
+  });
+});
