@@ -233,6 +233,12 @@ static int probe_load(struct probe **out)
 		return -ENOENT;
 	}
 	err = setup_tracefs();
+	if (err && (err == -EPERM || err == -EACCES) && geteuid() != 0) {
+		die_line("permission denied: the kernel probe needs root or the capabilities CAP_BPF, CAP_PERFMON, "
+			 "CAP_SYS_RESOURCE and CAP_DAC_READ_SEARCH (tracefs at /sys/kernel/tracing: %s)",
+			 strerror(-err));
+		return err;
+	}
 	if (err) {
 		die_line("tracefs is not available at /sys/kernel/tracing (%s): mount it with 'mount -t tracefs tracefs /sys/kernel/tracing' as root",
 			 strerror(-err));

@@ -4,6 +4,9 @@
  * one alert naming that child; a child opening another file raises none.
  */
 import { spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, runChild, startAgent, type RunningAgent } from "../helpers/agent.js";
 
@@ -60,6 +63,26 @@ describe("vigil command line", () => {
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^vigil agent: .*vigil-probe/);
+  });
+
+  it("says in one line what an unprivileged user lacks", (ctx) => {
+    const nobody = { uid: 65534, gid: 65534 };
+    // the checkout must be readable by that user (it is not under a private home, say)
+    const probe = spawnSync(process.execPath, ["-e", `require("fs").accessSync(${JSON.stringify(CLI)})`], { ...nobody });
+    if (probe.status !== 0) ctx.skip("the checkout is not readable by uid 65534");
+    const data = mkdtempSync(join(tmpdir(), "vigil-nobody-"));
+    chmodSync(data, 0o777);
+    const r = spawnSync(process.execPath, [CLI, "agent", "--no-containerd", "--no-embedded-collector", "--no-metrics", "--no-fim", "--data", join(data, "d")], {
+      encoding: "utf8",
+      timeout: 30_000,
+      env: { ...process.env, VIGIL_LOG_LEVEL: "silent" },
+      ...nobody,
+    });
+    rmSync(data, { recursive: true, force: true });
+    expect(r.status).not.toBe(0);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^vigil agent: vigil-probe: permission denied: .*root or the capabilities CAP_BPF/);
   });
 
   it("rejects an unknown output format with one line", () => {
