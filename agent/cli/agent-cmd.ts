@@ -161,6 +161,9 @@ async function containerEnricher(cfg: Config, logger: Logger): Promise<Enricher 
   return new ContainerEnricher({
     socket: cfg.containerd.socket,
     cacheSize: cfg.containerd.cache_size,
+    namespaces: cfg.containerd.namespaces,
+    waitMs: cfg.containerd.wait_ms,
+    ttlMs: cfg.containerd.refresh_seconds * 1000,
     logger: logger.child({ component: "enrich" }),
   });
 }

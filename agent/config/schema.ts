@@ -112,6 +112,12 @@ export const configSchema = z.strictObject({
       socket: absPath.default("/run/containerd/containerd.sock"),
       /** Metadata lookups cached (containers). */
       cache_size: z.number().int().min(16).max(1_000_000).default(4096),
+      /** containerd namespaces holding containers (Kubernetes uses k8s.io). */
+      namespaces: z.array(z.string().min(1).max(253)).min(1).default(["k8s.io", "default"]),
+      /** An alert of a container whose metadata is still being fetched waits this long at most, ms. */
+      wait_ms: z.number().int().min(0).max(10_000).default(10),
+      /** Metadata older than this is refreshed in the background, s. */
+      refresh_seconds: z.number().int().min(1).max(86_400).default(300),
     })
     .prefault({}),
   /** Where the host is seen from inside the agent's container. */
