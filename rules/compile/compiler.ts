@@ -108,25 +108,26 @@ export function compileExprFast(n: Expr, cache?: LeafCache): Pred {
       case "not":
         return `!${gen(x.child)}`;
       case "and":
-        return `(${x.children.map(gen).join(" && ")})`;
       case "or": {
+        // checks of one text field OR-ed together (`a or b`), or negated and AND-ed together
+        // (`not a and not b`, i.e. `not (a or b)`): one getter call, one combined predicate
+        const neg = x.kind === "and";
         const parts: string[] = [];
-        const groups = orGroups(x.children, cache);
+        const groups = mergeGroups(x.children, neg, cache);
         for (let k = 0; k < x.children.length; k++) {
           const child = x.children[k] as Expr;
           const grp = groups.get(child);
           if (grp === undefined) {
             parts.push(gen(child));
-          } else if (grp[0] === child) {
-            // checks of one text field OR-ed together: one getter call, one combined predicate
-            leaves += grp.length;
-            const first = cachedLeaf(grp[0], cache) as GpLeaf;
+          } else if (grp.first === child) {
+            leaves += grp.checks.length;
+            const first = cachedLeaf(grp.checks[0] as CheckNode, cache) as GpLeaf;
             const i = consts.length;
-            consts.push(first.g, anyOfPred(grp.map((c) => cachedLeaf(c, cache) as GpLeaf)));
-            parts.push(`((v = c${i}(e)) !== undefined && c${i + 1}(v))`);
+            consts.push(first.g, anyOfPred(grp.checks.map((c) => cachedLeaf(c, cache) as GpLeaf)));
+            parts.push(`${neg ? "!" : ""}((v = c${i}(e)) !== undefined && c${i + 1}(v))`);
           }
         }
-        return `(${parts.join(" || ")})`;
+        return `(${parts.join(neg ? " && " : " || ")})`;
       }
       case "ident":
         throw new CompileError("UNDEFINED_MACRO", `Undefined macro '${x.name}' used in filter.`, x.pos);
@@ -332,21 +333,31 @@ const MERGE_OPS: ReadonlySet<Op> = new Set<Op>(["=", "in", "startswith", "endswi
 
 /**
  * Children of an `or` that are mergeable checks on the same text field (two or more per field),
- * grouped by field in their order in the `or`. The children are pure (getters and predicates have
- * no effects), so evaluating a group at the place of its first member gives the same result.
+ * or, with `negated`, children of an `and` that are `not` of such checks; grouped by field in
+ * their order, mapped from each child to its group's first member and checks. The checks are pure (getters
+ * and predicates have no effects), so evaluating a group at the place of its first member gives
+ * the same result.
  */
-function orGroups(children: readonly Expr[], cache: LeafCache | undefined): Map<Expr, CheckNode[]> {
-  const byKey = new Map<string, CheckNode[]>();
+function mergeGroups(children: readonly Expr[], negated: boolean, cache: LeafCache | undefined): Map<Expr, { first: Expr; checks: CheckNode[] }> {
+  const byKey = new Map<string, { members: Expr[]; checks: CheckNode[] }>();
   for (const c of children) {
-    if (c.kind !== "check") continue;
-    const l = cachedLeaf(c, cache);
+    const check = negated ? (c.kind === "not" && c.child.kind === "check" ? c.child : undefined) : c.kind === "check" ? c : undefined;
+    if (check === undefined) continue;
+    const l = cachedLeaf(check, cache);
     if (l.kind !== "gp" || l.m === undefined) continue;
     const g = byKey.get(l.m.key);
-    if (g === undefined) byKey.set(l.m.key, [c]);
-    else g.push(c);
+    if (g === undefined) byKey.set(l.m.key, { members: [c], checks: [check] });
+    else {
+      g.members.push(c);
+      g.checks.push(check);
+    }
   }
-  const out = new Map<Expr, CheckNode[]>();
-  for (const g of byKey.values()) if (g.length > 1) for (const c of g) out.set(c, g);
+  const out = new Map<Expr, { first: Expr; checks: CheckNode[] }>();
+  for (const g of byKey.values()) {
+    if (g.members.length < 2) continue;
+    const v = { first: g.members[0] as Expr, checks: g.checks };
+    for (const c of g.members) out.set(c, v);
+  }
   return out;
 }
 
@@ -372,19 +383,24 @@ function anyOfPred(leaves: readonly GpLeaf[]): ValuePred {
   const eq = new Set<string>();
   const starts: string[] = [];
   const ends: string[] = [];
+  const subs: string[] = [];
   const rest: ValuePred[] = [];
   for (const l of leaves) {
     const m = l.m as MergeInfo;
     if (m.op === "=" || m.op === "in") for (const x of m.lits) eq.add(x);
     else if (m.op === "startswith" && m.lits.length === 1) starts.push(m.lits[0] as string);
     else if (m.op === "endswith" && m.lits.length === 1) ends.push(m.lits[0] as string);
+    else if (m.op === "contains" && m.lits.length === 1) subs.push(m.lits[0] as string);
     else rest.push(l.p);
   }
   const sb = charBuckets(starts, false);
   const eb = charBuckets(ends, true);
+  const subMasks = new Uint32Array(subs.length * 4);
+  subs.forEach((x, k) => asciiMask(x, subMasks, k * 4));
   const hasEq = eq.size > 0;
   const hasStarts = starts.length > 0;
   const hasEnds = ends.length > 0;
+  const nSubs = subs.length;
   return (v) => {
     if (typeof v !== "string") {
       for (let k = 0; k < all.length; k++) if ((all[k] as ValuePred)(v)) return true;
@@ -401,7 +417,46 @@ function anyOfPred(leaves: readonly GpLeaf[]): ValuePred {
       const list = eb[c < 128 ? c : 128] as string[];
       for (let k = 0; k < list.length; k++) if (v.endsWith(list[k] as string)) return true;
     }
+    if (nSubs > 0) {
+      // a literal holding an ASCII character the value lacks cannot be in it: skip its search
+      const o = valueMask(v);
+      const m0 = masks[o] as number;
+      const m1 = masks[o + 1] as number;
+      const m2 = masks[o + 2] as number;
+      const m3 = masks[o + 3] as number;
+      for (let k = 0; k < nSubs; k++) {
+        const b = k * 4;
+        if (((subMasks[b] as number) & ~m0) !== 0 || ((subMasks[b + 1] as number) & ~m1) !== 0 || ((subMasks[b + 2] as number) & ~m2) !== 0 || ((subMasks[b + 3] as number) & ~m3) !== 0) continue;
+        if (v.includes(subs[k] as string)) return true;
+      }
+    }
     for (let k = 0; k < rest.length; k++) if ((rest[k] as ValuePred)(v)) return true;
     return false;
   };
+}
+
+/** Sets in `out[at..at+4)` one bit per ASCII character of `s` (other characters set none). */
+function asciiMask(s: string, out: Uint32Array, at: number): void {
+  out.fill(0, at, at + 4);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 128) out[at + (c >>> 5)] = ((out[at + (c >>> 5)] as number) | (1 << (c & 31))) >>> 0;
+  }
+}
+
+// Character masks of the last few values searched: one event's command line or path is searched
+// by the merged checks of many rules, so its mask is computed once per event.
+const MASK_SLOTS = 4;
+const masks = new Uint32Array(MASK_SLOTS * 4);
+const maskOf: (string | undefined)[] = new Array<string | undefined>(MASK_SLOTS).fill(undefined);
+let maskNext = 0;
+
+/** Offset in `masks` of the ASCII character mask of `v`. */
+function valueMask(v: string): number {
+  for (let k = 0; k < MASK_SLOTS; k++) if (maskOf[k] === v) return k * 4;
+  const slot = maskNext;
+  maskNext = (maskNext + 1) % MASK_SLOTS;
+  asciiMask(v, masks, slot * 4);
+  maskOf[slot] = v;
+  return slot * 4;
 }

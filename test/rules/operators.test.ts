@@ -300,8 +300,12 @@ describe("an `or` of checks on one text field (merged into one getter call and p
     "evt.arg.flags contains O_RDONLY or evt.arg.flags contains O_CLOEXEC or evt.arg.flags = O_RDONLY",
     "proc.aname in (sshd, systemd) or proc.aname startswith ss or proc.name = nobody",
     "fd.name endswith x or fd.name endswith y",
+    "proc.cmdline contains 'ls -la' or proc.cmdline contains zz or proc.cmdline contains 'bash -c' or proc.cmdline contains é or proc.cmdline contains ''",
+    "fd.name contains hadow or fd.name contains hadox or fd.name contains /x or fd.name contains .so. or fd.name contains lib",
+    "not fd.name contains hadow and not fd.name startswith /usr and proc.name != x and not fd.name in (/a, /b) and not proc.name = sh and not proc.name = zsh",
+    "evt.type = openat and not fd.name endswith .so and not fd.name endswith .conf",
   ];
-  const NAMES = ["/etc/Shadow.conf", "", "/", "é", "/éc", "/root/.aws/credentials", "/home/u/.ssh/id", "/var/lib/x", "/tmp/x", "/a", "/b/lib.so", "/usr/lib/libc.so.6", "/x/key.pem", "/r/.kube/config", "/etc/S", "c"];
+  const NAMES = ["/etc/shadow", "/etc/Shadow.conf", "", "/", "é", "/éc", "/root/.aws/credentials", "/home/u/.ssh/id", "/var/lib/x", "/tmp/x", "/a", "/b/lib.so", "/usr/lib/libc.so.6", "/x/key.pem", "/r/.kube/config", "/etc/S", "c"];
   const PROCS = [bash, proc({ comm: "grep", parents: [{ comm: "zsh" }] }), proc({ comm: "sh" })];
   it.each(CONDS)("%s agrees with the closure compiler", (cond) => {
     for (const p of PROCS) for (const n of NAMES) holds(cond, openat(n, O.RDONLY | O.CLOEXEC, p));
