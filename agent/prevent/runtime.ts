@@ -31,6 +31,14 @@ export function cgroup2RootUnder(cgroupRoot: string): string {
   return existsSync(join(unified, "cgroup.procs")) ? unified : cgroupRoot;
 }
 
+/** The kernel source's prevention counters, as prevention stats. */
+const KERNEL_STATS: readonly [string, string][] = [
+  ["prevent_blocked", "kernel_blocked"],
+  ["prevent_signal_failed", "kernel_signal_failed"],
+  ["prevent_kernel_armed", "kernel_armed"],
+  ["prevent_map_full", "kernel_map_full"],
+];
+
 export class PreventionRuntime {
   readonly controller: PreventionController;
   private source: PreventingSource | undefined;
@@ -78,7 +86,12 @@ export class PreventionRuntime {
   stats(): Record<string, number> {
     const out: Record<string, number> = { ...this.controller.stats() };
     const s = this.source?.stats();
-    if (s !== undefined) for (const [k, v] of Object.entries(s)) if (k.startsWith("prevent_")) out[`kernel_${k.slice(8)}`] = v;
+    if (s !== undefined) {
+      for (const [from, to] of KERNEL_STATS) {
+        const v = s[from];
+        if (v !== undefined) out[to] = v;
+      }
+    }
     return out;
   }
 }
