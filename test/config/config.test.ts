@@ -131,7 +131,7 @@ describe("environment", () => {
   function sample(kind: string, path: readonly string[]): string {
     const last = path[path.length - 1] ?? "";
     if (kind === "boolean") return "off";
-    if (kind === "list") return last === "block" ? "memfd, tmpfs" : "/a, /b";
+    if (kind === "list") return last === "block" ? "memfd, tmpfs" : last === "scope" ? "namespace=a, image=b/*" : "/a, /b";
     if (last === "ringbuf_mb") return "64";
     if (kind === "number") return last === "port" ? "1234" : last.endsWith("_ms") && path.includes("collector") ? "20000" : "777";
     if (last === "max_bytes" || last === "max_file_bytes") return "3MiB";
