@@ -92,6 +92,22 @@ describe.skipIf(skip)("kernel prevention (real probe, real containers)", () => {
     expect(stream.stats()["prevent_signal_failed"]).toBe(0);
   }, 60_000);
 
+  it("a restarted probe is armed again (the armed set is sent to the new probe)", async () => {
+    const { out, cgroupId } = driftContainer("restart");
+    stream.prevent(cgroupId, PreventBit.Upper);
+    const old = stream.probePid;
+    expect(old).toBeDefined();
+    process.kill(old!, "SIGKILL");
+    expect(await until(() => stream.probePid !== undefined && stream.probePid !== old && stream.attached, 20_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    writeFileSync(join(out, "go"), "");
+    expect(await until(() => existsSync(join(out, "status")), 15_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(readFileSync(join(out, "status"), "utf8").trim()).toBe("137");
+    expect(existsSync(join(out, "marker"))).toBe(false);
+    expect(stream.stats()["restarts"]).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
   it("not armed: the same container runs the copy (marker written, status 0), nothing blocked", async () => {
     const { out, cgroupId } = driftContainer("free");
     writeFileSync(join(out, "go"), "");
