@@ -3,10 +3,10 @@
  * Audit captures: a bounded ring of recent events per container, and the window around an
  * alert taken from it.
  *
- * `record(e)` is on the agent's hot path. It copies a compact tuple of the event into a slot the
- * ring allocated once and reuses (numbers and references to immutable strings; the param values
- * are copied into the slot's own array), so recording allocates nothing in the steady state and
- * never serialises. Only while a capture is collecting its "after" window for a container are
+ * `record(e)` is on the agent's hot path. It copies the event's facts into a slot the ring
+ * allocated once and reuses (numbers into a Float64Array, references to immutable strings, the
+ * param values into the slot's own array), so recording allocates nothing in the steady state and
+ * never serialises; the tuple a capture holds is built only when a capture takes the event. Only while a capture is collecting its "after" window for a container are
  * events of that container also copied into that capture.
  *
  * `capture({ alertId, containerId, durationMs })` takes the ring's content (the events before
@@ -15,7 +15,7 @@
  */
 import { hostname as osHostname } from "node:os";
 import type { Logger } from "pino";
-import type { ContainerInfo, SyscallEvent } from "../../rules/event.js";
+import type { ArgValue, ContainerInfo, SyscallEvent } from "../../rules/event.js";
 import { F, encodeCapture, type CaptureContainer, type CaptureFile, type EventTuple } from "./format.js";
 
 /** A finished capture, ready to ship with its alert (the shape the collector sink takes). */
@@ -42,9 +42,83 @@ export interface CaptureRecorderOptions {
   hostname?: string;
 }
 
-/** One reused slot. */
-interface Slot {
-  t: EventTuple;
+/** Numeric facts of a slot, by their index in the {@link EventTuple}. */
+const NUM_FIELDS = [F.sec, F.nsec, F.bootNs, F.type, F.cpu, F.res, F.tid, F.pid, F.ppid, F.vpid, F.uid, F.gid, F.euid, F.loginuid, F.tty, F.fdNum, F.num, F.startTs] as const;
+
+/**
+ * One reused slot. Numbers go to a Float64Array and strings and arrays to fields: a number stored
+ * in a plain array or object field that does not fit a small integer (times, ns since boot,
+ * sequence numbers) would be boxed, one allocation per field per event; here nothing is.
+ */
+class Slot {
+  readonly n = new Float64Array(F.startTs + 1);
+  readonly args: ArgValue[] = [];
+  argc = 0;
+  comm = "";
+  exe = "";
+  exepath = "";
+  procArgs: readonly string[] = [];
+  cwd = "";
+  pcomm = "";
+  pexepath = "";
+  fdType = "";
+  fdTypechar = "";
+  fdName = "";
+
+  /** Fills the slot from `e` in place (no allocation once `args` has grown). */
+  fill(e: SyscallEvent): void {
+    const p = e.proc;
+    const n = this.n;
+    n[F.sec] = e.sec;
+    n[F.nsec] = e.nsec;
+    n[F.bootNs] = e.bootNs;
+    n[F.type] = e.type;
+    n[F.cpu] = e.cpu;
+    n[F.res] = e.res;
+    const args = this.args;
+    const argc = e.args.length;
+    for (let i = 0; i < argc; i++) args[i] = e.args[i];
+    // drop references to the previous event's longer params
+    for (let i = argc; i < this.argc; i++) args[i] = undefined;
+    this.argc = argc;
+    n[F.tid] = p.tid;
+    n[F.pid] = p.pid;
+    n[F.ppid] = p.ppid;
+    n[F.vpid] = p.vpid;
+    n[F.uid] = p.uid;
+    n[F.gid] = p.gid;
+    n[F.euid] = p.euid;
+    n[F.loginuid] = p.loginuid;
+    this.comm = p.comm;
+    this.exe = p.exe;
+    this.exepath = p.exepath;
+    this.procArgs = p.args;
+    this.cwd = p.cwd;
+    n[F.tty] = p.tty;
+    this.pcomm = p.parent?.comm ?? "";
+    this.pexepath = p.parent?.exepath ?? "";
+    const fd = e.fd;
+    if (fd) {
+      n[F.fdNum] = fd.num;
+      this.fdType = fd.type;
+      this.fdTypechar = fd.typechar;
+      this.fdName = fd.name;
+    } else {
+      n[F.fdNum] = -1;
+      this.fdType = "";
+      this.fdTypechar = "";
+      this.fdName = "";
+    }
+    n[F.num] = e.num;
+    n[F.startTs] = p.startTs;
+  }
+
+  /** The slot's event as a new tuple (its own args array). */
+  tuple(): EventTuple {
+    const t: EventTuple = [0, 0, 0, 0, 0, 0, this.args.slice(0, this.argc), 0, 0, 0, 0, 0, 0, 0, 0, this.comm, this.exe, this.exepath, this.procArgs, this.cwd, 0, this.pcomm, this.pexepath, 0, this.fdType, this.fdTypechar, this.fdName, 0, 0];
+    for (const i of NUM_FIELDS) t[i] = this.n[i] as number;
+    return t;
+  }
 }
 
 interface Watcher {
@@ -62,61 +136,6 @@ class Ring {
     readonly cap: number,
     public container: ContainerInfo,
   ) {}
-}
-
-function newTuple(): EventTuple {
-  return [0, 0, 0, 0, 0, 0, [], 0, 0, 0, 0, 0, 0, 0, 0, "", "", "", [], "", 0, "", "", -1, "", "", "", 0, 0];
-}
-
-/** Fills `t` from `e` in place (no allocation once `t.args` has grown). */
-function fill(t: EventTuple, e: SyscallEvent): void {
-  const p = e.proc;
-  t[F.sec] = e.sec;
-  t[F.nsec] = e.nsec;
-  t[F.bootNs] = e.bootNs;
-  t[F.type] = e.type;
-  t[F.cpu] = e.cpu;
-  t[F.res] = e.res;
-  const args = t[F.args];
-  const n = e.args.length;
-  for (let i = 0; i < n; i++) args[i] = e.args[i];
-  args.length = n;
-  t[F.tid] = p.tid;
-  t[F.pid] = p.pid;
-  t[F.ppid] = p.ppid;
-  t[F.vpid] = p.vpid;
-  t[F.uid] = p.uid;
-  t[F.gid] = p.gid;
-  t[F.euid] = p.euid;
-  t[F.loginuid] = p.loginuid;
-  t[F.comm] = p.comm;
-  t[F.exe] = p.exe;
-  t[F.exepath] = p.exepath;
-  t[F.procArgs] = p.args;
-  t[F.cwd] = p.cwd;
-  t[F.tty] = p.tty;
-  t[F.pcomm] = p.parent?.comm ?? "";
-  t[F.pexepath] = p.parent?.exepath ?? "";
-  const fd = e.fd;
-  if (fd) {
-    t[F.fdNum] = fd.num;
-    t[F.fdType] = fd.type;
-    t[F.fdTypechar] = fd.typechar;
-    t[F.fdName] = fd.name;
-  } else {
-    t[F.fdNum] = -1;
-    t[F.fdType] = "";
-    t[F.fdTypechar] = "";
-    t[F.fdName] = "";
-  }
-  t[F.num] = e.num;
-  t[F.startTs] = p.startTs;
-}
-
-function copyTuple(t: EventTuple): EventTuple {
-  const c = t.slice() as EventTuple;
-  c[F.args] = t[F.args].slice();
-  return c;
 }
 
 const mapToObj = (m: ReadonlyMap<string, string> | undefined): Record<string, string> => (m ? Object.fromEntries(m) : {});
@@ -174,16 +193,16 @@ export class CaptureRecorder {
     else if (ring.container !== c) ring.container = c;
     let slot: Slot;
     if (ring.slots.length < ring.cap) {
-      slot = { t: newTuple() };
+      slot = new Slot();
       ring.slots.push(slot);
     } else slot = ring.slots[ring.head]!;
-    fill(slot.t, e);
+    slot.fill(e);
     ring.head = (ring.head + 1) % ring.cap;
     if (ring.size < ring.cap) ring.size++;
     this.counters.recorded++;
     if (ring.watchers.length > 0) {
       for (const w of ring.watchers) {
-        if (w.events.length < w.max) w.events.push(copyTuple(slot.t));
+        if (w.events.length < w.max) w.events.push(slot.tuple());
         else w.overflow++;
       }
     }
@@ -210,7 +229,7 @@ export class CaptureRecorder {
   private snapshot(ring: Ring): EventTuple[] {
     const out: EventTuple[] = [];
     const start = ring.size < ring.cap ? 0 : ring.head;
-    for (let i = 0; i < ring.size; i++) out.push(copyTuple(ring.slots[(start + i) % ring.cap]!.t));
+    for (let i = 0; i < ring.size; i++) out.push(ring.slots[(start + i) % ring.cap]!.tuple());
     return out;
   }
 
