@@ -617,10 +617,23 @@ export function i64(view: DataView, o: number): number {
 }
 
 /** A string up to the first NUL (or `end`). */
+/** Node's Buffer method behind `toString("latin1")`, called without the argument checks. */
+const latin1Slice: (this: Buffer, start: number, end: number) => string =
+  (Buffer.prototype as unknown as { latin1Slice?: (this: Buffer, start: number, end: number) => string }).latin1Slice ??
+  function (this: Buffer, start: number, end: number): string {
+    return this.toString("latin1", start, end);
+  };
+
 function cstr(buf: Buffer, start: number, end: number): string {
   let p = start;
-  while (p < end && buf[p] !== 0) p++;
-  return buf.toString("utf8", start, p);
+  let bits = 0;
+  for (; p < end; p++) {
+    const c = buf[p]!;
+    if (c === 0) break;
+    bits |= c;
+  }
+  // ASCII (the usual path, comm, file name) reads the same as latin1, which decodes faster
+  return bits < 0x80 ? latin1Slice.call(buf, start, p) : buf.toString("utf8", start, p);
 }
 
 function sockaddr(view: DataView, buf: Buffer, o: number, len: number): SockTuple | undefined {

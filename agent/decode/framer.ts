@@ -5,7 +5,8 @@
  * undersize frames by counting them, and never throws.
  *
  * Frames inside a chunk are handed out in place (no copy); only a frame split across chunks is
- * assembled, once, from the tail of one chunk and the head of the next.
+ * assembled, once, from the tail of one chunk and the head of the next (the rest of the chunk is
+ * not copied).
  */
 import { DecodeErrorCode } from "./errors.js";
 import { HDR_SIZE, MAX_FRAME, WIRE_VERSION } from "./layout.js";
@@ -58,9 +59,44 @@ export class FrameReader {
       data = data.subarray(n);
     }
     if (this.pending.length > 0) {
-      data = Buffer.concat([this.pending, data]);
-      this.pending = Buffer.alloc(0);
+      const split = this.completePending(data, onFrame);
+      if (split < 0) return;
+      if (split > 0) data = data.subarray(split);
+      else {
+        // the held bytes do not start a valid frame: scan them together with the chunk
+        data = Buffer.concat([this.pending, data]);
+        this.pending = Buffer.alloc(0);
+      }
     }
+    this.scan(data, onFrame);
+  }
+
+  /**
+   * Finishes the frame split across the previous chunk and this one, copying only that frame's
+   * bytes (not the whole chunk). Returns the bytes of `data` it used; -1 when the chunk was all
+   * held (the frame is still incomplete); 0 when the held bytes do not start a valid frame.
+   */
+  private completePending(data: Buffer, onFrame: FrameHandler): number {
+    const held = this.pending;
+    if (held.length + data.length < PEEK) {
+      this.pending = Buffer.concat([held, data]);
+      return -1;
+    }
+    const hdr = held.length >= PEEK ? held : Buffer.concat([held, data.subarray(0, PEEK - held.length)]);
+    const size = hdr.readUInt32LE(0);
+    if (hdr[6] !== WIRE_VERSION || size < HDR_SIZE || size > this.maxFrame || size <= held.length) return 0;
+    const need = size - held.length;
+    if (data.length < need) {
+      this.pending = Buffer.concat([held, data]);
+      return -1;
+    }
+    this.pending = Buffer.alloc(0);
+    this.scan(Buffer.concat([held, data.subarray(0, need)], size), onFrame);
+    return need;
+  }
+
+  /** Hands out the whole frames of `data`; holds a trailing partial frame in `pending`. */
+  private scan(data: Buffer, onFrame: FrameHandler): void {
     const view = new DataView(data.buffer, data.byteOffset, data.length);
     const end = data.length;
     let off = 0;

@@ -131,3 +131,30 @@ describe("FrameDecoder control frames", () => {
     ]);
   });
 });
+
+describe("FrameDecoder chunk boundaries anywhere", () => {
+  it("random chunkings of a long stream (bad frames included) give the events and counters of one push", () => {
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 300; i++) {
+      parts.push(openatFrame(i % 3 === 0 ? `/tmp/ünï-${i}/naïve` : `/etc/f${i}`, 3 + (i % 5), 1000 + i));
+      if (i % 50 === 7) parts.push(frame({ type: 4, version: 9 }));
+      if (i % 70 === 9) parts.push(Buffer.concat([frame({ type: 4, sizeField: MAX_FRAME + 100 }), Buffer.alloc(MAX_FRAME + 100 - 88)]));
+    }
+    const all = Buffer.concat(parts);
+    const whole = collect();
+    whole.dec.push(all);
+    expect(whole.seen.some((s) => s.fdName === "/tmp/ünï-0/naïve")).toBe(true);
+    let seed = 9;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    for (const maxChunk of [3, 90, 700, 70_000]) {
+      const c = collect();
+      for (let o = 0; o < all.length; ) {
+        const n = 1 + rnd(maxChunk);
+        c.dec.push(all.subarray(o, o + n));
+        o += n;
+      }
+      expect(c.seen).toEqual(whole.seen);
+      expect(c.dec.stats()).toEqual(whole.dec.stats());
+    }
+  });
+});
