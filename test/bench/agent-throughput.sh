@@ -15,7 +15,9 @@
 #     RATES  target events/s (default: 50000 100000 200000 300000 400000 500000 0); 0 = flat out
 #   env: RULES=<file> loads that rules file instead of the built-in packs (e.g. Falco's stable
 #        rules, ../shared/corpus/falco/falco_rules.yaml); SECS (default 5) seconds per rate;
-#        AGENT_CPU (1), GEN_CPU (0).
+#        AGENT_CPU (1), GEN_CPU (0); AGENT_DIR=<tree> runs the agent built in another checkout (a
+#        baseline: `git archive REV | tar -x -C DIR`, node_modules linked, `npx tsc -p DIR`) with
+#        this tree's vigil-probe, so a run compares userspace only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MODE=${1:-mix}
@@ -32,8 +34,12 @@ DATA=$(mktemp -d)
 LOG=$DATA/agent.log
 RULE_ARGS=()
 [ -n "${RULES:-}" ] && RULE_ARGS=(--rules "$RULES")
-taskset -c "$AGENT_CPU" node dist/agent/cli/main.js agent "${RULE_ARGS[@]}" --output json --no-containerd \
-  --no-embedded-collector --no-metrics --no-fim-scan --stats-interval 1 --data "$DATA" >"$DATA/alerts.json" 2>"$LOG" &
+AGENT_DIR=${AGENT_DIR:-.}
+# an older baseline may predate --no-fim-scan
+FIM_ARGS=()
+node "$AGENT_DIR/dist/agent/cli/main.js" agent --help | grep -q -- --no-fim-scan && FIM_ARGS=(--no-fim-scan)
+taskset -c "$AGENT_CPU" node "$AGENT_DIR/dist/agent/cli/main.js" agent "${RULE_ARGS[@]}" --probe "$PWD/native-bridge/build/vigil-probe" --output json --no-containerd \
+  --no-embedded-collector --no-metrics "${FIM_ARGS[@]}" --stats-interval 1 --data "$DATA" >"$DATA/alerts.json" 2>"$LOG" &
 AGENT=$!
 trap 'kill -INT $AGENT 2>/dev/null || true; wait $AGENT 2>/dev/null || true; rm -rf "$DATA"' EXIT
 
@@ -52,7 +58,7 @@ stat() { grep '"stats"' "$LOG" | tail -1 | grep -oE "\"$1\":[0-9]+" | head -1 | 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 
-echo "mode=$MODE rules=${RULES:-built-in} secs=$SECS agent_cpu=$AGENT_CPU gen_cpu=$GEN_CPU load=$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "agent=$AGENT_DIR mode=$MODE rules=${RULES:-built-in} secs=$SECS agent_cpu=$AGENT_CPU gen_cpu=$GEN_CPU load=$(cut -d' ' -f1-3 /proc/loadavg)"
 printf "%10s %10s %10s %8s %9s %9s %12s %12s\n" target achieved events drops agent% probe% "agent ns/ev" "1-core ev/s"
 for rate in $RATES; do
   sleep 1.5
