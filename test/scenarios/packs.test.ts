@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import { loadRuleFiles } from "../../rules/index.js";
 import { REPO_ROOT } from "../helpers/agent.js";
 import { ATTACKS } from "./table.js";
+import { execve, proc } from "../rules/event-builder.js";
 
 const file = (n: string) => {
   const path = join(REPO_ROOT, "rules", "files", n);
@@ -58,5 +59,33 @@ describe("rule packs", () => {
   it("no two rules share a name", () => {
     const names = [BASE, ...PACKS].flatMap((p) => rulesOf(p).map((r) => r.rule));
     expect(new Set(names).size).toBe(names.length);
+  });
+});
+
+describe("System Program Name Run From Writable Location on the user's own toolchains", () => {
+  const rs = loadRuleFiles([BASE, ...PACKS].map(file), {}).ruleset;
+  const fired = (exepath: string, comm: string, exe = comm): string[] => {
+    const init = proc({ comm: "bash" });
+    const p = proc({ comm, exe, exepath, args: ["-c", "1"] });
+    p.parent = init;
+    const out: string[] = [];
+    rs.evaluate(execve(p), (r) => out.push(r.name));
+    return out;
+  };
+  it.each([
+    ["/root/.pyenv/versions/3.11.9/bin/python3.11", "python3"],
+    ["/home/dev/.pyenv/versions/3.12.1/bin/python3.12", "python3"],
+    ["/root/.nvm/versions/node/v20.11.0/bin/node", "node"],
+    ["/home/dev/.asdf/installs/java/21/bin/java", "java"],
+  ])("%s (%s) raises nothing", (exepath, comm) => {
+    expect(fired(exepath, comm)).toEqual([]);
+  });
+  it.each([
+    ["/root/.cache/sshd", "sshd"],
+    ["/home/dev/.local/bin/.x/python3", "python3"],
+    ["/tmp/.pyenv/versions/3/bin/python3", "python3"],
+    ["/root/.pyenvx/versions/3/bin/sshd", "sshd"],
+  ])("%s (%s) is still detected", (exepath, comm) => {
+    expect(fired(exepath, comm)).toContain("System Program Name Run From Writable Location");
   });
 });
