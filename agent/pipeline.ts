@@ -108,7 +108,7 @@ export class Pipeline {
   private dropBurst = 0;
   private started = false;
   private readonly record: ((e: SyscallEvent) => void) | undefined;
-  readonly counters = { events: 0, alerts: 0, alerts_dropped: 0, alerts_late_metadata: 0, alerts_decorated: 0, decorate_errors: 0, internal_alerts: 0, ingested: 0, ingested_enriched: 0, sink_failures: 0 };
+  readonly counters = { events: 0, blocked_execs: 0, blocked_unreported: 0, alerts: 0, alerts_dropped: 0, alerts_late_metadata: 0, alerts_decorated: 0, decorate_errors: 0, internal_alerts: 0, ingested: 0, ingested_enriched: 0, sink_failures: 0 };
 
   constructor(private readonly opts: PipelineOptions) {
     this.log = opts.logger.child({ component: "pipeline" });
@@ -151,6 +151,10 @@ export class Pipeline {
   private readonly onEvent = (e: SyscallEvent): void => {
     const n = ++this.counters.events;
     this.record?.(e);
+    if (e.blocked === true) {
+      this.onBlocked(e);
+      return;
+    }
     const m = this.opts.metrics;
     if (m === undefined) {
       this.engine.evaluate(e, this.onMatch);
@@ -164,6 +168,35 @@ export class Pipeline {
     const t0 = process.hrtime.bigint();
     this.engine.evaluate(e, this.onMatch);
     m.ruleEvalSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+  };
+
+  /**
+   * An exec the kernel blocked (drift prevention killed it before it ran): the rules' alerts say
+   * so; when no rule reports it, it gets an alert of its own — a kill nobody hears of is a bug.
+   */
+  private onBlocked(e: SyscallEvent): void {
+    this.counters.blocked_execs++;
+    this.opts.metrics?.countEvent(e.type);
+    this.blockedMatched = false;
+    this.engine.evaluate(e, this.onBlockedMatch);
+    if (this.blockedMatched) return;
+    this.counters.blocked_unreported++;
+    const send = (ev: SyscallEvent): void => this.emit(this.builder.blockedExec(ev), ev.proc.container.id);
+    if (e.proc.container.metaMissing && this.opts.enricher) {
+      const snap = snapshotEvent(e);
+      void this.opts.enricher.whenReady(e.proc.container).then(
+        () => send(snap),
+        () => send(snap),
+      );
+      return;
+    }
+    send(e);
+  }
+
+  private blockedMatched = false;
+  private readonly onBlockedMatch = (rule: CompiledRule, e: SyscallEvent): void => {
+    this.blockedMatched = true;
+    this.onMatch(rule, e);
   };
 
   private readonly onMatch = (rule: CompiledRule, e: SyscallEvent): void => {

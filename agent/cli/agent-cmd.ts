@@ -16,6 +16,7 @@ import { Pipeline, type Enricher, type EventSource, type SourceContext } from ".
 import { StdoutSink } from "../sinks/stdout-sink.js";
 import type { CaptureUpload } from "../sinks/collector-client.js";
 import type { Alert, Sink } from "../sinks/types.js";
+import type { PreventionRuntime } from "../prevent/index.js";
 
 export interface AgentFlags {
   config?: string;
@@ -96,21 +97,30 @@ export function flagsToOverrides(f: AgentFlags): DeepPartial<Config> {
 }
 
 /** The kernel probe source. */
-async function ebpfSource(ctx: SourceContext, c: Config["sources"]["ebpf"], onDrops: (info: { drops: number; total: number }) => void): Promise<EventSource> {
+async function ebpfSource(
+  ctx: SourceContext,
+  c: Config["sources"]["ebpf"],
+  onDrops: (info: { drops: number; total: number }) => void,
+  prevention?: PreventionRuntime,
+): Promise<EventSource> {
   const { KernelEventStream } = await import("../sources/ebpf-source.js");
   const opts: ConstructorParameters<typeof KernelEventStream>[0] = {
     syscalls: ctx.syscalls,
     logger: ctx.logger,
-    onEvent: ctx.onEvent,
+    onEvent: prevention ? prevention.wrap(ctx.onEvent) : ctx.onEvent,
     onDrops,
     probeArgs: ["--ringbuf-mb", String(c.ringbuf_mb), "--wakeup-kb", String(c.wakeup_kb), "--poll-ms", String(c.poll_ms), "--stats-ms", String(c.stats_ms)],
   };
   if (c.probe_path !== "") opts.probePath = c.probe_path;
   if (ctx.resolveContainer !== undefined) opts.resolveContainer = ctx.resolveContainer;
+  if (prevention) opts.preventMax = prevention.config.max_cgroups;
   const s = new KernelEventStream(opts);
   return {
     name: "ebpf",
-    start: () => s.start(),
+    start: async () => {
+      await s.start();
+      prevention?.attach(s, ctx.resolveContainer);
+    },
     stop: () => s.stop(),
     stats: () => s.stats(),
     setSyscalls: (names) => s.setSyscalls(names),
@@ -155,10 +165,11 @@ function lazySource(name: string, make: () => Promise<EventSource>): EventSource
   };
 }
 
-async function containerEnricher(cfg: Config, logger: Logger): Promise<Enricher | undefined> {
+async function containerEnricher(cfg: Config, logger: Logger, onTask?: (pid: number) => void): Promise<Enricher | undefined> {
   if (!cfg.containerd.enabled) return undefined;
   const { ContainerEnricher } = await import("../enrich/index.js");
   return new ContainerEnricher({
+    onTask: onTask ? (_ns, _id, pid) => onTask(pid) : undefined,
     socket: cfg.containerd.socket,
     cacheSize: cfg.containerd.cache_size,
     namespaces: cfg.containerd.namespaces,
@@ -224,7 +235,17 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     metrics.registerStats("delivery", () => sink.stats());
   }
 
-  const enricher = await containerEnricher(cfg, logger);
+  // Drift prevention: the kernel kills drift in the containers the policy selects (README).
+  let prevention: PreventionRuntime | undefined;
+  const enricher = await containerEnricher(cfg, logger, cfg.prevention.enabled ? (pid) => prevention?.controller.observePid(pid) : undefined);
+  if (cfg.prevention.enabled) {
+    if (!cfg.sources.ebpf.enabled) logger.warn("prevention.enabled needs the kernel probe (sources.ebpf): nothing will be blocked");
+    const { PreventionRuntime } = await import("../prevent/index.js");
+    const pr = new PreventionRuntime(cfg.prevention, { logger, whenReady: enricher ? (i) => enricher.whenReady(i) : undefined, host: cfg.host });
+    prevention = pr;
+    closers.push(async () => pr.stop());
+    metrics.registerStats("prevention", () => pr.stats(), { gauges: ["armed_now", "pending", "kernel_armed"] });
+  }
 
   // File integrity: hashes before/after for alerts of rules tagged `fim`.
   let fim: import("../fim/index.js").FileIntegrity | undefined;
@@ -293,7 +314,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
       for (const name of (flags.source ?? "").split(",").map((x) => x.trim()).filter((x) => x !== "")) {
         if (!["ebpf", "ptrace"].includes(name) && !name.startsWith("replay:")) throw new Error(`unknown source '${name}' (expected ebpf, ptrace or replay:FILE)`);
       }
-      if (cfg.sources.ebpf.enabled) list.push(lazySource("ebpf", () => ebpfSource(ctx, cfg.sources.ebpf, onKernelDrops)));
+      if (cfg.sources.ebpf.enabled) list.push(lazySource("ebpf", () => ebpfSource(ctx, cfg.sources.ebpf, onKernelDrops, prevention)));
       if (cfg.sources.ptrace.enabled) {
         list.push(
           lazySource("ptrace", async () => {
