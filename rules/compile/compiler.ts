@@ -361,21 +361,53 @@ function mergeGroups(children: readonly Expr[], negated: boolean, cache: LeafCac
   return out;
 }
 
-/** Strings by their first (or last) character code; index 128 holds those to try for any character. */
-function charBuckets(lits: readonly string[], last: boolean): string[][] {
-  const b: string[][] = Array.from({ length: 129 }, () => []);
-  for (const s of lits) {
-    const c = s.length === 0 ? -1 : s.charCodeAt(last ? s.length - 1 : 0);
-    if (c >= 0 && c < 128) (b[c] as string[]).push(s);
-    else for (const x of b) x.push(s);
-  }
-  return b;
+/**
+ * Literals bucketed by the character at one position, counted from the start (or, with `last`,
+ * from the end): the position where they differ most, among those every literal reaches (paths
+ * all start with `/`, so the first character would not split them). Index 128 of `buckets` holds
+ * the literals to try for a non-ASCII character there. `at` is -1 when some literal is empty (no
+ * bucketing: every value tries every literal).
+ */
+interface CharBuckets {
+  at: number;
+  buckets: string[][];
 }
+
+function charBuckets(lits: readonly string[], last: boolean): CharBuckets {
+  const minLen = lits.reduce((m, s) => Math.min(m, s.length), Infinity);
+  const charAt = (s: string, i: number): number => s.charCodeAt(last ? s.length - 1 - i : i);
+  let at = -1;
+  let best = 0;
+  for (let i = 0; i < Math.min(minLen, 64); i++) {
+    const n = new Set(lits.map((s) => charAt(s, i))).size;
+    if (n > best) {
+      best = n;
+      at = i;
+    }
+  }
+  const buckets: string[][] = Array.from({ length: 129 }, () => []);
+  for (const s of lits) {
+    const c = at < 0 ? -1 : charAt(s, at);
+    if (c >= 0 && c < 128) (buckets[c] as string[]).push(s);
+    else if (c >= 128) (buckets[128] as string[]).push(s);
+    else for (const b of buckets) b.push(s);
+  }
+  return { at, buckets };
+}
+
+/** The literals of `b` worth trying on `v` (an empty list when `v` is too short for any). */
+function bucketFor(b: CharBuckets, v: string, last: boolean): string[] {
+  if (b.at < 0) return b.buckets[128] as string[];
+  if (v.length <= b.at) return NONE;
+  const c = v.charCodeAt(last ? v.length - 1 - b.at : b.at);
+  return b.buckets[c < 128 ? c : 128] as string[];
+}
+const NONE: string[] = [];
 
 /**
  * One predicate true when any of the merged checks is: equality and `in` become one Set lookup,
- * `startswith` and `endswith` test only the literals that begin (end) with the value's first
- * (last) character, the other operators run their own compiled predicate. Values that are not
+ * `startswith` and `endswith` test only the literals that have the value's character at the
+ * position where the literals differ most, the other operators run their own compiled predicate. Values that are not
  * strings take every check's own predicate, exactly as unmerged.
  */
 function anyOfPred(leaves: readonly GpLeaf[]): ValuePred {
@@ -408,13 +440,11 @@ function anyOfPred(leaves: readonly GpLeaf[]): ValuePred {
     }
     if (hasEq && eq.has(v)) return true;
     if (hasStarts) {
-      const c = v.length === 0 ? 128 : v.charCodeAt(0);
-      const list = sb[c < 128 ? c : 128] as string[];
+      const list = bucketFor(sb, v, false);
       for (let k = 0; k < list.length; k++) if (v.startsWith(list[k] as string)) return true;
     }
     if (hasEnds) {
-      const c = v.length === 0 ? 128 : v.charCodeAt(v.length - 1);
-      const list = eb[c < 128 ? c : 128] as string[];
+      const list = bucketFor(eb, v, true);
       for (let k = 0; k < list.length; k++) if (v.endsWith(list[k] as string)) return true;
     }
     if (nSubs > 0) {
@@ -446,7 +476,7 @@ function asciiMask(s: string, out: Uint32Array, at: number): void {
 
 // Character masks of the last few values searched: one event's command line or path is searched
 // by the merged checks of many rules, so its mask is computed once per event.
-const MASK_SLOTS = 4;
+const MASK_SLOTS = 8;
 const masks = new Uint32Array(MASK_SLOTS * 4);
 const maskOf: (string | undefined)[] = new Array<string | undefined>(MASK_SLOTS).fill(undefined);
 let maskNext = 0;

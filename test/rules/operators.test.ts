@@ -304,8 +304,11 @@ describe("an `or` of checks on one text field (merged into one getter call and p
     "fd.name contains hadow or fd.name contains hadox or fd.name contains /x or fd.name contains .so. or fd.name contains lib",
     "not fd.name contains hadow and not fd.name startswith /usr and proc.name != x and not fd.name in (/a, /b) and not proc.name = sh and not proc.name = zsh",
     "evt.type = openat and not fd.name endswith .so and not fd.name endswith .conf",
+    "fd.name startswith /etc/ or fd.name startswith /usr/ or fd.name startswith /var/spool/ or fd.name startswith /éx or fd.name startswith /b/lib",
+    "fd.name endswith .so.6 or fd.name endswith /.kube/config or fd.name endswith é or fd.name endswith .pem or fd.name startswith ''",
+    "fd.name startswith /a or fd.name startswith /ab or fd.name startswith /abc or fd.name endswith '/a' or fd.name endswith b/a",
   ];
-  const NAMES = ["/etc/shadow", "/etc/Shadow.conf", "", "/", "é", "/éc", "/root/.aws/credentials", "/home/u/.ssh/id", "/var/lib/x", "/tmp/x", "/a", "/b/lib.so", "/usr/lib/libc.so.6", "/x/key.pem", "/r/.kube/config", "/etc/S", "c"];
+  const NAMES = ["/etc/shadow", "/etc/Shadow.conf", "/éx", "/é", "/ab", "/abc/d", "/b/a", "/var/spool/cron", "/root/.kube/config", "", "/", "é", "/éc", "/root/.aws/credentials", "/home/u/.ssh/id", "/var/lib/x", "/tmp/x", "/a", "/b/lib.so", "/usr/lib/libc.so.6", "/x/key.pem", "/r/.kube/config", "/etc/S", "c"];
   const PROCS = [bash, proc({ comm: "grep", parents: [{ comm: "zsh" }] }), proc({ comm: "sh" })];
   it.each(CONDS)("%s agrees with the closure compiler", (cond) => {
     for (const p of PROCS) for (const n of NAMES) holds(cond, openat(n, O.RDONLY | O.CLOEXEC, p));
