@@ -243,6 +243,7 @@ export class FileIntegrity {
     await this.scanning;
     await Promise.allSettled([...this.chains.values()]);
     await this.save();
+    await this.baseline.closeFile().catch(() => undefined);
   }
 
   /** Resolves once the start scan has finished (for tests and readiness reporting). */

@@ -2,7 +2,7 @@
 /** The FIM building blocks: watch set, hashing with a cap, the on-disk baseline, overlay layers. */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -61,26 +61,36 @@ describe("Baseline", () => {
     expect(c.get("host:/etc/a")).toEqual({ sha256: "a".repeat(64), size: 1, mtimeMs: 2, ino: 3 });
   });
 
-  it.each([["not json"], ['{"version":1,"entries":null}'], ['{"version":99,"entries":{}}']])("sets a corrupt file aside: %s", async (text) => {
+  it.each([["not json"], ['{"version":1,"entries":null}'], ["SQLite format 3\u0000" + "x".repeat(200)]])("sets a corrupt file aside: %s", async (text) => {
     const s = join(dir, `state-${Math.random()}`);
     const b = new Baseline(s);
     await b.load();
+    await b.closeFile();
     writeFileSync(b.path, text);
     const c = new Baseline(s);
     expect(await c.load()).toBe(false);
     expect(c.size).toBe(0);
-    expect(existsSync(b.path)).toBe(false);
+    await c.closeFile(); // a fresh, empty baseline took its place
     expect(readdirSync(s).some((n) => n.includes(".corrupt-"))).toBe(true);
   });
 
-  it("skips malformed rows and keeps good ones", async () => {
+  it("keeps changes visible before a save, persists deletions, and holds the entries on disk, not in the heap", async () => {
     const s = join(dir, "state2");
     const b = new Baseline(s);
     await b.load();
-    writeFileSync(b.path, JSON.stringify({ version: 1, entries: { good: ["b".repeat(64), 1, 1, 1], bad: ["zz", 1, 1, 1], short: [1] } }));
+    for (let i = 0; i < 5000; i++) b.set(`host:/usr/lib/f${i}`, { sha256: (i % 16).toString(16).repeat(64), size: i, mtimeMs: i, ino: i });
+    b.delete("host:/usr/lib/f7");
+    expect(b.get("host:/usr/lib/f7")).toBeUndefined();
+    expect(b.get("host:/usr/lib/f8")?.size).toBe(8);
+    await b.save();
+    expect(b.size).toBe(4999);
+    await b.closeFile();
     const c = new Baseline(s);
     expect(await c.load()).toBe(true);
-    expect(c.size).toBe(1);
+    expect(c.size).toBe(4999);
+    expect(c.get("host:/usr/lib/f7")).toBeUndefined();
+    expect(c.get("host:/usr/lib/f4999")).toEqual({ sha256: "7".repeat(64), size: 4999, mtimeMs: 4999, ino: 4999 });
+    await c.closeFile();
   });
 });
 
