@@ -7,6 +7,7 @@
 import { EVENT_CODE_LIMIT, EVENTS } from "./event-table.js";
 import type { SyscallEvent } from "./event.js";
 import type { Pred } from "./compile/compiler.js";
+import type { Expr } from "./lang/ast.js";
 import type { CodeSet } from "./compile/evttype.js";
 import type { Formatter } from "./compile/formatter.js";
 import type { PriorityName } from "./load/types.js";
@@ -24,6 +25,10 @@ export interface CompiledRule {
   readonly captureDuration: number;
   readonly file: string;
   readonly line: number;
+  /** Event codes the rule is indexed under (`null`: every type). */
+  readonly codes: CodeSet;
+  /** The condition after macro expansion and exceptions (what the rule evaluates). */
+  readonly cond: Expr;
   /** The message (without time/priority prefix) and typed output_fields (null when missing; includes evt.time). */
   format(e: SyscallEvent): { message: string; fields: Record<string, string | number | boolean | null> };
   matches: number;
@@ -54,6 +59,8 @@ export interface RuleParts {
   line: number;
   pred: Pred;
   codes: CodeSet;
+  /** The condition after macro expansion and exceptions (what `pred` was compiled from). */
+  cond: Expr;
   formatter: Formatter;
 }
 
@@ -71,6 +78,7 @@ export class Rule implements CompiledRule {
   readonly line: number;
   readonly pred: Pred;
   readonly codes: CodeSet;
+  readonly cond: Expr;
   private readonly formatter: Formatter;
   matches = 0;
   evalErrors = 0;
@@ -88,6 +96,7 @@ export class Rule implements CompiledRule {
     this.line = p.line;
     this.pred = p.pred;
     this.codes = p.codes;
+    this.cond = p.cond;
     this.formatter = p.formatter;
   }
 

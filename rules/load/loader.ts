@@ -404,6 +404,7 @@ class Compilation {
       line: r.loc.line,
       pred,
       codes,
+      cond: tree,
       formatter,
     });
   }
