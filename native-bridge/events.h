@@ -184,4 +184,79 @@ struct vigil_ctl_prevent {
 	__u32 map_full; /* 108: arm requests refused because the map was full (failed open) */
 };
 
+/*
+ * Kernel filters pushed down from the rules (not wire format: shared by the probe and the loader).
+ * Per open-family event type, an event is sent when it passes one clause (FORMAT.md "Kernel
+ * filters"); `on == 0` sends every event. Name sets live in a hash map keyed by (type, dim, name)
+ * whose value has bit i set when clause i accepts that name.
+ */
+#define VIGIL_FILTER_CLAUSES 8
+#define VIGIL_FNAME_MAX 60 /* name bytes in a key, NUL included: names up to 59 bytes */
+
+enum vigil_filter_res { VIGIL_RES_ANY = 0, VIGIL_RES_OK = 1, VIGIL_RES_FAIL = 2 };
+
+enum vigil_filter_need {
+	VIGIL_NEED_DOTDOT = 1, /* the path argument contains "../" */
+	VIGIL_NEED_LEAF = 2, /* the file's last path component is in the clause's leaf set */
+	VIGIL_NEED_PARENT = 4, /* its directory's last component is in the clause's parent set */
+	VIGIL_NEED_RAW = 8, /* the path argument is in the clause's raw set */
+};
+
+enum vigil_fname_dim { VIGIL_DIM_LEAF = 1, VIGIL_DIM_PARENT = 2, VIGIL_DIM_RAW = 3 };
+
+struct vigil_fclause {
+	__u32 flags_all; /* open flag bits that must all be set */
+	__u8 res; /* enum vigil_filter_res */
+	__u8 acc; /* bit m: access mode m (flags & 3) allowed */
+	__u8 need; /* enum vigil_filter_need bits */
+	__u8 pad;
+};
+
+struct vigil_filter {
+	__u32 on;
+	__u32 n; /* clauses in use */
+	struct vigil_fclause c[VIGIL_FILTER_CLAUSES];
+	/* bit masks over the clauses, derived from c[] by the loader (vigil_filter_masks) */
+	__u8 res_mask[2]; /* [0] clauses a successful call can pass, [1] a failed one */
+	__u8 acc_mask[4]; /* [m] clauses allowing access mode m */
+	__u8 free_mask; /* clauses needing no name check */
+	__u8 pad;
+	__u8 need_mask[4]; /* [k] clauses with need bit 1 << k */
+};
+
+/* Fills the masks of `f` from its clauses. */
+static inline void vigil_filter_masks(struct vigil_filter *f)
+{
+	for (int k = 0; k < 4; k++) {
+		f->acc_mask[k] = 0;
+		f->need_mask[k] = 0;
+	}
+	f->res_mask[0] = f->res_mask[1] = 0;
+	f->free_mask = 0;
+	for (__u32 i = 0; i < f->n && i < VIGIL_FILTER_CLAUSES; i++) {
+		const struct vigil_fclause *c = &f->c[i];
+		__u8 bit = (__u8)(1U << i);
+
+		if (c->res != VIGIL_RES_FAIL)
+			f->res_mask[0] |= bit;
+		if (c->res != VIGIL_RES_OK)
+			f->res_mask[1] |= bit;
+		for (int m = 0; m < 4; m++)
+			if (c->acc & (1U << m))
+				f->acc_mask[m] |= bit;
+		for (int k = 0; k < 4; k++)
+			if (c->need & (1U << k))
+				f->need_mask[k] |= bit;
+		if (!c->need)
+			f->free_mask |= bit;
+	}
+}
+
+struct vigil_fname_key {
+	__u16 type; /* enum vigil_event_type */
+	__u8 dim; /* enum vigil_fname_dim */
+	__u8 pad;
+	char name[VIGIL_FNAME_MAX]; /* NUL-padded */
+};
+
 #endif /* VIGIL_EVENTS_H */

@@ -15,7 +15,9 @@
  * - Never reports its own process nor the --exclude-pid tgids.
  * - Exits 0 on SIGTERM/SIGINT, when stdout closes, and (with --control-stdin) on stdin EOF.
  * - With --control-stdin, reads lines "syscalls a,b,c" (replace the set), "exclude N",
- *   "prevent CGROUP_ID BITS" (arm prevention for a cgroup; BITS 0 disarms) and "prevent-clear".
+ *   "prevent CGROUP_ID BITS" (arm prevention for a cgroup; BITS 0 disarms) and "prevent-clear",
+ *   and the kernel filter lines "filter-begin EV", "fname EV DIM BITS HEX", "filter EV off|CLAUSES"
+ *   (FORMAT.md "Kernel filters").
  *   With every stats frame comes a VIGIL_CTL_PREVENT frame (blocked execs, armed cgroups).
  *
  * ==== Sections ====
@@ -500,15 +502,17 @@ static void emit_prevent(struct probe *skel, int ncpus)
 
 static void emit_stats(struct probe *skel, int ncpus)
 {
-	struct { __u64 drops, events; } *vals = calloc((size_t)ncpus, 16);
-	size_t fsize = VIGIL_HDR_SIZE + sizeof(struct vigil_ctl_stats) + (size_t)ncpus * 8;
+	struct { __u64 drops, events, filtered; } *vals = calloc((size_t)ncpus, 24);
+	/* header, fixed part, per-CPU drops, then (appended) the events dropped by kernel filters */
+	size_t fsize = VIGIL_HDR_SIZE + sizeof(struct vigil_ctl_stats) + (size_t)ncpus * 8 + 8;
 	unsigned char *f = calloc(1, fsize);
 	struct vigil_ctl_stats st = { 0 };
+	__u64 filtered = 0;
 	__u32 zero = 0;
 
 	if (!vals || !f)
 		goto cleanup;
-	if (bpf_map__lookup_elem(skel->maps.counters, &zero, sizeof(zero), vals, (size_t)ncpus * 16, 0) != 0)
+	if (bpf_map__lookup_elem(skel->maps.counters, &zero, sizeof(zero), vals, (size_t)ncpus * 24, 0) != 0)
 		goto cleanup;
 	ctl_header((struct vigil_hdr *)f, VIGIL_CTL_STATS, (__u32)fsize);
 	st.realtime_ns = clock_ns(CLOCK_REALTIME);
@@ -519,7 +523,9 @@ static void emit_stats(struct probe *skel, int ncpus)
 		st.drops += vals[i].drops;
 		st.events += vals[i].events;
 		memcpy(f + VIGIL_HDR_SIZE + sizeof(st) + (size_t)i * 8, &vals[i].drops, 8);
+		filtered += vals[i].filtered;
 	}
+	memcpy(f + fsize - 8, &filtered, 8);
 	st.frames_out = frames_out + 2;
 	memcpy(f + VIGIL_HDR_SIZE, &st, sizeof(st));
 	emit(f, fsize);
@@ -527,6 +533,142 @@ static void emit_stats(struct probe *skel, int ncpus)
 cleanup:
 	free(vals);
 	free(f);
+}
+
+/* ------------------------------------------------------------------ kernel filters */
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* An event name of the filterable kind, as its code; -1 otherwise. */
+static int filter_type(const char *name)
+{
+	int i = find_syscall(name);
+
+	if (i < 0)
+		return -1;
+	switch (SYSCALLS[i].code) {
+	case VIGIL_EV_OPEN:
+	case VIGIL_EV_OPENAT:
+	case VIGIL_EV_OPENAT2:
+		return (int)SYSCALLS[i].code;
+	default:
+		return -1;
+	}
+}
+
+/*
+ * filter_begin() - turn `type`'s filter off (every event passes) and delete its names, so that
+ * an update in progress can only send more events, never fewer. Returns 0 or -errno.
+ */
+static int filter_begin(struct probe *skel, __u32 type)
+{
+	static struct vigil_fname_key doomed[8192]; /* the map's max_entries */
+	struct vigil_filter off = { 0 };
+	struct vigil_fname_key k, next, *prev = NULL;
+	int fd = bpf_map__fd(skel->maps.filter_names), err;
+	size_t n = 0;
+
+	err = bpf_map__update_elem(skel->maps.filters, &type, sizeof(type), &off, sizeof(off), BPF_ANY);
+	if (err)
+		return err;
+	while (n < sizeof(doomed) / sizeof(doomed[0]) && bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (next.type == type)
+			doomed[n++] = next;
+		k = next;
+		prev = &k;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &doomed[i]);
+	return 0;
+}
+
+/* "fname <event> <dim> <bits> <hex name>": one name of a set. Returns 0 or -errno. */
+static int filter_name(struct probe *skel, char *args)
+{
+	char ev[32], hex[2 * VIGIL_FNAME_MAX + 2];
+	unsigned int dim, bits;
+	struct vigil_fname_key k = { 0 };
+	size_t n;
+	int type;
+
+	if (sscanf(args, "%31s %u %u %121s", ev, &dim, &bits, hex) != 4)
+		return -EINVAL;
+	type = filter_type(ev);
+	n = strlen(hex);
+	if (type < 0 || dim < VIGIL_DIM_LEAF || dim > VIGIL_DIM_RAW || n % 2 || n / 2 >= VIGIL_FNAME_MAX)
+		return -EINVAL;
+	k.type = (__u16)type;
+	k.dim = (__u8)dim;
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			return -EINVAL;
+		k.name[i] = (char)(hi << 4 | lo);
+	}
+	return bpf_map__update_elem(skel->maps.filter_names, &k, sizeof(k), &bits, sizeof(bits), BPF_ANY);
+}
+
+/*
+ * "filter <event> off" or "filter <event> res,acc,flags_all,need ..." (one group per clause):
+ * installs the clauses (after "filter-begin" and the "fname" lines). Returns 0 or -errno.
+ */
+static int filter_set(struct probe *skel, char *args)
+{
+	struct vigil_filter f = { 0 };
+	char *save = NULL, *tok = strtok_r(args, " ", &save);
+	int type = tok ? filter_type(tok) : -1;
+	__u32 key;
+
+	if (type < 0)
+		return -EINVAL;
+	key = (__u32)type;
+	while ((tok = strtok_r(NULL, " ", &save))) {
+		unsigned int res, acc, fa, need;
+
+		if (strcmp(tok, "off") == 0) {
+			f.n = 0;
+			break;
+		}
+		if (f.n >= VIGIL_FILTER_CLAUSES || sscanf(tok, "%u,%u,%u,%u", &res, &acc, &fa, &need) != 4 ||
+		    res > VIGIL_RES_FAIL || acc > 15 || need > 15)
+			return -EINVAL;
+		f.c[f.n].res = (__u8)res;
+		f.c[f.n].acc = (__u8)acc;
+		f.c[f.n].flags_all = fa;
+		f.c[f.n].need = (__u8)need;
+		f.n++;
+	}
+	f.on = f.n > 0;
+	vigil_filter_masks(&f);
+	return bpf_map__update_elem(skel->maps.filters, &key, sizeof(key), &f, sizeof(f), BPF_ANY);
+}
+
+/* One "filter-begin" / "fname" / "filter" control line; a bad line is reported on stderr. */
+static void filter_control(struct probe *skel, char *line)
+{
+	int err;
+
+	if (strncmp(line, "filter-begin ", 13) == 0) {
+		int type = filter_type(line + 13);
+
+		err = type < 0 ? -EINVAL : filter_begin(skel, (__u32)type);
+	} else if (strncmp(line, "fname ", 6) == 0) {
+		err = filter_name(skel, line + 6);
+	} else {
+		err = filter_set(skel, line + 7);
+	}
+	if (err)
+		fprintf(stderr, "vigil-probe: warning: kernel filter line rejected (%s): %.80s\n", strerror(-err), line);
 }
 
 /* ------------------------------------------------------------------ control input */
@@ -560,6 +702,9 @@ static bool read_control(struct probe *skel)
 			set_prevent(skel, (__u64)id, (__u32)bits);
 		} else if (strcmp(ctl_line, "prevent-clear") == 0)
 			clear_prevent(skel);
+		else if (strncmp(ctl_line, "filter-begin ", 13) == 0 || strncmp(ctl_line, "fname ", 6) == 0 ||
+			 strncmp(ctl_line, "filter ", 7) == 0)
+			filter_control(skel, ctl_line);
 		ctl_len -= (size_t)(nl + 1 - ctl_line);
 		memmove(ctl_line, nl + 1, ctl_len);
 	}
