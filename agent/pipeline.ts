@@ -5,6 +5,7 @@
  * alerts go through a bounded queue to the sinks, which export in batches off the event path.
  */
 import type { CompiledRule, RuleSet } from "../rules/index.js";
+import { deriveKernelFilters, type KernelFilters } from "../rules/compile/pushdown.js";
 import { EVENTS } from "../rules/event-table.js";
 import type { ContainerInfo, SyscallEvent } from "../rules/event.js";
 import { AlertBuilder } from "./engine/alert-builder.js";
@@ -17,6 +18,8 @@ import type { Alert, Sink } from "./sinks/types.js";
 export interface SourceContext {
   /** Falco event names the rules (and the state) need; the probe filters the rest in the kernel. */
   syscalls: string[];
+  /** Rule predicates the probe can evaluate (open family); undefined when push-down is off. */
+  kernelFilters: KernelFilters | undefined;
   logger: Logger;
   onEvent: (e: SyscallEvent) => void;
   resolveContainer: ((cgroupPath: string, cgroupId: number, pid: number) => ContainerInfo) | undefined;
@@ -30,6 +33,8 @@ export interface EventSource {
   stats(): Record<string, number>;
   /** Retunes the kernel filter after a rules reload (sources without a filter ignore it). */
   setSyscalls?(names: string[]): Promise<void>;
+  /** Replaces the pushed-down rule predicates after a rules reload. */
+  setKernelFilters?(filters: KernelFilters | undefined): Promise<void>;
 }
 
 /** A container enricher, as the pipeline uses it. */
@@ -81,6 +86,8 @@ export interface PipelineOptions {
    * what it needs from `e` synchronously: the source reuses the event object.
    */
   decorate?: { tag: string; fn: (a: Alert, e: SyscallEvent) => Promise<void> } | undefined;
+  /** Derive kernel filters from the rules and hand them to the source (default true). */
+  kernelFilter?: boolean;
 }
 
 
@@ -119,7 +126,10 @@ export class Pipeline {
       extraFiles: opts.extraRulesFiles ?? [],
       logger: opts.logger.child({ component: "rules" }),
       onSwap: (rs) => {
-        if (this.started) void this.source?.setSyscalls?.(syscallsFor(rs));
+        if (!this.started) return;
+        // filters first: a type newly attached must not run with the old type set's filter
+        void this.source?.setKernelFilters?.(this.filtersFor(rs));
+        void this.source?.setSyscalls?.(syscallsFor(rs));
       },
     };
     if (opts.ruleMatching !== undefined) engineOpts.ruleMatching = opts.ruleMatching;
@@ -134,6 +144,7 @@ export class Pipeline {
     const enricher = this.opts.enricher;
     this.source = this.opts.source({
       syscalls: syscallsFor(rs),
+      kernelFilters: this.filtersFor(rs),
       logger: this.opts.logger.child({ component: "source" }),
       onEvent: this.onEvent,
       resolveContainer: enricher ? (p, id, pid) => enricher.resolve(p, id, pid) : undefined,
@@ -145,6 +156,13 @@ export class Pipeline {
       this.statsTimer = setInterval(() => this.log.info({ stats: this.stats() }, "stats"), every * 1000);
       this.statsTimer.unref();
     }
+  }
+
+  private filtersFor(rs: RuleSet): KernelFilters | undefined {
+    if (this.opts.kernelFilter === false) return undefined;
+    const f = deriveKernelFilters(rs.rules);
+    this.log.info({ kernelFilters: Object.fromEntries([...f].map(([k, v]) => [k, v === null ? "all" : `${v.length} clauses`])) }, "kernel filters derived from the rules");
+    return f;
   }
 
   /** The per-event path: rules only; every 256th evaluation is timed for the latency histogram. */

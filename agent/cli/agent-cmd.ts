@@ -41,6 +41,7 @@ export interface AgentFlags {
   fim?: boolean;
   fimScan?: boolean;
   capture?: boolean;
+  kernelFilter?: boolean;
 }
 
 function collect(v: string, prev: string[]): string[] {
@@ -59,7 +60,12 @@ export function flagsToOverrides(f: AgentFlags): DeepPartial<Config> {
   if (f.minPriority !== undefined) rules.min_priority = f.minPriority.toLowerCase() as Config["rules"]["min_priority"];
   o.rules = rules;
   if (f.output !== undefined) o.sinks = { stdout: { format: f.output } };
-  if (f.probe !== undefined) o.sources = { ebpf: { probe_path: f.probe } };
+  if (f.probe !== undefined || f.kernelFilter === false) {
+    const e: DeepPartial<Config["sources"]["ebpf"]> = {};
+    if (f.probe !== undefined) e.probe_path = f.probe;
+    if (f.kernelFilter === false) e.kernel_filter = false;
+    o.sources = { ebpf: e };
+  }
   const cd: DeepPartial<Config["containerd"]> = {};
   if (f.containerdSocket !== undefined) cd.socket = f.containerdSocket;
   if (f.containerd === false) cd.enabled = false;
@@ -114,6 +120,7 @@ async function ebpfSource(
   if (c.probe_path !== "") opts.probePath = c.probe_path;
   if (ctx.resolveContainer !== undefined) opts.resolveContainer = ctx.resolveContainer;
   if (prevention) opts.preventMax = prevention.config.max_cgroups;
+  if (ctx.kernelFilters !== undefined) opts.kernelFilters = ctx.kernelFilters;
   const s = new KernelEventStream(opts);
   return {
     name: "ebpf",
@@ -124,6 +131,7 @@ async function ebpfSource(
     stop: () => s.stop(),
     stats: () => s.stats(),
     setSyscalls: (names) => s.setSyscalls(names),
+    setKernelFilters: (f) => s.setKernelFilters(f),
   };
 }
 
@@ -147,6 +155,9 @@ function combinedSources(list: EventSource[]): EventSource {
     setSyscalls: async (names) => {
       for (const x of list) await x.setSyscalls?.(names);
     },
+    setKernelFilters: async (f) => {
+      for (const x of list) await x.setKernelFilters?.(f);
+    },
   };
 }
 
@@ -162,6 +173,7 @@ function lazySource(name: string, make: () => Promise<EventSource>): EventSource
     stop: async () => real?.stop(),
     stats: () => real?.stats() ?? {},
     setSyscalls: async (names) => real?.setSyscalls?.(names),
+    setKernelFilters: async (f) => real?.setKernelFilters?.(f),
   };
 }
 
@@ -309,6 +321,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     record: recorder ? (e) => recorder.record(e) : undefined,
     decorate: fim ? { tag: "fim", fn: (a, e) => fim.decorate(a, e) } : undefined,
     onAlert,
+    kernelFilter: cfg.sources.ebpf.kernel_filter,
     source: (ctx) => {
       const list: EventSource[] = [];
       for (const name of (flags.source ?? "").split(",").map((x) => x.trim()).filter((x) => x !== "")) {
@@ -469,6 +482,8 @@ export function registerAgent(program: Command): void {
     .option("--no-fim", "no file-integrity hashes on FIM alerts")
     .option("--no-fim-scan", "do not hash the host's watched files at start")
     .option("--no-capture", "keep no event rings for audit captures")
+    .option("--no-kernel-filter", "send every open-family event to the agent (no rule predicates pushed into the probe)")
+    .option("--source <source>", "event source: ebpf", "ebpf")
     .action(async (o: AgentFlags) => {
       await runAgent(o);
     });

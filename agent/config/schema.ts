@@ -88,6 +88,11 @@ export const configSchema = z.strictObject({
           poll_ms: z.number().int().min(1).max(10_000).default(20),
           /** How often the probe reports its counters (drops), ms. */
           stats_ms: z.number().int().min(100).max(600_000).default(1000),
+          /**
+           * Push the rules' conservative predicates (open flags, result, file names) into the
+           * probe so open-family events no rule can match stay in the kernel.
+           */
+          kernel_filter: z.boolean().default(true),
         })
         .prefault({}),
       /** Frames from vigil-trace (Fargate) on a unix socket in a shared volume. */

@@ -87,6 +87,8 @@ export interface ControlInfo {
   events: number;
   framesOut: number;
   perCpuDrops: number[];
+  /** Stats only: open-family events dropped by the pushed-down rule filters (0 from older loaders). */
+  filtered: number;
 }
 
 /** The loader's prevention counters (control frame 0x8003, sent with every stats frame). */
@@ -300,6 +302,7 @@ export class FrameDecoder {
       events: 0,
       framesOut: 0,
       perCpuDrops: [],
+      filtered: 0,
     };
     if (type === "ready") {
       c.ncpus = view.getUint32(off + CtlReady.ncpus, true);
@@ -311,6 +314,9 @@ export class FrameDecoder {
       c.ncpus = view.getUint32(off + CtlStats.ncpus, true);
       c.programs = view.getUint32(off + CtlStats.programs, true);
       for (let i = 0; i < c.ncpus && off + CtlStats.perCpu + i * 8 + 8 <= off + size; i++) c.perCpuDrops.push(u64(view, off + CtlStats.perCpu + i * 8));
+      // appended after the per-CPU drops
+      const filteredAt = CtlStats.perCpu + c.ncpus * 8;
+      if (filteredAt + 8 <= size) c.filtered = u64(view, off + filteredAt);
     }
     this.opts.onControl?.(c);
   }

@@ -19,11 +19,13 @@ import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
+import type { KernelFilters } from "../../rules/compile/pushdown.js";
 import { eventByName } from "../../rules/event-table.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import { FrameDecoder, type ControlInfo, type PreventInfo, type RawEvent } from "../decode/index.js";
 import { EventState, type ContainerResolver } from "../state/index.js";
 import { ProbeError } from "./ebpf-errors.js";
+import { kernelFilterLines } from "./kernel-filter.js";
 
 /** Options of {@link KernelEventStream}. */
 export interface KernelEventStreamOptions {
@@ -34,6 +36,11 @@ export interface KernelEventStreamOptions {
   logger: Logger;
   resolveContainer?: ContainerResolver;
   onEvent: (e: SyscallEvent) => void;
+  /**
+   * Rule predicates pushed into the kernel (open family): events no rule can match stay there.
+   * Absent: every event of the captured types is sent.
+   */
+  kernelFilters?: KernelFilters;
   /** Extra tgids the probe must not report (the agent's own pid is always excluded). */
   excludePids?: number[];
   /** Extra loader arguments (e.g. `--ringbuf-mb 16`). */
@@ -82,6 +89,7 @@ export class KernelEventStream {
   private readonly log: Logger;
   private readonly probePath: string;
   private syscalls: string[];
+  private filterLines: string[];
   private child: ChildProcess | undefined;
   private stopping = false;
   private ready = false;
@@ -102,6 +110,7 @@ export class KernelEventStream {
     gap_ms: 0,
     kernel_drops: 0,
     kernel_events: 0,
+    kernel_filtered: 0,
     event_errors: 0,
     probe_stderr_lines: 0,
   };
@@ -110,6 +119,7 @@ export class KernelEventStream {
     this.log = opts.logger.child({ component: "ebpf" });
     this.probePath = opts.probePath ?? defaultProbePath();
     this.syscalls = probeSyscalls(opts.syscalls);
+    this.filterLines = kernelFilterLines(opts.kernelFilters);
     this.backoff = opts.backoffMinMs ?? 500;
     const stateOpts: ConstructorParameters<typeof EventState>[0] = {};
     if (opts.resolveContainer !== undefined) stateOpts.resolveContainer = opts.resolveContainer;
@@ -181,6 +191,16 @@ export class KernelEventStream {
     return true;
   }
 
+  /** Replaces the pushed-down rule filters on the running probe (and on any restart). */
+  async setKernelFilters(filters: KernelFilters | undefined): Promise<void> {
+    this.filterLines = kernelFilterLines(filters);
+    const c = this.child;
+    if (c?.stdin && !c.stdin.destroyed) {
+      c.stdin.write(this.filterLines.join("\n") + "\n");
+      this.log.info({ filteredTypes: filters === undefined ? 0 : [...filters.values()].filter((v) => v !== null).length }, "probe kernel filters changed");
+    }
+  }
+
   /** Counters of the source, decoder, state and kernel. */
   stats(): Record<string, number> {
     const out: Record<string, number> = { ...this.counters };
@@ -231,6 +251,8 @@ export class KernelEventStream {
         fail(new ProbeError("PROBE_START_FAILED", `cannot run the kernel probe ${this.probePath} (vigil-probe): ${err.message}`, { cause: err }));
       });
       child.stdin.on("error", () => undefined);
+      // read by the loader once it has attached; until then every event passes
+      child.stdin.write(this.filterLines.join("\n") + "\n");
       child.stdout.on("data", (chunk: Buffer) => this.decoder.push(chunk));
       let errBuf = "";
       child.stderr.setEncoding("utf8");
@@ -324,6 +346,7 @@ export class KernelEventStream {
     }
     this.lastStats = c;
     this.counters.kernel_events = c.events;
+    this.counters.kernel_filtered = c.filtered;
     if (c.drops > this.dropsLast) {
       if (!this.dropBurst) {
         const info = { drops: c.drops - this.dropsLast, total: this.dropsBase + c.drops };
