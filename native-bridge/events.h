@@ -200,9 +200,11 @@ enum vigil_filter_need {
 	VIGIL_NEED_LEAF = 2, /* the file's last path component is in the clause's leaf set */
 	VIGIL_NEED_PARENT = 4, /* its directory's last component is in the clause's parent set */
 	VIGIL_NEED_RAW = 8, /* the path argument is in the clause's raw set */
+	VIGIL_NEED_RAWTOP = 16, /* the path argument is "/<name>/..." with name in the rawtop set */
 };
+#define VIGIL_NEED_KINDS 5
 
-enum vigil_fname_dim { VIGIL_DIM_LEAF = 1, VIGIL_DIM_PARENT = 2, VIGIL_DIM_RAW = 3 };
+enum vigil_fname_dim { VIGIL_DIM_LEAF = 1, VIGIL_DIM_PARENT = 2, VIGIL_DIM_RAW = 3, VIGIL_DIM_RAWTOP = 4 };
 
 struct vigil_fclause {
 	__u32 flags_all; /* open flag bits that must all be set */
@@ -221,14 +223,14 @@ struct vigil_filter {
 	__u8 acc_mask[4]; /* [m] clauses allowing access mode m */
 	__u8 free_mask; /* clauses needing no name check */
 	__u8 pad;
-	__u8 need_mask[4]; /* [k] clauses with need bit 1 << k */
+	__u8 need_mask[8]; /* [k] clauses with need bit 1 << k */
 };
 
 /* Fills the masks of `f` from its clauses. */
 static inline void vigil_filter_masks(struct vigil_filter *f)
 {
-	for (int k = 0; k < 4; k++) {
-		f->acc_mask[k] = 0;
+	for (int k = 0; k < 8; k++) {
+		f->acc_mask[k & 3] = 0;
 		f->need_mask[k] = 0;
 	}
 	f->res_mask[0] = f->res_mask[1] = 0;
@@ -244,7 +246,7 @@ static inline void vigil_filter_masks(struct vigil_filter *f)
 		for (int m = 0; m < 4; m++)
 			if (c->acc & (1U << m))
 				f->acc_mask[m] |= bit;
-		for (int k = 0; k < 4; k++)
+		for (int k = 0; k < VIGIL_NEED_KINDS; k++)
 			if (c->need & (1U << k))
 				f->need_mask[k] |= bit;
 		if (!c->need)

@@ -604,7 +604,7 @@ static int filter_name(struct probe *skel, char *args)
 		return -EINVAL;
 	type = filter_type(ev);
 	n = strlen(hex);
-	if (type < 0 || dim < VIGIL_DIM_LEAF || dim > VIGIL_DIM_RAW || n % 2 || n / 2 >= VIGIL_FNAME_MAX)
+	if (type < 0 || dim < VIGIL_DIM_LEAF || dim > VIGIL_DIM_RAWTOP || n % 2 || n / 2 >= VIGIL_FNAME_MAX)
 		return -EINVAL;
 	k.type = (__u16)type;
 	k.dim = (__u8)dim;
@@ -640,7 +640,7 @@ static int filter_set(struct probe *skel, char *args)
 			break;
 		}
 		if (f.n >= VIGIL_FILTER_CLAUSES || sscanf(tok, "%u,%u,%u,%u", &res, &acc, &fa, &need) != 4 ||
-		    res > VIGIL_RES_FAIL || acc > 15 || need > 15)
+		    res > VIGIL_RES_FAIL || acc > 15 || need >= (1U << VIGIL_NEED_KINDS))
 			return -EINVAL;
 		f.c[f.n].res = (__u8)res;
 		f.c[f.n].acc = (__u8)acc;

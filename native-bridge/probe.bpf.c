@@ -903,21 +903,27 @@ static __noinline __u32 file_name_bits(struct task_struct *t, long fd, __u32 typ
 struct ddctx {
 	const __u8 *s;
 	__u32 len;
+	__u32 top_end; /* index of the second '/' of an absolute argument, 0 while not seen */
 	int found;
+	int want_dd;
 };
 
-static long dotdot_cb(__u32 i, void *data)
+/* bpf_loop callback over the path argument: finds "../" and the end of the first component. */
+static long scan_cb(__u32 i, void *data)
 {
 	struct ddctx *c = data;
+	__u8 ch;
 
-	if (i + 2 >= c->len)
+	if (i >= c->len)
 		return 1;
-	if (c->s[i & (STR_MAX - 1)] == '.' && c->s[(i + 1) & (STR_MAX - 1)] == '.' &&
-	    c->s[(i + 2) & (STR_MAX - 1)] == '/') {
+	ch = c->s[i & (STR_MAX - 1)];
+	if (ch == '/' && i > 0 && !c->top_end && c->s[0] == '/')
+		c->top_end = i;
+	if (c->want_dd && ch == '.' && i + 2 < c->len && c->s[(i + 1) & (STR_MAX - 1)] == '.' &&
+	    c->s[(i + 2) & (STR_MAX - 1)] == '/')
 		c->found = 1;
-		return 1;
-	}
-	return 0;
+	/* done when both answers are known */
+	return (c->found || !c->want_dd) && (c->top_end || c->s[0] != '/') ? 1 : 0;
 }
 
 /*
@@ -952,7 +958,7 @@ __noinline int open_wanted(__u32 type, long ret, __u32 flags, __u64 upath)
 		if (b != NAMES_UNKNOWN)
 			live &= (~(__u32)f->need_mask[1] | (b & 0xff)) & (~(__u32)f->need_mask[2] | (b >> 8));
 	}
-	if (live & (f->need_mask[0] | f->need_mask[3])) {
+	if (live & (f->need_mask[0] | f->need_mask[3] | f->need_mask[4])) {
 		struct scratch *s;
 		long l;
 
@@ -963,12 +969,24 @@ __noinline int open_wanted(__u32 type, long ret, __u32 flags, __u64 upath)
 		l = upath ? bpf_probe_read_user_str(&s->buf[VIGIL_MAX_EVENT], STR_MAX, (const void *)upath) : -1;
 		if (l < 1)
 			return 1; /* unreadable argument: no proof */
-		if (live & f->need_mask[0]) {
-			struct ddctx dc = { .s = &s->buf[VIGIL_MAX_EVENT], .len = (__u32)l - 1, .found = 0 };
+		if (live & (f->need_mask[0] | f->need_mask[4])) {
+			struct ddctx dc = { .s = &s->buf[VIGIL_MAX_EVENT], .len = (__u32)l - 1,
+					    .want_dd = (live & f->need_mask[0]) != 0 };
 
-			bpf_loop(STR_MAX, dotdot_cb, &dc, 0);
+			bpf_loop(STR_MAX, scan_cb, &dc, 0);
 			if (!dc.found)
 				live &= ~(__u32)f->need_mask[0];
+			if (live & f->need_mask[4]) {
+				struct vigil_fname_key k = { .type = (__u16)type, .dim = VIGIL_DIM_RAWTOP };
+				__u32 n = dc.top_end - 1, *bits = NULL;
+
+				/* "/name/...": name is 1..59 bytes */
+				if (dc.top_end > 1 && n < VIGIL_FNAME_MAX - 1) {
+					bpf_probe_read_kernel(k.name, n & 63, &s->buf[VIGIL_MAX_EVENT + 1]);
+					bits = bpf_map_lookup_elem(&filter_names, &k);
+				}
+				live &= ~(__u32)f->need_mask[4] | (bits ? *bits : 0);
+			}
 		}
 		if (live & f->need_mask[3]) {
 			struct vigil_fname_key k = { .type = (__u16)type, .dim = VIGIL_DIM_RAW };

@@ -8,9 +8,9 @@
 import { PUSHDOWN_EVENTS, type FilterClause, type KernelFilters } from "../../rules/compile/pushdown.js";
 
 /** events.h `enum vigil_filter_need`. */
-const Need = { DotDot: 1, Leaf: 2, Parent: 4, Raw: 8 } as const;
+const Need = { DotDot: 1, Leaf: 2, Parent: 4, Raw: 8, RawTop: 16 } as const;
 /** events.h `enum vigil_fname_dim`. */
-const Dim = { Leaf: 1, Parent: 2, Raw: 3 } as const;
+const Dim = { Leaf: 1, Parent: 2, Raw: 3, RawTop: 4 } as const;
 
 /** Control lines installing `filters` (types absent from it are turned off). */
 export function kernelFilterLines(filters: KernelFilters | undefined): string[] {
@@ -34,6 +34,7 @@ export function kernelFilterLines(filters: KernelFilters | undefined): string[] 
       add(Dim.Leaf, c.leaf, 1 << i);
       add(Dim.Parent, c.parent, 1 << i);
       add(Dim.Raw, c.raw, 1 << i);
+      add(Dim.RawTop, c.rawTop, 1 << i);
     });
     for (const [key, bits] of names) {
       const [dim, hex] = key.split(" ") as [string, string];
@@ -45,6 +46,6 @@ export function kernelFilterLines(filters: KernelFilters | undefined): string[] 
 }
 
 function clauseSpec(c: FilterClause): string {
-  const need = (c.dotdot ? Need.DotDot : 0) | (c.leaf !== null ? Need.Leaf : 0) | (c.parent !== null ? Need.Parent : 0) | (c.raw !== null ? Need.Raw : 0);
+  const need = (c.dotdot ? Need.DotDot : 0) | (c.leaf !== null ? Need.Leaf : 0) | (c.parent !== null ? Need.Parent : 0) | (c.raw !== null ? Need.Raw : 0) | (c.rawTop !== null ? Need.RawTop : 0);
   return `${c.res},${c.acc},${c.flagsAll >>> 0},${need}`;
 }

@@ -12,7 +12,8 @@
  * - access mode: `evt.is_open_read` (O_RDONLY, O_RDWR), `evt.is_open_write` (O_WRONLY, O_RDWR);
  * - flag bits that must be set (`evt.arg.flags contains O_TRUNC`, `evt.is_open_create`);
  * - the path argument contains `../` (`fd.nameraw contains "../"`);
- * - the path argument is one of a set (`evt.arg.name in (...)`, absolute paths only);
+ * - the path argument is one of a set (`evt.arg.name in (...)`, absolute paths only), or starts
+ *   with `/<one of a set of names>/` (`evt.arg.name glob "/proc/..."`);
  * - the resolved file's last component (`fd.filename`, the last part of `fd.name`) and its
  *   directory's last component (`fd.directory`), as the probe's path walk names them; these two
  *   only constrain successful opens (a failed open has no file to look at).
@@ -58,6 +59,8 @@ export interface FilterClause {
   parent: ReadonlySet<string> | null;
   /** The path argument (absolute) is one of these; null: any. */
   raw: ReadonlySet<string> | null;
+  /** The path argument is absolute and its first component is one of these; null: any. */
+  rawTop: ReadonlySet<string> | null;
 }
 
 /** Per event name: the clauses (an event must pass one), or null to send every event. */
@@ -69,7 +72,7 @@ export interface FilterableRule {
   readonly cond: Expr;
 }
 
-const TRUE_CLAUSE: FilterClause = { res: Res.Any, acc: Acc.Any, flagsAll: 0, dotdot: false, leaf: null, parent: null, raw: null };
+const TRUE_CLAUSE: FilterClause = { res: Res.Any, acc: Acc.Any, flagsAll: 0, dotdot: false, leaf: null, parent: null, raw: null, rawTop: null };
 
 /** Flags whose name in `evt.arg.flags` text means exactly one bit (no other name contains it). */
 const FLAG_BITS: Readonly<Record<string, number>> = { O_CREAT: 0o100, O_EXCL: 0o200, O_TRUNC: 0o1000, O_APPEND: 0o2000 };
@@ -318,28 +321,35 @@ function dirClauses(items: string[]): FilterClause[] {
   return nameSet("parent", names);
 }
 
-/** Checks on the path argument: "../" inside it, or its exact (absolute) value. */
+/** Checks on the path argument: "../" inside it, its exact (absolute) value, its first component. */
 function rawClauses(f: string, op: string, items: string[] | undefined, scalar: string | undefined): FilterClause[] {
   const DD = "../";
   if ((op === "contains" || op === "startswith" || op === "endswith") && scalar?.includes(DD)) return [{ ...TRUE_CLAUSE, dotdot: true }];
   if (op === "glob" && scalar !== undefined && scalar.split(/[*?]|\[[^\]]*\]/).some((lit) => lit.replace(/\\(.)/g, "$1").includes(DD))) {
     return [{ ...TRUE_CLAUSE, dotdot: true }];
   }
+  // the probe sends every event whose argument it cannot read, so fd.nameraw's fallback to
+  // fd.name (argument missing) never meets these checks
   if ((op === "=" || op === "in") && items !== undefined) {
     if (items.every((x) => x.includes(DD))) return [{ ...TRUE_CLAUSE, dotdot: true }];
-    // fd.nameraw falls back to fd.name when the argument is missing: only evt.arg.name is exact
-    if (f === "fd.nameraw" || items.some((x) => !x.startsWith("/"))) return [TRUE_CLAUSE];
+    if (items.some((x) => !x.startsWith("/"))) return [TRUE_CLAUSE];
     return nameSet("raw", items);
+  }
+  if ((op === "startswith" || op === "glob") && scalar !== undefined) {
+    const top = /^\/([^/*?[\\]+)\//.exec(scalar)?.[1];
+    if (top !== undefined && top !== "." && top !== "..") return nameSet("rawTop", [top]);
   }
   return [TRUE_CLAUSE];
 }
 
-function nameSet(dim: "leaf" | "parent" | "raw", names: string[]): FilterClause[] {
+type Dim = "leaf" | "parent" | "raw" | "rawTop";
+
+function nameSet(dim: Dim, names: string[]): FilterClause[] {
   const c = toClause(dim, names);
   return c === undefined ? [TRUE_CLAUSE] : [c];
 }
 
-function toClause(dim: "leaf" | "parent" | "raw", names: string[]): FilterClause | undefined {
+function toClause(dim: Dim, names: string[]): FilterClause | undefined {
   if (names.length === 0) return undefined;
   if (names.length > MAX_NAMES || names.some((x) => Buffer.byteLength(x) > MAX_NAME_BYTES || x.includes("\0") || x === "")) return undefined;
   return { ...TRUE_CLAUSE, [dim]: new Set(names) };
@@ -348,7 +358,7 @@ function toClause(dim: "leaf" | "parent" | "raw", names: string[]): FilterClause
 // ---------------------------------------------------------------- clause algebra
 
 function isTrue(c: FilterClause): boolean {
-  return c.res === Res.Any && c.acc === Acc.Any && c.flagsAll === 0 && !c.dotdot && c.leaf === null && c.parent === null && c.raw === null;
+  return c.res === Res.Any && c.acc === Acc.Any && c.flagsAll === 0 && !c.dotdot && c.leaf === null && c.parent === null && c.raw === null && c.rawTop === null;
 }
 
 function meetSet(a: ReadonlySet<string> | null, b: ReadonlySet<string> | null): ReadonlySet<string> | null | undefined {
@@ -367,8 +377,9 @@ function meet(a: FilterClause, b: FilterClause): FilterClause | undefined {
   const leaf = meetSet(a.leaf, b.leaf);
   const parent = meetSet(a.parent, b.parent);
   const raw = meetSet(a.raw, b.raw);
-  if (leaf === undefined || parent === undefined || raw === undefined) return undefined;
-  return { res: a.res === Res.Any ? b.res : a.res, acc, flagsAll: a.flagsAll | b.flagsAll, dotdot: a.dotdot || b.dotdot, leaf, parent, raw };
+  const rawTop = meetSet(a.rawTop, b.rawTop);
+  if (leaf === undefined || parent === undefined || raw === undefined || rawTop === undefined) return undefined;
+  return { res: a.res === Res.Any ? b.res : a.res, acc, flagsAll: a.flagsAll | b.flagsAll, dotdot: a.dotdot || b.dotdot, leaf, parent, raw, rawTop };
 }
 
 function joinSet(a: ReadonlySet<string> | null, b: ReadonlySet<string> | null): ReadonlySet<string> | null {
@@ -387,6 +398,7 @@ function join(a: FilterClause, b: FilterClause): FilterClause {
     leaf: joinSet(a.leaf, b.leaf),
     parent: joinSet(a.parent, b.parent),
     raw: joinSet(a.raw, b.raw),
+    rawTop: joinSet(a.rawTop, b.rawTop),
   };
 }
 
@@ -406,7 +418,8 @@ function implies(a: FilterClause, b: FilterClause): boolean {
     (!b.dotdot || a.dotdot) &&
     subset(a.leaf, b.leaf) &&
     subset(a.parent, b.parent) &&
-    subset(a.raw, b.raw)
+    subset(a.raw, b.raw) &&
+    subset(a.rawTop, b.rawTop)
   );
 }
 
@@ -452,6 +465,7 @@ function strength(c: FilterClause): number {
   if (c.leaf !== null) s += 4;
   if (c.parent !== null) s += 3;
   if (c.raw !== null) s += 4;
+  if (c.rawTop !== null) s += 2;
   return s;
 }
 
@@ -465,5 +479,6 @@ export function clauseText(c: FilterClause): string {
   if (c.leaf !== null) parts.push(`leaf∈{${[...c.leaf].join(",")}}`);
   if (c.parent !== null) parts.push(`dir∈{${[...c.parent].join(",")}}`);
   if (c.raw !== null) parts.push(`raw∈{${[...c.raw].join(",")}}`);
+  if (c.rawTop !== null) parts.push(`raw∈{${[...c.rawTop].map((t) => `/${t}/…`).join(",")}}`);
   return parts.join(" ∧ ");
 }
