@@ -125,11 +125,18 @@ export class Pipeline {
       files: opts.rulesFiles,
       extraFiles: opts.extraRulesFiles ?? [],
       logger: opts.logger.child({ component: "rules" }),
+      beforeSwap: async (next, prev) => {
+        if (!this.started || prev === undefined) return;
+        // while the probe catches up, capture what either rule set needs: the syscalls of both
+        // and filters derived from both sets' rules; the answer confirms both were applied
+        const both = { rules: [...prev.rules, ...next.rules] };
+        await this.source?.setSyscalls?.([...new Set([...syscallsFor(prev), ...syscallsFor(next)])]);
+        await this.source?.setKernelFilters?.(this.filtersFor(both));
+      },
       onSwap: (rs) => {
         if (!this.started) return;
-        // filters first: a type newly attached must not run with the old type set's filter
-        void this.source?.setKernelFilters?.(this.filtersFor(rs));
         void this.source?.setSyscalls?.(syscallsFor(rs));
+        void this.source?.setKernelFilters?.(this.filtersFor(rs));
       },
     };
     if (opts.ruleMatching !== undefined) engineOpts.ruleMatching = opts.ruleMatching;
@@ -158,7 +165,7 @@ export class Pipeline {
     }
   }
 
-  private filtersFor(rs: RuleSet): KernelFilters | undefined {
+  private filtersFor(rs: Pick<RuleSet, "rules">): KernelFilters | undefined {
     if (this.opts.kernelFilter === false) return undefined;
     const f = deriveKernelFilters(rs.rules);
     this.log.info({ kernelFilters: Object.fromEntries([...f].map(([k, v]) => [k, v === null ? "all" : `${v.length} clauses`])) }, "kernel filters derived from the rules");

@@ -104,6 +104,7 @@ enum vigil_event_type {
 	VIGIL_CTL_READY = 0x8001,
 	VIGIL_CTL_STATS = 0x8002,
 	VIGIL_CTL_PREVENT = 0x8003,
+	VIGIL_CTL_SYNC = 0x8004,
 };
 
 /*
@@ -182,6 +183,11 @@ struct vigil_ctl_prevent {
 	__u64 signal_failed; /* 96: a kill was due but bpf_send_signal failed (the program ran) */
 	__u32 entries; /* 104: cgroups armed now */
 	__u32 map_full; /* 108: arm requests refused because the map was full (failed open) */
+};
+
+/* Answer to the control line "sync N": every control line before it has been applied. */
+struct vigil_ctl_sync {
+	__u64 seq; /* 88: N */
 };
 
 /*

@@ -16,8 +16,9 @@
  * - Exits 0 on SIGTERM/SIGINT, when stdout closes, and (with --control-stdin) on stdin EOF.
  * - With --control-stdin, reads lines "syscalls a,b,c" (replace the set), "exclude N",
  *   "prevent CGROUP_ID BITS" (arm prevention for a cgroup; BITS 0 disarms) and "prevent-clear",
- *   and the kernel filter lines "filter-begin EV", "fname EV DIM BITS HEX", "filter EV off|CLAUSES"
- *   (FORMAT.md "Kernel filters").
+ *   the kernel filter lines "filter-begin EV", "fname EV DIM BITS HEX", "filter EV off|CLAUSES"
+ *   (FORMAT.md "Kernel filters"), and "sync N", answered by a VIGIL_CTL_SYNC frame once every
+ *   line before it has been applied.
  *   With every stats frame comes a VIGIL_CTL_PREVENT frame (blocked execs, armed cgroups).
  *
  * ==== Sections ====
@@ -500,6 +501,17 @@ static void emit_prevent(struct probe *skel, int ncpus)
 	emit(f, sizeof(f));
 }
 
+static void emit_sync(__u64 seq)
+{
+	unsigned char f[VIGIL_HDR_SIZE + sizeof(struct vigil_ctl_sync)];
+	struct vigil_ctl_sync s = { .seq = seq };
+
+	ctl_header((struct vigil_hdr *)f, VIGIL_CTL_SYNC, sizeof(f));
+	memcpy(f + VIGIL_HDR_SIZE, &s, sizeof(s));
+	emit(f, sizeof(f));
+	flush_out();
+}
+
 static void emit_stats(struct probe *skel, int ncpus)
 {
 	struct { __u64 drops, events, filtered; } *vals = calloc((size_t)ncpus, 24);
@@ -705,6 +717,8 @@ static bool read_control(struct probe *skel)
 		else if (strncmp(ctl_line, "filter-begin ", 13) == 0 || strncmp(ctl_line, "fname ", 6) == 0 ||
 			 strncmp(ctl_line, "filter ", 7) == 0)
 			filter_control(skel, ctl_line);
+		else if (strncmp(ctl_line, "sync ", 5) == 0)
+			emit_sync(strtoull(ctl_line + 5, NULL, 10));
 		ctl_len -= (size_t)(nl + 1 - ctl_line);
 		memmove(ctl_line, nl + 1, ctl_len);
 	}

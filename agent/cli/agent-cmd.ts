@@ -425,7 +425,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGHUP", () => {
     logger.info("SIGHUP: reloading rules");
-    pipeline.engine.reload();
+    void pipeline.engine.reload();
   });
   process.on("uncaughtException", (err) => {
     logger.fatal({ err }, "uncaught exception");

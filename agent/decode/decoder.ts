@@ -12,7 +12,7 @@ import { ArgKind, EVENTS, type EventSpec, type ParamSpec } from "../../rules/eve
 import type { ArgValue, FdInfo, SockTuple } from "../../rules/event.js";
 import { DecodeErrorCode } from "./errors.js";
 import { FrameReader } from "./framer.js";
-import { CtlPrevent, CtlReady, CtlStats, CtlType, FdKind, Hdr, HdrFlag, HDR_SIZE, ProcBlock } from "./layout.js";
+import { CtlPrevent, CtlReady, CtlStats, CtlSync, CtlType, FdKind, Hdr, HdrFlag, HDR_SIZE, ProcBlock } from "./layout.js";
 import { formatIpv4, formatIpv6 } from "./net.js";
 
 const MAX_PARAMS = 64;
@@ -107,6 +107,8 @@ export interface DecoderOptions {
   onEvent: (e: RawEvent) => void;
   onControl?: (c: ControlInfo) => void;
   onPrevent?: (p: PreventInfo) => void;
+  /** The loader's answer to a "sync N" control line (every earlier line applied). */
+  onSync?: (seq: number) => void;
   maxFrame?: number;
 }
 
@@ -198,6 +200,11 @@ export class FrameDecoder {
     this.handlers.set(CtlType.Ready, (v, _b, o, s) => this.control(v, o, s, "ready"));
     this.handlers.set(CtlType.Stats, (v, _b, o, s) => this.control(v, o, s, "stats"));
     this.handlers.set(CtlType.Prevent, (v, _b, o, s) => this.prevent(v, o, s));
+    this.handlers.set(CtlType.Sync, (v, _b, o, s) => {
+      this.counters["controls"]!++;
+      if (s < CtlSync.size) this.counters[DecodeErrorCode.Truncated]!++;
+      else this.opts.onSync?.(u64(v, o + CtlSync.seq));
+    });
     this.onFrame = (view, buf, off, size) => {
       const h = this.handlers.get(view.getUint16(off + Hdr.type, true));
       if (h === undefined) {

@@ -48,6 +48,7 @@ export const CtlType = {
   Ready: 0x8001,
   Stats: 0x8002,
   Prevent: 0x8003,
+  Sync: 0x8004,
 } as const;
 
 /** `struct vigil_ctl_prevent` offsets (from the frame start). */
@@ -57,6 +58,12 @@ export const CtlPrevent = {
   entries: 104,
   mapFull: 108,
   size: 112,
+} as const;
+
+/** `struct vigil_ctl_sync` offsets (from the frame start). */
+export const CtlSync = {
+  seq: 88,
+  size: 96,
 } as const;
 
 /** Prevention policy bits (value of the probe's `prevent` map; FORMAT.md "Prevention"). */

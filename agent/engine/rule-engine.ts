@@ -23,6 +23,12 @@ export interface RuleEngineOptions {
   logger: Logger;
   /** Called after each successful swap (e.g. to retune the probe's syscall filter). */
   onSwap?: (rs: RuleSet) => void;
+  /**
+   * Awaited before a reload swaps the new set in (old and new rule sets given): e.g. to widen
+   * the kernel filters to what both sets need, so no event the new rules match is dropped
+   * while the probe catches up.
+   */
+  beforeSwap?: (next: RuleSet, prev: RuleSet | undefined) => Promise<void>;
 }
 
 /** The built-in rules files, in name order. */
@@ -88,8 +94,8 @@ export class RuleEngine {
     return res.ruleset;
   }
 
-  /** Reload: swap only when the new set loads without errors. Returns whether it swapped. */
-  reload(): boolean {
+  /** Reload: swap only when the new set loads without errors. Resolves with whether it swapped. */
+  async reload(): Promise<boolean> {
     let res: LoadResult;
     try {
       res = this.build();
@@ -105,6 +111,11 @@ export class RuleEngine {
       }
       this.opts.logger.error({ errors: res.diagnostics.filter((d) => d.severity === "error").length }, "rules reload rejected; previous rules stay in force");
       return false;
+    }
+    try {
+      await this.opts.beforeSwap?.(res.ruleset, this.current);
+    } catch (err) {
+      this.opts.logger.warn({ err }, "pre-swap step failed; swapping anyway");
     }
     this.current = res.ruleset;
     this.reloads++;
@@ -130,7 +141,7 @@ export class RuleEngine {
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     this.reloadTimer = setTimeout(() => {
       this.reloadTimer = undefined;
-      this.reload();
+      void this.reload();
       // editors replace files (rename): re-arm the watchers on the new inodes
       this.unwatch();
       this.watch();

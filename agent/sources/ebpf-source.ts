@@ -124,7 +124,7 @@ export class KernelEventStream {
     const stateOpts: ConstructorParameters<typeof EventState>[0] = {};
     if (opts.resolveContainer !== undefined) stateOpts.resolveContainer = opts.resolveContainer;
     this.state = new EventState(stateOpts);
-    this.decoder = new FrameDecoder({ onEvent: this.onRaw, onControl: this.onControl, onPrevent: (p) => (this.lastPrevent = p) });
+    this.decoder = new FrameDecoder({ onEvent: this.onRaw, onControl: this.onControl, onPrevent: (p) => (this.lastPrevent = p), onSync: this.onSync });
   }
 
   /** Seeds state, starts the probe, resolves once it has attached. */
@@ -191,15 +191,42 @@ export class KernelEventStream {
     return true;
   }
 
-  /** Replaces the pushed-down rule filters on the running probe (and on any restart). */
-  async setKernelFilters(filters: KernelFilters | undefined): Promise<void> {
+  /**
+   * Replaces the pushed-down rule filters on the running probe (and on any restart). Resolves
+   * once the probe has applied them and every control line sent before (syscall set changes
+   * included), or after `syncTimeoutMs` (default 2000) when it does not answer.
+   */
+  setKernelFilters(filters: KernelFilters | undefined, syncTimeoutMs = 2000): Promise<void> {
     this.filterLines = kernelFilterLines(filters);
     const c = this.child;
-    if (c?.stdin && !c.stdin.destroyed) {
-      c.stdin.write(this.filterLines.join("\n") + "\n");
-      this.log.info({ filteredTypes: filters === undefined ? 0 : [...filters.values()].filter((v) => v !== null).length }, "probe kernel filters changed");
-    }
+    if (!c?.stdin || c.stdin.destroyed || !this.ready) return Promise.resolve();
+    const seq = ++this.syncSeq;
+    c.stdin.write(this.filterLines.join("\n") + `\nsync ${seq}\n`);
+    this.log.info({ filteredTypes: filters === undefined ? 0 : [...filters.values()].filter((v) => v !== null).length }, "probe kernel filters changed");
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        if (this.syncWaiters.delete(seq)) this.log.warn({ seq }, "probe did not confirm the kernel filters in time");
+        resolve();
+      }, syncTimeoutMs);
+      timer.unref();
+      this.syncWaiters.set(seq, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
+
+  private syncSeq = 0;
+  private readonly syncWaiters = new Map<number, () => void>();
+
+  /** Lines are applied in order: an answer to N confirms every request up to N. */
+  private readonly onSync = (seq: number): void => {
+    for (const [k, done] of this.syncWaiters) {
+      if (k > seq) continue;
+      this.syncWaiters.delete(k);
+      done();
+    }
+  };
 
   /** Counters of the source, decoder, state and kernel. */
   stats(): Record<string, number> {
@@ -271,6 +298,9 @@ export class KernelEventStream {
       });
       child.on("exit", (code, signal) => {
         if (this.child === child) this.child = undefined;
+        // a new probe gets the current lines at spawn: nobody waits for the dead one
+        for (const done of this.syncWaiters.values()) done();
+        this.syncWaiters.clear();
         if (!settled) {
           const why = lastErr !== "" ? lastErr : `exited with ${signal ?? `code ${code}`}`;
           fail(new ProbeError("PROBE_START_FAILED", why.startsWith("vigil-probe") ? why : `vigil-probe: ${why}`));
