@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Workload overhead of the kernel probe and of the whole agent (issue 4 "Performance"): runs the
-# C micro-benchmarks of native-bridge/bench/ without anything attached, with vigil-probe alone
-# (the syscalls Falco's stable rules need), and with `vigil agent` running Falco's stable rules,
-# interleaved in the same run, REPS times; prints medians and ratios.
+# C micro-benchmarks of native-bridge/bench/ with nothing attached, with vigil-probe alone (the
+# syscalls Falco's stable rules need; without and with the rules' kernel filters), and with
+# `vigil agent` running Falco's stable rules (kernel filters on, and with --no-kernel-filter),
+# interleaved in the same run, REPS times; prints medians and ratios of wall-clock time per op
+# and, when `perf` is there, of the benchmark's own CPU time per op (task-clock: steadier when
+# other jobs share the machine).
 #   usage: test/bench/probe-overhead.sh [REPS]    (root; after `make -C native-bridge bench`)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,44 +19,103 @@ RULES=${RULES:-../shared/corpus/falco/falco_rules.yaml}
 make -s -C native-bridge all bench >/dev/null
 [ -f dist/agent/cli/main.js ] || npx tsc -p tsconfig.json
 
-# the syscall set the agent derives from Falco's stable rules (plus what state needs)
-SYSCALLS=$(node --input-type=module -e "
+# the syscall set and kernel filter lines the agent derives from Falco's stable rules
+node --input-type=module -e "
+import { readFileSync, writeFileSync } from 'node:fs';
 import { RuleEngine } from './dist/agent/engine/rule-engine.js';
 import { syscallsFor } from './dist/agent/pipeline.js';
+import { deriveKernelFilters } from './dist/rules/compile/pushdown.js';
+import { kernelFilterLines } from './dist/agent/sources/kernel-filter.js';
 import { pino } from 'pino';
 const e = new RuleEngine({ files: ['$RULES'], logger: pino({ level: 'silent' }) });
-console.log(syscallsFor(e.load()).join(','));")
+const rs = e.load();
+writeFileSync('/tmp/vigil-bench-syscalls', syscallsFor(rs).join(','));
+writeFileSync('/tmp/vigil-bench-filters', kernelFilterLines(deriveKernelFilters(rs.rules)).join('\n') + '\n');"
+SYSCALLS=$(cat /tmp/vigil-bench-syscalls)
 
+HAVE_PERF=0
+perf stat -x, -e task-clock true >/dev/null 2>&1 && HAVE_PERF=1
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# vigil-probe processes this script did not start (another agent on the machine attaches the same
+# tracepoints and would be measured too): runs that saw one are left out of the medians
+foreign() { local n; n=$(pgrep -xc vigil-probe || true); echo $(( n - OWN )); }
+OWN=0
+one() { # label workload binary n
+  local f0; f0=$(foreign)
+  if [ "$HAVE_PERF" = 1 ]; then
+    local t; t=$(mktemp)
+    local wall; wall=$(perf stat -x, -e task-clock -o "$t" "$3" "$4")
+    local cpu; cpu=$(awk -F, -v n="$4" '$3=="task-clock" {printf "%.1f", $1*1e6/n}' "$t")
+    rm -f "$t"
+    echo "$1 $2 $wall $cpu $(( f0 + $(foreign) ))"
+  else
+    local wall; wall=$("$3" "$4")
+    echo "$1 $2 $wall 0 $(( f0 + $(foreign) ))"
+  fi
+}
 run_all() { # label
-  echo "$1 openclose $($B/bench-openclose "$OPENS")"
-  echo "$1 rw1 $($B/bench-rw1 "$RW")"
-  echo "$1 forkexec $($B/bench-forkexec "$FORKS")"
+  one "$1" openclose $B/bench-openclose "$OPENS"
+  one "$1" rw1 $B/bench-rw1 "$RW"
+  one "$1" forkexec $B/bench-forkexec "$FORKS"
+}
+probe_run() { # label filterfile|-
+  local fifo; fifo=$(mktemp -u); mkfifo "$fifo"
+  { if [ "$2" != - ]; then cat "$2"; fi; sleep 100000; } >"$fifo" &
+  local feed=$!
+  $B/vigil-probe --syscalls "$SYSCALLS" --control-stdin <"$fifo" >/dev/null 2>&1 &
+  local p=$!; sleep 4
+  OWN=1; run_all "$1" >>"$OUT"; OWN=0
+  kill $p $feed; wait $p 2>/dev/null || true; rm -f "$fifo"
+}
+agent_run() { # label extra-flags...
+  local label=$1; shift
+  node dist/agent/cli/main.js agent --rules "$RULES" --output json --no-containerd --stats-interval 1 \
+    --no-embedded-collector --no-metrics "$@" >/dev/null 2>"$AGENT_LOG" &
+  local a=$!; sleep 8
+  OWN=1; run_all "$label" >>"$OUT"; OWN=0
+  kill -INT $a; wait $a 2>/dev/null || true
+  echo "$label $(grep '"stats"' "$AGENT_LOG" | tail -1 | grep -oE '"kernel_(drops|events|filtered)":[0-9]+' | tr '\n' ' ')" >>"$STATS"
 }
 
 OUT=$(mktemp)
+STATS=$(mktemp)
 AGENT_LOG=$(mktemp)
 for r in $(seq "$REPS"); do
   run_all base >>"$OUT"
-  $B/vigil-probe --syscalls "$SYSCALLS" >/dev/null 2>&1 &
-  P=$!; sleep 4
-  run_all probe >>"$OUT"
-  kill $P; wait $P 2>/dev/null || true
-  node dist/agent/cli/main.js agent --rules "$RULES" --output json --no-containerd --stats-interval 1 \
-    --no-embedded-collector --no-metrics >/dev/null 2>"$AGENT_LOG" &
-  A=$!; sleep 8
-  run_all agent >>"$OUT"
-  kill -INT $A; wait $A 2>/dev/null || true
+  probe_run probe -
+  probe_run probe+filter /tmp/vigil-bench-filters
+  agent_run agent
+  agent_run agent-nofilter --no-kernel-filter
 done
 
+# medians over the runs no foreign probe disturbed (all runs when there are none)
+CLEAN=$(mktemp)
+awk '$5==0' "$OUT" >"$CLEAN"
+if [ "$(awk '$1=="base" && $2=="openclose"' "$CLEAN" | wc -l)" -gt 0 ]; then
+  echo "runs kept: $(wc -l <"$CLEAN") of $(wc -l <"$OUT") (the others ran beside another vigil-probe)"
+  mv "$CLEAN" "$OUT"
+else
+  echo "warning: every run shared the machine with another vigil-probe; medians over all runs"
+  rm -f "$CLEAN"
+fi
 echo "syscalls: $SYSCALLS"
-printf "%-10s %12s %12s %12s %8s %8s\n" workload "base ns/op" "probe ns/op" "agent ns/op" "probe x" "agent x"
-for w in openclose rw1 forkexec; do
-  b=$(awk -v w=$w '$1=="base" && $2==w {print $3}' "$OUT" | median)
-  p=$(awk -v w=$w '$1=="probe" && $2==w {print $3}' "$OUT" | median)
-  a=$(awk -v w=$w '$1=="agent" && $2==w {print $3}' "$OUT" | median)
-  printf "%-10s %12s %12s %12s %8.2f %8.2f\n" "$w" "$b" "$p" "$a" "$(echo "$p/$b" | bc -l)" "$(echo "$a/$b" | bc -l)"
+echo "machine: $(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+LABELS="probe probe+filter agent agent-nofilter"
+for col in 3 4; do
+  [ $col = 4 ] && [ "$HAVE_PERF" = 0 ] && continue
+  [ $col = 3 ] && echo "== wall-clock ns/op (medians) and ratios to base" || echo "== CPU time of the benchmark (task-clock) ns/op (medians) and ratios to base"
+  printf "%-10s %10s" workload base; for l in $LABELS; do printf " %14s" "$l"; done; echo
+  for w in openclose rw1 forkexec; do
+    b=$(awk -v w=$w -v c=$col '$1=="base" && $2==w {print $c}' "$OUT" | median)
+    printf "%-10s %10s" "$w" "$b"
+    for l in $LABELS; do
+      v=$(awk -v w=$w -v l=$l -v c=$col '$1==l && $2==w {print $c}' "$OUT" | median)
+      if [ -z "$v" ] || [ -z "$b" ]; then printf " %14s" "-"; continue; fi
+      printf " %7s x%5.2f" "$v" "$(echo "$v/$b" | bc -l)"
+    done
+    echo
+  done
 done
-echo "last agent stats line (kernel drops, events):"
-grep '"stats"' "$AGENT_LOG" | tail -1 | grep -oE '"kernel_(drops|events)":[0-9]+' | tr '\n' ' '; echo
-rm -f "$OUT" "$AGENT_LOG"
+echo "per-rep ratios, openclose (wall): $(awk '$2=="openclose" {print $1, $3}' "$OUT" | awk '$1=="base"{b=$2} $1!="base" && b>0 {printf "%s=%.2f ", $1, $2/b}')"
+echo "agent stats after each run:"; cat "$STATS"
+rm -f "$OUT" "$AGENT_LOG" "$STATS"
