@@ -483,7 +483,6 @@ export function registerAgent(program: Command): void {
     .option("--no-fim-scan", "do not hash the host's watched files at start")
     .option("--no-capture", "keep no event rings for audit captures")
     .option("--no-kernel-filter", "send every open-family event to the agent (no rule predicates pushed into the probe)")
-    .option("--source <source>", "event source: ebpf", "ebpf")
     .action(async (o: AgentFlags) => {
       await runAgent(o);
     });
