@@ -63,7 +63,8 @@ async function alertsUnder(rules: string[], filter: boolean, dir: string, marker
     await runWorkload(dir, marker);
     // the last relevant open is /etc/pam.d/other, then noise: wait until its alert is in
     await agent.waitForAlert((a) => a.output.includes(marker) && a.output.includes("/etc/pam.d/other"), 15_000).catch(() => undefined);
-    // one more stats line after the workload
+    // the probe reports its counters every second: wait for a report taken after the workload
+    await new Promise((r) => setTimeout(r, 1500));
     const seen = agent.logs.length;
     await agent.waitForLog((l) => agent.logs.indexOf(l) >= seen && l["stats"] !== undefined, 5_000).catch(() => undefined);
     const mine = agent.alerts.filter((a: JsonAlert) => a.output.includes(marker));
