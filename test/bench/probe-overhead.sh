@@ -60,7 +60,7 @@ run_all() { # label
 }
 probe_run() { # label filterfile|-
   local fifo; fifo=$(mktemp -u); mkfifo "$fifo"
-  { if [ "$2" != - ]; then cat "$2"; fi; sleep 100000; } >"$fifo" &
+  { if [ "$2" != - ]; then cat "$2"; fi; exec sleep 100000; } >"$fifo" &
   local feed=$!
   $B/vigil-probe --syscalls "$SYSCALLS" --control-stdin <"$fifo" >/dev/null 2>&1 &
   local p=$!; sleep 4
