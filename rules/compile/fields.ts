@@ -132,14 +132,7 @@ class ThreadText {
     if (t === this.t1 && list === this.l1 && head === this.h1) {
       // promote, so the two most recent threads stay in the fast slots
       const v = this.v1;
-      this.t1 = this.t0;
-      this.l1 = this.l0;
-      this.h1 = this.h0;
-      this.v1 = this.v0;
-      this.t0 = t;
-      this.l0 = list;
-      this.h0 = head;
-      this.v0 = v;
+      this.front(t, list, head, v);
       return v;
     }
     let m = this.memo.get(t);
@@ -151,6 +144,12 @@ class ThreadText {
       m.head = head;
       m.value = this.build(head, list);
     }
+    this.front(t, list, head, m.value);
+    return m.value;
+  }
+
+  /** Makes (t, list, head, v) the first fast slot, the previous first the second. */
+  private front(t: ThreadInfo, list: readonly string[], head: string, v: string): void {
     this.t1 = this.t0;
     this.l1 = this.l0;
     this.h1 = this.h0;
@@ -158,8 +157,7 @@ class ThreadText {
     this.t0 = t;
     this.l0 = list;
     this.h0 = head;
-    this.v0 = m.value;
-    return m.value;
+    this.v0 = v;
   }
 }
 

@@ -5,33 +5,17 @@ import { HOST_CONTAINER } from "../../agent/enrich/container-info.js";
 import { PreventBit } from "../../agent/decode/layout.js";
 import { PreventionPolicy, kindBits, kindNames, parseSelector } from "../../agent/prevent/index.js";
 import type { ContainerInfo } from "../../rules/event.js";
+import { container as baseContainer } from "../rules/event-builder.js";
 
+/** A container of image docker.io/acme/shop:1.2, in Kubernetes namespace `ns` when given. */
 function container(over: Partial<ContainerInfo> = {}, ns?: string): ContainerInfo {
-  return {
-    id: "0123456789ab",
-    fullId: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    name: "web",
-    type: "containerd",
+  return baseContainer({
     image: "docker.io/acme/shop:1.2",
     imageRepository: "docker.io/acme/shop",
     imageTag: "1.2",
-    imageDigest: undefined,
-    imageId: undefined,
-    privileged: false,
-    hostPid: false,
-    hostNetwork: false,
-    hostIpc: false,
-    user: undefined,
-    labels: new Map(),
-    mounts: [],
-    startTs: undefined,
-    k8s:
-      ns === undefined
-        ? undefined
-        : { podName: "p", namespace: ns, podUid: "u", sandboxId: undefined, podLabels: new Map(), podIp: undefined, containerName: "web" },
-    metaMissing: false,
+    ...(ns !== undefined ? { k8s: { podName: "p", namespace: ns, podUid: "u", sandboxId: undefined, podIp: undefined, containerName: "web" } } : {}),
     ...over,
-  };
+  });
 }
 
 describe("selectors: accepted", () => {
