@@ -122,6 +122,8 @@ async function ebpfSource(
   if (prevention) opts.preventMax = prevention.config.max_cgroups;
   if (ctx.kernelFilters !== undefined) opts.kernelFilters = ctx.kernelFilters;
   const s = new KernelEventStream(opts);
+  // read at scrape time: the probe's cumulative drop count, across probe restarts
+  metrics.setKernelDrops(() => s.stats()["kernel_drops"] ?? 0);
   return {
     name: "ebpf",
     start: async () => {
@@ -354,7 +356,6 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   // Events lost before the rules saw them are an alert of their own: a gap is where attacks hide.
   let dropAlerts = 0;
   function onKernelDrops(info: { drops: number; total: number }): void {
-    metrics.setKernelDrops(info.total);
     if (dropAlerts++ >= 100) return; // a flapping ring buffer is in the log and metrics after that
     pipeline.raiseInternal(
       "Vigil Kernel Events Dropped",

@@ -45,7 +45,7 @@ export class Metrics {
   /** events by evt.type (index = wire type code). */
   private readonly eventCounts = new Float64Array(Math.max(256, EVENTS.length));
   private readonly eventNames: string[] = [];
-  private kernelDropsTotal = 0;
+  private kernelDropsTotal: () => number = () => 0;
   private readonly stats = new Map<string, StatsEntry>();
   private readonly statMetrics = new Map<string, Counter | Gauge>();
   private cgroups: CgroupResources | undefined;
@@ -91,7 +91,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        this.inc(self.kernelDropsTotal);
+        this.inc(self.kernelDropsTotal());
       },
     });
     this.decodeErrors = new Counter({ name: "vigil_decode_errors_total", help: "Frames that could not be decoded, by kind", labelNames: ["kind"], registers });
@@ -136,8 +136,8 @@ export class Metrics {
   }
 
   /** The probe's cumulative drop count (from its stats frames). */
-  setKernelDrops(total: number): void {
-    this.kernelDropsTotal = total;
+  setKernelDrops(total: number | (() => number)): void {
+    this.kernelDropsTotal = typeof total === "number" ? () => total : total;
   }
 
   /**

@@ -63,12 +63,19 @@ describe("kernel drops", () => {
     // enables openat in the kernel, matches nothing; without the rule's predicate pushed into the
     // probe (it would keep the burst in the kernel), so every open fills the small ring
     writeFileSync(rules, "- rule: Never\n  desc: d\n  condition: evt.type = openat and fd.name = /nonexistent/vigil\n  output: x\n  priority: DEBUG\n");
-    const agent = await startAgent(["--rules", rules, "--no-containerd", "--no-capture", "--stats-interval", "0", "--no-kernel-filter"], 60_000, {
-      VIGIL_SOURCES_EBPF_RINGBUF_MB: "1",
-      VIGIL_SOURCES_EBPF_WAKEUP_KB: "4096",
-      VIGIL_SOURCES_EBPF_POLL_MS: "1000",
-      VIGIL_SOURCES_EBPF_STATS_MS: "100",
-    });
+    const agent = await startAgent(
+      ["--rules", rules, "--no-containerd", "--no-capture", "--stats-interval", "0", "--no-kernel-filter", "--metrics-port", "0"],
+      60_000,
+      {
+        VIGIL_SOURCES_EBPF_RINGBUF_MB: "1",
+        VIGIL_SOURCES_EBPF_WAKEUP_KB: "4096",
+        VIGIL_SOURCES_EBPF_POLL_MS: "1000",
+        VIGIL_SOURCES_EBPF_STATS_MS: "100",
+        VIGIL_METRICS_HOST: "127.0.0.1",
+      },
+      ["--no-embedded-collector", "--no-fim-scan"],
+    );
+    const port = Number((await agent.waitForLog((l) => l["msg"] === "metrics and health endpoint listening", 1000))["port"]);
     running.push(agent);
     const mk = spawnSync("make", ["-s", "-C", join(REPO_ROOT, "native-bridge"), "bench"], { encoding: "utf8" });
     expect(mk.status, mk.stderr).toBe(0);
@@ -77,6 +84,10 @@ describe("kernel drops", () => {
     expect(a.source).toBe("internal");
     expect(Number(a.output_fields["vigil.drops"])).toBeGreaterThan(0);
     expect(a.output).toMatch(/dropped events/);
+    // and the Prometheus counter follows the probe's count
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const m = /^vigil_kernel_drops_total (\d+)/m.exec(text);
+    expect(Number(m?.[1])).toBeGreaterThanOrEqual(Number(a.output_fields["vigil.drops"]));
   }, 90_000);
 });
 
