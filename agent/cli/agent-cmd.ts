@@ -48,6 +48,19 @@ function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
 
+/** `--source a,b,replay:FILE`: the source names, the replay file, and names not known. */
+export function parseSourceList(text: string): { names: Set<string>; replay: string | undefined; unknown: string[] } {
+  const names = new Set<string>();
+  const unknown: string[] = [];
+  let replay: string | undefined;
+  for (const item of text.split(",").map((x) => x.trim()).filter((x) => x !== "")) {
+    if (item.startsWith("replay:")) replay = item.slice("replay:".length);
+    else if (item === "ebpf" || item === "ptrace") names.add(item);
+    else unknown.push(item);
+  }
+  return { names, replay, unknown };
+}
+
 /** Flags → config overrides (flags win over file and environment). */
 export function flagsToOverrides(f: AgentFlags): DeepPartial<Config> {
   const o: DeepPartial<Config> = {};
@@ -60,12 +73,6 @@ export function flagsToOverrides(f: AgentFlags): DeepPartial<Config> {
   if (f.minPriority !== undefined) rules.min_priority = f.minPriority.toLowerCase() as Config["rules"]["min_priority"];
   o.rules = rules;
   if (f.output !== undefined) o.sinks = { stdout: { format: f.output } };
-  if (f.probe !== undefined || f.kernelFilter === false) {
-    const e: DeepPartial<Config["sources"]["ebpf"]> = {};
-    if (f.probe !== undefined) e.probe_path = f.probe;
-    if (f.kernelFilter === false) e.kernel_filter = false;
-    o.sources = { ebpf: e };
-  }
   const cd: DeepPartial<Config["containerd"]> = {};
   if (f.containerdSocket !== undefined) cd.socket = f.containerdSocket;
   if (f.containerd === false) cd.enabled = false;
@@ -85,15 +92,20 @@ export function flagsToOverrides(f: AgentFlags): DeepPartial<Config> {
   if (f.metrics === false) m.enabled = false;
   o.metrics = m;
   if (f.statsInterval !== undefined) o.log = { stats_interval_seconds: Number(f.statsInterval) };
-  const src: DeepPartial<Config["sources"]> = {};
+  const ebpf: DeepPartial<Config["sources"]["ebpf"]> = {};
+  const ptrace: DeepPartial<Config["sources"]["ptrace"]> = {};
+  if (f.probe !== undefined) ebpf.probe_path = f.probe;
+  if (f.kernelFilter === false) ebpf.kernel_filter = false;
   if (f.source !== undefined) {
-    const names = new Set(f.source.split(",").map((x) => x.trim().replace(/:.*/s, "")));
-    src.ebpf = { enabled: names.has("ebpf") };
-    src.ptrace = { enabled: names.has("ptrace") };
+    const { names } = parseSourceList(f.source);
+    ebpf.enabled = names.has("ebpf");
+    ptrace.enabled = names.has("ptrace");
   }
-  if (f.traceSocket !== undefined) src.ptrace = { ...src.ptrace, enabled: true, socket: f.traceSocket };
-  if (f.falcoGrpc !== undefined) src.falco_grpc = { enabled: true, address: f.falcoGrpc };
-  o.sources = { ...o.sources, ...src, ...(o.sources?.ebpf && src.ebpf ? { ebpf: { ...o.sources.ebpf, ...src.ebpf } } : {}) };
+  if (f.traceSocket !== undefined) {
+    ptrace.enabled = true;
+    ptrace.socket = f.traceSocket;
+  }
+  o.sources = { ebpf, ptrace, ...(f.falcoGrpc !== undefined ? { falco_grpc: { enabled: true, address: f.falcoGrpc } } : {}) };
   const fim: DeepPartial<Config["fim"]> = {};
   if (f.fim === false) fim.enabled = false;
   if (f.fimScan === false) fim.scan_on_start = false;
@@ -308,7 +320,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   let startFalco: (() => void) | undefined;
   const rulesFiles = cfg.rules.builtin ? [] : cfg.rules.files;
   const extraRules = cfg.rules.builtin ? cfg.rules.files : [];
-  const replayFile = (flags.source ?? "").split(",").map((x) => x.trim()).find((x) => x.startsWith("replay:"))?.slice("replay:".length);
+  const { replay: replayFile, unknown: unknownSources } = parseSourceList(flags.source ?? "");
   let replay: import("../sources/replay.js").ReplaySource | undefined;
   const pipeline = new Pipeline({
     rulesFiles,
@@ -326,9 +338,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     kernelFilter: cfg.sources.ebpf.kernel_filter,
     source: (ctx) => {
       const list: EventSource[] = [];
-      for (const name of (flags.source ?? "").split(",").map((x) => x.trim()).filter((x) => x !== "")) {
-        if (!["ebpf", "ptrace"].includes(name) && !name.startsWith("replay:")) throw new Error(`unknown source '${name}' (expected ebpf, ptrace or replay:FILE)`);
-      }
+      if (unknownSources.length > 0) throw new Error(`unknown source '${unknownSources[0]}' (expected ebpf, ptrace or replay:FILE)`);
       if (cfg.sources.ebpf.enabled) list.push(lazySource("ebpf", () => ebpfSource(ctx, cfg.sources.ebpf, onKernelDrops, prevention)));
       if (cfg.sources.ptrace.enabled) {
         list.push(
