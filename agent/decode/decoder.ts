@@ -14,6 +14,7 @@ import { DecodeErrorCode } from "./errors.js";
 import { FrameReader } from "./framer.js";
 import { CtlPrevent, CtlReady, CtlStats, CtlSync, CtlType, FdKind, Hdr, HdrFlag, HDR_SIZE, ProcBlock } from "./layout.js";
 import { formatIpv4, formatIpv6 } from "./net.js";
+import { cstr, StringCache } from "./strings.js";
 
 const MAX_PARAMS = 64;
 const TWO32 = 4294967296;
@@ -117,6 +118,53 @@ type Handler = (view: DataView, buf: Buffer, off: number, size: number) => void;
 /** How a schema param is filled. */
 type Source = { from: "res" } | { from: "wire"; index: number } | { from: "hdr"; field: "tid" | "pid" | "ppid" | "comm" | "uid" | "gid" | "loginuid" } | { from: "proc"; index: number } | { from: "clone_flags" } | { from: "none" };
 
+/** Where a param comes from, as read per frame. */
+const From = { None: 0, Res: 1, Wire: 2, Hdr: 3, Proc: 4, CloneFlags: 5 } as const;
+const FROM: Record<Source["from"], number> = { none: From.None, res: From.Res, wire: From.Wire, hdr: From.Hdr, proc: From.Proc, clone_flags: From.CloneFlags };
+const HDR_FIELDS = ["tid", "pid", "ppid", "comm", "uid", "gid", "loginuid"] as const;
+
+function hdrField(e: RawEvent, i: number): ArgValue {
+  switch (i) {
+    case 0:
+      return e.tid;
+    case 1:
+      return e.pid;
+    case 2:
+      return e.ppid;
+    case 3:
+      return e.comm;
+    case 4:
+      return e.uid;
+    case 5:
+      return e.gid;
+    default:
+      return e.loginuid;
+  }
+}
+
+/** How a wire param's bytes are read, by {@link ArgKind}. */
+const Reader = { Signed: 0, Unsigned: 1, Str: 2, Bytes: 3, StrList: 4, SockAddr: 5, Tuple: 6 } as const;
+const READER: Record<ParamSpec["kind"], number> = {
+  [ArgKind.Errno]: Reader.Signed,
+  [ArgKind.Fd]: Reader.Signed,
+  [ArgKind.Pid]: Reader.Signed,
+  [ArgKind.I64]: Reader.Signed,
+  [ArgKind.Uid]: Reader.Unsigned,
+  [ArgKind.Gid]: Reader.Unsigned,
+  [ArgKind.U32]: Reader.Unsigned,
+  [ArgKind.U64]: Reader.Unsigned,
+  [ArgKind.Flags]: Reader.Unsigned,
+  [ArgKind.Enum]: Reader.Unsigned,
+  [ArgKind.Mode]: Reader.Unsigned,
+  [ArgKind.Path]: Reader.Str,
+  [ArgKind.RelPath]: Reader.Str,
+  [ArgKind.Str]: Reader.Str,
+  [ArgKind.Bytes]: Reader.Bytes,
+  [ArgKind.StrList]: Reader.StrList,
+  [ArgKind.SockAddr]: Reader.SockAddr,
+  [ArgKind.Tuple]: Reader.Tuple,
+};
+
 const FD_RESULT_TYPES = new Set(["open", "openat", "openat2", "creat", "socket", "accept", "accept4", "dup", "dup2", "dup3", "fcntl", "memfd_create"]);
 const SERVER_TUPLE_TYPES = new Set(["accept", "accept4"]);
 
@@ -180,6 +228,10 @@ export class FrameDecoder {
   private readonly pOff = new Int32Array(MAX_PARAMS);
   private readonly pLen = new Int32Array(MAX_PARAMS);
   private nParams = 0;
+  /** Thread names: a few hundred distinct on a node, repeated in every frame header. */
+  private readonly comms = new StringCache(1024, 16);
+  /** Paths and other string params (fd names, open paths): the same ones recur. */
+  private readonly paths = new StringCache(4096, 112);
   private readonly counters: Record<string, number> = {
     events: 0,
     controls: 0,
@@ -205,8 +257,12 @@ export class FrameDecoder {
       if (s < CtlSync.size) this.counters[DecodeErrorCode.Truncated]!++;
       else this.opts.onSync?.(u64(v, o + CtlSync.seq));
     });
+    const byCode: (Handler | undefined)[] = [];
+    for (const [code, h] of this.handlers) if (code < 0x8000) byCode[code] = h;
+    for (let i = 0; i < byCode.length; i++) byCode[i] ??= undefined; // packed, no holes
     this.onFrame = (view, buf, off, size) => {
-      const h = this.handlers.get(view.getUint16(off + Hdr.type, true));
+      const type = view.getUint16(off + Hdr.type, true);
+      const h = type < byCode.length ? byCode[type] : this.handlers.get(type);
       if (h === undefined) {
         this.counters[DecodeErrorCode.UnknownType]!++;
         return;
@@ -232,7 +288,12 @@ export class FrameDecoder {
 
   /** Counters: frames, events, and one per error kind. */
   stats(): Record<string, number> {
-    return { ...this.reader.counters, ...this.counters };
+    return {
+      ...this.reader.counters,
+      ...this.counters,
+      string_cache_hits: this.comms.hits + this.paths.hits,
+      string_cache_misses: this.comms.misses + this.paths.misses,
+    };
   }
 
   // ------------------------------------------------------------------ frame parts
@@ -252,7 +313,7 @@ export class FrameDecoder {
     e.cpu = view.getUint16(off + Hdr.cpu, true);
     e.cgroupId = u64(view, off + Hdr.cgroupId);
     e.startTs = u64(view, off + Hdr.startTs);
-    e.comm = cstr(buf, off + Hdr.comm, off + Hdr.comm + Hdr.commLen);
+    e.comm = this.comms.get(buf, off + Hdr.comm, off + Hdr.comm + Hdr.commLen);
     e.res = i64(view, off + Hdr.res);
     e.proc = undefined;
     e.fd = undefined;
@@ -360,7 +421,7 @@ export class FrameDecoder {
   private str(buf: Buffer, i: number): string | undefined {
     if (!this.has(i)) return undefined;
     const o = this.pOff[i]!;
-    return cstr(buf, o, o + this.pLen[i]!);
+    return this.paths.get(buf, o, o + this.pLen[i]!);
   }
 
   private strList(buf: Buffer, i: number): string[] {
@@ -379,33 +440,24 @@ export class FrameDecoder {
     return out;
   }
 
-  private value(view: DataView, buf: Buffer, i: number, p: ParamSpec, server: boolean): ArgValue {
-    switch (p.kind) {
-      case ArgKind.Errno:
-      case ArgKind.Fd:
-      case ArgKind.Pid:
-      case ArgKind.I64:
+  private value(view: DataView, buf: Buffer, i: number, reader: number, server: boolean): ArgValue {
+    switch (reader) {
+      case Reader.Signed:
         return this.num(view, i, true);
-      case ArgKind.Uid:
-      case ArgKind.Gid:
-      case ArgKind.U32:
-      case ArgKind.U64:
-      case ArgKind.Flags:
-      case ArgKind.Enum:
-      case ArgKind.Mode:
+      case Reader.Unsigned:
         return this.num(view, i, false);
-      case ArgKind.Path:
-      case ArgKind.RelPath:
-      case ArgKind.Str:
+      case Reader.Str:
         return this.str(buf, i);
-      case ArgKind.Bytes:
+      case Reader.Bytes:
         return this.has(i) ? Uint8Array.prototype.slice.call(buf, this.pOff[i]!, this.pOff[i]! + this.pLen[i]!) : undefined;
-      case ArgKind.StrList:
+      case Reader.StrList:
         return this.has(i) ? this.strList(buf, i) : undefined;
-      case ArgKind.SockAddr:
+      case Reader.SockAddr:
         return this.has(i) ? sockaddr(view, buf, this.pOff[i]!, this.pLen[i]!) : undefined;
-      case ArgKind.Tuple:
+      case Reader.Tuple:
         return this.has(i) ? tuple(view, buf, this.pOff[i]!, this.pLen[i]!, server) : undefined;
+      default:
+        return undefined;
     }
   }
 
@@ -468,7 +520,7 @@ export class FrameDecoder {
         fd.name = t === undefined ? "" : `${t.sip}:${t.sport}->${t.dip}:${t.dport}`;
       }
     } else {
-      const name = cstr(buf, o + 2, end);
+      const name = this.paths.get(buf, o + 2, end);
       fd.name = name;
       fd.isUpperLayer = aux & 1 ? true : aux & 2 ? false : undefined;
       switch (kind) {
@@ -513,6 +565,18 @@ export class FrameDecoder {
     const fdArg = FD_RESULT_TYPES.has(spec.name) ? -1 : spec.params.findIndex((p) => p.name === "fd" && p.kind === ArgKind.Fd);
     const nargs = spec.params.length;
     const code = spec.code;
+    // the plan as small integers, read per frame without object or string compares
+    const from = new Int8Array(nargs);
+    const index = new Int32Array(nargs);
+    const reader = new Int8Array(nargs);
+    for (let i = 0; i < nargs; i++) {
+      const s = sources[i]!;
+      from[i] = FROM[s.from];
+      index[i] = s.from === "wire" || s.from === "proc" ? s.index : s.from === "hdr" ? HDR_FIELDS.indexOf(s.field) : 0;
+      reader[i] = READER[spec.params[i]!.kind];
+    }
+    // each type fills its own array, so its length is set once
+    const args: ArgValue[] = new Array<ArgValue>(nargs).fill(undefined);
     return (view, buf, off, size) => {
       const e = this.header(view, buf, off);
       if (!this.params(view, off, size)) return;
@@ -524,24 +588,22 @@ export class FrameDecoder {
         e.proc = this.procFacts(view, buf);
         if (isClone) e.cloneFlags = this.num(view, ProcBlock.count, false) ?? 0;
       }
-      const args = e.args;
-      args.length = nargs;
+      e.args = args;
       for (let i = 0; i < nargs; i++) {
-        const s = sources[i]!;
-        switch (s.from) {
-          case "res":
+        switch (from[i]) {
+          case From.Res:
             args[i] = e.res;
             break;
-          case "wire":
-            args[i] = this.value(view, buf, s.index, spec.params[i]!, server);
+          case From.Wire:
+            args[i] = this.value(view, buf, index[i]!, reader[i]!, server);
             break;
-          case "hdr":
-            args[i] = e[s.field];
+          case From.Hdr:
+            args[i] = hdrField(e, index[i]!);
             break;
-          case "proc":
-            args[i] = procArg(e.proc!, s.index);
+          case From.Proc:
+            args[i] = procArg(e.proc!, index[i]!);
             break;
-          case "clone_flags":
+          case From.CloneFlags:
             args[i] = e.cloneFlags;
             break;
           default:
@@ -627,26 +689,6 @@ export function u64(view: DataView, o: number): number {
 /** Signed 64-bit little-endian as a number. */
 export function i64(view: DataView, o: number): number {
   return view.getUint32(o, true) + view.getInt32(o + 4, true) * TWO32;
-}
-
-/** A string up to the first NUL (or `end`). */
-/** Node's Buffer method behind `toString("latin1")`, called without the argument checks. */
-const latin1Slice: (this: Buffer, start: number, end: number) => string =
-  (Buffer.prototype as unknown as { latin1Slice?: (this: Buffer, start: number, end: number) => string }).latin1Slice ??
-  function (this: Buffer, start: number, end: number): string {
-    return this.toString("latin1", start, end);
-  };
-
-function cstr(buf: Buffer, start: number, end: number): string {
-  let p = start;
-  let bits = 0;
-  for (; p < end; p++) {
-    const c = buf[p]!;
-    if (c === 0) break;
-    bits |= c;
-  }
-  // ASCII (the usual path, comm, file name) reads the same as latin1, which decodes faster
-  return bits < 0x80 ? latin1Slice.call(buf, start, p) : buf.toString("utf8", start, p);
 }
 
 function sockaddr(view: DataView, buf: Buffer, o: number, len: number): SockTuple | undefined {
