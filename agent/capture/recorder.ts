@@ -42,84 +42,16 @@ export interface CaptureRecorderOptions {
   hostname?: string;
 }
 
-/** Numeric facts of a slot, by their index in the {@link EventTuple}. */
+/** Numeric facts of a recorded event, by their index in the {@link EventTuple}. */
 const NUM_FIELDS = [F.sec, F.nsec, F.bootNs, F.type, F.cpu, F.res, F.tid, F.pid, F.ppid, F.vpid, F.uid, F.gid, F.euid, F.loginuid, F.tty, F.fdNum, F.num, F.startTs] as const;
+/** Text (and argv) facts of a recorded event, by their index in the {@link EventTuple}. */
+const TEXT_FIELDS = [F.comm, F.exe, F.exepath, F.procArgs, F.cwd, F.pcomm, F.pexepath, F.fdType, F.fdTypechar, F.fdName] as const;
+const NN = NUM_FIELDS.length;
+const NT = TEXT_FIELDS.length;
+/** Column of each numeric F index in a slot's run of numbers. */
+const N = Object.fromEntries(NUM_FIELDS.map((f, i) => [f, i])) as Record<(typeof NUM_FIELDS)[number], number>;
 
-/**
- * One reused slot. Numbers go to a Float64Array and strings and arrays to fields: a number stored
- * in a plain array or object field that does not fit a small integer (times, ns since boot,
- * sequence numbers) would be boxed, one allocation per field per event; here nothing is.
- */
-class Slot {
-  readonly n = new Float64Array(F.startTs + 1);
-  readonly args: ArgValue[] = [];
-  argc = 0;
-  comm = "";
-  exe = "";
-  exepath = "";
-  procArgs: readonly string[] = [];
-  cwd = "";
-  pcomm = "";
-  pexepath = "";
-  fdType = "";
-  fdTypechar = "";
-  fdName = "";
-
-  /** Fills the slot from `e` in place (no allocation once `args` has grown). */
-  fill(e: SyscallEvent): void {
-    const p = e.proc;
-    const n = this.n;
-    n[F.sec] = e.sec;
-    n[F.nsec] = e.nsec;
-    n[F.bootNs] = e.bootNs;
-    n[F.type] = e.type;
-    n[F.cpu] = e.cpu;
-    n[F.res] = e.res;
-    const args = this.args;
-    const argc = e.args.length;
-    for (let i = 0; i < argc; i++) args[i] = e.args[i];
-    // drop references to the previous event's longer params
-    for (let i = argc; i < this.argc; i++) args[i] = undefined;
-    this.argc = argc;
-    n[F.tid] = p.tid;
-    n[F.pid] = p.pid;
-    n[F.ppid] = p.ppid;
-    n[F.vpid] = p.vpid;
-    n[F.uid] = p.uid;
-    n[F.gid] = p.gid;
-    n[F.euid] = p.euid;
-    n[F.loginuid] = p.loginuid;
-    this.comm = p.comm;
-    this.exe = p.exe;
-    this.exepath = p.exepath;
-    this.procArgs = p.args;
-    this.cwd = p.cwd;
-    n[F.tty] = p.tty;
-    this.pcomm = p.parent?.comm ?? "";
-    this.pexepath = p.parent?.exepath ?? "";
-    const fd = e.fd;
-    if (fd) {
-      n[F.fdNum] = fd.num;
-      this.fdType = fd.type;
-      this.fdTypechar = fd.typechar;
-      this.fdName = fd.name;
-    } else {
-      n[F.fdNum] = -1;
-      this.fdType = "";
-      this.fdTypechar = "";
-      this.fdName = "";
-    }
-    n[F.num] = e.num;
-    n[F.startTs] = p.startTs;
-  }
-
-  /** The slot's event as a new tuple (its own args array). */
-  tuple(): EventTuple {
-    const t: EventTuple = [0, 0, 0, 0, 0, 0, this.args.slice(0, this.argc), 0, 0, 0, 0, 0, 0, 0, 0, this.comm, this.exe, this.exepath, this.procArgs, this.cwd, 0, this.pcomm, this.pexepath, 0, this.fdType, this.fdTypechar, this.fdName, 0, 0];
-    for (const i of NUM_FIELDS) t[i] = this.n[i] as number;
-    return t;
-  }
-}
+type Text = string | readonly string[];
 
 interface Watcher {
   events: EventTuple[];
@@ -127,15 +59,98 @@ interface Watcher {
   overflow: number;
 }
 
+/**
+ * One container's ring, stored by columns: slot i's numbers are `nums[i*NN ..]` in one
+ * Float64Array (a number stored in a plain array or object field past the small-integer range —
+ * times, ns since boot, sequence numbers — would be boxed, one allocation per field per event;
+ * here nothing is), its strings `text[i*NT ..]` in one array, its params in a per-slot array
+ * reused. Writing an event touches a few adjacent cache lines, not a scattered slot object.
+ */
 class Ring {
-  readonly slots: Slot[] = [];
+  readonly nums: Float64Array;
+  readonly text: Text[];
+  readonly args: ArgValue[][] = [];
+  readonly argc: Int32Array;
   head = 0;
   size = 0;
   watchers: Watcher[] = [];
   constructor(
     readonly cap: number,
     public container: ContainerInfo,
-  ) {}
+  ) {
+    this.nums = new Float64Array(cap * NN);
+    this.text = new Array<Text>(cap * NT).fill("");
+    this.argc = new Int32Array(cap);
+  }
+
+  /** Writes `e` into slot `i` in place (no allocation once the slot's params array has grown). */
+  fill(i: number, e: SyscallEvent): void {
+    const p = e.proc;
+    const n = this.nums;
+    const o = i * NN;
+    n[o + N[F.sec]] = e.sec;
+    n[o + N[F.nsec]] = e.nsec;
+    n[o + N[F.bootNs]] = e.bootNs;
+    n[o + N[F.type]] = e.type;
+    n[o + N[F.cpu]] = e.cpu;
+    n[o + N[F.res]] = e.res;
+    n[o + N[F.tid]] = p.tid;
+    n[o + N[F.pid]] = p.pid;
+    n[o + N[F.ppid]] = p.ppid;
+    n[o + N[F.vpid]] = p.vpid;
+    n[o + N[F.uid]] = p.uid;
+    n[o + N[F.gid]] = p.gid;
+    n[o + N[F.euid]] = p.euid;
+    n[o + N[F.loginuid]] = p.loginuid;
+    n[o + N[F.tty]] = p.tty;
+    n[o + N[F.num]] = e.num;
+    n[o + N[F.startTs]] = p.startTs;
+    const t = this.text;
+    const to = i * NT;
+    t[to] = p.comm;
+    t[to + 1] = p.exe;
+    t[to + 2] = p.exepath;
+    t[to + 3] = p.args;
+    t[to + 4] = p.cwd;
+    const parent = p.parent;
+    t[to + 5] = parent === undefined ? "" : parent.comm;
+    t[to + 6] = parent === undefined ? "" : parent.exepath;
+    const fd = e.fd;
+    if (fd !== undefined) {
+      n[o + N[F.fdNum]] = fd.num;
+      t[to + 7] = fd.type;
+      t[to + 8] = fd.typechar;
+      t[to + 9] = fd.name;
+    } else {
+      n[o + N[F.fdNum]] = -1;
+      t[to + 7] = "";
+      t[to + 8] = "";
+      t[to + 9] = "";
+    }
+    let args = this.args[i];
+    if (args === undefined) {
+      args = [];
+      this.args[i] = args;
+    }
+    const src = e.args;
+    const argc = src.length;
+    for (let k = 0; k < argc; k++) args[k] = src[k];
+    // drop references to the previous event's longer params
+    for (let k = argc; k < this.argc[i]!; k++) args[k] = undefined;
+    this.argc[i] = argc;
+  }
+
+  /** Slot `i`'s event as a new tuple (its own params array). */
+  tuple(i: number): EventTuple {
+    const t: unknown[] = [];
+    for (let k = 0; k <= F.startTs; k++) t.push(0);
+    const o = i * NN;
+    for (let k = 0; k < NN; k++) t[NUM_FIELDS[k]!] = this.nums[o + k]!;
+    const to = i * NT;
+    for (let k = 0; k < NT; k++) t[TEXT_FIELDS[k]!] = this.text[to + k]!;
+    t[F.args] = this.args[i]!.slice(0, this.argc[i]!);
+    return t as EventTuple;
+  }
 }
 
 const mapToObj = (m: ReadonlyMap<string, string> | undefined): Record<string, string> => (m ? Object.fromEntries(m) : {});
@@ -174,6 +189,8 @@ export class CaptureRecorder {
   private readonly maxActive: number;
   private readonly host: string;
   private active = 0;
+  /** The ring the previous event went to. */
+  private last: Ring | undefined;
   readonly counters = { recorded: 0, rings: 0, rings_evicted: 0, captures: 0, captures_refused: 0, after_overflow: 0, encode_errors: 0 };
 
   constructor(private readonly o: CaptureRecorderOptions) {
@@ -188,21 +205,22 @@ export class CaptureRecorder {
   /** Hot path: records one event into its container's ring. */
   record(e: SyscallEvent): void {
     const c = e.proc.container;
-    let ring = this.rings.get(c.id);
-    if (ring === undefined) ring = this.newRing(c);
-    else if (ring.container !== c) ring.container = c;
-    let slot: Slot;
-    if (ring.slots.length < ring.cap) {
-      slot = new Slot();
-      ring.slots.push(slot);
-    } else slot = ring.slots[ring.head]!;
-    slot.fill(e);
-    ring.head = (ring.head + 1) % ring.cap;
+    let ring = this.last;
+    // consecutive events mostly come from one container: skip the map then
+    if (ring === undefined || ring.container !== c) {
+      ring = this.rings.get(c.id);
+      if (ring === undefined) ring = this.newRing(c);
+      else ring.container = c;
+      this.last = ring;
+    }
+    const slot = ring.head;
+    ring.fill(slot, e);
+    ring.head = slot + 1 === ring.cap ? 0 : slot + 1;
     if (ring.size < ring.cap) ring.size++;
     this.counters.recorded++;
     if (ring.watchers.length > 0) {
       for (const w of ring.watchers) {
-        if (w.events.length < w.max) w.events.push(slot.tuple());
+        if (w.events.length < w.max) w.events.push(ring.tuple(slot));
         else w.overflow++;
       }
     }
@@ -229,7 +247,7 @@ export class CaptureRecorder {
   private snapshot(ring: Ring): EventTuple[] {
     const out: EventTuple[] = [];
     const start = ring.size < ring.cap ? 0 : ring.head;
-    for (let i = 0; i < ring.size; i++) out.push(ring.slots[(start + i) % ring.cap]!.tuple());
+    for (let i = 0; i < ring.size; i++) out.push(ring.tuple((start + i) % ring.cap));
     return out;
   }
 

@@ -23,12 +23,14 @@ describe("capture recorder", () => {
     const p2 = proc(C2, { comm: "sh", pid: 99, tid: 99 });
     for (let i = 0; i < 20; i++) r.record(openat(p1, `/tmp/f${i}`));
     r.record(openat(p2, "/other"));
-    const ring = (r as unknown as { rings: Map<string, { slots: object[] }> }).rings.get(C1.id)!;
-    const slotsBefore = [...ring.slots];
-    expect(slotsBefore).toHaveLength(8);
+    const ring = (r as unknown as { rings: Map<string, { nums: Float64Array; text: unknown[]; args: unknown[][] }> }).rings.get(C1.id)!;
+    const before = { nums: ring.nums, text: ring.text, args: [...ring.args] };
+    expect(before.args).toHaveLength(8);
     for (let i = 20; i < 30; i++) r.record(openat(p1, `/tmp/f${i}`));
-    // the same slot objects are refilled: no per-event allocation once the ring is full
-    expect(ring.slots.every((s, i) => s === slotsBefore[i])).toBe(true);
+    // the same columns and per-slot params arrays are refilled: no per-event allocation once the ring is full
+    expect(ring.nums).toBe(before.nums);
+    expect(ring.text).toBe(before.text);
+    expect(ring.args.every((a, i) => a === before.args[i])).toBe(true);
     const res = (await r.capture({ alertId: "a1", rule: "R", containerId: C1.id, durationMs: 0 }))!;
     const cap = await decodeCapture(res.data);
     expect(cap.events.map((e) => e[F.args][2])).toEqual(Array.from({ length: 8 }, (_v, i) => `/tmp/f${22 + i}`));
