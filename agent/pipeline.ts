@@ -102,6 +102,10 @@ export function syscallsFor(rs: RuleSet): string[] {
   return [...out].sort();
 }
 
+function wantsCapture(rs: Pick<RuleSet, "rules">): boolean {
+  return rs.rules.some((r) => r.capture);
+}
+
 export class Pipeline {
   readonly engine: RuleEngine;
   private source: EventSource | undefined;
@@ -115,6 +119,8 @@ export class Pipeline {
   private dropBurst = 0;
   private started = false;
   private readonly record: ((e: SyscallEvent) => void) | undefined;
+  /** `record` while a loaded rule has `capture: true` (no rule could take a capture otherwise). */
+  private recording: ((e: SyscallEvent) => void) | undefined;
   readonly counters = { events: 0, blocked_execs: 0, blocked_unreported: 0, alerts: 0, alerts_dropped: 0, alerts_late_metadata: 0, alerts_decorated: 0, decorate_errors: 0, internal_alerts: 0, ingested: 0, ingested_enriched: 0, sink_failures: 0 };
 
   constructor(private readonly opts: PipelineOptions) {
@@ -127,6 +133,8 @@ export class Pipeline {
       logger: opts.logger.child({ component: "rules" }),
       beforeSwap: async (next, prev) => {
         if (!this.started || prev === undefined) return;
+        // a capture rule coming in finds the events before its first alert already recorded
+        if (wantsCapture(next)) this.recording = this.record;
         // while the probe catches up, capture what either rule set needs: the syscalls of both
         // and filters derived from both sets' rules; the answer confirms both were applied
         const both = { rules: [...prev.rules, ...next.rules] };
@@ -135,6 +143,7 @@ export class Pipeline {
       },
       onSwap: (rs) => {
         if (!this.started) return;
+        this.recording = wantsCapture(rs) ? this.record : undefined;
         void this.source?.setSyscalls?.(syscallsFor(rs));
         void this.source?.setKernelFilters?.(this.filtersFor(rs));
       },
@@ -147,6 +156,7 @@ export class Pipeline {
   /** Loads the rules, starts enrichment and the source. Resolves once events flow. */
   async start(): Promise<void> {
     const rs = this.engine.load();
+    this.recording = wantsCapture(rs) ? this.record : undefined;
     if (this.opts.enricher) await this.opts.enricher.start();
     const enricher = this.opts.enricher;
     this.source = this.opts.source({
@@ -165,6 +175,11 @@ export class Pipeline {
     }
   }
 
+  /** Whether events are being recorded for audit captures now. */
+  get recordingCaptures(): boolean {
+    return this.recording !== undefined;
+  }
+
   private filtersFor(rs: Pick<RuleSet, "rules">): KernelFilters | undefined {
     if (this.opts.kernelFilter === false) return undefined;
     const f = deriveKernelFilters(rs.rules);
@@ -175,7 +190,7 @@ export class Pipeline {
   /** The per-event path: rules only; every 256th evaluation is timed for the latency histogram. */
   private readonly onEvent = (e: SyscallEvent): void => {
     const n = ++this.counters.events;
-    this.record?.(e);
+    this.recording?.(e);
     if (e.blocked === true) {
       this.onBlocked(e);
       return;
