@@ -22,7 +22,7 @@
 #        share of one core (cgroup v1 cpu.cfs_quota_us or v2 cpu.max). On a 2-core machine the
 #        generator's core cannot issue enough events to saturate a whole agent core; capped at
 #        50 %, a rate sustained with zero drops and no backlog shows twice that rate on one core
-#        (the "1-core ev/s" column then reads rate / quota).
+#        (the "1-core ev/s" column then reads delivered events/s / quota; 0 when it did not hold).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MODE=${1:-mix}
@@ -99,10 +99,12 @@ for rate in $RATES; do
   ev=$((e1 - e0)); dr=$((d1 - d0))
   achieved=$(echo "$out" | awk '{print $3}')
   # backlog: events the kernel produced that the agent had not processed 2.5 s after the burst
-  awk -v q="$QUOTA" -v bl="$((e1 - s1))" -v tgt="$rate" -v ach="$achieved" -v ev="$ev" -v dr="$dr" -v a="$((a1 - a0))" -v p="$((p1 - p0))" -v hz="$HZ" -v wall="$(echo "$t1 - $t0" | bc -l)" 'BEGIN {
+  bl=$((e1 - s1)); [ "$bl" -gt 0 ] || bl=0
+  awk -v secs="$SECS" -v q="$QUOTA" -v bl="$bl" -v tgt="$rate" -v ach="$achieved" -v ev="$ev" -v dr="$dr" -v a="$((a1 - a0))" -v p="$((p1 - p0))" -v hz="$HZ" -v wall="$(echo "$t1 - $t0" | bc -l)" 'BEGIN {
     cpu = (a + p) / hz; nsev = (ev > 0) ? cpu * 1e9 / ev : 0; label = (tgt == 0) ? "max" : tgt;
     # uncapped: 1 s / CPU per event; capped: the sustained rate scaled to a whole core, only when it held (no drops, no backlog)
-    cap = (q < 100) ? ((dr == 0 && bl == 0) ? ach * 100 / q : 0) : ((nsev > 0) ? 1e9 / nsev : 0);
+    # (the rate counted is the events that reached the agent, ev / secs: with a kernel filter fewer than the generator issued)
+    cap = (q < 100) ? ((dr == 0 && bl == 0) ? ev / secs * 100 / q : 0) : ((nsev > 0) ? 1e9 / nsev : 0);
     printf "%10s %10.0f %10d %8d %8d %8.1f%% %8.1f%% %12.0f %12.0f\n", label, ach, ev, dr, bl, 100 * a / hz / wall, 100 * p / hz / wall, nsev, cap }'
 done
 echo "last stats: $(grep '"stats"' "$LOG" | tail -1 | grep -oE '"(kernel_drops|kernel_events|decode_events|state_events|alerts)":[0-9]+' | tr '\n' ' ')"

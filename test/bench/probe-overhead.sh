@@ -8,6 +8,10 @@
 # and, when `perf` is there, of the benchmark's own CPU time per op (task-clock: steadier when
 # other jobs share the machine).
 #   usage: test/bench/probe-overhead.sh [REPS]    (root; after `make -C native-bridge bench`)
+#   env: OPENS, RW, FORKS (operations per run); WORKLOADS (default "openclose rw1 forkexec") and
+#        CONFIGS (default "probe probe+filter agent agent-nofilter") pick what runs, e.g.
+#        `WORKLOADS=forkexec CONFIGS=agent FORKS=500 test/bench/probe-overhead.sh 9` for many short
+#        interleaved base/agent pairs of fork+exec, whose per-pair ratios are printed too.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPS=${1:-3}
@@ -53,10 +57,14 @@ one() { # label workload binary n
     echo "$1 $2 $wall 0 $(( f0 + $(foreign) ))"
   fi
 }
+WORKLOADS=${WORKLOADS:-openclose rw1 forkexec}
+CONFIGS=${CONFIGS:-probe probe+filter agent agent-nofilter}
+has() { case " $1 " in *" $2 "*) return 0 ;; esac; return 1; }
 run_all() { # label
-  one "$1" openclose $B/bench-openclose "$OPENS"
-  one "$1" rw1 $B/bench-rw1 "$RW"
-  one "$1" forkexec $B/bench-forkexec "$FORKS"
+  if has "$WORKLOADS" openclose; then one "$1" openclose $B/bench-openclose "$OPENS"; fi
+  if has "$WORKLOADS" rw1; then one "$1" rw1 $B/bench-rw1 "$RW"; fi
+  if has "$WORKLOADS" forkexec; then one "$1" forkexec $B/bench-forkexec "$FORKS"; fi
+  return 0
 }
 probe_run() { # label filterfile|-
   local fifo; fifo=$(mktemp -u); mkfifo "$fifo"
@@ -72,6 +80,8 @@ agent_run() { # label extra-flags...
   node dist/agent/cli/main.js agent --rules "$RULES" --output json --no-containerd --stats-interval 1 \
     --no-embedded-collector --no-metrics "$@" >/dev/null 2>"$AGENT_LOG" &
   local a=$!; sleep 8
+  # the FIM baseline scan at start hashes the host's watched trees: measure after it
+  for _ in $(seq 240); do grep -q 'FIM baseline scan done' "$AGENT_LOG" && break; sleep 0.5; done
   OWN=1; run_all "$label" >>"$OUT"; OWN=0
   kill -INT $a; wait $a 2>/dev/null || true
   echo "$label $(grep '"stats"' "$AGENT_LOG" | tail -1 | grep -oE '"kernel_(drops|events|filtered)":[0-9]+' | tr '\n' ' ')" >>"$STATS"
@@ -82,16 +92,16 @@ STATS=$(mktemp)
 AGENT_LOG=$(mktemp)
 for r in $(seq "$REPS"); do
   run_all base >>"$OUT"
-  probe_run probe -
-  probe_run probe+filter /tmp/vigil-bench-filters
-  agent_run agent
-  agent_run agent-nofilter --no-kernel-filter
+  if has "$CONFIGS" probe; then probe_run probe -; fi
+  if has "$CONFIGS" probe+filter; then probe_run probe+filter /tmp/vigil-bench-filters; fi
+  if has "$CONFIGS" agent; then agent_run agent; fi
+  if has "$CONFIGS" agent-nofilter; then agent_run agent-nofilter --no-kernel-filter; fi
 done
 
 # medians over the runs no foreign probe disturbed (all runs when there are none)
 CLEAN=$(mktemp)
 awk '$5==0' "$OUT" >"$CLEAN"
-if [ "$(awk '$1=="base" && $2=="openclose"' "$CLEAN" | wc -l)" -gt 0 ]; then
+if [ "$(awk '$1=="base"' "$CLEAN" | wc -l)" -gt 0 ]; then
   echo "runs kept: $(wc -l <"$CLEAN") of $(wc -l <"$OUT") (the others ran beside another vigil-probe)"
   mv "$CLEAN" "$OUT"
 else
@@ -100,12 +110,12 @@ else
 fi
 echo "syscalls: $SYSCALLS"
 echo "machine: $(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-LABELS="probe probe+filter agent agent-nofilter"
+LABELS=$CONFIGS
 for col in 3 4; do
   [ $col = 4 ] && [ "$HAVE_PERF" = 0 ] && continue
   [ $col = 3 ] && echo "== wall-clock ns/op (medians) and ratios to base" || echo "== CPU time of the benchmark (task-clock) ns/op (medians) and ratios to base"
   printf "%-10s %10s" workload base; for l in $LABELS; do printf " %14s" "$l"; done; echo
-  for w in openclose rw1 forkexec; do
+  for w in $WORKLOADS; do
     b=$(awk -v w=$w -v c=$col '$1=="base" && $2==w {print $c}' "$OUT" | median)
     printf "%-10s %10s" "$w" "$b"
     for l in $LABELS; do
@@ -116,6 +126,9 @@ for col in 3 4; do
     echo
   done
 done
-echo "per-rep ratios, openclose (wall): $(awk '$2=="openclose" {print $1, $3}' "$OUT" | awk '$1=="base"{b=$2} $1!="base" && b>0 {printf "%s=%.2f ", $1, $2/b}')"
+for w in $WORKLOADS; do
+  echo "per-rep ratios, $w (wall): $(awk -v w=$w '$2==w {print $1, $3}' "$OUT" | awk '$1=="base"{b=$2} $1!="base" && b>0 {printf "%s=%.2f ", $1, $2/b}')"
+  [ "$HAVE_PERF" = 1 ] && echo "per-rep ratios, $w (CPU): $(awk -v w=$w '$2==w {print $1, $4}' "$OUT" | awk '$1=="base"{b=$2} $1!="base" && b>0 {printf "%s=%.2f ", $1, $2/b}')"
+done
 echo "agent stats after each run:"; cat "$STATS"
 rm -f "$OUT" "$AGENT_LOG" "$STATS"
