@@ -466,7 +466,10 @@ export class FrameDecoder {
     const big = (i: number) => {
       if (!this.has(i) || this.pLen[i] !== 8) return undefined;
       const o = this.pOff[i]!;
-      return BigInt(view.getUint32(o, true)) | (BigInt(view.getUint32(o + 4, true)) << 32n);
+      const lo = view.getUint32(o, true);
+      const hi = view.getUint32(o + 4, true);
+      // capability sets stay below 2^53 (41 capabilities today): one BigInt from an exact number
+      return hi < 0x200000 ? BigInt(hi * TWO32 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
     };
     return {
       exe: this.str(buf, ProcBlock.exe) ?? "",

@@ -4,7 +4,7 @@
  * processes perform syscalls; the decoded, state-enriched events are asserted family by family.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,6 +36,7 @@ interface Snap {
     memfd: boolean | undefined;
     loginuid: number;
     sid: number;
+    capEff: bigint | undefined;
     container: string;
     cgroupPath: string | undefined;
     sec: number;
@@ -75,6 +76,7 @@ function snap(e: SyscallEvent): Snap {
       memfd: e.proc.exeFromMemfd,
       loginuid: e.proc.loginuid,
       sid: e.proc.sid,
+      capEff: e.proc.capEffective,
       container: e.proc.container.id,
       cgroupPath: e.proc.cgroupPath,
       sec: e.sec,
@@ -163,6 +165,10 @@ describe("exec and open (first slice)", () => {
     expect(ex.args["args"]).toEqual(["/etc/shadow"]);
     expect(ex.args["ptid"]).toBe(process.pid);
     expect(ex.args["trusted_exepath"]).toBe("/usr/bin/cat");
+    // a root child keeps this (root) process's effective capabilities, all 64 bits of them
+    const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"))![1]!;
+    expect(ex.proc.capEff).toBe(BigInt("0x" + capEff));
+    expect(ex.args["cap_effective"]).toBe(Number(BigInt("0x" + capEff)));
     expect(Math.abs(ex.proc.sec - Date.now() / 1000)).toBeLessThan(10);
     const op = await waitFor((s) => s.pid === pid && s.type === "openat" && s.args["name"] === "/etc/shadow");
     expect(op.res).toBeGreaterThanOrEqual(0);
