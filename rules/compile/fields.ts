@@ -374,7 +374,15 @@ def("evt.is_open_create", FieldType.Bool, "open-family event with O_CREAT (or cr
   const f = openFlags(e);
   return f === undefined ? false : (f & 0o100) !== 0;
 });
-def("evt.is_open_exec", FieldType.Bool, "open-family event that opened for execution (O_PATH|exec not tracked: false)", () => () => false);
+const openModeIdx = codeTable((spec) => spec.params.findIndex((q) => q.name === "mode" && q.kind === ArgKind.Mode));
+const O_CREAT = 0o100;
+const O_TMPFILE = 0o20200000;
+def("evt.is_open_exec", FieldType.Bool, "open-family event (or creat) that created a file with an execute permission bit", () => (e) => {
+  const f = openFlags(e);
+  if (f === undefined || ((f & O_CREAT) === 0 && (f & O_TMPFILE) !== O_TMPFILE)) return false;
+  const mode = e.args[openModeIdx[e.type] ?? -1];
+  return typeof mode === "number" && (mode & 0o111) !== 0;
+});
 def("evt.hostname", FieldType.String, "host name of the node", () => () => hostName);
 const IO_WRITE = new Set(["sendto", "sendmsg"].map((n) => EVENTS.findIndex((s) => s.name === n)));
 def("evt.is_io", FieldType.Bool, "the event reads or writes data (sendto, sendmsg)", () => (e) => IO_WRITE.has(e.type));

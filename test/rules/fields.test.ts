@@ -96,6 +96,20 @@ describe("evt.is_open_*", () => {
     expect(get("evt.is_open_create", c)).toBe(true);
     expect(get("evt.is_open_read", execve(proc()))).toBe(false);
   });
+  it("evt.is_open_exec: a file created (O_CREAT, O_TMPFILE, creat) with an execute bit in its mode", () => {
+    const withMode = (flags: number, mode: number) => ev({ type: "openat", res: 3, args: { dirfd: -100, name: "/tmp/x", flags, mode } });
+    expect(get("evt.is_open_exec", withMode(O.WRONLY | O.CREAT, 0o755))).toBe(true);
+    expect(get("evt.is_open_exec", withMode(O.WRONLY | O.CREAT, 0o001))).toBe(true);
+    expect(get("evt.is_open_exec", withMode(O.WRONLY | O.CREAT, 0o644))).toBe(false);
+    // a mode without O_CREAT is ignored by the kernel
+    expect(get("evt.is_open_exec", withMode(O.WRONLY, 0o755))).toBe(false);
+    expect(get("evt.is_open_exec", withMode(O.RDWR | 0o20200000, 0o700))).toBe(true);
+    // O_DIRECTORY alone is not O_TMPFILE
+    expect(get("evt.is_open_exec", withMode(O.RDONLY | 0o200000, 0o700))).toBe(false);
+    expect(get("evt.is_open_exec", ev({ type: "creat", res: 3, args: { name: "/f", mode: 0o750 } }))).toBe(true);
+    expect(get("evt.is_open_exec", ev({ type: "creat", res: 3, args: { name: "/f", mode: 0o640 } }))).toBe(false);
+    expect(get("evt.is_open_exec", execve(proc()))).toBe(false);
+  });
 });
 
 describe("process fields", () => {

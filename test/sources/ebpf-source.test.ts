@@ -196,6 +196,17 @@ describe("exec and open (first slice)", () => {
   });
 });
 
+describe("open mode (evt.is_open_exec)", () => {
+  it("an executable file created with O_CREAT carries its mode", async () => {
+    const path = join(dir, "made-exec");
+    const { pid, code } = await run("python3", ["-c", `import os; os.close(os.open(${JSON.stringify(path)}, os.O_CREAT | os.O_WRONLY, 0o755))`]);
+    expect(code).toBe(0);
+    const op = await waitFor((s) => s.pid === pid && s.type === "openat" && s.args["name"] === path);
+    expect((op.args["flags"] as number) & 0o100).toBe(0o100);
+    expect(op.args["mode"]).toBe(0o755);
+  });
+});
+
 describe("exe facts read in the kernel", () => {
   it("an exe copied into an overlay upper layer has is_exe_upper_layer", async () => {
     for (const d of ["lower", "upper", "work", "merged"]) mkdirSync(join(dir, d), { recursive: true });
