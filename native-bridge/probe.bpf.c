@@ -494,7 +494,7 @@ EXIT_PROG(sendto)
 	put_ubytes(&e, (void *)arg(&e, 1), ret > 0 ? (__u64)ret : 0, 128);
 	put_u64(&e, (__s64)fd);
 	put_u32(&e, (__u32)size);
-	put_tuple(&e, fd);
+	put_tuple_dest(&e, fd, (void *)arg(&e, 4), arg(&e, 5));
 	put_fdinfo(&e, fd);
 	return ev_send(&e);
 }
@@ -513,7 +513,7 @@ EXIT_PROG(sendmsg)
 	put_ubytes(&e, iov.iov_base, ret > 0 && (__u64)ret < iov.iov_len ? (__u64)ret : iov.iov_len, 128);
 	put_u64(&e, (__s64)fd);
 	put_u32(&e, ret > 0 ? (__u32)ret : 0);
-	put_tuple(&e, fd);
+	put_tuple_dest(&e, fd, mh.msg_name, mh.msg_namelen);
 	put_fdinfo(&e, fd);
 	return ev_send(&e);
 }

@@ -169,6 +169,8 @@ export interface FdInfo {
   connected: boolean | undefined;
   /** Open flags for files (raw O_* bits). */
   openFlags: number | undefined;
+  /** The event changed the fd's name (a datagram sent to a new destination: `fd.name_changed`). */
+  nameChanged: boolean | undefined;
 }
 
 /** Where an event came from. */

@@ -504,7 +504,7 @@ export class FrameDecoder {
     const aux = buf[o + 1]!;
     const fd: FdInfo = {
       num, type: "file", typechar: "f", name: "", ino: undefined, dev: undefined, isUpperLayer: undefined,
-      l4proto: undefined, tuple: undefined, isServer: undefined, connected: undefined, openFlags: undefined,
+      l4proto: undefined, tuple: undefined, isServer: undefined, connected: undefined, openFlags: undefined, nameChanged: undefined,
     };
     if (kind === FdKind.Ipv4 || kind === FdKind.Ipv6 || kind === FdKind.Unix || kind === FdKind.SockOther) {
       const t = tuple(view, buf, o + 2, end - o - 2, server);

@@ -121,6 +121,7 @@ export function eventsFromCapture(c: CaptureFile): SyscallEvent[] {
             tuple: undefined,
             isServer: undefined,
             connected: undefined,
+            nameChanged: undefined,
             openFlags: undefined,
           }
         : undefined;

@@ -6,7 +6,7 @@
  * the synchronous call must copy it.
  */
 import { posix } from "node:path";
-import type { FdInfo, SyscallEvent, ThreadInfo } from "../../rules/event.js";
+import type { FdInfo, SockTuple, SyscallEvent, ThreadInfo } from "../../rules/event.js";
 import { HdrFlag, type ControlInfo, type RawEvent } from "../decode/index.js";
 import { ProcessTable, type ProcessTableOptions } from "./process-table.js";
 
@@ -18,6 +18,10 @@ const FD_CREATORS = new Set([3, 4, 5, 6, 39, 41, 42, 47, 48, 49, 50, 56]);
 /** open-family codes (fd name built from the path param when the open failed). */
 const OPENS = new Set([3, 4, 5, 6]);
 const CLOSE = 7;
+const SENDTO = 45;
+const SENDMSG = 46;
+/** The tuple param of sendto and sendmsg (schema order). */
+const SEND_TUPLE_ARG = 4;
 const EXIT = 33;
 
 /** Process table + fd tables + clock: the agent's view of kernel state. */
@@ -91,6 +95,7 @@ export class EventState {
     let fd = r.fd;
     if (fd !== undefined) {
       if (FD_CREATORS.has(t) && r.res >= 0) this.table(proc).set(fd.num, fd);
+      else if ((t === SENDTO || t === SENDMSG) && fd.connected !== true && fd.tuple !== undefined) this.datagramTo(r, proc, fd);
       return fd;
     }
     if (OPENS.has(t)) return this.failedOpen(r, proc);
@@ -102,6 +107,22 @@ export class EventState {
     else this.counters.fd_table_hits++;
     if (t === CLOSE && r.res === 0) m?.delete(fdArg);
     return fd;
+  }
+
+  /**
+   * A send on an unconnected socket that names its destination: the fd takes that destination as
+   * its remote end (its name becomes `sip:sport->dip:dport`, as Falco names it), and
+   * `nameChanged` says whether it differs from the last destination this fd was seen with.
+   */
+  private datagramTo(r: RawEvent, proc: ThreadInfo, fd: FdInfo): void {
+    const dest = r.args[SEND_TUPLE_ARG] as SockTuple | undefined;
+    if (dest === undefined || dest.dport === 0 || (dest.family !== 2 && dest.family !== 10)) return;
+    const name = `${dest.sip}:${dest.sport}->${dest.dip}:${dest.dport}`;
+    const prev = this.fds.get(proc)?.get(fd.num);
+    fd.tuple = dest;
+    fd.name = name;
+    fd.nameChanged = prev === undefined || prev.name !== name;
+    if (fd.nameChanged) this.table(proc).set(fd.num, fd);
   }
 
   private table(proc: ThreadInfo): Map<number, FdInfo> {
@@ -129,7 +150,7 @@ export class EventState {
     }
     return {
       num: r.res, type: "file", typechar: "f", name: full, ino: undefined, dev: undefined, isUpperLayer: undefined,
-      l4proto: undefined, tuple: undefined, isServer: undefined, connected: undefined,
+      l4proto: undefined, tuple: undefined, isServer: undefined, connected: undefined, nameChanged: undefined,
       openFlags: (code === 3 ? r.args[2] : code === 6 ? 0o1101 : r.args[3]) as number | undefined,
     };
   }

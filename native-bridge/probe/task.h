@@ -346,6 +346,33 @@ static __always_inline void put_tuple(struct ev *e, long fd)
 	write_sock(e, sk, 0);
 }
 
+/*
+ * The socket's tuple with its remote end taken from the destination the call names (sendto's
+ * dest_addr, sendmsg's msg_name) when the socket has none itself (an unconnected datagram
+ * socket), as Falco builds the tuple of such a send.
+ */
+static __always_inline void put_tuple_dest(struct ev *e, long fd, const void *ua, __u64 ulen)
+{
+	__u32 start = e->off + 2;
+	__u16 len, fam;
+	__u8 sa[28] = {};
+
+	put_tuple(e, fd);
+	if (!ua || ulen < 8 || bpf_probe_read_user(sa, sizeof(sa) < ulen ? sizeof(sa) : (ulen & 31), ua) != 0)
+		return;
+	len = *(__u16 *)&e->buf[idx(start - 2)];
+	fam = *(__u16 *)sa;
+	if (len == 13 && fam == VIGIL_AF_INET && e->buf[idx(start)] == VIGIL_AF_INET &&
+	    *(__u16 *)&e->buf[idx(start + 11)] == 0) {
+		*(__u32 *)&e->buf[idx(start + 7)] = *(__u32 *)&sa[4];
+		*(__u16 *)&e->buf[idx(start + 11)] = bpf_ntohs(*(__u16 *)&sa[2]);
+	} else if (len == 37 && fam == VIGIL_AF_INET6 && e->buf[idx(start)] == VIGIL_AF_INET6 &&
+		   *(__u16 *)&e->buf[idx(start + 35)] == 0) {
+		__builtin_memcpy(&e->buf[idx(start + 19)], &sa[8], 16);
+		*(__u16 *)&e->buf[idx(start + 35)] = bpf_ntohs(*(__u16 *)&sa[2]);
+	}
+}
+
 /* A user sockaddr param: family, then addr and port (INET) or path (unix). */
 static __always_inline void put_sockaddr(struct ev *e, const void *p, __u64 len)
 {

@@ -460,7 +460,7 @@ def("fd.l4proto", FieldType.String, "socket protocol: tcp, udp, raw, icmp", () =
 def("fd.sockfamily", FieldType.String, "socket family: ip or unix", () => fdGet((fd) => (fd.type === "ipv4" || fd.type === "ipv6" ? "ip" : fd.type === "unix" ? "unix" : undefined)));
 def("fd.is_server", FieldType.Bool, "this side of the socket is the server", () => fdGet((fd) => fd.isServer));
 def("fd.connected", FieldType.Bool, "the socket is connected", () => fdGet((fd) => fd.connected));
-def("fd.name_changed", FieldType.Bool, "the fd's name changed during the event (not tracked: false)", () => fdGet(() => false));
+def("fd.name_changed", FieldType.Bool, "the event changed the fd's name (a datagram sent to a destination other than the last)", () => fdGet((fd) => fd.nameChanged === true));
 def("fd.containername", FieldType.String, "container id and fd name", () => (e) => (e.fd === undefined ? undefined : e.proc.container.id + ":" + e.fd.name));
 def("fd.containerdirectory", FieldType.String, "container id and fd directory", () => {
   const dir = (registry.get("fd.directory") as FieldDef).make(undefined);

@@ -101,7 +101,7 @@ export function proc(spec: ProcSpec = {}): ThreadInfo {
 
 /** A file fd. */
 export function fileFd(name: string, extra: Partial<FdInfo> = {}): FdInfo {
-  return { num: 3, type: "file", typechar: "f", name, ino: 42, dev: 8, isUpperLayer: false, l4proto: undefined, tuple: undefined, isServer: undefined, connected: undefined, openFlags: undefined, ...extra };
+  return { num: 3, type: "file", typechar: "f", name, ino: 42, dev: 8, isUpperLayer: false, l4proto: undefined, tuple: undefined, isServer: undefined, connected: undefined, openFlags: undefined, nameChanged: undefined, ...extra };
 }
 
 /** An IPv4 TCP socket fd (client side unless isServer). */

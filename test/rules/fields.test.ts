@@ -78,6 +78,15 @@ describe("evt.res, evt.rawres, evt.failed", () => {
   });
 });
 
+describe("fd.name_changed", () => {
+  it("is the fd's nameChanged flag (set by the state on a datagram to a new destination)", () => {
+    const send = (nameChanged: boolean | undefined) => ev({ type: "sendto", res: 1, args: { fd: 3, size: 1 }, fd: fileFd("0.0.0.0:40000->203.0.113.7:53", { type: "ipv4", typechar: "4", l4proto: "udp", connected: false, nameChanged }) });
+    expect(get("fd.name_changed", send(true))).toBe(true);
+    expect(get("fd.name_changed", send(false))).toBe(false);
+    expect(get("fd.name_changed", send(undefined))).toBe(false);
+  });
+});
+
 describe("evt.is_open_*", () => {
   it.each([
     [O.RDONLY, true, false, false],

@@ -119,7 +119,7 @@ function run(cmd: string, args: string[]): Promise<{ pid: number; code: number |
 
 const SYSCALLS = [
   "execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit", "open", "openat", "openat2", "close", "connect",
-  "socket", "dup2", "dup3", "dup", "renameat2", "rename", "unlinkat", "unlink", "mkdirat", "mkdir", "fchmodat", "chmod",
+  "socket", "dup2", "dup3", "dup", "sendto", "sendmsg", "renameat2", "rename", "unlinkat", "unlink", "mkdirat", "mkdir", "fchmodat", "chmod",
   "setuid", "setgid", "memfd_create", "mount", "umount2", "unshare", "prctl", "symlinkat", "linkat", "ptrace", "bind", "listen",
 ];
 
@@ -255,6 +255,32 @@ describe("network and descriptors", () => {
     expect(d.res).toBe(0);
     expect(d.fd).toMatchObject({ num: 0, type: "ipv4", l4proto: "tcp" });
     expect(d.fd?.tuple?.dport).toBe(port);
+  });
+
+  it("sendto on an unconnected UDP socket takes the destination as the fd's remote end; fd.name_changed on a new one", async () => {
+    // TEST-NET-3 addresses: routed out through the default route, nobody answers
+    const py = [
+      "import socket",
+      "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
+      "s.bind(('0.0.0.0', 0))",
+      "s.sendto(b'a', ('203.0.113.7', 53))",
+      "s.sendto(b'b', ('203.0.113.7', 53))",
+      "s.sendto(b'c', ('203.0.113.8', 5353))",
+      "s.sendmsg([b'd'], [], 0, ('203.0.113.9', 53))",
+    ].join("\n");
+    const { pid, code, stderr } = await run("python3", ["-c", py]);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    const sends: Snap[] = [];
+    for (let i = 0; i < 3; i++) sends.push(await waitFor((s) => s.pid === pid && s.type === "sendto" && !sends.includes(s)));
+    expect(sends.map((s) => s.res)).toEqual([1, 1, 1]);
+    expect(sends.map((s) => s.fd?.tuple?.dip)).toEqual(["203.0.113.7", "203.0.113.7", "203.0.113.8"]);
+    expect(sends.map((s) => s.fd?.tuple?.dport)).toEqual([53, 53, 5353]);
+    expect(sends.map((s) => s.fd?.nameChanged)).toEqual([true, false, true]);
+    expect(sends[0]!.fd).toMatchObject({ type: "ipv4", l4proto: "udp", connected: false });
+    expect(sends[0]!.fd?.name).toMatch(/^0\.0\.0\.0:\d+->203\.0\.113\.7:53$/);
+    const msg = await waitFor((s) => s.pid === pid && s.type === "sendmsg");
+    expect(msg.fd).toMatchObject({ nameChanged: true, tuple: { dip: "203.0.113.9", dport: 53 } });
   });
 
   it("bind and listen on the server side", async () => {
