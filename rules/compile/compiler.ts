@@ -282,7 +282,7 @@ function compileCheck(n: CheckNode): Leaf {
       return w !== undefined && pred(e, w);
     });
   }
-  const leaf = withValue(r.get, r.ancestor, r.either, rhsPred(n, r.name, r.type));
+  const leaf = withValue(r.get, r.ancestor, r.either, rhsPred(n, r.name, r.type), n.op === "!=");
   if (leaf.kind === "gp" && r.type === FieldType.String && n.modifier === undefined && MERGE_OPS.has(n.op)) {
     leaf.m = { key: f.arg === undefined ? f.name : `${f.name}[${f.arg}]`, op: n.op, lits: literals(n) };
   }
@@ -296,7 +296,13 @@ function rhsPred(n: CheckNode, name: string, type: Parameters<typeof literalPred
   return literalPred(name, type, n.op, n.modifier, literals(n));
 }
 
-function withValue(g: (e: SyscallEvent) => FieldValue, anc: ((t: ThreadInfo) => FieldValue) | undefined, either: ((e: SyscallEvent) => FieldValue) | undefined, p: ValuePred): Leaf {
+/**
+ * A check of an extracted value. For a field naming either end of a connection (`fd.ip`,
+ * `fd.port`, `fd.net`...) `=`-like checks hold when either end matches and `!=` when both ends
+ * differ (libsinsp's compare_ip/compare_net/compare_port), so `fd.ip != "0.0.0.0"` is false for a
+ * socket with one end at 0.0.0.0.
+ */
+function withValue(g: (e: SyscallEvent) => FieldValue, anc: ((t: ThreadInfo) => FieldValue) | undefined, either: ((e: SyscallEvent) => FieldValue) | undefined, p: ValuePred, bothEnds = false): Leaf {
   if (anc !== undefined) {
     return fn((e) => {
       let t: ThreadInfo | undefined = e.proc.parent;
@@ -305,6 +311,14 @@ function withValue(g: (e: SyscallEvent) => FieldValue, anc: ((t: ThreadInfo) => 
         if (v !== undefined && p(v)) return true;
       }
       return false;
+    });
+  }
+  if (either !== undefined && bothEnds) {
+    return fn((e) => {
+      const v = g(e);
+      if (v === undefined || !p(v)) return false;
+      const w = either(e);
+      return w === undefined || p(w);
     });
   }
   if (either !== undefined) {

@@ -195,6 +195,15 @@ describe("IP operators", () => {
     ["fd.lip = 192.168.1.5", true],
     ["fd.rip = 10.96.0.1", true],
     ["fd.connected = true", true],
+    // either-end fields: `!=` holds only when both ends differ (libsinsp), `not ... =` is its negation
+    ["fd.ip != 192.168.1.5", false],
+    ["fd.ip != 10.96.0.1", false],
+    ["fd.ip != 1.1.1.1", true],
+    ["not fd.ip = 192.168.1.5", false],
+    ["fd.net != 192.168.0.0/16", false],
+    ["fd.net != 172.16.0.0/12", true],
+    ["fd.port != 443", false],
+    ["fd.port != 22", true],
   ] as [string, boolean][])("%s → %s", (c, want) => {
     expect(holds(c, e)).toBe(want);
   });
