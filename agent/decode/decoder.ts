@@ -9,12 +9,12 @@
  * table's schema order (rules/event-table.ts), so `args[i]` is the schema's param i.
  */
 import { ArgKind, EVENTS, type EventSpec, type ParamSpec } from "../../rules/event-table.js";
-import type { ArgValue, FdInfo, SockTuple } from "../../rules/event.js";
+import type { ArgValue, FdInfo } from "../../rules/event.js";
 import { DecodeErrorCode } from "./errors.js";
 import { FrameReader } from "./framer.js";
 import { CtlPrevent, CtlReady, CtlStats, CtlSync, CtlType, FdKind, Hdr, HdrFlag, HDR_SIZE, ProcBlock } from "./layout.js";
-import { formatIpv4, formatIpv6 } from "./net.js";
-import { cstr, StringCache } from "./strings.js";
+import { sockaddr, tuple, tupleName } from "./net.js";
+import { StringCache } from "./strings.js";
 
 const MAX_PARAMS = 64;
 const TWO32 = 4294967296;
@@ -520,7 +520,7 @@ export class FrameDecoder {
         fd.type = kind === FdKind.Ipv4 ? "ipv4" : "ipv6";
         fd.l4proto = L4[aux] ?? "unknown";
         fd.connected = t !== undefined && t.dport !== 0 && t.sport !== 0;
-        fd.name = t === undefined ? "" : `${t.sip}:${t.sport}->${t.dip}:${t.dport}`;
+        fd.name = t === undefined ? "" : tupleName(t);
       }
     } else {
       const name = this.paths.get(buf, o + 2, end);
@@ -692,37 +692,4 @@ export function u64(view: DataView, o: number): number {
 /** Signed 64-bit little-endian as a number. */
 export function i64(view: DataView, o: number): number {
   return view.getUint32(o, true) + view.getInt32(o + 4, true) * TWO32;
-}
-
-function sockaddr(view: DataView, buf: Buffer, o: number, len: number): SockTuple | undefined {
-  const family = buf[o]!;
-  if (family === 2 && len >= 7) return { family, sip: "", sport: 0, dip: formatIpv4(buf, o + 1), dport: view.getUint16(o + 5, true) };
-  if (family === 10 && len >= 19) return { family, sip: "", sport: 0, dip: formatIpv6(buf, o + 1), dport: view.getUint16(o + 17, true) };
-  if (family === 1) return { family, sip: "", sport: 0, dip: cstr(buf, o + 1, o + len), dport: 0 };
-  return { family, sip: "", sport: 0, dip: "", dport: 0 };
-}
-
-/**
- * A wire tuple (local, then remote) as Falco's client → server tuple: for a server-side socket
- * (accept, bind, listen) the remote end is the client.
- */
-function tuple(view: DataView, buf: Buffer, o: number, len: number, server: boolean): SockTuple | undefined {
-  if (len < 1) return undefined;
-  const family = buf[o]!;
-  let la: string, ra: string, lp: number, rp: number;
-  if (family === 2 && len >= 13) {
-    la = formatIpv4(buf, o + 1);
-    lp = view.getUint16(o + 5, true);
-    ra = formatIpv4(buf, o + 7);
-    rp = view.getUint16(o + 11, true);
-  } else if (family === 10 && len >= 37) {
-    la = formatIpv6(buf, o + 1);
-    lp = view.getUint16(o + 17, true);
-    ra = formatIpv6(buf, o + 19);
-    rp = view.getUint16(o + 35, true);
-  } else if (family === 1) {
-    const path = cstr(buf, o + 1, o + len);
-    return { family, sip: "", sport: 0, dip: path, dport: 0 };
-  } else return { family, sip: "", sport: 0, dip: "", dport: 0 };
-  return server ? { family, sip: ra, sport: rp, dip: la, dport: lp } : { family, sip: la, sport: lp, dip: ra, dport: rp };
 }

@@ -7,7 +7,7 @@
  */
 import { posix } from "node:path";
 import type { FdInfo, SockTuple, SyscallEvent, ThreadInfo } from "../../rules/event.js";
-import { HdrFlag, type ControlInfo, type RawEvent } from "../decode/index.js";
+import { HdrFlag, tupleName, type ControlInfo, type RawEvent } from "../decode/index.js";
 import { ProcessTable, type ProcessTableOptions } from "./process-table.js";
 
 const AT_FDCWD = -100;
@@ -117,7 +117,7 @@ export class EventState {
   private datagramTo(r: RawEvent, proc: ThreadInfo, fd: FdInfo): void {
     const dest = r.args[SEND_TUPLE_ARG] as SockTuple | undefined;
     if (dest === undefined || dest.dport === 0 || (dest.family !== 2 && dest.family !== 10)) return;
-    const name = `${dest.sip}:${dest.sport}->${dest.dip}:${dest.dport}`;
+    const name = tupleName(dest);
     const prev = this.fds.get(proc)?.get(fd.num);
     fd.tuple = dest;
     fd.name = name;
