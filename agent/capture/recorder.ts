@@ -42,14 +42,15 @@ export interface CaptureRecorderOptions {
   hostname?: string;
 }
 
-/** Numeric facts of a recorded event, by their index in the {@link EventTuple}. */
-const NUM_FIELDS = [F.sec, F.nsec, F.bootNs, F.type, F.cpu, F.res, F.tid, F.pid, F.ppid, F.vpid, F.uid, F.gid, F.euid, F.loginuid, F.tty, F.fdNum, F.num, F.startTs] as const;
-/** Text (and argv) facts of a recorded event, by their index in the {@link EventTuple}. */
-const TEXT_FIELDS = [F.comm, F.exe, F.exepath, F.procArgs, F.cwd, F.pcomm, F.pexepath, F.fdType, F.fdTypechar, F.fdName] as const;
+/** Column of each numeric fact in a slot's run of numbers (named as in {@link F}). */
+const NC = { sec: 0, nsec: 1, bootNs: 2, type: 3, cpu: 4, res: 5, tid: 6, pid: 7, ppid: 8, vpid: 9, uid: 10, gid: 11, euid: 12, loginuid: 13, tty: 14, fdNum: 15, num: 16, startTs: 17 } as const;
+/** Column of each text (or argv) fact in a slot's run of strings. */
+const TC = { comm: 0, exe: 1, exepath: 2, procArgs: 3, cwd: 4, pcomm: 5, pexepath: 6, fdType: 7, fdTypechar: 8, fdName: 9 } as const;
+/** The {@link EventTuple} index of each column. */
+const NUM_FIELDS = (Object.keys(NC) as (keyof typeof NC)[]).map((k) => F[k]);
+const TEXT_FIELDS = (Object.keys(TC) as (keyof typeof TC)[]).map((k) => F[k]);
 const NN = NUM_FIELDS.length;
 const NT = TEXT_FIELDS.length;
-/** Column of each numeric F index in a slot's run of numbers. */
-const N = Object.fromEntries(NUM_FIELDS.map((f, i) => [f, i])) as Record<(typeof NUM_FIELDS)[number], number>;
 
 type Text = string | readonly string[];
 
@@ -88,44 +89,44 @@ class Ring {
     const p = e.proc;
     const n = this.nums;
     const o = i * NN;
-    n[o + N[F.sec]] = e.sec;
-    n[o + N[F.nsec]] = e.nsec;
-    n[o + N[F.bootNs]] = e.bootNs;
-    n[o + N[F.type]] = e.type;
-    n[o + N[F.cpu]] = e.cpu;
-    n[o + N[F.res]] = e.res;
-    n[o + N[F.tid]] = p.tid;
-    n[o + N[F.pid]] = p.pid;
-    n[o + N[F.ppid]] = p.ppid;
-    n[o + N[F.vpid]] = p.vpid;
-    n[o + N[F.uid]] = p.uid;
-    n[o + N[F.gid]] = p.gid;
-    n[o + N[F.euid]] = p.euid;
-    n[o + N[F.loginuid]] = p.loginuid;
-    n[o + N[F.tty]] = p.tty;
-    n[o + N[F.num]] = e.num;
-    n[o + N[F.startTs]] = p.startTs;
+    n[o + NC.sec] = e.sec;
+    n[o + NC.nsec] = e.nsec;
+    n[o + NC.bootNs] = e.bootNs;
+    n[o + NC.type] = e.type;
+    n[o + NC.cpu] = e.cpu;
+    n[o + NC.res] = e.res;
+    n[o + NC.tid] = p.tid;
+    n[o + NC.pid] = p.pid;
+    n[o + NC.ppid] = p.ppid;
+    n[o + NC.vpid] = p.vpid;
+    n[o + NC.uid] = p.uid;
+    n[o + NC.gid] = p.gid;
+    n[o + NC.euid] = p.euid;
+    n[o + NC.loginuid] = p.loginuid;
+    n[o + NC.tty] = p.tty;
+    n[o + NC.num] = e.num;
+    n[o + NC.startTs] = p.startTs;
     const t = this.text;
     const to = i * NT;
-    t[to] = p.comm;
-    t[to + 1] = p.exe;
-    t[to + 2] = p.exepath;
-    t[to + 3] = p.args;
-    t[to + 4] = p.cwd;
+    t[to + TC.comm] = p.comm;
+    t[to + TC.exe] = p.exe;
+    t[to + TC.exepath] = p.exepath;
+    t[to + TC.procArgs] = p.args;
+    t[to + TC.cwd] = p.cwd;
     const parent = p.parent;
-    t[to + 5] = parent === undefined ? "" : parent.comm;
-    t[to + 6] = parent === undefined ? "" : parent.exepath;
+    t[to + TC.pcomm] = parent === undefined ? "" : parent.comm;
+    t[to + TC.pexepath] = parent === undefined ? "" : parent.exepath;
     const fd = e.fd;
     if (fd !== undefined) {
-      n[o + N[F.fdNum]] = fd.num;
-      t[to + 7] = fd.type;
-      t[to + 8] = fd.typechar;
-      t[to + 9] = fd.name;
+      n[o + NC.fdNum] = fd.num;
+      t[to + TC.fdType] = fd.type;
+      t[to + TC.fdTypechar] = fd.typechar;
+      t[to + TC.fdName] = fd.name;
     } else {
-      n[o + N[F.fdNum]] = -1;
-      t[to + 7] = "";
-      t[to + 8] = "";
-      t[to + 9] = "";
+      n[o + NC.fdNum] = -1;
+      t[to + TC.fdType] = "";
+      t[to + TC.fdTypechar] = "";
+      t[to + TC.fdName] = "";
     }
     let args = this.args[i];
     if (args === undefined) {
