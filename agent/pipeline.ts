@@ -134,7 +134,7 @@ export class Pipeline {
       beforeSwap: async (next, prev) => {
         if (!this.started || prev === undefined) return;
         // a capture rule coming in finds the events before its first alert already recorded
-        if (wantsCapture(next)) this.recording = this.record;
+        if (wantsCapture(next)) this.recordFor(next);
         // while the probe catches up, capture what either rule set needs: the syscalls of both
         // and filters derived from both sets' rules; the answer confirms both were applied
         const both = { rules: [...prev.rules, ...next.rules] };
@@ -143,7 +143,7 @@ export class Pipeline {
       },
       onSwap: (rs) => {
         if (!this.started) return;
-        this.recording = wantsCapture(rs) ? this.record : undefined;
+        this.recordFor(rs);
         void this.source?.setSyscalls?.(syscallsFor(rs));
         void this.source?.setKernelFilters?.(this.filtersFor(rs));
       },
@@ -156,7 +156,7 @@ export class Pipeline {
   /** Loads the rules, starts enrichment and the source. Resolves once events flow. */
   async start(): Promise<void> {
     const rs = this.engine.load();
-    this.recording = wantsCapture(rs) ? this.record : undefined;
+    this.recordFor(rs);
     if (this.opts.enricher) await this.opts.enricher.start();
     const enricher = this.opts.enricher;
     this.source = this.opts.source({
@@ -173,6 +173,11 @@ export class Pipeline {
       this.statsTimer = setInterval(() => this.log.info({ stats: this.stats() }, "stats"), every * 1000);
       this.statsTimer.unref();
     }
+  }
+
+  /** Records events for captures while `rs` has a capture rule. */
+  private recordFor(rs: Pick<RuleSet, "rules">): void {
+    this.recording = wantsCapture(rs) ? this.record : undefined;
   }
 
   /** Whether events are being recorded for audit captures now. */
