@@ -13,6 +13,7 @@ import { RuleEngine } from "./engine/rule-engine.js";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics/index.js";
 import type { Alert, Sink } from "./sinks/types.js";
+import { warmUp } from "./warmup.js";
 
 /** What a source needs from the pipeline. */
 export interface SourceContext {
@@ -88,6 +89,8 @@ export interface PipelineOptions {
   decorate?: { tag: string; fn: (a: Alert, e: SyscallEvent) => Promise<void> } | undefined;
   /** Derive kernel filters from the rules and hand them to the source (default true). */
   kernelFilter?: boolean;
+  /** Synthetic events run through decode, state and the rules at start (agent/warmup.ts); 0 = none. */
+  warmupEvents?: number;
 }
 
 
@@ -157,6 +160,9 @@ export class Pipeline {
   async start(): Promise<void> {
     const rs = this.engine.load();
     this.recordFor(rs);
+    // in slices, while enrichment and the source start
+    const warm = this.opts.warmupEvents ?? 0;
+    const warming = warm > 0 ? warmUp(rs, syscallsFor(rs), warm) : undefined;
     if (this.opts.enricher) await this.opts.enricher.start();
     const enricher = this.opts.enricher;
     this.source = this.opts.source({
@@ -167,6 +173,7 @@ export class Pipeline {
       resolveContainer: enricher ? (p, id, pid) => enricher.resolve(p, id, pid) : undefined,
     });
     await this.source.start();
+    if (warming !== undefined) this.log.info({ warmup: await warming }, "event path warmed up");
     this.started = true;
     const every = this.opts.statsIntervalSec ?? 60;
     if (every > 0) {

@@ -336,6 +336,8 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     decorate: fim ? { tag: "fim", fn: (a, e) => fim.decorate(a, e) } : undefined,
     onAlert,
     kernelFilter: cfg.sources.ebpf.kernel_filter,
+    // the warm-up decodes probe frames: worth it for the sources that send them
+    warmupEvents: cfg.sources.ebpf.enabled || cfg.sources.ptrace.enabled ? cfg.rules.warmup_events : 0,
     source: (ctx) => {
       const list: EventSource[] = [];
       if (unknownSources.length > 0) throw new Error(`unknown source '${unknownSources[0]}' (expected ebpf, ptrace or replay:FILE)`);

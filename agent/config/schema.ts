@@ -71,6 +71,11 @@ export const configSchema = z.strictObject({
       matching: z.enum(["first", "all"]).default("first"),
       /** Rules below this priority are not loaded. */
       min_priority: z.enum(PRIORITIES).default("debug"),
+      /**
+       * Synthetic events run through the decoder, a scratch process table and the rules at start,
+       * so the event path is compiled before the first real event (0 = off).
+       */
+      warmup_events: z.number().int().min(0).max(1_000_000).default(20_000),
     })
     .prefault({}),
   sources: z

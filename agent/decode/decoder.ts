@@ -169,7 +169,7 @@ const FD_RESULT_TYPES = new Set(["open", "openat", "openat2", "creat", "socket",
 const SERVER_TUPLE_TYPES = new Set(["accept", "accept4"]);
 
 /** True when the schema's param 0 is the syscall result (carried in the header, not the params). */
-function resultIsHeader(spec: EventSpec): boolean {
+export function resultIsHeader(spec: EventSpec): boolean {
   const p0 = spec.params[0];
   return p0 !== undefined && (p0.kind === ArgKind.Errno || (p0.kind === ArgKind.Fd && p0.name === "fd" && FD_RESULT_TYPES.has(spec.name)) || (p0.name === "fd" && spec.name === "bpf"));
 }
@@ -241,8 +241,11 @@ export class FrameDecoder {
     [DecodeErrorCode.HandlerFailed]: 0,
   };
   private readonly onFrame: (view: DataView, buf: Buffer, off: number, size: number) => void;
+  /** opts.onEvent, read from a field so every decoder has one shape on the event path. */
+  private readonly emit: (e: RawEvent) => void;
 
   constructor(private readonly opts: DecoderOptions) {
+    this.emit = opts.onEvent;
     this.reader = new FrameReader(opts.maxFrame);
     this.ev = {
       type: 0, flags: 0, ts: 0, pid: 0, tid: 0, ppid: 0, uid: 0, gid: 0, euid: 0, loginuid: 0, cpu: 0,
@@ -624,7 +627,7 @@ export class FrameDecoder {
         }
       }
       this.counters["events"]!++;
-      this.opts.onEvent(e);
+      this.emit(e);
     };
   }
 }
