@@ -19,6 +19,8 @@ import { warmUp } from "./warmup.js";
 export interface SourceContext {
   /** Falco event names the rules (and the state) need; the probe filters the rest in the kernel. */
   syscalls: string[];
+  /** Clone-family names among them that only the state needs (the child's side is enough). */
+  childOnly: string[];
   /** Rule predicates the probe can evaluate (open family); undefined when push-down is off. */
   kernelFilters: KernelFilters | undefined;
   logger: Logger;
@@ -33,7 +35,7 @@ export interface EventSource {
   stop(): Promise<void>;
   stats(): Record<string, number>;
   /** Retunes the kernel filter after a rules reload (sources without a filter ignore it). */
-  setSyscalls?(names: string[]): Promise<void>;
+  setSyscalls?(names: string[], childOnly: string[]): Promise<void>;
   /** Replaces the pushed-down rule predicates after a rules reload. */
   setKernelFilters?(filters: KernelFilters | undefined): Promise<void>;
 }
@@ -97,6 +99,18 @@ export interface PipelineOptions {
 /** Events the process table needs whatever the rules say. */
 export const STATE_SYSCALLS = ["execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit"] as const;
 
+const CLONES = ["clone", "clone3", "fork", "vfork"] as const;
+
+/**
+ * Clone-family names no rule of `rs` uses: the process table needs only the new task's side of
+ * those calls (its frame names the parent and carries the process block), so the probe reports
+ * neither the parent's side nor failed calls — one frame less per process started.
+ */
+export function stateOnlyClones(rs: RuleSet): string[] {
+  const { names, all } = rs.eventTypes();
+  return all ? [] : CLONES.filter((n) => !names.has(n));
+}
+
 /** The syscall set for a rule set: its event types plus what state needs. */
 export function syscallsFor(rs: RuleSet): string[] {
   const { names, all } = rs.eventTypes();
@@ -141,13 +155,17 @@ export class Pipeline {
         // while the probe catches up, capture what either rule set needs: the syscalls of both
         // and filters derived from both sets' rules; the answer confirms both were applied
         const both = { rules: [...prev.rules, ...next.rules] };
-        await this.source?.setSyscalls?.([...new Set([...syscallsFor(prev), ...syscallsFor(next)])]);
+        const nextChildOnly = stateOnlyClones(next);
+        await this.source?.setSyscalls?.(
+          [...new Set([...syscallsFor(prev), ...syscallsFor(next)])],
+          stateOnlyClones(prev).filter((n) => nextChildOnly.includes(n)),
+        );
         await this.source?.setKernelFilters?.(this.filtersFor(both));
       },
       onSwap: (rs) => {
         if (!this.started) return;
         this.recordFor(rs);
-        void this.source?.setSyscalls?.(syscallsFor(rs));
+        void this.source?.setSyscalls?.(syscallsFor(rs), stateOnlyClones(rs));
         void this.source?.setKernelFilters?.(this.filtersFor(rs));
       },
     };
@@ -167,6 +185,7 @@ export class Pipeline {
     const enricher = this.opts.enricher;
     this.source = this.opts.source({
       syscalls: syscallsFor(rs),
+      childOnly: stateOnlyClones(rs),
       kernelFilters: this.filtersFor(rs),
       logger: this.opts.logger.child({ component: "source" }),
       onEvent: this.onEvent,

@@ -23,6 +23,10 @@
 #define VIGIL_F_CHILD 0x02 /* clone-family event seen from the new child */
 #define VIGIL_F_BLOCKED 0x04 /* exec frame: prevention killed the new program before it ran */
 
+/* Values of the probe's `enabled` map (per event type). */
+#define VIGIL_ON 1
+#define VIGIL_ON_CHILD 2 /* clone family: only the new task's side (what the agent's state needs) */
+
 /*
  * Prevention policy bits (value of the probe's `prevent` map, keyed by cgroup v2 id): which drift
  * kinds are killed at exec in that cgroup (and the cgroups below it). FORMAT.md "Prevention".

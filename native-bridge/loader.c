@@ -14,6 +14,7 @@
  *   with the per-CPU ring-buffer drop counters.
  * - Never reports its own process nor the --exclude-pid tgids.
  * - Exits 0 on SIGTERM/SIGINT, when stdout closes, and (with --control-stdin) on stdin EOF.
+ * - A clone-family name may carry ":child" ("clone:child"): only the new task's side is reported.
  * - With --control-stdin, reads lines "syscalls a,b,c" (replace the set), "exclude N",
  *   "prevent CGROUP_ID BITS" (arm prevention for a cgroup; BITS 0 disarms) and "prevent-clear",
  *   the kernel filter lines "filter-begin EV", "fname EV DIM BITS HEX", "filter EV off|CLAUSES"
@@ -158,6 +159,11 @@ static bool available[NSYSCALLS]; /* hook exists on this kernel */
 static struct bpf_link *links[NSYSCALLS];
 static int nattached;
 
+static bool is_clone_family(__u32 code)
+{
+	return code == VIGIL_EV_CLONE || code == VIGIL_EV_CLONE3 || code == VIGIL_EV_FORK || code == VIGIL_EV_VFORK;
+}
+
 static int find_syscall(const char *name)
 {
 	for (size_t i = 0; i < NSYSCALLS; i++)
@@ -301,21 +307,37 @@ static int exclude_pid(struct probe *skel, __u32 pid)
  */
 static int set_syscalls(struct probe *skel, const char *list)
 {
-	bool want[NSYSCALLS] = { 0 };
+	__u8 want[NSYSCALLS] = { 0 };
 	char *copy = strdup(list ? list : ""), *save = NULL, *tok;
 	int err = 0;
 
 	if (!copy)
 		return -ENOMEM;
 	for (tok = strtok_r(copy, ", \n", &save); tok; tok = strtok_r(NULL, ", \n", &save)) {
-		int i = find_syscall(tok);
+		/* "clone:child": only the child's side of a clone-family call (the agent's state needs it;
+		 * no rule does) */
+		char *suffix = strchr(tok, ':');
+		__u8 value = VIGIL_ON;
+		int i;
+
+		if (suffix) {
+			*suffix++ = 0;
+			if (strcmp(suffix, "child") == 0)
+				value = VIGIL_ON_CHILD;
+			else
+				fprintf(stderr, "vigil-probe: warning: unknown qualifier ':%s' of '%s' ignored\n", suffix, tok);
+		}
+		i = find_syscall(tok);
 
 		if (i < 0)
 			fprintf(stderr, "vigil-probe: warning: unknown syscall '%s' ignored\n", tok);
 		else if (!available[i])
 			fprintf(stderr, "vigil-probe: warning: syscall '%s' has no tracepoint on this kernel\n", tok);
-		else
-			want[i] = true;
+		else if (value == VIGIL_ON_CHILD && !is_clone_family(SYSCALLS[i].code)) {
+			fprintf(stderr, "vigil-probe: warning: ':child' applies to the clone family only; '%s' taken whole\n", tok);
+			want[i] = VIGIL_ON;
+		} else
+			want[i] = value;
 	}
 	free(copy);
 	for (size_t i = 0; i < NSYSCALLS; i++) {

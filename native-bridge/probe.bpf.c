@@ -306,6 +306,11 @@ EXIT_PROG(execveat)
 
 static __always_inline int clone_common(struct sys_exit_args *ctx, __u32 type, __u64 flags)
 {
+	__u8 *on = bpf_map_lookup_elem(&enabled, &type);
+
+	/* no rule asks for this type: the parent's side (and a failed call) is not worth a frame */
+	if (on && *on == VIGIL_ON_CHILD && ctx->ret != 0)
+		return 0;
 	BEGIN(type);
 	if (ret == 0)
 		e.flags |= VIGIL_F_CHILD;

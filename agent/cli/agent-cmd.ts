@@ -124,6 +124,7 @@ async function ebpfSource(
   const { KernelEventStream } = await import("../sources/ebpf-source.js");
   const opts: ConstructorParameters<typeof KernelEventStream>[0] = {
     syscalls: ctx.syscalls,
+    childOnly: ctx.childOnly,
     logger: ctx.logger,
     onEvent: prevention ? prevention.wrap(ctx.onEvent) : ctx.onEvent,
     onDrops,
@@ -144,7 +145,7 @@ async function ebpfSource(
     },
     stop: () => s.stop(),
     stats: () => s.stats(),
-    setSyscalls: (names) => s.setSyscalls(names),
+    setSyscalls: (names, childOnly) => s.setSyscalls(names, childOnly),
     setKernelFilters: (f) => s.setKernelFilters(f),
   };
 }
@@ -166,8 +167,8 @@ function combinedSources(list: EventSource[]): EventSource {
       for (const x of list) for (const [k, v] of Object.entries(x.stats())) out[`${x.name}_${k}`] = v;
       return out;
     },
-    setSyscalls: async (names) => {
-      for (const x of list) await x.setSyscalls?.(names);
+    setSyscalls: async (names, childOnly) => {
+      for (const x of list) await x.setSyscalls?.(names, childOnly);
     },
     setKernelFilters: async (f) => {
       for (const x of list) await x.setKernelFilters?.(f);
@@ -186,7 +187,7 @@ function lazySource(name: string, make: () => Promise<EventSource>): EventSource
     },
     stop: async () => real?.stop(),
     stats: () => real?.stats() ?? {},
-    setSyscalls: async (names) => real?.setSyscalls?.(names),
+    setSyscalls: async (names, childOnly) => real?.setSyscalls?.(names, childOnly),
     setKernelFilters: async (f) => real?.setKernelFilters?.(f),
   };
 }

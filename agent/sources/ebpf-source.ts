@@ -31,6 +31,8 @@ import { kernelFilterLines } from "./kernel-filter.js";
 export interface KernelEventStreamOptions {
   /** Falco event names to capture; names the probe does not know are ignored. */
   syscalls: string[];
+  /** Clone-family names of which only the new task's side is wanted (FORMAT.md `clone:child`). */
+  childOnly?: readonly string[];
   /** Path of vigil-probe (default `<repo>/native-bridge/build/vigil-probe`). */
   probePath?: string;
   logger: Logger;
@@ -72,12 +74,18 @@ export function defaultProbePath(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "native-bridge", "build", "vigil-probe");
 }
 
-/** Falco names the probe can capture, from the event table (procexit included). */
-export function probeSyscalls(names: readonly string[]): string[] {
+const CLONE_FAMILY = new Set(["clone", "clone3", "fork", "vfork"]);
+
+/**
+ * The probe's `--syscalls` list: the Falco names it can capture, from the event table (procexit
+ * included); a clone-family name in `childOnly` as `name:child` (only the child's side).
+ */
+export function probeSyscalls(names: readonly string[], childOnly: readonly string[] = []): string[] {
   const out = new Set<string>();
   for (const n of names) {
     const spec = eventByName(n);
-    if (spec !== undefined && spec.code !== 0) out.add(spec.name);
+    if (spec === undefined || spec.code === 0) continue;
+    out.add(CLONE_FAMILY.has(spec.name) && childOnly.includes(spec.name) ? `${spec.name}:child` : spec.name);
   }
   return [...out].sort();
 }
@@ -118,7 +126,7 @@ export class KernelEventStream {
   constructor(private readonly opts: KernelEventStreamOptions) {
     this.log = opts.logger.child({ component: "ebpf" });
     this.probePath = opts.probePath ?? defaultProbePath();
-    this.syscalls = probeSyscalls(opts.syscalls);
+    this.syscalls = probeSyscalls(opts.syscalls, opts.childOnly);
     this.filterLines = kernelFilterLines(opts.kernelFilters);
     this.backoff = opts.backoffMinMs ?? 500;
     const stateOpts: ConstructorParameters<typeof EventState>[0] = {};
@@ -164,8 +172,8 @@ export class KernelEventStream {
   }
 
   /** Changes the captured syscall set on the running probe. */
-  async setSyscalls(names: string[]): Promise<void> {
-    this.syscalls = probeSyscalls(names);
+  async setSyscalls(names: string[], childOnly: readonly string[] = []): Promise<void> {
+    this.syscalls = probeSyscalls(names, childOnly);
     const c = this.child;
     if (c?.stdin && !c.stdin.destroyed) {
       c.stdin.write(`syscalls ${this.syscalls.join(",")}\n`);
