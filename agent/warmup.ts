@@ -10,7 +10,7 @@
  * dropped, no match reaches a sink, and the rules' match counters are reset.
  */
 import type { RuleSet } from "../rules/index.js";
-import { FrameDecoder, Hdr, type ControlInfo } from "./decode/index.js";
+import { FrameDecoder, type ControlInfo } from "./decode/index.js";
 import { framesPerProcess, syntheticFrames } from "./decode/synthetic.js";
 import { EventState } from "./state/index.js";
 
@@ -23,7 +23,7 @@ export interface WarmupResult {
   ms: number;
 }
 
-/** Bytes per slice; the event loop runs between slices. */
+/** Bytes per slice (whole frames); the event loop runs between slices. */
 const SLICE = 65536;
 /** Bytes per push within a slice. */
 const PUSH_SIZES = [4096, 1500, 16384, 777, 8192];
@@ -35,9 +35,9 @@ const PUSH_SIZES = [4096, 1500, 16384, 777, 8192];
  */
 export async function warmUp(rs: RuleSet, types: readonly string[], events: number): Promise<WarmupResult> {
   const t0 = performance.now();
-  const frames = syntheticFrames(types, Math.max(1, Math.ceil(events / framesPerProcess(types))));
+  const processes = Math.max(1, Math.ceil(events / framesPerProcess(types)));
   // no /proc reads and no passwd of a real process: this table describes no real process
-  const state = new EventState({ readUnknownFromProc: false, procRoot: "/nonexistent/vigil-warmup", exitGraceMs: 0 });
+  const state = new EventState({ readUnknownFromProc: false, procRoot: "/nonexistent/vigil-warmup", exitGraceMs: 0, max: 1024 });
   let n = 0;
   let matches = 0;
   const onMatch = (): void => {
@@ -59,19 +59,17 @@ export async function warmUp(rs: RuleSet, types: readonly string[], events: numb
   const rules = rs.rules;
   const saved = new Float64Array(rules.length * 2);
   let k = 0;
-  for (let o = 0; o < frames.length; k++) {
+  // slices of whole frames, each to one decoder in turn
+  for (const slice of syntheticFrames(types, processes, SLICE)) {
     for (let i = 0; i < rules.length; i++) {
       saved[2 * i] = rules[i]!.matches;
       saved[2 * i + 1] = rules[i]!.evalErrors;
     }
     // pushes of several sizes, like pipe reads, so frames also arrive split across pushes
-    // a slice ends at a frame's end (the next slice may go to the other decoder)
-    let end = o;
-    while (end < frames.length && end - o < SLICE) end += frames.readUInt32LE(end + Hdr.size);
-    const decoder = decoders[k & 1]!;
-    for (let j = 0; o < end; j++) {
-      const next = Math.min(end, o + PUSH_SIZES[j % PUSH_SIZES.length]!);
-      decoder.push(frames.subarray(o, next));
+    const decoder = decoders[k++ & 1]!;
+    for (let o = 0, j = 0; o < slice.length; j++) {
+      const next = Math.min(slice.length, o + PUSH_SIZES[j % PUSH_SIZES.length]!);
+      decoder.push(slice.subarray(o, next));
       o = next;
     }
     state.sweep(Date.now() + 60_000);

@@ -145,8 +145,15 @@ class FrameWriter {
     this.buf.writeUInt16LE(this.n, this.start + Hdr.nparams);
   }
 
+  get size(): number {
+    return this.len;
+  }
+
+  /** The frames written since the last take; the writer then reuses its buffer. */
   take(): Buffer {
-    return this.buf.subarray(0, this.len);
+    const out = this.buf.subarray(0, this.len);
+    this.len = 0;
+    return out;
   }
 }
 
@@ -217,8 +224,12 @@ export function framesPerProcess(types: readonly string[]): number {
   return 4 + callSpecs(types).length;
 }
 
-/** Generates the frames of `processes` synthetic processes, each calling every type in `types` once. */
-export function syntheticFrames(types: readonly string[], processes: number): Buffer {
+/**
+ * Generates the frames of `processes` synthetic processes, each calling every type in `types`
+ * once, in chunks of whole frames of about `chunk` bytes. A chunk's bytes are reused for the next
+ * one: consume each before asking for the next.
+ */
+export function* syntheticFrames(types: readonly string[], processes: number, chunk = 65536): Generator<Buffer> {
   const w = new FrameWriter();
   const calls = callSpecs(types);
   const clones = ["clone", "clone3", "fork", "vfork"].filter((t) => types.includes(t)).map((t) => CODE.get(t)!);
@@ -228,6 +239,7 @@ export function syntheticFrames(types: readonly string[], processes: number): Bu
   let ts = 1_000_000_000;
   w.control(CtlType.Ready, ts);
   for (let k = 0; k < processes; k++) {
+    if (w.size >= chunk) yield w.take();
     if (k % 100 === 99) w.control(CtlType.Stats, ts);
     const parent = 100 + (k % 50);
     const child = 2000 + (k % 20000);
@@ -263,7 +275,7 @@ export function syntheticFrames(types: readonly string[], processes: number): Bu
     for (const q of EVENTS[exit]!.params) writeParam(w, EVENTS[exit]!, q, 0, "");
     w.end();
   }
-  return w.take();
+  if (w.size > 0) yield w.take();
 }
 
 function isProcess(name: string): boolean {

@@ -19,9 +19,15 @@ function decodeAll(types: readonly string[], processes: number) {
     },
     onControl: (c) => controls.push(c),
   });
-  const data = syntheticFrames(types, processes);
-  // odd-sized pushes: frames split across them
-  for (let o = 0; o < data.length; o += 1000) d.push(data.subarray(o, o + 1000));
+  let chunks = 0;
+  for (const data of syntheticFrames(types, processes, 4096)) {
+    chunks++;
+    // chunks hold whole frames
+    expect(data.readUInt32LE(0)).toBeLessThanOrEqual(data.length);
+    // odd-sized pushes: frames split across them
+    for (let o = 0; o < data.length; o += 1000) d.push(data.subarray(o, o + 1000));
+  }
+  expect(chunks).toBeGreaterThan(processes > 10 ? 1 : 0);
   return { byType, samples, controls, stats: d.stats() };
 }
 
