@@ -180,7 +180,14 @@ export class Pipeline {
     this.recordFor(rs);
     // in slices, while enrichment and the source start
     const warm = this.opts.warmupEvents ?? 0;
-    const warming = warm > 0 ? warmUp(rs, syscallsFor(rs), warm) : undefined;
+    const warming =
+      warm > 0
+        ? warmUp(rs, syscallsFor(rs), warm).catch((err: unknown) => {
+            // an optimization only: the agent runs without it
+            this.log.warn({ err }, "event path warm-up failed");
+            return undefined;
+          })
+        : undefined;
     if (this.opts.enricher) await this.opts.enricher.start();
     const enricher = this.opts.enricher;
     this.source = this.opts.source({
@@ -192,7 +199,8 @@ export class Pipeline {
       resolveContainer: enricher ? (p, id, pid) => enricher.resolve(p, id, pid) : undefined,
     });
     await this.source.start();
-    if (warming !== undefined) this.log.info({ warmup: await warming }, "event path warmed up");
+    const warmed = await warming;
+    if (warmed !== undefined) this.log.info({ warmup: warmed }, "event path warmed up");
     this.started = true;
     const every = this.opts.statsIntervalSec ?? 60;
     if (every > 0) {
