@@ -264,6 +264,17 @@ static inline void vigil_filter_masks(struct vigil_filter *f)
 	}
 }
 
+/*
+ * Per (event type, name dimension): the lengths and first bytes of the names in its sets, so a
+ * name outside them is known absent without hashing a key. Filled by the loader with the names
+ * (key VIGIL_FNAME_HINT_KEY), emptied by "filter-begin".
+ */
+struct vigil_fname_hint {
+	__u64 len_mask; /* bit n: a name of n bytes (NUL excluded; n < VIGIL_FNAME_MAX) */
+	__u64 first[4]; /* bit b of the 256: a name starting with byte b */
+};
+#define VIGIL_FNAME_HINT_KEY(type, dim) ((__u32)(type) * 8 + (__u32)(dim))
+
 struct vigil_fname_key {
 	__u16 type; /* enum vigil_event_type */
 	__u8 dim; /* enum vigil_fname_dim */

@@ -611,9 +611,16 @@ static int filter_begin(struct probe *skel, __u32 type)
 	int fd = bpf_map__fd(skel->maps.filter_names), err;
 	size_t n = 0;
 
+	struct vigil_fname_hint none = { 0 };
+
 	err = bpf_map__update_elem(skel->maps.filters, &type, sizeof(type), &off, sizeof(off), BPF_ANY);
 	if (err)
 		return err;
+	for (__u32 dim = VIGIL_DIM_LEAF; dim <= VIGIL_DIM_RAWTOP; dim++) {
+		__u32 hk = VIGIL_FNAME_HINT_KEY(type, dim);
+
+		bpf_map__update_elem(skel->maps.fname_hints, &hk, sizeof(hk), &none, sizeof(none), BPF_ANY);
+	}
 	while (n < sizeof(doomed) / sizeof(doomed[0]) && bpf_map_get_next_key(fd, prev, &next) == 0) {
 		if (next.type == type)
 			doomed[n++] = next;
@@ -631,8 +638,10 @@ static int filter_name(struct probe *skel, char *args)
 	char ev[32], hex[2 * VIGIL_FNAME_MAX + 2];
 	unsigned int dim, bits;
 	struct vigil_fname_key k = { 0 };
+	struct vigil_fname_hint hint;
+	__u32 hk;
 	size_t n;
-	int type;
+	int type, err;
 
 	if (sscanf(args, "%31s %u %u %121s", ev, &dim, &bits, hex) != 4)
 		return -EINVAL;
@@ -649,7 +658,14 @@ static int filter_name(struct probe *skel, char *args)
 			return -EINVAL;
 		k.name[i] = (char)(hi << 4 | lo);
 	}
-	return bpf_map__update_elem(skel->maps.filter_names, &k, sizeof(k), &bits, sizeof(bits), BPF_ANY);
+	hk = VIGIL_FNAME_HINT_KEY(type, dim);
+	if (bpf_map__lookup_elem(skel->maps.fname_hints, &hk, sizeof(hk), &hint, sizeof(hint), 0))
+		memset(&hint, 0, sizeof(hint));
+	hint.len_mask |= 1ULL << (n / 2);
+	hint.first[(__u8)k.name[0] >> 6] |= 1ULL << ((__u8)k.name[0] & 63);
+	/* the hint first: a name is never in the set while the hint says it cannot be */
+	err = bpf_map__update_elem(skel->maps.fname_hints, &hk, sizeof(hk), &hint, sizeof(hint), BPF_ANY);
+	return err ? err : bpf_map__update_elem(skel->maps.filter_names, &k, sizeof(k), &bits, sizeof(bits), BPF_ANY);
 }
 
 /*

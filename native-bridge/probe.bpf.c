@@ -142,6 +142,14 @@ struct {
 	__type(value, __u32);
 } filter_names SEC(".maps");
 
+/* VIGIL_FNAME_HINT_KEY(type, dim) → lengths and first bytes of that set's names. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_EV_MAX * 8);
+	__type(key, __u32);
+	__type(value, struct vigil_fname_hint);
+} fname_hints SEC(".maps");
+
 /* Layout of a per-syscall exit tracepoint record (tracefs events/syscalls/sys_exit_NAME/format). */
 struct sys_exit_args {
 	__u64 common;

@@ -34,11 +34,20 @@ static __always_inline __u32 kname_bits(struct vigil_fname_key *k, __u8 dim, con
 	__u32 *bits;
 	long l;
 
+	struct vigil_fname_hint *h;
+	__u32 hkey = VIGIL_FNAME_HINT_KEY(k->type, dim);
+	__u8 c;
+
 	__builtin_memset(k->name, 0, sizeof(k->name));
 	k->dim = dim;
 	l = bpf_probe_read_kernel_str(k->name, sizeof(k->name), name);
 	/* a name filling the key is longer than any name in a set */
 	if (l <= 1 || l >= VIGIL_FNAME_MAX)
+		return 0;
+	/* no name of this length or first byte in the sets: absent, no key to hash */
+	h = bpf_map_lookup_elem(&fname_hints, &hkey);
+	c = (__u8)k->name[0];
+	if (h && (!(h->len_mask & (1ULL << ((l - 1) & 63))) || !(h->first[(c >> 6) & 3] & (1ULL << (c & 63)))))
 		return 0;
 	bits = bpf_map_lookup_elem(&filter_names, k);
 	return bits ? *bits : 0;
