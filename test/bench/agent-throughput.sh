@@ -40,6 +40,8 @@ LOG=$DATA/agent.log
 RULE_ARGS=()
 [ -n "${RULES:-}" ] && RULE_ARGS=(--rules "$RULES")
 AGENT_DIR=${AGENT_DIR:-.}
+# the agent runs as deployed (scripts/run-agent.sh, daemonset.yaml); AGENT_NODE_FLAGS= for V8's defaults
+AGENT_NODE_FLAGS=${AGENT_NODE_FLAGS---max-semi-space-size=8}
 # an older baseline may predate --no-fim-scan
 FIM_ARGS=()
 node "$AGENT_DIR/dist/agent/cli/main.js" agent --help | grep -q -- --no-fim-scan && FIM_ARGS=(--no-fim-scan)
@@ -65,7 +67,7 @@ fi
 # subshell becomes the agent (exec), so $! is the agent's pid
 (
   [ -z "$CG" ] || echo "$BASHPID" >"$CG/cgroup.procs"
-  exec taskset -c "$AGENT_CPU" node "$AGENT_DIR/dist/agent/cli/main.js" agent "${RULE_ARGS[@]}" --probe "$PWD/native-bridge/build/vigil-probe" --output json --no-containerd \
+  exec taskset -c "$AGENT_CPU" node $AGENT_NODE_FLAGS "$AGENT_DIR/dist/agent/cli/main.js" agent "${RULE_ARGS[@]}" --probe "$PWD/native-bridge/build/vigil-probe" --output json --no-containerd \
   --no-embedded-collector --no-metrics "${FIM_ARGS[@]}" --stats-interval 1 --data "$DATA" >"$DATA/alerts.json" 2>"$LOG"
 ) &
 AGENT=$!

@@ -5,11 +5,13 @@
 #   usage: test/bench/probe-memory.sh [N]     (root; after `make -C native-bridge all bench`)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# the agent runs as deployed (scripts/run-agent.sh, daemonset.yaml); AGENT_NODE_FLAGS= for V8's defaults
+AGENT_NODE_FLAGS=${AGENT_NODE_FLAGS---max-semi-space-size=8}
 N=${1:-100000}
 RULES=${RULES:-../shared/corpus/falco/falco_rules.yaml}
 make -s -C native-bridge all bench >/dev/null
 LOG=$(mktemp)
-node dist/agent/cli/main.js agent --rules "$RULES" --output json --no-containerd --stats-interval 5 \
+node $AGENT_NODE_FLAGS dist/agent/cli/main.js agent --rules "$RULES" --output json --no-containerd --stats-interval 5 \
   --no-embedded-collector --no-metrics >/dev/null 2>"$LOG" &
 A=$!
 for _ in $(seq 240); do grep -q '"vigil agent ready"' "$LOG" && break; sleep 0.5; done

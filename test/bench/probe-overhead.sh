@@ -14,6 +14,8 @@
 #        interleaved base/agent pairs of fork+exec, whose per-pair ratios are printed too.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# the agent runs as deployed (scripts/run-agent.sh, daemonset.yaml); AGENT_NODE_FLAGS= for V8's defaults
+AGENT_NODE_FLAGS=${AGENT_NODE_FLAGS---max-semi-space-size=8}
 REPS=${1:-3}
 OPENS=${OPENS:-2000000}
 RW=${RW:-2000000}
@@ -79,7 +81,7 @@ probe_run() { # label filterfile|-
 }
 agent_run() { # label extra-flags...
   local label=$1; shift
-  node dist/agent/cli/main.js agent --rules "$RULES" --output json --no-containerd --stats-interval 1 \
+  node $AGENT_NODE_FLAGS dist/agent/cli/main.js agent --rules "$RULES" --output json --no-containerd --stats-interval 1 \
     --no-embedded-collector --no-metrics "$@" >/dev/null 2>"$AGENT_LOG" &
   local a=$!; sleep 8
   # the FIM baseline scan at start hashes the host's watched trees: measure after it
