@@ -6,7 +6,7 @@
  */
 import type { CompiledRule, RuleSet } from "../rules/index.js";
 import { deriveKernelFilters, type KernelFilters } from "../rules/compile/pushdown.js";
-import { EVENTS } from "../rules/event-table.js";
+import { CLONE_FAMILY, EVENTS, EXEC_FAMILY } from "../rules/event-table.js";
 import type { ContainerInfo, SyscallEvent } from "../rules/event.js";
 import { AlertBuilder } from "./engine/alert-builder.js";
 import { RuleEngine } from "./engine/rule-engine.js";
@@ -97,9 +97,7 @@ export interface PipelineOptions {
 
 
 /** Events the process table needs whatever the rules say. */
-export const STATE_SYSCALLS = ["execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit"] as const;
-
-const CLONES = ["clone", "clone3", "fork", "vfork"] as const;
+export const STATE_SYSCALLS: readonly string[] = [...EXEC_FAMILY, ...CLONE_FAMILY, "procexit"];
 
 /**
  * Clone-family names no rule of `rs` uses: the process table needs only the new task's side of
@@ -108,7 +106,7 @@ const CLONES = ["clone", "clone3", "fork", "vfork"] as const;
  */
 export function stateOnlyClones(rs: RuleSet): string[] {
   const { names, all } = rs.eventTypes();
-  return all ? [] : CLONES.filter((n) => !names.has(n));
+  return all ? [] : CLONE_FAMILY.filter((n) => !names.has(n));
 }
 
 /** The syscall set for a rule set: its event types plus what state needs. */

@@ -108,6 +108,11 @@ const CLONE_PARAMS: readonly ParamSpec[] = [
 ];
 
 /** All events, by code. Append only. */
+/** Calls that start a process or thread (their frames carry the process block). */
+export const CLONE_FAMILY: readonly string[] = ["clone", "clone3", "fork", "vfork"];
+/** Calls that run a new program. */
+export const EXEC_FAMILY: readonly string[] = ["execve", "execveat"];
+
 export const EVENTS: readonly EventSpec[] = [
   { code: 0, name: "unknown", category: "other", params: [] },
   { code: 1, name: "execve", category: "process", params: EXEC_PARAMS },

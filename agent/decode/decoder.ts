@@ -8,7 +8,7 @@
  * Params arrive in wire order (native-bridge/FORMAT.md); the decoder puts them into the event
  * table's schema order (rules/event-table.ts), so `args[i]` is the schema's param i.
  */
-import { ArgKind, EVENTS, type EventSpec, type ParamSpec } from "../../rules/event-table.js";
+import { ArgKind, CLONE_FAMILY, EVENTS, EXEC_FAMILY, type EventSpec, type ParamSpec } from "../../rules/event-table.js";
 import type { ArgValue, FdInfo } from "../../rules/event.js";
 import { DecodeErrorCode } from "./errors.js";
 import { FrameReader } from "./framer.js";
@@ -550,8 +550,8 @@ export class FrameDecoder {
   // ------------------------------------------------------------------ handlers
 
   private eventHandler(spec: EventSpec): Handler {
-    const isExec = spec.name === "execve" || spec.name === "execveat";
-    const isClone = spec.name === "clone" || spec.name === "clone3" || spec.name === "fork" || spec.name === "vfork";
+    const isExec = EXEC_FAMILY.includes(spec.name);
+    const isClone = CLONE_FAMILY.includes(spec.name);
     const resHdr = resultIsHeader(spec);
     const server = SERVER_TUPLE_TYPES.has(spec.name) || spec.name === "bind" || spec.name === "listen";
     const sources: Source[] = [];

@@ -5,7 +5,7 @@
  * type, and exiting. The agent runs them through a scratch decoder, state and its rules at start
  * (agent/warmup.ts), so the event path is compiled before the first real event arrives.
  */
-import { ArgKind, EVENTS, type EventSpec, type ParamSpec } from "../../rules/event-table.js";
+import { ArgKind, CLONE_FAMILY, EVENTS, EXEC_FAMILY, type EventSpec, type ParamSpec } from "../../rules/event-table.js";
 import { resultIsHeader } from "./decoder.js";
 import { CtlReady, CtlStats, CtlType, FdKind, Hdr, HdrFlag, HDR_SIZE, ProcBlock, WIRE_VERSION } from "./layout.js";
 
@@ -25,6 +25,8 @@ const PROGRAMS: readonly (readonly string[])[] = [
   ["/usr/local/bin/app", "--config", "/etc/app/config.yaml"],
   ["/usr/bin/python3", "-m", "http.server", "8000"],
 ];
+/** Open flags in turn: read-only, write + create, read-write. */
+const OPEN_FLAGS = [0, 0o101, 0o2];
 const PATHS = ["/etc/ld.so.cache", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/etc/hostname", "/tmp/vigil-warmup", "/var/log/app.log", "/proc/self/status", "/etc/passwd"];
 
 /** Appends frames to a growing buffer. */
@@ -180,8 +182,7 @@ function writeParam(w: FrameWriter, spec: EventSpec, q: ParamSpec, k: number, pa
       w.u32(k % 3 === 0 ? 0 : 1000);
       return;
     case ArgKind.Flags:
-      // open flags alternate read-only, write+create, read-write
-      w.u32(q.table === "openFlags" ? [0, 0o101, 0o2][k % 3]! : k % 4);
+      w.u32(q.table === "openFlags" ? OPEN_FLAGS[k % 3]! : k % 4);
       return;
     case ArgKind.Enum:
       w.u32(spec.name === "socket" ? 2 : k % 4);
@@ -232,7 +233,7 @@ export function framesPerProcess(types: readonly string[]): number {
 export function* syntheticFrames(types: readonly string[], processes: number, chunk = 65536): Generator<Buffer> {
   const w = new FrameWriter();
   const calls = callSpecs(types);
-  const clones = ["clone", "clone3", "fork", "vfork"].filter((t) => types.includes(t)).map((t) => CODE.get(t)!);
+  const clones = CLONE_FAMILY.filter((t) => types.includes(t)).map((t) => CODE.get(t)!);
   if (clones.length === 0) clones.push(CODE.get("clone")!);
   const execve = CODE.get("execve")!;
   const exit = CODE.get("procexit")!;
@@ -279,7 +280,7 @@ export function* syntheticFrames(types: readonly string[], processes: number, ch
 }
 
 function isProcess(name: string): boolean {
-  return name === "execve" || name === "execveat" || name === "clone" || name === "clone3" || name === "fork" || name === "vfork" || name === "procexit";
+  return EXEC_FAMILY.includes(name) || CLONE_FAMILY.includes(name) || name === "procexit";
 }
 
 /** The 21 params of a process block (FORMAT.md). */

@@ -20,7 +20,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { KernelFilters } from "../../rules/compile/pushdown.js";
-import { eventByName } from "../../rules/event-table.js";
+import { CLONE_FAMILY, eventByName } from "../../rules/event-table.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import { FrameDecoder, type ControlInfo, type PreventInfo, type RawEvent } from "../decode/index.js";
 import { EventState, type ContainerResolver } from "../state/index.js";
@@ -74,8 +74,6 @@ export function defaultProbePath(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "native-bridge", "build", "vigil-probe");
 }
 
-const CLONE_FAMILY = new Set(["clone", "clone3", "fork", "vfork"]);
-
 /**
  * The probe's `--syscalls` list: the Falco names it can capture, from the event table (procexit
  * included); a clone-family name in `childOnly` as `name:child` (only the child's side).
@@ -85,7 +83,7 @@ export function probeSyscalls(names: readonly string[], childOnly: readonly stri
   for (const n of names) {
     const spec = eventByName(n);
     if (spec === undefined || spec.code === 0) continue;
-    out.add(CLONE_FAMILY.has(spec.name) && childOnly.includes(spec.name) ? `${spec.name}:child` : spec.name);
+    out.add(CLONE_FAMILY.includes(spec.name) && childOnly.includes(spec.name) ? `${spec.name}:child` : spec.name);
   }
   return [...out].sort();
 }
