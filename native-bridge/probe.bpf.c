@@ -201,6 +201,9 @@ static __always_inline int ev_begin(struct ev *e, __u32 type, long res)
 	on = bpf_map_lookup_elem(&enabled, &type);
 	if (!on || !*on)
 		return 0;
+	/* clone family wanted for the state only: the new task's side (result 0) is enough */
+	if (*on == VIGIL_ON_CHILD && res != 0)
+		return 0;
 	if (bpf_map_lookup_elem(&excluded, &tgid))
 		return 0;
 	cpu = bpf_get_smp_processor_id();
@@ -314,11 +317,6 @@ EXIT_PROG(execveat)
 
 static __always_inline int clone_common(struct sys_exit_args *ctx, __u32 type, __u64 flags)
 {
-	__u8 *on = bpf_map_lookup_elem(&enabled, &type);
-
-	/* no rule asks for this type: the parent's side (and a failed call) is not worth a frame */
-	if (on && *on == VIGIL_ON_CHILD && ctx->ret != 0)
-		return 0;
 	BEGIN(type);
 	if (ret == 0)
 		e.flags |= VIGIL_F_CHILD;
