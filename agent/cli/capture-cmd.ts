@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * `vigil capture inspect ID|FILE`: prints an audit capture like a syscall trace (time,
- * container, process, event, arguments, result), with filters. FILE is a capture file; an ID
- * is fetched from a collector (`--collector HOST:PORT`).
+ * `vigil capture inspect ID` / `vigil capture inspect --file PATH`: prints an audit capture like
+ * a syscall trace (time, container, process, event, arguments, result), with filters. An ID is
+ * only ever an alert ID, fetched from a collector (`--collector HOST:PORT`); a local file is
+ * read only when named with `--file`, so an argument meant as an ID never opens a path.
  */
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { Option, type Command } from "commander";
 import { fetchCapture } from "../../collector/tail-client.js";
@@ -13,6 +13,7 @@ import { argText, renderTrace, selectEvents } from "../capture/inspect.js";
 import { EVENTS } from "../../rules/event-table.js";
 
 interface InspectOptions {
+  file?: string;
   collector?: string;
   token?: string;
   tls?: boolean;
@@ -27,13 +28,44 @@ function collect(v: string, prev: string[]): string[] {
   return [...prev, ...v.split(",").filter((s) => s !== "")];
 }
 
+/** The alert ID charset (uuid v7 and Falco-style IDs); anything else is not an ID. */
+const ALERT_ID = /^[0-9A-Za-z][0-9A-Za-z._:-]*$/;
+/** Longest alert ID accepted. */
+export const MAX_ALERT_ID_LENGTH = 64;
+
+/** True when `s` can be an alert ID (`[0-9A-Za-z][0-9A-Za-z._:-]*`, at most 64 characters). */
+export function isAlertId(s: string): boolean {
+  return s.length <= MAX_ALERT_ID_LENGTH && ALERT_ID.test(s);
+}
+
+/** The capture bytes `inspect` was asked for: a file with `--file`, else an alert ID from a collector. */
+async function loadCapture(id: string | undefined, o: InspectOptions): Promise<Buffer> {
+  if (o.file !== undefined) {
+    if (id !== undefined) throw new Error("give an alert ID or --file PATH, not both");
+    return readFile(o.file).catch((err: unknown) => {
+      const code = (err as { code?: unknown }).code;
+      throw new Error(code === "ENOENT" ? `no such file "${o.file}"` : `cannot read "${o.file}": ${err instanceof Error ? err.message : String(err)}`);
+    });
+  }
+  if (id === undefined) throw new Error("give an alert ID (with --collector) or --file PATH");
+  if (!isAlertId(id)) {
+    const shown = JSON.stringify(id.length > MAX_ALERT_ID_LENGTH ? `${id.slice(0, MAX_ALERT_ID_LENGTH)}...` : id);
+    throw new Error(`${shown} is not an alert ID (letters, digits and . _ : -, at most ${MAX_ALERT_ID_LENGTH}); to read a capture file use --file PATH`);
+  }
+  if (o.collector === undefined) throw new Error(`capture ${id}: give --collector HOST:PORT to fetch it by alert ID (or --file PATH for a capture file)`);
+  return fetchCapture({ address: o.collector, token: o.token, id, https: o.tls === true }).catch((err: unknown) => {
+    throw new Error(`cannot fetch capture ${id}: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`);
+  });
+}
+
 /** Adds `vigil capture inspect`. */
 export function registerCapture(program: Command): void {
   const cap = program.command("capture").description("audit captures: the events around an alert");
   cap
     .command("inspect")
     .description("print a capture like a syscall trace")
-    .argument("<id|file>", "alert ID (fetched from --collector) or capture file")
+    .argument("[id]", "alert ID, fetched from --collector")
+    .option("--file <path>", "read the capture from this file instead")
     .option("--collector <host:port>", "collector to fetch the capture from")
     .option("--token <token>", "bearer token (default: VIGIL_TOKEN)")
     .option("--tls", "connect with HTTPS")
@@ -42,15 +74,8 @@ export function registerCapture(program: Command): void {
     .option("--comm <name>", "only this process name")
     .option("--grep <text>", "only events whose line contains this text")
     .addOption(new Option("--output <format>", "output format").choices(["json", "text"]).default("text"))
-    .action(async (what: string, o: InspectOptions) => {
-      let data: Buffer;
-      if (existsSync(what)) data = await readFile(what);
-      else if (o.collector !== undefined) {
-        data = await fetchCapture({ address: o.collector, token: o.token, id: what, https: o.tls === true }).catch((err: unknown) => {
-          throw new Error(`cannot fetch capture ${what}: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`);
-        });
-      } else throw new Error(`no such file "${what}" (give --collector to fetch a capture by alert ID)`);
-      const capture = await decodeCapture(data);
+    .action(async (id: string | undefined, o: InspectOptions) => {
+      const capture = await decodeCapture(await loadCapture(id, o));
       const unknown = o.type.filter((t) => !EVENTS.some((e) => e.name === t));
       if (unknown.length > 0) throw new Error(`unknown event type(s): ${unknown.join(", ")}`);
       let pid: number | undefined;

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/** `vigil capture inspect` on a file and by alert ID from a real collector. */
+/**
+ * `vigil capture inspect --file PATH` and `vigil capture inspect ID` (from a real collector); an
+ * argument that is not an alert ID is refused without touching the file system.
+ */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -34,7 +37,7 @@ describe("vigil capture inspect", () => {
   afterAll(() => col.close());
 
   it("prints a file as a syscall trace", async () => {
-    const r = await runCli(["capture", "inspect", file]);
+    const r = await runCli(["capture", "inspect", "--file", file]);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split("\n");
     expect(lines[0]).toMatch(/^# capture of alert \S+ \(rule "Read Shadow File"\) on .*; container cccccccccccc .*; 3 events$/);
@@ -55,9 +58,12 @@ describe("vigil capture inspect", () => {
   });
 
   it.each([
-    [["capture", "inspect", "/no/such/file"], /no such file/],
+    [["capture", "inspect", "--file", "/no/such/file"], /no such file/],
     [["capture", "inspect", "0190-nope", "--collector", "127.0.0.1:1"], /cannot fetch capture/],
-    [["capture", "inspect", "PLACEHOLDER", "--type", "bogus"], /unknown event type/],
+    [["capture", "inspect", "--file", "PLACEHOLDER", "--type", "bogus"], /unknown event type/],
+    [["capture", "inspect", "0190-ok", "--file", "PLACEHOLDER"], /not both/],
+    [["capture", "inspect"], /alert ID .*--file/],
+    [["capture", "inspect", "0190-nope"], /--collector/],
   ])("fails with one clear line: %j", async (args, re) => {
     const r = await runCli(args.map((a) => (a === "PLACEHOLDER" ? file : a)));
     expect(r.code).toBe(1);
@@ -68,8 +74,33 @@ describe("vigil capture inspect", () => {
   it("refuses a file that is not a capture", async () => {
     const bad = join(tempDir(), "bad.vcap");
     writeFileSync(bad, "not a capture");
-    const r = await runCli(["capture", "inspect", bad]);
+    const r = await runCli(["capture", "inspect", "--file", bad]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/not a gzip'd capture/);
+  });
+
+  it.each([
+    ["a path climbing out", "../../etc/passwd"],
+    ["an absolute path", "/etc/passwd"],
+    ["the capture file itself", "PLACEHOLDER"],
+    ["a leading dot", ".hidden"],
+    ["a control character", "ab\ncd"],
+    ["65 characters", "a".repeat(65)],
+  ])("refuses %s as an alert ID, naming --file, without reading it", async (_n, arg) => {
+    const what = arg === "PLACEHOLDER" ? file : arg;
+    // a collector is given: the old command fetched an ID only when no such file existed
+    const r = await runCli(["capture", "inspect", what, "--collector", col.address, "--token", "t"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/is not an alert ID .*use --file PATH/);
+    expect(r.stderr).not.toMatch(/root:|capture of alert/);
+  });
+
+  it("accepts the longest alert ID (64 characters) as an ID", async () => {
+    const r = await runCli(["capture", "inspect", `a${"0".repeat(63)}`, "--collector", col.address, "--token", "t"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cannot fetch capture a0+: /);
   });
 });

@@ -136,7 +136,7 @@ describe("audit captures", () => {
     writeFileSync(file, blob!);
 
     // `vigil capture inspect` shows the open that raised it
-    const inspect = spawnSync(process.execPath, [CLI, "capture", "inspect", file, "--output", "json"], { encoding: "utf8" });
+    const inspect = spawnSync(process.execPath, [CLI, "capture", "inspect", "--file", file, "--output", "json"], { encoding: "utf8" });
     expect(inspect.status, inspect.stderr).toBe(0);
     const cap = JSON.parse(inspect.stdout) as { rule: string; events: { comm: string; event: string; fd: string | null }[] };
     expect(cap.rule).toBe("Capture Me Read");
