@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * The gRPC ingest service (`vigil.collector.v1.Ingest/Push`): checks the bearer token and the
- * size, decodes the PushRequest itself (malformed → INVALID_ARGUMENT), validates each alert
- * (a bad one is rejected by ID, the rest stored), stores the batch in one transaction and
- * acknowledges every stored ID, including those that were already stored.
+ * The gRPC ingest service (`vigil.collector.v1.Ingest/Push`): the token, the failed-auth limit
+ * and the in-flight budget were checked on the metadata (grpc-guard.ts) and the size by grpc-js;
+ * the token and size are checked again here (cheap, and the handler stands alone). It decodes
+ * the PushRequest itself (malformed → INVALID_ARGUMENT), validates each alert (a bad one is
+ * rejected by ID, the rest stored), stores the batch in one transaction and acknowledges every
+ * stored ID, including those that were already stored. Any throw is answered INTERNAL.
  */
 import { status, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
 import type { Logger } from "pino";
@@ -23,6 +25,8 @@ export interface IngestCounters {
   captures_duplicate: number;
   captures_invalid: number;
   store_errors: number;
+  /** Handler failures answered with INTERNAL. */
+  internal_errors: number;
 }
 
 interface ProtoCapture {
@@ -53,7 +57,22 @@ export function makeIngestHandler(opts: {
   const { target, auth, maxMessageBytes, counters: c, logger } = opts;
   const { PushRequest, PushResponse } = vigilProto();
   let malformedLogged = false;
+  let internalLogged = false;
+  // total: whatever throws becomes INTERNAL, counted and logged once
   return (call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>): void => {
+    try {
+      push(call, cb);
+    } catch (err) {
+      c.internal_errors++;
+      if (!internalLogged) {
+        internalLogged = true;
+        logger.error({ err }, "push handler failed (logged once)");
+      }
+      cb({ code: status.INTERNAL, details: "internal error" });
+    }
+  };
+
+  function push(call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>): void {
     c.requests++;
     const authz = call.metadata.get("authorization")[0];
     if (!auth.ok(typeof authz === "string" ? authz : undefined)) {
@@ -122,5 +141,5 @@ export function makeIngestHandler(opts: {
       rejected,
     }).finish();
     cb(null, Buffer.from(resp.buffer, resp.byteOffset, resp.byteLength));
-  };
+  }
 }

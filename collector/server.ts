@@ -17,7 +17,10 @@ import type { Alert } from "../agent/sinks/types.js";
 import { validateAlert } from "./alert-codec.js";
 import { TokenCheck, isLoopbackHost, parseHostPort } from "./auth.js";
 import { CollectorError } from "./errors.js";
-import { statusCounter, type RefusalCounters } from "./grpc-status-counter.js";
+import { AuthFailureLimiter } from "./auth-limiter.js";
+import { ByteBudget } from "./byte-budget.js";
+import { grpcGuard, type GrpcGuardCounters } from "./grpc-guard.js";
+import { collectorLimits, type CollectorLimitsInput } from "./limits.js";
 import { makeHttpApi, type HttpCounters } from "./http-api.js";
 import { makeIngestHandler, type IngestCounters } from "./ingest.js";
 import { INGEST_SERVICE } from "./proto.js";
@@ -38,9 +41,11 @@ export interface CollectorOptions {
   tls?: { cert: Buffer | string; key: Buffer | string } | undefined;
   /** Delete alerts older than this (ms, by alert time); 0 = keep forever. Default 7 days. */
   retentionMs?: number;
-  /** Largest accepted PushRequest (bytes). Default 8 MiB. */
+  /** Every limit and timeout (collector/limits.ts); missing keys take their defaults. */
+  limits?: CollectorLimitsInput | undefined;
+  /** Largest accepted PushRequest (bytes); overrides `limits.max_message_bytes`. */
   maxMessageBytes?: number;
-  /** Unsent bytes a tail client may have before it is dropped. Default 8 MiB. */
+  /** Unsent bytes a tail client may have before it is dropped; overrides `limits.tail_queue_bytes`. */
   tailQueueBytes?: number;
   logger: Logger;
 }
@@ -66,10 +71,17 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
   if (!isLoopbackHost(host) && (token === undefined || token === "") && opts.insecure !== true)
     throw new CollectorError("unauthenticated", `a token is required to listen on ${host} (--token or VIGIL_TOKEN)`);
   const auth = new TokenCheck(token);
-  const maxMessageBytes = opts.maxMessageBytes ?? 8 * 1024 * 1024;
+  const limits = collectorLimits({
+    ...opts.limits,
+    ...(opts.maxMessageBytes !== undefined ? { max_message_bytes: opts.maxMessageBytes } : {}),
+    ...(opts.tailQueueBytes !== undefined ? { tail_queue_bytes: opts.tailQueueBytes } : {}),
+  });
+  const maxMessageBytes = limits.max_message_bytes;
+  const budget = new ByteBudget(limits.inflight_bytes);
+  const limiter = new AuthFailureLimiter(limits.auth_failures_per_minute);
 
   const store = new AlertStore({ dataDir: opts.dataDir });
-  const hub = new TailHub(store, logger.child({ component: "tail" }), opts.tailQueueBytes ?? 8 * 1024 * 1024);
+  const hub = new TailHub(store, logger.child({ component: "tail" }), limits.tail_queue_bytes);
   const ingestCounters: IngestCounters = {
     requests: 0,
     alerts_stored: 0,
@@ -79,8 +91,18 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     captures_duplicate: 0,
     captures_invalid: 0,
     store_errors: 0,
+    internal_errors: 0,
   };
-  const refusals: RefusalCounters = { refused_unauthenticated: 0, refused_too_large: 0, refused_malformed: 0, refused_other: 0, refused_transport_or_cancelled: 0 };
+  const refusals: GrpcGuardCounters = {
+    refused_unauthenticated: 0,
+    refused_too_large: 0,
+    refused_malformed: 0,
+    refused_other: 0,
+    refused_transport_or_cancelled: 0,
+    auth_rate_limited: 0,
+    inflight_refused: 0,
+    grpc_internal_errors: 0,
+  };
   const httpCounters: HttpCounters = {
     http_requests: 0,
     http_unauthenticated: 0,
@@ -110,9 +132,22 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
   };
 
   // gRPC on loopback, reached through the public port
+  // the public port's proxy connects from loopback; it records which client each connection is for
+  const proxiedClients = new Map<number, string>();
+  const clientIp = (peer: string): string => {
+    const i = peer.lastIndexOf(":");
+    const ip = proxiedClients.get(Number(peer.slice(i + 1)));
+    return ip ?? (i > 0 ? peer.slice(0, i) : peer);
+  };
   const grpc = new GrpcServer({
-    "grpc.max_receive_message_length": maxMessageBytes * 2,
-    interceptors: [statusCounter(refusals)],
+    "grpc.max_receive_message_length": maxMessageBytes,
+    "grpc.max_concurrent_streams": limits.max_concurrent_streams,
+    "grpc.keepalive_time_ms": limits.keepalive_time_ms,
+    "grpc.keepalive_timeout_ms": limits.keepalive_timeout_ms,
+    "grpc.max_connection_idle_ms": limits.idle_timeout_ms,
+    interceptors: [
+      grpcGuard({ auth, limiter, budget, reserveBytes: maxMessageBytes, clientIp, counters: refusals, logger }),
+    ],
   });
   grpc.addService(INGEST_SERVICE, {
     Push: makeIngestHandler({ target, auth, maxMessageBytes, counters: ingestCounters, logger }),
@@ -167,7 +202,15 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
         const up = connect(grpcPort, "127.0.0.1");
         up.setNoDelay(true);
         sockets.add(up);
-        up.on("close", () => sockets.delete(up));
+        let upPort = 0;
+        up.once("connect", () => {
+          upPort = up.localPort ?? 0;
+          proxiedClients.set(upPort, socket.remoteAddress ?? "unknown");
+        });
+        up.on("close", () => {
+          sockets.delete(up);
+          if (upPort !== 0) proxiedClients.delete(upPort);
+        });
         up.on("error", () => socket.destroy());
         socket.on("close", () => up.destroy());
         up.on("close", () => socket.destroy());

@@ -85,7 +85,8 @@ export class CollectorClient {
           const code =
             err.code === status.UNAUTHENTICATED
               ? "unauthenticated"
-              : err.code === status.INVALID_ARGUMENT || err.code === status.RESOURCE_EXHAUSTED
+              : // RESOURCE_EXHAUSTED with retry-after is the collector's rate limit, not a too-large push
+                err.code === status.INVALID_ARGUMENT || (err.code === status.RESOURCE_EXHAUSTED && err.metadata?.get("retry-after").length === 0)
                 ? "refused"
                 : "send_failed";
           reject(Object.assign(new SinkError(code, `push failed: ${err.details || err.message}`, { cause: err }), { grpcCode: err.code }));
