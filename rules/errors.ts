@@ -10,6 +10,7 @@ export type RuleErrorCode =
   | "MAX_DEPTH"
   | "MAX_NODES"
   | "MAX_LIST"
+  | "MAX_EXPANSION"
   | "UNKNOWN_FIELD"
   | "BAD_FIELD_ARG"
   | "BAD_OPERATOR"

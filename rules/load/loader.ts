@@ -10,11 +10,12 @@ import { compileExprFast, compileLeaves, type LeafCache } from "../compile/compi
 import { codeCount, conditionCodes, simplifyForCodes } from "../compile/evttype.js";
 import { compileFormat, type FormatWarnings } from "../compile/formatter.js";
 import { IndexedRuleSet, Rule, type RuleSet } from "../engine.js";
-import { CompileError, ParseError, RuleError } from "../errors.js";
+import { CompileError, ParseError, RuleError, type TextPos } from "../errors.js";
 import type { Expr } from "../lang/ast.js";
 import { walk } from "../lang/ast.js";
 import { isBlank } from "../lang/lexer.js";
 import { DEFAULT_LIMITS, parseCondition, type ParseLimits } from "../lang/parser.js";
+import { Budget, DEFAULT_EXPANSION_LIMITS, type ExpansionLimits } from "./budget.js";
 import { Collector, type PluginRequirement } from "./collector.js";
 import { readRulesFile } from "./reader.js";
 import { DiagCode, parsePriority, PRIORITY_NAMES, type CondText, type Diagnostic, type ExceptionInfo, type ListInfo, type Loc, type MacroInfo, type RuleInfo } from "./types.js";
@@ -27,6 +28,8 @@ export interface LoadOptions {
   minPriority?: string;
   /** Parser limits (depth, nodes, list length). */
   limits?: ParseLimits;
+  /** Expansion limits (lists, macros, exceptions; per item and per load); unset keys take the defaults. */
+  expansion?: Partial<ExpansionLimits>;
 }
 
 /** Per-file summary. */
@@ -80,7 +83,8 @@ export function loadRuleFiles(files: readonly { path: string; text: string }[], 
   }
   let rules: Rule[] = [];
   try {
-    rules = new Compilation(collector, diags, opts.limits ?? DEFAULT_LIMITS).run(minPriority);
+    const budget = new Budget({ ...DEFAULT_EXPANSION_LIMITS, ...opts.expansion });
+    rules = new Compilation(collector, diags, opts.limits ?? DEFAULT_LIMITS, budget).run(minPriority);
   } catch (err) {
     diags.push({ severity: "error", code: DiagCode.Validate, message: `internal error: ${(err as Error).message}`, file: files[0]?.path ?? "<none>", line: 1, col: 1 });
   }
@@ -124,9 +128,30 @@ interface Expanded {
 
 const identity = (idx: number): number => idx;
 
+/** Offset, line and column of `idx` in `text`. */
+function textPos(text: string, idx: number): TextPos {
+  let line = 1;
+  let lineStart = 0;
+  for (let k = text.indexOf("\n"); k >= 0 && k < idx; k = text.indexOf("\n", k + 1)) {
+    line++;
+    lineStart = k + 1;
+  }
+  return { idx, line, col: idx - lineStart + 1 };
+}
+
+/** Checks a condition's text expansion; over a limit, a parse error at `idx` of the text (nothing is parsed yet). */
+function textBudget(budget: Budget, nodes: number, chars: number, text: string, idx: number): void {
+  const why = budget.overItem(nodes, chars) ?? budget.overTotal(nodes, chars);
+  if (why !== undefined) throw new ParseError("MAX_EXPANSION", why, textPos(text, idx));
+}
+
 class Compilation {
   /** List name → its expanded text (items joined by ", "). */
   private readonly listText = new Map<string, string>();
+  /** Lists with errors: a condition naming one fails. */
+  private readonly failedLists = new Set<string>();
+  /** List name → its number of items once expanded. */
+  private readonly listItems = new Map<string, number>();
   /** Macro name → its resolved tree (undefined while failed). */
   private readonly macroTrees = new Map<string, Expr | undefined>();
   /** Which macro a node (by its pos object) was parsed from. */
@@ -138,6 +163,7 @@ class Compilation {
     private readonly c: Collector,
     private readonly diags: Diagnostic[],
     private readonly limits: ParseLimits,
+    private readonly budget: Budget,
   ) {}
 
   private diag(severity: "error" | "warning", code: string, message: string, loc: Loc, item: string): void {
@@ -162,19 +188,43 @@ class Compilation {
 
   private compileLists(): void {
     const lists = [...this.c.lists.values()].sort((a, b) => a.index - b.index);
-    const expanded = new Map<string, { info: ListInfo; items: string[] }>();
+    // items undefined: the list has errors (reported), and so has any list or condition using it
+    const expanded = new Map<string, { info: ListInfo; items: string[] | undefined; chars: number }>();
     for (const l of lists) {
-      const items: string[] = [];
-      for (const it of l.items) {
-        const ref = expanded.get(it);
-        // only lists defined earlier are expanded inside a list
-        if (ref !== undefined && ref.info.index < l.index) {
-          ref.info.used = true;
-          for (const x of ref.items) items.push(x);
-        } else items.push(it);
+      try {
+        // size first, from the sizes of the lists it names, so a doubling chain stops before it is built
+        let nodes = 0;
+        let chars = 0;
+        for (const it of l.items) {
+          const ref = expanded.get(it);
+          // only lists defined earlier are expanded inside a list
+          if (ref !== undefined && ref.info.index < l.index) {
+            ref.info.used = true;
+            if (ref.items === undefined) throw new CompileError("UNDEFINED_MACRO", `list '${it}' used in list has errors`);
+            nodes += ref.items.length;
+            chars += ref.chars + 2;
+          } else {
+            nodes++;
+            chars += it.length + 4;
+          }
+          this.budget.check(nodes, chars);
+        }
+        this.budget.charge(nodes, chars);
+        const items: string[] = [];
+        for (const it of l.items) {
+          const ref = expanded.get(it);
+          if (ref !== undefined && ref.info.index < l.index) for (const x of ref.items as string[]) items.push(x);
+          else items.push(it);
+        }
+        const text = items.map(quoteItem).join(", ");
+        expanded.set(l.name, { info: l, items, chars: text.length });
+        this.listText.set(l.name, text);
+        this.listItems.set(l.name, items.length);
+      } catch (err) {
+        expanded.set(l.name, { info: l, items: undefined, chars: 0 });
+        this.failedLists.add(l.name);
+        this.diag("error", DiagCode.Validate, (err as Error).message, l.loc, `list '${l.name}'`);
       }
-      expanded.set(l.name, { info: l, items });
-      this.listText.set(l.name, items.map(quoteItem).join(", "));
     }
   }
 
@@ -184,7 +234,14 @@ class Compilation {
    * (the list name's start for offsets inside a substitution).
    */
   private expandLists(text: string): Expanded {
-    if (this.listText.size === 0) return { text, back: identity };
+    textBudget(this.budget, 0, text.length, text, 0);
+    if (this.listText.size === 0 && this.failedLists.size === 0) {
+      this.budget.charge(0, text.length);
+      return { text, back: identity };
+    }
+    // items and characters substituted so far, checked before each substitution is built
+    let nodes = 0;
+    let chars = text.length;
     let out = "";
     let last = 0;
     let i = 0;
@@ -202,9 +259,19 @@ class Compilation {
       const start = i;
       while (i < n && !isDelim(text.charCodeAt(i))) i++;
       if (i === start) break;
-      const repl = this.listText.get(text.slice(start, i));
-      if (repl === undefined) continue;
-      (this.c.lists.get(text.slice(start, i)) as ListInfo).used = true;
+      const name = text.slice(start, i);
+      const repl = this.listText.get(name);
+      if (repl === undefined) {
+        if (this.failedLists.has(name)) {
+          (this.c.lists.get(name) as ListInfo).used = true;
+          throw new ParseError("UNDEFINED_MACRO", `list '${name}' used in filter has errors`, textPos(text, start));
+        }
+        continue;
+      }
+      (this.c.lists.get(name) as ListInfo).used = true;
+      nodes += this.listItems.get(name) ?? 1;
+      chars += repl.length;
+      textBudget(this.budget, nodes, chars, text, start);
       copy(last, start);
       last = i;
       if (repl !== "") {
@@ -224,6 +291,7 @@ class Compilation {
       }
     }
     copy(last, n);
+    this.budget.charge(nodes, out.length);
     const back = (idx: number): number => {
       let lo = 0;
       let hi = segs.length / 3 - 1;
@@ -288,28 +356,37 @@ class Compilation {
           if (r !== c) changed = true;
           return r;
         });
-        return changed ? { ...n, children } : n;
+        const out = changed ? { ...n, children } : n;
+        // counted from the children's recorded sizes: the shared macro trees are never walked
+        this.budget.measure(out);
+        return out;
       }
       case "not": {
         const child = this.resolveMacros(n.child, visibility);
-        return child === n.child ? n : { ...n, child };
+        const out = child === n.child ? n : { ...n, child };
+        this.budget.measure(out);
+        return out;
       }
       default:
+        this.budget.measure(n);
         return n;
     }
   }
 
   // ---------------------------------------------------------------- rules
 
-  private exceptionText(x: ExceptionInfo): string | undefined {
+  private exceptionText(x: ExceptionInfo, spend: (nodes: number, chars: number) => void): string | undefined {
     if (x.values.length === 0) return undefined;
     if (typeof x.fields === "string") {
       const comp = typeof x.comps === "string" ? x.comps.trim() : "in";
       if (Array.isArray(x.comps)) throw new CompileError("BAD_VALUE", `Rule exception '${x.name}': comps must be a single operator when fields is a single field`);
       if (!LIST_OPS.has(comp) && !MODIFIED.test(comp)) throw new CompileError("BAD_OPERATOR", `Rule exception '${x.name}': comps for a single field must be in, pmatch, intersects or a modifier operator, not '${comp}'`);
+      spend(2, x.fields.length + comp.length + 8);
       const vals = x.values.map((v) => {
         if (Array.isArray(v)) throw new CompileError("BAD_VALUE", `Rule exception '${x.name}': values must be a flat list when fields is a single field`);
-        return quoteValue(String(v));
+        const q = quoteValue(String(v));
+        spend(1, q.length + 2);
+        return q;
       });
       return `(${x.fields} ${comp} (${vals.join(", ")}))`;
     }
@@ -325,10 +402,16 @@ class Compilation {
       if (!Array.isArray(tuple) || tuple.length !== fields.length) throw new CompileError("BAD_VALUE", `Rule exception '${x.name}': each value must be a list of ${fields.length} items, one per field`);
       const parts = tuple.map((v: unknown, k: number) => {
         const comp = comps[k] as string;
+        spend(3, (fields[k] as string).length + comp.length + 12);
         let val: string;
-        if (Array.isArray(v)) val = `(${v.map((i) => quoteValue(String(i))).join(", ")})`;
-        else if (LIST_OPS.has(comp) || MODIFIED.test(comp)) val = `(${quoteValue(String(v))})`;
-        else val = quoteValue(String(v));
+        const one = (i: unknown): string => {
+          const q = quoteValue(String(i));
+          spend(1, q.length + 2);
+          return q;
+        };
+        if (Array.isArray(v)) val = `(${v.map(one).join(", ")})`;
+        else if (LIST_OPS.has(comp) || MODIFIED.test(comp)) val = `(${one(v)})`;
+        else val = one(v);
         return `${fields[k] as string} ${comp} ${val}`;
       });
       return `(${parts.join(" and ")})`;
@@ -343,15 +426,25 @@ class Compilation {
       return undefined;
     }
     let text = r.cond.text;
+    // the exceptions' nodes and characters, counted as their text is built
+    let nodes = 0;
+    let chars = text.length;
+    const spend = (n: number, c: number): void => {
+      nodes += n;
+      chars += c;
+      this.budget.check(nodes, chars);
+    };
+    let at: ExceptionInfo | undefined;
     try {
       const parts: string[] = [];
       for (const x of r.exceptions) {
-        const t = this.exceptionText(x);
+        at = x;
+        const t = this.exceptionText(x, spend);
         if (t !== undefined) parts.push(t);
       }
       if (parts.length > 0) text = `(${text})` + parts.map((p) => ` and not ${p}`).join("");
     } catch (err) {
-      this.diag("error", DiagCode.Validate, (err as Error).message, r.exceptions[0]?.loc ?? r.loc, label);
+      this.diag("error", DiagCode.Validate, (err as Error).message, at?.loc ?? r.loc, label);
       return undefined;
     }
     const shift = text === r.cond.text ? 0 : 1;
@@ -367,6 +460,10 @@ class Compilation {
       back = b;
       walk(parsed, (x) => own.add(x.pos));
       tree = this.resolveMacros(parsed, Number.MAX_SAFE_INTEGER);
+      const size = this.budget.get(tree)?.nodes ?? 0;
+      const over = this.budget.overTotal(size, 0);
+      if (over !== undefined) throw new CompileError("MAX_EXPANSION", over, parsed.pos);
+      this.budget.charge(size, 0);
       // compile the full tree first so every field is checked, then the simplified one runs
       compileLeaves(tree, this.leaves);
       pred = compileExprFast(simplifyForCodes(tree, conditionCodes(tree)), this.leaves);
