@@ -12,8 +12,16 @@
  * | `POST /` or `POST /api/v1/falco` | one Falco JSON alert (Falco 0.44 `http_output`, Falcosidekick's input) |
  * | `GET /api/v1/tail` (WebSocket upgrade) | the live tail (tail-hub.ts), same filters; `after=<alert id>` or `after_seq=<n>` resumes |
  *
- * Every endpoint but /healthz wants `Authorization: Bearer <token>` when a token is set (the
- * WebSocket also accepts `?token=`). Bodies are bounded; bad JSON is a 400, all counted.
+ * Every endpoint but /healthz wants `Authorization: Bearer <token>` when a token is set; the
+ * WebSocket also takes it as the subprotocol `vigil.bearer.<token>` (for browsers, which cannot
+ * set headers; the server answers `vigil.v1`, never the token). A token in the URL (`?token=`)
+ * is refused with 400: URLs end up in proxy logs. An address whose failed authentications pass
+ * `auth_failures_per_minute` gets 429 with `retry-after`, whatever it presents.
+ *
+ * Totality: `request`, `upgrade` and `clientError` each run in one try/catch; a throw becomes a
+ * 500 "internal error" (`http_internal_errors`, logged once). Bodies: a Content-Length over
+ * `max_body_bytes` is a 413 before reading; chunks reserve from the in-flight byte budget as
+ * they arrive (503 when it is full, `inflight_refused`) and give it back when the request ends.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
@@ -24,6 +32,9 @@ import { alertFromFalcoJson, alertToJson, validateAlert } from "./alert-codec.js
 import type { TokenCheck } from "./auth.js";
 import { CollectorError } from "./errors.js";
 import { filterFromParams, normalizeFilter } from "./filter.js";
+import type { AuthFailureLimiter } from "./auth-limiter.js";
+import { BurstLog } from "./burst-log.js";
+import type { ByteBudget } from "./byte-budget.js";
 import type { AlertStore } from "./store.js";
 import type { TailHub } from "./tail-hub.js";
 import type { Alert } from "../agent/sinks/types.js";
@@ -38,7 +49,24 @@ export interface HttpCounters {
   falco_http_alerts: number;
   falco_http_duplicates: number;
   ws_refused: number;
+  /** Handler throws answered with 500. */
+  http_internal_errors: number;
+  /** Header or request timeouts (408). */
+  http_timeouts: number;
 }
+
+/** Counters shared with the gRPC side. */
+export interface SharedCounters {
+  auth_rate_limited: number;
+  inflight_refused: number;
+}
+
+/** The subprotocol the tail answers with when a client offers it. */
+export const WS_PROTOCOL = "vigil.v1";
+/** Prefix of the subprotocol that carries a bearer token (`vigil.bearer.<token>`). */
+export const WS_BEARER_PREFIX = "vigil.bearer.";
+/** Alert IDs (the charset validateAlert accepts, at most 64 characters). */
+const ALERT_ID_RE = /^[0-9A-Za-z][0-9A-Za-z._:-]{0,63}$/;
 
 /** What the HTTP side needs. */
 export interface HttpApiDeps {
@@ -46,13 +74,17 @@ export interface HttpApiDeps {
   hub: TailHub;
   wss: WebSocketServer;
   auth: TokenCheck;
+  limiter: AuthFailureLimiter;
+  budget: ByteBudget;
   logger: Logger;
   counters: HttpCounters;
+  shared: SharedCounters;
   hostname: string;
   /** Stores alerts from Falco (validated here); returns true when new. */
   ingest(alerts: Alert[]): { stored: number; duplicates: number };
   stats(): Record<string, number>;
   maxBodyBytes: number;
+  maxTailClients: number;
 }
 
 const MAX_QUERY_LIMIT = 100_000;
@@ -67,29 +99,80 @@ function sendJson(res: ServerResponse, code: number, body: unknown): void {
 export function makeHttpApi(d: HttpApiDeps) {
   const c = d.counters;
   let badLogged = false;
+  const internalLogged = new Set<string>();
+  const busyLog = new BurstLog(d.logger, "in-flight byte budget full: HTTP bodies refused with 503");
+  const limitedLog = new BurstLog(d.logger, "failed-auth rate limit reached: requests refused with 429");
 
   const fail = (res: ServerResponse, code: number, message: string) => sendJson(res, code, { error: message });
+
+  /** Counts and logs (once per kind) a throw that escaped a handler. */
+  const internal = (kind: string, err: unknown) => {
+    c.http_internal_errors++;
+    if (!internalLogged.has(kind)) {
+      internalLogged.add(kind);
+      d.logger.error({ err, kind }, "HTTP handler failed (logged once per kind)");
+    }
+  };
+
+  const clientIp = (req: IncomingMessage) => req.socket.remoteAddress ?? "unknown";
+
+  /** Refusal when the address is over its failed-auth limit (whatever token it brings). */
+  const rateLimited = (req: IncomingMessage): number => {
+    const wait = d.limiter.retryAfterMs(clientIp(req));
+    if (wait > 0) {
+      d.shared.auth_rate_limited++;
+      limitedLog.hit({ ip: clientIp(req) });
+    }
+    return wait;
+  };
 
   function readBody(req: IncomingMessage, res: ServerResponse, then: (body: Buffer) => void): void {
     const chunks: Buffer[] = [];
     let size = 0;
-    let over = false;
+    let reserved = 0;
+    let done = false;
+    const release = () => {
+      d.budget.release(reserved);
+      reserved = 0;
+    };
+    const refuse = (code: number, message: string) => {
+      done = true;
+      release();
+      chunks.length = 0;
+      res.setHeader("connection", "close");
+      fail(res, code, message);
+      req.destroy();
+    };
     req.on("data", (ch: Buffer) => {
-      if (over) return;
+      if (done) return;
       size += ch.length;
       if (size > d.maxBodyBytes) {
-        over = true;
         c.http_too_large++;
-        res.setHeader("connection", "close");
-        fail(res, 413, `body over ${d.maxBodyBytes} bytes`);
-        req.destroy();
-        return;
+        return refuse(413, `body over ${d.maxBodyBytes} bytes`);
       }
+      if (!d.budget.tryReserve(ch.length)) {
+        d.shared.inflight_refused++;
+        busyLog.hit({ inUseBytes: d.budget.inUse, limitBytes: d.budget.limit });
+        return refuse(503, "collector busy: in-flight byte budget full, retry later");
+      }
+      reserved += ch.length;
       chunks.push(ch);
     });
     req.on("end", () => {
-      if (!over) then(Buffer.concat(chunks));
+      if (done) return;
+      done = true;
+      const body = Buffer.concat(chunks);
+      chunks.length = 0;
+      try {
+        then(body);
+      } catch (err) {
+        internal("body", err);
+        if (!res.headersSent) fail(res, 500, "internal error");
+      } finally {
+        release();
+      }
     });
+    req.on("close", release);
     req.on("error", () => undefined);
   }
 
@@ -156,6 +239,22 @@ export function makeHttpApi(d: HttpApiDeps) {
   }
 
   const request = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      dispatch(req, res);
+    } catch (err) {
+      internal("request", err);
+      try {
+        if (!res.headersSent) {
+          res.setHeader("connection", "close");
+          fail(res, 500, "internal error");
+        } else res.destroy();
+      } catch {
+        res.destroy();
+      }
+    }
+  };
+
+  function dispatch(req: IncomingMessage, res: ServerResponse): void {
     c.http_requests++;
     let url: URL;
     try {
@@ -165,9 +264,25 @@ export function makeHttpApi(d: HttpApiDeps) {
       return fail(res, 400, "bad URL");
     }
     if (req.method === "GET" && url.pathname === "/healthz") return sendJson(res, 200, { ok: true });
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > d.maxBodyBytes) {
+      // refused before reading, and before authentication
+      c.http_too_large++;
+      res.setHeader("connection", "close");
+      return fail(res, 413, `body over ${d.maxBodyBytes} bytes`);
+    }
+    const wait = rateLimited(req);
+    if (wait > 0) {
+      res.setHeader("retry-after", String(Math.ceil(wait / 1000)));
+      res.setHeader("connection", "close");
+      return fail(res, 429, "too many failed authentications from this address, retry later");
+    }
     if (!d.auth.ok(req.headers.authorization)) {
       c.http_unauthenticated++;
+      d.limiter.fail(clientIp(req));
       res.setHeader("www-authenticate", "Bearer");
+      // an unread body is not worth draining for an unauthenticated client
+      if (req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined) res.setHeader("connection", "close");
       return fail(res, 401, "missing or bad bearer token");
     }
     if (req.method === "POST" && (url.pathname === "/" || url.pathname === "/api/v1/falco")) return onFalcoPost(req, res);
@@ -182,8 +297,12 @@ export function makeHttpApi(d: HttpApiDeps) {
       return;
     }
     if (req.method === "GET" && url.pathname.startsWith("/api/v1/captures/")) {
-      const id = decodeURIComponent(url.pathname.slice("/api/v1/captures/".length));
-      const cap = id.length > 0 && id.length <= 64 ? d.store.getCapture(id) : undefined;
+      const id = decodePathPart(url.pathname.slice("/api/v1/captures/".length));
+      if (id === undefined || !ALERT_ID_RE.test(id)) {
+        c.http_bad_request++;
+        return fail(res, 400, "bad alert ID");
+      }
+      const cap = d.store.getCapture(id);
       if (!cap) {
         c.http_not_found++;
         return fail(res, 404, "no capture for that alert");
@@ -198,15 +317,28 @@ export function makeHttpApi(d: HttpApiDeps) {
     }
     c.http_not_found++;
     fail(res, 404, "not found");
-  };
+  }
 
-  const refuseUpgrade = (socket: Duplex, code: number, text: string) => {
+  const refuseUpgrade = (socket: Duplex, code: number, text: string, message?: string, extra = "") => {
     c.ws_refused++;
-    socket.end(`HTTP/1.1 ${code} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    const body = message === undefined ? "" : JSON.stringify({ error: message });
+    socket.end(
+      `HTTP/1.1 ${code} ${text}\r\nconnection: close\r\n${extra}content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   };
 
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on("error", () => undefined);
+    try {
+      onUpgrade(req, socket, head);
+    } catch (err) {
+      internal("upgrade", err);
+      if (socket.writable) socket.end("HTTP/1.1 500 Internal Server Error\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+      else socket.destroy();
+    }
+  };
+
+  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     let url: URL;
     try {
       url = new URL(req.url ?? "/", "http://collector");
@@ -214,7 +346,15 @@ export function makeHttpApi(d: HttpApiDeps) {
       return refuseUpgrade(socket, 400, "Bad Request");
     }
     if (url.pathname !== "/api/v1/tail") return refuseUpgrade(socket, 404, "Not Found");
-    if (!d.auth.ok(req.headers.authorization ?? url.searchParams.get("token"))) return refuseUpgrade(socket, 401, "Unauthorized");
+    if (url.searchParams.has("token"))
+      return refuseUpgrade(socket, 400, "Bad Request", "a token in the URL is refused: send it as Authorization: Bearer or the vigil.bearer.<token> subprotocol");
+    const wait = rateLimited(req);
+    if (wait > 0) return refuseUpgrade(socket, 429, "Too Many Requests", "too many failed authentications", `retry-after: ${Math.ceil(wait / 1000)}\r\n`);
+    if (!d.auth.ok(req.headers.authorization ?? bearerSubprotocol(req.headers["sec-websocket-protocol"]))) {
+      d.limiter.fail(clientIp(req));
+      return refuseUpgrade(socket, 401, "Unauthorized");
+    }
+    if (d.hub.counters.clients >= d.maxTailClients) return refuseUpgrade(socket, 503, "Service Unavailable", "too many tail clients");
     let filter;
     let afterSeq: number | undefined;
     try {
@@ -231,8 +371,53 @@ export function makeHttpApi(d: HttpApiDeps) {
     } catch (err) {
       return refuseUpgrade(socket, 400, err instanceof CollectorError ? "Bad Request" : "Bad Request");
     }
-    d.wss.handleUpgrade(req, socket, head, (ws) => d.hub.add(ws, filter, afterSeq));
+    d.wss.handleUpgrade(req, socket, head, (ws) => {
+      try {
+        d.hub.add(ws, filter, afterSeq);
+      } catch (err) {
+        internal("tail", err);
+        ws.close(1011, "internal error");
+      }
+    });
+  }
+
+  /** Answers what the HTTP parser refused (bad syntax, headers too large, timeouts). */
+  const clientError = (err: Error & { code?: string }, socket: Duplex): void => {
+    try {
+      let line = "400 Bad Request";
+      if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+        c.http_timeouts++;
+        line = "408 Request Timeout";
+      } else if (err.code === "HPE_HEADER_OVERFLOW") {
+        c.http_too_large++;
+        line = "431 Request Header Fields Too Large";
+      } else c.http_bad_request++;
+      if (socket.writable && !(err.code === "ECONNRESET")) socket.end(`HTTP/1.1 ${line}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      else socket.destroy();
+    } catch (e) {
+      internal("clientError", e);
+      socket.destroy();
+    }
   };
 
-  return { request, upgrade };
+  return { request, upgrade, clientError };
+}
+
+/** `decodeURIComponent` that says undefined for a malformed escape instead of throwing. */
+function decodePathPart(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The token of a `vigil.bearer.<token>` subprotocol offer, if any. */
+function bearerSubprotocol(header: string | string[] | undefined): string | undefined {
+  if (typeof header !== "string" || header.length > 8192) return undefined;
+  for (const p of header.split(",")) {
+    const t = p.trim();
+    if (t.startsWith(WS_BEARER_PREFIX)) return t.slice(WS_BEARER_PREFIX.length);
+  }
+  return undefined;
 }

@@ -21,7 +21,9 @@ import { AuthFailureLimiter } from "./auth-limiter.js";
 import { ByteBudget } from "./byte-budget.js";
 import { grpcGuard, type GrpcGuardCounters } from "./grpc-guard.js";
 import { collectorLimits, type CollectorLimitsInput } from "./limits.js";
-import { makeHttpApi, type HttpCounters } from "./http-api.js";
+import { BurstLog } from "./burst-log.js";
+import { ConnectionLimiter } from "./conn-limit.js";
+import { WS_PROTOCOL, makeHttpApi, type HttpCounters } from "./http-api.js";
 import { makeIngestHandler, type IngestCounters } from "./ingest.js";
 import { INGEST_SERVICE } from "./proto.js";
 import { AlertStore } from "./store.js";
@@ -112,14 +114,28 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     falco_http_alerts: 0,
     falco_http_duplicates: 0,
     ws_refused: 0,
+    http_internal_errors: 0,
+    http_timeouts: 0,
   };
-  const misc = { retention_deleted: 0, connections: 0, connections_idle_closed: 0, local_alerts: 0 };
+  const misc = {
+    retention_deleted: 0,
+    connections: 0,
+    connections_idle_closed: 0,
+    connections_refused_limit: 0,
+    connections_refused_per_ip: 0,
+    connection_errors: 0,
+    tls_handshake_failed: 0,
+    local_alerts: 0,
+  };
   const stats = (): Record<string, number> => ({
     ...ingestCounters,
     ...refusals,
     ...httpCounters,
     ...hub.counters,
     ...misc,
+    connections_open: conns.open,
+    inflight_bytes_in_use: budget.inUse,
+    inflight_bytes_high_water: budget.highWater,
   });
   const target = { store, onStored: (s: Parameters<TailHub["publish"]>[0]) => hub.publish(s) };
 
@@ -156,80 +172,156 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     grpc.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
-  const http: HttpServer = createHttpServer();
+  // the server answers with this subprotocol when the client offers it, never with the token one
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: limits.ws_max_payload,
+    handleProtocols: (protocols) => (protocols.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
+  });
+  const http: HttpServer = createHttpServer({
+    headersTimeout: Math.min(limits.headers_timeout_ms, limits.request_timeout_ms),
+    requestTimeout: limits.request_timeout_ms,
+    keepAliveTimeout: limits.keep_alive_timeout_ms,
+    maxHeaderSize: limits.max_header_bytes,
+    // Node checks header/request timeouts on this period (default 30 s): a fifth of the shortest
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(limits.headers_timeout_ms, limits.request_timeout_ms) / 5))),
+  });
   const api = makeHttpApi({
     store,
     hub,
     wss,
     auth,
+    limiter,
+    budget,
     logger,
     counters: httpCounters,
+    shared: refusals,
     hostname: osHostname(),
     ingest,
     stats,
-    maxBodyBytes: 1024 * 1024,
+    maxBodyBytes: limits.max_body_bytes,
+    maxTailClients: limits.max_tail_clients,
   });
   http.on("request", api.request);
   http.on("upgrade", api.upgrade);
-  http.on("clientError", (_err, socket) => {
-    httpCounters.http_bad_request++;
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
-  });
+  http.on("clientError", api.clientError);
 
   const sockets = new Set<Socket>();
-  const route = (socket: Socket) => {
+  const conns = new ConnectionLimiter(limits.max_connections, limits.max_connections_per_ip);
+  const limitLog = new BurstLog(logger, "connection limit reached: new connections refused");
+  const perIpLog = new BurstLog(logger, "per-address connection limit reached: new connections from it refused");
+  const idleLog = new BurstLog(logger, "idle connections closed");
+  let routeErrorLogged = false;
+
+  // Counted before TLS or any protocol: over a cap, the connection is closed at once.
+  const admit = (socket: Socket): boolean => {
+    const ip = socket.remoteAddress ?? "unknown";
+    const why = conns.admit(ip);
+    if (why !== undefined) {
+      if (why === "limit") {
+        misc.connections_refused_limit++;
+        limitLog.hit({ open: conns.open, limit: limits.max_connections });
+      } else {
+        misc.connections_refused_per_ip++;
+        perIpLog.hit({ ip, limit: limits.max_connections_per_ip });
+      }
+      socket.on("error", () => undefined);
+      socket.destroy();
+      return false;
+    }
     misc.connections++;
     sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    socket.once("close", () => {
+      sockets.delete(socket);
+      conns.release(ip);
+    });
+    return true;
+  };
+
+  const closeIdle = (socket: Socket) => {
+    misc.connections_idle_closed++;
+    idleLog.hit({});
+    socket.destroy();
+  };
+
+  // HTTP/2 preface → the gRPC server through a loopback connection; anything else → HTTP/1.1
+  const dispatch = (socket: Socket, head: Buffer) => {
+    if (head.subarray(0, PREFACE.length).equals(PREFACE)) {
+      const up = connect(grpcPort, "127.0.0.1");
+      up.setNoDelay(true);
+      sockets.add(up);
+      let upPort = 0;
+      up.once("connect", () => {
+        upPort = up.localPort ?? 0;
+        proxiedClients.set(upPort, socket.remoteAddress ?? "unknown");
+      });
+      up.on("close", () => {
+        sockets.delete(up);
+        if (upPort !== 0) proxiedClients.delete(upPort);
+      });
+      up.on("error", () => socket.destroy());
+      socket.on("close", () => up.destroy());
+      up.on("close", () => socket.destroy());
+      // grpc-js closes sessions idle without calls; this also closes a client that went silent
+      // before its SETTINGS or in the middle of a message (a live client answers keepalive pings)
+      socket.setTimeout(limits.idle_timeout_ms, () => closeIdle(socket));
+      up.write(head);
+      socket.pipe(up);
+      up.pipe(socket);
+      socket.resume();
+    } else {
+      socket.unshift(head);
+      http.emit("connection", socket);
+      socket.resume();
+    }
+  };
+
+  // `socket` was admitted (net: just now; TLS: its raw connection)
+  const route = (socket: Socket) => {
     socket.on("error", () => undefined);
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
     socket.setNoDelay(true);
     let head = Buffer.alloc(0);
     // a connection that never says which protocol it speaks is closed (slowloris)
-    const idle = setTimeout(() => {
-      misc.connections_idle_closed++;
-      socket.destroy();
-    }, 10_000);
+    const idle = setTimeout(() => closeIdle(socket), limits.first_bytes_timeout_ms);
     idle.unref();
     socket.once("close", () => clearTimeout(idle));
     const onData = (chunk: Buffer) => {
-      head = Buffer.concat([head, chunk]);
-      if (head.length < PREFACE.length && PREFACE.subarray(0, head.length).equals(head)) return;
-      socket.off("data", onData);
-      clearTimeout(idle);
-      socket.pause();
-      if (head.subarray(0, PREFACE.length).equals(PREFACE)) {
-        const up = connect(grpcPort, "127.0.0.1");
-        up.setNoDelay(true);
-        sockets.add(up);
-        let upPort = 0;
-        up.once("connect", () => {
-          upPort = up.localPort ?? 0;
-          proxiedClients.set(upPort, socket.remoteAddress ?? "unknown");
-        });
-        up.on("close", () => {
-          sockets.delete(up);
-          if (upPort !== 0) proxiedClients.delete(upPort);
-        });
-        up.on("error", () => socket.destroy());
-        socket.on("close", () => up.destroy());
-        up.on("close", () => socket.destroy());
-        up.write(head);
-        socket.pipe(up);
-        up.pipe(socket);
-        socket.resume();
-      } else {
-        socket.unshift(head);
-        http.emit("connection", socket);
-        socket.resume();
+      try {
+        head = Buffer.concat([head, chunk]);
+        if (head.length < PREFACE.length && PREFACE.subarray(0, head.length).equals(head)) return;
+        socket.off("data", onData);
+        clearTimeout(idle);
+        socket.pause();
+        dispatch(socket, head);
+      } catch (err) {
+        misc.connection_errors++;
+        if (!routeErrorLogged) {
+          routeErrorLogged = true;
+          logger.error({ err }, "connection routing failed (logged once)");
+        }
+        socket.destroy();
       }
     };
     socket.on("data", onData);
   };
 
   let front: NetServer;
-  if (opts.tls) front = createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, ALPNProtocols: ["h2", "http/1.1"] }, route);
-  else front = createNetServer(route);
+  if (opts.tls) {
+    front = createTlsServer(
+      { cert: opts.tls.cert, key: opts.tls.key, ALPNProtocols: ["h2", "http/1.1"], handshakeTimeout: limits.first_bytes_timeout_ms },
+      route,
+    );
+    // the caps apply to the raw TCP connection, before the TLS handshake costs anything
+    front.on("connection", (raw: Socket) => {
+      raw.on("error", () => undefined);
+      admit(raw);
+    });
+    front.on("tlsClientError", () => misc.tls_handshake_failed++);
+  } else front = createNetServer((socket) => {
+    if (admit(socket)) route(socket);
+  });
   front.on("error", (err) => logger.error({ err }, "listener error"));
   await new Promise<void>((resolve, reject) => {
     front.once("error", reject);

@@ -9,6 +9,7 @@
 import WebSocket from "ws";
 import type { Alert } from "../agent/sinks/types.js";
 import { filterToParams, type AlertFilter } from "./filter.js";
+import { WS_PROTOCOL } from "./http-api.js";
 import { clientToken } from "./local-token.js";
 
 /** Options of {@link TailClient}. */
@@ -57,7 +58,8 @@ export class TailClient {
     const headers: Record<string, string> = {};
     const token = clientToken(this.o.token);
     if (token !== undefined && token !== "") headers["authorization"] = `Bearer ${token}`;
-    const ws = new WebSocket(this.url(), { headers, ...(this.o.tls?.ca ? { ca: this.o.tls.ca } : {}), maxPayload: 16 * 1024 * 1024 });
+    // the token travels only in the Authorization header; the subprotocol names the message format
+    const ws = new WebSocket(this.url(), [WS_PROTOCOL], { headers, ...(this.o.tls?.ca ? { ca: this.o.tls.ca } : {}), maxPayload: 16 * 1024 * 1024 });
     this.ws = ws;
     ws.on("open", () => {
       this.counters.connects++;

@@ -142,14 +142,14 @@ describe("collector HTTP side", () => {
   });
 
   it("refuses a WebSocket upgrade without a token, and on an unknown path", async () => {
-    for (const [url, code] of [
-      [`ws://${col.address}/api/v1/tail`, 401],
-      [`ws://${col.address}/api/v1/tail?token=bad`, 401],
-      [`ws://${col.address}/nope?token=${TOKEN}`, 404],
-      [`ws://${col.address}/api/v1/tail?token=${TOKEN}&priority=loud`, 400],
-      [`ws://${col.address}/api/v1/tail?token=${TOKEN}&after=not-stored`, 400],
+    for (const [url, code, authz] of [
+      [`ws://${col.address}/api/v1/tail`, 401, undefined],
+      [`ws://${col.address}/api/v1/tail`, 401, "Bearer bad"],
+      [`ws://${col.address}/nope`, 404, `Bearer ${TOKEN}`],
+      [`ws://${col.address}/api/v1/tail?priority=loud`, 400, `Bearer ${TOKEN}`],
+      [`ws://${col.address}/api/v1/tail?after=not-stored`, 400, `Bearer ${TOKEN}`],
     ] as const) {
-      const ws = new WebSocket(url);
+      const ws = new WebSocket(url, authz === undefined ? {} : { headers: { authorization: authz } });
       const got = await new Promise<number>((resolve) => {
         ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
         ws.on("open", () => resolve(101));
