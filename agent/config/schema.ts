@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { DRIFT_KIND_NAMES, parseSelector, type DriftKind } from "../prevent/policy.js";
 import { DEFAULT_FIM_EXCLUDES, DEFAULT_FIM_PATHS } from "../fim/watch-set.js";
+import { httpLimitsSchema } from "../metrics/http-guard.js";
 
 const UNITS: Record<string, number> = {
   "": 1,
@@ -245,6 +246,8 @@ export const configSchema = z.strictObject({
       port: port.default(9376),
       /** Export per-container CPU and memory read from cgroups. */
       container_resources: z.boolean().default(true),
+      /** Connection cap and timeouts of the endpoint (agent/metrics/http-guard.ts). */
+      limits: httpLimitsSchema.prefault({}),
     })
     .prefault({}),
   log: z

@@ -66,6 +66,18 @@ export class Metrics {
   readonly senderRetries: Counter<"reason">;
   readonly containerCpu: Counter<"container_id" | "container_name" | "pod" | "namespace">;
   readonly containerMemory: Gauge<"container_id" | "container_name" | "pod" | "namespace">;
+  /** Requests (HTTP or gRPC calls) whose handler threw, answered 500 / INTERNAL, by server. */
+  readonly serverHandlerErrors: Counter<"server">;
+  /** Requests refused before or instead of handling, by server and reason (too_large, bad_json...). */
+  readonly serverRequestsRefused: Counter<"server" | "reason">;
+  /** Connections closed at accept because the server's connection cap was reached. */
+  readonly serverConnectionsRefused: Counter<"server">;
+  /** Connections closed for idling (no complete request, no traffic, no TLS handshake in time). */
+  readonly serverConnectionsTimedOut: Counter<"server">;
+  /** Open client connections, by server. */
+  readonly serverConnections: Gauge<"server">;
+  /** Streaming subscribers dropped, by server and reason (slow: their bounded queue filled). */
+  readonly serverSubscribersDropped: Counter<"server" | "reason">;
 
   constructor(opts: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -109,6 +121,13 @@ export class Metrics {
     this.spoolBytes = new Gauge({ name: "vigil_spool_bytes", help: "Bytes used by the on-disk spool", registers });
     this.spoolOldestAge = new Gauge({ name: "vigil_spool_oldest_age_seconds", help: "Age of the oldest unacknowledged alert in the spool", registers });
     this.senderRetries = new Counter({ name: "vigil_sender_retries_total", help: "Collector sends retried, by reason", labelNames: ["reason"], registers });
+
+    this.serverHandlerErrors = new Counter({ name: "vigil_server_handler_errors_total", help: "Requests of the agent's own servers whose handler failed (answered 500 or gRPC INTERNAL)", labelNames: ["server"], registers });
+    this.serverRequestsRefused = new Counter({ name: "vigil_server_requests_refused_total", help: "Requests the agent's own servers refused, by reason", labelNames: ["server", "reason"], registers });
+    this.serverConnectionsRefused = new Counter({ name: "vigil_server_connections_refused_total", help: "Connections closed at accept because the server's connection cap was reached", labelNames: ["server"], registers });
+    this.serverConnectionsTimedOut = new Counter({ name: "vigil_server_connections_timed_out_total", help: "Connections closed by a header, request, idle or handshake timeout", labelNames: ["server"], registers });
+    this.serverConnections = new Gauge({ name: "vigil_server_connections", help: "Open client connections of the agent's own servers", labelNames: ["server"], registers });
+    this.serverSubscribersDropped = new Counter({ name: "vigil_server_subscribers_dropped_total", help: "Streaming subscribers dropped, by reason (slow: their bounded queue filled)", labelNames: ["server", "reason"], registers });
 
     const labelNames = ["container_id", "container_name", "pod", "namespace"] as const;
     this.containerCpu = new Counter({

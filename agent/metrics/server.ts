@@ -3,11 +3,14 @@
  * The agent's HTTP endpoint for Kubernetes probes and Prometheus: `/healthz` (the process is
  * alive and its event loop turns), `/readyz` (the pipeline says it is ready: probe attached,
  * rules loaded), `/metrics` (Prometheus text format). Anything else is 404; only GET and HEAD.
+ * Unauthenticated by convention (kubelet probes, Prometheus scrapes): it exposes counts only, and
+ * its connection cap and timeouts (http-guard.ts) bound what any client can hold.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { MetricsError } from "./errors.js";
+import { guardHttpServer, httpLimits, httpServerOptions, type HttpLimitsInput } from "./http-guard.js";
 import { metrics as defaultMetrics, type Metrics } from "./metrics.js";
 
 export interface MetricsServerOptions {
@@ -19,6 +22,8 @@ export interface MetricsServerOptions {
   ready: () => boolean;
   /** Defaults to the process-wide `metrics`. */
   metrics?: Metrics;
+  /** Connection cap and timeouts (`metrics.limits` of the configuration); defaults in http-guard.ts. */
+  limits?: HttpLimitsInput | undefined;
 }
 
 export interface MetricsServer {
@@ -28,8 +33,9 @@ export interface MetricsServer {
 }
 
 function send(res: ServerResponse, status: number, body: string, type = "text/plain; charset=utf-8"): void {
-  res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
-  res.end(body);
+  const buf = Buffer.from(body, "utf8");
+  res.writeHead(status, { "content-type": type, "cache-control": "no-store", "content-length": buf.length });
+  res.end(buf);
 }
 
 /** Starts the health and metrics endpoint; resolves once it listens. */
@@ -40,6 +46,7 @@ export function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsS
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.method !== "GET" && req.method !== "HEAD") {
+      guard.refused("method");
       res.setHeader("allow", "GET, HEAD");
       send(res, 405, "method not allowed\n");
       return;
@@ -61,31 +68,29 @@ export function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsS
         return;
       }
       case "/metrics":
-        m.scrape().then(
-          (body) => send(res, 200, body, m.contentType),
-          (err: unknown) => {
-            if (!scrapeFailuresLogged) {
-              scrapeFailuresLogged = true;
-              log.error({ err }, "metrics scrape failed");
-            }
-            send(res, 500, "scrape failed\n");
-          },
-        );
+        m.scrape()
+          .then(
+            (body) => send(res, 200, body, m.contentType),
+            (err: unknown) => {
+              if (!scrapeFailuresLogged) {
+                scrapeFailuresLogged = true;
+                log.error({ err }, "metrics scrape failed");
+              }
+              send(res, 500, "scrape failed\n");
+            },
+          )
+          // a failure while answering must not become an unhandled rejection (the process would exit)
+          .catch((err: unknown) => guard.internalError(res, err));
         return;
       default:
         send(res, 404, "not found\n");
     }
   };
 
-  const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, maxHeaderSize: 8192 }, (req, res) => {
-    try {
-      handle(req, res);
-    } catch (err) {
-      log.error({ err }, "metrics request failed");
-      if (!res.headersSent) send(res, 500, "error\n");
-    }
-  });
-  server.keepAliveTimeout = 5_000;
+  const limits = httpLimits(opts.limits);
+  const server = createServer(httpServerOptions(limits));
+  const guard = guardHttpServer(server, { name: "metrics", limits, logger: log, metrics: m });
+  server.on("request", guard.total(handle));
 
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(new MetricsError("LISTEN_FAILED", `metrics endpoint cannot listen on ${opts.host ?? "0.0.0.0"}:${opts.port}: ${err.message}`, { cause: err }));
