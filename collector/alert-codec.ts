@@ -39,26 +39,62 @@ export const ALERT_LIMITS = {
   tagLength: 256,
   hostnameLength: 256,
   sourceLength: 128,
+  /**
+   * All of the alert's text together (ID, rule, output, source, hostname, tags, field names and
+   * values), in characters: each part within its own limit is not enough, since 512 fields of
+   * 16 KiB would make one alert 8 MiB.
+   */
+  totalLength: 1024 * 1024,
 } as const;
 
 const ID_RE = /^[0-9A-Za-z][0-9A-Za-z._:-]*$/;
-const TIME_RE = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
+const TIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))$/;
+
+/** Earliest and latest instants a normalized time may name (epoch ms): 1970 to the end of 9999. */
+export const TIME_MIN_MS = 0;
+export const TIME_MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+function daysInMonth(y: number, m: number): number {
+  if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
+  return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
+}
 
 /**
  * Normalizes an RFC 3339 time to `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` (UTC, 9 digits), which sorts
- * lexicographically in time order. Undefined when it is not a valid time.
+ * lexicographically in time order. Undefined when it is not a valid time: every field is checked
+ * against its range (Date.parse would roll `2024-02-30` over to March), offsets too, and the UTC
+ * result must lie in 1970..9999. A leap second (`:60`) is accepted where one can occur, at 23:59
+ * UTC, and kept inside its minute as `23:59:59.999999999Z` (RFC 3339 allows it; refusing it would
+ * lose a real alert, and no sortable UTC string can name it otherwise).
  */
 export function normalizeTime(t: string): string | undefined {
+  if (t.length > 40) return undefined;
   const m = TIME_RE.exec(t);
   if (!m) return undefined;
-  const frac = (m[2] ?? "").padEnd(9, "0");
-  if (m[3] === "Z") {
-    if (Number.isNaN(Date.parse(`${m[1]!}Z`))) return undefined;
-    return `${m[1]!}.${frac}Z`;
+  const y = Number(m[1]);
+  const mo = Number(m[2]);
+  const d = Number(m[3]);
+  const h = Number(m[4]);
+  const mi = Number(m[5]);
+  const sec = Number(m[6]);
+  if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || sec > 60) return undefined;
+  let offsetMin = 0;
+  if (m[8] !== "Z") {
+    const oh = Number(m[10]);
+    const om = Number(m[11]);
+    if (oh > 23 || om > 59) return undefined;
+    offsetMin = (m[9] === "-" ? -1 : 1) * (oh * 60 + om);
   }
-  const ms = Date.parse(`${m[1]!}${m[3]!}`);
-  if (Number.isNaN(ms)) return undefined;
-  return `${new Date(ms).toISOString().slice(0, 19)}.${frac}Z`;
+  let frac = (m[7] ?? "").padEnd(9, "0");
+  const leap = sec === 60;
+  const ms = Date.UTC(y, mo - 1, d, h, mi, leap ? 59 : sec) - offsetMin * 60_000;
+  if (!(ms >= TIME_MIN_MS && ms <= TIME_MAX_MS)) return undefined;
+  const iso = new Date(ms).toISOString();
+  if (leap) {
+    if (iso.slice(11, 19) !== "23:59:59") return undefined;
+    frac = "999999999";
+  }
+  return `${iso.slice(0, 19)}.${frac}Z`;
 }
 
 /** ISO time with 9 fractional digits from epoch ms. */
@@ -84,14 +120,19 @@ export function validateAlert(a: Alert): string | undefined {
   for (const tag of a.tags) if (typeof tag !== "string" || tag.length > ALERT_LIMITS.tagLength || tag.includes("\x1f")) return "bad tags";
   const f = a.output_fields;
   if (f === null || typeof f !== "object" || Array.isArray(f)) return "bad output_fields";
+  let total = a.id.length + a.rule.length + a.output.length + a.source.length + a.hostname.length;
+  for (const tag of a.tags) total += tag.length;
   let n = 0;
   for (const k in f) {
     if (!Object.hasOwn(f, k)) continue;
     if (++n > ALERT_LIMITS.fields || k.length > ALERT_LIMITS.fieldNameLength) return "bad output_fields";
     const v: unknown = f[k];
+    // a number, boolean or null is at most 24 characters of JSON
+    total += k.length + (typeof v === "string" ? v.length : 24);
     if (v === null || typeof v === "number" || typeof v === "boolean") continue;
     if (typeof v !== "string" || v.length > ALERT_LIMITS.fieldValueLength) return "bad output_fields";
   }
+  if (total > ALERT_LIMITS.totalLength) return `alert too large (${total} characters, limit ${ALERT_LIMITS.totalLength})`;
   if (a.blocked !== undefined && typeof a.blocked !== "boolean") return "bad blocked";
   return undefined;
 }

@@ -10,8 +10,9 @@
  * - `since`/`until`: alert time range (inclusive / exclusive).
  */
 import type { Alert } from "../agent/sinks/types.js";
-import { normalizeTime, priorityNumber, isoFromMs } from "./alert-codec.js";
+import { ALERT_LIMITS, TIME_MAX_MS, TIME_MIN_MS, normalizeTime, priorityNumber, isoFromMs } from "./alert-codec.js";
 import { CollectorError } from "./errors.js";
+import { DEFAULT_COLLECTOR_LIMITS } from "./limits.js";
 
 /** A filter as given by a user (all optional). */
 export interface AlertFilter {
@@ -65,34 +66,65 @@ export function alertKeys(a: Alert): AlertKeys {
   };
 }
 
+const DURATION_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
 /**
- * Parses a time bound: RFC 3339, epoch seconds/milliseconds, or a duration back from now
- * (`30s`, `15m`, `2h`, `7d`). Returns the normalized ISO string.
+ * Parses a time bound: RFC 3339, a date (`2026-06-01`, midnight UTC), epoch seconds/milliseconds,
+ * or a duration back from now (`30s`, `15m`, `2h`, `7d`). Returns the normalized ISO string.
+ * Throws CollectorError("bad_filter") with the reason for anything else: an impossible date, a
+ * time outside 1970..9999, or a duration longer than `maxBackMs` (limits.max_since_ms).
  */
-export function parseTimeBound(v: string, now: number = Date.now()): string {
-  const d = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(v);
+export function parseTimeBound(v: string, now: number = Date.now(), maxBackMs: number = DEFAULT_COLLECTOR_LIMITS.max_since_ms): string {
+  if (typeof v !== "string") throw new CollectorError("bad_filter", "bad time: not a string");
+  const shown = v.length > 40 ? `${v.slice(0, 40)}…` : v;
+  if (v.length > 40)
+    throw new CollectorError("bad_filter", `bad time "${shown}": use RFC 3339, epoch seconds or a duration like 15m`);
+  const d = /^(\d{1,15}(?:\.\d{1,9})?)(ms|s|m|h|d)$/.exec(v);
   if (d) {
-    const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[d[2] as "ms" | "s" | "m" | "h" | "d"];
-    return isoFromMs(now - Number(d[1]) * mult);
+    const back = Number(d[1]) * DURATION_MS[d[2] as keyof typeof DURATION_MS];
+    if (!(back <= maxBackMs))
+      throw new CollectorError("bad_filter", `duration "${shown}" reaches back more than ${Math.floor(maxBackMs / 86_400_000)} days (limits.max_since_ms)`);
+    const ms = now - back;
+    if (!(ms >= TIME_MIN_MS && ms <= TIME_MAX_MS)) throw new CollectorError("bad_filter", `duration "${shown}" reaches before 1970`);
+    return isoFromMs(ms);
   }
   if (/^\d{9,13}$/.test(v)) return isoFromMs(v.length <= 10 ? Number(v) * 1000 : Number(v));
   const t = normalizeTime(v) ?? (/^\d{4}-\d{2}-\d{2}$/.test(v) ? normalizeTime(`${v}T00:00:00Z`) : undefined);
-  if (t === undefined) throw new CollectorError("bad_filter", `bad time "${v}": use RFC 3339, epoch seconds or a duration like 15m`);
+  if (t === undefined)
+    throw new CollectorError("bad_filter", `bad time "${shown}": use RFC 3339 (a real date and time, 1970..9999), epoch seconds or a duration like 15m`);
   return t;
 }
 
+/** Options of {@link normalizeFilter}. */
+export interface NormalizeOptions {
+  /** The current time (epoch ms) durations count back from. */
+  now?: number;
+  /** How far back a duration may reach (limits.max_since_ms). */
+  maxSinceMs?: number;
+}
+
+/** Longest filter pattern or tag (characters). */
+const MAX_PATTERN_LENGTH = 1024;
+
 /** Checks a filter and normalizes its time bounds and priority; throws CollectorError("bad_filter"). */
-export function normalizeFilter(f: AlertFilter, now?: number): AlertFilter {
+export function normalizeFilter(f: AlertFilter, opts: number | NormalizeOptions = {}): AlertFilter {
+  const o: NormalizeOptions = typeof opts === "number" ? { now: opts } : opts;
   const out: AlertFilter = { ...f };
-  if (f.since !== undefined) out.since = parseTimeBound(f.since, now);
-  if (f.until !== undefined) out.until = parseTimeBound(f.until, now);
-  if (f.priority !== undefined && priorityNumber(f.priority) === undefined)
-    throw new CollectorError("bad_filter", `unknown priority "${f.priority}"`);
+  if (f.since !== undefined) out.since = parseTimeBound(f.since, o.now, o.maxSinceMs);
+  if (f.until !== undefined) out.until = parseTimeBound(f.until, o.now, o.maxSinceMs);
+  if (f.priority !== undefined && (typeof f.priority !== "string" || priorityNumber(f.priority) === undefined))
+    throw new CollectorError("bad_filter", `unknown priority "${String(f.priority).slice(0, 40)}"`);
   for (const k of ["rule", "node", "namespace", "pod", "container", "image"] as const) {
     const v = f[k];
-    if (v !== undefined && (typeof v !== "string" || v.length === 0 || v.length > 1024)) throw new CollectorError("bad_filter", `bad ${k}`);
+    if (v !== undefined && (typeof v !== "string" || v.length === 0 || v.length > MAX_PATTERN_LENGTH))
+      throw new CollectorError("bad_filter", `bad ${k}: 1 to ${MAX_PATTERN_LENGTH} characters`);
   }
-  if (f.tags !== undefined && (!Array.isArray(f.tags) || f.tags.length > 32)) throw new CollectorError("bad_filter", "bad tag list");
+  if (f.tags !== undefined) {
+    if (!Array.isArray(f.tags) || f.tags.length > 32) throw new CollectorError("bad_filter", "bad tag list: at most 32 tags");
+    for (const t of f.tags)
+      if (typeof t !== "string" || t.length === 0 || t.length > ALERT_LIMITS.tagLength)
+        throw new CollectorError("bad_filter", `bad tag: 1 to ${ALERT_LIMITS.tagLength} characters`);
+  }
   return out;
 }
 
@@ -118,15 +150,38 @@ export function filterToParams(f: AlertFilter, p: URLSearchParams = new URLSearc
   return p;
 }
 
-function globToRegExp(g: string): RegExp {
-  return new RegExp(`^${g.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "s");
+/**
+ * Compiles a filter pattern where `*` matches any run of characters (and nothing else is special)
+ * to a predicate. No backtracking: the text before the first `*` must start the value, the text
+ * after the last `*` must end it, and the pieces between are found left to right, each at its
+ * first occurrence after the previous one (taking the earliest occurrence never loses a match, so
+ * one pass decides). Cost is at most O(value length × pattern length), whatever the pattern.
+ */
+export function compileStarGlob(pattern: string): (v: string) => boolean {
+  if (!pattern.includes("*")) return (v) => v === pattern;
+  const parts = pattern.split("*");
+  const head = parts[0]!;
+  const tail = parts[parts.length - 1]!;
+  const mids = parts.slice(1, -1).filter((p) => p !== "");
+  let minLen = head.length + tail.length;
+  for (const m of mids) minLen += m.length;
+  return (v) => {
+    if (v.length < minLen || !v.startsWith(head) || !v.endsWith(tail)) return false;
+    const end = v.length - tail.length;
+    let pos = head.length;
+    for (const m of mids) {
+      const i = v.indexOf(m, pos);
+      if (i < 0 || i + m.length > end) return false;
+      pos = i + m.length;
+    }
+    return true;
+  };
 }
 
 type Matcher = (v: string | null) => boolean;
 function matcher(pattern: string): Matcher {
-  if (!pattern.includes("*")) return (v) => v === pattern;
-  const re = globToRegExp(pattern);
-  return (v) => v !== null && re.test(v);
+  const g = compileStarGlob(pattern);
+  return (v) => v !== null && g(v);
 }
 
 /** Compiles a (normalized) filter to a predicate over an alert and its keys. */
@@ -233,6 +288,7 @@ export function filterToSql(f: AlertFilter): { where: string; params: (string | 
 export function parseDuration(v: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim());
   if (!m) throw new CollectorError("bad_filter", `bad duration "${v}" (use e.g. 30s, 15m, 12h, 7d)`);
-  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? "ms") as "ms" | "s" | "m" | "h" | "d"];
-  return Number(m[1]) * mult;
+  const ms = Number(m[1]) * DURATION_MS[(m[2] ?? "ms") as keyof typeof DURATION_MS];
+  if (!(ms <= Number.MAX_SAFE_INTEGER)) throw new CollectorError("bad_filter", `duration "${v.slice(0, 40)}" is too long`);
+  return ms;
 }

@@ -94,6 +94,40 @@ function rowToStored(r: AlertRow): StoredAlert {
   };
 }
 
+/** Where a page of {@link AlertStore.queryPage} starts: after this alert (keyset cursor). */
+export interface PageCursor {
+  /** The last alert's store position. */
+  seq: number;
+  /** Its normalized time (needed for time order). */
+  time: string;
+}
+
+/** Options of {@link AlertStore.queryPage}. */
+export interface PageOptions {
+  /** `time`: alert time, then store order (queries); `seq`: store order (the tail's history). */
+  order: "time" | "seq";
+  /** Start after this alert; the first page when absent. */
+  after?: PageCursor | undefined;
+  /** Most alerts in the page. */
+  limit: number;
+  /** The page stops at the first alert that takes its JSON past this many bytes (it always holds one). */
+  maxBytes: number;
+}
+
+/** One page of matching alerts. */
+export interface AlertPage {
+  rows: StoredAlert[];
+  /** Bytes of the rows' stored JSON. */
+  bytes: number;
+  /** The cursor after the last row (the next page's `after`); undefined when the page is empty. */
+  next: PageCursor | undefined;
+  /** False when the store holds no further match (the page ended before its limits). */
+  more: boolean;
+}
+
+/** Prepared page statements kept (one per distinct filter shape). */
+const PAGE_STATEMENTS = 64;
+
 /** Options of the store. */
 export interface AlertStoreOptions {
   /** Directory holding `vigil.db`; `:memory:` for a throwaway store. */
@@ -108,7 +142,9 @@ export class AlertStore {
   private readonly stSeqOf: Database.Statement;
   private readonly stMaxSeq: Database.Statement;
   private readonly stAfter: Database.Statement;
+  private readonly stRow: Database.Statement;
   private readonly insertTx: (alerts: readonly Alert[]) => InsertResult;
+  private readonly pageStatements = new Map<string, Database.Statement>();
 
   constructor(opts: AlertStoreOptions) {
     let file = ":memory:";
@@ -142,6 +178,9 @@ export class AlertStore {
     this.stMaxSeq = this.db.prepare("SELECT COALESCE(MAX(seq), 0) FROM alerts").pluck();
     this.stAfter = this.db.prepare(
       "SELECT seq, json, namespace, pod, container_id, container_name, image, image_repo FROM alerts WHERE seq > ? ORDER BY seq LIMIT ?",
+    );
+    this.stRow = this.db.prepare(
+      "SELECT seq, json, namespace, pod, container_id, container_name, image, image_repo FROM alerts WHERE seq = ?",
     );
     this.insertTx = this.db.transaction((alerts: readonly Alert[]): InsertResult => {
       const inserted: StoredAlert[] = [];
@@ -193,6 +232,11 @@ export class AlertStore {
     return r ? { alertId: r.alert_id, data: r.data, eventCount: r.event_count, containerId: r.container_id } : undefined;
   }
 
+  /** Whether an alert with this ID is stored (a capture is kept only for a known alert). */
+  hasAlert(id: string): boolean {
+    return this.stSeqOf.get(id) !== undefined;
+  }
+
   /** The seq of a stored alert ID (the tail resumes after it). */
   seqOf(id: string): number | undefined {
     const s = this.stSeqOf.get(id) as number | undefined;
@@ -210,8 +254,59 @@ export class AlertStore {
   }
 
   /**
+   * One page of the alerts matching a normalized filter, bounded by both count and bytes, so what
+   * is held at once does not grow with the store or with the size of its alerts. Pages chain by a
+   * keyset cursor ((time, seq) or seq, both indexed), so each page costs the same however deep.
+   */
+  queryPage(f: AlertFilter, o: PageOptions): AlertPage {
+    const { where, params } = filterToSql(f);
+    const w: string[] = where === "" ? [] : [where.slice("WHERE ".length)];
+    if (o.after !== undefined) {
+      if (o.order === "seq") {
+        w.push("seq > ?");
+        params.push(o.after.seq);
+      } else {
+        // a row value, so SQLite seeks the (time, rowid) index instead of scanning it from the start
+        w.push("(time, seq) > (?, ?)");
+        params.push(o.after.time, o.after.seq);
+      }
+    }
+    // Keys first, rows after: when the plan needs a sort (a glob or a namespace alone picks an
+    // index in another order), SQLite's sorter then holds small keys, not up to `limit` alert
+    // bodies of up to a MiB each.
+    const sql =
+      `SELECT seq, time FROM alerts${w.length > 0 ? ` WHERE ${w.join(" AND ")}` : ""}` +
+      ` ORDER BY ${o.order === "seq" ? "seq" : "time, seq"} LIMIT ?`;
+    let st = this.pageStatements.get(sql);
+    if (st === undefined) {
+      if (this.pageStatements.size >= PAGE_STATEMENTS) this.pageStatements.clear();
+      st = this.db.prepare(sql).raw();
+      this.pageStatements.set(sql, st);
+    }
+    const keys = st.all(...params, o.limit) as [number, string][];
+    const rows: StoredAlert[] = [];
+    let bytes = 0;
+    let next: PageCursor | undefined;
+    let cut = false;
+    for (let i = 0; i < keys.length; i++) {
+      const [seq, time] = keys[i]!;
+      const r = this.stRow.get(seq) as AlertRow | undefined;
+      if (r === undefined) continue;
+      rows.push(rowToStored(r));
+      bytes += Buffer.byteLength(r.json);
+      next = { seq, time };
+      if (bytes >= o.maxBytes) {
+        cut = i < keys.length - 1;
+        break;
+      }
+    }
+    return { rows, bytes, next, more: cut || keys.length >= o.limit };
+  }
+
+  /**
    * Alerts matching a normalized filter, in alert time order (oldest first), at most `limit`;
-   * with `afterSeq`, only those stored after it (paging through the tail's history).
+   * with `afterSeq`, only those stored after it, in store order. Holds the whole result: for
+   * small results and tests; the query API and the tail use {@link queryPage}.
    */
   query(f: AlertFilter, limit: number, afterSeq?: number): StoredAlert[] {
     const { where, params } = filterToSql(f);

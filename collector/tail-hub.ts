@@ -20,7 +20,8 @@ import type { WebSocket } from "ws";
 import type { Alert } from "../agent/sinks/types.js";
 import { alertToJson } from "./alert-codec.js";
 import { compileFilter, type AlertFilter, type AlertKeys } from "./filter.js";
-import type { AlertStore, StoredAlert } from "./store.js";
+import { DEFAULT_COLLECTOR_LIMITS } from "./limits.js";
+import type { AlertPage, AlertStore, StoredAlert } from "./store.js";
 
 /** Counters of the tail hub. */
 export interface TailCounters {
@@ -53,7 +54,9 @@ export class TailHub {
     private readonly store: AlertStore,
     private readonly logger: Logger,
     /** Unsent bytes a client may have before it is dropped. */
-    private readonly maxQueueBytes: number = 8 * 1024 * 1024,
+    private readonly maxQueueBytes: number = DEFAULT_COLLECTOR_LIMITS.tail_queue_bytes,
+    /** Bytes of alert JSON read from the store per history page (limits.page_bytes). */
+    private readonly pageBytes: number = DEFAULT_COLLECTOR_LIMITS.page_bytes,
   ) {}
 
   /**
@@ -88,40 +91,49 @@ export class TailHub {
 
   private replayPage(c: Client): void {
     if (c.dead) return;
-    let page: StoredAlert[];
+    let page: AlertPage;
     try {
-      page = this.store.query(c.filter, HISTORY_PAGE, c.cursor);
+      page = this.store.queryPage(c.filter, { order: "seq", after: { seq: c.cursor, time: "" }, limit: HISTORY_PAGE, maxBytes: this.pageBytes });
     } catch (err) {
       this.logger.error({ err }, "tail history query failed");
       c.ws.close(1011, "history failed");
       return;
     }
+    // History never overfills the client's queue (that would drop it as slow): before each frame,
+    // if the frame does not fit in half the bound on top of what is unsent, wait for the socket to
+    // drain; the next page starts after c.cursor. A frame larger than that waits for an empty queue.
     const half = this.maxQueueBytes / 2;
-    let stoppedEarly = false;
-    for (const s of page) {
-      c.cursor = s.seq;
-      this.counters.history_sent++;
-      this.sendRaw(c, frame(s));
-      if (c.dead) return;
-      if (c.ws.bufferedAmount > half) {
-        // let the socket drain; the next page starts after c.cursor
-        stoppedEarly = s !== page[page.length - 1];
+    let need = 0;
+    for (const s of page.rows) {
+      const f = frame(s);
+      const queued = c.ws.bufferedAmount;
+      if (queued > 0 && queued + f.length > half) {
+        need = f.length;
         break;
       }
+      c.cursor = s.seq;
+      this.counters.history_sent++;
+      this.sendRaw(c, f);
+      if (c.dead) return;
     }
-    if (!stoppedEarly && page.length < HISTORY_PAGE) {
+    if (need === 0 && !page.more) {
       // caught up: every alert stored so far was in a page; later ones are broadcast
       c.cursor = Math.max(c.cursor, this.store.maxSeq());
       c.replaying = false;
       this.sendRaw(c, Buffer.from(`{"type":"live","seq":${c.cursor}}\n`));
       return;
     }
-    // let the socket drain before the next page, but keep the bound on what we queue
+    if (need === 0) {
+      // the page ended (by count or bytes) without the cursor moving past a match: continue past it
+      if (page.next !== undefined) c.cursor = Math.max(c.cursor, page.next.seq);
+      need = 1;
+    }
+    const fits = () => c.ws.bufferedAmount === 0 || c.ws.bufferedAmount + need <= half;
+    // one page at a time: the next is read only once this one has mostly left
     setImmediate(() => {
-      if (c.ws.bufferedAmount > half) {
-        const wait = () => (c.dead || c.ws.bufferedAmount <= half ? this.replayPage(c) : setTimeout(wait, 5));
-        setTimeout(wait, 5);
-      } else this.replayPage(c);
+      if (fits()) return this.replayPage(c);
+      const wait = () => (c.dead || fits() ? this.replayPage(c) : setTimeout(wait, 5));
+      setTimeout(wait, 5);
     });
   }
 
