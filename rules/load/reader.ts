@@ -4,7 +4,7 @@
  * with the positions of the item, of each key and of each value. Structural problems (not a
  * sequence, an item that is not a mapping) become diagnostics; nothing here throws.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from "yaml";
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from "yaml";
 import { DiagCode, type Diagnostic, type Loc } from "./types.js";
 
 /** One key of a raw item. */
@@ -27,6 +27,12 @@ export interface RawItem {
 const MAX_ALIAS_COUNT = 100;
 /** Largest rules file read, in characters. */
 export const MAX_FILE_CHARS = 64 * 1024 * 1024;
+/**
+ * The values of a file may expand (aliases) to at most this many nodes plus characters beyond
+ * twice the file's length. The alias count alone does not bound it: one alias per item to a
+ * large anchored sequence stays under any count and copies the sequence into every item.
+ */
+export const ALIAS_EXPANSION_ALLOWANCE = 1_000_000;
 
 /** Parses a rules file into raw items; problems are appended to `diags`. */
 export function readRulesFile(file: string, text: string, diags: Diagnostic[]): RawItem[] {
@@ -35,6 +41,8 @@ export function readRulesFile(file: string, text: string, diags: Diagnostic[]): 
     diags.push({ severity: "error", code: DiagCode.FileRead, message: `file is larger than ${MAX_FILE_CHARS} characters`, file, line: 1, col: 1 });
     return items;
   }
+  const budget = 2 * text.length + ALIAS_EXPANSION_ALLOWANCE;
+  let spent = 0;
   const lc = new LineCounter();
   const loc = (offset: number | undefined): Loc => {
     const p = lc.linePos(offset ?? 0);
@@ -63,6 +71,7 @@ export function readRulesFile(file: string, text: string, diags: Diagnostic[]): 
       diags.push({ severity: "error", code: DiagCode.YamlValidate, message: "Rules content is not yaml array of objects", file, line: l.line, col: l.col });
       continue;
     }
+    const sizes = new Map<unknown, number>();
     for (const it of root.items) {
       if (it === null || (isScalar(it) && (it.value === null || it.value === undefined))) continue;
       const itemLoc = loc((it as Node).range?.[0]);
@@ -83,6 +92,20 @@ export function readRulesFile(file: string, text: string, diags: Diagnostic[]): 
         }
         const v = pair.value as Node | null;
         let value: unknown = null;
+        // measured on the YAML tree before any of it is copied out
+        try {
+          spent += v === null ? 1 : expandedSize(v, doc, sizes);
+        } catch (err) {
+          // a stack overflow on absurd nesting: reported like any unreadable value
+          diags.push({ severity: "error", code: DiagCode.YamlParse, message: oneLine((err as Error).message), file, line: keyLoc.line, col: keyLoc.col });
+          bad = true;
+          continue;
+        }
+        if (spent > budget) {
+          diags.push({ severity: "error", code: DiagCode.YamlParse, message: `YAML alias expansion exceeds ${budget} nodes and characters`, file, line: keyLoc.line, col: keyLoc.col });
+          bad = true;
+          continue;
+        }
         try {
           value = v === null ? null : v.toJS(doc, { maxAliasCount: MAX_ALIAS_COUNT });
         } catch (err) {
@@ -104,6 +127,31 @@ export function readRulesFile(file: string, text: string, diags: Diagnostic[]): 
     }
   }
   return items;
+}
+
+/**
+ * Nodes plus string characters of a YAML value with its aliases expanded, memoized per node so
+ * an alias is measured once however often it is used (an alias of its own ancestor counts 1).
+ */
+function expandedSize(n: unknown, doc: Document.Parsed, memo: Map<unknown, number>): number {
+  const known = memo.get(n);
+  if (known !== undefined) return known;
+  memo.set(n, 1);
+  let size = 1;
+  if (isAlias(n)) {
+    const src = n.resolve(doc);
+    size = src === undefined ? 1 : expandedSize(src, doc, memo);
+  } else if (isScalar(n)) {
+    const v = n.value;
+    size += typeof v === "string" ? v.length : 8;
+  } else if (isMap(n) || isSeq(n)) {
+    for (const it of n.items as unknown[]) size += expandedSize(it, doc, memo);
+  } else if (isPair(n)) {
+    size += expandedSize(n.key, doc, memo) + expandedSize(n.value, doc, memo);
+  }
+  // one number is enough: sizes past any budget need not be exact
+  memo.set(n, Math.min(size, Number.MAX_SAFE_INTEGER));
+  return size;
 }
 
 /** First line of a message (YAML errors carry a source excerpt). */
