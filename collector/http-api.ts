@@ -5,7 +5,7 @@
  * | method + path | what |
  * | --- | --- |
  * | `GET /healthz` | liveness, no auth |
- * | `GET /api/v1/alerts?since&until&rule&priority&tag&node&namespace&pod&container&image&limit` | JSON array of stored alerts |
+ * | `GET /api/v1/alerts?since&until&rule&priority&tag&node&namespace&pod&container&image&limit` | stored alerts, streamed as NDJSON (one Falco JSON alert per line) |
  * | `GET /api/v1/captures/<alert id>` | the capture blob (gzip msgpack) |
  * | `GET /api/v1/stats` | counters (JSON) |
  * | `GET /metrics` | the same counters for Prometheus |
@@ -31,11 +31,12 @@ import type { WebSocketServer } from "ws";
 import { alertFromFalcoJson, alertToJson, validateAlert } from "./alert-codec.js";
 import type { TokenCheck } from "./auth.js";
 import { CollectorError } from "./errors.js";
-import { filterFromParams, normalizeFilter } from "./filter.js";
+import { filterFromParams, normalizeFilter, type AlertFilter } from "./filter.js";
+import { DEFAULT_COLLECTOR_LIMITS, type CollectorLimits } from "./limits.js";
 import type { AuthFailureLimiter } from "./auth-limiter.js";
 import { BurstLog } from "./burst-log.js";
 import type { ByteBudget } from "./byte-budget.js";
-import type { AlertStore } from "./store.js";
+import type { AlertPage, AlertStore, PageCursor } from "./store.js";
 import type { TailHub } from "./tail-hub.js";
 import type { Alert } from "../agent/sinks/types.js";
 
@@ -85,9 +86,12 @@ export interface HttpApiDeps {
   stats(): Record<string, number>;
   maxBodyBytes: number;
   maxTailClients: number;
+  /** Limits of `GET /api/v1/alerts` (defaults when absent). */
+  queryLimits?: Pick<CollectorLimits, "max_query_limit" | "page_bytes" | "max_since_ms" | "request_timeout_ms"> | undefined;
 }
 
-const MAX_QUERY_LIMIT = 100_000;
+/** Most alerts per store page of a query (pages are bounded by `page_bytes` too). */
+const QUERY_PAGE_ROWS = 1000;
 
 function sendJson(res: ServerResponse, code: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -210,32 +214,77 @@ export function makeHttpApi(d: HttpApiDeps) {
     });
   }
 
+  /**
+   * `GET /api/v1/alerts`: NDJSON, one Falco-shaped alert per line, oldest first. The store is read
+   * one page at a time (bounded by count and by `page_bytes`, chained by a (time, seq) cursor) and
+   * a page is read only once the previous one has left (`drain`), so what the collector holds
+   * does not grow with the result. A client that reads nothing for `request_timeout_ms` is cut
+   * off; one that disconnects stops the query. A store failure after the first line ends the
+   * response without its last chunk, so the client sees an incomplete body, never a short result.
+   */
   function onQuery(url: URL, res: ServerResponse): void {
+    const ql = d.queryLimits ?? DEFAULT_COLLECTOR_LIMITS;
     let limit = 1000;
     const l = url.searchParams.get("limit");
     if (l !== null) {
       limit = Number(l);
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_QUERY_LIMIT) {
+      if (!Number.isInteger(limit) || limit < 1 || limit > ql.max_query_limit) {
         c.http_bad_request++;
-        return fail(res, 400, `bad limit (1..${MAX_QUERY_LIMIT})`);
+        return fail(res, 400, `bad limit (1..${ql.max_query_limit})`);
       }
     }
-    let rows;
+    let filter: AlertFilter;
+    let page: AlertPage | undefined;
+    const read = (after: PageCursor | undefined, left: number) =>
+      d.store.queryPage(filter, { order: "time", after, limit: Math.min(left, QUERY_PAGE_ROWS), maxBytes: ql.page_bytes });
     try {
-      rows = d.store.query(normalizeFilter(filterFromParams(url.searchParams)), limit);
+      filter = normalizeFilter(filterFromParams(url.searchParams), { maxSinceMs: ql.max_since_ms });
+      page = read(undefined, limit);
     } catch (err) {
       if (err instanceof CollectorError && err.code === "bad_filter") {
         c.http_bad_request++;
         return fail(res, 400, err.message);
       }
-      d.logger.error({ err }, "query failed");
+      internal("query", err);
       return fail(res, 500, "query failed");
     }
-    sendJson(
-      res,
-      200,
-      rows.map((r) => alertToJson(r.alert)),
-    );
+    res.writeHead(200, { "content-type": "application/x-ndjson; charset=utf-8", "cache-control": "no-store" });
+    let left = limit;
+    let cursor: PageCursor | undefined;
+    let closed = false;
+    let stall: NodeJS.Timeout | undefined;
+    res.on("close", () => {
+      closed = true;
+      clearTimeout(stall);
+    });
+    const pump = (): void => {
+      clearTimeout(stall);
+      if (closed) return;
+      try {
+        const p = page ?? read(cursor, left);
+        page = undefined;
+        let text = "";
+        for (const r of p.rows) text += `${JSON.stringify(alertToJson(r.alert))}\n`;
+        left -= p.rows.length;
+        cursor = p.next ?? cursor;
+        if (left <= 0 || !p.more) {
+          res.end(text);
+          return;
+        }
+        if (!res.write(text)) {
+          stall = setTimeout(() => res.destroy(), ql.request_timeout_ms);
+          res.once("drain", pump);
+          return;
+        }
+      } catch (err) {
+        internal("query", err);
+        res.destroy();
+        return;
+      }
+      // one page per turn of the event loop: ingest and other requests run in between
+      setImmediate(pump);
+    };
+    pump();
   }
 
   const request = (req: IncomingMessage, res: ServerResponse): void => {

@@ -83,7 +83,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
   const limiter = new AuthFailureLimiter(limits.auth_failures_per_minute);
 
   const store = new AlertStore({ dataDir: opts.dataDir });
-  const hub = new TailHub(store, logger.child({ component: "tail" }), limits.tail_queue_bytes);
+  const hub = new TailHub(store, logger.child({ component: "tail" }), limits.tail_queue_bytes, limits.page_bytes);
   const ingestCounters: IngestCounters = {
     requests: 0,
     alerts_stored: 0,
@@ -104,6 +104,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     auth_rate_limited: 0,
     inflight_refused: 0,
     grpc_internal_errors: 0,
+    grpc_call_timeouts: 0,
   };
   const httpCounters: HttpCounters = {
     http_requests: 0,
@@ -162,7 +163,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     "grpc.keepalive_timeout_ms": limits.keepalive_timeout_ms,
     "grpc.max_connection_idle_ms": limits.idle_timeout_ms,
     interceptors: [
-      grpcGuard({ auth, limiter, budget, reserveBytes: maxMessageBytes, clientIp, counters: refusals, logger }),
+      grpcGuard({ auth, limiter, budget, reserveBytes: maxMessageBytes, callTimeoutMs: limits.request_timeout_ms, clientIp, counters: refusals, logger }),
     ],
   });
   grpc.addService(INGEST_SERVICE, {
@@ -201,6 +202,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     stats,
     maxBodyBytes: limits.max_body_bytes,
     maxTailClients: limits.max_tail_clients,
+    queryLimits: limits,
   });
   http.on("request", api.request);
   http.on("upgrade", api.upgrade);
