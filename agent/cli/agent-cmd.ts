@@ -238,6 +238,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
       dataDir: join(flags.data, "collector"),
       logger,
       token: embeddedToken,
+      limits: cfg.collector.limits,
     });
     closers.push(() => col.close());
     collectorAddress = col.address;

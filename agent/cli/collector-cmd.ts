@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * `vigil collector --listen HOST:PORT --data DIR [--token T]`: runs the collector (gRPC ingest,
+ * `vigil collector --listen HOST:PORT --data DIR [--token T] [--config FILE]`: runs the collector (gRPC ingest,
  * query API, WebSocket tail, Falco `http_output` endpoint) until SIGINT/SIGTERM; optionally
  * pulls alerts from an existing Falco's gRPC outputs API (`--falco-grpc`).
  */
@@ -9,6 +9,7 @@ import type { Command } from "commander";
 import { createLogger } from "../log.js";
 import { startCollector } from "../../collector/server.js";
 import { parseDuration } from "../../collector/filter.js";
+import { loadConfig } from "../config/index.js";
 
 interface CollectorCmdOptions {
   listen: string;
@@ -20,6 +21,7 @@ interface CollectorCmdOptions {
   retention: string;
   falcoGrpc?: string;
   tokenFile?: string;
+  config?: string;
 }
 
 /** Adds `vigil collector`. */
@@ -35,9 +37,12 @@ export function registerCollector(program: Command): void {
     .option("--tls-cert <file>", "PEM certificate: serve TLS")
     .option("--tls-key <file>", "PEM private key for --tls-cert")
     .option("--retention <duration>", "delete alerts older than this (e.g. 7d, 12h; 0 = keep)", "7d")
+    .option("--config <file>", "Vigil configuration file: the collector reads its collector.limits section (also VIGIL_COLLECTOR_LIMITS_<KEY> variables)")
     .option("--falco-grpc <address>", "also pull alerts from a Falco gRPC outputs server (unix:///run/falco/falco.sock or HOST:PORT)")
     .action(async (o: CollectorCmdOptions) => {
       const logger = createLogger();
+      // limits: defaults < file < VIGIL_COLLECTOR_LIMITS_* (the agent's loader, one file format for both)
+      const cfg = loadConfig({ ...(o.config !== undefined ? { file: o.config } : {}), env: process.env });
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error("--tls-cert and --tls-key go together");
       const retentionMs = o.retention === "0" ? 0 : parseDuration(o.retention);
       const tokenFile = o.tokenFile ?? process.env["VIGIL_TOKEN_FILE"];
@@ -53,6 +58,7 @@ export function registerCollector(program: Command): void {
         insecure: o.insecure === true,
         tls: o.tlsCert !== undefined && o.tlsKey !== undefined ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined,
         retentionMs,
+        limits: cfg.collector.limits,
         logger,
       });
       let stopFalco: (() => Promise<void>) | undefined;

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { DRIFT_KIND_NAMES, parseSelector, type DriftKind } from "../prevent/policy.js";
 import { DEFAULT_FIM_EXCLUDES, DEFAULT_FIM_PATHS } from "../fim/watch-set.js";
 import { httpLimitsSchema } from "../metrics/http-guard.js";
+import { collectorLimitsSchema } from "../../collector/limits.js";
 
 const UNITS: Record<string, number> = {
   "": 1,
@@ -173,6 +174,16 @@ export const configSchema = z.strictObject({
             .prefault({}),
         })
         .prefault({}),
+    })
+    .prefault({}),
+  /**
+   * The collector: the embedded one the agent runs when `sinks.collector` names none, or the
+   * `vigil collector` server (`--config` reads this section). Every limit and timeout it applies
+   * to clients, before authentication (collector/limits.ts, SECURITY.md).
+   */
+  collector: z
+    .strictObject({
+      limits: collectorLimitsSchema.prefault({}),
     })
     .prefault({}),
   fim: z
