@@ -10,6 +10,10 @@
  * 2. a missing or bad bearer token → UNAUTHENTICATED (one failure for the limiter);
  * 3. no room in the in-flight byte budget for `max_message_bytes` → UNAVAILABLE (retryable).
  *
+ * An accepted call must be answered within `callTimeoutMs` (`request_timeout_ms`), else it ends
+ * with DEADLINE_EXCEEDED (`grpc_call_timeouts`) and its reservation is given back: a client that
+ * stalls in the middle of a message while answering keepalive pings holds nothing for long.
+ *
  * Every status is counted here by code (the refusal counters of grpc-status-counter.ts plus
  * `auth_rate_limited`, `inflight_refused`, `grpc_internal_errors`); a call that ends with no
  * status (transport refusal such as a message over the receive limit, or a client cancel)
@@ -28,6 +32,7 @@ export interface GrpcGuardCounters extends RefusalCounters {
   auth_rate_limited: number;
   inflight_refused: number;
   grpc_internal_errors: number;
+  grpc_call_timeouts: number;
 }
 
 /** What the gate needs. */
@@ -37,6 +42,8 @@ export interface GrpcGuardDeps {
   budget: ByteBudget;
   /** Bytes reserved per accepted call (the receive limit). */
   reserveBytes: number;
+  /** An accepted call not answered within this ends with DEADLINE_EXCEEDED. */
+  callTimeoutMs: number;
   /** The client IP behind a grpc-js peer string (`127.0.0.1:port` of the proxy's connection). */
   clientIp(peer: string): string;
   counters: GrpcGuardCounters;
@@ -53,9 +60,12 @@ export function grpcGuard(d: GrpcGuardDeps): ServerInterceptor {
   return (_method, call) => {
     let answered = false;
     let reserved = 0;
+    let timer: NodeJS.Timeout | undefined;
     const release = () => {
       if (reserved > 0) d.budget.release(reserved);
       reserved = 0;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
     };
     const refuse = (code: status, details: string, metadata?: Metadata) => {
       answered = true;
@@ -103,6 +113,12 @@ export function grpcGuard(d: GrpcGuardDeps): ServerInterceptor {
         return refuse(status.UNAVAILABLE, "collector busy: in-flight byte budget full, retry later");
       }
       reserved = d.reserveBytes;
+      timer = setTimeout(() => {
+        if (answered) return;
+        c.grpc_call_timeouts++;
+        refuse(status.DEADLINE_EXCEEDED, "request not received in time");
+      }, d.callTimeoutMs);
+      timer.unref();
       next(md);
     };
 

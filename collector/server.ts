@@ -204,6 +204,9 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     maxTailClients: limits.max_tail_clients,
     queryLimits: limits,
   });
+  // this server never listens (connections are handed to it), and Node starts the periodic
+  // header/request timeout check on "listening": without this, those timeouts never fire
+  http.emit("listening");
   http.on("request", api.request);
   http.on("upgrade", api.upgrade);
   http.on("clientError", api.clientError);
