@@ -121,23 +121,68 @@ export class TailClient {
   }
 }
 
-/** Fetches stored alerts (`GET /api/v1/alerts`); throws with the collector's message on failure. */
+/** Longest NDJSON line `queryAlerts` accepts (an alert is at most about 1 MiB of text; JSON escapes can grow it). */
+const MAX_QUERY_LINE = 16 * 1024 * 1024;
+
+/**
+ * Streams stored alerts (`GET /api/v1/alerts`, NDJSON): each alert goes to `onAlert` as its line
+ * arrives, oldest first, and the next chunk is read only once `onAlert` (and any promise it
+ * returns) is done, so memory stays at one chunk and one line whatever the result size. Resolves
+ * with the number of alerts; throws with the collector's message on a refusal, and when the
+ * stream ends early (the result would otherwise look complete while it is not).
+ */
 export async function queryAlerts(o: {
   address: string;
   token?: string | undefined;
   filter: AlertFilter;
   limit?: number;
   https?: boolean;
-}): Promise<(Alert & { uuid?: string })[]> {
+  onAlert(a: Alert & { uuid?: string }): void | Promise<void>;
+}): Promise<number> {
   const p = filterToParams(o.filter);
   if (o.limit !== undefined) p.set("limit", String(o.limit));
   const headers: Record<string, string> = {};
   const token = clientToken(o.token);
   if (token !== undefined && token !== "") headers["authorization"] = `Bearer ${token}`;
   const r = await fetch(`${o.https ? "https" : "http"}://${o.address}/api/v1/alerts?${p.toString()}`, { headers });
-  const body = (await r.json().catch(() => ({ error: `HTTP ${r.status}` }))) as unknown;
-  if (!r.ok) throw new Error((body as { error?: string }).error ?? `HTTP ${r.status}`);
-  return body as (Alert & { uuid?: string })[];
+  if (!r.ok) {
+    const body = (await r.json().catch(() => ({}))) as { error?: string };
+    throw new Error(body.error ?? `HTTP ${r.status}`);
+  }
+  if (r.body === null) return 0;
+  const reader = r.body.getReader();
+  const decoder = new TextDecoder();
+  let rest = "";
+  let n = 0;
+  const line = async (text: string) => {
+    if (text === "") return;
+    const a = JSON.parse(text) as Alert & { uuid?: string };
+    n++;
+    const done = o.onAlert(a);
+    if (done !== undefined) await done;
+  };
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      rest += decoder.decode(value, { stream: true });
+      let nl = rest.indexOf("\n");
+      let from = 0;
+      while (nl >= 0) {
+        await line(rest.slice(from, nl));
+        from = nl + 1;
+        nl = rest.indexOf("\n", from);
+      }
+      rest = rest.slice(from);
+      if (rest.length > MAX_QUERY_LINE) throw new Error(`query result line over ${MAX_QUERY_LINE} characters`);
+    }
+    rest += decoder.decode();
+    await line(rest);
+  } catch (err) {
+    await reader.cancel().catch(() => undefined);
+    throw err instanceof SyntaxError ? new Error("query result is not NDJSON", { cause: err }) : err;
+  }
+  return n;
 }
 
 /** Fetches a stored capture blob. */

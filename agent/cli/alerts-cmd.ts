@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * `vigil alerts query --collector HOST:PORT [--token T] [filters] [--output json]`: stored alerts
- * from a collector, oldest first; a JSON array (each alert with its `id` and Falco's fields) with
+ * from a collector, oldest first, printed as they stream in: one JSON object per line (NDJSON, each
+ * alert with its `id` and Falco's fields, as `vigil tail --output json` prints) with
  * `--output json`, one colored line per alert otherwise.
  */
 import { Option, type Command } from "commander";
+import { alertToJson } from "../../collector/alert-codec.js";
 import { formatAlertLine } from "../../collector/alert-line.js";
 import { normalizeFilter, type AlertFilter } from "../../collector/filter.js";
 import { queryAlerts } from "../../collector/tail-client.js";
@@ -75,16 +77,19 @@ export function registerAlerts(program: Command): void {
     const limit = Number(o.limit);
     if (!Number.isInteger(limit) || limit < 1) throw new Error(`bad --limit "${o.limit}"`);
     const filter = filterFromCli(o);
-    const rows = await queryAlerts({ address: o.collector, token: o.token, filter, limit, https: o.tls === true }).catch((err: unknown) => {
+    const color = (process.stdout.isTTY ?? false) && process.env["NO_COLOR"] === undefined;
+    // printed as they arrive; the next alert is read only once stdout has taken this one
+    const print = (line: string): Promise<void> | undefined =>
+      process.stdout.write(line) ? undefined : new Promise<void>((resolve) => process.stdout.once("drain", resolve));
+    await queryAlerts({
+      address: o.collector,
+      token: o.token,
+      filter,
+      limit,
+      https: o.tls === true,
+      onAlert: (a) => print(`${o.output === "json" ? JSON.stringify(alertToJson(a)) : formatAlertLine(a, color)}\n`),
+    }).catch((err: unknown) => {
       throw new Error(`query failed: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`);
     });
-    if (o.output === "json") {
-      process.stdout.write(`${JSON.stringify(rows)}\n`);
-      return;
-    }
-    const color = (process.stdout.isTTY ?? false) && process.env["NO_COLOR"] === undefined;
-    let text = "";
-    for (const a of rows) text += `${formatAlertLine(a, color)}\n`;
-    process.stdout.write(text);
   });
 }

@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
 import { CollectorClient } from "../../agent/sinks/collector-client.js";
 import { runCli, spawnTs } from "../sinks/helpers/run-ts.js";
-import { makeAlert, tempDir, waitFor } from "./helpers.js";
+import { makeAlert, ndjson, tempDir, waitFor } from "./helpers.js";
 
 const TOKEN = "cli-token";
 const children: ChildProcess[] = [];
@@ -43,7 +43,7 @@ describe("vigil collector / alerts query / tail", () => {
     expect(r.stderr.trim().split("\n").at(-1)).toMatch(/^vigil: a token is required to listen on 0\.0\.0\.0/);
   });
 
-  it("alerts query prints stored alerts as a JSON array, filtered, and refuses a bad token", async () => {
+  it("alerts query prints stored alerts as NDJSON, filtered, and refuses a bad token", async () => {
     const { address } = await collector("127.0.0.1:0", tempDir());
     const client = new CollectorClient({ address, token: TOKEN });
     const a1 = makeAlert({ rule: "Read sensitive file", priority: "Error" });
@@ -52,7 +52,7 @@ describe("vigil collector / alerts query / tail", () => {
     client.close();
     const r = await runCli(["alerts", "query", "--collector", address, "--token", TOKEN, "--priority", "warning", "--output", "json"]);
     expect(r.code, r.stderr).toBe(0);
-    const rows = JSON.parse(r.stdout) as { id: string; rule: string; output_fields: Record<string, unknown> }[];
+    const rows = ndjson(r.stdout) as { id: string; rule: string; output_fields: Record<string, unknown> }[];
     expect(rows.map((x) => x.id)).toEqual([a1.id]);
     expect(rows[0]).toMatchObject({ rule: "Read sensitive file", priority: "Error", output_fields: { "proc.pid": 1234 } });
     const text = await runCli(["alerts", "query", "--collector", address, "--namespace", "default"], { VIGIL_TOKEN: TOKEN });

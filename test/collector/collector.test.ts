@@ -8,7 +8,7 @@ import { CollectorClient } from "../../agent/sinks/collector-client.js";
 import { vigilProto } from "../../collector/proto.js";
 import { alertToProto } from "../../collector/alert-codec.js";
 import type { Alert } from "../../agent/sinks/types.js";
-import { makeAlert, memoryLogger, quiet, tempDir, waitFor } from "./helpers.js";
+import { makeAlert, memoryLogger, ndjson, quiet, tempDir, waitFor } from "./helpers.js";
 
 const TOKEN = "s3cret-token";
 
@@ -180,7 +180,7 @@ describe("collector HTTP side", () => {
       expect(r.status).toBe(200);
       expect(await r.json()).toEqual({ id: "0f8e7c52-7b7c-4f3e-9b5e-2a9f0d3c1a11", stored: i === 0 });
     }
-    const q = (await (await fetch(`${base}/api/v1/alerts?rule=Read+sensitive+file+untrusted`, { headers: auth })).json()) as Record<string, unknown>[];
+    const q = ndjson(await (await fetch(`${base}/api/v1/alerts?rule=Read+sensitive+file+untrusted`, { headers: auth })).text()) as Record<string, unknown>[];
     expect(q).toHaveLength(1);
     expect(q[0]).toMatchObject({ id: "0f8e7c52-7b7c-4f3e-9b5e-2a9f0d3c1a11", priority: "Warning", hostname: "falco-node" });
     expect((q[0]!["output_fields"] as Record<string, unknown>)["proc.pid"]).toBe(42);
@@ -259,7 +259,7 @@ describe("collector query filters", () => {
   const q = async (qs: string) => {
     const r = await fetch(`http://${col.address}/api/v1/alerts?${qs}`);
     expect(r.status).toBe(200);
-    return ((await r.json()) as { id: string }[]).map((a) => Object.entries(ids).find(([, v]) => v === a.id)?.[0]);
+    return (ndjson(await r.text()) as { id: string }[]).map((a) => Object.entries(ids).find(([, v]) => v === a.id)?.[0]);
   };
 
   it.each([

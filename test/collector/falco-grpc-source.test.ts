@@ -10,7 +10,7 @@ import { FalcoGrpcSource, falcoResponseToAlert } from "../../agent/sources/falco
 import type { Alert } from "../../agent/sinks/types.js";
 import { startCollector } from "../../collector/server.js";
 import { fakeFalco } from "../sinks/falco-interop.helpers.js";
-import { quiet, tempDir, waitFor } from "./helpers.js";
+import { ndjson, quiet, tempDir, waitFor } from "./helpers.js";
 import { createInterface } from "node:readline";
 import { spawnTs } from "../sinks/helpers/run-ts.js";
 
@@ -89,7 +89,7 @@ describe("Falco gRPC outputs source", () => {
     cleanups.push(() => src.stop());
     for (let i = 0; i < 3; i++) falco.push(falcoResp(i));
     await waitFor(() => col.store.count() === 3, 5000, "stored");
-    const r = (await (await fetch(`http://${col.address}/api/v1/alerts?namespace=prod&rule=Falco*`)).json()) as { rule: string; hostname: string }[];
+    const r = ndjson(await (await fetch(`http://${col.address}/api/v1/alerts?namespace=prod&rule=Falco*`)).text()) as { rule: string; hostname: string }[];
     expect(r.map((a) => a.rule)).toEqual(["Falco rule 0", "Falco rule 1", "Falco rule 2"]);
     expect(r[0]!.hostname).toBe("falco-host");
   });
@@ -109,7 +109,7 @@ describe("Falco gRPC outputs source", () => {
     });
     let rules: string[] = [];
     await waitFor(async () => {
-      const r = (await (await fetch(`http://${address}/api/v1/alerts?node=falco-host`)).json()) as { rule: string }[];
+      const r = ndjson(await (await fetch(`http://${address}/api/v1/alerts?node=falco-host`)).text()) as { rule: string }[];
       rules = r.map((a) => a.rule);
       return rules.length === 4;
     }, 10_000, "4 Falco alerts stored");

@@ -67,3 +67,11 @@ export async function waitFor(pred: () => boolean | Promise<boolean>, ms = 10_00
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** Parses an NDJSON body (`GET /api/v1/alerts`, `vigil alerts query --output json`) into its objects. */
+export function ndjson(text: string): unknown[] {
+  return text
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l) as unknown);
+}

@@ -9,7 +9,7 @@ import { CollectorClient } from "../../agent/sinks/collector-client.js";
 import type { Alert } from "../../agent/sinks/types.js";
 import { startCollector, type RunningCollector } from "../../collector/server.js";
 import { TailClient } from "../../collector/tail-client.js";
-import { makeAlert, quiet, tempDir, waitFor } from "./helpers.js";
+import { makeAlert, ndjson, quiet, tempDir, waitFor } from "./helpers.js";
 
 describe("collector over TLS", () => {
   let col: RunningCollector;
@@ -54,7 +54,7 @@ describe("collector over TLS", () => {
       req.on("error", reject);
       req.end();
     });
-    expect((JSON.parse(body) as { id: string }[]).map((x) => x.id)).toEqual([a.id]);
+    expect((ndjson(body) as { id: string }[]).map((x) => x.id)).toEqual([a.id]);
   });
 
   it("refuses a plaintext client on the TLS port", async () => {

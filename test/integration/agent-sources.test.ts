@@ -203,7 +203,7 @@ describe("embedded collector", () => {
     for (let i = 0; i < 50 && !rows.some((r) => r.output_fields["proc.pid"] === pid); i++) {
       const ok = query({ VIGIL_DATA: data });
       expect(ok.status, ok.stderr).toBe(0);
-      rows = JSON.parse(ok.stdout) as typeof rows;
+      rows = ok.stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as (typeof rows)[number]);
       if (!rows.some((r) => r.output_fields["proc.pid"] === pid)) await new Promise((r) => setTimeout(r, 200));
     }
     expect(rows.some((r) => r.output_fields["proc.pid"] === pid)).toBe(true);
