@@ -24,6 +24,10 @@ export interface IngestCounters {
   captures_stored: number;
   captures_duplicate: number;
   captures_invalid: number;
+  /** Captures refused because their alert is not stored (limits.orphan_captures "refuse"). */
+  captures_orphan_refused: number;
+  /** Captures stored although their alert is not (limits.orphan_captures "store"). */
+  captures_orphan_stored: number;
   store_errors: number;
   /** Handler failures answered with INTERNAL. */
   internal_errors: number;
@@ -53,6 +57,8 @@ export function makeIngestHandler(opts: {
   maxMessageBytes: number;
   counters: IngestCounters;
   logger: Logger;
+  /** A capture whose alert is neither stored nor in the same push: refused (default) or stored; both counted. */
+  orphanCaptures?: "refuse" | "store";
 }) {
   const { target, auth, maxMessageBytes, counters: c, logger } = opts;
   const { PushRequest, PushResponse } = vigilProto();
@@ -118,14 +124,23 @@ export function makeIngestHandler(opts: {
           rejected.push({ id: id.slice(0, 64), reason: "bad capture" });
           continue;
         }
+        // the push's own alerts were stored above, so "known" covers an alert and its capture sent together
+        const orphan = !target.store.hasAlert(id);
+        if (orphan && opts.orphanCaptures !== "store") {
+          c.captures_orphan_refused++;
+          rejected.push({ id, reason: "unknown alert" });
+          continue;
+        }
         const stored = target.store.insertCapture({
           alertId: id,
           data: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
           eventCount: cap.event_count ?? 0,
           containerId: (cap.container_id ?? "").slice(0, 128),
         });
-        if (stored) c.captures_stored++;
-        else c.captures_duplicate++;
+        if (stored) {
+          c.captures_stored++;
+          if (orphan) c.captures_orphan_stored++;
+        } else c.captures_duplicate++;
         ackedCaptures.push(id);
       }
       if (r.inserted.length > 0) target.onStored(r.inserted);

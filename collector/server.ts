@@ -92,6 +92,8 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     captures_stored: 0,
     captures_duplicate: 0,
     captures_invalid: 0,
+    captures_orphan_refused: 0,
+    captures_orphan_stored: 0,
     store_errors: 0,
     internal_errors: 0,
   };
@@ -167,7 +169,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     ],
   });
   grpc.addService(INGEST_SERVICE, {
-    Push: makeIngestHandler({ target, auth, maxMessageBytes, counters: ingestCounters, logger }),
+    Push: makeIngestHandler({ target, auth, maxMessageBytes, counters: ingestCounters, logger, orphanCaptures: limits.orphan_captures }),
   });
   const grpcPort = await new Promise<number>((resolve, reject) =>
     grpc.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
