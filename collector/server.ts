@@ -251,6 +251,22 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     socket.destroy();
   };
 
+  // grpc-js closes sessions idle without calls; this also closes a client that went silent
+  // before its SETTINGS or in the middle of a message. Only the client's bytes count (a live
+  // client answers keepalive pings), not ours: a server ping to a dead client is no activity.
+  const silenceTimer = (socket: Socket, ms: number) => {
+    let last = Date.now();
+    socket.on("data", () => (last = Date.now()));
+    let timer: NodeJS.Timeout;
+    const check = () => {
+      const quiet = Date.now() - last;
+      if (quiet >= ms) closeIdle(socket);
+      else timer = setTimeout(check, ms - quiet);
+    };
+    timer = setTimeout(check, ms);
+    socket.once("close", () => clearTimeout(timer));
+  };
+
   // HTTP/2 preface → the gRPC server through a loopback connection; anything else → HTTP/1.1
   const dispatch = (socket: Socket, head: Buffer) => {
     if (head.subarray(0, PREFACE.length).equals(PREFACE)) {
@@ -269,9 +285,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
       up.on("error", () => socket.destroy());
       socket.on("close", () => up.destroy());
       up.on("close", () => socket.destroy());
-      // grpc-js closes sessions idle without calls; this also closes a client that went silent
-      // before its SETTINGS or in the middle of a message (a live client answers keepalive pings)
-      socket.setTimeout(limits.idle_timeout_ms, () => closeIdle(socket));
+      silenceTimer(socket, limits.idle_timeout_ms);
       up.write(head);
       socket.pipe(up);
       up.pipe(socket);

@@ -346,6 +346,48 @@ describe("idle and flooding connections", () => {
     await waitFor(() => col.stats()["connections_open"] === 0, 2000, "connection released");
   });
 
+  it("a silent HTTP/2 client is closed even when server keepalive pings are due before idle_timeout_ms", async () => {
+    const col = await collector({ limits: { idle_timeout_ms: 1500, keepalive_time_ms: 200, keepalive_timeout_ms: 200 } });
+    const s = await open(col.address);
+    s.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    // our pings to it do not count as activity; it never answers them
+    expect(await closedWithin(s, 5000)).toBeLessThan(2500);
+  });
+
+  it("HTTP/2 SETTINGS announce max_concurrent_streams from the limits", async () => {
+    const col = await collector({ limits: { max_concurrent_streams: 4 } });
+    const session = h2connect(`http://${col.address}`);
+    session.on("error", () => undefined);
+    const settings = await new Promise<{ maxConcurrentStreams?: number }>((resolve) => session.once("remoteSettings", resolve));
+    session.destroy();
+    expect(settings.maxConcurrentStreams).toBe(4);
+  });
+
+  it("with 1,500 idle connections open (prefaces and half requests), /healthz answers within 1 s and ingest works", async () => {
+    const col = await collector({ limits: { max_connections: 4000, max_connections_per_ip: 4000 } });
+    const flood: Socket[] = [];
+    try {
+      for (let i = 0; i < 1500; i++) {
+        const s = await open(col.address);
+        s.on("error", () => undefined);
+        s.write(i % 2 === 0 ? "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" : "GET /api/v1/stats HTTP/1.1\r\nhost: x\r\n");
+        flood.push(s);
+      }
+      await waitFor(() => col.stats()["connections_open"]! >= 1500, 5000, "flood open");
+      const t0 = Date.now();
+      expect((await get(col, "/healthz", {})).status).toBe(200);
+      expect(Date.now() - t0).toBeLessThan(1000);
+      const client = new CollectorClient({ address: col.address, token: TOKEN });
+      try {
+        expect((await client.push([makeAlert()], [])).ackedIds).toHaveLength(1);
+      } finally {
+        client.close();
+      }
+    } finally {
+      for (const s of flood) s.destroy();
+    }
+  }, 60_000);
+
   it("a connection that sends only part of the preface is closed after first_bytes_timeout_ms", async () => {
     const col = await collector({ limits: { first_bytes_timeout_ms: 300 } });
     const s = await open(col.address);
