@@ -5,16 +5,40 @@
  * `allowed: true`; when a pod cannot be instrumented the answer carries a warning (shown by
  * kubectl) and an audit annotation saying why, and the webhook logs and counts it. The
  * configuration it prints uses `failurePolicy: Ignore`, so an unreachable webhook blocks nothing.
+ *
+ * Who can reach it: anyone who can reach the Service's port, over TLS (the API server verifies
+ * the certificate through the configuration's caBundle; the webhook does not authenticate its
+ * callers, and needs no credentials of its own). What a caller can make it hold is bounded
+ * before any body is read: connections, handshake, header and request time, header and body
+ * bytes (a Content-Length over the limit is a 413 unread); anything malformed is a 4xx with a
+ * clear message and a handler failure a counted 500, never a crash.
  */
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
+import { z } from "zod";
+import { guardHttpServer, httpLimitsSchema, httpServerOptions } from "../metrics/http-guard.js";
+import { metrics as defaultMetrics, type Metrics } from "../metrics/metrics.js";
 import { InjectError } from "./errors.js";
 import { INJECT_LABEL, patchPod, type PodInjectOptions } from "./pod.js";
 
 /** Reviews larger than this are refused (the API server's own request limit is 3 MiB). */
 export const MAX_REVIEW_BYTES = 4 * 1024 * 1024;
+
+/** The webhook's limits: those of every agent HTTP server, plus the body and the TLS handshake. */
+export const webhookLimitsSchema = httpLimitsSchema.extend({
+  /** Largest AdmissionReview body (413, read or announced). */
+  max_body_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(MAX_REVIEW_BYTES),
+  /** A TLS handshake must complete within this. */
+  handshake_timeout_ms: z.number().int().min(100).max(600_000).default(10_000),
+  /** The API server sends one review per connection at a time; a small cap suffices. */
+  max_connections: z.number().int().min(1).max(100_000).default(128),
+});
+/** Webhook limits after defaults. */
+export type WebhookLimits = z.output<typeof webhookLimitsSchema>;
+/** Webhook limits as a caller gives them (every key optional). */
+export type WebhookLimitsInput = z.input<typeof webhookLimitsSchema>;
 
 export interface AdmissionResponse {
   uid: string;
@@ -117,6 +141,10 @@ export interface WebhookServerOptions {
   key: string | Buffer;
   logger: Logger;
   inject: PodInjectOptions;
+  /** Connection cap, timeouts and the body limit; defaults in {@link webhookLimitsSchema}. */
+  limits?: WebhookLimitsInput | undefined;
+  /** Where refusals and failures are counted; defaults to the process-wide `metrics`. */
+  metrics?: Metrics | undefined;
 }
 
 export interface WebhookServer {
@@ -125,9 +153,9 @@ export interface WebhookServer {
   close(): Promise<void>;
 }
 
-function reply(res: ServerResponse, status: number, body: unknown): void {
+function reply(res: ServerResponse, status: number, body: unknown, close = false): void {
   const s = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(s) });
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(s), ...(close ? { connection: "close" } : {}) });
   res.end(s);
 }
 
@@ -135,61 +163,73 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 export function startWebhookServer(o: WebhookServerOptions): Promise<WebhookServer> {
   const log = o.logger.child({ component: "webhook" });
   const counters: WebhookCounters = { reviews: 0, patched: 0, not_opted_in: 0, failed: 0, bad_requests: 0 };
+  const limits = webhookLimitsSchema.parse(o.limits ?? {});
+  const maxBody = limits.max_body_bytes;
+
+  const refuse = (res: ServerResponse, status: number, reason: string, error: string, close = false): void => {
+    counters.bad_requests++;
+    guard.refused(reason);
+    reply(res, status, { error }, close);
+  };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? "/").split("?", 1)[0];
     if (req.method === "GET" && path === "/healthz") return reply(res, 200, { ok: true });
     if (path !== "/mutate") return reply(res, 404, { error: "not found" });
-    if (req.method !== "POST") return reply(res, 405, { error: "POST an AdmissionReview" });
+    if (req.method !== "POST") return refuse(res, 405, "method", "POST an AdmissionReview");
     const ct = req.headers["content-type"] ?? "";
-    if (!ct.startsWith("application/json")) {
-      counters.bad_requests++;
-      return reply(res, 415, { error: "content-type must be application/json" });
-    }
+    if (!ct.startsWith("application/json")) return refuse(res, 415, "content_type", "content-type must be application/json");
+    // an announced size over the limit is refused before a byte of the body is read
+    const announced = req.headers["content-length"];
+    if (announced !== undefined && Number(announced) > maxBody) return refuse(res, 413, "too_large", `review too large (limit ${maxBody} bytes)`, true);
     const chunks: Buffer[] = [];
     let size = 0;
-    let tooBig = false;
-    req.on("data", (c: Buffer) => {
+    let done = false;
+    const onData = (c: Buffer): void => {
+      if (done) return;
       size += c.length;
-      if (size > MAX_REVIEW_BYTES) {
-        if (!tooBig) {
-          tooBig = true;
-          counters.bad_requests++;
-          reply(res, 413, { error: "review too large" });
-          req.destroy();
-        }
+      if (size > maxBody) {
+        done = true;
+        chunks.length = 0;
+        // the rest is discarded by Node as it arrives; the connection closes after the answer
+        req.off("data", onData);
+        refuse(res, 413, "too_large", `review too large (limit ${maxBody} bytes)`, true);
         return;
       }
       chunks.push(c);
-    });
-    req.on("end", () => {
-      if (tooBig) return;
-      let body: unknown;
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-      } catch {
-        counters.bad_requests++;
-        return reply(res, 400, { error: "body is not JSON" });
-      }
-      const r = review(body, o.inject, counters, log);
-      reply(res, r.status, r.body);
-    });
+    };
+    req.on("data", onData);
     req.on("error", () => undefined);
+    req.on("end", () => {
+      if (done) return;
+      done = true;
+      try {
+        const text = Buffer.concat(chunks, size).toString("utf8");
+        chunks.length = 0;
+        if (text.trim() === "") return refuse(res, 400, "bad_json", "empty body: POST an AdmissionReview (JSON)");
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          return refuse(res, 400, "bad_json", "body is not valid JSON");
+        }
+        const r = review(body, o.inject, counters, log);
+        if (r.status === 400) guard.refused("bad_review");
+        reply(res, r.status, r.body);
+      } catch (err) {
+        guard.internalError(res, err);
+      }
+    });
   };
 
-  const server: Server = createServer({ cert: o.cert, key: o.key, minVersion: "TLSv1.2", requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {
-    try {
-      handle(req, res);
-    } catch (err) {
-      log.error({ err }, "webhook request failed");
-      if (!res.headersSent) reply(res, 500, { error: "internal error" });
-    }
-  });
-  server.on("tlsClientError", () => undefined);
+  const server: Server = createServer({ ...httpServerOptions(limits), cert: o.cert, key: o.key, minVersion: "TLSv1.2", handshakeTimeout: limits.handshake_timeout_ms });
+  const guard = guardHttpServer(server, { name: "webhook", limits, logger: log, metrics: o.metrics ?? defaultMetrics });
+  server.on("request", guard.total(handle));
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(o.port, o.host ?? "0.0.0.0", () => {
       server.off("error", reject);
+      server.on("error", (err) => log.error({ err }, "webhook server error"));
       const port = (server.address() as AddressInfo).port;
       log.info({ port }, "webhook listening");
       resolve({

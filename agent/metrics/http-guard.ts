@@ -139,8 +139,16 @@ export function guardHttpServer(server: HttpServer | HttpsServer, o: GuardOption
     m.serverConnectionsTimedOut.inc({ server: name });
     sock.destroy();
   });
-  server.on("clientError", (err: Error & { code?: string }, sock: Socket) => {
+  server.on("clientError", (err: Error & { code?: string; library?: string }, sock: Socket) => {
     if (err.code === "ECONNRESET" || err.code === "EPIPE") {
+      sock.destroy();
+      return;
+    }
+    // https re-emits a failed or timed-out TLS handshake here: there is no HTTP to answer with
+    if (err.code?.startsWith("ERR_TLS_") || err.code?.startsWith("ERR_SSL_") || err.library !== undefined) {
+      const timedOut = err.code === "ERR_TLS_HANDSHAKE_TIMEOUT";
+      m.serverRequestsRefused.inc({ server: name, reason: timedOut ? "tls_handshake_timeout" : "tls_handshake" });
+      if (timedOut) m.serverConnectionsTimedOut.inc({ server: name });
       sock.destroy();
       return;
     }
@@ -153,11 +161,6 @@ export function guardHttpServer(server: HttpServer | HttpsServer, o: GuardOption
       sock.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       sock.destroySoon();
     } else sock.destroy();
-  });
-  server.on("tlsClientError", (err: Error & { code?: string }) => {
-    const timedOut = err.code === "ERR_TLS_HANDSHAKE_TIMEOUT";
-    m.serverRequestsRefused.inc({ server: name, reason: timedOut ? "tls_handshake_timeout" : "tls_handshake" });
-    if (timedOut) m.serverConnectionsTimedOut.inc({ server: name });
   });
 
   const internalError = (res: ServerResponse, err: unknown): void => {
