@@ -5,6 +5,7 @@
 export { loadRuleFiles, knownEventNames } from "./load/loader.js";
 export { listFields, resolveField, setHostName, setIpNameResolver, FieldType } from "./compile/fields.js";
 export { parseCondition, DEFAULT_LIMITS } from "./lang/parser.js";
+export { DEFAULT_EXPANSION_LIMITS } from "./load/budget.js";
 export { compileExpr } from "./compile/compiler.js";
 export { conditionCodes } from "./compile/evttype.js";
 export { compileFormat } from "./compile/formatter.js";
@@ -18,5 +19,6 @@ export type { RuleSet, CompiledRule } from "./engine.js";
 export type { FieldInfo, FieldValue, Getter, IpNameResolver } from "./compile/fields.js";
 export type { Expr, Op } from "./lang/ast.js";
 export type { ParseLimits } from "./lang/parser.js";
+export type { ExpansionLimits } from "./load/budget.js";
 export type { PluginRequirement } from "./load/collector.js";
 export type { RuleErrorCode, TextPos } from "./errors.js";

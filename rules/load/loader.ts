@@ -314,14 +314,21 @@ class Compilation {
     const macros = [...this.c.macros.values()].sort((a, b) => a.index - b.index);
     for (const m of macros) {
       const label = `macro '${m.name}'`;
+      const own = new Set<object>();
+      let back = identity;
       try {
-        const { tree, back } = this.parse(m.cond);
+        const parsed = this.parse(m.cond);
+        back = parsed.back;
         const origin = { label, cond: m.cond, back };
-        walk(tree, (x) => this.macroOrigin.set(x.pos, origin));
-        this.macroTrees.set(m.name, this.resolveMacros(tree, m.index));
+        walk(parsed.tree, (x) => {
+          this.macroOrigin.set(x.pos, origin);
+          own.add(x.pos);
+        });
+        this.macroTrees.set(m.name, this.resolveMacros(parsed.tree, m.index));
       } catch (err) {
         this.macroTrees.set(m.name, undefined);
-        this.reportCondError(err, m.cond, label, undefined, identity);
+        // an expansion limit passed in the macro's own tree is placed in its own condition
+        this.reportCondError(err, m.cond, label, own, back);
       }
     }
   }

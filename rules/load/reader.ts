@@ -93,19 +93,22 @@ export function readRulesFile(file: string, text: string, diags: Diagnostic[]): 
         const v = pair.value as Node | null;
         let value: unknown = null;
         // measured on the YAML tree before any of it is copied out
+        let size: number;
         try {
-          spent += v === null ? 1 : expandedSize(v, doc, sizes);
+          size = v === null ? 1 : expandedSize(v, doc, sizes);
         } catch (err) {
           // a stack overflow on absurd nesting: reported like any unreadable value
           diags.push({ severity: "error", code: DiagCode.YamlParse, message: oneLine((err as Error).message), file, line: keyLoc.line, col: keyLoc.col });
           bad = true;
           continue;
         }
-        if (spent > budget) {
+        // a refused value is not charged: the items after it still load
+        if (spent + size > budget) {
           diags.push({ severity: "error", code: DiagCode.YamlParse, message: `YAML alias expansion exceeds ${budget} nodes and characters`, file, line: keyLoc.line, col: keyLoc.col });
           bad = true;
           continue;
         }
+        spent += size;
         try {
           value = v === null ? null : v.toJS(doc, { maxAliasCount: MAX_ALIAS_COUNT });
         } catch (err) {
