@@ -66,6 +66,8 @@ export interface SharedCounters {
 export const WS_PROTOCOL = "vigil.v1";
 /** Prefix of the subprotocol that carries a bearer token (`vigil.bearer.<token>`). */
 export const WS_BEARER_PREFIX = "vigil.bearer.";
+/** Stats that go up and down (the rest are counters). */
+const GAUGES = new Set(["clients", "connections_open", "inflight_bytes_in_use", "inflight_bytes_high_water"]);
 /** Alert IDs (the charset validateAlert accepts, at most 64 characters). */
 const ALERT_ID_RE = /^[0-9A-Za-z][0-9A-Za-z._:-]{0,63}$/;
 
@@ -340,7 +342,7 @@ export function makeHttpApi(d: HttpApiDeps) {
     if (req.method === "GET" && url.pathname === "/metrics") {
       // Prometheus text exposition of the same counters
       let text = "";
-      for (const [k, v] of Object.entries(d.stats())) text += `# TYPE vigil_collector_${k} ${k === "clients" ? "gauge" : "counter"}\nvigil_collector_${k} ${v}\n`;
+      for (const [k, v] of Object.entries(d.stats())) text += `# TYPE vigil_collector_${k} ${GAUGES.has(k) ? "gauge" : "counter"}\nvigil_collector_${k} ${v}\n`;
       res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
       res.end(text);
       return;

@@ -5,6 +5,20 @@
  * bytes decide — the HTTP/2 preface goes to the gRPC ingest server (grpc-js, bound on loopback
  * to an ephemeral port), anything else to the HTTP/1.1 server (query API, Falco `http_output`,
  * WebSocket tail). With TLS, the public port terminates TLS first.
+ *
+ * What a client can make it hold is bounded before authentication (limits.ts has every value):
+ * - connections: `max_connections` in all and `max_connections_per_ip`, counted on the raw TCP
+ *   connection before TLS or any protocol; over a cap it is closed at once (counted, one log
+ *   line per burst). The first bytes must come within `first_bytes_timeout_ms`.
+ * - HTTP/1: Node's header, request and keep-alive timeouts and header size from the limits;
+ *   bodies bounded by `max_body_bytes` and the in-flight budget (http-api.ts).
+ * - HTTP/2: a proxied connection whose client sends nothing for `idle_timeout_ms` is closed
+ *   (grpc-js itself closes sessions idle without calls, and pings with keepalive); streams per
+ *   connection capped by `max_concurrent_streams`; the receive limit is `max_message_bytes`.
+ * - gRPC memory: the token is checked on the metadata, before grpc-js reads the message; an
+ *   accepted call reserves `max_message_bytes` (the most grpc-js may buffer for it) from the
+ *   in-flight budget `inflight_bytes` shared with HTTP bodies, until it ends (grpc-guard.ts).
+ *   Each gRPC connection costs three descriptors (client, proxy, grpc-js side).
  */
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer as createNetServer, connect, type Server as NetServer, type Socket } from "node:net";
@@ -128,6 +142,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     connections_refused_per_ip: 0,
     connection_errors: 0,
     tls_handshake_failed: 0,
+    listener_errors: 0,
     local_alerts: 0,
   };
   const stats = (): Record<string, number> => ({
@@ -343,7 +358,12 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
   } else front = createNetServer((socket) => {
     if (admit(socket)) route(socket);
   });
-  front.on("error", (err) => logger.error({ err }, "listener error"));
+  // accept errors (EMFILE...) repeat for every attempt: one line per burst
+  const acceptLog = new BurstLog(logger, "listener error");
+  front.on("error", (err) => {
+    misc.listener_errors++;
+    acceptLog.hit({ err });
+  });
   await new Promise<void>((resolve, reject) => {
     front.once("error", reject);
     front.listen(port, host, () => {
