@@ -14,6 +14,7 @@ import { status } from "@grpc/grpc-js";
 import WebSocket from "ws";
 import { startCollector, type CollectorOptions, type RunningCollector } from "../../collector/server.js";
 import { CollectorClient } from "../../agent/sinks/collector-client.js";
+import { AuthFailureLimiter } from "../../collector/auth-limiter.js";
 import { makeAlert, memoryLogger, quiet, tempDir, waitFor } from "./helpers.js";
 import { REPO } from "../sinks/helpers/run-ts.js";
 
@@ -238,6 +239,20 @@ describe("failed-auth rate limit per address", () => {
     expect(col.stats()["auth_rate_limited"]).toBe(4);
     // health stays open
     expect((await get(col, "/healthz", {})).status).toBe(200);
+  });
+
+  it("the limiter's memory is bounded (LRU of addresses) and a window ends after a minute", () => {
+    let now = 1_000_000;
+    const lim = new AuthFailureLimiter(2, 100, () => now);
+    for (let i = 0; i < 10_000; i++) lim.fail(`10.0.${i >> 8}.${i & 255}`);
+    expect(lim.size).toBe(100);
+    lim.fail("192.0.2.1");
+    lim.fail("192.0.2.1");
+    expect(lim.retryAfterMs("192.0.2.1")).toBe(60_000);
+    now += 59_000;
+    expect(lim.retryAfterMs("192.0.2.1")).toBe(1000);
+    now += 1000;
+    expect(lim.retryAfterMs("192.0.2.1")).toBe(0);
   });
 
   it("failures over gRPC count for the real client address behind the proxy", async () => {
