@@ -28,7 +28,7 @@ import type { Duplex } from "node:stream";
 import { gunzipSync, inflateSync } from "node:zlib";
 import type { Logger } from "pino";
 import type { WebSocketServer } from "ws";
-import { alertFromFalcoJson, alertToJson, validateAlert } from "./alert-codec.js";
+import { alertFromFalcoJson, validateAlert } from "./alert-codec.js";
 import type { TokenCheck } from "./auth.js";
 import { CollectorError } from "./errors.js";
 import { filterFromParams, normalizeFilter, type AlertFilter } from "./filter.js";
@@ -266,7 +266,7 @@ export function makeHttpApi(d: HttpApiDeps) {
         const p = page ?? read(cursor, left);
         page = undefined;
         let text = "";
-        for (const r of p.rows) text += `${JSON.stringify(alertToJson(r.alert))}\n`;
+        for (const r of p.rows) text += `${r.json}\n`;
         left -= p.rows.length;
         cursor = p.next ?? cursor;
         if (left <= 0 || !p.more) {

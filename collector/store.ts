@@ -11,7 +11,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import type { Alert } from "../agent/sinks/types.js";
 import { alertKeys, filterToSql, type AlertFilter, type AlertKeys } from "./filter.js";
-import { priorityNumber, isoFromMs } from "./alert-codec.js";
+import { alertToJson, priorityNumber, isoFromMs } from "./alert-codec.js";
 import { CollectorError } from "./errors.js";
 
 /** One alert as stored, with its store sequence number and filter keys. */
@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS alerts (
   received_ms INTEGER NOT NULL,
   -- tags joined and wrapped with U+001F (\x1fa\x1fb\x1f): matched with instr(), no per-tag rows to write
   tags TEXT NOT NULL,
+  -- the alert as alertToJson shapes it (what queries and the tail send, as is)
   json TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time);
@@ -79,10 +80,33 @@ interface AlertRow {
   image_repo: string | null;
 }
 
+/**
+ * The Alert of a row. Rows hold the alert as query results and the tail show it (alertToJson:
+ * Falco's shape plus `id`), so both send the text as stored; rows written before that hold the
+ * Alert record itself (no `uuid`).
+ */
+function alertOfJson(json: string): Alert {
+  const o = JSON.parse(json) as Alert & { uuid?: string };
+  if (o.uuid === undefined) return o;
+  const a: Alert = {
+    id: o.id,
+    time: o.time,
+    rule: o.rule,
+    priority: o.priority,
+    source: o.source,
+    hostname: o.hostname,
+    output: o.output,
+    output_fields: o.output_fields,
+    tags: o.tags,
+  };
+  if (o.blocked === true) a.blocked = true;
+  return a;
+}
+
 function rowToStored(r: AlertRow): StoredAlert {
   return {
     seq: r.seq,
-    alert: JSON.parse(r.json) as Alert,
+    alert: alertOfJson(r.json),
     keys: {
       namespace: r.namespace,
       pod: r.pod,
@@ -114,10 +138,19 @@ export interface PageOptions {
   maxBytes: number;
 }
 
+/** One alert of a page: its position and its JSON as query results and the tail carry it. */
+export interface PageRow {
+  seq: number;
+  /** Normalized alert time. */
+  time: string;
+  /** `alertToJson` of the alert, as text (sent as is: no parse, no re-serialization). */
+  json: string;
+}
+
 /** One page of matching alerts. */
 export interface AlertPage {
-  rows: StoredAlert[];
-  /** Bytes of the rows' stored JSON. */
+  rows: PageRow[];
+  /** Bytes of the rows' JSON. */
   bytes: number;
   /** The cursor after the last row (the next page's `after`); undefined when the page is empty. */
   next: PageCursor | undefined;
@@ -142,7 +175,7 @@ export class AlertStore {
   private readonly stSeqOf: Database.Statement;
   private readonly stMaxSeq: Database.Statement;
   private readonly stAfter: Database.Statement;
-  private readonly stRow: Database.Statement;
+  private readonly stJson: Database.Statement;
   private readonly insertTx: (alerts: readonly Alert[]) => InsertResult;
   private readonly pageStatements = new Map<string, Database.Statement>();
 
@@ -179,9 +212,7 @@ export class AlertStore {
     this.stAfter = this.db.prepare(
       "SELECT seq, json, namespace, pod, container_id, container_name, image, image_repo FROM alerts WHERE seq > ? ORDER BY seq LIMIT ?",
     );
-    this.stRow = this.db.prepare(
-      "SELECT seq, json, namespace, pod, container_id, container_name, image, image_repo FROM alerts WHERE seq = ?",
-    );
+    this.stJson = this.db.prepare("SELECT id, json FROM alerts WHERE seq = ?");
     this.insertTx = this.db.transaction((alerts: readonly Alert[]): InsertResult => {
       const inserted: StoredAlert[] = [];
       let duplicates = 0;
@@ -202,7 +233,7 @@ export class AlertStore {
           k.imageRepo,
           now,
           a.tags.length > 0 ? `\x1f${a.tags.join("\x1f")}\x1f` : "",
-          JSON.stringify(a),
+          JSON.stringify(alertToJson(a)),
         );
         if (r.changes === 0) {
           duplicates++;
@@ -284,16 +315,18 @@ export class AlertStore {
       this.pageStatements.set(sql, st);
     }
     const keys = st.all(...params, o.limit) as [number, string][];
-    const rows: StoredAlert[] = [];
+    const rows: PageRow[] = [];
     let bytes = 0;
     let next: PageCursor | undefined;
     let cut = false;
     for (let i = 0; i < keys.length; i++) {
       const [seq, time] = keys[i]!;
-      const r = this.stRow.get(seq) as AlertRow | undefined;
+      const r = this.stJson.get(seq) as { id: string; json: string } | undefined;
       if (r === undefined) continue;
-      rows.push(rowToStored(r));
-      bytes += Buffer.byteLength(r.json);
+      // rows stored before the JSON became alertToJson's are converted on the way out
+      const json = r.json.startsWith(`{"id":${JSON.stringify(r.id)},"uuid":`) ? r.json : JSON.stringify(alertToJson(alertOfJson(r.json)));
+      rows.push({ seq, time, json });
+      bytes += Buffer.byteLength(json);
       next = { seq, time };
       if (bytes >= o.maxBytes) {
         cut = i < keys.length - 1;

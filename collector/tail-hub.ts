@@ -105,7 +105,7 @@ export class TailHub {
     const half = this.maxQueueBytes / 2;
     let need = 0;
     for (const s of page.rows) {
-      const f = frame(s);
+      const f = Buffer.from(`{"type":"alert","seq":${s.seq},"alert":${s.json}}\n`);
       const queued = c.ws.bufferedAmount;
       if (queued > 0 && queued + f.length > half) {
         need = f.length;
