@@ -43,8 +43,12 @@ export const collectorLimitsSchema = z.strictObject({
   keepalive_time_ms: ms(30_000),
   keepalive_timeout_ms: ms(10_000),
   // ---- memory shared by every request
-  /** Request body bytes held at once across all requests (HTTP bodies and gRPC messages) (`inflight_refused`). */
-  inflight_bytes: size(64 * 1024 * 1024),
+  /**
+   * Request body bytes held at once across all requests (`inflight_refused`): HTTP bodies as they
+   * arrive, and max_message_bytes for each authenticated gRPC push while it runs, so the default
+   * lets 16 pushes run at once (the rest get UNAVAILABLE, which agents retry from their spool).
+   */
+  inflight_bytes: size(128 * 1024 * 1024),
   // ---- responses
   /** Most alerts one query may ask for (`limit`); results stream as NDJSON pages. */
   max_query_limit: count(100_000),
