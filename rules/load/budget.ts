@@ -40,6 +40,13 @@ export const DEFAULT_EXPANSION_LIMITS: Readonly<ExpansionLimits> = {
   maxTotalChars: 64 * 1024 * 1024,
 };
 
+/** The defaults with the keys of `given` that are set (an undefined key keeps its default). */
+export function expansionLimits(given: Partial<ExpansionLimits> | undefined): ExpansionLimits {
+  const out: ExpansionLimits = { ...DEFAULT_EXPANSION_LIMITS };
+  if (given !== undefined) for (const k of Object.keys(out) as (keyof ExpansionLimits)[]) if (typeof given[k] === "number") out[k] = given[k];
+  return out;
+}
+
 /** Size and depth of an expanded (sub)tree. */
 export interface Measure {
   nodes: number;

@@ -15,7 +15,7 @@ import type { Expr } from "../lang/ast.js";
 import { walk } from "../lang/ast.js";
 import { isBlank } from "../lang/lexer.js";
 import { DEFAULT_LIMITS, parseCondition, type ParseLimits } from "../lang/parser.js";
-import { Budget, DEFAULT_EXPANSION_LIMITS, type ExpansionLimits } from "./budget.js";
+import { Budget, expansionLimits, type ExpansionLimits } from "./budget.js";
 import { Collector, type PluginRequirement } from "./collector.js";
 import { readRulesFile } from "./reader.js";
 import { DiagCode, parsePriority, PRIORITY_NAMES, type CondText, type Diagnostic, type ExceptionInfo, type ListInfo, type Loc, type MacroInfo, type RuleInfo } from "./types.js";
@@ -83,7 +83,7 @@ export function loadRuleFiles(files: readonly { path: string; text: string }[], 
   }
   let rules: Rule[] = [];
   try {
-    const budget = new Budget({ ...DEFAULT_EXPANSION_LIMITS, ...opts.expansion });
+    const budget = new Budget(expansionLimits(opts.expansion));
     rules = new Compilation(collector, diags, opts.limits ?? DEFAULT_LIMITS, budget).run(minPriority);
   } catch (err) {
     diags.push({ severity: "error", code: DiagCode.Validate, message: `internal error: ${(err as Error).message}`, file: files[0]?.path ?? "<none>", line: 1, col: 1 });
