@@ -4,6 +4,7 @@
  * enrich → rule engine → alert → sinks. The event path is synchronous up to the rule engine;
  * alerts go through a bounded queue to the sinks, which export in batches off the event path.
  */
+import type { ExpansionLimits } from "../rules/load/budget.js";
 import type { CompiledRule, RuleSet } from "../rules/index.js";
 import { deriveKernelFilters, type KernelFilters } from "../rules/compile/pushdown.js";
 import { CLONE_FAMILY, EVENTS, EXEC_FAMILY } from "../rules/event-table.js";
@@ -71,6 +72,8 @@ export interface PipelineOptions {
   metrics?: Metrics | undefined;
   ruleMatching?: "first" | "all";
   minPriority?: string;
+  /** The rules compile budget (defaults: rules/load/budget.ts). */
+  ruleLimits?: Partial<ExpansionLimits>;
   logger: Logger;
   source: (ctx: SourceContext) => EventSource;
   enricher?: Enricher | undefined;
@@ -169,6 +172,7 @@ export class Pipeline {
     };
     if (opts.ruleMatching !== undefined) engineOpts.ruleMatching = opts.ruleMatching;
     if (opts.minPriority !== undefined) engineOpts.minPriority = opts.minPriority;
+    if (opts.ruleLimits !== undefined) engineOpts.expansion = opts.ruleLimits;
     this.engine = new RuleEngine(engineOpts);
   }
 

@@ -9,6 +9,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, Option } from "commander";
+import { ruleLimitsFromConfig } from "../engine/rule-engine.js";
 import { loadConfig, type Config, type DeepPartial } from "../config/index.js";
 import { createLogger, type Logger } from "../log.js";
 import { metrics, startMetricsServer, type MetricsServer } from "../metrics/index.js";
@@ -329,6 +330,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     extraRulesFiles: extraRules,
     ruleMatching: cfg.rules.matching,
     minPriority: cfg.rules.min_priority,
+    ruleLimits: ruleLimitsFromConfig(cfg.rules.limits),
     logger,
     enricher,
     sinks,

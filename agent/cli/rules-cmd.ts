@@ -8,12 +8,18 @@
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { listFields, loadRuleFiles, type Diagnostic, type LoadResult } from "../../rules/index.js";
+import type { ExpansionLimits } from "../../rules/load/budget.js";
+import { loadConfig } from "../config/index.js";
+import { ruleLimitsFromConfig } from "../engine/rule-engine.js";
 
 interface CheckOptions {
   output: "text" | "json";
   syscalls?: boolean;
   ruleMatching?: "first" | "all";
   minPriority?: string;
+  /** The rules compile budget (the agent's `rules.limits`); defaults when absent. */
+  expansion?: Partial<ExpansionLimits>;
+  config?: string;
 }
 
 function diagLine(d: Diagnostic): string {
@@ -44,7 +50,8 @@ export function runRulesCheck(paths: readonly string[], o: CheckOptions, out: (s
       readErrors.push({ severity: "error", code: "LOAD_ERR_FILE_READ", message: `cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, file: p, line: 0, col: 0 });
     }
   }
-  const opts: { ruleMatching?: "first" | "all"; minPriority?: string } = {};
+  const opts: { ruleMatching?: "first" | "all"; minPriority?: string; expansion?: Partial<ExpansionLimits> } = {};
+  if (o.expansion !== undefined) opts.expansion = o.expansion;
   if (o.ruleMatching !== undefined) opts.ruleMatching = o.ruleMatching;
   if (o.minPriority !== undefined) opts.minPriority = o.minPriority;
   const res = loadRuleFiles(inputs, opts);
@@ -99,8 +106,10 @@ export function registerRules(program: Command): void {
     .option("--syscalls", "print the syscalls the rules need (the probe's kernel filter)")
     .addOption(new Option("--rule-matching <mode>", "first or all").choices(["first", "all"]))
     .option("--min-priority <name>", "drop rules below this priority")
+    .option("--config <file>", "check with the compile budget (rules.limits) of this agent configuration file")
     .action((files: string[], o: CheckOptions) => {
       let out = "";
+      if (o.config !== undefined) o.expansion = ruleLimitsFromConfig(loadConfig({ file: o.config, env: process.env }).rules.limits);
       process.exitCode = runRulesCheck(files, o, (s) => (out += s));
       writeOut(out);
     });

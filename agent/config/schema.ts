@@ -10,6 +10,7 @@ import { DRIFT_KIND_NAMES, parseSelector, type DriftKind } from "../prevent/poli
 import { DEFAULT_FIM_EXCLUDES, DEFAULT_FIM_PATHS } from "../fim/watch-set.js";
 import { httpLimitsSchema } from "../metrics/http-guard.js";
 import { collectorLimitsSchema } from "../../collector/limits.js";
+import { DEFAULT_EXPANSION_LIMITS } from "../../rules/load/budget.js";
 
 const UNITS: Record<string, number> = {
   "": 1,
@@ -78,6 +79,24 @@ export const configSchema = z.strictObject({
        * so the event path is compiled before the first real event (0 = off).
        */
       warmup_events: z.number().int().min(0).max(1_000_000).default(20_000),
+      /**
+       * The compile budget (rules/load/budget.ts): lists and macros are counted as they expand; an
+       * item past a limit is an error at its file:line:col, and a reload with one keeps the old set.
+       */
+      limits: z
+        .strictObject({
+          /** Nodes one list, condition or exception block may expand to. */
+          max_expansion_nodes: z.number().int().min(1000).max(100_000_000).default(DEFAULT_EXPANSION_LIMITS.maxExpansionNodes),
+          /** Characters of one condition or list after list expansion. */
+          max_expansion_chars: z.number().int().min(4096).max(1024 ** 3).default(DEFAULT_EXPANSION_LIMITS.maxExpansionChars),
+          /** Depth of a condition once macros are resolved. */
+          max_expansion_depth: z.number().int().min(16).max(100_000).default(DEFAULT_EXPANSION_LIMITS.maxExpansionDepth),
+          /** Nodes of every item of one load together. */
+          max_total_nodes: z.number().int().min(1000).max(1_000_000_000).default(DEFAULT_EXPANSION_LIMITS.maxTotalNodes),
+          /** Characters of every expanded text of one load together. */
+          max_total_chars: z.number().int().min(4096).max(8 * 1024 ** 3).default(DEFAULT_EXPANSION_LIMITS.maxTotalChars),
+        })
+        .prefault({}),
     })
     .prefault({}),
   sources: z

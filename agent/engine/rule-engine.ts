@@ -9,6 +9,8 @@ import { readdirSync, readFileSync, watch, type FSWatcher } from "node:fs";
 import { join } from "node:path";
 import { loadRuleFiles, type CompiledRule, type Diagnostic, type LoadResult, type RuleSet } from "../../rules/index.js";
 import type { SyscallEvent } from "../../rules/event.js";
+import type { ExpansionLimits } from "../../rules/load/budget.js";
+import type { Config } from "../config/index.js";
 import type { Logger } from "../log.js";
 import { packagePath } from "../paths.js";
 import { EngineError } from "./errors.js";
@@ -20,6 +22,8 @@ export interface RuleEngineOptions {
   extraFiles?: readonly string[];
   ruleMatching?: "first" | "all";
   minPriority?: string;
+  /** The rules compile budget (defaults: rules/load/budget.ts). */
+  expansion?: Partial<ExpansionLimits>;
   logger: Logger;
   /** Called after each successful swap (e.g. to retune the probe's syscall filter). */
   onSwap?: (rs: RuleSet) => void;
@@ -29,6 +33,17 @@ export interface RuleEngineOptions {
    * while the probe catches up.
    */
   beforeSwap?: (next: RuleSet, prev: RuleSet | undefined) => Promise<void>;
+}
+
+/** The rules compile budget of the configuration, in the loader's terms. */
+export function ruleLimitsFromConfig(l: Config["rules"]["limits"]): ExpansionLimits {
+  return {
+    maxExpansionNodes: l.max_expansion_nodes,
+    maxExpansionChars: l.max_expansion_chars,
+    maxExpansionDepth: l.max_expansion_depth,
+    maxTotalNodes: l.max_total_nodes,
+    maxTotalChars: l.max_total_chars,
+  };
 }
 
 /** The built-in rules files, in name order. */
@@ -70,7 +85,8 @@ export class RuleEngine {
         throw new EngineError("READ_FAILED", `cannot read rules file ${path}: ${(err as Error).message}`, { cause: err });
       }
     });
-    const opts: { ruleMatching?: "first" | "all"; minPriority?: string } = {};
+    const opts: { ruleMatching?: "first" | "all"; minPriority?: string; expansion?: Partial<ExpansionLimits> } = {};
+    if (this.opts.expansion !== undefined) opts.expansion = this.opts.expansion;
     if (this.opts.ruleMatching !== undefined) opts.ruleMatching = this.opts.ruleMatching;
     if (this.opts.minPriority !== undefined) opts.minPriority = this.opts.minPriority;
     return loadRuleFiles(inputs, opts);
