@@ -11,8 +11,16 @@
  * pushes alerts that arrive while the client is subscribed (to one subscriber, round-robin),
  * which a client-go consumer handles the same way. The queue is bounded: past `maxQueue` the
  * oldest alert is dropped and counted.
+ *
+ * What a client can hold is bounded (`limits`, {@link falcoOutputsLimitsSchema}): connections,
+ * concurrent streams per connection, the request size (Falco's requests are empty), subscribers,
+ * and the unsent bytes of each subscriber. A subscriber that does not read is dropped (counted)
+ * once its bytes reach the bound, so a stalled client never grows memory nor blocks the
+ * pipeline. Who can reach it: by default a unix socket (file permissions decide, like Falco's),
+ * or TCP with mTLS and/or a bearer token checked on the call's metadata before any message.
  */
 import { existsSync, unlinkSync } from "node:fs";
+import type { Server as NetServer, Socket } from "node:net";
 import {
   Server,
   ServerCredentials,
@@ -23,11 +31,38 @@ import {
   type ServerWritableStream,
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { z } from "zod";
+import { metrics as defaultMetrics, type Metrics } from "../metrics/metrics.js";
 import { priorityNumber } from "../../collector/alert-codec.js";
 import { TokenCheck } from "../../collector/auth.js";
 import { statusCounter, type RefusalCounters } from "../../collector/grpc-status-counter.js";
 import { FALCO_OUTPUTS_SERVICE, FALCO_VERSION_SERVICE, falcoProto } from "../../collector/proto.js";
 import type { Alert, ExportResult, Sink } from "./types.js";
+
+/** What one client can make the server hold; keys are snake_case like the other limits. */
+export const falcoOutputsLimitsSchema = z.strictObject({
+  /** Open connections at once; beyond it new ones are closed at accept (a log line, counted). */
+  max_connections: z.number().int().min(1).max(100_000).default(64),
+  /** Largest request message (Falco's requests are empty); the gRPC receive limit. */
+  max_receive_bytes: z.number().int().min(64).max(16 * 1024 * 1024).default(4 * 1024),
+  /** Concurrent calls on one HTTP/2 connection. */
+  max_concurrent_streams: z.number().int().min(1).max(1000).default(8),
+  /** Open `sub` calls in all; more are refused with RESOURCE_EXHAUSTED. */
+  max_subscribers: z.number().int().min(1).max(10_000).default(16),
+  /** Unsent bytes one subscriber may have; past it the subscriber is dropped (RESOURCE_EXHAUSTED, counted). */
+  subscriber_queue_bytes: z.number().int().min(1024).max(1024 ** 3).default(1024 * 1024),
+  /** A connection with no call in flight is closed after this. */
+  idle_timeout_ms: z.number().int().min(100).max(86_400_000).default(60_000),
+  /** Keepalive pings every this; a peer that does not answer within keepalive_timeout_ms is dropped. */
+  keepalive_time_ms: z.number().int().min(100).max(86_400_000).default(30_000),
+  keepalive_timeout_ms: z.number().int().min(100).max(600_000).default(10_000),
+  /** A TLS handshake (mTLS mode) must complete within this. */
+  handshake_timeout_ms: z.number().int().min(100).max(600_000).default(10_000),
+});
+/** Limits after defaults. */
+export type FalcoOutputsLimits = z.output<typeof falcoOutputsLimitsSchema>;
+/** Limits as a caller gives them (every key optional). */
+export type FalcoOutputsLimitsInput = z.input<typeof falcoOutputsLimitsSchema>;
 
 /** Options of {@link startFalcoOutputsServer}. */
 export interface FalcoOutputsServerOptions {
@@ -39,6 +74,10 @@ export interface FalcoOutputsServerOptions {
   tls?: { cert: Buffer; key: Buffer; ca?: Buffer } | undefined;
   maxQueue?: number;
   logger: Logger;
+  /** Connection, stream, request and subscriber bounds; defaults in {@link falcoOutputsLimitsSchema}. */
+  limits?: FalcoOutputsLimitsInput | undefined;
+  /** Where failures, refusals and drops are counted (`server="falco_outputs"`); defaults to the process-wide `metrics`. */
+  metrics?: Metrics | undefined;
 }
 
 /** A running Falco outputs server sink. */
@@ -74,99 +113,227 @@ export function alertToFalcoResponse(a: Alert): Buffer {
   return Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength);
 }
 
+const SERVER = "falco_outputs";
+
+interface Subscriber {
+  call: ServerDuplexStream<Buffer, Buffer>;
+  /** Bytes written to the call and not yet handed to the transport. */
+  pending: number;
+  subscribed: boolean;
+}
+
+/**
+ * grpc-js offers no connection cap nor TLS handshake timeout; its bound listeners are plain
+ * `net`/`tls` servers, reached here through its (private) listener map. Returns how many were
+ * found, so a grpc-js that renames the map is noticed (logged) rather than silently uncapped.
+ */
+function listenersOf(server: Server): NetServer[] {
+  const map = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  return map instanceof Map ? ([...map.keys()] as NetServer[]) : [];
+}
+
 /** Starts the server; resolves once it listens. */
 export async function startFalcoOutputsServer(o: FalcoOutputsServerOptions): Promise<FalcoOutputsServer> {
   const log = o.logger.child({ component: "falco-outputs" });
+  const m = o.metrics ?? defaultMetrics;
+  const limits = falcoOutputsLimitsSchema.parse(o.limits ?? {});
   const maxQueue = o.maxQueue ?? 10_000;
   const auth = new TokenCheck(o.token);
   const queue: Buffer[] = [];
-  const subs: ServerDuplexStream<Buffer, Buffer>[] = [];
+  const subs: Subscriber[] = [];
+  let openSubs = 0;
   let rr = 0;
   let dropBurst = 0;
+  let slowBurst = 0;
+  let connDropBurst = 0;
+  let lastErrorLog = 0;
   const refusals: RefusalCounters = { refused_unauthenticated: 0, refused_too_large: 0, refused_malformed: 0, refused_other: 0, refused_transport_or_cancelled: 0 };
-  const c = { queued: 0, delivered: 0, dropped_queue_full: 0, subscribers: 0, get_calls: 0 };
+  const c = {
+    queued: 0,
+    delivered: 0,
+    dropped_queue_full: 0,
+    subscribers: 0,
+    get_calls: 0,
+    subscribers_refused: 0,
+    subscribers_dropped_slow: 0,
+    connections_refused: 0,
+    handler_errors: 0,
+  };
 
   const authorized = (call: { metadata: { get(k: string): unknown[] } }) => {
     const h = call.metadata.get("authorization")[0];
     return auth.ok(typeof h === "string" ? h : undefined);
   };
 
-  const drainTo = (w: { write(b: Buffer): boolean }) => {
-    while (queue.length > 0) {
-      w.write(queue.shift()!);
-      c.delivered++;
+  /** A handler failure: INTERNAL to the client, counted, logged at most every 10 s. */
+  const failed = (call: { emit(e: "error", v: unknown): boolean }, err: unknown) => {
+    c.handler_errors++;
+    m.serverHandlerErrors.inc({ server: SERVER });
+    const now = Date.now();
+    if (now - lastErrorLog >= 10_000) {
+      lastErrorLog = now;
+      log.error({ err, handler_errors: c.handler_errors }, "Falco outputs handler failed: answered INTERNAL");
+    }
+    try {
+      call.emit("error", { code: status.INTERNAL, details: "internal error" });
+    } catch {
+      // the call is already gone
+    }
+  };
+  /** Runs `fn` so that whatever it throws ends `call` with INTERNAL. */
+  const guarded =
+    <A extends unknown[]>(call: { emit(e: "error", v: unknown): boolean }, fn: (...a: A) => void) =>
+    (...a: A): void => {
+      try {
+        fn(...a);
+      } catch (err) {
+        failed(call, err);
+      }
+    };
+
+  const leave = (sub: Subscriber) => {
+    const i = subs.indexOf(sub);
+    if (i >= 0) subs.splice(i, 1);
+    c.subscribers = subs.length;
+  };
+
+  /** Writes to a subscriber, keeping count of the bytes the transport has not taken yet. */
+  const writeTo = (sub: Subscriber, buf: Buffer) => {
+    sub.pending += buf.length;
+    sub.call.write(buf, () => {
+      sub.pending -= buf.length;
+    });
+    c.delivered++;
+  };
+
+  const dropSlow = (sub: Subscriber) => {
+    leave(sub);
+    c.subscribers_dropped_slow++;
+    m.serverSubscribersDropped.inc({ server: SERVER, reason: "slow" });
+    if (slowBurst++ === 0) log.warn({ subscriber_queue_bytes: limits.subscriber_queue_bytes }, "Falco outputs subscriber not reading: dropped (its queue is full)");
+    try {
+      sub.call.emit("error", { code: status.RESOURCE_EXHAUSTED, details: "subscriber too slow: its queue is full" });
+    } catch {
+      // already closed
     }
   };
 
-  const server = new Server({ interceptors: [statusCounter(refusals)], "grpc.max_receive_message_length": 64 * 1024 });
+  const server = new Server({
+    interceptors: [statusCounter(refusals)],
+    "grpc.max_receive_message_length": limits.max_receive_bytes,
+    "grpc.max_concurrent_streams": limits.max_concurrent_streams,
+    "grpc.max_connection_idle_ms": limits.idle_timeout_ms,
+    "grpc.keepalive_time_ms": limits.keepalive_time_ms,
+    "grpc.keepalive_timeout_ms": limits.keepalive_timeout_ms,
+  });
   server.addService(FALCO_OUTPUTS_SERVICE, {
     get: (call: ServerWritableStream<Buffer, Buffer>) => {
-      if (!authorized(call)) {
-        call.emit("error", { code: status.UNAUTHENTICATED, details: "missing or bad bearer token" });
-        return;
-      }
-      try {
-        falcoProto().request.decode(call.request);
-      } catch {
-        call.emit("error", { code: status.INVALID_ARGUMENT, details: "malformed request" });
-        return;
-      }
-      c.get_calls++;
-      drainTo(call);
-      call.end();
-    },
-    sub: (call: ServerDuplexStream<Buffer, Buffer>) => {
-      if (!authorized(call)) {
-        call.emit("error", { code: status.UNAUTHENTICATED, details: "missing or bad bearer token" });
-        return;
-      }
-      let subscribed = false;
-      const leave = () => {
-        const i = subs.indexOf(call);
-        if (i >= 0) subs.splice(i, 1);
-        c.subscribers = subs.length;
-      };
-      call.on("data", (b: Buffer) => {
+      guarded(call, () => {
+        if (!authorized(call)) {
+          call.emit("error", { code: status.UNAUTHENTICATED, details: "missing or bad bearer token" });
+          return;
+        }
         try {
-          falcoProto().request.decode(b);
+          falcoProto().request.decode(call.request);
         } catch {
-          leave();
           call.emit("error", { code: status.INVALID_ARGUMENT, details: "malformed request" });
           return;
         }
-        drainTo(call);
-        if (!subscribed) {
-          subscribed = true;
-          subs.push(call);
-          c.subscribers = subs.length;
+        c.get_calls++;
+        while (queue.length > 0) {
+          call.write(queue.shift()!);
+          c.delivered++;
         }
-      });
-      call.on("end", () => {
-        leave();
         call.end();
-      });
-      call.on("cancelled", leave);
-      call.on("error", leave);
+      })();
+    },
+    sub: (call: ServerDuplexStream<Buffer, Buffer>) => {
+      guarded(call, () => {
+        if (!authorized(call)) {
+          call.emit("error", { code: status.UNAUTHENTICATED, details: "missing or bad bearer token" });
+          return;
+        }
+        if (openSubs >= limits.max_subscribers) {
+          c.subscribers_refused++;
+          m.serverRequestsRefused.inc({ server: SERVER, reason: "subscribers_full" });
+          call.emit("error", { code: status.RESOURCE_EXHAUSTED, details: `too many subscribers (limit ${limits.max_subscribers})` });
+          return;
+        }
+        openSubs++;
+        let closed = false;
+        let released = false;
+        const sub: Subscriber = { call, pending: 0, subscribed: false };
+        const close = () => {
+          closed = true;
+          leave(sub);
+        };
+        // the slot is freed when the stream is gone, not when it is told to end: a dropped slow
+        // subscriber still holds its unsent bytes until then, so the cap bounds those too
+        const release = () => {
+          close();
+          if (released) return;
+          released = true;
+          openSubs--;
+        };
+        call.on(
+          "data",
+          guarded(call, (b: Buffer) => {
+            if (closed) return;
+            try {
+              falcoProto().request.decode(b);
+            } catch {
+              close();
+              call.emit("error", { code: status.INVALID_ARGUMENT, details: "malformed request" });
+              return;
+            }
+            // what is queued, as far as this subscriber's bound allows (the rest stays queued)
+            while (queue.length > 0 && sub.pending < limits.subscriber_queue_bytes) writeTo(sub, queue.shift()!);
+            if (!sub.subscribed) {
+              sub.subscribed = true;
+              subs.push(sub);
+              c.subscribers = subs.length;
+            }
+          }),
+        );
+        call.on(
+          "end",
+          guarded(call, () => {
+            close();
+            call.end();
+          }),
+        );
+        call.on("error", close);
+        call.on("cancelled", release);
+        call.on("finish", release);
+        call.on("close", release);
+      })();
     },
   });
   server.addService(FALCO_VERSION_SERVICE, {
     version: (call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
-      const { versionResponse } = falcoProto();
-      if (!authorized(call)) return cb({ code: status.UNAUTHENTICATED, details: "missing or bad bearer token" });
-      const m = versionResponse.encode({
-        version: "0.1.0+vigil",
-        major: 0,
-        minor: 1,
-        patch: 0,
-        prerelease: "",
-        build: "vigil",
-        engine_major: 0,
-        engine_minor: 62,
-        engine_patch: 0,
-        engine_version: "0.62.0",
-        engine_fields_checksum: "",
-      }).finish();
-      cb(null, Buffer.from(m.buffer, m.byteOffset, m.byteLength));
+      try {
+        const { versionResponse } = falcoProto();
+        if (!authorized(call)) return cb({ code: status.UNAUTHENTICATED, details: "missing or bad bearer token" });
+        const v = versionResponse.encode({
+          version: "0.1.0+vigil",
+          major: 0,
+          minor: 1,
+          patch: 0,
+          prerelease: "",
+          build: "vigil",
+          engine_major: 0,
+          engine_minor: 62,
+          engine_patch: 0,
+          engine_version: "0.62.0",
+          engine_fields_checksum: "",
+        }).finish();
+        cb(null, Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+      } catch (err) {
+        c.handler_errors++;
+        m.serverHandlerErrors.inc({ server: SERVER });
+        log.error({ err }, "Falco version handler failed: answered INTERNAL");
+        cb({ code: status.INTERNAL, details: "internal error" });
+      }
     },
   });
 
@@ -177,6 +344,31 @@ export async function startFalcoOutputsServer(o: FalcoOutputsServerOptions): Pro
   const creds = o.tls ? ServerCredentials.createSsl(o.tls.ca ?? null, [{ private_key: o.tls.key, cert_chain: o.tls.cert }], o.tls.ca !== undefined) : ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) => server.bindAsync(o.address, creds, (err, p) => (err ? reject(err) : resolve(p))));
   const address = o.address.startsWith("unix:") ? o.address : o.address.replace(/:0$/, `:${port}`);
+
+  const listeners = listenersOf(server);
+  if (listeners.length === 0) log.warn("grpc-js listeners not found: the connection cap and handshake timeout are not applied");
+  let open = 0;
+  for (const l of listeners) {
+    l.maxConnections = limits.max_connections;
+    (l as NetServer & { handshakeTimeout?: number }).handshakeTimeout = limits.handshake_timeout_ms;
+    l.on("drop", () => {
+      c.connections_refused++;
+      m.serverConnectionsRefused.inc({ server: SERVER });
+      if (connDropBurst++ === 0) log.warn({ max_connections: limits.max_connections }, "connection limit reached: new connections are closed at accept");
+    });
+    l.on("connection", (sock: Socket) => {
+      if (connDropBurst > 0 && open < limits.max_connections / 2) {
+        log.info({ refused: connDropBurst }, "connection limit: accepting connections again");
+        connDropBurst = 0;
+      }
+      open++;
+      m.serverConnections.inc({ server: SERVER });
+      sock.once("close", () => {
+        open--;
+        m.serverConnections.dec({ server: SERVER });
+      });
+    });
+  }
   log.info({ address }, "Falco gRPC outputs server listening");
 
   return {
@@ -185,12 +377,22 @@ export async function startFalcoOutputsServer(o: FalcoOutputsServerOptions): Pro
     async export(batch: readonly Alert[]): Promise<ExportResult> {
       for (const a of batch) {
         const buf = alertToFalcoResponse(a);
-        if (subs.length > 0) {
-          const s = subs[rr++ % subs.length]!;
-          s.write(buf);
-          c.delivered++;
-          continue;
+        let sent = false;
+        while (subs.length > 0) {
+          const sub = subs[rr++ % subs.length]!;
+          if (sub.pending + buf.length > limits.subscriber_queue_bytes) {
+            dropSlow(sub);
+            continue;
+          }
+          writeTo(sub, buf);
+          sent = true;
+          if (slowBurst > 0) {
+            log.info({ dropped: slowBurst }, "Falco outputs subscribers reading again");
+            slowBurst = 0;
+          }
+          break;
         }
+        if (sent) continue;
         if (queue.length >= maxQueue) {
           queue.shift();
           c.dropped_queue_full++;
@@ -206,7 +408,7 @@ export async function startFalcoOutputsServer(o: FalcoOutputsServerOptions): Pro
     },
     async forceFlush() {},
     async shutdown() {
-      for (const s of subs.splice(0)) s.end();
+      for (const s of subs.splice(0)) s.call.end();
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => {
           server.forceShutdown();
