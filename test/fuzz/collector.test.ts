@@ -201,7 +201,7 @@ describe("fuzz: collector HTTP routes", () => {
   it(
     "every request is answered (never 500, never a hang) and /healthz keeps answering",
     async () => {
-      const runs = fuzzRuns(400, 0.4);
+      const runs = fuzzRuns(1000, 0.4);
       let n = 0;
       await fc.assert(
         fc.asyncProperty(
@@ -239,7 +239,7 @@ describe("fuzz: collector HTTP routes", () => {
   it(
     "raw bytes on the public port are answered or closed, never left hanging, never fatal",
     async () => {
-      const runs = fuzzRuns(60, 0.01);
+      const runs = fuzzRuns(100, 0.01);
       const requestish = fc
         .tuple(
           fc.constantFrom("GET", "POST", "PRI", "G", "", "\x16\x03\x01", "\x00"),
@@ -273,7 +273,7 @@ describe("fuzz: collector WebSocket tail", () => {
   it(
     "upgrades with random parameters and random client frames never crash the collector",
     async () => {
-      const runs = fuzzRuns(120, 0.05);
+      const runs = fuzzRuns(200, 0.05);
       const frames = fc.array(
         fc.oneof(
           fc.string({ maxLength: 200 }).map((s) => ({ kind: "text" as const, data: Buffer.from(s) })),
@@ -347,7 +347,7 @@ describe("fuzz: collector gRPC ingest", () => {
   it(
     "valid, mutated and random PushRequests end with a documented status, and acks add up",
     async () => {
-      const runs = fuzzRuns(300, 0.3);
+      const runs = fuzzRuns(600, 0.3);
       const { PushRequest, PushResponse } = vigilProto();
       const alertish = fc.record({
         id: fc.oneof(fc.uuid(), hostile),
