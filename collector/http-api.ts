@@ -219,9 +219,9 @@ export function makeHttpApi(d: HttpApiDeps) {
   /**
    * `GET /api/v1/alerts`: NDJSON, one Falco-shaped alert per line, oldest first. The store is read
    * one page at a time (bounded by count and by `page_bytes`, chained by a (time, seq) cursor) and
-   * a page is read only once the previous one has left (`drain`), so what the collector holds
-   * does not grow with the result. A client that reads nothing for `request_timeout_ms` is cut
-   * off; one that disconnects stops the query. A store failure after the first line ends the
+   * the next page is read only while less than `page_bytes` waits unsent (else after `drain`), so
+   * what the collector holds does not grow with the result; one page per turn of the event loop.
+   * A client that reads nothing for `request_timeout_ms` is cut off; one that disconnects stops the query. A store failure after the first line ends the
    * response without its last chunk, so the client sees an incomplete body, never a short result.
    */
   function onQuery(url: URL, res: ServerResponse): void {
@@ -273,9 +273,12 @@ export function makeHttpApi(d: HttpApiDeps) {
           res.end(text);
           return;
         }
-        if (!res.write(text)) {
+        // the next page is read while this one drains, but never more than a page waits unsent
+        if (!res.write(text) && res.writableLength > ql.page_bytes) {
           stall = setTimeout(() => res.destroy(), ql.request_timeout_ms);
-          res.once("drain", pump);
+          // drain can come in the same tick as the write (the socket took it at once): go
+          // through setImmediate so a fast reader still lets other requests in between pages
+          res.once("drain", () => setImmediate(pump));
           return;
         }
       } catch (err) {

@@ -121,7 +121,7 @@ export class TailClient {
   }
 }
 
-/** Longest NDJSON line `queryAlerts` accepts (an alert is at most about 1 MiB of text; JSON escapes can grow it). */
+/** Longest NDJSON line `queryAlerts` accepts, in bytes (an alert is at most about 1 MiB of text; JSON escapes can grow it). */
 const MAX_QUERY_LINE = 16 * 1024 * 1024;
 
 /**
@@ -151,12 +151,13 @@ export async function queryAlerts(o: {
   }
   if (r.body === null) return 0;
   const reader = r.body.getReader();
-  const decoder = new TextDecoder();
-  let rest = "";
+  // lines are cut on the newline byte (never inside a UTF-8 sequence) and each decoded once
+  let parts: Uint8Array[] = [];
+  let partLen = 0;
   let n = 0;
-  const line = async (text: string) => {
-    if (text === "") return;
-    const a = JSON.parse(text) as Alert & { uuid?: string };
+  const line = async (bytes: Uint8Array) => {
+    if (bytes.length === 0) return;
+    const a = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8")) as Alert & { uuid?: string };
     n++;
     const done = o.onAlert(a);
     if (done !== undefined) await done;
@@ -165,19 +166,22 @@ export async function queryAlerts(o: {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      rest += decoder.decode(value, { stream: true });
-      let nl = rest.indexOf("\n");
       let from = 0;
-      while (nl >= 0) {
-        await line(rest.slice(from, nl));
+      for (let nl = value.indexOf(10); nl >= 0; nl = value.indexOf(10, from)) {
+        const piece = value.subarray(from, nl);
+        const whole = parts.length === 0 ? piece : Buffer.concat([...parts, piece]);
+        parts = [];
+        partLen = 0;
         from = nl + 1;
-        nl = rest.indexOf("\n", from);
+        await line(whole);
       }
-      rest = rest.slice(from);
-      if (rest.length > MAX_QUERY_LINE) throw new Error(`query result line over ${MAX_QUERY_LINE} characters`);
+      if (from < value.length) {
+        parts.push(value.subarray(from));
+        partLen += value.length - from;
+        if (partLen > MAX_QUERY_LINE) throw new Error(`query result line over ${MAX_QUERY_LINE} bytes`);
+      }
     }
-    rest += decoder.decode();
-    await line(rest);
+    await line(Buffer.concat(parts));
   } catch (err) {
     await reader.cancel().catch(() => undefined);
     throw err instanceof SyntaxError ? new Error("query result is not NDJSON", { cause: err }) : err;
