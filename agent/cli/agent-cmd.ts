@@ -410,7 +410,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   let server: MetricsServer | undefined;
   if (cfg.metrics.enabled) {
     try {
-      server = await startMetricsServer({ port: cfg.metrics.port, host: cfg.metrics.host, logger, ready: () => ready });
+      server = await startMetricsServer({ port: cfg.metrics.port, host: cfg.metrics.host, logger, ready: () => ready, limits: cfg.metrics.limits });
       closers.push(() => server!.close());
       logger.info({ port: server.port }, "metrics and health endpoint listening");
     } catch (err) {
