@@ -40,6 +40,8 @@ export interface CollectorChildOptions {
   /** Extra node flags (e.g. `--max-old-space-size=256`). */
   nodeArgs?: string[];
   readyTimeoutMs?: number;
+  /** Open-file limit of the child (`ulimit -n`); default: this process's. */
+  nofile?: number;
 }
 
 /** A collector running in a child process. */
@@ -70,7 +72,11 @@ export function limitsEnv(limits: Record<string, number | string> = {}): Record<
 export async function startCollectorChild(o: CollectorChildOptions = {}): Promise<CollectorChild> {
   const token = o.token ?? "load-test-token";
   const data = mkdtempSync(join(tmpdir(), "vigil-load-"));
-  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), CLI, "collector", "--listen", "127.0.0.1:0", "--data", data, "--token", token], {
+  const argv = [...(o.nodeArgs ?? []), CLI, "collector", "--listen", "127.0.0.1:0", "--data", data, "--token", token];
+  // with a file limit, sh sets it and execs node (same pid)
+  const [cmd, args] =
+    o.nofile === undefined ? [process.execPath, argv] : ["/bin/sh", ["-c", `ulimit -n ${o.nofile} && exec "$0" "$@"`, process.execPath, ...argv]];
+  const child = spawn(cmd, args, {
     cwd: REPO,
     env: { ...process.env, VIGIL_TOKEN: "", ...limitsEnv(o.limits) },
     stdio: ["ignore", "pipe", "pipe"],
@@ -426,7 +432,7 @@ export interface PushFloodResult {
   outcomes: Record<string, number>;
   /** Time to the server's first answer (headers, trailers or reset), ms, sorted. */
   answerMs: number[];
-  /** Bytes of the pushes the client managed to hand to the socket (approximate). */
+  /** From the first push to the last answer, ms. */
   elapsedMs: number;
 }
 
