@@ -6,12 +6,14 @@
  * closed with 4008), so a slow reader never slows the others or the ingest.
  *
  * Resume without gaps or duplicates: a client may ask for history (`after=<alert id>` or
- * `since=<time>`). It is replayed in pages in store order (seq) while live broadcasts skip the
+ * `since=<time>`). It is replayed in pages in store order (seq), each bounded by count and by
+ * `page_bytes`, the next read only once the client's queue has room, while live broadcasts skip the
  * client; the switch to live happens synchronously with the last page read, so an alert stored
  * in between is either in that page or broadcast after the switch, never both or neither.
  *
  * Messages: text frames holding one or more JSON lines (NDJSON, each ending in `\n`; a batch
- * stored at once travels as one frame): `{"type":"alert","seq":N,"alert":{...}}`, and
+ * stored at once travels as one frame, or as several of at most `page_bytes` when larger):
+ * `{"type":"alert","seq":N,"alert":{...}}`, and
  * `{"type":"live","seq":N}` once history is done (N: the store position the client is at, which
  * it can resume after with `after_seq=N` even if no alert matched its filter yet).
  */
@@ -55,7 +57,7 @@ export class TailHub {
     private readonly logger: Logger,
     /** Unsent bytes a client may have before it is dropped. */
     private readonly maxQueueBytes: number = DEFAULT_COLLECTOR_LIMITS.tail_queue_bytes,
-    /** Bytes of alert JSON read from the store per history page (limits.page_bytes). */
+    /** Bytes of alert JSON per history page read from the store and per live frame (limits.page_bytes). */
     private readonly pageBytes: number = DEFAULT_COLLECTOR_LIMITS.page_bytes,
   ) {}
 
@@ -164,8 +166,23 @@ export class TailHub {
         parts.push((lines[i] ??= frame(s)));
       }
       if (parts.length === 0) continue;
-      const data = parts.length === 1 ? parts[0]! : everything ? (all ??= Buffer.concat(parts)) : Buffer.concat(parts);
-      this.sendRaw(c, data, parts.length);
+      let size = 0;
+      for (const b of parts) size += b.length;
+      if (size <= this.pageBytes) {
+        const data = parts.length === 1 ? parts[0]! : everything ? (all ??= Buffer.concat(parts)) : Buffer.concat(parts);
+        this.sendRaw(c, data, parts.length);
+        continue;
+      }
+      // a large batch goes out in frames of at most page_bytes (one alert at least), not as one
+      // frame bigger than the client's queue bound or its WebSocket payload limit
+      let from = 0;
+      while (from < parts.length && !c.dead) {
+        let to = from + 1;
+        let bytes = parts[from]!.length;
+        while (to < parts.length && bytes + parts[to]!.length <= this.pageBytes) bytes += parts[to++]!.length;
+        this.sendRaw(c, to - from === 1 ? parts[from]! : Buffer.concat(parts.slice(from, to)), to - from);
+        from = to;
+      }
     }
   }
 

@@ -9,6 +9,7 @@
 import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
+import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CollectorClient } from "../../agent/sinks/collector-client.js";
 import type { Alert } from "../../agent/sinks/types.js";
@@ -220,6 +221,32 @@ describe("alert size, time bounds and captures at a real collector", () => {
     expect(storing.store.getCapture(stray)).toBeDefined();
     expect(storing.stats()["captures_orphan_stored"]).toBe(1);
     expect(storing.stats()["captures_orphan_refused"]).toBe(0);
+  });
+});
+
+describe("live tail frames", () => {
+  it("sends a large stored batch in frames of at most page_bytes, not one frame", async () => {
+    const col = await startCollector({ listen: "127.0.0.1:0", dataDir: ":memory:", logger: quiet(), retentionMs: 0, limits: { page_bytes: 64 * 1024 } });
+    const ws = new WebSocket(`ws://${col.address}/api/v1/tail`);
+    const frames: string[] = [];
+    try {
+      await new Promise<void>((resolve, reject) => {
+        ws.on("message", (d: Buffer) => {
+          const text = d.toString();
+          if (text.includes('"type":"live"')) resolve();
+          else frames.push(text);
+        });
+        ws.on("error", reject);
+      });
+      const batch = Array.from({ length: 20 }, () => makeAlert({ output: "o".repeat(16 * 1024) }));
+      expect(col.ingest(batch).stored).toBe(20);
+      await waitFor(() => frames.join("").split("\n").filter((l) => l !== "").length === 20, 5000, "20 alerts over the tail");
+      expect(frames.length).toBeGreaterThan(1);
+      for (const f of frames) expect(Buffer.byteLength(f)).toBeLessThanOrEqual(64 * 1024 + 20 * 1024);
+    } finally {
+      ws.close();
+      await col.close();
+    }
   });
 });
 
