@@ -4,8 +4,9 @@
  * enrich → rule engine → alert → sinks. The event path is synchronous up to the rule engine;
  * alerts go through a bounded queue to the sinks, which export in batches off the event path.
  */
+import { hostname as osHostname } from "node:os";
 import type { ExpansionLimits } from "../rules/load/budget.js";
-import type { CompiledRule, RuleSet } from "../rules/index.js";
+import { DEFAULT_FIELD_CONTEXT, type CompiledRule, type IpNameResolver, type RuleSet } from "../rules/index.js";
 import { deriveKernelFilters, type KernelFilters } from "../rules/compile/pushdown.js";
 import { CLONE_FAMILY, EVENTS, EXEC_FAMILY } from "../rules/event-table.js";
 import type { ContainerInfo, SyscallEvent } from "../rules/event.js";
@@ -74,6 +75,10 @@ export interface PipelineOptions {
   minPriority?: string;
   /** The rules compile budget (defaults: rules/load/budget.ts). */
   ruleLimits?: Partial<ExpansionLimits>;
+  /** The node name (`hostname:` of the configuration, resolved once): alerts and `evt.hostname`. Default os.hostname(). */
+  hostname?: string;
+  /** Names of IP addresses for `fd.*ip.name` (default: none). */
+  ipNames?: IpNameResolver;
   logger: Logger;
   source: (ctx: SourceContext) => EventSource;
   enricher?: Enricher | undefined;
@@ -127,7 +132,7 @@ function wantsCapture(rs: Pick<RuleSet, "rules">): boolean {
 export class Pipeline {
   readonly engine: RuleEngine;
   private source: EventSource | undefined;
-  private readonly builder = new AlertBuilder();
+  private readonly builder: AlertBuilder;
   private queue: Alert[] = [];
   private flushing = false;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -145,9 +150,12 @@ export class Pipeline {
     this.log = opts.logger.child({ component: "pipeline" });
     this.maxQueued = opts.maxQueuedAlerts ?? 100_000;
     this.record = opts.record;
+    const hostname = opts.hostname ?? osHostname();
+    this.builder = new AlertBuilder(hostname);
     const engineOpts: ConstructorParameters<typeof RuleEngine>[0] = {
       files: opts.rulesFiles,
       extraFiles: opts.extraRulesFiles ?? [],
+      fields: { hostname, ipNames: opts.ipNames ?? DEFAULT_FIELD_CONTEXT.ipNames },
       logger: opts.logger.child({ component: "rules" }),
       beforeSwap: async (next, prev) => {
         if (!this.started || prev === undefined) return;

@@ -3,7 +3,7 @@
  * The Falco-compatible rule engine: load rules files, evaluate events, format alerts.
  */
 export { loadRuleFiles, knownEventNames } from "./load/loader.js";
-export { listFields, resolveField, setHostName, setIpNameResolver, FieldType } from "./compile/fields.js";
+export { listFields, resolveField, kubernetesIpNames, DEFAULT_FIELD_CONTEXT, FieldType } from "./compile/fields.js";
 export { parseCondition, DEFAULT_LIMITS } from "./lang/parser.js";
 export { DEFAULT_EXPANSION_LIMITS } from "./load/budget.js";
 export { compileExpr } from "./compile/compiler.js";
@@ -16,7 +16,7 @@ export { RuleError, ParseError, CompileError } from "./errors.js";
 export type { LoadOptions, LoadResult, FileSummary } from "./load/loader.js";
 export type { Diagnostic, PriorityName } from "./load/types.js";
 export type { RuleSet, CompiledRule } from "./engine.js";
-export type { FieldInfo, FieldValue, Getter, IpNameResolver } from "./compile/fields.js";
+export type { FieldContext, FieldInfo, FieldValue, Getter, IpNameResolver } from "./compile/fields.js";
 export type { Expr, Op } from "./lang/ast.js";
 export type { ParseLimits } from "./lang/parser.js";
 export type { ExpansionLimits } from "./load/budget.js";

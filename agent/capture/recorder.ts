@@ -39,6 +39,7 @@ export interface CaptureRecorderOptions {
   /** Captures collecting at once; more are refused (counted). Default 32. */
   maxActive?: number;
   logger: Logger;
+  /** The node name captures carry (the configured `hostname:`). Default os.hostname(). */
   hostname?: string;
 }
 
@@ -200,7 +201,7 @@ export class CaptureRecorder {
     this.maxAfter = o.maxAfterEvents ?? 10_000;
     this.maxDuration = o.maxDurationMs ?? 60_000;
     this.maxActive = o.maxActive ?? 32;
-    this.host = o.hostname ?? process.env["NODE_NAME"] ?? osHostname();
+    this.host = o.hostname ?? osHostname();
   }
 
   /** Hot path: records one event into its container's ring. */

@@ -7,8 +7,10 @@
  * logs to stderr.
  */
 import { mkdirSync, readFileSync } from "node:fs";
+import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { Command, Option } from "commander";
+import { kubernetesIpNames } from "../../rules/index.js";
 import { ruleLimitsFromConfig } from "../engine/rule-engine.js";
 import { loadConfig, type Config, type DeepPartial } from "../config/index.js";
 import { createLogger, type Logger } from "../log.js";
@@ -214,11 +216,22 @@ function readToken(cfg: Config): string | undefined {
   return process.env["VIGIL_TOKEN"];
 }
 
+/**
+ * The node name, resolved once at start and passed to every stage that reports it: `hostname:`
+ * of the configuration (or `VIGIL_HOSTNAME`, which the DaemonSet sets from spec.nodeName), else
+ * `NODE_NAME` (what injected sidecars and older manifests set), else os.hostname().
+ */
+export function resolveHostname(configured: string, env: NodeJS.ProcessEnv): string {
+  if (configured !== "") return configured;
+  const node = env["NODE_NAME"];
+  return node !== undefined && node !== "" ? node : osHostname();
+}
+
 /** Runs the agent until SIGINT/SIGTERM. */
 export async function runAgent(flags: AgentFlags): Promise<void> {
   const cfg = loadConfig({ ...(flags.config !== undefined ? { file: flags.config } : {}), env: process.env, overrides: flagsToOverrides(flags) });
   const logger = createLogger(process.env["VIGIL_LOG_LEVEL"] ?? cfg.log.level);
-  if (cfg.hostname !== "") process.env["NODE_NAME"] ??= cfg.hostname;
+  const hostname = resolveHostname(cfg.hostname, process.env);
   const closers: (() => Promise<void>)[] = [];
 
   const sinks: Sink[] = [];
@@ -258,6 +271,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
       backoffMinMs: cfg.sinks.collector.retry_min_ms,
       backoffMaxMs: cfg.sinks.collector.retry_max_ms,
       ...(cfg.sinks.collector.ca_file !== "" ? { tlsCa: readFileSync(cfg.sinks.collector.ca_file) } : {}),
+      hostname,
       logger: logger.child({ component: "delivery" }),
     });
     sinks.push(sink);
@@ -305,6 +319,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     const rec = new CaptureRecorder({
       perContainer: cfg.capture.max_events_per_container,
       maxDurationMs: Math.max(cfg.capture.after_ms, 60_000),
+      hostname,
       logger: logger.child({ component: "capture" }),
     });
     recorder = rec;
@@ -331,6 +346,8 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     ruleMatching: cfg.rules.matching,
     minPriority: cfg.rules.min_priority,
     ruleLimits: ruleLimitsFromConfig(cfg.rules.limits),
+    hostname,
+    ipNames: kubernetesIpNames(process.env["KUBERNETES_SERVICE_HOST"]),
     logger,
     enricher,
     sinks,
@@ -376,7 +393,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     pipeline.raiseInternal(
       "Vigil Kernel Events Dropped",
       "Critical",
-      `Kernel probe dropped events: the ring buffer was full and ${info.drops} events were lost (total ${info.total}); detections may be missing (hostname=${process.env["NODE_NAME"] ?? ""})`,
+      `Kernel probe dropped events: the ring buffer was full and ${info.drops} events were lost (total ${info.total}); detections may be missing (hostname=${hostname})`,
       { "vigil.drops": info.drops, "vigil.drops_total": info.total },
       ["vigil_internal", "mitre_defense_evasion"],
     );
@@ -395,7 +412,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   // Alerts of an existing Falco (gRPC outputs API) go through the same sinks.
   if (cfg.sources.falco_grpc.enabled) {
     const { FalcoGrpcSource } = await import("../sources/falco-grpc.js");
-    const fg = new FalcoGrpcSource({ address: cfg.sources.falco_grpc.address, logger: logger.child({ component: "falco-grpc" }), onAlert: (a) => pipeline.ingest(a) });
+    const fg = new FalcoGrpcSource({ address: cfg.sources.falco_grpc.address, hostname, logger: logger.child({ component: "falco-grpc" }), onAlert: (a) => pipeline.ingest(a) });
     closers.push(async () => fg.stop());
     metrics.registerStats("falco_grpc", () => fg.stats());
     startFalco = () => fg.start();

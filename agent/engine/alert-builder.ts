@@ -22,7 +22,8 @@ export const BLOCKED_RULE = "Drift Program Blocked";
 
 /** Builds alerts for one host. */
 export class AlertBuilder {
-  constructor(private readonly host: string = process.env["NODE_NAME"] ?? osHostname()) {}
+  /** `host`: the configured node name (`hostname:`), resolved once by the caller; default os.hostname(). */
+  constructor(private readonly host: string = osHostname()) {}
 
   build(rule: CompiledRule, e: SyscallEvent): Alert {
     const { message, fields } = rule.format(e);

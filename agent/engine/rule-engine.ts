@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync, watch, type FSWatcher } from "node:fs";
 import { join } from "node:path";
-import { loadRuleFiles, type CompiledRule, type Diagnostic, type LoadResult, type RuleSet } from "../../rules/index.js";
+import { loadRuleFiles, type CompiledRule, type Diagnostic, type FieldContext, type LoadOptions, type LoadResult, type RuleSet } from "../../rules/index.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import type { ExpansionLimits } from "../../rules/load/budget.js";
 import type { Config } from "../config/index.js";
@@ -24,6 +24,8 @@ export interface RuleEngineOptions {
   minPriority?: string;
   /** The rules compile budget (defaults: rules/load/budget.ts). */
   expansion?: Partial<ExpansionLimits>;
+  /** What fields take from the configuration (`evt.hostname`, IP names), on every load and reload. */
+  fields?: FieldContext;
   logger: Logger;
   /** Called after each successful swap (e.g. to retune the probe's syscall filter). */
   onSwap?: (rs: RuleSet) => void;
@@ -85,8 +87,9 @@ export class RuleEngine {
         throw new EngineError("READ_FAILED", `cannot read rules file ${path}: ${(err as Error).message}`, { cause: err });
       }
     });
-    const opts: { ruleMatching?: "first" | "all"; minPriority?: string; expansion?: Partial<ExpansionLimits> } = {};
+    const opts: LoadOptions = {};
     if (this.opts.expansion !== undefined) opts.expansion = this.opts.expansion;
+    if (this.opts.fields !== undefined) opts.fields = this.opts.fields;
     if (this.opts.ruleMatching !== undefined) opts.ruleMatching = this.opts.ruleMatching;
     if (this.opts.minPriority !== undefined) opts.minPriority = this.opts.minPriority;
     return loadRuleFiles(inputs, opts);

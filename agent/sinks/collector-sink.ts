@@ -34,6 +34,8 @@ export interface CollectorSinkOptions {
   /** Backoff bounds (ms). Default 200 → 30000. */
   backoffMinMs?: number;
   backoffMaxMs?: number;
+  /** The node name this agent reports to the collector (the configured `hostname:`). Default os.hostname(). */
+  hostname?: string;
   logger: Logger;
 }
 
@@ -63,6 +65,7 @@ class CollectorSinkImpl implements CollectorSink {
   private wake: (() => void) | undefined;
   private readonly loop: Promise<void>;
   private readonly address: string;
+  private readonly hostname: string;
   private failing = false;
   private batchLimit: number;
   private flushWaiters: (() => void)[] = [];
@@ -91,6 +94,7 @@ class CollectorSinkImpl implements CollectorSink {
     });
     this.spool.open();
     this.address = opts.address;
+    this.hostname = opts.hostname ?? hostname();
     this.pos = this.spool.cursor;
     this.client = new CollectorClient({ address: opts.address, token: opts.token, tlsCa: opts.tlsCa });
     this.maxBatch = opts.maxBatch ?? 500;
@@ -188,7 +192,7 @@ class CollectorSinkImpl implements CollectorSink {
         else captures.push({ alertId: r.alertId, data: r.data, eventCount: r.eventCount, containerId: r.containerId });
       }
       try {
-        const res = await this.client.push(alerts, captures, hostname());
+        const res = await this.client.push(alerts, captures, this.hostname);
         this.counters.sent += alerts.length;
         this.counters.acked += res.ackedIds.length;
         this.counters.captures_sent += res.ackedCaptureIds.length;

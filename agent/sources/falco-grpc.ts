@@ -24,6 +24,8 @@ export interface FalcoGrpcSourceOptions {
   pollMs?: number;
   /** mTLS as Falco's network mode requires: CA, client cert and key (PEM). */
   tls?: { ca: Buffer; cert?: Buffer; key?: Buffer } | undefined;
+  /** Host name of alerts that name none (the configured `hostname:`). Default os.hostname(). */
+  hostname?: string;
   logger: Logger;
   onAlert(a: Alert): void;
 }
@@ -79,11 +81,13 @@ export class FalcoGrpcSource {
   private timer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private lastResponse = 0;
-  private readonly host = osHostname();
+  private readonly host: string;
   private badLogged = false;
   private readonly counters = { alerts: 0, bad_responses: 0, reconnects: 0, stream_errors: 0 };
 
-  constructor(private readonly o: FalcoGrpcSourceOptions) {}
+  constructor(private readonly o: FalcoGrpcSourceOptions) {
+    this.host = o.hostname ?? osHostname();
+  }
 
   /** Connects (and keeps reconnecting) until stop(). */
   start(): void {

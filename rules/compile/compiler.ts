@@ -10,7 +10,7 @@ import type { SyscallEvent, ThreadInfo } from "../event.js";
 import { CompileError } from "../errors.js";
 import type { CheckNode, Expr, Op } from "../lang/ast.js";
 import { walk } from "../lang/ast.js";
-import { FieldType, resolveField, type FieldValue } from "./fields.js";
+import { DEFAULT_FIELD_CONTEXT, FieldType, resolveField, type FieldContext, type FieldValue } from "./fields.js";
 import { checkOperator, fieldPred, literalPred, type ValuePred } from "./operators.js";
 import { bindFieldExpr } from "./transformers.js";
 
@@ -21,17 +21,17 @@ const TRUE: Pred = () => true;
 const FALSE: Pred = () => false;
 const MAX_ANCESTORS = 256;
 
-/** Compiles a tree (macros already expanded). Throws CompileError with the failing node's pos. */
-export function compileExpr(n: Expr): Pred {
+/** Compiles a tree (macros already expanded), fields taking `ctx`. Throws CompileError with the failing node's pos. */
+export function compileExpr(n: Expr, ctx: FieldContext = DEFAULT_FIELD_CONTEXT): Pred {
   switch (n.kind) {
     case "bool":
       return n.value ? TRUE : FALSE;
     case "not": {
-      const c = compileExpr(n.child);
+      const c = compileExpr(n.child, ctx);
       return (e) => !c(e);
     }
     case "and": {
-      const cs = n.children.map(compileExpr);
+      const cs = n.children.map((x) => compileExpr(x, ctx));
       if (cs.length === 2) {
         const [a, b] = cs as [Pred, Pred];
         return (e) => a(e) && b(e);
@@ -46,7 +46,7 @@ export function compileExpr(n: Expr): Pred {
       };
     }
     case "or": {
-      const cs = n.children.map(compileExpr);
+      const cs = n.children.map((x) => compileExpr(x, ctx));
       if (cs.length === 2) {
         const [a, b] = cs as [Pred, Pred];
         return (e) => a(e) || b(e);
@@ -63,19 +63,30 @@ export function compileExpr(n: Expr): Pred {
     case "ident":
       throw new CompileError("UNDEFINED_MACRO", `Undefined macro '${n.name}' used in filter.`, n.pos);
     case "check":
-      return leafPred(compileLeaf(n));
+      return leafPred(compileLeaf(n, ctx));
   }
 }
 
-/** Compiled leaves by node: macro trees are shared, so each of their checks compiles once per load. */
-export type LeafCache = Map<CheckNode, Leaf>;
+/**
+ * Compiled leaves by node, for one load and its field context: macro trees are shared, so each
+ * of their checks compiles once per load.
+ */
+export interface LeafCache {
+  readonly ctx: FieldContext;
+  readonly leaves: Map<CheckNode, Leaf>;
+}
+
+/** An empty cache for a load whose fields take `ctx`. */
+export function leafCache(ctx: FieldContext = DEFAULT_FIELD_CONTEXT): LeafCache {
+  return { ctx, leaves: new Map() };
+}
 
 function cachedLeaf(x: CheckNode, cache: LeafCache | undefined): Leaf {
-  if (cache === undefined) return compileLeaf(x);
-  let l = cache.get(x);
+  if (cache === undefined) return compileLeaf(x, DEFAULT_FIELD_CONTEXT);
+  let l = cache.leaves.get(x);
   if (l === undefined) {
-    l = compileLeaf(x);
-    cache.set(x, l);
+    l = compileLeaf(x, cache.ctx);
+    cache.leaves.set(x, l);
   }
   return l;
 }
@@ -153,13 +164,13 @@ export function compileExprFast(n: Expr, cache?: LeafCache): Pred {
     }
   };
   const src = gen(n);
-  if (leaves > MAX_GENERATED_LEAVES) return compileExpr(n);
+  if (leaves > MAX_GENERATED_LEAVES) return compileExpr(n, cache?.ctx);
   const decls = consts.map((_, i) => `const c${i} = C[${i}];`).join("\n");
   try {
     const factory = new Function("C", `"use strict";\n${decls}\nreturn function rule(e) { let v; return ${src}; };`) as (c: unknown[]) => Pred;
     return factory(consts);
   } catch {
-    return compileExpr(n);
+    return compileExpr(n, cache?.ctx);
   }
 }
 
@@ -204,16 +215,16 @@ function leafPred(l: Leaf): Pred {
 }
 
 /** Compiles one check, mapping position-less errors to the node. */
-function compileLeaf(n: CheckNode): Leaf {
+function compileLeaf(n: CheckNode, ctx: FieldContext): Leaf {
   try {
-    return compileCheck(n);
+    return compileCheck(n, ctx);
   } catch (err) {
     if (err instanceof CompileError && err.pos === undefined) throw new CompileError(err.code, err.message, n.pos, { cause: err });
     throw err;
   }
 }
 
-function compileCheck(n: CheckNode): Leaf {
+function compileCheck(n: CheckNode, ctx: FieldContext): Leaf {
   const f = n.field;
   // evt.type: a table lookup by event code
   if (f.kind === "field" && (f.name === "evt.type" || f.name === "syscall.type") && f.arg === undefined && n.modifier === undefined && (n.op === "=" || n.op === "!=" || n.op === "in" || n.op === "intersects") && n.value !== undefined && n.value.kind !== "fieldvalue") {
@@ -227,10 +238,10 @@ function compileCheck(n: CheckNode): Leaf {
   }
 
   if (f.kind === "transformer") {
-    const b = bindFieldExpr(f);
+    const b = bindFieldExpr(f, ctx);
     if (n.op === "exists") return { kind: "exists", g: b.get };
     if (n.value?.kind === "fieldvalue") {
-      const rhs = bindFieldExpr(n.value.field);
+      const rhs = bindFieldExpr(n.value.field, ctx);
       const cmp = fieldPred(b.name, b.type, n.op);
       const lg = b.get;
       const rg = rhs.get;
@@ -243,7 +254,7 @@ function compileCheck(n: CheckNode): Leaf {
     }
     return withValue(b.get, undefined, undefined, rhsPred(n, b.name, b.type));
   }
-  const r = resolveField(f.name, f.arg);
+  const r = resolveField(f.name, f.arg, ctx);
   if (n.op === "exists") {
     if (r.ancestor !== undefined) return fn((e) => e.proc.parent !== undefined);
     const g = r.get;
@@ -253,7 +264,7 @@ function compileCheck(n: CheckNode): Leaf {
   }
   if (n.value?.kind === "fieldvalue") {
     if (n.op === "pmatch" || n.op === "regex") throw new CompileError("BAD_OPERATOR", `operator '${n.op}' cannot take a field on its right-hand side`, n.pos);
-    const rhs = bindFieldExpr(n.value.field);
+    const rhs = bindFieldExpr(n.value.field, ctx);
     checkOperator(r.name, r.type, n.op);
     const cmp = fieldPred(r.name, r.type, n.op);
     const rg = rhs.get;

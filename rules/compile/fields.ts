@@ -43,8 +43,22 @@ export interface FieldInfo {
   readonly argDesc?: string;
 }
 
+/**
+ * What some getters need from the loaded configuration, fixed for one rule load: the getters
+ * close over it at compile time, so evaluation reads no global.
+ */
+export interface FieldContext {
+  /** The node's name, reported by `evt.hostname`. */
+  readonly hostname: string;
+  /** Names of IP addresses for `fd.*ip.name`; called per check: keep it a lookup. */
+  readonly ipNames: IpNameResolver;
+}
+
+/** The context of a load given none: no host name, no IP names. */
+export const DEFAULT_FIELD_CONTEXT: FieldContext = Object.freeze({ hostname: "", ipNames: () => undefined });
+
 interface FieldDef extends FieldInfo {
-  make(arg: string | undefined): Getter;
+  make(arg: string | undefined, ctx: FieldContext): Getter;
   /** For proc.a* fields: the value for one thread, used to match any ancestor when no index is given. */
   ancestor?: ThreadGetter;
   /** For fd.ip/fd.port/fd.net: the other endpoint, a check matches when either side does. */
@@ -62,10 +76,10 @@ export interface ResolvedField {
 
 const registry = new Map<string, FieldDef>();
 
-function def(name: string, type: FieldType, desc: string, make: () => Getter, extra?: Partial<FieldDef>): void {
-  registry.set(name, { name, type, desc, arg: "none", make: () => make(), ...extra });
+function def(name: string, type: FieldType, desc: string, make: (ctx: FieldContext) => Getter, extra?: Partial<FieldDef>): void {
+  registry.set(name, { name, type, desc, arg: "none", make: (_arg, ctx) => make(ctx), ...extra });
 }
-function defArg(name: string, type: FieldType, desc: string, arg: FieldArgMode, argDesc: string, make: (arg: string | undefined) => Getter, extra?: Partial<FieldDef>): void {
+function defArg(name: string, type: FieldType, desc: string, arg: FieldArgMode, argDesc: string, make: (arg: string | undefined, ctx: FieldContext) => Getter, extra?: Partial<FieldDef>): void {
   registry.set(name, { name, type, desc, arg, argDesc, make, ...extra });
 }
 
@@ -383,7 +397,10 @@ def("evt.is_open_exec", FieldType.Bool, "open-family event (or creat) that creat
   const mode = e.args[openModeIdx[e.type] ?? -1];
   return typeof mode === "number" && (mode & 0o111) !== 0;
 });
-def("evt.hostname", FieldType.String, "host name of the node", () => () => hostName);
+def("evt.hostname", FieldType.String, "host name of the node", (ctx) => {
+  const name = ctx.hostname;
+  return () => name;
+});
 const IO_WRITE = new Set(["sendto", "sendmsg"].map((n) => EVENTS.findIndex((s) => s.name === n)));
 def("evt.is_io", FieldType.Bool, "the event reads or writes data (sendto, sendmsg)", () => (e) => IO_WRITE.has(e.type));
 def("evt.is_io_write", FieldType.Bool, "the event writes data (sendto, sendmsg)", () => (e) => IO_WRITE.has(e.type));
@@ -463,7 +480,7 @@ def("fd.connected", FieldType.Bool, "the socket is connected", () => fdGet((fd) 
 def("fd.name_changed", FieldType.Bool, "the event changed the fd's name (a datagram sent to a destination other than the last)", () => fdGet((fd) => fd.nameChanged === true));
 def("fd.containername", FieldType.String, "container id and fd name", () => (e) => (e.fd === undefined ? undefined : e.proc.container.id + ":" + e.fd.name));
 def("fd.containerdirectory", FieldType.String, "container id and fd directory", () => {
-  const dir = (registry.get("fd.directory") as FieldDef).make(undefined);
+  const dir = (registry.get("fd.directory") as FieldDef).make(undefined, DEFAULT_FIELD_CONTEXT);
   return (e) => {
     const d = dir(e);
     return d === undefined ? undefined : e.proc.container.id + ":" + (d as string);
@@ -500,11 +517,12 @@ for (const [p, side, what] of [["c", "client", "client"], ["s", "server", "serve
   def(`fd.${p}ip`, FieldType.IpAddr, `${what} IP address`, () => ipGetter(side));
   def(`fd.${p}port`, FieldType.Port, `${what} port`, () => portGetter(side));
   def(`fd.${p}net`, FieldType.IpNet, `${what} IP network (compare with a CIDR)`, () => ipGetter(side));
-  def(`fd.${p}ip.name`, FieldType.String, `domain name of the ${what} IP (from the IP name resolver; missing when unknown)`, () => {
+  def(`fd.${p}ip.name`, FieldType.String, `domain name of the ${what} IP (from the IP name resolver; missing when unknown)`, (ctx) => {
     const ip = ipGetter(side);
+    const names = ctx.ipNames;
     return (e) => {
       const v = ip(e);
-      return typeof v === "string" ? ipNameResolver(v) : undefined;
+      return typeof v === "string" ? names(v) : undefined;
     };
   });
 }
@@ -516,22 +534,14 @@ def("fd.net", FieldType.IpNet, "client or server IP network (a check matches eit
 export type IpNameResolver = (ip: string) => string | undefined;
 
 /**
- * The default resolver knows the Kubernetes API server: the cluster IP the kubelet gives every pod
- * in `KUBERNETES_SERVICE_HOST` is `kubernetes.default.svc.cluster.local` (what Falco's
- * `k8s_api_server` macro looks for).
+ * A resolver that knows the Kubernetes API server: the cluster IP the kubelet gives every pod in
+ * `KUBERNETES_SERVICE_HOST` is `kubernetes.default.svc.cluster.local` (what Falco's
+ * `k8s_api_server` macro looks for). No names when `serviceHost` is empty or undefined.
  */
-function defaultIpNames(env: NodeJS.ProcessEnv = process.env): IpNameResolver {
+export function kubernetesIpNames(serviceHost: string | undefined): IpNameResolver {
   const names = new Map<string, string>();
-  const host = env["KUBERNETES_SERVICE_HOST"];
-  if (host !== undefined && host !== "") names.set(host, "kubernetes.default.svc.cluster.local");
+  if (serviceHost !== undefined && serviceHost !== "") names.set(serviceHost, "kubernetes.default.svc.cluster.local");
   return (ip) => names.get(ip);
-}
-
-let ipNameResolver: IpNameResolver = defaultIpNames();
-
-/** Sets the resolver behind `fd.sip.name` and friends (undefined restores the default). Called per check: keep it a lookup. */
-export function setIpNameResolver(r: IpNameResolver | undefined): void {
-  ipNameResolver = r ?? defaultIpNames();
 }
 
 function isFileFd(fd: FdInfo): boolean {
@@ -581,12 +591,6 @@ defArg("k8s.pod.label", FieldType.String, "a pod label", "required", "label key"
 def("k8s.pod.labels", FieldType.String, "all pod labels as key:value, comma separated", () => kGet((k) => [...k.podLabels].map(([a, b]) => `${a}:${b}`).join(", ")));
 
 // ---------------------------------------------------------------- helpers for evt
-
-let hostName = process.env["NODE_NAME"] ?? "";
-/** Sets the host name reported by `evt.hostname`. */
-export function setHostName(name: string): void {
-  hostName = name;
-}
 
 function isoTime(e: SyscallEvent): string {
   const iso = new Date(e.sec * 1000).toISOString();
@@ -709,9 +713,10 @@ function paramGetter(field: string, arg: string | undefined, asText: boolean): G
 
 /**
  * Resolves a field name (as written, `evt.arg.flags` included) and its bracket argument.
+ * Getters that need the host name or IP names take them from `ctx`, once.
  * Throws CompileError `UNKNOWN_FIELD` or `BAD_FIELD_ARG`.
  */
-export function resolveField(name: string, arg: string | undefined): ResolvedField {
+export function resolveField(name: string, arg: string | undefined, ctx: FieldContext = DEFAULT_FIELD_CONTEXT): ResolvedField {
   let d = registry.get(name);
   let a = arg;
   if (d === undefined) {
@@ -730,7 +735,7 @@ export function resolveField(name: string, arg: string | undefined): ResolvedFie
   return {
     name: display,
     type: d.type,
-    get: d.make(a),
+    get: d.make(a, ctx),
     ancestor: a === undefined ? d.ancestor : undefined,
     either: d.either,
   };

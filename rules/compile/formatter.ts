@@ -10,7 +10,7 @@ import type { SyscallEvent } from "../event.js";
 import { CompileError } from "../errors.js";
 import type { FieldExpr } from "../lang/ast.js";
 import { parseFieldPrefix } from "../lang/parser.js";
-import { FieldType, hasField, type FieldValue, type Getter } from "./fields.js";
+import { DEFAULT_FIELD_CONTEXT, FieldType, hasField, type FieldContext, type FieldValue, type Getter } from "./fields.js";
 import { isNumeric, valueText } from "./operators.js";
 import { bindFieldExpr } from "./transformers.js";
 
@@ -46,7 +46,7 @@ function jsonValue(type: FieldType, v: FieldValue): JsonValue {
 }
 
 /** Compiles an output format. Throws CompileError (BAD_FORMAT, UNKNOWN_FIELD...) with the offset. */
-export function compileFormat(fmt: string, warnings?: FormatWarnings): Formatter {
+export function compileFormat(fmt: string, warnings?: FormatWarnings, ctx: FieldContext = DEFAULT_FIELD_CONTEXT): Formatter {
   const tokens: Token[] = [];
   let text = "";
   let i = 0;
@@ -76,7 +76,7 @@ export function compileFormat(fmt: string, warnings?: FormatWarnings): Formatter
     }
     let b;
     try {
-      b = bindFieldExpr(f);
+      b = bindFieldExpr(f, ctx);
     } catch (err) {
       if (err instanceof CompileError) throw new CompileError(err.code, err.message, { idx: at, line: 1, col: at + 1 }, { cause: err });
       throw err;

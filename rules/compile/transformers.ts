@@ -6,7 +6,7 @@
 import { CompileError } from "../errors.js";
 import type { FieldExpr } from "../lang/ast.js";
 import { fieldExprText } from "../lang/ast.js";
-import { FieldType, resolveField, type Getter } from "./fields.js";
+import { DEFAULT_FIELD_CONTEXT, FieldType, resolveField, type FieldContext, type Getter } from "./fields.js";
 import { valueText } from "./operators.js";
 
 /** A field expression resolved to one getter (transformers applied). */
@@ -21,13 +21,13 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 const STRINGY: ReadonlySet<FieldType> = new Set<FieldType>([FieldType.String, FieldType.Bytes, FieldType.IpAddr, FieldType.IpNet]);
 
-/** Resolves a field or transformer expression to a getter. Throws CompileError. */
-export function bindFieldExpr(f: FieldExpr): BoundExpr {
+/** Resolves a field or transformer expression to a getter, with `ctx` for the fields that need it. Throws CompileError. */
+export function bindFieldExpr(f: FieldExpr, ctx: FieldContext = DEFAULT_FIELD_CONTEXT): BoundExpr {
   if (f.kind === "field") {
-    const r = resolveField(f.name, f.arg);
+    const r = resolveField(f.name, f.arg, ctx);
     return { name: r.name, type: r.type, get: r.get, isTransformer: false };
   }
-  const args = f.args.map(bindFieldExpr);
+  const args = f.args.map((x) => bindFieldExpr(x, ctx));
   const name = fieldExprText(f);
   const one = (): BoundExpr => {
     if (args.length !== 1) throw new CompileError("BAD_FIELD_ARG", `${f.name}() takes exactly one argument`);

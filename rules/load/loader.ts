@@ -6,7 +6,8 @@
  * file:line:col and a code and skipped; loading never throws.
  */
 import { EVENTS } from "../event-table.js";
-import { compileExprFast, compileLeaves, type LeafCache } from "../compile/compiler.js";
+import { compileExprFast, compileLeaves, leafCache, type LeafCache } from "../compile/compiler.js";
+import { DEFAULT_FIELD_CONTEXT, type FieldContext } from "../compile/fields.js";
 import { codeCount, conditionCodes, simplifyForCodes } from "../compile/evttype.js";
 import { compileFormat, type FormatWarnings } from "../compile/formatter.js";
 import { IndexedRuleSet, Rule, type RuleSet } from "../engine.js";
@@ -30,6 +31,8 @@ export interface LoadOptions {
   limits?: ParseLimits;
   /** Expansion limits (lists, macros, exceptions; per item and per load); unset keys take the defaults. */
   expansion?: Partial<ExpansionLimits>;
+  /** What fields take from the configuration (`evt.hostname`, IP names); default: none. */
+  fields?: FieldContext;
 }
 
 /** Per-file summary. */
@@ -84,7 +87,7 @@ export function loadRuleFiles(files: readonly { path: string; text: string }[], 
   let rules: Rule[] = [];
   try {
     const budget = new Budget(expansionLimits(opts.expansion));
-    rules = new Compilation(collector, diags, opts.limits ?? DEFAULT_LIMITS, budget).run(minPriority);
+    rules = new Compilation(collector, diags, opts.limits ?? DEFAULT_LIMITS, budget, opts.fields ?? DEFAULT_FIELD_CONTEXT).run(minPriority);
   } catch (err) {
     diags.push({ severity: "error", code: DiagCode.Validate, message: `internal error: ${(err as Error).message}`, file: files[0]?.path ?? "<none>", line: 1, col: 1 });
   }
@@ -157,14 +160,17 @@ class Compilation {
   /** Which macro a node (by its pos object) was parsed from. */
   private readonly macroOrigin = new Map<object, { label: string; cond: CondText; back: (idx: number) => number }>();
   /** Compiled checks, shared by every rule using the same macro. */
-  private readonly leaves: LeafCache = new Map();
+  private readonly leaves: LeafCache;
 
   constructor(
     private readonly c: Collector,
     private readonly diags: Diagnostic[],
     private readonly limits: ParseLimits,
     private readonly budget: Budget,
-  ) {}
+    private readonly fields: FieldContext,
+  ) {
+    this.leaves = leafCache(fields);
+  }
 
   private diag(severity: "error" | "warning", code: string, message: string, loc: Loc, item: string): void {
     this.diags.push({ severity, code, message, file: loc.file, line: loc.line, col: loc.col, item });
@@ -487,7 +493,7 @@ class Compilation {
     const fw: FormatWarnings = { deprecated: [] };
     let formatter;
     try {
-      formatter = compileFormat(r.output, fw);
+      formatter = compileFormat(r.output, fw, this.fields);
     } catch (err) {
       const e = err as RuleError;
       this.diag("error", DiagCode.CompileOutput, `${e.message}`, r.outputLoc, label);

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadRuleFiles, setIpNameResolver, type LoadResult } from "../../rules/index.js";
+import { loadRuleFiles, type LoadResult } from "../../rules/index.js";
 import type { SyscallEvent, ThreadInfo } from "../../rules/event.js";
 import { eventByCode } from "../../rules/event-table.js";
 import { STABLE_RULES } from "./stable-path.js";
@@ -185,16 +185,14 @@ describe("Falco stable rules", () => {
     const other = ev({ type: "connect", res: 0, proc: inCtr({ comm: "curl" }), fd: sockFd("172.17.0.2", 40000, "10.96.0.2", 443) });
     const onHost = ev({ type: "connect", res: 0, proc: proc({ comm: "curl" }), fd: sockFd("172.17.0.2", 40000, "10.96.0.1", 443) });
     // without a name for the IP (no resolver entry) the field is missing and the rule is quiet
-    setIpNameResolver(() => undefined);
     expect(fired(all, e)).not.toContain("Contact K8S API Server From Container");
-    setIpNameResolver((ip) => (ip === "10.96.0.1" ? "kubernetes.default.svc.cluster.local" : undefined));
-    try {
-      expect(fired(all, e)).toContain("Contact K8S API Server From Container");
-      expect(fired(all, other)).not.toContain("Contact K8S API Server From Container");
-      expect(fired(all, onHost)).not.toContain("Contact K8S API Server From Container");
-    } finally {
-      setIpNameResolver(undefined);
-    }
+    const names = loadRuleFiles([{ path: STABLE_RULES, text: readFileSync(STABLE_RULES, "utf8") }], {
+      ruleMatching: "all",
+      fields: { hostname: "", ipNames: (ip) => (ip === "10.96.0.1" ? "kubernetes.default.svc.cluster.local" : undefined) },
+    });
+    expect(fired(names, e)).toContain("Contact K8S API Server From Container");
+    expect(fired(names, other)).not.toContain("Contact K8S API Server From Container");
+    expect(fired(names, onHost)).not.toContain("Contact K8S API Server From Container");
   });
 
   it("ordinary activity matches nothing", () => {

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { listFields, resolveField, setIpNameResolver } from "../../rules/compile/fields.js";
+import { DEFAULT_FIELD_CONTEXT, kubernetesIpNames, listFields, resolveField } from "../../rules/compile/fields.js";
 import { errnoName, flagsText, resText } from "../../rules/compile/text.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import { STABLE_RULES } from "./stable-path.js";
@@ -271,19 +271,28 @@ describe("paths of filesystem events", () => {
   });
 });
 
-describe("fd.sip.name", () => {
-  it("the default resolver knows the API server from KUBERNETES_SERVICE_HOST", () => {
+describe("fields that take the load's context", () => {
+  const e = ev({ type: "connect", fd: sockFd("10.1.2.3", 5000, "10.100.0.1", 443) });
+  it("fd.sip.name: the Kubernetes resolver knows the API server's cluster IP", () => {
+    const ctx = { ...DEFAULT_FIELD_CONTEXT, ipNames: kubernetesIpNames("10.100.0.1") };
+    expect(resolveField("fd.sip.name", undefined, ctx).get(e)).toBe("kubernetes.default.svc.cluster.local");
+    expect(resolveField("fd.cip.name", undefined, ctx).get(e)).toBeUndefined();
+    expect(kubernetesIpNames("")("10.100.0.1")).toBeUndefined();
+  });
+  it("no context: no IP names, an empty host name, and no environment read", () => {
     const saved = process.env["KUBERNETES_SERVICE_HOST"];
     process.env["KUBERNETES_SERVICE_HOST"] = "10.100.0.1";
     try {
-      setIpNameResolver(undefined);
-      const e = ev({ type: "connect", fd: sockFd("10.1.2.3", 5000, "10.100.0.1", 443) });
-      expect(get("fd.sip.name", e)).toBe("kubernetes.default.svc.cluster.local");
-      expect(get("fd.cip.name", e)).toBeUndefined();
+      expect(get("fd.sip.name", e)).toBeUndefined();
+      expect(get("evt.hostname", e)).toBe("");
     } finally {
       if (saved === undefined) delete process.env["KUBERNETES_SERVICE_HOST"];
       else process.env["KUBERNETES_SERVICE_HOST"] = saved;
-      setIpNameResolver(undefined);
     }
+  });
+  it("evt.hostname is the context's host name, fixed when the getter is built", () => {
+    const a = resolveField("evt.hostname", undefined, { ...DEFAULT_FIELD_CONTEXT, hostname: "node-a" }).get;
+    const b = resolveField("evt.hostname", undefined, { ...DEFAULT_FIELD_CONTEXT, hostname: "node-b" }).get;
+    expect([a(e), b(e)]).toEqual(["node-a", "node-b"]);
   });
 });
