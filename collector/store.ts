@@ -134,7 +134,7 @@ export interface PageOptions {
   after?: PageCursor | undefined;
   /** Most alerts in the page. */
   limit: number;
-  /** The page stops at the first alert that takes its JSON past this many bytes (it always holds one). */
+  /** The page holds at most this many bytes of alert JSON, or one alert when that one alone is larger. */
   maxBytes: number;
 }
 
@@ -176,6 +176,7 @@ export class AlertStore {
   private readonly stMaxSeq: Database.Statement;
   private readonly stAfter: Database.Statement;
   private readonly stJson: Database.Statement;
+  private readonly stSize: Database.Statement;
   private readonly insertTx: (alerts: readonly Alert[]) => InsertResult;
   private readonly pageStatements = new Map<string, Database.Statement>();
 
@@ -213,6 +214,7 @@ export class AlertStore {
       "SELECT seq, json, namespace, pod, container_id, container_name, image, image_repo FROM alerts WHERE seq > ? ORDER BY seq LIMIT ?",
     );
     this.stJson = this.db.prepare("SELECT id, json FROM alerts WHERE seq = ?");
+    this.stSize = this.db.prepare("SELECT octet_length(json) FROM alerts WHERE seq = ?").pluck();
     this.insertTx = this.db.transaction((alerts: readonly Alert[]): InsertResult => {
       const inserted: StoredAlert[] = [];
       let duplicates = 0;
@@ -321,17 +323,22 @@ export class AlertStore {
     let cut = false;
     for (let i = 0; i < keys.length; i++) {
       const [seq, time] = keys[i]!;
+      // the size from the record header (octet_length does not read the text), so a row that
+      // would pass the bound ends the page without being read
+      const size = this.stSize.get(seq) as number | undefined;
+      if (size === undefined) continue;
+      if (rows.length > 0 && bytes + size > o.maxBytes) {
+        cut = true;
+        break;
+      }
       const r = this.stJson.get(seq) as { id: string; json: string } | undefined;
       if (r === undefined) continue;
       // rows stored before the JSON became alertToJson's are converted on the way out
-      const json = r.json.startsWith(`{"id":${JSON.stringify(r.id)},"uuid":`) ? r.json : JSON.stringify(alertToJson(alertOfJson(r.json)));
+      const current = r.json.startsWith(`{"id":${JSON.stringify(r.id)},"uuid":`);
+      const json = current ? r.json : JSON.stringify(alertToJson(alertOfJson(r.json)));
       rows.push({ seq, time, json });
-      bytes += Buffer.byteLength(json);
+      bytes += current ? size : Buffer.byteLength(json);
       next = { seq, time };
-      if (bytes >= o.maxBytes) {
-        cut = i < keys.length - 1;
-        break;
-      }
     }
     return { rows, bytes, next, more: cut || keys.length >= o.limit };
   }
