@@ -221,8 +221,9 @@ export function makeHttpApi(d: HttpApiDeps) {
    * one page at a time (bounded by count and by `page_bytes`, chained by a (time, seq) cursor) and
    * the next page is read only while less than `page_bytes` waits unsent (else after `drain`), so
    * what the collector holds does not grow with the result; one page per turn of the event loop.
-   * A client that reads nothing for `request_timeout_ms` is cut off; one that disconnects stops the query. A store failure after the first line ends the
-   * response without its last chunk, so the client sees an incomplete body, never a short result.
+   * A client that reads nothing for `request_timeout_ms` is cut off; one that disconnects stops
+   * the query. A store failure after the first line ends the response without its last chunk, so
+   * the client sees an incomplete body, never a short result.
    */
   function onQuery(url: URL, res: ServerResponse): void {
     const ql = d.queryLimits ?? DEFAULT_COLLECTOR_LIMITS;

@@ -8,12 +8,14 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { createInterface } from "node:readline";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CollectorClient } from "../../agent/sinks/collector-client.js";
 import type { Alert } from "../../agent/sinks/types.js";
-import { ALERT_LIMITS, normalizeTime, validateAlert } from "../../collector/alert-codec.js";
+import { ALERT_LIMITS, alertToJson, normalizeTime, validateAlert } from "../../collector/alert-codec.js";
 import { CollectorError } from "../../collector/errors.js";
 import { alertKeys, compileFilter, compileStarGlob, normalizeFilter, parseTimeBound } from "../../collector/filter.js";
 import { startCollector, type RunningCollector } from "../../collector/server.js";
@@ -222,6 +224,39 @@ describe("alert size, time bounds and captures at a real collector", () => {
     expect(storing.store.getCapture(stray)).toBeDefined();
     expect(storing.stats()["captures_orphan_stored"]).toBe(1);
     expect(storing.stats()["captures_orphan_refused"]).toBe(0);
+  });
+});
+
+describe("queryAlerts reads the stream", () => {
+  it("hands over each line as it arrives, split anywhere, and fails on a stream cut short", async () => {
+    const a = alertToJson(makeAlert({ output: "é".repeat(5000) }));
+    const b = alertToJson(makeAlert());
+    const body = Buffer.from(`${JSON.stringify(a)}\n${JSON.stringify(b)}\n`);
+    let cut = false;
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/x-ndjson" });
+      // one byte at a time for the first alert (a multi-byte character split across chunks)
+      let i = 0;
+      const step = () => {
+        if (cut && i > body.length / 2) return res.socket?.destroy();
+        if (i >= body.length) return res.end();
+        res.write(body.subarray(i, i < 2000 ? i + 1 : body.length));
+        i = i < 2000 ? i + 1 : body.length;
+        setImmediate(step);
+      };
+      step();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const got: unknown[] = [];
+      expect(await queryAlerts({ address, filter: {}, onAlert: (x) => void got.push(x) })).toBe(2);
+      expect(got).toEqual([a, b]);
+      cut = true;
+      await expect(queryAlerts({ address, filter: {}, onAlert: () => undefined })).rejects.toThrow();
+    } finally {
+      server.close();
+    }
   });
 });
 
