@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Vigil wire format: the structs shared by the kernel probe (probe.bpf.c), the loader
- * (loader.c), the Fargate tracer and — mirrored by offsets — the agent's decoder
+ * (loader.h, loader-*.c), the Fargate tracer and — mirrored by offsets — the agent's decoder
  * (agent/decode/layout.ts). See FORMAT.md for the full specification.
  *
  * Rules of evolution: fields are only ever appended; a changed shape gets a new type or a new
