@@ -32,6 +32,10 @@ export interface TailCounters {
   clients_dropped_slow: number;
   messages_sent: number;
   history_sent: number;
+  /** Clients that did not answer a ping within a heartbeat interval (dead peers, half-open TCP). */
+  clients_dropped_unresponsive: number;
+  /** Client frames over ws_max_payload (the client is closed with 1009). */
+  ws_frames_too_large: number;
 }
 
 interface Client {
@@ -43,6 +47,8 @@ interface Client {
   replaying: boolean;
   filter: AlertFilter;
   dead: boolean;
+  /** Answered the last heartbeat ping. */
+  alive: boolean;
 }
 
 const HISTORY_PAGE = 500;
@@ -50,7 +56,16 @@ const HISTORY_PAGE = 500;
 /** The fan-out of stored alerts to WebSocket clients. */
 export class TailHub {
   private readonly clients = new Set<Client>();
-  readonly counters: TailCounters = { clients: 0, clients_total: 0, clients_dropped_slow: 0, messages_sent: 0, history_sent: 0 };
+  readonly counters: TailCounters = {
+    clients: 0,
+    clients_total: 0,
+    clients_dropped_slow: 0,
+    messages_sent: 0,
+    history_sent: 0,
+    clients_dropped_unresponsive: 0,
+    ws_frames_too_large: 0,
+  };
+  private readonly heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: AlertStore,
@@ -59,7 +74,35 @@ export class TailHub {
     private readonly maxQueueBytes: number = DEFAULT_COLLECTOR_LIMITS.tail_queue_bytes,
     /** Bytes of alert JSON per history page read from the store and per live frame (limits.page_bytes). */
     private readonly pageBytes: number = DEFAULT_COLLECTOR_LIMITS.page_bytes,
-  ) {}
+    /**
+     * Every this, each client is pinged and one that did not answer the previous ping is
+     * terminated (limits.keepalive_time_ms): a dead or half-open peer does not keep its slot of
+     * max_tail_clients until TCP notices. 0 = no heartbeat.
+     */
+    heartbeatMs: number = DEFAULT_COLLECTOR_LIMITS.keepalive_time_ms,
+  ) {
+    if (heartbeatMs > 0) {
+      this.heartbeat = setInterval(() => this.beat(), heartbeatMs);
+      this.heartbeat.unref();
+    }
+  }
+
+  private beat(): void {
+    for (const c of this.clients) {
+      if (!c.alive) {
+        this.counters.clients_dropped_unresponsive++;
+        this.remove(c);
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      try {
+        c.ws.ping();
+      } catch {
+        // a socket closing under us: its close event removes it
+      }
+    }
+  }
 
   /**
    * Adds a client. `filter` must be normalized. With `afterSeq` (resume) or a `since` in the
@@ -74,12 +117,17 @@ export class TailHub {
       replaying: replay,
       filter,
       dead: false,
+      alive: true,
     };
     this.clients.add(c);
     this.counters.clients = this.clients.size;
     this.counters.clients_total++;
     ws.on("close", () => this.remove(c));
-    ws.on("error", () => this.remove(c));
+    ws.on("error", (err: Error & { code?: string }) => {
+      if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") this.counters.ws_frames_too_large++;
+      this.remove(c);
+    });
+    ws.on("pong", () => (c.alive = true));
     // clients never need to send; anything they send is ignored
     if (replay) this.replayPage(c);
     else this.sendRaw(c, Buffer.from(`{"type":"live","seq":${c.cursor}}\n`));
@@ -205,6 +253,7 @@ export class TailHub {
 
   /** Closes every client. */
   closeAll(): void {
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
     for (const c of this.clients) {
       c.dead = true;
       c.ws.close(1001, "collector stopping");
