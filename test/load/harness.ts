@@ -217,6 +217,8 @@ export interface LatencyStats {
   failures: number;
   maxMs: number;
   p99Ms: number;
+  /** Probes that took 1 s or more (answered or not). */
+  slow: number;
   /** First failure reasons, for messages. */
   errors: string[];
 }
@@ -231,6 +233,7 @@ export function latencyStats(probes: readonly Probe[]): LatencyStats {
     failures: failed.length,
     maxMs: Math.round(ms.at(-1) ?? 0),
     p99Ms: Math.round(p99),
+    slow: ms.filter((x) => x >= 1000).length,
     errors: [...new Set(failed.map((p) => p.err ?? "failed"))].slice(0, 5),
   };
 }
