@@ -453,7 +453,9 @@ function anyOfPred(leaves: readonly GpLeaf[]): ValuePred {
   const sb = charBuckets(starts, false);
   const eb = charBuckets(ends, true);
   const subMasks = new Uint32Array(subs.length * 4);
-  subs.forEach((x, k) => asciiMask(x, subMasks, k * 4));
+  subs.forEach((x, k) => {
+    asciiMask(x, subMasks, k * 4);
+  });
   const hasEq = eq.size > 0;
   const hasStarts = starts.length > 0;
   const hasEnds = ends.length > 0;
