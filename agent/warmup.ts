@@ -4,15 +4,15 @@
  * compiles it on background threads: a freshly started agent runs its first thousands of events
  * in the interpreter and spends CPU compiling while the node is busy (on fork+exec, the first
  * 2,000 execs cost the agent twice the CPU of the next 2,000; BENCHMARKS.md). At start, synthetic
- * frames of every event type the rules need (decode/synthetic.ts) go through a scratch decoder and
- * process table and the loaded rule set, so the code they share with the real path is optimized
- * before the first real event. Nothing of the run stays: the scratch decoder and state are
- * dropped, no match reaches a sink, and the rules' match counters are reset.
+ * frames of every event type the rules need (decode/synthetic.ts) go through scratch event
+ * assemblers (agent/assembler.ts, the sources' own decode → state path) and the loaded rule set, so
+ * the code they share with the real path is optimized before the first real event. Nothing of the
+ * run stays: the scratch assemblers and state are dropped, no match reaches a sink, and the rules'
+ * match counters are reset.
  */
 import type { RuleSet } from "../rules/index.js";
-import { FrameDecoder, type ControlInfo } from "./decode/index.js";
+import { EventAssembler } from "./assembler.js";
 import { framesPerProcess, syntheticFrames } from "./decode/synthetic.js";
-import { EventState } from "./state/index.js";
 
 export interface WarmupResult {
   /** Events run through decode, state and rules. */
@@ -36,24 +36,28 @@ const PUSH_SIZES = [4096, 1500, 16384, 777, 8192];
 export async function warmUp(rs: RuleSet, types: readonly string[], events: number): Promise<WarmupResult> {
   const t0 = performance.now();
   const processes = Math.max(1, Math.ceil(events / framesPerProcess(types)));
-  // no /proc reads and no passwd of a real process: this table describes no real process
-  const state = new EventState({ readUnknownFromProc: false, procRoot: "/nonexistent/vigil-warmup", exitGraceMs: 0, max: 1024 });
   let n = 0;
   let matches = 0;
   const onMatch = (): void => {
     matches++;
   };
-  // two decoders whose callbacks are different functions, taken in turn: the decoder's call of its
-  // callback then already has more than one target, as it will with the source's (no deopt then)
-  const onControl = (c: ControlInfo): void => state.clock(c);
+  // two assemblers on one state whose callbacks are different functions, taken in turn: the
+  // assembler's call of its callback then already has more than one target, as it will with the
+  // source's (no deopt then)
+  const first = new EventAssembler({
+    // no /proc reads and no passwd of a real process: this table describes no real process
+    state: { readUnknownFromProc: false, procRoot: "/nonexistent/vigil-warmup", exitGraceMs: 0, max: 1024 },
+    onEvent: (e) => {
+      n++;
+      rs.evaluate(e, onMatch);
+    },
+  });
+  const state = first.state;
   const decoders = [
-    new FrameDecoder({ onControl, onEvent: (r) => {
+    first,
+    new EventAssembler({ sharedState: state, onEvent: (e) => {
       n++;
-      rs.evaluate(state.build(r), onMatch);
-    } }),
-    new FrameDecoder({ onControl, onEvent: (r) => {
-      n++;
-      rs.evaluate(state.build(r), onMatch);
+      rs.evaluate(e, onMatch);
     } }),
   ];
   const rules = rs.rules;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * The kernel event source: runs `vigil-probe` (native-bridge/), decodes its frames, keeps the
- * process/fd state and hands every event to `onEvent` as a {@link SyscallEvent}.
+ * The kernel event source: runs `vigil-probe` (native-bridge/) and feeds its frames to an
+ * {@link EventAssembler} (decode, process/fd state, container enrichment), which hands every
+ * event to `onEvent` as a {@link SyscallEvent}.
  *
  * - `start()` fills the process table from /proc, spawns the probe with the syscall set and
  *   `--exclude-pid <agent pid>`, and resolves when the probe reports ready; it rejects with a
@@ -22,8 +23,9 @@ import type { Logger } from "pino";
 import type { KernelFilters } from "../../rules/compile/pushdown.js";
 import { CLONE_FAMILY, eventByName } from "../../rules/event-table.js";
 import type { SyscallEvent } from "../../rules/event.js";
-import { FrameDecoder, type ControlInfo, type PreventInfo, type RawEvent } from "../decode/index.js";
-import { EventState, type ContainerResolver } from "../state/index.js";
+import { EventAssembler } from "../assembler.js";
+import type { ControlInfo, PreventInfo } from "../decode/index.js";
+import type { ContainerResolver, EventState } from "../state/index.js";
 import { ProbeError } from "./ebpf-errors.js";
 import { kernelFilterLines } from "./kernel-filter.js";
 
@@ -88,10 +90,9 @@ export function probeSyscalls(names: readonly string[], childOnly: readonly stri
   return [...out].sort();
 }
 
-/** The kernel probe as an event stream: spawn, decode, state, events. */
+/** The kernel probe as an event stream: spawn, assemble, events. */
 export class KernelEventStream {
-  readonly state: EventState;
-  private readonly decoder: FrameDecoder;
+  private readonly assembler: EventAssembler;
   private readonly log: Logger;
   private readonly probePath: string;
   private syscalls: string[];
@@ -127,10 +128,19 @@ export class KernelEventStream {
     this.syscalls = probeSyscalls(opts.syscalls, opts.childOnly);
     this.filterLines = kernelFilterLines(opts.kernelFilters);
     this.backoff = opts.backoffMinMs ?? 500;
-    const stateOpts: ConstructorParameters<typeof EventState>[0] = {};
-    if (opts.resolveContainer !== undefined) stateOpts.resolveContainer = opts.resolveContainer;
-    this.state = new EventState(stateOpts);
-    this.decoder = new FrameDecoder({ onEvent: this.onRaw, onControl: this.onControl, onPrevent: (p) => (this.lastPrevent = p), onSync: this.onSync });
+    this.assembler = new EventAssembler({
+      onEvent: opts.onEvent,
+      resolveContainer: opts.resolveContainer,
+      onControl: this.onControl,
+      onPrevent: (p) => (this.lastPrevent = p),
+      onSync: this.onSync,
+      onBuildError: this.onBuildError,
+    });
+  }
+
+  /** The process and fd state the probe's events keep. */
+  get state(): EventState {
+    return this.assembler.state;
   }
 
   /** Seeds state, starts the probe, resolves once it has attached. */
@@ -143,11 +153,11 @@ export class KernelEventStream {
       );
     }
     if (this.opts.seedFromProc ?? true) {
-      const n = this.state.seed();
+      const n = this.assembler.seed();
       this.log.debug({ processes: n }, "process table filled from /proc");
     }
     await this.spawnProbe();
-    this.sweepTimer = setInterval(() => this.state.sweep(), 1000);
+    this.sweepTimer = setInterval(() => this.assembler.sweep(), 1000);
     this.sweepTimer.unref();
   }
 
@@ -237,7 +247,7 @@ export class KernelEventStream {
   /** Counters of the source, decoder, state and kernel. */
   stats(): Record<string, number> {
     const out: Record<string, number> = { ...this.counters };
-    for (const [k, v] of Object.entries(this.decoder.stats())) out[`decode_${k}`] = v;
+    for (const [k, v] of Object.entries(this.assembler.decodeStats())) out[`decode_${k}`] = v;
     for (const [k, v] of Object.entries(this.state.stats())) out[`state_${k}`] = v;
     if (this.lastStats) out["probe_programs"] = this.lastStats.programs;
     out["prevent_armed"] = this.armed.size;
@@ -258,7 +268,7 @@ export class KernelEventStream {
     for (const p of this.opts.excludePids ?? []) args.push("--exclude-pid", String(p));
     args.push(...(this.opts.probeArgs ?? []));
     this.ready = false;
-    this.decoder.reset();
+    this.assembler.reset();
     return new Promise<void>((resolveStart, rejectStart) => {
       let settled = false;
       let lastErr = "";
@@ -286,7 +296,7 @@ export class KernelEventStream {
       child.stdin.on("error", () => undefined);
       // read by the loader once it has attached; until then every event passes
       child.stdin.write(this.filterLines.join("\n") + "\n");
-      child.stdout.on("data", (chunk: Buffer) => this.decoder.push(chunk));
+      child.stdout.on("data", (chunk: Buffer) => this.assembler.push(chunk));
       let errBuf = "";
       child.stderr.setEncoding("utf8");
       child.stderr.on("data", (s: string) => {
@@ -347,20 +357,13 @@ export class KernelEventStream {
 
   // ------------------------------------------------------------------ frames
 
-  private readonly onRaw = (r: RawEvent): void => {
-    let e: SyscallEvent;
-    try {
-      e = this.state.build(r);
-    } catch (err) {
-      this.counters.event_errors++;
-      if (this.counters.event_errors === 1) this.log.error({ err }, "event state failed");
-      return;
-    }
-    this.opts.onEvent(e);
+  private readonly onBuildError = (err: unknown): void => {
+    this.counters.event_errors++;
+    if (this.counters.event_errors === 1) this.log.error({ err }, "event state failed");
   };
 
+  /** Control frames, after the assembler set the state's clock from them. */
   private readonly onControl = (c: ControlInfo): void => {
-    this.state.clock(c);
     if (c.type === "ready") {
       if (this.diedAt > 0) {
         this.counters.gap_ms += Date.now() - this.diedAt;

@@ -2,17 +2,16 @@
 /**
  * The Fargate source: frames from `vigil-trace` processes on a unix socket in a volume shared
  * with the workload (see native-bridge/trace/README.md). Each tracer connection is one stream
- * with its own decoder and process state (a tracer sees its own process tree only, and its pids
- * are those of its PID namespace). Frames a tracer could not send while the agent was away are
+ * with an {@link EventAssembler} of its own, so its own decoder and process state (a tracer sees
+ * its own process tree only, and its pids are those of its PID namespace). Frames a tracer could not send while the agent was away are
  * reported in its stats frames: they are counted as `lost_events` and raise the same "events
  * lost" callback the kernel probe's drops do.
  */
 import type { Logger } from "pino";
-import type { SyscallEvent } from "../../rules/event.js";
-import { DecodeErrorCode, FrameDecoder, type ControlInfo } from "../decode/index.js";
+import { EventAssembler } from "../assembler.js";
+import type { ControlInfo } from "../decode/index.js";
 import { startTraceSocket, type TraceSocketServer } from "../inject/trace-socket.js";
 import type { EventSource, SourceContext } from "../pipeline.js";
-import { EventState } from "../state/index.js";
 
 export interface TraceSourceOptions {
   /** The socket path in the shared volume. */
@@ -30,8 +29,9 @@ export class TraceSource implements EventSource {
   readonly name = "ptrace";
   private server: TraceSocketServer | undefined;
   private readonly log: Logger;
+  /** Counts of ended connections (live ones are added in stats()); `event_errors` as they happen. */
   private readonly counters = { connections: 0, events: 0, event_errors: 0, lost_events: 0, decode_errors: 0 };
-  private readonly decoders = new Set<FrameDecoder>();
+  private readonly live = new Set<EventAssembler>();
   private errorLogged = false;
 
   constructor(
@@ -53,28 +53,14 @@ export class TraceSource implements EventSource {
 
   private connection(id: number) {
     this.counters.connections++;
-    const state = new EventState({
-      max: this.o.maxProcessesPerConnection ?? 8192,
-      // pids are the tracer's namespace's: the agent's /proc would describe other processes
-      readUnknownFromProc: false,
-      ...(this.ctx.resolveContainer !== undefined ? { resolveContainer: this.ctx.resolveContainer } : {}),
-    });
     let lastLost = 0;
-    const onEvent = this.ctx.onEvent;
-    const dec = new FrameDecoder({
-      onEvent: (r) => {
-        let e: SyscallEvent;
-        try {
-          e = state.build(r);
-        } catch (err) {
-          this.eventError(err);
-          return;
-        }
-        this.counters.events++;
-        onEvent(e);
-      },
+    const asm = new EventAssembler({
+      onEvent: this.ctx.onEvent,
+      resolveContainer: this.ctx.resolveContainer,
+      // pids are the tracer's namespace's: the agent's /proc would describe other processes
+      state: { max: this.o.maxProcessesPerConnection ?? 8192, readUnknownFromProc: false },
+      onBuildError: this.eventError,
       onControl: (c: ControlInfo) => {
-        state.clock(c);
         if (c.type === "stats" && c.drops > lastLost) {
           const lost = c.drops - lastLost;
           lastLost = c.drops;
@@ -88,24 +74,24 @@ export class TraceSource implements EventSource {
         }
       },
     });
-    this.decoders.add(dec);
+    this.live.add(asm);
     return {
-      push: (chunk: Uint8Array) => dec.push(chunk),
+      push: (chunk: Uint8Array) => asm.push(chunk),
       end: () => {
-        const st = dec.stats();
-        for (const code of Object.values(DecodeErrorCode)) this.counters.decode_errors += st[code] ?? 0;
-        this.decoders.delete(dec);
+        if (!this.live.delete(asm)) return;
+        this.counters.events += asm.counters.events;
+        this.counters.decode_errors += asm.decodeErrors();
       },
     };
   }
 
-  private eventError(err: unknown): void {
+  private readonly eventError = (err: unknown): void => {
     this.counters.event_errors++;
     if (!this.errorLogged) {
       this.errorLogged = true;
       this.log.error({ err }, "tracer event could not be built (logged once)");
     }
-  }
+  };
 
   async stop(): Promise<void> {
     await this.server?.close();
@@ -113,6 +99,8 @@ export class TraceSource implements EventSource {
   }
 
   stats(): Record<string, number> {
-    return { ...this.counters, ...(this.server?.stats() ?? {}) };
+    const out = { ...this.counters };
+    for (const a of this.live) out.events += a.counters.events;
+    return { ...out, ...(this.server?.stats() ?? {}) };
   }
 }

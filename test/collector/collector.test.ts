@@ -6,9 +6,8 @@ import { deflateSync, gzipSync } from "node:zlib";
 import { startCollector, type RunningCollector } from "../../collector/server.js";
 import { CollectorClient } from "../../agent/sinks/collector-client.js";
 import { vigilProto } from "../../collector/proto.js";
-import { alertToProto } from "../../collector/alert-codec.js";
-import type { Alert } from "../../agent/sinks/types.js";
 import { makeAlert, memoryLogger, ndjson, quiet, tempDir, waitFor } from "./helpers.js";
+import { alertToProto, type Alert } from "../../proto/index.js";
 
 const TOKEN = "s3cret-token";
 
@@ -221,7 +220,7 @@ describe("collector HTTP side", () => {
   it("exposes its counters for Prometheus", async () => {
     const r = await fetch(`${base}/metrics`, { headers: auth });
     expect(r.status).toBe(200);
-    expect(await r.text()).toMatch(/^vigil_collector_http_unauthenticated \d+$/m);
+    expect(await r.text()).toMatch(/^vigil_collector_http_unauthenticated_total \d+$/m);
   });
 
   it("refuses an oversized body with 413", async () => {

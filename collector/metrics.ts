@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The collector's `/metrics`: its `stats()` exposed through a prom-client Registry of its own
+ * (never prom-client's global one: several collectors run in one process in tests, and the
+ * embedded collector runs inside the agent, whose registry is separate again). Names follow
+ * Prometheus conventions: `vigil_collector_` prefix, counters end in `_total`, units in the name
+ * (`_bytes`), HELP on every metric. Values are read once per scrape.
+ */
+import { Counter, Gauge, Registry } from "prom-client";
+
+/** How one `stats()` key is exported. */
+export interface CollectorMetricSpec {
+  /** Full metric name (counters end in `_total`). */
+  readonly name: string;
+  readonly type: "counter" | "gauge";
+  readonly help: string;
+}
+
+const counter = (name: string, help: string): CollectorMetricSpec => ({ name: `vigil_collector_${name}_total`, type: "counter", help });
+const gauge = (name: string, help: string): CollectorMetricSpec => ({ name: `vigil_collector_${name}`, type: "gauge", help });
+
+/** Every key of the collector's `stats()` and its metric (a test checks that none is missing). */
+export const COLLECTOR_METRICS: Readonly<Record<string, CollectorMetricSpec>> = {
+  // gRPC ingest (ingest.ts)
+  requests: counter("ingest_requests", "gRPC Push calls handled"),
+  alerts_stored: counter("ingest_alerts_stored", "Alerts from gRPC pushes stored (new)"),
+  alerts_duplicate: counter("ingest_alerts_duplicate", "Alerts from gRPC pushes already stored (acknowledged, not stored again)"),
+  alerts_invalid: counter("ingest_alerts_invalid", "Alerts from gRPC pushes refused as invalid"),
+  captures_stored: counter("ingest_captures_stored", "Audit captures stored"),
+  captures_duplicate: counter("ingest_captures_duplicate", "Audit captures already stored"),
+  captures_invalid: counter("ingest_captures_invalid", "Audit captures refused as invalid"),
+  captures_orphan_refused: counter("ingest_captures_orphan_refused", "Audit captures refused because their alert is not stored"),
+  captures_orphan_stored: counter("ingest_captures_orphan_stored", "Audit captures stored although their alert is not"),
+  store_errors: counter("store_errors", "Store writes that failed"),
+  internal_errors: counter("ingest_internal_errors", "gRPC Push handler failures answered with INTERNAL"),
+  // gRPC gate (grpc-guard.ts, grpc-status-counter.ts)
+  refused_unauthenticated: counter("grpc_refused_unauthenticated", "gRPC calls refused for a missing or bad token"),
+  refused_too_large: counter("grpc_refused_too_large", "gRPC calls refused for a message over the receive limit"),
+  refused_malformed: counter("grpc_refused_malformed", "gRPC calls refused for a malformed message"),
+  refused_other: counter("grpc_refused_other", "gRPC calls ended with another error status"),
+  refused_transport_or_cancelled: counter("grpc_refused_transport_or_cancelled", "gRPC calls cancelled or cut by the transport"),
+  auth_rate_limited: counter("auth_rate_limited", "Requests refused because their address passed auth_failures_per_minute (HTTP 429, gRPC RESOURCE_EXHAUSTED)"),
+  inflight_refused: counter("inflight_refused", "Requests refused because the in-flight byte budget was full (HTTP 503, gRPC UNAVAILABLE)"),
+  grpc_internal_errors: counter("grpc_internal_errors", "gRPC calls whose handler threw (answered INTERNAL)"),
+  grpc_call_timeouts: counter("grpc_call_timeouts", "gRPC calls not answered within request_timeout_ms (DEADLINE_EXCEEDED)"),
+  // HTTP (http-api.ts)
+  http_requests: counter("http_requests", "HTTP requests received"),
+  http_unauthenticated: counter("http_unauthenticated", "HTTP requests refused with 401"),
+  http_bad_request: counter("http_bad_request", "HTTP requests refused with 400"),
+  http_too_large: counter("http_too_large", "HTTP requests refused with 413"),
+  http_not_found: counter("http_not_found", "HTTP requests answered 404"),
+  falco_http_alerts: counter("falco_http_alerts", "Falco JSON alerts posted over HTTP and stored"),
+  falco_http_duplicates: counter("falco_http_duplicates", "Falco JSON alerts posted over HTTP already stored"),
+  ws_refused: counter("ws_refused", "WebSocket tail upgrades refused"),
+  http_internal_errors: counter("http_internal_errors", "HTTP handler failures answered with 500"),
+  http_timeouts: counter("http_timeouts", "HTTP requests ended by a header or request timeout (408)"),
+  // live tail (tail-hub.ts)
+  clients: gauge("tail_clients", "Live tail clients connected"),
+  clients_total: counter("tail_clients_accepted", "Live tail clients accepted"),
+  clients_dropped_slow: counter("tail_clients_dropped_slow", "Live tail clients dropped because their bounded queue filled"),
+  clients_dropped_unresponsive: counter("tail_clients_dropped_unresponsive", "Live tail clients dropped for not answering a ping"),
+  messages_sent: counter("tail_messages_sent", "Live tail messages sent"),
+  history_sent: counter("tail_history_replays", "Live tail history replays sent (since or after a cursor)"),
+  ws_frames_too_large: counter("ws_frames_too_large", "WebSocket client frames over ws_max_payload (client closed with 1009)"),
+  // server (server.ts)
+  retention_deleted: counter("retention_deleted_alerts", "Alerts deleted by retention"),
+  connections: counter("connections_accepted", "TCP connections accepted"),
+  connections_idle_closed: counter("connections_idle_closed", "Connections closed for idling"),
+  connections_refused_limit: counter("connections_refused_limit", "Connections closed at accept: max_connections reached"),
+  connections_refused_per_ip: counter("connections_refused_per_ip", "Connections closed at accept: the address's per-IP cap reached"),
+  connection_errors: counter("connection_errors", "Connections ended by a socket error"),
+  tls_handshake_failed: counter("tls_handshake_failed", "TLS handshakes that failed"),
+  listener_errors: counter("listener_errors", "Errors of the listening socket"),
+  local_alerts: counter("local_alerts_stored", "Alerts stored through the collector's own ingest (Falco HTTP posts)"),
+  connections_open: gauge("connections_open", "Client connections open"),
+  inflight_bytes_in_use: gauge("inflight_bytes", "Bytes of request bodies and messages in flight (reserved from the in-flight budget)"),
+  inflight_bytes_high_water: gauge("inflight_high_water_bytes", "Most bytes in flight at once since start"),
+};
+
+const NAME_BAD = /[^a-zA-Z0-9_]/g;
+
+/** The collector's metrics, read from `stats()` when scraped. */
+export class CollectorMetrics {
+  /** The collector's own registry. */
+  readonly registry = new Registry();
+  private snapshot: Record<string, number> = {};
+  private readonly known = new Set<string>();
+
+  constructor(private readonly stats: () => Record<string, number>) {
+    for (const [key, spec] of Object.entries(COLLECTOR_METRICS)) this.add(key, spec);
+  }
+
+  /** The Prometheus text exposition, read from one `stats()` call. */
+  async text(): Promise<string> {
+    this.snapshot = this.stats();
+    // a key added to stats() without a table row is still exported, as a counter
+    for (const key of Object.keys(this.snapshot)) {
+      if (!this.known.has(key)) this.add(key, counter(key.replace(NAME_BAD, "_"), `collector stat ${key}`));
+    }
+    return this.registry.metrics();
+  }
+
+  /** The Content-Type of {@link text}'s output. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private add(key: string, spec: CollectorMetricSpec): void {
+    this.known.add(key);
+    if (this.registry.getSingleMetric(spec.name)) return;
+    const self = this;
+    const read = (): number | undefined => {
+      const v = self.snapshot[key];
+      return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+    };
+    const registers = [this.registry];
+    if (spec.type === "gauge") {
+      new Gauge({
+        name: spec.name,
+        help: spec.help,
+        registers,
+        collect() {
+          const v = read();
+          if (v === undefined) this.reset();
+          else this.set(v);
+        },
+      });
+    } else {
+      new Counter({
+        name: spec.name,
+        help: spec.help,
+        registers,
+        collect() {
+          this.reset();
+          const v = read();
+          if (v !== undefined && v > 0) this.inc(v);
+        },
+      });
+    }
+  }
+}
