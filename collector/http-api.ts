@@ -8,7 +8,7 @@
  * | `GET /api/v1/alerts?since&until&rule&priority&tag&node&namespace&pod&container&image&limit` | stored alerts, streamed as NDJSON (one Falco JSON alert per line) |
  * | `GET /api/v1/captures/<alert id>` | the capture blob (gzip msgpack) |
  * | `GET /api/v1/stats` | counters (JSON) |
- * | `GET /metrics` | the same counters for Prometheus |
+ * | `GET /metrics` | the same counters for Prometheus (metrics.ts: `vigil_collector_*_total`, HELP, units) |
  * | `POST /` or `POST /api/v1/falco` | one Falco JSON alert (Falco 0.44 `http_output`, Falcosidekick's input) |
  * | `GET /api/v1/tail` (WebSocket upgrade) | the live tail (tail-hub.ts), same filters; `after=<alert id>` or `after_seq=<n>` resumes |
  *
@@ -33,6 +33,7 @@ import type { TokenCheck } from "./auth.js";
 import { CollectorError } from "./errors.js";
 import { filterFromParams, normalizeFilter, type AlertFilter } from "./filter.js";
 import { DEFAULT_COLLECTOR_LIMITS, type CollectorLimits } from "./limits.js";
+import { CollectorMetrics } from "./metrics.js";
 import type { AuthFailureLimiter } from "./auth-limiter.js";
 import { BurstLog } from "./burst-log.js";
 import type { ByteBudget } from "./byte-budget.js";
@@ -66,8 +67,6 @@ export interface SharedCounters {
 export const WS_PROTOCOL = "vigil.v1";
 /** Prefix of the subprotocol that carries a bearer token (`vigil.bearer.<token>`). */
 export const WS_BEARER_PREFIX = "vigil.bearer.";
-/** Stats that go up and down (the rest are counters). */
-const GAUGES = new Set(["clients", "connections_open", "inflight_bytes_in_use", "inflight_bytes_high_water"]);
 /** Alert IDs (the charset validateAlert accepts, at most 64 characters). */
 const ALERT_ID_RE = /^[0-9A-Za-z][0-9A-Za-z._:-]{0,63}$/;
 
@@ -121,6 +120,22 @@ export function makeHttpApi(d: HttpApiDeps) {
   };
 
   const clientIp = (req: IncomingMessage) => req.socket.remoteAddress ?? "unknown";
+
+  const promMetrics = new CollectorMetrics(d.stats);
+  /** `GET /metrics`: the same stats with Prometheus names and HELP (metrics.ts). */
+  const onMetrics = (res: ServerResponse): void => {
+    promMetrics.text().then(
+      (text) => {
+        res.writeHead(200, { "content-type": promMetrics.contentType, "content-length": Buffer.byteLength(text) });
+        res.end(text);
+      },
+      (err: unknown) => {
+        internal("metrics", err);
+        if (!res.headersSent) fail(res, 500, "internal error");
+        else res.destroy();
+      },
+    );
+  };
 
   /** Refusal when the address is over its failed-auth limit (whatever token it brings). */
   const rateLimited = (req: IncomingMessage): number => {
@@ -343,14 +358,7 @@ export function makeHttpApi(d: HttpApiDeps) {
     if (req.method === "POST" && (url.pathname === "/" || url.pathname === "/api/v1/falco")) return onFalcoPost(req, res);
     if (req.method === "GET" && url.pathname === "/api/v1/alerts") return onQuery(url, res);
     if (req.method === "GET" && url.pathname === "/api/v1/stats") return sendJson(res, 200, d.stats());
-    if (req.method === "GET" && url.pathname === "/metrics") {
-      // Prometheus text exposition of the same counters
-      let text = "";
-      for (const [k, v] of Object.entries(d.stats())) text += `# TYPE vigil_collector_${k} ${GAUGES.has(k) ? "gauge" : "counter"}\nvigil_collector_${k} ${v}\n`;
-      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-      res.end(text);
-      return;
-    }
+    if (req.method === "GET" && url.pathname === "/metrics") return onMetrics(res);
     if (req.method === "GET" && url.pathname.startsWith("/api/v1/captures/")) {
       const id = decodePathPart(url.pathname.slice("/api/v1/captures/".length));
       if (id === undefined || !ALERT_ID_RE.test(id)) {
