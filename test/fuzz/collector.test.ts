@@ -16,9 +16,9 @@ import { Metadata, makeGenericClientConstructor, status, credentials, type Clien
 import WebSocket from "ws";
 import { startCollector, type RunningCollector } from "../../collector/server.js";
 import { INGEST_SERVICE, vigilProto } from "../../collector/proto.js";
-import { alertToProto, alertToJson } from "../../collector/alert-codec.js";
 import { makeAlert, quiet, tempDir } from "../collector/helpers.js";
 import { fuzzRuns, fuzzSeed, fuzzTimeoutMs } from "./runs.js";
+import { alertToJson, alertToProto } from "../../proto/index.js";
 
 const TOKEN = "fuzz-token-0123456789";
 
@@ -164,11 +164,16 @@ function send(method: string, p: string, headers: Record<string, string>, body: 
   });
 }
 
+/**
+ * The collector is alive and its event loop turns. Latency under attack is the load tests' business
+ * (test/load, on a quiet machine); here a generous bound only catches a frozen loop, since the fuzzer
+ * shares two cores with whatever else runs.
+ */
 async function healthy(): Promise<void> {
   const t0 = performance.now();
   const r = await send("GET", "/healthz", {}, undefined);
   expect(r.status).toBe(200);
-  expect(performance.now() - t0).toBeLessThan(1000);
+  expect(performance.now() - t0).toBeLessThan(5000);
 }
 
 /** Raw bytes on the public port: resolves when the server answered or closed (rejects on a hang). */
