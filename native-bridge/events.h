@@ -5,10 +5,13 @@
  * (agent/decode/layout.ts). See FORMAT.md for the full specification.
  *
  * Rules of evolution: fields are only ever appended; a changed shape gets a new type or a new
- * version. Event type codes equal the codes in rules/event-table.ts (the source of truth).
+ * version. Event type codes, flags per type, hooks and syscall numbers come from
+ * event-table.h, generated from rules/event-table.ts (the source of truth).
  */
 #ifndef VIGIL_EVENTS_H
 #define VIGIL_EVENTS_H
+
+#include "event-table.h"
 
 #define VIGIL_WIRE_VERSION 1
 
@@ -36,75 +39,8 @@
 #define VIGIL_PREVENT_TMPFS 0x04 /* exe on a tmpfs (/dev/shm, a tmpfs /tmp, /run) */
 #define VIGIL_PREVENT_ALL 0x07
 
-enum vigil_event_type {
-	VIGIL_EV_UNKNOWN = 0,
-	VIGIL_EV_EXECVE = 1,
-	VIGIL_EV_EXECVEAT = 2,
-	VIGIL_EV_OPEN = 3,
-	VIGIL_EV_OPENAT = 4,
-	VIGIL_EV_OPENAT2 = 5,
-	VIGIL_EV_CREAT = 6,
-	VIGIL_EV_CLOSE = 7,
-	VIGIL_EV_RENAME = 8,
-	VIGIL_EV_RENAMEAT = 9,
-	VIGIL_EV_RENAMEAT2 = 10,
-	VIGIL_EV_UNLINK = 11,
-	VIGIL_EV_UNLINKAT = 12,
-	VIGIL_EV_MKDIR = 13,
-	VIGIL_EV_MKDIRAT = 14,
-	VIGIL_EV_RMDIR = 15,
-	VIGIL_EV_LINK = 16,
-	VIGIL_EV_LINKAT = 17,
-	VIGIL_EV_SYMLINK = 18,
-	VIGIL_EV_SYMLINKAT = 19,
-	VIGIL_EV_CHMOD = 20,
-	VIGIL_EV_FCHMOD = 21,
-	VIGIL_EV_FCHMODAT = 22,
-	VIGIL_EV_CHOWN = 23,
-	VIGIL_EV_LCHOWN = 24,
-	VIGIL_EV_FCHOWN = 25,
-	VIGIL_EV_FCHOWNAT = 26,
-	VIGIL_EV_TRUNCATE = 27,
-	VIGIL_EV_FTRUNCATE = 28,
-	VIGIL_EV_CLONE = 29,
-	VIGIL_EV_CLONE3 = 30,
-	VIGIL_EV_FORK = 31,
-	VIGIL_EV_VFORK = 32,
-	VIGIL_EV_PROCEXIT = 33,
-	VIGIL_EV_SETUID = 34,
-	VIGIL_EV_SETGID = 35,
-	VIGIL_EV_SETRESUID = 36,
-	VIGIL_EV_SETRESGID = 37,
-	VIGIL_EV_CAPSET = 38,
-	VIGIL_EV_SOCKET = 39,
-	VIGIL_EV_CONNECT = 40,
-	VIGIL_EV_ACCEPT = 41,
-	VIGIL_EV_ACCEPT4 = 42,
-	VIGIL_EV_BIND = 43,
-	VIGIL_EV_LISTEN = 44,
-	VIGIL_EV_SENDTO = 45,
-	VIGIL_EV_SENDMSG = 46,
-	VIGIL_EV_DUP = 47,
-	VIGIL_EV_DUP2 = 48,
-	VIGIL_EV_DUP3 = 49,
-	VIGIL_EV_FCNTL = 50,
-	VIGIL_EV_PTRACE = 51,
-	VIGIL_EV_MOUNT = 52,
-	VIGIL_EV_UMOUNT2 = 53,
-	VIGIL_EV_INIT_MODULE = 54,
-	VIGIL_EV_FINIT_MODULE = 55,
-	VIGIL_EV_MEMFD_CREATE = 56,
-	VIGIL_EV_BPF = 57,
-	VIGIL_EV_UNSHARE = 58,
-	VIGIL_EV_SETNS = 59,
-	VIGIL_EV_PRCTL = 60,
-	VIGIL_EV_CHDIR = 61,
-	VIGIL_EV_FCHDIR = 62,
-	VIGIL_EV_SETREUID = 63,
-	VIGIL_EV_SETREGID = 64,
-	VIGIL_EV_MAX = 65, /* one past the highest event code */
-
-	/* Control frames from the loader (never from the kernel). */
+/* Control frames from the loader (never from the kernel); event codes are in event-table.h. */
+enum vigil_ctl_type {
 	VIGIL_CTL_READY = 0x8001,
 	VIGIL_CTL_STATS = 0x8002,
 	VIGIL_CTL_PREVENT = 0x8003,
@@ -117,7 +53,7 @@ enum vigil_event_type {
  */
 struct vigil_hdr {
 	__u32 size; /* 0 */
-	__u16 type; /* 4: enum vigil_event_type */
+	__u16 type; /* 4: enum vigil_event_type or vigil_ctl_type */
 	__u8 version; /* 6: VIGIL_WIRE_VERSION */
 	__u8 flags; /* 7: VIGIL_F_* */
 	__u64 ts; /* 8: CLOCK_BOOTTIME ns */

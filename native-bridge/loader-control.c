@@ -88,16 +88,7 @@ static int hexval(int c)
 /* An event name of the filterable kind, as its code; -1 otherwise. */
 static int filter_type(const char *name)
 {
-	int code = vp_syscall_code(name);
-
-	switch (code) {
-	case VIGIL_EV_OPEN:
-	case VIGIL_EV_OPENAT:
-	case VIGIL_EV_OPENAT2:
-		return code;
-	default:
-		return -1;
-	}
+	return (vp_syscall_flags(name) & VIGIL_EVF_FILTER) ? vp_syscall_code(name) : -1;
 }
 
 /*

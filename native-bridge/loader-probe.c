@@ -17,89 +17,22 @@
 #include "loader.h"
 #include "probe.skel.h"
 
-/* ------------------------------------------------------------------ syscall table */
+/* ------------------------------------------------------------------ syscall table (event-table.h) */
 
 struct sc {
 	const char *name; /* Falco event name */
 	__u32 code; /* enum vigil_event_type */
 	const char *prog; /* program name in probe.bpf.c */
 	const char *tp; /* tracefs event under syscalls/, NULL for non-syscall hooks */
+	__u32 flags; /* VIGIL_EVF_* */
 };
 
-static const struct sc SYSCALLS[] = {
-	{ "execve", VIGIL_EV_EXECVE, "exit_execve", "sys_exit_execve" },
-	{ "execveat", VIGIL_EV_EXECVEAT, "exit_execveat", "sys_exit_execveat" },
-	{ "open", VIGIL_EV_OPEN, "exit_open", "sys_exit_open" },
-	{ "openat", VIGIL_EV_OPENAT, "exit_openat", "sys_exit_openat" },
-	{ "openat2", VIGIL_EV_OPENAT2, "exit_openat2", "sys_exit_openat2" },
-	{ "creat", VIGIL_EV_CREAT, "exit_creat", "sys_exit_creat" },
-	{ "close", VIGIL_EV_CLOSE, "exit_close", "sys_exit_close" },
-	{ "rename", VIGIL_EV_RENAME, "exit_rename", "sys_exit_rename" },
-	{ "renameat", VIGIL_EV_RENAMEAT, "exit_renameat", "sys_exit_renameat" },
-	{ "renameat2", VIGIL_EV_RENAMEAT2, "exit_renameat2", "sys_exit_renameat2" },
-	{ "unlink", VIGIL_EV_UNLINK, "exit_unlink", "sys_exit_unlink" },
-	{ "unlinkat", VIGIL_EV_UNLINKAT, "exit_unlinkat", "sys_exit_unlinkat" },
-	{ "mkdir", VIGIL_EV_MKDIR, "exit_mkdir", "sys_exit_mkdir" },
-	{ "mkdirat", VIGIL_EV_MKDIRAT, "exit_mkdirat", "sys_exit_mkdirat" },
-	{ "rmdir", VIGIL_EV_RMDIR, "exit_rmdir", "sys_exit_rmdir" },
-	{ "link", VIGIL_EV_LINK, "exit_link", "sys_exit_link" },
-	{ "linkat", VIGIL_EV_LINKAT, "exit_linkat", "sys_exit_linkat" },
-	{ "symlink", VIGIL_EV_SYMLINK, "exit_symlink", "sys_exit_symlink" },
-	{ "symlinkat", VIGIL_EV_SYMLINKAT, "exit_symlinkat", "sys_exit_symlinkat" },
-	{ "chmod", VIGIL_EV_CHMOD, "exit_chmod", "sys_exit_chmod" },
-	{ "fchmod", VIGIL_EV_FCHMOD, "exit_fchmod", "sys_exit_fchmod" },
-	{ "fchmodat", VIGIL_EV_FCHMODAT, "exit_fchmodat", "sys_exit_fchmodat" },
-	{ "chown", VIGIL_EV_CHOWN, "exit_chown", "sys_exit_chown" },
-	{ "lchown", VIGIL_EV_LCHOWN, "exit_lchown", "sys_exit_lchown" },
-	{ "fchown", VIGIL_EV_FCHOWN, "exit_fchown", "sys_exit_fchown" },
-	{ "fchownat", VIGIL_EV_FCHOWNAT, "exit_fchownat", "sys_exit_fchownat" },
-	{ "truncate", VIGIL_EV_TRUNCATE, "exit_truncate", "sys_exit_truncate" },
-	{ "ftruncate", VIGIL_EV_FTRUNCATE, "exit_ftruncate", "sys_exit_ftruncate" },
-	{ "clone", VIGIL_EV_CLONE, "exit_clone", "sys_exit_clone" },
-	{ "clone3", VIGIL_EV_CLONE3, "exit_clone3", "sys_exit_clone3" },
-	{ "fork", VIGIL_EV_FORK, "exit_fork", "sys_exit_fork" },
-	{ "vfork", VIGIL_EV_VFORK, "exit_vfork", "sys_exit_vfork" },
-	{ "procexit", VIGIL_EV_PROCEXIT, "sched_exit", NULL },
-	{ "setuid", VIGIL_EV_SETUID, "exit_setuid", "sys_exit_setuid" },
-	{ "setgid", VIGIL_EV_SETGID, "exit_setgid", "sys_exit_setgid" },
-	{ "setresuid", VIGIL_EV_SETRESUID, "exit_setresuid", "sys_exit_setresuid" },
-	{ "setresgid", VIGIL_EV_SETRESGID, "exit_setresgid", "sys_exit_setresgid" },
-	{ "capset", VIGIL_EV_CAPSET, "exit_capset", "sys_exit_capset" },
-	{ "socket", VIGIL_EV_SOCKET, "exit_socket", "sys_exit_socket" },
-	{ "connect", VIGIL_EV_CONNECT, "exit_connect", "sys_exit_connect" },
-	{ "accept", VIGIL_EV_ACCEPT, "exit_accept", "sys_exit_accept" },
-	{ "accept4", VIGIL_EV_ACCEPT4, "exit_accept4", "sys_exit_accept4" },
-	{ "bind", VIGIL_EV_BIND, "exit_bind", "sys_exit_bind" },
-	{ "listen", VIGIL_EV_LISTEN, "exit_listen", "sys_exit_listen" },
-	{ "sendto", VIGIL_EV_SENDTO, "exit_sendto", "sys_exit_sendto" },
-	{ "sendmsg", VIGIL_EV_SENDMSG, "exit_sendmsg", "sys_exit_sendmsg" },
-	{ "dup", VIGIL_EV_DUP, "exit_dup", "sys_exit_dup" },
-	{ "dup2", VIGIL_EV_DUP2, "exit_dup2", "sys_exit_dup2" },
-	{ "dup3", VIGIL_EV_DUP3, "exit_dup3", "sys_exit_dup3" },
-	{ "fcntl", VIGIL_EV_FCNTL, "exit_fcntl", "sys_exit_fcntl" },
-	{ "ptrace", VIGIL_EV_PTRACE, "exit_ptrace", "sys_exit_ptrace" },
-	{ "mount", VIGIL_EV_MOUNT, "exit_mount", "sys_exit_mount" },
-	{ "umount2", VIGIL_EV_UMOUNT2, "exit_umount", "sys_exit_umount" },
-	{ "init_module", VIGIL_EV_INIT_MODULE, "exit_init_module", "sys_exit_init_module" },
-	{ "finit_module", VIGIL_EV_FINIT_MODULE, "exit_finit_module", "sys_exit_finit_module" },
-	{ "memfd_create", VIGIL_EV_MEMFD_CREATE, "exit_memfd_create", "sys_exit_memfd_create" },
-	{ "bpf", VIGIL_EV_BPF, "exit_bpf", "sys_exit_bpf" },
-	{ "unshare", VIGIL_EV_UNSHARE, "exit_unshare", "sys_exit_unshare" },
-	{ "setns", VIGIL_EV_SETNS, "exit_setns", "sys_exit_setns" },
-	{ "prctl", VIGIL_EV_PRCTL, "exit_prctl", "sys_exit_prctl" },
-	{ "chdir", VIGIL_EV_CHDIR, "exit_chdir", "sys_exit_chdir" },
-	{ "fchdir", VIGIL_EV_FCHDIR, "exit_fchdir", "sys_exit_fchdir" },
-	{ "setreuid", VIGIL_EV_SETREUID, "exit_setreuid", "sys_exit_setreuid" },
-	{ "setregid", VIGIL_EV_SETREGID, "exit_setregid", "sys_exit_setregid" },
-};
+#define SC(name, code, prog, tp, flags) { name, code, prog, tp, flags },
+static const struct sc SYSCALLS[] = { VIGIL_EVENTS(SC) };
+#undef SC
 #define NSYSCALLS (sizeof(SYSCALLS) / sizeof(SYSCALLS[0]))
 
 _Static_assert(NSYSCALLS <= VP_MAX_SYSCALLS, "raise VP_MAX_SYSCALLS in loader.h");
-
-static bool is_clone_family(__u32 code)
-{
-	return code == VIGIL_EV_CLONE || code == VIGIL_EV_CLONE3 || code == VIGIL_EV_FORK || code == VIGIL_EV_VFORK;
-}
 
 static int find_syscall(const char *name)
 {
@@ -114,6 +47,13 @@ int vp_syscall_code(const char *name)
 	int i = find_syscall(name);
 
 	return i < 0 ? -1 : (int)SYSCALLS[i].code;
+}
+
+int vp_syscall_flags(const char *name)
+{
+	int i = find_syscall(name);
+
+	return i < 0 ? 0 : (int)SYSCALLS[i].flags;
 }
 
 /* Finds (mounting if needed) tracefs, which libbpf needs to resolve tracepoint ids. */
@@ -279,7 +219,7 @@ int vp_set_syscalls(struct vp_ctx *ctx, const char *list)
 			fprintf(stderr, "vigil-probe: warning: unknown syscall '%s' ignored\n", tok);
 		else if (!ctx->available[i])
 			fprintf(stderr, "vigil-probe: warning: syscall '%s' has no tracepoint on this kernel\n", tok);
-		else if (value == VIGIL_ON_CHILD && !is_clone_family(SYSCALLS[i].code)) {
+		else if (value == VIGIL_ON_CHILD && !(SYSCALLS[i].flags & VIGIL_EVF_CLONE)) {
 			fprintf(stderr, "vigil-probe: warning: ':child' applies to the clone family only; '%s' taken whole\n", tok);
 			want[i] = VIGIL_ON;
 		} else

@@ -130,6 +130,9 @@ int vp_set_syscalls(struct vp_ctx *ctx, const char *list);
 /* vp_syscall_code() - the event code of a Falco event name in the table; -1 when unknown. */
 int vp_syscall_code(const char *name);
 
+/* vp_syscall_flags() - the VIGIL_EVF_* flags of a Falco event name; 0 when unknown. */
+int vp_syscall_flags(const char *name);
+
 /* vp_probe_destroy() - detach every hook and free the skeleton (safe on a partial load). */
 void vp_probe_destroy(struct vp_ctx *ctx);
 

@@ -6,6 +6,12 @@
  *
  * Codes are append-only: never renumber, never reuse. Parameters of an existing event are only
  * ever appended.
+ *
+ * Every other fact about an event is written here once too: its syscall numbers per architecture,
+ * what it does to the agent's process and fd state, its capture policy and its kernel hook.
+ * native-bridge/event-table.h (the C enum, the loader's and tracer's tables) is generated from this
+ * file (`npm run build && node scripts/gen-event-table.mjs`); test/rules/event-table-gen.test.ts
+ * fails when it is stale.
  */
 
 /** How a parameter's value is typed and rendered as text. */
@@ -50,16 +56,88 @@ export interface ParamSpec {
   dirfd?: string;
 }
 
+/** What an event does to the process table. */
+export const Proc = {
+  /** Starts a process or thread; its frame carries the process block (the clone family). */
+  Clone: "clone",
+  /** Runs a new program; its frame carries the process block (the exec family). */
+  Exec: "exec",
+  /** Ends a process. */
+  Exit: "exit",
+} as const;
+export type Proc = (typeof Proc)[keyof typeof Proc];
+
+/** What an event does to the per-process fd table. */
+export const Fd = {
+  /** Opens a file by path: the result is a new fd (a failed open still names the path asked for). */
+  Open: "open",
+  /** The result is a new fd (socket, accept, dup...). */
+  New: "new",
+  /** Closes its `fd` param. */
+  Close: "close",
+  /** Reads its `fd` param from the table (no fd info on the wire). */
+  Use: "use",
+  /** A send whose `tuple` param names the destination of an unconnected socket. */
+  Send: "send",
+} as const;
+export type Fd = (typeof Fd)[keyof typeof Fd];
+
+/** When the probe reports an event. */
+export const Capture = {
+  /** Always: the process table needs it whatever the rules say. */
+  Always: "always",
+  /** The new task's side always (the process table needs it); the whole call when a rule uses it. */
+  Child: "child",
+  /** When a loaded rule uses it. */
+  Rules: "rules",
+  /** Never (not a kernel event). */
+  Never: "never",
+} as const;
+export type Capture = (typeof Capture)[keyof typeof Capture];
+
+/** Syscall numbers per architecture; absent where the architecture has no such call. */
+export interface SyscallNumbers {
+  /** asm/unistd_64.h */
+  x86_64?: number | undefined;
+  /** asm-generic/unistd.h (arm64 uses the generic table, with renameat) */
+  aarch64?: number | undefined;
+  /**
+   * The i386 call with the same params (the 32-bit-uid calls for set*id), traced for 32-bit
+   * programs on x86_64; absent where the params differ (16-bit uids, 64-bit lengths split in two)
+   * or the call only comes through socketcall.
+   */
+  i386?: number | undefined;
+}
+
 export interface EventSpec {
   code: number;
   /** Falco event name (`evt.type`). */
   name: string;
   /** Falco category (`evt.category`). */
   category: "process" | "file" | "net" | "ipc" | "memory" | "security" | "system" | "other";
+  /** Syscall numbers per architecture (empty for events that are not syscalls). */
+  nr: SyscallNumbers;
+  /** Effect on the process table. */
+  proc?: Proc;
+  /** Effect on the fd table. */
+  fd?: Fd;
+  /** Its fd is the server side of a connection (fd.is_server). */
+  server?: true;
+  /** The probe can filter it in the kernel by path and flags (FORMAT.md "Kernel filters"). */
+  kernelFilter?: true;
+  /** Open flags implied by the call when it has no `flags` param (creat). */
+  openFlags?: number;
+  capture: Capture;
+  /**
+   * The probe's program and the tracepoint under syscalls/ it attaches to, when not
+   * `exit_<name>` / `sys_exit_<name>` (tracepoint null: not a syscall tracepoint).
+   */
+  hook?: { prog: string; tracepoint: string | null };
   params: readonly ParamSpec[];
 }
 
 const p = (name: string, kind: ArgKind, extra?: Partial<ParamSpec>): ParamSpec => ({ name, kind, ...extra });
+const nr = (x86_64: number | undefined, aarch64: number | undefined, i386: number | undefined): SyscallNumbers => ({ x86_64, aarch64, i386 });
 const RES = p("res", ArgKind.Errno);
 const FD_RES = p("fd", ArgKind.Fd);
 
@@ -108,80 +186,82 @@ const CLONE_PARAMS: readonly ParamSpec[] = [
 ];
 
 /** All events, by code. Append only. */
-/** Calls that start a process or thread (their frames carry the process block). */
-export const CLONE_FAMILY: readonly string[] = ["clone", "clone3", "fork", "vfork"];
-/** Calls that run a new program. */
-export const EXEC_FAMILY: readonly string[] = ["execve", "execveat"];
-
 export const EVENTS: readonly EventSpec[] = [
-  { code: 0, name: "unknown", category: "other", params: [] },
-  { code: 1, name: "execve", category: "process", params: EXEC_PARAMS },
-  { code: 2, name: "execveat", category: "process", params: [...EXEC_PARAMS, p("dirfd", ArgKind.Fd), p("pathname", ArgKind.RelPath, { dirfd: "dirfd" })] },
-  { code: 3, name: "open", category: "file", params: [FD_RES, p("name", ArgKind.Path), p("flags", ArgKind.Flags, { table: "openFlags" }), p("mode", ArgKind.Mode), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
-  { code: 4, name: "openat", category: "file", params: [FD_RES, p("dirfd", ArgKind.Fd), p("name", ArgKind.RelPath, { dirfd: "dirfd" }), p("flags", ArgKind.Flags, { table: "openFlags" }), p("mode", ArgKind.Mode), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
-  { code: 5, name: "openat2", category: "file", params: [FD_RES, p("dirfd", ArgKind.Fd), p("name", ArgKind.RelPath, { dirfd: "dirfd" }), p("flags", ArgKind.Flags, { table: "openFlags" }), p("mode", ArgKind.Mode), p("resolve", ArgKind.U64), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
-  { code: 6, name: "creat", category: "file", params: [FD_RES, p("name", ArgKind.Path), p("mode", ArgKind.Mode), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
-  { code: 7, name: "close", category: "file", params: [RES, p("fd", ArgKind.Fd)] },
-  { code: 8, name: "rename", category: "file", params: [RES, p("oldpath", ArgKind.Path), p("newpath", ArgKind.Path)] },
-  { code: 9, name: "renameat", category: "file", params: [RES, p("olddirfd", ArgKind.Fd), p("oldpath", ArgKind.RelPath, { dirfd: "olddirfd" }), p("newdirfd", ArgKind.Fd), p("newpath", ArgKind.RelPath, { dirfd: "newdirfd" })] },
-  { code: 10, name: "renameat2", category: "file", params: [RES, p("olddirfd", ArgKind.Fd), p("oldpath", ArgKind.RelPath, { dirfd: "olddirfd" }), p("newdirfd", ArgKind.Fd), p("newpath", ArgKind.RelPath, { dirfd: "newdirfd" }), p("flags", ArgKind.Flags, { table: "renameFlags" })] },
-  { code: 11, name: "unlink", category: "file", params: [RES, p("path", ArgKind.Path)] },
-  { code: 12, name: "unlinkat", category: "file", params: [RES, p("dirfd", ArgKind.Fd), p("name", ArgKind.RelPath, { dirfd: "dirfd" }), p("flags", ArgKind.Flags, { table: "unlinkatFlags" })] },
-  { code: 13, name: "mkdir", category: "file", params: [RES, p("path", ArgKind.Path), p("mode", ArgKind.Mode)] },
-  { code: 14, name: "mkdirat", category: "file", params: [RES, p("dirfd", ArgKind.Fd), p("path", ArgKind.RelPath, { dirfd: "dirfd" }), p("mode", ArgKind.Mode)] },
-  { code: 15, name: "rmdir", category: "file", params: [RES, p("path", ArgKind.Path)] },
-  { code: 16, name: "link", category: "file", params: [RES, p("oldpath", ArgKind.Path), p("newpath", ArgKind.Path)] },
-  { code: 17, name: "linkat", category: "file", params: [RES, p("olddir", ArgKind.Fd), p("oldpath", ArgKind.RelPath, { dirfd: "olddir" }), p("newdir", ArgKind.Fd), p("newpath", ArgKind.RelPath, { dirfd: "newdir" }), p("flags", ArgKind.Flags, { table: "linkatFlags" })] },
-  { code: 18, name: "symlink", category: "file", params: [RES, p("target", ArgKind.Str), p("linkpath", ArgKind.Path)] },
-  { code: 19, name: "symlinkat", category: "file", params: [RES, p("target", ArgKind.Str), p("linkdirfd", ArgKind.Fd), p("linkpath", ArgKind.RelPath, { dirfd: "linkdirfd" })] },
-  { code: 20, name: "chmod", category: "file", params: [RES, p("filename", ArgKind.Path), p("mode", ArgKind.Mode)] },
-  { code: 21, name: "fchmod", category: "file", params: [RES, p("fd", ArgKind.Fd), p("mode", ArgKind.Mode)] },
-  { code: 22, name: "fchmodat", category: "file", params: [RES, p("dirfd", ArgKind.Fd), p("filename", ArgKind.RelPath, { dirfd: "dirfd" }), p("mode", ArgKind.Mode)] },
-  { code: 23, name: "chown", category: "file", params: [RES, p("path", ArgKind.Path), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid)] },
-  { code: 24, name: "lchown", category: "file", params: [RES, p("path", ArgKind.Path), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid)] },
-  { code: 25, name: "fchown", category: "file", params: [RES, p("fd", ArgKind.Fd), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid)] },
-  { code: 26, name: "fchownat", category: "file", params: [RES, p("dirfd", ArgKind.Fd), p("pathname", ArgKind.RelPath, { dirfd: "dirfd" }), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid), p("flags", ArgKind.Flags, { table: "atFlags" })] },
-  { code: 27, name: "truncate", category: "file", params: [RES, p("path", ArgKind.Path), p("length", ArgKind.U64)] },
-  { code: 28, name: "ftruncate", category: "file", params: [RES, p("fd", ArgKind.Fd), p("length", ArgKind.U64)] },
-  { code: 29, name: "clone", category: "process", params: CLONE_PARAMS },
-  { code: 30, name: "clone3", category: "process", params: CLONE_PARAMS },
-  { code: 31, name: "fork", category: "process", params: CLONE_PARAMS },
-  { code: 32, name: "vfork", category: "process", params: CLONE_PARAMS },
-  { code: 33, name: "procexit", category: "process", params: [p("status", ArgKind.I64), p("ret", ArgKind.I64), p("sig", ArgKind.U32), p("core", ArgKind.U32), p("reaper_tid", ArgKind.Pid)] },
-  { code: 34, name: "setuid", category: "security", params: [RES, p("uid", ArgKind.Uid)] },
-  { code: 35, name: "setgid", category: "security", params: [RES, p("gid", ArgKind.Gid)] },
-  { code: 36, name: "setresuid", category: "security", params: [RES, p("ruid", ArgKind.Uid), p("euid", ArgKind.Uid), p("suid", ArgKind.Uid)] },
-  { code: 37, name: "setresgid", category: "security", params: [RES, p("rgid", ArgKind.Gid), p("egid", ArgKind.Gid), p("sgid", ArgKind.Gid)] },
-  { code: 38, name: "capset", category: "security", params: [RES, p("cap_inheritable", ArgKind.U64), p("cap_permitted", ArgKind.U64), p("cap_effective", ArgKind.U64)] },
-  { code: 39, name: "socket", category: "net", params: [FD_RES, p("domain", ArgKind.Enum, { table: "socketFamily" }), p("type", ArgKind.Flags, { table: "socketType" }), p("proto", ArgKind.U32)] },
-  { code: 40, name: "connect", category: "net", params: [RES, p("tuple", ArgKind.Tuple), p("fd", ArgKind.Fd), p("addr", ArgKind.SockAddr)] },
-  { code: 41, name: "accept", category: "net", params: [FD_RES, p("tuple", ArgKind.Tuple), p("queuepct", ArgKind.U32)] },
-  { code: 42, name: "accept4", category: "net", params: [FD_RES, p("tuple", ArgKind.Tuple), p("queuepct", ArgKind.U32), p("flags", ArgKind.Flags, { table: "socketType" })] },
-  { code: 43, name: "bind", category: "net", params: [RES, p("addr", ArgKind.SockAddr), p("fd", ArgKind.Fd)] },
-  { code: 44, name: "listen", category: "net", params: [RES, p("fd", ArgKind.Fd), p("backlog", ArgKind.U32)] },
-  { code: 45, name: "sendto", category: "net", params: [RES, p("data", ArgKind.Bytes), p("fd", ArgKind.Fd), p("size", ArgKind.U32), p("tuple", ArgKind.Tuple)] },
-  { code: 46, name: "sendmsg", category: "net", params: [RES, p("data", ArgKind.Bytes), p("fd", ArgKind.Fd), p("size", ArgKind.U32), p("tuple", ArgKind.Tuple)] },
-  { code: 47, name: "dup", category: "file", params: [RES, p("oldfd", ArgKind.Fd)] },
-  { code: 48, name: "dup2", category: "file", params: [RES, p("oldfd", ArgKind.Fd), p("newfd", ArgKind.Fd)] },
-  { code: 49, name: "dup3", category: "file", params: [RES, p("oldfd", ArgKind.Fd), p("newfd", ArgKind.Fd), p("flags", ArgKind.Flags, { table: "openFlags" })] },
-  { code: 50, name: "fcntl", category: "file", params: [RES, p("fd", ArgKind.Fd), p("cmd", ArgKind.Enum, { table: "fcntlCmd" })] },
-  { code: 51, name: "ptrace", category: "process", params: [RES, p("addr", ArgKind.U64), p("data", ArgKind.U64), p("request", ArgKind.Enum, { table: "ptraceRequest" }), p("pid", ArgKind.Pid)] },
-  { code: 52, name: "mount", category: "file", params: [RES, p("dev", ArgKind.Path), p("dir", ArgKind.Path), p("type", ArgKind.Str), p("flags", ArgKind.Flags, { table: "mountFlags" })] },
-  { code: 53, name: "umount2", category: "file", params: [RES, p("name", ArgKind.Path), p("flags", ArgKind.Flags, { table: "umountFlags" })] },
-  { code: 54, name: "init_module", category: "system", params: [RES, p("img", ArgKind.Bytes), p("length", ArgKind.U64), p("uargs", ArgKind.Str)] },
-  { code: 55, name: "finit_module", category: "system", params: [RES, p("fd", ArgKind.Fd), p("uargs", ArgKind.Str), p("flags", ArgKind.U32)] },
-  { code: 56, name: "memfd_create", category: "memory", params: [FD_RES, p("name", ArgKind.Str), p("flags", ArgKind.Flags, { table: "memfdFlags" })] },
-  { code: 57, name: "bpf", category: "system", params: [FD_RES, p("cmd", ArgKind.Enum, { table: "bpfCmd" })] },
-  { code: 58, name: "unshare", category: "process", params: [RES, p("flags", ArgKind.Flags, { table: "cloneFlags" })] },
-  { code: 59, name: "setns", category: "process", params: [RES, p("fd", ArgKind.Fd), p("nstype", ArgKind.Flags, { table: "cloneFlags" })] },
-  { code: 60, name: "prctl", category: "process", params: [RES, p("option", ArgKind.Enum, { table: "prctlOption" }), p("arg2_str", ArgKind.Str), p("arg2_int", ArgKind.I64)] },
-  { code: 61, name: "chdir", category: "file", params: [RES, p("path", ArgKind.Path)] },
-  { code: 62, name: "fchdir", category: "file", params: [RES, p("fd", ArgKind.Fd)] },
-  { code: 63, name: "setreuid", category: "security", params: [RES, p("ruid", ArgKind.Uid), p("euid", ArgKind.Uid)] },
-  { code: 64, name: "setregid", category: "security", params: [RES, p("rgid", ArgKind.Gid), p("egid", ArgKind.Gid)] },
+  { code: 0, name: "unknown", category: "other", nr: {}, capture: Capture.Never, params: [] },
+  { code: 1, name: "execve", category: "process", nr: nr(59, 221, 11), proc: Proc.Exec, capture: Capture.Always, params: EXEC_PARAMS },
+  { code: 2, name: "execveat", category: "process", nr: nr(322, 281, 358), proc: Proc.Exec, capture: Capture.Always, params: [...EXEC_PARAMS, p("dirfd", ArgKind.Fd), p("pathname", ArgKind.RelPath, { dirfd: "dirfd" })] },
+  { code: 3, name: "open", category: "file", nr: nr(2, undefined, 5), fd: Fd.Open, capture: Capture.Rules, kernelFilter: true, params: [FD_RES, p("name", ArgKind.Path), p("flags", ArgKind.Flags, { table: "openFlags" }), p("mode", ArgKind.Mode), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
+  { code: 4, name: "openat", category: "file", nr: nr(257, 56, 295), fd: Fd.Open, capture: Capture.Rules, kernelFilter: true, params: [FD_RES, p("dirfd", ArgKind.Fd), p("name", ArgKind.RelPath, { dirfd: "dirfd" }), p("flags", ArgKind.Flags, { table: "openFlags" }), p("mode", ArgKind.Mode), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
+  { code: 5, name: "openat2", category: "file", nr: nr(437, 437, 437), fd: Fd.Open, capture: Capture.Rules, kernelFilter: true, params: [FD_RES, p("dirfd", ArgKind.Fd), p("name", ArgKind.RelPath, { dirfd: "dirfd" }), p("flags", ArgKind.Flags, { table: "openFlags" }), p("mode", ArgKind.Mode), p("resolve", ArgKind.U64), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
+  { code: 6, name: "creat", category: "file", nr: nr(85, undefined, 8), fd: Fd.Open, capture: Capture.Rules, openFlags: 0o1101, params: [FD_RES, p("name", ArgKind.Path), p("mode", ArgKind.Mode), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
+  { code: 7, name: "close", category: "file", nr: nr(3, 57, 6), fd: Fd.Close, capture: Capture.Rules, params: [RES, p("fd", ArgKind.Fd)] },
+  { code: 8, name: "rename", category: "file", nr: nr(82, undefined, 38), capture: Capture.Rules, params: [RES, p("oldpath", ArgKind.Path), p("newpath", ArgKind.Path)] },
+  { code: 9, name: "renameat", category: "file", nr: nr(264, 38, 302), capture: Capture.Rules, params: [RES, p("olddirfd", ArgKind.Fd), p("oldpath", ArgKind.RelPath, { dirfd: "olddirfd" }), p("newdirfd", ArgKind.Fd), p("newpath", ArgKind.RelPath, { dirfd: "newdirfd" })] },
+  { code: 10, name: "renameat2", category: "file", nr: nr(316, 276, 353), capture: Capture.Rules, params: [RES, p("olddirfd", ArgKind.Fd), p("oldpath", ArgKind.RelPath, { dirfd: "olddirfd" }), p("newdirfd", ArgKind.Fd), p("newpath", ArgKind.RelPath, { dirfd: "newdirfd" }), p("flags", ArgKind.Flags, { table: "renameFlags" })] },
+  { code: 11, name: "unlink", category: "file", nr: nr(87, undefined, 10), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path)] },
+  { code: 12, name: "unlinkat", category: "file", nr: nr(263, 35, 301), capture: Capture.Rules, params: [RES, p("dirfd", ArgKind.Fd), p("name", ArgKind.RelPath, { dirfd: "dirfd" }), p("flags", ArgKind.Flags, { table: "unlinkatFlags" })] },
+  { code: 13, name: "mkdir", category: "file", nr: nr(83, undefined, 39), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path), p("mode", ArgKind.Mode)] },
+  { code: 14, name: "mkdirat", category: "file", nr: nr(258, 34, 296), capture: Capture.Rules, params: [RES, p("dirfd", ArgKind.Fd), p("path", ArgKind.RelPath, { dirfd: "dirfd" }), p("mode", ArgKind.Mode)] },
+  { code: 15, name: "rmdir", category: "file", nr: nr(84, undefined, 40), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path)] },
+  { code: 16, name: "link", category: "file", nr: nr(86, undefined, 9), capture: Capture.Rules, params: [RES, p("oldpath", ArgKind.Path), p("newpath", ArgKind.Path)] },
+  { code: 17, name: "linkat", category: "file", nr: nr(265, 37, 303), capture: Capture.Rules, params: [RES, p("olddir", ArgKind.Fd), p("oldpath", ArgKind.RelPath, { dirfd: "olddir" }), p("newdir", ArgKind.Fd), p("newpath", ArgKind.RelPath, { dirfd: "newdir" }), p("flags", ArgKind.Flags, { table: "linkatFlags" })] },
+  { code: 18, name: "symlink", category: "file", nr: nr(88, undefined, 83), capture: Capture.Rules, params: [RES, p("target", ArgKind.Str), p("linkpath", ArgKind.Path)] },
+  { code: 19, name: "symlinkat", category: "file", nr: nr(266, 36, 304), capture: Capture.Rules, params: [RES, p("target", ArgKind.Str), p("linkdirfd", ArgKind.Fd), p("linkpath", ArgKind.RelPath, { dirfd: "linkdirfd" })] },
+  { code: 20, name: "chmod", category: "file", nr: nr(90, undefined, 15), capture: Capture.Rules, params: [RES, p("filename", ArgKind.Path), p("mode", ArgKind.Mode)] },
+  { code: 21, name: "fchmod", category: "file", nr: nr(91, 52, 94), fd: Fd.Use, capture: Capture.Rules, params: [RES, p("fd", ArgKind.Fd), p("mode", ArgKind.Mode)] },
+  { code: 22, name: "fchmodat", category: "file", nr: nr(268, 53, 306), capture: Capture.Rules, params: [RES, p("dirfd", ArgKind.Fd), p("filename", ArgKind.RelPath, { dirfd: "dirfd" }), p("mode", ArgKind.Mode)] },
+  { code: 23, name: "chown", category: "file", nr: nr(92, undefined, undefined), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid)] },
+  { code: 24, name: "lchown", category: "file", nr: nr(94, undefined, undefined), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid)] },
+  { code: 25, name: "fchown", category: "file", nr: nr(93, 55, undefined), fd: Fd.Use, capture: Capture.Rules, params: [RES, p("fd", ArgKind.Fd), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid)] },
+  { code: 26, name: "fchownat", category: "file", nr: nr(260, 54, undefined), capture: Capture.Rules, params: [RES, p("dirfd", ArgKind.Fd), p("pathname", ArgKind.RelPath, { dirfd: "dirfd" }), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid), p("flags", ArgKind.Flags, { table: "atFlags" })] },
+  { code: 27, name: "truncate", category: "file", nr: nr(76, 45, undefined), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path), p("length", ArgKind.U64)] },
+  { code: 28, name: "ftruncate", category: "file", nr: nr(77, 46, undefined), fd: Fd.Use, capture: Capture.Rules, params: [RES, p("fd", ArgKind.Fd), p("length", ArgKind.U64)] },
+  { code: 29, name: "clone", category: "process", nr: nr(56, 220, 120), proc: Proc.Clone, capture: Capture.Child, params: CLONE_PARAMS },
+  { code: 30, name: "clone3", category: "process", nr: nr(435, 435, 435), proc: Proc.Clone, capture: Capture.Child, params: CLONE_PARAMS },
+  { code: 31, name: "fork", category: "process", nr: nr(57, undefined, 2), proc: Proc.Clone, capture: Capture.Child, params: CLONE_PARAMS },
+  { code: 32, name: "vfork", category: "process", nr: nr(58, undefined, 190), proc: Proc.Clone, capture: Capture.Child, params: CLONE_PARAMS },
+  { code: 33, name: "procexit", category: "process", nr: {}, proc: Proc.Exit, capture: Capture.Always, hook: { prog: "sched_exit", tracepoint: null }, params: [p("status", ArgKind.I64), p("ret", ArgKind.I64), p("sig", ArgKind.U32), p("core", ArgKind.U32), p("reaper_tid", ArgKind.Pid)] },
+  { code: 34, name: "setuid", category: "security", nr: nr(105, 146, 213), capture: Capture.Rules, params: [RES, p("uid", ArgKind.Uid)] },
+  { code: 35, name: "setgid", category: "security", nr: nr(106, 144, 214), capture: Capture.Rules, params: [RES, p("gid", ArgKind.Gid)] },
+  { code: 36, name: "setresuid", category: "security", nr: nr(117, 147, 208), capture: Capture.Rules, params: [RES, p("ruid", ArgKind.Uid), p("euid", ArgKind.Uid), p("suid", ArgKind.Uid)] },
+  { code: 37, name: "setresgid", category: "security", nr: nr(119, 149, 210), capture: Capture.Rules, params: [RES, p("rgid", ArgKind.Gid), p("egid", ArgKind.Gid), p("sgid", ArgKind.Gid)] },
+  { code: 38, name: "capset", category: "security", nr: nr(126, 91, 185), capture: Capture.Rules, params: [RES, p("cap_inheritable", ArgKind.U64), p("cap_permitted", ArgKind.U64), p("cap_effective", ArgKind.U64)] },
+  { code: 39, name: "socket", category: "net", nr: nr(41, 198, 359), fd: Fd.New, capture: Capture.Rules, params: [FD_RES, p("domain", ArgKind.Enum, { table: "socketFamily" }), p("type", ArgKind.Flags, { table: "socketType" }), p("proto", ArgKind.U32)] },
+  { code: 40, name: "connect", category: "net", nr: nr(42, 203, 362), capture: Capture.Rules, params: [RES, p("tuple", ArgKind.Tuple), p("fd", ArgKind.Fd), p("addr", ArgKind.SockAddr)] },
+  { code: 41, name: "accept", category: "net", nr: nr(43, 202, undefined), fd: Fd.New, capture: Capture.Rules, server: true, params: [FD_RES, p("tuple", ArgKind.Tuple), p("queuepct", ArgKind.U32)] },
+  { code: 42, name: "accept4", category: "net", nr: nr(288, 242, 364), fd: Fd.New, capture: Capture.Rules, server: true, params: [FD_RES, p("tuple", ArgKind.Tuple), p("queuepct", ArgKind.U32), p("flags", ArgKind.Flags, { table: "socketType" })] },
+  { code: 43, name: "bind", category: "net", nr: nr(49, 200, 361), capture: Capture.Rules, server: true, params: [RES, p("addr", ArgKind.SockAddr), p("fd", ArgKind.Fd)] },
+  { code: 44, name: "listen", category: "net", nr: nr(50, 201, 363), capture: Capture.Rules, server: true, params: [RES, p("fd", ArgKind.Fd), p("backlog", ArgKind.U32)] },
+  { code: 45, name: "sendto", category: "net", nr: nr(44, 206, undefined), fd: Fd.Send, capture: Capture.Rules, params: [RES, p("data", ArgKind.Bytes), p("fd", ArgKind.Fd), p("size", ArgKind.U32), p("tuple", ArgKind.Tuple)] },
+  { code: 46, name: "sendmsg", category: "net", nr: nr(46, 211, undefined), fd: Fd.Send, capture: Capture.Rules, params: [RES, p("data", ArgKind.Bytes), p("fd", ArgKind.Fd), p("size", ArgKind.U32), p("tuple", ArgKind.Tuple)] },
+  { code: 47, name: "dup", category: "file", nr: nr(32, 23, 41), fd: Fd.New, capture: Capture.Rules, params: [RES, p("oldfd", ArgKind.Fd)] },
+  { code: 48, name: "dup2", category: "file", nr: nr(33, undefined, 63), fd: Fd.New, capture: Capture.Rules, params: [RES, p("oldfd", ArgKind.Fd), p("newfd", ArgKind.Fd)] },
+  { code: 49, name: "dup3", category: "file", nr: nr(292, 24, 330), fd: Fd.New, capture: Capture.Rules, params: [RES, p("oldfd", ArgKind.Fd), p("newfd", ArgKind.Fd), p("flags", ArgKind.Flags, { table: "openFlags" })] },
+  { code: 50, name: "fcntl", category: "file", nr: nr(72, 25, undefined), fd: Fd.New, capture: Capture.Rules, params: [RES, p("fd", ArgKind.Fd), p("cmd", ArgKind.Enum, { table: "fcntlCmd" })] },
+  { code: 51, name: "ptrace", category: "process", nr: nr(101, 117, 26), capture: Capture.Rules, params: [RES, p("addr", ArgKind.U64), p("data", ArgKind.U64), p("request", ArgKind.Enum, { table: "ptraceRequest" }), p("pid", ArgKind.Pid)] },
+  { code: 52, name: "mount", category: "file", nr: nr(165, 40, 21), capture: Capture.Rules, params: [RES, p("dev", ArgKind.Path), p("dir", ArgKind.Path), p("type", ArgKind.Str), p("flags", ArgKind.Flags, { table: "mountFlags" })] },
+  { code: 53, name: "umount2", category: "file", nr: nr(166, 39, 52), capture: Capture.Rules, hook: { prog: "exit_umount", tracepoint: "sys_exit_umount" }, params: [RES, p("name", ArgKind.Path), p("flags", ArgKind.Flags, { table: "umountFlags" })] },
+  { code: 54, name: "init_module", category: "system", nr: nr(175, 105, 128), capture: Capture.Rules, params: [RES, p("img", ArgKind.Bytes), p("length", ArgKind.U64), p("uargs", ArgKind.Str)] },
+  { code: 55, name: "finit_module", category: "system", nr: nr(313, 273, 350), capture: Capture.Rules, params: [RES, p("fd", ArgKind.Fd), p("uargs", ArgKind.Str), p("flags", ArgKind.U32)] },
+  { code: 56, name: "memfd_create", category: "memory", nr: nr(319, 279, 356), fd: Fd.New, capture: Capture.Rules, params: [FD_RES, p("name", ArgKind.Str), p("flags", ArgKind.Flags, { table: "memfdFlags" })] },
+  { code: 57, name: "bpf", category: "system", nr: nr(321, 280, 357), capture: Capture.Rules, params: [FD_RES, p("cmd", ArgKind.Enum, { table: "bpfCmd" })] },
+  { code: 58, name: "unshare", category: "process", nr: nr(272, 97, 310), capture: Capture.Rules, params: [RES, p("flags", ArgKind.Flags, { table: "cloneFlags" })] },
+  { code: 59, name: "setns", category: "process", nr: nr(308, 268, 346), capture: Capture.Rules, params: [RES, p("fd", ArgKind.Fd), p("nstype", ArgKind.Flags, { table: "cloneFlags" })] },
+  { code: 60, name: "prctl", category: "process", nr: nr(157, 167, undefined), capture: Capture.Rules, params: [RES, p("option", ArgKind.Enum, { table: "prctlOption" }), p("arg2_str", ArgKind.Str), p("arg2_int", ArgKind.I64)] },
+  { code: 61, name: "chdir", category: "file", nr: nr(80, 49, 12), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path)] },
+  { code: 62, name: "fchdir", category: "file", nr: nr(81, 50, 133), fd: Fd.Use, capture: Capture.Rules, params: [RES, p("fd", ArgKind.Fd)] },
+  { code: 63, name: "setreuid", category: "security", nr: nr(113, 145, 203), capture: Capture.Rules, params: [RES, p("ruid", ArgKind.Uid), p("euid", ArgKind.Uid)] },
+  { code: 64, name: "setregid", category: "security", nr: nr(114, 143, 204), capture: Capture.Rules, params: [RES, p("rgid", ArgKind.Gid), p("egid", ArgKind.Gid)] },
 ];
 
 export type EventCode = number;
+
+/** Calls that start a process or thread (their frames carry the process block). */
+export const CLONE_FAMILY: readonly string[] = EVENTS.filter((e) => e.proc === Proc.Clone).map((e) => e.name);
+/** Calls that run a new program. */
+export const EXEC_FAMILY: readonly string[] = EVENTS.filter((e) => e.proc === Proc.Exec).map((e) => e.name);
+/** Events reported whatever the rules say (the process table needs them; clone family: the child's side). */
+export const STATE_EVENTS: readonly string[] = EVENTS.filter((e) => e.capture === Capture.Always || e.capture === Capture.Child).map((e) => e.name);
 
 /** Highest code + 1: size of per-type lookup arrays. */
 export const EVENT_CODE_LIMIT = EVENTS.length;
@@ -197,6 +277,13 @@ export function eventByName(name: string): EventSpec | undefined {
 /** Event spec by code, or undefined. */
 export function eventByCode(code: number): EventSpec | undefined {
   return EVENTS[code];
+}
+
+/** The code of a known event; throws on an unknown name (use at module load, not per event). */
+export function eventCode(name: string): number {
+  const e = byName.get(name);
+  if (e === undefined) throw new Error(`no event named ${name} in the event table`);
+  return e.code;
 }
 
 /** Index of a param in an event's schema, or -1. */

@@ -2,14 +2,14 @@
 /*
  * The syscalls vigil-trace can report: Falco event name, wire code (../events.h) and the param
  * layout, which matches the kernel probe's program for the same syscall (probe.bpf.c) param for
- * param. Process exits (procexit) need no syscall: they come from wait status. Syscalls an
- * architecture lacks (open, fork... on arm64) are simply absent from its table.
+ * param. Process exits (procexit) need no syscall: they come from wait status. Syscall numbers
+ * (VIGIL_NR_*, i386 too) come from ../event-table.h; syscalls an architecture lacks (open,
+ * fork... on arm64) are simply absent from its table.
  */
 #include <string.h>
-#include <sys/syscall.h>
 #include "trace.h"
 
-#define E(nm, code, spec) { #nm, code, SYS_##nm, spec }
+#define E(nm, code, spec) { #nm, code, VIGIL_NR_##nm, spec }
 
 const struct trace_sc trace_syscalls[] = {
 	/* process life */
@@ -17,12 +17,12 @@ const struct trace_sc trace_syscalls[] = {
 	E(execveat, VIGIL_EV_EXECVEAT, "P"), /* + dirfd/path on failure: tracer.c */
 	E(clone, VIGIL_EV_CLONE, "Pq0"),
 	E(clone3, VIGIL_EV_CLONE3, "P"), /* + flags read from struct clone_args: tracer.c */
-#ifdef SYS_fork
+#ifdef VIGIL_NR_fork
 	E(fork, VIGIL_EV_FORK, "P"),
 	E(vfork, VIGIL_EV_VFORK, "P"),
 #endif
 	/* files */
-#ifdef SYS_open
+#ifdef VIGIL_NR_open
 	E(open, VIGIL_EV_OPEN, "s0u1u2IF"),
 	E(creat, VIGIL_EV_CREAT, "s0u1IF"),
 	E(rename, VIGIL_EV_RENAME, "s0s1"),
@@ -39,7 +39,7 @@ const struct trace_sc trace_syscalls[] = {
 	E(openat, VIGIL_EV_OPENAT, "d0s1u2u3IF"),
 	E(openat2, VIGIL_EV_OPENAT2, "d0s1HIF"),
 	E(close, VIGIL_EV_CLOSE, "d0"),
-#ifdef SYS_renameat
+#ifdef VIGIL_NR_renameat
 	E(renameat, VIGIL_EV_RENAMEAT, "d0s1d2s3"),
 #endif
 	E(renameat2, VIGIL_EV_RENAMEAT2, "d0s1d2s3u4"),
@@ -119,23 +119,13 @@ const struct trace_sc *sc_by_code(__u16 code)
  * counterparts: a workload must not evade the rules by switching ABI. socketcall(2) is unpacked
  * by the tracer.
  */
+#define C(nr, code) { nr, code },
 const struct compat_sc trace_compat[] = {
-	{ 11, VIGIL_EV_EXECVE }, { 358, VIGIL_EV_EXECVEAT }, { 120, VIGIL_EV_CLONE }, { 435, VIGIL_EV_CLONE3 },
-	{ 2, VIGIL_EV_FORK }, { 190, VIGIL_EV_VFORK }, { 5, VIGIL_EV_OPEN }, { 295, VIGIL_EV_OPENAT },
-	{ 437, VIGIL_EV_OPENAT2 }, { 8, VIGIL_EV_CREAT }, { 6, VIGIL_EV_CLOSE }, { 38, VIGIL_EV_RENAME },
-	{ 302, VIGIL_EV_RENAMEAT }, { 353, VIGIL_EV_RENAMEAT2 }, { 10, VIGIL_EV_UNLINK }, { 301, VIGIL_EV_UNLINKAT },
-	{ 39, VIGIL_EV_MKDIR }, { 296, VIGIL_EV_MKDIRAT }, { 40, VIGIL_EV_RMDIR }, { 9, VIGIL_EV_LINK },
-	{ 303, VIGIL_EV_LINKAT }, { 83, VIGIL_EV_SYMLINK }, { 304, VIGIL_EV_SYMLINKAT }, { 15, VIGIL_EV_CHMOD },
-	{ 94, VIGIL_EV_FCHMOD }, { 306, VIGIL_EV_FCHMODAT }, { 12, VIGIL_EV_CHDIR }, { 133, VIGIL_EV_FCHDIR },
-	{ 213, VIGIL_EV_SETUID }, { 214, VIGIL_EV_SETGID }, { 203, VIGIL_EV_SETREUID }, { 204, VIGIL_EV_SETREGID },
-	{ 208, VIGIL_EV_SETRESUID }, { 210, VIGIL_EV_SETRESGID }, { 185, VIGIL_EV_CAPSET }, { 359, VIGIL_EV_SOCKET },
-	{ 362, VIGIL_EV_CONNECT }, { 364, VIGIL_EV_ACCEPT4 }, { 361, VIGIL_EV_BIND }, { 363, VIGIL_EV_LISTEN },
-	{ 41, VIGIL_EV_DUP }, { 63, VIGIL_EV_DUP2 }, { 330, VIGIL_EV_DUP3 }, { 26, VIGIL_EV_PTRACE },
-	{ 21, VIGIL_EV_MOUNT }, { 52, VIGIL_EV_UMOUNT2 }, { 128, VIGIL_EV_INIT_MODULE }, { 350, VIGIL_EV_FINIT_MODULE },
-	{ 356, VIGIL_EV_MEMFD_CREATE }, { 357, VIGIL_EV_BPF }, { 310, VIGIL_EV_UNSHARE }, { 346, VIGIL_EV_SETNS },
+	VIGIL_I386_EVENTS(C)
 	{ COMPAT_SOCKETCALL, 0 },
 };
 const size_t trace_ncompat = sizeof(trace_compat) / sizeof(trace_compat[0]);
+#undef C
 #else
 const struct compat_sc trace_compat[] = { { -1, 0 } };
 const size_t trace_ncompat = 0;
