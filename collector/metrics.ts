@@ -108,9 +108,8 @@ export class CollectorMetrics {
   private add(key: string, spec: CollectorMetricSpec): void {
     this.known.add(key);
     if (this.registry.getSingleMetric(spec.name)) return;
-    const self = this;
     const read = (): number | undefined => {
-      const v = self.snapshot[key];
+      const v = this.snapshot[key];
       return typeof v === "number" && Number.isFinite(v) ? v : undefined;
     };
     const registers = [this.registry];
