@@ -57,5 +57,8 @@ int main(void)
 	printf("const VIGIL_EV_MAX %d 0\n", VIGIL_EV_MAX);
 	printf("const VIGIL_EV_OPENAT %d 0\n", VIGIL_EV_OPENAT);
 	printf("const VIGIL_EV_SETREGID %d 0\n", VIGIL_EV_SETREGID);
+#define EV(name, code, prog, tp, flags) printf("const EV_%s %d 0\n", name, code);
+	VIGIL_EVENTS(EV)
+#undef EV
 	return 0;
 }
