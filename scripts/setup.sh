@@ -31,3 +31,8 @@ npx tsc -p tsconfig.json
 
 echo "setup: building the probe" >&2
 make -s -C native-bridge
+
+# the pre-commit hook (Biome on the staged files), only in a git checkout
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git config core.hooksPath .githooks
+fi

@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 npx tsc -p tsconfig.json --noEmit
+# formatter, lint rules, dependency rules, contract docs (package.json "lint")
+npm run --silent lint
 exec npx vitest run "$@"
