@@ -1,8 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * Wires the stages: source (kernel probe, tracer socket, replay, Falco) → decode → state →
- * enrich → rule engine → alert → sinks. The event path is synchronous up to the rule engine;
- * alerts go through a bounded queue to the sinks, which export in batches off the event path.
+ * The pipeline: rules, alerts and sinks behind the event sources.
+ *
+ * - `start()` loads the rules and gives the source they ask for (syscall set, kernel filters)
+ *   a {@link SourceContext}; a rules reload retunes the source (before the swap, to what both
+ *   rule sets need). The JIT warm-up (warmup.ts) runs meanwhile.
+ * - Sources make the events. The kernel probe and the Fargate tracer feed their frames to an
+ *   event assembler (assembler.ts: decode → process/fd state → container resolution through the
+ *   enricher); a replay rebuilds the events a capture recorded. Each event reaches `onEvent`
+ *   synchronously, on an object the source reuses.
+ * - `onEvent`: the capture recorder (only while a loaded rule has `capture: true`), the metrics,
+ *   the rule engine (every 256th evaluation timed). An exec the kernel blocked that no rule
+ *   reports gets an alert of its own.
+ * - A match becomes an alert (after its container's metadata, from a snapshot of the event, when
+ *   the container is not known yet), decorated when its rule has the decorator's tag (FIM), shown
+ *   to `onAlert` (captures), and queued. Alerts of a Falco gRPC stream (`ingest`) and of the agent
+ *   itself (`raiseInternal`) join at the queue. The queue is bounded (drops counted, logged once
+ *   per burst) and exported to every sink in batches off the event path.
  */
 import { hostname as osHostname } from "node:os";
 import type { ExpansionLimits } from "../rules/load/budget.js";
@@ -17,7 +31,10 @@ import type { Metrics } from "./metrics/index.js";
 import type { Alert, Sink } from "./sinks/types.js";
 import { warmUp } from "./warmup.js";
 
-/** What a source needs from the pipeline. */
+/**
+ * What a source needs from the pipeline. A source of probe frames gives `onEvent` and
+ * `resolveContainer` to an EventAssembler (assembler.ts) rather than decoding itself.
+ */
 export interface SourceContext {
   /** Falco event names the rules (and the state) need; the probe filters the rest in the kernel. */
   syscalls: string[];

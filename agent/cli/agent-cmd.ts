@@ -11,6 +11,7 @@ import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { Command, Option } from "commander";
 import { kubernetesIpNames } from "../../rules/index.js";
+import type { SyscallEvent } from "../../rules/event.js";
 import { ruleLimitsFromConfig } from "../engine/rule-engine.js";
 import { loadConfig, type Config, type DeepPartial } from "../config/index.js";
 import { createLogger, type Logger } from "../log.js";
@@ -227,17 +228,14 @@ export function resolveHostname(configured: string, env: NodeJS.ProcessEnv): str
   return node !== undefined && node !== "" ? node : osHostname();
 }
 
-/** Runs the agent until SIGINT/SIGTERM. */
-export async function runAgent(flags: AgentFlags): Promise<void> {
-  const cfg = loadConfig({ ...(flags.config !== undefined ? { file: flags.config } : {}), env: process.env, overrides: flagsToOverrides(flags) });
-  const logger = createLogger(process.env["VIGIL_LOG_LEVEL"] ?? cfg.log.level);
-  const hostname = resolveHostname(cfg.hostname, process.env);
-  const closers: (() => Promise<void>)[] = [];
+/** Stops what was started, run in reverse order at exit. */
+type Closers = (() => Promise<void>)[];
 
+/** Alert sinks: stdout, and a collector (the configured one, or an embedded one on loopback) behind a disk spool. */
+async function startSinks(cfg: Config, flags: AgentFlags, hostname: string, logger: Logger, closers: Closers): Promise<Sink[]> {
   const sinks: Sink[] = [];
   if (cfg.sinks.stdout.enabled) sinks.push(new StdoutSink(cfg.sinks.stdout.format));
 
-  // Where alerts are shipped: the configured collector, or an embedded one on loopback.
   let collectorAddress = cfg.sinks.collector.enabled ? cfg.sinks.collector.address : "";
   let spoolDir = cfg.sinks.collector.spool.dir;
   let embeddedToken: string | undefined;
@@ -277,8 +275,14 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     sinks.push(sink);
     metrics.registerStats("delivery", () => sink.stats());
   }
+  return sinks;
+}
 
-  // Drift prevention: the kernel kills drift in the containers the policy selects (README).
+/**
+ * Container enrichment, and drift prevention (the kernel kills drift in the containers the policy
+ * selects; README), which learns of new tasks from the enricher and waits on its metadata.
+ */
+async function startEnrichment(cfg: Config, logger: Logger, closers: Closers): Promise<{ enricher: Enricher | undefined; prevention: PreventionRuntime | undefined }> {
   let prevention: PreventionRuntime | undefined;
   const enricher = await containerEnricher(cfg, logger, cfg.prevention.enabled ? (pid) => prevention?.controller.observePid(pid) : undefined);
   if (cfg.prevention.enabled) {
@@ -289,158 +293,159 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     closers.push(async () => pr.stop());
     metrics.registerStats("prevention", () => pr.stats(), { gauges: ["armed_now", "pending", "kernel_armed"] });
   }
+  return { enricher, prevention };
+}
 
-  // File integrity: hashes before/after for alerts of rules tagged `fim`.
-  let fim: import("../fim/index.js").FileIntegrity | undefined;
-  if (cfg.fim.enabled) {
-    const { FileIntegrity } = await import("../fim/index.js");
-    mkdirSync(flags.data, { recursive: true, mode: 0o700 });
-    fim = new FileIntegrity({
-      stateDir: join(flags.data, "fim"),
-      paths: cfg.fim.paths,
-      excludes: cfg.fim.excludes,
-      maxFileBytes: cfg.fim.max_file_bytes,
-      scanOnStart: cfg.fim.scan_on_start,
-      hostRoot: cfg.host.root,
-      logger,
-    });
-    await fim.start();
-    const f = fim;
-    closers.push(() => f.stop());
-    metrics.registerStats("fim", () => f.stats());
-  }
+/** File integrity: hashes before/after for alerts of rules tagged `fim`. */
+async function startFim(cfg: Config, flags: AgentFlags, logger: Logger, closers: Closers): Promise<import("../fim/index.js").FileIntegrity | undefined> {
+  if (!cfg.fim.enabled) return undefined;
+  const { FileIntegrity } = await import("../fim/index.js");
+  mkdirSync(flags.data, { recursive: true, mode: 0o700 });
+  const fim = new FileIntegrity({
+    stateDir: join(flags.data, "fim"),
+    paths: cfg.fim.paths,
+    excludes: cfg.fim.excludes,
+    maxFileBytes: cfg.fim.max_file_bytes,
+    scanOnStart: cfg.fim.scan_on_start,
+    hostRoot: cfg.host.root,
+    logger,
+  });
+  await fim.start();
+  closers.push(() => fim.stop());
+  metrics.registerStats("fim", () => fim.stats());
+  return fim;
+}
 
-  // Audit captures: a ring of recent events per container, shipped with alerts of `capture: true` rules.
-  let recorder: import("../capture/index.js").CaptureRecorder | undefined;
-  let onAlert: ((a: Alert, containerId: string) => void) | undefined;
+/** Audit captures: a ring of recent events per container, shipped with alerts of `capture: true` rules. */
+async function startCaptures(
+  cfg: Config,
+  hostname: string,
+  logger: Logger,
+  sinks: readonly Sink[],
+  pipeline: () => Pipeline | undefined,
+): Promise<{ record: ((e: SyscallEvent) => void) | undefined; onAlert: ((a: Alert, containerId: string) => void) | undefined }> {
+  if (!cfg.capture.enabled) return { record: undefined, onAlert: undefined };
   const shipper = sinks.find((x): x is Sink & { exportCapture(c: CaptureUpload): boolean } => "exportCapture" in x);
-  if (cfg.capture.enabled) {
-    const { CaptureRecorder, captureOnAlert } = await import("../capture/index.js");
-    const rec = new CaptureRecorder({
-      perContainer: cfg.capture.max_events_per_container,
-      maxDurationMs: Math.max(cfg.capture.after_ms, 60_000),
-      hostname,
-      logger: logger.child({ component: "capture" }),
-    });
-    recorder = rec;
-    metrics.registerStats("capture", () => rec.counters);
-    onAlert = captureOnAlert({
-      recorder: rec,
-      ship: (c) => {
-        if (shipper === undefined) logger.warn({ alertId: c.alertId }, "capture taken but no collector to ship it to");
-        else shipper.exportCapture(c);
-      },
-      lookupRule: (name) => pipelineRef?.engine.ruleset.rules.find((r) => r.name === name),
-      logger,
-    });
-  }
-  let pipelineRef: Pipeline | undefined;
-  let startFalco: (() => void) | undefined;
-  const rulesFiles = cfg.rules.builtin ? [] : cfg.rules.files;
-  const extraRules = cfg.rules.builtin ? cfg.rules.files : [];
+  const { CaptureRecorder, captureOnAlert } = await import("../capture/index.js");
+  const rec = new CaptureRecorder({
+    perContainer: cfg.capture.max_events_per_container,
+    maxDurationMs: Math.max(cfg.capture.after_ms, 60_000),
+    hostname,
+    logger: logger.child({ component: "capture" }),
+  });
+  metrics.registerStats("capture", () => rec.counters);
+  const onAlert = captureOnAlert({
+    recorder: rec,
+    ship: (c) => {
+      if (shipper === undefined) logger.warn({ alertId: c.alertId }, "capture taken but no collector to ship it to");
+      else shipper.exportCapture(c);
+    },
+    lookupRule: (name) => pipeline()?.engine.ruleset.rules.find((r) => r.name === name),
+    logger,
+  });
+  return { record: (e) => rec.record(e), onAlert };
+}
+
+/**
+ * Internal alerts for events lost before the rules saw them (a gap is where attacks hide): at
+ * most 100, a flapping ring buffer is in the log and metrics after that.
+ */
+function lossAlerts(hostname: string, pipeline: () => Pipeline): { onKernelDrops: (info: { drops: number; total: number }) => void; onTraceLost: (info: { connection: number; lost: number; total: number }) => void } {
+  let dropAlerts = 0;
+  return {
+    onKernelDrops: (info) => {
+      if (dropAlerts++ >= 100) return;
+      pipeline().raiseInternal(
+        "Vigil Kernel Events Dropped",
+        "Critical",
+        `Kernel probe dropped events: the ring buffer was full and ${info.drops} events were lost (total ${info.total}); detections may be missing (hostname=${hostname})`,
+        { "vigil.drops": info.drops, "vigil.drops_total": info.total },
+        ["vigil_internal", "mitre_defense_evasion"],
+      );
+    },
+    onTraceLost: (info) => {
+      if (dropAlerts++ >= 100) return;
+      pipeline().raiseInternal(
+        "Vigil Tracer Events Lost",
+        "Critical",
+        `vigil-trace could not deliver ${info.lost} events (total ${info.total}) while the agent was unreachable; detections may be missing (connection=${info.connection})`,
+        { "vigil.drops": info.lost, "vigil.drops_total": info.total, "vigil.trace_connection": info.connection },
+        ["vigil_internal", "mitre_defense_evasion"],
+      );
+    },
+  };
+}
+
+/**
+ * The event sources the configuration and `--source` name, made by the pipeline once the rules are
+ * loaded (each module loads on start); `replay()` is the replay source once made.
+ */
+function eventSources(
+  cfg: Config,
+  flags: AgentFlags,
+  prevention: PreventionRuntime | undefined,
+  losses: ReturnType<typeof lossAlerts>,
+): { make: (ctx: SourceContext) => EventSource; replay: () => import("../sources/replay.js").ReplaySource | undefined } {
   const { replay: replayFile, unknown: unknownSources } = parseSourceList(flags.source ?? "");
   let replay: import("../sources/replay.js").ReplaySource | undefined;
-  const pipeline = new Pipeline({
-    rulesFiles,
-    extraRulesFiles: extraRules,
-    ruleMatching: cfg.rules.matching,
-    minPriority: cfg.rules.min_priority,
-    ruleLimits: ruleLimitsFromConfig(cfg.rules.limits),
-    hostname,
-    ipNames: kubernetesIpNames(process.env["KUBERNETES_SERVICE_HOST"]),
-    logger,
-    enricher,
-    sinks,
-    metrics,
-    statsIntervalSec: cfg.log.stats_interval_seconds,
-    record: recorder ? (e) => recorder.record(e) : undefined,
-    decorate: fim ? { tag: "fim", fn: (a, e) => fim.decorate(a, e) } : undefined,
-    onAlert,
-    kernelFilter: cfg.sources.ebpf.kernel_filter,
-    // the warm-up decodes probe frames: worth it for the sources that send them
-    warmupEvents: cfg.sources.ebpf.enabled || cfg.sources.ptrace.enabled ? cfg.rules.warmup_events : 0,
-    source: (ctx) => {
-      const list: EventSource[] = [];
-      if (unknownSources.length > 0) throw new Error(`unknown source '${unknownSources[0]}' (expected ebpf, ptrace or replay:FILE)`);
-      if (cfg.sources.ebpf.enabled) list.push(lazySource("ebpf", () => ebpfSource(ctx, cfg.sources.ebpf, onKernelDrops, prevention)));
-      if (cfg.sources.ptrace.enabled) {
-        list.push(
-          lazySource("ptrace", async () => {
-            const { TraceSource } = await import("../sources/trace-source.js");
-            return new TraceSource(ctx, { path: cfg.sources.ptrace.socket, onLost: onTraceLost });
-          }),
-        );
-      }
-      if (replayFile !== undefined) {
-        list.push(
-          lazySource("replay", async () => {
-            const { createReplaySource } = await import("../sources/replay.js");
-            replay = createReplaySource(ctx, replayFile);
-            return replay;
-          }),
-        );
-      }
-      if (list.length === 0 && !cfg.sources.falco_grpc.enabled) throw new Error("no event source enabled (sources.ebpf, sources.ptrace, sources.falco_grpc or --source)");
-      return combinedSources(list);
-    },
-  });
-  pipelineRef = pipeline;
-
-  // Events lost before the rules saw them are an alert of their own: a gap is where attacks hide.
-  let dropAlerts = 0;
-  function onKernelDrops(info: { drops: number; total: number }): void {
-    if (dropAlerts++ >= 100) return; // a flapping ring buffer is in the log and metrics after that
-    pipeline.raiseInternal(
-      "Vigil Kernel Events Dropped",
-      "Critical",
-      `Kernel probe dropped events: the ring buffer was full and ${info.drops} events were lost (total ${info.total}); detections may be missing (hostname=${hostname})`,
-      { "vigil.drops": info.drops, "vigil.drops_total": info.total },
-      ["vigil_internal", "mitre_defense_evasion"],
-    );
-  }
-  function onTraceLost(info: { connection: number; lost: number; total: number }): void {
-    if (dropAlerts++ >= 100) return;
-    pipeline.raiseInternal(
-      "Vigil Tracer Events Lost",
-      "Critical",
-      `vigil-trace could not deliver ${info.lost} events (total ${info.total}) while the agent was unreachable; detections may be missing (connection=${info.connection})`,
-      { "vigil.drops": info.lost, "vigil.drops_total": info.total, "vigil.trace_connection": info.connection },
-      ["vigil_internal", "mitre_defense_evasion"],
-    );
-  }
-
-  // Alerts of an existing Falco (gRPC outputs API) go through the same sinks.
-  if (cfg.sources.falco_grpc.enabled) {
-    const { FalcoGrpcSource } = await import("../sources/falco-grpc.js");
-    const fg = new FalcoGrpcSource({ address: cfg.sources.falco_grpc.address, hostname, logger: logger.child({ component: "falco-grpc" }), onAlert: (a) => pipeline.ingest(a) });
-    closers.push(async () => fg.stop());
-    metrics.registerStats("falco_grpc", () => fg.stats());
-    startFalco = () => fg.start();
-  }
-  metrics.registerStats("pipeline", () => pipeline.counters);
-  metrics.registerStats("rules", () => pipeline.engine.stats());
-  if (enricher) metrics.registerStats("enrich", () => enricher.stats());
-
-  // per-container CPU and memory, read from the host's cgroup hierarchy as mounted here
-  metrics.setCgroupOptions(cfg.metrics.container_resources ? { cgroupRoot: cfg.host.cgroup, procRoot: cfg.host.proc } : false);
-  let ready = false;
-  let server: MetricsServer | undefined;
-  if (cfg.metrics.enabled) {
-    try {
-      server = await startMetricsServer({ port: cfg.metrics.port, host: cfg.metrics.host, logger, ready: () => ready, limits: cfg.metrics.limits });
-      closers.push(() => server!.close());
-      logger.info({ port: server.port }, "metrics and health endpoint listening");
-    } catch (err) {
-      // health and metrics are not worth losing alerts over
-      logger.error({ err }, "metrics endpoint failed to start");
+  const make = (ctx: SourceContext): EventSource => {
+    const list: EventSource[] = [];
+    if (unknownSources.length > 0) throw new Error(`unknown source '${unknownSources[0]}' (expected ebpf, ptrace or replay:FILE)`);
+    if (cfg.sources.ebpf.enabled) list.push(lazySource("ebpf", () => ebpfSource(ctx, cfg.sources.ebpf, losses.onKernelDrops, prevention)));
+    if (cfg.sources.ptrace.enabled) {
+      list.push(
+        lazySource("ptrace", async () => {
+          const { TraceSource } = await import("../sources/trace-source.js");
+          return new TraceSource(ctx, { path: cfg.sources.ptrace.socket, onLost: losses.onTraceLost });
+        }),
+      );
     }
-  }
+    if (replayFile !== undefined) {
+      list.push(
+        lazySource("replay", async () => {
+          const { createReplaySource } = await import("../sources/replay.js");
+          replay = createReplaySource(ctx, replayFile);
+          return replay;
+        }),
+      );
+    }
+    if (list.length === 0 && !cfg.sources.falco_grpc.enabled) throw new Error("no event source enabled (sources.ebpf, sources.ptrace, sources.falco_grpc or --source)");
+    return combinedSources(list);
+  };
+  return { make, replay: () => replay };
+}
 
+/** Alerts of an existing Falco (gRPC outputs API) go through the same sinks; returns its start. */
+async function falcoIngest(cfg: Config, hostname: string, logger: Logger, pipeline: Pipeline, closers: Closers): Promise<(() => void) | undefined> {
+  if (!cfg.sources.falco_grpc.enabled) return undefined;
+  const { FalcoGrpcSource } = await import("../sources/falco-grpc.js");
+  const fg = new FalcoGrpcSource({ address: cfg.sources.falco_grpc.address, hostname, logger: logger.child({ component: "falco-grpc" }), onAlert: (a) => pipeline.ingest(a) });
+  closers.push(async () => fg.stop());
+  metrics.registerStats("falco_grpc", () => fg.stats());
+  return () => fg.start();
+}
+
+/** /metrics, /healthz and /readyz, with per-container CPU and memory from the host's cgroups. */
+async function startHealthEndpoint(cfg: Config, logger: Logger, ready: () => boolean, closers: Closers): Promise<void> {
+  metrics.setCgroupOptions(cfg.metrics.container_resources ? { cgroupRoot: cfg.host.cgroup, procRoot: cfg.host.proc } : false);
+  if (!cfg.metrics.enabled) return;
+  try {
+    const server: MetricsServer = await startMetricsServer({ port: cfg.metrics.port, host: cfg.metrics.host, logger, ready, limits: cfg.metrics.limits });
+    closers.push(() => server.close());
+    logger.info({ port: server.port }, "metrics and health endpoint listening");
+  } catch (err) {
+    // health and metrics are not worth losing alerts over
+    logger.error({ err }, "metrics endpoint failed to start");
+  }
+}
+
+/** SIGINT/SIGTERM stop (flush, close in reverse, exit), SIGHUP reloads the rules; returns the stop. */
+function handleSignals(pipeline: Pipeline, logger: Logger, closers: Closers, health: { ready: boolean }): (signal: string) => void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    ready = false;
+    health.ready = false;
     logger.info({ signal }, "stopping");
     pipeline
       .stop()
@@ -465,21 +470,70 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     logger.fatal({ err }, "uncaught exception");
     process.exit(70);
   });
+  return stop;
+}
 
+/** Starts the pipeline; on failure one clear line for the operator, details in the log, exit 1. */
+async function startOrExit(pipeline: Pipeline, logger: Logger, closers: Closers): Promise<void> {
   try {
     await pipeline.start();
   } catch (err) {
-    // one clear line for the operator, details in the log
     logger.debug({ err }, "start failed");
     process.stderr.write(`vigil agent: ${err instanceof Error ? err.message : String(err)}\n`);
     await pipeline.stop().catch(() => undefined);
     for (const c of closers.reverse()) await c().catch(() => undefined);
     process.exit(1);
   }
+}
+
+/** Runs the agent until SIGINT/SIGTERM (or until a replay ends). */
+export async function runAgent(flags: AgentFlags): Promise<void> {
+  const cfg = loadConfig({ ...(flags.config !== undefined ? { file: flags.config } : {}), env: process.env, overrides: flagsToOverrides(flags) });
+  const logger = createLogger(process.env["VIGIL_LOG_LEVEL"] ?? cfg.log.level);
+  const hostname = resolveHostname(cfg.hostname, process.env);
+  const closers: Closers = [];
+
+  const sinks = await startSinks(cfg, flags, hostname, logger, closers);
+  const { enricher, prevention } = await startEnrichment(cfg, logger, closers);
+  const fim = await startFim(cfg, flags, logger, closers);
+  const capture = await startCaptures(cfg, hostname, logger, sinks, () => pipeline);
+  const losses = lossAlerts(hostname, () => pipeline);
+  const sources = eventSources(cfg, flags, prevention, losses);
+  const pipeline = new Pipeline({
+    rulesFiles: cfg.rules.builtin ? [] : cfg.rules.files,
+    extraRulesFiles: cfg.rules.builtin ? cfg.rules.files : [],
+    ruleMatching: cfg.rules.matching,
+    minPriority: cfg.rules.min_priority,
+    ruleLimits: ruleLimitsFromConfig(cfg.rules.limits),
+    hostname,
+    ipNames: kubernetesIpNames(process.env["KUBERNETES_SERVICE_HOST"]),
+    logger,
+    enricher,
+    sinks,
+    metrics,
+    statsIntervalSec: cfg.log.stats_interval_seconds,
+    record: capture.record,
+    decorate: fim ? { tag: "fim", fn: (a, e) => fim.decorate(a, e) } : undefined,
+    onAlert: capture.onAlert,
+    kernelFilter: cfg.sources.ebpf.kernel_filter,
+    // the warm-up decodes probe frames: worth it for the sources that send them
+    warmupEvents: cfg.sources.ebpf.enabled || cfg.sources.ptrace.enabled ? cfg.rules.warmup_events : 0,
+    source: sources.make,
+  });
+  const startFalco = await falcoIngest(cfg, hostname, logger, pipeline, closers);
+  metrics.registerStats("pipeline", () => pipeline.counters);
+  metrics.registerStats("rules", () => pipeline.engine.stats());
+  if (enricher) metrics.registerStats("enrich", () => enricher.stats());
+  const health = { ready: false };
+  await startHealthEndpoint(cfg, logger, () => health.ready, closers);
+  const stop = handleSignals(pipeline, logger, closers, health);
+
+  await startOrExit(pipeline, logger, closers);
   startFalco?.();
   pipeline.engine.watch();
-  ready = true;
+  health.ready = true;
   logger.info({ rules: pipeline.engine.ruleset.rules.length, files: pipeline.engine.files }, "vigil agent ready");
+  const replay = sources.replay();
   if (replay !== undefined) {
     // a replay ends: flush everything, then exit like SIGTERM would
     await replay.done;
