@@ -95,6 +95,8 @@ export const configSchema = z.strictObject({
           max_total_nodes: z.number().int().min(1000).max(1_000_000_000).default(DEFAULT_EXPANSION_LIMITS.maxTotalNodes),
           /** Characters of every expanded text of one load together. */
           max_total_chars: z.number().int().min(4096).max(8 * 1024 ** 3).default(DEFAULT_EXPANSION_LIMITS.maxTotalChars),
+          /** Largest rules file (YAML parsing takes about 190 bytes of memory per character). */
+          max_file_chars: z.number().int().min(4096).max(64 * 1024 * 1024).default(DEFAULT_EXPANSION_LIMITS.maxFileChars),
         })
         .prefault({}),
     })

@@ -45,6 +45,7 @@ export function ruleLimitsFromConfig(l: Config["rules"]["limits"]): ExpansionLim
     maxExpansionDepth: l.max_expansion_depth,
     maxTotalNodes: l.max_total_nodes,
     maxTotalChars: l.max_total_chars,
+    maxFileChars: l.max_file_chars,
   };
 }
 

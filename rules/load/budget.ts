@@ -25,6 +25,12 @@ export interface ExpansionLimits {
   maxTotalNodes: number;
   /** Most characters one load may expand, summed over every list and condition text. */
   maxTotalChars: number;
+  /**
+   * Largest rules file, in characters. Parsing YAML costs about 190 bytes of heap per character
+   * (a 1.7 MiB file of one flat list exhausted a 256 MiB heap), so this bounds the memory of a
+   * load or reload whatever the file holds.
+   */
+  maxFileChars: number;
 }
 
 /**
@@ -38,6 +44,8 @@ export const DEFAULT_EXPANSION_LIMITS: Readonly<ExpansionLimits> = {
   maxExpansionDepth: 1000,
   maxTotalNodes: 2_000_000,
   maxTotalChars: 64 * 1024 * 1024,
+  // Falco's stable rules are 63 KiB, Vigil's largest pack 140 KiB
+  maxFileChars: 1024 * 1024,
 };
 
 /** The defaults with the keys of `given` that are set (an undefined key keeps its default). */

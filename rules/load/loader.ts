@@ -70,7 +70,7 @@ export function loadRuleFiles(files: readonly { path: string; text: string }[], 
   for (const f of files) {
     let items;
     try {
-      items = readRulesFile(f.path, typeof f.text === "string" ? f.text : "", diags);
+      items = readRulesFile(f.path, typeof f.text === "string" ? f.text : "", diags, expansionLimits(opts.expansion).maxFileChars);
     } catch (err) {
       diags.push({ severity: "error", code: DiagCode.YamlParse, message: `cannot read: ${(err as Error).message}`, file: f.path, line: 1, col: 1 });
       continue;

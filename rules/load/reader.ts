@@ -25,7 +25,7 @@ export interface RawItem {
 
 /** Most aliases a document may expand (YAML bombs are refused). */
 const MAX_ALIAS_COUNT = 100;
-/** Largest rules file read, in characters. */
+/** Largest rules file read, in characters, whatever the configured budget says. */
 export const MAX_FILE_CHARS = 64 * 1024 * 1024;
 /**
  * The values of a file may expand (aliases) to at most this many nodes plus characters beyond
@@ -35,10 +35,11 @@ export const MAX_FILE_CHARS = 64 * 1024 * 1024;
 export const ALIAS_EXPANSION_ALLOWANCE = 1_000_000;
 
 /** Parses a rules file into raw items; problems are appended to `diags`. */
-export function readRulesFile(file: string, text: string, diags: Diagnostic[]): RawItem[] {
+export function readRulesFile(file: string, text: string, diags: Diagnostic[], maxChars: number = MAX_FILE_CHARS): RawItem[] {
   const items: RawItem[] = [];
-  if (text.length > MAX_FILE_CHARS) {
-    diags.push({ severity: "error", code: DiagCode.FileRead, message: `file is larger than ${MAX_FILE_CHARS} characters`, file, line: 1, col: 1 });
+  const limit = Math.min(maxChars, MAX_FILE_CHARS);
+  if (text.length > limit) {
+    diags.push({ severity: "error", code: DiagCode.FileRead, message: `file of ${text.length} characters is larger than the limit of ${limit} (rules.limits.max_file_chars)`, file, line: 1, col: 1 });
     return items;
   }
   const budget = 2 * text.length + ALIAS_EXPANSION_ALLOWANCE;

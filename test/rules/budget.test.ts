@@ -123,9 +123,20 @@ describe("expansion bombs end in a positioned error", () => {
     expectGoodLoaded(res);
   });
 
+  it("a rules file over the size budget is one error at 1:1 and loads nothing, before any YAML is parsed", () => {
+    // one flat list of 300,000 items (1.7 MiB): parsing it took more than a 256 MiB heap
+    const text = `- list: flat\n  items: [${Array.from({ length: 300_000 }, (_, i) => `i${i}`).join(", ")}]\n` + GOOD;
+    const { res, ms } = load(text);
+    expect(ms).toBeLessThan(500);
+    expect(errors(res)).toEqual([
+      expect.objectContaining({ file: FILE, line: 1, col: 1, message: `file of ${text.length} characters is larger than the limit of ${DEFAULT_EXPANSION_LIMITS.maxFileChars} (rules.limits.max_file_chars)` }),
+    ]);
+    expect(res.ruleset.rules).toEqual([]);
+  });
+
   it("a huge condition: too many characters", () => {
     const text = rule("Long", `proc.name = "${"x".repeat(DEFAULT_EXPANSION_LIMITS.maxExpansionChars)}"`) + GOOD;
-    const { res, ms } = load(text);
+    const { res, ms } = load(text, { expansion: { maxFileChars: 16 * 1024 * 1024 } });
     expect(ms).toBeLessThan(2000);
     expect(errors(res)).toEqual([expect.objectContaining({ file: FILE, line: 3, col: 14, item: "rule 'Long'", message: `expansion exceeds ${DEFAULT_EXPANSION_LIMITS.maxExpansionChars} characters` })]);
     expectGoodLoaded(res);
