@@ -8,7 +8,7 @@
  * Params arrive in wire order (native-bridge/FORMAT.md); the decoder puts them into the event
  * table's schema order (rules/event-table.ts), so `args[i]` is the schema's param i.
  */
-import { ArgKind, CLONE_FAMILY, EVENTS, EXEC_FAMILY, type EventSpec, type ParamSpec } from "../../rules/event-table.js";
+import { ArgKind, EVENTS, Fd, Proc, type EventSpec, type ParamSpec } from "../../rules/event-table.js";
 import type { ArgValue, FdInfo } from "../../rules/event.js";
 import { DecodeErrorCode } from "./errors.js";
 import { FrameReader } from "./framer.js";
@@ -165,13 +165,18 @@ const READER: Record<ParamSpec["kind"], number> = {
   [ArgKind.Tuple]: Reader.Tuple,
 };
 
-const FD_RESULT_TYPES = new Set(["open", "openat", "openat2", "creat", "socket", "accept", "accept4", "dup", "dup2", "dup3", "fcntl", "memfd_create"]);
-const SERVER_TUPLE_TYPES = new Set(["accept", "accept4"]);
+/** True when the event's result is a new fd (its fd info describes the result, not an fd param). */
+function resultIsFd(spec: EventSpec): boolean {
+  return spec.fd === Fd.New || spec.fd === Fd.Open;
+}
 
-/** True when the schema's param 0 is the syscall result (carried in the header, not the params). */
+/**
+ * True when the schema's param 0 is the syscall result (carried in the header, not the params):
+ * `res`, or an `fd` param first (the table writes a result that is an fd so: open, socket, bpf...).
+ */
 export function resultIsHeader(spec: EventSpec): boolean {
   const p0 = spec.params[0];
-  return p0 !== undefined && (p0.kind === ArgKind.Errno || (p0.kind === ArgKind.Fd && p0.name === "fd" && FD_RESULT_TYPES.has(spec.name)) || (p0.name === "fd" && spec.name === "bpf"));
+  return p0 !== undefined && (p0.kind === ArgKind.Errno || (p0.kind === ArgKind.Fd && p0.name === "fd"));
 }
 
 const EXEC_SOURCES: Record<string, Source> = {
@@ -550,10 +555,10 @@ export class FrameDecoder {
   // ------------------------------------------------------------------ handlers
 
   private eventHandler(spec: EventSpec): Handler {
-    const isExec = EXEC_FAMILY.includes(spec.name);
-    const isClone = CLONE_FAMILY.includes(spec.name);
+    const isExec = spec.proc === Proc.Exec;
+    const isClone = spec.proc === Proc.Clone;
     const resHdr = resultIsHeader(spec);
-    const server = SERVER_TUPLE_TYPES.has(spec.name) || spec.name === "bind" || spec.name === "listen";
+    const server = spec.server === true;
     const sources: Source[] = [];
     let wire = 0;
     for (let i = 0; i < spec.params.length; i++) {
@@ -568,9 +573,14 @@ export class FrameDecoder {
     }
     // the fd-info extension follows the schema params
     const fdInfoIndex = isExec || isClone ? -1 : wire;
-    const fdArg = FD_RESULT_TYPES.has(spec.name) ? -1 : spec.params.findIndex((p) => p.name === "fd" && p.kind === ArgKind.Fd);
+    const fdArg = resultIsFd(spec) ? -1 : spec.params.findIndex((p) => p.name === "fd" && p.kind === ArgKind.Fd);
     const nargs = spec.params.length;
-    const code = spec.code;
+    // an open's fd takes its flags (the flags param, or those the call implies), device and inode
+    const isOpen = spec.fd === Fd.Open;
+    const openFlagsArg = paramIndexIn(spec, "flags");
+    const openFlags = spec.openFlags;
+    const devArg = paramIndexIn(spec, "dev");
+    const inoArg = paramIndexIn(spec, "ino");
     // the plan as small integers, read per frame without object or string compares
     const from = new Int8Array(nargs);
     const index = new Int32Array(nargs);
@@ -619,17 +629,20 @@ export class FrameDecoder {
       if (fdInfoIndex >= 0 && fdInfoIndex < this.nParams) {
         const num = fdArg >= 0 ? (args[fdArg] as number | undefined) ?? -1 : e.res;
         e.fd = this.fdInfo(view, buf, fdInfoIndex, num, server);
-        if (e.fd !== undefined && (code === 3 || code === 4 || code === 5 || code === 6)) {
-          e.fd.openFlags = args[code === 3 ? 2 : code === 6 ? -1 : 3] as number | undefined;
-          if (code === 6) e.fd.openFlags = 0o1101; // creat = O_CREAT|O_WRONLY|O_TRUNC
-          e.fd.dev = args[nargs - 2] as number | undefined;
-          e.fd.ino = args[nargs - 1] as number | undefined;
+        if (e.fd !== undefined && isOpen) {
+          e.fd.openFlags = openFlagsArg >= 0 ? (args[openFlagsArg] as number | undefined) : openFlags;
+          e.fd.dev = args[devArg] as number | undefined;
+          e.fd.ino = args[inoArg] as number | undefined;
         }
       }
       this.counters["events"]!++;
       this.emit(e);
     };
   }
+}
+
+function paramIndexIn(spec: EventSpec, name: string): number {
+  return spec.params.findIndex((q) => q.name === name);
 }
 
 function procArg(p: ProcFacts, index: number): ArgValue {

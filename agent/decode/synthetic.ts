@@ -5,16 +5,10 @@
  * type, and exiting. The agent runs them through a scratch decoder, state and its rules at start
  * (agent/warmup.ts), so the event path is compiled before the first real event arrives.
  */
-import { ArgKind, CLONE_FAMILY, EVENTS, EXEC_FAMILY, type EventSpec, type ParamSpec } from "../../rules/event-table.js";
+import { ArgKind, CLONE_FAMILY, EVENTS, eventByName, type EventSpec, type ParamSpec } from "../../rules/event-table.js";
 import { resultIsHeader } from "./decoder.js";
 import { CtlReady, CtlStats, CtlType, FdKind, Hdr, HdrFlag, HDR_SIZE, ProcBlock, WIRE_VERSION } from "./layout.js";
 
-/** Calls whose frame ends with an fd-info param (FORMAT.md "fd-info param"). */
-const FD_INFO_TYPES = new Set([
-  "open", "openat", "openat2", "creat", "socket", "accept", "accept4", "dup", "dup2", "dup3", "fcntl", "memfd_create",
-  "connect", "bind", "listen", "sendto", "sendmsg", "fchmod", "fchown", "ftruncate", "fchdir", "finit_module", "setns",
-]);
-const NET_FD_TYPES = new Set(["socket", "accept", "accept4", "connect", "bind", "listen", "sendto", "sendmsg"]);
 const CODE = new Map(EVENTS.map((s) => [s.name, s.code]));
 
 const PROGRAMS: readonly (readonly string[])[] = [
@@ -266,8 +260,8 @@ export function* syntheticFrames(types: readonly string[], processes: number, ch
       const res = spec.name === "connect" && k % 4 === 3 ? -115 : resultIsHeader(spec) && spec.params[0]!.kind === ArgKind.Fd ? 3 + (k % 5) : 0;
       w.begin(spec.code, hdr(child, parent, comm, res));
       for (let i = resultIsHeader(spec) ? 1 : 0; i < spec.params.length; i++) writeParam(w, spec, spec.params[i]!, k, path);
-      if (FD_INFO_TYPES.has(spec.name)) {
-        if (NET_FD_TYPES.has(spec.name)) w.inet([10, 0, 0, 1 + (k % 3)], 443, false, [FdKind.Ipv4, 6]);
+      if (spec.fdInfo === true) {
+        if (spec.category === "net") w.inet([10, 0, 0, 1 + (k % 3)], 443, false, [FdKind.Ipv4, 6]);
         else w.bytes(Buffer.from([FdKind.File, k % 2, ...Buffer.from(path), 0]));
       }
       w.end();
@@ -280,7 +274,7 @@ export function* syntheticFrames(types: readonly string[], processes: number, ch
 }
 
 function isProcess(name: string): boolean {
-  return EXEC_FAMILY.includes(name) || CLONE_FAMILY.includes(name) || name === "procexit";
+  return eventByName(name)?.proc !== undefined;
 }
 
 /** The 21 params of a process block (FORMAT.md). */

@@ -7,22 +7,41 @@
  */
 import { posix } from "node:path";
 import type { FdInfo, SockTuple, SyscallEvent, ThreadInfo } from "../../rules/event.js";
+import { EVENT_CODE_LIMIT, EVENTS, Fd, paramIndex, Proc } from "../../rules/event-table.js";
 import { HdrFlag, tupleName, type ControlInfo, type RawEvent } from "../decode/index.js";
 import { ProcessTable, type ProcessTableOptions } from "./process-table.js";
 
 const AT_FDCWD = -100;
 const MAX_FDS_PER_PROCESS = 1024;
 
-/** Events whose new fd (the result) enters the fd table. */
-const FD_CREATORS = new Set([3, 4, 5, 6, 39, 41, 42, 47, 48, 49, 50, 56]);
-/** open-family codes (fd name built from the path param when the open failed). */
-const OPENS = new Set([3, 4, 5, 6]);
-const CLOSE = 7;
-const SENDTO = 45;
-const SENDMSG = 46;
-/** The tuple param of sendto and sendmsg (schema order). */
-const SEND_TUPLE_ARG = 4;
-const EXIT = 33;
+/** What an event does to the fd table, per code (from the event table), as small integers for the hot path. */
+const FX_NONE = 0;
+const FX_NEW = 1;
+const FX_OPEN = 2;
+const FX_CLOSE = 3;
+const FX_USE = 4;
+const FX_SEND = 5;
+const FX_EXIT = 6;
+const FX_OF: Record<Fd, number> = { [Fd.New]: FX_NEW, [Fd.Open]: FX_OPEN, [Fd.Close]: FX_CLOSE, [Fd.Use]: FX_USE, [Fd.Send]: FX_SEND };
+const FD_FX = new Uint8Array(EVENT_CODE_LIMIT);
+/** Per code, the index of a param the fd code reads (-1: none). */
+const FD_ARG = new Int8Array(EVENT_CODE_LIMIT).fill(-1);
+const TUPLE_ARG = new Int8Array(EVENT_CODE_LIMIT).fill(-1);
+const NAME_ARG = new Int8Array(EVENT_CODE_LIMIT).fill(-1);
+const DIRFD_ARG = new Int8Array(EVENT_CODE_LIMIT).fill(-1);
+const FLAGS_ARG = new Int8Array(EVENT_CODE_LIMIT).fill(-1);
+/** Open flags a call implies when it has no flags param (creat). */
+const IMPLIED_FLAGS: (number | undefined)[] = [];
+for (const e of EVENTS) {
+  const c = e.code;
+  FD_FX[c] = e.proc === Proc.Exit ? FX_EXIT : e.fd === undefined ? FX_NONE : FX_OF[e.fd];
+  FD_ARG[c] = paramIndex(c, "fd");
+  TUPLE_ARG[c] = paramIndex(c, "tuple");
+  NAME_ARG[c] = paramIndex(c, "name");
+  DIRFD_ARG[c] = paramIndex(c, "dirfd");
+  FLAGS_ARG[c] = paramIndex(c, "flags");
+  IMPLIED_FLAGS[c] = e.openFlags;
+}
 
 /** Process table + fd tables + clock: the agent's view of kernel state. */
 export class EventState {
@@ -88,24 +107,27 @@ export class EventState {
 
   private fdFor(r: RawEvent, proc: ThreadInfo): FdInfo | undefined {
     const t = r.type;
-    if (t === EXIT) {
+    const fx = FD_FX[t] ?? FX_NONE;
+    if (fx === FX_EXIT) {
       this.fds.delete(proc);
       return undefined;
     }
     let fd = r.fd;
     if (fd !== undefined) {
-      if (FD_CREATORS.has(t) && r.res >= 0) this.table(proc).set(fd.num, fd);
-      else if ((t === SENDTO || t === SENDMSG) && fd.connected !== true && fd.tuple !== undefined) this.datagramTo(r, proc, fd);
+      if ((fx === FX_NEW || fx === FX_OPEN) && r.res >= 0) this.table(proc).set(fd.num, fd);
+      else if (fx === FX_SEND && fd.connected !== true && fd.tuple !== undefined) this.datagramTo(r, proc, fd);
       return fd;
     }
-    if (OPENS.has(t)) return this.failedOpen(r, proc);
-    const fdArg = fdNumArg(r);
+    if (fx === FX_OPEN) return this.failedOpen(r, proc);
+    // events about an fd param that came without fd info (close, fchmod...): the table says which
+    if (fx !== FX_CLOSE && fx !== FX_USE) return undefined;
+    const fdArg = r.args[FD_ARG[t]!] as number | undefined;
     if (fdArg === undefined) return undefined;
     const m = this.fds.get(proc);
     fd = m?.get(fdArg);
     if (fd === undefined) this.counters.fd_table_misses++;
     else this.counters.fd_table_hits++;
-    if (t === CLOSE && r.res === 0) m?.delete(fdArg);
+    if (fx === FX_CLOSE && r.res === 0) m?.delete(fdArg);
     return fd;
   }
 
@@ -115,7 +137,7 @@ export class EventState {
    * `nameChanged` says whether it differs from the last destination this fd was seen with.
    */
   private datagramTo(r: RawEvent, proc: ThreadInfo, fd: FdInfo): void {
-    const dest = r.args[SEND_TUPLE_ARG] as SockTuple | undefined;
+    const dest = r.args[TUPLE_ARG[r.type]!] as SockTuple | undefined;
     if (dest === undefined || dest.dport === 0 || (dest.family !== 2 && dest.family !== 10)) return;
     const name = tupleName(dest);
     const prev = this.fds.get(proc)?.get(fd.num);
@@ -140,18 +162,19 @@ export class EventState {
   /** Falco sets fd.name on a failed open to the path asked for, made absolute. */
   private failedOpen(r: RawEvent, proc: ThreadInfo): FdInfo | undefined {
     const code = r.type;
-    const name = (code === 3 || code === 6 ? r.args[1] : r.args[2]) as string | undefined;
+    const name = r.args[NAME_ARG[code]!] as string | undefined;
     if (name === undefined) return undefined;
     let full = name;
     if (!name.startsWith("/")) {
-      const dirfd = code === 3 || code === 6 ? AT_FDCWD : ((r.args[1] as number | undefined) ?? AT_FDCWD);
+      const dirfdArg = DIRFD_ARG[code]!;
+      const dirfd = dirfdArg < 0 ? AT_FDCWD : ((r.args[dirfdArg] as number | undefined) ?? AT_FDCWD);
       const base = dirfd === AT_FDCWD ? proc.cwd : this.fds.get(proc)?.get(dirfd)?.name;
       full = base !== undefined && base !== "" ? posix.resolve(base, name) : name;
     }
     return {
       num: r.res, type: "file", typechar: "f", name: full, ino: undefined, dev: undefined, isUpperLayer: undefined,
       l4proto: undefined, tuple: undefined, isServer: undefined, connected: undefined, nameChanged: undefined,
-      openFlags: (code === 3 ? r.args[2] : code === 6 ? 0o1101 : r.args[3]) as number | undefined,
+      openFlags: FLAGS_ARG[code]! >= 0 ? (r.args[FLAGS_ARG[code]!] as number | undefined) : IMPLIED_FLAGS[code],
     };
   }
 
@@ -161,19 +184,5 @@ export class EventState {
     this.wallSec = Number(wall / 1_000_000_000n);
     this.wallNsec = Number(wall % 1_000_000_000n);
     this.haveClock = true;
-  }
-}
-
-/** The fd param of fd-using events without fd info (close, fchmod...). */
-function fdNumArg(r: RawEvent): number | undefined {
-  switch (r.type) {
-    case 7: // close
-    case 21: // fchmod
-    case 25: // fchown
-    case 28: // ftruncate
-    case 62: // fchdir
-      return r.args[1] as number | undefined;
-    default:
-      return undefined;
   }
 }

@@ -8,6 +8,7 @@
  */
 import { LRUCache } from "lru-cache";
 import type { ContainerInfo, ThreadInfo } from "../../rules/event.js";
+import { EVENT_CODE_LIMIT, EVENTS, Proc } from "../../rules/event-table.js";
 import type { ProcFacts, RawEvent } from "../decode/index.js";
 import { ExeFlag } from "../decode/layout.js";
 import { hostResolver, type ContainerResolver } from "./host-container.js";
@@ -15,6 +16,13 @@ import { listPids, readProc, startTick, type ProcSnapshot } from "./proc-reader.
 import { UserDb } from "./users.js";
 
 const CLONE_THREAD = 0x10000;
+
+/** What an event does to the process table, per code (from the event table). */
+const PROC_EXEC = 1;
+const PROC_CLONE = 2;
+const PROC_EXIT = 3;
+const PROC_FX = new Uint8Array(EVENT_CODE_LIMIT);
+for (const e of EVENTS) PROC_FX[e.code] = e.proc === Proc.Exec ? PROC_EXEC : e.proc === Proc.Clone ? PROC_CLONE : e.proc === Proc.Exit ? PROC_EXIT : 0;
 
 export interface ProcessTableOptions {
   /** Most processes kept (default 65536). */
@@ -89,11 +97,11 @@ export class ProcessTable {
    * `complete = false` when the process cannot be described beyond the frame header).
    */
   apply(e: RawEvent): ThreadInfo {
-    const t = e.type;
-    if ((t === 1 || t === 2) && e.res === 0 && e.proc !== undefined) return this.onExec(e, e.proc);
-    if (t >= 29 && t <= 32 && e.proc !== undefined && e.res === 0 && (e.cloneFlags & CLONE_THREAD) === 0) return this.onChild(e, e.proc);
+    const fx = PROC_FX[e.type];
+    if (fx === PROC_EXEC && e.res === 0 && e.proc !== undefined) return this.onExec(e, e.proc);
+    if (fx === PROC_CLONE && e.proc !== undefined && e.res === 0 && (e.cloneFlags & CLONE_THREAD) === 0) return this.onChild(e, e.proc);
     const info = this.lookup(e);
-    if (t === 33) this.onExit(e.pid, info);
+    if (fx === PROC_EXIT) this.onExit(e.pid, info);
     return info;
   }
 
