@@ -28,8 +28,9 @@ import { AlertBuilder } from "./engine/alert-builder.js";
 import { RuleEngine } from "./engine/rule-engine.js";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics/index.js";
-import type { Alert, Sink } from "./sinks/types.js";
+import type { Sink } from "./sinks/types.js";
 import { warmUp } from "./warmup.js";
+import type { Alert } from "../proto/index.js";
 
 /**
  * What a source needs from the pipeline. A source of probe frames gives `onEvent` and

@@ -1,9 +1,9 @@
+import type { Alert, PriorityName } from "../proto/index.js";
 // SPDX-License-Identifier: Apache-2.0
 /**
  * One terminal line per alert, for `vigil tail` and `vigil alerts query`: time, priority
  * (colored), rule, namespace/pod (or container), process, and the rule's message.
  */
-import type { Alert, PriorityName } from "../agent/sinks/types.js";
 
 const COLOR: Record<PriorityName, string> = {
   Emergency: "\x1b[1;97;41m",

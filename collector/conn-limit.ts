@@ -4,6 +4,7 @@
  * client connections in all and `maxPerIp` from one address. Entries exist only for addresses
  * with an open connection, so the map is bounded by `maxTotal`.
  */
+import { readFileSync } from "node:fs";
 
 /** Why a connection was not admitted. */
 export type ConnRefusal = "limit" | "per_ip";
@@ -41,4 +42,22 @@ export class ConnectionLimiter {
   get open(): number {
     return this.total;
   }
+}
+
+/** Descriptors one admitted connection may cost: the client socket, and for gRPC the proxy's two. */
+export const FDS_PER_CONNECTION = 3;
+
+/** The soft open-file limit of this process (RLIMIT_NOFILE, from /proc/self/limits); undefined when unknown or unlimited. */
+export function openFileLimit(limitsText?: string): number | undefined {
+  let text = limitsText;
+  if (text === undefined) {
+    try {
+      text = readFileSync("/proc/self/limits", "utf8");
+    } catch {
+      return undefined;
+    }
+  }
+  const m = /^Max open files\s+(\S+)/m.exec(text);
+  const n = m ? Number(m[1]) : Number.NaN;
+  return Number.isSafeInteger(n) ? n : undefined;
 }

@@ -9,10 +9,9 @@
  * - `tag`: the alert carries every tag given;
  * - `since`/`until`: alert time range (inclusive / exclusive).
  */
-import type { Alert } from "../agent/sinks/types.js";
-import { ALERT_LIMITS, TIME_MAX_MS, TIME_MIN_MS, normalizeTime, priorityNumber, isoFromMs } from "./alert-codec.js";
 import { CollectorError } from "./errors.js";
 import { DEFAULT_COLLECTOR_LIMITS } from "./limits.js";
+import { ALERT_LIMITS, isoFromMs, normalizeTime, priorityNumber, TIME_MAX_MS, TIME_MIN_MS, type Alert } from "../proto/index.js";
 
 /** A filter as given by a user (all optional). */
 export interface AlertFilter {

@@ -28,7 +28,6 @@ import type { Duplex } from "node:stream";
 import { gunzipSync, inflateSync } from "node:zlib";
 import type { Logger } from "pino";
 import type { WebSocketServer } from "ws";
-import { alertFromFalcoJson, validateAlert } from "./alert-codec.js";
 import type { TokenCheck } from "./auth.js";
 import { CollectorError } from "./errors.js";
 import { filterFromParams, normalizeFilter, type AlertFilter } from "./filter.js";
@@ -39,7 +38,7 @@ import { BurstLog } from "./burst-log.js";
 import type { ByteBudget } from "./byte-budget.js";
 import type { AlertPage, AlertStore, PageCursor } from "./store.js";
 import type { TailHub } from "./tail-hub.js";
-import type { Alert } from "../agent/sinks/types.js";
+import { alertFromFalcoJson, validateAlert, type Alert } from "../proto/index.js";
 
 /** Counters of the HTTP side. */
 export interface HttpCounters {

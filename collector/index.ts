@@ -7,7 +7,6 @@ export { startCollector } from "./server.js";
 export { AlertStore } from "./store.js";
 export { TailClient, queryAlerts, fetchCapture } from "./tail-client.js";
 export { compileFilter, filterToSql, normalizeFilter, parseTimeBound, parseDuration } from "./filter.js";
-export { alertFromFalcoJson, alertToJson, validateAlert, normalizeTime, priorityNumber, PRIORITIES } from "./alert-codec.js";
 export { formatAlertLine } from "./alert-line.js";
 export { CollectorError } from "./errors.js";
 export type { CollectorOptions, RunningCollector } from "./server.js";

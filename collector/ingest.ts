@@ -9,11 +9,10 @@
  */
 import { status, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import type { Alert } from "../agent/sinks/types.js";
-import { alertFromProto, validateAlert, type ProtoAlert } from "./alert-codec.js";
 import type { TokenCheck } from "./auth.js";
 import { vigilProto } from "./proto.js";
 import type { AlertStore, StoredAlert } from "./store.js";
+import { alertFromProto, validateAlert, type Alert, type ProtoAlert } from "../proto/index.js";
 
 /** Counters of the ingest service (refusals are counted by the status interceptor). */
 export interface IngestCounters {

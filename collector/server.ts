@@ -27,8 +27,6 @@ import { hostname as osHostname } from "node:os";
 import { Server as GrpcServer, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
-import type { Alert } from "../agent/sinks/types.js";
-import { validateAlert } from "./alert-codec.js";
 import { TokenCheck, isLoopbackHost, parseHostPort } from "./auth.js";
 import { CollectorError } from "./errors.js";
 import { AuthFailureLimiter } from "./auth-limiter.js";
@@ -36,12 +34,13 @@ import { ByteBudget } from "./byte-budget.js";
 import { grpcGuard, type GrpcGuardCounters } from "./grpc-guard.js";
 import { collectorLimits, type CollectorLimitsInput } from "./limits.js";
 import { BurstLog } from "./burst-log.js";
-import { ConnectionLimiter } from "./conn-limit.js";
+import { ConnectionLimiter, FDS_PER_CONNECTION, openFileLimit } from "./conn-limit.js";
 import { WS_PROTOCOL, makeHttpApi, type HttpCounters } from "./http-api.js";
 import { makeIngestHandler, type IngestCounters } from "./ingest.js";
 import { INGEST_SERVICE } from "./proto.js";
 import { AlertStore } from "./store.js";
 import { TailHub } from "./tail-hub.js";
+import { validateAlert, type Alert } from "../proto/index.js";
 
 /** Options of {@link startCollector}. */
 export interface CollectorOptions {
@@ -93,6 +92,14 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     ...(opts.tailQueueBytes !== undefined ? { tail_queue_bytes: opts.tailQueueBytes } : {}),
   });
   const maxMessageBytes = limits.max_message_bytes;
+  const nofile = openFileLimit();
+  // past the descriptor limit, accept() fails and connections are dropped with no answer or log line
+  const fdsNeeded = limits.max_connections * FDS_PER_CONNECTION + 64;
+  if (nofile !== undefined && nofile < fdsNeeded)
+    logger.warn(
+      { openFileLimit: nofile, maxConnections: limits.max_connections, fdsNeeded },
+      "open-file limit is below what max_connections needs (3 descriptors per gRPC connection): raise ulimit -n or lower collector.limits.max_connections",
+    );
   const budget = new ByteBudget(limits.inflight_bytes);
   const limiter = new AuthFailureLimiter(limits.auth_failures_per_minute);
 

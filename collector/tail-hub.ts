@@ -19,11 +19,10 @@
  */
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
-import type { Alert } from "../agent/sinks/types.js";
-import { alertToJson } from "./alert-codec.js";
 import { compileFilter, type AlertFilter, type AlertKeys } from "./filter.js";
 import { DEFAULT_COLLECTOR_LIMITS } from "./limits.js";
 import type { AlertPage, AlertStore, StoredAlert } from "./store.js";
+import { alertToJson, type Alert } from "../proto/index.js";
 
 /** Counters of the tail hub. */
 export interface TailCounters {

@@ -10,7 +10,7 @@ import type { Pred } from "./compile/compiler.js";
 import type { Expr } from "./lang/ast.js";
 import type { CodeSet } from "./compile/evttype.js";
 import type { Formatter } from "./compile/formatter.js";
-import type { PriorityName } from "./load/types.js";
+import type { PriorityName } from "../proto/index.js";
 
 /** One compiled, enabled rule. */
 export interface CompiledRule {

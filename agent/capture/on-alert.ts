@@ -4,8 +4,8 @@
  * alert's container and hand it to the sink that ships it with the alert.
  */
 import type { Logger } from "pino";
-import type { Alert } from "../sinks/types.js";
 import type { CaptureRecorder, CaptureResult } from "./recorder.js";
+import type { Alert } from "../../proto/index.js";
 
 /** Falco's default `capture_duration` when a rule sets none (falco.yaml `capture.default_duration`). */
 export const DEFAULT_CAPTURE_DURATION_MS = 5000;

@@ -19,8 +19,9 @@ import { metrics, startMetricsServer, type MetricsServer } from "../metrics/inde
 import { Pipeline, type Enricher, type EventSource, type SourceContext } from "../pipeline.js";
 import { StdoutSink } from "../sinks/stdout-sink.js";
 import type { CaptureUpload } from "../sinks/collector-client.js";
-import type { Alert, Sink } from "../sinks/types.js";
+import type { Sink } from "../sinks/types.js";
 import type { PreventionRuntime } from "../prevent/index.js";
+import type { Alert } from "../../proto/index.js";
 
 export interface AgentFlags {
   config?: string;

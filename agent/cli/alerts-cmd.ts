@@ -6,10 +6,10 @@
  * `--output json`, one colored line per alert otherwise.
  */
 import { Option, type Command } from "commander";
-import { alertToJson } from "../../collector/alert-codec.js";
 import { formatAlertLine } from "../../collector/alert-line.js";
 import { normalizeFilter, type AlertFilter } from "../../collector/filter.js";
 import { queryAlerts } from "../../collector/tail-client.js";
+import { alertToJson } from "../../proto/index.js";
 
 /** Filter options shared by `vigil alerts query` and `vigil tail`. */
 export interface FilterCliOptions {

@@ -6,9 +6,9 @@
  */
 import { Option, type Command } from "commander";
 import { formatAlertLine } from "../../collector/alert-line.js";
-import { alertToJson } from "../../collector/alert-codec.js";
 import { TailClient } from "../../collector/tail-client.js";
 import { addFilterOptions, filterFromCli, type FilterCliOptions } from "./alerts-cmd.js";
+import { alertToJson } from "../../proto/index.js";
 
 /** Adds `vigil tail`. */
 export function registerTail(program: Command): void {

@@ -11,6 +11,7 @@ import { DEFAULT_FIM_EXCLUDES, DEFAULT_FIM_PATHS } from "../fim/watch-set.js";
 import { httpLimitsSchema } from "../metrics/http-guard.js";
 import { collectorLimitsSchema } from "../../collector/limits.js";
 import { DEFAULT_EXPANSION_LIMITS } from "../../rules/load/budget.js";
+import { PRIORITY_WORDS } from "../../proto/index.js";
 
 const UNITS: Record<string, number> = {
   "": 1,
@@ -58,9 +59,6 @@ const address = z
   .max(1024)
   .refine((s) => s === "" || /^(unix:|dns:|ipv4:|ipv6:)/.test(s) || /^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):\d{1,5}$/.test(s), "expected host:port");
 
-/** Falco priority names, lower-case, as min_priority accepts them. */
-export const PRIORITIES = ["emergency", "alert", "critical", "error", "warning", "notice", "informational", "info", "debug"] as const;
-
 export const configSchema = z.strictObject({
   /** Host name put in alerts; empty = os.hostname() (in Kubernetes set it to the node name). */
   hostname: z.string().max(253).default(""),
@@ -73,7 +71,7 @@ export const configSchema = z.strictObject({
       /** `first`: stop at the first matching rule (Falco's default); `all`: every match alerts. */
       matching: z.enum(["first", "all"]).default("first"),
       /** Rules below this priority are not loaded. */
-      min_priority: z.enum(PRIORITIES).default("debug"),
+      min_priority: z.enum(PRIORITY_WORDS).default("debug"),
       /**
        * Synthetic events run through the decoder, a scratch process table and the rules at start,
        * so the event path is compiled before the first real event (0 = off).

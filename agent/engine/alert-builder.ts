@@ -7,7 +7,7 @@ import { hostname as osHostname } from "node:os";
 import { v7 as uuidv7 } from "uuid";
 import type { CompiledRule } from "../../rules/index.js";
 import type { SyscallEvent } from "../../rules/event.js";
-import type { Alert } from "../sinks/types.js";
+import type { Alert } from "../../proto/index.js";
 
 /** ISO 8601 UTC with nanoseconds, as Falco prints `time`. */
 export function isoTimeNs(sec: number, nsec: number): string {

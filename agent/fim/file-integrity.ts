@@ -20,11 +20,11 @@ import { posix } from "node:path";
 import { EVENTS, type ParamSpec } from "../../rules/event-table.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import type { Logger } from "../log.js";
-import type { Alert } from "../sinks/types.js";
 import { Baseline, baselineKey, type BaselineEntry } from "./baseline.js";
 import { hashFile, type HashResult } from "./hash.js";
 import { lowerDirsOf } from "./lower-layers.js";
 import { DEFAULT_FIM_EXCLUDES, DEFAULT_FIM_PATHS, WatchSet } from "./watch-set.js";
+import type { Alert } from "../../proto/index.js";
 
 /** What kind of change an event is. */
 export const FimOp = {

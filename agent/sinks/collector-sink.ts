@@ -13,7 +13,8 @@ import type { Logger } from "pino";
 import { CollectorClient, type CaptureUpload } from "./collector-client.js";
 import { SinkError } from "./errors.js";
 import { Spool, type SpoolPosition } from "./spool.js";
-import type { Alert, ExportResult, Sink } from "./types.js";
+import type { ExportResult, Sink } from "./types.js";
+import type { Alert } from "../../proto/index.js";
 
 /** Options of {@link createCollectorSink}. */
 export interface CollectorSinkOptions {

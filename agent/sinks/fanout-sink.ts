@@ -3,7 +3,8 @@
  * Fans a batch out to several sinks; one sink's failure never reaches the others
  * (OpenTelemetry's MultiSpanProcessor).
  */
-import type { Alert, ExportResult, Sink } from "./types.js";
+import type { ExportResult, Sink } from "./types.js";
+import type { Alert } from "../../proto/index.js";
 
 export class FanoutSink implements Sink {
   readonly name = "fanout";

@@ -44,8 +44,8 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { Packr } from "msgpackr";
 import type { Logger } from "pino";
-import type { Alert } from "./types.js";
 import { SinkError } from "./errors.js";
+import type { Alert } from "../../proto/index.js";
 
 /** One spooled item. */
 export type SpoolRecord =

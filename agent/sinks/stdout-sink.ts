@@ -2,7 +2,8 @@
 /**
  * Writes alerts to stdout: Falco-shaped JSON lines (`--output json`) or readable, colored lines.
  */
-import type { Alert, ExportResult, PriorityName, Sink } from "./types.js";
+import type { ExportResult, Sink } from "./types.js";
+import { alertToFalcoJson, type Alert, type PriorityName } from "../../proto/index.js";
 
 /** ANSI colors by priority: red for the worst, yellow for warnings, cyan for notices. */
 const COLOR: Record<PriorityName, string> = {
@@ -23,19 +24,7 @@ export type StdoutFormat = "json" | "text";
 
 /** Renders one alert as a Falco JSON alert line (key order as Falco prints it). */
 export function alertToJsonLine(a: Alert): string {
-  const o: Record<string, unknown> = {
-    uuid: a.id,
-    output: a.output,
-    priority: a.priority,
-    rule: a.rule,
-    time: a.time,
-    output_fields: a.output_fields,
-    source: a.source,
-    tags: a.tags,
-    hostname: a.hostname,
-  };
-  if (a.blocked === true) o["blocked"] = true;
-  return JSON.stringify(o);
+  return JSON.stringify(alertToFalcoJson(a));
 }
 
 /** Renders one alert as a human line; colors only when asked. */

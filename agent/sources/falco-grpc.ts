@@ -10,9 +10,8 @@ import { hostname as osHostname } from "node:os";
 import { credentials, makeGenericClientConstructor, type Client, type ClientDuplexStream, type ClientReadableStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
-import { PRIORITIES } from "../../collector/alert-codec.js";
 import { FALCO_OUTPUTS_SERVICE, falcoProto } from "../../collector/proto.js";
-import type { Alert } from "../sinks/types.js";
+import { PRIORITY_NAMES, type Alert } from "../../proto/index.js";
 
 /** Options of {@link FalcoGrpcSource}. */
 export interface FalcoGrpcSourceOptions {
@@ -54,7 +53,7 @@ export function falcoResponseToAlert(r: FalcoResponse, fallbackHost: string): Al
   const fields: Alert["output_fields"] = {};
   // Falco serialises every value with JSON dump(): "null" was a missing value
   for (const [k, v] of Object.entries(r.output_fields ?? {})) fields[k] = v === "null" ? null : v;
-  const pr = PRIORITIES[r.priority ?? 7] ?? "Debug";
+  const pr = PRIORITY_NAMES[r.priority ?? 7] ?? "Debug";
   const source = r.source !== undefined && r.source !== "" ? r.source : (LEGACY_SOURCES[r.source_deprecated ?? 0] ?? "syscall");
   return {
     id: uuidv7(),

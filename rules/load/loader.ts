@@ -19,7 +19,8 @@ import { DEFAULT_LIMITS, parseCondition, type ParseLimits } from "../lang/parser
 import { Budget, expansionLimits, type ExpansionLimits } from "./budget.js";
 import { Collector, type PluginRequirement } from "./collector.js";
 import { readRulesFile } from "./reader.js";
-import { DiagCode, parsePriority, PRIORITY_NAMES, type CondText, type Diagnostic, type ExceptionInfo, type ListInfo, type Loc, type MacroInfo, type RuleInfo } from "./types.js";
+import { DiagCode, parsePriority, type CondText, type Diagnostic, type ExceptionInfo, type ListInfo, type Loc, type MacroInfo, type RuleInfo } from "./types.js";
+import { PRIORITY_NAMES } from "../../proto/index.js";
 
 /** Options of a load. */
 export interface LoadOptions {

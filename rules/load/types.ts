@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Types shared by the loader stages: locations, diagnostics and collected items. */
+import { priorityNumber } from "../../proto/index.js";
 
 /** A place in a rules file (1-based line and column). */
 export interface Loc {
@@ -43,15 +44,9 @@ export const DiagCode = {
 } as const;
 export type DiagCode = (typeof DiagCode)[keyof typeof DiagCode];
 
-/** Falco priorities, 0 = most severe. */
-export const PRIORITY_NAMES = ["Emergency", "Alert", "Critical", "Error", "Warning", "Notice", "Informational", "Debug"] as const;
-export type PriorityName = (typeof PRIORITY_NAMES)[number];
-
 /** Parses a priority name case-insensitively (`info` is `Informational`); -1 if unknown. */
 export function parsePriority(s: string): number {
-  const l = s.trim().toLowerCase();
-  if (l === "info") return 6;
-  return PRIORITY_NAMES.findIndex((p) => p.toLowerCase() === l);
+  return priorityNumber(s.trim()) ?? -1;
 }
 
 /** An exception of a rule, as written. */

@@ -12,15 +12,14 @@ import { bench, describe } from "vitest";
 import { pino } from "pino";
 import { v7 as uuidv7 } from "uuid";
 import { CollectorClient } from "../../agent/sinks/collector-client.js";
-import type { Alert } from "../../agent/sinks/types.js";
 import { startCollector, type RunningCollector } from "../../collector/server.js";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { alertToProto } from "../../collector/alert-codec.js";
 import { vigilProto } from "../../collector/proto.js";
 import { spawnTs } from "../sinks/helpers/run-ts.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { alertToProto, type Alert } from "../../proto/index.js";
 
 function alert(i: number): Alert {
   return {

@@ -14,12 +14,12 @@ import { captureOnAlert } from "../../agent/capture/on-alert.js";
 import { decodeCapture, F } from "../../agent/capture/format.js";
 import { Pipeline } from "../../agent/pipeline.js";
 import { createCollectorSink, type CollectorSink } from "../../agent/sinks/collector-sink.js";
-import type { Alert } from "../../agent/sinks/types.js";
 import { KernelEventStream } from "../../agent/sources/ebpf-source.js";
 import { ReplaySource } from "../../agent/sources/replay.js";
 import { startCollector, type RunningCollector } from "../../collector/server.js";
 import { loadRuleFiles } from "../../rules/index.js";
 import { quiet, tempDir, waitFor } from "../collector/helpers.js";
+import type { Alert } from "../../proto/index.js";
 
 const RULES = `
 - rule: Shadow read with capture

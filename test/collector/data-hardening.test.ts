@@ -14,8 +14,6 @@ import { createInterface } from "node:readline";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CollectorClient } from "../../agent/sinks/collector-client.js";
-import type { Alert } from "../../agent/sinks/types.js";
-import { ALERT_LIMITS, alertToJson, normalizeTime, validateAlert } from "../../collector/alert-codec.js";
 import { CollectorError } from "../../collector/errors.js";
 import { alertKeys, compileFilter, compileStarGlob, normalizeFilter, parseTimeBound } from "../../collector/filter.js";
 import { startCollector, type RunningCollector } from "../../collector/server.js";
@@ -24,6 +22,7 @@ import { TailClient, queryAlerts } from "../../collector/tail-client.js";
 import { HealthProber } from "../load/harness.js";
 import { spawnTs } from "../sinks/helpers/run-ts.js";
 import { makeAlert, ndjson, quiet, tempDir, waitFor } from "./helpers.js";
+import { ALERT_LIMITS, alertToJson, normalizeTime, validateAlert, type Alert } from "../../proto/index.js";
 
 const STARS_30 = `${"*a".repeat(30)}*b`;
 

@@ -7,12 +7,12 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { FalcoGrpcSource, falcoResponseToAlert } from "../../agent/sources/falco-grpc.js";
-import type { Alert } from "../../agent/sinks/types.js";
 import { startCollector } from "../../collector/server.js";
 import { fakeFalco } from "../sinks/falco-interop.helpers.js";
 import { ndjson, quiet, tempDir, waitFor } from "./helpers.js";
 import { createInterface } from "node:readline";
 import { spawnTs } from "../sinks/helpers/run-ts.js";
+import type { Alert } from "../../proto/index.js";
 
 const falcoResp = (i: number) => ({
   time: { seconds: 1795000000 + i, nanos: 5000 + i },

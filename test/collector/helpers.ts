@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino, type Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
-import type { Alert, PriorityName } from "../../agent/sinks/types.js";
+import type { Alert, PriorityName } from "../../proto/index.js";
 
 /** A fresh temp dir. */
 export function tempDir(prefix = "vigil-test-"): string {

@@ -5,8 +5,8 @@ import WebSocket from "ws";
 import { startCollector, type RunningCollector } from "../../collector/server.js";
 import { TailClient } from "../../collector/tail-client.js";
 import { formatAlertLine } from "../../collector/alert-line.js";
-import type { Alert } from "../../agent/sinks/types.js";
 import { makeAlert, quiet, waitFor } from "./helpers.js";
+import type { Alert } from "../../proto/index.js";
 
 const TOKEN = "tail-token";
 

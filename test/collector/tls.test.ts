@@ -6,10 +6,10 @@ import { request } from "node:https";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CollectorClient } from "../../agent/sinks/collector-client.js";
-import type { Alert } from "../../agent/sinks/types.js";
 import { startCollector, type RunningCollector } from "../../collector/server.js";
 import { TailClient } from "../../collector/tail-client.js";
 import { makeAlert, ndjson, quiet, tempDir, waitFor } from "./helpers.js";
+import type { Alert } from "../../proto/index.js";
 
 describe("collector over TLS", () => {
   let col: RunningCollector;

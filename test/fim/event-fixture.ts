@@ -2,7 +2,7 @@
 /** Builds SyscallEvents as the pipeline hands them to FIM (real pids, real paths; test data only). */
 import { eventByName } from "../../rules/event-table.js";
 import type { ArgValue, ContainerInfo, FdInfo, SyscallEvent, ThreadInfo } from "../../rules/event.js";
-import type { Alert } from "../../agent/sinks/types.js";
+import type { Alert } from "../../proto/index.js";
 
 export const HOST: ContainerInfo = {
   id: "host", fullId: "host", name: undefined, type: "host", image: undefined, imageRepository: undefined,

@@ -8,13 +8,12 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Alert } from "../../agent/sinks/types.js";
-import { normalizeTime } from "../../collector/alert-codec.js";
 import { CollectorError } from "../../collector/errors.js";
 import { alertKeys, compileFilter, compileStarGlob, filterFromParams, normalizeFilter, parseTimeBound } from "../../collector/filter.js";
 import { AlertStore } from "../../collector/store.js";
 import { makeAlert } from "../collector/helpers.js";
 import { fuzzRuns, fuzzSeed, fuzzTimeoutMs } from "./runs.js";
+import { normalizeTime, type Alert } from "../../proto/index.js";
 
 const report = (target: string, runs: number) => {
   if (process.env["FUZZ_RUNS"]) console.log(`FUZZ ${target} cases=${runs} failures=0`);

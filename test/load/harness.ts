@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { v7 as uuidv7 } from "uuid";
 import { WebSocket } from "ws";
-import type { Alert } from "../../agent/sinks/types.js";
+import type { Alert } from "../../proto/index.js";
 
 /** The repository root (test/load/..). */
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..");

@@ -3,9 +3,9 @@
 import { describe, expect, it } from "vitest";
 import { AlertBuilder, BLOCKED_RULE, BLOCKED_SUFFIX } from "../../agent/engine/alert-builder.js";
 import { alertToJsonLine, alertToTextLine } from "../../agent/sinks/stdout-sink.js";
-import { alertFromProto, alertToJson, alertToProto } from "../../collector/alert-codec.js";
 import { loadRuleFiles } from "../../rules/index.js";
 import { container, execve, proc } from "../rules/event-builder.js";
+import { alertFromProto, alertToJson, alertToProto } from "../../proto/index.js";
 
 const RULE = `- rule: Drift Test
   desc: d

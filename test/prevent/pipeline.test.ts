@@ -7,9 +7,9 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { BLOCKED_RULE } from "../../agent/engine/alert-builder.js";
 import { Pipeline, type SourceContext } from "../../agent/pipeline.js";
-import type { Alert } from "../../agent/sinks/types.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import { container, execve, proc } from "../rules/event-builder.js";
+import type { Alert } from "../../proto/index.js";
 
 const RULES = `- rule: Upper Layer Exec
   desc: d

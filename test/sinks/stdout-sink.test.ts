@@ -3,7 +3,8 @@ import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { StdoutSink, alertToTextLine } from "../../agent/sinks/stdout-sink.js";
 import { FanoutSink } from "../../agent/sinks/fanout-sink.js";
-import type { Alert, ExportResult, Sink } from "../../agent/sinks/types.js";
+import type { ExportResult, Sink } from "../../agent/sinks/types.js";
+import type { Alert } from "../../proto/index.js";
 
 const alert: Alert = {
   id: "0192f0a0-0000-7000-8000-000000000001",

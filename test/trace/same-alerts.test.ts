@@ -16,11 +16,11 @@ import { FrameDecoder } from "../../agent/decode/index.js";
 import { AlertBuilder } from "../../agent/engine/alert-builder.js";
 import { RuleEngine } from "../../agent/engine/rule-engine.js";
 import { syscallsFor } from "../../agent/pipeline.js";
-import type { Alert } from "../../agent/sinks/types.js";
 import { KernelEventStream } from "../../agent/sources/ebpf-source.js";
 import { EventState } from "../../agent/state/index.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import { REPO_ROOT } from "../helpers/agent.js";
+import type { Alert } from "../../proto/index.js";
 
 const TRACE = join(REPO_ROOT, "native-bridge", "build", "vigil-trace");
 const PROBE = join(REPO_ROOT, "native-bridge", "build", "vigil-probe");

@@ -7,7 +7,7 @@
  */
 import { pino } from "pino";
 import { createCollectorSink } from "../../../agent/sinks/collector-sink.js";
-import type { Alert } from "../../../agent/sinks/types.js";
+import type { Alert } from "../../../proto/index.js";
 
 const [address, spoolDir, countS, startS, intervalS] = process.argv.slice(2);
 const count = Number(countS);
