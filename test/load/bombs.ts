@@ -49,6 +49,7 @@ export const BOMBS: Record<string, () => string> = {
   "100,000 nested parentheses": () => deepParens(100_000),
   "YAML alias tree, 10^9 items": () => yamlAliases(9),
   "YAML anchored 20,000-item list aliased 500 times": () => yamlAnchoredList(20_000, 500),
+  "flat 300,000-item list (1.7 MiB file)": () => flatList(300_000),
 };
 
 /** One flat list of `items` items, no alias: a large file rather than an expansion (about 5.9 bytes per item). */

@@ -23,6 +23,7 @@ const EXPECTED: Record<string, RegExp> = {
   "100,000 nested parentheses": /max depth/,
   "YAML alias tree, 10^9 items": /alias|expansion exceeds/i,
   "YAML anchored 20,000-item list aliased 500 times": /alias|expansion exceeds/i,
+  "flat 300,000-item list (1.7 MiB file)": /larger than the limit of \d+ \(rules\.limits\.max_file_chars\)/,
 };
 
 describe("vigil rules check against expansion bombs (256 MiB heap)", () => {
