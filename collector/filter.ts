@@ -10,22 +10,7 @@
  * - `since`/`until`: alert time range (inclusive / exclusive).
  */
 import { CollectorError } from "./errors.js";
-import { DEFAULT_COLLECTOR_LIMITS } from "./limits.js";
-import { ALERT_LIMITS, isoFromMs, normalizeTime, priorityNumber, TIME_MAX_MS, TIME_MIN_MS, type Alert } from "../proto/index.js";
-
-/** A filter as given by a user (all optional). */
-export interface AlertFilter {
-  since?: string;
-  until?: string;
-  rule?: string;
-  priority?: string;
-  tags?: string[];
-  node?: string;
-  namespace?: string;
-  pod?: string;
-  container?: string;
-  image?: string;
-}
+import { ALERT_LIMITS, DEFAULT_COLLECTOR_LIMITS, type AlertFilter, isoFromMs, normalizeTime, priorityNumber, TIME_MAX_MS, TIME_MIN_MS, type Alert } from "../proto/index.js";
 
 /** The columns an alert is filtered on, as the store keeps them. */
 export interface AlertKeys {
@@ -125,28 +110,6 @@ export function normalizeFilter(f: AlertFilter, opts: number | NormalizeOptions 
         throw new CollectorError("bad_filter", `bad tag: 1 to ${ALERT_LIMITS.tagLength} characters`);
   }
   return out;
-}
-
-/** Reads a filter from URL query parameters (`tag` may repeat). */
-export function filterFromParams(p: URLSearchParams): AlertFilter {
-  const f: AlertFilter = {};
-  for (const k of ["since", "until", "rule", "priority", "node", "namespace", "pod", "container", "image"] as const) {
-    const v = p.get(k);
-    if (v !== null && v !== "") f[k] = v;
-  }
-  const tags = p.getAll("tag").filter((t) => t !== "");
-  if (tags.length > 0) f.tags = tags;
-  return f;
-}
-
-/** Writes a filter as URL query parameters. */
-export function filterToParams(f: AlertFilter, p: URLSearchParams = new URLSearchParams()): URLSearchParams {
-  for (const k of ["since", "until", "rule", "priority", "node", "namespace", "pod", "container", "image"] as const) {
-    const v = f[k];
-    if (v !== undefined) p.set(k, v);
-  }
-  for (const t of f.tags ?? []) p.append("tag", t);
-  return p;
 }
 
 /**

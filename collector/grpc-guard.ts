@@ -22,10 +22,9 @@
 import { Metadata, ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder, status, type ServerInterceptor } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { AuthFailureLimiter } from "./auth-limiter.js";
-import type { TokenCheck } from "./auth.js";
 import type { ByteBudget } from "./byte-budget.js";
-import type { RefusalCounters } from "./grpc-status-counter.js";
 import { BurstLog } from "./burst-log.js";
+import type { RefusalCounters, TokenCheck } from "../proto/index.js";
 
 /** Counters the gate fills (refusals by code plus its own). */
 export interface GrpcGuardCounters extends RefusalCounters {

@@ -28,17 +28,15 @@ import type { Duplex } from "node:stream";
 import { gunzipSync, inflateSync } from "node:zlib";
 import type { Logger } from "pino";
 import type { WebSocketServer } from "ws";
-import type { TokenCheck } from "./auth.js";
 import { CollectorError } from "./errors.js";
-import { filterFromParams, normalizeFilter, type AlertFilter } from "./filter.js";
-import { DEFAULT_COLLECTOR_LIMITS, type CollectorLimits } from "./limits.js";
+import { normalizeFilter } from "./filter.js";
 import { CollectorMetrics } from "./metrics.js";
 import type { AuthFailureLimiter } from "./auth-limiter.js";
 import { BurstLog } from "./burst-log.js";
 import type { ByteBudget } from "./byte-budget.js";
 import type { AlertPage, AlertStore, PageCursor } from "./store.js";
 import type { TailHub } from "./tail-hub.js";
-import { alertFromFalcoJson, validateAlert, type Alert } from "../proto/index.js";
+import { alertFromFalcoJson, DEFAULT_COLLECTOR_LIMITS, filterFromParams, validateAlert, type Alert, type AlertFilter, type CollectorLimits, type TokenCheck, WS_BEARER_PREFIX } from "../proto/index.js";
 
 /** Counters of the HTTP side. */
 export interface HttpCounters {
@@ -62,10 +60,6 @@ export interface SharedCounters {
   inflight_refused: number;
 }
 
-/** The subprotocol the tail answers with when a client offers it. */
-export const WS_PROTOCOL = "vigil.v1";
-/** Prefix of the subprotocol that carries a bearer token (`vigil.bearer.<token>`). */
-export const WS_BEARER_PREFIX = "vigil.bearer.";
 /** Alert IDs (the charset validateAlert accepts, at most 64 characters). */
 const ALERT_ID_RE = /^[0-9A-Za-z][0-9A-Za-z._:-]{0,63}$/;
 

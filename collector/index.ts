@@ -11,6 +11,6 @@ export { formatAlertLine } from "./alert-line.js";
 export { CollectorError } from "./errors.js";
 export type { CollectorOptions, RunningCollector } from "./server.js";
 export type { StoredAlert, StoredCapture, InsertResult } from "./store.js";
-export type { AlertFilter, AlertKeys } from "./filter.js";
+export type { AlertKeys } from "./filter.js";
 export type { TailClientOptions } from "./tail-client.js";
 export type { CollectorErrorCode } from "./errors.js";

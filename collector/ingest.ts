@@ -9,10 +9,8 @@
  */
 import { status, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import type { TokenCheck } from "./auth.js";
-import { vigilProto } from "./proto.js";
 import type { AlertStore, StoredAlert } from "./store.js";
-import { alertFromProto, validateAlert, type Alert, type ProtoAlert } from "../proto/index.js";
+import { alertFromProto, validateAlert, vigilProto, type Alert, type ProtoAlert, type TokenCheck } from "../proto/index.js";
 
 /** Counters of the ingest service (refusals are counted by the status interceptor). */
 export interface IngestCounters {

@@ -27,20 +27,17 @@ import { hostname as osHostname } from "node:os";
 import { Server as GrpcServer, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
-import { TokenCheck, isLoopbackHost, parseHostPort } from "./auth.js";
 import { CollectorError } from "./errors.js";
 import { AuthFailureLimiter } from "./auth-limiter.js";
 import { ByteBudget } from "./byte-budget.js";
 import { grpcGuard, type GrpcGuardCounters } from "./grpc-guard.js";
-import { collectorLimits, type CollectorLimitsInput } from "./limits.js";
 import { BurstLog } from "./burst-log.js";
 import { ConnectionLimiter, FDS_PER_CONNECTION, openFileLimit } from "./conn-limit.js";
-import { WS_PROTOCOL, makeHttpApi, type HttpCounters } from "./http-api.js";
+import { makeHttpApi, type HttpCounters } from "./http-api.js";
 import { makeIngestHandler, type IngestCounters } from "./ingest.js";
-import { INGEST_SERVICE } from "./proto.js";
 import { AlertStore } from "./store.js";
 import { TailHub } from "./tail-hub.js";
-import { validateAlert, type Alert } from "../proto/index.js";
+import { collectorLimits, INGEST_SERVICE, isLoopbackHost, parseHostPort, TokenCheck, validateAlert, WS_PROTOCOL, type Alert, type CollectorLimitsInput } from "../proto/index.js";
 
 /** Options of {@link startCollector}. */
 export interface CollectorOptions {
@@ -56,7 +53,7 @@ export interface CollectorOptions {
   tls?: { cert: Buffer | string; key: Buffer | string } | undefined;
   /** Delete alerts older than this (ms, by alert time); 0 = keep forever. Default 7 days. */
   retentionMs?: number;
-  /** Every limit and timeout (collector/limits.ts); missing keys take their defaults. */
+  /** Every limit and timeout (proto/collector-limits.ts); missing keys take their defaults. */
   limits?: CollectorLimitsInput | undefined;
   /** Largest accepted PushRequest (bytes); overrides `limits.max_message_bytes`. */
   maxMessageBytes?: number;

@@ -9,9 +9,9 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { alertKeys, filterToSql, type AlertFilter, type AlertKeys } from "./filter.js";
+import { alertKeys, filterToSql, type AlertKeys } from "./filter.js";
 import { CollectorError } from "./errors.js";
-import { alertToJson, isoFromMs, priorityNumber, type Alert } from "../proto/index.js";
+import { alertToJson, isoFromMs, priorityNumber, type Alert, type AlertFilter } from "../proto/index.js";
 
 /** One alert as stored, with its store sequence number and filter keys. */
 export interface StoredAlert {

@@ -7,10 +7,7 @@
  * replay can never print an alert twice.
  */
 import WebSocket from "ws";
-import { filterToParams, type AlertFilter } from "./filter.js";
-import { WS_PROTOCOL } from "./http-api.js";
-import { clientToken } from "./local-token.js";
-import type { Alert } from "../proto/index.js";
+import { clientToken, filterToParams, WS_PROTOCOL, type Alert, type AlertFilter } from "../proto/index.js";
 
 /** Options of {@link TailClient}. */
 export interface TailClientOptions {

@@ -19,10 +19,9 @@
  */
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
-import { compileFilter, type AlertFilter, type AlertKeys } from "./filter.js";
-import { DEFAULT_COLLECTOR_LIMITS } from "./limits.js";
+import { compileFilter, type AlertKeys } from "./filter.js";
 import type { AlertPage, AlertStore, StoredAlert } from "./store.js";
-import { alertToJson, type Alert } from "../proto/index.js";
+import { alertToJson, DEFAULT_COLLECTOR_LIMITS, tailAlertLine, tailLiveLine, type Alert, type AlertFilter } from "../proto/index.js";
 
 /** Counters of the tail hub. */
 export interface TailCounters {
@@ -129,7 +128,7 @@ export class TailHub {
     ws.on("pong", () => (c.alive = true));
     // clients never need to send; anything they send is ignored
     if (replay) this.replayPage(c);
-    else this.sendRaw(c, Buffer.from(`{"type":"live","seq":${c.cursor}}\n`));
+    else this.sendRaw(c, Buffer.from(tailLiveLine(c.cursor)));
   }
 
   private remove(c: Client): void {
@@ -154,7 +153,7 @@ export class TailHub {
     const half = this.maxQueueBytes / 2;
     let need = 0;
     for (const s of page.rows) {
-      const f = Buffer.from(`{"type":"alert","seq":${s.seq},"alert":${s.json}}\n`);
+      const f = Buffer.from(tailAlertLine(s.seq, s.json));
       const queued = c.ws.bufferedAmount;
       if (queued > 0 && queued + f.length > half) {
         need = f.length;
@@ -169,7 +168,7 @@ export class TailHub {
       // caught up: every alert stored so far was in a page; later ones are broadcast
       c.cursor = Math.max(c.cursor, this.store.maxSeq());
       c.replaying = false;
-      this.sendRaw(c, Buffer.from(`{"type":"live","seq":${c.cursor}}\n`));
+      this.sendRaw(c, Buffer.from(tailLiveLine(c.cursor)));
       return;
     }
     if (need === 0) {
@@ -264,5 +263,5 @@ export class TailHub {
 }
 
 function frame(s: StoredAlert): Buffer {
-  return Buffer.from(`{"type":"alert","seq":${s.seq},"alert":${JSON.stringify(alertToJson(s.alert))}}\n`);
+  return Buffer.from(tailAlertLine(s.seq, JSON.stringify(alertToJson(s.alert))));
 }

@@ -4,11 +4,12 @@
  * service definitions from them. Requests are deserialized inside the handlers, not by grpc-js,
  * so that a malformed protobuf becomes INVALID_ARGUMENT (and is counted) instead of INTERNAL.
  */
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 import protobuf from "protobufjs";
 import type { Root, Type } from "protobufjs";
-import { packagePath } from "../agent/paths.js";
 
 /** The Vigil ingest messages. */
 export interface VigilProto {
@@ -23,6 +24,30 @@ export interface FalcoProto {
   response: Type;
   versionRequest: Type;
   versionResponse: Type;
+}
+
+let protoDir: string | undefined;
+
+/**
+ * The folder of the `.proto` files: this module's own folder when it runs from the sources, the
+ * package's `proto/` when it runs from `dist/proto/` (tsc does not copy `.proto` files).
+ */
+function protoPath(...parts: string[]): string {
+  if (protoDir === undefined) {
+    let dir = dirname(fileURLToPath(import.meta.url));
+    for (;;) {
+      if (existsSync(join(dir, "vigil", "collector.proto"))) break;
+      if (existsSync(join(dir, "proto", "vigil", "collector.proto"))) {
+        dir = join(dir, "proto");
+        break;
+      }
+      const up = dirname(dir);
+      if (up === dir) throw new Error("cannot find the vigil .proto files (proto/vigil/collector.proto)");
+      dir = up;
+    }
+    protoDir = dir;
+  }
+  return join(protoDir, ...parts);
 }
 
 let vigil: VigilProto | undefined;
@@ -41,7 +66,7 @@ function loadRoot(files: string[]): Root {
 /** The Vigil collector protocol (proto/vigil/collector.proto). */
 export function vigilProto(): VigilProto {
   if (vigil) return vigil;
-  const root = loadRoot([packagePath("proto", "vigil", "collector.proto")]);
+  const root = loadRoot([protoPath("vigil", "collector.proto")]);
   vigil = {
     PushRequest: root.lookupType("vigil.collector.v1.PushRequest"),
     PushResponse: root.lookupType("vigil.collector.v1.PushResponse"),
@@ -53,7 +78,7 @@ export function vigilProto(): VigilProto {
 /** Falco's gRPC outputs and version protocol (proto/falco/*.proto). */
 export function falcoProto(): FalcoProto {
   if (falco) return falco;
-  const root = loadRoot([packagePath("proto", "falco", "outputs.proto"), packagePath("proto", "falco", "version.proto")]);
+  const root = loadRoot([protoPath("falco", "outputs.proto"), protoPath("falco", "version.proto")]);
   falco = {
     request: root.lookupType("falco.outputs.request"),
     response: root.lookupType("falco.outputs.response"),

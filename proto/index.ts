@@ -8,6 +8,16 @@ export { PRIORITY_NAMES, PRIORITY_WORDS, priorityName, priorityNumber } from "./
 export { ALERT_LIMITS, TIME_MAX_MS, TIME_MIN_MS, isoFromMs, normalizeTime, validateAlert } from "./alert.js";
 export { alertFromFalcoJson, alertToFalcoJson, alertToJson } from "./falco-json.js";
 export { alertFromProto, alertToProto } from "./ingest-codec.js";
+export { FALCO_OUTPUTS_SERVICE, FALCO_VERSION_SERVICE, INGEST_SERVICE, falcoProto, vigilProto } from "./grpc.js";
+export { statusCounter } from "./grpc-status-counter.js";
+export { TokenCheck, isLoopbackHost, parseHostPort } from "./auth.js";
+export { DEFAULT_DATA_DIR, LOCAL_TOKEN_FILE, clientToken, loadOrCreateLocalToken } from "./local-token.js";
+export { DEFAULT_COLLECTOR_LIMITS, collectorLimits, collectorLimitsSchema } from "./collector-limits.js";
+export { WS_BEARER_PREFIX, WS_PROTOCOL, filterFromParams, filterToParams, tailAlertLine, tailLiveLine } from "./tail.js";
 export type { PriorityName, PriorityWord } from "./priority.js";
 export type { Alert, AlertFieldValue } from "./alert.js";
 export type { ProtoAlert } from "./ingest-codec.js";
+export type { FalcoProto, VigilProto } from "./grpc.js";
+export type { RefusalCounters } from "./grpc-status-counter.js";
+export type { CollectorLimits, CollectorLimitsInput } from "./collector-limits.js";
+export type { AlertFilter, TailMessage } from "./tail.js";

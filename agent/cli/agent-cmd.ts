@@ -242,7 +242,7 @@ async function startSinks(cfg: Config, flags: AgentFlags, hostname: string, logg
   let embeddedToken: string | undefined;
   if (collectorAddress === "" && flags.embeddedCollector !== false) {
     const { startCollector } = await import("../../collector/server.js");
-    const { loadOrCreateLocalToken } = await import("../../collector/local-token.js");
+    const { loadOrCreateLocalToken } = await import("../../proto/index.js");
     mkdirSync(flags.data, { recursive: true, mode: 0o700 });
     // authenticated even on loopback: a generated token (root-only file) when none is configured
     embeddedToken = readToken(cfg) ?? loadOrCreateLocalToken(flags.data);

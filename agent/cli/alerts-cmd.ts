@@ -7,9 +7,9 @@
  */
 import { Option, type Command } from "commander";
 import { formatAlertLine } from "../../collector/alert-line.js";
-import { normalizeFilter, type AlertFilter } from "../../collector/filter.js";
+import { normalizeFilter } from "../../collector/filter.js";
 import { queryAlerts } from "../../collector/tail-client.js";
-import { alertToJson } from "../../proto/index.js";
+import { alertToJson, type AlertFilter } from "../../proto/index.js";
 
 /** Filter options shared by `vigil alerts query` and `vigil tail`. */
 export interface FilterCliOptions {

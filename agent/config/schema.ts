@@ -9,9 +9,8 @@ import { z } from "zod";
 import { DRIFT_KIND_NAMES, parseSelector, type DriftKind } from "../prevent/policy.js";
 import { DEFAULT_FIM_EXCLUDES, DEFAULT_FIM_PATHS } from "../fim/watch-set.js";
 import { httpLimitsSchema } from "../metrics/http-guard.js";
-import { collectorLimitsSchema } from "../../collector/limits.js";
 import { DEFAULT_EXPANSION_LIMITS } from "../../rules/load/budget.js";
-import { PRIORITY_WORDS } from "../../proto/index.js";
+import { collectorLimitsSchema, PRIORITY_WORDS } from "../../proto/index.js";
 
 const UNITS: Record<string, number> = {
   "": 1,
@@ -198,7 +197,7 @@ export const configSchema = z.strictObject({
   /**
    * The collector: the embedded one the agent runs when `sinks.collector` names none, or the
    * `vigil collector` server (`--config` reads this section). Every limit and timeout it applies
-   * to clients, before authentication (collector/limits.ts, SECURITY.md).
+   * to clients, before authentication (proto/collector-limits.ts, SECURITY.md).
    */
   collector: z
     .strictObject({

@@ -4,9 +4,8 @@
  * bearer token in the `authorization` metadata and optional TLS.
  */
 import { Metadata, credentials, makeGenericClientConstructor, status, type Client, type ServiceError } from "@grpc/grpc-js";
-import { INGEST_SERVICE, vigilProto } from "../../collector/proto.js";
 import { SinkError } from "./errors.js";
-import { alertToProto, type Alert } from "../../proto/index.js";
+import { alertToProto, INGEST_SERVICE, vigilProto, type Alert } from "../../proto/index.js";
 
 /** A capture to ship: gzip'd msgpack of the events around an alert. */
 export interface CaptureUpload {

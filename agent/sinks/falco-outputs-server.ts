@@ -33,11 +33,8 @@ import {
 import type { Logger } from "pino";
 import { z } from "zod";
 import { metrics as defaultMetrics, type Metrics } from "../metrics/metrics.js";
-import { TokenCheck } from "../../collector/auth.js";
-import { statusCounter, type RefusalCounters } from "../../collector/grpc-status-counter.js";
-import { FALCO_OUTPUTS_SERVICE, FALCO_VERSION_SERVICE, falcoProto } from "../../collector/proto.js";
 import type { ExportResult, Sink } from "./types.js";
-import { priorityNumber, type Alert } from "../../proto/index.js";
+import { FALCO_OUTPUTS_SERVICE, FALCO_VERSION_SERVICE, falcoProto, priorityNumber, statusCounter, TokenCheck, type Alert, type RefusalCounters } from "../../proto/index.js";
 
 /** What one client can make the server hold; keys are snake_case like the other limits. */
 export const falcoOutputsLimitsSchema = z.strictObject({

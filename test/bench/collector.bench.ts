@@ -15,11 +15,10 @@ import { CollectorClient } from "../../agent/sinks/collector-client.js";
 import { startCollector, type RunningCollector } from "../../collector/server.js";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { vigilProto } from "../../collector/proto.js";
 import { spawnTs } from "../sinks/helpers/run-ts.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { alertToProto, type Alert } from "../../proto/index.js";
+import { alertToProto, vigilProto, type Alert } from "../../proto/index.js";
 
 function alert(i: number): Alert {
   return {

@@ -5,9 +5,8 @@ import WebSocket from "ws";
 import { deflateSync, gzipSync } from "node:zlib";
 import { startCollector, type RunningCollector } from "../../collector/server.js";
 import { CollectorClient } from "../../agent/sinks/collector-client.js";
-import { vigilProto } from "../../collector/proto.js";
 import { makeAlert, memoryLogger, ndjson, quiet, tempDir, waitFor } from "./helpers.js";
-import { alertToProto, type Alert } from "../../proto/index.js";
+import { alertToProto, vigilProto, type Alert } from "../../proto/index.js";
 
 const TOKEN = "s3cret-token";
 

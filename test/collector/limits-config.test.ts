@@ -10,9 +10,9 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../agent/config/index.js";
-import { DEFAULT_COLLECTOR_LIMITS, collectorLimitsSchema } from "../../collector/limits.js";
 import { runCli, spawnTs } from "../sinks/helpers/run-ts.js";
 import { tempDir } from "./helpers.js";
+import { collectorLimitsSchema, DEFAULT_COLLECTOR_LIMITS } from "../../proto/index.js";
 
 const TOKEN = "limits-token";
 const children: ChildProcess[] = [];

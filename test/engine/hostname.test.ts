@@ -16,10 +16,9 @@ import { loadConfig } from "../../agent/config/index.js";
 import { Pipeline, type SourceContext } from "../../agent/pipeline.js";
 import { createCollectorSink } from "../../agent/sinks/collector-sink.js";
 import type { ExportResult, Sink } from "../../agent/sinks/types.js";
-import { INGEST_SERVICE, vigilProto } from "../../collector/proto.js";
 import { makeAlert, quiet, waitFor } from "../collector/helpers.js";
 import { execve, proc } from "../rules/event-builder.js";
-import type { Alert } from "../../proto/index.js";
+import { INGEST_SERVICE, vigilProto, type Alert } from "../../proto/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vigil-hostname-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

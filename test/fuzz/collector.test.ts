@@ -15,10 +15,9 @@ import fc from "fast-check";
 import { Metadata, makeGenericClientConstructor, status, credentials, type Client, type ServiceError } from "@grpc/grpc-js";
 import WebSocket from "ws";
 import { startCollector, type RunningCollector } from "../../collector/server.js";
-import { INGEST_SERVICE, vigilProto } from "../../collector/proto.js";
 import { makeAlert, quiet, tempDir } from "../collector/helpers.js";
 import { fuzzRuns, fuzzSeed, fuzzTimeoutMs } from "./runs.js";
-import { alertToJson, alertToProto } from "../../proto/index.js";
+import { alertToJson, alertToProto, INGEST_SERVICE, vigilProto } from "../../proto/index.js";
 
 const TOKEN = "fuzz-token-0123456789";
 

@@ -9,11 +9,11 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CollectorError } from "../../collector/errors.js";
-import { alertKeys, compileFilter, compileStarGlob, filterFromParams, normalizeFilter, parseTimeBound } from "../../collector/filter.js";
+import { alertKeys, compileFilter, compileStarGlob, normalizeFilter, parseTimeBound } from "../../collector/filter.js";
 import { AlertStore } from "../../collector/store.js";
 import { makeAlert } from "../collector/helpers.js";
 import { fuzzRuns, fuzzSeed, fuzzTimeoutMs } from "./runs.js";
-import { normalizeTime, type Alert } from "../../proto/index.js";
+import { filterFromParams, normalizeTime, type Alert } from "../../proto/index.js";
 
 const report = (target: string, runs: number) => {
   if (process.env["FUZZ_RUNS"]) console.log(`FUZZ ${target} cases=${runs} failures=0`);

@@ -35,7 +35,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Options of {@link startCollectorChild}. */
 export interface CollectorChildOptions {
   token?: string;
-  /** Collector limits (snake_case keys of collector/limits.ts), passed as `VIGIL_COLLECTOR_LIMITS_<KEY>`. */
+  /** Collector limits (snake_case keys of proto/collector-limits.ts), passed as `VIGIL_COLLECTOR_LIMITS_<KEY>`. */
   limits?: Record<string, number | string>;
   /** Extra node flags (e.g. `--max-old-space-size=256`). */
   nodeArgs?: string[];
