@@ -2,8 +2,8 @@
 /**
  * Layering rules, checked by `npm run lint:deps` (and by test/arch/layering.test.ts).
  * Top level: proto/ (the contracts) depends on nothing in the project; rules/ and collector/
- * depend only on proto/ (and rules/ for collector is not needed either); agent/ depends on proto/
- * and rules/, and only its composition root agent/cli/ may reach collector/.
+ * depend only on proto/; agent/ depends on proto/ and rules/, and only its composition root
+ * agent/cli/ may reach collector/.
  * Inside agent/ the pipeline runs sources → assembler (decode → state → enrich) → engine → sinks;
  * a stage never imports one that runs after it, and the sinks never import the stages before them.
  * Type-only imports count: a type is as much a dependency as a value.
