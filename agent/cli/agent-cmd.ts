@@ -242,6 +242,7 @@ async function startSinks(cfg: Config, flags: AgentFlags, hostname: string, logg
   let embeddedToken: string | undefined;
   if (collectorAddress === "" && flags.embeddedCollector !== false) {
     const { startCollector } = await import("../../collector/server.js");
+    const { COLLECTOR_METRICS } = await import("../../collector/metrics.js");
     const { loadOrCreateLocalToken } = await import("../../proto/index.js");
     mkdirSync(flags.data, { recursive: true, mode: 0o700 });
     // authenticated even on loopback: a generated token (root-only file) when none is configured
@@ -256,7 +257,9 @@ async function startSinks(cfg: Config, flags: AgentFlags, hostname: string, logg
     closers.push(() => col.close());
     collectorAddress = col.address;
     spoolDir = join(flags.data, "spool");
-    metrics.registerStats("collector", () => col.stats());
+    // its gauges as gauges: `clients` and `clients_total` would otherwise both be vigil_collector_clients_total
+    const gauges = Object.keys(COLLECTOR_METRICS).filter((k) => COLLECTOR_METRICS[k]?.type === "gauge");
+    metrics.registerStats("collector", () => col.stats(), { gauges });
     logger.info({ address: col.address, data: flags.data }, "embedded collector listening (vigil tail follows it)");
   }
   if (collectorAddress !== "") {

@@ -61,5 +61,17 @@ describe("agent: configured server limits", () => {
       setTimeout(resolve, 5000).unref();
     });
     expect(third.destroyed).toBe(true);
+    for (const s of sockets.splice(0)) s.destroy();
+
+    // the embedded collector's stats on the agent's /metrics: gauges as gauges, no name clash
+    let text = "";
+    for (let i = 0; i < 50 && text === ""; i++) {
+      const r = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
+      if (r?.ok === true) text = await r.text();
+      else await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(text).toMatch(/^# TYPE vigil_collector_clients gauge$/m);
+    expect(text).toMatch(/^# TYPE vigil_collector_clients_total counter$/m);
+    expect(text).toMatch(/^# TYPE vigil_collector_connections_open gauge$/m);
   }, 90_000);
 });
