@@ -133,7 +133,10 @@ describe("environment", () => {
     if (kind === "boolean") return "off";
     if (kind === "list") return last === "block" ? "memfd, tmpfs" : last === "scope" ? "namespace=a, image=b/*" : "/a, /b";
     if (last === "ringbuf_mb") return "64";
+    // sizes and counts of the limits sections have floors above 777
+    if (kind === "number" && /bytes|chars|nodes|payload/.test(last)) return "65537";
     if (kind === "number") return last === "port" ? "1234" : last.endsWith("_ms") && path.includes("collector") ? "20000" : "777";
+    if (last === "orphan_captures") return "store";
     if (last === "max_bytes" || last === "max_file_bytes") return "3MiB";
     if (last === "matching") return "all";
     if (last === "min_priority") return "error";
