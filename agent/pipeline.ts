@@ -27,38 +27,13 @@ import type { ContainerInfo, SyscallEvent } from "../rules/event.js";
 import { AlertBuilder } from "./engine/alert-builder.js";
 import { RuleEngine } from "./engine/rule-engine.js";
 import type { Logger } from "./log.js";
+import type { EventSource, SourceContext } from "./sources/types.js";
 import type { Metrics } from "./metrics/index.js";
 import type { Sink } from "./sinks/types.js";
 import { warmUp } from "./warmup.js";
 import type { Alert } from "../proto/index.js";
 
-/**
- * What a source needs from the pipeline. A source of probe frames gives `onEvent` and
- * `resolveContainer` to an EventAssembler (assembler.ts) rather than decoding itself.
- */
-export interface SourceContext {
-  /** Falco event names the rules (and the state) need; the probe filters the rest in the kernel. */
-  syscalls: string[];
-  /** Clone-family names among them that only the state needs (the child's side is enough). */
-  childOnly: string[];
-  /** Rule predicates the probe can evaluate (open family); undefined when push-down is off. */
-  kernelFilters: KernelFilters | undefined;
-  logger: Logger;
-  onEvent: (e: SyscallEvent) => void;
-  resolveContainer: ((cgroupPath: string, cgroupId: number, pid: number) => ContainerInfo) | undefined;
-}
-
-/** Every source implements this. */
-export interface EventSource {
-  readonly name: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  stats(): Record<string, number>;
-  /** Retunes the kernel filter after a rules reload (sources without a filter ignore it). */
-  setSyscalls?(names: string[], childOnly: string[]): Promise<void>;
-  /** Replaces the pushed-down rule predicates after a rules reload. */
-  setKernelFilters?(filters: KernelFilters | undefined): Promise<void>;
-}
+export type { EventSource, SourceContext } from "./sources/types.js";
 
 /** A container enricher, as the pipeline uses it. */
 export interface Enricher {

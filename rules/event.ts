@@ -11,22 +11,9 @@
  * the synchronous evaluation must copy what it needs.
  */
 
+import type { ArgValue, SockTuple } from "../proto/index.js";
 import type { EventCode } from "./event-table.js";
 
-/** Value of one syscall parameter, in the kind its schema declares (see event-table.ts). */
-export type ArgValue = string | number | bigint | Uint8Array | SockTuple | readonly string[] | undefined;
-
-/** A socket endpoint pair as carried by connect/accept/sendto params (`fd.*` tuple fields). */
-export interface SockTuple {
-  /** `AF_INET`=2, `AF_INET6`=10, `AF_UNIX`=1. */
-  family: number;
-  /** Source (client) address as text: dotted quad, RFC 5952 IPv6, or unix path. */
-  sip: string;
-  sport: number;
-  /** Destination (server) address. */
-  dip: string;
-  dport: number;
-}
 
 /** Kubernetes facts learnt from the CRI labels the kubelet sets. */
 export interface K8sInfo {
@@ -201,3 +188,5 @@ export interface SyscallEvent {
    */
   blocked?: boolean | undefined;
 }
+
+export type { ArgValue, SockTuple };

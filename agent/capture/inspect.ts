@@ -10,7 +10,7 @@
 import { EVENTS, type ParamSpec } from "../../rules/event-table.js";
 import type { ArgValue, SockTuple } from "../../rules/event.js";
 import { addrText, bytesText, enumText, flagsText, modeText, resText, tupleText } from "../../rules/compile/text.js";
-import { F, type CaptureFile, type EventTuple } from "./format.js";
+import { F, type CaptureFile, type EventTuple } from "../../proto/index.js";
 
 /** Which events to show. */
 export interface TraceFilter {

@@ -8,7 +8,7 @@
 import { readFile } from "node:fs/promises";
 import { Option, type Command } from "commander";
 import { fetchCapture } from "../../collector/tail-client.js";
-import { decodeCapture, F } from "../capture/format.js";
+import { decodeCapture, F } from "../../proto/index.js";
 import { argText, renderTrace, selectEvents } from "../capture/inspect.js";
 import { EVENTS } from "../../rules/event-table.js";
 

@@ -8,8 +8,8 @@
 import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { ContainerInfo, FdInfo, SyscallEvent, ThreadInfo } from "../../rules/event.js";
-import { decodeCapture, F, type CaptureContainer, type CaptureFile, type EventTuple } from "../capture/format.js";
-import type { EventSource, SourceContext } from "../pipeline.js";
+import { decodeCapture, F, type CaptureContainer, type CaptureFile, type EventTuple } from "../../proto/index.js";
+import type { EventSource, SourceContext } from "./types.js";
 
 /** The container a capture describes, as the rule engine reads it. */
 export function containerFromCapture(c: CaptureContainer): ContainerInfo {

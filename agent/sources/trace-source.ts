@@ -11,7 +11,7 @@ import type { Logger } from "pino";
 import { EventAssembler } from "../assembler.js";
 import type { ControlInfo } from "../decode/index.js";
 import { startTraceSocket, type TraceSocketServer } from "../inject/trace-socket.js";
-import type { EventSource, SourceContext } from "../pipeline.js";
+import type { EventSource, SourceContext } from "./types.js";
 
 export interface TraceSourceOptions {
   /** The socket path in the shared volume. */

@@ -44,7 +44,7 @@ function snap(e: SyscallEvent): string {
   });
 }
 
-/** The fields a capture keeps (agent/capture/format.ts), for the replay comparison. */
+/** The fields a capture keeps (proto/capture.ts), for the replay comparison. */
 function recorded(e: SyscallEvent): string {
   const p = e.proc;
   return json({

@@ -5,7 +5,7 @@ import v8 from "node:v8";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { CaptureRecorder } from "../../agent/capture/recorder.js";
-import { decodeCapture, encodeCapture, F, type CaptureFile } from "../../agent/capture/format.js";
+import { decodeCapture, encodeCapture, F, type CaptureFile } from "../../proto/index.js";
 import { renderTrace, traceLine } from "../../agent/capture/inspect.js";
 import { eventsFromCapture, ReplaySource } from "../../agent/sources/replay.js";
 import { loadRuleFiles, type CompiledRule } from "../../rules/index.js";

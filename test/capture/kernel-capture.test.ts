@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CaptureRecorder } from "../../agent/capture/recorder.js";
 import { captureOnAlert } from "../../agent/capture/on-alert.js";
-import { decodeCapture, F } from "../../agent/capture/format.js";
+import { decodeCapture, F } from "../../proto/index.js";
 import { Pipeline } from "../../agent/pipeline.js";
 import { createCollectorSink, type CollectorSink } from "../../agent/sinks/collector-sink.js";
 import { KernelEventStream } from "../../agent/sources/ebpf-source.js";

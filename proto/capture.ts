@@ -15,8 +15,7 @@
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
 import { Packr } from "msgpackr";
-import type { ArgValue } from "../../rules/event.js";
-import { CaptureError } from "./errors.js";
+import type { ArgValue } from "./event-values.js";
 
 /** Field indexes of an EventTuple. */
 export const F = {
@@ -146,4 +145,19 @@ export async function decodeCapture(data: Uint8Array): Promise<CaptureFile> {
     if (!Array.isArray(e) || e.length < F.num || typeof e[F.type] !== "number" || !Array.isArray(e[F.args])) throw new CaptureError("bad_file", "malformed event in capture");
   }
   return c as CaptureFile;
+}
+
+/** Why a capture could not be read or taken; `code` is a closed set usable as a metrics label. */
+export type CaptureErrorCode = "bad_file" | "bad_version" | "too_large" | "busy";
+
+/** An error reading or taking a capture. */
+export class CaptureError extends Error {
+  override readonly name = "CaptureError";
+  constructor(
+    readonly code: CaptureErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
