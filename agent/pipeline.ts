@@ -96,7 +96,6 @@ export interface PipelineOptions {
   warmupEvents?: number;
 }
 
-
 /** Events the process table needs whatever the rules say. */
 export const STATE_SYSCALLS: readonly string[] = [...EXEC_FAMILY, ...CLONE_FAMILY, "procexit"];
 
@@ -137,7 +136,20 @@ export class Pipeline {
   private readonly record: ((e: SyscallEvent) => void) | undefined;
   /** `record` while a loaded rule has `capture: true` (no rule could take a capture otherwise). */
   private recording: ((e: SyscallEvent) => void) | undefined;
-  readonly counters = { events: 0, blocked_execs: 0, blocked_unreported: 0, alerts: 0, alerts_dropped: 0, alerts_late_metadata: 0, alerts_decorated: 0, decorate_errors: 0, internal_alerts: 0, ingested: 0, ingested_enriched: 0, sink_failures: 0 };
+  readonly counters = {
+    events: 0,
+    blocked_execs: 0,
+    blocked_unreported: 0,
+    alerts: 0,
+    alerts_dropped: 0,
+    alerts_late_metadata: 0,
+    alerts_decorated: 0,
+    decorate_errors: 0,
+    internal_alerts: 0,
+    ingested: 0,
+    ingested_enriched: 0,
+    sink_failures: 0,
+  };
 
   constructor(private readonly opts: PipelineOptions) {
     this.log = opts.logger.child({ component: "pipeline" });
@@ -225,7 +237,10 @@ export class Pipeline {
   private filtersFor(rs: Pick<RuleSet, "rules">): KernelFilters | undefined {
     if (this.opts.kernelFilter === false) return undefined;
     const f = deriveKernelFilters(rs.rules);
-    this.log.info({ kernelFilters: Object.fromEntries([...f].map(([k, v]) => [k, v === null ? "all" : `${v.length} clauses`])) }, "kernel filters derived from the rules");
+    this.log.info(
+      { kernelFilters: Object.fromEntries([...f].map(([k, v]) => [k, v === null ? "all" : `${v.length} clauses`])) },
+      "kernel filters derived from the rules",
+    );
     return f;
   }
 

@@ -55,10 +55,13 @@ export async function warmUp(rs: RuleSet, types: readonly string[], events: numb
   const state = first.state;
   const decoders = [
     first,
-    new EventAssembler({ sharedState: state, onEvent: (e) => {
-      n++;
-      rs.evaluate(e, onMatch);
-    } }),
+    new EventAssembler({
+      sharedState: state,
+      onEvent: (e) => {
+        n++;
+        rs.evaluate(e, onMatch);
+      },
+    }),
   ];
   const rules = rs.rules;
   const saved = new Float64Array(rules.length * 2);

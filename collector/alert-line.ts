@@ -39,11 +39,7 @@ export function formatAlertLine(a: Alert, color: boolean): string {
   const pod = f["k8s.pod.name"];
   const cid = f["container.id"];
   const where =
-    typeof ns === "string" && typeof pod === "string"
-      ? `${ns}/${pod}`
-      : typeof cid === "string" && cid !== "host"
-        ? `container:${cid}`
-        : `host:${a.hostname}`;
+    typeof ns === "string" && typeof pod === "string" ? `${ns}/${pod}` : typeof cid === "string" && cid !== "host" ? `container:${cid}` : `host:${a.hostname}`;
   const pname = f["proc.name"];
   const pid = f["proc.pid"];
   const proc = pname !== undefined && pname !== null ? `${String(pname)}${pid !== undefined && pid !== null ? `[${String(pid)}]` : ""}` : "-";

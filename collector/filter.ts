@@ -10,7 +10,17 @@
  * - `since`/`until`: alert time range (inclusive / exclusive).
  */
 import { CollectorError } from "./errors.js";
-import { ALERT_LIMITS, DEFAULT_COLLECTOR_LIMITS, type AlertFilter, isoFromMs, normalizeTime, priorityNumber, TIME_MAX_MS, TIME_MIN_MS, type Alert } from "../proto/index.js";
+import {
+  ALERT_LIMITS,
+  DEFAULT_COLLECTOR_LIMITS,
+  type AlertFilter,
+  isoFromMs,
+  normalizeTime,
+  priorityNumber,
+  TIME_MAX_MS,
+  TIME_MIN_MS,
+  type Alert,
+} from "../proto/index.js";
 
 /** The columns an alert is filtered on, as the store keeps them. */
 export interface AlertKeys {
@@ -61,8 +71,7 @@ const DURATION_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } a
 export function parseTimeBound(v: string, now: number = Date.now(), maxBackMs: number = DEFAULT_COLLECTOR_LIMITS.max_since_ms): string {
   if (typeof v !== "string") throw new CollectorError("bad_filter", "bad time: not a string");
   const shown = v.length > 40 ? `${v.slice(0, 40)}…` : v;
-  if (v.length > 40)
-    throw new CollectorError("bad_filter", `bad time "${shown}": use RFC 3339, epoch seconds or a duration like 15m`);
+  if (v.length > 40) throw new CollectorError("bad_filter", `bad time "${shown}": use RFC 3339, epoch seconds or a duration like 15m`);
   const d = /^(\d{1,15}(?:\.\d{1,9})?)(ms|s|m|h|d)$/.exec(v);
   if (d) {
     const back = Number(d[1]) * DURATION_MS[d[2] as keyof typeof DURATION_MS];

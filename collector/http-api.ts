@@ -36,7 +36,17 @@ import { BurstLog } from "./burst-log.js";
 import type { ByteBudget } from "./byte-budget.js";
 import type { AlertPage, AlertStore, PageCursor } from "./store.js";
 import type { TailHub } from "./tail-hub.js";
-import { alertFromFalcoJson, DEFAULT_COLLECTOR_LIMITS, filterFromParams, validateAlert, type Alert, type AlertFilter, type CollectorLimits, type TokenCheck, WS_BEARER_PREFIX } from "../proto/index.js";
+import {
+  alertFromFalcoJson,
+  DEFAULT_COLLECTOR_LIMITS,
+  filterFromParams,
+  validateAlert,
+  type Alert,
+  type AlertFilter,
+  type CollectorLimits,
+  type TokenCheck,
+  WS_BEARER_PREFIX,
+} from "../proto/index.js";
 
 /** Counters of the HTTP side. */
 export interface HttpCounters {
@@ -197,8 +207,7 @@ export function makeHttpApi(d: HttpApiDeps) {
         // Falco's http_output.compress_uploads sends zlib/gzip bodies
         const enc = (req.headers["content-encoding"] ?? "identity").toLowerCase();
         const limit = { maxOutputLength: d.maxBodyBytes };
-        const body =
-          enc === "gzip" ? gunzipSync(raw, limit) : enc === "deflate" ? inflateSync(raw, limit) : enc === "identity" ? raw : undefined;
+        const body = enc === "gzip" ? gunzipSync(raw, limit) : enc === "deflate" ? inflateSync(raw, limit) : enc === "identity" ? raw : undefined;
         if (body === undefined) throw new Error(`unsupported content-encoding ${enc.slice(0, 32)}`);
         alert = alertFromFalcoJson(JSON.parse(body.toString("utf8")), d.hostname);
         const why = validateAlert(alert);
@@ -403,7 +412,12 @@ export function makeHttpApi(d: HttpApiDeps) {
     }
     if (url.pathname !== "/api/v1/tail") return refuseUpgrade(socket, 404, "Not Found");
     if (url.searchParams.has("token"))
-      return refuseUpgrade(socket, 400, "Bad Request", "a token in the URL is refused: send it as Authorization: Bearer or the vigil.bearer.<token> subprotocol");
+      return refuseUpgrade(
+        socket,
+        400,
+        "Bad Request",
+        "a token in the URL is refused: send it as Authorization: Bearer or the vigil.bearer.<token> subprotocol",
+      );
     const wait = rateLimited(req);
     if (wait > 0) return refuseUpgrade(socket, 429, "Too Many Requests", "too many failed authentications", `retry-after: ${Math.ceil(wait / 1000)}\r\n`);
     if (!d.auth.ok(req.headers.authorization ?? bearerSubprotocol(req.headers["sec-websocket-protocol"]))) {

@@ -37,7 +37,17 @@ import { makeHttpApi, type HttpCounters } from "./http-api.js";
 import { makeIngestHandler, type IngestCounters } from "./ingest.js";
 import { AlertStore } from "./store.js";
 import { TailHub } from "./tail-hub.js";
-import { collectorLimits, INGEST_SERVICE, isLoopbackHost, parseHostPort, TokenCheck, validateAlert, WS_PROTOCOL, type Alert, type CollectorLimitsInput } from "../proto/index.js";
+import {
+  collectorLimits,
+  INGEST_SERVICE,
+  isLoopbackHost,
+  parseHostPort,
+  TokenCheck,
+  validateAlert,
+  WS_PROTOCOL,
+  type Alert,
+  type CollectorLimitsInput,
+} from "../proto/index.js";
 
 /** Options of {@link startCollector}. */
 export interface CollectorOptions {
@@ -359,9 +369,10 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
       admit(raw);
     });
     front.on("tlsClientError", () => misc.tls_handshake_failed++);
-  } else front = createNetServer((socket) => {
-    if (admit(socket)) route(socket);
-  });
+  } else
+    front = createNetServer((socket) => {
+      if (admit(socket)) route(socket);
+    });
   // accept errors (EMFILE...) repeat for every attempt: one line per burst
   const acceptLog = new BurstLog(logger, "listener error");
   front.on("error", (err) => {

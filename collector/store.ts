@@ -204,9 +204,7 @@ export class AlertStore {
       `INSERT OR IGNORE INTO alerts (id, time, rule, prio, hostname, namespace, pod, container_id, container_name, image, image_repo, received_ms, tags, json)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.stCapture = this.db.prepare(
-      "INSERT OR IGNORE INTO captures (alert_id, data, event_count, container_id, received_ms) VALUES (?, ?, ?, ?, ?)",
-    );
+    this.stCapture = this.db.prepare("INSERT OR IGNORE INTO captures (alert_id, data, event_count, container_id, received_ms) VALUES (?, ?, ?, ?, ?)");
     this.stSeqOf = this.db.prepare("SELECT seq FROM alerts WHERE id = ?").pluck();
     this.stMaxSeq = this.db.prepare("SELECT COALESCE(MAX(seq), 0) FROM alerts").pluck();
     this.stAfter = this.db.prepare(
@@ -258,9 +256,9 @@ export class AlertStore {
 
   /** A stored capture by alert ID. */
   getCapture(alertId: string): StoredCapture | undefined {
-    const r = this.db
-      .prepare("SELECT alert_id, data, event_count, container_id FROM captures WHERE alert_id = ?")
-      .get(alertId) as { alert_id: string; data: Buffer; event_count: number; container_id: string } | undefined;
+    const r = this.db.prepare("SELECT alert_id, data, event_count, container_id FROM captures WHERE alert_id = ?").get(alertId) as
+      | { alert_id: string; data: Buffer; event_count: number; container_id: string }
+      | undefined;
     return r ? { alertId: r.alert_id, data: r.data, eventCount: r.event_count, containerId: r.container_id } : undefined;
   }
 
@@ -307,8 +305,7 @@ export class AlertStore {
     // index in another order), SQLite's sorter then holds small keys, not up to `limit` alert
     // bodies of up to a MiB each.
     const sql =
-      `SELECT seq, time FROM alerts${w.length > 0 ? ` WHERE ${w.join(" AND ")}` : ""}` +
-      ` ORDER BY ${o.order === "seq" ? "seq" : "time, seq"} LIMIT ?`;
+      `SELECT seq, time FROM alerts${w.length > 0 ? ` WHERE ${w.join(" AND ")}` : ""}` + ` ORDER BY ${o.order === "seq" ? "seq" : "time, seq"} LIMIT ?`;
     let st = this.pageStatements.get(sql);
     if (st === undefined) {
       if (this.pageStatements.size >= PAGE_STATEMENTS) this.pageStatements.clear();

@@ -134,4 +134,3 @@ export function validateAlert(a: Alert): string | undefined {
   if (a.blocked !== undefined && typeof a.blocked !== "boolean") return "bad blocked";
   return undefined;
 }
-

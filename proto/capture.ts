@@ -140,9 +140,11 @@ export async function decodeCapture(data: Uint8Array): Promise<CaptureFile> {
   const c = o as Partial<CaptureFile> | null;
   if (c === null || typeof c !== "object" || c.format !== "vigil-capture") throw new CaptureError("bad_file", "not a Vigil capture");
   if (c.version !== 1) throw new CaptureError("bad_version", `unsupported capture version ${String(c.version)}`);
-  if (!Array.isArray(c.events) || typeof c.container !== "object" || c.container === null) throw new CaptureError("bad_file", "capture without events or container");
+  if (!Array.isArray(c.events) || typeof c.container !== "object" || c.container === null)
+    throw new CaptureError("bad_file", "capture without events or container");
   for (const e of c.events) {
-    if (!Array.isArray(e) || e.length < F.num || typeof e[F.type] !== "number" || !Array.isArray(e[F.args])) throw new CaptureError("bad_file", "malformed event in capture");
+    if (!Array.isArray(e) || e.length < F.num || typeof e[F.type] !== "number" || !Array.isArray(e[F.args]))
+      throw new CaptureError("bad_file", "malformed event in capture");
   }
   return c as CaptureFile;
 }

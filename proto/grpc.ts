@@ -56,8 +56,7 @@ let falco: FalcoProto | undefined;
 function loadRoot(files: string[]): Root {
   const root = new protobuf.Root();
   // Falco's protos import each other by bare name ("schema.proto"); resolve beside the importer.
-  root.resolvePath = (origin: string, target: string): string =>
-    target.startsWith("google/") || origin === "" ? target : join(dirname(origin), target);
+  root.resolvePath = (origin: string, target: string): string => (target.startsWith("google/") || origin === "" ? target : join(dirname(origin), target));
   root.loadSync(files, { keepCase: true });
   root.resolveAll();
   return root;

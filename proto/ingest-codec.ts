@@ -71,4 +71,3 @@ export function alertFromProto(p: ProtoAlert): Alert {
   if (p.blocked === true) a.blocked = true;
   return a;
 }
-

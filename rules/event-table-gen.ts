@@ -22,7 +22,7 @@ const FLAGS: readonly (readonly [string, string, (e: EventSpec) => boolean])[] =
   ["VIGIL_EVF_EXIT", "ends a process", (e) => e.proc === Proc.Exit],
   ["VIGIL_EVF_FD", "changes or reads the agent's fd table", (e) => e.fd !== undefined],
   ["VIGIL_EVF_STATE", "reported whatever the rules say (clone family: the child's side)", (e) => e.capture === Capture.Always || e.capture === Capture.Child],
-  ["VIGIL_EVF_FILTER", "the probe filters it in the kernel (FORMAT.md \"Kernel filters\")", (e) => e.kernelFilter === true],
+  ["VIGIL_EVF_FILTER", 'the probe filters it in the kernel (FORMAT.md "Kernel filters")', (e) => e.kernelFilter === true],
 ];
 
 function flagsOf(e: EventSpec): string {
@@ -52,7 +52,9 @@ export function renderEventTableHeader(events: readonly EventSpec[] = EVENTS): s
   line("};");
   line();
   line("/* Flags per event type. */");
-  FLAGS.forEach(([name, doc], i) => line(`#define ${name} 0x${(1 << i).toString(16).padStart(2, "0")} /* ${doc} */`));
+  FLAGS.forEach(([name, doc], i) => {
+    line(`#define ${name} 0x${(1 << i).toString(16).padStart(2, "0")} /* ${doc} */`);
+  });
   line();
   line("/*");
   line(" * X(name, code, prog, tracepoint, flags): every kernel event in code order, with the probe's");
@@ -83,7 +85,9 @@ export function renderEventTableHeader(events: readonly EventSpec[] = EVENTS): s
   line("/* X(nr, code): i386 calls (int 0x80, 32-bit programs) with the same params as the 64-bit call. */");
   line("#define VIGIL_I386_EVENTS(X) \\");
   const i386 = events.filter((e) => e.nr.i386 !== undefined);
-  i386.forEach((e, i) => line(`\tX(${e.nr.i386}, ${cEnumName(e)})${i < i386.length - 1 ? " \\" : ""}`));
+  i386.forEach((e, i) => {
+    line(`\tX(${e.nr.i386}, ${cEnumName(e)})${i < i386.length - 1 ? " \\" : ""}`);
+  });
   line("#endif");
   line();
   line("#endif /* VIGIL_EVENT_TABLE_H */");

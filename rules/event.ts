@@ -14,7 +14,6 @@
 import type { ArgValue, SockTuple } from "../proto/index.js";
 import type { EventCode } from "./event-table.js";
 
-
 /** Kubernetes facts learnt from the CRI labels the kubelet sets. */
 export interface K8sInfo {
   podName: string | undefined;

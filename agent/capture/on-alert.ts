@@ -25,7 +25,12 @@ export function captureOnAlert(o: {
     const field = alert.output_fields["container.id"];
     const cid = containerId ?? (typeof field === "string" ? field : "host");
     o.recorder
-      .capture({ alertId: alert.id, rule: alert.rule, containerId: cid, durationMs: rule.captureDuration > 0 ? rule.captureDuration : DEFAULT_CAPTURE_DURATION_MS })
+      .capture({
+        alertId: alert.id,
+        rule: alert.rule,
+        containerId: cid,
+        durationMs: rule.captureDuration > 0 ? rule.captureDuration : DEFAULT_CAPTURE_DURATION_MS,
+      })
       .then((c) => {
         if (c) o.ship(c);
       })

@@ -44,7 +44,26 @@ export interface CaptureRecorderOptions {
 }
 
 /** Column of each numeric fact in a slot's run of numbers (named as in {@link F}). */
-const NC = { sec: 0, nsec: 1, bootNs: 2, type: 3, cpu: 4, res: 5, tid: 6, pid: 7, ppid: 8, vpid: 9, uid: 10, gid: 11, euid: 12, loginuid: 13, tty: 14, fdNum: 15, num: 16, startTs: 17 } as const;
+const NC = {
+  sec: 0,
+  nsec: 1,
+  bootNs: 2,
+  type: 3,
+  cpu: 4,
+  res: 5,
+  tid: 6,
+  pid: 7,
+  ppid: 8,
+  vpid: 9,
+  uid: 10,
+  gid: 11,
+  euid: 12,
+  loginuid: 13,
+  tty: 14,
+  fdNum: 15,
+  num: 16,
+  startTs: 17,
+} as const;
 /** Column of each text (or argv) fact in a slot's run of strings. */
 const TC = { comm: 0, exe: 1, exepath: 2, procArgs: 3, cwd: 4, pcomm: 5, pexepath: 6, fdType: 7, fdTypechar: 8, fdName: 9 } as const;
 /** The {@link EventTuple} index of each column. */
@@ -303,4 +322,3 @@ export class CaptureRecorder {
     return { ...this.counters, rings: this.rings.size, active: this.active };
   }
 }
-

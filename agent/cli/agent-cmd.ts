@@ -9,7 +9,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
-import { Command, Option } from "commander";
+import { type Command, Option } from "commander";
 import { kubernetesIpNames } from "../../rules/index.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import { ruleLimitsFromConfig } from "../engine/rule-engine.js";
@@ -58,7 +58,10 @@ export function parseSourceList(text: string): { names: Set<string>; replay: str
   const names = new Set<string>();
   const unknown: string[] = [];
   let replay: string | undefined;
-  for (const item of text.split(",").map((x) => x.trim()).filter((x) => x !== "")) {
+  for (const item of text
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x !== "")) {
     if (item.startsWith("replay:")) replay = item.slice("replay:".length);
     else if (item === "ebpf" || item === "ptrace") names.add(item);
     else unknown.push(item);
@@ -286,7 +289,11 @@ async function startSinks(cfg: Config, flags: AgentFlags, hostname: string, logg
  * Container enrichment, and drift prevention (the kernel kills drift in the containers the policy
  * selects; README), which learns of new tasks from the enricher and waits on its metadata.
  */
-async function startEnrichment(cfg: Config, logger: Logger, closers: Closers): Promise<{ enricher: Enricher | undefined; prevention: PreventionRuntime | undefined }> {
+async function startEnrichment(
+  cfg: Config,
+  logger: Logger,
+  closers: Closers,
+): Promise<{ enricher: Enricher | undefined; prevention: PreventionRuntime | undefined }> {
   let prevention: PreventionRuntime | undefined;
   const enricher = await containerEnricher(cfg, logger, cfg.prevention.enabled ? (pid) => prevention?.controller.observePid(pid) : undefined);
   if (cfg.prevention.enabled) {
@@ -354,7 +361,10 @@ async function startCaptures(
  * Internal alerts for events lost before the rules saw them (a gap is where attacks hide): at
  * most 100, a flapping ring buffer is in the log and metrics after that.
  */
-function lossAlerts(hostname: string, pipeline: () => Pipeline): { onKernelDrops: (info: { drops: number; total: number }) => void; onTraceLost: (info: { connection: number; lost: number; total: number }) => void } {
+function lossAlerts(
+  hostname: string,
+  pipeline: () => Pipeline,
+): { onKernelDrops: (info: { drops: number; total: number }) => void; onTraceLost: (info: { connection: number; lost: number; total: number }) => void } {
   let dropAlerts = 0;
   return {
     onKernelDrops: (info) => {
@@ -413,7 +423,8 @@ function eventSources(
         }),
       );
     }
-    if (list.length === 0 && !cfg.sources.falco_grpc.enabled) throw new Error("no event source enabled (sources.ebpf, sources.ptrace, sources.falco_grpc or --source)");
+    if (list.length === 0 && !cfg.sources.falco_grpc.enabled)
+      throw new Error("no event source enabled (sources.ebpf, sources.ptrace, sources.falco_grpc or --source)");
     return combinedSources(list);
   };
   return { make, replay: () => replay };
@@ -423,7 +434,12 @@ function eventSources(
 async function falcoIngest(cfg: Config, hostname: string, logger: Logger, pipeline: Pipeline, closers: Closers): Promise<(() => void) | undefined> {
   if (!cfg.sources.falco_grpc.enabled) return undefined;
   const { FalcoGrpcSource } = await import("../sources/falco-grpc.js");
-  const fg = new FalcoGrpcSource({ address: cfg.sources.falco_grpc.address, hostname, logger: logger.child({ component: "falco-grpc" }), onAlert: (a) => pipeline.ingest(a) });
+  const fg = new FalcoGrpcSource({
+    address: cfg.sources.falco_grpc.address,
+    hostname,
+    logger: logger.child({ component: "falco-grpc" }),
+    onAlert: (a) => pipeline.ingest(a),
+  });
   closers.push(async () => fg.stop());
   metrics.registerStats("falco_grpc", () => fg.stats());
   return () => fg.start();

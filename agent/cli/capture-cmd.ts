@@ -83,31 +83,36 @@ export function registerCapture(program: Command): void {
         pid = Number(o.pid);
         if (!Number.isInteger(pid)) throw new Error(`bad --pid "${o.pid}"`);
       }
-      const filter = { types: o.type, ...(pid !== undefined ? { pid } : {}), ...(o.comm !== undefined ? { comm: o.comm } : {}), ...(o.grep !== undefined ? { grep: o.grep } : {}) };
+      const filter = {
+        types: o.type,
+        ...(pid !== undefined ? { pid } : {}),
+        ...(o.comm !== undefined ? { comm: o.comm } : {}),
+        ...(o.grep !== undefined ? { grep: o.grep } : {}),
+      };
       if (o.output === "text") {
         process.stdout.write(renderTrace(capture, filter).join("\n") + "\n");
         return;
       }
       const events = selectEvents(capture, filter).map((i) => {
-          const e = capture.events[i]!;
-          const spec = EVENTS[e[F.type]];
-          const args: Record<string, string> = {};
-          e[F.args].forEach((v, i) => {
-            args[spec?.params[i]?.name ?? `arg${i}`] = argText(spec?.params[i], v ?? null);
-          });
-          return {
-            time: `${new Date(e[F.sec] * 1000).toISOString().slice(0, 19)}.${String(e[F.nsec]).padStart(9, "0")}Z`,
-            after_alert: i >= capture.alertIndex,
-            container: capture.container.id,
-            pid: e[F.pid],
-            tid: e[F.tid],
-            comm: e[F.comm],
-            exepath: e[F.exepath],
-            event: spec?.name ?? String(e[F.type]),
-            args,
-            fd: e[F.fdName] !== "" ? e[F.fdName] : null,
-          };
+        const e = capture.events[i]!;
+        const spec = EVENTS[e[F.type]];
+        const args: Record<string, string> = {};
+        e[F.args].forEach((v, i) => {
+          args[spec?.params[i]?.name ?? `arg${i}`] = argText(spec?.params[i], v ?? null);
         });
+        return {
+          time: `${new Date(e[F.sec] * 1000).toISOString().slice(0, 19)}.${String(e[F.nsec]).padStart(9, "0")}Z`,
+          after_alert: i >= capture.alertIndex,
+          container: capture.container.id,
+          pid: e[F.pid],
+          tid: e[F.tid],
+          comm: e[F.comm],
+          exepath: e[F.exepath],
+          event: spec?.name ?? String(e[F.type]),
+          args,
+          fd: e[F.fdName] !== "" ? e[F.fdName] : null,
+        };
+      });
       process.stdout.write(
         JSON.stringify({ alert_id: capture.alertId, rule: capture.rule, hostname: capture.hostname, container: capture.container, events }) + "\n",
       );

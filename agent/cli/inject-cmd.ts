@@ -7,7 +7,7 @@
  */
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { Command, InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { InjectError, parseImageConfig, patchTaskDefinition, type ImageProcess } from "../inject/index.js";
 import { pino } from "pino";
 import { RuleEngine } from "../engine/rule-engine.js";
@@ -75,7 +75,12 @@ export function registerInject(program: Command): void {
     .description("write an ECS task definition whose essential containers run under vigil-trace with an agent sidecar")
     .argument("<taskdef>", "task definition JSON (or describe-task-definition output)")
     .option("--image <ref>", "the Vigil image for the sidecar and the tracer", "ghcr.io/vigil-security/vigil:0.1.0")
-    .option("--image-config <ref=file>", "ENTRYPOINT/CMD of a workload image (docker image inspect or OCI config JSON), by image or container name; repeatable", collectImage, {})
+    .option(
+      "--image-config <ref=file>",
+      "ENTRYPOINT/CMD of a workload image (docker image inspect or OCI config JSON), by image or container name; repeatable",
+      collectImage,
+      {},
+    )
     .option("-o, --output <file>", "write here instead of stdout")
     .option("--rules <file>", "rules the agent sidecar will run (repeatable; default the built-in rules): the tracer stops only on their syscalls", collect, [])
     .option("--syscalls <list>", "syscalls the tracer reports (Falco names, comma-separated; overrides --rules)")

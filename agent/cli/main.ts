@@ -15,12 +15,7 @@ import { registerInject } from "./inject-cmd.js";
 import { registerWebhook } from "./webhook-cmd.js";
 
 const program = new Command();
-program
-  .name("vigil")
-  .description("Runtime security agent for Kubernetes nodes and AWS Fargate")
-  .version("0.1.0")
-  .showHelpAfterError(false)
-  .exitOverride();
+program.name("vigil").description("Runtime security agent for Kubernetes nodes and AWS Fargate").version("0.1.0").showHelpAfterError(false).exitOverride();
 
 registerAgent(program);
 registerRules(program);

@@ -6,7 +6,7 @@
  * `N rules, M macros, L lists, E errors, W warnings`; it exits 0 only when there is no error.
  */
 import { readFileSync } from "node:fs";
-import { Command, Option } from "commander";
+import { type Command, Option } from "commander";
 import { listFields, loadRuleFiles, type Diagnostic, type LoadResult } from "../../rules/index.js";
 import type { ExpansionLimits } from "../../rules/load/budget.js";
 import { loadConfig } from "../config/index.js";
@@ -47,7 +47,14 @@ export function runRulesCheck(paths: readonly string[], o: CheckOptions, out: (s
     try {
       inputs.push({ path: p, text: readFileSync(p, "utf8") });
     } catch (err) {
-      readErrors.push({ severity: "error", code: "LOAD_ERR_FILE_READ", message: `cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, file: p, line: 0, col: 0 });
+      readErrors.push({
+        severity: "error",
+        code: "LOAD_ERR_FILE_READ",
+        message: `cannot read file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        file: p,
+        line: 0,
+        col: 0,
+      });
     }
   }
   const opts: { ruleMatching?: "first" | "all"; minPriority?: string; expansion?: Partial<ExpansionLimits> } = {};

@@ -5,7 +5,7 @@
  * MutatingWebhookConfiguration (failurePolicy Ignore) for the API server instead of serving.
  */
 import { readFileSync } from "node:fs";
-import { Command, InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
 import { stringify } from "yaml";
 import { createLogger } from "../log.js";
 import { metrics, startMetricsServer } from "../metrics/index.js";

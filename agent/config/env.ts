@@ -100,7 +100,12 @@ export function parseEnvValue(kind: LeafKind, raw: string): unknown {
       return TRUE.has(l) ? true : FALSE.has(l) ? false : raw;
     }
     case "list":
-      return t === "" ? [] : t.split(",").map((x) => x.trim()).filter((x) => x !== "");
+      return t === ""
+        ? []
+        : t
+            .split(",")
+            .map((x) => x.trim())
+            .filter((x) => x !== "");
     case "string":
       return raw;
   }

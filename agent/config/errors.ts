@@ -18,9 +18,6 @@ export class ConfigError extends Error {
     readonly issues: readonly ConfigIssue[],
     options?: { cause?: unknown },
   ) {
-    super(
-      issues.map((i) => `${i.path === "" ? "(root)" : i.path}: ${i.reason}${i.origin ? ` (${i.origin})` : ""}`).join("\n"),
-      options,
-    );
+    super(issues.map((i) => `${i.path === "" ? "(root)" : i.path}: ${i.reason}${i.origin ? ` (${i.origin})` : ""}`).join("\n"), options);
   }
 }

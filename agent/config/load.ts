@@ -66,10 +66,7 @@ function fileOrigin(doc: Document | undefined, lc: LineCounter, name: string, pa
   return undefined;
 }
 
-function issuesFrom(
-  err: z.ZodError,
-  origin: (path: readonly (string | number)[]) => string | undefined,
-): ConfigIssue[] {
+function issuesFrom(err: z.ZodError, origin: (path: readonly (string | number)[]) => string | undefined): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   for (const is of err.issues) {
     const path = is.path.filter((p): p is string | number => typeof p !== "symbol");

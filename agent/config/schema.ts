@@ -51,7 +51,10 @@ export const bytes = z.union([z.number(), z.string()]).transform((v, ctx): numbe
 });
 
 const port = z.number().int().min(0).max(65535);
-const absPath = z.string().min(1).refine((s) => s.startsWith("/"), "must be an absolute path");
+const absPath = z
+  .string()
+  .min(1)
+  .refine((s) => s.startsWith("/"), "must be an absolute path");
 /** host:port, [v6]:port, or a unix: / dns: URI as grpc-js takes it. */
 const address = z
   .string()
@@ -85,15 +88,30 @@ export const configSchema = z.strictObject({
           /** Nodes one list, condition or exception block may expand to. */
           max_expansion_nodes: z.number().int().min(1000).max(100_000_000).default(DEFAULT_EXPANSION_LIMITS.maxExpansionNodes),
           /** Characters of one condition or list after list expansion. */
-          max_expansion_chars: z.number().int().min(4096).max(1024 ** 3).default(DEFAULT_EXPANSION_LIMITS.maxExpansionChars),
+          max_expansion_chars: z
+            .number()
+            .int()
+            .min(4096)
+            .max(1024 ** 3)
+            .default(DEFAULT_EXPANSION_LIMITS.maxExpansionChars),
           /** Depth of a condition once macros are resolved. */
           max_expansion_depth: z.number().int().min(16).max(100_000).default(DEFAULT_EXPANSION_LIMITS.maxExpansionDepth),
           /** Nodes of every item of one load together. */
           max_total_nodes: z.number().int().min(1000).max(1_000_000_000).default(DEFAULT_EXPANSION_LIMITS.maxTotalNodes),
           /** Characters of every expanded text of one load together. */
-          max_total_chars: z.number().int().min(4096).max(8 * 1024 ** 3).default(DEFAULT_EXPANSION_LIMITS.maxTotalChars),
+          max_total_chars: z
+            .number()
+            .int()
+            .min(4096)
+            .max(8 * 1024 ** 3)
+            .default(DEFAULT_EXPANSION_LIMITS.maxTotalChars),
           /** Largest rules file (YAML parsing takes about 190 bytes of memory per character). */
-          max_file_chars: z.number().int().min(4096).max(64 * 1024 * 1024).default(DEFAULT_EXPANSION_LIMITS.maxFileChars),
+          max_file_chars: z
+            .number()
+            .int()
+            .min(4096)
+            .max(64 * 1024 * 1024)
+            .default(DEFAULT_EXPANSION_LIMITS.maxFileChars),
         })
         .prefault({}),
     })
@@ -106,9 +124,20 @@ export const configSchema = z.strictObject({
           /** vigil-probe binary; empty = the one shipped beside the agent. */
           probe_path: z.string().default(""),
           /** Ring buffer size, MiB (a power of two): room for bursts while the agent is busy. */
-          ringbuf_mb: z.number().int().min(1).max(1024).refine((n) => (n & (n - 1)) === 0, "must be a power of two").default(8),
+          ringbuf_mb: z
+            .number()
+            .int()
+            .min(1)
+            .max(1024)
+            .refine((n) => (n & (n - 1)) === 0, "must be a power of two")
+            .default(8),
           /** The consumer is woken when this much is waiting (batching), KiB. */
-          wakeup_kb: z.number().int().min(1).max(1024 * 1024).default(256),
+          wakeup_kb: z
+            .number()
+            .int()
+            .min(1)
+            .max(1024 * 1024)
+            .default(256),
           /** ...or after this long at most, ms. */
           poll_ms: z.number().int().min(1).max(10_000).default(20),
           /** How often the probe reports its counters (drops), ms. */
@@ -187,7 +216,11 @@ export const configSchema = z.strictObject({
               /** Oldest alerts are dropped (and counted) past this size. */
               max_bytes: bytes.default(256 * 1024 * 1024),
               /** Alerts older than this are dropped (and counted). */
-              max_age_seconds: z.number().int().min(60).default(7 * 24 * 3600),
+              max_age_seconds: z
+                .number()
+                .int()
+                .min(60)
+                .default(7 * 24 * 3600),
             })
             .prefault({}),
         })

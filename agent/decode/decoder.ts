@@ -116,7 +116,13 @@ export interface DecoderOptions {
 type Handler = (view: DataView, buf: Buffer, off: number, size: number) => void;
 
 /** How a schema param is filled. */
-type Source = { from: "res" } | { from: "wire"; index: number } | { from: "hdr"; field: "tid" | "pid" | "ppid" | "comm" | "uid" | "gid" | "loginuid" } | { from: "proc"; index: number } | { from: "clone_flags" } | { from: "none" };
+type Source =
+  | { from: "res" }
+  | { from: "wire"; index: number }
+  | { from: "hdr"; field: "tid" | "pid" | "ppid" | "comm" | "uid" | "gid" | "loginuid" }
+  | { from: "proc"; index: number }
+  | { from: "clone_flags" }
+  | { from: "none" };
 
 /** Where a param comes from, as read per frame. */
 const From = { None: 0, Res: 1, Wire: 2, Hdr: 3, Proc: 4, CloneFlags: 5 } as const;
@@ -253,8 +259,25 @@ export class FrameDecoder {
     this.emit = opts.onEvent;
     this.reader = new FrameReader(opts.maxFrame);
     this.ev = {
-      type: 0, flags: 0, ts: 0, pid: 0, tid: 0, ppid: 0, uid: 0, gid: 0, euid: 0, loginuid: 0, cpu: 0,
-      cgroupId: 0, startTs: 0, comm: "", res: 0, args: [], proc: undefined, fd: undefined, cloneFlags: 0,
+      type: 0,
+      flags: 0,
+      ts: 0,
+      pid: 0,
+      tid: 0,
+      ppid: 0,
+      uid: 0,
+      gid: 0,
+      euid: 0,
+      loginuid: 0,
+      cpu: 0,
+      cgroupId: 0,
+      startTs: 0,
+      comm: "",
+      res: 0,
+      args: [],
+      proc: undefined,
+      fd: undefined,
+      cloneFlags: 0,
     };
     for (const spec of EVENTS) if (spec.code !== 0) this.handlers.set(spec.code, this.eventHandler(spec));
     this.handlers.set(CtlType.Ready, (v, _b, o, s) => this.control(v, o, s, "ready"));
@@ -511,8 +534,19 @@ export class FrameDecoder {
     const kind = buf[o]!;
     const aux = buf[o + 1]!;
     const fd: FdInfo = {
-      num, type: "file", typechar: "f", name: "", ino: undefined, dev: undefined, isUpperLayer: undefined,
-      l4proto: undefined, tuple: undefined, isServer: undefined, connected: undefined, openFlags: undefined, nameChanged: undefined,
+      num,
+      type: "file",
+      typechar: "f",
+      name: "",
+      ino: undefined,
+      dev: undefined,
+      isUpperLayer: undefined,
+      l4proto: undefined,
+      tuple: undefined,
+      isServer: undefined,
+      connected: undefined,
+      openFlags: undefined,
+      nameChanged: undefined,
     };
     if (kind === FdKind.Ipv4 || kind === FdKind.Ipv6 || kind === FdKind.Unix || kind === FdKind.SockOther) {
       const t = tuple(view, buf, o + 2, end - o - 2, server);
@@ -627,7 +661,7 @@ export class FrameDecoder {
         }
       }
       if (fdInfoIndex >= 0 && fdInfoIndex < this.nParams) {
-        const num = fdArg >= 0 ? (args[fdArg] as number | undefined) ?? -1 : e.res;
+        const num = fdArg >= 0 ? ((args[fdArg] as number | undefined) ?? -1) : e.res;
         e.fd = this.fdInfo(view, buf, fdInfoIndex, num, server);
         if (e.fd !== undefined && isOpen) {
           e.fd.openFlags = openFlagsArg >= 0 ? (args[openFlagsArg] as number | undefined) : openFlags;

@@ -33,8 +33,14 @@ export function formatIpv6(b: Uint8Array, o: number): string {
   }
   const hex = (i: number) => w[i]!.toString(16);
   if (bestStart < 0) return w.map((_, i) => hex(i)).join(":");
-  const head = w.slice(0, bestStart).map((_, i) => hex(i)).join(":");
-  const tail = w.slice(bestStart + bestLen).map((_, i) => hex(bestStart + bestLen + i)).join(":");
+  const head = w
+    .slice(0, bestStart)
+    .map((_, i) => hex(i))
+    .join(":");
+  const tail = w
+    .slice(bestStart + bestLen)
+    .map((_, i) => hex(bestStart + bestLen + i))
+    .join(":");
   return `${head}::${tail}`;
 }
 

@@ -21,7 +21,15 @@ const PROGRAMS: readonly (readonly string[])[] = [
 ];
 /** Open flags in turn: read-only, write + create, read-write. */
 const OPEN_FLAGS = [0, 0o101, 0o2];
-const PATHS = ["/etc/ld.so.cache", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/etc/hostname", "/tmp/vigil-warmup", "/var/log/app.log", "/proc/self/status", "/etc/passwd"];
+const PATHS = [
+  "/etc/ld.so.cache",
+  "/usr/lib/x86_64-linux-gnu/libc.so.6",
+  "/etc/hostname",
+  "/tmp/vigil-warmup",
+  "/var/log/app.log",
+  "/proc/self/status",
+  "/etc/passwd",
+];
 
 /** Appends frames to a growing buffer. */
 class FrameWriter {
@@ -242,9 +250,21 @@ export function* syntheticFrames(types: readonly string[], processes: number, ch
     const argv = PROGRAMS[k % PROGRAMS.length]!;
     const exe = argv[0]!;
     const comm = exe.slice(exe.lastIndexOf("/") + 1);
-    const hdr = (pid: number, ppid: number, c: string, res: number, flags = 0) => ({ pid, ppid, comm: c, res, ts: (ts += 1000), startTs: pid === child ? start : 500_000_000, flags, uid: k % 7 === 0 ? 1000 : 0 });
+    const hdr = (pid: number, ppid: number, c: string, res: number, flags = 0) => ({
+      pid,
+      ppid,
+      comm: c,
+      res,
+      ts: (ts += 1000),
+      startTs: pid === child ? start : 500_000_000,
+      flags,
+      uid: k % 7 === 0 ? 1000 : 0,
+    });
     // clone, from the parent (result: the child) and from the child (result 0)
-    for (const [pid, ppid, res, flags] of [[parent, 1, child, 0], [child, parent, 0, HdrFlag.Child]] as const) {
+    for (const [pid, ppid, res, flags] of [
+      [parent, 1, child, 0],
+      [child, parent, 0, HdrFlag.Child],
+    ] as const) {
       w.begin(clones[k % clones.length]!, hdr(pid, ppid, "bash", res, flags));
       procBlock(w, ["/usr/bin/bash", "-c", argv.join(" ")], k);
       w.u64(0x1200011); // CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID|SIGCHLD

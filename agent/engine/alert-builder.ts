@@ -95,6 +95,16 @@ export class AlertBuilder {
   internal(name: string, priority: Alert["priority"], message: string, fields: Alert["output_fields"], tags: readonly string[]): Alert {
     const ms = Date.now();
     const time = isoTimeNs(Math.floor(ms / 1000), (ms % 1000) * 1_000_000);
-    return { id: uuidv7(), time, rule: name, priority, source: "internal", hostname: this.host, output: `${time}: ${priority} ${message}`, output_fields: fields, tags: [...tags] };
+    return {
+      id: uuidv7(),
+      time,
+      rule: name,
+      priority,
+      source: "internal",
+      hostname: this.host,
+      output: `${time}: ${priority} ${message}`,
+      output_fields: fields,
+      tags: [...tags],
+    };
   }
 }

@@ -11,14 +11,7 @@ import protobuf from "protobufjs";
 import { ProtoLoadError } from "./errors.js";
 
 /** The containerd API files Vigil uses, relative to `proto/containerd`. */
-const CONTAINERD_FILES = [
-  "containers.proto",
-  "images.proto",
-  "content.proto",
-  "events.proto",
-  "event-types.proto",
-  "version.proto",
-] as const;
+const CONTAINERD_FILES = ["containers.proto", "images.proto", "content.proto", "events.proto", "event-types.proto", "version.proto"] as const;
 
 let protoDirCache: string | undefined;
 
@@ -42,8 +35,7 @@ function load(sub: string, files: readonly string[]): protobuf.Root {
   const base = join(protoDir(), sub);
   const root = new protobuf.Root();
   // google/protobuf/* come from protobufjs's bundled well-known types; ours resolve in `base`.
-  root.resolvePath = (_origin: string, target: string): string =>
-    target.startsWith("google/protobuf/") || isAbsolute(target) ? target : join(base, target);
+  root.resolvePath = (_origin: string, target: string): string => (target.startsWith("google/protobuf/") || isAbsolute(target) ? target : join(base, target));
   try {
     root.loadSync(
       files.map((f) => join(base, f)),

@@ -122,7 +122,9 @@ export class Baseline {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
     db.pragma("cache_size = -2048"); // 2 MiB of pages at most
-    db.exec("CREATE TABLE IF NOT EXISTS files (key TEXT PRIMARY KEY, sha256 BLOB NOT NULL, size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ino INTEGER NOT NULL) WITHOUT ROWID");
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS files (key TEXT PRIMARY KEY, sha256 BLOB NOT NULL, size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ino INTEGER NOT NULL) WITHOUT ROWID",
+    );
     this.getStmt = db.prepare<[string], Row>("SELECT sha256, size, mtime_ms, ino FROM files WHERE key = ?");
     this.stored = (db.prepare("SELECT count(*) AS n FROM files").get() as { n: number }).n;
   }
@@ -144,7 +146,9 @@ export class Baseline {
     const batch = this.pending;
     this.pending = new Map();
     try {
-      const put = db.prepare("INSERT INTO files (key, sha256, size, mtime_ms, ino) VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size, mtime_ms = excluded.mtime_ms, ino = excluded.ino");
+      const put = db.prepare(
+        "INSERT INTO files (key, sha256, size, mtime_ms, ino) VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size, mtime_ms = excluded.mtime_ms, ino = excluded.ino",
+      );
       const del = db.prepare("DELETE FROM files WHERE key = ?");
       db.transaction(() => {
         for (const [k, e] of batch) {

@@ -39,17 +39,7 @@ export const FimOp = {
 export type FimOp = (typeof FimOp)[keyof typeof FimOp];
 
 /** The `fim.action` values. */
-export type FimAction =
-  | "created"
-  | "modified"
-  | "unchanged"
-  | "written"
-  | "deleted"
-  | "renamed"
-  | "mode_changed"
-  | "owner_changed"
-  | "linked"
-  | "symlinked";
+export type FimAction = "created" | "modified" | "unchanged" | "written" | "deleted" | "renamed" | "mode_changed" | "owner_changed" | "linked" | "symlinked";
 
 export interface FileIntegrityOptions {
   /** Directory for the on-disk baseline (created if missing). */
@@ -288,10 +278,12 @@ export class FileIntegrity {
     const j = job;
     const key = `${j.containerId}\u0000${j.path.abs ?? j.path.rel ?? ""}`;
     const prev = this.chains.get(key) ?? Promise.resolve();
-    const run = prev.then(() => this.process(alert, j)).catch((err: unknown) => {
-      this.counters.decorate_errors++;
-      this.log.debug({ err }, "FIM decoration failed");
-    });
+    const run = prev
+      .then(() => this.process(alert, j))
+      .catch((err: unknown) => {
+        this.counters.decorate_errors++;
+        this.log.debug({ err }, "FIM decoration failed");
+      });
     this.chains.set(key, run);
     await run;
     if (this.chains.get(key) === run) this.chains.delete(key);

@@ -7,7 +7,7 @@
 import { readFile } from "node:fs/promises";
 
 /** Undoes mountinfo's octal escapes (`\040` for a space). */
-function unescape(s: string): string {
+function unescapeOctal(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
@@ -22,7 +22,12 @@ export function rootLowerDirs(mountinfo: string): string[] {
     if (pre[4] !== "/" || post[0] !== "overlay") continue;
     const opts = post[2] ?? "";
     for (const o of opts.split(",")) {
-      if (o.startsWith("lowerdir=")) found = o.slice(9).split(":").filter((d) => d !== "").map(unescape);
+      if (o.startsWith("lowerdir="))
+        found = o
+          .slice(9)
+          .split(":")
+          .filter((d) => d !== "")
+          .map(unescapeOctal);
     }
   }
   // the last mount at "/" wins (it is the one the process sees)

@@ -90,8 +90,10 @@ export function patchTaskDefinition(input: unknown, opts: EcsInjectOptions): Ecs
   const names = new Set<string>();
   for (const [i, c] of cds.entries()) {
     if (!isObj(c)) throw new InjectError("INVALID_TASKDEF", `containerDefinitions[${i}] must be an object`);
-    if (typeof c["name"] !== "string" || c["name"] === "" || c["name"].length > 255) throw new InjectError("INVALID_TASKDEF", `containerDefinitions[${i}].name must be a non-empty string`);
-    if (typeof c["image"] !== "string" || c["image"] === "") throw new InjectError("INVALID_TASKDEF", `containerDefinitions[${i}].image must be a non-empty string`);
+    if (typeof c["name"] !== "string" || c["name"] === "" || c["name"].length > 255)
+      throw new InjectError("INVALID_TASKDEF", `containerDefinitions[${i}].name must be a non-empty string`);
+    if (typeof c["image"] !== "string" || c["image"] === "")
+      throw new InjectError("INVALID_TASKDEF", `containerDefinitions[${i}].image must be a non-empty string`);
     if (names.has(c["name"])) throw new InjectError("INVALID_TASKDEF", `two containers are named ${JSON.stringify(c["name"])}`);
     names.add(c["name"]);
   }
@@ -102,7 +104,8 @@ export function patchTaskDefinition(input: unknown, opts: EcsInjectOptions): Ecs
 
   const already = containers.some((c) => c["name"] === AGENT_NAME);
   if (already) {
-    if (!containers.some((c) => c["name"] === INSTALL_NAME)) throw new InjectError("INVALID_TASKDEF", `a container is already named ${AGENT_NAME} but ${INSTALL_NAME} is missing`);
+    if (!containers.some((c) => c["name"] === INSTALL_NAME))
+      throw new InjectError("INVALID_TASKDEF", `a container is already named ${AGENT_NAME} but ${INSTALL_NAME} is missing`);
     return { taskDefinition: td, wrapped: [], skipped: [], alreadyInjected: true };
   }
   if (names.has(INSTALL_NAME)) throw new InjectError("INVALID_TASKDEF", `a container is already named ${INSTALL_NAME}`);
@@ -150,7 +153,8 @@ export function patchTaskDefinition(input: unknown, opts: EcsInjectOptions): Ecs
     if (drop?.includes("SYS_PTRACE")) caps["drop"] = drop.filter((x) => x !== "SYS_PTRACE");
 
     const mps = Array.isArray(c["mountPoints"]) ? (c["mountPoints"] as unknown[]) : (c["mountPoints"] = []);
-    if ((mps as unknown[]).some((m) => isObj(m) && m["containerPath"] === mountPath)) throw new InjectError("INVALID_TASKDEF", `container ${name} already mounts something at ${mountPath}`);
+    if ((mps as unknown[]).some((m) => isObj(m) && m["containerPath"] === mountPath))
+      throw new InjectError("INVALID_TASKDEF", `container ${name} already mounts something at ${mountPath}`);
     (mps as unknown[]).push({ sourceVolume: volumeName, containerPath: mountPath, readOnly: true });
 
     const deps = Array.isArray(c["dependsOn"]) ? (c["dependsOn"] as unknown[]) : (c["dependsOn"] = []);
@@ -165,7 +169,8 @@ export function patchTaskDefinition(input: unknown, opts: EcsInjectOptions): Ecs
   if (wrapped.length === 0) throw new InjectError("UNSUPPORTED", "no essential container to instrument");
 
   const vols = Array.isArray(td["volumes"]) ? (td["volumes"] as unknown[]) : (td["volumes"] = []);
-  if ((vols as unknown[]).some((v) => isObj(v) && v["name"] === volumeName)) throw new InjectError("INVALID_TASKDEF", `a volume is already named ${volumeName}`);
+  if ((vols as unknown[]).some((v) => isObj(v) && v["name"] === volumeName))
+    throw new InjectError("INVALID_TASKDEF", `a volume is already named ${volumeName}`);
   (vols as unknown[]).push({ name: volumeName });
 
   const logging = containers.find((c) => isObj(c["logConfiguration"]))?.["logConfiguration"];

@@ -81,7 +81,8 @@ export function wantsInjection(pod: Obj, fargate: boolean): { yes: boolean; reas
   if (annotations[INJECTED_ANNOTATION] === "true") return { yes: false, reason: "already injected" };
   if (labels[INJECT_LABEL] === "false") return { yes: false, reason: "opted out by label" };
   if (labels[INJECT_LABEL] === "true") return { yes: true, reason: "opted in by label" };
-  if (fargate && (typeof labels[FARGATE_PROFILE_LABEL] === "string" || spec["schedulerName"] === FARGATE_SCHEDULER)) return { yes: true, reason: "runs on a Fargate profile" };
+  if (fargate && (typeof labels[FARGATE_PROFILE_LABEL] === "string" || spec["schedulerName"] === FARGATE_SCHEDULER))
+    return { yes: true, reason: "runs on a Fargate profile" };
   return { yes: false, reason: "not opted in" };
 }
 
@@ -136,7 +137,8 @@ export function patchPod(pod: unknown, opts: PodInjectOptions): PodInjectResult 
     }
     const base = `/spec/containers/${i}`;
     patch.push({ op: cmd === undefined ? "add" : "replace", path: `${base}/command`, value: w.entrypoint });
-    if (w.command !== undefined && JSON.stringify(w.command) !== JSON.stringify(args)) patch.push({ op: args === undefined ? "add" : "replace", path: `${base}/args`, value: w.command });
+    if (w.command !== undefined && JSON.stringify(w.command) !== JSON.stringify(args))
+      patch.push({ op: args === undefined ? "add" : "replace", path: `${base}/args`, value: w.command });
     const mount = { name: VOLUME, mountPath: MOUNT, readOnly: true };
     if (Array.isArray(c["volumeMounts"])) {
       if ((c["volumeMounts"] as unknown[]).some((m) => isObj(m) && m["mountPath"] === MOUNT)) {
@@ -164,7 +166,8 @@ export function patchPod(pod: unknown, opts: PodInjectOptions): PodInjectResult 
   if (wrapped.length === 0) return { patch: [], wrapped, skipped, reason: "no container could be wrapped" };
 
   if (Array.isArray(spec["volumes"])) {
-    if ((spec["volumes"] as unknown[]).some((v) => isObj(v) && v["name"] === VOLUME)) throw new InjectError("INVALID_POD", `a volume is already named ${VOLUME}`);
+    if ((spec["volumes"] as unknown[]).some((v) => isObj(v) && v["name"] === VOLUME))
+      throw new InjectError("INVALID_POD", `a volume is already named ${VOLUME}`);
     patch.push({ op: "add", path: "/spec/volumes/-", value: { name: VOLUME, emptyDir: { sizeLimit: "64Mi" } } });
   } else patch.push({ op: "add", path: "/spec/volumes", value: [{ name: VOLUME, emptyDir: { sizeLimit: "64Mi" } }] });
 

@@ -29,7 +29,12 @@ export const MAX_REVIEW_BYTES = 4 * 1024 * 1024;
 /** The webhook's limits: those of every agent HTTP server, plus the body and the TLS handshake. */
 export const webhookLimitsSchema = httpLimitsSchema.extend({
   /** Largest AdmissionReview body (413, read or announced). */
-  max_body_bytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(MAX_REVIEW_BYTES),
+  max_body_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(MAX_REVIEW_BYTES),
   /** A TLS handshake must complete within this. */
   handshake_timeout_ms: z.number().int().min(100).max(600_000).default(10_000),
   /** The API server sends one review per connection at a time; a small cap suffices. */
@@ -114,7 +119,10 @@ export function review(
       }
       if (counters) counters.failed++;
       log?.warn({ namespace: ns, pod: { reason: r.reason, skipped: r.skipped } }, "pod not instrumented");
-      return ok({ warnings: [`vigil: pod not instrumented: ${r.reason ?? "unknown"}`, ...warnings], auditAnnotations: { "vigil.dev/inject-error": (r.reason ?? "").slice(0, 256) } });
+      return ok({
+        warnings: [`vigil: pod not instrumented: ${r.reason ?? "unknown"}`, ...warnings],
+        auditAnnotations: { "vigil.dev/inject-error": (r.reason ?? "").slice(0, 256) },
+      });
     }
     if (counters) counters.patched++;
     return ok({
@@ -222,7 +230,13 @@ export function startWebhookServer(o: WebhookServerOptions): Promise<WebhookServ
     });
   };
 
-  const server: Server = createServer({ ...httpServerOptions(limits), cert: o.cert, key: o.key, minVersion: "TLSv1.2", handshakeTimeout: limits.handshake_timeout_ms });
+  const server: Server = createServer({
+    ...httpServerOptions(limits),
+    cert: o.cert,
+    key: o.key,
+    minVersion: "TLSv1.2",
+    handshakeTimeout: limits.handshake_timeout_ms,
+  });
   const guard = guardHttpServer(server, { name: "webhook", limits, logger: log, metrics: o.metrics ?? defaultMetrics });
   server.on("request", guard.total(handle));
   return new Promise((resolve, reject) => {
@@ -314,7 +328,9 @@ export function webhookManifests(o: WebhookManifestOptions): Record<string, unkn
             serviceAccountName: o.service,
             automountServiceAccountToken: false,
             securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } },
-            topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: labels } }],
+            topologySpreadConstraints: [
+              { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: labels } },
+            ],
             containers: [
               {
                 name: "webhook",

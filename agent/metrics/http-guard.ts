@@ -29,7 +29,12 @@ export const httpLimitsSchema = z.strictObject({
   /** A connection with no traffic either way is closed after this. */
   idle_timeout_ms: ms(30_000),
   /** Largest request header block (431). */
-  max_header_bytes: z.number().int().min(1024).max(1024 * 1024).default(8 * 1024),
+  max_header_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024)
+    .default(8 * 1024),
 });
 
 /** Limits after defaults. */

@@ -122,12 +122,42 @@ export class Metrics {
     this.spoolOldestAge = new Gauge({ name: "vigil_spool_oldest_age_seconds", help: "Age of the oldest unacknowledged alert in the spool", registers });
     this.senderRetries = new Counter({ name: "vigil_sender_retries_total", help: "Collector sends retried, by reason", labelNames: ["reason"], registers });
 
-    this.serverHandlerErrors = new Counter({ name: "vigil_server_handler_errors_total", help: "Requests of the agent's own servers whose handler failed (answered 500 or gRPC INTERNAL)", labelNames: ["server"], registers });
-    this.serverRequestsRefused = new Counter({ name: "vigil_server_requests_refused_total", help: "Requests the agent's own servers refused, by reason", labelNames: ["server", "reason"], registers });
-    this.serverConnectionsRefused = new Counter({ name: "vigil_server_connections_refused_total", help: "Connections closed at accept because the server's connection cap was reached", labelNames: ["server"], registers });
-    this.serverConnectionsTimedOut = new Counter({ name: "vigil_server_connections_timed_out_total", help: "Connections closed by a header, request, idle or handshake timeout", labelNames: ["server"], registers });
-    this.serverConnections = new Gauge({ name: "vigil_server_connections", help: "Open client connections of the agent's own servers", labelNames: ["server"], registers });
-    this.serverSubscribersDropped = new Counter({ name: "vigil_server_subscribers_dropped_total", help: "Streaming subscribers dropped, by reason (slow: their bounded queue filled)", labelNames: ["server", "reason"], registers });
+    this.serverHandlerErrors = new Counter({
+      name: "vigil_server_handler_errors_total",
+      help: "Requests of the agent's own servers whose handler failed (answered 500 or gRPC INTERNAL)",
+      labelNames: ["server"],
+      registers,
+    });
+    this.serverRequestsRefused = new Counter({
+      name: "vigil_server_requests_refused_total",
+      help: "Requests the agent's own servers refused, by reason",
+      labelNames: ["server", "reason"],
+      registers,
+    });
+    this.serverConnectionsRefused = new Counter({
+      name: "vigil_server_connections_refused_total",
+      help: "Connections closed at accept because the server's connection cap was reached",
+      labelNames: ["server"],
+      registers,
+    });
+    this.serverConnectionsTimedOut = new Counter({
+      name: "vigil_server_connections_timed_out_total",
+      help: "Connections closed by a header, request, idle or handshake timeout",
+      labelNames: ["server"],
+      registers,
+    });
+    this.serverConnections = new Gauge({
+      name: "vigil_server_connections",
+      help: "Open client connections of the agent's own servers",
+      labelNames: ["server"],
+      registers,
+    });
+    this.serverSubscribersDropped = new Counter({
+      name: "vigil_server_subscribers_dropped_total",
+      help: "Streaming subscribers dropped, by reason (slow: their bounded queue filled)",
+      labelNames: ["server", "reason"],
+      registers,
+    });
 
     const labelNames = ["container_id", "container_name", "pod", "namespace"] as const;
     this.containerCpu = new Counter({

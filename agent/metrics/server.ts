@@ -93,7 +93,8 @@ export function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsS
   server.on("request", guard.total(handle));
 
   return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(new MetricsError("LISTEN_FAILED", `metrics endpoint cannot listen on ${opts.host ?? "0.0.0.0"}:${opts.port}: ${err.message}`, { cause: err }));
+    const onError = (err: Error) =>
+      reject(new MetricsError("LISTEN_FAILED", `metrics endpoint cannot listen on ${opts.host ?? "0.0.0.0"}:${opts.port}: ${err.message}`, { cause: err }));
     server.once("error", onError);
     server.listen(opts.port, opts.host ?? "0.0.0.0", () => {
       server.off("error", onError);

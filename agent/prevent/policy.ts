@@ -62,7 +62,8 @@ export function kindBits(kinds: readonly string[]): number {
   let bits = 0;
   for (const k of kinds) {
     const b = (DRIFT_KINDS as Record<string, number>)[k];
-    if (b === undefined) throw new PreventionError("BAD_KIND", `unknown drift kind ${JSON.stringify(k.slice(0, 40))} (expected ${DRIFT_KIND_NAMES.join(", ")})`);
+    if (b === undefined)
+      throw new PreventionError("BAD_KIND", `unknown drift kind ${JSON.stringify(k.slice(0, 40))} (expected ${DRIFT_KIND_NAMES.join(", ")})`);
     bits |= b;
   }
   return bits;
@@ -74,8 +75,13 @@ export function kindNames(bits: number): DriftKind[] {
 }
 
 function compile(input: SelectorInput, text: string): Selector {
-  for (const [k, v] of [["namespace", input.namespace], ["image", input.image], ["container", input.container]] as const) {
-    if (v !== undefined && (v === "" || v.length > MAX_TERM)) throw new PreventionError("BAD_SELECTOR", `selector ${JSON.stringify(text.slice(0, 80))}: ${k} must be 1..${MAX_TERM} characters`);
+  for (const [k, v] of [
+    ["namespace", input.namespace],
+    ["image", input.image],
+    ["container", input.container],
+  ] as const) {
+    if (v !== undefined && (v === "" || v.length > MAX_TERM))
+      throw new PreventionError("BAD_SELECTOR", `selector ${JSON.stringify(text.slice(0, 80))}: ${k} must be 1..${MAX_TERM} characters`);
   }
   if (input.namespace === undefined && input.image === undefined && input.container === undefined) {
     throw new PreventionError("BAD_SELECTOR", `selector ${JSON.stringify(text.slice(0, 80))} names nothing (use namespace=, image=, container= or *)`);
@@ -93,7 +99,11 @@ function compile(input: SelectorInput, text: string): Selector {
 /** Parses one selector: text (`key=value&key=value`, or `*`) or the object form. */
 export function parseSelector(sel: string | SelectorInput): Selector {
   if (typeof sel !== "string") {
-    const text = [["namespace", sel.namespace], ["image", sel.image], ["container", sel.container]]
+    const text = [
+      ["namespace", sel.namespace],
+      ["image", sel.image],
+      ["container", sel.container],
+    ]
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${v}`)
       .join("&");
@@ -105,7 +115,11 @@ export function parseSelector(sel: string | SelectorInput): Selector {
   for (const term of text.split("&")) {
     const eq = term.indexOf("=");
     const key = eq > 0 ? term.slice(0, eq).trim() : "";
-    if (!KEYS.has(key)) throw new PreventionError("BAD_SELECTOR", `selector ${JSON.stringify(text.slice(0, 80))}: expected namespace=, image=, container= or * (terms joined by &)`);
+    if (!KEYS.has(key))
+      throw new PreventionError(
+        "BAD_SELECTOR",
+        `selector ${JSON.stringify(text.slice(0, 80))}: expected namespace=, image=, container= or * (terms joined by &)`,
+      );
     const k = key as "namespace" | "image" | "container";
     if (input[k] !== undefined) throw new PreventionError("BAD_SELECTOR", `selector ${JSON.stringify(text.slice(0, 80))}: ${key} given twice`);
     input[k] = term.slice(eq + 1).trim();

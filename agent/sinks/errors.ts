@@ -5,14 +5,7 @@
  */
 
 /** What went wrong in a sink. */
-export type SinkErrorCode =
-  | "spool_full"
-  | "spool_io"
-  | "spool_corrupt"
-  | "send_failed"
-  | "unauthenticated"
-  | "refused"
-  | "shut_down";
+export type SinkErrorCode = "spool_full" | "spool_io" | "spool_corrupt" | "send_failed" | "unauthenticated" | "refused" | "shut_down";
 
 /** An error of a sink with a stable code. */
 export class SinkError extends Error {

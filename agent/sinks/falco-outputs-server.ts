@@ -21,33 +21,44 @@
  */
 import { existsSync, unlinkSync } from "node:fs";
 import type { Server as NetServer, Socket } from "node:net";
-import {
-  Server,
-  ServerCredentials,
-  status,
-  type sendUnaryData,
-  type ServerDuplexStream,
-  type ServerUnaryCall,
-  type ServerWritableStream,
-} from "@grpc/grpc-js";
+import { Server, ServerCredentials, status, type sendUnaryData, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { metrics as defaultMetrics, type Metrics } from "../metrics/metrics.js";
 import type { ExportResult, Sink } from "./types.js";
-import { FALCO_OUTPUTS_SERVICE, FALCO_VERSION_SERVICE, falcoProto, priorityNumber, statusCounter, TokenCheck, type Alert, type RefusalCounters } from "../../proto/index.js";
+import {
+  FALCO_OUTPUTS_SERVICE,
+  FALCO_VERSION_SERVICE,
+  falcoProto,
+  priorityNumber,
+  statusCounter,
+  TokenCheck,
+  type Alert,
+  type RefusalCounters,
+} from "../../proto/index.js";
 
 /** What one client can make the server hold; keys are snake_case like the other limits. */
 export const falcoOutputsLimitsSchema = z.strictObject({
   /** Open connections at once; beyond it new ones are closed at accept (a log line, counted). */
   max_connections: z.number().int().min(1).max(100_000).default(64),
   /** Largest request message (Falco's requests are empty); the gRPC receive limit. */
-  max_receive_bytes: z.number().int().min(64).max(16 * 1024 * 1024).default(4 * 1024),
+  max_receive_bytes: z
+    .number()
+    .int()
+    .min(64)
+    .max(16 * 1024 * 1024)
+    .default(4 * 1024),
   /** Concurrent calls on one HTTP/2 connection. */
   max_concurrent_streams: z.number().int().min(1).max(1000).default(8),
   /** Open `sub` calls in all; more are refused with RESOURCE_EXHAUSTED. */
   max_subscribers: z.number().int().min(1).max(10_000).default(16),
   /** Unsent bytes one subscriber may have; past it the subscriber is dropped (RESOURCE_EXHAUSTED, counted). */
-  subscriber_queue_bytes: z.number().int().min(1024).max(1024 ** 3).default(1024 * 1024),
+  subscriber_queue_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 ** 3)
+    .default(1024 * 1024),
   /** A connection with no call in flight is closed after this. */
   idle_timeout_ms: z.number().int().min(100).max(86_400_000).default(60_000),
   /** Keepalive pings every this; a peer that does not answer within keepalive_timeout_ms is dropped. */
@@ -96,17 +107,19 @@ export function alertToFalcoResponse(a: Alert): Buffer {
     const v = a.output_fields[k];
     fields[k] = v === null || v === undefined ? "null" : typeof v === "string" ? v : String(v);
   }
-  const msg = response.encode({
-    time: { seconds: Number.isNaN(ms) ? 0 : Math.floor(ms / 1000), nanos: Number(frac.padEnd(9, "0")) },
-    priority: priorityNumber(a.priority) ?? 7,
-    source_deprecated: SOURCES[a.source] ?? 3,
-    rule: a.rule,
-    output: a.output,
-    output_fields: fields,
-    hostname: a.hostname,
-    tags: a.tags,
-    source: a.source,
-  }).finish();
+  const msg = response
+    .encode({
+      time: { seconds: Number.isNaN(ms) ? 0 : Math.floor(ms / 1000), nanos: Number(frac.padEnd(9, "0")) },
+      priority: priorityNumber(a.priority) ?? 7,
+      source_deprecated: SOURCES[a.source] ?? 3,
+      rule: a.rule,
+      output: a.output,
+      output_fields: fields,
+      hostname: a.hostname,
+      tags: a.tags,
+      source: a.source,
+    })
+    .finish();
   return Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength);
 }
 
@@ -144,7 +157,13 @@ export async function startFalcoOutputsServer(o: FalcoOutputsServerOptions): Pro
   let slowBurst = 0;
   let connDropBurst = 0;
   let lastErrorLog = 0;
-  const refusals: RefusalCounters = { refused_unauthenticated: 0, refused_too_large: 0, refused_malformed: 0, refused_other: 0, refused_transport_or_cancelled: 0 };
+  const refusals: RefusalCounters = {
+    refused_unauthenticated: 0,
+    refused_too_large: 0,
+    refused_malformed: 0,
+    refused_other: 0,
+    refused_transport_or_cancelled: 0,
+  };
   const c = {
     queued: 0,
     delivered: 0,
@@ -207,7 +226,8 @@ export async function startFalcoOutputsServer(o: FalcoOutputsServerOptions): Pro
     leave(sub);
     c.subscribers_dropped_slow++;
     m.serverSubscribersDropped.inc({ server: SERVER, reason: "slow" });
-    if (slowBurst++ === 0) log.warn({ subscriber_queue_bytes: limits.subscriber_queue_bytes }, "Falco outputs subscriber not reading: dropped (its queue is full)");
+    if (slowBurst++ === 0)
+      log.warn({ subscriber_queue_bytes: limits.subscriber_queue_bytes }, "Falco outputs subscriber not reading: dropped (its queue is full)");
     try {
       sub.call.emit("error", { code: status.RESOURCE_EXHAUSTED, details: "subscriber too slow: its queue is full" });
     } catch {
@@ -311,19 +331,21 @@ export async function startFalcoOutputsServer(o: FalcoOutputsServerOptions): Pro
       try {
         const { versionResponse } = falcoProto();
         if (!authorized(call)) return cb({ code: status.UNAUTHENTICATED, details: "missing or bad bearer token" });
-        const v = versionResponse.encode({
-          version: "0.1.0+vigil",
-          major: 0,
-          minor: 1,
-          patch: 0,
-          prerelease: "",
-          build: "vigil",
-          engine_major: 0,
-          engine_minor: 62,
-          engine_patch: 0,
-          engine_version: "0.62.0",
-          engine_fields_checksum: "",
-        }).finish();
+        const v = versionResponse
+          .encode({
+            version: "0.1.0+vigil",
+            major: 0,
+            minor: 1,
+            patch: 0,
+            prerelease: "",
+            build: "vigil",
+            engine_major: 0,
+            engine_minor: 62,
+            engine_patch: 0,
+            engine_version: "0.62.0",
+            engine_fields_checksum: "",
+          })
+          .finish();
         cb(null, Buffer.from(v.buffer, v.byteOffset, v.byteLength));
       } catch (err) {
         c.handler_errors++;
@@ -338,7 +360,9 @@ export async function startFalcoOutputsServer(o: FalcoOutputsServerOptions): Pro
     const path = o.address.replace(/^unix:\/\//, "");
     if (existsSync(path)) unlinkSync(path);
   }
-  const creds = o.tls ? ServerCredentials.createSsl(o.tls.ca ?? null, [{ private_key: o.tls.key, cert_chain: o.tls.cert }], o.tls.ca !== undefined) : ServerCredentials.createInsecure();
+  const creds = o.tls
+    ? ServerCredentials.createSsl(o.tls.ca ?? null, [{ private_key: o.tls.key, cert_chain: o.tls.cert }], o.tls.ca !== undefined)
+    : ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) => server.bindAsync(o.address, creds, (err, p) => (err ? reject(err) : resolve(p))));
   const address = o.address.startsWith("unix:") ? o.address : o.address.replace(/:0$/, `:${port}`);
 

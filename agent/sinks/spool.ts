@@ -48,9 +48,7 @@ import { SinkError } from "./errors.js";
 import type { Alert } from "../../proto/index.js";
 
 /** One spooled item. */
-export type SpoolRecord =
-  | { kind: "alert"; alert: Alert }
-  | { kind: "capture"; alertId: string; data: Uint8Array; eventCount: number; containerId: string };
+export type SpoolRecord = { kind: "alert"; alert: Alert } | { kind: "capture"; alertId: string; data: Uint8Array; eventCount: number; containerId: string };
 
 /** A position in the spool: segment number and byte offset. */
 export interface SpoolPosition {
@@ -326,7 +324,10 @@ export class Spool {
     if (dropped > 0) {
       this.counters.dropped_full += dropped;
       if (this.dropBurst === 0)
-        this.log.error({ dropped, spoolBytes: this.totalBytes, maxBytes: this.maxBytes, dir: this.dir }, "spool full: dropping alerts until the collector catches up");
+        this.log.error(
+          { dropped, spoolBytes: this.totalBytes, maxBytes: this.maxBytes, dir: this.dir },
+          "spool full: dropping alerts until the collector catches up",
+        );
       this.dropBurst += dropped;
     } else if (this.dropBurst > 0 && parts.length > 0) {
       this.log.warn({ dropped: this.dropBurst }, "spool has room again; alerts dropped while it was full");

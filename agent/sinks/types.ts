@@ -5,7 +5,6 @@
  */
 import type { Alert } from "../../proto/index.js";
 
-
 /** Result of one export call (OpenTelemetry's ExportResult shape). */
 export type ExportResult = { ok: true } | { ok: false; error: Error };
 

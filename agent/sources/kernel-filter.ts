@@ -46,6 +46,11 @@ export function kernelFilterLines(filters: KernelFilters | undefined): string[] 
 }
 
 function clauseSpec(c: FilterClause): string {
-  const need = (c.dotdot ? Need.DotDot : 0) | (c.leaf !== null ? Need.Leaf : 0) | (c.parent !== null ? Need.Parent : 0) | (c.raw !== null ? Need.Raw : 0) | (c.rawTop !== null ? Need.RawTop : 0);
+  const need =
+    (c.dotdot ? Need.DotDot : 0) |
+    (c.leaf !== null ? Need.Leaf : 0) |
+    (c.parent !== null ? Need.Parent : 0) |
+    (c.raw !== null ? Need.Raw : 0) |
+    (c.rawTop !== null ? Need.RawTop : 0);
   return `${c.res},${c.acc},${c.flagsAll >>> 0},${need}`;
 }

@@ -35,4 +35,3 @@ export interface EventSource {
   /** Replaces the pushed-down rule predicates after a rules reload. */
   setKernelFilters?(filters: KernelFilters | undefined): Promise<void>;
 }
-

@@ -57,8 +57,18 @@ export class EventState {
   constructor(opts: ProcessTableOptions = {}) {
     this.processes = new ProcessTable(opts);
     this.ev = {
-      num: 0, sec: 0, nsec: 0, bootNs: 0, type: 0, cpu: 0, res: 0, args: [],
-      proc: undefined as unknown as ThreadInfo, fd: undefined, source: "syscall", blocked: false,
+      num: 0,
+      sec: 0,
+      nsec: 0,
+      bootNs: 0,
+      type: 0,
+      cpu: 0,
+      res: 0,
+      args: [],
+      proc: undefined as unknown as ThreadInfo,
+      fd: undefined,
+      source: "syscall",
+      blocked: false,
     };
   }
 
@@ -172,8 +182,18 @@ export class EventState {
       full = base !== undefined && base !== "" ? posix.resolve(base, name) : name;
     }
     return {
-      num: r.res, type: "file", typechar: "f", name: full, ino: undefined, dev: undefined, isUpperLayer: undefined,
-      l4proto: undefined, tuple: undefined, isServer: undefined, connected: undefined, nameChanged: undefined,
+      num: r.res,
+      type: "file",
+      typechar: "f",
+      name: full,
+      ino: undefined,
+      dev: undefined,
+      isUpperLayer: undefined,
+      l4proto: undefined,
+      tuple: undefined,
+      isServer: undefined,
+      connected: undefined,
+      nameChanged: undefined,
       openFlags: FLAGS_ARG[code]! >= 0 ? (r.args[FLAGS_ARG[code]!] as number | undefined) : IMPLIED_FLAGS[code],
     };
   }

@@ -227,7 +227,15 @@ function compileLeaf(n: CheckNode, ctx: FieldContext): Leaf {
 function compileCheck(n: CheckNode, ctx: FieldContext): Leaf {
   const f = n.field;
   // evt.type: a table lookup by event code
-  if (f.kind === "field" && (f.name === "evt.type" || f.name === "syscall.type") && f.arg === undefined && n.modifier === undefined && (n.op === "=" || n.op === "!=" || n.op === "in" || n.op === "intersects") && n.value !== undefined && n.value.kind !== "fieldvalue") {
+  if (
+    f.kind === "field" &&
+    (f.name === "evt.type" || f.name === "syscall.type") &&
+    f.arg === undefined &&
+    n.modifier === undefined &&
+    (n.op === "=" || n.op === "!=" || n.op === "in" || n.op === "intersects") &&
+    n.value !== undefined &&
+    n.value.kind !== "fieldvalue"
+  ) {
     const table = new Uint8Array(EVENT_CODE_LIMIT);
     for (const name of literals(n)) {
       const spec = eventByName(name);
@@ -313,7 +321,13 @@ function rhsPred(n: CheckNode, name: string, type: Parameters<typeof literalPred
  * differ (libsinsp's compare_ip/compare_net/compare_port), so `fd.ip != "0.0.0.0"` is false for a
  * socket with one end at 0.0.0.0.
  */
-function withValue(g: (e: SyscallEvent) => FieldValue, anc: ((t: ThreadInfo) => FieldValue) | undefined, either: ((e: SyscallEvent) => FieldValue) | undefined, p: ValuePred, bothEnds = false): Leaf {
+function withValue(
+  g: (e: SyscallEvent) => FieldValue,
+  anc: ((t: ThreadInfo) => FieldValue) | undefined,
+  either: ((e: SyscallEvent) => FieldValue) | undefined,
+  p: ValuePred,
+  bothEnds = false,
+): Leaf {
   if (anc !== undefined) {
     return fn((e) => {
       let t: ThreadInfo | undefined = e.proc.parent;
@@ -483,7 +497,13 @@ function anyOfPred(leaves: readonly GpLeaf[]): ValuePred {
       const m3 = masks[o + 3] as number;
       for (let k = 0; k < nSubs; k++) {
         const b = k * 4;
-        if (((subMasks[b] as number) & ~m0) !== 0 || ((subMasks[b + 1] as number) & ~m1) !== 0 || ((subMasks[b + 2] as number) & ~m2) !== 0 || ((subMasks[b + 3] as number) & ~m3) !== 0) continue;
+        if (
+          ((subMasks[b] as number) & ~m0) !== 0 ||
+          ((subMasks[b + 1] as number) & ~m1) !== 0 ||
+          ((subMasks[b + 2] as number) & ~m2) !== 0 ||
+          ((subMasks[b + 3] as number) & ~m3) !== 0
+        )
+          continue;
         if (v.includes(subs[k] as string)) return true;
       }
     }

@@ -79,7 +79,15 @@ const registry = new Map<string, FieldDef>();
 function def(name: string, type: FieldType, desc: string, make: (ctx: FieldContext) => Getter, extra?: Partial<FieldDef>): void {
   registry.set(name, { name, type, desc, arg: "none", make: (_arg, ctx) => make(ctx), ...extra });
 }
-function defArg(name: string, type: FieldType, desc: string, arg: FieldArgMode, argDesc: string, make: (arg: string | undefined, ctx: FieldContext) => Getter, extra?: Partial<FieldDef>): void {
+function defArg(
+  name: string,
+  type: FieldType,
+  desc: string,
+  arg: FieldArgMode,
+  argDesc: string,
+  make: (arg: string | undefined, ctx: FieldContext) => Getter,
+  extra?: Partial<FieldDef>,
+): void {
   registry.set(name, { name, type, desc, arg, argDesc, make, ...extra });
 }
 
@@ -215,8 +223,19 @@ const pidOf: ThreadGetter = (t) => t.pid;
 const envOf: ThreadGetter = (t) => envText.get(t);
 
 /** Registers `proc.X` (self), `proc.pX` (parent) and `proc.aX[n]` (ancestor) for one fact. */
-function procFamily(self: string | undefined, parent: string | undefined, anc: string | undefined, type: FieldType, what: string, mk: () => ThreadGetter): void {
-  if (self !== undefined) def(self, type, `${what} of the process`, () => { const g = mk(); return (e) => g(e.proc); });
+function procFamily(
+  self: string | undefined,
+  parent: string | undefined,
+  anc: string | undefined,
+  type: FieldType,
+  what: string,
+  mk: () => ThreadGetter,
+): void {
+  if (self !== undefined)
+    def(self, type, `${what} of the process`, () => {
+      const g = mk();
+      return (e) => g(e.proc);
+    });
   if (parent !== undefined) {
     def(parent, type, `${what} of the parent process`, () => {
       const g = mk();
@@ -227,15 +246,23 @@ function procFamily(self: string | undefined, parent: string | undefined, anc: s
     });
   }
   if (anc !== undefined) {
-    defArg(anc, type, `${what} of an ancestor: [0] the process, [1] its parent, [2] the grandparent...; without an index a check matches any ancestor`, "optional", "ancestor level", (arg) => {
-      const g = mk();
-      const n = arg === undefined ? 0 : indexArg(anc, arg);
-      if (n === 0) return (e) => g(e.proc);
-      return (e) => {
-        const t = ancestorAt(e.proc, n);
-        return t === undefined ? undefined : g(t);
-      };
-    }, { ancestor: mk() });
+    defArg(
+      anc,
+      type,
+      `${what} of an ancestor: [0] the process, [1] its parent, [2] the grandparent...; without an index a check matches any ancestor`,
+      "optional",
+      "ancestor level",
+      (arg) => {
+        const g = mk();
+        const n = arg === undefined ? 0 : indexArg(anc, arg);
+        if (n === 0) return (e) => g(e.proc);
+        return (e) => {
+          const t = ancestorAt(e.proc, n);
+          return t === undefined ? undefined : g(t);
+        };
+      },
+      { ancestor: mk() },
+    );
   }
 }
 
@@ -267,7 +294,12 @@ def("proc.sname", FieldType.String, "name of the session leader", () => (e) => {
 def("proc.duration", FieldType.RelTime, "ns since the process started", () => (e) => (e.proc.startTs > 0 ? e.bootNs - e.proc.startTs : undefined));
 def("proc.start_ts", FieldType.AbsTime, "process start time (boot-time ns)", () => (e) => e.proc.startTs);
 def("proc.is_exe_writable", FieldType.Bool, "the executable is writable by the process's user", () => (e) => e.proc.exeWritable);
-def("proc.is_exe_upper_layer", FieldType.Bool, "the executable lives in the overlayfs upper layer (written in the container)", () => (e) => e.proc.exeUpperLayer);
+def(
+  "proc.is_exe_upper_layer",
+  FieldType.Bool,
+  "the executable lives in the overlayfs upper layer (written in the container)",
+  () => (e) => e.proc.exeUpperLayer,
+);
 def("proc.is_exe_lower_layer", FieldType.Bool, "the executable lives in an overlayfs lower layer (the image)", () => (e) => e.proc.exeLowerLayer);
 def("proc.is_exe_from_memfd", FieldType.Bool, "the executable is a memfd (fileless execution)", () => (e) => e.proc.exeFromMemfd);
 def("proc.exe_ino", FieldType.Int, "inode of the executable", () => (e) => e.proc.exeIno);
@@ -296,7 +328,11 @@ def("thread.tid", FieldType.Int, "thread id", () => (e) => e.proc.tid);
 def("thread.vtid", FieldType.Int, "thread id in the pid namespace", () => (e) => e.proc.vtid);
 def("thread.ismain", FieldType.Bool, "the thread is the process's main thread", () => (e) => e.proc.tid === e.proc.pid);
 def("thread.exectime", FieldType.AbsTime, "time of the last exec (boot-time ns)", () => (e) => e.proc.execTs);
-for (const [name, key] of [["thread.cap_effective", "capEffective"], ["thread.cap_permitted", "capPermitted"], ["thread.cap_inheritable", "capInheritable"]] as const) {
+for (const [name, key] of [
+  ["thread.cap_effective", "capEffective"],
+  ["thread.cap_permitted", "capPermitted"],
+  ["thread.cap_inheritable", "capInheritable"],
+] as const) {
   def(name, FieldType.String, `${key.slice(3).toLowerCase()} capabilities (space separated CAP_ names)`, () => {
     let lastMask: bigint | undefined;
     let last = "";
@@ -348,8 +384,12 @@ def("evt.res", FieldType.String, "result as text: SUCCESS, an errno name such as
 def("evt.rawres", FieldType.Int, "result as a number", () => (e) => e.res);
 def("evt.failed", FieldType.Bool, "true if the syscall returned an error", () => (e) => e.res < 0);
 def("evt.args", FieldType.String, "all parameters as text (name=value ...)", () => (e) => allArgsText(e));
-defArg("evt.arg", FieldType.String, "a parameter as text, by name (evt.arg.name) or index (evt.arg[0])", "required", "param name or index", (arg) => paramGetter("evt.arg", arg, true));
-defArg("evt.rawarg", FieldType.String, "a parameter's raw value, by name (evt.rawarg.name)", "required", "param name", (arg) => paramGetter("evt.rawarg", arg, false));
+defArg("evt.arg", FieldType.String, "a parameter as text, by name (evt.arg.name) or index (evt.arg[0])", "required", "param name or index", (arg) =>
+  paramGetter("evt.arg", arg, true),
+);
+defArg("evt.rawarg", FieldType.String, "a parameter's raw value, by name (evt.rawarg.name)", "required", "param name", (arg) =>
+  paramGetter("evt.rawarg", arg, false),
+);
 def("evt.buffer", FieldType.Bytes, "data buffer of I/O events", () => bytesParam());
 def("evt.buflen", FieldType.Uint, "length of the data buffer", () => {
   const g = bytesParam();
@@ -437,21 +477,38 @@ function pathParamGetter(choose: (spec: (typeof EVENTS)[number]) => number): Get
 const isPathKind = (q: ParamSpec): boolean => q.kind === ArgKind.Path || q.kind === ArgKind.RelPath;
 const SRC_NAMES = new Set(["oldpath", "target"]);
 const DST_NAMES = new Set(["newpath", "linkpath"]);
-def("evt.abspath", FieldType.String, "absolute path of the event's path argument (relative paths joined to the cwd)", () => pathParamGetter((spec) => (spec.category === "file" ? spec.params.findIndex(isPathKind) : -1)));
-def("fs.path.name", FieldType.String, "path of a filesystem-changing event (mkdir, unlink, rename, chmod...), absolute", () =>
-  pathParamGetter((spec) => (spec.category === "file" && !spec.name.startsWith("open") && spec.name !== "creat" ? spec.params.findIndex((q) => isPathKind(q) && !SRC_NAMES.has(q.name) && !DST_NAMES.has(q.name)) : -1)),
+def("evt.abspath", FieldType.String, "absolute path of the event's path argument (relative paths joined to the cwd)", () =>
+  pathParamGetter((spec) => (spec.category === "file" ? spec.params.findIndex(isPathKind) : -1)),
 );
-def("fs.path.source", FieldType.String, "source path of rename, link and symlink events, absolute", () => pathParamGetter((spec) => spec.params.findIndex((q) => SRC_NAMES.has(q.name) && (isPathKind(q) || q.kind === ArgKind.Str))));
-def("fs.path.target", FieldType.String, "target path of rename, link and symlink events, absolute", () => pathParamGetter((spec) => spec.params.findIndex((q) => DST_NAMES.has(q.name) && isPathKind(q))));
+def("fs.path.name", FieldType.String, "path of a filesystem-changing event (mkdir, unlink, rename, chmod...), absolute", () =>
+  pathParamGetter((spec) =>
+    spec.category === "file" && !spec.name.startsWith("open") && spec.name !== "creat"
+      ? spec.params.findIndex((q) => isPathKind(q) && !SRC_NAMES.has(q.name) && !DST_NAMES.has(q.name))
+      : -1,
+  ),
+);
+def("fs.path.source", FieldType.String, "source path of rename, link and symlink events, absolute", () =>
+  pathParamGetter((spec) => spec.params.findIndex((q) => SRC_NAMES.has(q.name) && (isPathKind(q) || q.kind === ArgKind.Str))),
+);
+def("fs.path.target", FieldType.String, "target path of rename, link and symlink events, absolute", () =>
+  pathParamGetter((spec) => spec.params.findIndex((q) => DST_NAMES.has(q.name) && isPathKind(q))),
+);
 
 // ---------------------------------------------------------------- fd
-const fdGet = <T extends FieldValue>(f: (fd: FdInfo) => T): Getter => (e) => (e.fd === undefined ? undefined : f(e.fd));
+const fdGet =
+  <T extends FieldValue>(f: (fd: FdInfo) => T): Getter =>
+  (e) =>
+    e.fd === undefined ? undefined : f(e.fd);
 def("fd.num", FieldType.Int, "file descriptor number", () => fdGet((fd) => fd.num));
-def("fd.type", FieldType.String, "fd type: file, directory, ipv4, ipv6, unix, pipe, event, signalfd, eventpoll, inotify, timerfd, netlink, memfd, bpf", () => fdGet((fd) => fd.type));
+def("fd.type", FieldType.String, "fd type: file, directory, ipv4, ipv6, unix, pipe, event, signalfd, eventpoll, inotify, timerfd, netlink, memfd, bpf", () =>
+  fdGet((fd) => fd.type),
+);
 def("fd.typechar", FieldType.String, "fd type as one letter (f 4 6 u p e s l i t n m b d)", () => fdGet((fd) => fd.typechar));
 def("fd.name", FieldType.String, "full name: the path of files, the tuple of sockets", () => fdGet((fd) => fd.name));
 def("fd.nameraw", FieldType.String, "name as given to the syscall, before resolution (open family: the path argument)", () => {
-  const idx = codeTable((spec) => (spec.category === "file" ? spec.params.findIndex((q) => q.name === "name" && (q.kind === ArgKind.Path || q.kind === ArgKind.RelPath)) : -1));
+  const idx = codeTable((spec) =>
+    spec.category === "file" ? spec.params.findIndex((q) => q.name === "name" && (q.kind === ArgKind.Path || q.kind === ArgKind.RelPath)) : -1,
+  );
   return (e) => {
     if (e.fd === undefined) return undefined;
     const i = idx[e.type] ?? -1;
@@ -474,10 +531,14 @@ def("fd.ino", FieldType.Int, "inode of the file", () => fdGet((fd) => fd.ino));
 def("fd.dev", FieldType.Uint, "device number of the file", () => fdGet((fd) => fd.dev));
 def("fd.is_upper_layer", FieldType.Bool, "file lives in the overlayfs upper layer", () => fdGet((fd) => fd.isUpperLayer));
 def("fd.l4proto", FieldType.String, "socket protocol: tcp, udp, raw, icmp", () => fdGet((fd) => fd.l4proto));
-def("fd.sockfamily", FieldType.String, "socket family: ip or unix", () => fdGet((fd) => (fd.type === "ipv4" || fd.type === "ipv6" ? "ip" : fd.type === "unix" ? "unix" : undefined)));
+def("fd.sockfamily", FieldType.String, "socket family: ip or unix", () =>
+  fdGet((fd) => (fd.type === "ipv4" || fd.type === "ipv6" ? "ip" : fd.type === "unix" ? "unix" : undefined)),
+);
 def("fd.is_server", FieldType.Bool, "this side of the socket is the server", () => fdGet((fd) => fd.isServer));
 def("fd.connected", FieldType.Bool, "the socket is connected", () => fdGet((fd) => fd.connected));
-def("fd.name_changed", FieldType.Bool, "the event changed the fd's name (a datagram sent to a destination other than the last)", () => fdGet((fd) => fd.nameChanged === true));
+def("fd.name_changed", FieldType.Bool, "the event changed the fd's name (a datagram sent to a destination other than the last)", () =>
+  fdGet((fd) => fd.nameChanged === true),
+);
 def("fd.containername", FieldType.String, "container id and fd name", () => (e) => (e.fd === undefined ? undefined : e.proc.container.id + ":" + e.fd.name));
 def("fd.containerdirectory", FieldType.String, "container id and fd directory", () => {
   const dir = (registry.get("fd.directory") as FieldDef).make(undefined, DEFAULT_FIELD_CONTEXT);
@@ -513,7 +574,12 @@ function portGetter(side: Side): Getter {
     return sideIsSrc(fd, side) ? t.sport : t.dport;
   });
 }
-for (const [p, side, what] of [["c", "client", "client"], ["s", "server", "server"], ["l", "local", "local"], ["r", "remote", "remote"]] as const) {
+for (const [p, side, what] of [
+  ["c", "client", "client"],
+  ["s", "server", "server"],
+  ["l", "local", "local"],
+  ["r", "remote", "remote"],
+] as const) {
   def(`fd.${p}ip`, FieldType.IpAddr, `${what} IP address`, () => ipGetter(side));
   def(`fd.${p}port`, FieldType.Port, `${what} port`, () => portGetter(side));
   def(`fd.${p}net`, FieldType.IpNet, `${what} IP network (compare with a CIDR)`, () => ipGetter(side));
@@ -549,7 +615,10 @@ function isFileFd(fd: FdInfo): boolean {
 }
 
 // ---------------------------------------------------------------- container / k8s
-const cGet = <T extends FieldValue>(f: (c: ContainerInfo) => T): Getter => (e) => f(e.proc.container);
+const cGet =
+  <T extends FieldValue>(f: (c: ContainerInfo) => T): Getter =>
+  (e) =>
+    f(e.proc.container);
 def("container.id", FieldType.String, "container id (12 chars), or host", () => cGet((c) => c.id));
 def("container.full_id", FieldType.String, "full container id, or host", () => cGet((c) => c.fullId));
 def("container.name", FieldType.String, "container name", () => cGet((c) => c.name));
@@ -569,16 +638,26 @@ def("container.duration", FieldType.RelTime, "ns since the container started", (
   const s = e.proc.container.startTs;
   return s === undefined ? undefined : e.sec * 1e9 + e.nsec - s;
 });
-def("container.mounts", FieldType.String, "mounts as source:dest:mode:rw:propagation, comma separated", () => cGet((c) => c.mounts.map((m) => `${m.source}:${m.dest}:${m.mode}:${m.rw}:${m.propagation}`).join(",")));
-defArg("container.mount.source", FieldType.String, "source of the mount at the given destination", "required", "mount destination", (arg) => cGet((c) => c.mounts.find((m) => m.dest === arg)?.source));
-defArg("container.mount.dest", FieldType.String, "destination of the mount with the given source", "required", "mount source", (arg) => cGet((c) => c.mounts.find((m) => m.source === arg)?.dest));
+def("container.mounts", FieldType.String, "mounts as source:dest:mode:rw:propagation, comma separated", () =>
+  cGet((c) => c.mounts.map((m) => `${m.source}:${m.dest}:${m.mode}:${m.rw}:${m.propagation}`).join(",")),
+);
+defArg("container.mount.source", FieldType.String, "source of the mount at the given destination", "required", "mount destination", (arg) =>
+  cGet((c) => c.mounts.find((m) => m.dest === arg)?.source),
+);
+defArg("container.mount.dest", FieldType.String, "destination of the mount with the given source", "required", "mount source", (arg) =>
+  cGet((c) => c.mounts.find((m) => m.source === arg)?.dest),
+);
 defArg("container.label", FieldType.String, "a container label", "required", "label key", (arg) => cGet((c) => c.labels.get(arg as string)));
-def("container.labels", FieldType.String, "all container labels as key:value, comma separated", () => cGet((c) => [...c.labels].map(([k, v]) => `${k}:${v}`).join(", ")));
+def("container.labels", FieldType.String, "all container labels as key:value, comma separated", () =>
+  cGet((c) => [...c.labels].map(([k, v]) => `${k}:${v}`).join(", ")),
+);
 def("container.meta_missing", FieldType.Bool, "container metadata has not arrived yet", () => cGet((c) => (c.id === "host" ? false : c.metaMissing)));
-const kGet = <T extends FieldValue>(f: (c: NonNullable<ContainerInfo["k8s"]>) => T): Getter => (e) => {
-  const k = e.proc.container.k8s;
-  return k === undefined ? undefined : f(k);
-};
+const kGet =
+  <T extends FieldValue>(f: (c: NonNullable<ContainerInfo["k8s"]>) => T): Getter =>
+  (e) => {
+    const k = e.proc.container.k8s;
+    return k === undefined ? undefined : f(k);
+  };
 def("k8s.pod.name", FieldType.String, "Kubernetes pod name", () => kGet((k) => k.podName));
 def("k8s.ns.name", FieldType.String, "Kubernetes namespace", () => kGet((k) => k.namespace));
 def("k8s.pod.uid", FieldType.String, "Kubernetes pod uid", () => kGet((k) => k.podUid));
@@ -588,7 +667,9 @@ def("k8s.pod.full_sandbox_id", FieldType.String, "pod sandbox id", () => kGet((k
 def("k8s.pod.ip", FieldType.String, "pod IP", () => kGet((k) => k.podIp));
 def("k8s.container.name", FieldType.String, "Kubernetes container name", () => kGet((k) => k.containerName));
 defArg("k8s.pod.label", FieldType.String, "a pod label", "required", "label key", (arg) => kGet((k) => k.podLabels.get(arg as string)));
-def("k8s.pod.labels", FieldType.String, "all pod labels as key:value, comma separated", () => kGet((k) => [...k.podLabels].map(([a, b]) => `${a}:${b}`).join(", ")));
+def("k8s.pod.labels", FieldType.String, "all pod labels as key:value, comma separated", () =>
+  kGet((k) => [...k.podLabels].map(([a, b]) => `${a}:${b}`).join(", ")),
+);
 
 // ---------------------------------------------------------------- helpers for evt
 

@@ -10,7 +10,7 @@ import type { SyscallEvent } from "../event.js";
 import { CompileError } from "../errors.js";
 import type { FieldExpr } from "../lang/ast.js";
 import { parseFieldPrefix } from "../lang/parser.js";
-import { DEFAULT_FIELD_CONTEXT, FieldType, hasField, type FieldContext, type FieldValue, type Getter } from "./fields.js";
+import { DEFAULT_FIELD_CONTEXT, type FieldType, hasField, type FieldContext, type FieldValue, type Getter } from "./fields.js";
 import { isNumeric, valueText } from "./operators.js";
 import { bindFieldExpr } from "./transformers.js";
 
@@ -67,7 +67,8 @@ export function compileFormat(fmt: string, warnings?: FormatWarnings, ctx: Field
     if (i >= n) throw new CompileError("BAD_FORMAT", "invalid formatting token: the format ends with '%'", { idx: at, line: 1, col: at + 1 });
     const rest = fmt.slice(i);
     const parsed = longestField(rest);
-    if (parsed === undefined) throw new CompileError("BAD_FORMAT", `invalid formatting token at '${fmt.slice(at, at + 20)}'`, { idx: at, line: 1, col: at + 1 });
+    if (parsed === undefined)
+      throw new CompileError("BAD_FORMAT", `invalid formatting token at '${fmt.slice(at, at + 20)}'`, { idx: at, line: 1, col: at + 1 });
     i += parsed.length;
     const f = parsed.field;
     if (f.kind === "field" && f.name === "container.info") {

@@ -127,7 +127,7 @@ export function compileIpMatcher(text: string): ((v: string) => boolean) | undef
     const want = (v4 & mask) >>> 0;
     return (v) => {
       const a = v4Of(v);
-      return a >= 0 && ((a & mask) >>> 0) === want;
+      return a >= 0 && (a & mask) >>> 0 === want;
     };
   }
   const words = new Uint16Array(8);

@@ -85,7 +85,7 @@ function hexBytes(field: string, s: string): Uint8Array {
 }
 
 function byteAt(v: NonNullable<FieldValue>, i: number): number {
-  return typeof v === "string" ? v.charCodeAt(i) & 0xff : (v as Uint8Array)[i] as number;
+  return typeof v === "string" ? v.charCodeAt(i) & 0xff : ((v as Uint8Array)[i] as number);
 }
 function byteLen(v: NonNullable<FieldValue>): number {
   return typeof v === "string" || v instanceof Uint8Array ? v.length : 0;
@@ -160,7 +160,26 @@ function stringPred(field: string, type: FieldType, op: Op, lit: string): ValueP
   }
 }
 
-const STRING_OPS: ReadonlySet<Op> = new Set<Op>(["=", "!=", "<", "<=", ">", ">=", "contains", "icontains", "startswith", "endswith", "glob", "iglob", "regex", "bcontains", "bstartswith", "in", "intersects", "pmatch"]);
+const STRING_OPS: ReadonlySet<Op> = new Set<Op>([
+  "=",
+  "!=",
+  "<",
+  "<=",
+  ">",
+  ">=",
+  "contains",
+  "icontains",
+  "startswith",
+  "endswith",
+  "glob",
+  "iglob",
+  "regex",
+  "bcontains",
+  "bstartswith",
+  "in",
+  "intersects",
+  "pmatch",
+]);
 const NUMERIC_OPS: ReadonlySet<Op> = new Set<Op>(["=", "!=", "<", "<=", ">", ">=", "in", "intersects"]);
 const EQ_OPS: ReadonlySet<Op> = new Set<Op>(["=", "!=", "in", "intersects"]);
 const BYTES_OPS: ReadonlySet<Op> = new Set<Op>(["=", "!=", "contains", "startswith", "bcontains", "bstartswith", "in", "intersects"]);
@@ -218,13 +237,20 @@ function scalarPred(field: string, type: FieldType, op: Op, lit: string): ValueP
     const n = parseNumber(lit);
     if (n === undefined) throw badValue(field, lit, "expected a number");
     switch (op) {
-      case "=": return (v) => v === n;
-      case "!=": return (v) => v !== n;
-      case "<": return (v) => (v as number) < n;
-      case "<=": return (v) => (v as number) <= n;
-      case ">": return (v) => (v as number) > n;
-      case ">=": return (v) => (v as number) >= n;
-      default: throw badOp(field, type, op);
+      case "=":
+        return (v) => v === n;
+      case "!=":
+        return (v) => v !== n;
+      case "<":
+        return (v) => (v as number) < n;
+      case "<=":
+        return (v) => (v as number) <= n;
+      case ">":
+        return (v) => (v as number) > n;
+      case ">=":
+        return (v) => (v as number) >= n;
+      default:
+        throw badOp(field, type, op);
     }
   }
   if (type === FieldType.Bool) {
@@ -290,14 +316,22 @@ export function fieldPred(field: string, type: FieldType, op: Op): (a: NonNullab
       return (a, b) => (num || typeof a === typeof b ? a === b : valueText(a) === valueText(b));
     case "!=":
       return (a, b) => (num || typeof a === typeof b ? a !== b : valueText(a) !== valueText(b));
-    case "<": return (a, b) => (num ? (a as number) < (b as number) : valueText(a) < valueText(b));
-    case "<=": return (a, b) => (num ? (a as number) <= (b as number) : valueText(a) <= valueText(b));
-    case ">": return (a, b) => (num ? (a as number) > (b as number) : valueText(a) > valueText(b));
-    case ">=": return (a, b) => (num ? (a as number) >= (b as number) : valueText(a) >= valueText(b));
-    case "contains": return (a, b) => valueText(a).includes(valueText(b));
-    case "icontains": return (a, b) => includesCI(valueText(a), valueText(b).toLowerCase());
-    case "startswith": return (a, b) => valueText(a).startsWith(valueText(b));
-    case "endswith": return (a, b) => valueText(a).endsWith(valueText(b));
+    case "<":
+      return (a, b) => (num ? (a as number) < (b as number) : valueText(a) < valueText(b));
+    case "<=":
+      return (a, b) => (num ? (a as number) <= (b as number) : valueText(a) <= valueText(b));
+    case ">":
+      return (a, b) => (num ? (a as number) > (b as number) : valueText(a) > valueText(b));
+    case ">=":
+      return (a, b) => (num ? (a as number) >= (b as number) : valueText(a) >= valueText(b));
+    case "contains":
+      return (a, b) => valueText(a).includes(valueText(b));
+    case "icontains":
+      return (a, b) => includesCI(valueText(a), valueText(b).toLowerCase());
+    case "startswith":
+      return (a, b) => valueText(a).startsWith(valueText(b));
+    case "endswith":
+      return (a, b) => valueText(a).endsWith(valueText(b));
     case "glob":
     case "iglob": {
       // the pattern comes from the event: keep the last compiled one (usually the same)

@@ -155,10 +155,11 @@ function derive(n: Expr, neg: boolean): FilterClause[] {
 
 function product(a: FilterClause[], b: FilterClause[]): FilterClause[] {
   const out: FilterClause[] = [];
-  for (const x of a) for (const y of b) {
-    const m = meet(x, y);
-    if (m !== undefined) out.push(m);
-  }
+  for (const x of a)
+    for (const y of b) {
+      const m = meet(x, y);
+      if (m !== undefined) out.push(m);
+    }
   const p = prune(out);
   return p.length > MAX_WORK ? [p.reduce(join)] : p;
 }
@@ -209,7 +210,11 @@ function posCheck(n: CheckNode): FilterClause[] {
     case "fd.name":
       return nameClauses(n.op, items, scalar);
     case "fd.filename":
-      if ((n.op === "=" || n.op === "in") && items !== undefined) return nameSet("leaf", items.filter((x) => !x.includes("/")));
+      if ((n.op === "=" || n.op === "in") && items !== undefined)
+        return nameSet(
+          "leaf",
+          items.filter((x) => !x.includes("/")),
+        );
       return [TRUE_CLAUSE];
     case "fd.directory":
       if ((n.op === "=" || n.op === "in") && items !== undefined) return dirClauses(items);
@@ -443,13 +448,14 @@ function prune(cs: FilterClause[]): FilterClause[] {
 function mergeClosest(cs: FilterClause[]): FilterClause[] {
   let best = [0, 1];
   let bestScore = -1;
-  for (let i = 0; i < cs.length; i++) for (let j = i + 1; j < cs.length; j++) {
-    const s = strength(join(cs[i] as FilterClause, cs[j] as FilterClause));
-    if (s > bestScore) {
-      bestScore = s;
-      best = [i, j];
+  for (let i = 0; i < cs.length; i++)
+    for (let j = i + 1; j < cs.length; j++) {
+      const s = strength(join(cs[i] as FilterClause, cs[j] as FilterClause));
+      if (s > bestScore) {
+        bestScore = s;
+        best = [i, j];
+      }
     }
-  }
   const [i, j] = best as [number, number];
   const merged = join(cs[i] as FilterClause, cs[j] as FilterClause);
   return prune([...cs.filter((_, k) => k !== i && k !== j), merged]);

@@ -12,7 +12,7 @@ import type { Op } from "./ast.js";
 const FIELD_NAME = /[a-zA-Z]+[a-zA-Z0-9_]*(?:\.[a-zA-Z]+[a-zA-Z0-9_]*)+/y;
 const IDENTIFIER = /[a-zA-Z]+[a-zA-Z0-9_]*/y;
 const BARE_STR = /[^()"'\s=,]+/y;
-const FIELD_ARG_BARE = /[^\][\"'\s]+/y;
+const FIELD_ARG_BARE = /[^\]["'\s]+/y;
 
 /** Characters a word token may not be followed by (so `in` does not match `index`). */
 function isWordChar(c: number): boolean {
@@ -154,14 +154,30 @@ export class Lexer {
       const e = this.src.charCodeAt(k + 1);
       let adv = 2;
       switch (e) {
-        case 98: out += "\b"; break;
-        case 102: out += "\f"; break;
-        case 110: out += "\n"; break;
-        case 114: out += "\r"; break;
-        case 116: out += "\t"; break;
-        case 92: out += "\\"; break;
-        case 47: out += "/"; break;
-        case 32: out += "\\"; break;
+        case 98:
+          out += "\b";
+          break;
+        case 102:
+          out += "\f";
+          break;
+        case 110:
+          out += "\n";
+          break;
+        case 114:
+          out += "\r";
+          break;
+        case 116:
+          out += "\t";
+          break;
+        case 92:
+          out += "\\";
+          break;
+        case 47:
+          out += "/";
+          break;
+        case 32:
+          out += "\\";
+          break;
         case 120: {
           const hex = this.src.slice(k + 2, k + 4);
           if (!/^[0-9a-fA-F]{2}$/.test(hex)) throw this.error("invalid \\x escape in quoted string", k);

@@ -34,7 +34,19 @@
  * bounded; going past a limit is a ParseError, never a stack overflow.
  */
 import { ParseError } from "../errors.js";
-import { TRANSFORMERS, type CheckNode, type Expr, type FieldExpr, type FieldRef, type ListValue, type Modifier, type Op, type ScalarValue, type TransformerName, type Value } from "./ast.js";
+import {
+  TRANSFORMERS,
+  type CheckNode,
+  type Expr,
+  type FieldExpr,
+  type FieldRef,
+  type ListValue,
+  type Modifier,
+  type Op,
+  type ScalarValue,
+  type TransformerName,
+  type Value,
+} from "./ast.js";
 import { Lexer } from "./lexer.js";
 
 /** Parser limits (cel-js style). */

@@ -136,7 +136,8 @@ export class Budget {
       default:
         break;
     }
-    if (depth > this.limits.maxExpansionDepth) throw new CompileError("MAX_DEPTH", `expanded condition exceeds max depth of ${this.limits.maxExpansionDepth}`, n.pos);
+    if (depth > this.limits.maxExpansionDepth)
+      throw new CompileError("MAX_DEPTH", `expanded condition exceeds max depth of ${this.limits.maxExpansionDepth}`, n.pos);
     const why = this.overItem(nodes, 0);
     if (why !== undefined) throw new CompileError("MAX_EXPANSION", why, n.pos);
     const m = { nodes, depth };

@@ -8,7 +8,17 @@
  * `required_plugin_versions`.
  */
 import type { RawEntry, RawItem } from "./reader.js";
-import { DiagCode, parsePriority, type CondText, type Diagnostic, type ExceptionInfo, type ListInfo, type Loc, type MacroInfo, type RuleInfo } from "./types.js";
+import {
+  DiagCode,
+  parsePriority,
+  type CondText,
+  type Diagnostic,
+  type ExceptionInfo,
+  type ListInfo,
+  type Loc,
+  type MacroInfo,
+  type RuleInfo,
+} from "./types.js";
 
 /** Vigil's rule engine version, Falco's scale (Falco 0.44.1 has engine 0.62.0). */
 export const ENGINE_VERSION = "0.62.0";
@@ -29,9 +39,37 @@ export interface FileCounts {
 
 const LIST_KEYS = new Set(["list", "items", "append", "override"]);
 const MACRO_KEYS = new Set(["macro", "condition", "append", "override"]);
-const RULE_KEYS = new Set(["rule", "condition", "desc", "output", "priority", "source", "enabled", "tags", "exceptions", "capture", "capture_duration", "warn_evttypes", "skip-if-unknown-filter", "append", "override"]);
+const RULE_KEYS = new Set([
+  "rule",
+  "condition",
+  "desc",
+  "output",
+  "priority",
+  "source",
+  "enabled",
+  "tags",
+  "exceptions",
+  "capture",
+  "capture_duration",
+  "warn_evttypes",
+  "skip-if-unknown-filter",
+  "append",
+  "override",
+]);
 const RULE_APPENDABLE = new Set(["condition", "output", "desc", "tags", "exceptions"]);
-const RULE_REPLACEABLE = new Set(["condition", "output", "desc", "priority", "capture", "capture_duration", "tags", "exceptions", "enabled", "warn_evttypes", "skip-if-unknown-filter"]);
+const RULE_REPLACEABLE = new Set([
+  "condition",
+  "output",
+  "desc",
+  "priority",
+  "capture",
+  "capture_duration",
+  "tags",
+  "exceptions",
+  "enabled",
+  "warn_evttypes",
+  "skip-if-unknown-filter",
+]);
 const SEMVER = /^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 
 class ItemError extends Error {
@@ -148,11 +186,17 @@ export class Collector {
   private overrides(it: RawItem, label: string): Map<string, "append" | "replace"> | undefined {
     const ov = it.entries.get("override");
     if (ov === undefined) return undefined;
-    if (it.entries.has("append")) throw new ItemError("Keys 'override' and 'append: true' cannot be used together. Add an 'append' entry (e.g. 'condition: append') under 'override' instead.", ov.keyLoc, DiagCode.YamlValidate);
+    if (it.entries.has("append"))
+      throw new ItemError(
+        "Keys 'override' and 'append: true' cannot be used together. Add an 'append' entry (e.g. 'condition: append') under 'override' instead.",
+        ov.keyLoc,
+        DiagCode.YamlValidate,
+      );
     if (ov.value === null || typeof ov.value !== "object" || Array.isArray(ov.value)) throw new ItemError("Value of override must be a map", ov.valueLoc);
     const out = new Map<string, "append" | "replace">();
     for (const [k, v] of Object.entries(ov.value as Record<string, unknown>)) {
-      if (v !== "append" && v !== "replace") throw new ItemError(`Invalid override operation for key '${k}': '${String(v)}'. Allowed values are: append, replace`, ov.valueLoc);
+      if (v !== "append" && v !== "replace")
+        throw new ItemError(`Invalid override operation for key '${k}': '${String(v)}'. Allowed values are: append, replace`, ov.valueLoc);
       if (!it.entries.has(k)) throw new ItemError(`An 'override' entry for key '${k}' must be accompanied by the key itself in ${label}`, ov.valueLoc);
       out.set(k, v);
     }
@@ -185,7 +229,8 @@ export class Collector {
     const append = this.appendFlag(it);
     const prev = this.lists.get(name);
     if (append || ov !== undefined) {
-      if (append) this.warn(DiagCode.Deprecated, "'append' key is deprecated. Add an 'append' entry (e.g. 'items: append') under 'override' instead.", it.loc, label);
+      if (append)
+        this.warn(DiagCode.Deprecated, "'append' key is deprecated. Add an 'append' entry (e.g. 'items: append') under 'override' instead.", it.loc, label);
       if (prev === undefined) throw new ItemError(`List has 'append' or 'override' key but no previous list under this name`, it.loc, DiagCode.Validate);
       const op = append ? "append" : ov?.get("items");
       if (op === "append") prev.items = prev.items.concat(items);
@@ -214,7 +259,8 @@ export class Collector {
     const append = this.appendFlag(it);
     const prev = this.macros.get(name);
     if (append || ov !== undefined) {
-      if (append) this.warn(DiagCode.Deprecated, "'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under 'override' instead.", it.loc, label);
+      if (append)
+        this.warn(DiagCode.Deprecated, "'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under 'override' instead.", it.loc, label);
       if (prev === undefined) throw new ItemError("Macro has 'append' or 'override' key but no previous macro under this name", it.loc, DiagCode.Validate);
       const op = append ? "append" : ov?.get("condition");
       if (op === "append") prev.cond = joinCond(prev.cond, cond);
@@ -244,9 +290,11 @@ export class Collector {
       if (prev === undefined) throw new ItemError("Rule has 'append' key but no rule by that name already exists", it.loc, DiagCode.Validate);
       for (const k of e.keys()) {
         if (k === "rule" || k === "append") continue;
-        if (!RULE_APPENDABLE.has(k)) throw new ItemError(`Key '${k}' cannot be appended to, only ${[...RULE_APPENDABLE].join(", ")}`, (e.get(k) as RawEntry).keyLoc);
+        if (!RULE_APPENDABLE.has(k))
+          throw new ItemError(`Key '${k}' cannot be appended to, only ${[...RULE_APPENDABLE].join(", ")}`, (e.get(k) as RawEntry).keyLoc);
       }
-      if (!e.has("condition") && !e.has("exceptions") && !e.has("output") && !e.has("desc") && !e.has("tags")) throw new ItemError("Appended rule must have exceptions or condition property", it.loc);
+      if (!e.has("condition") && !e.has("exceptions") && !e.has("output") && !e.has("desc") && !e.has("tags"))
+        throw new ItemError("Appended rule must have exceptions or condition property", it.loc);
       this.appendRule(prev, it, new Set(e.keys()));
       return;
     }
@@ -254,8 +302,10 @@ export class Collector {
       if (prev === undefined) throw new ItemError("An override was specified but there is no rule by that name already", it.loc, DiagCode.Validate);
       const appendKeys = new Set<string>();
       for (const [k, op] of ov) {
-        if (op === "append" && !RULE_APPENDABLE.has(k)) throw new ItemError(`Key '${k}' cannot be appended to, only ${[...RULE_APPENDABLE].join(", ")}`, (e.get(k) as RawEntry).keyLoc);
-        if (op === "replace" && !RULE_REPLACEABLE.has(k)) throw new ItemError(`Key '${k}' cannot be replaced, only ${[...RULE_REPLACEABLE].join(", ")}`, (e.get(k) as RawEntry).keyLoc);
+        if (op === "append" && !RULE_APPENDABLE.has(k))
+          throw new ItemError(`Key '${k}' cannot be appended to, only ${[...RULE_APPENDABLE].join(", ")}`, (e.get(k) as RawEntry).keyLoc);
+        if (op === "replace" && !RULE_REPLACEABLE.has(k))
+          throw new ItemError(`Key '${k}' cannot be replaced, only ${[...RULE_REPLACEABLE].join(", ")}`, (e.get(k) as RawEntry).keyLoc);
         if (op === "append") appendKeys.add(k);
       }
       this.appendRule(prev, it, appendKeys);
@@ -294,7 +344,8 @@ export class Collector {
     const srcEntry = e.get("source");
     if (srcEntry !== undefined) {
       const s = str(it, "source", true) as string;
-      if (prev !== undefined && s !== prev.source) throw new ItemError(`Rule '${name}' redefined with a different source (${s} vs ${prev.source})`, srcEntry.valueLoc, DiagCode.Validate);
+      if (prev !== undefined && s !== prev.source)
+        throw new ItemError(`Rule '${name}' redefined with a different source (${s} vs ${prev.source})`, srcEntry.valueLoc, DiagCode.Validate);
       info.source = s;
     }
     this.applyRuleKeys(info, it, new Set(e.keys()));
@@ -338,7 +389,8 @@ export class Collector {
           r.capture = bool(en, "capture");
           break;
         case "capture_duration":
-          if (typeof en.value !== "number" || !Number.isInteger(en.value) || en.value < 0) throw new ItemError("Value of capture_duration must be a non-negative integer (ms)", en.valueLoc);
+          if (typeof en.value !== "number" || !Number.isInteger(en.value) || en.value < 0)
+            throw new ItemError("Value of capture_duration must be a non-negative integer (ms)", en.valueLoc);
           r.captureDuration = en.value;
           break;
         case "warn_evttypes":
@@ -378,8 +430,10 @@ export class Collector {
           for (const x of exceptions(en, true)) {
             const old = r.exceptions.find((o) => o.name === x.name);
             if (old !== undefined) {
-              if (x.fields !== undefined || x.comps !== undefined) throw new ItemError(`Can not append exception fields/comps to existing exception '${x.name}', only values`, x.loc);
-              if (x.values.length === 0) this.warn(DiagCode.AppendNoValues, `Overriding/appending exception '${x.name}' with no values`, x.loc, `rule '${r.name}'`);
+              if (x.fields !== undefined || x.comps !== undefined)
+                throw new ItemError(`Can not append exception fields/comps to existing exception '${x.name}', only values`, x.loc);
+              if (x.values.length === 0)
+                this.warn(DiagCode.AppendNoValues, `Overriding/appending exception '${x.name}' with no values`, x.loc, `rule '${r.name}'`);
               old.values = old.values.concat(x.values);
             } else {
               if (x.fields === undefined) throw new ItemError(`Rule exception new item '${x.name}': must have fields property with a list of fields`, x.loc);
@@ -447,16 +501,21 @@ function exceptions(en: RawEntry, appending: boolean): ExceptionInfo[] {
   for (const x of en.value as unknown[]) {
     if (x === null || typeof x !== "object" || Array.isArray(x)) throw new ItemError("Each exception must be a mapping", en.valueLoc);
     const o = x as Record<string, unknown>;
-    for (const k of Object.keys(o)) if (!["name", "fields", "comps", "values"].includes(k)) throw new ItemError(`Unexpected key '${k}' in exception`, en.valueLoc);
+    for (const k of Object.keys(o))
+      if (!["name", "fields", "comps", "values"].includes(k)) throw new ItemError(`Unexpected key '${k}' in exception`, en.valueLoc);
     const name = o["name"];
     if (typeof name !== "string" || name === "") throw new ItemError("Item has no mapping for key 'name' in exception", en.valueLoc);
     const fields = o["fields"];
     const comps = o["comps"];
-    if (fields !== undefined && fields !== null && typeof fields !== "string" && !(Array.isArray(fields) && fields.every((f) => typeof f === "string"))) throw new ItemError(`Rule exception '${name}': fields must be a field name or a list of field names`, en.valueLoc);
-    if (comps !== undefined && comps !== null && typeof comps !== "string" && !(Array.isArray(comps) && comps.every((f) => typeof f === "string"))) throw new ItemError(`Rule exception '${name}': comps must be an operator or a list of operators`, en.valueLoc);
+    if (fields !== undefined && fields !== null && typeof fields !== "string" && !(Array.isArray(fields) && fields.every((f) => typeof f === "string")))
+      throw new ItemError(`Rule exception '${name}': fields must be a field name or a list of field names`, en.valueLoc);
+    if (comps !== undefined && comps !== null && typeof comps !== "string" && !(Array.isArray(comps) && comps.every((f) => typeof f === "string")))
+      throw new ItemError(`Rule exception '${name}': comps must be an operator or a list of operators`, en.valueLoc);
     const values = o["values"];
-    if (values !== undefined && values !== null && !Array.isArray(values)) throw new ItemError(`Rule exception '${name}': values must be a sequence`, en.valueLoc);
-    if (!appending && (fields === undefined || fields === null)) throw new ItemError(`Rule exception '${name}': must have fields property with a list of fields`, en.valueLoc);
+    if (values !== undefined && values !== null && !Array.isArray(values))
+      throw new ItemError(`Rule exception '${name}': values must be a sequence`, en.valueLoc);
+    if (!appending && (fields === undefined || fields === null))
+      throw new ItemError(`Rule exception '${name}': must have fields property with a list of fields`, en.valueLoc);
     out.push({
       name,
       fields: (fields ?? undefined) as string | string[] | undefined,

@@ -19,7 +19,17 @@ import { DEFAULT_LIMITS, parseCondition, type ParseLimits } from "../lang/parser
 import { Budget, expansionLimits, type ExpansionLimits } from "./budget.js";
 import { Collector, type PluginRequirement } from "./collector.js";
 import { readRulesFile } from "./reader.js";
-import { DiagCode, parsePriority, type CondText, type Diagnostic, type ExceptionInfo, type ListInfo, type Loc, type MacroInfo, type RuleInfo } from "./types.js";
+import {
+  DiagCode,
+  parsePriority,
+  type CondText,
+  type Diagnostic,
+  type ExceptionInfo,
+  type ListInfo,
+  type Loc,
+  type MacroInfo,
+  type RuleInfo,
+} from "./types.js";
 import { PRIORITY_NAMES } from "../../proto/index.js";
 
 /** Options of a load. */
@@ -60,7 +70,27 @@ export interface LoadResult {
 }
 
 const LIST_OPS = new Set(["in", "intersects", "pmatch"]);
-const VALID_COMPS = new Set(["=", "==", "!=", "<", "<=", ">", ">=", "contains", "icontains", "bcontains", "startswith", "bstartswith", "endswith", "glob", "iglob", "regex", "in", "intersects", "pmatch"]);
+const VALID_COMPS = new Set([
+  "=",
+  "==",
+  "!=",
+  "<",
+  "<=",
+  ">",
+  ">=",
+  "contains",
+  "icontains",
+  "bcontains",
+  "startswith",
+  "bstartswith",
+  "endswith",
+  "glob",
+  "iglob",
+  "regex",
+  "in",
+  "intersects",
+  "pmatch",
+]);
 const MODIFIED = /^(=|==|!=|contains|icontains|bcontains|startswith|bstartswith|endswith|glob|iglob)\s+(oneof|anyof|allof)$/;
 
 /** Loads rules files in order; later files amend earlier ones. Never throws. */
@@ -82,7 +112,8 @@ export function loadRuleFiles(files: readonly { path: string; text: string }[], 
   let minPriority = 7;
   if (opts.minPriority !== undefined) {
     const p = parsePriority(opts.minPriority);
-    if (p < 0) diags.push({ severity: "error", code: DiagCode.Validate, message: `invalid minimum priority '${opts.minPriority}'`, file: "<config>", line: 1, col: 1 });
+    if (p < 0)
+      diags.push({ severity: "error", code: DiagCode.Validate, message: `invalid minimum priority '${opts.minPriority}'`, file: "<config>", line: 1, col: 1 });
     else minPriority = p;
   }
   let rules: Rule[] = [];
@@ -90,7 +121,14 @@ export function loadRuleFiles(files: readonly { path: string; text: string }[], 
     const budget = new Budget(expansionLimits(opts.expansion));
     rules = new Compilation(collector, diags, opts.limits ?? DEFAULT_LIMITS, budget, opts.fields ?? DEFAULT_FIELD_CONTEXT).run(minPriority);
   } catch (err) {
-    diags.push({ severity: "error", code: DiagCode.Validate, message: `internal error: ${(err as Error).message}`, file: files[0]?.path ?? "<none>", line: 1, col: 1 });
+    diags.push({
+      severity: "error",
+      code: DiagCode.Validate,
+      message: `internal error: ${(err as Error).message}`,
+      file: files[0]?.path ?? "<none>",
+      line: 1,
+      col: 1,
+    });
   }
   const summaries: FileSummary[] = files.map((f) => {
     const c = collector.counts.get(f.path) ?? { rules: 0, macros: 0, lists: 0 };
@@ -186,8 +224,10 @@ class Compilation {
       const rule = this.compileRule(r);
       if (rule !== undefined && r.enabled && r.priority <= minPriority) out.push(rule);
     }
-    for (const l of this.c.lists.values()) if (!l.used) this.diag("warning", DiagCode.UnusedList, "List not referred to by any other rule/macro", l.loc, `list '${l.name}'`);
-    for (const m of this.c.macros.values()) if (!m.used) this.diag("warning", DiagCode.UnusedMacro, "Macro not referred to by any other rule/macro", m.loc, `macro '${m.name}'`);
+    for (const l of this.c.lists.values())
+      if (!l.used) this.diag("warning", DiagCode.UnusedList, "List not referred to by any other rule/macro", l.loc, `list '${l.name}'`);
+    for (const m of this.c.macros.values())
+      if (!m.used) this.diag("warning", DiagCode.UnusedMacro, "Macro not referred to by any other rule/macro", m.loc, `macro '${m.name}'`);
     return out;
   }
 
@@ -346,7 +386,8 @@ class Compilation {
     try {
       return { tree: parseCondition(ex.text, this.limits), back: ex.back };
     } catch (err) {
-      if (err instanceof ParseError && err.pos !== undefined) throw new ParseError(err.code, err.message, { ...err.pos, idx: ex.back(err.pos.idx) }, { cause: err });
+      if (err instanceof ParseError && err.pos !== undefined)
+        throw new ParseError(err.code, err.message, { ...err.pos, idx: ex.back(err.pos.idx) }, { cause: err });
       throw err;
     }
   }
@@ -393,8 +434,13 @@ class Compilation {
     if (x.values.length === 0) return undefined;
     if (typeof x.fields === "string") {
       const comp = typeof x.comps === "string" ? x.comps.trim() : "in";
-      if (Array.isArray(x.comps)) throw new CompileError("BAD_VALUE", `Rule exception '${x.name}': comps must be a single operator when fields is a single field`);
-      if (!LIST_OPS.has(comp) && !MODIFIED.test(comp)) throw new CompileError("BAD_OPERATOR", `Rule exception '${x.name}': comps for a single field must be in, pmatch, intersects or a modifier operator, not '${comp}'`);
+      if (Array.isArray(x.comps))
+        throw new CompileError("BAD_VALUE", `Rule exception '${x.name}': comps must be a single operator when fields is a single field`);
+      if (!LIST_OPS.has(comp) && !MODIFIED.test(comp))
+        throw new CompileError(
+          "BAD_OPERATOR",
+          `Rule exception '${x.name}': comps for a single field must be in, pmatch, intersects or a modifier operator, not '${comp}'`,
+        );
       spend(2, x.fields.length + comp.length + 8);
       const vals = x.values.map((v) => {
         if (Array.isArray(v)) throw new CompileError("BAD_VALUE", `Rule exception '${x.name}': values must be a flat list when fields is a single field`);
@@ -411,9 +457,12 @@ class Compilation {
     else if (typeof x.comps === "string") throw new CompileError("BAD_VALUE", `Rule exception '${x.name}': comps must be a list when fields is a list`);
     else comps = x.comps.map((s) => s.trim());
     if (comps.length !== fields.length) throw new CompileError("BAD_VALUE", `Rule exception '${x.name}': fields and comps lists must have equal length`);
-    for (const c of comps) if (!VALID_COMPS.has(c) && !MODIFIED.test(c)) throw new CompileError("BAD_OPERATOR", `Rule exception '${x.name}': '${c}' is not a supported comparison operator`);
+    for (const c of comps)
+      if (!VALID_COMPS.has(c) && !MODIFIED.test(c))
+        throw new CompileError("BAD_OPERATOR", `Rule exception '${x.name}': '${c}' is not a supported comparison operator`);
     const tuples = x.values.map((tuple) => {
-      if (!Array.isArray(tuple) || tuple.length !== fields.length) throw new CompileError("BAD_VALUE", `Rule exception '${x.name}': each value must be a list of ${fields.length} items, one per field`);
+      if (!Array.isArray(tuple) || tuple.length !== fields.length)
+        throw new CompileError("BAD_VALUE", `Rule exception '${x.name}': each value must be a list of ${fields.length} items, one per field`);
       const parts = tuple.map((v: unknown, k: number) => {
         const comp = comps[k] as string;
         spend(3, (fields[k] as string).length + comp.length + 12);
@@ -488,9 +537,12 @@ class Compilation {
     }
     const unknownTypes = new Set<string>();
     const codes = conditionCodes(tree, unknownTypes);
-    if (unknownTypes.size > 0) this.diag("warning", DiagCode.UnknownEvttype, `Unknown event type(s) ${[...unknownTypes].join(", ")}: they never match`, r.cond.loc, label);
-    if (codes === null && r.warnEvttypes) this.diag("warning", DiagCode.NoEvttype, "Rule matches too many evt.type values. This has a significant performance penalty.", r.cond.loc, label);
-    else if (codes !== null && codeCount(codes) === 0) this.diag("warning", DiagCode.NoEvttype, "Rule matches no event type: it can never fire", r.cond.loc, label);
+    if (unknownTypes.size > 0)
+      this.diag("warning", DiagCode.UnknownEvttype, `Unknown event type(s) ${[...unknownTypes].join(", ")}: they never match`, r.cond.loc, label);
+    if (codes === null && r.warnEvttypes)
+      this.diag("warning", DiagCode.NoEvttype, "Rule matches too many evt.type values. This has a significant performance penalty.", r.cond.loc, label);
+    else if (codes !== null && codeCount(codes) === 0)
+      this.diag("warning", DiagCode.NoEvttype, "Rule matches no event type: it can never fire", r.cond.loc, label);
     const fw: FormatWarnings = { deprecated: [] };
     let formatter;
     try {

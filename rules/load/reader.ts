@@ -39,7 +39,14 @@ export function readRulesFile(file: string, text: string, diags: Diagnostic[], m
   const items: RawItem[] = [];
   const limit = Math.min(maxChars, MAX_FILE_CHARS);
   if (text.length > limit) {
-    diags.push({ severity: "error", code: DiagCode.FileRead, message: `file of ${text.length} characters is larger than the limit of ${limit} (rules.limits.max_file_chars)`, file, line: 1, col: 1 });
+    diags.push({
+      severity: "error",
+      code: DiagCode.FileRead,
+      message: `file of ${text.length} characters is larger than the limit of ${limit} (rules.limits.max_file_chars)`,
+      file,
+      line: 1,
+      col: 1,
+    });
     return items;
   }
   const budget = 2 * text.length + ALIAS_EXPANSION_ALLOWANCE;
@@ -77,7 +84,14 @@ export function readRulesFile(file: string, text: string, diags: Diagnostic[], m
       if (it === null || (isScalar(it) && (it.value === null || it.value === undefined))) continue;
       const itemLoc = loc((it as Node).range?.[0]);
       if (!isMap(it)) {
-        diags.push({ severity: "error", code: DiagCode.YamlValidate, message: "Unexpected element type. Each element should be a yaml associative array.", file, line: itemLoc.line, col: itemLoc.col });
+        diags.push({
+          severity: "error",
+          code: DiagCode.YamlValidate,
+          message: "Unexpected element type. Each element should be a yaml associative array.",
+          file,
+          line: itemLoc.line,
+          col: itemLoc.col,
+        });
         continue;
       }
       const entries = new Map<string, RawEntry>();
@@ -105,7 +119,14 @@ export function readRulesFile(file: string, text: string, diags: Diagnostic[], m
         }
         // a refused value is not charged: the items after it still load
         if (spent + size > budget) {
-          diags.push({ severity: "error", code: DiagCode.YamlParse, message: `YAML alias expansion exceeds ${budget} nodes and characters`, file, line: keyLoc.line, col: keyLoc.col });
+          diags.push({
+            severity: "error",
+            code: DiagCode.YamlParse,
+            message: `YAML alias expansion exceeds ${budget} nodes and characters`,
+            file,
+            line: keyLoc.line,
+            col: keyLoc.col,
+          });
           bad = true;
           continue;
         }

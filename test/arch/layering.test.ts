@@ -24,11 +24,15 @@ interface Violation {
 function cruise(cwd: string, extra: string[] = []): Violation[] {
   let out: string;
   try {
-    out = execFileSync(process.execPath, [DEPCRUISE, "proto", "agent", "collector", "rules", "--config", ".dependency-cruiser.cjs", "--output-type", "json", ...extra], {
-      cwd,
-      encoding: "utf8",
-      maxBuffer: 256 * 1024 * 1024,
-    });
+    out = execFileSync(
+      process.execPath,
+      [DEPCRUISE, "proto", "agent", "collector", "rules", "--config", ".dependency-cruiser.cjs", "--output-type", "json", ...extra],
+      {
+        cwd,
+        encoding: "utf8",
+        maxBuffer: 256 * 1024 * 1024,
+      },
+    );
   } catch (err) {
     // exit code = number of errors; the JSON is still on stdout
     out = (err as { stdout?: string }).stdout ?? "";
@@ -56,9 +60,9 @@ describe("layering", () => {
     writeFileSync(join(d, "tsconfig.json"), JSON.stringify({ compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", strict: true } }));
     const files: Record<string, string> = {
       "proto/index.ts": 'import { x } from "../agent/log.js";\nexport const p = x;\n',
-      "agent/log.ts": 'export const x = 1;\n',
+      "agent/log.ts": "export const x = 1;\n",
       "agent/sinks/s.ts": 'import { c } from "../../collector/c.js";\nimport type { E } from "../engine/e.js";\nexport const s = c;\nexport type S = E;\n',
-      "agent/engine/e.ts": 'export type E = number;\n',
+      "agent/engine/e.ts": "export type E = number;\n",
       "agent/decode/d.ts": 'import { st } from "../state/st.js";\nexport const d = st;\n',
       "agent/state/st.ts": 'import { d } from "../decode/d.js";\nexport const st = 1;\nexport const dd = () => d;\n',
       "agent/cli/main.ts": 'import { c } from "../../collector/c.js";\nexport const m = c;\n',

@@ -30,13 +30,21 @@ function frames(processes: number): Buffer {
 }
 
 const json = (v: unknown): string =>
-  JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? x.toString() : x instanceof Uint8Array ? Buffer.from(x).toString("hex") : x instanceof Map ? [...x] : x));
+  JSON.stringify(v, (_k, x: unknown) =>
+    typeof x === "bigint" ? x.toString() : x instanceof Uint8Array ? Buffer.from(x).toString("hex") : x instanceof Map ? [...x] : x,
+  );
 
 /** What an assembled event says, enrichment included, as a string (the event object is reused). */
 function snap(e: SyscallEvent): string {
   const p = e.proc;
   return json({
-    num: e.num, sec: e.sec, nsec: e.nsec, type: e.type, res: e.res, args: e.args, blocked: e.blocked,
+    num: e.num,
+    sec: e.sec,
+    nsec: e.nsec,
+    type: e.type,
+    res: e.res,
+    args: e.args,
+    blocked: e.blocked,
     proc: { pid: p.pid, tid: p.tid, ppid: p.ppid, comm: p.comm, exe: p.exe, exepath: p.exepath, args: p.args, cwd: p.cwd, uid: p.uid, startTs: p.startTs },
     parent: p.parent ? { pid: p.parent.pid, comm: p.parent.comm, exepath: p.parent.exepath } : null,
     container: { id: p.container.id, name: p.container.name, image: p.container.image, k8s: p.container.k8s },
@@ -48,7 +56,12 @@ function snap(e: SyscallEvent): string {
 function recorded(e: SyscallEvent): string {
   const p = e.proc;
   return json({
-    sec: e.sec, nsec: e.nsec, bootNs: e.bootNs, type: e.type, res: e.res, args: e.args,
+    sec: e.sec,
+    nsec: e.nsec,
+    bootNs: e.bootNs,
+    type: e.type,
+    res: e.res,
+    args: e.args,
     proc: { pid: p.pid, tid: p.tid, ppid: p.ppid, comm: p.comm, exe: p.exe, exepath: p.exepath, args: p.args, cwd: p.cwd, uid: p.uid, gid: p.gid },
     pcomm: p.parent?.comm ?? "",
     container: { id: p.container.id, name: p.container.name, image: p.container.image, k8sPod: p.container.k8s?.podName },
@@ -68,7 +81,14 @@ describe("event assembler", () => {
     expect(asm.counters).toEqual({ events: expected.length, event_errors: 0 });
 
     const got: string[] = [];
-    const ctx: SourceContext = { syscalls: TYPES, childOnly: [], kernelFilters: undefined, logger: quiet(), onEvent: (e) => got.push(snap(e)), resolveContainer };
+    const ctx: SourceContext = {
+      syscalls: TYPES,
+      childOnly: [],
+      kernelFilters: undefined,
+      logger: quiet(),
+      onEvent: (e) => got.push(snap(e)),
+      resolveContainer,
+    };
     const path = join(tempDir(), "trace.sock");
     const src = new TraceSource(ctx, { path });
     await src.start();
@@ -123,7 +143,8 @@ describe("event assembler", () => {
       for (const name of readdirSync(dir)) {
         const p = join(dir, name);
         if (statSync(p).isDirectory()) walk(p);
-        else if (p.endsWith(".ts") && p !== join(root, "assembler.ts") && /new (FrameDecoder|EventState)\(/.test(readFileSync(p, "utf8"))) offenders.push(p.slice(REPO.length + 1));
+        else if (p.endsWith(".ts") && p !== join(root, "assembler.ts") && /new (FrameDecoder|EventState)\(/.test(readFileSync(p, "utf8")))
+          offenders.push(p.slice(REPO.length + 1));
       }
     };
     walk(root);

@@ -44,7 +44,10 @@ const attacks = [
     run: async (c) => {
       const r = await drain(h.idleConnections({ host: c.host, port: c.port, n: 6000, from: h.sourceIps(6000, 500) }), 16_000);
       const s = h.closeSummary(r, 12_000);
-      return { cases: 6000, outcome: `${r.connected} connected; ${s.closedByServer} closed by the collector (first_bytes_timeout_ms 10 s), last after ${(s.maxCloseMs / 1000).toFixed(1)} s; ${s.lateOrNever} later or never` };
+      return {
+        cases: 6000,
+        outcome: `${r.connected} connected; ${s.closedByServer} closed by the collector (first_bytes_timeout_ms 10 s), last after ${(s.maxCloseMs / 1000).toFixed(1)} s; ${s.lateOrNever} later or never`,
+      };
     },
   },
   {
@@ -53,7 +56,10 @@ const attacks = [
     run: async (c) => {
       const r = await drain(h.h2PrefaceSilence({ host: c.host, port: c.port, n: 4000, from: h.sourceIps(4000, 500) }), 16_000);
       const s = h.closeSummary(r, 13_000);
-      return { cases: 4000, outcome: `${r.connected} connected; ${s.closedByServer} closed by the collector, last after ${(s.maxCloseMs / 1000).toFixed(1)} s; ${s.lateOrNever} later or never` };
+      return {
+        cases: 4000,
+        outcome: `${r.connected} connected; ${s.closedByServer} closed by the collector, last after ${(s.maxCloseMs / 1000).toFixed(1)} s; ${s.lateOrNever} later or never`,
+      };
     },
   },
   {
@@ -75,7 +81,10 @@ const attacks = [
     run: async (c) => {
       const r = await drain(h.slowloris({ host: c.host, port: c.port, n: 3000, from: h.sourceIps(3000, 500), byteEveryMs: 2000 }), 16_000);
       const s = h.closeSummary(r, 13_000);
-      return { cases: 3000, outcome: `${r.connected} connected; ${s.closedByServer} closed by the collector (headers_timeout_ms 10 s), last after ${(s.maxCloseMs / 1000).toFixed(1)} s; ${s.lateOrNever} later or never` };
+      return {
+        cases: 3000,
+        outcome: `${r.connected} connected; ${s.closedByServer} closed by the collector (headers_timeout_ms 10 s), last after ${(s.maxCloseMs / 1000).toFixed(1)} s; ${s.lateOrNever} later or never`,
+      };
     },
   },
   {
@@ -105,7 +114,15 @@ const attacks = [
     name: "32 parallel authenticated 16 MiB gRPC pushes (over max_message_bytes 8 MiB)",
     opts: {},
     run: async (c) => {
-      const r = await h.grpcPushFlood({ host: c.host, port: c.port, connections: 8, streamsPerConnection: 4, messageBytes: 16 * MiB, token: c.token, from: h.sourceIps(8, 4) });
+      const r = await h.grpcPushFlood({
+        host: c.host,
+        port: c.port,
+        connections: 8,
+        streamsPerConnection: 4,
+        messageBytes: 16 * MiB,
+        token: c.token,
+        from: h.sourceIps(8, 4),
+      });
       return { cases: r.pushes, outcome: `${fmtCounts(r.outcomes)}; last answer after ${Math.round(r.answerMs.at(-1) ?? 0)} ms` };
     },
   },
@@ -131,7 +148,13 @@ const attacks = [
         ),
       ]);
       await h.sleep(500);
-      const delivered = tails.map((x) => x.messages.join("").split("\n").filter((l) => l.includes('"type":"alert"')).length);
+      const delivered = tails.map(
+        (x) =>
+          x.messages
+            .join("")
+            .split("\n")
+            .filter((l) => l.includes('"type":"alert"')).length,
+      );
       for (const x of tails) x.ws.terminate();
       const qs = {};
       for (const s of queries) qs[s] = (qs[s] ?? 0) + 1;
@@ -147,7 +170,16 @@ const attacks = [
     run: async (c) => {
       const [statuses, grpc] = await Promise.all([
         h.badTokenFlood({ host: c.host, port: c.port, n: 10_000, concurrency: 50, localAddress: "127.0.0.2" }),
-        h.grpcPushFlood({ host: c.host, port: c.port, connections: 20, streamsPerConnection: 100, messageBytes: 100, token: "wrong", from: ["127.0.0.3"], timeoutMs: 20_000 }),
+        h.grpcPushFlood({
+          host: c.host,
+          port: c.port,
+          connections: 20,
+          streamsPerConnection: 100,
+          messageBytes: 100,
+          token: "wrong",
+          from: ["127.0.0.3"],
+          timeoutMs: 20_000,
+        }),
       ]);
       return { cases: 12_000, outcome: `HTTP ${fmtCounts(statuses)}; gRPC ${fmtCounts(grpc.outcomes)}` };
     },
@@ -207,15 +239,22 @@ for (const [name, make] of Object.entries({ ...BOMBS, ...LARGE_FILES })) {
   writeFileSync(file, make());
   process.stderr.write(`bomb: ${name}\n`);
   const r = await h.rulesCheck([file], { nodeArgs: ["--max-old-space-size=256"], timeoutMs: 120_000 });
-  const first = r.stdout.split("\n").find((l) => / error /.test(l)) ?? r.stderr.split("\n").find((l) => /out of memory|FATAL/i.test(l)) ?? r.stderr.split("\n").slice(-3).join(" ");
+  const first =
+    r.stdout.split("\n").find((l) => / error /.test(l)) ??
+    r.stderr.split("\n").find((l) => /out of memory|FATAL/i.test(l)) ??
+    r.stderr.split("\n").slice(-3).join(" ");
   // a bomb must be refused (exit 1); a large file may be accepted or refused, but not kill the process
   const crashed = r.signal !== null || r.timedOut || (bomb ? r.code !== 1 : r.code !== 0 && r.code !== 1) ? 1 : 0;
   const msg = first.replace(file, "bomb.yaml").replace(/\|/g, "\\|").slice(0, 160);
   const said = r.code === 0 ? "accepted" : `\`${msg}\``;
-  rows.push(`| rules check, ${name} (node --max-old-space-size=256) | 1 | ${crashed} | ${r.peakRssMiB} | n/a | n/a | n/a | n/a | exit ${r.code ?? r.signal} after ${(r.ms / 1000).toFixed(1)} s: ${said} |`);
+  rows.push(
+    `| rules check, ${name} (node --max-old-space-size=256) | 1 | ${crashed} | ${r.peakRssMiB} | n/a | n/a | n/a | n/a | exit ${r.code ?? r.signal} after ${(r.ms / 1000).toFixed(1)} s: ${said} |`,
+  );
 }
 rmSync(dir, { recursive: true, force: true });
 
-console.log("| attack class | cases | crashes | peak RSS MiB | /healthz max / p99 ms during | /healthz max / p99 ms after | good client served after | peak fds | what the collector did |");
+console.log(
+  "| attack class | cases | crashes | peak RSS MiB | /healthz max / p99 ms during | /healthz max / p99 ms after | good client served after | peak fds | what the collector did |",
+);
 console.log("| --- | ---: | ---: | ---: | --- | --- | --- | ---: | --- |");
 for (const r of rows) console.log(r);

@@ -93,13 +93,20 @@ for (let i = 0; i < 200; i++) {
 }
 samples.sort((a, b) => a - b);
 const pct = (p: number) => +samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))]!.toFixed(2);
-console.log(`collector latency: ${JSON.stringify({ samples: samples.length, p50Ms: pct(50), p90Ms: pct(90), p99Ms: pct(99), maxMs: +samples.at(-1)!.toFixed(2), fsync, load1: +loadavg()[0]!.toFixed(2) })}`);
+console.log(
+  `collector latency: ${JSON.stringify({ samples: samples.length, p50Ms: pct(50), p90Ms: pct(90), p99Ms: pct(99), maxMs: +samples.at(-1)!.toFixed(2), fsync, load1: +loadavg()[0]!.toFixed(2) })}`,
+);
 
 // the delivery part alone: sink.export() → spool → gRPC → SQLite → WebSocket → tail client
 {
   const got = new Map<string, (t: number) => void>();
   let live = false;
-  const tc = new TailClient({ address: col.address, filter: { rule: "delivery-only" }, onAlert: (a) => got.get(a.id)?.(performance.now()), onState: (st) => (live ||= st === "live") });
+  const tc = new TailClient({
+    address: col.address,
+    filter: { rule: "delivery-only" },
+    onAlert: (a) => got.get(a.id)?.(performance.now()),
+    onState: (st) => (live ||= st === "live"),
+  });
   tc.start();
   while (!live) await new Promise((r) => setTimeout(r, 10));
   const d: number[] = [];
@@ -107,7 +114,19 @@ console.log(`collector latency: ${JSON.stringify({ samples: samples.length, p50M
     const id = uuidv7();
     const t0 = performance.now();
     const arrived = new Promise<number>((r) => got.set(id, r));
-    await sink.export([{ id, time: new Date().toISOString().replace("Z", "000000Z"), rule: "delivery-only", priority: "Notice", source: "syscall", hostname: "h", output: "x", output_fields: {}, tags: [] }]);
+    await sink.export([
+      {
+        id,
+        time: new Date().toISOString().replace("Z", "000000Z"),
+        rule: "delivery-only",
+        priority: "Notice",
+        source: "syscall",
+        hostname: "h",
+        output: "x",
+        output_fields: {},
+        tags: [],
+      },
+    ]);
     d.push((await arrived) - t0);
     got.delete(id);
     await new Promise((r) => setTimeout(r, 20));
@@ -115,11 +134,17 @@ console.log(`collector latency: ${JSON.stringify({ samples: samples.length, p50M
   tc.stop();
   d.sort((a, b) => a - b);
   const q = (p: number) => +d[Math.min(d.length - 1, Math.floor((p / 100) * d.length))]!.toFixed(2);
-  console.log(`collector delivery latency: ${JSON.stringify({ samples: d.length, p50Ms: q(50), p90Ms: q(90), p99Ms: q(99), maxMs: +d.at(-1)!.toFixed(2), fsync, load1: +loadavg()[0]!.toFixed(2) })}`);
+  console.log(
+    `collector delivery latency: ${JSON.stringify({ samples: d.length, p50Ms: q(50), p90Ms: q(90), p99Ms: q(99), maxMs: +d.at(-1)!.toFixed(2), fsync, load1: +loadavg()[0]!.toFixed(2) })}`,
+  );
 }
 
 describe("syscall to vigil tail line", () => {
-  bench("cat /etc/shadow → alert → spool → collector → WebSocket → vigil tail line (includes spawning cat)", async () => {
-    await once();
-  }, { time: 3000, iterations: 20 });
+  bench(
+    "cat /etc/shadow → alert → spool → collector → WebSocket → vigil tail line (includes spawning cat)",
+    async () => {
+      await once();
+    },
+    { time: 3000, iterations: 20 },
+  );
 });

@@ -60,7 +60,9 @@ const dir = () => mkdtempSync(join(tmpdir(), "vigil-bench-"));
  */
 async function ingestCpu(): Promise<Record<string, number>> {
   const data = dir();
-  const child = spawnTs("agent/cli/main.ts", ["collector", "--listen", "127.0.0.1:0", "--data", data, "--retention", "0"], { env: { ...process.env, VIGIL_LOG_LEVEL: "info" } });
+  const child = spawnTs("agent/cli/main.ts", ["collector", "--listen", "127.0.0.1:0", "--data", data, "--retention", "0"], {
+    env: { ...process.env, VIGIL_LOG_LEVEL: "info" },
+  });
   const address = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stderr! }).on("line", (l) => {
       try {
@@ -77,7 +79,9 @@ async function ingestCpu(): Promise<Record<string, number>> {
     return Number(f[11]) + Number(f[12]);
   };
   const { PushRequest } = vigilProto();
-  const bufs = Array.from({ length: 120 }, () => Buffer.from(PushRequest.encode({ alerts: Array.from({ length: 500 }, (_v, i) => alertToProto(alert(i))) }).finish()));
+  const bufs = Array.from({ length: 120 }, () =>
+    Buffer.from(PushRequest.encode({ alerts: Array.from({ length: 500 }, (_v, i) => alertToProto(alert(i))) }).finish()),
+  );
   const c = new CollectorClient({ address });
   for (const b of bufs.slice(0, 20)) await c.pushRaw(b); // warm up
   const t0 = ticks();
@@ -88,7 +92,13 @@ async function ingestCpu(): Promise<Record<string, number>> {
   c.close();
   child.kill("SIGTERM");
   const alerts = 100 * 500;
-  return { alerts, wallSeconds: +wall.toFixed(3), collectorCpuSeconds: cpu, alertsPerSecWall: Math.round(alerts / wall), alertsPerCpuSecond: Math.round(alerts / cpu) };
+  return {
+    alerts,
+    wallSeconds: +wall.toFixed(3),
+    collectorCpuSeconds: cpu,
+    alertsPerSecWall: Math.round(alerts / wall),
+    alertsPerCpuSecond: Math.round(alerts / cpu),
+  };
 }
 console.log(`collector ingest cpu: ${JSON.stringify({ node: process.version, ...(await ingestCpu()) })}`);
 

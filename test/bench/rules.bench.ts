@@ -72,7 +72,9 @@ const rnd = (): number => {
 };
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
 
-const containers = Array.from({ length: 20 }, (_, i) => container({ id: `c${String(i).padStart(11, "0")}`, imageRepository: `registry.local/app-${i}`, k8s: { namespace: `ns-${i % 4}` } }));
+const containers = Array.from({ length: 20 }, (_, i) =>
+  container({ id: `c${String(i).padStart(11, "0")}`, imageRepository: `registry.local/app-${i}`, k8s: { namespace: `ns-${i % 4}` } }),
+);
 const init = proc({ comm: "systemd", pid: 1 });
 const hostProcs: ThreadInfo[] = [];
 for (const comm of ["nginx", "node", "python3", "java", "postgres", "sshd", "cron", "containerd", "kubelet", "bash", "ls", "cat", "grep", "make", "gcc"]) {
@@ -91,7 +93,18 @@ for (const c of containers) {
   }
 }
 const allProcs = [...hostProcs, ...ctrProcs];
-const LIB_FILES = ["/usr/lib/x86_64-linux-gnu/libc.so.6", "/etc/ld.so.cache", "/proc/self/status", "/usr/share/zoneinfo/UTC", "/etc/hosts", "/etc/resolv.conf", "/etc/passwd", "/var/lib/app/data.db", "/srv/www/index.html", "/tmp/cache.bin"];
+const LIB_FILES = [
+  "/usr/lib/x86_64-linux-gnu/libc.so.6",
+  "/etc/ld.so.cache",
+  "/proc/self/status",
+  "/usr/share/zoneinfo/UTC",
+  "/etc/hosts",
+  "/etc/resolv.conf",
+  "/etc/passwd",
+  "/var/lib/app/data.db",
+  "/srv/www/index.html",
+  "/tmp/cache.bin",
+];
 const WRITE_FILES = ["/var/lib/app/data.db", "/tmp/out.txt", "/var/log/app/app.log", "/srv/uploads/x.png"];
 
 function noMatchEvent(): SyscallEvent {
@@ -104,7 +117,13 @@ function noMatchEvent(): SyscallEvent {
     child.parent = p.comm === "bash" || p.comm === "sh" ? p : pick(hostProcs.filter((h) => h.comm === "bash"));
     return execve(child);
   }
-  if (r < 0.8) return ev({ type: "connect", res: 0, proc: p, fd: sockFd("10.1.0.5", 40000 + Math.floor(rnd() * 1000), pick(["10.96.0.10", "10.1.3.4", "172.16.5.5"]), pick([53, 443, 5432, 6379])) });
+  if (r < 0.8)
+    return ev({
+      type: "connect",
+      res: 0,
+      proc: p,
+      fd: sockFd("10.1.0.5", 40000 + Math.floor(rnd() * 1000), pick(["10.96.0.10", "10.1.3.4", "172.16.5.5"]), pick([53, 443, 5432, 6379])),
+    });
   if (r < 0.92) return ev({ type: "close", res: 0, args: { fd: 5 }, proc: p, fd: fileFd("/tmp/x") });
   if (r < 0.96) return ev({ type: "dup2", res: 7, args: { oldfd: 3, newfd: 7 }, proc: p, fd: fileFd("/tmp/x") });
   return ev({ type: "socket", res: 5, args: { domain: 2, type: 1, proto: 0 }, proc: p });
@@ -258,16 +277,32 @@ console.log(`rules bench: ${JSON.stringify(result)}`);
 if (sink < 0) console.log(sink);
 
 describe("rule engine: Falco stable rules", () => {
-  bench(`evaluate the ${MIX}-event mix (events/s = hz × ${MIX})`, () => {
-    for (let k = 0; k < events.length; k++) ruleset.evaluate(events[k] as SyscallEvent, onMatch);
-  }, { time: 2000 });
-  bench(`evaluate ${noMatch.length} non-matching events (events/s = hz × ${noMatch.length})`, () => {
-    for (let k = 0; k < noMatch.length; k++) ruleset.evaluate(noMatch[k] as SyscallEvent, onMatch);
-  }, { time: 2000 });
-  bench(`Vigil packs: evaluate the ${MIX}-event mix (events/s = hz × ${MIX})`, () => {
-    for (let k = 0; k < events.length; k++) packs.evaluate(events[k] as SyscallEvent, onMatch);
-  }, { time: 2000 });
-  bench("load and compile the stable rules file", () => {
-    loadRuleFiles([{ path: STABLE_RULES, text }]);
-  }, { time: 2000 });
+  bench(
+    `evaluate the ${MIX}-event mix (events/s = hz × ${MIX})`,
+    () => {
+      for (let k = 0; k < events.length; k++) ruleset.evaluate(events[k] as SyscallEvent, onMatch);
+    },
+    { time: 2000 },
+  );
+  bench(
+    `evaluate ${noMatch.length} non-matching events (events/s = hz × ${noMatch.length})`,
+    () => {
+      for (let k = 0; k < noMatch.length; k++) ruleset.evaluate(noMatch[k] as SyscallEvent, onMatch);
+    },
+    { time: 2000 },
+  );
+  bench(
+    `Vigil packs: evaluate the ${MIX}-event mix (events/s = hz × ${MIX})`,
+    () => {
+      for (let k = 0; k < events.length; k++) packs.evaluate(events[k] as SyscallEvent, onMatch);
+    },
+    { time: 2000 },
+  );
+  bench(
+    "load and compile the stable rules file",
+    () => {
+      loadRuleFiles([{ path: STABLE_RULES, text }]);
+    },
+    { time: 2000 },
+  );
 });

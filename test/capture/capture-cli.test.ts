@@ -50,11 +50,30 @@ describe("vigil capture inspect", () => {
   });
 
   it("fetches by alert ID from a collector, filters, and prints JSON", async () => {
-    const r = await runCli(["capture", "inspect", cap.alertId, "--collector", col.address, "--token", "t", "--type", "openat", "--grep", "shadow", "--output", "json"]);
+    const r = await runCli([
+      "capture",
+      "inspect",
+      cap.alertId,
+      "--collector",
+      col.address,
+      "--token",
+      "t",
+      "--type",
+      "openat",
+      "--grep",
+      "shadow",
+      "--output",
+      "json",
+    ]);
     expect(r.code, r.stderr).toBe(0);
-    const o = JSON.parse(r.stdout) as { container: { id: string }; events: { event: string; args: Record<string, string>; after_alert: boolean; comm: string }[] };
+    const o = JSON.parse(r.stdout) as {
+      container: { id: string };
+      events: { event: string; args: Record<string, string>; after_alert: boolean; comm: string }[];
+    };
     expect(o.container.id).toBe("cccccccccccc");
-    expect(o.events).toEqual([expect.objectContaining({ event: "openat", comm: "cat", after_alert: true, args: expect.objectContaining({ name: "/etc/shadow", flags: "O_RDONLY" }) })]);
+    expect(o.events).toEqual([
+      expect.objectContaining({ event: "openat", comm: "cat", after_alert: true, args: expect.objectContaining({ name: "/etc/shadow", flags: "O_RDONLY" }) }),
+    ]);
   });
 
   it.each([

@@ -42,7 +42,9 @@ describe("capture recorder", () => {
     const r = new CaptureRecorder({ perContainer: 64, logger: quiet() });
     const p1 = proc(C1);
     // times and sequence numbers past the small-integer range: boxed if stored as array elements
-    const evs = Array.from({ length: 256 }, (_v, i) => Object.assign(openat(p1, `/tmp/g${i}`), { sec: 1_796_000_000 + i, bootNs: 9_000_000_000_000 + i, num: 5_000_000_000 + i }));
+    const evs = Array.from({ length: 256 }, (_v, i) =>
+      Object.assign(openat(p1, `/tmp/g${i}`), { sec: 1_796_000_000 + i, bootNs: 9_000_000_000_000 + i, num: 5_000_000_000 + i }),
+    );
     for (let k = 0; k < 200; k++) for (const e of evs) r.record(e);
     const prof = new v8.GCProfiler();
     prof.start();
@@ -71,7 +73,12 @@ describe("capture recorder", () => {
     const cap = await decodeCapture(res.data);
     expect(cap.events.map((e) => e[F.args][2])).toEqual(["/before", "/after-1", "/after-2"]);
     expect(cap.alertIndex).toBe(1);
-    expect(cap.container).toMatchObject({ id: C1.id, name: "ctr-aaaaaaaaaaaa", image: "docker.io/library/busybox:1.36", k8s: { namespace: "prod", podName: "web-1" } });
+    expect(cap.container).toMatchObject({
+      id: C1.id,
+      name: "ctr-aaaaaaaaaaaa",
+      image: "docker.io/library/busybox:1.36",
+      k8s: { namespace: "prod", podName: "web-1" },
+    });
   });
 
   it("keeps every param kind through msgpack + gzip", async () => {
@@ -79,7 +86,11 @@ describe("capture recorder", () => {
     const p = proc(C1);
     const tuple = { family: 2, sip: "10.0.0.1", sport: 40000, dip: "1.2.3.4", dport: 443 };
     const evs = [
-      event("execve", [0, "sh", ["-c", "id"], 4242, 4242, 4000, "/", "sh", ["PATH=/bin"], 0, 7, 0xffffffff, 2, 0n, 0x1ffn, 0x1ffffffffffn, 77n, 0, 0, 0, "/bin/sh", 4242, 0], p),
+      event(
+        "execve",
+        [0, "sh", ["-c", "id"], 4242, 4242, 4000, "/", "sh", ["PATH=/bin"], 0, 7, 0xffffffff, 2, 0n, 0x1ffn, 0x1ffffffffffn, 77n, 0, 0, 0, "/bin/sh", 4242, 0],
+        p,
+      ),
       event("connect", [0, tuple, 3, tuple], p, { type: "ipv4", typechar: "4", name: "10.0.0.1:40000->1.2.3.4:443", tuple }),
       event("sendto", [5, new Uint8Array([104, 105, 0, 255, 10]), 3, 5, tuple], p),
     ];
@@ -115,7 +126,17 @@ describe("capture file", () => {
   ])("refuses %s with a coded error", async (name, data, code) => {
     let buf = data;
     if (buf === null) {
-      const base: CaptureFile = { format: "vigil-capture", version: 1, alertId: "x", rule: "r", hostname: "h", createdAt: "", container: { id: "host" } as never, alertIndex: 0, events: [] };
+      const base: CaptureFile = {
+        format: "vigil-capture",
+        version: 1,
+        alertId: "x",
+        rule: "r",
+        hostname: "h",
+        createdAt: "",
+        container: { id: "host" } as never,
+        alertIndex: 0,
+        events: [],
+      };
       buf = await encodeCapture(name === "a future version" ? ({ ...base, version: 2 } as never) : ({ ...base, events: [["nope"]] } as never));
     }
     await expect(decodeCapture(buf)).rejects.toMatchObject({ code });
@@ -131,10 +152,22 @@ describe("capture inspect", () => {
   const p = proc(C1, { parent: proc(C1, { comm: "bash", exepath: "/bin/bash", pid: 4000, tid: 4000 }) });
   const tuple = { family: 2, sip: "10.0.0.1", sport: 40000, dip: "1.2.3.4", dport: 443 };
   const cases: [string, ReturnType<typeof event>, string][] = [
-    ["openat", openat(p, "/etc/shadow", 0o1101), "cat[4242] openat(dirfd=AT_FDCWD, name=/etc/shadow, flags=O_WRONLY|O_CREAT|O_TRUNC, mode=00, dev=2049, ino=12345) = 3"],
-    ["openat failing", event("openat", [-2, -100, "/nope", 0, 0, 0, 0], p), "openat(dirfd=AT_FDCWD, name=/nope, flags=O_RDONLY, mode=00, dev=0, ino=0) = ENOENT"],
+    [
+      "openat",
+      openat(p, "/etc/shadow", 0o1101),
+      "cat[4242] openat(dirfd=AT_FDCWD, name=/etc/shadow, flags=O_WRONLY|O_CREAT|O_TRUNC, mode=00, dev=2049, ino=12345) = 3",
+    ],
+    [
+      "openat failing",
+      event("openat", [-2, -100, "/nope", 0, 0, 0, 0], p),
+      "openat(dirfd=AT_FDCWD, name=/nope, flags=O_RDONLY, mode=00, dev=0, ino=0) = ENOENT",
+    ],
     ["connect", event("connect", [0, tuple, 3, tuple], p), "connect(tuple=10.0.0.1:40000->1.2.3.4:443, fd=3, addr=1.2.3.4:443) = SUCCESS"],
-    ["execve", event("execve", [0, "sh", ["-c", "id"], 4242, 4242, 4000, "/", "sh"], p), "execve(exe=sh, args=-c id, tid=4242, pid=4242, ptid=4000, cwd=/, comm=sh) = SUCCESS"],
+    [
+      "execve",
+      event("execve", [0, "sh", ["-c", "id"], 4242, 4242, 4000, "/", "sh"], p),
+      "execve(exe=sh, args=-c id, tid=4242, pid=4242, ptid=4000, cwd=/, comm=sh) = SUCCESS",
+    ],
     ["hostile text", openat(p, "/tmp/\x1b]0;x\x07"), "name=/tmp/\\x1b]0;x\\x07"],
   ];
   it.each(cases)("renders %s", async (_n, e, want) => {

@@ -25,7 +25,15 @@ export function container(id: string, extra: Partial<ContainerInfo> = {}): Conta
     k8s:
       id === "host"
         ? undefined
-        : { podName: "web-1", namespace: "prod", podUid: "uid-1", sandboxId: undefined, podLabels: new Map([["tier", "front"]]), podIp: undefined, containerName: "web" },
+        : {
+            podName: "web-1",
+            namespace: "prod",
+            podUid: "uid-1",
+            sandboxId: undefined,
+            podLabels: new Map([["tier", "front"]]),
+            podIp: undefined,
+            containerName: "web",
+          },
     metaMissing: false,
     ...extra,
   };

@@ -105,7 +105,11 @@ describe("audit capture on the real kernel", () => {
 
     const rs = loadRuleFiles([{ path: rulesFile, text: RULES }]).ruleset;
     const fired: string[] = [];
-    const replay = new ReplaySource({ data: stored.data }, (e) => rs.evaluate(e, (r, ev) => fired.push(`${r.name}:${String(r.format(ev).fields["proc.pid"])}`)), quiet());
+    const replay = new ReplaySource(
+      { data: stored.data },
+      (e) => rs.evaluate(e, (r, ev) => fired.push(`${r.name}:${String(r.format(ev).fields["proc.pid"])}`)),
+      quiet(),
+    );
     await replay.start();
     expect(fired).toContain(`Shadow read with capture:${String(a.output_fields["proc.pid"])}`);
   });

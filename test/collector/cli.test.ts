@@ -47,7 +47,7 @@ describe("vigil collector / alerts query / tail", () => {
     const { address } = await collector("127.0.0.1:0", tempDir());
     const client = new CollectorClient({ address, token: TOKEN });
     const a1 = makeAlert({ rule: "Read sensitive file", priority: "Error" });
-    const a2 = makeAlert({ rule: "Shell in container", priority: "Notice" }, );
+    const a2 = makeAlert({ rule: "Shell in container", priority: "Notice" });
     await client.push([a1, a2], []);
     client.close();
     const r = await runCli(["alerts", "query", "--collector", address, "--token", TOKEN, "--priority", "warning", "--output", "json"]);
@@ -89,10 +89,14 @@ describe("vigil collector / alerts query / tail", () => {
       await client.push(batch, []);
     };
     // the tail connects asynchronously: push until its first line shows up, then count from there
-    await waitFor(async () => {
-      await push(2);
-      return lines.length > 0;
-    }, 15_000, "tail's first line");
+    await waitFor(
+      async () => {
+        await push(2);
+        return lines.length > 0;
+      },
+      15_000,
+      "tail's first line",
+    );
     const firstSeen = want.indexOf(lines[0]!.id);
     await push(20);
     await waitFor(() => lines.length === want.length - firstSeen, 5000, "live alerts");

@@ -79,7 +79,14 @@ describe("collector ingest (gRPC)", () => {
 
   it.each([
     ["garbage", Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f])],
-    ["truncated", Buffer.from(vigilProto().PushRequest.encode({ alerts: [alertToProto(makeAlert())] }).finish()).subarray(0, 40)],
+    [
+      "truncated",
+      Buffer.from(
+        vigilProto()
+          .PushRequest.encode({ alerts: [alertToProto(makeAlert())] })
+          .finish(),
+      ).subarray(0, 40),
+    ],
     ["invalid wire type", Buffer.from([0x7f, 0x00])],
   ])("refuses a malformed request (%s) with INVALID_ARGUMENT", async (_n, body) => {
     const before = col.stats()["refused_malformed"]!;
@@ -247,9 +254,21 @@ describe("collector query filters", () => {
     };
     col.ingest([
       mk("old", { time: "2026-01-01T00:00:00.000000001Z", rule: "Old rule", priority: "Critical" }),
-      mk("shadow", { time: "2026-06-01T00:00:00Z", rule: "Read shadow", priority: "Error", hostname: "node-b" }, { "k8s.ns.name": "prod", "k8s.pod.name": "api-7" }),
-      mk("shell", { time: "2026-06-02T00:00:00Z", rule: "Shell in container", priority: "Notice", tags: ["T1059", "shell"] }, { "container.name": "sidecar", "container.id": "0123456789ab" }),
-      mk("debug", { time: "2026-06-03T00:00:00Z", rule: "Debug thing", priority: "Debug", tags: ["T1059"] }, { "container.image.repository": "quay.io/x/busybox", "container.image.tag": "1" }),
+      mk(
+        "shadow",
+        { time: "2026-06-01T00:00:00Z", rule: "Read shadow", priority: "Error", hostname: "node-b" },
+        { "k8s.ns.name": "prod", "k8s.pod.name": "api-7" },
+      ),
+      mk(
+        "shell",
+        { time: "2026-06-02T00:00:00Z", rule: "Shell in container", priority: "Notice", tags: ["T1059", "shell"] },
+        { "container.name": "sidecar", "container.id": "0123456789ab" },
+      ),
+      mk(
+        "debug",
+        { time: "2026-06-03T00:00:00Z", rule: "Debug thing", priority: "Debug", tags: ["T1059"] },
+        { "container.image.repository": "quay.io/x/busybox", "container.image.tag": "1" },
+      ),
     ]);
   });
   afterAll(() => col.close());

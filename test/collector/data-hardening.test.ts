@@ -154,7 +154,13 @@ describe("alert size, time bounds and captures at a real collector", () => {
   let storeClient: CollectorClient;
   beforeAll(async () => {
     // a message limit above the 8 MiB alert, so the alert itself is what is refused
-    col = await startCollector({ listen: "127.0.0.1:0", dataDir: ":memory:", logger: quiet(), retentionMs: 0, limits: { max_message_bytes: 16 * 1024 * 1024 } });
+    col = await startCollector({
+      listen: "127.0.0.1:0",
+      dataDir: ":memory:",
+      logger: quiet(),
+      retentionMs: 0,
+      limits: { max_message_bytes: 16 * 1024 * 1024 },
+    });
     storing = await startCollector({ listen: "127.0.0.1:0", dataDir: ":memory:", logger: quiet(), retentionMs: 0, limits: { orphan_captures: "store" } });
     client = new CollectorClient({ address: col.address, token: "" });
     storeClient = new CollectorClient({ address: storing.address, token: "" });
@@ -275,7 +281,15 @@ describe("live tail frames", () => {
       });
       const batch = Array.from({ length: 20 }, () => makeAlert({ output: "o".repeat(16 * 1024) }));
       expect(col.ingest(batch).stored).toBe(20);
-      await waitFor(() => frames.join("").split("\n").filter((l) => l !== "").length === 20, 5000, "20 alerts over the tail");
+      await waitFor(
+        () =>
+          frames
+            .join("")
+            .split("\n")
+            .filter((l) => l !== "").length === 20,
+        5000,
+        "20 alerts over the tail",
+      );
       expect(frames.length).toBeGreaterThan(1);
       for (const f of frames) expect(Buffer.byteLength(f)).toBeLessThanOrEqual(64 * 1024 + 20 * 1024);
     } finally {
@@ -290,7 +304,8 @@ describe("store pages", () => {
     const s = new AlertStore({ dataDir: ":memory:" });
     const alerts: Alert[] = [];
     // equal times across page boundaries: the cursor must order by seq within a time
-    for (let i = 0; i < 50; i++) alerts.push(makeAlert({ time: `2026-06-01T00:00:0${i % 3}.000000000Z`, output: "o".repeat(i % 7 === 0 ? 70_000 : i % 2 === 0 ? 20_000 : 10) }));
+    for (let i = 0; i < 50; i++)
+      alerts.push(makeAlert({ time: `2026-06-01T00:00:0${i % 3}.000000000Z`, output: "o".repeat(i % 7 === 0 ? 70_000 : i % 2 === 0 ? 20_000 : 10) }));
     s.insert(alerts);
     const want = s.query({}, 1000).map((x) => x.alert.id);
     const got: string[] = [];
@@ -316,7 +331,22 @@ describe("store pages", () => {
     s.insert([a]);
     s.db.prepare("UPDATE alerts SET json = ? WHERE id = ?").run(JSON.stringify(a), a.id);
     const p = s.queryPage({}, { order: "time", limit: 10, maxBytes: 1024 * 1024 });
-    expect(JSON.parse(p.rows[0]!.json)).toEqual(JSON.parse(JSON.stringify({ id: a.id, uuid: a.id, output: a.output, priority: a.priority, rule: a.rule, time: a.time, output_fields: a.output_fields, source: a.source, tags: a.tags, hostname: a.hostname })));
+    expect(JSON.parse(p.rows[0]!.json)).toEqual(
+      JSON.parse(
+        JSON.stringify({
+          id: a.id,
+          uuid: a.id,
+          output: a.output,
+          priority: a.priority,
+          rule: a.rule,
+          time: a.time,
+          output_fields: a.output_fields,
+          source: a.source,
+          tags: a.tags,
+          hostname: a.hostname,
+        }),
+      ),
+    );
     expect(s.query({}, 10)[0]!.alert).toEqual(a);
     s.close();
   });

@@ -33,8 +33,27 @@ afterEach(async () => {
 
 describe("Falco gRPC outputs source", () => {
   it("converts a response like Falco's client would read it", () => {
-    const a = falcoResponseToAlert({ time: { seconds: 1795000000, nanos: 7 }, priority: 2, rule: "r", output: "o", output_fields: { a: "1", b: "null" }, tags: ["x"], source: "" , source_deprecated: 1 }, "me");
-    expect(a).toMatchObject({ time: "2026-11-18T11:06:40.000000007Z", priority: "Critical", source: "k8s_audit", hostname: "me", output_fields: { a: "1", b: null }, tags: ["x"] });
+    const a = falcoResponseToAlert(
+      {
+        time: { seconds: 1795000000, nanos: 7 },
+        priority: 2,
+        rule: "r",
+        output: "o",
+        output_fields: { a: "1", b: "null" },
+        tags: ["x"],
+        source: "",
+        source_deprecated: 1,
+      },
+      "me",
+    );
+    expect(a).toMatchObject({
+      time: "2026-11-18T11:06:40.000000007Z",
+      priority: "Critical",
+      source: "k8s_audit",
+      hostname: "me",
+      output_fields: { a: "1", b: null },
+      tags: ["x"],
+    });
     expect(() => falcoResponseToAlert({}, "me")).toThrow();
   });
 
@@ -108,11 +127,15 @@ describe("Falco gRPC outputs source", () => {
       child.on("exit", (c) => reject(new Error(`collector exited ${c}`)));
     });
     let rules: string[] = [];
-    await waitFor(async () => {
-      const r = ndjson(await (await fetch(`http://${address}/api/v1/alerts?node=falco-host`)).text()) as { rule: string }[];
-      rules = r.map((a) => a.rule);
-      return rules.length === 4;
-    }, 10_000, "4 Falco alerts stored");
+    await waitFor(
+      async () => {
+        const r = ndjson(await (await fetch(`http://${address}/api/v1/alerts?node=falco-host`)).text()) as { rule: string }[];
+        rules = r.map((a) => a.rule);
+        return rules.length === 4;
+      },
+      10_000,
+      "4 Falco alerts stored",
+    );
     expect(rules).toEqual(["Falco rule 0", "Falco rule 1", "Falco rule 2", "Falco rule 3"]);
   });
 });

@@ -5,11 +5,13 @@ import { FDS_PER_CONNECTION, openFileLimit } from "../../collector/conn-limit.js
 import { startCollector } from "../../collector/server.js";
 import { memoryLogger, tempDir } from "./helpers.js";
 
-const MSG = "open-file limit is below what max_connections needs (3 descriptors per gRPC connection): raise ulimit -n or lower collector.limits.max_connections";
+const MSG =
+  "open-file limit is below what max_connections needs (3 descriptors per gRPC connection): raise ulimit -n or lower collector.limits.max_connections";
 
 describe("open-file limit check", () => {
   it("reads the soft limit from /proc/self/limits text", () => {
-    const text = "Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 524288               files\n";
+    const text =
+      "Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 524288               files\n";
     expect(openFileLimit(text)).toBe(1024);
     expect(openFileLimit("Max open files            unlimited            unlimited            files\n")).toBeUndefined();
     expect(openFileLimit()).toBeGreaterThan(0);

@@ -12,7 +12,13 @@ import { quiet, tempDir, waitFor } from "./helpers.js";
 const TOKEN = "heartbeat-token";
 let col: RunningCollector;
 beforeAll(async () => {
-  col = await startCollector({ listen: "127.0.0.1:0", dataDir: tempDir(), token: TOKEN, logger: quiet(), limits: { keepalive_time_ms: 200, ws_max_payload: 4096 } });
+  col = await startCollector({
+    listen: "127.0.0.1:0",
+    dataDir: tempDir(),
+    token: TOKEN,
+    logger: quiet(),
+    limits: { keepalive_time_ms: 200, ws_max_payload: 4096 },
+  });
 });
 afterAll(() => col.close());
 

@@ -105,7 +105,10 @@ describe("WebSocket tail", () => {
     let fastCount = 0;
     let slowClose = 0;
     fast.on("message", (d: WebSocket.RawData) => {
-      fastCount += d.toString().split("\n").filter((l) => l.startsWith('{"type":"alert"')).length;
+      fastCount += d
+        .toString()
+        .split("\n")
+        .filter((l) => l.startsWith('{"type":"alert"')).length;
     });
     slow.on("close", (code) => (slowClose = code));
     await Promise.all([new Promise((r) => slow.on("open", r)), new Promise((r) => fast.on("open", r))]);

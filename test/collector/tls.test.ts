@@ -36,7 +36,14 @@ describe("collector over TLS", () => {
   it("ingests over gRPC with TLS, serves HTTPS queries and a wss:// tail", async () => {
     const got: Alert[] = [];
     let live = false;
-    const tail = new TailClient({ address: col.address, token: "tls-token", filter: {}, tls: { ca }, onAlert: (a) => got.push(a), onState: (s) => (live ||= s === "live") });
+    const tail = new TailClient({
+      address: col.address,
+      token: "tls-token",
+      filter: {},
+      tls: { ca },
+      onAlert: (a) => got.push(a),
+      onState: (s) => (live ||= s === "live"),
+    });
     tail.start();
     await waitFor(() => live, 5000, "wss tail live");
     const client = new CollectorClient({ address: col.address, token: "tls-token", tlsCa: ca });

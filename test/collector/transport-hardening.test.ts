@@ -163,7 +163,13 @@ describe("gRPC: refused on the metadata, before the message is read", () => {
     const session = h2connect(`http://${col.address}`);
     session.on("error", () => undefined);
     const stalled = [0, 1].map(() => {
-      const req = session.request({ ":method": "POST", ":path": PUSH_PATH, "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${TOKEN}` });
+      const req = session.request({
+        ":method": "POST",
+        ":path": PUSH_PATH,
+        "content-type": "application/grpc",
+        te: "trailers",
+        authorization: `Bearer ${TOKEN}`,
+      });
       req.on("error", () => undefined);
       req.write(Buffer.from([0, 0, 0, 0x40, 0]));
       return req;
@@ -186,12 +192,18 @@ describe("gRPC: refused on the metadata, before the message is read", () => {
     const col = await collector({ limits: { request_timeout_ms: 500, headers_timeout_ms: 500 } });
     const session = h2connect(`http://${col.address}`);
     session.on("error", () => undefined);
-    const req = session.request({ ":method": "POST", ":path": PUSH_PATH, "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${TOKEN}` });
+    const req = session.request({
+      ":method": "POST",
+      ":path": PUSH_PATH,
+      "content-type": "application/grpc",
+      te: "trailers",
+      authorization: `Bearer ${TOKEN}`,
+    });
     req.on("error", () => undefined);
     req.write(Buffer.from([0, 0, 0, 0x40, 0, 1, 2]));
     const t0 = Date.now();
     const code = await new Promise<number>((resolve) => {
-      let c = -1;
+      const c = -1;
       // trailers-only answer; the client's own half stays open until it ends it
       req.on("response", (h) => resolve(Number(h["grpc-status"] ?? c)));
       req.on("close", () => resolve(c));

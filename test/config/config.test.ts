@@ -35,7 +35,10 @@ describe("defaults", () => {
 describe("file", () => {
   it("reads a file, and VIGIL_CONFIG names it when no file is given", () => {
     const f = join(dir, "a.yaml");
-    writeFileSync(f, "metrics:\n  port: 9999\nrules:\n  files: [/x.yaml, /y.yaml]\n  min_priority: warning\nsinks:\n  collector:\n    spool:\n      max_bytes: 1GiB\n");
+    writeFileSync(
+      f,
+      "metrics:\n  port: 9999\nrules:\n  files: [/x.yaml, /y.yaml]\n  min_priority: warning\nsinks:\n  collector:\n    spool:\n      max_bytes: 1GiB\n",
+    );
     for (const c of [loadConfig({ file: f, env: {} }), loadConfig({ env: { VIGIL_CONFIG: f } })]) {
       expect(c.metrics.port).toBe(9999);
       expect(c.rules.files).toEqual(["/x.yaml", "/y.yaml"]);

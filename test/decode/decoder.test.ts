@@ -80,7 +80,7 @@ describe("FrameDecoder bad input is counted, skipped, never thrown", () => {
   it("survives random garbage", () => {
     const { dec } = collect();
     let seed = 1;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) & 0xff);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) & 0xff;
     const junk = Buffer.from(Array.from({ length: 200_000 }, rnd));
     expect(() => {
       for (let o = 0; o < junk.length; o += 997) dec.push(junk.subarray(o, o + 997));
@@ -145,7 +145,7 @@ describe("FrameDecoder chunk boundaries anywhere", () => {
     whole.dec.push(all);
     expect(whole.seen.some((s) => s.fdName === "/tmp/ünï-0/naïve")).toBe(true);
     let seed = 9;
-    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
     for (const maxChunk of [3, 90, 700, 70_000]) {
       const c = collect();
       for (let o = 0; o < all.length; ) {

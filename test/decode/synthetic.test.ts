@@ -40,7 +40,9 @@ describe("synthetic frames", () => {
     expect(stats["resync_bytes"]).toBe(0);
     expect(stats["events"]).toBe(20 * framesPerProcess(ALL));
     // every call type and the process life: clone from both sides, exec, exit
-    for (const name of ALL) if (!["clone3", "fork", "vfork", "execveat"].includes(name)) expect(byType.get(name) ?? 0, name).toBeGreaterThanOrEqual(name === "execve" || name === "procexit" ? 20 : 1);
+    for (const name of ALL)
+      if (!["clone3", "fork", "vfork", "execveat"].includes(name))
+        expect(byType.get(name) ?? 0, name).toBeGreaterThanOrEqual(name === "execve" || name === "procexit" ? 20 : 1);
     expect(controls[0]?.type).toBe("ready");
   });
 

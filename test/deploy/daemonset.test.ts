@@ -260,7 +260,12 @@ describe("collector", () => {
   });
 
   it("takes alert pushes only from the agents", () => {
-    const np = find<{ spec: { podSelector: { matchLabels: Record<string, string> }; ingress: { from: { podSelector: { matchLabels?: Record<string, string> } }[]; ports: { port: number }[] }[] } }>("NetworkPolicy", "vigil-collector");
+    const np = find<{
+      spec: {
+        podSelector: { matchLabels: Record<string, string> };
+        ingress: { from: { podSelector: { matchLabels?: Record<string, string> } }[]; ports: { port: number }[] }[];
+      };
+    }>("NetworkPolicy", "vigil-collector");
     const labels = (dep.spec.template as unknown as { metadata: { labels: Record<string, string> } }).metadata.labels;
     for (const [k, v] of Object.entries(np.spec.podSelector.matchLabels)) expect(labels[k]).toBe(v);
     const ingest = np.spec.ingress.find((r) => r.ports.some((p) => p.port === 9377));
@@ -274,7 +279,11 @@ describe("collector", () => {
     const tmp = mkdtempSync(join(tmpdir(), "vigil-deploy-collector-"));
     const tokenFile = join(tmp, "token");
     writeFileSync(tokenFile, "deploy-test-token-0123456789\n");
-    const swap: Record<string, string> = { "/var/lib/vigil-collector": join(tmp, "data"), "/var/run/secrets/vigil/token": tokenFile, "0.0.0.0:9377": "127.0.0.1:0" };
+    const swap: Record<string, string> = {
+      "/var/lib/vigil-collector": join(tmp, "data"),
+      "/var/run/secrets/vigil/token": tokenFile,
+      "0.0.0.0:9377": "127.0.0.1:0",
+    };
     const args = (c.args ?? []).map((a) => swap[a] ?? a);
     expect(args[0]).toBe("collector");
     expect(args).toContain(tokenFile);

@@ -105,7 +105,9 @@ describe("configured host name", () => {
         cb(null, Buffer.from(PushResponse.encode({ acked_ids: req.alerts.map((x) => x.id) }).finish()));
       },
     });
-    const port = await new Promise<number>((res, rej) => server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) => (err ? rej(err) : res(p))));
+    const port = await new Promise<number>((res, rej) =>
+      server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) => (err ? rej(err) : res(p))),
+    );
     const sink = createCollectorSink({ address: `127.0.0.1:${port}`, spoolDir: join(dir, "spool"), hostname: "my-node", logger: quiet(), backoffMinMs: 20 });
     try {
       expect(await sink.export([makeAlert({ hostname: "my-node" })])).toEqual({ ok: true });

@@ -47,7 +47,11 @@ describe("rules.limits configuration", () => {
     let out = "";
     expect(runRulesCheck([file], { output: "text" }, (s) => (out += s))).toBe(0);
     out = "";
-    const code = runRulesCheck([file], { output: "text", expansion: ruleLimitsFromConfig(loadConfig({ env: { VIGIL_RULES_LIMITS_MAX_EXPANSION_NODES: "1000" } }).rules.limits) }, (s) => (out += s));
+    const code = runRulesCheck(
+      [file],
+      { output: "text", expansion: ruleLimitsFromConfig(loadConfig({ env: { VIGIL_RULES_LIMITS_MAX_EXPANSION_NODES: "1000" } }).rules.limits) },
+      (s) => (out += s),
+    );
     expect(code).toBe(1);
     expect(out).toMatch(/many\.yaml:\d+:\d+: error .*expansion exceeds 1000 nodes/);
   });

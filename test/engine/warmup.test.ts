@@ -62,7 +62,11 @@ describe("warmUp", () => {
       }
       console.log(JSON.stringify({ compiled, turbofan: Object.values(turbofan).filter(Boolean).length }));`;
     const run = (n: number) => {
-      const r = spawnSync(process.execPath, ["--allow-natives-syntax", "--input-type=module", "-e", script, String(n)], { cwd: REPO_ROOT, encoding: "utf8", timeout: 60_000 });
+      const r = spawnSync(process.execPath, ["--allow-natives-syntax", "--input-type=module", "-e", script, String(n)], {
+        cwd: REPO_ROOT,
+        encoding: "utf8",
+        timeout: 60_000,
+      });
       expect(r.status, r.stderr).toBe(0);
       return JSON.parse(r.stdout.trim()) as { compiled: Record<string, boolean>; turbofan: number };
     };
@@ -87,7 +91,12 @@ describe("warmUp", () => {
       source: (c) => {
         ctx = c;
         // a real event while the warm-up runs (the source starts meanwhile)
-        return { name: "fake", start: async () => void c.onEvent(openat("/etc/shadow", 0, proc({ comm: "cat" }))), stop: async () => undefined, stats: () => ({}) };
+        return {
+          name: "fake",
+          start: async () => void c.onEvent(openat("/etc/shadow", 0, proc({ comm: "cat" }))),
+          stop: async () => undefined,
+          stats: () => ({}),
+        };
       },
     });
     await p.start();

@@ -65,7 +65,12 @@ const dir = mkdtempSync(join(tmpdir(), "vigil-enrich-e2e-"));
 const ctrId = `vigil-e2e-${tag}`;
 let podId: string | undefined;
 let criId: string;
-const pod: PodSpec = { name: `shop-${tag}`, namespace: "payments", uid: `a1b2c3d4-${tag.padStart(4, "0").slice(-4)}-4000-8000-00000000e2e0`, labels: { app: "shop", tier: "backend" } };
+const pod: PodSpec = {
+  name: `shop-${tag}`,
+  namespace: "payments",
+  uid: `a1b2c3d4-${tag.padStart(4, "0").slice(-4)}-4000-8000-00000000e2e0`,
+  labels: { app: "shop", tier: "backend" },
+};
 
 beforeAll(async () => {
   ({ sock, busybox } = prepareRuntime());

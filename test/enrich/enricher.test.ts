@@ -88,12 +88,14 @@ describe("ContainerEnricher with containerd", () => {
     const id = `vigil-enrich-${tag}-a`;
     ctrIds.push(id);
     removeContainer(sock, "default", id);
-    const pid = runContainer(sock, "default", id, BUSYBOX_IMAGE, ["/bin/sleep", "600"], [
-      "--label",
-      "app=demo",
-      "--mount",
-      `type=bind,src=${mountSrc},dst=/data,options=rbind:ro`,
-    ]);
+    const pid = runContainer(
+      sock,
+      "default",
+      id,
+      BUSYBOX_IMAGE,
+      ["/bin/sleep", "600"],
+      ["--label", "app=demo", "--mount", `type=bind,src=${mountSrc},dst=/data,options=rbind:ro`],
+    );
     const before = Date.now();
     const log = captureLogger();
     const en = new ContainerEnricher({ socket: sock, logger: log.logger, waitMs: 2000 });
@@ -211,7 +213,13 @@ describe("ContainerEnricher with containerd", () => {
   });
 
   test("a CRI pod (kubelet labels, host network): every k8s field, for the container and its sandbox", async () => {
-    const p: PodSpec = { name: `web-${tag}`, namespace: "shop", uid: `0f3c2a1e-${tag.padStart(4, "0").slice(-4)}-4c5d-8e9f-0123456789ab`, labels: { app: "web", tier: "frontend" }, privileged: true };
+    const p: PodSpec = {
+      name: `web-${tag}`,
+      namespace: "shop",
+      uid: `0f3c2a1e-${tag.padStart(4, "0").slice(-4)}-4c5d-8e9f-0123456789ab`,
+      labels: { app: "web", tier: "frontend" },
+      privileged: true,
+    };
     const pod: CriPod = await cri.runPod(p);
     pods.push(pod.id);
     const cid = await cri.runContainer(pod, p, { name: "nginx", image: BUSYBOX_IMAGE, command: ["/bin/sleep", "600"], privileged: true });
@@ -434,4 +442,3 @@ describe("ContainerEnricher without a runtime", () => {
     }
   }, 90_000);
 });
-

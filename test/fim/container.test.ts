@@ -30,7 +30,9 @@ run("FileIntegrity in a real container", () => {
   let ctn: ContainerInfo;
 
   const sh = (cmd: string) =>
-    execFileSync("ctr", ["-a", sock, "-n", "default", "task", "exec", "--exec-id", `x${Math.random().toString(36).slice(2)}`, id, "/bin/sh", "-c", cmd], { stdio: "pipe" });
+    execFileSync("ctr", ["-a", sock, "-n", "default", "task", "exec", "--exec-id", `x${Math.random().toString(36).slice(2)}`, id, "/bin/sh", "-c", cmd], {
+      stdio: "pipe",
+    });
 
   beforeAll(async () => {
     sock = prepareRuntime().sock;

@@ -26,11 +26,40 @@ let webhook: WebhookServer;
 const limits = { headers_timeout_ms: 1000, request_timeout_ms: 2000 };
 
 beforeAll(async () => {
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+    ],
+    { stdio: "ignore" },
+  );
   cert = readFileSync(join(dir, "cert.pem"), "utf8");
   const m = new Metrics({ cgroups: false });
   metricsSrv = await startMetricsServer({ port: 0, host: "127.0.0.1", logger, ready: () => true, metrics: m, limits: { ...limits, max_connections: 1024 } });
-  webhook = await startWebhookServer({ port: 0, host: "127.0.0.1", cert, key: readFileSync(join(dir, "key.pem")), logger, inject: { image: "ghcr.io/vigil-security/vigil:0.1.0" }, metrics: m, limits: { ...limits, max_body_bytes: 64 * 1024, max_connections: 1024 } });
+  webhook = await startWebhookServer({
+    port: 0,
+    host: "127.0.0.1",
+    cert,
+    key: readFileSync(join(dir, "key.pem")),
+    logger,
+    inject: { image: "ghcr.io/vigil-security/vigil:0.1.0" },
+    metrics: m,
+    limits: { ...limits, max_body_bytes: 64 * 1024, max_connections: 1024 },
+  });
 });
 afterAll(async () => {
   await metricsSrv?.close();
@@ -44,7 +73,13 @@ const request = fc.record({
   method: fc.oneof(fc.constantFrom("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PRI", "CONNECT"), token, text),
   path: fc.oneof(fc.constantFrom("/healthz", "/readyz", "/metrics", "/mutate", "*", "/../../etc/passwd", "/%E0%A4%A"), fc.webPath(), text),
   version: fc.constantFrom("HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/9.9", ""),
-  headers: fc.array(fc.tuple(fc.oneof(token, fc.constantFrom("content-length", "content-type", "transfer-encoding", "expect", "connection")), fc.oneof(text, fc.constantFrom("application/json", "chunked", "100-continue", "-1", "99999999999", "0", "close"))), { maxLength: 6 }),
+  headers: fc.array(
+    fc.tuple(
+      fc.oneof(token, fc.constantFrom("content-length", "content-type", "transfer-encoding", "expect", "connection")),
+      fc.oneof(text, fc.constantFrom("application/json", "chunked", "100-continue", "-1", "99999999999", "0", "close")),
+    ),
+    { maxLength: 6 },
+  ),
   body: fc.oneof(text, fc.json(), fc.constant(JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { uid: "u-1" } }))),
 });
 type Req = typeof request extends fc.Arbitrary<infer T> ? T : never;
@@ -58,7 +93,9 @@ function wire(r: Req): string {
 function send(tls: boolean, port: number, data: string): Promise<number> {
   return new Promise((resolve, reject) => {
     let reply = "";
-    const s = tls ? tlsConnect({ host: "127.0.0.1", port, ca: cert, servername: "localhost" }, () => s.end(data, "latin1")) : netConnect(port, "127.0.0.1", () => s.end(data, "latin1"));
+    const s = tls
+      ? tlsConnect({ host: "127.0.0.1", port, ca: cert, servername: "localhost" }, () => s.end(data, "latin1"))
+      : netConnect(port, "127.0.0.1", () => s.end(data, "latin1"));
     const timer = setTimeout(() => {
       s.destroy();
       reject(new Error(`no answer nor close within 5 s to ${JSON.stringify(data.slice(0, 200))}`));

@@ -97,17 +97,48 @@ const hostile = fc.oneof(
   fc.nat({ max: 5000 }).map((n) => "x".repeat(n)),
 );
 
-const QUERY_KEYS = ["since", "until", "rule", "priority", "tag", "node", "namespace", "pod", "container", "image", "limit", "after", "after_seq", "token", "cursor", "format"];
-const query = fc
-  .array(fc.tuple(fc.oneof(fc.constantFrom(...QUERY_KEYS), fc.string({ maxLength: 10 })), hostile), { maxLength: 6 })
-  .map((kv) => {
-    const p = new URLSearchParams();
-    for (const [k, v] of kv) p.append(k, v);
-    return p.toString();
-  });
+const QUERY_KEYS = [
+  "since",
+  "until",
+  "rule",
+  "priority",
+  "tag",
+  "node",
+  "namespace",
+  "pod",
+  "container",
+  "image",
+  "limit",
+  "after",
+  "after_seq",
+  "token",
+  "cursor",
+  "format",
+];
+const query = fc.array(fc.tuple(fc.oneof(fc.constantFrom(...QUERY_KEYS), fc.string({ maxLength: 10 })), hostile), { maxLength: 6 }).map((kv) => {
+  const p = new URLSearchParams();
+  for (const [k, v] of kv) p.append(k, v);
+  return p.toString();
+});
 
-const rawEscapes = fc.array(fc.oneof(fc.constantFrom("%", "%E0", "%A4%A", "%C0%AF", "%2F", "%25", "%00", "/", "."), fc.stringMatching(/^[A-Za-z0-9._~-]{0,8}$/)), { maxLength: 6 }).map((a) => a.join(""));
-const PATHS = ["/", "/healthz", "/metrics", "/api/v1/alerts", "/api/v1/stats", "/api/v1/falco", "/api/v1/captures/", "/api/v1/tail", "/api/v1/", "/api/v2/alerts", "//", "/healthz/", "/api/v1/alerts/"];
+const rawEscapes = fc
+  .array(fc.oneof(fc.constantFrom("%", "%E0", "%A4%A", "%C0%AF", "%2F", "%25", "%00", "/", "."), fc.stringMatching(/^[A-Za-z0-9._~-]{0,8}$/)), { maxLength: 6 })
+  .map((a) => a.join(""));
+const PATHS = [
+  "/",
+  "/healthz",
+  "/metrics",
+  "/api/v1/alerts",
+  "/api/v1/stats",
+  "/api/v1/falco",
+  "/api/v1/captures/",
+  "/api/v1/tail",
+  "/api/v1/",
+  "/api/v2/alerts",
+  "//",
+  "/healthz/",
+  "/api/v1/alerts/",
+];
 const path = fc
   .tuple(fc.constantFrom(...PATHS), rawEscapes, fc.option(query, { nil: undefined }))
   .map(([p, e, q]) => `${p}${e}${q !== undefined ? `?${q}` : ""}`);
@@ -118,17 +149,19 @@ const falcoBody = fc.oneof(
   fc.constant(undefined),
   fc.string({ maxLength: 200 }),
   fc.constant(JSON.stringify(alertToJson(makeAlert()))),
-  fc.record({
-    uuid: fc.oneof(fc.uuid(), hostile),
-    output: hostile,
-    priority: fc.oneof(fc.constantFrom("Warning", "Critical", "Debug", "info"), hostile),
-    rule: hostile,
-    time: fc.oneof(fc.constant(new Date().toISOString()), hostile),
-    output_fields: fc.dictionary(fc.string({ maxLength: 20 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 8 }),
-    tags: fc.array(fc.oneof(hostile, fc.integer()), { maxLength: 4 }),
-    hostname: fc.option(hostile, { nil: undefined }),
-    source: fc.option(hostile, { nil: undefined }),
-  }).map((o) => JSON.stringify(o)),
+  fc
+    .record({
+      uuid: fc.oneof(fc.uuid(), hostile),
+      output: hostile,
+      priority: fc.oneof(fc.constantFrom("Warning", "Critical", "Debug", "info"), hostile),
+      rule: hostile,
+      time: fc.oneof(fc.constant(new Date().toISOString()), hostile),
+      output_fields: fc.dictionary(fc.string({ maxLength: 20 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 8 }),
+      tags: fc.array(fc.oneof(hostile, fc.integer()), { maxLength: 4 }),
+      hostname: fc.option(hostile, { nil: undefined }),
+      source: fc.option(hostile, { nil: undefined }),
+    })
+    .map((o) => JSON.stringify(o)),
   fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
 );
 
@@ -261,9 +294,15 @@ describe("fuzz: collector HTTP routes", () => {
           ]),
         );
       await fc.assert(
-        fc.asyncProperty(fc.oneof(requestish, fc.uint8Array({ maxLength: 2000 }).map((u) => Buffer.from(u))), async (data) => {
-          await rawExchange(data);
-        }),
+        fc.asyncProperty(
+          fc.oneof(
+            requestish,
+            fc.uint8Array({ maxLength: 2000 }).map((u) => Buffer.from(u)),
+          ),
+          async (data) => {
+            await rawExchange(data);
+          },
+        ),
         params(runs),
       );
       await healthy();
@@ -362,14 +401,16 @@ describe("fuzz: collector gRPC ingest", () => {
       });
       const request = fc.oneof(
         // structurally valid protobuf with random content
-        fc.tuple(fc.array(alertish, { maxLength: 5 }), fc.array(fc.tuple(fc.oneof(fc.uuid(), hostile), fc.uint8Array({ maxLength: 200 })), { maxLength: 3 })).map(([as, caps]) => {
-          const alerts = as.map((x) => {
-            const a = makeAlert({ fields: { "fuzz.field": x.field } });
-            return { ...alertToProto(a), id: x.id, rule: x.rule, priority: x.priority, time: x.time };
-          });
-          const captures = caps.map(([id, data]) => ({ alert_id: id, data, event_count: 1, container_id: "c" }));
-          return { body: Buffer.from(PushRequest.encode({ alerts, captures }).finish()), alerts: alerts.length };
-        }),
+        fc
+          .tuple(fc.array(alertish, { maxLength: 5 }), fc.array(fc.tuple(fc.oneof(fc.uuid(), hostile), fc.uint8Array({ maxLength: 200 })), { maxLength: 3 }))
+          .map(([as, caps]) => {
+            const alerts = as.map((x) => {
+              const a = makeAlert({ fields: { "fuzz.field": x.field } });
+              return { ...alertToProto(a), id: x.id, rule: x.rule, priority: x.priority, time: x.time };
+            });
+            const captures = caps.map(([id, data]) => ({ alert_id: id, data, event_count: 1, container_id: "c" }));
+            return { body: Buffer.from(PushRequest.encode({ alerts, captures }).finish()), alerts: alerts.length };
+          }),
         // a valid request with bytes flipped or cut
         fc.tuple(fc.nat(), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }), fc.boolean()).map(([cut, flips, doCut]) => {
           const b = Buffer.from(PushRequest.encode({ alerts: [alertToProto(makeAlert()), alertToProto(makeAlert())] }).finish());
@@ -385,7 +426,10 @@ describe("fuzz: collector gRPC ingest", () => {
           const r = await push(req.body, token);
           expect(OK_CODES.has(r.code), `gRPC status ${r.code}`).toBe(true);
           if (r.code === status.OK && req.alerts >= 0) {
-            const resp = PushResponse.toObject(PushResponse.decode(r.resp ?? Buffer.alloc(0)), { arrays: true }) as { acked_ids: string[]; rejected: unknown[] };
+            const resp = PushResponse.toObject(PushResponse.decode(r.resp ?? Buffer.alloc(0)), { arrays: true }) as {
+              acked_ids: string[];
+              rejected: unknown[];
+            };
             // every alert is either acknowledged or rejected with a reason (captures may add rejections)
             expect(resp.acked_ids.length).toBeLessThanOrEqual(req.alerts);
             expect(resp.acked_ids.length + resp.rejected.length).toBeGreaterThanOrEqual(req.alerts);

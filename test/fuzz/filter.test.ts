@@ -71,7 +71,8 @@ describe("fuzz: filter globs", () => {
     beforeAll(() => {
       store = new AlertStore({ dataDir: ":memory:" });
       const names = fc.sample(small(["a", "b", "[", "]", "?", "*", "\\", "%", "_"], 10), { numRuns: 200, seed: 42 });
-      for (const [i, name] of names.entries()) alerts.push(makeAlert({ rule: name === "" ? "x" : name, fields: { "k8s.pod.name": names[(i * 7) % names.length] || null } }));
+      for (const [i, name] of names.entries())
+        alerts.push(makeAlert({ rule: name === "" ? "x" : name, fields: { "k8s.pod.name": names[(i * 7) % names.length] || null } }));
       store.insert(alerts);
     });
     afterAll(() => store.close());
@@ -110,9 +111,15 @@ const dateish = fc
     fc.integer({ min: 0, max: 99 }),
     fc.integer({ min: 0, max: 99 }),
     fc.option(fc.stringMatching(/^[0-9]{1,10}$/), { nil: undefined }),
-    fc.oneof(fc.constant("Z"), fc.tuple(fc.constantFrom("+", "-"), fc.integer({ min: 0, max: 99 }), fc.integer({ min: 0, max: 99 })).map(([s, h, m]) => `${s}${p2(h)}:${p2(m)}`)),
+    fc.oneof(
+      fc.constant("Z"),
+      fc.tuple(fc.constantFrom("+", "-"), fc.integer({ min: 0, max: 99 }), fc.integer({ min: 0, max: 99 })).map(([s, h, m]) => `${s}${p2(h)}:${p2(m)}`),
+    ),
   )
-  .map(([y, mo, d, h, mi, s, frac, off]) => `${String(y).padStart(4, "0")}-${p2(mo)}-${p2(d)}T${p2(h)}:${p2(mi)}:${p2(s)}${frac !== undefined ? `.${frac}` : ""}${off}`);
+  .map(
+    ([y, mo, d, h, mi, s, frac, off]) =>
+      `${String(y).padStart(4, "0")}-${p2(mo)}-${p2(d)}T${p2(h)}:${p2(mi)}:${p2(s)}${frac !== undefined ? `.${frac}` : ""}${off}`,
+  );
 function p2(n: number): string {
   return String(n).padStart(2, "0");
 }

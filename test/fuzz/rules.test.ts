@@ -21,7 +21,19 @@ const LOAD_MS = 5000;
 
 const MACROS = ["m_a", "m_b", "m_c", "never_true"] as const;
 const LISTS = ["l_a", "l_b", "shell_binaries"] as const;
-const STR_FIELDS = ["proc.name", "proc.exe", "proc.cmdline", "fd.name", "fd.directory", "user.name", "container.id", "proc.pname", "proc.aname[2]", "evt.arg.flags", "k8s.ns.name"] as const;
+const STR_FIELDS = [
+  "proc.name",
+  "proc.exe",
+  "proc.cmdline",
+  "fd.name",
+  "fd.directory",
+  "user.name",
+  "container.id",
+  "proc.pname",
+  "proc.aname[2]",
+  "evt.arg.flags",
+  "k8s.ns.name",
+] as const;
 const NUM_FIELDS = ["proc.pid", "fd.num", "evt.res", "user.uid", "proc.vpid"] as const;
 const BAD_FIELDS = ["proc.nmae", "foo.bar", "proc.aname[", "evt.arg[x]", "x", "fd..name", "évt.type", "proc.name[", "proc.pid[3]"] as const;
 const STR_OPS = ["=", "!=", "contains", "icontains", "startswith", "endswith", "glob"] as const;
@@ -40,7 +52,10 @@ const anyText = fc.oneof(
 const quoted = (s: string): string => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 const scalar = (valid: boolean): fc.Arbitrary<string> => (valid ? word.map(quoted) : fc.oneof(word, anyText.map(quoted), anyText));
 const listValue = (valid: boolean): fc.Arbitrary<string> =>
-  fc.oneof(fc.array(scalar(valid), { minLength: 1, maxLength: 5 }).map((xs) => `(${xs.join(", ")})`), fc.constantFrom(...LISTS).map((l) => `(${l})`));
+  fc.oneof(
+    fc.array(scalar(valid), { minLength: 1, maxLength: 5 }).map((xs) => `(${xs.join(", ")})`),
+    fc.constantFrom(...LISTS).map((l) => `(${l})`),
+  );
 
 /** One `field op value` check: valid (field, operator and value agree) or anything from the grammar's pieces. */
 function check(valid: boolean): fc.Arbitrary<string> {
@@ -48,16 +63,22 @@ function check(valid: boolean): fc.Arbitrary<string> {
     fc.tuple(fc.constantFrom(...STR_FIELDS), fc.constantFrom(...STR_OPS), scalar(true)).map(([f, o, v]) => `${f} ${o} ${v}`),
     fc.tuple(fc.constantFrom(...STR_FIELDS), fc.constantFrom(...LIST_OPS), listValue(true)).map(([f, o, v]) => `${f} ${o} ${v}`),
     fc.tuple(fc.constantFrom(...NUM_FIELDS), fc.constantFrom(...NUM_OPS), fc.integer({ min: -5, max: 70000 })).map(([f, o, v]) => `${f} ${o} ${v}`),
-    fc.tuple(fc.constantFrom("=", "!=", "in"), fc.subarray([...EVT_TYPES.slice(0, 5)], { minLength: 1 })).map(([o, ts]) => (o === "in" ? `evt.type in (${ts.join(", ")})` : `evt.type ${o} ${ts[0]}`)),
+    fc
+      .tuple(fc.constantFrom("=", "!=", "in"), fc.subarray([...EVT_TYPES.slice(0, 5)], { minLength: 1 }))
+      .map(([o, ts]) => (o === "in" ? `evt.type in (${ts.join(", ")})` : `evt.type ${o} ${ts[0]}`)),
     fc.constantFrom(...STR_FIELDS, ...NUM_FIELDS).map((f) => `${f} exists`),
     fc.constantFrom("tolower(proc.name) = bash", "proc.name = val(proc.pname)", "fd.name glob '/etc/*'", "proc.cmdline contains oneof (a, b)"),
   );
   if (valid) return good;
   return fc.oneof(
     good,
-    fc.tuple(fc.constantFrom(...STR_FIELDS, ...NUM_FIELDS, ...BAD_FIELDS), fc.constantFrom(...STR_OPS, ...LIST_OPS, ...NUM_OPS, ...BAD_OPS, "exists", "regex"), fc.oneof(scalar(false), listValue(false), fc.constant(""))).map(
-      ([f, o, v]) => `${f} ${o} ${v}`,
-    ),
+    fc
+      .tuple(
+        fc.constantFrom(...STR_FIELDS, ...NUM_FIELDS, ...BAD_FIELDS),
+        fc.constantFrom(...STR_OPS, ...LIST_OPS, ...NUM_OPS, ...BAD_OPS, "exists", "regex"),
+        fc.oneof(scalar(false), listValue(false), fc.constant("")),
+      )
+      .map(([f, o, v]) => `${f} ${o} ${v}`),
     anyText,
   );
 }
@@ -91,7 +112,9 @@ function listItem(valid: boolean): fc.Arbitrary<string> {
     })
     .map(({ name, items, amend }) => {
       const head = `- list: ${name}\n  items: [${items.map((i) => JSON.stringify(i)).join(", ")}]\n`;
-      return head + (amend === 1 ? "  append: true\n" : amend === 2 ? "  override:\n    items: append\n" : amend === 3 ? "  override:\n    items: replace\n" : "");
+      return (
+        head + (amend === 1 ? "  append: true\n" : amend === 2 ? "  override:\n    items: append\n" : amend === 3 ? "  override:\n    items: replace\n" : "")
+      );
     });
 }
 
@@ -104,12 +127,26 @@ function macroItem(valid: boolean, name: string, uses: readonly string[]): fc.Ar
 
 const exceptionBlock = (valid: boolean): fc.Arbitrary<string> =>
   fc.oneof(
-    fc.array(word, { minLength: 1, maxLength: 4 }).map((vs) => `  exceptions:\n    - name: ex1\n      fields: [proc.name, fd.name]\n      comps: [=, startswith]\n      values:\n${vs.map((v) => `        - [${JSON.stringify(v)}, ${JSON.stringify("/" + v)}]`).join("\n")}\n`),
-    fc.array(word, { minLength: 1, maxLength: 4 }).map((vs) => `  exceptions:\n    - name: ex2\n      fields: proc.name\n      comps: in\n      values: [${vs.map((v) => JSON.stringify(v)).join(", ")}]\n`),
+    fc
+      .array(word, { minLength: 1, maxLength: 4 })
+      .map(
+        (vs) =>
+          `  exceptions:\n    - name: ex1\n      fields: [proc.name, fd.name]\n      comps: [=, startswith]\n      values:\n${vs.map((v) => `        - [${JSON.stringify(v)}, ${JSON.stringify("/" + v)}]`).join("\n")}\n`,
+      ),
+    fc
+      .array(word, { minLength: 1, maxLength: 4 })
+      .map(
+        (vs) => `  exceptions:\n    - name: ex2\n      fields: proc.name\n      comps: in\n      values: [${vs.map((v) => JSON.stringify(v)).join(", ")}]\n`,
+      ),
     ...(valid
       ? []
       : [
-          fc.tuple(anyText, anyText, fc.constantFrom("=", "in", "bogus", "[=]", "")).map(([f, v, c]) => `  exceptions:\n    - name: ${JSON.stringify(f)}\n      fields: [${JSON.stringify(f)}]\n      comps: [${c}]\n      values: [[${JSON.stringify(v)}]]\n`),
+          fc
+            .tuple(anyText, anyText, fc.constantFrom("=", "in", "bogus", "[=]", ""))
+            .map(
+              ([f, v, c]) =>
+                `  exceptions:\n    - name: ${JSON.stringify(f)}\n      fields: [${JSON.stringify(f)}]\n      comps: [${c}]\n      values: [[${JSON.stringify(v)}]]\n`,
+            ),
           fc.constant("  exceptions:\n    - name: ex1\n      values: [[x]]\n"),
           fc.constant("  exceptions: 7\n"),
         ]),
@@ -121,9 +158,25 @@ function ruleItem(valid: boolean, name: string, macros: readonly string[]): fc.A
       cond: condition(valid, macros),
       typed: fc.constantFrom("execve", "openat", "connect"),
       prio: valid ? fc.constantFrom("WARNING", "notice", "Critical", "info") : fc.oneof(fc.constantFrom("WARNING", "bogus", "", "7"), anyText),
-      output: valid ? fc.constantFrom("out %proc.name %fd.name", "x %evt.type %proc.aname[2] %user.name") : fc.oneof(fc.constant("%proc.name"), anyText.map((s) => `o ${s} %${s}`)),
+      output: valid
+        ? fc.constantFrom("out %proc.name %fd.name", "x %evt.type %proc.aname[2] %user.name")
+        : fc.oneof(
+            fc.constant("%proc.name"),
+            anyText.map((s) => `o ${s} %${s}`),
+          ),
       exc: fc.option(exceptionBlock(valid), { nil: undefined }),
-      extra: valid ? fc.constant("") : fc.constantFrom("", "  enabled: false\n", "  append: true\n", "  override:\n    condition: append\n", "  tags: [a, b]\n", "  source: k8s_audit\n", "  warn_evttypes: nope\n", "  bogus_key: 1\n"),
+      extra: valid
+        ? fc.constant("")
+        : fc.constantFrom(
+            "",
+            "  enabled: false\n",
+            "  append: true\n",
+            "  override:\n    condition: append\n",
+            "  tags: [a, b]\n",
+            "  source: k8s_audit\n",
+            "  warn_evttypes: nope\n",
+            "  bogus_key: 1\n",
+          ),
     })
     .map(({ cond, typed, prio, output, exc, extra }) => {
       const c = valid ? `evt.type = ${typed} and (${cond})` : cond;
@@ -140,8 +193,20 @@ function rulesFile(valid: boolean): fc.Arbitrary<{ text: string; rules: string[]
       macroItem(valid, "m_a", valid ? [] : MACROS),
       macroItem(valid, "m_b", valid ? ["m_a"] : MACROS),
       macroItem(valid, "m_c", valid ? ["m_a", "m_b"] : MACROS),
-      fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 1, maxLength: 5 }).chain((ids) => fc.tuple(...[...new Set(ids)].map((id) => ruleItem(valid, `R${id}`, macros).map((t) => ({ id, t }))))),
-      fc.array(fc.constantFrom("- required_engine_version: 0.26.0\n", "- {}\n", "- 7\n", "- bogus: x\n", "---\n", "- required_plugin_versions: [{name: x, version: 1.0.0}]\n"), { maxLength: valid ? 0 : 2 }),
+      fc
+        .array(fc.integer({ min: 0, max: 1000 }), { minLength: 1, maxLength: 5 })
+        .chain((ids) => fc.tuple(...[...new Set(ids)].map((id) => ruleItem(valid, `R${id}`, macros).map((t) => ({ id, t }))))),
+      fc.array(
+        fc.constantFrom(
+          "- required_engine_version: 0.26.0\n",
+          "- {}\n",
+          "- 7\n",
+          "- bogus: x\n",
+          "---\n",
+          "- required_plugin_versions: [{name: x, version: 1.0.0}]\n",
+        ),
+        { maxLength: valid ? 0 : 2 },
+      ),
     )
     .map(([lists, ma, mb, mc, rules, junk]) => {
       // valid files define every list the conditions may name, so no name is a bare word by accident
@@ -151,24 +216,22 @@ function rulesFile(valid: boolean): fc.Arbitrary<{ text: string; rules: string[]
 }
 
 /** A hostile file: a generated one, truncated, with characters spliced in, or another document appended. */
-const hostileFile = fc
-  .tuple(rulesFile(false), fc.integer({ min: 0, max: 4 }), fc.nat(), anyText, rulesFile(false))
-  .map(([f, how, at, junk, other]) => {
-    const t = f.text;
-    const cut = t.length === 0 ? 0 : at % (t.length + 1);
-    switch (how) {
-      case 0:
-        return t;
-      case 1:
-        return t.slice(0, cut);
-      case 2:
-        return t.slice(0, cut) + junk + t.slice(cut);
-      case 3:
-        return t + "---\n" + other.text;
-      default:
-        return t.replace(/\n/g, (m) => (junk.length > 0 && cut % 3 === 0 ? m + junk : m));
-    }
-  });
+const hostileFile = fc.tuple(rulesFile(false), fc.integer({ min: 0, max: 4 }), fc.nat(), anyText, rulesFile(false)).map(([f, how, at, junk, other]) => {
+  const t = f.text;
+  const cut = t.length === 0 ? 0 : at % (t.length + 1);
+  switch (how) {
+    case 0:
+      return t;
+    case 1:
+      return t.slice(0, cut);
+    case 2:
+      return t.slice(0, cut) + junk + t.slice(cut);
+    case 3:
+      return t + "---\n" + other.text;
+    default:
+      return t.replace(/\n/g, (m) => (junk.length > 0 && cut % 3 === 0 ? m + junk : m));
+  }
+});
 
 // ------------------------------------------------------------------ events
 
@@ -176,13 +239,23 @@ const events: fc.Arbitrary<SyscallEvent> = fc
   .record({
     kind: fc.integer({ min: 0, max: 2 }),
     comm: fc.oneof(word, anyText),
-    path: fc.oneof(word.map((w) => `/etc/${w}`), anyText),
+    path: fc.oneof(
+      word.map((w) => `/etc/${w}`),
+      anyText,
+    ),
     pid: fc.integer({ min: 1, max: 70000 }),
     inCtr: fc.boolean(),
     flags: fc.constantFrom(O.RDONLY, O.WRONLY | O.CREAT, O.RDWR | O.TRUNC),
   })
   .map(({ kind, comm, path, pid, inCtr, flags }) => {
-    const p = proc({ comm, pid, exe: `/bin/${comm}`, args: [path], parents: [{ comm: "bash" }, { comm: "sshd" }], ...(inCtr ? { container: container() } : {}) });
+    const p = proc({
+      comm,
+      pid,
+      exe: `/bin/${comm}`,
+      args: [path],
+      parents: [{ comm: "bash" }, { comm: "sshd" }],
+      ...(inCtr ? { container: container() } : {}),
+    });
     if (kind === 0) return execve(p);
     if (kind === 1) return openat(path, flags, p);
     return ev({ type: "connect", res: 0, args: { fd: 3 }, proc: p, fd: sockFd("10.0.0.2", 40000, "1.2.3.4", 443) });
@@ -192,7 +265,10 @@ const events: fc.Arbitrary<SyscallEvent> = fc
 
 function loadTimed(texts: string[]): LoadResult {
   const t0 = performance.now();
-  const res = loadRuleFiles(texts.map((text, i) => ({ path: `fuzz${i}.yaml`, text })), { ruleMatching: "all" });
+  const res = loadRuleFiles(
+    texts.map((text, i) => ({ path: `fuzz${i}.yaml`, text })),
+    { ruleMatching: "all" },
+  );
   expect(performance.now() - t0).toBeLessThan(LOAD_MS);
   return res;
 }
@@ -255,4 +331,3 @@ describe("fuzz: rules loader and compiler", () => {
     fuzzTimeoutMs(60_000),
   );
 });
-

@@ -78,7 +78,9 @@ export async function startAgent(
   const logs: Record<string, unknown>[] = [];
   const stderrText: string[] = [];
   const listeners = new Set<() => void>();
-  const notify = () => listeners.forEach((f) => f());
+  const notify = () => {
+    for (const f of listeners) f();
+  };
   const subscribe = (f: () => void) => {
     listeners.add(f);
     return () => listeners.delete(f);

@@ -129,7 +129,20 @@ export function buildBusyboxImage(name: string, entrypoint: readonly string[] | 
   );
   writeFileSync(join(layout, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
   const tar = join(dir, "image.tar");
-  execFileSync("tar", ["--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "-C", layout, "-cf", tar, "oci-layout", "index.json", "blobs"]);
+  execFileSync("tar", [
+    "--sort=name",
+    "--mtime=@0",
+    "--owner=0",
+    "--group=0",
+    "--numeric-owner",
+    "-C",
+    layout,
+    "-cf",
+    tar,
+    "oci-layout",
+    "index.json",
+    "blobs",
+  ]);
   const built: BuiltImage = { name, tar, manifestDigest: `sha256:${manifestHex}`, configDigest: `sha256:${configHex}` };
   writeFileSync(metaPath, JSON.stringify(built));
   return built;
@@ -170,7 +183,14 @@ export function taskPid(sock: string, ns: string, id: string): number | undefine
 }
 
 /** `ctr run -d`: a detached container running args (default: sleep). Returns its task pid. */
-export function runContainer(sock: string, ns: string, id: string, image: string, args: readonly string[] = ["/bin/sleep", "3600"], flags: readonly string[] = []): number {
+export function runContainer(
+  sock: string,
+  ns: string,
+  id: string,
+  image: string,
+  args: readonly string[] = ["/bin/sleep", "3600"],
+  flags: readonly string[] = [],
+): number {
   ctr(sock, ns, ["run", "-d", ...flags, image, id, ...args]);
   const pid = taskPid(sock, ns, id);
   if (pid === undefined) throw new Error(`container ${id} has no task`);
@@ -267,7 +287,12 @@ export class CriClient {
       mounts: c.mounts ?? [],
       linux: { securityContext: { privileged: c.privileged ?? false, namespaceOptions: { network: "NODE", pid: "CONTAINER", ipc: "POD" } } },
     };
-    const r = await this.rpc.unary<{ containerId: string }>(RS, "CreateContainer", { podSandboxId: pod.id, config, sandboxConfig: pod.config }, { timeoutMs: 60_000 });
+    const r = await this.rpc.unary<{ containerId: string }>(
+      RS,
+      "CreateContainer",
+      { podSandboxId: pod.id, config, sandboxConfig: pod.config },
+      { timeoutMs: 60_000 },
+    );
     await this.rpc.unary(RS, "StartContainer", { containerId: r.containerId }, { timeoutMs: 60_000 });
     return r.containerId;
   }
@@ -319,7 +344,10 @@ export function killContainerd(dir: string = TEST_CONTAINERD_DIR): void {
 export function cgroupProcs(path: string): number[] {
   for (const root of ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]) {
     try {
-      return readFileSync(join(root, path, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
+      return readFileSync(join(root, path, "cgroup.procs"), "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map(Number);
     } catch {
       // try the next mount point
     }

@@ -45,7 +45,8 @@ describe("patching a real task definition", () => {
   const td = r.taskDefinition;
 
   it("drops the read-only fields of describe-task-definition output", () => {
-    for (const k of ["taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities", "registeredAt", "registeredBy"]) expect(td).not.toHaveProperty(k);
+    for (const k of ["taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities", "registeredAt", "registeredBy"])
+      expect(td).not.toHaveProperty(k);
     expect(td["family"]).toBe("web-app");
     expect(td["requiresCompatibilities"]).toEqual(["FARGATE"]);
   });
@@ -139,12 +140,25 @@ const hostile: [string, unknown, string][] = [
   ["empty containers", { containerDefinitions: [] }, "INVALID_TASKDEF"],
   ["container not an object", { containerDefinitions: ["web"] }, "INVALID_TASKDEF"],
   ["container without image", { containerDefinitions: [{ name: "a" }] }, "INVALID_TASKDEF"],
-  ["duplicate names", { containerDefinitions: [{ name: "a", image: "i", entryPoint: ["x"] }, { name: "a", image: "i" }] }, "INVALID_TASKDEF"],
+  [
+    "duplicate names",
+    {
+      containerDefinitions: [
+        { name: "a", image: "i", entryPoint: ["x"] },
+        { name: "a", image: "i" },
+      ],
+    },
+    "INVALID_TASKDEF",
+  ],
   ["entryPoint with a number", { containerDefinitions: [{ name: "a", image: "i", entryPoint: ["x", 1] }] }, "INVALID_TASKDEF"],
   ["entryPoint as a string", { containerDefinitions: [{ name: "a", image: "i", entryPoint: "sh -c x" }] }, "INVALID_TASKDEF"],
   ["thousands of containers", { containerDefinitions: Array.from({ length: 5000 }, (_, i) => ({ name: `c${i}`, image: "i" })) }, "TOO_LARGE"],
   ["huge argv", { containerDefinitions: [{ name: "a", image: "i", entryPoint: Array(100_000).fill("x") }] }, "INVALID_TASKDEF"],
-  ["Windows task", { runtimePlatform: { operatingSystemFamily: "WINDOWS_SERVER_2022_CORE" }, containerDefinitions: [{ name: "a", image: "i", entryPoint: ["x"] }] }, "UNSUPPORTED"],
+  [
+    "Windows task",
+    { runtimePlatform: { operatingSystemFamily: "WINDOWS_SERVER_2022_CORE" }, containerDefinitions: [{ name: "a", image: "i", entryPoint: ["x"] }] },
+    "UNSUPPORTED",
+  ],
   ["name clash with the installer", { containerDefinitions: [{ name: "vigil-install", image: "i", entryPoint: ["x"] }] }, "INVALID_TASKDEF"],
   ["only non-essential containers", { containerDefinitions: [{ name: "a", image: "i", essential: false }] }, "UNSUPPORTED"],
   ["volume name clash", { volumes: [{ name: "vigil" }], containerDefinitions: [{ name: "a", image: "i", entryPoint: ["x"] }] }, "INVALID_TASKDEF"],
@@ -191,7 +205,10 @@ describe("vigil inject ecs (CLI)", () => {
 
   it("makes the tracer stop only on the syscalls the agent's rules need", () => {
     const rules = join(dir, "only-open.yaml");
-    writeFileSync(rules, "- rule: Test only open\n  desc: test\n  condition: evt.type = openat and fd.name = /tmp/x\n  output: opened %fd.name\n  priority: WARNING\n");
+    writeFileSync(
+      rules,
+      "- rule: Test only open\n  desc: test\n  condition: evt.type = openat and fd.name = /tmp/x\n  output: opened %fd.name\n  priority: WARNING\n",
+    );
     const out = join(dir, "out-rules.json");
     const r = run([join(FIX, "web-app.json"), "--skip-unwrappable", "--rules", rules, "-o", out]);
     expect(r.status, r.stderr).toBe(0);
@@ -202,7 +219,10 @@ describe("vigil inject ecs (CLI)", () => {
     // built-in rules by default: a broader set, still without syscalls no rule reads
     const def = run([join(FIX, "web-app.json"), "--skip-unwrappable", "-o", out]);
     expect(def.status, def.stderr).toBe(0);
-    const all = (byName(JSON.parse(readFileSync(out, "utf8")) as Record<string, unknown>, "web")["environment"] as { name: string; value: string }[]).find((e) => e.name === "VIGIL_TRACE_SYSCALLS")?.value.split(",") ?? [];
+    const all =
+      (byName(JSON.parse(readFileSync(out, "utf8")) as Record<string, unknown>, "web")["environment"] as { name: string; value: string }[])
+        .find((e) => e.name === "VIGIL_TRACE_SYSCALLS")
+        ?.value.split(",") ?? [];
     expect(all).toContain("openat");
     expect(all).toContain("execve");
   });

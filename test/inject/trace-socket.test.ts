@@ -35,7 +35,10 @@ describe("trace socket", () => {
   it("replaces a stale socket, takes tracers running as any user, decodes each connection", async () => {
     const path = join(dir, "run", "trace.sock");
     // a previous agent died and left its socket file
-    spawnSync(process.execPath, ["-e", `require("fs").mkdirSync(${JSON.stringify(join(dir, "run"))}, { recursive: true }); require("net").createServer().listen(${JSON.stringify(path)}, () => process.exit(0))`]);
+    spawnSync(process.execPath, [
+      "-e",
+      `require("fs").mkdirSync(${JSON.stringify(join(dir, "run"))}, { recursive: true }); require("net").createServer().listen(${JSON.stringify(path)}, () => process.exit(0))`,
+    ]);
     expect(existsSync(path)).toBe(true);
     const events: { conn: number; type: number; pid: number }[] = [];
     const srv = await startTraceSocket({

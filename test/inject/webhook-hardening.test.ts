@@ -25,7 +25,27 @@ let key = "";
 const review = readFileSync(join(REPO_ROOT, "test", "inject", "fixtures", "pod-review.json"), "utf8");
 
 beforeAll(() => {
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+    ],
+    { stdio: "ignore" },
+  );
   cert = readFileSync(join(dir, "cert.pem"), "utf8");
   key = readFileSync(join(dir, "key.pem"), "utf8");
 });
@@ -47,12 +67,17 @@ async function start(limits?: WebhookLimitsInput, logger = pino({ level: "silent
 
 async function value(m: Metrics, name: string, labels: Record<string, string>): Promise<number> {
   for (const line of (await m.registry.metrics()).split("\n")) {
-    if (line.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (line.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      return Number(line.slice(line.lastIndexOf(" ") + 1));
   }
   return 0;
 }
 
-function post(port: number, body: string | Buffer, headers: Record<string, string> = { "content-type": "application/json" }): Promise<{ status: number; text: string }> {
+function post(
+  port: number,
+  body: string | Buffer,
+  headers: Record<string, string> = { "content-type": "application/json" },
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, path: "/mutate", method: "POST", ca: cert, servername: "localhost", headers, agent: false }, (res) => {
       let text = "";
@@ -125,10 +150,22 @@ describe("webhook: bodies", () => {
   it("a streamed (chunked) body over the limit is refused with 413 and the server keeps serving", async () => {
     const { srv } = await start({ max_body_bytes: 64 * 1024 });
     const r = await new Promise<number>((resolve) => {
-      const req = request({ host: "127.0.0.1", port: srv.port, path: "/mutate", method: "POST", ca: cert, servername: "localhost", agent: false, headers: { "content-type": "application/json", "transfer-encoding": "chunked" } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port: srv.port,
+          path: "/mutate",
+          method: "POST",
+          ca: cert,
+          servername: "localhost",
+          agent: false,
+          headers: { "content-type": "application/json", "transfer-encoding": "chunked" },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on("error", () => resolve(-1));
       for (let i = 0; i < 16; i++) req.write(Buffer.alloc(16 * 1024, 0x20));
       req.end();
@@ -139,14 +176,14 @@ describe("webhook: bodies", () => {
 
   it("a lying Content-Length holds the connection only until the request timeout", async () => {
     const { srv } = await start({ headers_timeout_ms: 500, request_timeout_ms: 1000 });
-    const r = await tlsRaw(srv.port, "POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"a\":", 8000);
+    const r = await tlsRaw(srv.port, 'POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":', 8000);
     expect(r.closedAfterMs).not.toBe("open");
     expect(r.closedAfterMs as number).toBeLessThan(3000);
     expect(await healthy(srv.port)).toBe(true);
   });
 
   it.each([
-    ["invalid JSON", "{\"kind\": \"AdmissionReview\",", 400, /body is not valid JSON/],
+    ["invalid JSON", '{"kind": "AdmissionReview",', 400, /body is not valid JSON/],
     ["an empty body", "", 400, /empty body/],
     ["JSON that is not a review", "[1,2,3]", 400, /expected an AdmissionReview/],
     ["a review without a uid", JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: {} }), 400, /request\.uid/],
@@ -215,11 +252,14 @@ describe("webhook: headers and connections", () => {
 describe("webhook: a failing handler", () => {
   it("is a counted 500, not a crash, and the webhook keeps serving", async () => {
     // a log destination that fails while the handler logs (a full disk, a closed pipe)
-    const logger = pino({ level: "info" }, {
-      write: (s: string) => {
-        if (s.includes("pod not instrumented")) throw new Error("log destination failed");
+    const logger = pino(
+      { level: "info" },
+      {
+        write: (s: string) => {
+          if (s.includes("pod not instrumented")) throw new Error("log destination failed");
+        },
       },
-    });
+    );
     const { srv, m } = await start(undefined, logger);
     const r = JSON.parse(review) as { request: { object: { spec: { containers: unknown[] } } } };
     r.request.object.spec.containers = [{ name: "app", image: "unknown:1" }];

@@ -37,7 +37,10 @@ type Json = Record<string, unknown>;
 function applyPatch(doc: unknown, ops: JsonPatchOp[]): unknown {
   const root = structuredClone(doc) as Json;
   for (const op of ops) {
-    const parts = op.path.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const parts = op.path
+      .split("/")
+      .slice(1)
+      .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
     const last = parts.pop() as string;
     let parent: unknown = root;
     for (const p of parts) {
@@ -60,7 +63,13 @@ function applyPatch(doc: unknown, ops: JsonPatchOp[]): unknown {
   return root;
 }
 
-function post(port: number, ca: string, body: string | Buffer, headers: Record<string, string> = { "content-type": "application/json" }, path = "/mutate"): Promise<{ status: number; json: Json }> {
+function post(
+  port: number,
+  ca: string,
+  body: string | Buffer,
+  headers: Record<string, string> = { "content-type": "application/json" },
+  path = "/mutate",
+): Promise<{ status: number; json: Json }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, path, method: "POST", ca, servername: "localhost", headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -78,9 +87,36 @@ function post(port: number, ca: string, body: string | Buffer, headers: Record<s
 let srv: WebhookServer;
 let ca = "";
 beforeAll(async () => {
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+    ],
+    { stdio: "ignore" },
+  );
   ca = readFileSync(join(dir, "cert.pem"), "utf8");
-  srv = await startWebhookServer({ port: 0, host: "127.0.0.1", cert: ca, key: readFileSync(join(dir, "key.pem")), logger, inject: { image: IMAGE, images: envoyImage } });
+  srv = await startWebhookServer({
+    port: 0,
+    host: "127.0.0.1",
+    cert: ca,
+    key: readFileSync(join(dir, "key.pem")),
+    logger,
+    inject: { image: IMAGE, images: envoyImage },
+  });
 });
 afterAll(async () => {
   await srv?.close();
@@ -145,24 +181,88 @@ function withPod(mut: (p: Json) => void, req: (r: Json) => void = () => undefine
   req(r.request);
   return r;
 }
-const labels = (p: Json) => ((p["metadata"] as Json)["labels"] as Json);
+const labels = (p: Json) => (p["metadata"] as Json)["labels"] as Json;
 
 // [name, review, expect a patch?, warning fragment or ""]
 const CASES: [string, unknown, boolean, string][] = [
   ["opted out by label", withPod((p) => (labels(p)["vigil.dev/inject"] = "false")), false, ""],
-  ["not on Fargate, no label", withPod((p) => { delete labels(p)["eks.amazonaws.com/fargate-profile"]; delete (p["spec"] as Json)["schedulerName"]; }), false, ""],
-  ["opted in by label off Fargate", withPod((p) => { delete labels(p)["eks.amazonaws.com/fargate-profile"]; delete (p["spec"] as Json)["schedulerName"]; labels(p)["vigil.dev/inject"] = "true"; }), true, ""],
-  ["a DELETE", withPod(() => undefined, (r) => (r["operation"] = "DELETE")), false, ""],
-  ["a Deployment", withPod(() => undefined, (r) => (r["kind"] = { group: "apps", version: "v1", kind: "Deployment" })), false, ""],
+  [
+    "not on Fargate, no label",
+    withPod((p) => {
+      delete labels(p)["eks.amazonaws.com/fargate-profile"];
+      delete (p["spec"] as Json)["schedulerName"];
+    }),
+    false,
+    "",
+  ],
+  [
+    "opted in by label off Fargate",
+    withPod((p) => {
+      delete labels(p)["eks.amazonaws.com/fargate-profile"];
+      delete (p["spec"] as Json)["schedulerName"];
+      labels(p)["vigil.dev/inject"] = "true";
+    }),
+    true,
+    "",
+  ],
+  [
+    "a DELETE",
+    withPod(
+      () => undefined,
+      (r) => (r["operation"] = "DELETE"),
+    ),
+    false,
+    "",
+  ],
+  [
+    "a Deployment",
+    withPod(
+      () => undefined,
+      (r) => (r["kind"] = { group: "apps", version: "v1", kind: "Deployment" }),
+    ),
+    false,
+    "",
+  ],
   ["a pod without spec", withPod((p) => delete p["spec"]), false, "pod.spec is missing"],
   ["containers not a list", withPod((p) => ((p["spec"] as Json)["containers"] = "nginx")), false, "must be a non-empty list"],
-  ["command with numbers", withPod((p) => (((p["spec"] as Json)["containers"] as Json[])[0] as Json)["command"] = ["/bin/x", 42]), false, "must be a list of strings"],
-  ["unknown image entrypoint", withPod((p) => (((p["spec"] as Json)["containers"] as Json[])[1] as Json)["image"] = "unknown:1"), true, '"envoy" not instrumented'],
+  [
+    "command with numbers",
+    withPod((p) => ((((p["spec"] as Json)["containers"] as Json[])[0] as Json)["command"] = ["/bin/x", 42])),
+    false,
+    "must be a list of strings",
+  ],
+  [
+    "unknown image entrypoint",
+    withPod((p) => ((((p["spec"] as Json)["containers"] as Json[])[1] as Json)["image"] = "unknown:1")),
+    true,
+    '"envoy" not instrumented',
+  ],
   ["no container wrappable", withPod((p) => ((p["spec"] as Json)["containers"] = [{ name: "x", image: "unknown:1" }])), false, "no container could be wrapped"],
-  ["a container named vigil-agent", withPod((p) => ((p["spec"] as Json)["containers"] = [{ name: "vigil-agent", image: "i", command: ["x"] }])), false, "already named vigil-agent"],
+  [
+    "a container named vigil-agent",
+    withPod((p) => ((p["spec"] as Json)["containers"] = [{ name: "vigil-agent", image: "i", command: ["x"] }])),
+    false,
+    "already named vigil-agent",
+  ],
   ["metadata without annotations", withPod((p) => delete (p["metadata"] as Json)["annotations"]), true, ""],
-  ["image config from an annotation", withPod((p) => { (((p["spec"] as Json)["containers"] as Json[])[1] as Json)["image"] = "other:2"; ((p["metadata"] as Json)["annotations"] as Json)["vigil.dev/image-config.envoy"] = '{"Entrypoint":["/e"],"Cmd":["run"]}'; }), true, ""],
-  ["a broken image config annotation", withPod((p) => { (((p["spec"] as Json)["containers"] as Json[])[1] as Json)["image"] = "other:2"; ((p["metadata"] as Json)["annotations"] as Json)["vigil.dev/image-config.envoy"] = "{not json"; }), true, "not a valid image config"],
+  [
+    "image config from an annotation",
+    withPod((p) => {
+      (((p["spec"] as Json)["containers"] as Json[])[1] as Json)["image"] = "other:2";
+      ((p["metadata"] as Json)["annotations"] as Json)["vigil.dev/image-config.envoy"] = '{"Entrypoint":["/e"],"Cmd":["run"]}';
+    }),
+    true,
+    "",
+  ],
+  [
+    "a broken image config annotation",
+    withPod((p) => {
+      (((p["spec"] as Json)["containers"] as Json[])[1] as Json)["image"] = "other:2";
+      ((p["metadata"] as Json)["annotations"] as Json)["vigil.dev/image-config.envoy"] = "{not json";
+    }),
+    true,
+    "not a valid image config",
+  ],
 ];
 
 describe("reviews: who is patched, and failures never block", () => {
@@ -175,7 +275,10 @@ describe("reviews: who is patched, and failures never block", () => {
     expect(resp["patch"] !== undefined).toBe(patched);
     if (warning) expect((resp["warnings"] as string[]).join("\n")).toContain(warning);
     if (patched) {
-      const pod = applyPatch((body as { request: { object: unknown } }).request.object, JSON.parse(Buffer.from(resp["patch"] as string, "base64").toString()) as JsonPatchOp[]);
+      const pod = applyPatch(
+        (body as { request: { object: unknown } }).request.object,
+        JSON.parse(Buffer.from(resp["patch"] as string, "base64").toString()) as JsonPatchOp[],
+      );
       expect(() => new Pod(pod as never).validate()).not.toThrow();
     }
   });
@@ -187,7 +290,8 @@ describe("syscall set", () => {
     expect(r.status).toBe(200);
     const resp = (r.body as { response: Json }).response;
     const pod = applyPatch(baseReview.request.object, JSON.parse(Buffer.from(resp["patch"] as string, "base64").toString()) as JsonPatchOp[]) as Json;
-    for (const c of (pod["spec"] as Json)["containers"] as Json[]) expect(c["env"]).toContainEqual({ name: "VIGIL_TRACE_SYSCALLS", value: "execve,openat,procexit" });
+    for (const c of (pod["spec"] as Json)["containers"] as Json[])
+      expect(c["env"]).toContainEqual({ name: "VIGIL_TRACE_SYSCALLS", value: "execve,openat,procexit" });
     expect(() => new Pod(pod as never).validate()).not.toThrow();
   });
 });
@@ -198,7 +302,7 @@ describe("malformed requests", () => {
     ["JSON but not a review", JSON.stringify({ hello: 1 }), 400],
     ["v1beta1 review", JSON.stringify({ ...baseReview, apiVersion: "admission.k8s.io/v1beta1" }), 400],
     ["no uid", JSON.stringify({ ...baseReview, request: { ...baseReview.request, uid: undefined } }), 400],
-    ["hostile uid", JSON.stringify({ ...baseReview, request: { ...baseReview.request, uid: "x\n\"; rm -rf /" } }), 400],
+    ["hostile uid", JSON.stringify({ ...baseReview, request: { ...baseReview.request, uid: 'x\n"; rm -rf /' } }), 400],
     ["array", "[]", 400],
   ])("%s → %i", async (_n, body, status) => {
     expect((await post(srv.port, ca, body)).status).toBe(status);
@@ -233,7 +337,9 @@ describe("malformed requests", () => {
 
 describe("vigil webhook --print-config", () => {
   it("prints valid manifests: a webhook that never blocks pods, run least-privileged", () => {
-    const r = spawnSync(process.execPath, [CLI, "webhook", "--print-config", "--service", "vigil/vigil-webhook", "--ca-bundle", join(dir, "cert.pem")], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, [CLI, "webhook", "--print-config", "--service", "vigil/vigil-webhook", "--ca-bundle", join(dir, "cert.pem")], {
+      encoding: "utf8",
+    });
     expect(r.status).toBe(0);
     const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as { kind: string; [k: string]: unknown });
     expect(docs.map((d) => d.kind)).toEqual(["ServiceAccount", "Deployment", "Service", "PodDisruptionBudget", "MutatingWebhookConfiguration"]);
@@ -245,21 +351,41 @@ describe("vigil webhook --print-config", () => {
       MutatingWebhookConfiguration: MutatingWebhookConfiguration as never,
     };
     for (const d of docs) expect(() => new (models[d.kind] as new (d: never) => { validate(): void })(d as never).validate(), d.kind).not.toThrow();
-    const mwc = docs[4] as unknown as { webhooks: { failurePolicy: string; admissionReviewVersions: string[]; sideEffects: string; clientConfig: { caBundle: string; service: { name: string; namespace: string } } }[] };
+    const mwc = docs[4] as unknown as {
+      webhooks: {
+        failurePolicy: string;
+        admissionReviewVersions: string[];
+        sideEffects: string;
+        clientConfig: { caBundle: string; service: { name: string; namespace: string } };
+      }[];
+    };
     const w = mwc.webhooks[0];
     expect(w?.failurePolicy).toBe("Ignore");
     expect(w?.admissionReviewVersions).toEqual(["v1"]);
     expect(w?.sideEffects).toBe("None");
     expect(w?.clientConfig.service).toMatchObject({ name: "vigil-webhook", namespace: "vigil" });
     expect(Buffer.from(w?.clientConfig.caBundle ?? "", "base64").toString()).toBe(ca);
-    const dep = docs[1] as unknown as { spec: { template: { spec: { automountServiceAccountToken: boolean; containers: { securityContext: { capabilities: { drop: string[] }; readOnlyRootFilesystem: boolean } }[] } } } };
+    const dep = docs[1] as unknown as {
+      spec: {
+        template: {
+          spec: {
+            automountServiceAccountToken: boolean;
+            containers: { securityContext: { capabilities: { drop: string[] }; readOnlyRootFilesystem: boolean } }[];
+          };
+        };
+      };
+    };
     expect(dep.spec.template.spec.automountServiceAccountToken).toBe(false);
     expect(dep.spec.template.spec.containers[0]?.securityContext.capabilities.drop).toEqual(["ALL"]);
     expect(dep.spec.template.spec.containers[0]?.securityContext.readOnlyRootFilesystem).toBe(true);
   });
 
   it("vigil webhook serves reviews over TLS and stops on SIGTERM", async () => {
-    const child = spawn(process.execPath, [CLI, "webhook", "--tls-cert", join(dir, "cert.pem"), "--tls-key", join(dir, "key.pem"), "--port", "0", "--host", "127.0.0.1", "--metrics-port", "0"], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      [CLI, "webhook", "--tls-cert", join(dir, "cert.pem"), "--tls-key", join(dir, "key.pem"), "--port", "0", "--host", "127.0.0.1", "--metrics-port", "0"],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
     const port = await new Promise<number>((resolve, reject) => {
       let buf = "";
       const t = setTimeout(() => reject(new Error(`no ready line: ${buf}`)), 10_000);

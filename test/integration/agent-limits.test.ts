@@ -30,7 +30,21 @@ describe("agent: configured server limits", () => {
     const data = mkdtempSync(join(tmpdir(), "vigil-agent-limits-"));
     const sock = join(data, "trace.sock");
     const agent = await startAgent(
-      ["--source", "ptrace", "--trace-socket", sock, "--no-containerd", "--stats-interval", "0", "--data", data, "--embedded-collector", "127.0.0.1:0", "--metrics-port", "0"],
+      [
+        "--source",
+        "ptrace",
+        "--trace-socket",
+        sock,
+        "--no-containerd",
+        "--stats-interval",
+        "0",
+        "--data",
+        data,
+        "--embedded-collector",
+        "127.0.0.1:0",
+        "--metrics-port",
+        "0",
+      ],
       60_000,
       { VIGIL_COLLECTOR_LIMITS_MAX_BODY_BYTES: "4096", VIGIL_METRICS_LIMITS_MAX_CONNECTIONS: "2" },
       ["--no-fim-scan"],

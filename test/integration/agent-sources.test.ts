@@ -24,7 +24,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function traced(sock: string, script: string, extra: string[] = []): Promise<number | null> {
   return new Promise((resolve) => {
-    const c = spawn(TRACE, ["--socket", sock, ...extra, "--syscalls", "open,openat,openat2,execve,execveat,clone,clone3,fork,vfork", "--", "sh", "-c", script], { stdio: "ignore" });
+    const c = spawn(
+      TRACE,
+      ["--socket", sock, ...extra, "--syscalls", "open,openat,openat2,execve,execveat,clone,clone3,fork,vfork", "--", "sh", "-c", script],
+      { stdio: "ignore" },
+    );
     c.on("exit", (code) => resolve(code));
   });
 }
@@ -181,7 +185,10 @@ describe("Falco gRPC outputs", () => {
 describe("embedded collector", () => {
   it("is authenticated on loopback with a generated root-only token that the CLI clients pick up", async () => {
     const data = mkdtempSync(join(dir, "data-"));
-    const agent = await startAgent(["--no-containerd", "--stats-interval", "0", "--embedded-collector", "127.0.0.1:0", "--data", data], 60_000, {}, ["--no-metrics", "--no-fim-scan"]);
+    const agent = await startAgent(["--no-containerd", "--stats-interval", "0", "--embedded-collector", "127.0.0.1:0", "--data", data], 60_000, {}, [
+      "--no-metrics",
+      "--no-fim-scan",
+    ]);
     running.push(agent);
     const listening = await agent.waitForLog((l) => l["msg"] === "embedded collector listening (vigil tail follows it)", 1000);
     const address = String(listening["address"]);
@@ -203,7 +210,10 @@ describe("embedded collector", () => {
     for (let i = 0; i < 50 && !rows.some((r) => r.output_fields["proc.pid"] === pid); i++) {
       const ok = query({ VIGIL_DATA: data });
       expect(ok.status, ok.stderr).toBe(0);
-      rows = ok.stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as (typeof rows)[number]);
+      rows = ok.stdout
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => JSON.parse(l) as (typeof rows)[number]);
       if (!rows.some((r) => r.output_fields["proc.pid"] === pid)) await new Promise((r) => setTimeout(r, 200));
     }
     expect(rows.some((r) => r.output_fields["proc.pid"] === pid)).toBe(true);

@@ -48,7 +48,8 @@ describe("Falco's outbound macro on UDP", () => {
     ].join("\n");
     const { pid, code } = await runChild("python3", ["-c", py]);
     expect(code).toBe(0);
-    const ours = (a: { rule: string; output_fields: Record<string, unknown> }) => a.rule === "UDP Outbound From Python" && a.output_fields["proc.pid"] === pid && a.output_fields["evt.type"] === "sendto";
+    const ours = (a: { rule: string; output_fields: Record<string, unknown> }) =>
+      a.rule === "UDP Outbound From Python" && a.output_fields["proc.pid"] === pid && a.output_fields["evt.type"] === "sendto";
     const alert = await agent.waitForAlert(ours, 5000);
     expect(String(alert.output_fields["fd.name"])).toMatch(/->198\.51\.100\.20:53$/);
     await new Promise((r) => setTimeout(r, 1000));

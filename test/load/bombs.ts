@@ -54,7 +54,10 @@ export const BOMBS: Record<string, () => string> = {
 
 /** One flat list of `items` items, no alias: a large file rather than an expansion (about 5.9 bytes per item). */
 export function flatList(items = 300_000): string {
-  return `- list: big\n  items: [${Array.from({ length: items }, (_, i) => `x${i % 1000}`).join(", ")}]\n` + rule("flat list", "evt.type = execve and proc.name in (big)");
+  return (
+    `- list: big\n  items: [${Array.from({ length: items }, (_, i) => `x${i % 1000}`).join(", ")}]\n` +
+    rule("flat list", "evt.type = execve and proc.name in (big)")
+  );
 }
 
 /** Inputs measured by the figures script only (not bombs: their cost is the file's own size). */

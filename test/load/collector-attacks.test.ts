@@ -104,7 +104,14 @@ describe("collector under attack (real child process, loopback)", () => {
       const u = lyingContentLength({ host: c.host, port: c.port, n: 500, from: ["127.0.0.3"] });
       unauthStatuses = u.statuses;
       [authed, unauthed] = await Promise.all([drain(a, timeout + 6000), drain(u, timeout + 6000)]);
-      return { cases: 1000, detail: { authenticated: closeSummary(authed, timeout + 3000), unauthenticated: closeSummary(unauthed, timeout + 3000), unauthStatuses: Object.fromEntries(u.statuses) } };
+      return {
+        cases: 1000,
+        detail: {
+          authenticated: closeSummary(authed, timeout + 3000),
+          unauthenticated: closeSummary(unauthed, timeout + 3000),
+          unauthStatuses: Object.fromEntries(u.statuses),
+        },
+      };
     });
     expectSurvived(f);
     expect(authed!.connected + unauthed!.connected).toBe(1000);
@@ -119,10 +126,30 @@ describe("collector under attack (real child process, loopback)", () => {
     let authed: Awaited<ReturnType<typeof grpcPushFlood>> | undefined;
     const f = await measureAttack("parallel 16 MiB gRPC pushes", {}, async (c) => {
       [unauth, authed] = await Promise.all([
-        grpcPushFlood({ host: c.host, port: c.port, connections: 4, streamsPerConnection: 4, messageBytes: 16 * 1024 * 1024, from: ["127.0.0.2"], timeoutMs: 20_000 }),
-        grpcPushFlood({ host: c.host, port: c.port, connections: 2, streamsPerConnection: 4, messageBytes: 16 * 1024 * 1024, from: ["127.0.0.3"], token: c.token, timeoutMs: 20_000 }),
+        grpcPushFlood({
+          host: c.host,
+          port: c.port,
+          connections: 4,
+          streamsPerConnection: 4,
+          messageBytes: 16 * 1024 * 1024,
+          from: ["127.0.0.2"],
+          timeoutMs: 20_000,
+        }),
+        grpcPushFlood({
+          host: c.host,
+          port: c.port,
+          connections: 2,
+          streamsPerConnection: 4,
+          messageBytes: 16 * 1024 * 1024,
+          from: ["127.0.0.3"],
+          token: c.token,
+          timeoutMs: 20_000,
+        }),
       ]);
-      return { cases: 24, detail: { unauthenticated: unauth.outcomes, authenticated: authed.outcomes, maxAnswerMs: Math.round(Math.max(...unauth.answerMs, ...authed.answerMs)) } };
+      return {
+        cases: 24,
+        detail: { unauthenticated: unauth.outcomes, authenticated: authed.outcomes, maxAnswerMs: Math.round(Math.max(...unauth.answerMs, ...authed.answerMs)) },
+      };
     });
     expectSurvived(f);
     // refused: UNAUTHENTICATED (16), RESOURCE_EXHAUSTED (8), or a stream refused before it began (RST REFUSED_STREAM = 7)
@@ -177,14 +204,29 @@ describe("collector under attack (real child process, loopback)", () => {
     const f = await measureAttack("bad-token flood (HTTP and gRPC)", {}, async (c) => {
       [statuses, grpc] = await Promise.all([
         badTokenFlood({ host: c.host, port: c.port, n: 1000, concurrency: 20, localAddress: "127.0.0.2" }),
-        grpcPushFlood({ host: c.host, port: c.port, connections: 4, streamsPerConnection: 50, messageBytes: 100, token: "wrong", from: ["127.0.0.3"], timeoutMs: 10_000 }),
+        grpcPushFlood({
+          host: c.host,
+          port: c.port,
+          connections: 4,
+          streamsPerConnection: 50,
+          messageBytes: 100,
+          token: "wrong",
+          from: ["127.0.0.3"],
+          timeoutMs: 10_000,
+        }),
       ]);
       return { cases: 1200, detail: { http: statuses, grpc: grpc.outcomes } };
     });
     expectSurvived(f);
-    expect(Object.keys(statuses).filter((k) => k !== "401" && k !== "429"), JSON.stringify(statuses)).toEqual([]);
+    expect(
+      Object.keys(statuses).filter((k) => k !== "401" && k !== "429"),
+      JSON.stringify(statuses),
+    ).toEqual([]);
     expect(statuses["429"] ?? 0, `failed authentications are rate limited per address: ${JSON.stringify(statuses)}`).toBeGreaterThan(0);
-    expect(Object.keys(grpc!.outcomes).filter((k) => !["grpc-status 16", "grpc-status 8", "rst 7"].includes(k)), JSON.stringify(grpc!.outcomes)).toEqual([]);
+    expect(
+      Object.keys(grpc!.outcomes).filter((k) => !["grpc-status 16", "grpc-status 8", "rst 7"].includes(k)),
+      JSON.stringify(grpc!.outcomes),
+    ).toEqual([]);
   }, 60_000);
 
   it("one address cannot hold more than max_connections_per_ip connections; others are served", async () => {

@@ -545,19 +545,22 @@ export function httpGet(
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { connection: "close" };
     if (opts.token !== undefined) headers["authorization"] = `Bearer ${opts.token}`;
-    const req = httpRequest({ host, port, path, method: "GET", agent: false, headers, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on("data", (c: Buffer) => {
-        if (size < (opts.maxBody ?? 64 * MiB)) chunks.push(c);
-        size += c.length;
-      });
-      res.on("end", () => {
-        clearTimeout(t);
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
-      });
-      res.on("error", (e) => reject(e));
-    });
+    const req = httpRequest(
+      { host, port, path, method: "GET", agent: false, headers, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          if (size < (opts.maxBody ?? 64 * MiB)) chunks.push(c);
+          size += c.length;
+        });
+        res.on("end", () => {
+          clearTimeout(t);
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
+        });
+        res.on("error", (e) => reject(e));
+      },
+    );
     const t = setTimeout(() => req.destroy(new Error(`GET ${path.slice(0, 60)} timed out`)), opts.timeoutMs ?? 10_000);
     req.on("error", (e) => {
       clearTimeout(t);
@@ -568,13 +571,23 @@ export function httpGet(
 }
 
 /** `n` requests with a wrong token, `concurrency` at a time, from `localAddress`; counts statuses. */
-export async function badTokenFlood(o: { host: string; port: number; n: number; concurrency?: number; localAddress?: string }): Promise<Record<string, number>> {
+export async function badTokenFlood(o: {
+  host: string;
+  port: number;
+  n: number;
+  concurrency?: number;
+  localAddress?: string;
+}): Promise<Record<string, number>> {
   const statuses: Record<string, number> = {};
   let next = 0;
   const worker = async () => {
     while (next < o.n) {
       next++;
-      const k = await httpGet(o.host, o.port, "/api/v1/alerts?limit=1", { token: `wrong-${next}`, ...(o.localAddress ? { localAddress: o.localAddress } : {}), timeoutMs: 5000 }).then(
+      const k = await httpGet(o.host, o.port, "/api/v1/alerts?limit=1", {
+        token: `wrong-${next}`,
+        ...(o.localAddress ? { localAddress: o.localAddress } : {}),
+        timeoutMs: 5000,
+      }).then(
         (r) => String(r.status),
         (e: NodeJS.ErrnoException) => `error ${e.code ?? e.message}`,
       );

@@ -52,13 +52,23 @@ describe("metrics server", () => {
   });
 
   it("a throwing readiness check is not ready, not a crash", async () => {
-    const s2 = await startMetricsServer({ port: 0, host: "127.0.0.1", logger, ready: () => { throw new Error("boom"); }, metrics: m });
+    const s2 = await startMetricsServer({
+      port: 0,
+      host: "127.0.0.1",
+      logger,
+      ready: () => {
+        throw new Error("boom");
+      },
+      metrics: m,
+    });
     expect((await fetch(`http://127.0.0.1:${s2.port}/readyz`)).status).toBe(503);
     await s2.close();
   });
 
   it("a port in use is a clear LISTEN_FAILED error", async () => {
-    await expect(startMetricsServer({ port: srv.port, host: "127.0.0.1", logger, ready: () => true, metrics: m })).rejects.toMatchObject({ code: "LISTEN_FAILED" });
+    await expect(startMetricsServer({ port: srv.port, host: "127.0.0.1", logger, ready: () => true, metrics: m })).rejects.toMatchObject({
+      code: "LISTEN_FAILED",
+    });
   });
 
   it("exposes every named metric with its labels, and counters move", async () => {
@@ -115,10 +125,14 @@ describe("metrics server", () => {
   it("registerStats exports stage stats at scrape time: counters and gauges", async () => {
     const st = { frames: 0, queue_depth: 0, in_flight: 0, "weird key!": 1 };
     let calls = 0;
-    m.registerStats("decode", () => {
-      calls++;
-      return { ...st };
-    }, { gauges: ["in_flight"] });
+    m.registerStats(
+      "decode",
+      () => {
+        calls++;
+        return { ...st };
+      },
+      { gauges: ["in_flight"] },
+    );
     expect(calls).toBe(0); // nothing per event, nothing until a scrape
     st.frames = 10;
     st.queue_depth = 4;

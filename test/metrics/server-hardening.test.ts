@@ -100,14 +100,18 @@ describe("metrics endpoint: connections that do nothing", () => {
     ["sends nothing", ""],
     ["sends half a request", "GET /healthz HTTP/1.1\r\nHost: x\r\n"],
     ["sends an HTTP/2 preface's first bytes", "PRI * HTT"],
-  ])("a connection that %s is closed by the header timeout (defaults: within 5 s + 1 s, old: 30 s)", async (_n, data) => {
-    const { srv, m } = await start();
-    const r = await raw(srv.port, data, 9000);
-    expect(r.closedAfterMs).not.toBe("open");
-    expect(r.closedAfterMs as number).toBeLessThan(7_500);
-    expect(await value(m, "vigil_server_connections_timed_out_total", { server: "metrics" })).toBe(1);
-    expect(await healthy(srv.port)).toBe(true);
-  }, 15_000);
+  ])(
+    "a connection that %s is closed by the header timeout (defaults: within 5 s + 1 s, old: 30 s)",
+    async (_n, data) => {
+      const { srv, m } = await start();
+      const r = await raw(srv.port, data, 9000);
+      expect(r.closedAfterMs).not.toBe("open");
+      expect(r.closedAfterMs as number).toBeLessThan(7_500);
+      expect(await value(m, "vigil_server_connections_timed_out_total", { server: "metrics" })).toBe(1);
+      expect(await healthy(srv.port)).toBe(true);
+    },
+    15_000,
+  );
 
   it("a lying Content-Length holds a connection only until the request timeout", async () => {
     const { srv } = await start({ headers_timeout_ms: 500, request_timeout_ms: 1000 });

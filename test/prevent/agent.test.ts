@@ -36,8 +36,7 @@ const NS_ON = `prevent-on-${RUN}`;
 const NS_OFF = `prevent-off-${RUN}`;
 const GUARDED_IMAGE = "docker.io/vigil/guarded:1.0";
 const DRIFT =
-  "until [ -e /out/go ]; do sleep 0.05; done; cp /bin/busybox /tmp/busybox; " +
-  "/tmp/busybox sh -c 'echo ran > /out/marker'; echo $? > /out/status; sleep 600";
+  "until [ -e /out/go ]; do sleep 0.05; done; cp /bin/busybox /tmp/busybox; " + "/tmp/busybox sh -c 'echo ran > /out/marker'; echo $? > /out/status; sleep 600";
 
 const skip = !containersAvailable() || process.getuid?.() !== 0;
 
@@ -81,7 +80,12 @@ describe.skipIf(skip)("vigil agent with drift prevention", () => {
     const spec = { name: `${name}-${RUN}`, namespace: ns, uid: `uid-${name}-${RUN}`, labels: { app: name } };
     const p = await cri.runPod(spec);
     pods.push(p);
-    const id = await cri.runContainer(p, spec, { name, image: BUSYBOX_IMAGE, command: ["/bin/sh", "-c", DRIFT], mounts: [{ containerPath: "/out", hostPath: out, readonly: false }] });
+    const id = await cri.runContainer(p, spec, {
+      name,
+      image: BUSYBOX_IMAGE,
+      command: ["/bin/sh", "-c", DRIFT],
+      mounts: [{ containerPath: "/out", hostPath: out, readonly: false }],
+    });
     return { id, out };
   }
 

@@ -16,7 +16,13 @@ const RULE = `- rule: Drift Test
 `;
 
 function drift(blocked: boolean | undefined) {
-  const p = proc({ comm: "busybox", exepath: "/tmp/busybox", args: ["sh", "-c", "echo ran"], exeUpperLayer: true, container: container({ id: "0123456789ab", imageRepository: "docker.io/acme/shop", k8s: { namespace: "prod", podName: "shop-1" } }) });
+  const p = proc({
+    comm: "busybox",
+    exepath: "/tmp/busybox",
+    args: ["sh", "-c", "echo ran"],
+    exeUpperLayer: true,
+    container: container({ id: "0123456789ab", imageRepository: "docker.io/acme/shop", k8s: { namespace: "prod", podName: "shop-1" } }),
+  });
   const e = execve(p);
   e.blocked = blocked;
   return e;
@@ -53,8 +59,15 @@ describe("blocked alerts", () => {
   it("an exec blocked that no rule reported gets its own alert", () => {
     const a = b.blockedExec(drift(true));
     expect(a).toMatchObject({ rule: BLOCKED_RULE, priority: "Critical", source: "syscall", blocked: true, hostname: "node-1" });
-    expect(a.output).toMatch(/Drift blocked: .* exepath=\/tmp\/busybox cmdline=busybox sh -c echo ran .*container_id=0123456789ab .*k8s_ns=prod k8s_pod=shop-1 \(blocked\)$/);
-    expect(a.output_fields).toMatchObject({ "proc.exepath": "/tmp/busybox", "container.id": "0123456789ab", "k8s.ns.name": "prod", "proc.is_exe_upper_layer": true });
+    expect(a.output).toMatch(
+      /Drift blocked: .* exepath=\/tmp\/busybox cmdline=busybox sh -c echo ran .*container_id=0123456789ab .*k8s_ns=prod k8s_pod=shop-1 \(blocked\)$/,
+    );
+    expect(a.output_fields).toMatchObject({
+      "proc.exepath": "/tmp/busybox",
+      "container.id": "0123456789ab",
+      "k8s.ns.name": "prod",
+      "proc.is_exe_upper_layer": true,
+    });
     expect(a.tags).toContain("T1204.002");
   });
 });

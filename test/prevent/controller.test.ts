@@ -36,7 +36,10 @@ function cgroupTree(...paths: string[]): { root: string; id: (p: string) => numb
   return { root, id: (p) => statSync(join(root, p)).ino };
 }
 
-function setup(scope: string[], opts: { max?: number; root?: string; procRoot?: string; resolve?: (p: string, id: number, pid: number) => ContainerInfo } = {}) {
+function setup(
+  scope: string[],
+  opts: { max?: number; root?: string; procRoot?: string; resolve?: (p: string, id: number, pid: number) => ContainerInfo } = {},
+) {
   const calls: [number, number][] = [];
   const armed = new Map<number, number>();
   const log = captureLogger();

@@ -9,9 +9,27 @@ import { frame, type Param } from "../decode/frame-builder.js";
 /** An execve exit frame with a full process block (FORMAT.md). */
 function execFrame(flags: number): Buffer {
   const block: Param[] = [
-    { str: "/tmp/x" }, { bytes: Buffer.from("sh\0-c\0echo ran\0") }, { str: "/" }, { none: true }, { str: "/tmp/x" },
-    { str: "/default/c1" }, { u32: 1 }, { u32: 1 }, { u32: 1 }, { u32: 7 }, { u32: 7 }, { u32: 0 }, { u32: 0 },
-    { u64: 0 }, { u64: 0 }, { u64: 0 }, { u32: 2 /* upper layer */ }, { u64: 99 }, { u64: 0 }, { u64: 0 }, { u64: 0 },
+    { str: "/tmp/x" },
+    { bytes: Buffer.from("sh\0-c\0echo ran\0") },
+    { str: "/" },
+    { none: true },
+    { str: "/tmp/x" },
+    { str: "/default/c1" },
+    { u32: 1 },
+    { u32: 1 },
+    { u32: 1 },
+    { u32: 7 },
+    { u32: 7 },
+    { u32: 0 },
+    { u32: 0 },
+    { u64: 0 },
+    { u64: 0 },
+    { u64: 0 },
+    { u32: 2 /* upper layer */ },
+    { u64: 99 },
+    { u64: 0 },
+    { u64: 0 },
+    { u64: 0 },
   ];
   return frame({ type: 1, flags, pid: 4242, comm: "x", cgroupId: 777, params: block });
 }

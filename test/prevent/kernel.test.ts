@@ -22,8 +22,7 @@ import { BUSYBOX_IMAGE, cgroupIdOf, containersAvailable, prepareRuntime, removeC
 const RUN = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
 /** The drift: wait for the go file, copy busybox into the upper layer, run the copy. */
 const DRIFT =
-  "until [ -e /out/go ]; do sleep 0.05; done; cp /bin/busybox /tmp/busybox; " +
-  "/tmp/busybox sh -c 'echo ran > /out/marker'; echo $? > /out/status; sleep 600";
+  "until [ -e /out/go ]; do sleep 0.05; done; cp /bin/busybox /tmp/busybox; " + "/tmp/busybox sh -c 'echo ran > /out/marker'; echo $? > /out/status; sleep 600";
 
 interface ExecSeen {
   type: number;
@@ -124,13 +123,16 @@ describe.skipIf(skip)("kernel prevention (real probe, real containers)", () => {
     mkdirSync(out, { recursive: true });
     ids.push(id);
     // the container's /dev/shm is noexec: an exec-able tmpfs stands in for it
-    const script = "until [ -e /out/go ]; do sleep 0.05; done; cp /bin/busybox /scratch/busybox; /scratch/busybox sh -c 'echo ran > /out/marker'; echo $? > /out/status; sleep 600";
-    const pid = runContainer(sock, "default", id, BUSYBOX_IMAGE, ["/bin/sh", "-c", script], [
-      "--mount",
-      `type=bind,src=${out},dst=/out,options=rbind:rw`,
-      "--mount",
-      "type=tmpfs,src=tmpfs,dst=/scratch,options=rw:exec:size=16m",
-    ]);
+    const script =
+      "until [ -e /out/go ]; do sleep 0.05; done; cp /bin/busybox /scratch/busybox; /scratch/busybox sh -c 'echo ran > /out/marker'; echo $? > /out/status; sleep 600";
+    const pid = runContainer(
+      sock,
+      "default",
+      id,
+      BUSYBOX_IMAGE,
+      ["/bin/sh", "-c", script],
+      ["--mount", `type=bind,src=${out},dst=/out,options=rbind:rw`, "--mount", "type=tmpfs,src=tmpfs,dst=/scratch,options=rw:exec:size=16m"],
+    );
     const cgroupId = cgroupIdOf(unifiedCgroup(pid));
     stream.prevent(cgroupId, PreventBit.Upper);
     await new Promise((r) => setTimeout(r, 100));
@@ -142,7 +144,11 @@ describe.skipIf(skip)("kernel prevention (real probe, real containers)", () => {
     rmSync(join(out, "marker"));
     stream.prevent(cgroupId, PreventBit.Upper | PreventBit.Tmpfs);
     await new Promise((r) => setTimeout(r, 100));
-    const r = spawnSync("ctr", ["-a", sock, "-n", "default", "task", "exec", "--exec-id", `k-${RUN}`, id, "/bin/sh", "-c", "/scratch/busybox sh -c 'echo ran > /out/marker'; echo $?"], { encoding: "utf8", timeout: 20_000 });
+    const r = spawnSync(
+      "ctr",
+      ["-a", sock, "-n", "default", "task", "exec", "--exec-id", `k-${RUN}`, id, "/bin/sh", "-c", "/scratch/busybox sh -c 'echo ran > /out/marker'; echo $?"],
+      { encoding: "utf8", timeout: 20_000 },
+    );
     expect(r.stdout.trim()).toBe("137");
     expect(existsSync(join(out, "marker"))).toBe(false);
   }, 60_000);
@@ -156,15 +162,20 @@ describe.skipIf(skip)("kernel prevention (real probe, real containers)", () => {
     mkdirSync(out, { recursive: true });
     ids.push(id);
     const run = "/tools/memfd-exec /bin/busybox busybox sh -c 'echo ran > /out/marker'; echo $?";
-    const pid = runContainer(sock, "default", id, BUSYBOX_IMAGE, ["/bin/sleep", "600"], [
-      "--mount",
-      `type=bind,src=${out},dst=/out,options=rbind:rw`,
-      "--mount",
-      `type=bind,src=${tools},dst=/tools,options=rbind:ro`,
-    ]);
+    const pid = runContainer(
+      sock,
+      "default",
+      id,
+      BUSYBOX_IMAGE,
+      ["/bin/sleep", "600"],
+      ["--mount", `type=bind,src=${out},dst=/out,options=rbind:rw`, "--mount", `type=bind,src=${tools},dst=/tools,options=rbind:ro`],
+    );
     const cgroupId = cgroupIdOf(unifiedCgroup(pid));
     const exec = (n: number) =>
-      spawnSync("ctr", ["-a", sock, "-n", "default", "task", "exec", "--exec-id", `m${n}-${RUN}`, id, "/bin/sh", "-c", run], { encoding: "utf8", timeout: 20_000 }).stdout.trim();
+      spawnSync("ctr", ["-a", sock, "-n", "default", "task", "exec", "--exec-id", `m${n}-${RUN}`, id, "/bin/sh", "-c", run], {
+        encoding: "utf8",
+        timeout: 20_000,
+      }).stdout.trim();
     // upper layer armed only: the memfd program runs
     stream.prevent(cgroupId, PreventBit.Upper);
     await new Promise((r) => setTimeout(r, 100));

@@ -20,7 +20,13 @@ const RULES = `- rule: Upper Layer Exec
 `;
 
 function exec(opts: { upper: boolean; memfd: boolean; blocked: boolean }): SyscallEvent {
-  const p = proc({ comm: "x", exepath: opts.memfd ? "/memfd:payload (deleted)" : "/tmp/x", exeUpperLayer: opts.upper, exeFromMemfd: opts.memfd, container: container({ id: "0123456789ab" }) });
+  const p = proc({
+    comm: "x",
+    exepath: opts.memfd ? "/memfd:payload (deleted)" : "/tmp/x",
+    exeUpperLayer: opts.upper,
+    exeFromMemfd: opts.memfd,
+    container: container({ id: "0123456789ab" }),
+  });
   const e = execve(p);
   e.blocked = opts.blocked;
   return e;

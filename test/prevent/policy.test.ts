@@ -100,10 +100,20 @@ describe("prevention config", () => {
   });
   it("environment variables like every other option", () => {
     const c = loadConfig({
-      env: { VIGIL_PREVENTION_ENABLED: "true", VIGIL_PREVENTION_SCOPE: "namespace=prod, image=docker.io/acme/*&namespace=x", VIGIL_PREVENTION_BLOCK: "upper_layer,memfd", VIGIL_PREVENTION_MAX_CGROUPS: "64" },
+      env: {
+        VIGIL_PREVENTION_ENABLED: "true",
+        VIGIL_PREVENTION_SCOPE: "namespace=prod, image=docker.io/acme/*&namespace=x",
+        VIGIL_PREVENTION_BLOCK: "upper_layer,memfd",
+        VIGIL_PREVENTION_MAX_CGROUPS: "64",
+      },
       overrides: {},
     });
-    expect(c.prevention).toEqual({ enabled: true, block: ["upper_layer", "memfd"], scope: ["namespace=prod", "image=docker.io/acme/*&namespace=x"], max_cgroups: 64 });
+    expect(c.prevention).toEqual({
+      enabled: true,
+      block: ["upper_layer", "memfd"],
+      scope: ["namespace=prod", "image=docker.io/acme/*&namespace=x"],
+      max_cgroups: 64,
+    });
   });
   it.each([
     [{ VIGIL_PREVENTION_SCOPE: "nope=1" }, /prevention\.scope\.0/],

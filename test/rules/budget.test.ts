@@ -34,7 +34,8 @@ function lineOf(text: string, prefix: string): number {
   return i + 1;
 }
 
-const rule = (name: string, cond: string, extra = ""): string => `- rule: ${name}\n  desc: d\n  condition: ${cond}\n  output: "out %proc.name"\n  priority: WARNING\n${extra}`;
+const rule = (name: string, cond: string, extra = ""): string =>
+  `- rule: ${name}\n  desc: d\n  condition: ${cond}\n  output: "out %proc.name"\n  priority: WARNING\n${extra}`;
 /** A rule after the bomb: it must still load. */
 const GOOD = rule("Good", "evt.type = execve and proc.name = sh");
 const shExec = execve(proc({ comm: "sh" }));
@@ -68,7 +69,9 @@ describe("expansion bombs end in a positioned error", () => {
     const { res, ms } = load(text);
     expect(ms).toBeLessThan(2000);
     // l_k has 2^(k+1) items: l17 is the first past 250,000
-    expect(errors(res)).toContainEqual(expect.objectContaining({ file: FILE, line: lineOf(text, "- list: l17"), col: 3, item: "list 'l17'", message: `expansion exceeds ${N} nodes` }));
+    expect(errors(res)).toContainEqual(
+      expect.objectContaining({ file: FILE, line: lineOf(text, "- list: l17"), col: 3, item: "list 'l17'", message: `expansion exceeds ${N} nodes` }),
+    );
     expect(errors(res)).toContainEqual(expect.objectContaining({ item: "list 'l18'", message: "list 'l17' used in list has errors" }));
     const bomb = errors(res).find((d) => d.item === "rule 'Bomb'");
     expect(bomb?.message).toBe("list 'l60' used in filter has errors");
@@ -97,7 +100,14 @@ describe("expansion bombs end in a positioned error", () => {
     expect(ms).toBeLessThan(2000);
     const max = DEFAULT_EXPANSION_LIMITS.maxExpansionDepth;
     // d_k's tree is k + 1 deep
-    expect(errors(res)).toContainEqual(expect.objectContaining({ file: FILE, line: lineOf(text, `- macro: d${max}\n`.trimEnd()) + 1, col: 14, message: `expanded condition exceeds max depth of ${max}` }));
+    expect(errors(res)).toContainEqual(
+      expect.objectContaining({
+        file: FILE,
+        line: lineOf(text, `- macro: d${max}\n`.trimEnd()) + 1,
+        col: 14,
+        message: `expanded condition exceeds max depth of ${max}`,
+      }),
+    );
     expect(errors(res).filter((d) => /internal error|call stack/i.test(d.message))).toEqual([]);
     expectGoodLoaded(res);
   });
@@ -129,7 +139,12 @@ describe("expansion bombs end in a positioned error", () => {
     const { res, ms } = load(text);
     expect(ms).toBeLessThan(500);
     expect(errors(res)).toEqual([
-      expect.objectContaining({ file: FILE, line: 1, col: 1, message: `file of ${text.length} characters is larger than the limit of ${DEFAULT_EXPANSION_LIMITS.maxFileChars} (rules.limits.max_file_chars)` }),
+      expect.objectContaining({
+        file: FILE,
+        line: 1,
+        col: 1,
+        message: `file of ${text.length} characters is larger than the limit of ${DEFAULT_EXPANSION_LIMITS.maxFileChars} (rules.limits.max_file_chars)`,
+      }),
     ]);
     expect(res.ruleset.rules).toEqual([]);
   });
@@ -138,7 +153,15 @@ describe("expansion bombs end in a positioned error", () => {
     const text = rule("Long", `proc.name = "${"x".repeat(DEFAULT_EXPANSION_LIMITS.maxExpansionChars)}"`) + GOOD;
     const { res, ms } = load(text, { expansion: { maxFileChars: 16 * 1024 * 1024 } });
     expect(ms).toBeLessThan(2000);
-    expect(errors(res)).toEqual([expect.objectContaining({ file: FILE, line: 3, col: 14, item: "rule 'Long'", message: `expansion exceeds ${DEFAULT_EXPANSION_LIMITS.maxExpansionChars} characters` })]);
+    expect(errors(res)).toEqual([
+      expect.objectContaining({
+        file: FILE,
+        line: 3,
+        col: 14,
+        item: "rule 'Long'",
+        message: `expansion exceeds ${DEFAULT_EXPANSION_LIMITS.maxExpansionChars} characters`,
+      }),
+    ]);
     expectGoodLoaded(res);
   });
 
@@ -148,11 +171,17 @@ describe("expansion bombs end in a positioned error", () => {
     const tuples = Array.from({ length: 99 }, () => "[*paths]").join(", ");
     const text =
       `- list: anchor\n  items: &paths [${paths}]\n` +
-      rule("Bomb", "evt.type = execve and proc.name = x", `  exceptions:\n    - name: e\n      fields: [fd.name]\n      comps: [in]\n      values: [${tuples}]\n`) +
+      rule(
+        "Bomb",
+        "evt.type = execve and proc.name = x",
+        `  exceptions:\n    - name: e\n      fields: [fd.name]\n      comps: [in]\n      values: [${tuples}]\n`,
+      ) +
       GOOD;
     const { res, ms } = load(text);
     expect(ms).toBeLessThan(2000);
-    expect(errors(res)).toEqual([expect.objectContaining({ file: FILE, line: lineOf(text, "    - name: e"), item: "rule 'Bomb'", message: `expansion exceeds ${N} nodes` })]);
+    expect(errors(res)).toEqual([
+      expect.objectContaining({ file: FILE, line: lineOf(text, "    - name: e"), item: "rule 'Bomb'", message: `expansion exceeds ${N} nodes` }),
+    ]);
     expectGoodLoaded(res);
   });
 
@@ -160,17 +189,29 @@ describe("expansion bombs end in a positioned error", () => {
     const text = rule("Parens", "(".repeat(100_000) + "proc.name = a" + ")".repeat(100_000)) + GOOD;
     const { res, ms } = load(text);
     expect(ms).toBeLessThan(2000);
-    expect(errors(res)).toEqual([expect.objectContaining({ file: FILE, line: 3, col: 14 + 1001, item: "rule 'Parens'", message: "exceeded max depth limit of 1000" })]);
+    expect(errors(res)).toEqual([
+      expect.objectContaining({ file: FILE, line: 3, col: 14 + 1001, item: "rule 'Parens'", message: "exceeded max depth limit of 1000" }),
+    ]);
     expectGoodLoaded(res);
   });
 
   it("the load's total: rules past it fail, those before it load", () => {
-    const text = Array.from({ length: 20 }, (_, i) => rule(`R${i}`, `evt.type = execve and proc.name in (a, b, c, d, e, f, g, h) and proc.pid = ${i}`)).join("");
+    const text = Array.from({ length: 20 }, (_, i) => rule(`R${i}`, `evt.type = execve and proc.name in (a, b, c, d, e, f, g, h) and proc.pid = ${i}`)).join(
+      "",
+    );
     // each rule: 1 and + 3 checks + 8 items = 12 nodes
     const { res } = load(text, { expansion: { maxTotalNodes: 120 } });
     expect(res.ruleset.rules.map((r) => r.name)).toEqual(["R0", "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9"]);
     expect(errors(res)).toHaveLength(10);
-    expect(errors(res)[0]).toEqual(expect.objectContaining({ file: FILE, line: lineOf(text, "- rule: R10") + 2, col: 14, item: "rule 'R10'", message: "expansion exceeds 120 nodes in total for this load" }));
+    expect(errors(res)[0]).toEqual(
+      expect.objectContaining({
+        file: FILE,
+        line: lineOf(text, "- rule: R10") + 2,
+        col: 14,
+        item: "rule 'R10'",
+        message: "expansion exceeds 120 nodes in total for this load",
+      }),
+    );
   });
 
   it("limits are options: a smaller per-item limit is reported with its own figure", () => {
@@ -194,7 +235,10 @@ describe("YAML aliases", () => {
 
   it("one alias per item to a large anchored sequence is bounded by the expansion budget", () => {
     // 100,000 items once, then referred to by 300 lists: 30,000,000 entries before the budget
-    const text = `- list: big\n  items: &big [${Array.from({ length: 100_000 }, () => "x").join(",")}]\n` + Array.from({ length: 300 }, (_, i) => `- list: b${i}\n  items: *big\n`).join("") + GOOD;
+    const text =
+      `- list: big\n  items: &big [${Array.from({ length: 100_000 }, () => "x").join(",")}]\n` +
+      Array.from({ length: 300 }, (_, i) => `- list: b${i}\n  items: *big\n`).join("") +
+      GOOD;
     const { res } = load(text);
     const alias = errors(res).filter((d) => /^YAML alias expansion exceeds \d+ nodes and characters$/.test(d.message));
     expect(alias.length).toBeGreaterThan(250);
@@ -216,7 +260,10 @@ describe("vigil rules check on a bomb (built CLI, 256 MiB heap)", () => {
     const file = join(dir, "bomb.yaml");
     writeFileSync(file, text);
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, ["--max-old-space-size=256", join(REPO_ROOT, "dist/agent/cli/main.js"), "rules", "check", file], { encoding: "utf8", timeout: 20_000 });
+    const r = spawnSync(process.execPath, ["--max-old-space-size=256", join(REPO_ROOT, "dist/agent/cli/main.js"), "rules", "check", file], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
     const ms = performance.now() - t0;
     expect(r.signal).toBeNull();
     expect(r.status).toBe(1);

@@ -20,7 +20,10 @@ describe("event type index", () => {
     expect(open?.evalErrors).toBe(1);
   });
   it("rules without a type constraint run for every type, in definition order with the typed ones", () => {
-    const r = loadRuleFiles([{ path: "f", text: rules(["A", "evt.type = execve and proc.name = sh"], ["Any", "proc.name = sh"], ["B", "evt.type = execve"]) }], { ruleMatching: "all" });
+    const r = loadRuleFiles(
+      [{ path: "f", text: rules(["A", "evt.type = execve and proc.name = sh"], ["Any", "proc.name = sh"], ["B", "evt.type = execve"]) }],
+      { ruleMatching: "all" },
+    );
     const seen: string[] = [];
     r.ruleset.evaluate(execve(proc({ comm: "sh" })), (x) => seen.push(x.name));
     expect(seen).toEqual(["A", "Any", "B"]);
@@ -34,7 +37,10 @@ describe("event type index", () => {
     expect(r.ruleset.rules[0]?.matches).toBe(5);
   });
   it("disabled rules and rules below the minimum priority are not in the syscall set", () => {
-    const text = rules(["A", "evt.type = execve"], ["B", "evt.type = openat"]).replace("  priority: INFO\n  warn_evttypes: false\n- rule: B", "  priority: INFO\n  warn_evttypes: false\n  enabled: false\n- rule: B");
+    const text = rules(["A", "evt.type = execve"], ["B", "evt.type = openat"]).replace(
+      "  priority: INFO\n  warn_evttypes: false\n- rule: B",
+      "  priority: INFO\n  warn_evttypes: false\n  enabled: false\n- rule: B",
+    );
     const r = loadRuleFiles([{ path: "f", text }]);
     expect([...r.ruleset.eventTypes().names]).toEqual(["openat"]);
     const crit = loadRuleFiles([{ path: "f", text: rules(["A", "evt.type = execve"]) }], { minPriority: "critical" });

@@ -6,7 +6,20 @@
 import { eventByName } from "../../rules/event-table.js";
 import type { ArgValue, ContainerInfo, FdInfo, K8sInfo, SyscallEvent, ThreadInfo } from "../../rules/event.js";
 
-export const HOST: ContainerInfo = container({ id: "host", fullId: "host", name: "host", type: "host", image: undefined, imageRepository: undefined, imageTag: undefined, privileged: undefined, hostPid: undefined, hostNetwork: undefined, hostIpc: undefined, startTs: undefined });
+export const HOST: ContainerInfo = container({
+  id: "host",
+  fullId: "host",
+  name: "host",
+  type: "host",
+  image: undefined,
+  imageRepository: undefined,
+  imageTag: undefined,
+  privileged: undefined,
+  hostPid: undefined,
+  hostNetwork: undefined,
+  hostIpc: undefined,
+  startTs: undefined,
+});
 
 /** A container with defaults. */
 export function container(c: Partial<Omit<ContainerInfo, "k8s">> & { k8s?: Partial<K8sInfo> } = {}): ContainerInfo {
@@ -32,7 +45,16 @@ export function container(c: Partial<Omit<ContainerInfo, "k8s">> & { k8s?: Parti
     k8s:
       k8s === undefined
         ? undefined
-        : { podName: "web-0", namespace: "default", podUid: "uid-1", sandboxId: "f".repeat(64), podLabels: new Map(), podIp: "10.1.2.3", containerName: "web", ...k8s },
+        : {
+            podName: "web-0",
+            namespace: "default",
+            podUid: "uid-1",
+            sandboxId: "f".repeat(64),
+            podLabels: new Map(),
+            podIp: "10.1.2.3",
+            containerName: "web",
+            ...k8s,
+          },
     metaMissing: false,
     ...rest,
   };
@@ -101,7 +123,22 @@ export function proc(spec: ProcSpec = {}): ThreadInfo {
 
 /** A file fd. */
 export function fileFd(name: string, extra: Partial<FdInfo> = {}): FdInfo {
-  return { num: 3, type: "file", typechar: "f", name, ino: 42, dev: 8, isUpperLayer: false, l4proto: undefined, tuple: undefined, isServer: undefined, connected: undefined, openFlags: undefined, nameChanged: undefined, ...extra };
+  return {
+    num: 3,
+    type: "file",
+    typechar: "f",
+    name,
+    ino: 42,
+    dev: 8,
+    isUpperLayer: false,
+    l4proto: undefined,
+    tuple: undefined,
+    isServer: undefined,
+    connected: undefined,
+    openFlags: undefined,
+    nameChanged: undefined,
+    ...extra,
+  };
 }
 
 /** An IPv4 TCP socket fd (client side unless isServer). */
@@ -168,7 +205,13 @@ export const O = { RDONLY: 0, WRONLY: 1, RDWR: 2, CREAT: 0o100, TRUNC: 0o1000, A
 
 /** An openat exit event on a file. */
 export function openat(path: string, flags: number, p: ThreadInfo = proc(), res = 3): SyscallEvent {
-  return ev({ type: "openat", res, args: { dirfd: -100, name: path, flags, mode: 0 }, proc: p, fd: res >= 0 ? fileFd(path, { num: res, openFlags: flags }) : undefined });
+  return ev({
+    type: "openat",
+    res,
+    args: { dirfd: -100, name: path, flags, mode: 0 },
+    proc: p,
+    fd: res >= 0 ? fileFd(path, { num: res, openFlags: flags }) : undefined,
+  });
 }
 
 /** An execve exit event for a process. */

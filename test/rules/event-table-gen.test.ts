@@ -67,7 +67,9 @@ describe("event table facts", () => {
   });
 
   it("codes are dense and in order, names unique", () => {
-    EVENTS.forEach((e, i) => expect(e.code).toBe(i));
+    EVENTS.forEach((e, i) => {
+      expect(e.code).toBe(i);
+    });
     expect(new Set(EVENTS.map((e) => e.name)).size).toBe(EVENTS.length);
   });
 

@@ -8,7 +8,9 @@ const ALL = EVENTS.slice(1).map((e) => e.name);
 function names(cond: string): string[] | "all" {
   const s = conditionCodes(parseCondition(cond));
   if (s === null) return "all";
-  return EVENTS.filter((e) => s[e.code] === 1).map((e) => e.name).sort();
+  return EVENTS.filter((e) => s[e.code] === 1)
+    .map((e) => e.name)
+    .sort();
 }
 const except = (...n: string[]): string[] => ALL.filter((x) => !n.includes(x)).sort();
 

@@ -11,7 +11,6 @@ import { eventByCode } from "../../rules/event-table.js";
 import { STABLE_RULES } from "./stable-path.js";
 import { container, ev, execve, fileFd, O, openat, proc, sockFd, type ProcSpec } from "./event-builder.js";
 
-
 const CAP_DAC_OVERRIDE = 1n << 1n;
 const CAP_SYS_MODULE = 1n << 16n;
 const CAP_SYS_ADMIN = 1n << 21n;
@@ -25,8 +24,20 @@ type Case = [rule: string, fires: SyscallEvent, quiet: SyscallEvent];
 const CASES: Case[] = [
   [
     "Directory traversal monitored file read",
-    ev({ type: "openat", res: 3, args: { dirfd: -100, name: "/var/www/../../etc/shadow", flags: O.RDONLY }, proc: proc({ comm: "php-fpm", parents: [{ comm: "nginx" }] }), fd: fileFd("/etc/shadow") }),
-    ev({ type: "openat", res: 3, args: { dirfd: -100, name: "/etc/shadow", flags: O.RDONLY }, proc: proc({ comm: "php-fpm", parents: [{ comm: "nginx" }] }), fd: fileFd("/etc/shadow") }),
+    ev({
+      type: "openat",
+      res: 3,
+      args: { dirfd: -100, name: "/var/www/../../etc/shadow", flags: O.RDONLY },
+      proc: proc({ comm: "php-fpm", parents: [{ comm: "nginx" }] }),
+      fd: fileFd("/etc/shadow"),
+    }),
+    ev({
+      type: "openat",
+      res: 3,
+      args: { dirfd: -100, name: "/etc/shadow", flags: O.RDONLY },
+      proc: proc({ comm: "php-fpm", parents: [{ comm: "nginx" }] }),
+      fd: fileFd("/etc/shadow"),
+    }),
   ],
   [
     "Read sensitive file trusted after startup",
@@ -160,7 +171,27 @@ describe("Falco stable rules", () => {
     expect(all.ruleset.rules).toHaveLength(25);
     const et = all.ruleset.eventTypes();
     expect(et.all).toBe(false);
-    expect([...et.names].sort()).toEqual(["connect", "dup", "dup2", "dup3", "execve", "execveat", "finit_module", "init_module", "link", "linkat", "open", "openat", "openat2", "ptrace", "sendmsg", "sendto", "socket", "symlink", "symlinkat"]);
+    expect([...et.names].sort()).toEqual([
+      "connect",
+      "dup",
+      "dup2",
+      "dup3",
+      "execve",
+      "execveat",
+      "finit_module",
+      "init_module",
+      "link",
+      "linkat",
+      "open",
+      "openat",
+      "openat2",
+      "ptrace",
+      "sendmsg",
+      "sendto",
+      "socket",
+      "symlink",
+      "symlinkat",
+    ]);
     expect(all.requiredPlugins).toEqual([{ name: "container", version: "0.4.0", alternatives: [] }]);
   });
 
@@ -217,7 +248,9 @@ describe("Falco stable rules", () => {
     const rule = all.ruleset.rules.find((r) => r.name === "Terminal shell in container");
     const e = execve(inCtr({ comm: "sh", tty: 34816, parents: [{ comm: "runc:[1:CHILD]" }] }));
     const out = rule?.format(e);
-    expect(out?.message).toMatch(/^A shell was spawned in a container with an attached terminal \| evt_type=execve user=root user_uid=0 user_loginuid=-1 process=sh proc_exepath=\/usr\/bin\/sh parent=runc:\[1:CHILD\] command=sh terminal=34816/);
+    expect(out?.message).toMatch(
+      /^A shell was spawned in a container with an attached terminal \| evt_type=execve user=root user_uid=0 user_loginuid=-1 process=sh proc_exepath=\/usr\/bin\/sh parent=runc:\[1:CHILD\] command=sh terminal=34816/,
+    );
     expect(out?.fields).toMatchObject({ "evt.type": "execve", "user.uid": 0, "user.loginuid": -1, "proc.tty": 34816, "proc.name": "sh" });
   });
 });

@@ -8,7 +8,6 @@ import type { SyscallEvent } from "../../rules/event.js";
 import { STABLE_RULES } from "./stable-path.js";
 import { ev, execve, fileFd, O, openat, proc, sockFd } from "./event-builder.js";
 
-
 function get(name: string, e: SyscallEvent, arg?: string): unknown {
   return resolveField(name, arg).get(e);
 }
@@ -80,7 +79,13 @@ describe("evt.res, evt.rawres, evt.failed", () => {
 
 describe("fd.name_changed", () => {
   it("is the fd's nameChanged flag (set by the state on a datagram to a new destination)", () => {
-    const send = (nameChanged: boolean | undefined) => ev({ type: "sendto", res: 1, args: { fd: 3, size: 1 }, fd: fileFd("0.0.0.0:40000->203.0.113.7:53", { type: "ipv4", typechar: "4", l4proto: "udp", connected: false, nameChanged }) });
+    const send = (nameChanged: boolean | undefined) =>
+      ev({
+        type: "sendto",
+        res: 1,
+        args: { fd: 3, size: 1 },
+        fd: fileFd("0.0.0.0:40000->203.0.113.7:53", { type: "ipv4", typechar: "4", l4proto: "udp", connected: false, nameChanged }),
+      });
     expect(get("fd.name_changed", send(true))).toBe(true);
     expect(get("fd.name_changed", send(false))).toBe(false);
     expect(get("fd.name_changed", send(undefined))).toBe(false);
@@ -132,7 +137,10 @@ describe("process fields", () => {
     sid: 77,
     loginuid: 1000,
     capEffective: (1n << 21n) | 1n,
-    parents: [{ comm: "bash", args: ["-i"], exepath: "/bin/bash", pid: 77 }, { comm: "sshd", pid: 50 }],
+    parents: [
+      { comm: "bash", args: ["-i"], exepath: "/bin/bash", pid: 77 },
+      { comm: "sshd", pid: 50 },
+    ],
   });
   const e = execve(p);
   it.each([
@@ -190,9 +198,19 @@ describe("process fields", () => {
       const p = t.parent;
       const g = p?.parent;
       const line = (head: string, a: readonly string[]) => (a.length === 0 ? head : `${head} ${a.join(" ")}`);
-      return [line(t.comm, t.args), p && line(p.comm, p.args), t.args.join(" "), p?.args.join(" "), line(t.exe, t.args), t.env.join(" "), g && line(g.comm, g.args)];
+      return [
+        line(t.comm, t.args),
+        p && line(p.comm, p.args),
+        t.args.join(" "),
+        p?.args.join(" "),
+        line(t.exe, t.args),
+        t.env.join(" "),
+        g && line(g.comm, g.args),
+      ];
     };
-    const threads = Array.from({ length: 5 }, (_, i) => proc({ comm: `c${i}`, args: [`a${i}`], env: [`E=${i}`], parents: [{ comm: `p${i}`, args: [`pa${i}`] }, { comm: `g${i}` }] }));
+    const threads = Array.from({ length: 5 }, (_, i) =>
+      proc({ comm: `c${i}`, args: [`a${i}`], env: [`E=${i}`], parents: [{ comm: `p${i}`, args: [`pa${i}`] }, { comm: `g${i}` }] }),
+    );
     // rotate through more threads than the fast slots hold, changing some between visits
     for (let round = 0; round < 4; round++) {
       for (const [i, t] of threads.entries()) {

@@ -29,7 +29,14 @@ describe("output format", () => {
 
   it("output_fields are typed, null when missing, transformers excluded", () => {
     const f = compileFormat("%fd.name %fd.num %proc.aname[3] %evt.is_open_read %toupper(proc.name) %user.loginuid %container.privileged").format(e).fields;
-    expect(f).toEqual({ "fd.name": "/etc/shadow", "fd.num": 3, "proc.aname[3]": null, "evt.is_open_read": true, "user.loginuid": -1, "container.privileged": null });
+    expect(f).toEqual({
+      "fd.name": "/etc/shadow",
+      "fd.num": 3,
+      "proc.aname[3]": null,
+      "evt.is_open_read": true,
+      "user.loginuid": -1,
+      "container.privileged": null,
+    });
   });
 
   it("container fields", () => {

@@ -24,9 +24,58 @@ function rng(seed: number): () => number {
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
 
 const COND_TOKENS = [
-  "proc.name", "fd.name", "evt.type", "proc.aname[2]", "evt.arg.flags", "fd.num", "container.id", "tolower(", "val(", "len(", "(", ")", "(", ")",
-  "and", "or", "not", "=", "!=", "<", ">=", "in", "contains", "icontains", "startswith", "glob", "pmatch", "regex", "exists", "intersects", "bcontains",
-  "oneof", "anyof", "bash", "/etc/passwd", "'quoted str'", '"dq\\"x"', "'bad\\q'", ",", "0x1F", "-1", "3.5e2", "[", "]", "macro_x", "execve", "<NA>", "\\", "'", '"', "%", "*",
+  "proc.name",
+  "fd.name",
+  "evt.type",
+  "proc.aname[2]",
+  "evt.arg.flags",
+  "fd.num",
+  "container.id",
+  "tolower(",
+  "val(",
+  "len(",
+  "(",
+  ")",
+  "(",
+  ")",
+  "and",
+  "or",
+  "not",
+  "=",
+  "!=",
+  "<",
+  ">=",
+  "in",
+  "contains",
+  "icontains",
+  "startswith",
+  "glob",
+  "pmatch",
+  "regex",
+  "exists",
+  "intersects",
+  "bcontains",
+  "oneof",
+  "anyof",
+  "bash",
+  "/etc/passwd",
+  "'quoted str'",
+  '"dq\\"x"',
+  "'bad\\q'",
+  ",",
+  "0x1F",
+  "-1",
+  "3.5e2",
+  "[",
+  "]",
+  "macro_x",
+  "execve",
+  "<NA>",
+  "\\",
+  "'",
+  '"',
+  "%",
+  "*",
 ];
 
 function randomCondition(r: () => number): string {
@@ -37,9 +86,46 @@ function randomCondition(r: () => number): string {
 }
 
 const YAML_TOKENS = [
-  "- rule: ", "- macro: ", "- list: ", "  condition: ", "  output: ", "  desc: ", "  priority: ", "  items: ", "  append: true", "  override:", "    condition: append",
-  "  exceptions:", "    - name: e", "      fields: [proc.name]", "      values: [[a]]", "  enabled: false", "- required_engine_version: ", "- required_plugin_versions:",
-  "WARNING", "info", "bogus", "[a, b", "{x: 1}", "&a [1]", "*a", "!!binary AAAA", "---", "...", "\t", ":", "- ", "|", ">", "'", '"', "#", "~", "null", "12", "0.57.0",
+  "- rule: ",
+  "- macro: ",
+  "- list: ",
+  "  condition: ",
+  "  output: ",
+  "  desc: ",
+  "  priority: ",
+  "  items: ",
+  "  append: true",
+  "  override:",
+  "    condition: append",
+  "  exceptions:",
+  "    - name: e",
+  "      fields: [proc.name]",
+  "      values: [[a]]",
+  "  enabled: false",
+  "- required_engine_version: ",
+  "- required_plugin_versions:",
+  "WARNING",
+  "info",
+  "bogus",
+  "[a, b",
+  "{x: 1}",
+  "&a [1]",
+  "*a",
+  "!!binary AAAA",
+  "---",
+  "...",
+  "\t",
+  ":",
+  "- ",
+  "|",
+  ">",
+  "'",
+  '"',
+  "#",
+  "~",
+  "null",
+  "12",
+  "0.57.0",
 ];
 
 function randomYaml(r: () => number): string {
@@ -123,12 +209,17 @@ describe("fuzz", () => {
     loadsSafely(["[".repeat(5000) + "]".repeat(5000)]);
     loadsSafely(["- rule: R\n  desc: d\n  condition: " + "(".repeat(100_000) + "\n  output: o\n  priority: INFO\n"]);
     const bomb = ["- list: a0\n  items: &a0 [x, x, x, x, x, x, x, x, x, x]"];
-    for (let k = 1; k < 12; k++) bomb.push(`- list: a${k}\n  items: &a${k} [*a${k - 1}, *a${k - 1}, *a${k - 1}, *a${k - 1}, *a${k - 1}, *a${k - 1}, *a${k - 1}, *a${k - 1}, *a${k - 1}, *a${k - 1}]`);
+    for (let k = 1; k < 12; k++)
+      bomb.push(
+        `- list: a${k}\n  items: &a${k} [*a${k - 1}, *a${k - 1}, *a${k - 1}, *a${k - 1}, *a${k - 1}, *a${k - 1}, *a${k - 1}, *a${k - 1}, *a${k - 1}, *a${k - 1}]`,
+      );
     loadsSafely([bomb.join("\n") + "\n"]);
     const r = rng(5);
     const bytes = Array.from({ length: 20000 }, () => String.fromCharCode(Math.floor(r() * 65536))).join("");
     loadsSafely([bytes]);
-    const res = loadRuleFiles([{ path: "fuzz0.yaml", text: "- rule: R\n  desc: d\n  condition: " + "(".repeat(100_000) + "\n  output: o\n  priority: INFO\n" }]);
+    const res = loadRuleFiles([
+      { path: "fuzz0.yaml", text: "- rule: R\n  desc: d\n  condition: " + "(".repeat(100_000) + "\n  output: o\n  priority: INFO\n" },
+    ]);
     expect(res.diagnostics.map((d) => d.message).join("\n")).toMatch(/exceeded max depth/);
   });
 });

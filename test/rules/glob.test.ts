@@ -74,7 +74,10 @@ describe("pmatch (path prefixes)", () => {
 /** Reference pmatch: the component-by-component scan, with no bucketing or shared split. */
 function refPmatch(paths: readonly string[], s: string): boolean {
   return paths.some((p) => {
-    const comps = p.split("/").filter((c) => c !== "").map((c) => compileGlob(c));
+    const comps = p
+      .split("/")
+      .filter((c) => c !== "")
+      .map((c) => compileGlob(c));
     let i = 0;
     for (const g of comps) {
       while (i < s.length && s.charCodeAt(i) === 47) i++;
@@ -115,7 +118,24 @@ describe("glob literal prefix/suffix pre-checks", () => {
 describe("pmatch agrees with the plain component scan", () => {
   const PATHS = ["/var/run", "/etc/*.d", "/opt/app/", "/e*/x", "/", "/ünï/code", "/usr/lib/python*"];
   const deep = "/" + Array.from({ length: 70 }, (_, i) => `d${i}`).join("/");
-  const VALUES = ["/var/run", "//var//run/x", "var/run", "/var", "", "/", "///", "/etc/cron.d/a", "/etc/x", "/ea/x/y", "/ünï/code/x", "/ünï/cod", "/usr/lib/python3.11/site.py", "/usr/lib/pyth", deep, deep + "/x"];
+  const VALUES = [
+    "/var/run",
+    "//var//run/x",
+    "var/run",
+    "/var",
+    "",
+    "/",
+    "///",
+    "/etc/cron.d/a",
+    "/etc/x",
+    "/ea/x/y",
+    "/ünï/code/x",
+    "/ünï/cod",
+    "/usr/lib/python3.11/site.py",
+    "/usr/lib/pyth",
+    deep,
+    deep + "/x",
+  ];
   it.each(VALUES)("%j", (s) => {
     for (const paths of [PATHS, PATHS.slice(0, 3), ["/"], [deep.slice(0, 40)], [deep], [deep + "/x/y"]]) {
       expect(compilePathPrefixes(paths)(s)).toBe(refPmatch(paths, s));

@@ -5,7 +5,10 @@ import type { SyscallEvent } from "../../rules/event.js";
 import { container, ev, execve, O, openat, proc } from "./event-builder.js";
 
 function load(texts: string[], opts?: LoadOptions): LoadResult {
-  return loadRuleFiles(texts.map((text, i) => ({ path: `f${i}.yaml`, text })), opts);
+  return loadRuleFiles(
+    texts.map((text, i) => ({ path: `f${i}.yaml`, text })),
+    opts,
+  );
 }
 function errors(r: LoadResult): string[] {
   return r.diagnostics.filter((d) => d.severity === "error").map((d) => `${d.file}:${d.line}:${d.col}: ${d.code}: ${d.message}`);
@@ -27,11 +30,14 @@ const bashEvent = execve(proc({ comm: "bash" }));
 
 describe("lists", () => {
   it("substitute into conditions, lists of lists expand when defined earlier", () => {
-    const r = load([
-      `- list: a\n  items: [sh, "my shell"]\n- list: b\n  items: [a, bash]\n- list: c\n  items: [d, zsh]\n- list: d\n  items: [ksh]\n` +
-        rule("R", "evt.type = execve and proc.name in (b)") +
-        rule("S", "evt.type = execve and proc.name in (c)"),
-    ], { ruleMatching: "all" });
+    const r = load(
+      [
+        `- list: a\n  items: [sh, "my shell"]\n- list: b\n  items: [a, bash]\n- list: c\n  items: [d, zsh]\n- list: d\n  items: [ksh]\n` +
+          rule("R", "evt.type = execve and proc.name in (b)") +
+          rule("S", "evt.type = execve and proc.name in (c)"),
+      ],
+      { ruleMatching: "all" },
+    );
     expect(errors(r)).toEqual([]);
     expect(fired(r, shEvent)).toEqual(["R"]);
     expect(fired(r, bashEvent)).toEqual(["R"]);
@@ -41,13 +47,24 @@ describe("lists", () => {
     expect(fired(r, execve(proc({ comm: "my shell" })))).toEqual(["R"]);
   });
   it("an empty list removes one adjacent comma", () => {
-    const r = load([`- list: empty\n  items: []\n` + rule("R", "evt.type = execve and proc.name in (empty, sh)") + rule("S", "evt.type = execve and proc.name in (bash, empty)") + rule("T", "evt.type = execve and proc.name in (empty)")], { ruleMatching: "all" });
+    const r = load(
+      [
+        `- list: empty\n  items: []\n` +
+          rule("R", "evt.type = execve and proc.name in (empty, sh)") +
+          rule("S", "evt.type = execve and proc.name in (bash, empty)") +
+          rule("T", "evt.type = execve and proc.name in (empty)"),
+      ],
+      { ruleMatching: "all" },
+    );
     expect(errors(r)).toEqual([]);
     expect(fired(r, shEvent)).toEqual(["R"]);
     expect(fired(r, bashEvent)).toEqual(["S"]);
   });
   it("list names are replaced only between delimiters, not inside quotes or longer words", () => {
-    const r = load([`- list: sh\n  items: [zsh]\n` + rule("R", "evt.type = execve and proc.name = 'sh'") + rule("S", "evt.type = execve and proc.cmdline startswith sh_x")], { ruleMatching: "all" });
+    const r = load(
+      [`- list: sh\n  items: [zsh]\n` + rule("R", "evt.type = execve and proc.name = 'sh'") + rule("S", "evt.type = execve and proc.cmdline startswith sh_x")],
+      { ruleMatching: "all" },
+    );
     expect(errors(r)).toEqual([]);
     expect(fired(r, shEvent)).toEqual(["R"]);
   });
@@ -71,7 +88,9 @@ describe("lists", () => {
   });
   it("a 100000-item list loads and matches (a 2 MB file: the file-size budget raised)", () => {
     const items = Array.from({ length: 100_000 }, (_, i) => `/data/file-${i}`);
-    const r = load([`- list: big\n  items: [${items.join(", ")}]\n` + rule("Big", "evt.type = openat and fd.name in (big)")], { expansion: { maxFileChars: 4 * 1024 * 1024 } });
+    const r = load([`- list: big\n  items: [${items.join(", ")}]\n` + rule("Big", "evt.type = openat and fd.name in (big)")], {
+      expansion: { maxFileChars: 4 * 1024 * 1024 },
+    });
     expect(errors(r)).toEqual([]);
     expect(fired(r, openat("/data/file-99999", O.RDONLY))).toEqual(["Big"]);
     expect(fired(r, openat("/data/file-100000", O.RDONLY))).toEqual([]);
@@ -103,7 +122,10 @@ describe("macros", () => {
     expect(fired(r, shEvent)).toEqual(shStill ? ["R"] : []);
   });
   it("append is plain concatenation without parentheses (Falco's precedence caveat)", () => {
-    const r = load(["- macro: m\n  condition: evt.type = execve and proc.name = sh\n" + rule("R", "m"), "- macro: m\n  condition: or proc.name = bash\n  append: true\n"]);
+    const r = load([
+      "- macro: m\n  condition: evt.type = execve and proc.name = sh\n" + rule("R", "m"),
+      "- macro: m\n  condition: or proc.name = bash\n  append: true\n",
+    ]);
     // (execve and sh) or bash: an openat by bash matches
     expect(fired(r, openat("/x", O.RDONLY, proc({ comm: "bash" })))).toEqual(["R"]);
   });
@@ -118,19 +140,34 @@ describe("macros", () => {
 
 describe("rules", () => {
   it("priority is case-insensitive, info is Informational", () => {
-    for (const [p, name, num] of [["warning", "Warning", 4], ["CRITICAL", "Critical", 2], ["info", "Informational", 6], ["Informational", "Informational", 6], ["DEBUG", "Debug", 7], ["emergency", "Emergency", 0]] as const) {
+    for (const [p, name, num] of [
+      ["warning", "Warning", 4],
+      ["CRITICAL", "Critical", 2],
+      ["info", "Informational", 6],
+      ["Informational", "Informational", 6],
+      ["DEBUG", "Debug", 7],
+      ["emergency", "Emergency", 0],
+    ] as const) {
       const r = load([rule("R", "evt.type = execve").replace("WARNING", p)]);
       expect(r.ruleset.rules[0]?.priorityName).toBe(name);
       expect(r.ruleset.rules[0]?.priority).toBe(num);
     }
-    expect(errors(load([rule("R", "evt.type = execve").replace("WARNING", "loud")]))[0]).toMatch(/f0.yaml:5:13: LOAD_ERR_YAML_VALIDATE: Invalid priority 'loud'/);
+    expect(errors(load([rule("R", "evt.type = execve").replace("WARNING", "loud")]))[0]).toMatch(
+      /f0.yaml:5:13: LOAD_ERR_YAML_VALIDATE: Invalid priority 'loud'/,
+    );
   });
   it.each(["condition", "output", "desc", "priority"])("missing %s is an error", (key) => {
-    const text = rule("R", "evt.type = execve").split("\n").filter((l) => !l.trimStart().startsWith(`${key}:`)).join("\n");
+    const text = rule("R", "evt.type = execve")
+      .split("\n")
+      .filter((l) => !l.trimStart().startsWith(`${key}:`))
+      .join("\n");
     expect(errors(load([text]))).toEqual([`f0.yaml:1:3: LOAD_ERR_YAML_VALIDATE: Item has no mapping for key '${key}'`]);
   });
   it("keys: source, enabled, tags, capture, capture_duration", () => {
-    const r = load([rule("R", "evt.type = execve", "  tags: [b, a, b]\n  capture: true\n  capture_duration: 5000\n  source: syscall\n") + rule("Off", "evt.type = execve", "  enabled: false\n")]);
+    const r = load([
+      rule("R", "evt.type = execve", "  tags: [b, a, b]\n  capture: true\n  capture_duration: 5000\n  source: syscall\n") +
+        rule("Off", "evt.type = execve", "  enabled: false\n"),
+    ]);
     expect(errors(r)).toEqual([]);
     const R = r.ruleset.rules[0] as CompiledRule;
     expect(r.ruleset.rules.map((x) => x.name)).toEqual(["R"]);
@@ -177,12 +214,16 @@ describe("rules", () => {
     expect(warnings(r).some((w) => w.startsWith("LOAD_DEPRECATED_ITEM"))).toBe(true);
   });
   it("rule_matching first stops at the first rule in definition order; all runs every rule", () => {
-    const text = rule("Any", "proc.name = sh", "  warn_evttypes: false\n") + rule("Exec", "evt.type = execve and proc.name = sh") + rule("Exec2", "evt.type = execve");
+    const text =
+      rule("Any", "proc.name = sh", "  warn_evttypes: false\n") + rule("Exec", "evt.type = execve and proc.name = sh") + rule("Exec2", "evt.type = execve");
     expect(fired(load([text]), shEvent)).toEqual(["Any"]);
     expect(fired(load([text], { ruleMatching: "all" }), shEvent)).toEqual(["Any", "Exec", "Exec2"]);
   });
   it("minimum priority drops less severe rules", () => {
-    const text = rule("W", "evt.type = execve") + rule("D", "evt.type = execve").replace("WARNING", "DEBUG") + rule("C", "evt.type = execve").replace("WARNING", "CRITICAL");
+    const text =
+      rule("W", "evt.type = execve") +
+      rule("D", "evt.type = execve").replace("WARNING", "DEBUG") +
+      rule("C", "evt.type = execve").replace("WARNING", "CRITICAL");
     expect(load([text], { minPriority: "warning" }).ruleset.rules.map((r) => r.name)).toEqual(["W", "C"]);
     expect(load([text], { minPriority: "CRITICAL" }).ruleset.rules.map((r) => r.name)).toEqual(["C"]);
     expect(load([text]).ruleset.rules.map((r) => r.name)).toEqual(["W", "D", "C"]);
@@ -211,7 +252,10 @@ describe("append and override of rules", () => {
     expect(fired(r, bashEvent).length > 0).toBe(want.includes("bash"));
   });
   it("output, desc and tags append; priority and tags replace", () => {
-    const r = load([base, "- rule: R\n  output: more=%proc.pid\n  desc: extra\n  tags: [t2]\n  override:\n    output: append\n    desc: append\n    tags: append\n"]);
+    const r = load([
+      base,
+      "- rule: R\n  output: more=%proc.pid\n  desc: extra\n  tags: [t2]\n  override:\n    output: append\n    desc: append\n    tags: append\n",
+    ]);
     expect(errors(r)).toEqual([]);
     const R = r.ruleset.rules[0] as CompiledRule;
     expect(R.format(shEvent).message).toBe(`out sh more=${shEvent.proc.pid}`);
@@ -224,7 +268,11 @@ describe("append and override of rules", () => {
   it.each([
     ["append and override together", "- rule: R\n  condition: and x\n  append: true\n  override:\n    condition: append\n", /cannot be used together/],
     ["override key missing from the item", "- rule: R\n  condition: and x\n  override:\n    output: append\n", /must be accompanied by the key/],
-    ["item key not listed under override", "- rule: R\n  condition: and x\n  output: o\n  override:\n    condition: append\n", /must be listed under 'override'/],
+    [
+      "item key not listed under override",
+      "- rule: R\n  condition: and x\n  output: o\n  override:\n    condition: append\n",
+      /must be listed under 'override'/,
+    ],
     ["priority cannot be appended", "- rule: R\n  priority: debug\n  override:\n    priority: append\n", /cannot be appended/],
     ["source cannot be replaced", "- rule: R\n  source: syscall\n  override:\n    source: replace\n", /cannot be replaced/],
     ["bad override op", "- rule: R\n  condition: x\n  override:\n    condition: merge\n", /Invalid override operation/],
@@ -246,47 +294,72 @@ describe("exceptions", () => {
     [
       "fields list, default comps =",
       "  - name: e1\n    fields: [proc.name, proc.pname]\n    values:\n      - [sh, bash]\n      - [curl, cron]\n",
-      [[p("sh", "bash"), false], [p("sh", "zsh"), true], [p("curl", "cron"), false], [p("curl", "bash"), true]],
+      [
+        [p("sh", "bash"), false],
+        [p("sh", "zsh"), true],
+        [p("curl", "cron"), false],
+        [p("curl", "bash"), true],
+      ],
     ],
     [
       "fields list with comps",
       "  - name: e1\n    fields: [proc.name, proc.cmdline]\n    comps: [=, contains]\n    values:\n      - [sh, healthcheck]\n",
-      [[p("sh", "x", ["-c", "healthcheck.sh"]), false], [p("sh", "x", ["-c", "id"]), true]],
+      [
+        [p("sh", "x", ["-c", "healthcheck.sh"]), false],
+        [p("sh", "x", ["-c", "id"]), true],
+      ],
     ],
     [
       "tuple item that is a list, with in",
       "  - name: e1\n    fields: [proc.name, proc.pname]\n    comps: [in, =]\n    values:\n      - [[sh, bash], cron]\n",
-      [[p("sh", "cron"), false], [p("bash", "cron"), false], [p("zsh", "cron"), true]],
+      [
+        [p("sh", "cron"), false],
+        [p("bash", "cron"), false],
+        [p("zsh", "cron"), true],
+      ],
     ],
     [
       "list operator with a scalar item",
       "  - name: e1\n    fields: [proc.name]\n    comps: [in]\n    values:\n      - [sh]\n",
-      [[p("sh", "x"), false], [p("bash", "x"), true]],
+      [
+        [p("sh", "x"), false],
+        [p("bash", "x"), true],
+      ],
     ],
     [
       "single field, default comps in",
       "  - name: e1\n    fields: proc.name\n    values: [sh, bash]\n",
-      [[p("sh", "x"), false], [p("bash", "x"), false], [p("zsh", "x"), true]],
+      [
+        [p("sh", "x"), false],
+        [p("bash", "x"), false],
+        [p("zsh", "x"), true],
+      ],
     ],
     [
       "single field with pmatch",
       "  - name: e1\n    fields: proc.cwd\n    comps: pmatch\n    values: [/srv]\n",
-      [[execve(proc({ cwd: "/srv/app" })), false], [execve(proc({ cwd: "/srvx" })), true]],
+      [
+        [execve(proc({ cwd: "/srv/app" })), false],
+        [execve(proc({ cwd: "/srvx" })), true],
+      ],
     ],
     [
       "values with spaces and quotes",
       "  - name: e1\n    fields: [proc.cmdline]\n    values:\n      - ['sh -c \"id\"']\n",
-      [[p("sh", "x", ["-c", '"id"']), false], [p("sh", "x", ["-c", "id"]), true]],
+      [
+        [p("sh", "x", ["-c", '"id"']), false],
+        [p("sh", "x", ["-c", "id"]), true],
+      ],
     ],
-    [
-      "an exception without values contributes nothing",
-      "  - name: e1\n    fields: [proc.name]\n",
-      [[p("sh", "x"), true]],
-    ],
+    ["an exception without values contributes nothing", "  - name: e1\n    fields: [proc.name]\n", [[p("sh", "x"), true]]],
     [
       "modifier comparison",
       "  - name: e1\n    fields: [proc.name]\n    comps: [startswith anyof]\n    values:\n      - [[ba, zs]]\n",
-      [[p("bash", "x"), false], [p("zsh", "x"), false], [p("sh", "x"), true]],
+      [
+        [p("bash", "x"), false],
+        [p("zsh", "x"), false],
+        [p("sh", "x"), true],
+      ],
     ],
   ] as [string, string, [SyscallEvent, boolean][]][])("%s", (_n, exc, cases) => {
     const r = R(exc);
@@ -294,7 +367,10 @@ describe("exceptions", () => {
     for (const [e, want] of cases) expect(fired(r, e).length > 0).toBe(want);
   });
   it("a list name works as an exception value", () => {
-    const r = load(["- list: shells\n  items: [sh, bash]\n" + rule("R", "evt.type = execve", "  exceptions:\n  - name: e1\n    fields: [proc.name]\n    comps: [in]\n    values:\n      - [shells]\n")]);
+    const r = load([
+      "- list: shells\n  items: [sh, bash]\n" +
+        rule("R", "evt.type = execve", "  exceptions:\n  - name: e1\n    fields: [proc.name]\n    comps: [in]\n    values:\n      - [shells]\n"),
+    ]);
     expect(errors(r)).toEqual([]);
     expect(fired(r, shEvent)).toEqual([]);
     expect(fired(r, execve(proc({ comm: "zsh" })))).toEqual(["R"]);
@@ -315,7 +391,10 @@ describe("exceptions", () => {
   });
   it("replacing exceptions", () => {
     const base = rule("R", "evt.type = execve", "  exceptions:\n  - name: e1\n    fields: [proc.name]\n    values:\n      - [sh]\n");
-    const r = load([base, "- rule: R\n  exceptions:\n  - name: e9\n    fields: [proc.name]\n    values:\n      - [bash]\n  override:\n    exceptions: replace\n"]);
+    const r = load([
+      base,
+      "- rule: R\n  exceptions:\n  - name: e9\n    fields: [proc.name]\n    values:\n      - [bash]\n  override:\n    exceptions: replace\n",
+    ]);
     expect(fired(r, shEvent)).toEqual(["R"]);
     expect(fired(r, bashEvent)).toEqual([]);
   });
@@ -351,7 +430,9 @@ describe("file-level items and YAML", () => {
     expect(load([text]).ok).toBe(ok);
   });
   it("required_plugin_versions are recorded and validated", () => {
-    const r = load(["- required_plugin_versions:\n  - name: container\n    version: 0.4.0\n    alternatives:\n      - name: k8smeta\n        version: 0.1.0\n"]);
+    const r = load([
+      "- required_plugin_versions:\n  - name: container\n    version: 0.4.0\n    alternatives:\n      - name: k8smeta\n        version: 0.1.0\n",
+    ]);
     expect(r.ok).toBe(true);
     expect(r.requiredPlugins).toEqual([{ name: "container", version: "0.4.0", alternatives: [{ name: "k8smeta", version: "0.1.0" }] }]);
     expect(load(["- required_plugin_versions:\n  - name: container\n    version: four\n"]).ok).toBe(false);
@@ -376,7 +457,10 @@ describe("file-level items and YAML", () => {
     expect(r.ruleset.rules.map((x) => x.name)).toEqual(["A", "B"]);
   });
   it("per-file summaries", () => {
-    const r = load(["- list: l\n  items: [a]\n- macro: m\n  condition: proc.name in (l)\n" + rule("A", "evt.type = execve and m"), rule("B", "evt.type = execve and nosuch")]);
+    const r = load([
+      "- list: l\n  items: [a]\n- macro: m\n  condition: proc.name in (l)\n" + rule("A", "evt.type = execve and m"),
+      rule("B", "evt.type = execve and nosuch"),
+    ]);
     expect(r.files).toEqual([
       { file: "f0.yaml", rules: 1, macros: 1, lists: 1, errors: 0, warnings: 0 },
       { file: "f1.yaml", rules: 1, macros: 0, lists: 0, errors: 1, warnings: 0 },
@@ -396,18 +480,31 @@ describe("evaluation", () => {
   });
   it("a throwing callback does not escape", () => {
     const r = load([rule("A", "evt.type = execve")]);
-    expect(() => r.ruleset.evaluate(shEvent, () => { throw new Error("sink down"); })).not.toThrow();
+    expect(() =>
+      r.ruleset.evaluate(shEvent, () => {
+        throw new Error("sink down");
+      }),
+    ).not.toThrow();
   });
   it("unknown event codes only meet rules without a type constraint", () => {
     const r = load([rule("A", "evt.type = execve") + rule("Any", "proc.name = sh", "  warn_evttypes: false\n")]);
     expect(fired(r, { ...shEvent, type: 9999 })).toEqual(["Any"]);
   });
   it("format gives the message and typed fields with evt.time", () => {
-    const r = load([rule("A", "evt.type = openat").replace('"out %proc.name"', '"%proc.name opened %fd.name (%container.id %container.image) in %k8s.ns.name"')]);
+    const r = load([
+      rule("A", "evt.type = openat").replace('"out %proc.name"', '"%proc.name opened %fd.name (%container.id %container.image) in %k8s.ns.name"'),
+    ]);
     const e = openat("/etc/shadow", O.RDONLY, proc({ comm: "cat", container: container({ k8s: { namespace: "prod" } }) }));
     const out = r.ruleset.rules[0]?.format(e);
     expect(out?.message).toBe("cat opened /etc/shadow (0123456789ab docker.io/library/nginx:1.25) in prod");
-    expect(out?.fields).toEqual({ "proc.name": "cat", "fd.name": "/etc/shadow", "container.id": "0123456789ab", "container.image": "docker.io/library/nginx:1.25", "k8s.ns.name": "prod", "evt.time": e.sec * 1e9 + e.nsec });
+    expect(out?.fields).toEqual({
+      "proc.name": "cat",
+      "fd.name": "/etc/shadow",
+      "container.id": "0123456789ab",
+      "container.image": "docker.io/library/nginx:1.25",
+      "k8s.ns.name": "prod",
+      "evt.time": e.sec * 1e9 + e.nsec,
+    });
   });
   it("ev builder sanity", () => {
     expect(ev({ type: "openat" }).type).toBe(4);

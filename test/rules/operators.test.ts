@@ -15,7 +15,13 @@ function holds(cond: string, e: SyscallEvent): boolean {
   return a;
 }
 
-const bash = proc({ comm: "bash", exe: "/bin/bash", exepath: "/usr/bin/bash", args: ["-c", "ls -la"], parents: [{ comm: "sshd" }, { comm: "systemd", pid: 1 }] });
+const bash = proc({
+  comm: "bash",
+  exe: "/bin/bash",
+  exepath: "/usr/bin/bash",
+  args: ["-c", "ls -la"],
+  parents: [{ comm: "sshd" }, { comm: "systemd", pid: 1 }],
+});
 const E = openat("/etc/Shadow.conf", O.RDONLY, bash);
 const missingFd = ev({ type: "execve", proc: bash });
 
@@ -136,7 +142,22 @@ describe("operators", () => {
 });
 
 describe("missing values make every check false, != included", () => {
-  const CONDS = ["fd.name = x", "fd.name != x", "fd.name contains x", "fd.name startswith /", "fd.name glob '*'", "fd.name in (x)", "fd.name pmatch (/)", "fd.name exists", "fd.num != 3", "fd.num > -100", "tolower(fd.name) != x", "fd.name = val(proc.name)", "proc.name = val(fd.name)", "container.image != x"];
+  const CONDS = [
+    "fd.name = x",
+    "fd.name != x",
+    "fd.name contains x",
+    "fd.name startswith /",
+    "fd.name glob '*'",
+    "fd.name in (x)",
+    "fd.name pmatch (/)",
+    "fd.name exists",
+    "fd.num != 3",
+    "fd.num > -100",
+    "tolower(fd.name) != x",
+    "fd.name = val(proc.name)",
+    "proc.name = val(fd.name)",
+    "container.image != x",
+  ];
   it.each(CONDS)("%s is false", (c) => {
     expect(holds(c, missingFd)).toBe(false);
   });
@@ -317,7 +338,32 @@ describe("an `or` of checks on one text field (merged into one getter call and p
     "fd.name endswith .so.6 or fd.name endswith /.kube/config or fd.name endswith é or fd.name endswith .pem or fd.name startswith ''",
     "fd.name startswith /a or fd.name startswith /ab or fd.name startswith /abc or fd.name endswith '/a' or fd.name endswith b/a",
   ];
-  const NAMES = ["/etc/shadow", "/etc/Shadow.conf", "/éx", "/é", "/ab", "/abc/d", "/b/a", "/var/spool/cron", "/root/.kube/config", "", "/", "é", "/éc", "/root/.aws/credentials", "/home/u/.ssh/id", "/var/lib/x", "/tmp/x", "/a", "/b/lib.so", "/usr/lib/libc.so.6", "/x/key.pem", "/r/.kube/config", "/etc/S", "c"];
+  const NAMES = [
+    "/etc/shadow",
+    "/etc/Shadow.conf",
+    "/éx",
+    "/é",
+    "/ab",
+    "/abc/d",
+    "/b/a",
+    "/var/spool/cron",
+    "/root/.kube/config",
+    "",
+    "/",
+    "é",
+    "/éc",
+    "/root/.aws/credentials",
+    "/home/u/.ssh/id",
+    "/var/lib/x",
+    "/tmp/x",
+    "/a",
+    "/b/lib.so",
+    "/usr/lib/libc.so.6",
+    "/x/key.pem",
+    "/r/.kube/config",
+    "/etc/S",
+    "c",
+  ];
   const PROCS = [bash, proc({ comm: "grep", parents: [{ comm: "zsh" }] }), proc({ comm: "sh" })];
   it.each(CONDS)("%s agrees with the closure compiler", (cond) => {
     for (const p of PROCS) for (const n of NAMES) holds(cond, openat(n, O.RDONLY | O.CLOEXEC, p));

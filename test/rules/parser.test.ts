@@ -18,7 +18,14 @@ function sx(n: Expr): string {
       return String(n.value);
     case "check": {
       const f = n.field.kind === "field" ? (n.field.arg === undefined ? n.field.name : `${n.field.name}[${n.field.arg}]`) : `${n.field.name}(..)`;
-      const v = n.value === undefined ? "" : n.value.kind === "value" ? ` '${n.value.value}'` : n.value.kind === "list" ? ` [${n.value.items.map((i) => i.value).join("|")}]` : " <field>";
+      const v =
+        n.value === undefined
+          ? ""
+          : n.value.kind === "value"
+            ? ` '${n.value.value}'`
+            : n.value.kind === "list"
+              ? ` [${n.value.items.map((i) => i.value).join("|")}]`
+              : " <field>";
       return `{${f} ${n.op}${n.modifier === undefined ? "" : " " + n.modifier}${v}}`;
     }
   }
@@ -76,7 +83,7 @@ const ACCEPT: [string, string][] = [
   ["proc.name contains allof (a, b)", "{proc.name contains allof [a|b]}"],
   ["proc.name = oneof", "{proc.name = 'oneof'}"],
   ["fd.name = '/tmp/a\\tb'", "{fd.name = '/tmp/a\tb'}"],
-  ["fd.name = \"q\\\"q\"", "{fd.name = 'q\"q'}"],
+  ['fd.name = "q\\"q"', "{fd.name = 'q\"q'}"],
   ["fd.name = 'x\\x41y'", "{fd.name = 'xAy'}"],
   ["evt.type in (open, openat) and fd.num >= 0", "(and {evt.type in [open|openat]} {fd.num >= '0'})"],
   ["  proc.name = bash  ", "{proc.name = 'bash'}"],

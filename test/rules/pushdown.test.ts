@@ -146,7 +146,10 @@ describe("push-down derivation: rule sets", () => {
   });
 
   it("control lines: names hex-encoded with the bits of the clauses that hold them; absent types off", () => {
-    const f = filtersOf(["evt.type = openat and fd.name in (/etc/shadow, /etc/gshadow) and evt.is_open_read = true", "evt.type = openat and fd.filename = shadow and fd.num >= 0"]);
+    const f = filtersOf([
+      "evt.type = openat and fd.name in (/etc/shadow, /etc/gshadow) and evt.is_open_read = true",
+      "evt.type = openat and fd.filename = shadow and fd.num >= 0",
+    ]);
     const lines = kernelFilterLines(f);
     const hex = (s: string) => Buffer.from(s).toString("hex");
     expect(lines).toContain(`filter-begin openat`);
@@ -157,7 +160,14 @@ describe("push-down derivation: rule sets", () => {
     expect(lines).toContain("filter open off");
     const last = lines.filter((l) => l.startsWith("filter openat "));
     expect(last).toEqual(["filter openat 0,5,0,6 1,15,0,2"]);
-    expect(kernelFilterLines(undefined)).toEqual(["filter-begin open", "filter open off", "filter-begin openat", "filter openat off", "filter-begin openat2", "filter openat2 off"]);
+    expect(kernelFilterLines(undefined)).toEqual([
+      "filter-begin open",
+      "filter open off",
+      "filter-begin openat",
+      "filter openat off",
+      "filter-begin openat2",
+      "filter openat2 off",
+    ]);
   });
 });
 
@@ -199,13 +209,47 @@ function kernelPasses(clauses: FilterClause[] | null | undefined, k: KernelView)
 }
 
 const FILES = [
-  "/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/sudoers.d/extra", "/etc/pam.d/sshd", "/etc/pam.conf", "/etc/security/pwquality.conf",
-  "/etc/hostname", "/etc/passwd", "/etc/ld.so.preload", "/etc/cron.d/job", "/etc/systemd/system/x.service", "/etc/ssh/ssh_host_rsa_key",
-  "/var/log/syslog", "/var/log/app.log", "/var/log/nginx/access.log", "/dev/log/x", "/tmp/x", "/tmp/data.db", "/usr/bin/ls",
-  "/proc/1/environ", "/proc/self/environ", "/proc/1/mem", "/proc/kcore", "/proc/1/root/etc/shadow", "/proc/sys/kernel/core_pattern",
-  "/dev/mem", "/dev/shm/x", "/dev/evil", "/root/.ssh/id_rsa", "/root/.ssh/authorized_keys", "/home/u/.ssh/id_ed25519", "/home/u/.aws/credentials",
-  "/home/u/.bash_history", "/home/u/.bashrc", "/root/.kube/config", "/sys/fs/cgroup/x/release_agent", "/var/run/secrets/kubernetes.io/serviceaccount/token",
-  "/var/www/html/shell.php", "/var/lib/kubelet/pki/kubelet.key", "/lib/x86_64-linux-gnu/security/pam_unix.so",
+  "/etc/shadow",
+  "/etc/gshadow",
+  "/etc/sudoers",
+  "/etc/sudoers.d/extra",
+  "/etc/pam.d/sshd",
+  "/etc/pam.conf",
+  "/etc/security/pwquality.conf",
+  "/etc/hostname",
+  "/etc/passwd",
+  "/etc/ld.so.preload",
+  "/etc/cron.d/job",
+  "/etc/systemd/system/x.service",
+  "/etc/ssh/ssh_host_rsa_key",
+  "/var/log/syslog",
+  "/var/log/app.log",
+  "/var/log/nginx/access.log",
+  "/dev/log/x",
+  "/tmp/x",
+  "/tmp/data.db",
+  "/usr/bin/ls",
+  "/proc/1/environ",
+  "/proc/self/environ",
+  "/proc/1/mem",
+  "/proc/kcore",
+  "/proc/1/root/etc/shadow",
+  "/proc/sys/kernel/core_pattern",
+  "/dev/mem",
+  "/dev/shm/x",
+  "/dev/evil",
+  "/root/.ssh/id_rsa",
+  "/root/.ssh/authorized_keys",
+  "/home/u/.ssh/id_ed25519",
+  "/home/u/.aws/credentials",
+  "/home/u/.bash_history",
+  "/home/u/.bashrc",
+  "/root/.kube/config",
+  "/sys/fs/cgroup/x/release_agent",
+  "/var/run/secrets/kubernetes.io/serviceaccount/token",
+  "/var/www/html/shell.php",
+  "/var/lib/kubelet/pki/kubelet.key",
+  "/lib/x86_64-linux-gnu/security/pam_unix.so",
 ];
 const FLAGS = [O.RDONLY, O.WRONLY, O.RDWR, O.WRONLY | O.TRUNC, O.WRONLY | O.CREAT, O.RDWR | O.CREAT | O.TRUNC, O.WRONLY | O.APPEND];
 
@@ -232,12 +276,22 @@ function sweepEvents(): { e: SyscallEvent; k: KernelView }[] {
     proc({ comm: "sh", exe: "sh", exepath: "/bin/sh", args: ["-c", "x"], parents: [{ comm: "sshd", exepath: "/usr/sbin/sshd" }], tty: 34816 }),
   ];
   const out: { e: SyscallEvent; k: KernelView }[] = [];
-  for (const file of FILES) for (const v of rawVariants(file)) for (const flags of FLAGS) for (const res of [3, -1, -2]) for (const p of procs) {
-    // what the agent's state builds: the kernel's path on success; the argument made absolute on failure
-    const name = res >= 0 ? v.resolved : posix.resolve("/", v.raw);
-    const e = ev({ type: "openat", res, args: { dirfd: -100, name: v.raw, flags, mode: 0 }, proc: p, fd: fileFd(name, { num: res, openFlags: flags }) });
-    out.push({ e, k: { res, flags, raw: v.raw, resolved: res >= 0 ? v.resolved : undefined } });
-  }
+  for (const file of FILES)
+    for (const v of rawVariants(file))
+      for (const flags of FLAGS)
+        for (const res of [3, -1, -2])
+          for (const p of procs) {
+            // what the agent's state builds: the kernel's path on success; the argument made absolute on failure
+            const name = res >= 0 ? v.resolved : posix.resolve("/", v.raw);
+            const e = ev({
+              type: "openat",
+              res,
+              args: { dirfd: -100, name: v.raw, flags, mode: 0 },
+              proc: p,
+              fd: fileFd(name, { num: res, openFlags: flags }),
+            });
+            out.push({ e, k: { res, flags, raw: v.raw, resolved: res >= 0 ? v.resolved : undefined } });
+          }
   return out;
 }
 
@@ -268,7 +322,10 @@ describe("push-down soundness: no event a rule matches is dropped", () => {
         if (!pass) dropped++;
         if (hits.length === 0) continue;
         matched++;
-        if (!pass) missed.push(`${hits.map((h) => h.name).join(",")}: raw=${k.raw} file=${k.resolved ?? "-"} flags=0${k.flags.toString(8)} res=${k.res} proc=${e.proc.comm}`);
+        if (!pass)
+          missed.push(
+            `${hits.map((h) => h.name).join(",")}: raw=${k.raw} file=${k.resolved ?? "-"} flags=0${k.flags.toString(8)} res=${k.res} proc=${e.proc.comm}`,
+          );
       }
       expect(missed).toEqual([]);
       // the sweep means something: rules fire on part of it, and (Falco alone) the filter drops a part

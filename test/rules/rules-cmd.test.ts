@@ -12,9 +12,15 @@ const dir = mkdtempSync(join(tmpdir(), "vigil-rules-cmd-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const GOOD = join(dir, "good.yaml");
-writeFileSync(GOOD, "- list: l\n  items: [sh]\n- macro: m\n  condition: proc.name in (l)\n- rule: R\n  desc: d\n  condition: evt.type = execve and m\n  output: o %proc.name\n  priority: WARNING\n");
+writeFileSync(
+  GOOD,
+  "- list: l\n  items: [sh]\n- macro: m\n  condition: proc.name in (l)\n- rule: R\n  desc: d\n  condition: evt.type = execve and m\n  output: o %proc.name\n  priority: WARNING\n",
+);
 const BAD = join(dir, "bad.yaml");
-writeFileSync(BAD, "- rule: B\n  desc: d\n  condition: evt.type = execve and proc.nmae = x\n  output: o\n  priority: WARNING\n- rule: C\n  desc: d\n  condition: proc.name = x\n  output: o\n  priority: WARNING\n");
+writeFileSync(
+  BAD,
+  "- rule: B\n  desc: d\n  condition: evt.type = execve and proc.nmae = x\n  output: o\n  priority: WARNING\n- rule: C\n  desc: d\n  condition: proc.name = x\n  output: o\n  priority: WARNING\n",
+);
 
 function run(paths: string[], o: Parameters<typeof runRulesCheck>[1]): { code: number; out: string } {
   let out = "";
@@ -33,12 +39,16 @@ describe("rules check", () => {
     expect(code).toBe(1);
     const lines = out.trimEnd().split("\n");
     expect(lines).toContain(`${BAD}:3:36: error LOAD_ERR_COMPILE_CONDITION: unknown field 'proc.nmae' (rule 'B')`);
-    expect(lines).toContain(`${BAD}:8:14: warning LOAD_NO_EVTTYPE: Rule matches too many evt.type values. This has a significant performance penalty. (rule 'C')`);
+    expect(lines).toContain(
+      `${BAD}:8:14: warning LOAD_NO_EVTTYPE: Rule matches too many evt.type values. This has a significant performance penalty. (rule 'C')`,
+    );
     expect(lines).toContain(`${BAD}: 2 rules, 0 macros, 0 lists, 1 errors, 1 warnings`);
   });
   it("--syscalls prints the syscall set", () => {
     const { out } = run([STABLE_RULES], { output: "text", syscalls: true });
-    expect(out).toContain("syscalls: connect dup dup2 dup3 execve execveat finit_module init_module link linkat open openat openat2 ptrace sendmsg sendto socket symlink symlinkat\n");
+    expect(out).toContain(
+      "syscalls: connect dup dup2 dup3 execve execveat finit_module init_module link linkat open openat openat2 ptrace sendmsg sendto socket symlink symlinkat\n",
+    );
     expect(out).toContain("falco_rules.yaml: 25 rules, 87 macros, 49 lists, 0 errors");
   });
   it("--output json gives the same facts", () => {

@@ -116,7 +116,9 @@ export class ScenarioEnv {
       { containerPath: "/data", hostPath: data, readonly: false },
       { containerPath: "/run/containerd/containerd.sock", hostPath: this.sock, readonly: false },
     ]);
-    await this.pod("priv", { name: `node-debugger-${RUN}`, namespace: "ops", uid: `uid-debug-${RUN}`, labels: { app: "debug" }, privileged: true }, "debug", [toolsMount]);
+    await this.pod("priv", { name: `node-debugger-${RUN}`, namespace: "ops", uid: `uid-debug-${RUN}`, labels: { app: "debug" }, privileged: true }, "debug", [
+      toolsMount,
+    ]);
     await this.pod("benign", { name: `worker-${RUN}`, namespace: "shop", uid: `uid-worker-${RUN}`, labels: { app: "worker" } }, "worker", [
       { containerPath: "/opt/bin", hostPath: benignBin, readonly: true },
     ]);
@@ -126,7 +128,12 @@ export class ScenarioEnv {
     }
   }
 
-  private async pod(key: PodName, spec: PodSpec, containerName: string, mounts: { containerPath: string; hostPath: string; readonly: boolean }[]): Promise<void> {
+  private async pod(
+    key: PodName,
+    spec: PodSpec,
+    containerName: string,
+    mounts: { containerPath: string; hostPath: string; readonly: boolean }[],
+  ): Promise<void> {
     const pod = await this.cri.runPod(spec);
     const containerId = await this.cri.runContainer(pod, spec, {
       name: containerName,
@@ -201,7 +208,13 @@ export class ScenarioEnv {
     await new Promise((r) => setTimeout(r, 150));
     const idx = alert === undefined ? -1 : this.agent.alerts.indexOf(alert);
     const latency = alert === undefined ? null : Math.max(0, Math.round((this.arrival[idx] ?? Date.now()) - alertTimeMs(alert)));
-    const also = [...new Set(this.alertsOf(s.pod, t0).map((a) => a.rule).filter((r) => r !== s.expect))];
+    const also = [
+      ...new Set(
+        this.alertsOf(s.pod, t0)
+          .map((a) => a.rule)
+          .filter((r) => r !== s.expect),
+      ),
+    ];
     const result: ScenarioResult = {
       name: s.name,
       technique: s.technique,
@@ -266,10 +279,17 @@ export function formatTable(results: readonly ScenarioResult[]): string {
   ]);
   const head = ["scenario", "technique", "result", "rule", "latency ms"];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(w[i] as number)).join(" | ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(w[i] as number))
+      .join(" | ")
+      .trimEnd();
   const attacks = results.filter((r) => r.expected !== "(none)");
   const benign = results.filter((r) => r.expected === "(none)");
-  const lat = attacks.filter((r) => r.latencyMs !== null).map((r) => r.latencyMs as number).sort((a, b) => a - b);
+  const lat = attacks
+    .filter((r) => r.latencyMs !== null)
+    .map((r) => r.latencyMs as number)
+    .sort((a, b) => a - b);
   const med = lat.length > 0 ? lat[Math.floor(lat.length / 2)] : undefined;
   return [
     line(head),

@@ -25,7 +25,9 @@ const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
 
 function mix(n: number): SyscallEvent[] {
   const init = proc({ comm: "systemd", pid: 1 });
-  const ctrs = Array.from({ length: 8 }, (_, i) => container({ id: `c${String(i).padStart(11, "0")}`, imageRepository: `registry.local/app-${i}`, k8s: { namespace: "prod" } }));
+  const ctrs = Array.from({ length: 8 }, (_, i) =>
+    container({ id: `c${String(i).padStart(11, "0")}`, imageRepository: `registry.local/app-${i}`, k8s: { namespace: "prod" } }),
+  );
   const procs: ThreadInfo[] = [];
   for (const c of [undefined, ...ctrs]) {
     for (const comm of ["nginx", "node", "python3", "java", "postgres", "sh"]) {
@@ -34,7 +36,15 @@ function mix(n: number): SyscallEvent[] {
       procs.push(p);
     }
   }
-  const reads = ["/usr/lib/x86_64-linux-gnu/libc.so.6", "/etc/ld.so.cache", "/etc/hosts", "/etc/resolv.conf", "/etc/passwd", "/srv/www/index.html", "/proc/self/status"];
+  const reads = [
+    "/usr/lib/x86_64-linux-gnu/libc.so.6",
+    "/etc/ld.so.cache",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/passwd",
+    "/srv/www/index.html",
+    "/proc/self/status",
+  ];
   const writes = ["/var/lib/app/data.db", "/tmp/out.txt", "/var/log/app/app.log", "/srv/uploads/x.png"];
   const out: SyscallEvent[] = [];
   for (let i = 0; i < n; i++) {
@@ -43,10 +53,23 @@ function mix(n: number): SyscallEvent[] {
     if (r < 0.45) out.push(openat(pick(reads), O.RDONLY | O.CLOEXEC, p));
     else if (r < 0.55) out.push(openat(pick(writes), O.WRONLY | O.CREAT | O.APPEND, p));
     else if (r < 0.72) {
-      const child = proc({ comm: pick(["ls", "cat", "date", "grep", "awk", "sed", "gzip"]), args: ["-l", "/srv"], container: p.container, exepath: "/usr/bin/ls" });
+      const child = proc({
+        comm: pick(["ls", "cat", "date", "grep", "awk", "sed", "gzip"]),
+        args: ["-l", "/srv"],
+        container: p.container,
+        exepath: "/usr/bin/ls",
+      });
       child.parent = p;
       out.push(execve(child));
-    } else if (r < 0.8) out.push(ev({ type: "connect", res: 0, proc: p.comm === "sh" ? (procs[0] as ThreadInfo) : p, fd: sockFd("10.1.0.5", 40000, pick(["10.1.3.4", "172.16.5.5"]), pick([53, 443, 5432])) }));
+    } else if (r < 0.8)
+      out.push(
+        ev({
+          type: "connect",
+          res: 0,
+          proc: p.comm === "sh" ? (procs[0] as ThreadInfo) : p,
+          fd: sockFd("10.1.0.5", 40000, pick(["10.1.3.4", "172.16.5.5"]), pick([53, 443, 5432])),
+        }),
+      );
     else if (r < 0.92) out.push(ev({ type: "close", res: 0, args: { fd: 5 }, proc: p, fd: fileFd("/tmp/x") }));
     else if (r < 0.96) out.push(ev({ type: "dup2", res: 7, args: { oldfd: 3, newfd: 7 }, proc: p, fd: fileFd("/tmp/x") }));
     else out.push(ev({ type: "socket", res: 5, args: { domain: 2, type: 1, proto: 0 }, proc: p }));

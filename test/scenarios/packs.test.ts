@@ -23,8 +23,20 @@ const PACKS = ["10-drift.yaml", "20-fim.yaml", "30-ttp.yaml"];
 type Item = { rule?: string; output?: string; tags?: string[]; condition?: string };
 const rulesOf = (n: string): Item[] => (parse(file(n).text) as Item[]).filter((i) => i.rule !== undefined);
 
-const STANDARD_FIELDS = ["%proc.name", "%proc.cmdline", "%proc.pname", "%proc.pcmdline", "%proc.aname[2]", "%proc.aname[3]",
-  "%user.name", "%container.id", "%container.name", "%container.image.repository", "%k8s.ns.name", "%k8s.pod.name"];
+const STANDARD_FIELDS = [
+  "%proc.name",
+  "%proc.cmdline",
+  "%proc.pname",
+  "%proc.pcmdline",
+  "%proc.aname[2]",
+  "%proc.aname[3]",
+  "%user.name",
+  "%container.id",
+  "%container.name",
+  "%container.image.repository",
+  "%k8s.ns.name",
+  "%k8s.pod.name",
+];
 
 describe("rule packs", () => {
   it("load together without errors or warnings", () => {
@@ -43,18 +55,27 @@ describe("rule packs", () => {
     const ttp = rulesOf("30-ttp.yaml");
     expect(ttp.length).toBeGreaterThanOrEqual(40);
     for (const r of ttp) {
-      expect(r.tags?.some((t) => t.startsWith("mitre_")), r.rule).toBe(true);
-      expect(r.tags?.some((t) => /^T\d{4}(\.\d{3})?$/.test(t)), r.rule).toBe(true);
+      expect(
+        r.tags?.some((t) => t.startsWith("mitre_")),
+        r.rule,
+      ).toBe(true);
+      expect(
+        r.tags?.some((t) => /^T\d{4}(\.\d{3})?$/.test(t)),
+        r.rule,
+      ).toBe(true);
     }
   });
 
-  it.each(PACKS.flatMap((p) => rulesOf(p).map((r) => [p, r.rule as string, r] as const)))("%s: %s prints the evidence block and is proven by a scenario", (p, name, r) => {
-    for (const f of STANDARD_FIELDS) expect(r.output, `${name} output lacks ${f}`).toContain(f);
-    expect(r.tags?.some((t) => /^T\d{4}(\.\d{3})?$/.test(t))).toBe(true);
-    if (p === "20-fim.yaml") expect(r.tags).toContain("fim");
-    expect(ATTACKS.filter((s) => s.expect === name).length, `no scenario for ${name}`).toBeGreaterThan(0);
-    expect(name).not.toBe("Read Shadow File");
-  });
+  it.each(PACKS.flatMap((p) => rulesOf(p).map((r) => [p, r.rule as string, r] as const)))(
+    "%s: %s prints the evidence block and is proven by a scenario",
+    (p, name, r) => {
+      for (const f of STANDARD_FIELDS) expect(r.output, `${name} output lacks ${f}`).toContain(f);
+      expect(r.tags?.some((t) => /^T\d{4}(\.\d{3})?$/.test(t))).toBe(true);
+      if (p === "20-fim.yaml") expect(r.tags).toContain("fim");
+      expect(ATTACKS.filter((s) => s.expect === name).length, `no scenario for ${name}`).toBeGreaterThan(0);
+      expect(name).not.toBe("Read Shadow File");
+    },
+  );
 
   it("no two rules share a name", () => {
     const names = [BASE, ...PACKS].flatMap((p) => rulesOf(p).map((r) => r.rule));

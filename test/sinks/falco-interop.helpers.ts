@@ -4,11 +4,22 @@
  * .proto files (an independent decoder from the one Vigil uses), for the interop tests.
  */
 import { join } from "node:path";
-import { loadPackageDefinition, Server, ServerCredentials, type GrpcObject, type ServerDuplexStream, type ServerWritableStream, type ServiceClientConstructor } from "@grpc/grpc-js";
+import {
+  loadPackageDefinition,
+  Server,
+  ServerCredentials,
+  type GrpcObject,
+  type ServerDuplexStream,
+  type ServerWritableStream,
+  type ServiceClientConstructor,
+} from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { REPO } from "./helpers/run-ts.js";
 
-export function falcoPackage(): { outputs: ServiceClientConstructor & { service: Record<string, unknown> }; version: ServiceClientConstructor & { service: Record<string, unknown> } } {
+export function falcoPackage(): {
+  outputs: ServiceClientConstructor & { service: Record<string, unknown> };
+  version: ServiceClientConstructor & { service: Record<string, unknown> };
+} {
   const def = loadSync(["outputs.proto", "version.proto"], {
     includeDirs: [join(REPO, "proto", "falco")],
     keepCase: true,
@@ -53,4 +64,3 @@ export async function fakeFalco(address: string): Promise<FakeFalco> {
   await new Promise<void>((res, rej) => server.bindAsync(address, ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
   return f;
 }
-

@@ -32,7 +32,8 @@ async function start(limits?: FalcoOutputsLimitsInput, maxQueue = 1000) {
 
 async function value(m: Metrics, name: string, labels: Record<string, string>): Promise<number> {
   for (const line of (await m.registry.metrics()).split("\n")) {
-    if (line.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (line.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      return Number(line.slice(line.lastIndexOf(" ") + 1));
   }
   return 0;
 }
@@ -153,7 +154,9 @@ describe("Falco outputs server: requests and connections", () => {
     const v = new version(srv.address, credentials.createInsecure());
     closers.push(() => v.close());
     const r = await new Promise<Record<string, unknown>>((resolve, reject) =>
-      (v as unknown as { version(q: object, cb: (e: Error | null, r: Record<string, unknown>) => void): void }).version({}, (e, r) => (e ? reject(e) : resolve(r))),
+      (v as unknown as { version(q: object, cb: (e: Error | null, r: Record<string, unknown>) => void): void }).version({}, (e, r) =>
+        e ? reject(e) : resolve(r),
+      ),
     );
     expect(r["engine_version"]).toBe("0.62.0");
   });

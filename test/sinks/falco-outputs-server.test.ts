@@ -119,7 +119,9 @@ describe("Falco gRPC outputs server sink", () => {
     const { version } = falcoPackage();
     const v = new version(`unix://${sock}`, credentials.createInsecure());
     const r = await new Promise<Record<string, unknown>>((resolve, reject) =>
-      (v as unknown as { version(q: object, cb: (e: Error | null, r: Record<string, unknown>) => void): void }).version({}, (e, r) => (e ? reject(e) : resolve(r))),
+      (v as unknown as { version(q: object, cb: (e: Error | null, r: Record<string, unknown>) => void): void }).version({}, (e, r) =>
+        e ? reject(e) : resolve(r),
+      ),
     );
     expect(r).toMatchObject({ engine_version: "0.62.0", engine_minor: 62 });
     v.close();
@@ -143,7 +145,14 @@ describe("Falco gRPC outputs server sink", () => {
     // a malformed request body through a raw client
     const raw = c as unknown as { makeServerStreamRequest: Function };
     const malformed = await new Promise<number>((resolve) => {
-      const s = raw.makeServerStreamRequest("/falco.outputs.service/get", (b: Buffer) => b, (b: Buffer) => b, Buffer.from([0xff, 0xff]), good, {}) as ClientReadableStream<Buffer>;
+      const s = raw.makeServerStreamRequest(
+        "/falco.outputs.service/get",
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.from([0xff, 0xff]),
+        good,
+        {},
+      ) as ClientReadableStream<Buffer>;
       s.on("data", () => undefined);
       s.on("error", (e: { code: number }) => resolve(e.code));
       s.on("end", () => resolve(0));

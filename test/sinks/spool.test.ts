@@ -6,7 +6,10 @@ import { Spool, type SpoolRecord } from "../../agent/sinks/spool.js";
 import { makeAlert, memoryLogger, quiet, tempDir } from "../collector/helpers.js";
 
 const alertsOf = (recs: SpoolRecord[]) => recs.map((r) => (r.kind === "alert" ? r.alert.id : `cap:${r.alertId}`));
-const segFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith(".vsp")).sort();
+const segFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith(".vsp"))
+    .sort();
 
 function filled(n: number, opts: Partial<ConstructorParameters<typeof Spool>[0]> = {}) {
   const dir = tempDir("vigil-spool-");

@@ -53,7 +53,9 @@ const listeners = new Set<() => void>();
 function snap(e: SyscallEvent): Snap {
   const spec = EVENTS[e.type]!;
   const args: Record<string, unknown> = {};
-  spec.params.forEach((p, i) => (args[p.name] = e.args[i]));
+  spec.params.forEach((p, i) => {
+    args[p.name] = e.args[i];
+  });
   return {
     seq: received++,
     type: spec.name,
@@ -118,9 +120,44 @@ function run(cmd: string, args: string[]): Promise<{ pid: number; code: number |
 }
 
 const SYSCALLS = [
-  "execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit", "open", "openat", "openat2", "close", "connect",
-  "socket", "dup2", "dup3", "dup", "sendto", "sendmsg", "renameat2", "rename", "unlinkat", "unlink", "mkdirat", "mkdir", "fchmodat", "chmod",
-  "setuid", "setgid", "memfd_create", "mount", "umount2", "unshare", "prctl", "symlinkat", "linkat", "ptrace", "bind", "listen",
+  "execve",
+  "execveat",
+  "clone",
+  "clone3",
+  "fork",
+  "vfork",
+  "procexit",
+  "open",
+  "openat",
+  "openat2",
+  "close",
+  "connect",
+  "socket",
+  "dup2",
+  "dup3",
+  "dup",
+  "sendto",
+  "sendmsg",
+  "renameat2",
+  "rename",
+  "unlinkat",
+  "unlink",
+  "mkdirat",
+  "mkdir",
+  "fchmodat",
+  "chmod",
+  "setuid",
+  "setgid",
+  "memfd_create",
+  "mount",
+  "umount2",
+  "unshare",
+  "prctl",
+  "symlinkat",
+  "linkat",
+  "ptrace",
+  "bind",
+  "listen",
 ];
 
 let stream: KernelEventStream;
@@ -159,7 +196,19 @@ describe("exec and open (first slice)", () => {
     expect(code).toBe(0);
     // libuv's execvp may try other PATH entries first (failed execve events)
     const ex = await waitFor((s) => s.pid === pid && s.type === "execve" && s.res === 0);
-    expect(ex.proc).toMatchObject({ name: "cat", exepath: "/usr/bin/cat", exe: "cat", args: ["/etc/shadow"], ppid: process.pid, pname: "node", uid: 0, user: "root", complete: true, container: "host", cgroupPath: "/" });
+    expect(ex.proc).toMatchObject({
+      name: "cat",
+      exepath: "/usr/bin/cat",
+      exe: "cat",
+      args: ["/etc/shadow"],
+      ppid: process.pid,
+      pname: "node",
+      uid: 0,
+      user: "root",
+      complete: true,
+      container: "host",
+      cgroupPath: "/",
+    });
     expect(ex.proc.cwd).toBe(process.cwd());
     expect(ex.args["exe"]).toBe("cat");
     expect(ex.args["args"]).toEqual(["/etc/shadow"]);
@@ -211,7 +260,14 @@ describe("exe facts read in the kernel", () => {
   it("an exe copied into an overlay upper layer has is_exe_upper_layer", async () => {
     for (const d of ["lower", "upper", "work", "merged"]) mkdirSync(join(dir, d), { recursive: true });
     copyFileSync("/usr/bin/true", join(dir, "lower", "lowertrue"));
-    const m = spawnSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${join(dir, "lower")},upperdir=${join(dir, "upper")},workdir=${join(dir, "work")}`, join(dir, "merged")]);
+    const m = spawnSync("mount", [
+      "-t",
+      "overlay",
+      "overlay",
+      "-o",
+      `lowerdir=${join(dir, "lower")},upperdir=${join(dir, "upper")},workdir=${join(dir, "work")}`,
+      join(dir, "merged"),
+    ]);
     expect(m.status).toBe(0);
     copyFileSync("/usr/bin/true", join(dir, "merged", "uppertrue"));
     const up = await run(join(dir, "merged", "uppertrue"), []);
@@ -296,14 +352,39 @@ describe("network and descriptors", () => {
 
 describe("file changes, identity, process life, system", () => {
   it.each([
-    ["mkdir", ["mkdir", [join("/tmp", "vigil-mkdir-" + process.pid)]], (s: Snap) => s.type === "mkdirat" || s.type === "mkdir", (s: Snap) => expect(String(s.args["path"])).toContain("vigil-mkdir-")],
-    ["chmod", ["chmod", ["0700", join("/tmp", "vigil-mkdir-" + process.pid)]], (s: Snap) => s.type === "fchmodat" || s.type === "chmod", (s: Snap) => expect(s.args["mode"]).toBe(0o700)],
-    ["rename", ["mv", [join("/tmp", "vigil-mkdir-" + process.pid), join("/tmp", "vigil-mv-" + process.pid)]], (s: Snap) => s.type === "renameat2" || s.type === "rename", (s: Snap) => expect(String(s.args["newpath"])).toContain("vigil-mv-")],
+    [
+      "mkdir",
+      ["mkdir", [join("/tmp", "vigil-mkdir-" + process.pid)]],
+      (s: Snap) => s.type === "mkdirat" || s.type === "mkdir",
+      (s: Snap) => expect(String(s.args["path"])).toContain("vigil-mkdir-"),
+    ],
+    [
+      "chmod",
+      ["chmod", ["0700", join("/tmp", "vigil-mkdir-" + process.pid)]],
+      (s: Snap) => s.type === "fchmodat" || s.type === "chmod",
+      (s: Snap) => expect(s.args["mode"]).toBe(0o700),
+    ],
+    [
+      "rename",
+      ["mv", [join("/tmp", "vigil-mkdir-" + process.pid), join("/tmp", "vigil-mv-" + process.pid)]],
+      (s: Snap) => s.type === "renameat2" || s.type === "rename",
+      (s: Snap) => expect(String(s.args["newpath"])).toContain("vigil-mv-"),
+    ],
     ["rmdir", ["rm", ["-r", join("/tmp", "vigil-mv-" + process.pid)]], (s: Snap) => s.type === "unlinkat", (s: Snap) => expect(s.args["flags"]).toBe(0x200)],
-    ["symlink", ["ln", ["-sf", "/etc/shadow", join("/tmp", "vigil-ln-" + process.pid)]], (s: Snap) => s.type === "symlinkat", (s: Snap) => expect(s.args["target"]).toBe("/etc/shadow")],
+    [
+      "symlink",
+      ["ln", ["-sf", "/etc/shadow", join("/tmp", "vigil-ln-" + process.pid)]],
+      (s: Snap) => s.type === "symlinkat",
+      (s: Snap) => expect(s.args["target"]).toBe("/etc/shadow"),
+    ],
     ["setuid", ["python3", ["-c", "import os; os.setgid(0); os.setuid(0)"]], (s: Snap) => s.type === "setuid", (s: Snap) => expect(s.args["uid"]).toBe(0)],
     ["unshare", ["unshare", ["-U", "true"]], (s: Snap) => s.type === "unshare", (s: Snap) => expect((s.args["flags"] as number) & 0x10000000).toBeTruthy()],
-    ["prctl", ["python3", ["-c", "import ctypes; ctypes.CDLL(None).prctl(15, b'renamed', 0, 0, 0)"]], (s: Snap) => s.type === "prctl" && s.args["option"] === 15, (s: Snap) => expect(s.args["arg2_str"]).toBe("renamed")],
+    [
+      "prctl",
+      ["python3", ["-c", "import ctypes; ctypes.CDLL(None).prctl(15, b'renamed', 0, 0, 0)"]],
+      (s: Snap) => s.type === "prctl" && s.args["option"] === 15,
+      (s: Snap) => expect(s.args["arg2_str"]).toBe("renamed"),
+    ],
   ] as const)("%s", async (_n, [cmd, args], pick, check) => {
     const { pid } = await run(cmd, [...args]);
     const ev = await waitFor((s) => s.pid === pid && pick(s));

@@ -15,15 +15,44 @@ const PID = 700;
 
 function raw(over: Partial<RawEvent>): RawEvent {
   return {
-    type: 0, flags: 0, ts: 10 * SEC, pid: PID, tid: PID, ppid: 1, uid: 0, gid: 0, euid: 0, loginuid: 0xffffffff, cpu: 0, cgroupId: 1,
-    startTs: SEC, comm: "x", res: 0, args: [], proc: undefined, fd: undefined, cloneFlags: 0, ...over,
+    type: 0,
+    flags: 0,
+    ts: 10 * SEC,
+    pid: PID,
+    tid: PID,
+    ppid: 1,
+    uid: 0,
+    gid: 0,
+    euid: 0,
+    loginuid: 0xffffffff,
+    cpu: 0,
+    cgroupId: 1,
+    startTs: SEC,
+    comm: "x",
+    res: 0,
+    args: [],
+    proc: undefined,
+    fd: undefined,
+    cloneFlags: 0,
+    ...over,
   };
 }
 
 function file(num: number): FdInfo {
   return {
-    num, type: "file", typechar: "f", name: `/tmp/f${num}`, ino: undefined, dev: undefined, isUpperLayer: undefined,
-    l4proto: undefined, tuple: undefined, isServer: undefined, connected: undefined, nameChanged: undefined, openFlags: 0,
+    num,
+    type: "file",
+    typechar: "f",
+    name: `/tmp/f${num}`,
+    ino: undefined,
+    dev: undefined,
+    isUpperLayer: undefined,
+    l4proto: undefined,
+    tuple: undefined,
+    isServer: undefined,
+    connected: undefined,
+    nameChanged: undefined,
+    openFlags: 0,
   };
 }
 

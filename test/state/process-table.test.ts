@@ -11,16 +11,53 @@ const SEC = 1_000_000_000;
 
 function facts(over: Partial<ProcFacts> = {}): ProcFacts {
   return {
-    exe: "bash", args: ["-c", "x"], cwd: "/root", env: [], exepath: "/usr/bin/bash", cgroupPath: "/", sid: 1, pgid: 1, vpgid: 1,
-    vpid: 1, vtid: 1, egid: 0, tty: 0, capInheritable: 0n, capPermitted: 0n, capEffective: 0n, exeFlags: 2, exeIno: 1,
-    exeCtime: 1, exeMtime: 1, pidnsInitStartTs: 0, ...over,
+    exe: "bash",
+    args: ["-c", "x"],
+    cwd: "/root",
+    env: [],
+    exepath: "/usr/bin/bash",
+    cgroupPath: "/",
+    sid: 1,
+    pgid: 1,
+    vpgid: 1,
+    vpid: 1,
+    vtid: 1,
+    egid: 0,
+    tty: 0,
+    capInheritable: 0n,
+    capPermitted: 0n,
+    capEffective: 0n,
+    exeFlags: 2,
+    exeIno: 1,
+    exeCtime: 1,
+    exeMtime: 1,
+    pidnsInitStartTs: 0,
+    ...over,
   };
 }
 
 function raw(over: Partial<RawEvent>): RawEvent {
   return {
-    type: 4, flags: 0, ts: 10 * SEC, pid: 500, tid: 500, ppid: 1, uid: 0, gid: 0, euid: 0, loginuid: 0xffffffff, cpu: 0, cgroupId: 1,
-    startTs: 5 * SEC, comm: "x", res: 0, args: [], proc: undefined, fd: undefined, cloneFlags: 0, ...over,
+    type: 4,
+    flags: 0,
+    ts: 10 * SEC,
+    pid: 500,
+    tid: 500,
+    ppid: 1,
+    uid: 0,
+    gid: 0,
+    euid: 0,
+    loginuid: 0xffffffff,
+    cpu: 0,
+    cgroupId: 1,
+    startTs: 5 * SEC,
+    comm: "x",
+    res: 0,
+    args: [],
+    proc: undefined,
+    fd: undefined,
+    cloneFlags: 0,
+    ...over,
   };
 }
 
@@ -32,7 +69,16 @@ describe("ProcessTable transitions", () => {
     const parent = t.apply(raw({ type: 1, pid: 100, ppid: 1, startTs: 1 * SEC, comm: "bash", proc: facts() }));
     const child = t.apply(raw({ type: 31, pid: 200, ppid: 100, startTs: 2 * SEC, comm: "bash", proc: facts(), flags: 2 }));
     expect(child.parent).toBe(parent);
-    const after = t.apply(raw({ type: 1, pid: 200, ppid: 100, startTs: 2 * SEC, comm: "cat", proc: facts({ exe: "cat", args: ["/etc/shadow"], exepath: "/usr/bin/cat", exeFlags: 2 | 1 }) }));
+    const after = t.apply(
+      raw({
+        type: 1,
+        pid: 200,
+        ppid: 100,
+        startTs: 2 * SEC,
+        comm: "cat",
+        proc: facts({ exe: "cat", args: ["/etc/shadow"], exepath: "/usr/bin/cat", exeFlags: 2 | 1 }),
+      }),
+    );
     expect(after).toBe(child); // updated in place: children keep their links
     expect(after).toMatchObject({ comm: "cat", exepath: "/usr/bin/cat", args: ["/etc/shadow"], exeUpperLayer: true, exeWritable: true, complete: true });
     expect(after.parent?.comm).toBe("bash");
@@ -47,11 +93,12 @@ describe("ProcessTable transitions", () => {
     expect(t.size).toBe(1);
   });
 
-  it.each([
-    ["unknown pid", raw({ pid: 900, comm: "ghost", uid: 33 }), { complete: false, comm: "ghost", uid: 33, pid: 900 }],
-  ])("%s gives a placeholder from the header", (_n, ev, want) => {
-    expect(table().apply(ev)).toMatchObject(want);
-  });
+  it.each([["unknown pid", raw({ pid: 900, comm: "ghost", uid: 33 }), { complete: false, comm: "ghost", uid: 33, pid: 900 }]])(
+    "%s gives a placeholder from the header",
+    (_n, ev, want) => {
+      expect(table().apply(ev)).toMatchObject(want);
+    },
+  );
 
   it("pid reuse: a different start time never inherits the old process", () => {
     const t = table();
@@ -109,8 +156,18 @@ describe("UserDb resolves names in the process's own root", () => {
 
 describe("EventState fd table", () => {
   const sock: FdInfo = {
-    num: 0, type: "ipv4", typechar: "4", name: "127.0.0.1:5000->127.0.0.1:80", ino: undefined, dev: undefined, isUpperLayer: undefined,
-    l4proto: "tcp", tuple: { family: 2, sip: "127.0.0.1", sport: 5000, dip: "127.0.0.1", dport: 80 }, isServer: false, connected: true, openFlags: undefined,
+    num: 0,
+    type: "ipv4",
+    typechar: "4",
+    name: "127.0.0.1:5000->127.0.0.1:80",
+    ino: undefined,
+    dev: undefined,
+    isUpperLayer: undefined,
+    l4proto: "tcp",
+    tuple: { family: 2, sip: "127.0.0.1", sport: 5000, dip: "127.0.0.1", dport: 80 },
+    isServer: false,
+    connected: true,
+    openFlags: undefined,
   };
   it("remembers a socket dup2'ed onto fd 0 until it is closed", () => {
     const s = new EventState({ readUnknownFromProc: false });
@@ -134,7 +191,19 @@ describe("EventState fd table", () => {
 
   it("converts boot time to wall time with the loader's clock offset", () => {
     const s = new EventState({ readUnknownFromProc: false });
-    s.clock({ type: "ready", realtimeNs: 0, boottimeNs: 0, wallOffsetSec: 1_700_000_000, wallOffsetNsec: 900_000_000, ncpus: 1, programs: 1, drops: 0, events: 0, framesOut: 0, perCpuDrops: [] });
+    s.clock({
+      type: "ready",
+      realtimeNs: 0,
+      boottimeNs: 0,
+      wallOffsetSec: 1_700_000_000,
+      wallOffsetNsec: 900_000_000,
+      ncpus: 1,
+      programs: 1,
+      drops: 0,
+      events: 0,
+      framesOut: 0,
+      perCpuDrops: [],
+    });
     const e = s.build(raw({ ts: 2 * SEC + 200_000_000 }));
     expect([e.sec, e.nsec]).toEqual([1_700_000_003, 100_000_000]);
   });

@@ -27,7 +27,16 @@ const PROBE = join(REPO_ROOT, "native-bridge", "build", "vigil-probe");
 const logger = pino({ level: "silent" });
 
 // fields that legitimately differ between two observers of one action
-const VOLATILE = new Set(["evt.time", "evt.time.iso8601", "evt.datetime", "evt.rawtime", "evt.num", "evt.cpu", "proc.pidns_init_start_ts", "container.start_ts"]);
+const VOLATILE = new Set([
+  "evt.time",
+  "evt.time.iso8601",
+  "evt.datetime",
+  "evt.rawtime",
+  "evt.num",
+  "evt.cpu",
+  "proc.pidns_init_start_ts",
+  "container.start_ts",
+]);
 
 describe.skipIf(!existsSync(PROBE))("vigil-trace and vigil-probe give the same alerts", () => {
   const dir = mkdtempSync(join(tmpdir(), "vigil-same-"));
@@ -94,9 +103,13 @@ describe.skipIf(!existsSync(PROBE))("vigil-trace and vigil-probe give the same a
   it("a shadow-file read under the tracer raises the same alert from both sources", async () => {
     const syscalls = (globalThis as { __syscalls?: string[] }).__syscalls ?? [];
     const code = await new Promise<number | null>((resolve) => {
-      const c = spawn(TRACE, ["--socket", sock, "--syscalls", syscalls.join(","), "--", "sh", "-c", "cat /etc/shadow >/dev/null; cat /etc/hostname >/dev/null; exit 0"], {
-        stdio: "ignore",
-      });
+      const c = spawn(
+        TRACE,
+        ["--socket", sock, "--syscalls", syscalls.join(","), "--", "sh", "-c", "cat /etc/shadow >/dev/null; cat /etc/hostname >/dev/null; exit 0"],
+        {
+          stdio: "ignore",
+        },
+      );
       c.on("exit", (x) => resolve(x));
     });
     expect(code).toBe(0);
@@ -135,7 +148,10 @@ describe.skipIf(!existsSync(PROBE))("vigil-trace and vigil-probe give the same a
     // and the same rules fired for the workload's processes overall
     const pids = new Set(fromTrace.map((x) => x.output_fields["proc.pid"]));
     const rulesT = fromTrace.map((x) => `${x.rule}|${String(x.output_fields["proc.pid"])}`).sort();
-    const rulesP = fromProbe.filter((x) => pids.has(x.output_fields["proc.pid"])).map((x) => `${x.rule}|${String(x.output_fields["proc.pid"])}`).sort();
+    const rulesP = fromProbe
+      .filter((x) => pids.has(x.output_fields["proc.pid"]))
+      .map((x) => `${x.rule}|${String(x.output_fields["proc.pid"])}`)
+      .sort();
     expect(rulesT).toEqual(rulesP);
   }, 30_000);
 
@@ -161,7 +177,10 @@ describe.skipIf(!existsSync(PROBE))("vigil-trace and vigil-probe give the same a
     expect(netTrace.length).toBeGreaterThanOrEqual(2);
     const key = (x: NetEv) => `${x.tid}|${x.res}|${x.fd}|${x.args}`;
     const a = netTrace.map(key).sort();
-    const b = netProbe.filter((x) => pids.has(x.pid)).map(key).sort();
+    const b = netProbe
+      .filter((x) => pids.has(x.pid))
+      .map(key)
+      .sort();
     expect(a).toEqual(b);
     expect(netTrace.some((x) => x.fd.includes(`127.0.0.1:${port}`))).toBe(true);
     expect(netTrace.some((x) => x.fd.includes('"type":"unix"') && x.fd.includes(unixPath))).toBe(true);

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../helpers/agent.js";
 import { F_CHILD, FrameListener, T, fdinfo, str, u32, u64, type Frame } from "./frames.js";
 
-export const TRACE = join(REPO_ROOT, "native-bridge", "build", "vigil-trace");
+const TRACE = join(REPO_ROOT, "native-bridge", "build", "vigil-trace");
 const SYSCALLS = "execve,execveat,openat,open,clone,clone3,fork,vfork,procexit,connect,unlinkat";
 
 const dir = mkdtempSync(join(tmpdir(), "vigil-trace-"));
@@ -321,7 +321,7 @@ describe("agent absent", () => {
     const path = sockPath();
     const l = new FrameListener(path);
     // phase 1 (no agent) overflows a 64 KiB buffer; phase 2 happens after the agent is back
-    const script = 'i=0; while [ $i -lt 300 ]; do cat /etc/hostname >/dev/null; i=$((i+1)); done; sleep 3; cat /etc/hostname >/dev/null; exit 5';
+    const script = "i=0; while [ $i -lt 300 ]; do cat /etc/hostname >/dev/null; i=$((i+1)); done; sleep 3; cat /etc/hostname >/dev/null; exit 5";
     const p = run(["--socket", path, "--buffer-kb", "64", "--syscalls", SYSCALLS, "--", "sh", "-c", script], { timeoutMs: 30_000 });
     await new Promise((r) => setTimeout(r, 1500));
     await l.listen();
@@ -347,7 +347,16 @@ describe("agent absent", () => {
     const path = sockPath();
     const l = new FrameListener(path);
     await l.listen();
-    const p = run(["--socket", path, "--syscalls", SYSCALLS, "--", "sh", "-c", "i=0; while [ $i -lt 200 ]; do cat /etc/hostname >/dev/null; i=$((i+1)); done; exit 0"]);
+    const p = run([
+      "--socket",
+      path,
+      "--syscalls",
+      SYSCALLS,
+      "--",
+      "sh",
+      "-c",
+      "i=0; while [ $i -lt 200 ]; do cat /etc/hostname >/dev/null; i=$((i+1)); done; exit 0",
+    ]);
     await new Promise((r) => setTimeout(r, 150));
     await l.close();
     expect((await p).code).toBe(0);

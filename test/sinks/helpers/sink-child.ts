@@ -13,7 +13,13 @@ const [address, spoolDir, countS, startS, intervalS] = process.argv.slice(2);
 const count = Number(countS);
 const start = Number(startS);
 const interval = Number(intervalS ?? "0");
-const sink = createCollectorSink({ address: address!, spoolDir: spoolDir!, logger: pino({ level: "warn" }, pino.destination(2)), backoffMinMs: 50, backoffMaxMs: 500 });
+const sink = createCollectorSink({
+  address: address!,
+  spoolDir: spoolDir!,
+  logger: pino({ level: "warn" }, pino.destination(2)),
+  backoffMinMs: 50,
+  backoffMaxMs: 500,
+});
 
 const idFor = (i: number) => `00000000-0000-7000-8000-${String(i).padStart(12, "0")}`;
 for (let i = start; i < start + count; i++) {
