@@ -474,7 +474,12 @@ class Compilation {
         };
         if (Array.isArray(v)) val = `(${v.map(one).join(", ")})`;
         else if (LIST_OPS.has(comp) || MODIFIED.test(comp)) val = `(${one(v)})`;
-        else val = one(v);
+        else if (this.listText.has(String(v)) || this.failedLists.has(String(v))) {
+          // a single value compared with = (or startswith…) is a literal even when it spells a
+          // list's name: quoted, list expansion leaves it alone (a list name belongs in `in`)
+          val = `"${String(v).replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+          spend(1, val.length + 2);
+        } else val = one(v);
         return `${fields[k] as string} ${comp} ${val}`;
       });
       return `(${parts.join(" and ")})`;

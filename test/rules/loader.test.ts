@@ -375,6 +375,17 @@ describe("exceptions", () => {
     expect(fired(r, shEvent)).toEqual([]);
     expect(fired(r, execve(proc({ comm: "zsh" })))).toEqual(["R"]);
   });
+  it("a value compared with = that spells a list's name is a literal, not the list (found by the long fuzz run)", () => {
+    for (const items of ["[]", "[sh, bash]"]) {
+      const r = load([
+        `- list: shells\n  items: ${items}\n` +
+          rule("R", "evt.type = execve", "  exceptions:\n  - name: e1\n    fields: [proc.name, proc.name]\n    comps: [=, startswith]\n    values:\n      - [shells, shel]\n"),
+      ]);
+      expect(errors(r)).toEqual([]);
+      expect(fired(r, shEvent)).toEqual(["R"]);
+      expect(fired(r, execve(proc({ comm: "shells", args: [] })))).toEqual([]);
+    }
+  });
   it("appending values to an existing exception, and a new exception", () => {
     const base = rule("R", "evt.type = execve", "  exceptions:\n  - name: e1\n    fields: [proc.name]\n    values:\n      - [sh]\n");
     for (const amend of [
