@@ -48,6 +48,9 @@ import {
   WS_BEARER_PREFIX,
 } from "../proto/index.js";
 
+/** Where Falco's http_output posts alerts: the only route that reads a request body. */
+const FALCO_PATHS: ReadonlySet<string> = new Set(["/", "/api/v1/falco"]);
+
 /** Counters of the HTTP side. */
 export interface HttpCounters {
   http_requests: number;
@@ -335,6 +338,13 @@ export function makeHttpApi(d: HttpApiDeps) {
       c.http_bad_request++;
       return fail(res, 400, "bad URL");
     }
+    // A body on a route that never reads it (a GET with a body, a 404) would stay in the socket and
+    // be parsed as the start of the next request on this connection: a 400 for the client's next
+    // request, and request smuggling behind a proxy that shares connections. Such a connection is
+    // closed after the answer.
+    const cl = req.headers["content-length"];
+    if (((cl !== undefined && cl !== "0") || req.headers["transfer-encoding"] !== undefined) && !(req.method === "POST" && FALCO_PATHS.has(url.pathname)))
+      res.setHeader("connection", "close");
     if (req.method === "GET" && url.pathname === "/healthz") return sendJson(res, 200, { ok: true });
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > d.maxBodyBytes) {
@@ -357,7 +367,7 @@ export function makeHttpApi(d: HttpApiDeps) {
       if (req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined) res.setHeader("connection", "close");
       return fail(res, 401, "missing or bad bearer token");
     }
-    if (req.method === "POST" && (url.pathname === "/" || url.pathname === "/api/v1/falco")) return onFalcoPost(req, res);
+    if (req.method === "POST" && FALCO_PATHS.has(url.pathname)) return onFalcoPost(req, res);
     if (req.method === "GET" && url.pathname === "/api/v1/alerts") return onQuery(url, res);
     if (req.method === "GET" && url.pathname === "/api/v1/stats") return sendJson(res, 200, d.stats());
     if (req.method === "GET" && url.pathname === "/metrics") return onMetrics(res);

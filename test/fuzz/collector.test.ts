@@ -258,6 +258,9 @@ describe("fuzz: collector HTTP routes", () => {
               buf = gzipSync(buf);
               headers["content-encoding"] = "gzip";
             } else if (enc !== undefined) headers["content-encoding"] = enc;
+            // node's client sends a GET's body without framing unless told its length; the server
+            // then rightly reads that body as the start of the next request on the connection
+            if (buf !== undefined) headers["content-length"] = String(buf.length);
             const r = await send(method, p, headers, buf);
             expect(r.status, `${method} ${p.slice(0, 300)}`).toBeGreaterThanOrEqual(200);
             expect(r.status, `${method} ${p.slice(0, 300)}`).toBeLessThan(600);
