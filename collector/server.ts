@@ -55,7 +55,7 @@ export interface CollectorOptions {
   listen: string;
   /** Store directory, or `:memory:`. */
   dataDir: string;
-  /** Bearer token; defaults to `VIGIL_TOKEN`. Required for non-loopback binds unless `insecure`. */
+  /** Bearer token (the command line resolves --token, a token file or VIGIL_TOKEN). Required for non-loopback binds unless `insecure`. */
   token?: string | undefined;
   /** Allow a non-loopback bind without a token. */
   insecure?: boolean;
@@ -89,7 +89,7 @@ const PREFACE = Buffer.from("PRI * HTTP/2.0");
 export async function startCollector(opts: CollectorOptions): Promise<RunningCollector> {
   const logger = opts.logger.child({ component: "collector" });
   const { host, port } = parseHostPort(opts.listen);
-  const token = opts.token ?? process.env["VIGIL_TOKEN"];
+  const token = opts.token;
   if (!isLoopbackHost(host) && (token === undefined || token === "") && opts.insecure !== true)
     throw new CollectorError("unauthenticated", `a token is required to listen on ${host} (--token or VIGIL_TOKEN)`);
   const auth = new TokenCheck(token);

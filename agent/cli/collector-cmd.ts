@@ -51,6 +51,8 @@ export function registerCollector(program: Command): void {
         if (t === "") throw new Error(`token file ${tokenFile} is empty`);
         o.token = t;
       }
+      // the environment is read here, at the entry point; the collector takes only what it is given
+      if (o.token === undefined && (process.env["VIGIL_TOKEN"] ?? "") !== "") o.token = process.env["VIGIL_TOKEN"];
       const col = await startCollector({
         listen: o.listen,
         dataDir: o.data,

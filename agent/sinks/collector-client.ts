@@ -48,7 +48,7 @@ export class CollectorClient {
       "grpc.initial_reconnect_backoff_ms": 200,
       "grpc.max_reconnect_backoff_ms": 5000,
     }) as unknown as Client & { Push: Function };
-    const token = opts.token ?? process.env["VIGIL_TOKEN"];
+    const token = opts.token;
     if (token !== undefined && token !== "") this.meta.set("authorization", `Bearer ${token}`);
     this.timeoutMs = opts.timeoutMs ?? 10_000;
   }

@@ -20,7 +20,7 @@ import type { Alert } from "../../proto/index.js";
 export interface CollectorSinkOptions {
   /** Collector `HOST:PORT`. */
   address: string;
-  /** Bearer token (defaults to `VIGIL_TOKEN`). */
+  /** Bearer token (from the configuration; none when undefined). */
   token?: string | undefined;
   spoolDir: string;
   /** Spool cap in bytes. Default 256 MiB. */

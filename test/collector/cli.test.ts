@@ -43,6 +43,26 @@ describe("vigil collector / alerts query / tail", () => {
     expect(r.stderr.trim().split("\n").at(-1)).toMatch(/^vigil: a token is required to listen on 0\.0\.0\.0/);
   });
 
+  it("vigil collector takes its token from VIGIL_TOKEN when no flag names one", async () => {
+    const child = spawnTs("agent/cli/main.ts", ["collector", "--listen", "127.0.0.1:0", "--data", tempDir()], {
+      env: { ...process.env, VIGIL_TOKEN: "from-env" },
+    });
+    children.push(child);
+    const address = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: child.stderr! }).on("line", (l) => {
+        try {
+          const o = JSON.parse(l) as { msg?: string; address?: string };
+          if (o.msg === "vigil collector ready") resolve(o.address!);
+        } catch {
+          // not a log line
+        }
+      });
+      child.on("exit", (code) => reject(new Error(`collector exited ${code}`)));
+    });
+    expect((await fetch(`http://${address}/api/v1/stats`)).status).toBe(401);
+    expect((await fetch(`http://${address}/api/v1/stats`, { headers: { authorization: "Bearer from-env" } })).status).toBe(200);
+  });
+
   it("alerts query prints stored alerts as NDJSON, filtered, and refuses a bad token", async () => {
     const { address } = await collector("127.0.0.1:0", tempDir());
     const client = new CollectorClient({ address, token: TOKEN });
