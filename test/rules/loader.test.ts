@@ -379,7 +379,11 @@ describe("exceptions", () => {
     for (const items of ["[]", "[sh, bash]"]) {
       const r = load([
         `- list: shells\n  items: ${items}\n` +
-          rule("R", "evt.type = execve", "  exceptions:\n  - name: e1\n    fields: [proc.name, proc.name]\n    comps: [=, startswith]\n    values:\n      - [shells, shel]\n"),
+          rule(
+            "R",
+            "evt.type = execve",
+            "  exceptions:\n  - name: e1\n    fields: [proc.name, proc.name]\n    comps: [=, startswith]\n    values:\n      - [shells, shel]\n",
+          ),
       ]);
       expect(errors(r)).toEqual([]);
       expect(fired(r, shEvent)).toEqual(["R"]);
