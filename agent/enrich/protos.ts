@@ -15,11 +15,9 @@ const CONTAINERD_FILES = ["containers.proto", "images.proto", "content.proto", "
 
 let protoDirCache: string | undefined;
 
-/** The repository's `proto/` directory (env `VIGIL_PROTO_DIR` overrides). */
+/** The package's `proto/` directory, found from this module's own location (sources or dist/). */
 export function protoDir(): string {
   if (protoDirCache !== undefined) return protoDirCache;
-  const env = process.env["VIGIL_PROTO_DIR"];
-  if (env !== undefined && existsSync(join(env, "containerd"))) return (protoDirCache = env);
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 8; i++) {
     const cand = join(dir, "proto");
@@ -28,7 +26,7 @@ export function protoDir(): string {
     if (up === dir) break;
     dir = up;
   }
-  throw new ProtoLoadError("proto directory not found (set VIGIL_PROTO_DIR)");
+  throw new ProtoLoadError("proto directory not found beside the package");
 }
 
 function load(sub: string, files: readonly string[]): protobuf.Root {
