@@ -14,7 +14,7 @@
  * with DEADLINE_EXCEEDED (`grpc_call_timeouts`) and its reservation is given back: a client that
  * stalls in the middle of a message while answering keepalive pings holds nothing for long.
  *
- * Every status is counted here by code (the refusal counters of grpc-status-counter.ts plus
+ * Every status is counted here by code (the refusal counters of proto/grpc-status-counter.ts plus
  * `auth_rate_limited`, `inflight_refused`, `grpc_internal_errors`); a call that ends with no
  * status (transport refusal such as a message over the receive limit, or a client cancel)
  * counts as `refused_transport_or_cancelled`.

@@ -33,7 +33,7 @@ export const COLLECTOR_METRICS: Readonly<Record<string, CollectorMetricSpec>> = 
   captures_orphan_stored: counter("ingest_captures_orphan_stored", "Audit captures stored although their alert is not"),
   store_errors: counter("store_errors", "Store writes that failed"),
   internal_errors: counter("ingest_internal_errors", "gRPC Push handler failures answered with INTERNAL"),
-  // gRPC gate (grpc-guard.ts, grpc-status-counter.ts)
+  // gRPC gate (grpc-guard.ts, proto/grpc-status-counter.ts)
   refused_unauthenticated: counter("grpc_refused_unauthenticated", "gRPC calls refused for a missing or bad token"),
   refused_too_large: counter("grpc_refused_too_large", "gRPC calls refused for a message over the receive limit"),
   refused_malformed: counter("grpc_refused_malformed", "gRPC calls refused for a malformed message"),
