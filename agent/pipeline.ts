@@ -22,7 +22,7 @@ import { hostname as osHostname } from "node:os";
 import type { ExpansionLimits } from "../rules/load/budget.js";
 import { DEFAULT_FIELD_CONTEXT, type CompiledRule, type IpNameResolver, type RuleSet } from "../rules/index.js";
 import { deriveKernelFilters, type KernelFilters } from "../rules/compile/pushdown.js";
-import { CLONE_FAMILY, EVENTS, EXEC_FAMILY } from "../rules/event-table.js";
+import { CLONE_FAMILY, EVENTS, STATE_EVENTS } from "../rules/event-table.js";
 import type { ContainerInfo, SyscallEvent } from "../rules/event.js";
 import { AlertBuilder } from "./engine/alert-builder.js";
 import { RuleEngine } from "./engine/rule-engine.js";
@@ -97,7 +97,7 @@ export interface PipelineOptions {
 }
 
 /** Events the process table needs whatever the rules say. */
-export const STATE_SYSCALLS: readonly string[] = [...EXEC_FAMILY, ...CLONE_FAMILY, "procexit"];
+export const STATE_SYSCALLS: readonly string[] = STATE_EVENTS;
 
 /**
  * Clone-family names no rule of `rs` uses: the process table needs only the new task's side of

@@ -23,12 +23,12 @@
  * (merged into weaker ones past that). A rule whose condition proves nothing turns the filter off
  * for that type (`null`: send every event), as does any clause that ends up unconstrained.
  */
-import { EVENT_CODE_LIMIT, eventByName } from "../event-table.js";
+import { EVENT_CODE_LIMIT, EVENTS, eventByName } from "../event-table.js";
 import type { CheckNode, Expr } from "../lang/ast.js";
 import { simplifyForCodes, type CodeSet } from "./evttype.js";
 
-/** Event types the probe can filter with a pushed-down predicate. */
-export const PUSHDOWN_EVENTS = ["open", "openat", "openat2"] as const;
+/** Event types the probe can filter with a pushed-down predicate (the event table's `kernelFilter` rows). */
+export const PUSHDOWN_EVENTS: readonly string[] = EVENTS.filter((e) => e.kernelFilter === true).map((e) => e.name);
 
 /** Clauses per event type the probe evaluates (events.h `VIGIL_FILTER_CLAUSES`). */
 export const MAX_CLAUSES = 8;
