@@ -24,7 +24,7 @@ import type { Logger } from "pino";
 import type { AuthFailureLimiter } from "./auth-limiter.js";
 import type { ByteBudget } from "./byte-budget.js";
 import { BurstLog } from "./burst-log.js";
-import type { RefusalCounters, TokenCheck } from "../proto/index.js";
+import { countRefusal, type RefusalCounters, type TokenCheck } from "../proto/index.js";
 
 /** Counters the gate fills (refusals by code plus its own). */
 export interface GrpcGuardCounters extends RefusalCounters {
@@ -71,24 +71,7 @@ export function grpcGuard(d: GrpcGuardDeps): ServerInterceptor {
       release();
       call.sendStatus({ code, details, metadata: metadata ?? null });
     };
-    const count = (code: status) => {
-      switch (code) {
-        case status.OK:
-        case status.CANCELLED:
-          break;
-        case status.UNAUTHENTICATED:
-          c.refused_unauthenticated++;
-          break;
-        case status.RESOURCE_EXHAUSTED:
-          c.refused_too_large++;
-          break;
-        case status.INVALID_ARGUMENT:
-          c.refused_malformed++;
-          break;
-        default:
-          c.refused_other++;
-      }
-    };
+    const count = (code: status) => countRefusal(c, code);
 
     const onMetadata = (md: Metadata, next: (md: Metadata) => void) => {
       const ip = d.clientIp(call.getPeer());

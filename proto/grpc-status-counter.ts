@@ -16,6 +16,26 @@ export interface RefusalCounters {
   refused_transport_or_cancelled: number;
 }
 
+/** Adds one call's final status to `c` (OK and CANCELLED are not refusals). */
+export function countRefusal(c: RefusalCounters, code: status): void {
+  switch (code) {
+    case status.OK:
+    case status.CANCELLED:
+      break;
+    case status.UNAUTHENTICATED:
+      c.refused_unauthenticated++;
+      break;
+    case status.RESOURCE_EXHAUSTED:
+      c.refused_too_large++;
+      break;
+    case status.INVALID_ARGUMENT:
+      c.refused_malformed++;
+      break;
+    default:
+      c.refused_other++;
+  }
+}
+
 /** An interceptor adding each non-OK status to `c`. */
 export function statusCounter(c: RefusalCounters): ServerInterceptor {
   return (_method, call) => {
@@ -34,22 +54,7 @@ export function statusCounter(c: RefusalCounters): ServerInterceptor {
         )
         .withSendStatus((st, next) => {
           answered = true;
-          switch (st.code) {
-            case status.OK:
-            case status.CANCELLED:
-              break;
-            case status.UNAUTHENTICATED:
-              c.refused_unauthenticated++;
-              break;
-            case status.RESOURCE_EXHAUSTED:
-              c.refused_too_large++;
-              break;
-            case status.INVALID_ARGUMENT:
-              c.refused_malformed++;
-              break;
-            default:
-              c.refused_other++;
-          }
+          countRefusal(c, st.code);
           next(st);
         })
         .build(),

@@ -9,7 +9,7 @@ export { ALERT_LIMITS, TIME_MAX_MS, TIME_MIN_MS, isoFromMs, normalizeTime, valid
 export { alertFromFalcoJson, alertToFalcoJson, alertToJson } from "./falco-json.js";
 export { alertFromProto, alertToProto } from "./ingest-codec.js";
 export { FALCO_OUTPUTS_SERVICE, FALCO_VERSION_SERVICE, INGEST_SERVICE, falcoProto, vigilProto } from "./grpc.js";
-export { statusCounter } from "./grpc-status-counter.js";
+export { countRefusal, statusCounter } from "./grpc-status-counter.js";
 export { TokenCheck, isLoopbackHost, parseHostPort } from "./auth.js";
 export { DEFAULT_DATA_DIR, LOCAL_TOKEN_FILE, clientToken, loadOrCreateLocalToken } from "./local-token.js";
 export { DEFAULT_COLLECTOR_LIMITS, collectorLimits, collectorLimitsSchema } from "./collector-limits.js";
