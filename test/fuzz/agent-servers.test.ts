@@ -5,7 +5,6 @@
  * gets an HTTP answer with a status below 600 or a clean close, within the request timeout, and
  * /healthz keeps answering.
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
@@ -17,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWebhookServer, type WebhookServer } from "../../agent/inject/webhook.js";
 import { Metrics, startMetricsServer, type MetricsServer } from "../../agent/metrics/index.js";
 import { fuzzRuns, fuzzSeed, fuzzTimeoutMs } from "./runs.js";
+import { writeLocalhostCert } from "../inject/localhost-cert.js";
 
 const logger = pino({ level: "silent" });
 const dir = mkdtempSync(join(tmpdir(), "vigil-fuzz-srv-"));
@@ -26,27 +26,7 @@ let webhook: WebhookServer;
 const limits = { headers_timeout_ms: 1000, request_timeout_ms: 2000 };
 
 beforeAll(async () => {
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-    ],
-    { stdio: "ignore" },
-  );
+  writeLocalhostCert(dir);
   cert = readFileSync(join(dir, "cert.pem"), "utf8");
   const m = new Metrics({ cgroups: false });
   metricsSrv = await startMetricsServer({ port: 0, host: "127.0.0.1", logger, ready: () => true, metrics: m, limits: { ...limits, max_connections: 1024 } });

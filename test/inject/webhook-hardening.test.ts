@@ -5,7 +5,6 @@
  * handshakes and idle connections are answered or closed on time, the connection cap holds, a
  * failing handler is a counted 500 and not a crash, and the webhook keeps serving.
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:https";
 import { connect as netConnect, type Socket } from "node:net";
@@ -17,6 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Metrics } from "../../agent/metrics/index.js";
 import { startWebhookServer, type WebhookLimitsInput, type WebhookServer } from "../../agent/inject/webhook.js";
 import { REPO_ROOT } from "../helpers/agent.js";
+import { writeLocalhostCert } from "./localhost-cert.js";
 
 const IMAGE = "ghcr.io/vigil-security/vigil:0.1.0";
 const dir = mkdtempSync(join(tmpdir(), "vigil-webhook-h-"));
@@ -25,27 +25,7 @@ let key = "";
 const review = readFileSync(join(REPO_ROOT, "test", "inject", "fixtures", "pod-review.json"), "utf8");
 
 beforeAll(() => {
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-    ],
-    { stdio: "ignore" },
-  );
+  writeLocalhostCert(dir);
   cert = readFileSync(join(dir, "cert.pem"), "utf8");
   key = readFileSync(join(dir, "key.pem"), "utf8");
 });

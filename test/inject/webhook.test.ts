@@ -4,7 +4,7 @@
  * applied (RFC 6902) and the mutated pod must still validate against the Kubernetes schema;
  * malformed and hostile reviews never crash the server and never block a pod.
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
@@ -20,6 +20,7 @@ import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { review, startWebhookServer, type JsonPatchOp, type WebhookServer } from "../../agent/inject/index.js";
 import { CLI, REPO_ROOT } from "../helpers/agent.js";
+import { writeLocalhostCert } from "./localhost-cert.js";
 
 const FIX = join(REPO_ROOT, "test", "inject", "fixtures");
 const IMAGE = "ghcr.io/vigil-security/vigil:0.1.0";
@@ -87,27 +88,7 @@ function post(
 let srv: WebhookServer;
 let ca = "";
 beforeAll(async () => {
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-    ],
-    { stdio: "ignore" },
-  );
+  writeLocalhostCert(dir);
   ca = readFileSync(join(dir, "cert.pem"), "utf8");
   srv = await startWebhookServer({
     port: 0,
