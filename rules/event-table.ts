@@ -7,12 +7,16 @@
  * Codes are append-only: never renumber, never reuse. Parameters of an existing event are only
  * ever appended.
  *
- * Every other fact about an event is written here once too: its syscall numbers per architecture,
- * what it does to the agent's process and fd state, its capture policy and its kernel hook.
+ * Every other fact about an event is written here once too: which syscall it is on each
+ * architecture (the numbers come from rules/syscall-numbers.ts, generated from the kernel's unistd
+ * headers by scripts/gen-syscall-numbers.mjs), what it does to the agent's process and fd state,
+ * its capture policy and its kernel hook.
  * native-bridge/event-table.h (the C enum, the loader's and tracer's tables) is generated from this
  * file (`npm run build && node scripts/gen-event-table.mjs`); test/rules/event-table-gen.test.ts
  * fails when it is stale.
  */
+
+import { AARCH64_SYSCALLS, I386_SYSCALLS, X86_64_SYSCALLS } from "./syscall-numbers.js";
 
 /** How a parameter's value is typed and rendered as text. */
 export const ArgKind = {
@@ -99,7 +103,7 @@ export type Capture = (typeof Capture)[keyof typeof Capture];
 export interface SyscallNumbers {
   /** asm/unistd_64.h */
   x86_64?: number | undefined;
-  /** asm-generic/unistd.h (arm64 uses the generic table, with renameat) */
+  /** arm64's asm/unistd.h: the generic table (asm-generic/unistd.h) with renameat; no open, fork, chmod... */
   aarch64?: number | undefined;
   /**
    * The i386 call with the same params (the 32-bit-uid calls for set*id), traced for 32-bit
@@ -139,7 +143,19 @@ export interface EventSpec {
 }
 
 const p = (name: string, kind: ArgKind, extra?: Partial<ParamSpec>): ParamSpec => ({ name, kind, ...extra });
-const nr = (x86_64: number | undefined, aarch64: number | undefined, i386: number | undefined): SyscallNumbers => ({ x86_64, aarch64, i386 });
+/**
+ * The numbers of syscall `name` on each architecture, from the generated tables. `i386` names the
+ * i386 call with the same params that vigil-trace follows (`setuid32`; default: the same name), or
+ * is null where it follows none: the plain i386 call differs (16-bit uids of chown, lchown, fchown;
+ * 32-bit lengths of truncate, ftruncate; accept only through socketcall; 32-bit msghdr of sendmsg),
+ * or the i386 form is not mapped yet (chown32, lchown32, fchown32, fchownat, sendto, fcntl64, prctl).
+ */
+function sys(name: string, i386: string | null = name): SyscallNumbers {
+  const x86_64 = X86_64_SYSCALLS[name];
+  if (x86_64 === undefined) throw new Error(`no x86_64 syscall named ${name} in rules/syscall-numbers.ts`);
+  if (i386 !== null && I386_SYSCALLS[i386] === undefined) throw new Error(`no i386 syscall named ${i386} in rules/syscall-numbers.ts`);
+  return { x86_64, aarch64: AARCH64_SYSCALLS[name], i386: i386 === null ? undefined : I386_SYSCALLS[i386] };
+}
 const RES = p("res", ArgKind.Errno);
 const FD_RES = p("fd", ArgKind.Fd);
 
@@ -190,70 +206,70 @@ const CLONE_PARAMS: readonly ParamSpec[] = [
 /** All events, by code. Append only. */
 export const EVENTS: readonly EventSpec[] = [
   { code: 0, name: "unknown", category: "other", nr: {}, capture: Capture.Never, params: [] },
-  { code: 1, name: "execve", category: "process", nr: nr(59, 221, 11), proc: Proc.Exec, capture: Capture.Always, params: EXEC_PARAMS },
-  { code: 2, name: "execveat", category: "process", nr: nr(322, 281, 358), proc: Proc.Exec, capture: Capture.Always, params: [...EXEC_PARAMS, p("dirfd", ArgKind.Fd), p("pathname", ArgKind.RelPath, { dirfd: "dirfd" })] },
-  { code: 3, name: "open", category: "file", nr: nr(2, undefined, 5), fd: Fd.Open, capture: Capture.Rules, kernelFilter: true, fdInfo: true, params: [FD_RES, p("name", ArgKind.Path), p("flags", ArgKind.Flags, { table: "openFlags" }), p("mode", ArgKind.Mode), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
-  { code: 4, name: "openat", category: "file", nr: nr(257, 56, 295), fd: Fd.Open, capture: Capture.Rules, kernelFilter: true, fdInfo: true, params: [FD_RES, p("dirfd", ArgKind.Fd), p("name", ArgKind.RelPath, { dirfd: "dirfd" }), p("flags", ArgKind.Flags, { table: "openFlags" }), p("mode", ArgKind.Mode), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
-  { code: 5, name: "openat2", category: "file", nr: nr(437, 437, 437), fd: Fd.Open, capture: Capture.Rules, kernelFilter: true, fdInfo: true, params: [FD_RES, p("dirfd", ArgKind.Fd), p("name", ArgKind.RelPath, { dirfd: "dirfd" }), p("flags", ArgKind.Flags, { table: "openFlags" }), p("mode", ArgKind.Mode), p("resolve", ArgKind.U64), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
-  { code: 6, name: "creat", category: "file", nr: nr(85, undefined, 8), fd: Fd.Open, capture: Capture.Rules, openFlags: 0o1101, fdInfo: true, params: [FD_RES, p("name", ArgKind.Path), p("mode", ArgKind.Mode), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
-  { code: 7, name: "close", category: "file", nr: nr(3, 57, 6), fd: Fd.Close, capture: Capture.Rules, params: [RES, p("fd", ArgKind.Fd)] },
-  { code: 8, name: "rename", category: "file", nr: nr(82, undefined, 38), capture: Capture.Rules, params: [RES, p("oldpath", ArgKind.Path), p("newpath", ArgKind.Path)] },
-  { code: 9, name: "renameat", category: "file", nr: nr(264, 38, 302), capture: Capture.Rules, params: [RES, p("olddirfd", ArgKind.Fd), p("oldpath", ArgKind.RelPath, { dirfd: "olddirfd" }), p("newdirfd", ArgKind.Fd), p("newpath", ArgKind.RelPath, { dirfd: "newdirfd" })] },
-  { code: 10, name: "renameat2", category: "file", nr: nr(316, 276, 353), capture: Capture.Rules, params: [RES, p("olddirfd", ArgKind.Fd), p("oldpath", ArgKind.RelPath, { dirfd: "olddirfd" }), p("newdirfd", ArgKind.Fd), p("newpath", ArgKind.RelPath, { dirfd: "newdirfd" }), p("flags", ArgKind.Flags, { table: "renameFlags" })] },
-  { code: 11, name: "unlink", category: "file", nr: nr(87, undefined, 10), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path)] },
-  { code: 12, name: "unlinkat", category: "file", nr: nr(263, 35, 301), capture: Capture.Rules, params: [RES, p("dirfd", ArgKind.Fd), p("name", ArgKind.RelPath, { dirfd: "dirfd" }), p("flags", ArgKind.Flags, { table: "unlinkatFlags" })] },
-  { code: 13, name: "mkdir", category: "file", nr: nr(83, undefined, 39), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path), p("mode", ArgKind.Mode)] },
-  { code: 14, name: "mkdirat", category: "file", nr: nr(258, 34, 296), capture: Capture.Rules, params: [RES, p("dirfd", ArgKind.Fd), p("path", ArgKind.RelPath, { dirfd: "dirfd" }), p("mode", ArgKind.Mode)] },
-  { code: 15, name: "rmdir", category: "file", nr: nr(84, undefined, 40), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path)] },
-  { code: 16, name: "link", category: "file", nr: nr(86, undefined, 9), capture: Capture.Rules, params: [RES, p("oldpath", ArgKind.Path), p("newpath", ArgKind.Path)] },
-  { code: 17, name: "linkat", category: "file", nr: nr(265, 37, 303), capture: Capture.Rules, params: [RES, p("olddir", ArgKind.Fd), p("oldpath", ArgKind.RelPath, { dirfd: "olddir" }), p("newdir", ArgKind.Fd), p("newpath", ArgKind.RelPath, { dirfd: "newdir" }), p("flags", ArgKind.Flags, { table: "linkatFlags" })] },
-  { code: 18, name: "symlink", category: "file", nr: nr(88, undefined, 83), capture: Capture.Rules, params: [RES, p("target", ArgKind.Str), p("linkpath", ArgKind.Path)] },
-  { code: 19, name: "symlinkat", category: "file", nr: nr(266, 36, 304), capture: Capture.Rules, params: [RES, p("target", ArgKind.Str), p("linkdirfd", ArgKind.Fd), p("linkpath", ArgKind.RelPath, { dirfd: "linkdirfd" })] },
-  { code: 20, name: "chmod", category: "file", nr: nr(90, undefined, 15), capture: Capture.Rules, params: [RES, p("filename", ArgKind.Path), p("mode", ArgKind.Mode)] },
-  { code: 21, name: "fchmod", category: "file", nr: nr(91, 52, 94), fd: Fd.Use, capture: Capture.Rules, fdInfo: true, params: [RES, p("fd", ArgKind.Fd), p("mode", ArgKind.Mode)] },
-  { code: 22, name: "fchmodat", category: "file", nr: nr(268, 53, 306), capture: Capture.Rules, params: [RES, p("dirfd", ArgKind.Fd), p("filename", ArgKind.RelPath, { dirfd: "dirfd" }), p("mode", ArgKind.Mode)] },
-  { code: 23, name: "chown", category: "file", nr: nr(92, undefined, undefined), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid)] },
-  { code: 24, name: "lchown", category: "file", nr: nr(94, undefined, undefined), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid)] },
-  { code: 25, name: "fchown", category: "file", nr: nr(93, 55, undefined), fd: Fd.Use, capture: Capture.Rules, fdInfo: true, params: [RES, p("fd", ArgKind.Fd), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid)] },
-  { code: 26, name: "fchownat", category: "file", nr: nr(260, 54, undefined), capture: Capture.Rules, params: [RES, p("dirfd", ArgKind.Fd), p("pathname", ArgKind.RelPath, { dirfd: "dirfd" }), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid), p("flags", ArgKind.Flags, { table: "atFlags" })] },
-  { code: 27, name: "truncate", category: "file", nr: nr(76, 45, undefined), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path), p("length", ArgKind.U64)] },
-  { code: 28, name: "ftruncate", category: "file", nr: nr(77, 46, undefined), fd: Fd.Use, capture: Capture.Rules, fdInfo: true, params: [RES, p("fd", ArgKind.Fd), p("length", ArgKind.U64)] },
-  { code: 29, name: "clone", category: "process", nr: nr(56, 220, 120), proc: Proc.Clone, capture: Capture.Child, params: CLONE_PARAMS },
-  { code: 30, name: "clone3", category: "process", nr: nr(435, 435, 435), proc: Proc.Clone, capture: Capture.Child, params: CLONE_PARAMS },
-  { code: 31, name: "fork", category: "process", nr: nr(57, undefined, 2), proc: Proc.Clone, capture: Capture.Child, params: CLONE_PARAMS },
-  { code: 32, name: "vfork", category: "process", nr: nr(58, undefined, 190), proc: Proc.Clone, capture: Capture.Child, params: CLONE_PARAMS },
+  { code: 1, name: "execve", category: "process", nr: sys("execve"), proc: Proc.Exec, capture: Capture.Always, params: EXEC_PARAMS },
+  { code: 2, name: "execveat", category: "process", nr: sys("execveat"), proc: Proc.Exec, capture: Capture.Always, params: [...EXEC_PARAMS, p("dirfd", ArgKind.Fd), p("pathname", ArgKind.RelPath, { dirfd: "dirfd" })] },
+  { code: 3, name: "open", category: "file", nr: sys("open"), fd: Fd.Open, capture: Capture.Rules, kernelFilter: true, fdInfo: true, params: [FD_RES, p("name", ArgKind.Path), p("flags", ArgKind.Flags, { table: "openFlags" }), p("mode", ArgKind.Mode), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
+  { code: 4, name: "openat", category: "file", nr: sys("openat"), fd: Fd.Open, capture: Capture.Rules, kernelFilter: true, fdInfo: true, params: [FD_RES, p("dirfd", ArgKind.Fd), p("name", ArgKind.RelPath, { dirfd: "dirfd" }), p("flags", ArgKind.Flags, { table: "openFlags" }), p("mode", ArgKind.Mode), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
+  { code: 5, name: "openat2", category: "file", nr: sys("openat2"), fd: Fd.Open, capture: Capture.Rules, kernelFilter: true, fdInfo: true, params: [FD_RES, p("dirfd", ArgKind.Fd), p("name", ArgKind.RelPath, { dirfd: "dirfd" }), p("flags", ArgKind.Flags, { table: "openFlags" }), p("mode", ArgKind.Mode), p("resolve", ArgKind.U64), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
+  { code: 6, name: "creat", category: "file", nr: sys("creat"), fd: Fd.Open, capture: Capture.Rules, openFlags: 0o1101, fdInfo: true, params: [FD_RES, p("name", ArgKind.Path), p("mode", ArgKind.Mode), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
+  { code: 7, name: "close", category: "file", nr: sys("close"), fd: Fd.Close, capture: Capture.Rules, params: [RES, p("fd", ArgKind.Fd)] },
+  { code: 8, name: "rename", category: "file", nr: sys("rename"), capture: Capture.Rules, params: [RES, p("oldpath", ArgKind.Path), p("newpath", ArgKind.Path)] },
+  { code: 9, name: "renameat", category: "file", nr: sys("renameat"), capture: Capture.Rules, params: [RES, p("olddirfd", ArgKind.Fd), p("oldpath", ArgKind.RelPath, { dirfd: "olddirfd" }), p("newdirfd", ArgKind.Fd), p("newpath", ArgKind.RelPath, { dirfd: "newdirfd" })] },
+  { code: 10, name: "renameat2", category: "file", nr: sys("renameat2"), capture: Capture.Rules, params: [RES, p("olddirfd", ArgKind.Fd), p("oldpath", ArgKind.RelPath, { dirfd: "olddirfd" }), p("newdirfd", ArgKind.Fd), p("newpath", ArgKind.RelPath, { dirfd: "newdirfd" }), p("flags", ArgKind.Flags, { table: "renameFlags" })] },
+  { code: 11, name: "unlink", category: "file", nr: sys("unlink"), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path)] },
+  { code: 12, name: "unlinkat", category: "file", nr: sys("unlinkat"), capture: Capture.Rules, params: [RES, p("dirfd", ArgKind.Fd), p("name", ArgKind.RelPath, { dirfd: "dirfd" }), p("flags", ArgKind.Flags, { table: "unlinkatFlags" })] },
+  { code: 13, name: "mkdir", category: "file", nr: sys("mkdir"), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path), p("mode", ArgKind.Mode)] },
+  { code: 14, name: "mkdirat", category: "file", nr: sys("mkdirat"), capture: Capture.Rules, params: [RES, p("dirfd", ArgKind.Fd), p("path", ArgKind.RelPath, { dirfd: "dirfd" }), p("mode", ArgKind.Mode)] },
+  { code: 15, name: "rmdir", category: "file", nr: sys("rmdir"), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path)] },
+  { code: 16, name: "link", category: "file", nr: sys("link"), capture: Capture.Rules, params: [RES, p("oldpath", ArgKind.Path), p("newpath", ArgKind.Path)] },
+  { code: 17, name: "linkat", category: "file", nr: sys("linkat"), capture: Capture.Rules, params: [RES, p("olddir", ArgKind.Fd), p("oldpath", ArgKind.RelPath, { dirfd: "olddir" }), p("newdir", ArgKind.Fd), p("newpath", ArgKind.RelPath, { dirfd: "newdir" }), p("flags", ArgKind.Flags, { table: "linkatFlags" })] },
+  { code: 18, name: "symlink", category: "file", nr: sys("symlink"), capture: Capture.Rules, params: [RES, p("target", ArgKind.Str), p("linkpath", ArgKind.Path)] },
+  { code: 19, name: "symlinkat", category: "file", nr: sys("symlinkat"), capture: Capture.Rules, params: [RES, p("target", ArgKind.Str), p("linkdirfd", ArgKind.Fd), p("linkpath", ArgKind.RelPath, { dirfd: "linkdirfd" })] },
+  { code: 20, name: "chmod", category: "file", nr: sys("chmod"), capture: Capture.Rules, params: [RES, p("filename", ArgKind.Path), p("mode", ArgKind.Mode)] },
+  { code: 21, name: "fchmod", category: "file", nr: sys("fchmod"), fd: Fd.Use, capture: Capture.Rules, fdInfo: true, params: [RES, p("fd", ArgKind.Fd), p("mode", ArgKind.Mode)] },
+  { code: 22, name: "fchmodat", category: "file", nr: sys("fchmodat"), capture: Capture.Rules, params: [RES, p("dirfd", ArgKind.Fd), p("filename", ArgKind.RelPath, { dirfd: "dirfd" }), p("mode", ArgKind.Mode)] },
+  { code: 23, name: "chown", category: "file", nr: sys("chown", null), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid)] },
+  { code: 24, name: "lchown", category: "file", nr: sys("lchown", null), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid)] },
+  { code: 25, name: "fchown", category: "file", nr: sys("fchown", null), fd: Fd.Use, capture: Capture.Rules, fdInfo: true, params: [RES, p("fd", ArgKind.Fd), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid)] },
+  { code: 26, name: "fchownat", category: "file", nr: sys("fchownat", null), capture: Capture.Rules, params: [RES, p("dirfd", ArgKind.Fd), p("pathname", ArgKind.RelPath, { dirfd: "dirfd" }), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid), p("flags", ArgKind.Flags, { table: "atFlags" })] },
+  { code: 27, name: "truncate", category: "file", nr: sys("truncate", null), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path), p("length", ArgKind.U64)] },
+  { code: 28, name: "ftruncate", category: "file", nr: sys("ftruncate", null), fd: Fd.Use, capture: Capture.Rules, fdInfo: true, params: [RES, p("fd", ArgKind.Fd), p("length", ArgKind.U64)] },
+  { code: 29, name: "clone", category: "process", nr: sys("clone"), proc: Proc.Clone, capture: Capture.Child, params: CLONE_PARAMS },
+  { code: 30, name: "clone3", category: "process", nr: sys("clone3"), proc: Proc.Clone, capture: Capture.Child, params: CLONE_PARAMS },
+  { code: 31, name: "fork", category: "process", nr: sys("fork"), proc: Proc.Clone, capture: Capture.Child, params: CLONE_PARAMS },
+  { code: 32, name: "vfork", category: "process", nr: sys("vfork"), proc: Proc.Clone, capture: Capture.Child, params: CLONE_PARAMS },
   { code: 33, name: "procexit", category: "process", nr: {}, proc: Proc.Exit, capture: Capture.Always, hook: { prog: "sched_exit", tracepoint: null }, params: [p("status", ArgKind.I64), p("ret", ArgKind.I64), p("sig", ArgKind.U32), p("core", ArgKind.U32), p("reaper_tid", ArgKind.Pid)] },
-  { code: 34, name: "setuid", category: "security", nr: nr(105, 146, 213), capture: Capture.Rules, params: [RES, p("uid", ArgKind.Uid)] },
-  { code: 35, name: "setgid", category: "security", nr: nr(106, 144, 214), capture: Capture.Rules, params: [RES, p("gid", ArgKind.Gid)] },
-  { code: 36, name: "setresuid", category: "security", nr: nr(117, 147, 208), capture: Capture.Rules, params: [RES, p("ruid", ArgKind.Uid), p("euid", ArgKind.Uid), p("suid", ArgKind.Uid)] },
-  { code: 37, name: "setresgid", category: "security", nr: nr(119, 149, 210), capture: Capture.Rules, params: [RES, p("rgid", ArgKind.Gid), p("egid", ArgKind.Gid), p("sgid", ArgKind.Gid)] },
-  { code: 38, name: "capset", category: "security", nr: nr(126, 91, 185), capture: Capture.Rules, params: [RES, p("cap_inheritable", ArgKind.U64), p("cap_permitted", ArgKind.U64), p("cap_effective", ArgKind.U64)] },
-  { code: 39, name: "socket", category: "net", nr: nr(41, 198, 359), fd: Fd.New, capture: Capture.Rules, fdInfo: true, params: [FD_RES, p("domain", ArgKind.Enum, { table: "socketFamily" }), p("type", ArgKind.Flags, { table: "socketType" }), p("proto", ArgKind.U32)] },
-  { code: 40, name: "connect", category: "net", nr: nr(42, 203, 362), capture: Capture.Rules, fdInfo: true, params: [RES, p("tuple", ArgKind.Tuple), p("fd", ArgKind.Fd), p("addr", ArgKind.SockAddr)] },
-  { code: 41, name: "accept", category: "net", nr: nr(43, 202, undefined), fd: Fd.New, capture: Capture.Rules, server: true, fdInfo: true, params: [FD_RES, p("tuple", ArgKind.Tuple), p("queuepct", ArgKind.U32)] },
-  { code: 42, name: "accept4", category: "net", nr: nr(288, 242, 364), fd: Fd.New, capture: Capture.Rules, server: true, fdInfo: true, params: [FD_RES, p("tuple", ArgKind.Tuple), p("queuepct", ArgKind.U32), p("flags", ArgKind.Flags, { table: "socketType" })] },
-  { code: 43, name: "bind", category: "net", nr: nr(49, 200, 361), capture: Capture.Rules, server: true, fdInfo: true, params: [RES, p("addr", ArgKind.SockAddr), p("fd", ArgKind.Fd)] },
-  { code: 44, name: "listen", category: "net", nr: nr(50, 201, 363), capture: Capture.Rules, server: true, fdInfo: true, params: [RES, p("fd", ArgKind.Fd), p("backlog", ArgKind.U32)] },
-  { code: 45, name: "sendto", category: "net", nr: nr(44, 206, undefined), fd: Fd.Send, capture: Capture.Rules, fdInfo: true, params: [RES, p("data", ArgKind.Bytes), p("fd", ArgKind.Fd), p("size", ArgKind.U32), p("tuple", ArgKind.Tuple)] },
-  { code: 46, name: "sendmsg", category: "net", nr: nr(46, 211, undefined), fd: Fd.Send, capture: Capture.Rules, fdInfo: true, params: [RES, p("data", ArgKind.Bytes), p("fd", ArgKind.Fd), p("size", ArgKind.U32), p("tuple", ArgKind.Tuple)] },
-  { code: 47, name: "dup", category: "file", nr: nr(32, 23, 41), fd: Fd.New, capture: Capture.Rules, fdInfo: true, params: [RES, p("oldfd", ArgKind.Fd)] },
-  { code: 48, name: "dup2", category: "file", nr: nr(33, undefined, 63), fd: Fd.New, capture: Capture.Rules, fdInfo: true, params: [RES, p("oldfd", ArgKind.Fd), p("newfd", ArgKind.Fd)] },
-  { code: 49, name: "dup3", category: "file", nr: nr(292, 24, 330), fd: Fd.New, capture: Capture.Rules, fdInfo: true, params: [RES, p("oldfd", ArgKind.Fd), p("newfd", ArgKind.Fd), p("flags", ArgKind.Flags, { table: "openFlags" })] },
-  { code: 50, name: "fcntl", category: "file", nr: nr(72, 25, undefined), fd: Fd.New, capture: Capture.Rules, fdInfo: true, params: [RES, p("fd", ArgKind.Fd), p("cmd", ArgKind.Enum, { table: "fcntlCmd" })] },
-  { code: 51, name: "ptrace", category: "process", nr: nr(101, 117, 26), capture: Capture.Rules, params: [RES, p("addr", ArgKind.U64), p("data", ArgKind.U64), p("request", ArgKind.Enum, { table: "ptraceRequest" }), p("pid", ArgKind.Pid)] },
-  { code: 52, name: "mount", category: "file", nr: nr(165, 40, 21), capture: Capture.Rules, params: [RES, p("dev", ArgKind.Path), p("dir", ArgKind.Path), p("type", ArgKind.Str), p("flags", ArgKind.Flags, { table: "mountFlags" })] },
-  { code: 53, name: "umount2", category: "file", nr: nr(166, 39, 52), capture: Capture.Rules, hook: { prog: "exit_umount", tracepoint: "sys_exit_umount" }, params: [RES, p("name", ArgKind.Path), p("flags", ArgKind.Flags, { table: "umountFlags" })] },
-  { code: 54, name: "init_module", category: "system", nr: nr(175, 105, 128), capture: Capture.Rules, params: [RES, p("img", ArgKind.Bytes), p("length", ArgKind.U64), p("uargs", ArgKind.Str)] },
-  { code: 55, name: "finit_module", category: "system", nr: nr(313, 273, 350), capture: Capture.Rules, fdInfo: true, params: [RES, p("fd", ArgKind.Fd), p("uargs", ArgKind.Str), p("flags", ArgKind.U32)] },
-  { code: 56, name: "memfd_create", category: "memory", nr: nr(319, 279, 356), fd: Fd.New, capture: Capture.Rules, fdInfo: true, params: [FD_RES, p("name", ArgKind.Str), p("flags", ArgKind.Flags, { table: "memfdFlags" })] },
-  { code: 57, name: "bpf", category: "system", nr: nr(321, 280, 357), capture: Capture.Rules, params: [FD_RES, p("cmd", ArgKind.Enum, { table: "bpfCmd" })] },
-  { code: 58, name: "unshare", category: "process", nr: nr(272, 97, 310), capture: Capture.Rules, params: [RES, p("flags", ArgKind.Flags, { table: "cloneFlags" })] },
-  { code: 59, name: "setns", category: "process", nr: nr(308, 268, 346), capture: Capture.Rules, fdInfo: true, params: [RES, p("fd", ArgKind.Fd), p("nstype", ArgKind.Flags, { table: "cloneFlags" })] },
-  { code: 60, name: "prctl", category: "process", nr: nr(157, 167, undefined), capture: Capture.Rules, params: [RES, p("option", ArgKind.Enum, { table: "prctlOption" }), p("arg2_str", ArgKind.Str), p("arg2_int", ArgKind.I64)] },
-  { code: 61, name: "chdir", category: "file", nr: nr(80, 49, 12), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path)] },
-  { code: 62, name: "fchdir", category: "file", nr: nr(81, 50, 133), fd: Fd.Use, capture: Capture.Rules, fdInfo: true, params: [RES, p("fd", ArgKind.Fd)] },
-  { code: 63, name: "setreuid", category: "security", nr: nr(113, 145, 203), capture: Capture.Rules, params: [RES, p("ruid", ArgKind.Uid), p("euid", ArgKind.Uid)] },
-  { code: 64, name: "setregid", category: "security", nr: nr(114, 143, 204), capture: Capture.Rules, params: [RES, p("rgid", ArgKind.Gid), p("egid", ArgKind.Gid)] },
+  { code: 34, name: "setuid", category: "security", nr: sys("setuid", "setuid32"), capture: Capture.Rules, params: [RES, p("uid", ArgKind.Uid)] },
+  { code: 35, name: "setgid", category: "security", nr: sys("setgid", "setgid32"), capture: Capture.Rules, params: [RES, p("gid", ArgKind.Gid)] },
+  { code: 36, name: "setresuid", category: "security", nr: sys("setresuid", "setresuid32"), capture: Capture.Rules, params: [RES, p("ruid", ArgKind.Uid), p("euid", ArgKind.Uid), p("suid", ArgKind.Uid)] },
+  { code: 37, name: "setresgid", category: "security", nr: sys("setresgid", "setresgid32"), capture: Capture.Rules, params: [RES, p("rgid", ArgKind.Gid), p("egid", ArgKind.Gid), p("sgid", ArgKind.Gid)] },
+  { code: 38, name: "capset", category: "security", nr: sys("capset"), capture: Capture.Rules, params: [RES, p("cap_inheritable", ArgKind.U64), p("cap_permitted", ArgKind.U64), p("cap_effective", ArgKind.U64)] },
+  { code: 39, name: "socket", category: "net", nr: sys("socket"), fd: Fd.New, capture: Capture.Rules, fdInfo: true, params: [FD_RES, p("domain", ArgKind.Enum, { table: "socketFamily" }), p("type", ArgKind.Flags, { table: "socketType" }), p("proto", ArgKind.U32)] },
+  { code: 40, name: "connect", category: "net", nr: sys("connect"), capture: Capture.Rules, fdInfo: true, params: [RES, p("tuple", ArgKind.Tuple), p("fd", ArgKind.Fd), p("addr", ArgKind.SockAddr)] },
+  { code: 41, name: "accept", category: "net", nr: sys("accept", null), fd: Fd.New, capture: Capture.Rules, server: true, fdInfo: true, params: [FD_RES, p("tuple", ArgKind.Tuple), p("queuepct", ArgKind.U32)] },
+  { code: 42, name: "accept4", category: "net", nr: sys("accept4"), fd: Fd.New, capture: Capture.Rules, server: true, fdInfo: true, params: [FD_RES, p("tuple", ArgKind.Tuple), p("queuepct", ArgKind.U32), p("flags", ArgKind.Flags, { table: "socketType" })] },
+  { code: 43, name: "bind", category: "net", nr: sys("bind"), capture: Capture.Rules, server: true, fdInfo: true, params: [RES, p("addr", ArgKind.SockAddr), p("fd", ArgKind.Fd)] },
+  { code: 44, name: "listen", category: "net", nr: sys("listen"), capture: Capture.Rules, server: true, fdInfo: true, params: [RES, p("fd", ArgKind.Fd), p("backlog", ArgKind.U32)] },
+  { code: 45, name: "sendto", category: "net", nr: sys("sendto", null), fd: Fd.Send, capture: Capture.Rules, fdInfo: true, params: [RES, p("data", ArgKind.Bytes), p("fd", ArgKind.Fd), p("size", ArgKind.U32), p("tuple", ArgKind.Tuple)] },
+  { code: 46, name: "sendmsg", category: "net", nr: sys("sendmsg", null), fd: Fd.Send, capture: Capture.Rules, fdInfo: true, params: [RES, p("data", ArgKind.Bytes), p("fd", ArgKind.Fd), p("size", ArgKind.U32), p("tuple", ArgKind.Tuple)] },
+  { code: 47, name: "dup", category: "file", nr: sys("dup"), fd: Fd.New, capture: Capture.Rules, fdInfo: true, params: [RES, p("oldfd", ArgKind.Fd)] },
+  { code: 48, name: "dup2", category: "file", nr: sys("dup2"), fd: Fd.New, capture: Capture.Rules, fdInfo: true, params: [RES, p("oldfd", ArgKind.Fd), p("newfd", ArgKind.Fd)] },
+  { code: 49, name: "dup3", category: "file", nr: sys("dup3"), fd: Fd.New, capture: Capture.Rules, fdInfo: true, params: [RES, p("oldfd", ArgKind.Fd), p("newfd", ArgKind.Fd), p("flags", ArgKind.Flags, { table: "openFlags" })] },
+  { code: 50, name: "fcntl", category: "file", nr: sys("fcntl", null), fd: Fd.New, capture: Capture.Rules, fdInfo: true, params: [RES, p("fd", ArgKind.Fd), p("cmd", ArgKind.Enum, { table: "fcntlCmd" })] },
+  { code: 51, name: "ptrace", category: "process", nr: sys("ptrace"), capture: Capture.Rules, params: [RES, p("addr", ArgKind.U64), p("data", ArgKind.U64), p("request", ArgKind.Enum, { table: "ptraceRequest" }), p("pid", ArgKind.Pid)] },
+  { code: 52, name: "mount", category: "file", nr: sys("mount"), capture: Capture.Rules, params: [RES, p("dev", ArgKind.Path), p("dir", ArgKind.Path), p("type", ArgKind.Str), p("flags", ArgKind.Flags, { table: "mountFlags" })] },
+  { code: 53, name: "umount2", category: "file", nr: sys("umount2"), capture: Capture.Rules, hook: { prog: "exit_umount", tracepoint: "sys_exit_umount" }, params: [RES, p("name", ArgKind.Path), p("flags", ArgKind.Flags, { table: "umountFlags" })] },
+  { code: 54, name: "init_module", category: "system", nr: sys("init_module"), capture: Capture.Rules, params: [RES, p("img", ArgKind.Bytes), p("length", ArgKind.U64), p("uargs", ArgKind.Str)] },
+  { code: 55, name: "finit_module", category: "system", nr: sys("finit_module"), capture: Capture.Rules, fdInfo: true, params: [RES, p("fd", ArgKind.Fd), p("uargs", ArgKind.Str), p("flags", ArgKind.U32)] },
+  { code: 56, name: "memfd_create", category: "memory", nr: sys("memfd_create"), fd: Fd.New, capture: Capture.Rules, fdInfo: true, params: [FD_RES, p("name", ArgKind.Str), p("flags", ArgKind.Flags, { table: "memfdFlags" })] },
+  { code: 57, name: "bpf", category: "system", nr: sys("bpf"), capture: Capture.Rules, params: [FD_RES, p("cmd", ArgKind.Enum, { table: "bpfCmd" })] },
+  { code: 58, name: "unshare", category: "process", nr: sys("unshare"), capture: Capture.Rules, params: [RES, p("flags", ArgKind.Flags, { table: "cloneFlags" })] },
+  { code: 59, name: "setns", category: "process", nr: sys("setns"), capture: Capture.Rules, fdInfo: true, params: [RES, p("fd", ArgKind.Fd), p("nstype", ArgKind.Flags, { table: "cloneFlags" })] },
+  { code: 60, name: "prctl", category: "process", nr: sys("prctl", null), capture: Capture.Rules, params: [RES, p("option", ArgKind.Enum, { table: "prctlOption" }), p("arg2_str", ArgKind.Str), p("arg2_int", ArgKind.I64)] },
+  { code: 61, name: "chdir", category: "file", nr: sys("chdir"), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path)] },
+  { code: 62, name: "fchdir", category: "file", nr: sys("fchdir"), fd: Fd.Use, capture: Capture.Rules, fdInfo: true, params: [RES, p("fd", ArgKind.Fd)] },
+  { code: 63, name: "setreuid", category: "security", nr: sys("setreuid", "setreuid32"), capture: Capture.Rules, params: [RES, p("ruid", ArgKind.Uid), p("euid", ArgKind.Uid)] },
+  { code: 64, name: "setregid", category: "security", nr: sys("setregid", "setregid32"), capture: Capture.Rules, params: [RES, p("rgid", ArgKind.Gid), p("egid", ArgKind.Gid)] },
 ];
 
 export type EventCode = number;
