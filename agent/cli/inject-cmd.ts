@@ -13,6 +13,7 @@ import { pino } from "pino";
 import { RuleEngine } from "../engine/rule-engine.js";
 import { packagePath } from "../paths.js";
 import { syscallsFor } from "../pipeline.js";
+import { DEFAULT_IMAGE } from "../version.js";
 
 const MAX_INPUT = 8 * 1024 * 1024;
 
@@ -74,7 +75,7 @@ export function registerInject(program: Command): void {
     .command("ecs")
     .description("write an ECS task definition whose essential containers run under vigil-trace with an agent sidecar")
     .argument("<taskdef>", "task definition JSON (or describe-task-definition output)")
-    .option("--image <ref>", "the Vigil image for the sidecar and the tracer", "ghcr.io/vigil-security/vigil:0.1.0")
+    .option("--image <ref>", "the Vigil image for the sidecar and the tracer", DEFAULT_IMAGE)
     .option(
       "--image-config <ref=file>",
       "ENTRYPOINT/CMD of a workload image (docker image inspect or OCI config JSON), by image or container name; repeatable",

@@ -13,9 +13,10 @@ import { registerTail } from "./tail-cmd.js";
 import { registerCapture } from "./capture-cmd.js";
 import { registerInject } from "./inject-cmd.js";
 import { registerWebhook } from "./webhook-cmd.js";
+import { VERSION } from "../version.js";
 
 const program = new Command();
-program.name("vigil").description("Runtime security agent for Kubernetes nodes and AWS Fargate").version("0.1.0").showHelpAfterError(false).exitOverride();
+program.name("vigil").description("Runtime security agent for Kubernetes nodes and AWS Fargate").version(VERSION).showHelpAfterError(false).exitOverride();
 
 registerAgent(program);
 registerRules(program);

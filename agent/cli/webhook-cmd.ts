@@ -11,6 +11,7 @@ import { createLogger } from "../log.js";
 import { metrics, startMetricsServer } from "../metrics/index.js";
 import { parseImageConfig, startWebhookServer, webhookManifests, type ImageProcess } from "../inject/index.js";
 import { readJsonFile, tracerSyscalls } from "./inject-cmd.js";
+import { DEFAULT_IMAGE } from "../version.js";
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
@@ -51,7 +52,7 @@ export function registerWebhook(program: Command): void {
     .option("--port <n>", "HTTPS port", "9443")
     .option("--host <addr>", "listen address", "0.0.0.0")
     .option("--metrics-port <n>", "plain-HTTP /metrics, /healthz, /readyz port (0 = off)", "9376")
-    .option("--image <ref>", "the Vigil image injected as sidecar", "ghcr.io/vigil-security/vigil:0.1.0")
+    .option("--image <ref>", "the Vigil image injected as sidecar", DEFAULT_IMAGE)
     .option("--image-config <ref=file>", "ENTRYPOINT/CMD of a workload image (for containers that set no command); repeatable", collectImage, {})
     .option("--rules <file>", "rules the agent sidecar will run (repeatable; default the built-in rules): the tracer stops only on their syscalls", collect, [])
     .option("--syscalls <list>", "syscalls the tracer reports (overrides --rules)")

@@ -36,6 +36,7 @@ import {
   type Alert,
   type RefusalCounters,
 } from "../../proto/index.js";
+import { VERSION, versionParts } from "../version.js";
 
 /** What one client can make the server hold; keys are snake_case like the other limits. */
 export const falcoOutputsLimitsSchema = z.strictObject({
@@ -330,14 +331,15 @@ export async function startFalcoOutputsServer(o: FalcoOutputsServerOptions): Pro
     version: (call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
       try {
         const { versionResponse } = falcoProto();
+        const vp = versionParts();
         if (!authorized(call)) return cb({ code: status.UNAUTHENTICATED, details: "missing or bad bearer token" });
         const v = versionResponse
           .encode({
-            version: "0.1.0+vigil",
-            major: 0,
-            minor: 1,
-            patch: 0,
-            prerelease: "",
+            version: `${VERSION}+vigil`,
+            major: vp.major,
+            minor: vp.minor,
+            patch: vp.patch,
+            prerelease: vp.prerelease,
             build: "vigil",
             engine_major: 0,
             engine_minor: 62,

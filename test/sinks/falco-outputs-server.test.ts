@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { credentials, Metadata, status, type ClientDuplexStream, type ClientReadableStream } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { alertToFalcoResponse, startFalcoOutputsServer, type FalcoOutputsServer } from "../../agent/sinks/falco-outputs-server.js";
 import { makeAlert, quiet, tempDir, waitFor } from "../collector/helpers.js";
 import { falcoPackage } from "./falco-interop.helpers.js";
+import { REPO_ROOT } from "../helpers/agent.js";
 
 interface Resp {
   time: { seconds: number; nanos: number };
@@ -124,6 +126,10 @@ describe("Falco gRPC outputs server sink", () => {
       ),
     );
     expect(r).toMatchObject({ engine_version: "0.62.0", engine_minor: 62 });
+    // the version is package.json's, not a constant of the server
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
+    const [major, minor, patch] = pkg.version.split(/[.+-]/).map(Number);
+    expect(r).toMatchObject({ version: `${pkg.version}+vigil`, major, minor, patch });
     v.close();
   });
 
