@@ -11,6 +11,11 @@
  *
  * Syscall arguments are read at exit from the task's saved user registers (pt_regs), so one
  * program per syscall suffices. Wire format: events.h and FORMAT.md.
+ *
+ * Built for x86_64 (-D__TARGET_ARCH_x86) and arm64 (-D__TARGET_ARCH_arm64) from the same source:
+ * the only architecture-specific reads are the syscall arguments (below), and CO-RE relocates every
+ * field access to the running kernel's layout, so the arm64 object can be compiled against an x86
+ * vmlinux.h (native-bridge/Makefile, cross-arm64).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -149,6 +154,35 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vigil_fname_hint);
 } fname_hints SEC(".maps");
+
+/*
+ * Syscall arguments: libbpf's PT_REGS_PARMn_CORE_SYSCALL read them from the task's saved user
+ * registers the way each syscall ABI passes them: x86_64 di, si, dx, r10, r8, r9; arm64 x0-x5, where
+ * argument 0 comes from orig_x0 because x0 holds the return value by the time of the exit tracepoint.
+ * 32-bit (ia32, AArch32) syscalls never reach these programs: the kernel does not fire the per-syscall
+ * tracepoints for compat tasks on either architecture (ARCH_TRACE_IGNORE_COMPAT_SYSCALLS).
+ */
+#if !defined(__TARGET_ARCH_x86) && !defined(__TARGET_ARCH_arm64)
+#error "build the probe with -D__TARGET_ARCH_x86 or -D__TARGET_ARCH_arm64"
+#endif
+#if defined(__TARGET_ARCH_arm64) && defined(VIGIL_VMLINUX_FOREIGN)
+/* vmlinux.h from another architecture's kernel (the cross build) lacks arm64's register block;
+ * the relocations bind it to the running kernel's struct user_pt_regs */
+struct user_pt_regs {
+	__u64 regs[31];
+	__u64 sp;
+	__u64 pc;
+	__u64 pstate;
+} __attribute__((preserve_access_index));
+#endif
+/* libbpf 1.1 (Debian 12) stops at PARM5; 1.2 added the sixth with these same registers */
+#ifndef PT_REGS_PARM6_CORE_SYSCALL
+#if defined(__TARGET_ARCH_x86)
+#define PT_REGS_PARM6_CORE_SYSCALL(x) BPF_CORE_READ(__PT_REGS_CAST(x), r9)
+#else
+#define PT_REGS_PARM6_CORE_SYSCALL(x) BPF_CORE_READ(__PT_REGS_CAST(x), regs[5])
+#endif
+#endif
 
 /* Layout of a per-syscall exit tracepoint record (tracefs events/syscalls/sys_exit_NAME/format). */
 struct sys_exit_args {
@@ -329,7 +363,7 @@ EXIT_PROG(clone)
 {
 	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)bpf_get_current_task_btf());
 
-	return clone_common(ctx, VIGIL_EV_CLONE, BPF_CORE_READ(r, di));
+	return clone_common(ctx, VIGIL_EV_CLONE, PT_REGS_PARM1_CORE_SYSCALL(r));
 }
 
 EXIT_PROG(clone3)
@@ -337,7 +371,7 @@ EXIT_PROG(clone3)
 	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)bpf_get_current_task_btf());
 	__u64 flags = 0;
 
-	bpf_probe_read_user(&flags, sizeof(flags), (void *)BPF_CORE_READ(r, di));
+	bpf_probe_read_user(&flags, sizeof(flags), (void *)PT_REGS_PARM1_CORE_SYSCALL(r));
 	return clone_common(ctx, VIGIL_EV_CLONE3, flags);
 }
 
@@ -595,7 +629,7 @@ EXIT_PROG(mount)
 	return ev_send(&e);
 }
 
-/* umount2(2) is the kernel's "umount" syscall on x86_64 */
+/* umount2(2) is the kernel's "umount" syscall (x86_64 and arm64 alike) */
 EXIT_PROG(umount)
 {
 	BEGIN(VIGIL_EV_UMOUNT2);

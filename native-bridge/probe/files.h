@@ -11,7 +11,7 @@ EXIT_PROG(open)
 {
 	struct pt_regs *r = cur_regs();
 
-	if (!open_wanted(VIGIL_EV_OPEN, ctx->ret, (__u32)BPF_CORE_READ(r, si), BPF_CORE_READ(r, di)))
+	if (!open_wanted(VIGIL_EV_OPEN, ctx->ret, (__u32)PT_REGS_PARM2_CORE_SYSCALL(r), PT_REGS_PARM1_CORE_SYSCALL(r)))
 		return 0;
 	BEGIN(VIGIL_EV_OPEN);
 	put_ustr(&e, (void *)arg(&e, 0));
@@ -26,7 +26,7 @@ EXIT_PROG(openat)
 {
 	struct pt_regs *r = cur_regs();
 
-	if (!open_wanted(VIGIL_EV_OPENAT, ctx->ret, (__u32)BPF_CORE_READ(r, dx), BPF_CORE_READ(r, si)))
+	if (!open_wanted(VIGIL_EV_OPENAT, ctx->ret, (__u32)PT_REGS_PARM3_CORE_SYSCALL(r), PT_REGS_PARM2_CORE_SYSCALL(r)))
 		return 0;
 	BEGIN(VIGIL_EV_OPENAT);
 	put_u64(&e, (__s64)(int)arg(&e, 0));
@@ -43,8 +43,8 @@ EXIT_PROG(openat2)
 	struct pt_regs *r = cur_regs();
 	struct open_how how = {};
 
-	bpf_probe_read_user(&how, sizeof(how), (void *)BPF_CORE_READ(r, dx));
-	if (!open_wanted(VIGIL_EV_OPENAT2, ctx->ret, (__u32)how.flags, BPF_CORE_READ(r, si)))
+	bpf_probe_read_user(&how, sizeof(how), (void *)PT_REGS_PARM3_CORE_SYSCALL(r));
+	if (!open_wanted(VIGIL_EV_OPENAT2, ctx->ret, (__u32)how.flags, PT_REGS_PARM2_CORE_SYSCALL(r)))
 		return 0;
 	BEGIN(VIGIL_EV_OPENAT2);
 	put_u64(&e, (__s64)(int)arg(&e, 0));

@@ -84,23 +84,24 @@ static __always_inline void put_ubytes(struct ev *e, const void *p, __u64 len, _
 	e->n++;
 }
 
+/* Syscall argument i (0-5) of the current call, from the saved user registers (probe.bpf.c, "Syscall arguments"). */
 static __always_inline __u64 arg(struct ev *e, int i)
 {
 	struct pt_regs *r = e->regs;
 
 	switch (i) {
 	case 0:
-		return BPF_CORE_READ(r, di);
+		return PT_REGS_PARM1_CORE_SYSCALL(r);
 	case 1:
-		return BPF_CORE_READ(r, si);
+		return PT_REGS_PARM2_CORE_SYSCALL(r);
 	case 2:
-		return BPF_CORE_READ(r, dx);
+		return PT_REGS_PARM3_CORE_SYSCALL(r);
 	case 3:
-		return BPF_CORE_READ(r, r10);
+		return PT_REGS_PARM4_CORE_SYSCALL(r);
 	case 4:
-		return BPF_CORE_READ(r, r8);
+		return PT_REGS_PARM5_CORE_SYSCALL(r);
 	default:
-		return BPF_CORE_READ(r, r9);
+		return PT_REGS_PARM6_CORE_SYSCALL(r);
 	}
 }
 
