@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc containerd runc busybox-static iproute2)
+# the arm64 probe, loader and tracer (make -C native-bridge cross-arm64): cross compiler, arm64 UAPI
+# headers, Debian's arm64 libbpf/libelf/zlib through multiarch, qemu-user to start the arm64 programs
+APT_PKGS+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cross qemu-user-static libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
@@ -15,6 +18,7 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
@@ -31,6 +35,7 @@ npx tsc -p tsconfig.json
 
 echo "setup: building the probe" >&2
 make -s -C native-bridge
+make -s -C native-bridge cross-arm64
 
 # the pre-commit hook (Biome on the staged files), only in a git checkout
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
