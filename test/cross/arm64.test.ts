@@ -5,7 +5,8 @@
  * the arm64 probe reads syscall arguments through arm64's registers only (its CO-RE relocations,
  * read from .BTF.ext), the x86 probe through x86's, and apart from those registers the two objects
  * relocate exactly the same kernel fields; the programs are ELF for the right machine, link
- * libbpf/libelf/zlib statically, and start under qemu-user.
+ * libbpf/libelf/zlib statically, and start under qemu-user, where the wire structs' layout is the
+ * x86 one.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -105,5 +106,17 @@ describe("programs", () => {
     expect(r.error).toBeUndefined();
     expect(`${r.stdout}${r.stderr}`).toContain(usage);
     expect(r.status).toBe(0);
+  });
+
+  it("the wire structs have the same layout on arm64 (layout-dump under qemu-user prints what the x86 one prints)", () => {
+    const x86 = spawnSync(join(BUILD, "layout-dump"), { encoding: "utf8" });
+    const arm = spawnSync(QEMU, [join(BUILD, "arm64", "layout-dump")], {
+      encoding: "utf8",
+      env: { ...process.env, QEMU_LD_PREFIX: ARM64_SYSROOT },
+      timeout: 30_000,
+    });
+    expect([x86.status, arm.status]).toEqual([0, 0]);
+    expect(x86.stdout.split("\n").length).toBeGreaterThan(100);
+    expect(arm.stdout).toBe(x86.stdout);
   });
 });
