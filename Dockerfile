@@ -22,9 +22,9 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN dpkg --add-architecture arm64 \
  && apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
-      clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev pkg-config make gcc \
+      clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cross \
-      libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64 libzstd-dev:arm64 \
+      libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json .node-version ./
