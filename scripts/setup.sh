@@ -10,6 +10,10 @@ APT_PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gc
 # the arm64 probe, loader and tracer (make -C native-bridge cross-arm64): cross compiler, arm64 UAPI
 # headers, Debian's arm64 libbpf/libelf/zlib through multiarch, qemu-user to start the arm64 programs
 APT_PKGS+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cross qemu-user-static libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64)
+# kubectl kustomize for scripts/render-manifests.mjs and the deploy tests: Debian's kubernetes-client
+# (kubectl 1.20), unless a kubectl is already installed (another package owning /usr/bin/kubectl,
+# such as Google Cloud's kubectl, would make it fail to install); any later kubectl renders the same
+command -v kubectl >/dev/null 2>&1 || APT_PKGS+=(kubernetes-client)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
