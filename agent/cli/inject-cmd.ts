@@ -66,6 +66,8 @@ interface EcsOpts {
   syscalls?: string;
   agentEssential?: boolean;
   skipUnwrappable?: boolean;
+  collector?: string;
+  collectorTokenSecret?: string;
 }
 
 /** Adds `vigil inject`. */
@@ -87,7 +89,10 @@ export function registerInject(program: Command): void {
     .option("--syscalls <list>", "syscalls the tracer reports (Falco names, comma-separated; overrides --rules)")
     .option("--agent-essential", "stop the task when the agent sidecar dies")
     .option("--skip-unwrappable", "leave containers whose image ENTRYPOINT is unknown uninstrumented instead of failing")
+    .option("--collector <host:port>", "the sidecar also ships alerts to this collector (plain gRPC: ECS has no Secret volume for a CA file)")
+    .option("--collector-token-secret <arn>", "Secrets Manager secret or SSM parameter ARN holding the collector token (read with the task execution role)")
     .action((file: string, o: EcsOpts) => {
+      if (o.collectorTokenSecret !== undefined && o.collector === undefined) throw new Error("--collector-token-secret needs --collector HOST:PORT");
       const input = readJsonFile(file);
       const r = patchTaskDefinition(input, {
         image: o.image,
@@ -95,6 +100,7 @@ export function registerInject(program: Command): void {
         syscalls: o.syscalls ?? tracerSyscalls(o.rules),
         ...(o.agentEssential ? { agentEssential: true } : {}),
         ...(o.skipUnwrappable ? { skipUnwrappable: true } : {}),
+        ...(o.collector !== undefined ? { collector: { address: o.collector, tokenSecretArn: o.collectorTokenSecret } } : {}),
       });
       const text = `${JSON.stringify(r.taskDefinition, null, 2)}\n`;
       if (o.output) {

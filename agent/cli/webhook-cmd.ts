@@ -3,13 +3,16 @@
  * `vigil webhook`: the mutating admission webhook that instruments pods on Fargate (or opted in
  * by label) with vigil-trace and the agent sidecar. `--print-config` prints the
  * MutatingWebhookConfiguration (failurePolicy Ignore) for the API server instead of serving.
+ * `--collector` makes the sidecars ship their alerts to a collector as well as to their log; its
+ * token and CA come from a Secret the operator creates in each instrumented namespace
+ * (`--collector-secret`), since a pod can only mount Secrets of its own namespace.
  */
 import { readFileSync } from "node:fs";
 import { type Command, InvalidArgumentError } from "commander";
 import { stringify } from "yaml";
 import { createLogger } from "../log.js";
 import { metrics, startMetricsServer } from "../metrics/index.js";
-import { parseImageConfig, startWebhookServer, webhookManifests, type ImageProcess } from "../inject/index.js";
+import { checkCollectorShipping, parseImageConfig, startWebhookServer, webhookManifests, type CollectorShipping, type ImageProcess } from "../inject/index.js";
 import { readJsonFile, tracerSyscalls } from "./inject-cmd.js";
 import { DEFAULT_IMAGE } from "../version.js";
 
@@ -34,6 +37,24 @@ interface WebhookOpts {
   service: string;
   caBundle?: string;
   tlsSecret: string;
+  collector?: string;
+  collectorSecret?: string;
+  collectorTls?: boolean;
+}
+
+/** `--collector*` → the sidecars' shipping, checked (one clear line on bad input). */
+export function collectorShipping(o: { collector?: string; collectorSecret?: string; collectorTls?: boolean }): CollectorShipping | undefined {
+  if (o.collector === undefined) {
+    if (o.collectorSecret !== undefined || o.collectorTls === true) throw new Error("--collector-secret and --collector-tls need --collector HOST:PORT");
+    return undefined;
+  }
+  if (o.collectorTls === true && o.collectorSecret === undefined)
+    throw new Error("--collector-tls needs --collector-secret NAME (the sidecar verifies the collector with the Secret's ca.crt)");
+  const c: CollectorShipping = { address: o.collector };
+  if (o.collectorSecret !== undefined) c.secret = o.collectorSecret;
+  if (o.collectorTls === true) c.tls = true;
+  checkCollectorShipping(c);
+  return c;
 }
 
 function collectImage(v: string, prev: Record<string, ImageProcess>): Record<string, ImageProcess> {
@@ -59,16 +80,30 @@ export function registerWebhook(program: Command): void {
     .option("--no-fargate", "only instrument pods labelled vigil.dev/inject=true (not every Fargate pod)")
     .option("--no-native-sidecar", "add the agent as a regular container (clusters before Kubernetes 1.29)")
     .option("--no-ptrace-cap", "do not add SYS_PTRACE (namespaces under the restricted Pod Security Standard)")
+    .option("--collector <host:port>", "the sidecars also ship alerts to this collector, as the pod resolves it (e.g. vigil-collector.vigil.svc:9377)")
+    .option(
+      "--collector-secret <name>",
+      "Secret holding the collector's `token` (and `ca.crt` with --collector-tls), mounted into each sidecar; a pod can only mount Secrets of its own namespace, so create it in every instrumented namespace",
+    )
+    .option("--collector-tls", "the sidecars connect over TLS, verifying the collector with the Secret's ca.crt (needs --collector-secret)")
     .option("--print-config", "print the webhook's manifests (Deployment, Service, MutatingWebhookConfiguration...) and exit")
     .option("--tls-secret <name>", "kubernetes.io/tls Secret with the serving certificate (with --print-config)", "vigil-webhook-tls")
     .option("--service <ns/name>", "the webhook's Service (with --print-config)", "vigil/vigil-webhook")
     .option("--ca-bundle <file>", "PEM CA that signed the certificate (with --print-config)")
     .action(async (o: WebhookOpts) => {
+      const collector = collectorShipping(o);
       if (o.printConfig) {
         const [namespace, service] = o.service.split("/");
         if (!namespace || !service) throw new Error("--service must be NAMESPACE/NAME");
         if (!o.caBundle) throw new Error("--print-config needs --ca-bundle FILE");
-        const docs = webhookManifests({ namespace, service, caBundle: readFileSync(o.caBundle, "utf8"), image: o.image, tlsSecret: o.tlsSecret });
+        const docs = webhookManifests({
+          namespace,
+          service,
+          caBundle: readFileSync(o.caBundle, "utf8"),
+          image: o.image,
+          tlsSecret: o.tlsSecret,
+          collector,
+        });
         process.stdout.write(docs.map((d) => stringify(d)).join("---\n"));
         return;
       }
@@ -89,12 +124,13 @@ export function registerWebhook(program: Command): void {
           nativeSidecar: o.nativeSidecar,
           addPtraceCapability: o.ptraceCap,
           syscalls: o.syscalls ?? tracerSyscalls(o.rules),
+          collector,
         },
       });
       metrics.registerStats("webhook", () => ({ ...srv.counters }));
       const mport = Number(o.metricsPort);
       const msrv = mport > 0 ? await startMetricsServer({ port: mport, host: o.host, logger, ready: () => true }) : undefined;
-      logger.info({ port: srv.port }, "vigil webhook ready");
+      logger.info({ port: srv.port, collector: collector ?? null }, "vigil webhook ready");
       const stop = () => void Promise.all([srv.close(), msrv?.close()]).then(() => process.exit(0));
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);

@@ -10,6 +10,12 @@
  * The input may be a task definition or `aws ecs describe-task-definition` output; read-only
  * fields are dropped so the output goes straight to `aws ecs register-task-definition
  * --cli-input-json`. Patching an already patched definition changes nothing.
+ *
+ * The agent runs as the image's non-root user and writes nothing outside its own /tmp: no
+ * embedded collector and no file-integrity hashing (its root is not the workload's). Alerts go
+ * to its log and, with `collector`, to a collector through a spool in its /tmp; the token comes
+ * from Secrets Manager or SSM Parameter Store through the container's `secrets` (read by the task
+ * execution role). ECS has no Secret volumes, so there is no CA file: no TLS to the collector.
  */
 import { InjectError } from "./errors.js";
 import { effectiveArgv, isWrapped, wrapProcess, type ImageProcess, type TracerLocation } from "./wrap.js";
@@ -38,6 +44,30 @@ export interface EcsInjectOptions {
   agentEssential?: boolean;
   /** Leave containers that cannot be wrapped as they are (with a warning) instead of failing. */
   skipUnwrappable?: boolean;
+  /** Ship the sidecar's alerts to a collector as well as to its log. */
+  collector?: EcsCollectorShipping | undefined;
+}
+
+/** Where the ECS agent sidecar ships alerts. */
+export interface EcsCollectorShipping {
+  /** `host:port` of the collector as the task reaches it. */
+  address: string;
+  /** ARN of a Secrets Manager secret or an SSM parameter holding the bearer token. */
+  tokenSecretArn?: string | undefined;
+}
+
+/** The sidecar's spool: its own writable layer (the image's /tmp), not the shared volume the workload reads. */
+export const ECS_SPOOL_DIR = "/tmp/vigil-spool";
+const ARN_RE = /^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:(secret:|parameter\/)[A-Za-z0-9/_+=.@:-]{1,2048}$/;
+const ADDRESS_RE = /^(\[[0-9a-fA-F:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):(\d{1,5})$/;
+
+/** Checks an {@link EcsCollectorShipping}; throws InjectError `INVALID_OPTION` with one clear line. */
+export function checkEcsCollectorShipping(c: EcsCollectorShipping): void {
+  const m = ADDRESS_RE.exec(c.address);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
+    throw new InjectError("INVALID_OPTION", `collector address ${JSON.stringify(c.address.slice(0, 80))} is not HOST:PORT`);
+  if (c.tokenSecretArn !== undefined && !ARN_RE.test(c.tokenSecretArn))
+    throw new InjectError("INVALID_OPTION", `${JSON.stringify(c.tokenSecretArn.slice(0, 80))} is not a Secrets Manager secret or SSM parameter ARN`);
 }
 
 export interface EcsInjectResult {
@@ -76,6 +106,7 @@ export function ecsTracerLocation(mountPath = "/vigil"): TracerLocation {
 
 /** Patches a task definition (see the module comment). Throws InjectError on bad input. */
 export function patchTaskDefinition(input: unknown, opts: EcsInjectOptions): EcsInjectResult {
+  if (opts.collector !== undefined) checkEcsCollectorShipping(opts.collector);
   if (!isObj(input)) throw new InjectError("INVALID_TASKDEF", "a task definition must be a JSON object");
   const src = isObj(input["taskDefinition"]) ? input["taskDefinition"] : input;
   const td = clone(src) as Obj;
@@ -109,6 +140,11 @@ export function patchTaskDefinition(input: unknown, opts: EcsInjectOptions): Ecs
     return { taskDefinition: td, wrapped: [], skipped: [], alreadyInjected: true };
   }
   if (names.has(INSTALL_NAME)) throw new InjectError("INVALID_TASKDEF", `a container is already named ${INSTALL_NAME}`);
+  if (opts.collector?.tokenSecretArn !== undefined && typeof td["executionRoleArn"] !== "string")
+    throw new InjectError(
+      "INVALID_OPTION",
+      "the collector token secret needs the task definition's executionRoleArn (ECS reads secrets with the task execution role)",
+    );
 
   const wrapped: string[] = [];
   const skipped: { name: string; reason: string }[] = [];
@@ -187,7 +223,8 @@ export function patchTaskDefinition(input: unknown, opts: EcsInjectOptions): Ecs
     name: AGENT_NAME,
     image: opts.image,
     essential: opts.agentEssential ?? false,
-    command: ["agent"],
+    // no collector of its own: it would need a writable data folder and a port in the task
+    command: ["agent", "--no-embedded-collector"],
     // the agent's own configuration (agent/config): ptrace source on the shared socket
     environment: [
       { name: "VIGIL_SOURCES_EBPF_ENABLED", value: "false" },
@@ -195,7 +232,18 @@ export function patchTaskDefinition(input: unknown, opts: EcsInjectOptions): Ecs
       { name: "VIGIL_SOURCES_PTRACE_SOCKET", value: loc.socket },
       { name: "VIGIL_CONTAINERD_ENABLED", value: "false" },
       { name: "VIGIL_SINKS_STDOUT_FORMAT", value: "json" },
+      // its root is its own image, not the workload's: hashes of "the" file would be wrong
+      { name: "VIGIL_FIM_ENABLED", value: "false" },
+      ...(opts.collector !== undefined
+        ? [
+            { name: "VIGIL_SINKS_COLLECTOR_ENABLED", value: "true" },
+            { name: "VIGIL_SINKS_COLLECTOR_ADDRESS", value: opts.collector.address },
+            { name: "VIGIL_SINKS_COLLECTOR_SPOOL_DIR", value: ECS_SPOOL_DIR },
+            { name: "VIGIL_SINKS_COLLECTOR_SPOOL_MAX_BYTES", value: "64MiB" },
+          ]
+        : []),
     ],
+    ...(opts.collector?.tokenSecretArn !== undefined ? { secrets: [{ name: "VIGIL_SINKS_COLLECTOR_TOKEN", valueFrom: opts.collector.tokenSecretArn }] } : {}),
     mountPoints: [mount],
     dependsOn: [{ containerName: INSTALL_NAME, condition: "SUCCESS" }],
     ...(logging ? { logConfiguration: clone(logging) } : {}),

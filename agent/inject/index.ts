@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Fargate instrumentation: ECS task-definition patching and the Kubernetes admission webhook. */
-export { patchTaskDefinition, ecsTracerLocation, AGENT_NAME, INSTALL_NAME } from "./ecs.js";
+export { patchTaskDefinition, checkEcsCollectorShipping, ecsTracerLocation, AGENT_NAME, INSTALL_NAME, ECS_SPOOL_DIR } from "./ecs.js";
 export {
   patchPod,
+  checkCollectorShipping,
+  COLLECTOR_SECRET_DIR,
+  SPOOL_DIR,
   wantsInjection,
   podTracerLocation,
   ptr,
@@ -12,12 +15,12 @@ export {
   FARGATE_PROFILE_LABEL,
   FARGATE_SCHEDULER,
 } from "./pod.js";
-export { review, startWebhookServer, webhookConfiguration, webhookManifests, MAX_REVIEW_BYTES } from "./webhook.js";
+export { review, collectorArgs, startWebhookServer, webhookConfiguration, webhookManifests, MAX_REVIEW_BYTES } from "./webhook.js";
 export { wrapProcess, effectiveArgv, parseImageConfig, tracerPrefix, isWrapped } from "./wrap.js";
 export { InjectError } from "./errors.js";
 export { startTraceSocket } from "./trace-socket.js";
-export type { EcsInjectOptions, EcsInjectResult } from "./ecs.js";
-export type { JsonPatchOp, PodInjectOptions, PodInjectResult } from "./pod.js";
+export type { EcsCollectorShipping, EcsInjectOptions, EcsInjectResult } from "./ecs.js";
+export type { CollectorShipping, JsonPatchOp, PodInjectOptions, PodInjectResult } from "./pod.js";
 export type {
   AdmissionResponse,
   AdmissionReviewOut,

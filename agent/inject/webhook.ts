@@ -21,7 +21,7 @@ import { z } from "zod";
 import { guardHttpServer, httpLimitsSchema, httpServerOptions } from "../metrics/http-guard.js";
 import { metrics as defaultMetrics, type Metrics } from "../metrics/metrics.js";
 import { InjectError } from "./errors.js";
-import { INJECT_LABEL, patchPod, type PodInjectOptions } from "./pod.js";
+import { INJECT_LABEL, patchPod, type CollectorShipping, type PodInjectOptions } from "./pod.js";
 
 /** Reviews larger than this are refused (the API server's own request limit is 3 MiB). */
 export const MAX_REVIEW_BYTES = 4 * 1024 * 1024;
@@ -303,6 +303,14 @@ export interface WebhookManifestOptions extends WebhookConfigOptions {
   /** Secret (type kubernetes.io/tls) holding the serving certificate and key. */
   tlsSecret: string;
   replicas?: number;
+  /** Where the injected sidecars ship alerts (becomes the webhook's --collector flags). */
+  collector?: CollectorShipping | undefined;
+}
+
+/** The `vigil webhook` flags that make injected sidecars ship to a collector. */
+export function collectorArgs(c: CollectorShipping | undefined): string[] {
+  if (c === undefined) return [];
+  return ["--collector", c.address, ...(c.secret !== undefined ? ["--collector-secret", c.secret] : []), ...(c.tls === true ? ["--collector-tls"] : [])];
 }
 
 /**
@@ -335,7 +343,18 @@ export function webhookManifests(o: WebhookManifestOptions): Record<string, unkn
               {
                 name: "webhook",
                 image: o.image,
-                args: ["webhook", "--tls-cert", "/etc/vigil/tls/tls.crt", "--tls-key", "/etc/vigil/tls/tls.key", "--port", "9443", "--image", o.image],
+                args: [
+                  "webhook",
+                  "--tls-cert",
+                  "/etc/vigil/tls/tls.crt",
+                  "--tls-key",
+                  "/etc/vigil/tls/tls.key",
+                  "--port",
+                  "9443",
+                  "--image",
+                  o.image,
+                  ...collectorArgs(o.collector),
+                ],
                 ports: [
                   { name: "https", containerPort: 9443, protocol: "TCP" },
                   { name: "metrics", containerPort: 9376, protocol: "TCP" },

@@ -20,6 +20,7 @@ import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { review, startWebhookServer, type JsonPatchOp, type WebhookServer } from "../../agent/inject/index.js";
 import { CLI, REPO_ROOT } from "../helpers/agent.js";
+import { applyJsonPatch } from "../helpers/json-patch.js";
 import { writeLocalhostCert } from "./localhost-cert.js";
 
 const FIX = join(REPO_ROOT, "test", "inject", "fixtures");
@@ -33,36 +34,6 @@ const baseReview = JSON.parse(readFileSync(join(FIX, "pod-review.json"), "utf8")
 const envoyImage = { "envoyproxy/envoy:v1.31.0": { entrypoint: ["/docker-entrypoint.sh"], cmd: ["envoy", "-c", "/etc/envoy/envoy.yaml"] } };
 
 type Json = Record<string, unknown>;
-
-/** RFC 6902 add/replace/remove, enough for the patches the webhook emits. */
-function applyPatch(doc: unknown, ops: JsonPatchOp[]): unknown {
-  const root = structuredClone(doc) as Json;
-  for (const op of ops) {
-    const parts = op.path
-      .split("/")
-      .slice(1)
-      .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
-    const last = parts.pop() as string;
-    let parent: unknown = root;
-    for (const p of parts) {
-      parent = Array.isArray(parent) ? parent[Number(p)] : (parent as Json)[p];
-      if (parent === undefined) throw new Error(`path ${op.path} does not exist`);
-    }
-    if (Array.isArray(parent)) {
-      if (op.op === "add") {
-        if (last === "-") parent.push(op.value);
-        else parent.splice(Number(last), 0, op.value);
-      } else if (op.op === "replace") parent[Number(last)] = op.value;
-      else parent.splice(Number(last), 1);
-    } else {
-      const o = parent as Json;
-      if (op.op === "replace" && !(last in o)) throw new Error(`replace of missing ${op.path}`);
-      if (op.op === "remove") delete o[last];
-      else o[last] = op.value;
-    }
-  }
-  return root;
-}
 
 function post(
   port: number,
@@ -112,7 +83,7 @@ describe("a Fargate pod", () => {
     expect(r.status).toBe(200);
     resp = r.json["response"] as Json;
     const patch = JSON.parse(Buffer.from(resp["patch"] as string, "base64").toString()) as JsonPatchOp[];
-    pod = applyPatch(baseReview.request.object, patch) as Json;
+    pod = applyJsonPatch(baseReview.request.object, patch) as Json;
   });
 
   it("is admitted with a JSON Patch for its uid", () => {
@@ -256,7 +227,7 @@ describe("reviews: who is patched, and failures never block", () => {
     expect(resp["patch"] !== undefined).toBe(patched);
     if (warning) expect((resp["warnings"] as string[]).join("\n")).toContain(warning);
     if (patched) {
-      const pod = applyPatch(
+      const pod = applyJsonPatch(
         (body as { request: { object: unknown } }).request.object,
         JSON.parse(Buffer.from(resp["patch"] as string, "base64").toString()) as JsonPatchOp[],
       );
@@ -270,7 +241,7 @@ describe("syscall set", () => {
     const r = review(baseReview, { image: IMAGE, images: envoyImage, syscalls: "execve,openat,procexit" });
     expect(r.status).toBe(200);
     const resp = (r.body as { response: Json }).response;
-    const pod = applyPatch(baseReview.request.object, JSON.parse(Buffer.from(resp["patch"] as string, "base64").toString()) as JsonPatchOp[]) as Json;
+    const pod = applyJsonPatch(baseReview.request.object, JSON.parse(Buffer.from(resp["patch"] as string, "base64").toString()) as JsonPatchOp[]) as Json;
     for (const c of (pod["spec"] as Json)["containers"] as Json[])
       expect(c["env"]).toContainEqual({ name: "VIGIL_TRACE_SYSCALLS", value: "execve,openat,procexit" });
     expect(() => new Pod(pod as never).validate()).not.toThrow();
