@@ -409,8 +409,9 @@ function eventSources(
     if (cfg.sources.ptrace.enabled) {
       list.push(
         lazySource("ptrace", async () => {
-          const { TraceSource } = await import("../sources/trace-source.js");
-          return new TraceSource(ctx, { path: cfg.sources.ptrace.socket, onLost: losses.onTraceLost });
+          const { TraceSource, podFromEnv } = await import("../sources/trace-source.js");
+          // an injected sidecar is told its pod through the downward API (agent/inject/pod.ts)
+          return new TraceSource(ctx, { path: cfg.sources.ptrace.socket, onLost: losses.onTraceLost, pod: podFromEnv(process.env) });
         }),
       );
     }
