@@ -359,8 +359,11 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
 
   let front: NetServer;
   if (opts.tls) {
+    // The server's order wins: a client offering both gets HTTP/1.1, so the HTTP API answers it.
+    // gRPC clients offer only h2 and still get it. With h2 first, the kubelet's HTTPS probe (Go
+    // offers h2 and http/1.1) and curl-based clients sent HTTP/2 GET /healthz to grpc-js: 415.
     front = createTlsServer(
-      { cert: opts.tls.cert, key: opts.tls.key, ALPNProtocols: ["h2", "http/1.1"], handshakeTimeout: limits.first_bytes_timeout_ms },
+      { cert: opts.tls.cert, key: opts.tls.key, ALPNProtocols: ["http/1.1", "h2"], handshakeTimeout: limits.first_bytes_timeout_ms },
       route,
     );
     // the caps apply to the raw TCP connection, before the TLS handshake costs anything

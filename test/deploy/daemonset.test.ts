@@ -1,123 +1,103 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * daemonset.yaml: every document parses, validates against the Kubernetes API schemas
- * (kubernetes-models), and the agent keeps its least-privilege shape.
+ * daemonset.yaml, the rendered default (deploy/overlays/eks): it is the overlay rendered, every
+ * document validates against the Kubernetes API schemas, the agent keeps its least-privilege shape,
+ * the collector starts from the manifest's own args over TLS and answers the kubelet's probe, and
+ * an agent configured as the ConfigMap says pushes to it and `vigil tail` follows it.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect as tlsConnect } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseAllDocuments } from "yaml";
-import { describe, expect, it } from "vitest";
-import { Namespace } from "kubernetes-models/v1/Namespace";
-import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
-import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
-import { Service } from "kubernetes-models/v1/Service";
-import { PersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClaim";
+import { createInterface } from "node:readline";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
-import { Deployment } from "kubernetes-models/apps/v1/Deployment";
-import { PriorityClass } from "kubernetes-models/scheduling.k8s.io/v1/PriorityClass";
-import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
-import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
-import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
-import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
-import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import { loadConfig } from "../../agent/config/index.js";
+import { CollectorClient } from "../../agent/sinks/collector-client.js";
 import { CLI, REPO_ROOT } from "../helpers/agent.js";
-
-interface Validatable {
-  validate(): void;
-}
-type Ctor = new (data: never) => Validatable;
-
-const MODELS: Record<string, Ctor> = {
-  "v1/Namespace": Namespace as unknown as Ctor,
-  "v1/ServiceAccount": ServiceAccount as unknown as Ctor,
-  "v1/ConfigMap": ConfigMap as unknown as Ctor,
-  "v1/Service": Service as unknown as Ctor,
-  "v1/PersistentVolumeClaim": PersistentVolumeClaim as unknown as Ctor,
-  "apps/v1/DaemonSet": DaemonSet as unknown as Ctor,
-  "apps/v1/Deployment": Deployment as unknown as Ctor,
-  "scheduling.k8s.io/v1/PriorityClass": PriorityClass as unknown as Ctor,
-  "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy as unknown as Ctor,
-  "rbac.authorization.k8s.io/v1/Role": Role as unknown as Ctor,
-  "rbac.authorization.k8s.io/v1/RoleBinding": RoleBinding as unknown as Ctor,
-  "rbac.authorization.k8s.io/v1/ClusterRole": ClusterRole as unknown as Ctor,
-  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": ClusterRoleBinding as unknown as Ctor,
-};
-
-interface Doc {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string };
-  [k: string]: unknown;
-}
+import { makeAlert } from "../collector/helpers.js";
+import { bytes, find, IMAGE, parseDocs, RENDER, renderText, validate } from "./manifests.js";
 
 const text = readFileSync(join(REPO_ROOT, "daemonset.yaml"), "utf8");
-const parsed = parseAllDocuments(text);
-const docs: Doc[] = [];
-for (const d of Array.isArray(parsed) ? parsed : [parsed]) {
-  if (d.errors.length > 0) throw new Error(`daemonset.yaml: ${d.errors.map((e) => e.message).join("; ")}`);
-  const v = d.toJS() as Doc | null;
-  if (v !== null) docs.push(v);
-}
+const docs = parseDocs(text, "daemonset.yaml");
+const agentSource = readFileSync(join(REPO_ROOT, "deploy", "base", "agent.yaml"), "utf8");
 
-function find<T>(kind: string, name: string): T {
-  const d = docs.find((x) => x.kind === kind && x.metadata.name === name);
-  if (!d) throw new Error(`no ${kind}/${name}`);
-  return d as unknown as T;
-}
-
-const ds = find<{ spec: { template: { spec: IPodSpec }; updateStrategy: { type: string } } }>("DaemonSet", "vigil-agent");
+type PodTemplate = { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: IPodSpec };
+const ds = find<{ spec: { template: PodTemplate; updateStrategy: { type: string } } }>(docs, "DaemonSet", "vigil-agent");
 const pod = ds.spec.template.spec;
 const agent = pod.containers.find((c) => c.name === "agent") as IContainer;
+const dep = find<{ spec: { replicas: number; strategy: { type: string }; template: PodTemplate } }>(docs, "Deployment", "vigil-collector");
+const cpod = dep.spec.template.spec;
+const collector = cpod.containers[0] as IContainer;
+const cm = find<{ data: Record<string, string> }>(docs, "ConfigMap", "vigil-config");
+const cfg = loadConfig({ text: cm.data["config.yaml"] ?? "", env: {} });
 
-describe("daemonset.yaml documents", () => {
-  it("holds the expected objects", () => {
-    const kinds = docs.map((d) => `${d.kind}/${d.metadata.name}`).sort();
-    expect(kinds).toEqual(
-      expect.arrayContaining([
-        "Namespace/vigil",
-        "PriorityClass/vigil-node-critical",
-        "ServiceAccount/vigil-agent",
-        "ConfigMap/vigil-config",
-        "DaemonSet/vigil-agent",
-        "Service/vigil-collector",
-        "Deployment/vigil-collector",
-      ]),
-    );
+/** The file a container sees at `path`, as [volume, key in it] (Secret and ConfigMap volumes). */
+function servedBy(c: IContainer, spec: IPodSpec, path: string): { volume: string; key: string } | undefined {
+  for (const mnt of c.volumeMounts ?? []) {
+    if (!path.startsWith(`${mnt.mountPath}/`)) continue;
+    const rel = path.slice(mnt.mountPath.length + 1);
+    const vol = spec.volumes?.find((v) => v.name === mnt.name);
+    const src = vol?.secret ?? vol?.configMap;
+    if (!src) continue;
+    const item = src.items?.find((i) => i.path === rel);
+    if (src.items && !item) continue;
+    return { volume: vol?.secret?.secretName ?? vol?.configMap?.name ?? "", key: item?.key ?? rel };
+  }
+  return undefined;
+}
+
+describe("daemonset.yaml", () => {
+  it("is deploy/overlays/eks rendered (scripts/render-manifests.mjs --check)", () => {
+    let err = "";
+    try {
+      execFileSync(process.execPath, [RENDER, "--check"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    } catch (e) {
+      err = String((e as { stderr?: string }).stderr ?? e);
+    }
+    expect(err).toBe("");
+    expect(text.endsWith(renderText("deploy/overlays/eks"))).toBe(true);
+  });
+
+  it("holds the expected objects, and nothing cluster-wide but the namespace and the storage class", () => {
+    expect(docs.map((d) => `${d.kind}/${d.metadata.name}`).sort()).toEqual([
+      "ConfigMap/vigil-config",
+      "DaemonSet/vigil-agent",
+      "Deployment/vigil-collector",
+      "Namespace/vigil",
+      "NetworkPolicy/vigil-collector",
+      "PersistentVolumeClaim/vigil-collector-data",
+      "PodDisruptionBudget/vigil-collector",
+      "Service/vigil-collector",
+      "ServiceAccount/vigil-agent",
+      "ServiceAccount/vigil-collector",
+      "StorageClass/vigil-gp3",
+    ]);
+    for (const d of docs) if (!["Namespace", "StorageClass"].includes(d.kind)) expect(d.metadata.namespace, `${d.kind}/${d.metadata.name}`).toBe("vigil");
   });
 
   it.each(docs.map((d) => [`${d.kind}/${d.metadata.name}`, d] as const))("%s validates against the API schema", (_n, d) => {
-    const key = `${d.apiVersion}/${d.kind}`;
-    const Model = MODELS[key];
-    expect(Model, `no model for ${key}`).toBeDefined();
-    expect(() => new (Model as Ctor)(d as never).validate()).not.toThrow();
-  });
-
-  it("namespaced objects live in vigil", () => {
-    for (const d of docs) {
-      if (["Namespace", "PriorityClass", "ClusterRole", "ClusterRoleBinding"].includes(d.kind)) continue;
-      expect(d.metadata.namespace, `${d.kind}/${d.metadata.name}`).toBe("vigil");
-    }
+    expect(() => validate(d)).not.toThrow();
   });
 
   it("the validator itself rejects a broken object (guards against a no-op validation)", () => {
-    const broken = structuredClone(find<Doc>("DaemonSet", "vigil-agent")) as unknown as {
-      spec: { template: { spec: { containers: { ports: { containerPort: unknown }[] }[] } } };
-    };
+    const broken = structuredClone(ds) as unknown as { spec: { template: { spec: { containers: { ports: { containerPort: unknown }[] }[] } } } };
     const c0 = broken.spec.template.spec.containers[0];
     if (c0?.ports?.[0]) c0.ports[0].containerPort = "not-a-number";
     expect(() => new DaemonSet(broken as never).validate()).toThrow(/containerPort/);
   });
 
-  it("the ConfigMap's config.yaml is a valid agent configuration", () => {
-    const cm = find<{ data: Record<string, string> }>("ConfigMap", "vigil-config");
-    expect(cm.data["config.yaml"]).toBeDefined();
+  it("runs the release's image everywhere (ghcr.io/vigil-security/vigil:<package.json version>)", () => {
+    expect(agent.image).toBe(IMAGE);
+    expect(collector.image).toBe(IMAGE);
+  });
+
+  it("the ConfigMap's config.yaml is a valid agent configuration whose paths the DaemonSet serves", () => {
     expect(cm.data["local_rules.yaml"]).toBeDefined();
-    const cfg = loadConfig({ text: cm.data["config.yaml"] ?? "", env: {} });
     expect(cfg.metrics.port).toBe(9376);
     // the config's host paths are where the DaemonSet mounts the host
     const mountAt = (hostPath: string) => agent.volumeMounts?.find((m) => m.name === pod.volumes?.find((v) => v.hostPath?.path === hostPath)?.name)?.mountPath;
@@ -128,16 +108,27 @@ describe("daemonset.yaml documents", () => {
     expect(cfg.sinks.collector.spool.dir).toBe(agent.volumeMounts?.find((m) => m.name === "spool")?.mountPath);
     // the config file and every rules file it names come from the ConfigMap volume
     const cmMount = agent.volumeMounts?.find((m) => m.name === "config");
-    const items = pod.volumes?.find((v) => v.name === "config")?.configMap?.items ?? [];
-    const served = items.map((i) => `${cmMount?.mountPath}/${i.path}`);
     expect(cmMount?.subPath).toBeUndefined(); // subPath mounts never see ConfigMap updates
-    expect(served).toContain(agent.env?.find((e) => e.name === "VIGIL_CONFIG")?.value);
-    for (const f of cfg.rules.files) expect(served).toContain(f);
-    expect(cfg.sinks.collector.address).toBe("vigil-collector.vigil.svc:9377");
+    const configPath = agent.env?.find((e) => e.name === "VIGIL_CONFIG")?.value ?? "";
+    expect(servedBy(agent, pod, configPath)).toEqual({ volume: "vigil-config", key: "config.yaml" });
+    for (const f of cfg.rules.files) expect(servedBy(agent, pod, f)?.volume, f).toBe("vigil-config");
     // the spool's byte limit fits in the volume's size limit
     const spoolVol = pod.volumes?.find((v) => v.name === "spool");
-    expect(spoolVol?.emptyDir?.sizeLimit).toBe("512Mi");
-    expect(cfg.sinks.collector.spool.max_bytes).toBeLessThan(512 * 1024 * 1024);
+    expect(cfg.sinks.collector.spool.max_bytes).toBeLessThan(bytes(String(spoolVol?.emptyDir?.sizeLimit ?? "0")));
+  });
+
+  it("the agent pushes to the collector's Service over TLS, verified with the collector's CA, with the shared token", () => {
+    const svc = find<{ metadata: { name: string; namespace: string }; spec: { ports: { port: number }[] } }>(docs, "Service", "vigil-collector");
+    expect(cfg.sinks.collector.enabled).toBe(true);
+    expect(cfg.sinks.collector.address).toBe(`${svc.metadata.name}.${svc.metadata.namespace}.svc:${svc.spec.ports[0]?.port}`);
+    expect(cfg.sinks.collector.tls).toBe(true);
+    // the CA is the ca.crt of the collector's own TLS Secret, and only that key reaches the agent
+    expect(servedBy(agent, pod, cfg.sinks.collector.ca_file)).toEqual({ volume: "vigil-collector-tls", key: "ca.crt" });
+    const caVol = pod.volumes?.find((v) => v.secret?.secretName === "vigil-collector-tls");
+    expect(caVol?.secret?.items?.map((i) => i.key)).toEqual(["ca.crt"]);
+    const tokenFile = agent.env?.find((e) => e.name === "VIGIL_SINKS_COLLECTOR_TOKEN_FILE")?.value ?? "";
+    expect(tokenFile).toBe(cfg.sinks.collector.token_file);
+    expect(servedBy(agent, pod, tokenFile)).toEqual({ volume: "vigil-collector-token", key: "token" });
   });
 });
 
@@ -150,13 +141,13 @@ describe("agent least privilege", () => {
     expect(sc.readOnlyRootFilesystem).toBe(true);
   });
 
-  it("drops every capability and adds exactly the ones it needs, each with a reason", () => {
+  it("drops every capability and adds exactly the ones it needs, each with a reason in deploy/base/agent.yaml", () => {
     expect(sc.capabilities?.drop).toEqual(["ALL"]);
     const added = [...(sc.capabilities?.add ?? [])].sort();
     expect(added).toEqual(["BPF", "DAC_READ_SEARCH", "PERFMON", "SYS_PTRACE", "SYS_RESOURCE"]);
     expect(added).not.toContain("SYS_ADMIN");
-    // every added capability has a comment line right above it
-    const lines = text.split("\n");
+    // kustomize drops comments: the reasons live in the source, a comment line right above each
+    const lines = agentSource.split("\n");
     for (const cap of added) {
       const i = lines.findIndex((l) => l.trim() === `- ${cap}`);
       expect(i, cap).toBeGreaterThan(0);
@@ -189,13 +180,6 @@ describe("agent least privilege", () => {
     for (const m of agent.volumeMounts ?? []) if (hostVols.has(m.name)) expect(m.readOnly, m.name).toBe(true);
   });
 
-  it("has a size-limited spool", () => {
-    const m = agent.volumeMounts?.find((x) => x.mountPath === "/var/spool/vigil");
-    const v = pod.volumes?.find((x) => x.name === m?.name);
-    expect(v?.emptyDir?.sizeLimit ?? v?.hostPath).toBeTruthy();
-    expect(v?.emptyDir?.sizeLimit).toMatch(/^\d+(Mi|Gi)$/);
-  });
-
   it("gets NODE_NAME from the downward API", () => {
     const env = agent.env?.find((e) => e.name === "NODE_NAME");
     expect(env?.valueFrom?.fieldRef?.fieldPath).toBe("spec.nodeName");
@@ -207,11 +191,21 @@ describe("agent least privilege", () => {
     expect(readFileSync(join(REPO_ROOT, "scripts", "run-agent.sh"), "utf8")).toMatch(/exec node --max-semi-space-size=8 dist\/agent\/cli\/main\.js agent/);
   });
 
-  it("has requests and limits", () => {
-    for (const k of ["cpu", "memory"]) {
+  it("has requests and limits; the ephemeral-storage limit holds its disk volumes, the memory limit its RAM volume", () => {
+    for (const k of ["cpu", "memory", "ephemeral-storage"]) {
       expect(agent.resources?.requests?.[k], `requests.${k}`).toBeDefined();
       expect(agent.resources?.limits?.[k], `limits.${k}`).toBeDefined();
     }
+    // the kubelet evicts the pod when its emptyDirs + logs pass the sum of its containers' limits
+    const disk = (pod.volumes ?? []).filter((v) => v.emptyDir && v.emptyDir.medium !== "Memory").map((v) => bytes(String(v.emptyDir?.sizeLimit)));
+    const ram = (pod.volumes ?? []).filter((v) => v.emptyDir?.medium === "Memory").map((v) => bytes(String(v.emptyDir?.sizeLimit)));
+    const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
+    expect(sum(disk)).toBeGreaterThan(0);
+    expect(bytes(String(agent.resources?.limits?.["ephemeral-storage"]))).toBeGreaterThan(sum(disk));
+    expect(bytes(String(agent.resources?.limits?.["memory"]))).toBeGreaterThan(sum(ram) + 512 * 2 ** 20);
+    // the sizing comment cites the measurements
+    expect(agentSource).toMatch(/101\.5 MiB idle/);
+    expect(agentSource).toMatch(/1\.06 MiB/);
   });
 
   it("probes /healthz and /readyz on the metrics port", () => {
@@ -222,94 +216,26 @@ describe("agent least privilege", () => {
     for (const p of [agent.livenessProbe?.httpGet?.port, agent.readinessProbe?.httpGet?.port]) expect([9376, "metrics"]).toContain(p);
   });
 
-  it("tolerates every taint, rolls, and has a priority class that exists", () => {
-    expect(pod.tolerations).toContainEqual({ operator: "Exists" });
+  it("runs on every Linux node whatever its taints, never on Fargate, at system-node-critical", () => {
+    expect(pod.nodeSelector).toEqual({ "kubernetes.io/os": "linux" });
+    // an empty key with Exists (and no effect) tolerates every taint
+    expect(pod.tolerations).toEqual([{ operator: "Exists" }]);
+    const terms = pod.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+    expect(terms).toHaveLength(1);
+    expect(terms[0]?.matchExpressions).toContainEqual({ key: "eks.amazonaws.com/compute-type", operator: "NotIn", values: ["fargate"] });
+    expect(terms[0]?.matchExpressions).toContainEqual({ key: "kubernetes.io/arch", operator: "In", values: ["amd64", "arm64"] });
     expect(ds.spec.updateStrategy.type).toBe("RollingUpdate");
-    expect(pod.priorityClassName).toBe("vigil-node-critical");
-    find("PriorityClass", "vigil-node-critical");
+    expect(pod.priorityClassName).toBe("system-node-critical");
+    expect(docs.some((d) => d.kind === "PriorityClass")).toBe(false);
   });
 
   it("has no Kubernetes API access: no token, nothing bound", () => {
-    expect(pod.automountServiceAccountToken).toBe(false);
-    const sa = find<{ automountServiceAccountToken?: boolean }>("ServiceAccount", pod.serviceAccountName ?? "");
-    expect(sa.automountServiceAccountToken).toBe(false);
-    const bindings = docs.filter((d) => d.kind === "RoleBinding" || d.kind === "ClusterRoleBinding") as unknown as {
-      subjects?: { name: string }[];
-    }[];
-    for (const b of bindings) expect((b.subjects ?? []).map((s) => s.name)).not.toContain("vigil-agent");
-    // and no wildcard rule anywhere
-    for (const r of docs.filter((d) => d.kind === "Role" || d.kind === "ClusterRole") as unknown as {
-      rules?: { verbs: string[]; resources?: string[] }[];
-    }[])
-      for (const rule of r.rules ?? []) {
-        expect(rule.verbs).not.toContain("*");
-        expect(rule.resources ?? []).not.toContain("*");
-      }
-  });
-});
-
-describe("collector", () => {
-  const dep = find<{ spec: { template: { spec: IPodSpec } } }>("Deployment", "vigil-collector");
-  const cpod = dep.spec.template.spec;
-  const svc = find<{ spec: { selector: Record<string, string>; ports: { port: number }[] } }>("Service", "vigil-collector");
-
-  it("the Service selects the Deployment's pods", () => {
-    const labels = (dep.spec.template as unknown as { metadata: { labels: Record<string, string> } }).metadata.labels;
-    for (const [k, v] of Object.entries(svc.spec.selector)) expect(labels[k]).toBe(v);
-    expect(svc.spec.ports.map((p) => p.port)).toContain(9377);
-  });
-
-  it("takes alert pushes only from the agents", () => {
-    const np = find<{
-      spec: {
-        podSelector: { matchLabels: Record<string, string> };
-        ingress: { from: { podSelector: { matchLabels?: Record<string, string> } }[]; ports: { port: number }[] }[];
-      };
-    }>("NetworkPolicy", "vigil-collector");
-    const labels = (dep.spec.template as unknown as { metadata: { labels: Record<string, string> } }).metadata.labels;
-    for (const [k, v] of Object.entries(np.spec.podSelector.matchLabels)) expect(labels[k]).toBe(v);
-    const ingest = np.spec.ingress.find((r) => r.ports.some((p) => p.port === 9377));
-    expect(ingest?.from).toEqual([{ podSelector: { matchLabels: { "app.kubernetes.io/name": "vigil-agent" } } }]);
-    const agentLabels = (ds.spec.template as unknown as { metadata: { labels: Record<string, string> } }).metadata.labels;
-    expect(agentLabels["app.kubernetes.io/name"]).toBe("vigil-agent");
-  });
-
-  it("its args start the real `vigil collector` (paths and address moved to temporary ones)", async () => {
-    const c = cpod.containers[0] as IContainer;
-    const tmp = mkdtempSync(join(tmpdir(), "vigil-deploy-collector-"));
-    const tokenFile = join(tmp, "token");
-    writeFileSync(tokenFile, "deploy-test-token-0123456789\n");
-    const swap: Record<string, string> = {
-      "/var/lib/vigil-collector": join(tmp, "data"),
-      "/var/run/secrets/vigil/token": tokenFile,
-      "0.0.0.0:9377": "127.0.0.1:0",
-    };
-    const args = (c.args ?? []).map((a) => swap[a] ?? a);
-    expect(args[0]).toBe("collector");
-    expect(args).toContain(tokenFile);
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "ignore", "pipe"] });
-    let err = "";
-    const ready = await new Promise<boolean>((resolve) => {
-      child.stderr!.on("data", (d: Buffer) => {
-        err += d.toString();
-        if (err.includes("vigil collector ready")) resolve(true);
-      });
-      child.on("exit", () => resolve(false));
-    });
-    child.kill("SIGTERM");
-    rmSync(tmp, { recursive: true, force: true });
-    expect(ready, err).toBe(true);
-    expect(err).toContain('"auth":true');
-  }, 30_000);
-
-  it("runs unprivileged, as non-root, with no capabilities", () => {
-    const c = cpod.containers[0] as IContainer;
-    expect(cpod.securityContext?.runAsNonRoot).toBe(true);
-    expect(c.securityContext?.capabilities?.drop).toEqual(["ALL"]);
-    expect(c.securityContext?.capabilities?.add ?? []).toEqual([]);
-    expect(c.securityContext?.readOnlyRootFilesystem).toBe(true);
-    expect(cpod.hostPID).not.toBe(true);
-    expect((cpod.volumes ?? []).some((v) => v.hostPath)).toBe(false);
+    for (const p of [pod, cpod]) {
+      expect(p.automountServiceAccountToken).toBe(false);
+      const sa = find<{ automountServiceAccountToken?: boolean }>(docs, "ServiceAccount", p.serviceAccountName ?? "");
+      expect(sa.automountServiceAccountToken).toBe(false);
+    }
+    expect(docs.filter((d) => /Role/.test(d.kind))).toEqual([]);
   });
 });
 
@@ -321,6 +247,196 @@ describe("agent state", () => {
     expect(m?.readOnly ?? false).toBe(false);
     const vol = pod.volumes?.find((v) => v.name === m?.name);
     expect(vol?.emptyDir?.sizeLimit).toBeDefined();
-    expect(agent.securityContext?.readOnlyRootFilesystem).toBe(true);
   });
+});
+
+describe("collector objects", () => {
+  const svc = find<{ spec: { selector: Record<string, string>; ports: { port: number; targetPort: string }[] } }>(docs, "Service", "vigil-collector");
+  const labels = dep.spec.template.metadata.labels;
+
+  it("the Service selects the Deployment's pods, on the port the collector listens on", () => {
+    for (const [k, v] of Object.entries(svc.spec.selector)) expect(labels[k]).toBe(v);
+    expect(svc.spec.ports.map((p) => p.port)).toEqual([9377]);
+    const port = collector.ports?.find((p) => p.name === svc.spec.ports[0]?.targetPort);
+    expect(port?.containerPort).toBe(9377);
+    const args = collector.args ?? [];
+    expect(args[args.indexOf("--listen") + 1]).toBe("0.0.0.0:9377");
+  });
+
+  it("one writer: one replica, recreated, on a claim of the gp3 class the overlay adds", () => {
+    expect(dep.spec.replicas).toBe(1);
+    expect(dep.spec.strategy.type).toBe("Recreate");
+    const claim = cpod.volumes?.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName;
+    const pvc = find<{ spec: { storageClassName: string; accessModes: string[] } }>(docs, "PersistentVolumeClaim", claim ?? "");
+    expect(pvc.spec.accessModes).toEqual(["ReadWriteOnce"]);
+    const sc = find<{ provisioner: string; parameters: Record<string, string>; volumeBindingMode: string }>(docs, "StorageClass", pvc.spec.storageClassName);
+    expect(sc.provisioner).toBe("ebs.csi.aws.com");
+    expect(sc.parameters).toMatchObject({ type: "gp3", encrypted: "true" });
+    expect(sc.volumeBindingMode).toBe("WaitForFirstConsumer");
+  });
+
+  it("has a disruption budget that lets a drain move its one pod", () => {
+    const pdb = find<{ spec: { maxUnavailable?: number; minAvailable?: number; selector: { matchLabels: Record<string, string> } } }>(
+      docs,
+      "PodDisruptionBudget",
+      "vigil-collector",
+    );
+    for (const [k, v] of Object.entries(pdb.spec.selector.matchLabels)) expect(labels[k]).toBe(v);
+    expect(pdb.spec.maxUnavailable).toBe(1);
+    expect(pdb.spec.minAvailable).toBeUndefined();
+  });
+
+  it("takes alert pushes only from the agents and queries only from the operators' namespace", () => {
+    const np = find<{
+      spec: {
+        podSelector: { matchLabels: Record<string, string> };
+        policyTypes: string[];
+        ingress: { from: Record<string, unknown>[]; ports: { port: number }[] }[];
+      };
+    }>(docs, "NetworkPolicy", "vigil-collector");
+    for (const [k, v] of Object.entries(np.spec.podSelector.matchLabels)) expect(labels[k]).toBe(v);
+    expect(np.spec.policyTypes).toEqual(["Ingress"]);
+    expect(np.spec.ingress.map((r) => r.from)).toEqual([
+      [{ podSelector: { matchLabels: { "app.kubernetes.io/name": ds.spec.template.metadata.labels["app.kubernetes.io/name"] } } }],
+      [{ namespaceSelector: { matchLabels: { "vigil.dev/operators": "true" } } }],
+    ]);
+    for (const r of np.spec.ingress) expect(r.ports.map((p) => p.port)).toEqual([9377]);
+  });
+
+  it("runs unprivileged, as non-root, with no capabilities, at system-cluster-critical", () => {
+    expect(cpod.securityContext?.runAsNonRoot).toBe(true);
+    expect(collector.securityContext?.capabilities?.drop).toEqual(["ALL"]);
+    expect(collector.securityContext?.capabilities?.add ?? []).toEqual([]);
+    expect(collector.securityContext?.readOnlyRootFilesystem).toBe(true);
+    expect(cpod.hostPID).not.toBe(true);
+    expect((cpod.volumes ?? []).some((v) => v.hostPath)).toBe(false);
+    expect(cpod.priorityClassName).toBe("system-cluster-critical");
+    expect(cpod.nodeSelector).toEqual({ "kubernetes.io/os": "linux" });
+  });
+
+  it("has requests and limits, and HTTPS probes on /healthz", () => {
+    for (const k of ["cpu", "memory"]) {
+      expect(collector.resources?.requests?.[k], `requests.${k}`).toBeDefined();
+      expect(collector.resources?.limits?.[k], `limits.${k}`).toBeDefined();
+    }
+    for (const p of [collector.startupProbe, collector.livenessProbe, collector.readinessProbe]) {
+      expect(p?.httpGet).toEqual({ path: "/healthz", port: "collector", scheme: "HTTPS" });
+    }
+  });
+
+  it("serves TLS with the certificate and key of the vigil-collector-tls Secret, and the shared token", () => {
+    const args = collector.args ?? [];
+    const arg = (f: string) => args[args.indexOf(f) + 1] ?? "";
+    expect(servedBy(collector, cpod, arg("--tls-cert"))).toEqual({ volume: "vigil-collector-tls", key: "tls.crt" });
+    expect(servedBy(collector, cpod, arg("--tls-key"))).toEqual({ volume: "vigil-collector-tls", key: "tls.key" });
+    expect(servedBy(collector, cpod, arg("--token-file"))).toEqual({ volume: "vigil-collector-token", key: "token" });
+  });
+});
+
+describe("the collector as the manifest runs it (real `vigil collector`, certificates from deploy/gen-certs.sh)", () => {
+  let tmp: string;
+  let child: ChildProcess;
+  let port = 0;
+  let stderr = "";
+  const token = "deploy-test-token-0123456789";
+  const file = (f: string) => join(tmp, "certs", f);
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), "vigil-deploy-collector-"));
+    execFileSync("bash", [join(REPO_ROOT, "deploy", "gen-certs.sh"), join(tmp, "certs")], { stdio: "ignore" });
+    writeFileSync(join(tmp, "token"), `${token}\n`);
+    const swap: Record<string, string> = {
+      "/var/lib/vigil-collector": join(tmp, "data"),
+      "/var/run/secrets/vigil/token": join(tmp, "token"),
+      "/var/run/secrets/vigil-collector-tls/tls.crt": file("collector.crt"),
+      "/var/run/secrets/vigil-collector-tls/tls.key": file("collector.key"),
+      "0.0.0.0:9377": "127.0.0.1:0",
+    };
+    const args = (collector.args ?? []).map((a) => swap[a] ?? a);
+    // every path the manifest names was moved: nothing of the pod's filesystem is used here
+    expect(args.filter((a) => a.startsWith("/var/") || a.startsWith("/etc/"))).toEqual([]);
+    child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+    const ready = await new Promise<boolean>((resolve) => {
+      createInterface({ input: child.stderr! }).on("line", (l) => {
+        stderr += `${l}\n`;
+        if (l.includes("vigil collector ready")) {
+          port = Number((JSON.parse(l) as { address: string }).address.split(":").pop());
+          resolve(true);
+        }
+      });
+      child.on("exit", () => resolve(false));
+    });
+    expect(ready, stderr).toBe(true);
+  }, 30_000);
+
+  afterAll(() => {
+    child?.kill("SIGTERM");
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("starts with TLS and authentication on", () => {
+    expect(stderr).toContain('"auth":true');
+    expect(stderr).toContain('"tls":true');
+  });
+
+  it("answers the kubelet's HTTPS probe: offered h2 and http/1.1, it picks HTTP/1.1 and /healthz says 200", async () => {
+    // what the kubelet's prober does: Go's transport offers h2 first, verifies nothing
+    const answer = await new Promise<{ alpn: string | false; head: string }>((resolve, reject) => {
+      const s = tlsConnect({ host: "127.0.0.1", port, ALPNProtocols: ["h2", "http/1.1"], rejectUnauthorized: false }, () => {
+        const alpn = s.alpnProtocol ?? false;
+        s.write("GET /healthz HTTP/1.1\r\nHost: 10.0.0.1:9377\r\nUser-Agent: kube-probe/1.33\r\nConnection: close\r\n\r\n");
+        let head = "";
+        s.on("data", (d: Buffer) => (head += d.toString()));
+        s.on("end", () => resolve({ alpn, head }));
+      });
+      s.on("error", reject);
+    });
+    expect(answer.alpn).toBe("http/1.1");
+    expect(answer.head).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it("takes a push from an agent configured as the ConfigMap says (gRPC over TLS, the Secret's ca.crt, the token)", async () => {
+    // the agent dials the Service name, which the certificate names; here the pod is on localhost
+    const crt = new X509Certificate(readFileSync(file("collector.crt")));
+    expect(crt.checkHost(cfg.sinks.collector.address.split(":")[0] ?? "")).toBeTruthy();
+    expect(crt.checkHost("localhost")).toBeTruthy();
+    const client = new CollectorClient({ address: `localhost:${port}`, token, tlsCa: readFileSync(file("ca.crt")) });
+    const a = makeAlert();
+    try {
+      expect((await client.push([a], [])).ackedIds).toEqual([a.id]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("is followed by `vigil tail --collector localhost:PORT --tls` with VIGIL_TOKEN, trusting the CA through NODE_EXTRA_CA_CERTS (README)", async () => {
+    const tail = spawn(process.execPath, [CLI, "tail", "--collector", `localhost:${port}`, "--tls", "--output", "json"], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, VIGIL_TOKEN: token, NODE_EXTRA_CA_CERTS: file("ca.crt") },
+    });
+    let errText = "";
+    tail.stderr!.on("data", (d: Buffer) => (errText += d.toString()));
+    try {
+      const lines = createInterface({ input: tail.stdout! });
+      const pushed = new Set<string>();
+      const got = new Promise<string>((resolve) => lines.on("line", (l) => pushed.has((JSON.parse(l) as { id: string }).id) && resolve(l)));
+      // a new alert every 300 ms until the tail shows one (it follows live alerts from when it connects)
+      const client = new CollectorClient({ address: `localhost:${port}`, token, tlsCa: readFileSync(file("ca.crt")) });
+      const timer = setInterval(() => {
+        const a = makeAlert({ rule: "Deploy tail test" });
+        pushed.add(a.id);
+        void client.push([a], []).catch(() => undefined);
+      }, 300);
+      const line = await Promise.race([
+        got,
+        new Promise<string>((_r, rej) => setTimeout(() => rej(new Error(`no alert in vigil tail: ${errText}`)), 15_000)),
+      ]).finally(() => {
+        clearInterval(timer);
+        client.close();
+      });
+      expect(JSON.parse(line)).toMatchObject({ rule: "Deploy tail test" });
+    } finally {
+      tail.kill("SIGTERM");
+    }
+  }, 30_000);
 });
