@@ -6,6 +6,7 @@
 #   FUZZ_RUNS=N   scale (default 1000000); FUZZ_SEED=S  reproduce a run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/node-env.sh
 export FUZZ_RUNS="${FUZZ_RUNS:-1000000}"
 log="$(mktemp -t vigil-fuzz.XXXXXX)"
 start=$(date +%s)

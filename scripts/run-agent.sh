@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+. scripts/node-env.sh
 if [ -x scripts/containerd.sh ] && [ ! -S /run/containerd/containerd.sock ]; then
   # a container runtime for metadata enrichment; the agent also runs without one
   scripts/containerd.sh start /run/containerd >/dev/null 2>&1 || echo "setup: containerd did not start; container metadata will come from cgroups only" >&2

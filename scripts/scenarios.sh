@@ -7,6 +7,7 @@
 # as Markdown (test/scenarios/RESULTS.md is such a run).
 set -u
 cd "$(dirname "$0")/.."
+. scripts/node-env.sh || exit 1
 md=""
 [ "${1:-}" = "--markdown" ] && md="${2:?--markdown needs a file}"
 report="$(mktemp "${TMPDIR:-/tmp}/vigil-scenarios-XXXXXX.json")"

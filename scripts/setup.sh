@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Sets up everything Vigil needs on a Debian 12 machine, idempotently: Debian packages for the
-# probe toolchain and the container runtime, npm dependencies, the TypeScript build and the probe.
+# probe toolchain and the container runtime, the pinned Node.js, npm dependencies, the TypeScript
+# build and the probe.
 # Quick when everything is already in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,11 +28,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm ci only when the lock changed since the last install
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: installing npm dependencies" >&2
+# Node.js as pinned in .node-version (fetched from the npm registry the first time), first on PATH
+. scripts/node-env.sh
+
+# npm ci only when the lock changed since the last install, or another Node installed node_modules
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] ||
+  [ "$(cat node_modules/.vigil-node 2>/dev/null)" != "$(node --version)" ]; then
+  echo "setup: installing npm dependencies (Node $(node --version))" >&2
   npm ci --no-audit --no-fund --loglevel=error
   touch node_modules/.package-lock.json
+  node --version >node_modules/.vigil-node
 fi
 
 echo "setup: building TypeScript" >&2

@@ -25,6 +25,7 @@
 #        (the "1-core ev/s" column then reads delivered events/s / quota; 0 when it did not hold).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/node-env.sh
 MODE=${1:-mix}
 shift || true
 RATES=${*:-50000 100000 200000 300000 400000 500000 0}

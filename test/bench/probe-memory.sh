@@ -5,6 +5,7 @@
 #   usage: test/bench/probe-memory.sh [N]     (root; after `make -C native-bridge all bench`)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/node-env.sh
 # the agent runs as deployed (scripts/run-agent.sh, daemonset.yaml); AGENT_NODE_FLAGS= for V8's defaults
 AGENT_NODE_FLAGS=${AGENT_NODE_FLAGS---max-semi-space-size=8}
 N=${1:-100000}

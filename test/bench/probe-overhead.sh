@@ -14,6 +14,7 @@
 #        interleaved base/agent pairs of fork+exec, whose per-pair ratios are printed too.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/node-env.sh
 # the agent runs as deployed (scripts/run-agent.sh, daemonset.yaml); AGENT_NODE_FLAGS= for V8's defaults
 AGENT_NODE_FLAGS=${AGENT_NODE_FLAGS---max-semi-space-size=8}
 REPS=${1:-3}
