@@ -48,9 +48,11 @@ function proc(pid) {
   return { rss: kib("VmRSS"), hwm: kib("VmHWM"), cpu: (Number(f[11]) + Number(f[12])) / 100 };
 }
 
+const children = new Set();
 /** Starts a CLI child and waits for its ready line; resolves with the child and the line's object. */
 function start(args, readyMsg) {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  children.add(child);
   return new Promise((resolve, reject) => {
     createInterface({ input: child.stderr }).on("line", (l) => {
       try {
@@ -350,5 +352,7 @@ try {
   if (parts.includes("collector")) console.log(JSON.stringify(await collector()));
   if (parts.includes("webhook")) console.log(JSON.stringify(await webhook()));
 } finally {
+  // a failed part must not leave its collector or webhook running
+  for (const c of children) c.kill("SIGKILL");
   rmSync(tmp, { recursive: true, force: true });
 }
