@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * The collector's embedded store: SQLite through better-sqlite3 (one file, WAL, real
- * transactions, synchronous calls that keep the ingest path simple). Alerts are stored
+ * The collector's embedded store: SQLite through Node's own `node:sqlite` (one file, WAL, real
+ * transactions, synchronous calls that keep the ingest path simple; no native addon to build per
+ * architecture). Alerts are stored
  * idempotently by ID (`INSERT OR IGNORE` on a UNIQUE column), so a resend never duplicates;
  * every stored alert gets a monotonically increasing `seq`, the order the live tail follows and
  * resumes from. Captures are stored by alert ID the same way. Retention deletes by alert time.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { alertKeys, filterToSql, type AlertKeys } from "./filter.js";
 import { CollectorError } from "./errors.js";
 import { alertToJson, isoFromMs, priorityNumber, type Alert, type AlertFilter } from "../proto/index.js";
@@ -157,6 +158,33 @@ export interface AlertPage {
   more: boolean;
 }
 
+/**
+ * Runs `fn` in one transaction: committed when it returns, rolled back when it throws (the
+ * error goes on to the caller).
+ */
+function inTransaction<T>(db: DatabaseSync, fn: () => T): T {
+  db.exec("BEGIN");
+  try {
+    const r = fn();
+    db.exec("COMMIT");
+    return r;
+  } catch (err) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw err;
+  }
+}
+
+/** A statement whose rows come back as arrays (`[col0, ...]`): for single values and keys. */
+function arrays(st: StatementSync): StatementSync {
+  st.setReturnArrays(true);
+  return st;
+}
+
+/** The first column of a statement's first row (undefined when there is none). */
+function first(st: StatementSync, ...params: (string | number)[]): unknown {
+  return (st.get(...params) as unknown[] | undefined)?.[0];
+}
+
 /** Prepared page statements kept (one per distinct filter shape). */
 const PAGE_STATEMENTS = 64;
 
@@ -168,16 +196,16 @@ export interface AlertStoreOptions {
 
 /** The SQLite alert store. */
 export class AlertStore {
-  readonly db: Database.Database;
-  private readonly stInsert: Database.Statement;
-  private readonly stCapture: Database.Statement;
-  private readonly stSeqOf: Database.Statement;
-  private readonly stMaxSeq: Database.Statement;
-  private readonly stAfter: Database.Statement;
-  private readonly stJson: Database.Statement;
-  private readonly stSize: Database.Statement;
-  private readonly insertTx: (alerts: readonly Alert[]) => InsertResult;
-  private readonly pageStatements = new Map<string, Database.Statement>();
+  readonly db: DatabaseSync;
+  private readonly stInsert: StatementSync;
+  private readonly stCapture: StatementSync;
+  private readonly stSeqOf: StatementSync;
+  private readonly stMaxSeq: StatementSync;
+  private readonly stAfter: StatementSync;
+  private readonly stJson: StatementSync;
+  private readonly stSize: StatementSync;
+  private readonly stCount: StatementSync;
+  private readonly pageStatements = new Map<string, StatementSync>();
 
   constructor(opts: AlertStoreOptions) {
     let file = ":memory:";
@@ -186,16 +214,16 @@ export class AlertStore {
       file = join(opts.dataDir, "vigil.db");
     }
     try {
-      this.db = new Database(file);
-      this.db.pragma("journal_mode = WAL");
+      this.db = new DatabaseSync(file);
+      this.db.exec("PRAGMA journal_mode = WAL");
       // WAL + NORMAL: a committed batch survives a process crash; a power loss may lose the
       // last transactions, which agents then resend (they only delete what was acknowledged
       // after the commit returned).
-      this.db.pragma("synchronous = NORMAL");
+      this.db.exec("PRAGMA synchronous = NORMAL");
       // fewer, larger checkpoints and a bigger page cache: ingest is write-heavy
-      this.db.pragma("wal_autocheckpoint = 8192");
-      this.db.pragma("cache_size = -65536");
-      this.db.pragma("temp_store = MEMORY");
+      this.db.exec("PRAGMA wal_autocheckpoint = 8192");
+      this.db.exec("PRAGMA cache_size = -65536");
+      this.db.exec("PRAGMA temp_store = MEMORY");
       this.db.exec(SCHEMA);
     } catch (err) {
       throw new CollectorError("store_failed", `cannot open the store ${file}`, { cause: err });
@@ -205,14 +233,19 @@ export class AlertStore {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.stCapture = this.db.prepare("INSERT OR IGNORE INTO captures (alert_id, data, event_count, container_id, received_ms) VALUES (?, ?, ?, ?, ?)");
-    this.stSeqOf = this.db.prepare("SELECT seq FROM alerts WHERE id = ?").pluck();
-    this.stMaxSeq = this.db.prepare("SELECT COALESCE(MAX(seq), 0) FROM alerts").pluck();
+    this.stSeqOf = arrays(this.db.prepare("SELECT seq FROM alerts WHERE id = ?"));
+    this.stMaxSeq = arrays(this.db.prepare("SELECT COALESCE(MAX(seq), 0) FROM alerts"));
     this.stAfter = this.db.prepare(
       "SELECT seq, json, namespace, pod, container_id, container_name, image, image_repo FROM alerts WHERE seq > ? ORDER BY seq LIMIT ?",
     );
-    this.stJson = this.db.prepare("SELECT id, json FROM alerts WHERE seq = ?");
-    this.stSize = this.db.prepare("SELECT octet_length(json) FROM alerts WHERE seq = ?").pluck();
-    this.insertTx = this.db.transaction((alerts: readonly Alert[]): InsertResult => {
+    this.stJson = arrays(this.db.prepare("SELECT id, json FROM alerts WHERE seq = ?"));
+    this.stSize = arrays(this.db.prepare("SELECT octet_length(json) FROM alerts WHERE seq = ?"));
+    this.stCount = arrays(this.db.prepare("SELECT COUNT(*) FROM alerts"));
+  }
+
+  /** Stores validated alerts in one transaction; already-stored IDs are skipped. */
+  insert(alerts: readonly Alert[]): InsertResult {
+    return inTransaction(this.db, (): InsertResult => {
       const inserted: StoredAlert[] = [];
       let duplicates = 0;
       const now = Date.now();
@@ -244,11 +277,6 @@ export class AlertStore {
     });
   }
 
-  /** Stores validated alerts in one transaction; already-stored IDs are skipped. */
-  insert(alerts: readonly Alert[]): InsertResult {
-    return this.insertTx(alerts);
-  }
-
   /** Stores a capture; false when one was already stored for that alert. */
   insertCapture(c: StoredCapture): boolean {
     return this.stCapture.run(c.alertId, c.data, c.eventCount, c.containerId, Date.now()).changes > 0;
@@ -257,9 +285,12 @@ export class AlertStore {
   /** A stored capture by alert ID. */
   getCapture(alertId: string): StoredCapture | undefined {
     const r = this.db.prepare("SELECT alert_id, data, event_count, container_id FROM captures WHERE alert_id = ?").get(alertId) as
-      | { alert_id: string; data: Buffer; event_count: number; container_id: string }
+      | { alert_id: string; data: Uint8Array; event_count: number; container_id: string }
       | undefined;
-    return r ? { alertId: r.alert_id, data: r.data, eventCount: r.event_count, containerId: r.container_id } : undefined;
+    if (r === undefined) return undefined;
+    // node:sqlite returns a BLOB as a Uint8Array: the same bytes seen as a Buffer, not copied
+    const data = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+    return { alertId: r.alert_id, data, eventCount: r.event_count, containerId: r.container_id };
   }
 
   /** Whether an alert with this ID is stored (a capture is kept only for a known alert). */
@@ -269,18 +300,17 @@ export class AlertStore {
 
   /** The seq of a stored alert ID (the tail resumes after it). */
   seqOf(id: string): number | undefined {
-    const s = this.stSeqOf.get(id) as number | undefined;
-    return s;
+    return first(this.stSeqOf, id) as number | undefined;
   }
 
   /** The highest seq stored (0 when empty). */
   maxSeq(): number {
-    return this.stMaxSeq.get() as number;
+    return first(this.stMaxSeq) as number;
   }
 
   /** Up to `limit` alerts with seq > `after`, in seq order. */
   after(after: number, limit: number): StoredAlert[] {
-    return (this.stAfter.all(after, limit) as AlertRow[]).map(rowToStored);
+    return (this.stAfter.all(after, limit) as unknown as AlertRow[]).map(rowToStored);
   }
 
   /**
@@ -309,10 +339,10 @@ export class AlertStore {
     let st = this.pageStatements.get(sql);
     if (st === undefined) {
       if (this.pageStatements.size >= PAGE_STATEMENTS) this.pageStatements.clear();
-      st = this.db.prepare(sql).raw();
+      st = arrays(this.db.prepare(sql));
       this.pageStatements.set(sql, st);
     }
-    const keys = st.all(...params, o.limit) as [number, string][];
+    const keys = st.all(...params, o.limit) as unknown as [number, string][];
     const rows: PageRow[] = [];
     let bytes = 0;
     let next: PageCursor | undefined;
@@ -321,17 +351,18 @@ export class AlertStore {
       const [seq, time] = keys[i]!;
       // the size from the record header (octet_length does not read the text), so a row that
       // would pass the bound ends the page without being read
-      const size = this.stSize.get(seq) as number | undefined;
+      const size = first(this.stSize, seq) as number | undefined;
       if (size === undefined) continue;
       if (rows.length > 0 && bytes + size > o.maxBytes) {
         cut = true;
         break;
       }
-      const r = this.stJson.get(seq) as { id: string; json: string } | undefined;
+      const r = this.stJson.get(seq) as [id: string, json: string] | undefined;
       if (r === undefined) continue;
+      const [id, stored] = r;
       // rows stored before the JSON became alertToJson's are converted on the way out
-      const current = r.json.startsWith(`{"id":${JSON.stringify(r.id)},"uuid":`);
-      const json = current ? r.json : JSON.stringify(alertToJson(alertOfJson(r.json)));
+      const current = stored.startsWith(`{"id":${JSON.stringify(id)},"uuid":`);
+      const json = current ? stored : JSON.stringify(alertToJson(alertOfJson(stored)));
       rows.push({ seq, time, json });
       bytes += current ? size : Buffer.byteLength(json);
       next = { seq, time };
@@ -353,26 +384,25 @@ export class AlertStore {
     }
     const order = afterSeq !== undefined ? "seq" : "time, seq";
     const sql = `SELECT seq, json, namespace, pod, container_id, container_name, image, image_repo FROM alerts ${w} ORDER BY ${order} LIMIT ?`;
-    return (this.db.prepare(sql).all(...params, limit) as AlertRow[]).map(rowToStored);
+    return (this.db.prepare(sql).all(...params, limit) as unknown as AlertRow[]).map(rowToStored);
   }
 
   /** Number of stored alerts. */
   count(): number {
-    return this.db.prepare("SELECT COUNT(*) FROM alerts").pluck().get() as number;
+    return first(this.stCount) as number;
   }
 
   /** Deletes alerts (and their captures) older than `maxAgeMs` by alert time; returns how many. */
   applyRetention(maxAgeMs: number, now: number = Date.now()): number {
     const cutoff = isoFromMs(now - maxAgeMs);
-    const tx = this.db.transaction(() => {
+    return inTransaction(this.db, () => {
       this.db.prepare("DELETE FROM captures WHERE alert_id IN (SELECT id FROM alerts WHERE time < ?)").run(cutoff);
       this.db.prepare("DELETE FROM captures WHERE received_ms < ?").run(now - maxAgeMs);
-      return this.db.prepare("DELETE FROM alerts WHERE time < ?").run(cutoff).changes;
+      return Number(this.db.prepare("DELETE FROM alerts WHERE time < ?").run(cutoff).changes);
     });
-    return tx();
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (this.db.isOpen) this.db.close();
   }
 }

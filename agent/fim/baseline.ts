@@ -3,7 +3,7 @@
  * The FIM baseline: the last known SHA-256 of each watched file, keyed by container and path,
  * kept on disk under the state directory so that a restart still knows what files looked like.
  *
- * It lives in an SQLite file (better-sqlite3, as the collector's store), not in the heap: a host
+ * It lives in an SQLite file (node:sqlite, as the collector's store), not in the heap: a host
  * baseline holds tens of thousands of files and is read only when a FIM alert needs a "before",
  * so the agent's memory stays flat whatever the watched trees hold. Changes are kept in a small
  * pending map and written in one transaction per save (every few seconds, or when the map
@@ -13,7 +13,7 @@
  */
 import { mkdir, rename } from "node:fs/promises";
 import { join } from "node:path";
-import Database from "better-sqlite3";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { FimError } from "./errors.js";
 
 /** One known file. */
@@ -34,7 +34,7 @@ export function baselineKey(containerId: string, path: string): string {
 }
 
 interface Row {
-  sha256: Buffer;
+  sha256: Uint8Array;
   size: number;
   mtime_ms: number;
   ino: number;
@@ -44,9 +44,21 @@ function same(a: BaselineEntry, b: BaselineEntry): boolean {
   return a.sha256 === b.sha256 && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
 }
 
+/** Runs `fn` in one transaction: committed when it returns, rolled back when it throws. */
+function inTransaction(db: DatabaseSync, fn: () => void): void {
+  db.exec("BEGIN");
+  try {
+    fn();
+    db.exec("COMMIT");
+  } catch (err) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw err;
+  }
+}
+
 export class Baseline {
-  private db: Database.Database | undefined;
-  private getStmt: Database.Statement<[string], Row> | undefined;
+  private db: DatabaseSync | undefined;
+  private getStmt: StatementSync | undefined;
   /** Changes not yet written: an entry, or null for a deletion. */
   private pending = new Map<string, BaselineEntry | null>();
   private stored = 0;
@@ -71,9 +83,9 @@ export class Baseline {
   get(key: string): BaselineEntry | undefined {
     const p = this.pending.get(key);
     if (p !== undefined) return p ?? undefined;
-    const r = this.getStmt?.get(key);
+    const r = this.getStmt?.get(key) as Row | undefined;
     if (r === undefined) return undefined;
-    return { sha256: r.sha256.toString("hex"), size: r.size, mtimeMs: r.mtime_ms, ino: r.ino };
+    return { sha256: Buffer.from(r.sha256.buffer, r.sha256.byteOffset, r.sha256.byteLength).toString("hex"), size: r.size, mtimeMs: r.mtime_ms, ino: r.ino };
   }
 
   set(key: string, e: BaselineEntry): void {
@@ -117,15 +129,15 @@ export class Baseline {
   }
 
   private open(): void {
-    const db = new Database(this.path);
+    const db = new DatabaseSync(this.path);
     this.db = db;
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
-    db.pragma("cache_size = -2048"); // 2 MiB of pages at most
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA synchronous = NORMAL");
+    db.exec("PRAGMA cache_size = -2048"); // 2 MiB of pages at most
     db.exec(
       "CREATE TABLE IF NOT EXISTS files (key TEXT PRIMARY KEY, sha256 BLOB NOT NULL, size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ino INTEGER NOT NULL) WITHOUT ROWID",
     );
-    this.getStmt = db.prepare<[string], Row>("SELECT sha256, size, mtime_ms, ino FROM files WHERE key = ?");
+    this.getStmt = db.prepare("SELECT sha256, size, mtime_ms, ino FROM files WHERE key = ?");
     this.stored = (db.prepare("SELECT count(*) AS n FROM files").get() as { n: number }).n;
   }
 
@@ -150,12 +162,12 @@ export class Baseline {
         "INSERT INTO files (key, sha256, size, mtime_ms, ino) VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size, mtime_ms = excluded.mtime_ms, ino = excluded.ino",
       );
       const del = db.prepare("DELETE FROM files WHERE key = ?");
-      db.transaction(() => {
+      inTransaction(db, () => {
         for (const [k, e] of batch) {
           if (e === null) del.run(k);
           else put.run(k, Buffer.from(e.sha256, "hex"), e.size, e.mtimeMs, e.ino);
         }
-      })();
+      });
       this.stored = (db.prepare("SELECT count(*) AS n FROM files").get() as { n: number }).n;
     } catch (err) {
       // keep the changes for the next try (newer pending ones win)

@@ -5,12 +5,12 @@
  * and regexes compiled, CIDRs parsed); the predicates allocate nothing for string and number
  * values.
  */
-import RE2 from "re2";
 import type { Modifier, Op } from "../lang/ast.js";
 import { CompileError } from "../errors.js";
 import { FieldType, type FieldValue } from "./fields.js";
 import { compileGlob, compilePathPrefixes } from "./glob.js";
 import { compileIpMatcher } from "./ip.js";
+import { compileRegex } from "./regex.js";
 import { bytesText, numText } from "./text.js";
 
 /** A predicate over a present (non-undefined) value. */
@@ -89,17 +89,6 @@ function byteAt(v: NonNullable<FieldValue>, i: number): number {
 }
 function byteLen(v: NonNullable<FieldValue>): number {
   return typeof v === "string" || v instanceof Uint8Array ? v.length : 0;
-}
-
-/** Builds a regex predicate with RE2, anchored at both ends (full match). */
-export function compileRegex(field: string, pattern: string): (s: string) => boolean {
-  let re: RE2;
-  try {
-    re = new RE2(`^(?:${pattern})$`);
-  } catch (err) {
-    throw new CompileError("BAD_REGEX", `invalid regex '${pattern}' for field '${field}': ${(err as Error).message}`, undefined, { cause: err });
-  }
-  return (s) => re.test(s);
 }
 
 /** Predicate for a string operator and one literal. */

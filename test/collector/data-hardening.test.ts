@@ -394,9 +394,10 @@ describe("a store of near-limit alerts: query and tail stay bounded, catastrophi
     const data = tempDir("vigil-data-hardening-");
     const t0 = performance.now();
     const s = new AlertStore({ dataDir: data });
-    // filled once, by this process alone: no journal needed (the collector reopens it in WAL mode)
-    s.db.pragma("journal_mode = OFF");
-    s.db.pragma("synchronous = OFF");
+    // filled once, by this process alone: the rollback journal in memory, no syncs (the collector
+    // reopens it in WAL mode; node:sqlite's defensive mode refuses journal_mode = OFF)
+    s.db.exec("PRAGMA journal_mode = MEMORY");
+    s.db.exec("PRAGMA synchronous = OFF");
     const value = "x".repeat(FIELD_CHARS);
     for (let b = 0; b < BIG_ALERTS / 20; b++) {
       const batch: Alert[] = [];
@@ -409,7 +410,7 @@ describe("a store of near-limit alerts: query and tail stay bounded, catastrophi
       }
       s.insert(batch);
     }
-    storedBytes = s.db.prepare("SELECT SUM(length(json)) FROM alerts").pluck().get() as number;
+    storedBytes = (s.db.prepare("SELECT SUM(length(json)) AS n FROM alerts").get() as { n: number }).n;
     s.close();
     console.log(`store filled: ${BIG_ALERTS} alerts, ${(storedBytes / 1048576).toFixed(0)} MiB of JSON in ${(performance.now() - t0).toFixed(0)} ms`);
     child = spawnTs("agent/cli/main.ts", ["collector", "--listen", "127.0.0.1:0", "--data", data, "--token", TOKEN, "--retention", "0"], {

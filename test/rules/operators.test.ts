@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from "vitest";
 import { compileExpr, compileExprFast } from "../../rules/compile/compiler.js";
+import { compileRegex } from "../../rules/compile/regex.js";
 import { CompileError } from "../../rules/errors.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import { parseCondition } from "../../rules/lang/parser.js";
@@ -272,6 +273,78 @@ describe("compile errors", () => {
     expect(err).toBeInstanceOf(CompileError);
     expect((err as CompileError).code).toBe(code);
     expect((err as CompileError).pos).toBeDefined();
+  });
+});
+
+describe("regex: RE2 syntax, whole-value match, linear time", () => {
+  it.each([
+    // the whole value must match (Falco's RE2::FullMatch), whichever alternative matches
+    ["a|ab", "ab", true],
+    ["ab|a", "ab", true],
+    ["a|ab", "abc", false],
+    ["", "", true],
+    ["/etc/(cron\\.d|sudoers\\.d)/.*", "/etc/cron.d/x", true],
+    ["/etc/(cron\\.d|sudoers\\.d)/.*", "/etc/cron.daily/x", false],
+    ["(?i)/ETC/SHADOW", "/etc/shadow", true],
+    ["[[:alpha:]]+\\.conf", "Shadow.conf", true],
+    ["\\Q/etc/a.b\\E", "/etc/a.b", true],
+    ["\\Q/etc/a.b\\E", "/etc/axb", false],
+    ["/tmp/\\pL+", "/tmp/ünïcödé", true],
+    ["/tmp/\\d+", "/tmp/123", true],
+    ["(?s).*", "a\nb", true],
+    [".*", "a\nb", false],
+  ])("'%s' on %j → %s", (re, value, want) => {
+    expect(compileRegex("fd.name", re)(value)).toBe(want);
+  });
+
+  it.each([
+    ["(", "missing closing ): `(`"],
+    ["a)", "unexpected ): `a)`"],
+    // a stray ')' must not close an anchoring group and turn the match into "starts with a"
+    ["a)|(b", "unexpected ): `a)|(b`"],
+    ["[a", "missing closing ]: `[a`"],
+    ["*a", "missing argument to repetition operator: `*`"],
+    ["a**", "invalid nested repetition operator: `**`"],
+    ["a{1001}", "invalid repeat count: `{1001}`"],
+    ["(a)\\1", "invalid escape sequence: `\\1`"],
+    ["(?=x)", "invalid or unsupported Perl syntax: `(?=`"],
+    ["(?!x)", "invalid or unsupported Perl syntax: `(?!`"],
+    ["(?<=x)a", "invalid named capture: `(?<=x)a`"],
+    // JavaScript escapes RE2 does not have (node's re2 binding translated them; Falco refuses them)
+    ["\\uABCD", "invalid escape sequence: `\\u`"],
+    ["\\cA", "invalid escape sequence: `\\c`"],
+    ["[z-a]", "invalid character class range: `z-a`"],
+  ])("'%s' is a BAD_REGEX: %s", (re, why) => {
+    let err: unknown;
+    try {
+      compileRegex("fd.name", re);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CompileError);
+    expect((err as CompileError).code).toBe("BAD_REGEX");
+    expect((err as CompileError).message).toBe(`invalid regex '${re}' for field 'fd.name': ${why}`);
+  });
+
+  it("reports a bad pattern in a condition as BAD_REGEX with its position", () => {
+    let err: unknown;
+    try {
+      compileExpr(parseCondition("proc.name = x and fd.name regex 'a)|(b'"));
+    } catch (e) {
+      err = e;
+    }
+    expect((err as CompileError).code).toBe("BAD_REGEX");
+    expect((err as CompileError).pos?.col).toBe(19);
+  });
+
+  it("matches patterns that backtrack catastrophically in linear time", () => {
+    const e = openat("a".repeat(100_000), O.RDONLY, bash);
+    // JavaScript's RegExp takes exponential time on these (minutes for 30 characters)
+    for (const re of ["(a+)+b", "(a|aa)*c", "(a*)*b", "(.*a){20}b"]) {
+      const t0 = performance.now();
+      expect(holds(`fd.name regex '${re}'`, e)).toBe(false);
+      expect(performance.now() - t0).toBeLessThan(2000);
+    }
   });
 });
 
