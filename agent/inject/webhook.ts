@@ -335,7 +335,9 @@ export function webhookManifests(o: WebhookManifestOptions): Record<string, unkn
           spec: {
             serviceAccountName: o.service,
             automountServiceAccountToken: false,
-            securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } },
+            // fsGroup: the TLS Secret's files (mode 0440) are owned by root and this group; without
+            // it they are root's alone and the webhook (uid 65532) cannot read its key
+            securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: "RuntimeDefault" } },
             topologySpreadConstraints: [
               { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: labels } },
             ],

@@ -328,6 +328,13 @@ describe("vigil webhook --print-config", () => {
       };
     };
     expect(dep.spec.template.spec.automountServiceAccountToken).toBe(false);
+    // the TLS Secret's files are 0440 root:<fsGroup>: without the fsGroup, uid 65532 cannot read its key
+    const podSpec = dep.spec.template.spec as unknown as {
+      securityContext: { runAsUser: number; fsGroup?: number };
+      volumes: { secret: { defaultMode: number } }[];
+    };
+    expect(podSpec.volumes[0]?.secret.defaultMode).toBe(0o440);
+    expect(podSpec.securityContext.fsGroup).toBe(65532);
     expect(dep.spec.template.spec.containers[0]?.securityContext.capabilities.drop).toEqual(["ALL"]);
     expect(dep.spec.template.spec.containers[0]?.securityContext.readOnlyRootFilesystem).toBe(true);
   });
