@@ -144,7 +144,7 @@ describe("agent least privilege", () => {
   it("drops every capability and adds exactly the ones it needs, each with a reason in deploy/base/agent.yaml", () => {
     expect(sc.capabilities?.drop).toEqual(["ALL"]);
     const added = [...(sc.capabilities?.add ?? [])].sort();
-    expect(added).toEqual(["BPF", "DAC_READ_SEARCH", "PERFMON", "SYS_PTRACE", "SYS_RESOURCE"]);
+    expect(added).toEqual(["BPF", "DAC_READ_SEARCH", "PERFMON", "SYS_PTRACE"]);
     expect(added).not.toContain("SYS_ADMIN");
     // kustomize drops comments: the reasons live in the source, a comment line right above each
     const lines = agentSource.split("\n");
