@@ -194,6 +194,14 @@ export class Kubelet {
     throw new Error(`container ${id} did not exit within ${ms} ms`);
   }
 
+  /** Stops and removes one pod (its containers go with the sandbox), e.g. to free its host ports. */
+  async remove(pod: RunningPod): Promise<void> {
+    const i = this.pods.indexOf(pod.id);
+    if (i >= 0) this.pods.splice(i, 1);
+    await this.rpc.unary(RS, "StopPodSandbox", { podSandboxId: pod.id }, { timeoutMs: 60_000 });
+    await this.rpc.unary(RS, "RemovePodSandbox", { podSandboxId: pod.id }, { timeoutMs: 60_000 });
+  }
+
   /** Stops and removes every pod this kubelet ran. */
   async removeAll(): Promise<void> {
     for (const id of this.pods.splice(0)) {
