@@ -104,7 +104,10 @@ done < <(find "$deps" -name '*.node' -type f -print0)
 # a package that compiles itself at install time would be broken here (its install script did not run)
 while IFS= read -r -d '' gyp; do
   pkgdir="$(dirname "$gyp")"
-  if [ -z "$(find "$pkgdir" -name '*.node' -type f -print -quit)" ]; then
+  # its build for the platform: in the package, or in the @NAME/NAME-linux-<arch> package that
+  # npm installs for the platform (prebuildify's platform packages)
+  prebuilt="$(dirname "$pkgdir")/@$(basename "$pkgdir")"
+  if [ -z "$(find "$pkgdir" "$prebuilt" -name '*.node' -type f -print -quit 2>/dev/null)" ]; then
     echo "image-rootfs: ${pkgdir#"$deps"/} is a native addon with no build for $arch" >&2
     exit 1
   fi

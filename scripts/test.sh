@@ -13,6 +13,11 @@ npm run --silent lint
 if [ "$#" -gt 0 ]; then exec npx vitest run "$@"; fi
 # The attack tests assert /healthz latency and peak RSS under load: they run after the rest, one
 # file at a time, so the other test files' work on the two cores does not count against them.
-QUIET=(test/load test/collector/transport-hardening.test.ts test/collector/data-hardening.test.ts)
-npx vitest run --exclude 'test/load/**' --exclude 'test/collector/transport-hardening.test.ts' --exclude 'test/collector/data-hardening.test.ts'
-exec npx vitest run --no-file-parallelism "${QUIET[@]}"
+# The image tests run the shipped image on containerd as the manifests run it (its pods share the
+# host's network: ports 9376 and 9377), so they too run alone, on an image built once here.
+QUIET=(test/load test/collector/transport-hardening.test.ts test/collector/data-hardening.test.ts test/image)
+npx vitest run --exclude 'test/load/**' --exclude 'test/collector/transport-hardening.test.ts' --exclude 'test/collector/data-hardening.test.ts' --exclude 'test/image/**'
+image_dir="$(mktemp -d /tmp/vigil-test-image.XXXXXX)"
+trap 'rm -rf "$image_dir"' EXIT
+./scripts/build-image.sh "$image_dir/vigil.tar"
+VIGIL_TEST_IMAGE_TAR="$image_dir/vigil.tar" npx vitest run --no-file-parallelism "${QUIET[@]}"

@@ -243,6 +243,7 @@ export class Kubelet {
     const mounts = (c.volumeMounts ?? []).map((m) => {
       const v = volumes.get(m.name);
       if (!v) throw new Error(`${c.name}: volume ${m.name} is not declared`);
+      if (m.mountPropagation === "HostToContainer" || m.mountPropagation === "Bidirectional") ensureSharedMount(v.hostPath);
       const propagation =
         m.mountPropagation === "HostToContainer"
           ? "PROPAGATION_HOST_TO_CONTAINER"
@@ -396,6 +397,23 @@ export class Kubelet {
     }
     return out;
   }
+}
+
+/**
+ * A Kubernetes node's mounts are shared (systemd makes `/` shared at boot), which HostToContainer
+ * propagation needs: containerd refuses it from a private mount. A test machine may boot with a
+ * private root; make the mount holding `path` shared, as the node's init would have.
+ */
+function ensureSharedMount(path: string): void {
+  let best: { point: string; tags: string } | undefined;
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const f = line.split(" ");
+    const point = f[4];
+    if (point === undefined) continue;
+    const under = point === "/" || path === point || path.startsWith(`${point}/`);
+    if (under && (best === undefined || point.length >= best.point.length)) best = { point, tags: f.slice(6, f.indexOf("-")).join(" ") };
+  }
+  if (best && !/\b(shared|master):/.test(best.tags)) execFileSync("mount", ["--make-shared", best.point]);
 }
 
 function seccompOf(p: unknown): { profileType: string; localhostRef?: string } {

@@ -1,0 +1,465 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The shipped image, built by scripts/build-image.sh exactly as a user builds it (both
+ * platforms, offline), then:
+ *  - its layout: one tag (package.json's version) over linux/amd64 and linux/arm64, OCI labels,
+ *    the image config the Dockerfile also writes, each platform's binaries built for it, no
+ *    compilers, package managers or development dependencies, and a size kept small;
+ *  - the arm64 image runs (`vigil --version`, a rules check) under qemu-user, on its own node,
+ *    libraries and JavaScript;
+ *  - the amd64 image runs on containerd as the manifests run it: daemonset.yaml's collector
+ *    Deployment and agent DaemonSet pods, translated by a small kubelet (test/helpers/kubelet.ts:
+ *    securityContext, capabilities, hostPID, mounts, read-only root, env, volumes); the agent
+ *    attaches its probe, `cat /etc/shadow` on the host raises *Read Shadow File*, and the alert is
+ *    in the collector.
+ * VIGIL_TEST_IMAGE_TAR names an archive built beforehand (skips the build).
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
+import { REPO_ROOT } from "../helpers/agent.js";
+import { containersAvailable, ctr, prepareRuntime, TEST_CONTAINERD_DIR } from "../helpers/containers.js";
+import { Kubelet, type PodObject, type RunningPod } from "../helpers/kubelet.js";
+
+const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as {
+  version: string;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
+const IMAGE = `ghcr.io/vigil-security/vigil:${pkg.version}`;
+/** Compressed size per platform we keep the image under (BENCHMARKS.md/README state the figure). */
+const MAX_COMPRESSED_BYTES = 100 * 1024 * 1024;
+const EM = { x86_64: 62, aarch64: 183, bpf: 247 } as const;
+
+interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  platform?: { architecture: string; os: string; variant?: string };
+  annotations?: Record<string, string>;
+}
+interface Platform {
+  arch: string;
+  manifest: { layers: Descriptor[]; annotations?: Record<string, string> };
+  config: {
+    architecture: string;
+    os: string;
+    config: { User?: string; Entrypoint?: string[]; Cmd?: string[]; WorkingDir?: string; Env?: string[]; Labels?: Record<string, string> };
+  };
+  rootfs: string;
+  compressed: number;
+}
+
+const work = mkdtempSync(join(tmpdir(), "vigil-image-test-"));
+let tarPath = "";
+let indexDesc: Descriptor;
+const platforms = new Map<string, Platform>();
+
+function blob(layout: string, digest: string): Buffer {
+  return readFileSync(join(layout, "blobs", "sha256", digest.replace(/^sha256:/, "")));
+}
+
+function elfMachine(file: string): number {
+  const b = readFileSync(file).subarray(0, 20);
+  if (b.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${file} is not an ELF file`);
+  return b.readUInt16LE(18);
+}
+
+function walk(dir: string, out: string[] = [], base = dir): string[] {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) walk(p, out, base);
+    else out.push(p.slice(base.length));
+  }
+  return out;
+}
+
+beforeAll(() => {
+  tarPath = process.env["VIGIL_TEST_IMAGE_TAR"] ?? join(work, "vigil.tar");
+  if (!process.env["VIGIL_TEST_IMAGE_TAR"]) {
+    execFileSync(join(REPO_ROOT, "scripts", "build-image.sh"), [tarPath], { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "pipe"], timeout: 20 * 60_000 });
+  }
+  const layout = join(work, "layout");
+  mkdirSync(layout);
+  execFileSync("tar", ["-xf", tarPath, "-C", layout]);
+  const top = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as { manifests: Descriptor[] };
+  expect(top.manifests).toHaveLength(1);
+  indexDesc = top.manifests[0] as Descriptor;
+  const index = JSON.parse(blob(layout, indexDesc.digest).toString()) as { manifests: Descriptor[] };
+  for (const m of index.manifests) {
+    const arch = m.platform?.architecture ?? "?";
+    const manifest = JSON.parse(blob(layout, m.digest).toString()) as Platform["manifest"] & { config: Descriptor };
+    const config = JSON.parse(blob(layout, manifest.config.digest).toString()) as Platform["config"];
+    const rootfs = join(work, `rootfs-${arch}`);
+    mkdirSync(rootfs);
+    for (const l of manifest.layers) execFileSync("tar", ["-xzf", join(layout, "blobs", "sha256", l.digest.slice(7)), "-C", rootfs]);
+    platforms.set(arch, { arch, manifest, config, rootfs, compressed: manifest.layers.reduce((s, l) => s + l.size, 0) });
+  }
+}, 25 * 60_000);
+
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("the image archive", () => {
+  it("is one tag, package.json's version, over linux/amd64 and linux/arm64", () => {
+    expect(indexDesc.mediaType).toBe("application/vnd.oci.image.index.v1+json");
+    expect(indexDesc.annotations?.["io.containerd.image.name"]).toBe(IMAGE);
+    expect(indexDesc.annotations?.["org.opencontainers.image.ref.name"]).toBe(pkg.version);
+    expect([...platforms.keys()].sort()).toEqual(["amd64", "arm64"]);
+    for (const p of platforms.values()) {
+      expect(p.config.os).toBe("linux");
+      expect(p.config.architecture).toBe(p.arch);
+    }
+  });
+
+  it("carries the OCI labels: source, version, revision", () => {
+    const head = execFileSync("git", ["rev-parse", "HEAD"], { cwd: REPO_ROOT, encoding: "utf8" }).trim();
+    for (const p of platforms.values()) {
+      const l = p.config.config.Labels ?? {};
+      expect(l["org.opencontainers.image.version"]).toBe(pkg.version);
+      expect(l["org.opencontainers.image.source"]).toMatch(/^https:\/\/github\.com\//);
+      expect(l["org.opencontainers.image.revision"]?.replace(/-dirty$/, "")).toBe(head);
+      expect(p.manifest.annotations?.["org.opencontainers.image.version"]).toBe(pkg.version);
+    }
+  });
+
+  it("has the image config the Dockerfile writes (user, entrypoint, workdir, env, labels, version)", () => {
+    const df = readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8").replace(/\\\n\s*/g, " ");
+    const final = df.slice(df.lastIndexOf("FROM scratch"));
+    const line = (kw: string) => new RegExp(`^${kw} (.+)$`, "m").exec(final)?.[1]?.trim();
+    const cfg = (platforms.get("amd64") as Platform).config.config;
+    expect(line("USER")).toBe(cfg.User);
+    expect(JSON.parse(line("ENTRYPOINT") ?? "null")).toEqual(cfg.Entrypoint);
+    expect(JSON.parse(line("CMD") ?? "null")).toEqual(cfg.Cmd);
+    expect(line("WORKDIR")).toBe(cfg.WorkingDir);
+    const env = Object.fromEntries([...(line("ENV") ?? "").matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+    expect(cfg.Env?.map((e) => e.split("=")[0]).sort()).toEqual(Object.keys(env).sort());
+    for (const e of cfg.Env ?? []) expect(env[e.slice(0, e.indexOf("="))]).toBe(e.slice(e.indexOf("=") + 1));
+    expect(/^ARG VERSION=(\S+)$/m.exec(final)?.[1]).toBe(pkg.version);
+    const labels = [...(line("LABEL") ?? "").matchAll(/([\w.]+)="([^"]*)"/g)].map((m) => m[1]);
+    for (const k of labels) expect(cfg.Labels, k).toHaveProperty([k as string]);
+    // the non-root default user exists in the image
+    const passwd = readFileSync(join((platforms.get("amd64") as Platform).rootfs, "etc", "passwd"), "utf8");
+    expect(passwd).toMatch(new RegExp(`^vigil:x:${cfg.User?.split(":")[0]}:`, "m"));
+  });
+
+  it("holds, for each platform, node, vigil-probe, vigil-trace and the C runtime built for it, and the eBPF object", () => {
+    for (const p of platforms.values()) {
+      const em = p.arch === "amd64" ? EM.x86_64 : EM.aarch64;
+      const r = p.rootfs;
+      expect(elfMachine(join(r, "usr/local/bin/node")), `${p.arch} node`).toBe(em);
+      expect(elfMachine(join(r, "opt/vigil/native-bridge/build/vigil-probe")), `${p.arch} vigil-probe`).toBe(em);
+      expect(elfMachine(join(r, "opt/vigil/native-bridge/build/vigil-trace")), `${p.arch} vigil-trace`).toBe(em);
+      expect(elfMachine(join(r, "opt/vigil/native-bridge/build/probe.bpf.o")), `${p.arch} probe.bpf.o`).toBe(EM.bpf);
+      const triplet = p.arch === "amd64" ? "x86_64-linux-gnu" : "aarch64-linux-gnu";
+      expect(elfMachine(join(r, "lib", triplet, "libc.so.6"))).toBe(em);
+      expect(readFileSync(join(r, "usr/local/bin/vigil"), "utf8")).toMatch(/^#!\/usr\/local\/bin\/node\n/);
+      expect(statSync(join(r, "usr/local/bin/vigil")).mode & 0o111).not.toBe(0);
+      expect(existsSync(join(r, "opt/vigil/dist/agent/cli/main.js"))).toBe(true);
+      expect(existsSync(join(r, "opt/vigil/rules/files/30-ttp.yaml"))).toBe(true);
+      expect(existsSync(join(r, "opt/vigil/proto/vigil/collector.proto"))).toBe(true);
+    }
+  });
+
+  it("has no compilers, shells, package managers, caches or development dependencies, and stays small", () => {
+    for (const p of platforms.values()) {
+      const files = walk(p.rootfs);
+      const names = new Set(files.map((f) => f.slice(f.lastIndexOf("/") + 1)));
+      for (const tool of ["gcc", "cc", "g++", "clang", "make", "npm", "npx", "sh", "bash", "busybox", "apt", "dpkg"]) {
+        expect(names.has(tool), `${p.arch}: ${tool} in the image`).toBe(false);
+      }
+      expect(files.filter((f) => f.endsWith(".a") || f.includes("/.npm/") || f.includes("/node-gyp/") || f.startsWith("/usr/share/"))).toEqual([]);
+      // nothing package-lock.json marks as a development package (what only the tests and the build use)
+      const lock = JSON.parse(readFileSync(join(REPO_ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { dev?: boolean }> };
+      const devOnly = Object.entries(lock.packages).filter(([path, e]) => path.startsWith("node_modules/") && e.dev === true);
+      expect(devOnly.length).toBeGreaterThan(0);
+      for (const [path] of devOnly) expect(existsSync(join(p.rootfs, "opt/vigil", path)), `${p.arch}: development package ${path} in the image`).toBe(false);
+      const modules = new Set(
+        readdirSync(join(p.rootfs, "opt/vigil/node_modules")).flatMap((d) =>
+          d.startsWith("@") ? readdirSync(join(p.rootfs, "opt/vigil/node_modules", d)).map((s) => `${d}/${s}`) : [d],
+        ),
+      );
+      for (const dep of Object.keys(pkg.dependencies)) expect(modules.has(dep), `${p.arch}: dependency ${dep} missing`).toBe(true);
+      console.log(`image linux/${p.arch}: ${(p.compressed / 1024 / 1024).toFixed(1)} MiB compressed, ${p.manifest.layers.length} layers`);
+      expect(p.compressed).toBeLessThan(MAX_COMPRESSED_BYTES);
+    }
+  });
+});
+
+const qemu = ["/usr/bin/qemu-aarch64-static", "/usr/bin/qemu-aarch64"].find((q) => existsSync(q));
+
+describe("the arm64 image", () => {
+  it("runs its own node, libraries and JavaScript under qemu-user: vigil --version, vigil rules check", () => {
+    expect(qemu, "qemu-user-static is installed by scripts/setup.sh").toBeDefined();
+    const r = (platforms.get("arm64") as Platform).rootfs;
+    const run = (args: string[]) =>
+      spawnSync(qemu as string, ["-L", r, join(r, "usr/local/bin/node"), join(r, "opt/vigil/dist/agent/cli/main.js"), ...args], {
+        encoding: "utf8",
+        timeout: 180_000,
+        env: { PATH: "/usr/bin:/bin", NODE_ENV: "production" },
+      });
+    const v = run(["--version"]);
+    expect(v.stderr).toBe("");
+    expect(v.stdout.trim()).toBe(pkg.version);
+    const files = readdirSync(join(r, "opt/vigil/rules/files")).map((f) => join(r, "opt/vigil/rules/files", f));
+    const check = run(["rules", "check", ...files]);
+    expect(check.status, check.stderr).toBe(0);
+  }, 240_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The amd64 image as daemonset.yaml runs it
+
+interface Doc {
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  data?: Record<string, string>;
+  spec?: { template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: IPodSpec } };
+}
+
+function manifest(): Doc[] {
+  return parseAllDocuments(readFileSync(join(REPO_ROOT, "daemonset.yaml"), "utf8"))
+    .map((d) => d.toJS() as Doc | null)
+    .filter((d): d is Doc => d !== null);
+}
+
+/** The pod a workload object's template makes, named as its controller would name it. */
+function podOf(d: Doc, suffix: string): PodObject {
+  const t = d.spec?.template;
+  if (!t) throw new Error(`${d.kind}/${d.metadata.name} has no pod template`);
+  return {
+    name: `${d.metadata.name}-${suffix}`,
+    namespace: d.metadata.namespace ?? "default",
+    labels: t.metadata?.labels ?? {},
+    annotations: t.metadata?.annotations ?? {},
+    spec: t.spec,
+  };
+}
+
+/** Secret data a cluster operator creates before applying (README): the token and TLS material. */
+function secretsFor(docs: Doc[], dir: string): Record<string, Record<string, string>> {
+  const token = randomBytes(32).toString("hex");
+  const names = new Set<string>();
+  for (const d of docs) {
+    for (const v of d.spec?.template?.spec.volumes ?? []) if (v.secret?.secretName) names.add(v.secret.secretName);
+    for (const v of d.spec?.template?.spec.volumes ?? []) for (const s of v.projected?.sources ?? []) if (s.secret?.name) names.add(s.secret.name);
+  }
+  // one CA and one server certificate for the collector's Service names (what cert-manager or the
+  // README's openssl lines make)
+  const ca = join(dir, "ca");
+  mkdirSync(ca, { recursive: true });
+  const ossl = (args: string[]) => execFileSync("openssl", args, { cwd: ca, stdio: "ignore" });
+  ossl([
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=vigil-test-ca",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+  ]);
+  ossl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=vigil-collector", "-keyout", "tls.key", "-out", "tls.csr"]);
+  writeFileSync(
+    join(ca, "ext"),
+    "subjectAltName=DNS:vigil-collector,DNS:vigil-collector.vigil,DNS:vigil-collector.vigil.svc,DNS:vigil-collector.vigil.svc.cluster.local,DNS:localhost,IP:127.0.0.1\n",
+  );
+  ossl(["x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext", "-out", "tls.crt"]);
+  const tls = {
+    "tls.crt": readFileSync(join(ca, "tls.crt"), "utf8"),
+    "tls.key": readFileSync(join(ca, "tls.key"), "utf8"),
+    "ca.crt": readFileSync(join(ca, "ca.crt"), "utf8"),
+  };
+  const out: Record<string, Record<string, string>> = {};
+  for (const n of names) out[n] = { token, ...tls };
+  return out;
+}
+
+function get(url: string, token?: string, ca?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const u = new URL(url);
+    const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(
+      u,
+      {
+        method: "GET",
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        timeout: 5000,
+        ...(ca ? { ca, servername: "vigil-collector.vigil.svc" } : {}),
+      },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => {
+          body += c;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("error", () => resolve({ status: 0, body: "" }));
+    req.on("timeout", () => req.destroy());
+    req.end();
+  });
+}
+
+async function poll(what: string, fn: () => Promise<boolean>, ms: number, diag: () => string): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what} within ${ms} ms\n${diag()}`);
+}
+
+/** /proc/<pid>/status of a CRI container's init process. */
+function procStatus(sock: string, containerId: string): Record<string, string> {
+  const line = ctr(sock, "k8s.io", ["tasks", "ls"])
+    .split("\n")
+    .find((l) => l.startsWith(containerId));
+  const pid = line?.trim().split(/\s+/)[1];
+  if (!pid) throw new Error(`container ${containerId} has no task`);
+  return Object.fromEntries(
+    readFileSync(`/proc/${pid}/status`, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]),
+  );
+}
+
+function capsOf(hex: string): number[] {
+  const v = BigInt(`0x${hex}`);
+  const out: number[] = [];
+  for (let i = 0; i < 64; i++) if ((v >> BigInt(i)) & 1n) out.push(i);
+  return out;
+}
+
+const CAP = { DAC_READ_SEARCH: 2, SYS_PTRACE: 19, PERFMON: 38, BPF: 39 } as const;
+
+describe.skipIf(!containersAvailable())("the image on containerd, as daemonset.yaml runs it", () => {
+  let sock = "";
+  let kubelet: Kubelet;
+  let collector: RunningPod;
+  let agent: RunningPod;
+  let secrets: Record<string, Record<string, string>>;
+  const docs = manifest();
+  const kdir = join(work, "kubelet");
+
+  beforeAll(async () => {
+    ({ sock } = prepareRuntime());
+    ctr(sock, "k8s.io", ["images", "import", "--all-platforms", tarPath], 300_000);
+    mkdirSync(kdir, { recursive: true });
+    secrets = secretsFor(docs, kdir);
+    const configMaps: Record<string, Record<string, string>> = {};
+    for (const d of docs) if (d.kind === "ConfigMap" && d.data) configMaps[d.metadata.name] = d.data;
+    const volumes: Record<string, string> = {};
+    for (const d of docs) if (d.kind === "PersistentVolumeClaim") volumes[d.metadata.name] = join(kdir, "pv", d.metadata.name);
+    kubelet = new Kubelet(sock, {
+      nodeName: "vigil-e2e-node",
+      configMaps,
+      secrets,
+      volumes,
+      // the Service: pods share the node's network here, so its name leads to the node
+      // the node's containerd is the test's
+      hostPaths: { "/run/containerd/containerd.sock": `${TEST_CONTAINERD_DIR}/containerd.sock` },
+      hosts: { "vigil-collector.vigil.svc": "127.0.0.1", "vigil-collector.vigil.svc.cluster.local": "127.0.0.1" },
+      dir: kdir,
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    await kubelet?.removeAll();
+    kubelet?.close();
+  }, 120_000);
+
+  const find = (kind: string, name: string): Doc => {
+    const d = docs.find((x) => x.kind === kind && x.metadata.name === name);
+    if (!d) throw new Error(`daemonset.yaml has no ${kind}/${name}`);
+    return d;
+  };
+  const token = () => Object.values(secrets).find((s) => s["token"])?.["token"] ?? "";
+  const collectorUrl = () => {
+    const args = find("Deployment", "vigil-collector").spec?.template?.spec.containers[0]?.args ?? [];
+    return args.some((a) => a.startsWith("--tls")) ? "https://127.0.0.1:9377" : "http://127.0.0.1:9377";
+  };
+  const ca = () => Object.values(secrets)[0]?.["ca.crt"];
+
+  it("the collector Deployment's pod starts from the image and answers /healthz", async () => {
+    collector = await kubelet.run(podOf(find("Deployment", "vigil-collector"), "e2e"));
+    await poll(
+      "the collector answers /healthz",
+      async () => (await get(`${collectorUrl()}/healthz`, undefined, ca())).status === 200,
+      60_000,
+      () => kubelet.logs(collector, "collector"),
+    );
+    const st = procStatus(sock, collector.containers["collector"] as string);
+    // non-root, no capabilities, no privilege escalation, the runtime's seccomp filter
+    expect(st["Uid"]?.split(/\s+/)[0]).toBe("65532");
+    expect(capsOf(st["CapEff"] as string)).toEqual([]);
+    expect(st["NoNewPrivs"]).toBe("1");
+    expect(st["Seccomp"]).toBe("2");
+  }, 120_000);
+
+  it("the agent DaemonSet's pod attaches the probe with only the listed capabilities", async () => {
+    agent = await kubelet.run(podOf(find("DaemonSet", "vigil-agent"), "e2e"));
+    await poll(
+      "the agent reports ready on /readyz",
+      async () => (await get("http://127.0.0.1:9376/readyz")).status === 200,
+      120_000,
+      () => kubelet.logs(agent, "agent"),
+    );
+    const st = procStatus(sock, agent.containers["agent"] as string);
+    expect(st["Uid"]?.split(/\s+/)[0]).toBe("0");
+    expect(capsOf(st["CapEff"] as string)).toEqual(Object.values(CAP).sort((a, b) => a - b));
+    expect(st["NoNewPrivs"]).toBe("1");
+    expect(st["Seccomp"]).toBe("0");
+    // the root filesystem is read-only
+    const pid = ctr(sock, "k8s.io", ["tasks", "ls"])
+      .split("\n")
+      .find((l) => l.startsWith(agent.containers["agent"] as string))
+      ?.trim()
+      .split(/\s+/)[1];
+    const root = readFileSync(`/proc/${pid}/mountinfo`, "utf8")
+      .split("\n")
+      .find((l) => l.split(" ")[4] === "/");
+    expect(root?.split(" ")[5]?.split(",")).toContain("ro");
+  }, 180_000);
+
+  it("`cat /etc/shadow` on the host is alerted and the alert reaches the collector", async () => {
+    const r = spawnSync("cat", ["/etc/shadow"], { stdio: "ignore" });
+    expect(r.status).toBe(0);
+    let found = "";
+    await poll(
+      "a Read Shadow File alert in the collector",
+      async () => {
+        const q = await get(`${collectorUrl()}/api/v1/alerts?rule=${encodeURIComponent("Read Shadow File")}`, token(), ca());
+        found =
+          q.body
+            .split("\n")
+            .filter(Boolean)
+            .find((l) => l.includes("/etc/shadow") && l.includes('"cat"')) ?? "";
+        return found !== "";
+      },
+      60_000,
+      () => `agent log:\n${kubelet.logs(agent, "agent").slice(-4000)}\ncollector log:\n${kubelet.logs(collector, "collector").slice(-2000)}`,
+    );
+    const alert = JSON.parse(found) as { rule: string; hostname: string; output_fields: Record<string, unknown> };
+    expect(alert.rule).toBe("Read Shadow File");
+    // the node name from the downward API, as the manifest's env says
+    expect(alert.hostname).toBe("vigil-e2e-node");
+    expect(alert.output_fields["fd.name"]).toBe("/etc/shadow");
+  }, 120_000);
+});
