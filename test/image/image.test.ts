@@ -16,24 +16,37 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseAllDocuments } from "yaml";
-import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import { REPO_ROOT } from "../helpers/agent.js";
-import { containersAvailable, ctr, prepareRuntime, TEST_CONTAINERD_DIR } from "../helpers/containers.js";
-import { Kubelet, type PodObject, type RunningPod } from "../helpers/kubelet.js";
+import { containersAvailable, prepareRuntime, TEST_CONTAINERD_DIR } from "../helpers/containers.js";
+import {
+  capsOf,
+  containerPid,
+  daemonsetDocs,
+  findDoc,
+  httpRequestText,
+  importVigilImage,
+  makeTestTls,
+  podOf,
+  poll,
+  procStatus,
+  rootIsReadOnly,
+  secretNames,
+  serviceNames,
+  type TestTls,
+  VIGIL_IMAGE,
+  vigilImageTar,
+} from "../helpers/image-pods.js";
+import { Kubelet, type RunningPod } from "../helpers/kubelet.js";
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as {
   version: string;
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
 };
-const IMAGE = `ghcr.io/vigil-security/vigil:${pkg.version}`;
 /** Compressed size per platform we keep the image under (BENCHMARKS.md/README state the figure). */
 const MAX_COMPRESSED_BYTES = 100 * 1024 * 1024;
 const EM = { x86_64: 62, aarch64: 183, bpf: 247 } as const;
@@ -82,10 +95,7 @@ function walk(dir: string, out: string[] = [], base = dir): string[] {
 }
 
 beforeAll(() => {
-  tarPath = process.env["VIGIL_TEST_IMAGE_TAR"] ?? join(work, "vigil.tar");
-  if (!process.env["VIGIL_TEST_IMAGE_TAR"]) {
-    execFileSync(join(REPO_ROOT, "scripts", "build-image.sh"), [tarPath], { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "pipe"], timeout: 20 * 60_000 });
-  }
+  tarPath = vigilImageTar(work, "amd64,arm64");
   const layout = join(work, "layout");
   mkdirSync(layout);
   execFileSync("tar", ["-xf", tarPath, "-C", layout]);
@@ -111,7 +121,7 @@ afterAll(() => {
 describe("the image archive", () => {
   it("is one tag, package.json's version, over linux/amd64 and linux/arm64", () => {
     expect(indexDesc.mediaType).toBe("application/vnd.oci.image.index.v1+json");
-    expect(indexDesc.annotations?.["io.containerd.image.name"]).toBe(IMAGE);
+    expect(indexDesc.annotations?.["io.containerd.image.name"]).toBe(VIGIL_IMAGE);
     expect(indexDesc.annotations?.["org.opencontainers.image.ref.name"]).toBe(pkg.version);
     expect([...platforms.keys()].sort()).toEqual(["amd64", "arm64"]);
     for (const p of platforms.values()) {
@@ -218,135 +228,6 @@ describe("the arm64 image", () => {
 // ---------------------------------------------------------------------------------------------
 // The amd64 image as daemonset.yaml runs it
 
-interface Doc {
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  data?: Record<string, string>;
-  spec?: { template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: IPodSpec } };
-}
-
-function manifest(): Doc[] {
-  return parseAllDocuments(readFileSync(join(REPO_ROOT, "daemonset.yaml"), "utf8"))
-    .map((d) => d.toJS() as Doc | null)
-    .filter((d): d is Doc => d !== null);
-}
-
-/** The pod a workload object's template makes, named as its controller would name it. */
-function podOf(d: Doc, suffix: string): PodObject {
-  const t = d.spec?.template;
-  if (!t) throw new Error(`${d.kind}/${d.metadata.name} has no pod template`);
-  return {
-    name: `${d.metadata.name}-${suffix}`,
-    namespace: d.metadata.namespace ?? "default",
-    labels: t.metadata?.labels ?? {},
-    annotations: t.metadata?.annotations ?? {},
-    spec: t.spec,
-  };
-}
-
-/** Secret data a cluster operator creates before applying (README): the token and TLS material. */
-function secretsFor(docs: Doc[], dir: string): Record<string, Record<string, string>> {
-  const token = randomBytes(32).toString("hex");
-  const names = new Set<string>();
-  for (const d of docs) {
-    for (const v of d.spec?.template?.spec.volumes ?? []) if (v.secret?.secretName) names.add(v.secret.secretName);
-    for (const v of d.spec?.template?.spec.volumes ?? []) for (const s of v.projected?.sources ?? []) if (s.secret?.name) names.add(s.secret.name);
-  }
-  // one CA and one server certificate for the collector's Service names (what cert-manager or the
-  // README's openssl lines make)
-  const ca = join(dir, "ca");
-  mkdirSync(ca, { recursive: true });
-  const ossl = (args: string[]) => execFileSync("openssl", args, { cwd: ca, stdio: "ignore" });
-  ossl([
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=vigil-test-ca",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-  ]);
-  ossl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=vigil-collector", "-keyout", "tls.key", "-out", "tls.csr"]);
-  writeFileSync(
-    join(ca, "ext"),
-    "subjectAltName=DNS:vigil-collector,DNS:vigil-collector.vigil,DNS:vigil-collector.vigil.svc,DNS:vigil-collector.vigil.svc.cluster.local,DNS:localhost,IP:127.0.0.1\n",
-  );
-  ossl(["x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext", "-out", "tls.crt"]);
-  const tls = {
-    "tls.crt": readFileSync(join(ca, "tls.crt"), "utf8"),
-    "tls.key": readFileSync(join(ca, "tls.key"), "utf8"),
-    "ca.crt": readFileSync(join(ca, "ca.crt"), "utf8"),
-  };
-  const out: Record<string, Record<string, string>> = {};
-  for (const n of names) out[n] = { token, ...tls };
-  return out;
-}
-
-function get(url: string, token?: string, ca?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const u = new URL(url);
-    const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(
-      u,
-      {
-        method: "GET",
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-        timeout: 5000,
-        ...(ca ? { ca, servername: "vigil-collector.vigil.svc" } : {}),
-      },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => {
-          body += c;
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("error", () => resolve({ status: 0, body: "" }));
-    req.on("timeout", () => req.destroy());
-    req.end();
-  });
-}
-
-async function poll(what: string, fn: () => Promise<boolean>, ms: number, diag: () => string): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${what} within ${ms} ms\n${diag()}`);
-}
-
-/** /proc/<pid>/status of a CRI container's init process. */
-function procStatus(sock: string, containerId: string): Record<string, string> {
-  const line = ctr(sock, "k8s.io", ["tasks", "ls"])
-    .split("\n")
-    .find((l) => l.startsWith(containerId));
-  const pid = line?.trim().split(/\s+/)[1];
-  if (!pid) throw new Error(`container ${containerId} has no task`);
-  return Object.fromEntries(
-    readFileSync(`/proc/${pid}/status`, "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]),
-  );
-}
-
-function capsOf(hex: string): number[] {
-  const v = BigInt(`0x${hex}`);
-  const out: number[] = [];
-  for (let i = 0; i < 64; i++) if ((v >> BigInt(i)) & 1n) out.push(i);
-  return out;
-}
-
 const CAP = { DAC_READ_SEARCH: 2, SYS_PTRACE: 19, PERFMON: 38, BPF: 39 } as const;
 
 describe.skipIf(!containersAvailable())("the image on containerd, as daemonset.yaml runs it", () => {
@@ -354,15 +235,25 @@ describe.skipIf(!containersAvailable())("the image on containerd, as daemonset.y
   let kubelet: Kubelet;
   let collector: RunningPod;
   let agent: RunningPod;
-  let secrets: Record<string, Record<string, string>>;
-  const docs = manifest();
+  const docs = daemonsetDocs();
   const kdir = join(work, "kubelet");
+  const token = randomBytes(32).toString("hex");
+  let tls: TestTls;
+  const collectorDeployment = findDoc(docs, "Deployment", "vigil-collector", "daemonset.yaml");
+  const collectorUrl = (collectorDeployment.spec?.template?.spec.containers[0]?.args ?? []).some((a) => a.startsWith("--tls"))
+    ? "https://127.0.0.1:9377"
+    : "http://127.0.0.1:9377";
+  const http = (path: string, auth = false) =>
+    httpRequestText(`${collectorUrl}${path}`, { ca: tls["ca.crt"], servername: "vigil-collector.vigil.svc", token: auth ? token : undefined });
 
   beforeAll(async () => {
     ({ sock } = prepareRuntime());
-    ctr(sock, "k8s.io", ["images", "import", "--all-platforms", tarPath], 300_000);
+    importVigilImage(sock, tarPath);
     mkdirSync(kdir, { recursive: true });
-    secrets = secretsFor(docs, kdir);
+    // what the operator creates before applying (README): the token and the collector's certificate
+    tls = makeTestTls(join(kdir, "tls"), serviceNames("vigil-collector", "vigil"));
+    const secrets: Record<string, Record<string, string>> = {};
+    for (const n of secretNames(docs)) secrets[n] = { token, ...tls };
     const configMaps: Record<string, Record<string, string>> = {};
     for (const d of docs) if (d.kind === "ConfigMap" && d.data) configMaps[d.metadata.name] = d.data;
     const volumes: Record<string, string> = {};
@@ -372,10 +263,10 @@ describe.skipIf(!containersAvailable())("the image on containerd, as daemonset.y
       configMaps,
       secrets,
       volumes,
-      // the Service: pods share the node's network here, so its name leads to the node
       // the node's containerd is the test's
       hostPaths: { "/run/containerd/containerd.sock": `${TEST_CONTAINERD_DIR}/containerd.sock` },
-      hosts: { "vigil-collector.vigil.svc": "127.0.0.1", "vigil-collector.vigil.svc.cluster.local": "127.0.0.1" },
+      // the Service: pods share the node's network here, so its names lead to the node
+      hosts: Object.fromEntries(serviceNames("vigil-collector", "vigil").map((n) => [n, "127.0.0.1"])),
       dir: kdir,
     });
   }, 600_000);
@@ -385,27 +276,15 @@ describe.skipIf(!containersAvailable())("the image on containerd, as daemonset.y
     kubelet?.close();
   }, 120_000);
 
-  const find = (kind: string, name: string): Doc => {
-    const d = docs.find((x) => x.kind === kind && x.metadata.name === name);
-    if (!d) throw new Error(`daemonset.yaml has no ${kind}/${name}`);
-    return d;
-  };
-  const token = () => Object.values(secrets).find((s) => s["token"])?.["token"] ?? "";
-  const collectorUrl = () => {
-    const args = find("Deployment", "vigil-collector").spec?.template?.spec.containers[0]?.args ?? [];
-    return args.some((a) => a.startsWith("--tls")) ? "https://127.0.0.1:9377" : "http://127.0.0.1:9377";
-  };
-  const ca = () => Object.values(secrets)[0]?.["ca.crt"];
-
   it("the collector Deployment's pod starts from the image and answers /healthz", async () => {
-    collector = await kubelet.run(podOf(find("Deployment", "vigil-collector"), "e2e"));
+    collector = await kubelet.run(podOf(collectorDeployment, "e2e"));
     await poll(
       "the collector answers /healthz",
-      async () => (await get(`${collectorUrl()}/healthz`, undefined, ca())).status === 200,
+      async () => (await http("/healthz")).status === 200,
       60_000,
       () => kubelet.logs(collector, "collector"),
     );
-    const st = procStatus(sock, collector.containers["collector"] as string);
+    const st = procStatus(containerPid(sock, collector.containers["collector"] as string));
     // non-root, no capabilities, no privilege escalation, the runtime's seccomp filter
     expect(st["Uid"]?.split(/\s+/)[0]).toBe("65532");
     expect(capsOf(st["CapEff"] as string)).toEqual([]);
@@ -414,28 +293,20 @@ describe.skipIf(!containersAvailable())("the image on containerd, as daemonset.y
   }, 120_000);
 
   it("the agent DaemonSet's pod attaches the probe with only the listed capabilities", async () => {
-    agent = await kubelet.run(podOf(find("DaemonSet", "vigil-agent"), "e2e"));
+    agent = await kubelet.run(podOf(findDoc(docs, "DaemonSet", "vigil-agent", "daemonset.yaml"), "e2e"));
     await poll(
       "the agent reports ready on /readyz",
-      async () => (await get("http://127.0.0.1:9376/readyz")).status === 200,
+      async () => (await httpRequestText("http://127.0.0.1:9376/readyz")).status === 200,
       120_000,
       () => kubelet.logs(agent, "agent"),
     );
-    const st = procStatus(sock, agent.containers["agent"] as string);
+    const pid = containerPid(sock, agent.containers["agent"] as string);
+    const st = procStatus(pid);
     expect(st["Uid"]?.split(/\s+/)[0]).toBe("0");
     expect(capsOf(st["CapEff"] as string)).toEqual(Object.values(CAP).sort((a, b) => a - b));
     expect(st["NoNewPrivs"]).toBe("1");
     expect(st["Seccomp"]).toBe("0");
-    // the root filesystem is read-only
-    const pid = ctr(sock, "k8s.io", ["tasks", "ls"])
-      .split("\n")
-      .find((l) => l.startsWith(agent.containers["agent"] as string))
-      ?.trim()
-      .split(/\s+/)[1];
-    const root = readFileSync(`/proc/${pid}/mountinfo`, "utf8")
-      .split("\n")
-      .find((l) => l.split(" ")[4] === "/");
-    expect(root?.split(" ")[5]?.split(",")).toContain("ro");
+    expect(rootIsReadOnly(pid)).toBe(true);
   }, 180_000);
 
   it("`cat /etc/shadow` on the host is alerted and the alert reaches the collector", async () => {
@@ -445,7 +316,7 @@ describe.skipIf(!containersAvailable())("the image on containerd, as daemonset.y
     await poll(
       "a Read Shadow File alert in the collector",
       async () => {
-        const q = await get(`${collectorUrl()}/api/v1/alerts?rule=${encodeURIComponent("Read Shadow File")}`, token(), ca());
+        const q = await http(`/api/v1/alerts?rule=${encodeURIComponent("Read Shadow File")}`, true);
         found =
           q.body
             .split("\n")
