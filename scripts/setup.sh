@@ -15,6 +15,8 @@ APT_PKGS+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cros
 # (kubectl 1.20), unless a kubectl is already installed (another package owning /usr/bin/kubectl,
 # such as Google Cloud's kubectl, would make it fail to install); any later kubectl renders the same
 command -v kubectl >/dev/null 2>&1 || APT_PKGS+=(kubernetes-client)
+# npm fetches the pinned Node.js once (scripts/node-env.sh): Debian's when the machine has none
+command -v npm >/dev/null 2>&1 || APT_PKGS+=(npm)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do

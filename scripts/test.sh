@@ -4,9 +4,9 @@
 # With arguments, they go to vitest as they are (one file, a filter) and nothing else runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Node.js as pinned in .node-version, first on PATH (setup fetches it the first time)
-. scripts/node-env.sh
 ./scripts/setup.sh
+# Node.js as pinned in .node-version (setup fetched it), first on PATH
+. scripts/node-env.sh
 npx tsc -p tsconfig.json --noEmit
 # formatter, lint rules, dependency rules, contract docs (package.json "lint")
 npm run --silent lint

@@ -540,7 +540,11 @@ describe("memory under unauthenticated oversized pushes (child process)", () => 
       `unauthenticated 48 x 16 MiB pushes: ${ms} ms, collector VmRSS ${before.rss.toFixed(1)} -> ${after.rss.toFixed(1)} MiB, VmHWM ${after.hwm.toFixed(1)} MiB`,
     );
     expect(codes.every((c) => c === status.UNAUTHENTICATED)).toBe(true);
-    // refused on the metadata: nothing near 48 x 16 MiB = 768 MiB was held
-    expect(after.hwm - before.hwm).toBeLessThan(64);
+    // refused on the metadata: nothing near 48 x 16 MiB = 768 MiB was held. The peak grows by
+    // 35 MiB on Node 20 and 70-90 MiB on Node 24: native memory of the HTTP/2 path that the
+    // allocator keeps (the V8 heap stays at 35 MiB, external buffers under 8 MiB), reached on the
+    // first round and flat after it (two more rounds, then twice and four times the connections:
+    // +50 MiB in all), so a bound, not buffered messages
+    expect(after.hwm - before.hwm).toBeLessThan(128);
   }, 60_000);
 });

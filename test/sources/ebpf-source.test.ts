@@ -202,7 +202,8 @@ describe("exec and open (first slice)", () => {
       exe: "cat",
       args: ["/etc/shadow"],
       ppid: process.pid,
-      pname: "node",
+      // the kernel's name of this process's main thread: Node 24 renames it "MainThread" (20 left "node")
+      pname: readFileSync("/proc/self/comm", "utf8").trim(),
       uid: 0,
       user: "root",
       complete: true,
