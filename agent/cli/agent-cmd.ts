@@ -22,6 +22,7 @@ import type { CaptureUpload } from "../sinks/collector-client.js";
 import type { Sink } from "../sinks/types.js";
 import type { PreventionRuntime } from "../prevent/index.js";
 import type { Alert } from "../../proto/index.js";
+import { caFileSource, tokenFileSource } from "../sinks/credential-files.js";
 
 export interface AgentFlags {
   config?: string;
@@ -270,12 +271,20 @@ async function startSinks(cfg: Config, flags: AgentFlags, hostname: string, logg
     mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
     const sink = createCollectorSink({
       address: collectorAddress,
-      token: embeddedToken ?? readToken(cfg),
+      // a token file is read before each push: a Secret that appears or rotates later is picked up
+      token:
+        embeddedToken ??
+        (cfg.sinks.collector.token === "" && cfg.sinks.collector.token_file !== ""
+          ? tokenFileSource(cfg.sinks.collector.token_file, logger.child({ component: "delivery" }))
+          : readToken(cfg)),
       spoolDir,
       maxSpoolBytes: cfg.sinks.collector.spool.max_bytes,
       backoffMinMs: cfg.sinks.collector.retry_min_ms,
       backoffMaxMs: cfg.sinks.collector.retry_max_ms,
-      ...(cfg.sinks.collector.ca_file !== "" ? { tlsCa: readFileSync(cfg.sinks.collector.ca_file) } : {}),
+      // the CA file too is read before each push (and the connection remade when it changes)
+      ...(cfg.sinks.collector.ca_file !== "" ? { tlsCa: caFileSource(cfg.sinks.collector.ca_file, logger.child({ component: "delivery" })) } : {}),
+      // `tls: true` without a CA file verifies against the system's roots (never plaintext)
+      tls: cfg.sinks.collector.tls,
       hostname,
       logger: logger.child({ component: "delivery" }),
     });

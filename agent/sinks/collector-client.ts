@@ -6,6 +6,7 @@
 import { Metadata, credentials, makeGenericClientConstructor, status, type Client, type ServiceError } from "@grpc/grpc-js";
 import { SinkError } from "./errors.js";
 import { alertToProto, INGEST_SERVICE, vigilProto, type Alert } from "../../proto/index.js";
+import { getCACertificates } from "node:tls";
 
 /** A capture to ship: gzip'd msgpack of the events around an alert. */
 export interface CaptureUpload {
@@ -26,9 +27,16 @@ export interface PushResult {
 export interface CollectorClientOptions {
   /** `HOST:PORT`. */
   address: string;
-  token?: string | undefined;
-  /** PEM CA certificate(s): connect with TLS. */
-  tlsCa?: Buffer | undefined;
+  /** Bearer token, or a function asked before each push (a token file that may appear or rotate). */
+  token?: string | (() => string | undefined) | undefined;
+  /**
+   * PEM CA certificate(s): connect with TLS, verifying the collector against them. A function is
+   * asked before each push (a CA file that may appear or rotate): the connection is remade when
+   * the bytes change, and while it returns undefined pushes fail (never in plaintext).
+   */
+  tlsCa?: Buffer | (() => Buffer | undefined) | undefined;
+  /** Connect with TLS even without `tlsCa`, verifying against Node's default roots (bundled, NODE_EXTRA_CA_CERTS, --use-system-ca). */
+  tls?: boolean | undefined;
   /** Deadline of one push (ms). Default 10 s. */
   timeoutMs?: number;
 }
@@ -37,20 +45,50 @@ const IngestClient = makeGenericClientConstructor(INGEST_SERVICE, "Ingest");
 
 /** Pushes batches to a collector. */
 export class CollectorClient {
-  private readonly client: Client & { Push: Function };
-  private readonly meta = new Metadata();
+  private client: (Client & { Push: Function }) | undefined;
+  private clientCa: Buffer | undefined;
+  private readonly address: string;
+  private readonly caOf: (() => Buffer | undefined) | undefined;
+  private meta = new Metadata();
+  private metaToken: string | undefined;
+  private readonly tokenOf: () => string | undefined;
   private readonly timeoutMs: number;
 
   constructor(opts: CollectorClientOptions) {
-    const creds = opts.tlsCa ? credentials.createSsl(opts.tlsCa) : credentials.createInsecure();
-    this.client = new IngestClient(opts.address, creds, {
+    this.address = opts.address;
+    const token = opts.token;
+    this.tokenOf = typeof token === "function" ? token : () => token;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    if (typeof opts.tlsCa === "function") {
+      this.caOf = opts.tlsCa;
+      return;
+    }
+    // without a CA of its own, TLS verifies against Node's default roots: the bundled ones,
+    // NODE_EXTRA_CA_CERTS and, with --use-system-ca, the system's (grpc-js alone would not read them)
+    const roots = opts.tlsCa ?? (opts.tls === true ? Buffer.from(getCACertificates("default").join("\n")) : undefined);
+    this.client = this.connect(roots);
+  }
+
+  private connect(roots: Buffer | undefined): Client & { Push: Function } {
+    const creds = roots ? credentials.createSsl(roots) : credentials.createInsecure();
+    return new IngestClient(this.address, creds, {
       "grpc.max_send_message_length": 64 * 1024 * 1024,
       "grpc.initial_reconnect_backoff_ms": 200,
       "grpc.max_reconnect_backoff_ms": 5000,
     }) as unknown as Client & { Push: Function };
-    const token = opts.token;
-    if (token !== undefined && token !== "") this.meta.set("authorization", `Bearer ${token}`);
-    this.timeoutMs = opts.timeoutMs ?? 10_000;
+  }
+
+  /** The channel for this push: with a CA source, remade when the CA changed; undefined without a CA. */
+  private channel(): (Client & { Push: Function }) | undefined {
+    if (this.caOf === undefined) return this.client;
+    const ca = this.caOf();
+    if (ca === undefined) return undefined;
+    if (this.client === undefined || this.clientCa === undefined || !ca.equals(this.clientCa)) {
+      this.client?.close();
+      this.client = this.connect(ca);
+      this.clientCa = ca;
+    }
+    return this.client;
   }
 
   /** Sends one batch; rejects with a SinkError (`unauthenticated`, `refused` or `send_failed`). */
@@ -75,10 +113,26 @@ export class CollectorClient {
     });
   }
 
+  /** The call metadata, rebuilt only when the token changed. */
+  private metadata(): Metadata {
+    const token = this.tokenOf();
+    if (token !== this.metaToken) {
+      this.meta = new Metadata();
+      if (token !== undefined && token !== "") this.meta.set("authorization", `Bearer ${token}`);
+      this.metaToken = token;
+    }
+    return this.meta;
+  }
+
   /** Sends pre-encoded bytes (tests use it to send malformed requests). */
   pushRaw(body: Buffer): Promise<Buffer> {
     return new Promise((resolve, reject) => {
-      this.client.Push(body, this.meta, { deadline: Date.now() + this.timeoutMs }, (err: ServiceError | null, resp?: Buffer) => {
+      const client = this.channel();
+      if (client === undefined) {
+        reject(new SinkError("send_failed", "push failed: the collector's CA certificate cannot be read"));
+        return;
+      }
+      client.Push(body, this.metadata(), { deadline: Date.now() + this.timeoutMs }, (err: ServiceError | null, resp?: Buffer) => {
         if (err) {
           const code =
             err.code === status.UNAUTHENTICATED
@@ -94,6 +148,6 @@ export class CollectorClient {
   }
 
   close(): void {
-    this.client.close();
+    this.client?.close();
   }
 }

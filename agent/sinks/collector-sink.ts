@@ -20,15 +20,17 @@ import type { Alert } from "../../proto/index.js";
 export interface CollectorSinkOptions {
   /** Collector `HOST:PORT`. */
   address: string;
-  /** Bearer token (from the configuration; none when undefined). */
-  token?: string | undefined;
+  /** Bearer token (from the configuration; none when undefined), or a function asked before each push. */
+  token?: string | (() => string | undefined) | undefined;
   spoolDir: string;
   /** Spool cap in bytes. Default 256 MiB. */
   maxSpoolBytes?: number;
   /** Spool fsync policy. Default `batch` (fdatasync per export). */
   fsync?: "batch" | "none";
-  /** PEM CA: connect with TLS. */
-  tlsCa?: Buffer | undefined;
+  /** PEM CA: connect with TLS; a function is asked before each push (see CollectorClientOptions). */
+  tlsCa?: Buffer | (() => Buffer | undefined) | undefined;
+  /** TLS without `tlsCa`: the system's roots. */
+  tls?: boolean | undefined;
   /** Largest batch pushed at once. Default 500 records / 4 MiB. */
   maxBatch?: number;
   maxBatchBytes?: number;
@@ -97,7 +99,7 @@ class CollectorSinkImpl implements CollectorSink {
     this.address = opts.address;
     this.hostname = opts.hostname ?? hostname();
     this.pos = this.spool.cursor;
-    this.client = new CollectorClient({ address: opts.address, token: opts.token, tlsCa: opts.tlsCa });
+    this.client = new CollectorClient({ address: opts.address, token: opts.token, tlsCa: opts.tlsCa, tls: opts.tls });
     this.maxBatch = opts.maxBatch ?? 500;
     this.batchLimit = this.maxBatch;
     this.maxBatchBytes = opts.maxBatchBytes ?? 4 * 1024 * 1024;

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Optional TLS on the collector's single port: gRPC ingest, HTTPS query and wss:// tail. */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { getCACertificates, setDefaultCACertificates } from "node:tls";
+import { readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CollectorClient } from "../../agent/sinks/collector-client.js";
 import { startCollector, type RunningCollector } from "../../collector/server.js";
 import { TailClient } from "../../collector/tail-client.js";
-import { makeAlert, ndjson, quiet, tempDir, waitFor } from "./helpers.js";
+import { makeAlert, memoryLogger, ndjson, quiet, tempDir, waitFor } from "./helpers.js";
+import { caFileSource } from "../../agent/sinks/credential-files.js";
 import type { Alert } from "../../proto/index.js";
 
 describe("collector over TLS", () => {
@@ -62,6 +64,46 @@ describe("collector over TLS", () => {
       req.end();
     });
     expect((ndjson(body) as { id: string }[]).map((x) => x.id)).toEqual([a.id]);
+  });
+
+  it("with tls and no CA file, a client verifies against the system's roots: refused by default, accepted once Node's default roots hold the CA", async () => {
+    // once the test CA is among Node's default roots (what NODE_EXTRA_CA_CERTS or --use-system-ca do
+    // at start), the same client is accepted
+    const before = getCACertificates("default");
+    setDefaultCACertificates([...before, ca.toString()]);
+    try {
+      const trusted = new CollectorClient({ address: col.address, token: "tls-token", tls: true, timeoutMs: 5000 });
+      const a = makeAlert();
+      expect((await trusted.push([a], [])).ackedIds).toEqual([a.id]);
+      trusted.close();
+    } finally {
+      setDefaultCACertificates(before);
+    }
+    const sys = new CollectorClient({ address: col.address, token: "tls-token", tls: true, timeoutMs: 2000 });
+    await expect(sys.push([makeAlert()], [])).rejects.toMatchObject({ code: "send_failed" });
+    sys.close();
+  });
+
+  it("a CA file that appears after start, then changes: no connection without it (never plaintext), then TLS with the CA of the moment", async () => {
+    const file = join(tempDir(), "ca.crt");
+    const { logger, lines } = memoryLogger("info");
+    const c = new CollectorClient({ address: col.address, token: "tls-token", tlsCa: caFileSource(file, logger), timeoutMs: 3000 });
+    await expect(c.push([makeAlert()], [])).rejects.toMatchObject({ code: "send_failed" });
+    await expect(c.push([makeAlert()], [])).rejects.toMatchObject({ code: "send_failed" });
+    expect(lines.filter((l) => l["level"] === 50)).toHaveLength(1);
+    writeFileSync(file, ca);
+    const a = makeAlert();
+    expect((await c.push([a], [])).ackedIds).toEqual([a.id]);
+    // a CA that did not sign the collector's certificate: the connection is remade and refused
+    const other = tempDir();
+    execFileSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "k", "-out", "c", "-days", "1", "-subj", "/CN=other"],
+      { cwd: other, stdio: "ignore" },
+    );
+    writeFileSync(file, readFileSync(join(other, "c")));
+    await expect(c.push([makeAlert()], [])).rejects.toMatchObject({ code: "send_failed" });
+    c.close();
   });
 
   it("refuses a plaintext client on the TLS port", async () => {

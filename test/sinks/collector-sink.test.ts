@@ -12,6 +12,7 @@ import { createCollectorSink, type CollectorSink } from "../../agent/sinks/colle
 import { startCollector, type RunningCollector } from "../../collector/server.js";
 import { makeAlert, memoryLogger, quiet, tempDir, waitFor } from "../collector/helpers.js";
 import { spawnTs } from "./helpers/run-ts.js";
+import { MAX_TOKEN_FILE_BYTES, tokenFileSource } from "../../agent/sinks/credential-files.js";
 
 /** A free loopback port (bound then released). */
 async function freePort(): Promise<number> {
@@ -234,5 +235,40 @@ describe("collector sink: delivery faults", () => {
     cleanups.push(() => col.close());
     sinkTo(port, spool, { token: "right" });
     await waitFor(() => col.store.seqOf(a.id) !== undefined, 10_000, "delivered with the right token");
+  });
+
+  it("a token file that appears and rotates after start: alerts wait in the spool, then go with the token of the moment", async () => {
+    const port = await freePort();
+    const col = await startCollector({ listen: `127.0.0.1:${port}`, dataDir: tempDir(), token: "first", logger: quiet() });
+    cleanups.push(() => col.close());
+    const dir = tempDir();
+    const file = join(dir, "token");
+    const { logger, lines } = memoryLogger("info");
+    const sink = sinkTo(port, tempDir(), { token: tokenFileSource(file, logger) });
+    const a = makeAlert();
+    await sink.export([a]);
+    // no file yet (an optional Secret not created): refused, kept, one error line however many tries
+    await waitFor(() => col.stats()["refused_unauthenticated"]! >= 3, 5000, "refusals without a token");
+    expect(col.store.count()).toBe(0);
+    expect(lines.filter((l) => l["level"] === 50 && String(l["msg"]).includes("token file"))).toHaveLength(1);
+    writeFileSync(file, "first\n");
+    await waitFor(() => col.store.seqOf(a.id) !== undefined, 10_000, "delivered once the file exists");
+    expect(lines.some((l) => String(l["msg"]).includes("readable again"))).toBe(true);
+    // rotated in place (a new collector token): the next push carries the new one
+    await col.close();
+    const col2 = await startCollector({ listen: `127.0.0.1:${port}`, dataDir: tempDir(), token: "second", logger: quiet() });
+    cleanups.push(() => col2.close());
+    writeFileSync(file, "second\n");
+    const b = makeAlert();
+    await sink.export([b]);
+    await waitFor(() => col2.store.seqOf(b.id) !== undefined, 10_000, "delivered with the rotated token");
+  });
+
+  it("a token file larger than 64 KiB is refused, not read", () => {
+    const file = join(tempDir(), "token");
+    writeFileSync(file, "x".repeat(MAX_TOKEN_FILE_BYTES + 1));
+    const { logger, lines } = memoryLogger("info");
+    expect(tokenFileSource(file, logger)()).toBeUndefined();
+    expect(String(lines[0]?.["reason"])).toContain("larger than");
   });
 });
