@@ -3,7 +3,7 @@
  * gRPC client of the collector's ingest service (`vigil.collector.v1.Ingest/Push`), with the
  * bearer token in the `authorization` metadata and optional TLS.
  */
-import { Metadata, credentials, makeGenericClientConstructor, status, type Client, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, credentials, makeGenericClientConstructor, status, type CallOptions, type Client, type ServiceError } from "@grpc/grpc-js";
 import { SinkError } from "./errors.js";
 import { alertToProto, INGEST_SERVICE, vigilProto, type Alert } from "../../proto/index.js";
 import { getCACertificates } from "node:tls";
@@ -43,9 +43,14 @@ export interface CollectorClientOptions {
 
 const IngestClient = makeGenericClientConstructor(INGEST_SERVICE, "Ingest");
 
+/** The generic gRPC client of the Ingest service (bytes in, bytes out). */
+type IngestStub = Client & {
+  Push(body: Buffer, meta: Metadata, options: CallOptions, cb: (err: ServiceError | null, resp?: Buffer) => void): void;
+};
+
 /** Pushes batches to a collector. */
 export class CollectorClient {
-  private client: (Client & { Push: Function }) | undefined;
+  private client: IngestStub | undefined;
   private clientCa: Buffer | undefined;
   private readonly address: string;
   private readonly caOf: (() => Buffer | undefined) | undefined;
@@ -69,17 +74,17 @@ export class CollectorClient {
     this.client = this.connect(roots);
   }
 
-  private connect(roots: Buffer | undefined): Client & { Push: Function } {
+  private connect(roots: Buffer | undefined): IngestStub {
     const creds = roots ? credentials.createSsl(roots) : credentials.createInsecure();
     return new IngestClient(this.address, creds, {
       "grpc.max_send_message_length": 64 * 1024 * 1024,
       "grpc.initial_reconnect_backoff_ms": 200,
       "grpc.max_reconnect_backoff_ms": 5000,
-    }) as unknown as Client & { Push: Function };
+    }) as unknown as IngestStub;
   }
 
   /** The channel for this push: with a CA source, remade when the CA changed; undefined without a CA. */
-  private channel(): (Client & { Push: Function }) | undefined {
+  private channel(): IngestStub | undefined {
     if (this.caOf === undefined) return this.client;
     const ca = this.caOf();
     if (ca === undefined) return undefined;
