@@ -206,6 +206,16 @@ describe("the image archive", () => {
 
 const qemu = ["/usr/bin/qemu-aarch64-static", "/usr/bin/qemu-aarch64"].find((q) => existsSync(q));
 
+describe("registry tooling", () => {
+  it("skopeo reads the archive and copies both platforms, as `skopeo copy --all oci-archive:OUT.tar docker://REGISTRY/vigil:TAG` pushes them", () => {
+    const dest = join(work, "skopeo");
+    execFileSync("skopeo", ["copy", "--all", "-q", `oci-archive:${tarPath}`, `oci:${dest}:${pkg.version}`], { timeout: 120_000 });
+    const top = JSON.parse(readFileSync(join(dest, "index.json"), "utf8")) as { manifests: Descriptor[] };
+    const idx = JSON.parse(blob(dest, (top.manifests[0] as Descriptor).digest).toString()) as { manifests: Descriptor[] };
+    expect(idx.manifests.map((m) => m.platform?.architecture).sort()).toEqual(["amd64", "arm64"]);
+  });
+});
+
 describe("the arm64 image", () => {
   it("runs its own node, libraries and JavaScript under qemu-user: vigil --version, vigil rules check", () => {
     expect(qemu, "qemu-user-static is installed by scripts/setup.sh").toBeDefined();
