@@ -1,39 +1,16 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: Apache-2.0
 /**
- * `vigil`: one command line, one subcommand per file in this folder. Each `register*` adds its
- * subcommand to the program; bad input exits non-zero with one clear line.
+ * `vigil`: checks the Node.js version before anything else is loaded, so an older Node.js gets
+ * one clear line instead of a module-resolution stack trace (the store needs `node:sqlite`), then
+ * runs the program (program.ts).
  */
-import { Command, CommanderError } from "commander";
-import { registerAgent } from "./agent-cmd.js";
-import { registerRules } from "./rules-cmd.js";
-import { registerCollector } from "./collector-cmd.js";
-import { registerAlerts } from "./alerts-cmd.js";
-import { registerTail } from "./tail-cmd.js";
-import { registerCapture } from "./capture-cmd.js";
-import { registerInject } from "./inject-cmd.js";
-import { registerWebhook } from "./webhook-cmd.js";
-import { VERSION } from "../version.js";
+import { MIN_NODE, olderThan } from "./node-version.js";
 
-const program = new Command();
-program.name("vigil").description("Runtime security agent for Kubernetes nodes and AWS Fargate").version(VERSION).showHelpAfterError(false).exitOverride();
-
-registerAgent(program);
-registerRules(program);
-registerCollector(program);
-registerAlerts(program);
-registerTail(program);
-registerCapture(program);
-registerInject(program);
-registerWebhook(program);
-
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) {
-    // help and version "errors" are successful exits
-    process.exit(err.exitCode);
-  }
-  process.stderr.write(`vigil: ${err instanceof Error ? err.message : String(err)}\n`);
+if (olderThan(process.versions.node, MIN_NODE)) {
+  process.stderr.write(
+    `vigil: Node.js ${MIN_NODE} or later is needed, this is ${process.version}; in a checkout, ./scripts/setup.sh fetches it and '. scripts/node-env.sh' puts it on PATH\n`,
+  );
   process.exit(1);
 }
+await import("./program.js");
