@@ -7,19 +7,25 @@
 #
 # It holds the same files as the offline build (scripts/build-image.sh OUT.tar): the build stage
 # runs scripts/image-rootfs.sh, which prepares the four layers both builds use, and the final
-# stage copies them into an empty image. The build stage runs on the builder's own platform
-# (amd64: it builds the probe for the host and cross-compiles the arm64 loader and tracer, as
-# scripts/setup.sh does) and needs the builder kernel's BTF (/sys/kernel/btf/vmlinux) for
-# vmlinux.h; nothing of the builder's kernel ends up in the image (CO-RE relocates at load time).
+# stage copies them into an empty image. The build stage runs as linux/amd64, which must be the
+# builder's own platform: it builds the probe for the host and cross-compiles the arm64 loader and
+# tracer, as scripts/setup.sh does, and needs the builder kernel's BTF (/sys/kernel/btf/vmlinux)
+# for vmlinux.h; nothing of the builder's kernel ends up in the image (CO-RE relocates at load
+# time). So the builder runs an x86_64 kernel with BTF: an arm64 one has no x86_64 BTF for the
+# amd64 probe (emulating amd64 does not change the kernel), and Debian has no arm64 builds of the
+# cross packages below (gcc-aarch64-linux-gnu, *-arm64-cross); from an arm64 machine use a remote
+# amd64 builder (`docker buildx create ssh://USER@HOST`) or scripts/build-image.sh on an amd64
+# one. The first RUN checks the kernel.
 
 ARG NODE_IMAGE=node:24-bookworm
 
-FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build
-ARG TARGETARCH
+FROM --platform=linux/amd64 ${NODE_IMAGE} AS build
 ENV DEBIAN_FRONTEND=noninteractive
 # the probe toolchain, the arm64 cross toolchain and libraries (the loader links libbpf, libelf
-# and zlib statically), as scripts/setup.sh installs them
-RUN dpkg --add-architecture arm64 \
+# and zlib statically), as scripts/setup.sh installs them; first, what the builder must have
+RUN if [ ! -r /sys/kernel/btf/vmlinux ]; then echo "Dockerfile: the builder's kernel has no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF), which the probe's vmlinux.h comes from" >&2; exit 1; fi \
+ && if ! grep -qs cpuinfo_x86 /sys/kernel/btf/vmlinux; then echo "Dockerfile: the builder's kernel is not x86_64 (its BTF has no x86 types): the build stage needs an amd64 builder (see the top of the Dockerfile)" >&2; exit 1; fi \
+ && dpkg --add-architecture arm64 \
  && apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
       clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
@@ -33,7 +39,10 @@ COPY . .
 RUN npx tsc -p tsconfig.json \
  && make -s -C native-bridge \
  && make -s -C native-bridge cross-arm64
-# Debian's glibc, libstdc++ and libgcc for the target architecture come from its package index
+# Debian's glibc, libstdc++ and libgcc for the target architecture come from its package index.
+# Only this step depends on the target: declared here, TARGETARCH leaves the steps above the same
+# for both platforms, so a two-platform build runs them once.
+ARG TARGETARCH
 RUN dpkg --add-architecture "$TARGETARCH" && apt-get update -qq \
  && VIGIL_IMAGE_CACHE=/tmp/image-cache scripts/image-rootfs.sh "$TARGETARCH" /rootfs
 
