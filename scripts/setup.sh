@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc containerd runc busybox-static iproute2 skopeo)
+APT_PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc containerd runc busybox-static iproute2 skopeo buildah debootstrap)
 # the arm64 probe, loader and tracer (make -C native-bridge cross-arm64): cross compiler, arm64 UAPI
 # headers, Debian's arm64 libbpf/libelf/zlib through multiarch, qemu-user to start the arm64 programs
 APT_PKGS+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cross qemu-user-static libbpf-dev:arm64 libelf-dev:arm64 zlib1g-dev:arm64)
