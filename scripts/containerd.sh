@@ -67,9 +67,12 @@ start)
   rm -f "$sock" "$sock.ttrpc"
   setsid containerd --config "$dir/config.toml" </dev/null >>"$dir/containerd.log" 2>&1 &
   echo $! >"$pidfile"
+  started="$(cat "$pidfile")"
   for _ in $(seq 1 300); do
     if answers; then echo "$sock"; exit 0; fi
-    if ! running_pid >/dev/null; then
+    # alive is enough here: right after the fork the child may not have exec'd containerd yet (its
+    # cmdline is still this shell's), which running_pid's check would take for an exit
+    if ! kill -0 "$started" 2>/dev/null; then
       echo "containerd.sh: containerd exited; last log lines:" >&2
       tail -n 20 "$dir/containerd.log" >&2 || true
       exit 1

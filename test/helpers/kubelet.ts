@@ -108,6 +108,8 @@ export class Kubelet {
   private readonly rpc: GrpcClient;
   private readonly pods: string[] = [];
   private readonly tmpfs: string[] = [];
+  /** Mounts this kubelet made shared; made private again by removeAll (the machine as it was). */
+  private readonly madeShared = new Set<string>();
 
   constructor(
     sock: string,
@@ -208,6 +210,14 @@ export class Kubelet {
       await this.rpc.unary(RS, "StopPodSandbox", { podSandboxId: id }, { timeoutMs: 60_000 }).catch(() => undefined);
       await this.rpc.unary(RS, "RemovePodSandbox", { podSandboxId: id }, { timeoutMs: 60_000 }).catch(() => undefined);
     }
+    for (const m of this.madeShared) {
+      try {
+        execFileSync("mount", ["--make-private", m]);
+      } catch {
+        // leave it shared: harmless, as on a systemd machine
+      }
+    }
+    this.madeShared.clear();
     for (const d of this.tmpfs.splice(0)) {
       try {
         execFileSync("umount", [d]);
@@ -243,7 +253,7 @@ export class Kubelet {
     const mounts = (c.volumeMounts ?? []).map((m) => {
       const v = volumes.get(m.name);
       if (!v) throw new Error(`${c.name}: volume ${m.name} is not declared`);
-      if (m.mountPropagation === "HostToContainer" || m.mountPropagation === "Bidirectional") ensureSharedMount(v.hostPath);
+      if (m.mountPropagation === "HostToContainer" || m.mountPropagation === "Bidirectional") ensureSharedMount(v.hostPath, this.madeShared);
       const propagation =
         m.mountPropagation === "HostToContainer"
           ? "PROPAGATION_HOST_TO_CONTAINER"
@@ -404,7 +414,7 @@ export class Kubelet {
  * propagation needs: containerd refuses it from a private mount. A test machine may boot with a
  * private root; make the mount holding `path` shared, as the node's init would have.
  */
-function ensureSharedMount(path: string): void {
+function ensureSharedMount(path: string, changed: Set<string>): void {
   let best: { point: string; tags: string } | undefined;
   for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
     const f = line.split(" ");
@@ -413,7 +423,10 @@ function ensureSharedMount(path: string): void {
     const under = point === "/" || path === point || path.startsWith(`${point}/`);
     if (under && (best === undefined || point.length >= best.point.length)) best = { point, tags: f.slice(6, f.indexOf("-")).join(" ") };
   }
-  if (best && !/\b(shared|master):/.test(best.tags)) execFileSync("mount", ["--make-shared", best.point]);
+  if (best && !/\b(shared|master):/.test(best.tags)) {
+    execFileSync("mount", ["--make-shared", best.point]);
+    changed.add(best.point);
+  }
 }
 
 function seccompOf(p: unknown): { profileType: string; localhostRef?: string } {
