@@ -10,7 +10,6 @@
  */
 import { bench, describe } from "vitest";
 import { pino } from "pino";
-import { v7 as uuidv7 } from "uuid";
 import { CollectorClient } from "../../agent/sinks/collector-client.js";
 import { startCollector, type RunningCollector } from "../../collector/server.js";
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -19,35 +18,10 @@ import { spawnTs } from "../sinks/helpers/run-ts.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { alertToProto, vigilProto, type Alert } from "../../proto/index.js";
+import { sampleAlert } from "./sample-alert.mjs";
 
 function alert(i: number): Alert {
-  return {
-    id: uuidv7(),
-    time: new Date().toISOString().replace("Z", "000000Z"),
-    rule: "Read Shadow File",
-    priority: "Warning",
-    source: "syscall",
-    hostname: "node-a",
-    output: `2026-11-28T12:00:00.000000000Z: Warning Shadow password file opened for reading (file=/etc/shadow flags=O_RDONLY process=cat pid=${i} exepath=/usr/bin/cat command=cat /etc/shadow parent=bash user=root)`,
-    output_fields: {
-      "fd.name": "/etc/shadow",
-      "evt.arg.flags": "O_RDONLY",
-      "proc.name": "cat",
-      "proc.pid": i,
-      "proc.exepath": "/usr/bin/cat",
-      "proc.cmdline": "cat /etc/shadow",
-      "proc.pname": "bash",
-      "user.name": "root",
-      "user.uid": 0,
-      "user.loginuid": -1,
-      "container.id": "abcdef123456",
-      "container.name": "web",
-      "container.image.repository": "docker.io/library/nginx",
-      "k8s.ns.name": "prod",
-      "k8s.pod.name": "web-1",
-    },
-    tags: ["T1003.008", "filesystem", "mitre_credential_access"],
-  };
+  return sampleAlert(i);
 }
 
 const logger = pino({ level: "silent" });

@@ -23,7 +23,6 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { v7 as uuidv7 } from "uuid";
 import type { Alert } from "../../proto/index.js";
 import type { SyscallEvent, ThreadInfo } from "../../rules/event.js";
 import type { RuleSet } from "../../rules/index.js";
@@ -74,33 +73,17 @@ async function oldStore(): Promise<StoreCtor> {
 }
 
 function alert(i: number): Alert {
-  return {
-    id: uuidv7(),
+  const critical = i % 7 === 0;
+  return sampleAlert(i, {
     time: new Date(Date.UTC(2026, 5, 1) + i).toISOString().replace("Z", "000000Z"),
-    rule: i % 7 === 0 ? "Drop and execute new binary in container" : "Read Shadow File",
-    priority: i % 7 === 0 ? "Critical" : "Warning",
-    source: "syscall",
+    outputTime: "2026-06-01T12:00:00.000000000Z",
+    rule: critical ? "Drop and execute new binary in container" : "Read Shadow File",
+    priority: critical ? "Critical" : "Warning",
     hostname: `node-${i % 5}`,
-    output: `2026-06-01T12:00:00.000000000Z: Warning Shadow password file opened for reading (file=/etc/shadow flags=O_RDONLY process=cat pid=${i} exepath=/usr/bin/cat command=cat /etc/shadow parent=bash user=root)`,
-    output_fields: {
-      "fd.name": "/etc/shadow",
-      "evt.arg.flags": "O_RDONLY",
-      "proc.name": "cat",
-      "proc.pid": i,
-      "proc.exepath": "/usr/bin/cat",
-      "proc.cmdline": "cat /etc/shadow",
-      "proc.pname": "bash",
-      "user.name": "root",
-      "user.uid": 0,
-      "user.loginuid": -1,
-      "container.id": `abcdef${String(i % 50).padStart(6, "0")}`,
-      "container.name": "web",
-      "container.image.repository": "docker.io/library/nginx",
-      "k8s.ns.name": `ns-${i % 4}`,
-      "k8s.pod.name": `web-${i % 50}`,
-    },
-    tags: ["T1003.008", "filesystem", "mitre_credential_access"],
-  };
+    containerId: `abcdef${String(i % 50).padStart(6, "0")}`,
+    namespace: `ns-${i % 4}`,
+    pod: `web-${i % 50}`,
+  });
 }
 
 async function storeIngest(): Promise<Record<string, unknown>> {
@@ -180,6 +163,7 @@ export function compileRegex(field: string, pattern: string): (s: string) => boo
   const flags = engine === "re2" ? "" : ', "u"';
   return `import { createRequire } from "node:module";
 import { CompileError } from "../errors.js";
+import { sampleAlert } from "./sample-alert.mjs";
 const RE2 = ${load};
 export function compileRegex(field: string, pattern: string): (s: string) => boolean {
   let re: { test(s: string): boolean };

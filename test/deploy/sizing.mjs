@@ -17,13 +17,13 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { sampleAlert } from "../bench/sample-alert.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const DIST = join(ROOT, "dist");
 const CLI = join(DIST, "agent", "cli", "main.js");
 const SECONDS = Number(process.argv[2] ?? 30);
 const MiB = 1024 * 1024;
-const { v7: uuidv7 } = await import("uuid");
 const { CollectorClient } = await import(join(DIST, "agent/sinks/collector-client.js"));
 const { TailClient } = await import(join(DIST, "collector/tail-client.js"));
 const { alertToProto, vigilProto } = await import(join(DIST, "proto/index.js"));
@@ -85,33 +85,7 @@ async function sampled(pid, fn) {
 }
 
 function alert(i) {
-  return {
-    id: uuidv7(),
-    time: new Date().toISOString().replace("Z", "000000Z"),
-    rule: "Read Shadow File",
-    priority: "Warning",
-    source: "syscall",
-    hostname: `node-${i % 20}`,
-    output: `2026-11-28T12:00:00.000000000Z: Warning Shadow password file opened for reading (file=/etc/shadow flags=O_RDONLY process=cat pid=${i} exepath=/usr/bin/cat command=cat /etc/shadow parent=bash user=root)`,
-    output_fields: {
-      "fd.name": "/etc/shadow",
-      "evt.arg.flags": "O_RDONLY",
-      "proc.name": "cat",
-      "proc.pid": i,
-      "proc.exepath": "/usr/bin/cat",
-      "proc.cmdline": "cat /etc/shadow",
-      "proc.pname": "bash",
-      "user.name": "root",
-      "user.uid": 0,
-      "user.loginuid": -1,
-      "container.id": "abcdef123456",
-      "container.name": "web",
-      "container.image.repository": "docker.io/library/nginx",
-      "k8s.ns.name": "prod",
-      "k8s.pod.name": `web-${i % 50}`,
-    },
-    tags: ["T1003.008", "filesystem", "mitre_credential_access"],
-  };
+  return sampleAlert(i, { hostname: `node-${i % 20}`, pod: `web-${i % 50}` });
 }
 
 function du(dir) {
