@@ -41,6 +41,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../helpers/agent.js";
 import { EM_BPF, EM_X86_64 } from "../helpers/elf.js";
 import { vigilImageTar } from "../helpers/image-pods.js";
+import { elfMachine, extractOciArchive, ociPlatforms, unpackOciPlatform, type OciImageConfig } from "../helpers/oci.js";
 
 const DEBIAN_SUITES = new Set(["bookworm", "bookworm-updates", "bookworm-security"]);
 const DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
@@ -60,7 +61,7 @@ interface Entry {
 }
 
 interface Image {
-  config: { architecture: string; os: string; config: Record<string, unknown> & { Labels?: Record<string, string> } };
+  config: OciImageConfig;
   files: Map<string, Entry>;
   rootfs: string;
 }
@@ -200,32 +201,14 @@ function makeBase(log: string): void {
   rmSync(rootfs, { recursive: true, force: true });
 }
 
-function blob(layout: string, digest: string): Buffer {
-  return readFileSync(join(layout, "blobs", "sha256", digest.replace(/^sha256:/, "")));
-}
-
 /** Unpacks the `arch` platform of an OCI archive: its config and every path of its layers, applied in order. */
 function readImage(tar: string, arch: string, dir: string): Image {
   const layout = join(dir, "layout");
   const rootfs = join(dir, "rootfs");
-  mkdirSync(layout, { recursive: true });
-  mkdirSync(rootfs, { recursive: true });
-  execFileSync("tar", ["-xf", tar, "-C", layout]);
-  type Desc = { mediaType: string; digest: string; platform?: { architecture: string } };
-  let desc = (JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as { manifests: Desc[] }).manifests[0] as Desc;
-  if (desc.mediaType.endsWith("image.index.v1+json")) {
-    const index = JSON.parse(blob(layout, desc.digest).toString()) as { manifests: Desc[] };
-    const m = index.manifests.find((x) => x.platform?.architecture === arch);
-    need(m !== undefined, `${tar} has no ${arch} image`);
-    desc = m;
-  }
-  const manifest = JSON.parse(blob(layout, desc.digest).toString()) as { config: Desc; layers: Desc[] };
-  const config = JSON.parse(blob(layout, manifest.config.digest).toString()) as Image["config"];
-  for (const l of manifest.layers) {
-    const names = execFileSync("tar", ["-tf", join(layout, "blobs", "sha256", l.digest.slice(7))], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-    need(!/(^|\/)\.wh\./m.test(names), `${tar}: a layer deletes files (whiteouts), which neither build writes`);
-    execFileSync("tar", ["--numeric-owner", "-xpf", join(layout, "blobs", "sha256", l.digest.slice(7)), "-C", rootfs]);
-  }
+  const l = extractOciArchive(tar, layout);
+  const desc = l.top.flatMap((e) => ociPlatforms(l, e)).find((m) => m.platform === undefined || m.platform.architecture === arch);
+  need(desc !== undefined, `${tar} has no ${arch} image`);
+  const { config } = unpackOciPlatform(l, desc, rootfs, { refuseWhiteouts: true });
   rmSync(layout, { recursive: true, force: true });
   const files = new Map<string, Entry>();
   const walk = (abs: string, rel: string): void => {
@@ -244,12 +227,6 @@ function readImage(tar: string, arch: string, dir: string): Image {
   };
   walk(rootfs, "");
   return { config, files, rootfs };
-}
-
-function elfMachine(file: string): number {
-  const b = readFileSync(file).subarray(0, 20);
-  need(b.readUInt32BE(0) === 0x7f454c46, `${file} is not an ELF file`);
-  return b.readUInt16LE(18);
 }
 
 function unmountUnder(dir: string): void {

@@ -40,7 +40,9 @@ import {
   VIGIL_IMAGE,
   vigilImageTar,
 } from "../helpers/image-pods.js";
+import { EM_AARCH64, EM_BPF, EM_X86_64 } from "../helpers/elf.js";
 import { Kubelet, type RunningPod } from "../helpers/kubelet.js";
+import { elfMachine, extractOciArchive, ociBlob, ociPlatforms, unpackOciPlatform, type OciDescriptor, type OciPlatform } from "../helpers/oci.js";
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as {
   version: string;
@@ -49,41 +51,11 @@ const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as
 };
 /** Compressed size per platform we keep the image under (BENCHMARKS.md/README state the figure). */
 const MAX_COMPRESSED_BYTES = 100 * 1024 * 1024;
-const EM = { x86_64: 62, aarch64: 183, bpf: 247 } as const;
-
-interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  platform?: { architecture: string; os: string; variant?: string };
-  annotations?: Record<string, string>;
-}
-interface Platform {
-  arch: string;
-  manifest: { layers: Descriptor[]; annotations?: Record<string, string> };
-  config: {
-    architecture: string;
-    os: string;
-    config: { User?: string; Entrypoint?: string[]; Cmd?: string[]; WorkingDir?: string; Env?: string[]; Labels?: Record<string, string> };
-  };
-  rootfs: string;
-  compressed: number;
-}
 
 const work = mkdtempSync(join(tmpdir(), "vigil-image-test-"));
 let tarPath = "";
-let indexDesc: Descriptor;
-const platforms = new Map<string, Platform>();
-
-function blob(layout: string, digest: string): Buffer {
-  return readFileSync(join(layout, "blobs", "sha256", digest.replace(/^sha256:/, "")));
-}
-
-function elfMachine(file: string): number {
-  const b = readFileSync(file).subarray(0, 20);
-  if (b.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${file} is not an ELF file`);
-  return b.readUInt16LE(18);
-}
+let indexDesc: OciDescriptor;
+const platforms = new Map<string, OciPlatform>();
 
 function walk(dir: string, out: string[] = [], base = dir): string[] {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -96,21 +68,12 @@ function walk(dir: string, out: string[] = [], base = dir): string[] {
 
 beforeAll(() => {
   tarPath = vigilImageTar(work, "amd64,arm64");
-  const layout = join(work, "layout");
-  mkdirSync(layout);
-  execFileSync("tar", ["-xf", tarPath, "-C", layout]);
-  const top = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as { manifests: Descriptor[] };
-  expect(top.manifests).toHaveLength(1);
-  indexDesc = top.manifests[0] as Descriptor;
-  const index = JSON.parse(blob(layout, indexDesc.digest).toString()) as { manifests: Descriptor[] };
-  for (const m of index.manifests) {
-    const arch = m.platform?.architecture ?? "?";
-    const manifest = JSON.parse(blob(layout, m.digest).toString()) as Platform["manifest"] & { config: Descriptor };
-    const config = JSON.parse(blob(layout, manifest.config.digest).toString()) as Platform["config"];
-    const rootfs = join(work, `rootfs-${arch}`);
-    mkdirSync(rootfs);
-    for (const l of manifest.layers) execFileSync("tar", ["-xzf", join(layout, "blobs", "sha256", l.digest.slice(7)), "-C", rootfs]);
-    platforms.set(arch, { arch, manifest, config, rootfs, compressed: manifest.layers.reduce((s, l) => s + l.size, 0) });
+  const l = extractOciArchive(tarPath, join(work, "layout"));
+  expect(l.top).toHaveLength(1);
+  indexDesc = l.top[0] as OciDescriptor;
+  for (const m of ociPlatforms(l, indexDesc)) {
+    const p = unpackOciPlatform(l, m, join(work, `rootfs-${m.platform?.architecture ?? "?"}`));
+    platforms.set(p.arch, p);
   }
 }, 25 * 60_000);
 
@@ -145,7 +108,7 @@ describe("the image archive", () => {
     const df = readFileSync(join(REPO_ROOT, "Dockerfile"), "utf8").replace(/\\\n\s*/g, " ");
     const final = df.slice(df.lastIndexOf("FROM scratch"));
     const line = (kw: string) => new RegExp(`^${kw} (.+)$`, "m").exec(final)?.[1]?.trim();
-    const cfg = (platforms.get("amd64") as Platform).config.config;
+    const cfg = (platforms.get("amd64") as OciPlatform).config.config;
     expect(line("USER")).toBe(cfg.User);
     expect(JSON.parse(line("ENTRYPOINT") ?? "null")).toEqual(cfg.Entrypoint);
     expect(JSON.parse(line("CMD") ?? "null")).toEqual(cfg.Cmd);
@@ -157,18 +120,18 @@ describe("the image archive", () => {
     const labels = [...(line("LABEL") ?? "").matchAll(/([\w.]+)="([^"]*)"/g)].map((m) => m[1]);
     for (const k of labels) expect(cfg.Labels, k).toHaveProperty([k as string]);
     // the non-root default user exists in the image
-    const passwd = readFileSync(join((platforms.get("amd64") as Platform).rootfs, "etc", "passwd"), "utf8");
+    const passwd = readFileSync(join((platforms.get("amd64") as OciPlatform).rootfs, "etc", "passwd"), "utf8");
     expect(passwd).toMatch(new RegExp(`^vigil:x:${cfg.User?.split(":")[0]}:`, "m"));
   });
 
   it("holds, for each platform, node, vigil-probe, vigil-trace and the C runtime built for it, and the eBPF object", () => {
     for (const p of platforms.values()) {
-      const em = p.arch === "amd64" ? EM.x86_64 : EM.aarch64;
+      const em = p.arch === "amd64" ? EM_X86_64 : EM_AARCH64;
       const r = p.rootfs;
       expect(elfMachine(join(r, "usr/local/bin/node")), `${p.arch} node`).toBe(em);
       expect(elfMachine(join(r, "opt/vigil/native-bridge/build/vigil-probe")), `${p.arch} vigil-probe`).toBe(em);
       expect(elfMachine(join(r, "opt/vigil/native-bridge/build/vigil-trace")), `${p.arch} vigil-trace`).toBe(em);
-      expect(elfMachine(join(r, "opt/vigil/native-bridge/build/probe.bpf.o")), `${p.arch} probe.bpf.o`).toBe(EM.bpf);
+      expect(elfMachine(join(r, "opt/vigil/native-bridge/build/probe.bpf.o")), `${p.arch} probe.bpf.o`).toBe(EM_BPF);
       const triplet = p.arch === "amd64" ? "x86_64-linux-gnu" : "aarch64-linux-gnu";
       expect(elfMachine(join(r, "lib", triplet, "libc.so.6"))).toBe(em);
       expect(readFileSync(join(r, "usr/local/bin/vigil"), "utf8")).toMatch(/^#!\/usr\/local\/bin\/node\n/);
@@ -210,8 +173,8 @@ describe("registry tooling", () => {
   it("skopeo reads the archive and copies both platforms, as `skopeo copy --all oci-archive:OUT.tar docker://REGISTRY/vigil:TAG` pushes them", () => {
     const dest = join(work, "skopeo");
     execFileSync("skopeo", ["copy", "--all", "-q", `oci-archive:${tarPath}`, `oci:${dest}:${pkg.version}`], { timeout: 120_000 });
-    const top = JSON.parse(readFileSync(join(dest, "index.json"), "utf8")) as { manifests: Descriptor[] };
-    const idx = JSON.parse(blob(dest, (top.manifests[0] as Descriptor).digest).toString()) as { manifests: Descriptor[] };
+    const top = JSON.parse(readFileSync(join(dest, "index.json"), "utf8")) as { manifests: OciDescriptor[] };
+    const idx = JSON.parse(ociBlob(dest, (top.manifests[0] as OciDescriptor).digest).toString()) as { manifests: OciDescriptor[] };
     expect(idx.manifests.map((m) => m.platform?.architecture).sort()).toEqual(["amd64", "arm64"]);
   });
 });
@@ -219,7 +182,7 @@ describe("registry tooling", () => {
 describe("the arm64 image", () => {
   it("runs its own node, libraries and JavaScript under qemu-user: vigil --version, vigil rules check", () => {
     expect(qemu, "qemu-user-static is installed by scripts/setup.sh").toBeDefined();
-    const r = (platforms.get("arm64") as Platform).rootfs;
+    const r = (platforms.get("arm64") as OciPlatform).rootfs;
     const run = (args: string[]) =>
       spawnSync(qemu as string, ["-L", r, join(r, "usr/local/bin/node"), join(r, "opt/vigil/dist/agent/cli/main.js"), ...args], {
         encoding: "utf8",
