@@ -123,7 +123,9 @@ done
 app="$root/app"
 mkdir -p "$app/opt/vigil/native-bridge/build" "$app/opt/vigil/rules" "$app/opt/vigil/dist" "$app/usr/local/bin"
 cp package.json "$app/opt/vigil/"
-(cd dist && find agent collector proto rules -name '*.js' -print0 | xargs -0 cp --parents -t "$app/opt/vigil/dist")
+# the JavaScript of today's sources only: dist/ keeps the output of a source that was renamed or
+# removed since (tsc never deletes), which must not ship
+find agent collector proto rules -name '*.ts' -not -name '*.d.ts' -print0 | sed -z 's/\.ts$/.js/' | (cd dist && xargs -0 cp --parents -t "$app/opt/vigil/dist")
 cp -r rules/files "$app/opt/vigil/rules/files"
 find proto -name '*.proto' -print0 | xargs -0 cp --parents -t "$app/opt/vigil"
 for b in vigil-probe vigil-trace; do
