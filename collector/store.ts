@@ -10,32 +10,12 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { alertKeys, filterToSql, type AlertKeys } from "./filter.js";
+import { alertKeys, filterToSql } from "./filter.js";
 import { CollectorError } from "./errors.js";
+import type { AlertPage, AlertReader, InsertResult, PageCursor, PageOptions, PageRow, StoredAlert, StoredCapture } from "./store-api.js";
+
+export type { AlertPage, InsertResult, PageCursor, PageOptions, PageRow, StoredAlert, StoredCapture } from "./store-api.js";
 import { alertToJson, isoFromMs, priorityNumber, type Alert, type AlertFilter } from "../proto/index.js";
-
-/** One alert as stored, with its store sequence number and filter keys. */
-export interface StoredAlert {
-  seq: number;
-  alert: Alert;
-  keys: AlertKeys;
-}
-
-/** A stored audit capture. */
-export interface StoredCapture {
-  alertId: string;
-  data: Buffer;
-  eventCount: number;
-  containerId: string;
-}
-
-/** Result of inserting a batch. */
-export interface InsertResult {
-  /** Newly stored alerts, in seq order (what the live tail broadcasts). */
-  inserted: StoredAlert[];
-  /** Alerts that were already stored. */
-  duplicates: number;
-}
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS alerts (
@@ -118,46 +98,6 @@ function rowToStored(r: AlertRow): StoredAlert {
   };
 }
 
-/** Where a page of {@link AlertStore.queryPage} starts: after this alert (keyset cursor). */
-export interface PageCursor {
-  /** The last alert's store position. */
-  seq: number;
-  /** Its normalized time (needed for time order). */
-  time: string;
-}
-
-/** Options of {@link AlertStore.queryPage}. */
-export interface PageOptions {
-  /** `time`: alert time, then store order (queries); `seq`: store order (the tail's history). */
-  order: "time" | "seq";
-  /** Start after this alert; the first page when absent. */
-  after?: PageCursor | undefined;
-  /** Most alerts in the page. */
-  limit: number;
-  /** The page holds at most this many bytes of alert JSON, or one alert when that one alone is larger. */
-  maxBytes: number;
-}
-
-/** One alert of a page: its position and its JSON as query results and the tail carry it. */
-export interface PageRow {
-  seq: number;
-  /** Normalized alert time. */
-  time: string;
-  /** `alertToJson` of the alert, as text (sent as is: no parse, no re-serialization). */
-  json: string;
-}
-
-/** One page of matching alerts. */
-export interface AlertPage {
-  rows: PageRow[];
-  /** Bytes of the rows' JSON. */
-  bytes: number;
-  /** The cursor after the last row (the next page's `after`); undefined when the page is empty. */
-  next: PageCursor | undefined;
-  /** False when the store holds no further match (the page ended before its limits). */
-  more: boolean;
-}
-
 /**
  * Runs `fn` in one transaction: committed when it returns, rolled back when it throws (the
  * error goes on to the caller).
@@ -195,7 +135,7 @@ export interface AlertStoreOptions {
 }
 
 /** The SQLite alert store. */
-export class AlertStore {
+export class AlertStore implements AlertReader {
   readonly db: DatabaseSync;
   private readonly stInsert: StatementSync;
   private readonly stCapture: StatementSync;
@@ -321,6 +261,10 @@ export class AlertStore {
   queryPage(f: AlertFilter, o: PageOptions): AlertPage {
     const { where, params } = filterToSql(f);
     const w: string[] = where === "" ? [] : [where.slice("WHERE ".length)];
+    if (o.upTo !== undefined) {
+      w.push("seq <= ?");
+      params.push(o.upTo);
+    }
     if (o.after !== undefined) {
       if (o.order === "seq") {
         w.push("seq > ?");

@@ -15,6 +15,18 @@ export { DEFAULT_DATA_DIR, LOCAL_TOKEN_FILE, clientToken, loadOrCreateLocalToken
 export { DEFAULT_COLLECTOR_LIMITS, collectorLimits, collectorLimitsSchema } from "./collector-limits.js";
 export { WS_BEARER_PREFIX, WS_PROTOCOL, filterFromParams, filterToParams, tailAlertLine, tailLiveLine } from "./tail.js";
 export { CaptureError, F, MAX_CAPTURE_BYTES, decodeCapture, encodeCapture } from "./capture.js";
+export {
+  CAPTURE_CHUNK_BYTES,
+  FLEET_HEADERS,
+  MAX_CAPTURE_CHUNKS,
+  fleetStreamSchema,
+  fleetSubjects,
+  isNatsAddress,
+  natsConnectOptions,
+  natsConnectionSchema,
+  parseNatsServers,
+  subjectToken,
+} from "./fleet.js";
 export type { PriorityName, PriorityWord } from "./priority.js";
 export type { Alert, AlertFieldValue } from "./alert.js";
 export type { ProtoAlert } from "./ingest-codec.js";
@@ -23,4 +35,5 @@ export type { RefusalCounters } from "./grpc-status-counter.js";
 export type { CollectorLimits, CollectorLimitsInput } from "./collector-limits.js";
 export type { AlertFilter, TailMessage } from "./tail.js";
 export type { CaptureContainer, CaptureErrorCode, CaptureFile, EventTuple } from "./capture.js";
+export type { FleetStreamConfig, NatsConnectionConfig } from "./fleet.js";
 export type { ArgValue, SockTuple } from "./event-values.js";

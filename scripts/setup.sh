@@ -17,6 +17,9 @@ APT_PKGS+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cros
 command -v kubectl >/dev/null 2>&1 || APT_PKGS+=(kubernetes-client)
 # npm fetches the pinned Node.js once (scripts/node-env.sh): Debian's when the machine has none
 command -v npm >/dev/null 2>&1 || APT_PKGS+=(npm)
+# the fleet path's servers, which its tests start on loopback in temporary folders: NATS with
+# JetStream (a 3-node cluster) and PostgreSQL 15 (initdb/pg_ctl run as the postgres user)
+APT_PKGS+=(nats-server postgresql-15)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The fleet path's contract: agents (and collectors taking gRPC/HTTP ingest) publish alerts to
+ * NATS JetStream; stateless collectors consume them from one durable pull consumer and store them
+ * in PostgreSQL. What both sides agree on lives here: subjects, headers, the capture chunking,
+ * the stream's settings and how to connect (servers, authentication, TLS).
+ *
+ * Wire format:
+ * - an alert is one message on `<prefix>.alerts.<cluster>.<node>`: the protobuf
+ *   `vigil.collector.v1.Alert` (proto/vigil/collector.proto), header `Nats-Msg-Id` = the alert ID
+ *   (JetStream drops a resend inside the duplicate window; the store drops it after that) and
+ *   `Vigil-Agent` = the node name as the agent reports it (the subject tokens are sanitized);
+ * - a capture travels as chunks of at most {@link CAPTURE_CHUNK_BYTES} on
+ *   `<prefix>.captures.<cluster>.<node>`, each with `Nats-Msg-Id` = `<alert id>/<i>`,
+ *   `Vigil-Capture` = the alert ID, `Vigil-Chunk` = `<i>/<n>` (0-based index, count),
+ *   `Vigil-Event-Count` and `Vigil-Container-Id`; collectors store the chunks as they come (any
+ *   replica may get any chunk) and a capture is readable once all `n` are stored;
+ * - collectors announce a committed batch on `<prefix>._stored` (core NATS, no payload that
+ *   matters): the tails of every replica then read what became settled.
+ */
+import { readFileSync } from "node:fs";
+import { credsAuthenticator, nkeyAuthenticator, type ConnectionOptions } from "@nats-io/transport-node";
+import { z } from "zod";
+
+/** Largest capture chunk (bytes of the gzip'd msgpack capture per message). */
+export const CAPTURE_CHUNK_BYTES = 256 * 1024;
+/** Most chunks of one capture (16 MiB / 256 KiB: the capture size limit of the gRPC path). */
+export const MAX_CAPTURE_CHUNKS = 64;
+
+/** Header names. */
+export const FLEET_HEADERS = {
+  msgId: "Nats-Msg-Id",
+  agent: "Vigil-Agent",
+  capture: "Vigil-Capture",
+  chunk: "Vigil-Chunk",
+  eventCount: "Vigil-Event-Count",
+  containerId: "Vigil-Container-Id",
+} as const;
+
+/**
+ * A name as one subject token: characters other than `A-Z a-z 0-9 _ -` become `_` (a node name
+ * such as `ip-10-0-1-2.ec2.internal` holds dots, which separate tokens), at most 64 characters,
+ * `_` when empty.
+ */
+export function subjectToken(s: string): string {
+  const t = s.slice(0, 64).replace(/[^A-Za-z0-9_-]/g, "_");
+  return t === "" ? "_" : t;
+}
+
+/** Subjects of one prefix. */
+export function fleetSubjects(prefix: string) {
+  return {
+    /** Stream subjects. */
+    alertsAll: `${prefix}.alerts.>`,
+    capturesAll: `${prefix}.captures.>`,
+    alerts: (cluster: string, node: string) => `${prefix}.alerts.${subjectToken(cluster)}.${subjectToken(node)}`,
+    captures: (cluster: string, node: string) => `${prefix}.captures.${subjectToken(cluster)}.${subjectToken(node)}`,
+    /** Core NATS: "a collector committed a batch". */
+    stored: `${prefix}._stored`,
+    /** True when a stream subject is a capture chunk's. */
+    isCapture: (subject: string) => subject.startsWith(`${prefix}.captures.`),
+  };
+}
+
+/** A subject prefix: one or more tokens of `A-Z a-z 0-9 _ -`. */
+const subjectPrefix = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,32}(\.[A-Za-z0-9_-]{1,32}){0,3}$/, "a subject prefix: dot-separated tokens of letters, digits, _ and -")
+  .default("vigil");
+
+/**
+ * How to reach NATS (the agent's `sinks.collector.nats`, the collector's `collector.nats`).
+ * Secrets are read from files (mounted Secrets) or given inline in the file; never in a URL.
+ */
+export const natsConnectionSchema = z.strictObject({
+  /** Cluster name: the third subject token (`vigil.alerts.<cluster>.<node>`). */
+  cluster: z.string().max(64).default("default"),
+  subject_prefix: subjectPrefix,
+  /** Connection name the server shows (`nats server report connections`). */
+  name: z.string().max(128).default(""),
+  user: z.string().max(256).default(""),
+  password: z.string().max(4096).default(""),
+  password_file: z.string().default(""),
+  token: z.string().max(4096).default(""),
+  token_file: z.string().default(""),
+  /** NKey seed file (`SU...`): the user signs the server's nonce. */
+  nkey_seed_file: z.string().default(""),
+  /** Decentralized auth: a `.creds` file (user JWT + NKey seed). */
+  creds_file: z.string().default(""),
+  tls: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** PEM CA bundle to verify the servers; empty = Node's default roots. */
+      ca_file: z.string().default(""),
+      /** Client certificate and key (mutual TLS). */
+      cert_file: z.string().default(""),
+      key_file: z.string().default(""),
+    })
+    .prefault({}),
+});
+export type NatsConnectionConfig = z.infer<typeof natsConnectionSchema>;
+
+/** The stream and the shared consumer (the collector's `collector.fleet`). */
+export const fleetStreamSchema = z.strictObject({
+  stream: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .default("VIGIL"),
+  consumer: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .default("vigil-collectors"),
+  /** Replicas: 0 = 3 when the cluster has at least 3 servers, else 1. */
+  replicas: z.number().int().min(0).max(5).default(0),
+  /** An undelivered alert waits this long at most (longer than any store outage you plan for). */
+  max_age_seconds: z
+    .number()
+    .int()
+    .min(60)
+    .default(7 * 86_400),
+  /** Backlog bytes; when full, publishes are refused (discard new) and agents keep alerts in their spool. */
+  max_bytes: z
+    .number()
+    .int()
+    .min(1024 * 1024)
+    .default(8 * 1024 ** 3),
+  /** Largest message (a capture chunk plus headers fits). */
+  max_msg_bytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(8 * 1024 * 1024)
+    .default(1024 * 1024),
+  /** A resend with the same Nats-Msg-Id inside this window is dropped by JetStream. */
+  duplicate_window_seconds: z.number().int().min(1).max(86_400).default(600),
+  /** A delivered message not acknowledged within this goes to another collector. */
+  ack_wait_ms: z.number().int().min(500).max(3_600_000).default(30_000),
+  /** Unacknowledged messages in all collectors together. */
+  max_ack_pending: z.number().int().min(1).max(1_000_000).default(20_000),
+  /** Messages one collector asks for at once (and stores per transaction at most). */
+  batch: z.number().int().min(1).max(10_000).default(1000),
+});
+export type FleetStreamConfig = z.infer<typeof fleetStreamSchema>;
+
+/** A `nats://` / `tls://` server list as given on a command line (`a:4222,nats://b:4222`). */
+export function parseNatsServers(list: string): string[] {
+  const out: string[] = [];
+  for (const raw of list.split(",")) {
+    const s = raw.trim();
+    if (s === "") continue;
+    let u: URL;
+    try {
+      u = new URL(s.includes("://") ? s : `nats://${s}`);
+    } catch {
+      throw new Error(`bad NATS server "${s.slice(0, 80)}": use nats://HOST:PORT`);
+    }
+    if (u.protocol !== "nats:" && u.protocol !== "tls:") throw new Error(`bad NATS server "${s.slice(0, 80)}": the scheme must be nats:// or tls://`);
+    if (u.username !== "" || u.password !== "")
+      throw new Error("credentials in a NATS URL are refused (they end up in process lists and logs): use the nats user/password_file or token_file settings");
+    if (u.hostname === "") throw new Error(`bad NATS server "${s.slice(0, 80)}": no host`);
+    out.push(`${u.protocol}//${u.host}`);
+  }
+  if (out.length === 0) throw new Error("no NATS server given");
+  return out;
+}
+
+/** True when a collector address names NATS servers (`nats://...`, `tls://...`). */
+export function isNatsAddress(address: string): boolean {
+  return /^(nats|tls):\/\//i.test(address.trim());
+}
+
+function readSecret(file: string, what: string): string {
+  let v: string;
+  try {
+    v = readFileSync(file, "utf8").trim();
+  } catch (err) {
+    throw new Error(`cannot read the NATS ${what} file ${file}: ${(err as Error).message}`);
+  }
+  if (v === "") throw new Error(`the NATS ${what} file ${file} is empty`);
+  return v;
+}
+
+/**
+ * The options of `connect()` (@nats-io/transport-node) for a configuration: servers, secrets read
+ * from their files, TLS files, and reconnect forever (a broker that is down only delays).
+ * Throws a clear error when a secret file cannot be read or the settings contradict each other.
+ */
+export function natsConnectOptions(cfg: NatsConnectionConfig, servers: string[], defaultName: string): ConnectionOptions {
+  const o: ConnectionOptions = {
+    servers,
+    name: cfg.name !== "" ? cfg.name : defaultName,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    reconnectJitter: 250,
+    pingInterval: 10_000,
+    maxPingOut: 3,
+    timeout: 5_000,
+  };
+  const password = cfg.password_file !== "" ? readSecret(cfg.password_file, "password") : cfg.password;
+  if (cfg.user !== "") {
+    o.user = cfg.user;
+    o.pass = password;
+  } else if (password !== "") throw new Error("a NATS password without a user");
+  const token = cfg.token_file !== "" ? readSecret(cfg.token_file, "token") : cfg.token;
+  if (token !== "") o.token = token;
+  if (cfg.nkey_seed_file !== "" && cfg.creds_file !== "") throw new Error("NATS nkey_seed_file and creds_file exclude each other");
+  if (cfg.nkey_seed_file !== "") o.authenticator = nkeyAuthenticator(new TextEncoder().encode(readSecret(cfg.nkey_seed_file, "NKey seed")));
+  if (cfg.creds_file !== "") o.authenticator = credsAuthenticator(new TextEncoder().encode(readSecret(cfg.creds_file, "creds")));
+  const tls = cfg.tls;
+  if (tls.enabled || tls.ca_file !== "" || tls.cert_file !== "" || servers.some((s) => s.startsWith("tls://"))) {
+    if ((tls.cert_file === "") !== (tls.key_file === "")) throw new Error("NATS tls.cert_file and tls.key_file go together");
+    o.tls = {
+      ...(tls.ca_file !== "" ? { caFile: tls.ca_file } : {}),
+      ...(tls.cert_file !== "" ? { certFile: tls.cert_file, keyFile: tls.key_file } : {}),
+    };
+  }
+  return o;
+}
