@@ -10,7 +10,7 @@ import { DRIFT_KIND_NAMES, parseSelector, type DriftKind } from "../prevent/poli
 import { DEFAULT_FIM_EXCLUDES, DEFAULT_FIM_PATHS } from "../fim/watch-set.js";
 import { httpLimitsSchema } from "../metrics/http-guard.js";
 import { DEFAULT_EXPANSION_LIMITS } from "../../rules/load/budget.js";
-import { collectorLimitsSchema, PRIORITY_WORDS } from "../../proto/index.js";
+import { collectorLimitsSchema, fleetStreamSchema, natsConnectionSchema, PRIORITY_WORDS } from "../../proto/index.js";
 
 const UNITS: Record<string, number> = {
   "": 1,
@@ -235,6 +235,19 @@ export const configSchema = z.strictObject({
   collector: z
     .strictObject({
       limits: collectorLimitsSchema.prefault({}),
+      /** The fleet path (`vigil collector --nats ... --store postgres://...`): how to reach NATS. */
+      nats: natsConnectionSchema.prefault({}),
+      /** The JetStream stream and the collectors' shared durable consumer. */
+      fleet: fleetStreamSchema.prefault({}),
+      /** The PostgreSQL store (`--store postgres://USER@HOST:PORT/DB`). */
+      store: z
+        .strictObject({
+          /** The password, from a file (a mounted Secret); also PGPASSWORD. Never in the URL. */
+          password_file: z.string().default(""),
+          /** Connections per collector. */
+          pool_size: z.number().int().min(2).max(100).default(8),
+        })
+        .prefault({}),
     })
     .prefault({}),
   fim: z
