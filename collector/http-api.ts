@@ -34,7 +34,7 @@ import { CollectorMetrics } from "./metrics.js";
 import type { AuthFailureLimiter } from "./auth-limiter.js";
 import { BurstLog } from "./burst-log.js";
 import type { ByteBudget } from "./byte-budget.js";
-import type { AlertPage, AlertStore, PageCursor } from "./store.js";
+import type { AlertPage, AlertReader, MaybePromise, PageCursor } from "./store-api.js";
 import type { TailHub } from "./tail-hub.js";
 import {
   alertFromFalcoJson,
@@ -78,7 +78,7 @@ const ALERT_ID_RE = /^[0-9A-Za-z][0-9A-Za-z._:-]{0,63}$/;
 
 /** What the HTTP side needs. */
 export interface HttpApiDeps {
-  store: AlertStore;
+  store: AlertReader;
   hub: TailHub;
   wss: WebSocketServer;
   auth: TokenCheck;
@@ -88,8 +88,8 @@ export interface HttpApiDeps {
   counters: HttpCounters;
   shared: SharedCounters;
   hostname: string;
-  /** Stores alerts from Falco (validated here); returns true when new. */
-  ingest(alerts: Alert[]): { stored: number; duplicates: number };
+  /** Stores alerts from Falco (validated here): `stored` counts new ones (on the fleet path: accepted by JetStream). */
+  ingest(alerts: Alert[]): MaybePromise<{ stored: number; duplicates: number }>;
   stats(): Record<string, number>;
   maxBodyBytes: number;
   maxTailClients: number;
@@ -224,14 +224,21 @@ export function makeHttpApi(d: HttpApiDeps) {
         fail(res, 400, `bad Falco alert: ${err instanceof Error ? err.message : "invalid"}`);
         return;
       }
-      try {
-        const r = d.ingest([alert]);
+      const stored = (r: { stored: number; duplicates: number }) => {
         c.falco_http_alerts += r.stored;
         c.falco_http_duplicates += r.duplicates;
         sendJson(res, 200, { id: alert.id, stored: r.stored === 1 });
-      } catch (err) {
+      };
+      const failed = (err: unknown) => {
         d.logger.error({ err }, "store failed");
-        fail(res, 503, "store failed");
+        if (!res.headersSent) fail(res, 503, "store failed");
+      };
+      try {
+        const r = d.ingest([alert]);
+        if (r instanceof Promise) r.then(stored, failed);
+        else stored(r);
+      } catch (err) {
+        failed(err);
       }
     });
   }
@@ -245,7 +252,7 @@ export function makeHttpApi(d: HttpApiDeps) {
    * the query. A store failure after the first line ends the response without its last chunk, so
    * the client sees an incomplete body, never a short result.
    */
-  function onQuery(url: URL, res: ServerResponse): void {
+  async function onQuery(url: URL, res: ServerResponse): Promise<void> {
     const ql = d.queryLimits ?? DEFAULT_COLLECTOR_LIMITS;
     let limit = 1000;
     const l = url.searchParams.get("limit");
@@ -262,7 +269,7 @@ export function makeHttpApi(d: HttpApiDeps) {
       d.store.queryPage(filter, { order: "time", after, limit: Math.min(left, QUERY_PAGE_ROWS), maxBytes: ql.page_bytes });
     try {
       filter = normalizeFilter(filterFromParams(url.searchParams), { maxSinceMs: ql.max_since_ms });
-      page = read(undefined, limit);
+      page = await read(undefined, limit);
     } catch (err) {
       if (err instanceof CollectorError && err.code === "bad_filter") {
         c.http_bad_request++;
@@ -280,12 +287,13 @@ export function makeHttpApi(d: HttpApiDeps) {
       closed = true;
       clearTimeout(stall);
     });
-    const pump = (): void => {
+    const pump = async (): Promise<void> => {
       clearTimeout(stall);
       if (closed) return;
       try {
-        const p = page ?? read(cursor, left);
+        const p = page ?? (await read(cursor, left));
         page = undefined;
+        if (closed) return;
         let text = "";
         for (const r of p.rows) text += `${r.json}\n`;
         left -= p.rows.length;
@@ -299,7 +307,7 @@ export function makeHttpApi(d: HttpApiDeps) {
           stall = setTimeout(() => res.destroy(), ql.request_timeout_ms);
           // drain can come in the same tick as the write (the socket took it at once): go
           // through setImmediate so a fast reader still lets other requests in between pages
-          res.once("drain", () => setImmediate(pump));
+          res.once("drain", () => setImmediate(() => void pump()));
           return;
         }
       } catch (err) {
@@ -308,9 +316,9 @@ export function makeHttpApi(d: HttpApiDeps) {
         return;
       }
       // one page per turn of the event loop: ingest and other requests run in between
-      setImmediate(pump);
+      setImmediate(() => void pump());
     };
-    pump();
+    await pump();
   }
 
   const request = (req: IncomingMessage, res: ServerResponse): void => {
@@ -368,7 +376,7 @@ export function makeHttpApi(d: HttpApiDeps) {
       return fail(res, 401, "missing or bad bearer token");
     }
     if (req.method === "POST" && FALCO_PATHS.has(url.pathname)) return onFalcoPost(req, res);
-    if (req.method === "GET" && url.pathname === "/api/v1/alerts") return onQuery(url, res);
+    if (req.method === "GET" && url.pathname === "/api/v1/alerts") return settle("query", res, onQuery(url, res));
     if (req.method === "GET" && url.pathname === "/api/v1/stats") return sendJson(res, 200, d.stats());
     if (req.method === "GET" && url.pathname === "/metrics") return onMetrics(res);
     if (req.method === "GET" && url.pathname.startsWith("/api/v1/captures/")) {
@@ -377,21 +385,36 @@ export function makeHttpApi(d: HttpApiDeps) {
         c.http_bad_request++;
         return fail(res, 400, "bad alert ID");
       }
-      const cap = d.store.getCapture(id);
-      if (!cap) {
-        c.http_not_found++;
-        return fail(res, 404, "no capture for that alert");
-      }
-      res.writeHead(200, {
-        "content-type": "application/octet-stream",
-        "content-length": cap.data.length,
-        "x-vigil-event-count": String(cap.eventCount),
-      });
-      res.end(cap.data);
-      return;
+      return settle("capture", res, onCapture(id, res));
     }
     c.http_not_found++;
     fail(res, 404, "not found");
+  }
+
+  /** `GET /api/v1/captures/<id>`. */
+  async function onCapture(id: string, res: ServerResponse): Promise<void> {
+    const cap = await d.store.getCapture(id);
+    if (!cap) {
+      c.http_not_found++;
+      return fail(res, 404, "no capture for that alert");
+    }
+    res.writeHead(200, {
+      "content-type": "application/octet-stream",
+      "content-length": cap.data.length,
+      "x-vigil-event-count": String(cap.eventCount),
+    });
+    res.end(cap.data);
+  }
+
+  /** An async handler's failure, answered like a synchronous one's: 500 before the head, a cut body after. */
+  function settle(kind: string, res: ServerResponse, p: Promise<void>): void {
+    p.catch((err: unknown) => {
+      internal(kind, err);
+      if (!res.headersSent) {
+        res.setHeader("connection", "close");
+        fail(res, 500, "internal error");
+      } else res.destroy();
+    });
   }
 
   const refuseUpgrade = (socket: Duplex, code: number, text: string, message?: string, extra = "") => {
@@ -435,8 +458,9 @@ export function makeHttpApi(d: HttpApiDeps) {
       return refuseUpgrade(socket, 401, "Unauthorized");
     }
     if (d.hub.counters.clients >= d.maxTailClients) return refuseUpgrade(socket, 503, "Service Unavailable", "too many tail clients");
-    let filter;
+    let filter: AlertFilter;
     let afterSeq: number | undefined;
+    let afterId: string | undefined;
     try {
       filter = normalizeFilter(filterFromParams(url.searchParams));
       const after = url.searchParams.get("after");
@@ -445,20 +469,35 @@ export function makeHttpApi(d: HttpApiDeps) {
         afterSeq = Number(afterSeqParam);
         if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) throw new CollectorError("bad_filter", "bad after_seq");
       } else if (after !== null && after !== "") {
-        afterSeq = d.store.seqOf(after);
-        if (afterSeq === undefined) throw new CollectorError("bad_filter", "unknown resume ID");
+        if (!ALERT_ID_RE.test(after)) throw new CollectorError("bad_filter", "bad resume ID");
+        afterId = after;
       }
-    } catch (err) {
-      return refuseUpgrade(socket, 400, err instanceof CollectorError ? "Bad Request" : "Bad Request");
+    } catch {
+      return refuseUpgrade(socket, 400, "Bad Request");
     }
-    d.wss.handleUpgrade(req, socket, head, (ws) => {
-      try {
-        d.hub.add(ws, filter, afterSeq);
-      } catch (err) {
+    const accept = () =>
+      d.wss.handleUpgrade(req, socket, head, (ws) => {
+        try {
+          d.hub.add(ws, filter, afterSeq);
+        } catch (err) {
+          internal("tail", err);
+          ws.close(1011, "internal error");
+        }
+      });
+    if (afterId === undefined) return accept();
+    // the resume point is looked up in the store (a promise on PostgreSQL): the socket may be gone by then
+    Promise.resolve(d.store.seqOf(afterId)).then(
+      (seq) => {
+        if (socket.destroyed) return;
+        if (seq === undefined) return refuseUpgrade(socket, 400, "Bad Request");
+        afterSeq = seq;
+        accept();
+      },
+      (err: unknown) => {
         internal("tail", err);
-        ws.close(1011, "internal error");
-      }
-    });
+        if (!socket.destroyed) refuseUpgrade(socket, 503, "Service Unavailable", "store unavailable");
+      },
+    );
   }
 
   /** Answers what the HTTP parser refused (bad syntax, headers too large, timeouts). */

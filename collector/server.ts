@@ -111,7 +111,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
   const limiter = new AuthFailureLimiter(limits.auth_failures_per_minute);
 
   const store = new AlertStore({ dataDir: opts.dataDir });
-  const hub = new TailHub(store, logger.child({ component: "tail" }), limits.tail_queue_bytes, limits.page_bytes, limits.keepalive_time_ms);
+  const hub = new TailHub(store, store.maxSeq(), logger.child({ component: "tail" }), limits.tail_queue_bytes, limits.page_bytes, limits.keepalive_time_ms);
   const ingestCounters: IngestCounters = {
     requests: 0,
     alerts_stored: 0,

@@ -5,11 +5,19 @@
  * (`ws.bufferedAmount`: queued in ws plus in the socket) exceed its bound is dropped (counted,
  * closed with 4008), so a slow reader never slows the others or the ingest.
  *
+ * The hub keeps a watermark: the highest seq it has broadcast (or been told is settled with no
+ * alert of its own). Everything at or below it is in the store; everything above it will be
+ * broadcast, in seq order. On one collector the ingest broadcasts each batch it stored; on the
+ * fleet path the feed (fleet/feed.ts) broadcasts what every replica stored, once the shared
+ * consumer's ack floor says it is settled.
+ *
  * Resume without gaps or duplicates: a client may ask for history (`after=<alert id>` or
- * `since=<time>`). It is replayed in pages in store order (seq), each bounded by count and by
- * `page_bytes`, the next read only once the client's queue has room, while live broadcasts skip the
- * client; the switch to live happens synchronously with the last page read, so an alert stored
- * in between is either in that page or broadcast after the switch, never both or neither.
+ * `since=<time>`). It is replayed in pages in store order (seq) up to the watermark, each bounded
+ * by count and by `page_bytes`, the next read only once the client's queue has room, while live
+ * broadcasts skip the client. A page read is a promise (PostgreSQL): when the watermark moved
+ * while it was read, the alerts broadcast meanwhile are read as history too; only a page that
+ * reached the current watermark switches the client to live, in the same turn of the event loop,
+ * so an alert is either in a page or broadcast after the switch, never both or neither.
  *
  * Messages: text frames holding one or more JSON lines (NDJSON, each ending in `\n`; a batch
  * stored at once travels as one frame, or as several of at most `page_bytes` when larger):
@@ -20,7 +28,7 @@
 import type { Logger } from "pino";
 import type { WebSocket } from "ws";
 import { compileFilter, type AlertKeys } from "./filter.js";
-import type { AlertPage, AlertStore, StoredAlert } from "./store.js";
+import type { AlertPage, AlertReader, StoredAlert } from "./store-api.js";
 import { alertToJson, DEFAULT_COLLECTOR_LIMITS, tailAlertLine, tailLiveLine, type Alert, type AlertFilter } from "../proto/index.js";
 
 /** Counters of the tail hub. */
@@ -64,9 +72,13 @@ export class TailHub {
     ws_frames_too_large: 0,
   };
   private readonly heartbeat: NodeJS.Timeout | undefined;
+  /** The highest seq broadcast or settled: history reads stop at it, live clients start at it. */
+  private mark: number;
 
   constructor(
-    private readonly store: AlertStore,
+    private readonly store: AlertReader,
+    /** The watermark at start: everything stored so far (SQLite: its highest seq). */
+    watermark: number,
     private readonly logger: Logger,
     /** Unsent bytes a client may have before it is dropped. */
     private readonly maxQueueBytes: number = DEFAULT_COLLECTOR_LIMITS.tail_queue_bytes,
@@ -79,6 +91,7 @@ export class TailHub {
      */
     heartbeatMs: number = DEFAULT_COLLECTOR_LIMITS.keepalive_time_ms,
   ) {
+    this.mark = watermark;
     if (heartbeatMs > 0) {
       this.heartbeat = setInterval(() => this.beat(), heartbeatMs);
       this.heartbeat.unref();
@@ -111,7 +124,7 @@ export class TailHub {
     const c: Client = {
       ws,
       match: compileFilter(filter),
-      cursor: replay ? (afterSeq ?? 0) : this.store.maxSeq(),
+      cursor: replay ? (afterSeq ?? 0) : this.mark,
       replaying: replay,
       filter,
       dead: false,
@@ -127,7 +140,7 @@ export class TailHub {
     });
     ws.on("pong", () => (c.alive = true));
     // clients never need to send; anything they send is ignored
-    if (replay) this.replayPage(c);
+    if (replay) void this.replayPage(c);
     else this.sendRaw(c, Buffer.from(tailLiveLine(c.cursor)));
   }
 
@@ -137,16 +150,34 @@ export class TailHub {
     this.counters.clients = this.clients.size;
   }
 
-  private replayPage(c: Client): void {
+  /** The watermark: the highest seq broadcast or settled. */
+  get watermark(): number {
+    return this.mark;
+  }
+
+  /** Moves the watermark to a settled seq with nothing (more) to broadcast up to it. */
+  advance(seq: number): void {
+    if (seq > this.mark) this.mark = seq;
+  }
+
+  private async replayPage(c: Client): Promise<void> {
     if (c.dead) return;
+    const upTo = this.mark;
     let page: AlertPage;
     try {
-      page = this.store.queryPage(c.filter, { order: "seq", after: { seq: c.cursor, time: "" }, limit: HISTORY_PAGE, maxBytes: this.pageBytes });
+      page = await this.store.queryPage(c.filter, {
+        order: "seq",
+        after: { seq: c.cursor, time: "" },
+        limit: HISTORY_PAGE,
+        maxBytes: this.pageBytes,
+        upTo,
+      });
     } catch (err) {
       this.logger.error({ err }, "tail history query failed");
       c.ws.close(1011, "history failed");
       return;
     }
+    if (c.dead) return;
     // History never overfills the client's queue (that would drop it as slow): before each frame,
     // if the frame does not fit in half the bound on top of what is unsent, wait for the socket to
     // drain; the next page starts after c.cursor. A frame larger than that waits for an empty queue.
@@ -165,11 +196,16 @@ export class TailHub {
       if (c.dead) return;
     }
     if (need === 0 && !page.more) {
-      // caught up: every alert stored so far was in a page; later ones are broadcast
-      c.cursor = Math.max(c.cursor, this.store.maxSeq());
-      c.replaying = false;
-      this.sendRaw(c, Buffer.from(tailLiveLine(c.cursor)));
-      return;
+      // every match up to the page's watermark was sent
+      c.cursor = Math.max(c.cursor, upTo);
+      if (this.mark === upTo) {
+        // caught up: later alerts are broadcast (this turn of the event loop, no await in between)
+        c.replaying = false;
+        this.sendRaw(c, Buffer.from(tailLiveLine(c.cursor)));
+        return;
+      }
+      // broadcasts went by (skipping this client) while the page was read: read them as history
+      need = 1;
     }
     if (need === 0) {
       // the page ended (by count or bytes) without the cursor moving past a match: continue past it
@@ -179,8 +215,8 @@ export class TailHub {
     const fits = () => c.ws.bufferedAmount === 0 || c.ws.bufferedAmount + need <= half;
     // one page at a time: the next is read only once this one has mostly left
     setImmediate(() => {
-      if (fits()) return this.replayPage(c);
-      const wait = () => (c.dead || fits() ? this.replayPage(c) : setTimeout(wait, 5));
+      if (fits()) return void this.replayPage(c);
+      const wait = () => (c.dead || fits() ? void this.replayPage(c) : setTimeout(wait, 5));
       setTimeout(wait, 5);
     });
   }
@@ -191,7 +227,9 @@ export class TailHub {
    * one buffer.
    */
   publish(inserted: readonly StoredAlert[]): void {
-    if (this.clients.size === 0 || inserted.length === 0) return;
+    if (inserted.length === 0) return;
+    this.advance(inserted[inserted.length - 1]!.seq);
+    if (this.clients.size === 0) return;
     const lines: (Buffer | undefined)[] = new Array<Buffer | undefined>(inserted.length);
     let all: Buffer | undefined;
     for (const c of this.clients) {
