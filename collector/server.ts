@@ -34,7 +34,7 @@ import { grpcGuard, type GrpcGuardCounters } from "./grpc-guard.js";
 import { BurstLog } from "./burst-log.js";
 import { ConnectionLimiter, FDS_PER_CONNECTION, openFileLimit } from "./conn-limit.js";
 import { makeHttpApi, type HttpCounters } from "./http-api.js";
-import { makeIngestHandler, type IngestCounters } from "./ingest.js";
+import { makeIngestHandler, storeTarget, type IngestCounters } from "./ingest.js";
 import { AlertStore } from "./store.js";
 import { TailHub } from "./tail-hub.js";
 import {
@@ -169,7 +169,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     inflight_bytes_in_use: budget.inUse,
     inflight_bytes_high_water: budget.highWater,
   });
-  const target = { store, onStored: (s: Parameters<TailHub["publish"]>[0]) => hub.publish(s) };
+  const target = storeTarget(store, (s) => hub.publish(s), limits.orphan_captures);
 
   const ingest = (alerts: Alert[]) => {
     const good = alerts.filter((a) => validateAlert(a) === undefined);
@@ -198,7 +198,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     ],
   });
   grpc.addService(INGEST_SERVICE, {
-    Push: makeIngestHandler({ target, auth, maxMessageBytes, counters: ingestCounters, logger, orphanCaptures: limits.orphan_captures }),
+    Push: makeIngestHandler({ target, auth, maxMessageBytes, counters: ingestCounters, logger }),
   });
   const grpcPort = await new Promise<number>((resolve, reject) =>
     grpc.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
