@@ -12,7 +12,9 @@ export type CollectorErrorCode =
   | "bad_listen_address"
   | "store_failed"
   | "bad_filter"
-  | "not_found";
+  | "not_found"
+  /** The JetStream stream or consumer exists with settings that contradict `collector.fleet`. */
+  | "stream_conflict";
 
 /** An error of the collector with a stable code. */
 export class CollectorError extends Error {
