@@ -5,7 +5,7 @@
  * consumer). One codec, so both ends cannot drift apart.
  */
 import { headers, type MsgHdrs } from "@nats-io/transport-node";
-import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Alert } from "./alert.js";
 import { validateAlert } from "./alert.js";
 import { CAPTURE_CHUNK_BYTES, FLEET_HEADERS, MAX_CAPTURE_CHUNKS } from "./fleet.js";
@@ -73,9 +73,13 @@ export interface FleetPublishResult {
 }
 
 /**
- * Publishes a batch: every message in flight at once (one connection keeps them in order), then
- * every PubAck awaited. Rejects with the first failure once all have settled, so a retry of the
- * whole batch is safe (JetStream drops the resends of what it already holds).
+ * Publishes a batch. Alerts go one at a time, each after the previous one's PubAck: a failure
+ * stops the batch there, and the retry of the whole batch (JetStream drops the resends of what it
+ * already holds) appends the rest, so the stream holds each node's alerts in the order they were
+ * raised (pipelining them would let a later alert land before an earlier one that failed). An
+ * agent's rate is far below one round trip per alert; throughput comes from many agents at once.
+ * Capture chunks, whose order does not matter, then go all in flight at once. Rejects with the
+ * first failure.
  */
 export async function publishBatch(
   js: JetStreamClient,
@@ -86,20 +90,17 @@ export async function publishBatch(
   agent: string,
   timeoutMs: number,
 ): Promise<FleetPublishResult> {
-  const msgs: FleetMessage[] = [];
-  for (const a of alerts) msgs.push(alertMessage(alertSubject, a, agent));
-  const chunksOf: number[] = [];
-  for (const c of captures) {
-    const m = captureMessages(captureSubject, c);
-    chunksOf.push(m.length);
-    msgs.push(...m);
+  let duplicates = 0;
+  for (const a of alerts) {
+    const m = alertMessage(alertSubject, a, agent);
+    const ack = await js.publish(m.subject, m.data, { msgID: m.msgId, headers: m.headers, timeout: timeoutMs });
+    if (ack.duplicate) duplicates++;
   }
-  const settled = await Promise.allSettled(msgs.map((m) => js.publish(m.subject, m.data, { msgID: m.msgId, headers: m.headers, timeout: timeoutMs })));
+  const chunks: FleetMessage[] = [];
+  for (const c of captures) chunks.push(...captureMessages(captureSubject, c));
+  const settled = await Promise.allSettled(chunks.map((m) => js.publish(m.subject, m.data, { msgID: m.msgId, headers: m.headers, timeout: timeoutMs })));
   const failure = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failure !== undefined) throw failure.reason;
-  const acks = settled.map((r) => (r as PromiseFulfilledResult<PubAck>).value);
-  let duplicates = 0;
-  for (let i = 0; i < alerts.length; i++) if (acks[i]!.duplicate) duplicates++;
   return { acked: alerts.map((a) => a.id), duplicates, ackedCaptures: captures.map((c) => c.alertId) };
 }
 
