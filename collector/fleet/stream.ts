@@ -195,7 +195,8 @@ async function streamInfoOf(jsm: JetStreamManager, name: string): Promise<Stream
  * Creates the fleet stream when missing (subjects `<prefix>.alerts.>` and `<prefix>.captures.>`,
  * file storage, work-queue retention, discard new, the configured limits and replicas) or
  * validates the existing one: in-place changes are applied, conflicts throw
- * `CollectorError("stream_conflict")`. Safe when several collectors start together.
+ * `CollectorError("stream_conflict")`; JetStream still unavailable after `retryForMs` throws the
+ * NATS error itself (worth waiting for). Safe when several collectors start together.
  */
 export async function ensureStream(
   jsm: JetStreamManager,
@@ -220,25 +221,41 @@ export async function ensureStream(
   for (let attempt = 0; ; attempt++) {
     const info = await retrying("stream info", retryForMs, log, () => streamInfoOf(jsm, cfg.stream));
     if (info === undefined) {
+      const create = (replicas: number) => retrying("stream create", retryForMs, log, () => jsm.streams.add({ ...want, num_replicas: replicas }));
+      let failure: unknown;
       try {
-        const si = await retrying("stream create", retryForMs, log, () => jsm.streams.add(want));
+        const si = await create(want.num_replicas);
         log.info({ replicas: si.config.num_replicas, subjects: want.subjects }, "JetStream stream created");
         return { replicas: si.config.num_replicas, created: true, updated: [] };
       } catch (err) {
-        const code = apiCode(err);
-        if (auto && (code === Code.notClustered || code === Code.noPeers)) {
-          const si = await retrying("stream create", retryForMs, log, () => jsm.streams.add({ ...want, num_replicas: 1 }));
+        failure = err;
+      }
+      const code = apiCode(failure);
+      // too few servers for 3 replicas; not when the servers lack room ("insufficient storage"): that
+      // is the configured size, which one replica would not fix
+      const fewerServers = code === Code.notClustered || (code === Code.noPeers && !/insufficient/i.test((failure as Error).message));
+      if (auto && fewerServers) {
+        try {
+          const si = await create(1);
           if (code === Code.noPeers)
             log.warn(
               "fewer than 3 JetStream servers can hold a replica: stream created with 1 replica; a collector start that finds 3 servers up raises it to 3 (or set collector.fleet.replicas)",
             );
           else log.info("single NATS server: JetStream stream created with 1 replica");
           return { replicas: si.config.num_replicas, created: true, updated: [] };
+        } catch (err) {
+          failure = err;
         }
-        // another collector created it first (with other settings, or our add raced its add)
-        if (code === Code.streamExists && attempt < 3) continue;
-        throw new CollectorError("stream_conflict", `cannot create the JetStream stream ${cfg.stream}: ${(err as Error).message}`, { cause: err });
       }
+      // another collector created it first (with other settings, or our add raced its add)
+      if (apiCode(failure) === Code.streamExists && attempt < 3) continue;
+      // still no answer after retrying: the caller may wait longer (not a conflict)
+      if (transient(failure)) throw failure;
+      const text = (failure as Error).message;
+      const hint = /insufficient storage/i.test(text)
+        ? ` (collector.fleet.max_bytes ${cfg.max_bytes} must fit in the JetStream max_file_store of each server holding a replica)`
+        : "";
+      throw new CollectorError("stream_conflict", `cannot create the JetStream stream ${cfg.stream}: ${text}${hint}`, { cause: failure });
     }
 
     // a single server's stream has no cluster; it accepts a replica count it cannot honour
@@ -251,6 +268,7 @@ export async function ensureStream(
         const si = await retrying("stream update", retryForMs, log, () => jsm.streams.update(cfg.stream, updates));
         replicas = si.config.num_replicas;
       } catch (err) {
+        if (transient(err)) throw err;
         throw new CollectorError(
           "stream_conflict",
           `the JetStream stream ${cfg.stream} differs from collector.fleet (${changes.join("; ")}) and updating it failed: ${(err as Error).message}\n${fix}`,
@@ -328,6 +346,7 @@ export async function ensureConsumer(
         log.info({ ack_wait_ms: cfg.ack_wait_ms, max_ack_pending: cfg.max_ack_pending }, "JetStream consumer created");
         return { created: true, updated: [] };
       } catch (err) {
+        if (transient(err)) throw err;
         const code = apiCode(err);
         if ((code === Code.consumerExists || code === Code.consumerExists210) && attempt < 3) continue;
         if (code === Code.workQueueOverlap) {
@@ -378,6 +397,7 @@ export async function ensureConsumer(
       try {
         await retrying("consumer update", retryForMs, log, () => jsm.consumers.update(cfg.stream, cfg.consumer, updates));
       } catch (err) {
+        if (transient(err)) throw err;
         throw new CollectorError(
           "stream_conflict",
           `the JetStream consumer ${cfg.stream}/${cfg.consumer} differs from collector.fleet (${changes.join("; ")}) and updating it failed: ${(err as Error).message}\n${fix}`,

@@ -236,6 +236,15 @@ describe("fleet stream on a 3-node cluster", () => {
     expect(r2.updated).toContain("replicas: 1 → 3");
   });
 
+  it("a max_bytes larger than the servers' file store is an error naming the setting, not a stream with 1 replica", async () => {
+    const jsm = await manager(nats.urls);
+    // the helper's servers have 1 GiB of JetStream file store each
+    const msg = await conflictOf(ensureStream(jsm, fleet({ stream: "BIG", max_bytes: 2 * 1024 ** 3 }), "big", quiet()));
+    expect(msg).toContain("cannot create the JetStream stream BIG: no suitable peers for placement, insufficient storage");
+    expect(msg).toContain(`collector.fleet.max_bytes ${2 * 1024 ** 3} must fit in the JetStream max_file_store`);
+    expect(await jsm.streams.names("big.alerts.>").next()).toEqual([]);
+  });
+
   it("collectors on different servers starting together both succeed", async () => {
     const cfg = fleet({ stream: "RACE", consumer: "shared" });
     const managers = await Promise.all(nats.urls.map((u) => manager([u])));
