@@ -285,6 +285,9 @@ async function startSinks(cfg: Config, flags: AgentFlags, hostname: string, logg
       ...(cfg.sinks.collector.ca_file !== "" ? { tlsCa: caFileSource(cfg.sinks.collector.ca_file, logger.child({ component: "delivery" })) } : {}),
       // `tls: true` without a CA file verifies against the system's roots (never plaintext)
       tls: cfg.sinks.collector.tls,
+      // a nats:// address: authentication, TLS, cluster and subject prefix of the fleet path
+      nats: cfg.sinks.collector.nats,
+      timeoutMs: cfg.sinks.collector.timeout_ms,
       hostname,
       logger: logger.child({ component: "delivery" }),
     });
@@ -585,7 +588,10 @@ export function registerAgent(program: Command): void {
     .option("--min-priority <name>", "skip rules below this priority (emergency..debug)")
     .option("--containerd-socket <path>", "containerd socket for container metadata")
     .option("--no-containerd", "do not query a container runtime (container IDs from cgroups only)")
-    .option("--collector <host:port>", "ship alerts to this collector (no embedded collector then)")
+    .option(
+      "--collector <address>",
+      "ship alerts to this collector (HOST:PORT), or publish them to NATS JetStream (nats://HOST:PORT[,nats://...]); no embedded collector then",
+    )
     .option("--token <token>", "collector bearer token (also VIGIL_TOKEN)")
     .option("--spool <dir>", "alert spool directory")
     .option("--embedded-collector <host:port>", "where the embedded collector listens when --collector is not given", "127.0.0.1:7460")

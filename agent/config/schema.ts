@@ -10,7 +10,7 @@ import { DRIFT_KIND_NAMES, parseSelector, type DriftKind } from "../prevent/poli
 import { DEFAULT_FIM_EXCLUDES, DEFAULT_FIM_PATHS } from "../fim/watch-set.js";
 import { httpLimitsSchema } from "../metrics/http-guard.js";
 import { DEFAULT_EXPANSION_LIMITS } from "../../rules/load/budget.js";
-import { collectorLimitsSchema, fleetStreamSchema, natsConnectionSchema, PRIORITY_WORDS } from "../../proto/index.js";
+import { collectorLimitsSchema, fleetStreamSchema, isNatsAddress, natsConnectionSchema, parseNatsServers, PRIORITY_WORDS } from "../../proto/index.js";
 
 const UNITS: Record<string, number> = {
   "": 1,
@@ -60,6 +60,21 @@ const address = z
   .string()
   .max(1024)
   .refine((s) => s === "" || /^(unix:|dns:|ipv4:|ipv6:)/.test(s) || /^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):\d{1,5}$/.test(s), "expected host:port");
+/** A collector's address, or NATS servers (`nats://HOST:PORT[,nats://...]`, `tls://`): the fleet path. */
+const collectorAddress = z
+  .string()
+  .max(4096)
+  .superRefine((s, ctx) => {
+    if (!isNatsAddress(s)) {
+      if (!address.safeParse(s).success) ctx.addIssue({ code: "custom", message: "expected host:port, or nats://HOST:PORT[,nats://HOST:PORT...]" });
+      return;
+    }
+    try {
+      parseNatsServers(s);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+    }
+  });
 
 export const configSchema = z.strictObject({
   /** Host name put in alerts; empty = os.hostname() (in Kubernetes set it to the node name). */
@@ -198,7 +213,7 @@ export const configSchema = z.strictObject({
       collector: z
         .strictObject({
           enabled: z.boolean().default(false),
-          address: address.default(""),
+          address: collectorAddress.default(""),
           /** Bearer token; prefer token_file in Kubernetes (a mounted Secret). */
           token: z.string().max(4096).default(""),
           token_file: z.string().default(""),
@@ -207,6 +222,8 @@ export const configSchema = z.strictObject({
           ca_file: z.string().default(""),
           batch_size: z.number().int().min(1).max(10_000).default(256),
           timeout_ms: z.number().int().min(100).max(600_000).default(10_000),
+          /** With a nats:// address: authentication, TLS, cluster name and subject prefix. */
+          nats: natsConnectionSchema.prefault({}),
           /** Backoff between retries, doubled up to retry_max_ms. */
           retry_min_ms: z.number().int().min(10).default(500),
           retry_max_ms: z.number().int().min(10).default(30_000),

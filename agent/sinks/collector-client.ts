@@ -23,6 +23,18 @@ export interface PushResult {
   rejected: { id: string; reason: string }[];
 }
 
+/**
+ * How the collector sink ships a spooled batch: gRPC to a collector ({@link CollectorClient}) or
+ * JetStream publishes (NatsPushClient, nats-client.ts). `push` rejects with a SinkError
+ * (`refused`: the batch holds a record never accepted; anything else: retry the batch).
+ */
+export interface PushTransport {
+  push(alerts: readonly Alert[], captures: readonly CaptureUpload[], agent?: string): Promise<PushResult>;
+  close(): void | Promise<void>;
+  /** Transport counters (merged into the sink's stats). */
+  stats?(): Record<string, number>;
+}
+
 /** Options of {@link CollectorClient}. */
 export interface CollectorClientOptions {
   /** `HOST:PORT`. */
@@ -49,7 +61,7 @@ type IngestStub = Client & {
 };
 
 /** Pushes batches to a collector. */
-export class CollectorClient {
+export class CollectorClient implements PushTransport {
   private client: IngestStub | undefined;
   private clientCa: Buffer | undefined;
   private readonly address: string;

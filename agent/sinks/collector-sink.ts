@@ -2,24 +2,30 @@
 /**
  * The sink that delivers alerts to a collector without losing them: `export` appends the batch
  * to the on-disk {@link Spool} (and returns once it is there, per the spool's fsync policy); a
- * sender loop reads from the acknowledged cursor, pushes batches over gRPC, and advances the
- * cursor only after the collector acknowledged them. A failed push is retried with exponential
+ * sender loop reads from the acknowledged cursor, pushes batches over gRPC (or publishes them to
+ * NATS JetStream when the address is `nats://...`, nats-client.ts), and advances the cursor only
+ * after the collector (or JetStream) acknowledged them. A failed push is retried with exponential
  * backoff and jitter (200 ms doubling to 30 s); after a restart the sender resumes from the
  * cursor. At-least-once on the wire, exactly-once in the store (the collector dedups by ID).
  * Alerts are dropped only when the spool is full (counted, logged once per burst).
  */
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import { CollectorClient, type CaptureUpload } from "./collector-client.js";
+import { CollectorClient, type CaptureUpload, type PushTransport } from "./collector-client.js";
 import { SinkError } from "./errors.js";
+import { NatsPushClient } from "./nats-client.js";
 import { Spool, type SpoolPosition } from "./spool.js";
 import type { ExportResult, Sink } from "./types.js";
-import type { Alert } from "../../proto/index.js";
+import { isNatsAddress, natsConnectionSchema, parseNatsServers, type Alert, type NatsConnectionConfig } from "../../proto/index.js";
 
 /** Options of {@link createCollectorSink}. */
 export interface CollectorSinkOptions {
-  /** Collector `HOST:PORT`. */
+  /** Collector `HOST:PORT`, or NATS servers `nats://HOST:PORT[,nats://...]` (`tls://` too). */
   address: string;
+  /** With a NATS address: authentication, TLS, cluster name and subject prefix (`sinks.collector.nats`). */
+  nats?: NatsConnectionConfig | undefined;
+  /** Deadline of one push (gRPC) or of one publish's PubAck (NATS), ms. Default 10 s. */
+  timeoutMs?: number | undefined;
   /** Bearer token (from the configuration; none when undefined), or a function asked before each push. */
   token?: string | (() => string | undefined) | undefined;
   spoolDir: string;
@@ -57,7 +63,7 @@ export function createCollectorSink(opts: CollectorSinkOptions): CollectorSink {
 class CollectorSinkImpl implements CollectorSink {
   readonly name = "collector";
   private readonly spool: Spool;
-  private readonly client: CollectorClient;
+  private readonly client: PushTransport;
   private readonly log: Logger;
   private readonly maxBatch: number;
   private readonly maxBatchBytes: number;
@@ -99,7 +105,21 @@ class CollectorSinkImpl implements CollectorSink {
     this.address = opts.address;
     this.hostname = opts.hostname ?? hostname();
     this.pos = this.spool.cursor;
-    this.client = new CollectorClient({ address: opts.address, token: opts.token, tlsCa: opts.tlsCa, tls: opts.tls });
+    this.client = isNatsAddress(opts.address)
+      ? new NatsPushClient({
+          servers: parseNatsServers(opts.address),
+          nats: opts.nats ?? natsConnectionSchema.parse({}),
+          timeoutMs: opts.timeoutMs,
+          defaultName: `vigil-agent ${this.hostname}`,
+          logger: this.log,
+        })
+      : new CollectorClient({
+          address: opts.address,
+          token: opts.token,
+          tlsCa: opts.tlsCa,
+          tls: opts.tls,
+          ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+        });
     this.maxBatch = opts.maxBatch ?? 500;
     this.batchLimit = this.maxBatch;
     this.maxBatchBytes = opts.maxBatchBytes ?? 4 * 1024 * 1024;
@@ -256,13 +276,14 @@ class CollectorSinkImpl implements CollectorSink {
     this.stopped = true;
     this.kick();
     await this.loop;
-    this.client.close();
+    await this.client.close();
     this.spool.close();
   }
 
   stats(): Record<string, number> {
     const s: Record<string, number> = { ...this.counters, backlog: this.spool.drained(this.pos) ? 0 : 1 };
     for (const [k, v] of Object.entries(this.spool.counters)) s[`spool_${k}`] = v;
+    for (const [k, v] of Object.entries(this.client.stats?.() ?? {})) s[`transport_${k}`] = v;
     return s;
   }
 }
