@@ -36,6 +36,8 @@ import { ConnectionLimiter, FDS_PER_CONNECTION, openFileLimit } from "./conn-lim
 import { makeHttpApi, type HttpCounters } from "./http-api.js";
 import { makeIngestHandler, storeTarget, type IngestCounters } from "./ingest.js";
 import { AlertStore } from "./store.js";
+import type { AlertReader, MaybePromise } from "./store-api.js";
+import type { FleetOptions, RunningFleet } from "./fleet/index.js";
 import { TailHub } from "./tail-hub.js";
 import {
   collectorLimits,
@@ -53,8 +55,10 @@ import {
 export interface CollectorOptions {
   /** `HOST:PORT`; port 0 picks a free one. */
   listen: string;
-  /** Store directory, or `:memory:`. */
+  /** Store directory, or `:memory:` (the embedded SQLite store; unused with `fleet`). */
   dataDir: string;
+  /** Fleet mode: NATS JetStream in, PostgreSQL store (fleet/index.ts). */
+  fleet?: Omit<FleetOptions, "logger" | "retentionMs"> | undefined;
   /** Bearer token (the command line resolves --token, a token file or VIGIL_TOKEN). Required for non-loopback binds unless `insecure`. */
   token?: string | undefined;
   /** Allow a non-loopback bind without a token. */
@@ -76,9 +80,10 @@ export interface CollectorOptions {
 export interface RunningCollector {
   /** `HOST:PORT` actually bound. */
   address: string;
-  store: AlertStore;
+  /** The store queries read (SQLite's AlertStore, or PgAlertStore in fleet mode). */
+  store: AlertReader;
   /** Stores alerts from an in-process producer (Falco source, embedded agent) like an ingest. */
-  ingest(alerts: Alert[]): { stored: number; duplicates: number; invalid: number };
+  ingest(alerts: Alert[]): MaybePromise<{ stored: number; duplicates: number; invalid: number }>;
   stats(): Record<string, number>;
   close(): Promise<void>;
 }
@@ -110,8 +115,24 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
   const budget = new ByteBudget(limits.inflight_bytes);
   const limiter = new AuthFailureLimiter(limits.auth_failures_per_minute);
 
-  const store = new AlertStore({ dataDir: opts.dataDir });
-  const hub = new TailHub(store, store.maxSeq(), logger.child({ component: "tail" }), limits.tail_queue_bytes, limits.page_bytes, limits.keepalive_time_ms);
+  const retentionMs = opts.retentionMs ?? 7 * 86_400_000;
+  // the NATS and PostgreSQL clients load only in fleet mode (the embedded collector never needs them)
+  let fleet: RunningFleet | undefined;
+  if (opts.fleet !== undefined) {
+    const { startFleet } = await import("./fleet/index.js");
+    fleet = await startFleet({ ...opts.fleet, retentionMs, logger });
+  }
+  const sqlite = fleet === undefined ? new AlertStore({ dataDir: opts.dataDir }) : undefined;
+  const store: AlertReader = fleet?.store ?? sqlite!;
+  const hub = new TailHub(
+    store,
+    fleet?.floor ?? sqlite!.maxSeq(),
+    logger.child({ component: "tail" }),
+    limits.tail_queue_bytes,
+    limits.page_bytes,
+    limits.keepalive_time_ms,
+  );
+  fleet?.feed.attach(hub);
   const ingestCounters: IngestCounters = {
     requests: 0,
     alerts_stored: 0,
@@ -168,15 +189,22 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     connections_open: conns.open,
     inflight_bytes_in_use: budget.inUse,
     inflight_bytes_high_water: budget.highWater,
+    ...fleet?.stats(),
   });
-  const target = storeTarget(store, (s) => hub.publish(s), limits.orphan_captures);
+  const target = fleet?.target ?? storeTarget(sqlite!, (s) => hub.publish(s), limits.orphan_captures);
 
-  const ingest = (alerts: Alert[]) => {
+  const ingest = (alerts: Alert[]): MaybePromise<{ stored: number; duplicates: number; invalid: number }> => {
     const good = alerts.filter((a) => validateAlert(a) === undefined);
-    const r = store.insert(good);
+    const invalid = alerts.length - good.length;
+    if (fleet !== undefined)
+      return fleet.ingest(good).then((r) => {
+        misc.local_alerts += r.stored;
+        return { ...r, invalid };
+      });
+    const r = sqlite!.insert(good);
     misc.local_alerts += r.inserted.length;
     if (r.inserted.length > 0) hub.publish(r.inserted);
-    return { stored: r.inserted.length, duplicates: r.duplicates, invalid: alerts.length - good.length };
+    return { stored: r.inserted.length, duplicates: r.duplicates, invalid };
   };
 
   // gRPC on loopback, reached through the public port
@@ -393,22 +421,29 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
   const boundPort = typeof addr === "object" && addr !== null ? addr.port : port;
   const address = host.includes(":") ? `[${host}]:${boundPort}` : `${host}:${boundPort}`;
 
-  const retentionMs = opts.retentionMs ?? 7 * 86_400_000;
-  const runRetention = () => {
+  const runRetention = async () => {
     if (retentionMs <= 0) return;
     try {
-      const n = store.applyRetention(retentionMs);
+      const n = await store.applyRetention(retentionMs);
       misc.retention_deleted += n;
       if (n > 0) logger.info({ deleted: n }, "retention applied");
     } catch (err) {
       logger.error({ err }, "retention failed");
     }
   };
-  runRetention();
-  const retentionTimer = setInterval(runRetention, 60_000);
+  await runRetention();
+  const retentionTimer = setInterval(() => void runRetention(), 60_000);
   retentionTimer.unref();
 
-  logger.info({ address, tls: opts.tls !== undefined, auth: auth.required, dataDir: opts.dataDir }, "collector listening");
+  logger.info(
+    {
+      address,
+      tls: opts.tls !== undefined,
+      auth: auth.required,
+      ...(fleet !== undefined ? { store: "postgres", nats: opts.fleet?.servers } : { dataDir: opts.dataDir }),
+    },
+    "collector listening",
+  );
 
   let closed = false;
   return {
@@ -427,7 +462,8 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
       http.close();
       grpc.forceShutdown();
       wss.close();
-      store.close();
+      if (fleet !== undefined) await fleet.close();
+      else sqlite!.close();
     },
   };
 }

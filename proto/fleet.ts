@@ -124,11 +124,11 @@ export const fleetStreamSchema = z.strictObject({
     .int()
     .min(1024 * 1024)
     .default(8 * 1024 ** 3),
-  /** Largest message (a capture chunk plus headers fits). */
+  /** Largest message: a capture chunk (256 KiB) plus headers must fit; above the servers' max_payload (1 MiB by default) nothing is gained. */
   max_msg_bytes: z
     .number()
     .int()
-    .min(64 * 1024)
+    .min(512 * 1024)
     .max(8 * 1024 * 1024)
     .default(1024 * 1024),
   /** A resend with the same Nats-Msg-Id inside this window is dropped by JetStream. */

@@ -15,8 +15,9 @@ if [ "$#" -gt 0 ]; then exec npx vitest run "$@"; fi
 # file at a time, so the other test files' work on the two cores does not count against them.
 # The image tests run the shipped image on containerd as the manifests run it (its pods share the
 # host's network: ports 9376 and 9377), so they too run alone, on an image built once here.
-QUIET=(test/load test/collector/transport-hardening.test.ts test/collector/data-hardening.test.ts test/image)
-npx vitest run --exclude 'test/load/**' --exclude 'test/collector/transport-hardening.test.ts' --exclude 'test/collector/data-hardening.test.ts' --exclude 'test/image/**'
+# The fleet tests kill and stop servers mid-stream and wait on acknowledgement timeouts: alone too.
+QUIET=(test/load test/collector/transport-hardening.test.ts test/collector/data-hardening.test.ts test/image test/fleet)
+npx vitest run --exclude 'test/load/**' --exclude 'test/collector/transport-hardening.test.ts' --exclude 'test/collector/data-hardening.test.ts' --exclude 'test/image/**' --exclude 'test/fleet/**'
 image_dir="$(mktemp -d /tmp/vigil-test-image.XXXXXX)"
 trap 'rm -rf "$image_dir"' EXIT
 ./scripts/build-image.sh "$image_dir/vigil.tar"

@@ -3,11 +3,16 @@
  * `vigil collector --listen HOST:PORT --data DIR [--token T] [--config FILE]`: runs the collector (gRPC ingest,
  * query API, WebSocket tail, Falco `http_output` endpoint) until SIGINT/SIGTERM; optionally
  * pulls alerts from an existing Falco's gRPC outputs API (`--falco-grpc`).
+ *
+ * Fleet mode: `vigil collector --listen HOST:PORT --token T --nats nats://HOST:PORT[,...] --store
+ * postgres://USER@HOST:PORT/DB`: a stateless replica that consumes alerts from NATS JetStream into
+ * PostgreSQL (collector/fleet/); any number of them share the work and the tail.
  */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { createLogger } from "../log.js";
-import { startCollector } from "../../collector/server.js";
+import { startCollector, type CollectorOptions } from "../../collector/server.js";
+import { parseNatsServers } from "../../proto/index.js";
 import { parseDuration } from "../../collector/filter.js";
 import { loadConfig } from "../config/index.js";
 
@@ -22,6 +27,27 @@ interface CollectorCmdOptions {
   falcoGrpc?: string;
   tokenFile?: string;
   config?: string;
+  nats?: string;
+  store?: string;
+  storePasswordFile?: string;
+}
+
+/** A `postgres://USER@HOST:PORT/DB` URL, checked: no password in it (process lists and logs show URLs). */
+export function checkStoreUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error("bad --store URL: use postgres://USER@HOST:PORT/DB");
+  }
+  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:")
+    throw new Error("bad --store URL: only postgres://USER@HOST:PORT/DB is supported (without --store, the SQLite store in --data)");
+  if (u.password !== "")
+    throw new Error(
+      "a password in the --store URL is refused (it shows in process lists and logs): use PGPASSWORD, --store-password-file or collector.store.password_file",
+    );
+  if (u.hostname === "") throw new Error("bad --store URL: no host");
+  return url;
 }
 
 /** Adds `vigil collector`. */
@@ -30,7 +56,10 @@ export function registerCollector(program: Command): void {
     .command("collector")
     .description("run the collector: store alerts and captures, serve queries and the live tail")
     .requiredOption("--listen <host:port>", "address for gRPC ingest and HTTP/WebSocket (one port)")
-    .requiredOption("--data <dir>", "data directory (SQLite store)")
+    .option("--data <dir>", "data directory of the embedded SQLite store (required without --store)")
+    .option("--nats <servers>", "fleet mode: consume alerts from NATS JetStream (nats://HOST:PORT[,nats://HOST:PORT...]); needs --store")
+    .option("--store <url>", "fleet mode: the PostgreSQL store, postgres://USER@HOST:PORT/DB (password from PGPASSWORD or --store-password-file); needs --nats")
+    .option("--store-password-file <file>", "read the PostgreSQL password from this file (a mounted Secret)")
     .option("--token <token>", "bearer token clients must present (default: VIGIL_TOKEN)")
     .option("--token-file <file>", "read the bearer token from this file (a mounted Secret; also VIGIL_TOKEN_FILE)")
     .option("--insecure", "allow a non-loopback listen address without a token")
@@ -45,6 +74,26 @@ export function registerCollector(program: Command): void {
       const cfg = loadConfig({ ...(o.config !== undefined ? { file: o.config } : {}), env: process.env });
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error("--tls-cert and --tls-key go together");
       const retentionMs = o.retention === "0" ? 0 : parseDuration(o.retention);
+      if ((o.nats === undefined) !== (o.store === undefined))
+        throw new Error("--nats and --store go together: replicas consume from JetStream into one shared PostgreSQL store");
+      if (o.store === undefined && o.data === undefined) throw new Error("--data is required (or --nats with --store for the fleet mode)");
+      let fleet: CollectorOptions["fleet"];
+      if (o.nats !== undefined && o.store !== undefined) {
+        const passwordFile = o.storePasswordFile ?? (cfg.collector.store.password_file !== "" ? cfg.collector.store.password_file : undefined);
+        let storePassword: string | undefined;
+        if (passwordFile !== undefined) {
+          storePassword = readFileSync(passwordFile, "utf8").replace(/\r?\n$/, "");
+          if (storePassword === "") throw new Error(`store password file ${passwordFile} is empty`);
+        }
+        fleet = {
+          servers: parseNatsServers(o.nats),
+          nats: cfg.collector.nats,
+          stream: cfg.collector.fleet,
+          storeUrl: checkStoreUrl(o.store),
+          storePassword,
+          poolSize: cfg.collector.store.pool_size,
+        };
+      }
       const tokenFile = o.tokenFile ?? process.env["VIGIL_TOKEN_FILE"];
       if (o.token === undefined && tokenFile !== undefined) {
         const t = readFileSync(tokenFile, "utf8").trim();
@@ -55,7 +104,8 @@ export function registerCollector(program: Command): void {
       if (o.token === undefined && (process.env["VIGIL_TOKEN"] ?? "") !== "") o.token = process.env["VIGIL_TOKEN"];
       const col = await startCollector({
         listen: o.listen,
-        dataDir: o.data,
+        dataDir: o.data ?? "",
+        fleet,
         token: o.token,
         insecure: o.insecure === true,
         tls: o.tlsCert !== undefined && o.tlsKey !== undefined ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined,
@@ -66,7 +116,14 @@ export function registerCollector(program: Command): void {
       let stopFalco: (() => Promise<void>) | undefined;
       if (o.falcoGrpc !== undefined) {
         const { FalcoGrpcSource } = await import("../sources/falco-grpc.js");
-        const src = new FalcoGrpcSource({ address: o.falcoGrpc, logger: logger.child({ component: "falco-grpc" }), onAlert: (a) => col.ingest([a]) });
+        const src = new FalcoGrpcSource({
+          address: o.falcoGrpc,
+          logger: logger.child({ component: "falco-grpc" }),
+          onAlert: (a) => {
+            const r = col.ingest([a]);
+            if (r instanceof Promise) r.catch((err: unknown) => logger.error({ err }, "Falco alert not stored"));
+          },
+        });
         src.start();
         stopFalco = () => src.stop();
       }
