@@ -85,7 +85,15 @@ describe.skipIf(!postgresAvailable())("fleet: agents → NATS JetStream (R3) →
     let agents = startAgents({ natsUrls: nats.urls, spool, agents: o.agents, count: o.count, rate: o.rate, prefix, raised });
     running.push(agents);
     await new Promise((r) => setTimeout(r, o.faultAfterMs));
-    await fault({ agents, raised, spool, restartAgents: (p) => ((agents = p), running.push(p)) });
+    await fault({
+      agents,
+      raised,
+      spool,
+      restartAgents: (p) => {
+        agents = p;
+        running.push(p);
+      },
+    });
     await agents.drained;
     const expected = o.agents * o.count;
     expect(raised.size).toBe(expected);
