@@ -17,6 +17,7 @@ import { postgresAvailable, startPostgres, type PgServer } from "../helpers/post
 import {
   outOfOrder,
   startAgents,
+  statsOf,
   startCollectorProc,
   startTail,
   storedIds,
@@ -141,21 +142,36 @@ describe.skipIf(!postgresAvailable())("fleet: agents → NATS JetStream (R3) →
     });
   }, 180_000);
 
+  /** Messages the live replicas got again (another replica had them when it died or stalled). */
+  const redelivered = async () => {
+    let n = 0;
+    for (const x of collectors) n += (await statsOf(x.address))["fleet_redelivered"] ?? 0;
+    return n;
+  };
+
   it("survives a collector killed mid-batch", async () => {
+    const before = await redelivered();
     await scenario("colkill", { agents: 20, count: 150, rate: 30, faultAfterMs: 2000 }, async () => {
+      // frozen first for a moment, so it surely dies holding delivered, unacknowledged messages
+      c("c3").signal("SIGSTOP");
+      await new Promise((r) => setTimeout(r, 300));
       c("c3").signal("SIGKILL");
       await new Promise((r) => setTimeout(r, 1000));
       await replace("c3");
     });
+    // the fault hit mid-stream: what c3 held unacknowledged was redelivered to the others
+    expect(await redelivered()).toBeGreaterThan(before);
   }, 180_000);
 
   it("survives a collector stopped (SIGSTOP) past the ack wait and resumed", async () => {
+    const before = await redelivered();
     await scenario("colstop", { agents: 20, count: 150, rate: 30, faultAfterMs: 2000 }, async () => {
       c("c3").signal("SIGSTOP");
       // ack_wait is 3 s: its batch goes to another replica meanwhile
       await new Promise((r) => setTimeout(r, 7000));
       c("c3").signal("SIGCONT");
     });
+    expect(await redelivered()).toBeGreaterThan(before);
   }, 180_000);
 
   it("survives PostgreSQL restarted", async () => {

@@ -219,6 +219,13 @@ export async function storedIds(address: string, tag: string): Promise<string[]>
     .map((l) => (JSON.parse(l) as { id: string }).id);
 }
 
+/** A replica's counters (`GET /api/v1/stats`). */
+export async function statsOf(address: string): Promise<Record<string, number>> {
+  const r = await fetch(`http://${address}/api/v1/stats`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  if (r.status !== 200) throw new Error(`stats: ${r.status}`);
+  return (await r.json()) as Record<string, number>;
+}
+
 /** Polls until `fn` returns true or the time is up (then throws with `what`). */
 export async function waitFor(what: string, fn: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 250): Promise<void> {
   const end = Date.now() + timeoutMs;
