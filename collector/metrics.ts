@@ -75,6 +75,27 @@ export const COLLECTOR_METRICS: Readonly<Record<string, CollectorMetricSpec>> = 
   connections_open: gauge("connections_open", "Client connections open"),
   inflight_bytes_in_use: gauge("inflight_bytes", "Bytes of request bodies and messages in flight (reserved from the in-flight budget)"),
   inflight_bytes_high_water: gauge("inflight_high_water_bytes", "Most bytes in flight at once since start"),
+  // fleet mode: the shared JetStream consumer (fleet/consumer.ts)
+  fleet_messages: counter("fleet_messages", "Stream messages this replica received from the shared consumer"),
+  fleet_batches: counter("fleet_batches", "Batches this replica stored (one PostgreSQL transaction each)"),
+  fleet_alerts_stored: counter("fleet_alerts_stored", "Alerts this replica stored (new)"),
+  fleet_alerts_duplicate: counter("fleet_alerts_duplicate", "Alerts this replica received that were already stored (redeliveries, resends)"),
+  fleet_chunks_stored: counter("fleet_capture_chunks_stored", "Capture chunks this replica stored (new)"),
+  fleet_messages_bad: counter("fleet_messages_bad", "Stream messages that can never be stored (malformed, invalid): counted, logged, terminated"),
+  fleet_redelivered: counter("fleet_redelivered", "Messages received again after another delivery was not acknowledged in time"),
+  fleet_store_errors: counter("fleet_store_errors", "Batches whose store failed (left to redelivery)"),
+  fleet_consumer_errors: counter("fleet_consumer_errors", "Times the JetStream consumer failed and was restarted"),
+  // fleet mode: this replica's own ingest published to JetStream (fleet/index.ts)
+  fleet_published: counter("fleet_published", "Alerts from this replica's gRPC/HTTP ingest published to JetStream"),
+  fleet_publish_duplicates: counter("fleet_publish_duplicates", "Of those, resends JetStream already held"),
+  fleet_publish_errors: counter("fleet_publish_errors", "Publishes to JetStream that failed (the sender was told to retry)"),
+  // fleet mode: the live tail's feed (fleet/feed.ts)
+  feed_refreshes: counter("fleet_feed_refreshes", "Reads of the shared consumer's ack floor"),
+  feed_alerts: counter("fleet_feed_alerts", "Alerts read from PostgreSQL for the live tail"),
+  feed_errors: counter("fleet_feed_errors", "Failed feed refreshes (retried)"),
+  fleet_pending: gauge("fleet_stream_pending", "Messages in the stream not yet delivered to any replica (the backlog)"),
+  fleet_ack_pending: gauge("fleet_ack_pending", "Messages delivered to replicas and not yet acknowledged"),
+  tail_watermark: gauge("tail_watermark", "The settled stream sequence the live tail has reached"),
 };
 
 const NAME_BAD = /[^a-zA-Z0-9_]/g;

@@ -26,6 +26,10 @@ export interface FeedCounters {
   feed_refreshes: number;
   feed_alerts: number;
   feed_errors: number;
+  /** Gauges from the last consumer info: the backlog, the unacknowledged, the watermark. */
+  fleet_pending: number;
+  fleet_ack_pending: number;
+  tail_watermark: number;
 }
 
 /** Options of {@link FleetFeed}. */
@@ -46,10 +50,10 @@ const PAGE = 500;
 /** Retry delay while an announced batch is not under the floor yet (another replica holds an earlier message). */
 const CHASE_MS = 20;
 
-/** The ack floor of the shared consumer (the settled watermark). */
-export async function ackFloor(jsm: JetStreamManager, cfg: FleetStreamConfig): Promise<number> {
+/** The shared consumer's ack floor (the settled watermark), backlog and unacknowledged count. */
+export async function ackFloor(jsm: JetStreamManager, cfg: FleetStreamConfig): Promise<{ floor: number; pending: number; ackPending: number }> {
   const info = await jsm.consumers.info(cfg.stream, cfg.consumer);
-  return info.ack_floor.stream_seq;
+  return { floor: info.ack_floor.stream_seq, pending: info.num_pending, ackPending: info.num_ack_pending };
 }
 
 /** Follows the ack floor and feeds a hub. */
@@ -96,8 +100,11 @@ export class FleetFeed {
       do {
         this.again = false;
         this.o.counters.feed_refreshes++;
-        const floor = await ackFloor(this.o.jsm, this.o.cfg);
+        const { floor, pending, ackPending } = await ackFloor(this.o.jsm, this.o.cfg);
+        this.o.counters.fleet_pending = pending;
+        this.o.counters.fleet_ack_pending = ackPending;
         await this.deliverUpTo(hub, floor);
+        this.o.counters.tail_watermark = hub.watermark;
         if (floor < this.announced && this.chase === undefined && !this.stopped) {
           this.chase = setTimeout(() => {
             this.chase = undefined;

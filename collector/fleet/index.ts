@@ -107,7 +107,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
       }),
     () => false,
   );
-  const floor = await retrying(
+  const { floor } = await retrying(
     "JetStream consumer info",
     logger,
     () => ackFloor(jsm, o.stream),
@@ -125,7 +125,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
     fleet_store_errors: 0,
     fleet_consumer_errors: 0,
   };
-  const feedCounters: FeedCounters = { feed_refreshes: 0, feed_alerts: 0, feed_errors: 0 };
+  const feedCounters: FeedCounters = { feed_refreshes: 0, feed_alerts: 0, feed_errors: 0, fleet_pending: 0, fleet_ack_pending: 0, tail_watermark: floor };
   const pub = { fleet_published: 0, fleet_publish_duplicates: 0, fleet_publish_errors: 0 };
   const consumer = new FleetConsumer({
     nc,

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import pino from "pino";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COLLECTOR_METRICS } from "../../collector/metrics.js";
 import { startCollector, type RunningCollector } from "../../collector/server.js";
 import { CollectorClient } from "../../agent/sinks/collector-client.js";
 import { createCollectorSink } from "../../agent/sinks/collector-sink.js";
@@ -222,6 +223,18 @@ describe.skipIf(!postgresAvailable())("fleet mode: the same API on every replica
     expect(byId.ids).toEqual(got.ids.slice(550));
     await sink.shutdown();
   }, 90_000);
+
+  it("exports every fleet counter on /metrics with a name and help of its own", async () => {
+    const keys = Object.keys(a.stats());
+    expect(keys).toEqual(expect.arrayContaining(["fleet_alerts_stored", "fleet_redelivered", "feed_alerts", "fleet_pending", "tail_watermark"]));
+    expect(keys.filter((k) => COLLECTOR_METRICS[k] === undefined)).toEqual([]);
+    const text = await (await fetch(`http://${a.address}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    expect(text).toContain("# TYPE vigil_collector_fleet_stream_pending gauge");
+    const stored = Number(/^vigil_collector_fleet_alerts_stored_total (\d+)/m.exec(text)?.[1] ?? "0");
+    const storedB = (b.stats()["fleet_alerts_stored"] ?? 0) as number;
+    // the two replicas shared the work: together they stored every alert of this file once
+    expect(stored + storedB).toBe(await a.store.count());
+  });
 
   it("refuses a contradictory or unsafe command line with a clear message", async () => {
     const noStore = await runCli(["collector", "--listen", "127.0.0.1:0", "--nats", nats.urls[0]!]);
