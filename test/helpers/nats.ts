@@ -20,7 +20,7 @@ export const NATS_SERVER_BIN = process.env["NATS_SERVER"] ?? ["/usr/sbin/nats-se
 export interface StartNatsOptions {
   nodes: 1 | 3;
   /** Clients must authenticate (routes between the servers do not). */
-  auth?: { user: string; password: string } | { token: string };
+  auth?: { user: string; password: string } | { token: string } | { nkey: string };
   /** PEM contents: clients connect with TLS (`tls://` URLs); `ca` verifies client certificates when `verify` is set. */
   tls?: { cert: string; key: string; ca: string; verify?: boolean };
   /** Per-server JetStream file store limit (default 1 GiB). */
@@ -212,6 +212,7 @@ export async function startNats(opts: StartNatsOptions): Promise<NatsTestCluster
   const lines: string[] = [];
   if (opts.auth !== undefined) {
     if ("token" in opts.auth) lines.push(`authorization { token: ${q(opts.auth.token)} }`);
+    else if ("nkey" in opts.auth) lines.push(`authorization { users = [ { nkey: ${q(opts.auth.nkey)} } ] }`);
     else lines.push(`authorization { user: ${q(opts.auth.user)}, password: ${q(opts.auth.password)} }`);
   }
   if (opts.tls !== undefined) {
