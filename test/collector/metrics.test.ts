@@ -84,6 +84,8 @@ describe("collector /metrics (prom-client, Prometheus naming)", () => {
     const fams = parseExposition(await r.text());
     const stats = col.stats();
     for (const [key, spec] of Object.entries(COLLECTOR_METRICS)) {
+      // the fleet mode's metrics exist only there (test/fleet/fleet-api.test.ts)
+      if (stats[key] === undefined && /^(fleet_|feed_|tail_watermark)/.test(key)) continue;
       const f = fams.get(spec.name);
       expect(f, spec.name).toBeDefined();
       expect(f!.help, spec.name).toBe(spec.help);

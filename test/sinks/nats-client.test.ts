@@ -139,7 +139,19 @@ describe("NATS push client on one server", () => {
   });
 
   it("reports a record larger than the stream's max_msg_size as rejected and acks the rest", async () => {
-    const { prefix, name } = await stream({ max_msg_bytes: 64 * 1024 });
+    // below the schema's floor (which keeps every capture chunk storable), made by hand
+    n++;
+    const prefix = `small${n}`;
+    const name = `SMALL${n}`;
+    await jsm.streams.add({
+      name,
+      subjects: [`${prefix}.alerts.>`, `${prefix}.captures.>`],
+      storage: "file",
+      retention: "workqueue",
+      discard: "new",
+      max_msg_size: 64 * 1024,
+      duplicate_window: 60e9,
+    });
     const c = client(nats.urls, natsCfg({ subject_prefix: prefix }));
     const alerts = [makeAlert(), makeAlert()];
     const r = await c.push(alerts, [{ alertId: alerts[0]!.id, data: randomBytes(100 * 1024), eventCount: 1, containerId: "" }], "node-a");
