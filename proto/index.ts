@@ -22,7 +22,6 @@ export {
   fleetStreamSchema,
   fleetSubjects,
   isNatsAddress,
-  natsConnectOptions,
   natsConnectionSchema,
   parseNatsServers,
   subjectToken,

@@ -21,7 +21,8 @@ import type { Logger } from "pino";
 import { SinkError } from "./errors.js";
 import type { CaptureUpload, PushResult, PushTransport } from "./collector-client.js";
 import { alertMessage, captureMessages, type FleetMessage } from "../../proto/fleet-codec.js";
-import { fleetSubjects, natsConnectOptions, type NatsConnectionConfig } from "../../proto/index.js";
+import { natsConnectOptions } from "../../proto/fleet-connect.js";
+import { fleetSubjects, type NatsConnectionConfig } from "../../proto/index.js";
 import type { Alert } from "../../proto/index.js";
 
 /** Options of {@link NatsPushClient}. */

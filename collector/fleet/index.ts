@@ -22,7 +22,8 @@ import { ackFloor, FleetFeed, type FeedCounters } from "./feed.js";
 import { FleetConsumer, type ConsumerCounters } from "./consumer.js";
 import { ensureConsumer, ensureStream } from "./stream.js";
 import { publishBatch } from "../../proto/fleet-codec.js";
-import { fleetSubjects, natsConnectOptions, type Alert, type FleetStreamConfig, type NatsConnectionConfig } from "../../proto/index.js";
+import { natsConnectOptions } from "../../proto/fleet-connect.js";
+import { fleetSubjects, type Alert, type FleetStreamConfig, type NatsConnectionConfig } from "../../proto/index.js";
 
 /** Options of {@link startFleet}. */
 export interface FleetOptions {
