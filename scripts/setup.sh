@@ -20,6 +20,8 @@ command -v npm >/dev/null 2>&1 || APT_PKGS+=(npm)
 # the fleet path's servers, which its tests start on loopback in temporary folders: NATS with
 # JetStream (a 3-node cluster) and PostgreSQL 15 (initdb/pg_ctl run as the postgres user)
 APT_PKGS+=(nats-server postgresql-15)
+# the syslog forwarder's tests run a real rsyslog on loopback (UDP, TCP, and TLS with the ossl driver)
+APT_PKGS+=(rsyslog rsyslog-openssl)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
