@@ -6,7 +6,10 @@
  * | --- | --- |
  * | `GET /healthz` | liveness, no auth |
  * | `GET /api/v1/alerts?since&until&rule&priority&tag&node&namespace&pod&container&image&limit` | stored alerts, streamed as NDJSON (one Falco JSON alert per line) |
+ * | `GET /api/v1/alerts/<alert id>` | one stored alert (Falco JSON with `id`; the link forwarders put in chat messages) |
  * | `GET /api/v1/captures/<alert id>` | the capture blob (gzip msgpack) |
+ * | `GET /api/v1/forwarders` | each forwarder's state, cursor, lag (alerts, seconds), counters, last error, dead-letter count |
+ * | `GET /api/v1/forwarders/<name>/dead-letters?limit=N` | a forwarder's newest dead letters (alert ID, seq, error, time) |
  * | `GET /api/v1/stats` | counters (JSON) |
  * | `GET /metrics` | the same counters for Prometheus (metrics.ts: `vigil_collector_*_total`, HELP, units) |
  * | `POST /` or `POST /api/v1/falco` | one Falco JSON alert (Falco 0.44 `http_output`, Falcosidekick's input) |
@@ -36,6 +39,7 @@ import { BurstLog } from "./burst-log.js";
 import type { ByteBudget } from "./byte-budget.js";
 import type { AlertPage, AlertReader, MaybePromise, PageCursor } from "./store-api.js";
 import type { TailHub } from "./tail-hub.js";
+import type { ForwarderSet } from "./forward/index.js";
 import {
   alertFromFalcoJson,
   DEFAULT_COLLECTOR_LIMITS,
@@ -93,6 +97,8 @@ export interface HttpApiDeps {
   stats(): Record<string, number>;
   maxBodyBytes: number;
   maxTailClients: number;
+  /** The forwarders, when any are configured. */
+  forwarders?: ForwarderSet | undefined;
   /** Limits of `GET /api/v1/alerts` (defaults when absent). */
   queryLimits?: Pick<CollectorLimits, "max_query_limit" | "page_bytes" | "max_since_ms" | "request_timeout_ms"> | undefined;
 }
@@ -379,6 +385,25 @@ export function makeHttpApi(d: HttpApiDeps) {
     if (req.method === "GET" && url.pathname === "/api/v1/alerts") return settle("query", res, onQuery(url, res));
     if (req.method === "GET" && url.pathname === "/api/v1/stats") return sendJson(res, 200, d.stats());
     if (req.method === "GET" && url.pathname === "/metrics") return onMetrics(res);
+    if (req.method === "GET" && url.pathname.startsWith("/api/v1/alerts/")) {
+      const id = decodePathPart(url.pathname.slice("/api/v1/alerts/".length));
+      if (id === undefined || !ALERT_ID_RE.test(id)) {
+        c.http_bad_request++;
+        return fail(res, 400, "bad alert ID");
+      }
+      return settle("alert", res, onAlert(id, res));
+    }
+    if (req.method === "GET" && url.pathname === "/api/v1/forwarders") return settle("forwarders", res, onForwarders(res));
+    if (req.method === "GET" && url.pathname.startsWith("/api/v1/forwarders/") && url.pathname.endsWith("/dead-letters")) {
+      const name = decodePathPart(url.pathname.slice("/api/v1/forwarders/".length, -"/dead-letters".length));
+      const l = url.searchParams.get("limit");
+      const limit = l === null ? 100 : Number(l);
+      if (name === undefined || !/^[a-z0-9][a-z0-9_-]{0,62}$/.test(name) || !Number.isInteger(limit) || limit < 1 || limit > 1000) {
+        c.http_bad_request++;
+        return fail(res, 400, "bad forwarder name or limit (1..1000)");
+      }
+      return settle("dead-letters", res, onDeadLetters(name, limit, res));
+    }
     if (req.method === "GET" && url.pathname.startsWith("/api/v1/captures/")) {
       const id = decodePathPart(url.pathname.slice("/api/v1/captures/".length));
       if (id === undefined || !ALERT_ID_RE.test(id)) {
@@ -389,6 +414,35 @@ export function makeHttpApi(d: HttpApiDeps) {
     }
     c.http_not_found++;
     fail(res, 404, "not found");
+  }
+
+  /** `GET /api/v1/alerts/<id>`. */
+  async function onAlert(id: string, res: ServerResponse): Promise<void> {
+    const json = await d.store.getAlert(id);
+    if (json === undefined) {
+      c.http_not_found++;
+      return fail(res, 404, "no such alert");
+    }
+    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(json), "cache-control": "no-store" });
+    res.end(json);
+  }
+
+  /** `GET /api/v1/forwarders`. */
+  async function onForwarders(res: ServerResponse): Promise<void> {
+    sendJson(res, 200, { forwarders: d.forwarders === undefined ? [] : await d.forwarders.report() });
+  }
+
+  /** `GET /api/v1/forwarders/<name>/dead-letters`. */
+  async function onDeadLetters(name: string, limit: number, res: ServerResponse): Promise<void> {
+    const list = await d.forwarders?.deadLetters(name, limit);
+    if (list === undefined) {
+      c.http_not_found++;
+      return fail(res, 404, "no such forwarder");
+    }
+    sendJson(res, 200, {
+      forwarder: name,
+      dead_letters: list.map((x) => ({ alert_id: x.alertId, seq: x.seq, error: x.error, at: new Date(x.atMs).toISOString() })),
+    });
   }
 
   /** `GET /api/v1/captures/<id>`. */

@@ -24,6 +24,7 @@ import type { Logger } from "pino";
 import { CollectorError } from "./errors.js";
 import { alertKeys } from "./filter.js";
 import { addFilterConditions, PgConditions, pgTimeText, type PgTime, pgText, pgTextOrNull, splitTime } from "./pg-filter.js";
+import { MAX_DEAD_LETTERS, type DeadLetter, type ForwarderStore, type Lease } from "./forward/state.js";
 import type { AlertPage, AlertReader, InsertResult, PageOptions, PageRow, StoredAlert, StoredCapture } from "./store-api.js";
 import { type Alert, type AlertFilter, alertToJson, isoFromMs, MAX_CAPTURE_CHUNKS, priorityNumber } from "../proto/index.js";
 
@@ -130,6 +131,26 @@ CREATE TABLE capture_chunks (
   PRIMARY KEY (alert_id, idx)
 );
 CREATE INDEX capture_chunks_received ON capture_chunks (received);
+`,
+  },
+  {
+    version: 2,
+    name: "forwarder cursors and dead letters",
+    sql: `
+CREATE TABLE forwarder_cursors (
+  name text COLLATE "C" PRIMARY KEY,
+  seq bigint NOT NULL,
+  updated timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE forwarder_dead_letters (
+  id bigserial PRIMARY KEY,
+  forwarder text COLLATE "C" NOT NULL,
+  seq bigint NOT NULL,
+  alert_id text COLLATE "C" NOT NULL,
+  error text NOT NULL,
+  at timestamptz NOT NULL
+);
+CREATE INDEX forwarder_dead_letters_by ON forwarder_dead_letters (forwarder, id);
 `,
   },
 ];
@@ -312,7 +333,7 @@ function checkChunks(chunks: readonly CaptureChunk[]): void {
 }
 
 /** The PostgreSQL alert store. */
-export class PgAlertStore implements AlertReader {
+export class PgAlertStore implements AlertReader, ForwarderStore {
   private closed = false;
 
   private constructor(
@@ -758,6 +779,119 @@ FROM w WHERE w.rn = 1 OR w.run <= ${maxBytes} ORDER BY w.rn`;
       await c.query("ROLLBACK").catch(() => undefined);
       throw err;
     }
+  }
+
+  /** A stored alert's JSON by ID (through alert_ids: one partition read). */
+  async getAlert(id: string): Promise<string | undefined> {
+    const r = await this.sql<{ json: string }>("read an alert", {
+      name: "vigil_get_alert",
+      text: "SELECT a.json FROM alert_ids i JOIN alerts a ON a.seq = i.seq AND a.time = i.time WHERE i.id = $1",
+      values: [pgText(id)],
+    });
+    return r.rows[0]?.json;
+  }
+
+  /** How many alerts have after < seq <= upTo. */
+  async countRange(after: number, upTo: number): Promise<number> {
+    const r = await this.sql<{ n: string }>("count range", {
+      name: "vigil_count_range",
+      text: "SELECT count(*) AS n FROM alerts WHERE seq > $1 AND seq <= $2",
+      values: [after, upTo],
+    });
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
+  async getCursor(name: string): Promise<number | undefined> {
+    const r = await this.sql<{ seq: string }>("read a forwarder cursor", {
+      name: "vigil_cursor_get",
+      text: "SELECT seq FROM forwarder_cursors WHERE name = $1",
+      values: [name],
+    });
+    return r.rows[0] === undefined ? undefined : Number(r.rows[0].seq);
+  }
+
+  async setCursor(name: string, seq: number): Promise<void> {
+    await this.sql("write a forwarder cursor", {
+      name: "vigil_cursor_set",
+      text: "INSERT INTO forwarder_cursors (name, seq, updated) VALUES ($1, $2, now()) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, updated = now()",
+      values: [name, seq],
+    });
+  }
+
+  async addDeadLetter(d: DeadLetter): Promise<void> {
+    await this.withClient("dead-letter an alert", async (c) => {
+      await c.query("BEGIN");
+      try {
+        await c.query(
+          "INSERT INTO forwarder_dead_letters (forwarder, seq, alert_id, error, at) VALUES ($1, $2, $3, $4, to_timestamp($5::double precision / 1000))",
+          [d.forwarder, d.seq, pgText(d.alertId), pgText(d.error.slice(0, 2000)), d.atMs],
+        );
+        // bounded: the oldest beyond the cap go
+        await c.query(
+          "DELETE FROM forwarder_dead_letters WHERE forwarder = $1 AND id <= (SELECT id FROM forwarder_dead_letters WHERE forwarder = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+          [d.forwarder, MAX_DEAD_LETTERS],
+        );
+        await c.query("COMMIT");
+      } catch (err) {
+        await c.query("ROLLBACK").catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  async deadLetters(name: string, limit: number): Promise<DeadLetter[]> {
+    const r = await this.sql<{ forwarder: string; seq: string; alert_id: string; error: string; at_ms: string }>("read dead letters", {
+      name: "vigil_dead_letters",
+      text: "SELECT forwarder, seq, alert_id, error, (extract(epoch FROM at) * 1000)::bigint AS at_ms FROM forwarder_dead_letters WHERE forwarder = $1 ORDER BY id DESC LIMIT $2",
+      values: [name, limit],
+    });
+    return r.rows.map((x) => ({ forwarder: x.forwarder, seq: Number(x.seq), alertId: x.alert_id, error: x.error, atMs: Number(x.at_ms) }));
+  }
+
+  async deadLetterCount(name: string): Promise<number> {
+    const r = await this.sql<{ n: string }>("count dead letters", {
+      name: "vigil_dead_letter_count",
+      text: "SELECT count(*) AS n FROM forwarder_dead_letters WHERE forwarder = $1",
+      values: [name],
+    });
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
+  /**
+   * The forwarder's lease: a session-level advisory lock taken on a connection of its own (not
+   * the pool's), so that PostgreSQL releases it when this collector dies or loses the
+   * connection; the lease reports itself lost then, and another replica takes it over.
+   */
+  async tryLease(name: string): Promise<Lease | undefined> {
+    if (this.closed) return undefined;
+    const client = new pg.Client(this.pool.options);
+    let lost = false;
+    client.on("error", () => {
+      lost = true;
+    });
+    try {
+      await client.connect();
+      const r = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok", [`vigil-forwarder:${name}`]);
+      if (r.rows[0]?.ok !== true) {
+        await client.end().catch(() => undefined);
+        return undefined;
+      }
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw this.fail("take a forwarder lease", err);
+    }
+    client.on("end", () => {
+      lost = true;
+    });
+    return {
+      get lost() {
+        return lost;
+      },
+      release: async () => {
+        lost = true;
+        await client.end().catch(() => undefined);
+      },
+    };
   }
 
   /** Ends the pool (waits for queries in flight). */

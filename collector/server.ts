@@ -38,6 +38,7 @@ import { makeIngestHandler, storeTarget, type IngestCounters } from "./ingest.js
 import { AlertStore } from "./store.js";
 import type { AlertReader, MaybePromise } from "./store-api.js";
 import type { FleetOptions, RunningFleet } from "./fleet/index.js";
+import type { DestinationFactory, ForwarderSet } from "./forward/index.js";
 import { TailHub } from "./tail-hub.js";
 import {
   collectorLimits,
@@ -49,6 +50,7 @@ import {
   WS_PROTOCOL,
   type Alert,
   type CollectorLimitsInput,
+  type ForwarderConfig,
 } from "../proto/index.js";
 
 /** Options of {@link startCollector}. */
@@ -57,6 +59,10 @@ export interface CollectorOptions {
   listen: string;
   /** Store directory, or `:memory:` (the embedded SQLite store; unused with `fleet`). */
   dataDir: string;
+  /** Forwarders (`forwarders:` of the configuration): each delivers stored alerts to a destination with a cursor. */
+  forwarders?: readonly ForwarderConfig[] | undefined;
+  /** Makes their destinations (default: forward/registry.ts). */
+  createDestination?: DestinationFactory | undefined;
   /** Fleet mode: NATS JetStream in, PostgreSQL store (fleet/index.ts). */
   fleet?: Omit<FleetOptions, "logger" | "retentionMs"> | undefined;
   /** Bearer token (the command line resolves --token, a token file or VIGIL_TOKEN). Required for non-loopback binds unless `insecure`. */
@@ -133,6 +139,20 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     limits.keepalive_time_ms,
   );
   fleet?.feed.attach(hub);
+  let forwarders: ForwarderSet | undefined;
+  if ((opts.forwarders ?? []).some((f) => f.enabled)) {
+    const { ForwarderSet } = await import("./forward/index.js");
+    const createDestination = opts.createDestination ?? (await import("./forward/registry.js")).createDestination;
+    forwarders = await ForwarderSet.start({
+      forwarders: opts.forwarders ?? [],
+      store: fleet?.store ?? sqlite!,
+      watermark: () => hub.watermark,
+      createDestination,
+      logger,
+    });
+    const f = forwarders;
+    hub.onAdvance(() => f.wake());
+  }
   const ingestCounters: IngestCounters = {
     requests: 0,
     alerts_stored: 0,
@@ -261,6 +281,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     stats,
     maxBodyBytes: limits.max_body_bytes,
     maxTailClients: limits.max_tail_clients,
+    forwarders,
     queryLimits: limits,
   });
   // this server never listens (connections are handed to it), and Node starts the periodic
@@ -456,6 +477,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
       closed = true;
       clearInterval(retentionTimer);
       hub.closeAll();
+      await forwarders?.stop();
       const stopped = new Promise<void>((resolve) => front.close(() => resolve()));
       for (const s of sockets) s.destroy();
       await stopped;

@@ -87,6 +87,8 @@ export interface AlertReader {
   query(f: AlertFilter, limit: number, afterSeq?: number): MaybePromise<StoredAlert[]>;
   /** A stored capture by alert ID (complete: every chunk stored). */
   getCapture(alertId: string): MaybePromise<StoredCapture | undefined>;
+  /** A stored alert's JSON (as queries send it) by ID. */
+  getAlert(id: string): MaybePromise<string | undefined>;
   /** The seq of a stored alert ID. */
   seqOf(id: string): MaybePromise<number | undefined>;
   /** Number of stored alerts. */

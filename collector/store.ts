@@ -12,6 +12,8 @@ import { join } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { alertKeys, filterToSql } from "./filter.js";
 import { CollectorError } from "./errors.js";
+import type { DeadLetter, ForwarderStore, Lease } from "./forward/state.js";
+import { MAX_DEAD_LETTERS } from "./forward/state.js";
 import type { AlertPage, AlertReader, InsertResult, PageCursor, PageOptions, PageRow, StoredAlert, StoredCapture } from "./store-api.js";
 
 export type { AlertPage, InsertResult, PageCursor, PageOptions, PageRow, StoredAlert, StoredCapture } from "./store-api.js";
@@ -40,6 +42,20 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time);
 CREATE INDEX IF NOT EXISTS alerts_rule ON alerts(rule, time);
 CREATE INDEX IF NOT EXISTS alerts_ns_pod ON alerts(namespace, pod, time);
+CREATE TABLE IF NOT EXISTS forwarder_cursors (
+  name TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS forwarder_dead_letters (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  forwarder TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  alert_id TEXT NOT NULL,
+  error TEXT NOT NULL,
+  at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS forwarder_dead_letters_by ON forwarder_dead_letters(forwarder, id);
 CREATE TABLE IF NOT EXISTS captures (
   alert_id TEXT PRIMARY KEY,
   data BLOB NOT NULL,
@@ -135,7 +151,7 @@ export interface AlertStoreOptions {
 }
 
 /** The SQLite alert store. */
-export class AlertStore implements AlertReader {
+export class AlertStore implements AlertReader, ForwarderStore {
   readonly db: DatabaseSync;
   private readonly stInsert: StatementSync;
   private readonly stCapture: StatementSync;
@@ -238,6 +254,13 @@ export class AlertStore implements AlertReader {
     return this.stSeqOf.get(id) !== undefined;
   }
 
+  /** A stored alert's JSON (as queries send it) by ID. */
+  getAlert(id: string): string | undefined {
+    const r = this.db.prepare("SELECT json FROM alerts WHERE id = ?").get(id) as { json: string } | undefined;
+    if (r === undefined) return undefined;
+    return r.json.startsWith(`{"id":${JSON.stringify(id)},"uuid":`) ? r.json : JSON.stringify(alertToJson(alertOfJson(r.json)));
+  }
+
   /** The seq of a stored alert ID (the tail resumes after it). */
   seqOf(id: string): number | undefined {
     return first(this.stSeqOf, id) as number | undefined;
@@ -246,6 +269,64 @@ export class AlertStore implements AlertReader {
   /** The highest seq stored (0 when empty). */
   maxSeq(): number {
     return first(this.stMaxSeq) as number;
+  }
+
+  /** Alerts with after < seq <= upTo, in seq order, at most `limit` (forwarders). */
+  range(after: number, upTo: number, limit: number): StoredAlert[] {
+    return (
+      this.db
+        .prepare(
+          "SELECT seq, json, namespace, pod, container_id, container_name, image, image_repo FROM alerts WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+        )
+        .all(after, upTo, limit) as unknown as AlertRow[]
+    ).map(rowToStored);
+  }
+
+  /** How many alerts have after < seq <= upTo. */
+  countRange(after: number, upTo: number): number {
+    return first(arrays(this.db.prepare("SELECT COUNT(*) FROM alerts WHERE seq > ? AND seq <= ?")), after, upTo) as number;
+  }
+
+  getCursor(name: string): number | undefined {
+    return first(arrays(this.db.prepare("SELECT seq FROM forwarder_cursors WHERE name = ?")), name) as number | undefined;
+  }
+
+  setCursor(name: string, seq: number): void {
+    this.db
+      .prepare(
+        "INSERT INTO forwarder_cursors (name, seq, updated_ms) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET seq = excluded.seq, updated_ms = excluded.updated_ms",
+      )
+      .run(name, seq, Date.now());
+  }
+
+  addDeadLetter(d: DeadLetter): void {
+    inTransaction(this.db, () => {
+      this.db
+        .prepare("INSERT INTO forwarder_dead_letters (forwarder, seq, alert_id, error, at_ms) VALUES (?, ?, ?, ?, ?)")
+        .run(d.forwarder, d.seq, d.alertId, d.error.slice(0, 2000), d.atMs);
+      // bounded: the oldest beyond the cap go
+      this.db
+        .prepare(
+          "DELETE FROM forwarder_dead_letters WHERE forwarder = ? AND id <= (SELECT id FROM forwarder_dead_letters WHERE forwarder = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+        )
+        .run(d.forwarder, d.forwarder, MAX_DEAD_LETTERS);
+    });
+  }
+
+  deadLetters(name: string, limit: number): DeadLetter[] {
+    const rows = this.db
+      .prepare("SELECT forwarder, seq, alert_id, error, at_ms FROM forwarder_dead_letters WHERE forwarder = ? ORDER BY id DESC LIMIT ?")
+      .all(name, limit) as { forwarder: string; seq: number; alert_id: string; error: string; at_ms: number }[];
+    return rows.map((r) => ({ forwarder: r.forwarder, seq: r.seq, alertId: r.alert_id, error: r.error, atMs: r.at_ms }));
+  }
+
+  deadLetterCount(name: string): number {
+    return first(arrays(this.db.prepare("SELECT COUNT(*) FROM forwarder_dead_letters WHERE forwarder = ?")), name) as number;
+  }
+
+  /** One collector owns its SQLite store: the lease is always granted. */
+  tryLease(_name: string): Lease {
+    return { lost: false, release: () => undefined };
   }
 
   /** Up to `limit` alerts with seq > `after`, in seq order. */

@@ -157,7 +157,16 @@ export class TailHub {
 
   /** Moves the watermark to a settled seq with nothing (more) to broadcast up to it. */
   advance(seq: number): void {
-    if (seq > this.mark) this.mark = seq;
+    if (seq <= this.mark) return;
+    this.mark = seq;
+    for (const fn of this.watchers) fn();
+  }
+
+  private readonly watchers = new Set<() => void>();
+
+  /** Calls `fn` whenever the watermark moves (forwarders wake up on it). */
+  onAdvance(fn: () => void): void {
+    this.watchers.add(fn);
   }
 
   private async replayPage(c: Client): Promise<void> {

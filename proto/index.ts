@@ -35,4 +35,6 @@ export type { CollectorLimits, CollectorLimitsInput } from "./collector-limits.j
 export type { AlertFilter, TailMessage } from "./tail.js";
 export type { CaptureContainer, CaptureErrorCode, CaptureFile, EventTuple } from "./capture.js";
 export type { FleetStreamConfig, NatsConnectionConfig } from "./fleet.js";
+export { forwarderSchema, forwardersSchema } from "./forwarders.js";
+export type { ForwarderConfig, ForwarderOf, ForwarderType } from "./forwarders.js";
 export type { ArgValue, SockTuple } from "./event-values.js";

@@ -106,6 +106,7 @@ export function registerCollector(program: Command): void {
         listen: o.listen,
         dataDir: o.data ?? "",
         fleet,
+        forwarders: cfg.forwarders,
         token: o.token,
         insecure: o.insecure === true,
         tls: o.tlsCert !== undefined && o.tlsKey !== undefined ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined,

@@ -65,12 +65,30 @@ function objectShape(s: z.ZodType): Record<string, z.ZodType> | undefined {
   return undefined;
 }
 
+/** The element schema of a list (through defaults, pipes and optionals). */
+function listElement(s: z.ZodType): z.ZodType | undefined {
+  const d = defOf(s);
+  if (d.type === "array") return d.element;
+  if (d.innerType) return listElement(d.innerType);
+  if (d.type === "pipe" && d.in) return listElement(d.in);
+  return undefined;
+}
+
+/** Lists of objects (`forwarders:`) have no variable: a comma list cannot say them. */
+function objectList(s: z.ZodType): boolean {
+  const e = listElement(s);
+  if (e === undefined) return false;
+  const d = defOf(e) as Def & { options?: z.ZodType[] };
+  return d.type === "object" || (d.type === "union" && (d.options ?? []).every((o) => defOf(o).type === "object"));
+}
+
 function walk(s: z.ZodType, path: string[], out: ConfigLeaf[]): void {
   const shape = objectShape(s);
   if (shape && kindOf(s) === "object") {
     for (const [k, v] of Object.entries(shape)) walk(v, [...path, k], out);
     return;
   }
+  if (objectList(s)) return;
   out.push({ path, env: PREFIX + path.join("_").toUpperCase(), kind: kindOf(s) as LeafKind });
 }
 

@@ -10,7 +10,15 @@ import { DRIFT_KIND_NAMES, parseSelector, type DriftKind } from "../prevent/poli
 import { DEFAULT_FIM_EXCLUDES, DEFAULT_FIM_PATHS } from "../fim/watch-set.js";
 import { httpLimitsSchema } from "../metrics/http-guard.js";
 import { DEFAULT_EXPANSION_LIMITS } from "../../rules/load/budget.js";
-import { collectorLimitsSchema, fleetStreamSchema, isNatsAddress, natsConnectionSchema, parseNatsServers, PRIORITY_WORDS } from "../../proto/index.js";
+import {
+  collectorLimitsSchema,
+  fleetStreamSchema,
+  forwardersSchema,
+  isNatsAddress,
+  natsConnectionSchema,
+  parseNatsServers,
+  PRIORITY_WORDS,
+} from "../../proto/index.js";
 
 const UNITS: Record<string, number> = {
   "": 1,
@@ -249,6 +257,12 @@ export const configSchema = z.strictObject({
    * `vigil collector` server (`--config` reads this section). Every limit and timeout it applies
    * to clients, before authentication (proto/collector-limits.ts, SECURITY.md).
    */
+  /**
+   * Forwarders of the collector (`vigil collector --config FILE`): each delivers stored alerts to
+   * a destination (Slack, Teams, webhook, Alertmanager, PagerDuty, Loki, Elasticsearch, syslog,
+   * NATS, CloudWatch Logs, Security Hub, SNS, SQS) with a persistent cursor (proto/forwarders.ts).
+   */
+  forwarders: forwardersSchema,
   collector: z
     .strictObject({
       limits: collectorLimitsSchema.prefault({}),

@@ -20,7 +20,7 @@ import type { Alert } from "../../proto/index.js";
 
 /** One alert handed to a destination. */
 export interface DeliveryItem {
-  /** The store position (seq) of the alert (the last one of a group). */
+  /** The store position (seq) of the alert (the first one of a group). */
   seq: number;
   alert: Alert;
   /** How many alerts this item stands for (> 1 when repeats were grouped). */

@@ -72,12 +72,18 @@ describe("PgAlertStore: schema", () => {
   it("applies each migration once when two replicas open an empty database together, and again on reopen", async () => {
     const url = await freshDb();
     const [a, b] = await Promise.all([openStore(url), openStore(url)]);
-    const rows = await admin<{ version: number; n: string }>(dbName(url), "SELECT version, count(*) AS n FROM vigil_schema_migrations GROUP BY version");
-    expect(rows).toEqual([{ version: 1, n: "1" }]);
+    const rows = await admin<{ version: number; n: string }>(
+      dbName(url),
+      "SELECT version, count(*) AS n FROM vigil_schema_migrations GROUP BY version ORDER BY version",
+    );
+    expect(rows).toEqual([
+      { version: 1, n: "1" },
+      { version: 2, n: "1" },
+    ]);
     await a.close();
     await b.close();
     const c = await openStore(url);
-    expect(await admin(dbName(url), "SELECT version FROM vigil_schema_migrations")).toEqual([{ version: 1 }]);
+    expect(await admin(dbName(url), "SELECT version FROM vigil_schema_migrations ORDER BY version")).toEqual([{ version: 1 }, { version: 2 }]);
     expect(await c.count()).toBe(0);
     // premade: 7 days back to the day after tomorrow, plus the default partition
     const parts = await admin<{ relname: string }>(
