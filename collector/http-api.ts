@@ -133,7 +133,8 @@ export function makeHttpApi(d: HttpApiDeps) {
 
   const clientIp = (req: IncomingMessage) => req.socket.remoteAddress ?? "unknown";
 
-  const promMetrics = new CollectorMetrics(d.stats);
+  const fw = d.forwarders;
+  const promMetrics = new CollectorMetrics(d.stats, fw !== undefined ? () => fw.report() : undefined);
   /** `GET /metrics`: the same stats with Prometheus names and HELP (metrics.ts). */
   const onMetrics = (res: ServerResponse): void => {
     promMetrics.text().then(

@@ -7,6 +7,18 @@
  * (`_bytes`), HELP on every metric. Values are read once per scrape.
  */
 import { Counter, Gauge, Registry } from "prom-client";
+import type { ForwarderReport } from "./forward/index.js";
+
+/** Per-forwarder counters (labels `forwarder`, `type`). */
+const FORWARDER_COUNTERS: Readonly<Record<string, string>> = {
+  sent: "Alerts delivered (grouped repeats count each)",
+  requests: "Requests (batches) the destination accepted",
+  failed: "Delivery attempts that failed",
+  retried: "Retries after a retryable failure",
+  dead_lettered: "Alerts the destination refused for good, kept as dead letters",
+  filtered: "Alerts passed over because the forwarder's filters did not match",
+  grouped: "Alerts folded into a grouped message",
+};
 
 /** How one `stats()` key is exported. */
 export interface CollectorMetricSpec {
@@ -107,13 +119,59 @@ export class CollectorMetrics {
   private snapshot: Record<string, number> = {};
   private readonly known = new Set<string>();
 
-  constructor(private readonly stats: () => Record<string, number>) {
+  private forwarderSnapshot: ForwarderReport[] = [];
+
+  constructor(
+    private readonly stats: () => Record<string, number>,
+    /** The forwarders' reports (counters and lag), when forwarders run. */
+    private readonly forwarders?: () => Promise<ForwarderReport[]>,
+  ) {
     for (const [key, spec] of Object.entries(COLLECTOR_METRICS)) this.add(key, spec);
+    if (forwarders !== undefined) this.addForwarderFamilies();
+  }
+
+  private addForwarderFamilies(): void {
+    const labelNames = ["forwarder", "type"] as const;
+    const registers = [this.registry];
+    const snap = () => this.forwarderSnapshot;
+    for (const [key, help] of Object.entries(FORWARDER_COUNTERS)) {
+      new Counter({
+        name: `vigil_collector_forwarder_${key}_total`,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const f of snap()) {
+            const v = f.counters[key as keyof typeof f.counters];
+            if (v > 0) this.inc({ forwarder: f.name, type: f.type }, v);
+          }
+        },
+      });
+    }
+    const gauge = (name: string, help: string, value: (f: ForwarderReport) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const f of snap()) this.set({ forwarder: f.name, type: f.type }, value(f));
+        },
+      });
+    gauge("vigil_collector_forwarder_lag_alerts", "Alerts stored after the forwarder's cursor (matching its filters or not)", (f) => f.lagAlerts);
+    gauge("vigil_collector_forwarder_lag_seconds", "Age of the oldest alert after the forwarder's cursor", (f) => f.lagSeconds);
+    gauge("vigil_collector_forwarder_dead_letters", "Dead letters kept for the forwarder", (f) => f.deadLetters);
+    gauge("vigil_collector_forwarder_active", "1 when this collector runs the forwarder (holds its lease), 0 on standby", (f) =>
+      f.state === "running" || f.state === "retrying" ? 1 : 0,
+    );
   }
 
   /** The Prometheus text exposition, read from one `stats()` call. */
   async text(): Promise<string> {
     this.snapshot = this.stats();
+    if (this.forwarders !== undefined) this.forwarderSnapshot = await this.forwarders();
     // a key added to stats() without a table row is still exported, as a counter
     for (const key of Object.keys(this.snapshot)) {
       if (!this.known.has(key)) this.add(key, counter(key.replace(NAME_BAD, "_"), `collector stat ${key}`));

@@ -198,3 +198,32 @@ export async function fetchCapture(o: { address: string; token?: string | undefi
   }
   return Buffer.from(await r.arrayBuffer());
 }
+
+/** A forwarder's status as `GET /api/v1/forwarders` answers it (forward/index.ts ForwarderReport). */
+export interface ForwarderStatusLine {
+  name: string;
+  type: string;
+  state: string;
+  cursor?: number;
+  watermark: number;
+  lagAlerts: number;
+  lagSeconds: number;
+  deadLetters: number;
+  counters: Record<string, number>;
+  lastError?: string;
+  lastErrorAt?: string;
+  lastDeliveredAt?: string;
+}
+
+/** Fetches every forwarder's status from a collector. */
+export async function fetchForwarders(o: { address: string; token?: string | undefined; https?: boolean }): Promise<ForwarderStatusLine[]> {
+  const headers: Record<string, string> = {};
+  const token = clientToken(o.token);
+  if (token !== undefined && token !== "") headers["authorization"] = `Bearer ${token}`;
+  const r = await fetch(`${o.https ? "https" : "http"}://${o.address}/api/v1/forwarders`, { headers });
+  if (!r.ok) {
+    const body = (await r.json().catch(() => ({}))) as { error?: string };
+    throw new Error(body.error ?? `HTTP ${r.status}`);
+  }
+  return ((await r.json()) as { forwarders: ForwarderStatusLine[] }).forwarders;
+}

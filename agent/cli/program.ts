@@ -13,6 +13,7 @@ import { registerTail } from "./tail-cmd.js";
 import { registerCapture } from "./capture-cmd.js";
 import { registerInject } from "./inject-cmd.js";
 import { registerWebhook } from "./webhook-cmd.js";
+import { registerForwarders } from "./forwarders-cmd.js";
 import { VERSION } from "../version.js";
 
 const program = new Command();
@@ -26,6 +27,7 @@ registerTail(program);
 registerCapture(program);
 registerInject(program);
 registerWebhook(program);
+registerForwarders(program);
 
 try {
   await program.parseAsync(process.argv);

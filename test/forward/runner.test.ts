@@ -14,6 +14,7 @@ import { startCollector, type RunningCollector } from "../../collector/server.js
 import { DeliveryError, type DeliveryItem, type Destination } from "../../collector/forward/destination.js";
 import { HttpClient } from "../../collector/forward/http.js";
 import { forwardersSchema, type Alert, type ForwarderConfig } from "../../proto/index.js";
+import { runCli } from "../sinks/helpers/run-ts.js";
 
 const silent = pino({ level: "silent" });
 const TOKEN = "runner-test-token";
@@ -278,6 +279,33 @@ describe("forwarder runner", () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1200);
     expect(rx.ids).toEqual(Array.from({ length: 615 }, (_, i) => `r-${i}`));
   });
+
+  it("shows each forwarder on /metrics and in vigil forwarders status", async () => {
+    const c = await start(fwd({ name: "siem" }), ":memory:");
+    rx.refuse.add("m-2");
+    await c.ingest([alert("m-1"), alert("m-2"), alert("m-3")]);
+    await until("two delivered", () => rx.ids.length === 2);
+    await new Promise((r) => setTimeout(r, 200));
+    const text = await (await fetch(`http://${c.address}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    expect(text).toContain('vigil_collector_forwarder_sent_total{forwarder="siem",type="webhook"} 2');
+    expect(text).toContain('vigil_collector_forwarder_dead_lettered_total{forwarder="siem",type="webhook"} 1');
+    expect(text).toContain('vigil_collector_forwarder_lag_alerts{forwarder="siem",type="webhook"} 0');
+    expect(text).toContain('vigil_collector_forwarder_active{forwarder="siem",type="webhook"} 1');
+    const json = await runCli(["forwarders", "status", "--collector", c.address, "--token", TOKEN, "--output", "json"]);
+    expect(json.code).toBe(0);
+    const list = (JSON.parse(json.stdout) as { forwarders: { name: string; deadLetters: number; counters: Record<string, number> }[] }).forwarders;
+    expect(list).toHaveLength(1);
+    expect(list[0]!.name).toBe("siem");
+    expect(list[0]!.deadLetters).toBe(1);
+    expect(list[0]!.counters["sent"]).toBe(2);
+    const table = await runCli(["forwarders", "status", "--collector", c.address, "--token", TOKEN]);
+    expect(table.stdout.split("\n")[0]).toMatch(/^NAME\s+TYPE\s+STATE\s+CURSOR\s+LAG/);
+    expect(table.stdout).toMatch(/siem\s+webhook\s+running/);
+    expect(table.stdout).toContain("HTTP 400");
+    const denied = await runCli(["forwarders", "status", "--collector", c.address, "--token", "wrong"]);
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toContain("forwarders status failed: missing or bad bearer token");
+  }, 60_000);
 
   it("serves one stored alert by ID (the link chat messages carry)", async () => {
     const c = await start(fwd({}), ":memory:");
