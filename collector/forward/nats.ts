@@ -17,7 +17,8 @@
  * https://docs.nats.io/nats-concepts/jetstream/streams, https://docs.nats.io/using-nats/developer/develop_jetstream/model_deep_dive#message-deduplication
  *
  * A message larger than the server's max_payload (or the stream's max_msg_size) is refused for
- * good (that alert goes to the dead letters); anything else (down, timeout, stream full) is
+ * good (that alert goes to the dead letters); anything else (down, timeout, stream full, a subject
+ * the user may not publish to: the setup is refused, not the alert, as with an HTTP 403) is
  * retryable. While the connection is down a send fails at once (the client reconnects in the
  * background) instead of buffering.
  */
@@ -234,10 +235,10 @@ class NatsDestination implements Destination {
   }
 
   /**
-   * Publishes a batch in order. An item refused for good (too large, no permission) is a
-   * permanent failure of that item; at the first retryable failure the batch stops there: the
-   * whole batch failed when it was the first item, else the rest is marked for a retry (what was
-   * published stays published).
+   * Publishes a batch in order. An item refused for good (too large) is a permanent failure of
+   * that item, one the server denied (publish permission) a retryable one. At the first other
+   * retryable failure the batch stops there: the whole batch failed when it was the first item,
+   * else the rest is marked for a retry (what was published stays published).
    */
   async send(items: readonly DeliveryItem[], signal: AbortSignal): Promise<DeliveryOutcome> {
     const c = await this.ready();
@@ -278,7 +279,7 @@ class NatsDestination implements Destination {
     return { failed };
   }
 
-  /** Waits until the server processed the core publishes, then marks those it refused (publish permission). */
+  /** Waits until the server processed the core publishes, then marks those it refused (publish permission) for a retry. */
   private async flush(c: Conn, core: { index: number; subject: string }[], failed: ItemFailure[]): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -297,7 +298,8 @@ class NatsDestination implements Destination {
     await new Promise((r) => setImmediate(r));
     for (const p of core) {
       const denied = c.denied.get(p.subject);
-      if (denied !== undefined) failed.push({ index: p.index, permanent: true, error: `NATS refused the publish: ${denied}` });
+      // retried, not dead-lettered: the user's permissions are the setup's fault, not the alert's
+      if (denied !== undefined) failed.push({ index: p.index, permanent: false, error: `NATS refused the publish: ${denied}` });
     }
     c.denied.clear();
   }

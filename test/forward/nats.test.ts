@@ -3,7 +3,7 @@
  * The nats destination against real nats-server processes (test/helpers/nats.ts, plus one started
  * here with per-user publish permissions and a reloadable password): subjects per priority, the
  * Falco JSON payload, `Nats-Msg-Id`, JetStream publish (PubAck, deduplication) when a stream covers
- * the subject and core publish otherwise, too-large and denied messages refused for good, the
+ * the subject and core publish otherwise, too-large messages refused for good and denied ones retried, the
  * server down and back, user/password and token authentication (a rotated password used at the
  * reconnect), TLS verified against a CA file.
  * Docs: https://docs.nats.io/reference/reference-protocols/nats-protocol (PUB/HPUB, -ERR),
@@ -345,7 +345,7 @@ authorization {
 }
 `;
 
-  it("a subject the user may not publish to fails those alerts for good; the others go", async () => {
+  it("a subject the user may not publish to fails those alerts (retryable, like a 403: the setup is wrong, not the alert); the others go", async () => {
     const dir = tempDir("vigil-nats-perm-");
     const srv = await ownServer(dir, (port) => users(port, "fwd-pass-1"));
     writeFileSync(join(dir, "pw"), "fwd-pass-1");
@@ -356,7 +356,7 @@ authorization {
     const alerts = [makeAlert({ priority: "Warning" }), makeAlert({ priority: "Critical" }), makeAlert({ priority: "Notice" })];
     const out = await send(d, items(alerts));
     expect(out.failed).toEqual([
-      { index: 1, permanent: true, error: expect.stringMatching(/NATS refused the publish: .*Permissions Violation.*perm\.critical/i) },
+      { index: 1, permanent: false, error: expect.stringMatching(/NATS refused the publish: .*Permissions Violation.*perm\.critical/i) },
     ]);
     await waitFor(() => got.length === 2);
     expect(got.map((m) => m.subject)).toEqual(["perm.warning", "perm.notice"]);
