@@ -17,7 +17,7 @@
  * https://docs.aws.amazon.com/eks/latest/userguide/pod-identities.html.
  */
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { awsDeliveryError, boundedFalcoJson } from "../../collector/forward/aws.js";
@@ -69,6 +69,13 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
+
+/** A temp dir removed after the test. */
+function tmp(prefix: string): string {
+  const d = tempDir(prefix);
+  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
 
 function make<D extends Destination>(create: (cfg: never, ctx: { logger: ReturnType<typeof quiet> }) => D, cfg: Record<string, unknown>): D {
   const d = create(forwarderSchema.parse({ name: "aws-fw", timeout_ms: 5000, ...cfg }) as never, { logger: quiet() });
@@ -790,7 +797,7 @@ describe("AWS destinations", () => {
 
   describe("TLS to the endpoint", () => {
     it("verified against tls.ca_file; without it the certificate is refused (retryable)", async () => {
-      const dir = tempDir("vigil-aws-tls-");
+      const dir = tmp("vigil-aws-tls-");
       const pki = makeTestTls(join(dir, "pki"), ["localhost"]);
       writeFileSync(join(dir, "ca.crt"), pki["ca.crt"]);
       const tls = await startAwsEndpoint({ region: REGION, tls: { cert: pki["tls.crt"], key: pki["tls.key"] } });
@@ -825,7 +832,7 @@ describe("credentials from the default chain on EKS", () => {
   };
 
   it("IRSA: the projected token is exchanged with STS AssumeRoleWithWebIdentity; requests are signed with the role's session", async () => {
-    const dir = tempDir("vigil-aws-irsa-");
+    const dir = tmp("vigil-aws-irsa-");
     writeFileSync(join(dir, "token"), "eyJhbGciOi.projected-sa-token.sig");
     const roleArn = `arn:aws:iam::${ACCOUNT}:role/vigil-forwarder`;
     const ep = await startAwsEndpoint({
@@ -849,7 +856,7 @@ describe("credentials from the default chain on EKS", () => {
   });
 
   it("EKS Pod Identity: the container credentials endpoint with the projected token; requests signed with those credentials", async () => {
-    const dir = tempDir("vigil-aws-podid-");
+    const dir = tmp("vigil-aws-podid-");
     writeFileSync(join(dir, "token"), "pod-identity-projected-token");
     const ep = await startAwsEndpoint({
       region: REGION,

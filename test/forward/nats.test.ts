@@ -11,7 +11,7 @@
  * https://docs.nats.io/running-a-nats-service/configuration/securing_nats/authorization.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { connect, type Msg, type NatsConnection } from "@nats-io/transport-node";
@@ -28,6 +28,13 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
+
+/** A temp dir removed after the test. */
+function tmp(prefix: string): string {
+  const d = tempDir(prefix);
+  cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
 
 function natsCfg(over: Record<string, unknown>): ForwarderOf<"nats"> {
   return forwarderSchema.parse({ name: "bus", type: "nats", timeout_ms: 3000, ...over }) as ForwarderOf<"nats">;
@@ -231,7 +238,7 @@ describe("nats destination: authentication and TLS", () => {
     const password = "s3cret-Pass-word";
     const nats = await startNats({ nodes: 1, auth: { user: "fwd", password } });
     cleanups.push(() => nats.close());
-    const dir = tempDir("vigil-nats-fw-");
+    const dir = tmp("vigil-nats-fw-");
     writeFileSync(join(dir, "pw"), `${password}\n`);
     writeFileSync(join(dir, "bad"), "wrong-Pass-word-123\n");
     const nc = await connect({ servers: nats.urls, user: "fwd", pass: password });
@@ -267,7 +274,7 @@ describe("nats destination: authentication and TLS", () => {
   });
 
   it("TLS verified against tls.ca_file; without it the server's certificate is refused", async () => {
-    const dir = tempDir("vigil-nats-fw-tls-");
+    const dir = tmp("vigil-nats-fw-tls-");
     const pki = makeTestTls(join(dir, "pki"), ["localhost"]);
     writeFileSync(join(dir, "ca.crt"), pki["ca.crt"]);
     const nats = await startNats({ nodes: 1, tls: { cert: pki["tls.crt"], key: pki["tls.key"], ca: pki["ca.crt"] } });
@@ -346,7 +353,7 @@ authorization {
 `;
 
   it("a subject the user may not publish to fails those alerts (retryable, like a 403: the setup is wrong, not the alert); the others go", async () => {
-    const dir = tempDir("vigil-nats-perm-");
+    const dir = tmp("vigil-nats-perm-");
     const srv = await ownServer(dir, (port) => users(port, "fwd-pass-1"));
     writeFileSync(join(dir, "pw"), "fwd-pass-1");
     const nc = await connect({ servers: srv.url, user: "probe", pass: "probe" });
@@ -363,7 +370,7 @@ authorization {
   });
 
   it("a rotated password file is read again when the server drops the connection for the old password", async () => {
-    const dir = tempDir("vigil-nats-rotate-");
+    const dir = tmp("vigil-nats-rotate-");
     let port = 0;
     const srv = await ownServer(dir, (p) => {
       port = p;
