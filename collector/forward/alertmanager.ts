@@ -11,15 +11,17 @@
  * (an extra label cannot disguise an alert as another rule or pod). Repeats of a rule in the same
  * pod therefore become one Alertmanager alert whose annotations are the newest.
  * Annotations: `summary` (the output on one line, at most 1024 characters), `description` (the
- * output and the alert's context, at most 8 KiB), `alert_id`, `count` when repeats were grouped,
- * `tags`. `startsAt` is the alert's time and `endsAt` that time + `resolve_after_seconds`, when
- * Alertmanager resolves it; `generatorURL` links to the alert when `collector_url` is set.
+ * output and the alert's context, at most 8 KiB), both sanitized (control characters shown as
+ * `\xNN`, bidi controls dropped) and cut saying so, `alert_id`, `count` when repeats were
+ * grouped, `tags`. `startsAt` is the alert's time and `endsAt` that time +
+ * `resolve_after_seconds`, when Alertmanager resolves it; `generatorURL` links to the alert when
+ * `collector_url` is set.
  */
 import type { Logger } from "pino";
-import type { Destination, DeliveryItem } from "./destination.js";
-import { DeliveryError } from "./destination.js";
+import { batchOf, DeliveryError, type DeliveryItem, type Destination } from "./destination.js";
+import { alertLink, alertTime, fitText, joinUrl, severityOf, truncateText } from "./format.js";
 import { HttpClient } from "./http.js";
-import { Credentials, alertLink, alertTime, batchOf, joinUrl, oneLine, plainText, redact, severityOf, truncateText } from "./http-dest.js";
+import { Credentials } from "./secrets.js";
 import { alertKeys } from "../filter.js";
 import { TIME_MAX_MS, type Alert, type ForwarderOf } from "../../proto/index.js";
 
@@ -59,15 +61,14 @@ export function toPostableAlert(item: DeliveryItem, cfg: ForwarderOf<"alertmanag
   for (const [name, v] of Object.entries(cfg.labels)) if (!(name in labels) && v !== "") labels[name] = v;
 
   const link = alertLink(cfg.collector_url, a.id);
-  const output = oneLine(a.output);
-  const lines = [truncateText(plainText(a.output), DESCRIPTION_MAX / 2), `rule: ${a.rule}`, `priority: ${a.priority}`, `node: ${a.hostname}`];
+  const lines = [fitText(a.output, DESCRIPTION_MAX / 2), `rule: ${a.rule}`, `priority: ${a.priority}`, `node: ${a.hostname}`];
   if (k.namespace !== null || k.pod !== null) lines.push(`pod: ${k.namespace ?? "-"}/${k.pod ?? "-"}`);
   if (k.containerName !== null || k.image !== null) lines.push(`container: ${k.containerName ?? "-"}${k.image !== null ? ` (${k.image})` : ""}`);
   if (item.count > 1) lines.push(`repeats: ×${item.count} within the grouping window`);
-  lines.push(`alert: ${link ?? a.id}`);
+  lines.push(`alert: ${link !== "" ? link : a.id}`);
   const annotations: Record<string, string> = {
-    summary: truncateText(item.count > 1 ? `[×${item.count}] ${output}` : output, SUMMARY_MAX),
-    description: truncateText(lines.join("\n"), DESCRIPTION_MAX),
+    summary: fitText(item.count > 1 ? `[×${item.count}] ${a.output}` : a.output, SUMMARY_MAX, undefined, true),
+    description: fitText(lines.join("\n"), DESCRIPTION_MAX),
     alert_id: a.id,
   };
   if (item.count > 1) annotations["count"] = String(item.count);
@@ -75,16 +76,16 @@ export function toPostableAlert(item: DeliveryItem, cfg: ForwarderOf<"alertmanag
 
   const endMs = Math.min(t.ms + cfg.resolve_after_seconds * 1000, TIME_MAX_MS);
   const out: PostableAlert = { labels, annotations, startsAt: t.iso, endsAt: new Date(endMs).toISOString() };
-  if (link !== undefined) out.generatorURL = link;
+  if (link !== "") out.generatorURL = link;
   return out;
 }
 
 /** Makes the Alertmanager destination of a forwarder. */
 export function createAlertmanagerDestination(cfg: ForwarderOf<"alertmanager">, ctx: { logger: Logger }): Destination {
   if (cfg.url === "") throw new Error("url is required (the Alertmanager's base URL)");
-  const creds = new Credentials(cfg);
+  const creds = new Credentials(cfg, ctx.logger);
   const url = joinUrl(cfg.url, "/api/v2/alerts");
-  const http = new HttpClient(cfg.url, cfg.timeout_ms, cfg.tls);
+  const http = new HttpClient(cfg.url, cfg.timeout_ms, cfg.tls, ctx.logger);
   const log = ctx.logger;
   return {
     maxBatch: batchOf(NATURAL_BATCH, cfg.batch_size),
@@ -101,13 +102,9 @@ export function createAlertmanagerDestination(cfg: ForwarderOf<"alertmanager">, 
       });
       if (alerts.length === 0) return { failed };
       const headers: Record<string, string> = { "content-type": "application/json" };
-      try {
-        const auth = creds.authorization();
-        if (auth !== undefined) headers["authorization"] = auth;
-        await http.request(url, { headers, body: JSON.stringify(alerts), signal });
-      } catch (err) {
-        throw redact(err, creds.secrets());
-      }
+      const auth = creds.authorization();
+      if (auth !== undefined) headers["authorization"] = auth;
+      await http.request(url, { headers, body: JSON.stringify(alerts), signal, secrets: creds.secrets() });
       log.debug({ alerts: alerts.length }, "alerts posted to alertmanager");
       return { failed };
     },

@@ -11,7 +11,7 @@
  * - return `{ failed: [...] }` for per-item failures of a batch API (Elasticsearch bulk): each
  *   `permanent` one goes to the dead letters, the others are retried;
  * - throw a {@link DeliveryError} when the whole batch failed: `permanent` when the destination
- *   refused it for good (a 4xx other than 408/429: the runner then isolates the bad item by
+ *   refused it for good ({@link permanentStatus}: the runner then isolates the bad item by
  *   halving the batch and dead-letters it alone), else retryable, with `retryAfterMs` when the
  *   destination said how long to wait. Any other throw is retryable.
  */
@@ -108,7 +108,55 @@ export function retryAfterMs(value: string | null | undefined, now: number = Dat
   return Math.min(ms, 3_600_000);
 }
 
-/** Whether an HTTP status is a refusal for good (4xx other than 408, 425 and 429). */
+/**
+ * Statuses that refuse the destination as configured rather than one message: 401 and 407 (a
+ * wrong or revoked credential), 403 (a credential without the right, a disabled flow, an archived
+ * channel), 404 and 410 (a wrong URL, a deleted webhook, a missing index). Made permanent, the
+ * runner would dead-letter every alert one by one; retried, the alerts wait in the store while the
+ * error shows as the forwarder's last error (`vigil forwarders status`) until someone fixes it.
+ */
+const DESTINATION_WIDE = new Set([401, 403, 404, 407, 410]);
+
+/** Whether an HTTP status refuses the destination as configured (see {@link permanentStatus}). */
+export function destinationWideStatus(status: number): boolean {
+  return DESTINATION_WIDE.has(status);
+}
+
+/**
+ * Whether an HTTP status (of a request, or of one item of a batch answer) is a refusal of that
+ * message for good: a 4xx other than 408 and 425 (try again), 429 (slow down), and the
+ * destination-wide refusals ({@link destinationWideStatus}), which are retried.
+ */
 export function permanentStatus(status: number): boolean {
-  return status >= 400 && status < 500 && status !== 408 && status !== 425 && status !== 429;
+  return status >= 400 && status < 500 && status !== 408 && status !== 425 && status !== 429 && !DESTINATION_WIDE.has(status);
+}
+
+/** At most the `natural` batch of a destination, or fewer when the forwarder's `batch_size` says so. */
+export function batchOf(natural: number, batchSize: number): number {
+  return batchSize > 0 ? Math.min(natural, batchSize) : natural;
+}
+
+/** One request of a send covering some items of the batch (by index). */
+export interface PostUnit {
+  indices: readonly number[];
+  send: () => Promise<void>;
+}
+
+/**
+ * Sends the requests of one batch in order. When the first fails the error is thrown (the runner
+ * retries, or narrows down a refusal); when a later one fails, the items already delivered stay
+ * delivered and the rest come back as retryable failures (they are sent again as a new batch, in
+ * which a refusal is then isolated as usual).
+ */
+export async function postInOrder(units: readonly PostUnit[]): Promise<DeliveryOutcome | undefined> {
+  for (let u = 0; u < units.length; u++) {
+    try {
+      await units[u]!.send();
+    } catch (err) {
+      if (u === 0) throw err;
+      const error = err instanceof Error ? err.message : String(err);
+      return { failed: units.slice(u).flatMap((x) => x.indices.map((index) => ({ index, permanent: false, error }))) };
+    }
+  }
+  return undefined;
 }

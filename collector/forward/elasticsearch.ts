@@ -13,8 +13,13 @@
  * a dotted name as an object path, and Falco has both `container.image` (a string) and
  * `container.image.repository`, which cannot map in one index.
  *
- * Per-item answers: 200/201 delivered, 409 delivered (a resend), 429 and 5xx retried, any other
- * 4xx (mapping and parse errors: 400) refused for good. A batch is split into requests of about
+ * Per-item answers, by `permanentStatus` like a whole request's: 200/201 delivered, 409 delivered
+ * (a resend); 429 and 5xx retried; 404 (`index_not_found_exception`: the day's index is missing
+ * and `action.auto_create_index` does not allow it, reported per item since
+ * https://github.com/elastic/elasticsearch/pull/24048) and 401/403 (`security_exception`: the
+ * user lacks `create_doc` or `auto_configure` on the index) refuse every item alike, so they are
+ * retried until the cluster is fixed rather than dead-lettered; any other 4xx (mapping and parse
+ * errors: 400) refused for good. A batch is split into requests of about
  * 8 MiB (under `http.max_content_length`); when a later request fails, its items and those after
  * it are retried. The answer is asked with `filter_path` (status and error only) and read
  * item by item, so a long answer cut at the HTTP client's limit still settles the items it shows
@@ -22,10 +27,10 @@
  */
 import { Buffer } from "node:buffer";
 import type { Logger } from "pino";
-import type { Destination, ItemFailure } from "./destination.js";
-import { permanentStatus, type DeliveryItem } from "./destination.js";
+import { batchOf, type DeliveryItem, type Destination, type ItemFailure, permanentStatus } from "./destination.js";
+import { alertTime, fitText, joinUrl } from "./format.js";
 import { HttpClient } from "./http.js";
-import { Credentials, alertTime, batchOf, joinUrl, oneLine, redact, truncateText } from "./http-dest.js";
+import { Credentials } from "./secrets.js";
 import { alertToJson, type AlertFieldValue, type ForwarderOf } from "../../proto/index.js";
 
 const NATURAL_BATCH = 500;
@@ -106,23 +111,17 @@ export function bulkItems(body: string): { errors: boolean | undefined; items: {
 /** Makes the Elasticsearch (or OpenSearch) destination of a forwarder. */
 export function createElasticsearchDestination(cfg: ForwarderOf<"elasticsearch">, ctx: { logger: Logger }): Destination {
   if (cfg.url === "") throw new Error("url is required (the Elasticsearch or OpenSearch base URL)");
-  const creds = new Credentials(cfg);
+  const creds = new Credentials(cfg, ctx.logger);
   const url = `${joinUrl(cfg.url, "/_bulk")}?${FILTER}`;
-  const http = new HttpClient(cfg.url, cfg.timeout_ms, cfg.tls);
+  const http = new HttpClient(cfg.url, cfg.timeout_ms, cfg.tls, ctx.logger);
   const log = ctx.logger;
 
   /** Sends one bulk request; the failures of its items (indexes into the batch). */
   const bulk = async (lines: string[], indexes: number[], signal: AbortSignal): Promise<ItemFailure[]> => {
     const headers: Record<string, string> = { "content-type": "application/x-ndjson", accept: "application/json" };
-    let body: string;
-    try {
-      const auth = creds.authorization();
-      if (auth !== undefined) headers["authorization"] = auth;
-      body = (await http.request(url, { headers, body: lines.join(""), signal })).body;
-    } catch (err) {
-      throw redact(err, creds.secrets());
-    }
-    const r = bulkItems(body);
+    const auth = creds.authorization();
+    if (auth !== undefined) headers["authorization"] = auth;
+    const r = bulkItems((await http.request(url, { headers, body: lines.join(""), signal, secrets: creds.secrets() })).body);
     if (r.errors === false) return [];
     const failed: ItemFailure[] = [];
     indexes.forEach((index, i) => {
@@ -133,7 +132,7 @@ export function createElasticsearchDestination(cfg: ForwarderOf<"elasticsearch">
       }
       // 409: a document with this ID is already there, a resend of a delivered alert
       if ((it.status >= 200 && it.status < 300) || it.status === 409) return;
-      const error = truncateText(oneLine(`HTTP ${it.status}${it.type !== "" ? ` ${it.type}` : ""}${it.reason !== "" ? `: ${it.reason}` : ""}`), ERROR_MAX);
+      const error = fitText(`HTTP ${it.status}${it.type !== "" ? ` ${it.type}` : ""}${it.reason !== "" ? `: ${it.reason}` : ""}`, ERROR_MAX, undefined, true);
       failed.push({ index, permanent: permanentStatus(it.status), error });
     });
     return failed;

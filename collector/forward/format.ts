@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * What the chat destinations (Slack, Teams) share: the facts of the default message layout
- * (title, priority colour, output, node, namespace, pod, container, time, count, link), the
- * `template` option compiled once when the forwarder starts, and texts made safe and bounded.
+ * How an alert is written for a destination: texts made safe and bounded, Falco's priorities as
+ * colours and severities, times, the link to an alert in the collector, JSON fitted under a size
+ * limit, and, for the chat destinations (Slack, Teams), the facts of the default message layout
+ * (title, priority colour, output, node, namespace, pod, container, time, count, link) and the
+ * `template` option compiled once when the forwarder starts.
  *
  * Alert strings are attacker-controlled (a process names itself, a file path holds anything), so
- * every value is (1) sanitized: control characters become visible `\xNN` escapes and the Unicode
- * bidirectional and zero-width controls that make text read differently from what it is are
- * dropped; (2) bounded: cut to the destination's limit at a code point boundary, with the cut
- * stated in the text; (3) escaped for the target's markup by the destination, which passes its
- * escape function in the render context.
+ * every value shown to people is (1) sanitized: control characters become visible `\xNN` escapes
+ * and the Unicode bidirectional and zero-width controls that make text read differently from what
+ * it is are dropped; (2) bounded: cut to the destination's limit at a code point boundary, with
+ * the cut stated in the text; (3) escaped for the target's markup by the destination, which
+ * passes its escape function in the render context. Values sent as data (JSON documents, labels)
+ * are only bounded ({@link truncateText}).
  */
-import type { Alert, PriorityName } from "../../proto/index.js";
+import { Buffer } from "node:buffer";
+import { normalizeTime, type Alert, type AlertFieldValue, type PriorityName } from "../../proto/index.js";
 import { alertKeys } from "../filter.js";
 import type { DeliveryItem } from "./destination.js";
 
@@ -30,6 +34,25 @@ export const PRIORITY_COLOURS: Readonly<Record<PriorityName, string>> = {
 /** The colour of a priority (grey for an unknown one). */
 export function priorityColour(p: string): string {
   return PRIORITY_COLOURS[p as PriorityName] ?? "#9e9e9e";
+}
+
+/** The four-level severity of PagerDuty (and of most Alertmanager routing trees). */
+export type Severity = "critical" | "error" | "warning" | "info";
+
+const SEVERITY: Readonly<Record<PriorityName, Severity>> = {
+  Emergency: "critical",
+  Alert: "critical",
+  Critical: "critical",
+  Error: "error",
+  Warning: "warning",
+  Notice: "info",
+  Informational: "info",
+  Debug: "info",
+};
+
+/** Falco's priority on the four-level scale: Emergency/Alert/Critical → critical, Error, Warning, and Notice/Informational/Debug → info. */
+export function severityOf(p: PriorityName): Severity {
+  return SEVERITY[p] ?? "info";
 }
 
 // C0 and C1 controls except tab and newline, plus the line/paragraph separators
@@ -67,6 +90,25 @@ export function truncationNote(totalChars: number): string {
   return ` … [truncated: ${totalChars} characters in all]`;
 }
 
+/** Fewest characters of the text kept before the sentence; below that the cut ends in `…` alone. */
+const MIN_KEPT = 16;
+
+/** `head` cut to end within `max` units in the sentence about a text of `total` characters (or `…` when too short for it). */
+function cutSaying(head: string, max: number, total: number): string {
+  const note = truncationNote(total);
+  if (max - note.length >= MIN_KEPT) return cutAt(head, max - note.length) + note;
+  return max <= 0 ? "" : `${cutAt(head, max - 1)}…`;
+}
+
+/**
+ * `s` at most `max` UTF-16 units: whole when it fits, else cut at a code point boundary and
+ * ending in {@link truncationNote} (in `…` alone when `max` leaves too little room for it). For
+ * values sent as data, and for text already escaped (a rendered template).
+ */
+export function truncateText(s: string, max: number): string {
+  return s.length <= max ? s : cutSaying(s, max, s.length);
+}
+
 /**
  * A raw alert string made safe and bounded: sanitized ({@link sanitizeText}), escaped with
  * `escapeFn`, and at most `max` UTF-16 units after escaping. When it had to be cut, it ends with
@@ -77,12 +119,7 @@ export function fitText(raw: string, max: number, escapeFn: (s: string) => strin
   let budget = max;
   for (let attempt = 0; attempt < 8; attempt++) {
     const head = sanitizeText(raw.length > budget ? cutAt(raw, budget) : raw, singleLine);
-    let text: string;
-    if (raw.length <= budget && head.length <= budget) text = head;
-    else {
-      const note = truncationNote(raw.length);
-      text = cutAt(head, Math.max(0, budget - note.length)) + note;
-    }
+    const text = raw.length <= budget && head.length <= budget ? head : cutSaying(head, budget, raw.length);
     const escaped = escapeFn(text);
     if (escaped.length <= max) return escaped;
     // escaping made it longer (`&` → `&amp;`): try again with a proportionally smaller budget
@@ -91,21 +128,67 @@ export function fitText(raw: string, max: number, escapeFn: (s: string) => strin
   return escapeFn(cutAt(truncationNote(raw.length).trim(), max));
 }
 
-/** `s` cut to `max` UTF-16 units with a note when longer (for text already escaped, such as a rendered template). */
-export function clipRendered(s: string, max: number): string {
-  if (s.length <= max) return s;
-  const note = truncationNote(s.length);
-  return cutAt(s, Math.max(0, max - note.length)) + note;
+/** The alert's output and string output fields, each cut to `cap` characters ({@link truncateText}; at least `…` is kept). */
+export function cutAlertStrings(a: Alert, cap: number): { output: string; output_fields: Record<string, AlertFieldValue> } {
+  const cut = (s: string) => truncateText(s, Math.max(1, cap));
+  const fields: Record<string, AlertFieldValue> = {};
+  for (const [name, v] of Object.entries(a.output_fields)) fields[name] = typeof v === "string" ? cut(v) : v;
+  return { output: cut(a.output), output_fields: fields };
+}
+
+/** The length of the alert's longest string among its output and output fields (the most {@link cutAlertStrings} can need). */
+export function longestAlertString(a: Alert): number {
+  let longest = a.output.length;
+  for (const v of Object.values(a.output_fields)) if (typeof v === "string" && v.length > longest) longest = v.length;
+  return longest;
+}
+
+/**
+ * JSON of `build(cap)` within `maxBytes` (UTF-8). `build` returns the document with each long
+ * string cut to `cap` characters ({@link truncateText}); the whole document is tried first, then
+ * the largest cap that fits is found by halving (a dozen tries at most). Undefined when even
+ * cap 0 does not fit.
+ */
+export function fitJson(build: (cap: number) => unknown, maxBytes: number, maxCap: number): { json: string; cut: boolean } | undefined {
+  const whole = JSON.stringify(build(Number.POSITIVE_INFINITY));
+  if (Buffer.byteLength(whole) <= maxBytes) return { json: whole, cut: false };
+  let best = JSON.stringify(build(0));
+  if (Buffer.byteLength(best) > maxBytes) return undefined;
+  let lo = 0;
+  let hi = maxCap;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    const j = JSON.stringify(build(mid));
+    if (Buffer.byteLength(j) <= maxBytes) {
+      lo = mid;
+      best = j;
+    } else hi = mid - 1;
+  }
+  return { json: best, cut: true };
+}
+
+/** A normalized alert time (`YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`, UTC) or undefined when it is not a time. */
+export function alertTime(t: string): { iso: string; ms: number; ns: string } | undefined {
+  const iso = normalizeTime(t);
+  if (iso === undefined) return undefined;
+  const sec = Date.parse(`${iso.slice(0, 19)}Z`) / 1000;
+  const frac = iso.slice(20, 29);
+  return { iso, ms: sec * 1000 + Number(frac.slice(0, 3)), ns: (BigInt(sec) * 1_000_000_000n + BigInt(frac)).toString() };
 }
 
 const TRAILING_SLASHES = /\/+$/;
 const RESERVED_IN_PATH = /[!'()*]/g;
 
-/** The alert's page in the collector, `<collector_url>/api/v1/alerts/<id>` (ID percent-encoded); `""` without a collector URL. */
+/** `<base>` without trailing slashes, then `path` (which starts with `/`). */
+export function joinUrl(base: string, path: string): string {
+  return base.replace(TRAILING_SLASHES, "") + path;
+}
+
+/** The alert's page in the collector, `<collector_url>/api/v1/alerts/<id>` (ID percent-encoded, `!'()*` too); `""` without a collector URL. */
 export function alertLink(collectorUrl: string, id: string): string {
   if (collectorUrl === "") return "";
   const seg = encodeURIComponent(id).replace(RESERVED_IN_PATH, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-  return `${collectorUrl.replace(TRAILING_SLASHES, "")}/api/v1/alerts/${seg}`;
+  return joinUrl(collectorUrl, `/api/v1/alerts/${seg}`);
 }
 
 /** The default layout's facts of one delivered item (raw strings: sanitize and escape before use). */
@@ -266,7 +349,7 @@ function placeholderValue(name: TemplatePlaceholder, item: DeliveryItem, ctx: Re
 /**
  * A compiled template filled in for one item: each value sanitized, bounded and escaped with
  * `ctx.escape`; missing Kubernetes values are empty. The caller bounds the whole result
- * ({@link clipRendered}).
+ * ({@link truncateText}).
  */
 export function renderTemplate(template: CompiledTemplate, item: DeliveryItem, ctx: RenderContext): string {
   let keys: ReturnType<typeof alertKeys> | undefined;

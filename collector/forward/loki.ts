@@ -28,11 +28,12 @@
  */
 import { Buffer } from "node:buffer";
 import type { Logger } from "pino";
-import type { DeliveryItem, Destination, ItemFailure } from "./destination.js";
+import { batchOf, type DeliveryItem, type Destination, type ItemFailure, type PostUnit, postInOrder } from "./destination.js";
+import { alertTime, cutAlertStrings, fitJson, joinUrl, longestAlertString, truncateText } from "./format.js";
 import { HttpClient } from "./http.js";
-import { Credentials, alertTime, batchOf, fitJson, joinUrl, redact, truncateText } from "./http-dest.js";
+import { Credentials } from "./secrets.js";
 import { alertKeys } from "../filter.js";
-import { alertToFalcoJson, type AlertFieldValue, type ForwarderOf } from "../../proto/index.js";
+import { alertToFalcoJson, type ForwarderOf } from "../../proto/index.js";
 
 const NATURAL_BATCH = 500;
 /** Loki's default `max_line_size` (256KB). */
@@ -72,27 +73,22 @@ export function lokiLabels(item: DeliveryItem, extra: Readonly<Record<string, st
 export function lokiLine(item: DeliveryItem): string | undefined {
   const a = item.alert;
   const base = alertToFalcoJson(a);
-  const cut = (s: string, cap: number) => (s.length > cap ? truncateText(s, Math.max(1, cap)) : s);
   const build = (cap: number) => {
     if (cap === Number.POSITIVE_INFINITY) return item.count > 1 ? { ...base, count: item.count } : base;
-    const fields: Record<string, AlertFieldValue> = {};
-    for (const [name, v] of Object.entries(a.output_fields)) fields[name] = typeof v === "string" ? cut(v, cap) : v;
-    const o: Record<string, unknown> = { ...base, output: cut(a.output, cap), output_fields: fields };
+    const o: Record<string, unknown> = { ...base, ...cutAlertStrings(a, cap) };
     if (item.count > 1) o["count"] = item.count;
     o["truncated"] = true;
     return o;
   };
-  let longest = a.output.length;
-  for (const v of Object.values(a.output_fields)) if (typeof v === "string" && v.length > longest) longest = v.length;
-  return fitJson(build, LINE_MAX_BYTES, longest)?.json;
+  return fitJson(build, LINE_MAX_BYTES, longestAlertString(a))?.json;
 }
 
 /** Makes the Loki destination of a forwarder. */
 export function createLokiDestination(cfg: ForwarderOf<"loki">, ctx: { logger: Logger }): Destination {
   if (cfg.url === "") throw new Error("url is required (Loki's base URL)");
-  const creds = new Credentials(cfg);
+  const creds = new Credentials(cfg, ctx.logger);
   const url = joinUrl(cfg.url, "/loki/api/v1/push");
-  const http = new HttpClient(cfg.url, cfg.timeout_ms, cfg.tls);
+  const http = new HttpClient(cfg.url, cfg.timeout_ms, cfg.tls, ctx.logger);
   const log = ctx.logger;
   const extraNew = Object.keys(cfg.labels).filter((n) => !["source", "priority", "rule", "node", "namespace"].includes(n)).length;
   if (extraNew + 5 > LABELS_MAX)
@@ -107,13 +103,9 @@ export function createLokiDestination(cfg: ForwarderOf<"loki">, ctx: { logger: L
     };
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (cfg.tenant !== "") headers["x-scope-orgid"] = cfg.tenant;
-    try {
-      const auth = creds.authorization();
-      if (auth !== undefined) headers["authorization"] = auth;
-      await http.request(url, { headers, body: JSON.stringify(body), signal });
-    } catch (err) {
-      throw redact(err, creds.secrets());
-    }
+    const auth = creds.authorization();
+    if (auth !== undefined) headers["authorization"] = auth;
+    await http.request(url, { headers, body: JSON.stringify(body), signal, secrets: creds.secrets() });
   };
 
   return {
@@ -156,18 +148,12 @@ export function createLokiDestination(cfg: ForwarderOf<"loki">, ctx: { logger: L
       }
       if (bytes > 0) pushes.push(cur);
 
-      for (let p = 0; p < pushes.length; p++) {
-        try {
-          await push(pushes[p]!, signal);
-        } catch (err) {
-          if (p === 0) throw err;
-          // the earlier pushes are stored: only this one and the rest are retried
-          const error = err instanceof Error ? err.message : String(err);
-          for (const rest of pushes.slice(p))
-            for (const s of rest.values()) for (const e of s.entries) failed.push({ index: e.index, permanent: false, error });
-          break;
-        }
-      }
+      // the earlier pushes are stored when a later one fails: only it and the rest are retried
+      const units: PostUnit[] = pushes.map((p) => ({
+        indices: [...p.values()].flatMap((s) => s.entries.map((e) => e.index)),
+        send: () => push(p, signal),
+      }));
+      failed.push(...((await postInOrder(units))?.failed ?? []));
       log.debug({ entries: items.length - failed.length, pushes: pushes.length }, "entries pushed to loki");
       return { failed };
     },

@@ -18,11 +18,12 @@
  * server's Retry-After or else 30 s (PagerDuty's advice for its rate limit).
  */
 import type { Logger } from "pino";
-import { DeliveryError, readSecret, type DeliveryItem, type Destination, type ItemFailure } from "./destination.js";
+import { DeliveryError, type DeliveryItem, type Destination, type ItemFailure } from "./destination.js";
+import { alertLink, alertTime, cutAlertStrings, fitJson, fitText, longestAlertString, severityOf, truncateText } from "./format.js";
 import { HttpClient } from "./http.js";
-import { alertLink, alertTime, fitJson, oneLine, redact, severityOf, truncateText } from "./http-dest.js";
+import { RotatingSecret } from "./secrets.js";
 import { alertKeys } from "../filter.js";
-import type { AlertFieldValue, ForwarderOf } from "../../proto/index.js";
+import type { ForwarderOf } from "../../proto/index.js";
 
 /** PagerDuty's limit on `payload.summary`. */
 export const SUMMARY_MAX = 1024;
@@ -39,11 +40,9 @@ export function pagerdutyEvent(item: DeliveryItem, routingKey: string, collector
   if (t === undefined) throw new DeliveryError(`alert ${a.id} has no valid time`, { permanent: true });
   const k = alertKeys(a);
   const link = alertLink(collectorUrl, a.id);
-  const summary = truncateText(oneLine(item.count > 1 ? `[×${item.count}] ${a.output}` : a.output), SUMMARY_MAX);
-  const cut = (s: string, cap: number) => (s.length > cap ? truncateText(s, Math.max(1, cap)) : s);
+  const summary = fitText(item.count > 1 ? `[×${item.count}] ${a.output}` : a.output, SUMMARY_MAX, undefined, true);
   const build = (cap: number) => {
-    const fields: Record<string, AlertFieldValue> = {};
-    for (const [name, v] of Object.entries(a.output_fields)) fields[name] = typeof v === "string" ? cut(v, cap) : v;
+    const cut = cutAlertStrings(a, cap);
     const details: Record<string, unknown> = {
       rule: a.rule,
       priority: a.priority,
@@ -52,8 +51,8 @@ export function pagerdutyEvent(item: DeliveryItem, routingKey: string, collector
       alert_id: a.id,
       time: t.iso,
       count: item.count,
-      output: cut(a.output, cap),
-      output_fields: fields,
+      output: cut.output,
+      output_fields: cut.output_fields,
       tags: a.tags,
     };
     if (k.namespace !== null) details["namespace"] = k.namespace;
@@ -81,12 +80,10 @@ export function pagerdutyEvent(item: DeliveryItem, routingKey: string, collector
       client: "Vigil",
     };
     if (collectorUrl !== "") event["client_url"] = collectorUrl;
-    if (link !== undefined) event["links"] = [{ href: link, text: "Alert in Vigil" }];
+    if (link !== "") event["links"] = [{ href: link, text: "Alert in Vigil" }];
     return event;
   };
-  let longest = a.output.length;
-  for (const v of Object.values(a.output_fields)) if (typeof v === "string" && v.length > longest) longest = v.length;
-  const fit = fitJson(build, EVENT_MAX_BYTES, longest);
+  const fit = fitJson(build, EVENT_MAX_BYTES, longestAlertString(a));
   if (fit === undefined) throw new DeliveryError(`alert ${a.id} does not fit in a PagerDuty event (512 KB) even with its strings cut`, { permanent: true });
   return fit.json;
 }
@@ -94,26 +91,26 @@ export function pagerdutyEvent(item: DeliveryItem, routingKey: string, collector
 /** Makes the PagerDuty destination of a forwarder. */
 export function createPagerdutyDestination(cfg: ForwarderOf<"pagerduty">, ctx: { logger: Logger }): Destination {
   if (cfg.url === "") throw new Error("url is required");
-  const key = () => readSecret("routing_key", cfg.routing_key_file, cfg.routing_key_env);
-  if (key() === "") throw new Error("routing_key_file or routing_key_env is required (the integration key of an Events API v2 integration)");
-  const http = new HttpClient(cfg.url, cfg.timeout_ms, cfg.tls);
+  const key = new RotatingSecret("routing_key", cfg.routing_key_file, cfg.routing_key_env, "", ctx.logger);
+  if (!key.present) throw new Error("routing_key_file or routing_key_env is required (the integration key of an Events API v2 integration)");
+  const http = new HttpClient(cfg.url, cfg.timeout_ms, cfg.tls, ctx.logger);
   const log = ctx.logger;
 
   const sendOne = async (item: DeliveryItem, signal: AbortSignal): Promise<void> => {
-    let routingKey = "";
+    const routingKey = key.get();
+    const body = pagerdutyEvent(item, routingKey, cfg.collector_url);
     try {
-      try {
-        routingKey = key();
-      } catch (err) {
-        throw new DeliveryError(err instanceof Error ? err.message : String(err));
-      }
-      const body = pagerdutyEvent(item, routingKey, cfg.collector_url);
-      const answer = await http.request(cfg.url, { headers: { "content-type": "application/json", accept: "application/json" }, body, signal });
+      const answer = await http.request(cfg.url, {
+        headers: { "content-type": "application/json", accept: "application/json" },
+        body,
+        signal,
+        secrets: [routingKey],
+      });
       log.debug({ status: answer.status, alert: item.alert.id }, "event sent to pagerduty");
     } catch (err) {
       if (err instanceof DeliveryError && err.status === 429 && err.retryAfterMs === undefined)
-        throw redact(new DeliveryError(err.message, { retryAfterMs: RATE_LIMIT_WAIT_MS, status: 429 }), [routingKey]);
-      throw redact(err, [routingKey]);
+        throw new DeliveryError(err.message, { retryAfterMs: RATE_LIMIT_WAIT_MS, status: 429 });
+      throw err;
     }
   };
 

@@ -11,9 +11,10 @@
  * destinations that take an idempotency key (an alert ID as document ID, a dedup key) make the
  * resend a no-op. A retryable failure is retried with exponential backoff and jitter (a
  * destination's Retry-After wins when longer) for as long as it takes: the forwarder waits, the
- * alerts wait in the store, nothing is dropped. A refusal for good (a 4xx other than 408/429) of
- * a batch is narrowed down by halving until the refused alert is alone; it goes to the dead
- * letters with its error and the rest flow on.
+ * alerts wait in the store, nothing is dropped. A refusal for good (`permanentStatus`: a 4xx
+ * other than 408/425/429 and the destination-wide 401/403/404/407/410) of a batch is narrowed
+ * down by halving until the refused alert is alone; it goes to the dead letters with its error
+ * and the rest flow on.
  *
  * In a fleet every replica runs every forwarder's runner, but only the one holding the
  * forwarder's lease sends; the others check for the lease now and then and take over when its

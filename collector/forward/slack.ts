@@ -23,14 +23,15 @@
  * Answers (https://api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks):
  * 200 `ok`; 400 `invalid_payload`/`invalid_blocks` (refused for good); 403 `action_prohibited`,
  * 404 `channel_not_found`/`no_service`, 410 `channel_is_archived` (the webhook as a whole:
- * retried until fixed, see webhook-client.ts); 429 with Retry-After (Slack allows about one
- * message per second per webhook); 500 `rollup_error` (retried).
+ * retried until fixed, see `permanentStatus` in destination.ts); 429 with Retry-After (Slack
+ * allows about one message per second per webhook); 500 `rollup_error` (retried).
  */
 import type { Logger } from "pino";
-import { normalizeTime, type ForwarderOf } from "../../proto/index.js";
-import type { DeliveryItem, DeliveryOutcome, Destination } from "./destination.js";
-import { chatFacts, clipRendered, compileTemplate, type CompiledTemplate, fitText, MAX_FACT_CHARS, renderTemplate } from "./format.js";
-import { postInOrder, RotatingSecret, urlProblem, WebhookPoster } from "./webhook-client.js";
+import type { ForwarderOf } from "../../proto/index.js";
+import { type DeliveryItem, type DeliveryOutcome, type Destination, postInOrder } from "./destination.js";
+import { alertTime, chatFacts, compileTemplate, type CompiledTemplate, fitText, MAX_FACT_CHARS, renderTemplate, truncateText } from "./format.js";
+import { HttpClient } from "./http.js";
+import { RotatingSecret, urlProblem, urlSecrets } from "./secrets.js";
 
 /** Slack's limits (Block Kit reference) and ours. */
 export const SLACK_LIMITS = {
@@ -62,10 +63,9 @@ function slackUrl(u: string): string {
 
 /** Slack's date formatting: the reader's time zone, the ISO time as fallback; plain text when not a time. */
 function slackTime(t: string): string {
-  const iso = normalizeTime(t);
-  if (iso === undefined) return fitText(t, 64, escapeSlack, true);
-  const sec = Math.floor(Date.parse(`${iso.slice(0, 19)}Z`) / 1000);
-  return `<!date^${sec}^{date_short_pretty} {time_secs}|${iso}>`;
+  const at = alertTime(t);
+  if (at === undefined) return fitText(t, 64, escapeSlack, true);
+  return `<!date^${Math.floor(at.ms / 1000)}^{date_short_pretty} {time_secs}|${at.iso}>`;
 }
 
 type TextObject = { type: "mrkdwn"; text: string; verbatim: true } | { type: "plain_text"; text: string; emoji: false };
@@ -85,7 +85,7 @@ export function slackMessage(item: DeliveryItem, collectorUrl: string, template:
   const fallback = fitText(`${f.priority}: ${a.rule}${suffix} | ${a.output}`, SLACK_LIMITS.fallback, escapeSlack, true);
   const link = f.link !== "" ? `<${slackUrl(f.link)}|Open in Vigil>` : "";
   if (template !== undefined) {
-    const text = clipRendered(renderTemplate(template, item, { escape: escapeSlack, collectorUrl, maxValueChars: 2500 }), SLACK_LIMITS.text);
+    const text = truncateText(renderTemplate(template, item, { escape: escapeSlack, collectorUrl, maxValueChars: 2500 }), SLACK_LIMITS.text);
     const context = [`*${f.priority}*${suffix}`, slackTime(a.time), link].filter((s) => s !== "").join(" · ");
     return { text, attachments: [{ color: f.colour, fallback, blocks: [{ type: "context", elements: [md(context)] }] }] };
   }
@@ -107,7 +107,7 @@ export function createSlackDestination(cfg: ForwarderOf<"slack">, ctx: { logger:
   const url = new RotatingSecret("url", cfg.url_file, cfg.url_env, cfg.url, ctx.logger, urlProblem);
   if (!url.present) throw new Error("slack: set url, url_file or url_env (the incoming webhook URL)");
   const template = cfg.template !== "" ? compileTemplate(cfg.template) : undefined;
-  const poster = new WebhookPoster({ url, timeoutMs: cfg.timeout_ms, tls: cfg.tls, logger: ctx.logger });
+  const http = new HttpClient(url.get(), cfg.timeout_ms, cfg.tls, ctx.logger);
   const headers = { "content-type": "application/json; charset=utf-8", "user-agent": "vigil-forwarder" };
   return {
     maxBatch: 1,
@@ -116,11 +116,12 @@ export function createSlackDestination(cfg: ForwarderOf<"slack">, ctx: { logger:
         items.map((item, index) => ({
           indices: [index],
           send: async () => {
-            await poster.post(JSON.stringify(slackMessage(item, cfg.collector_url, template)), headers, signal);
+            const u = url.get();
+            await http.request(u, { headers, body: JSON.stringify(slackMessage(item, cfg.collector_url, template)), signal, secrets: urlSecrets(u) });
           },
         })),
       );
     },
-    close: () => poster.close(),
+    close: () => http.close(),
   };
 }

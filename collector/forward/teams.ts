@@ -30,16 +30,19 @@
  *
  * Answers: a Workflow URL answers 202; a connector URL answers 200 with body `1`, and reports
  * most failures as 200 too, with "Microsoft Teams endpoint returned HTTP error <status>" in the
- * body (the connectors page above: "Connectors do not throw 429s"), which is read here: 429 and
- * 5xx are retried, 400 and 413 refused for good. Connectors allow 4 requests a second and 100 an
- * hour per URL; a Workflow answers 429 with Retry-After when throttled.
+ * body (the connectors page above: "Connectors do not throw 429s"), which is read here as that
+ * status (`permanentStatus`): 429, 5xx and a refusal of the URL itself (401, 403, 404, 410: a
+ * disabled flow, a removed connector) are retried, 400 and 413 refused for good. Connectors allow
+ * 4 requests a second and 100 an hour per URL; a Workflow answers 429 with Retry-After when
+ * throttled.
  */
 import { Buffer } from "node:buffer";
 import type { Logger } from "pino";
 import type { ForwarderOf, PriorityName } from "../../proto/index.js";
-import { DeliveryError, type DeliveryItem, type DeliveryOutcome, type Destination, permanentStatus } from "./destination.js";
-import { chatFacts, clipRendered, compileTemplate, type CompiledTemplate, fitText, MAX_FACT_CHARS, renderTemplate } from "./format.js";
-import { postInOrder, RotatingSecret, redactError, retryDestinationWide, urlProblem, urlSecrets, WebhookPoster } from "./webhook-client.js";
+import { type DeliveryError, type DeliveryItem, type DeliveryOutcome, type Destination, postInOrder } from "./destination.js";
+import { chatFacts, compileTemplate, type CompiledTemplate, fitText, MAX_FACT_CHARS, renderTemplate, truncateText } from "./format.js";
+import { HttpClient, statusError } from "./http.js";
+import { RotatingSecret, redactText, urlProblem, urlSecrets } from "./secrets.js";
 
 /** Largest request body sent (bytes; Teams' limit is about 28 KB). */
 export const TEAMS_MAX_BYTES = 24 * 1024;
@@ -86,7 +89,7 @@ function teamsMessage(item: DeliveryItem, collectorUrl: string, template: Compil
   const rule = fitText(a.rule, Math.min(300, Math.max(40, cap)), teamsPlain, true);
   const body: Record<string, unknown>[] = [];
   if (template !== undefined) {
-    const text = clipRendered(
+    const text = truncateText(
       renderTemplate(template, item, { escape: escapeTeamsMarkdown, collectorUrl, maxValueChars: Math.max(40, cap) }),
       Math.max(200, cap * 2),
     );
@@ -131,15 +134,12 @@ export function teamsBody(item: DeliveryItem, collectorUrl: string, template: Co
 
 const CONNECTOR_ERROR = /returned HTTP error (\d{3})/;
 const DELIVERY_FAILED = /delivery failed/i;
-const WHITESPACE_RUNS = /\s+/g;
 
-/** A connector's 200 that reports a failure in its body, as the error it stands for. */
-function connectorFailure(body: string): DeliveryError | undefined {
+/** A connector's 200 that reports a failure in its body, as the error it stands for (`secrets` kept out of it). */
+function connectorFailure(body: string, secrets: readonly string[]): DeliveryError | undefined {
   const m = CONNECTOR_ERROR.exec(body);
   if (m === null && !DELIVERY_FAILED.test(body)) return undefined;
-  const status = m !== null ? Number(m[1]) : undefined;
-  const text = `Teams: ${body.slice(0, 300).replace(WHITESPACE_RUNS, " ")}`;
-  return retryDestinationWide(new DeliveryError(text, { permanent: status !== undefined && permanentStatus(status), status })) as DeliveryError;
+  return statusError("Teams", m !== null ? Number(m[1]) : undefined, redactText(body, secrets));
 }
 
 /** The Teams destination of a forwarder. */
@@ -147,7 +147,7 @@ export function createTeamsDestination(cfg: ForwarderOf<"teams">, ctx: { logger:
   const url = new RotatingSecret("url", cfg.url_file, cfg.url_env, cfg.url, ctx.logger, urlProblem);
   if (!url.present) throw new Error("teams: set url, url_file or url_env (the Workflow or incoming webhook URL)");
   const template = cfg.template !== "" ? compileTemplate(cfg.template) : undefined;
-  const poster = new WebhookPoster({ url, timeoutMs: cfg.timeout_ms, tls: cfg.tls, logger: ctx.logger });
+  const http = new HttpClient(url.get(), cfg.timeout_ms, cfg.tls, ctx.logger);
   const headers = { "content-type": "application/json; charset=utf-8", "user-agent": "vigil-forwarder" };
   return {
     maxBatch: 1,
@@ -156,13 +156,15 @@ export function createTeamsDestination(cfg: ForwarderOf<"teams">, ctx: { logger:
         items.map((item, index) => ({
           indices: [index],
           send: async () => {
-            const answer = await poster.post(teamsBody(item, cfg.collector_url, template), headers, signal);
-            const failure = connectorFailure(answer.body);
-            if (failure !== undefined) throw redactError(failure, urlSecrets(poster.currentUrl()));
+            const u = url.get();
+            const secrets = urlSecrets(u);
+            const answer = await http.request(u, { headers, body: teamsBody(item, cfg.collector_url, template), signal, secrets });
+            const failure = connectorFailure(answer.body, secrets);
+            if (failure !== undefined) throw failure;
           },
         })),
       );
     },
-    close: () => poster.close(),
+    close: () => http.close(),
   };
 }

@@ -35,8 +35,9 @@ import { Buffer } from "node:buffer";
 import { createHmac } from "node:crypto";
 import type { Logger } from "pino";
 import { alertToFalcoJson, type ForwarderOf } from "../../proto/index.js";
-import type { DeliveryItem, DeliveryOutcome, Destination } from "./destination.js";
-import { type PostUnit, postInOrder, RotatingSecret, urlProblem, WebhookPoster } from "./webhook-client.js";
+import { type DeliveryItem, type DeliveryOutcome, type Destination, type PostUnit, postInOrder } from "./destination.js";
+import { HttpClient } from "./http.js";
+import { RotatingSecret, urlProblem, urlSecrets } from "./secrets.js";
 
 /** The header with the signed timestamp. */
 export const TIMESTAMP_HEADER = "X-Vigil-Timestamp";
@@ -96,7 +97,7 @@ export function createWebhookDestination(cfg: ForwarderOf<"webhook">, ctx: { log
     TOKEN_CHARS.test(v) ? undefined : "must be printable ASCII without spaces",
   );
   const hmacKey = new RotatingSecret("hmac_key", cfg.hmac_key_file, cfg.hmac_key_env, "", ctx.logger);
-  const poster = new WebhookPoster({ url, timeoutMs: cfg.timeout_ms, tls: cfg.tls, logger: ctx.logger });
+  const http = new HttpClient(url.get(), cfg.timeout_ms, cfg.tls, ctx.logger);
   fixed["content-type"] = "application/json";
   fixed["user-agent"] ??= "vigil-forwarder";
   const single = cfg.mode === "single";
@@ -110,7 +111,8 @@ export function createWebhookDestination(cfg: ForwarderOf<"webhook">, ctx: { log
     headers[TIMESTAMP_HEADER] = ts;
     if (key !== "") headers[sigHeader] = webhookSignature(key, ts, body);
     if (idempotencyKey !== undefined) headers[IDEMPOTENCY_HEADER] = idempotencyKey;
-    await poster.post(body, headers, signal, [t, key]);
+    const u = url.get();
+    await http.request(u, { headers, body, signal, secrets: [t, key, ...urlSecrets(u)] });
   };
 
   return {
@@ -145,6 +147,6 @@ export function createWebhookDestination(cfg: ForwarderOf<"webhook">, ctx: { log
       }
       return postInOrder(units);
     },
-    close: () => poster.close(),
+    close: () => http.close(),
   };
 }

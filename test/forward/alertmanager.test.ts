@@ -203,14 +203,16 @@ describe("alertmanager destination", () => {
     expect(e400.message).toContain("invalid label set");
   });
 
-  it("never puts the password or the basic credentials in an error, even when the server echoes them", async () => {
+  it("never puts the password or the basic credentials in an error, even when the server echoes them; a 401 is retried", async () => {
     const dir = tempDir();
     writeFileSync(join(dir, "pw"), "hunter2-very-secret");
     const { server, dest } = await setup({ user: "ops", password_file: join(dir, "pw") });
     server.handle((r) => ({ status: 401, body: `bad credentials ${String(r.headers.authorization)} (password hunter2-very-secret)` }));
     const err = (await failure(dest.send([itemOf(makeAlert())], never))) as DeliveryError;
     expect(err).toBeInstanceOf(DeliveryError);
-    expect(err.permanent).toBe(true);
+    // wrong credentials refuse every alert alike: retried until fixed, not dead-lettered one by one
+    expect([err.permanent, err.status]).toEqual([false, 401]);
+    expect(err.message).toContain("check the URL, credentials and permissions");
     expect(err.message).toContain("[redacted]");
     expect(err.message).not.toContain("hunter2");
     expect(err.message).not.toContain(Buffer.from("ops:hunter2-very-secret").toString("base64"));
@@ -251,7 +253,7 @@ describe("alertmanager destination", () => {
     expect(server.requests).toHaveLength(1);
   });
 
-  it("keeps hostile alert strings safe: one-line bounded summary, no control characters, 1 MiB output bounded", async () => {
+  it("keeps hostile alert strings safe: one-line bounded summary, control characters shown as escapes, 1 MiB output bounded", async () => {
     const { server, dest } = await setup({});
     const hostile = `evil\r\n\u001b[31mred\u0000 <b>bold</b> *md* \u2028line${"x".repeat(1024 * 1024)}`;
     const a = makeAlert({ rule: `Rule\nwith newline${"r".repeat(3000)}`, output: hostile, fields: { "k8s.pod.name": "pod\nname" } });
@@ -262,7 +264,7 @@ describe("alertmanager destination", () => {
     const [pa] = alertsOf(r);
     const summary = pa!.annotations["summary"]!;
     expect(summary.length).toBeLessThanOrEqual(1024);
-    expect(summary).toMatch(/^evil \[31mred {2}<b>bold<\/b> \*md\* {2}linex+…$/);
+    expect(summary).toMatch(/^evil \\x1b\[31mred\\x00 <b>bold<\/b> \*md\* \\u2028linex+ … \[truncated: \d+ characters in all\]$/);
     const description = pa!.annotations["description"]!;
     expect(description.length).toBeLessThanOrEqual(8 * 1024);
     expect(description).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u2028]/);

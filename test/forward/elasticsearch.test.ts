@@ -242,14 +242,17 @@ describe("elasticsearch destination", () => {
     expect(es.count()).toBe(3);
   });
 
-  it("maps per-item errors: 400 mapping error permanent, 429 and 5xx retryable, the rest delivered", async () => {
+  it("maps per-item errors: 400 mapping error permanent; 429, 5xx and refusals of the destination itself (404 index missing, 403 no privilege) retryable; the rest delivered", async () => {
     const { dest, es } = await setup({});
-    const items = Array.from({ length: 5 }, (_, i) => itemOf(makeAlert({ rule: `rule-${i}` }), 1, i));
+    const items = Array.from({ length: 7 }, (_, i) => itemOf(makeAlert({ rule: `rule-${i}` }), 1, i));
     es.force((op) => {
       const rule = op.doc["rule"];
       if (rule === "rule-1") return { status: 400, type: "mapper_parsing_exception", reason: "failed to parse field [output_fields.proc_pid] of type [long]" };
       if (rule === "rule-2") return { status: 429, type: "es_rejected_execution_exception", reason: "rejected execution of coordinating operation" };
       if (rule === "rule-4") return { status: 503, type: "unavailable_shards_exception", reason: "primary shard is not active" };
+      // auto-create off and the day's index missing; a user without create_doc on the index
+      if (rule === "rule-5") return { status: 404, type: "index_not_found_exception", reason: "no such index [vigil-alerts-2026.11.28]" };
+      if (rule === "rule-6") return { status: 403, type: "security_exception", reason: "action [indices:data/write/bulk[s]] is unauthorized for user [vigil]" };
       return undefined;
     });
     const out = await dest.send(items, never);
@@ -257,6 +260,8 @@ describe("elasticsearch destination", () => {
       { index: 1, permanent: true, error: "HTTP 400 mapper_parsing_exception: failed to parse field [output_fields.proc_pid] of type [long]" },
       { index: 2, permanent: false, error: "HTTP 429 es_rejected_execution_exception: rejected execution of coordinating operation" },
       { index: 4, permanent: false, error: "HTTP 503 unavailable_shards_exception: primary shard is not active" },
+      { index: 5, permanent: false, error: "HTTP 404 index_not_found_exception: no such index [vigil-alerts-2026.11.28]" },
+      { index: 6, permanent: false, error: "HTTP 403 security_exception: action [indices:data/write/bulk[s]] is unauthorized for user [vigil]" },
     ]);
     expect(es.count()).toBe(2);
   });
@@ -298,7 +303,8 @@ describe("elasticsearch destination", () => {
       body: `{"error":{"type":"security_exception","reason":"unable to authenticate with provided credentials [${String(r.headers.authorization)}]"}}`,
     }));
     const err = (await failure(dest.send([itemOf(makeAlert())], never))) as DeliveryError;
-    expect(err.permanent).toBe(true);
+    // a refused API key refuses every alert alike: retried until fixed, not dead-lettered
+    expect([err.permanent, err.status]).toEqual([false, 401]);
     expect(err.message).toContain("security_exception");
     expect(err.message).not.toContain("rotated-api-key");
     writeFileSync(join(dir, "pw"), "changeme-elastic");

@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import {
   alertLink,
   chatFacts,
-  clipRendered,
   compileTemplate,
   fitText,
   PRIORITY_COLOURS,
@@ -11,6 +10,8 @@ import {
   renderTemplate,
   sanitizeText,
   TEMPLATE_PLACEHOLDERS,
+  truncateText,
+  truncationNote,
 } from "../../collector/forward/format.js";
 import { PRIORITY_NAMES } from "../../proto/index.js";
 import { HOSTILE, itemOf, makeAlert } from "./raw-recorder.js";
@@ -101,8 +102,25 @@ describe("fitText", () => {
   it("keeps short text whole and replaces lone surrogates", () => {
     expect(fitText("short", 10)).toBe("short");
     expect(sanitizeText("a\ud800b")).toBe("a\ufffdb");
-    expect(clipRendered("abc", 3)).toBe("abc");
-    expect(clipRendered("x".repeat(500), 100).length).toBeLessThanOrEqual(100);
+    expect(truncateText("abc", 3)).toBe("abc");
+    expect(truncateText("x".repeat(500), 100).length).toBeLessThanOrEqual(100);
+  });
+});
+
+describe("truncateText", () => {
+  it("keeps text that fits, cuts at a code point boundary saying how long it was, and stays within the limit", () => {
+    expect(truncateText("x".repeat(100), 100)).toBe("x".repeat(100));
+    expect(truncateText("x".repeat(101), 100)).toBe(`${"x".repeat(100 - truncationNote(101).length)}${truncationNote(101)}`);
+    const emoji = "😀".repeat(300);
+    for (let max = 0; max <= 120; max++) {
+      const out = truncateText(emoji, max);
+      expect(out.length).toBeLessThanOrEqual(max);
+      expect(out).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])/);
+      if (max > 0) expect(out.endsWith("…") || out.endsWith("characters in all]")).toBe(true);
+    }
+    // too short a limit for the sentence: an ellipsis says it
+    expect(truncateText("abcdefghijklmnopqrstuvwxyz", 10)).toBe("abcdefghi…");
+    expect(truncateText("abc", 0)).toBe("");
   });
 });
 

@@ -227,6 +227,20 @@ describe("forwarder runner", () => {
     expect(rx.ids).toEqual(Array.from({ length: 10 }, (_, i) => `down-${i}`));
   });
 
+  it("retries a refusal of the destination itself (401) instead of dead-lettering, showing it as the last error until fixed", async () => {
+    const c = await start(fwd({}), ":memory:");
+    rx.fail = { status: 401, times: 4 };
+    await c.ingest([alert("w-1"), alert("w-2")]);
+    await until("refused a few times", () => rx.requests >= 2);
+    const s = await status(c);
+    expect(s["state"]).toBe("retrying");
+    expect(String(s["lastError"])).toContain("HTTP 401 (refused as configured: check the URL, credentials and permissions");
+    expect(s["deadLetters"]).toBe(0);
+    await until("delivered once the credentials are right", () => rx.ids.length === 2);
+    expect(rx.ids).toEqual(["w-1", "w-2"]);
+    expect((await status(c))["deadLetters"]).toBe(0);
+  });
+
   it("dead-letters the one alert refused for good and delivers the rest in order", async () => {
     const c = await start(fwd({}), ":memory:", 8);
     rx.refuse.add("d-5");
