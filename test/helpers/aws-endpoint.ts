@@ -106,6 +106,10 @@ export interface AwsEndpoint {
   readonly credentialRequests: string[];
   /** Sets the handler of a service's operation (`sqs:SendMessageBatch`). */
   on(operation: string, handler: AwsHandler): void;
+  /** Stops listening and cuts open connections; handlers and records stay, for {@link start}. */
+  stop(): Promise<void>;
+  /** Listens again on the same port after {@link stop} (an outage and a recovery). */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -423,6 +427,11 @@ export async function startAwsEndpoint(o: AwsEndpointOptions): Promise<AwsEndpoi
   const server: Server = o.tls !== undefined ? createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, listener) : createHttpServer(listener);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as { port: number }).port;
+  const stop = () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
   return {
     url: `${o.tls !== undefined ? "https" : "http"}://127.0.0.1:${port}`,
     requests,
@@ -431,10 +440,15 @@ export async function startAwsEndpoint(o: AwsEndpointOptions): Promise<AwsEndpoi
     on(operation, handler) {
       handlers.set(operation, handler);
     },
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
+    stop,
+    start: () =>
+      new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, "127.0.0.1", () => {
+          server.off("error", reject);
+          resolve();
+        });
       }),
+    close: stop,
   };
 }
