@@ -352,10 +352,10 @@ describe("forwarders through a one-minute outage of every destination", () => {
     // destination saw its connection close is gone (rsyslogd closes the session without writing
     // it; the write had already succeeded) and nothing on the wire says so in time; only an
     // acknowledged protocol (RELP) closes that gap. Here the alert ingested in the same tick as
-    // the SIGTERM is typically lost over TCP. So syslog alone may lose alerts ingested from
-    // shortly (1 s: the runner sends within a tick) before rsyslogd was signalled until it had
-    // exited (after that a connection is refused and the batch is retried); every other alert
-    // must arrive, in order of first arrival. What was lost is printed, not hidden.
+    // the SIGTERM is typically lost over TCP, at times over TLS. So syslog alone may lose alerts
+    // ingested from shortly (1 s: the runner sends within a tick) before rsyslogd was signalled
+    // until it had exited (after that a connection is refused and the batch is retried); every
+    // other alert must arrive, in order of first arrival. What was lost is printed, not hidden.
     const mayLose = new Set(expected.slice(Math.max(0, syslogStopFrom - 4), syslogStopTo));
     const problems: string[] = [];
     for (const [t, ids] of got) {
