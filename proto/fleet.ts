@@ -137,6 +137,14 @@ export const fleetStreamSchema = z.strictObject({
   max_ack_pending: z.number().int().min(1).max(1_000_000).default(20_000),
   /** Messages one collector asks for at once (and stores per transaction at most). */
   batch: z.number().int().min(1).max(10_000).default(1000),
+  /**
+   * Batches one collector stores at the same time (each its own transaction on its own pooled
+   * connection, so at most `collector.store.pool_size` run at once): while one waits for
+   * PostgreSQL's commit or JetStream's acknowledgement, the next is decoded and sent. 2 drained a
+   * pre-loaded stream 14-50 % faster than 1 on the 2-core benchmark machine (BENCHMARKS.md, Fleet);
+   * 3 was no better than 2 there.
+   */
+  store_concurrency: z.number().int().min(1).max(16).default(2),
 });
 export type FleetStreamConfig = z.infer<typeof fleetStreamSchema>;
 

@@ -7,12 +7,16 @@
  * to another replica, and the store's idempotence by alert ID (and by chunk) makes a second store
  * of the same alert a no-op. Nothing is ever dropped for being redelivered too often
  * (max_deliver is unlimited); a message that can never be stored (malformed, invalid alert) is
- * counted, logged once and terminated.
+ * counted, logged once per burst and acknowledged like a stored one (a `term` instead left the
+ * ack floor, which the live tail follows, behind it on nats-server 2.9 in one of five runs).
  *
- * Batching: messages are taken as they arrive and stored together while a previous batch is in
- * flight (one batch at a time, at most `batch` messages), so an idle collector stores a lone
- * alert at once and a busy one amortizes a transaction over many. Memory is bounded: the consumer
- * stops reading while more than two batches (or 32 MiB) wait.
+ * Batching: messages are taken as they arrive and stored together while previous batches are in
+ * flight (at most `store_concurrency` batches at a time, each at most `batch` messages in its own
+ * transaction), so an idle collector stores a lone alert at once and a busy one amortizes a
+ * transaction over many and overlaps one batch's commit and acknowledgement with the next one's
+ * decoding and insert. The order in which batches commit does not matter: an alert's `seq` is its
+ * stream sequence, and the tail follows the ack floor, not the commits. Memory is bounded: the
+ * consumer stops reading while more than two batches (or 32 MiB) wait besides those in flight.
  *
  * After a batch is acknowledged (the last acknowledgement confirmed by the server, so the ack
  * floor has moved), the collector announces it on `<prefix>._stored`: the tails of every replica
@@ -55,13 +59,16 @@ export interface FleetConsumerOptions {
 /** Most bytes waiting to be stored before the consumer stops reading. */
 const MAX_WAITING_BYTES = 32 * 1024 * 1024;
 
-/** Pulls, stores and acknowledges; `stop()` ends after the batch in flight. */
+/** Pulls, stores and acknowledges; `stop()` ends after the batches in flight. */
 export class FleetConsumer {
   private stopped = false;
   private messages: ConsumerMessages | undefined;
   private readonly waiting: JsMsg[] = [];
   private waitingBytes = 0;
-  private busy = false;
+  /** Batches being stored. */
+  private inFlight = 0;
+  /** A batch is about to start (kick's setImmediate). */
+  private scheduled = false;
   private resumeReading: (() => void) | undefined;
   private readonly done: Promise<void>;
   private readonly storeLog: BurstLog;
@@ -72,7 +79,7 @@ export class FleetConsumer {
   constructor(private readonly o: FleetConsumerOptions) {
     this.log = o.logger;
     this.storeLog = new BurstLog(this.log, "store failed: the batch is left to JetStream's redelivery and retried");
-    this.badLog = new BurstLog(this.log, "unusable stream message terminated");
+    this.badLog = new BurstLog(this.log, "unusable stream message dropped (acknowledged without storing)");
     this.done = this.run();
   }
 
@@ -102,16 +109,23 @@ export class FleetConsumer {
     }
   }
 
-  /** Starts a batch unless one is in flight. */
+  /** Starts a batch while fewer than `store_concurrency` are in flight. */
   private kick(): void {
-    if (this.busy || this.waiting.length === 0 || this.stopped) return;
-    this.busy = true;
-    setImmediate(() => void this.storeNext());
+    if (this.scheduled || this.stopped || this.waiting.length === 0 || this.inFlight >= this.o.cfg.store_concurrency) return;
+    this.scheduled = true;
+    // on the next turn of the event loop: what arrived in the same read joins the batch
+    setImmediate(() => {
+      this.scheduled = false;
+      const batch = this.waiting.splice(0, this.o.cfg.batch);
+      if (batch.length === 0) return;
+      for (const m of batch) this.waitingBytes -= m.data.length;
+      this.inFlight++;
+      void this.storeNext(batch);
+      this.kick();
+    });
   }
 
-  private async storeNext(): Promise<void> {
-    const batch = this.waiting.splice(0, this.o.cfg.batch);
-    for (const m of batch) this.waitingBytes -= m.data.length;
+  private async storeNext(batch: JsMsg[]): Promise<void> {
     if (this.resumeReading !== undefined && this.waiting.length <= this.o.cfg.batch) {
       const r = this.resumeReading;
       this.resumeReading = undefined;
@@ -128,7 +142,7 @@ export class FleetConsumer {
       this.retryMs = Math.min(5000, Math.max(200, this.retryMs * 2));
       await new Promise((r) => setTimeout(r, this.retryMs));
     } finally {
-      this.busy = false;
+      this.inFlight--;
       this.kick();
     }
   }
@@ -137,7 +151,6 @@ export class FleetConsumer {
     const c = this.o.counters;
     const items: { seq: number; alert: Alert }[] = [];
     const chunks: FleetCaptureChunk[] = [];
-    const bad: JsMsg[] = [];
     for (const m of batch) {
       c.fleet_messages++;
       if (m.redelivered) c.fleet_redelivered++;
@@ -147,7 +160,6 @@ export class FleetConsumer {
       else {
         c.fleet_messages_bad++;
         this.badLog.hit({ subject: m.subject.slice(0, 200), seq: m.seq, reason: d.reason });
-        bad.push(m);
       }
     }
     const r = await this.o.store.storeBatch(items, chunks);
@@ -156,22 +168,19 @@ export class FleetConsumer {
     c.fleet_alerts_stored += r.inserted.length;
     c.fleet_alerts_duplicate += r.duplicates;
     c.fleet_chunks_stored += r.chunksStored;
-    for (const m of bad) m.term("unusable message");
     // acknowledgements travel in order to the consumer's leader: once the last one is confirmed,
     // the ack floor covers the whole batch, and the announcement lets every tail read it
     const last = batch[batch.length - 1]!;
     let top = 0;
     for (const m of batch) {
       if (m.seq > top) top = m.seq;
-      if (m !== last && !bad.includes(m)) m.ack();
+      if (m !== last) m.ack();
     }
-    if (!bad.includes(last)) {
-      try {
-        await last.ackAck({ timeout: 5000 });
-      } catch (err) {
-        // stored; the acknowledgement may still arrive, else a redelivery stores nothing twice
-        this.log.debug({ err }, "acknowledgement not confirmed");
-      }
+    try {
+      await last.ackAck({ timeout: 5000 });
+    } catch (err) {
+      // stored; the acknowledgement may still arrive, else a redelivery stores nothing twice
+      this.log.debug({ err }, "acknowledgement not confirmed");
     }
     try {
       this.o.nc.publish(this.o.storedSubject, String(top));
@@ -180,7 +189,7 @@ export class FleetConsumer {
     }
   }
 
-  /** Stops reading; resolves once the batch in flight was stored (or failed). */
+  /** Stops reading; resolves once the batches in flight were stored (or failed). */
   async stop(): Promise<void> {
     this.stopped = true;
     // what waits was never stored: back to JetStream now rather than after ack_wait
@@ -193,6 +202,6 @@ export class FleetConsumer {
       // already closed
     }
     await this.done;
-    while (this.busy) await new Promise((r) => setTimeout(r, 10));
+    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 10));
   }
 }
