@@ -140,6 +140,7 @@ describe("environment", () => {
     // bounds of their own: JetStream allows 1..5 replicas; a stream smaller than a message is refused
     if (last === "replicas") return "3";
     if (last === "pool_size") return "16";
+    if (last === "store_concurrency") return "4";
     if (path.includes("fleet") && (last === "max_bytes" || last === "max_msg_bytes")) return "1048577";
     if (kind === "number" && /bytes|chars|nodes|payload/.test(last)) return "65537";
     if (kind === "number") return last === "port" ? "1234" : last.endsWith("_ms") && path.includes("collector") ? "20000" : "777";
