@@ -340,14 +340,18 @@ export class ForwarderRunner {
     }
   }
 
+  /** A backoff pause that only stop() cuts short (its abort listener goes with it: a long outage retries thousands of times). */
   private sleepNoWake(ms: number): Promise<void> {
     return new Promise((resolve) => {
       if (this.stopped) return resolve();
-      const t = setTimeout(resolve, ms);
-      this.abort.signal.addEventListener("abort", () => {
+      const signal = this.abort.signal;
+      const done = () => {
         clearTimeout(t);
+        signal.removeEventListener("abort", done);
         resolve();
-      });
+      };
+      const t = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
     });
   }
 
