@@ -44,6 +44,7 @@ import {
   alertFromFalcoJson,
   DEFAULT_COLLECTOR_LIMITS,
   filterFromParams,
+  isAlertId,
   validateAlert,
   type Alert,
   type AlertFilter,
@@ -76,9 +77,6 @@ export interface SharedCounters {
   auth_rate_limited: number;
   inflight_refused: number;
 }
-
-/** Alert IDs (the charset validateAlert accepts, at most 64 characters). */
-const ALERT_ID_RE = /^[0-9A-Za-z][0-9A-Za-z._:-]{0,63}$/;
 
 /** What the HTTP side needs. */
 export interface HttpApiDeps {
@@ -388,7 +386,7 @@ export function makeHttpApi(d: HttpApiDeps) {
     if (req.method === "GET" && url.pathname === "/metrics") return onMetrics(res);
     if (req.method === "GET" && url.pathname.startsWith("/api/v1/alerts/")) {
       const id = decodePathPart(url.pathname.slice("/api/v1/alerts/".length));
-      if (id === undefined || !ALERT_ID_RE.test(id)) {
+      if (id === undefined || !isAlertId(id)) {
         c.http_bad_request++;
         return fail(res, 400, "bad alert ID");
       }
@@ -407,7 +405,7 @@ export function makeHttpApi(d: HttpApiDeps) {
     }
     if (req.method === "GET" && url.pathname.startsWith("/api/v1/captures/")) {
       const id = decodePathPart(url.pathname.slice("/api/v1/captures/".length));
-      if (id === undefined || !ALERT_ID_RE.test(id)) {
+      if (id === undefined || !isAlertId(id)) {
         c.http_bad_request++;
         return fail(res, 400, "bad alert ID");
       }
@@ -524,7 +522,7 @@ export function makeHttpApi(d: HttpApiDeps) {
         afterSeq = Number(afterSeqParam);
         if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) throw new CollectorError("bad_filter", "bad after_seq");
       } else if (after !== null && after !== "") {
-        if (!ALERT_ID_RE.test(after)) throw new CollectorError("bad_filter", "bad resume ID");
+        if (!isAlertId(after)) throw new CollectorError("bad_filter", "bad resume ID");
         afterId = after;
       }
     } catch {

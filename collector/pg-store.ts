@@ -26,7 +26,7 @@ import { alertKeys } from "./filter.js";
 import { addFilterConditions, PgConditions, pgTimeText, type PgTime, pgText, pgTextOrNull, splitTime } from "./pg-filter.js";
 import { MAX_DEAD_LETTERS, type DeadLetter, type ForwarderStore, type Lease } from "./forward/state.js";
 import type { AlertPage, AlertReader, InsertResult, PageOptions, PageRow, StoredAlert, StoredCapture } from "./store-api.js";
-import { type Alert, type AlertFilter, alertToJson, isoFromMs, MAX_CAPTURE_CHUNKS, priorityNumber } from "../proto/index.js";
+import { type Alert, type AlertFilter, alertToJson, isAlertId, isoFromMs, MAX_CAPTURE_CHUNKS, priorityNumber } from "../proto/index.js";
 
 /** Options of {@link PgAlertStore.open}. */
 export interface PgStoreOptions {
@@ -304,15 +304,12 @@ function batchColumns(items: readonly SeqAlert[]): unknown[] {
   return [seq, id, time, timeNs, rule, prio, host, ns, pod, cid, cname, image, repo, tagLo, tagHi, bytes, json, tags];
 }
 
-/** An alert ID as validateAlert accepts it. */
-const CHUNK_ALERT_ID_RE = /^[0-9A-Za-z][0-9A-Za-z._:-]{0,63}$/;
-
 /** Checks chunks (a caller's bug otherwise); throws CollectorError("malformed"). */
 function checkChunks(chunks: readonly CaptureChunk[]): void {
   for (const c of chunks) {
     const ok =
       typeof c.alertId === "string" &&
-      CHUNK_ALERT_ID_RE.test(c.alertId) &&
+      isAlertId(c.alertId) &&
       Number.isInteger(c.count) &&
       c.count >= 1 &&
       c.count <= MAX_CAPTURE_CHUNKS &&

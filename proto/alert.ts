@@ -48,6 +48,11 @@ export const ALERT_LIMITS = {
 } as const;
 
 const ID_RE = /^[0-9A-Za-z][0-9A-Za-z._:-]*$/;
+/** Whether `s` can be an alert ID: `[0-9A-Za-z][0-9A-Za-z._:-]*`, at most ALERT_LIMITS.idLength characters. */
+export function isAlertId(s: string): boolean {
+  return s.length > 0 && s.length <= ALERT_LIMITS.idLength && ID_RE.test(s);
+}
+
 const TIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:(Z)|([+-])(\d{2}):(\d{2}))$/;
 
 /** Earliest and latest instants a normalized time may name (epoch ms): 1970 to the end of 9999. */
@@ -104,7 +109,7 @@ export function isoFromMs(ms: number): string {
 
 /** Why an alert is refused (undefined when it is fine). Also normalizes `time` in place. */
 export function validateAlert(a: Alert): string | undefined {
-  if (typeof a.id !== "string" || a.id.length === 0 || a.id.length > ALERT_LIMITS.idLength || !ID_RE.test(a.id)) return "bad id";
+  if (typeof a.id !== "string" || !isAlertId(a.id)) return "bad id";
   if (typeof a.time !== "string") return "bad time";
   const t = normalizeTime(a.time);
   if (t === undefined) return "bad time";

@@ -7,7 +7,7 @@
 import { headers, type MsgHdrs } from "@nats-io/transport-node";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Alert } from "./alert.js";
-import { validateAlert } from "./alert.js";
+import { isAlertId, validateAlert } from "./alert.js";
 import { CAPTURE_CHUNK_BYTES, FLEET_HEADERS, MAX_CAPTURE_CHUNKS } from "./fleet.js";
 import { vigilProto } from "./grpc.js";
 import { alertFromProto, alertToProto, type ProtoAlert } from "./ingest-codec.js";
@@ -121,12 +121,11 @@ export function decodeAlertMessage(data: Uint8Array): FleetDecoded {
 }
 
 const CHUNK_RE = /^(\d{1,3})\/(\d{1,3})$/;
-const ID_RE = /^[0-9A-Za-z][0-9A-Za-z._:-]{0,63}$/;
 
 /** Reads a capture chunk message (a bad one: its reason; never throws). */
 export function decodeChunkMessage(h: MsgHdrs | undefined, data: Uint8Array): FleetDecoded {
   const alertId = h?.get(FLEET_HEADERS.capture) ?? "";
-  if (!ID_RE.test(alertId)) return { kind: "bad", reason: "capture chunk without a valid alert ID" };
+  if (!isAlertId(alertId)) return { kind: "bad", reason: "capture chunk without a valid alert ID" };
   const m = CHUNK_RE.exec(h?.get(FLEET_HEADERS.chunk) ?? "");
   const index = m ? Number(m[1]) : -1;
   const count = m ? Number(m[2]) : -1;

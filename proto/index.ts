@@ -5,7 +5,7 @@
  * `agent/`, `collector/` and `rules/` import it, never each other's internals for these.
  */
 export { PRIORITY_NAMES, PRIORITY_WORDS, priorityName, priorityNumber } from "./priority.js";
-export { ALERT_LIMITS, TIME_MAX_MS, TIME_MIN_MS, isoFromMs, normalizeTime, validateAlert } from "./alert.js";
+export { ALERT_LIMITS, TIME_MAX_MS, TIME_MIN_MS, isAlertId, isoFromMs, normalizeTime, validateAlert } from "./alert.js";
 export { alertFromFalcoJson, alertToFalcoJson, alertToJson } from "./falco-json.js";
 export { alertFromProto, alertToProto } from "./ingest-codec.js";
 export { FALCO_OUTPUTS_SERVICE, FALCO_VERSION_SERVICE, INGEST_SERVICE, falcoProto, vigilProto } from "./grpc.js";
