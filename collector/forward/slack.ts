@@ -28,10 +28,9 @@
  */
 import type { Logger } from "pino";
 import type { ForwarderOf } from "../../proto/index.js";
-import { type DeliveryItem, type DeliveryOutcome, type Destination, postInOrder } from "./destination.js";
-import { alertTime, chatFacts, compileTemplate, type CompiledTemplate, fitText, MAX_FACT_CHARS, renderTemplate, truncateText } from "./format.js";
-import { HttpClient } from "./http.js";
-import { RotatingSecret, urlProblem, urlSecrets } from "./secrets.js";
+import { chatDestination } from "./chat.js";
+import type { DeliveryItem, Destination } from "./destination.js";
+import { alertTime, chatFacts, type CompiledTemplate, fitText, MAX_FACT_CHARS, renderTemplate, truncateText } from "./format.js";
 
 /** Slack's limits (Block Kit reference) and ours. */
 export const SLACK_LIMITS = {
@@ -104,24 +103,7 @@ export function slackMessage(item: DeliveryItem, collectorUrl: string, template:
 
 /** The Slack destination of a forwarder. */
 export function createSlackDestination(cfg: ForwarderOf<"slack">, ctx: { logger: Logger }): Destination {
-  const url = new RotatingSecret("url", cfg.url_file, cfg.url_env, cfg.url, ctx.logger, urlProblem);
-  if (!url.present) throw new Error("slack: set url, url_file or url_env (the incoming webhook URL)");
-  const template = cfg.template !== "" ? compileTemplate(cfg.template) : undefined;
-  const http = new HttpClient(url.get(), cfg.timeout_ms, cfg.tls, ctx.logger);
-  const headers = { "content-type": "application/json; charset=utf-8", "user-agent": "vigil-forwarder" };
-  return {
-    maxBatch: 1,
-    send(items: readonly DeliveryItem[], signal: AbortSignal): Promise<DeliveryOutcome | undefined> {
-      return postInOrder(
-        items.map((item, index) => ({
-          indices: [index],
-          send: async () => {
-            const u = url.get();
-            await http.request(u, { headers, body: JSON.stringify(slackMessage(item, cfg.collector_url, template)), signal, secrets: urlSecrets(u) });
-          },
-        })),
-      );
-    },
-    close: () => http.close(),
-  };
+  return chatDestination(cfg, ctx, "slack: set url, url_file or url_env (the incoming webhook URL)", (item, template) =>
+    JSON.stringify(slackMessage(item, cfg.collector_url, template)),
+  );
 }

@@ -39,10 +39,11 @@
 import { Buffer } from "node:buffer";
 import type { Logger } from "pino";
 import type { ForwarderOf, PriorityName } from "../../proto/index.js";
-import { type DeliveryError, type DeliveryItem, type DeliveryOutcome, type Destination, postInOrder } from "./destination.js";
-import { chatFacts, compileTemplate, type CompiledTemplate, fitText, MAX_FACT_CHARS, renderTemplate, truncateText } from "./format.js";
-import { HttpClient, statusError } from "./http.js";
-import { RotatingSecret, redactText, urlProblem, urlSecrets } from "./secrets.js";
+import { chatDestination } from "./chat.js";
+import type { DeliveryError, DeliveryItem, Destination } from "./destination.js";
+import { chatFacts, type CompiledTemplate, fitText, MAX_FACT_CHARS, renderTemplate, truncateText } from "./format.js";
+import { statusError } from "./http.js";
+import { redactText } from "./secrets.js";
 
 /** Largest request body sent (bytes; Teams' limit is about 28 KB). */
 export const TEAMS_MAX_BYTES = 24 * 1024;
@@ -144,27 +145,11 @@ function connectorFailure(body: string, secrets: readonly string[]): DeliveryErr
 
 /** The Teams destination of a forwarder. */
 export function createTeamsDestination(cfg: ForwarderOf<"teams">, ctx: { logger: Logger }): Destination {
-  const url = new RotatingSecret("url", cfg.url_file, cfg.url_env, cfg.url, ctx.logger, urlProblem);
-  if (!url.present) throw new Error("teams: set url, url_file or url_env (the Workflow or incoming webhook URL)");
-  const template = cfg.template !== "" ? compileTemplate(cfg.template) : undefined;
-  const http = new HttpClient(url.get(), cfg.timeout_ms, cfg.tls, ctx.logger);
-  const headers = { "content-type": "application/json; charset=utf-8", "user-agent": "vigil-forwarder" };
-  return {
-    maxBatch: 1,
-    send(items: readonly DeliveryItem[], signal: AbortSignal): Promise<DeliveryOutcome | undefined> {
-      return postInOrder(
-        items.map((item, index) => ({
-          indices: [index],
-          send: async () => {
-            const u = url.get();
-            const secrets = urlSecrets(u);
-            const answer = await http.request(u, { headers, body: teamsBody(item, cfg.collector_url, template), signal, secrets });
-            const failure = connectorFailure(answer.body, secrets);
-            if (failure !== undefined) throw failure;
-          },
-        })),
-      );
-    },
-    close: () => http.close(),
-  };
+  return chatDestination(
+    cfg,
+    ctx,
+    "teams: set url, url_file or url_env (the Workflow or incoming webhook URL)",
+    (item, template) => teamsBody(item, cfg.collector_url, template),
+    connectorFailure,
+  );
 }
