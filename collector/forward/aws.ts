@@ -19,8 +19,9 @@
 import { readFileSync } from "node:fs";
 import { Agent as HttpsAgent } from "node:https";
 import type { Logger } from "pino";
-import { alertToFalcoJson, normalizeTime } from "../../proto/index.js";
+import { alertToFalcoJson } from "../../proto/index.js";
 import { DeliveryError, type DeliveryItem, permanentStatus, retryAfterMs } from "./destination.js";
+import { alertTime } from "./format.js";
 import type { TlsFiles } from "./http.js";
 
 /** Error codes AWS services use for throttling (retryable whatever the status). */
@@ -218,7 +219,5 @@ export function plainText(s: string, max: number): string {
 
 /** Epoch milliseconds of an alert time; now when it is unreadable (a stored alert's never is). */
 export function alertTimeMs(time: string): number {
-  const n = normalizeTime(time);
-  // YYYY-MM-DDTHH:MM:SS.mmm of the normalized form: Date.parse takes at most milliseconds
-  return n === undefined ? Date.now() : Date.parse(`${n.slice(0, 23)}Z`);
+  return alertTime(time)?.ms ?? Date.now();
 }
