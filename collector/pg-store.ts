@@ -188,7 +188,13 @@ const TYPES: pg.CustomTypesConfig = {
 
 /** The URL without password or query: what messages and logs may show. */
 function redactUrl(u: URL): string {
-  const user = u.username === "" ? "" : `${decodeURIComponent(u.username)}@`;
+  let name = u.username;
+  try {
+    name = decodeURIComponent(name);
+  } catch {
+    // a malformed escape is shown as written
+  }
+  const user = name === "" ? "" : `${name}@`;
   return `${u.protocol}//${user}${u.host}${u.pathname}`;
 }
 
