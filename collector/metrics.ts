@@ -163,6 +163,11 @@ export class CollectorMetrics {
     gauge("vigil_collector_forwarder_lag_alerts", "Alerts stored after the forwarder's cursor (matching its filters or not)", (f) => f.lagAlerts);
     gauge("vigil_collector_forwarder_lag_seconds", "Age of the oldest alert after the forwarder's cursor", (f) => f.lagSeconds);
     gauge("vigil_collector_forwarder_dead_letters", "Dead letters kept for the forwarder", (f) => f.deadLetters);
+    gauge(
+      "vigil_collector_forwarder_expired_alerts",
+      "Alerts retention deleted before the forwarder reached them (kept in the store; lost to the forwarder)",
+      (f) => f.expired,
+    );
     gauge("vigil_collector_forwarder_active", "1 when this collector runs the forwarder (holds its lease), 0 on standby", (f) =>
       f.state === "running" || f.state === "retrying" ? 1 : 0,
     );

@@ -25,7 +25,7 @@ import { CollectorError } from "./errors.js";
 import { alertKeys } from "./filter.js";
 import { addFilterConditions, PgConditions, pgTimeText, type PgTime, pgText, pgTextOrNull, splitTime } from "./pg-filter.js";
 import { MAX_DEAD_LETTERS, type DeadLetter, type ForwarderStore, type Lease } from "./forward/state.js";
-import type { AlertPage, AlertReader, InsertResult, PageOptions, PageRow, StoredAlert, StoredCapture } from "./store-api.js";
+import type { AlertPage, AlertReader, InsertResult, PageOptions, PageRow, RetentionResult, StoredAlert, StoredCapture } from "./store-api.js";
 import { type Alert, type AlertFilter, alertToJson, isAlertId, isoFromMs, MAX_CAPTURE_CHUNKS, priorityNumber } from "../proto/index.js";
 
 /** Options of {@link PgAlertStore.open}. */
@@ -153,7 +153,31 @@ CREATE TABLE forwarder_dead_letters (
 CREATE INDEX forwarder_dead_letters_by ON forwarder_dead_letters (forwarder, id);
 `,
   },
+  {
+    version: 3,
+    name: "alerts retention deleted before a forwarder reached them",
+    sql: `
+CREATE TABLE forwarder_expired (
+  name text COLLATE "C" PRIMARY KEY,
+  alerts bigint NOT NULL,
+  last timestamptz NOT NULL
+);
+`,
+  },
 ];
+
+/** A forwarder and the alerts of one deletion it had not reached (count as text or number). */
+type UnsentRow = { forwarder: string; alerts: number | string };
+
+/**
+ * Counts, per forwarder cursor, the rows of `doomed` (a CTE or table with a seq column, about to
+ * be deleted) after the cursor, adds them to forwarder_expired, and answers them.
+ */
+function expireSql(doomed: string): string {
+  return `u AS (SELECT c.name AS forwarder, count(*) AS alerts FROM forwarder_cursors c JOIN ${doomed} x ON x.seq > c.seq GROUP BY c.name),
+  rec AS (INSERT INTO forwarder_expired (name, alerts, last) SELECT forwarder, alerts, now() FROM u
+    ON CONFLICT (name) DO UPDATE SET alerts = forwarder_expired.alerts + excluded.alerts, last = excluded.last)`;
+}
 
 /** The batch insert: new IDs claimed in alert_ids, only those rows written to alerts. */
 const INSERT_SQL = `
@@ -713,15 +737,21 @@ FROM w WHERE w.rn = 1 OR w.run <= ${maxBytes} ORDER BY w.rn`;
    * Removes alerts older than `maxAgeMs` by alert time (and their IDs and capture chunks, and
    * chunks received before the cutoff): day partitions entirely older are detached and dropped
    * whole, older rows of the cutoff's day and of the default partition deleted. Returns how many
-   * alerts were removed. When another replica is running retention, returns 0 at once.
+   * alerts were removed and, per forwarder, how many of them it had not reached (recorded in
+   * forwarder_expired in the same transaction as each deletion). When another replica is running
+   * retention, returns 0 at once.
    */
-  async applyRetention(maxAgeMs: number, now: number = Date.now()): Promise<number> {
+  async applyRetention(maxAgeMs: number, now: number = Date.now()): Promise<RetentionResult> {
     if (!(maxAgeMs >= 0)) throw new CollectorError("store_failed", `bad retention ${maxAgeMs}`);
     const cutoffMs = Math.max(now - maxAgeMs, 0);
     const cutoff = isoFromMs(cutoffMs);
     return this.withClient("retention", async (c) => {
       const got = await c.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, $2) AS ok", [LOCK_NS, LOCK_RETENTION]);
-      if (got.rows[0]?.ok !== true) return 0;
+      if (got.rows[0]?.ok !== true) return { removed: 0, unsent: [] };
+      const unsent = new Map<string, number>();
+      const addUnsent = (rows: UnsentRow[]) => {
+        for (const x of rows) unsent.set(x.forwarder, (unsent.get(x.forwarder) ?? 0) + Number(x.alerts));
+      };
       try {
         let removed = 0;
         // 1. detach the old day partitions (a short lock on alerts each)
@@ -743,6 +773,7 @@ FROM w WHERE w.rn = 1 OR w.run <= ${maxBytes} ORDER BY w.rn`;
           if (partitionDay(relname) === undefined) continue;
           removed += await this.txOn(c, async () => {
             const n = (await c.query<{ n: number }>(`SELECT count(*) AS n FROM ${relname}`)).rows[0]?.n ?? 0;
+            addUnsent((await c.query<UnsentRow>(`WITH ${expireSql(relname)} SELECT forwarder, alerts FROM u`)).rows);
             await c.query(`DELETE FROM capture_chunks WHERE alert_id IN (SELECT id FROM ${relname})`);
             await c.query(`DELETE FROM alert_ids WHERE id IN (SELECT id FROM ${relname})`);
             await c.query(`DROP TABLE ${relname}`);
@@ -753,17 +784,20 @@ FROM w WHERE w.rn = 1 OR w.run <= ${maxBytes} ORDER BY w.rn`;
         // 3. older rows left: the cutoff's own day, and the default partition
         removed += await this.txOn(c, async () => {
           await c.query("SELECT pg_advisory_xact_lock($1, $2)", [LOCK_NS, LOCK_PARTITIONS]);
-          const r = await c.query<{ n: number }>(
-            `WITH d AS (DELETE FROM alerts WHERE time < $1::timestamptz RETURNING id),
+          const r = await c.query<{ n: number; unsent: UnsentRow[] }>(
+            `WITH d AS (DELETE FROM alerts WHERE time < $1::timestamptz RETURNING id, seq),
                ch AS (DELETE FROM capture_chunks WHERE alert_id IN (SELECT id FROM d)),
-               i AS (DELETE FROM alert_ids WHERE id IN (SELECT id FROM d))
-             SELECT count(*) AS n FROM d`,
+               i AS (DELETE FROM alert_ids WHERE id IN (SELECT id FROM d)),
+               ${expireSql("d")}
+             SELECT (SELECT count(*) FROM d)::int AS n,
+               coalesce((SELECT json_agg(json_build_object('forwarder', forwarder, 'alerts', alerts)) FROM u), '[]'::json) AS unsent`,
             [cutoff],
           );
           await c.query("DELETE FROM capture_chunks WHERE received < $1::timestamptz", [cutoff]);
+          addUnsent(r.rows[0]?.unsent ?? []);
           return r.rows[0]?.n ?? 0;
         });
-        return removed;
+        return { removed, unsent: [...unsent].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([forwarder, alerts]) => ({ forwarder, alerts })) };
       } finally {
         // a broken connection ends its session, and the lock with it
         await c.query("SELECT pg_advisory_unlock($1, $2)", [LOCK_NS, LOCK_RETENTION]).catch(() => undefined);
@@ -849,6 +883,15 @@ FROM w WHERE w.rn = 1 OR w.run <= ${maxBytes} ORDER BY w.rn`;
       values: [name, limit],
     });
     return r.rows.map((x) => ({ forwarder: x.forwarder, seq: Number(x.seq), alertId: x.alert_id, error: x.error, atMs: Number(x.at_ms) }));
+  }
+
+  async expiredCount(name: string): Promise<number> {
+    const r = await this.sql<{ n: string }>("read a forwarder's expired count", {
+      name: "vigil_expired_count",
+      text: "SELECT alerts AS n FROM forwarder_expired WHERE name = $1",
+      values: [name],
+    });
+    return Number(r.rows[0]?.n ?? 0);
   }
 
   async deadLetterCount(name: string): Promise<number> {

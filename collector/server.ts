@@ -445,9 +445,14 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
   const runRetention = async () => {
     if (retentionMs <= 0) return;
     try {
-      const n = await store.applyRetention(retentionMs);
-      misc.retention_deleted += n;
-      if (n > 0) logger.info({ deleted: n }, "retention applied");
+      const r = await store.applyRetention(retentionMs);
+      misc.retention_deleted += r.removed;
+      if (r.removed > 0) logger.info({ deleted: r.removed }, "retention applied");
+      for (const u of r.unsent)
+        logger.warn(
+          { forwarder: u.forwarder, alerts: u.alerts },
+          "retention deleted alerts this forwarder had not reached (it lags more than the retention): lost to it, but for the page it holds",
+        );
     } catch (err) {
       logger.error({ err }, "retention failed");
     }

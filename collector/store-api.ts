@@ -79,6 +79,17 @@ export interface AlertPage {
 /** A value, or a promise of it. */
 export type MaybePromise<T> = T | Promise<T>;
 
+/** What one retention run removed. */
+export interface RetentionResult {
+  /** Alerts deleted. */
+  removed: number;
+  /**
+   * Per forwarder (by cursor name), the deleted alerts it had not reached yet (matching its
+   * filters or not): lost to it. Only forwarders with such alerts are listed.
+   */
+  unsent: { forwarder: string; alerts: number }[];
+}
+
 /** The read side of a store, plus retention and close. */
 export interface AlertReader {
   /** One page of matching alerts (PageOptions.upTo bounds seq from above). */
@@ -93,7 +104,10 @@ export interface AlertReader {
   seqOf(id: string): MaybePromise<number | undefined>;
   /** Number of stored alerts. */
   count(): MaybePromise<number>;
-  /** Deletes alerts (and captures) older than `maxAgeMs` by alert time; returns how many. */
-  applyRetention(maxAgeMs: number, now?: number): MaybePromise<number>;
+  /**
+   * Deletes alerts (and captures) older than `maxAgeMs` by alert time; returns how many, and
+   * for each forwarder how many of them were still after its cursor (added to its expired count).
+   */
+  applyRetention(maxAgeMs: number, now?: number): MaybePromise<RetentionResult>;
   close(): MaybePromise<void>;
 }

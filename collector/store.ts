@@ -14,9 +14,9 @@ import { alertKeys, filterToSql } from "./filter.js";
 import { CollectorError } from "./errors.js";
 import type { DeadLetter, ForwarderStore, Lease } from "./forward/state.js";
 import { MAX_DEAD_LETTERS } from "./forward/state.js";
-import type { AlertPage, AlertReader, InsertResult, PageCursor, PageOptions, PageRow, StoredAlert, StoredCapture } from "./store-api.js";
+import type { AlertPage, AlertReader, InsertResult, PageCursor, PageOptions, PageRow, RetentionResult, StoredAlert, StoredCapture } from "./store-api.js";
 
-export type { AlertPage, InsertResult, PageCursor, PageOptions, PageRow, StoredAlert, StoredCapture } from "./store-api.js";
+export type { AlertPage, InsertResult, PageCursor, PageOptions, PageRow, RetentionResult, StoredAlert, StoredCapture } from "./store-api.js";
 import { alertToJson, isoFromMs, priorityNumber, type Alert, type AlertFilter } from "../proto/index.js";
 
 const SCHEMA = `
@@ -56,6 +56,12 @@ CREATE TABLE IF NOT EXISTS forwarder_dead_letters (
   at_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS forwarder_dead_letters_by ON forwarder_dead_letters(forwarder, id);
+-- alerts retention deleted before the forwarder reached them
+CREATE TABLE IF NOT EXISTS forwarder_expired (
+  name TEXT PRIMARY KEY,
+  alerts INTEGER NOT NULL,
+  last_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS captures (
   alert_id TEXT PRIMARY KEY,
   data BLOB NOT NULL,
@@ -324,6 +330,10 @@ export class AlertStore implements AlertReader, ForwarderStore {
     return first(arrays(this.db.prepare("SELECT COUNT(*) FROM forwarder_dead_letters WHERE forwarder = ?")), name) as number;
   }
 
+  expiredCount(name: string): number {
+    return (first(arrays(this.db.prepare("SELECT alerts FROM forwarder_expired WHERE name = ?")), name) as number | undefined) ?? 0;
+  }
+
   /** One collector owns its SQLite store: the lease is always granted. */
   tryLease(_name: string): Lease {
     return { lost: false, release: () => undefined };
@@ -417,13 +427,28 @@ export class AlertStore implements AlertReader, ForwarderStore {
     return first(this.stCount) as number;
   }
 
-  /** Deletes alerts (and their captures) older than `maxAgeMs` by alert time; returns how many. */
-  applyRetention(maxAgeMs: number, now: number = Date.now()): number {
+  /**
+   * Deletes alerts (and their captures) older than `maxAgeMs` by alert time; returns how many,
+   * and per forwarder those still after its cursor (added to its expired count, same transaction).
+   */
+  applyRetention(maxAgeMs: number, now: number = Date.now()): RetentionResult {
     const cutoff = isoFromMs(now - maxAgeMs);
     return inTransaction(this.db, () => {
+      const unsent = (
+        this.db
+          .prepare(
+            "SELECT c.name AS forwarder, (SELECT COUNT(*) FROM alerts a WHERE a.time < ? AND a.seq > c.seq) AS alerts FROM forwarder_cursors c ORDER BY c.name",
+          )
+          .all(cutoff) as { forwarder: string; alerts: number }[]
+      ).filter((u) => u.alerts > 0);
+      const record = this.db.prepare(
+        "INSERT INTO forwarder_expired (name, alerts, last_ms) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET alerts = alerts + excluded.alerts, last_ms = excluded.last_ms",
+      );
+      for (const u of unsent) record.run(u.forwarder, u.alerts, now);
       this.db.prepare("DELETE FROM captures WHERE alert_id IN (SELECT id FROM alerts WHERE time < ?)").run(cutoff);
       this.db.prepare("DELETE FROM captures WHERE received_ms < ?").run(now - maxAgeMs);
-      return Number(this.db.prepare("DELETE FROM alerts WHERE time < ?").run(cutoff).changes);
+      const removed = Number(this.db.prepare("DELETE FROM alerts WHERE time < ?").run(cutoff).changes);
+      return { removed, unsent: unsent.map((u) => ({ forwarder: u.forwarder, alerts: Number(u.alerts) })) };
     });
   }
 

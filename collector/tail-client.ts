@@ -209,6 +209,8 @@ export interface ForwarderStatusLine {
   lagAlerts: number;
   lagSeconds: number;
   deadLetters: number;
+  /** Alerts retention deleted before the forwarder reached them. */
+  expired: number;
   counters: Record<string, number>;
   lastError?: string;
   lastErrorAt?: string;

@@ -2,7 +2,7 @@
 /**
  * `vigil forwarders status --collector HOST:PORT [--token T] [--output json]`: each forwarder of a
  * collector with its state, cursor, lag (alerts and seconds), delivered / failed / retried /
- * dead-lettered counts and last error (`GET /api/v1/forwarders`). Exits 0; a forwarder with dead
+ * dead-lettered counts, alerts lost to retention (expired) and last error (`GET /api/v1/forwarders`). Exits 0; a forwarder with dead
  * letters or in retry is shown, not an error of this command.
  */
 import { Option, type Command } from "commander";
@@ -11,7 +11,7 @@ import { fetchForwarders, type ForwarderStatusLine } from "../../collector/tail-
 /** One table row per forwarder (text output). */
 export function formatForwarders(list: readonly ForwarderStatusLine[]): string {
   if (list.length === 0) return "no forwarders configured\n";
-  const rows = [["NAME", "TYPE", "STATE", "CURSOR", "LAG", "LAG_S", "SENT", "FAILED", "RETRIED", "DEAD", "LAST ERROR"]];
+  const rows = [["NAME", "TYPE", "STATE", "CURSOR", "LAG", "LAG_S", "SENT", "FAILED", "RETRIED", "DEAD", "EXPIRED", "LAST ERROR"]];
   for (const f of list) {
     rows.push([
       f.name,
@@ -24,6 +24,7 @@ export function formatForwarders(list: readonly ForwarderStatusLine[]): string {
       String(f.counters["failed"] ?? 0),
       String(f.counters["retried"] ?? 0),
       String(f.deadLetters),
+      String(f.expired ?? 0),
       f.lastError === undefined ? "" : `${f.lastErrorAt ?? ""} ${f.lastError.replace(/[\r\n\t]+/g, " ").slice(0, 120)}`,
     ]);
   }

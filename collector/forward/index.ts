@@ -21,6 +21,8 @@ export interface ForwarderReport extends ForwarderStatus {
   /** Age of the oldest alert after the cursor (seconds); 0 when none. */
   lagSeconds: number;
   deadLetters: number;
+  /** Alerts retention deleted before this forwarder reached them (lost to it). */
+  expired: number;
 }
 
 /** The running forwarders of a collector. */
@@ -80,7 +82,14 @@ export class ForwarderSet {
         const next = (await this.store.range(cursor, upTo, 1))[0];
         if (next !== undefined) lagSeconds = Math.max(0, (Date.now() - Date.parse(next.alert.time)) / 1000);
       }
-      out.push({ ...s, cursor, lagAlerts, lagSeconds: Math.round(lagSeconds * 1000) / 1000, deadLetters: await this.store.deadLetterCount(s.name) });
+      out.push({
+        ...s,
+        cursor,
+        lagAlerts,
+        lagSeconds: Math.round(lagSeconds * 1000) / 1000,
+        deadLetters: await this.store.deadLetterCount(s.name),
+        expired: await this.store.expiredCount(s.name),
+      });
     }
     return out;
   }

@@ -40,6 +40,8 @@ export interface ForwarderStore {
   /** The newest dead letters of a forwarder, newest first. */
   deadLetters(name: string, limit: number): MaybePromise<DeadLetter[]>;
   deadLetterCount(name: string): MaybePromise<number>;
+  /** Alerts retention deleted while still after the forwarder's cursor (kept across restarts). */
+  expiredCount(name: string): MaybePromise<number>;
   /** The forwarder's lease when no other collector holds it; undefined otherwise. */
   tryLease(name: string): MaybePromise<Lease | undefined>;
 }

@@ -309,8 +309,8 @@ describe("collector query filters", () => {
   });
 
   it("applies retention by alert time", () => {
-    const n = col.store.applyRetention(30 * 86_400_000, Date.parse("2026-06-02T12:00:00Z"));
-    expect(n).toBe(1);
+    const r = col.store.applyRetention(30 * 86_400_000, Date.parse("2026-06-02T12:00:00Z"));
+    expect(r).toEqual({ removed: 1, unsent: [] });
     expect(col.store.count()).toBe(3);
   });
 });

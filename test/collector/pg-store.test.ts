@@ -79,11 +79,12 @@ describe("PgAlertStore: schema", () => {
     expect(rows).toEqual([
       { version: 1, n: "1" },
       { version: 2, n: "1" },
+      { version: 3, n: "1" },
     ]);
     await a.close();
     await b.close();
     const c = await openStore(url);
-    expect(await admin(dbName(url), "SELECT version FROM vigil_schema_migrations ORDER BY version")).toEqual([{ version: 1 }, { version: 2 }]);
+    expect(await admin(dbName(url), "SELECT version FROM vigil_schema_migrations ORDER BY version")).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
     expect(await c.count()).toBe(0);
     // premade: 7 days back to the day after tomorrow, plus the default partition
     const parts = await admin<{ relname: string }>(
@@ -475,8 +476,19 @@ describe("PgAlertStore: partitions and retention", () => {
     await s.insertCaptureChunks([chunk(oldDay[0]!.id), chunk(cutDayOld.id), chunk(recent[0]!.id), chunk("orphan-1")]);
     await admin(db, "UPDATE capture_chunks SET received = $1 WHERE alert_id = 'orphan-1'", [new Date(cutoff - DAY).toISOString()]);
 
-    const removed = await s.applyRetention(3 * DAY, now);
-    expect(removed).toBe(veryOld.length + oldDay.length + 1);
+    // forwarders: one behind everything, one mid-way (seq 4: seq 5 of a dropped day and 6 of the cutoff's day unsent), one caught up
+    await s.setCursor("behind", 0);
+    await s.setCursor("mid", 4);
+    await s.setCursor("ahead", 9);
+    const result = await s.applyRetention(3 * DAY, now);
+    expect(result).toEqual({
+      removed: veryOld.length + oldDay.length + 1,
+      unsent: [
+        { forwarder: "behind", alerts: 6 },
+        { forwarder: "mid", alerts: 2 },
+      ],
+    });
+    expect([await s.expiredCount("behind"), await s.expiredCount("mid"), await s.expiredCount("ahead"), await s.expiredCount("none")]).toEqual([6, 2, 0, 0]);
     expect(await s.count()).toBe(3);
     const tables = (await admin<{ relname: string }>(db, "SELECT relname FROM pg_class WHERE relname LIKE 'alerts_p2026%' ORDER BY 1")).map((r) => r.relname);
     expect(tables).not.toContain("alerts_p20260610");
@@ -490,7 +502,8 @@ describe("PgAlertStore: partitions and retention", () => {
     expect(await s.getCapture(recent[0]!.id)).toBeDefined();
     expect((await admin<{ n: string }>(db, "SELECT count(*) AS n FROM alert_ids"))[0]!.n).toBe("3");
     // a second run finds nothing; an alert removed by retention may be stored again (its ID is free)
-    expect(await s.applyRetention(3 * DAY, now)).toBe(0);
+    expect(await s.applyRetention(3 * DAY, now)).toEqual({ removed: 0, unsent: [] });
+    expect(await s.expiredCount("behind")).toBe(6);
     expect((await s.insertBatch([{ seq: 50, alert: oldDay[0]! }])).inserted).toHaveLength(1);
   });
 });

@@ -101,7 +101,13 @@ describe("AlertStore", () => {
     expect(p1.more).toBe(true);
     const p2 = s.queryPage({}, { order: "time", limit: 2, maxBytes: 1 << 20, after: p1.next });
     expect(p2.rows.map((r) => JSON.parse(r.json).id)).toEqual([fresh[1]!.id, fresh[2]!.id]);
-    expect(s.applyRetention(7 * 86_400_000, now)).toBe(1);
+    s.setCursor("lagging", 0);
+    s.setCursor("caught-up", 4);
+    expect(s.applyRetention(7 * 86_400_000, now)).toEqual({ removed: 1, unsent: [{ forwarder: "lagging", alerts: 1 }] });
+    expect([s.expiredCount("lagging"), s.expiredCount("caught-up"), s.expiredCount("none")]).toEqual([1, 0, 0]);
+    // counted once: a second run removes nothing more
+    expect(s.applyRetention(7 * 86_400_000, now)).toEqual({ removed: 0, unsent: [] });
+    expect(s.expiredCount("lagging")).toBe(1);
     expect(s.count()).toBe(3);
     expect(s.getCapture(old.id)).toBeUndefined();
     s.close();

@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startCollector, type RunningCollector } from "../../collector/server.js";
 import { DeliveryError, type DeliveryItem, type Destination } from "../../collector/forward/destination.js";
 import { HttpClient } from "../../collector/forward/http.js";
+import type { RetentionResult } from "../../collector/store-api.js";
 import { forwardersSchema, type Alert, type ForwarderConfig } from "../../proto/index.js";
 import { runCli } from "../sinks/helpers/run-ts.js";
 
@@ -319,6 +320,28 @@ describe("forwarder runner", () => {
     const denied = await runCli(["forwarders", "status", "--collector", c.address, "--token", "wrong"]);
     expect(denied.code).not.toBe(0);
     expect(denied.stderr).toContain("forwarders status failed: missing or bad bearer token");
+  }, 60_000);
+
+  it("counts the alerts retention deletes before a lagging forwarder reached them, and goes on", async () => {
+    const c = await start(fwd({ name: "slow" }), ":memory:");
+    rx.fail = { status: 503, times: 1_000_000 };
+    // the forwarder holds x-0 (its page read) and retries; two old alerts come after it
+    await c.ingest([alert("x-0")]);
+    await until("a failed attempt", () => rx.requests > 0);
+    const old = new Date(Date.now() - 10 * 86_400_000).toISOString();
+    await c.ingest([alert("x-1", { time: old }), alert("x-2", { time: old }), alert("x-3")]);
+    expect((c.store.applyRetention(7 * 86_400_000) as RetentionResult).unsent).toEqual([{ forwarder: "slow", alerts: 2 }]);
+    rx.fail = undefined;
+    await until("the kept alert delivered", () => rx.ids.includes("x-3"));
+    expect(rx.ids).toEqual(["x-0", "x-3"]);
+    const s = await status(c);
+    expect(s["expired"]).toBe(2);
+    expect(s["lagAlerts"]).toBe(0);
+    const text = await (await fetch(`http://${c.address}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    expect(text).toContain('vigil_collector_forwarder_expired_alerts{forwarder="slow",type="webhook"} 2');
+    const table = await runCli(["forwarders", "status", "--collector", c.address, "--token", TOKEN]);
+    expect(table.stdout.split("\n")[0]).toMatch(/\bDEAD\s+EXPIRED\s+LAST ERROR$/);
+    expect(table.stdout).toMatch(/slow\s+webhook\s+\S+(\s+\S+){6}\s+0\s+2\b/);
   }, 60_000);
 
   it("serves one stored alert by ID (the link chat messages carry)", async () => {
