@@ -305,6 +305,19 @@ describe("the collectors", () => {
     expect(natsSecret?.secret?.items?.map((i) => i.key)).toEqual(["collector-password"]);
   });
 
+  it("carry a forwarder example, off, whose webhook URL comes from an optional Secret, linking to the collectors' Service", () => {
+    const f = colCfg.forwarders.find((x) => x.name === "team-chat");
+    expect(f?.type).toBe("slack");
+    expect(f?.enabled).toBe(false);
+    const slack = f as { url_file?: string; collector_url?: string };
+    expect(servedBy(col, colPod, slack.url_file ?? "")).toEqual({ from: "Secret/vigil-forwarders", key: "slack-webhook" });
+    expect(colPod.volumes?.find((v) => v.secret?.secretName === "vigil-forwarders")?.secret?.optional).toBe(true);
+    const svc = find<{ spec: { ports: { port: number }[] } }>(fleet, "Service", "vigil-collector");
+    const link = new URL(slack.collector_url ?? "");
+    expect(link.hostname.split(".").slice(0, 2)).toEqual(["vigil-collector", "vigil"]);
+    expect(svc.spec.ports.map((p) => p.port)).toContain(Number(link.port));
+  });
+
   it("keep the stream within what NATS accepts: R3 on the three servers, messages under max_payload, bytes under each server's store", () => {
     const f = colCfg.collector.fleet;
     expect(f.replicas).toBe(natsSts.spec.replicas);
