@@ -239,7 +239,7 @@ type Closers = (() => Promise<void>)[];
 /** Alert sinks: stdout, and a collector (the configured one, or an embedded one on loopback) behind a disk spool. */
 async function startSinks(cfg: Config, flags: AgentFlags, hostname: string, logger: Logger, closers: Closers): Promise<Sink[]> {
   const sinks: Sink[] = [];
-  if (cfg.sinks.stdout.enabled) sinks.push(new StdoutSink(cfg.sinks.stdout.format));
+  if (cfg.sinks.stdout.enabled) sinks.push(new StdoutSink(cfg.sinks.stdout.format === "falco" ? (cfg.output.json ? "json" : "text") : cfg.sinks.stdout.format));
 
   let collectorAddress = cfg.sinks.collector.enabled ? cfg.sinks.collector.address : "";
   let spoolDir = cfg.sinks.collector.spool.dir;

@@ -82,13 +82,22 @@ function objectList(s: z.ZodType): boolean {
   return d.type === "object" || (d.type === "union" && (d.options ?? []).every((o) => defOf(o).type === "object"));
 }
 
+/** Maps (`sinks.http.headers`) have no variable either: their keys are the user's. */
+function isRecord(s: z.ZodType): boolean {
+  const d = defOf(s);
+  if (d.type === "record") return true;
+  if (d.innerType) return isRecord(d.innerType);
+  if (d.type === "pipe" && d.in) return isRecord(d.in);
+  return false;
+}
+
 function walk(s: z.ZodType, path: string[], out: ConfigLeaf[]): void {
   const shape = objectShape(s);
   if (shape && kindOf(s) === "object") {
     for (const [k, v] of Object.entries(shape)) walk(v, [...path, k], out);
     return;
   }
-  if (objectList(s)) return;
+  if (objectList(s) || isRecord(s)) return;
   out.push({ path, env: PREFIX + path.join("_").toUpperCase(), kind: kindOf(s) as LeafKind });
 }
 

@@ -19,6 +19,7 @@ import {
   parseNatsServers,
   PRIORITY_WORDS,
 } from "../../proto/index.js";
+import { fileSinkSchema, grpcSinkSchema, httpSinkSchema, outputSchema, programSinkSchema, syslogSinkSchema } from "./outputs-schema.js";
 
 const UNITS: Record<string, number> = {
   "": 1,
@@ -215,9 +216,15 @@ export const configSchema = z.strictObject({
       stdout: z
         .strictObject({
           enabled: z.boolean().default(true),
-          format: z.enum(["json", "text"]).default("text"),
+          /** text: Vigil's readable lines; json: Falco's JSON; falco: as `output:` says (Falco's text line, or JSON when output.json). */
+          format: z.enum(["json", "text", "falco"]).default("text"),
         })
         .prefault({}),
+      file: fileSinkSchema.prefault({}),
+      program: programSinkSchema.prefault({}),
+      syslog: syslogSinkSchema.prefault({}),
+      http: httpSinkSchema.prefault({}),
+      grpc: grpcSinkSchema.prefault({}),
       collector: z
         .strictObject({
           enabled: z.boolean().default(false),
@@ -252,6 +259,8 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /** How alerts are rendered for the Falco-style outputs, suggested fields, append_output, per-output queues. */
+  output: outputSchema.prefault({}),
   /**
    * The collector: the embedded one the agent runs when `sinks.collector` names none, or the
    * `vigil collector` server (`--config` reads this section). Every limit and timeout it applies

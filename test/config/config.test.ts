@@ -141,6 +141,7 @@ describe("environment", () => {
     if (last === "replicas") return "3";
     if (last === "pool_size") return "16";
     if (last === "store_concurrency") return "4";
+    if (last === "facility") return "3";
     if (path.includes("fleet") && (last === "max_bytes" || last === "max_msg_bytes")) return "1048577";
     if (kind === "number" && /bytes|chars|nodes|payload/.test(last)) return "65537";
     if (kind === "number") return last === "port" ? "1234" : last.endsWith("_ms") && path.includes("collector") ? "20000" : "777";
@@ -151,7 +152,7 @@ describe("environment", () => {
     if (last === "level") return "debug";
     if (last === "format") return "json";
     if (last === "address") return "collector.example:4443";
-    if (["socket", "dir", "root", "proc", "cgroup"].includes(last)) return "/env/value";
+    if (["socket", "dir", "root", "proc", "cgroup", "filename"].includes(last)) return "/env/value";
     return "from-env";
   }
 
