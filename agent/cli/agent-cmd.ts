@@ -14,6 +14,8 @@ import { kubernetesIpNames } from "../../rules/index.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import { ruleLimitsFromConfig } from "../engine/rule-engine.js";
 import { loadConfig, type Config, type DeepPartial } from "../config/index.js";
+import { applySetting, readFalcoYaml } from "../config/falco-yaml.js";
+import { builtinRuleFiles } from "../engine/rule-engine.js";
 import { createLogger, type Logger } from "../log.js";
 import { metrics, startMetricsServer, type MetricsServer } from "../metrics/index.js";
 import { Pipeline, type Enricher, type EventSource, type SourceContext } from "../pipeline.js";
@@ -26,6 +28,10 @@ import { caFileSource, tokenFileSource } from "../sinks/credential-files.js";
 
 export interface AgentFlags {
   config?: string;
+  /** A Falco configuration (falco.yaml) to honour (agent/config/falco-yaml.ts). */
+  falcoConfig?: string;
+  /** `-o key=value`: Falco's settings syntax, on the falco.yaml when one is given, else on Vigil's configuration. */
+  option?: string[];
   rules: string[];
   output?: "json" | "text";
   probe?: string;
@@ -43,6 +49,7 @@ export interface AgentFlags {
   statsInterval?: string;
   source?: string;
   falcoGrpc?: string;
+  grpcOutput?: string;
   traceSocket?: string;
   fim?: boolean;
   fimScan?: boolean;
@@ -115,6 +122,7 @@ export function flagsToOverrides(f: AgentFlags): DeepPartial<Config> {
     ptrace.socket = f.traceSocket;
   }
   o.sources = { ebpf, ptrace, ...(f.falcoGrpc !== undefined ? { falco_grpc: { enabled: true, address: f.falcoGrpc } } : {}) };
+  if (f.grpcOutput !== undefined) o.sinks = { ...o.sinks, grpc: { enabled: true, address: f.grpcOutput } };
   const fim: DeepPartial<Config["fim"]> = {};
   if (f.fim === false) fim.enabled = false;
   if (f.fimScan === false) fim.scan_on_start = false;
@@ -293,6 +301,13 @@ async function startSinks(cfg: Config, flags: AgentFlags, hostname: string, logg
     });
     sinks.push(sink);
     metrics.registerStats("delivery", () => sink.stats());
+  }
+  if (cfg.sinks.grpc.enabled) {
+    // Falco's gRPC outputs API (unix socket, or TCP with mTLS); the pipeline's sink shutdown stops it
+    const { startGrpcOutput } = await import("../sinks/grpc-output.js");
+    const g = await startGrpcOutput(cfg.sinks.grpc, logger.child({ component: "grpc-output" }));
+    sinks.push(g.sink);
+    metrics.registerStats("grpc_output", () => g.sink.stats(), { gauges: ["subscribers", "backlog"] });
   }
   return sinks;
 }
@@ -519,10 +534,41 @@ async function startOrExit(pipeline: Pipeline, logger: Logger, closers: Closers)
   }
 }
 
+/**
+ * The configuration: defaults < `--config` file < `VIGIL_*` environment < a `--falco-config`
+ * falco.yaml (with `-o` settings) < flags. Without a falco.yaml, `-o key=value` sets Vigil's own keys.
+ */
+export function agentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv): { cfg: Config; falco: ReturnType<typeof readFalcoYaml> | undefined } {
+  const settings = flags.option ?? [];
+  let falco: ReturnType<typeof readFalcoYaml> | undefined;
+  let translated: { value: DeepPartial<Config>; origin: string } | undefined;
+  if (flags.falcoConfig !== undefined) {
+    falco = readFalcoYaml(flags.falcoConfig, settings);
+    translated = { value: falco.config, origin: flags.falcoConfig };
+  } else if (settings.length > 0) {
+    const value: Record<string, unknown> = {};
+    for (const s of settings) applySetting(value, s);
+    translated = { value: value as DeepPartial<Config>, origin: "-o" };
+  }
+  const cfg = loadConfig({
+    ...(flags.config !== undefined ? { file: flags.config } : {}),
+    env,
+    overrides: flagsToOverrides(flags),
+    ...(translated !== undefined ? { translated } : {}),
+  });
+  return { cfg, falco };
+}
+
 /** Runs the agent until SIGINT/SIGTERM (or until a replay ends). */
 export async function runAgent(flags: AgentFlags): Promise<void> {
-  const cfg = loadConfig({ ...(flags.config !== undefined ? { file: flags.config } : {}), env: process.env, overrides: flagsToOverrides(flags) });
-  const logger = createLogger(process.env["VIGIL_LOG_LEVEL"] ?? cfg.log.level);
+  const { cfg, falco } = agentConfig(flags, process.env);
+  const logger = createLogger(process.env["VIGIL_LOG_LEVEL"] ?? (cfg.log.stderr ? cfg.log.level : "silent"));
+  if (falco !== undefined) {
+    logger.info({ files: falco.files }, "Falco configuration read");
+    // said once, by name: nothing of a falco.yaml is dropped silently
+    if (falco.ignored.length > 0) logger.warn({ keys: falco.ignored }, `falco.yaml keys Vigil does not implement (ignored): ${falco.ignored.join(", ")}`);
+    for (const n of falco.notes) logger.warn(n);
+  }
   const hostname = resolveHostname(cfg.hostname, process.env);
   const closers: Closers = [];
 
@@ -533,8 +579,9 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   const losses = lossAlerts(hostname, () => pipeline);
   const sources = eventSources(cfg, flags, prevention, losses);
   const pipeline = new Pipeline({
-    rulesFiles: cfg.rules.builtin ? [] : cfg.rules.files,
-    extraRulesFiles: cfg.rules.builtin ? cfg.rules.files : [],
+    // a Falco configuration's rules first, so Vigil's own only add to Falco's verdicts
+    rulesFiles: cfg.rules.builtin ? (cfg.rules.builtin_last && cfg.rules.files.length > 0 ? [...cfg.rules.files, ...builtinRuleFiles()] : []) : cfg.rules.files,
+    extraRulesFiles: cfg.rules.builtin && !cfg.rules.builtin_last ? cfg.rules.files : [],
     ruleMatching: cfg.rules.matching,
     minPriority: cfg.rules.min_priority,
     ruleLimits: ruleLimitsFromConfig(cfg.rules.limits),
@@ -581,7 +628,9 @@ export function registerAgent(program: Command): void {
     .command("agent")
     .description("run the agent on this host: attach the kernel probe, evaluate rules, print and ship alerts")
     .option("--config <file>", "YAML configuration file (also VIGIL_CONFIG); flags override it")
-    .option("--rules <file>", "rules file to load instead of the built-in ones (repeatable, in order)", collect, [])
+    .option("--falco-config <file>", "read a Falco configuration (falco.yaml): rules, selection, outputs, gRPC, webserver, logging")
+    .option("-o, --option <key=value>", "set a configuration key, Falco's syntax (a.b=v, a[]=v); on the falco.yaml when given (repeatable)", collect, [])
+    .option("-r, --rules <path>", "rules file or directory to load instead of the built-in ones (repeatable, in order)", collect, [])
     .addOption(new Option("--output <format>", "alert format on stdout (default text)").choices(["json", "text"]))
     .option("--probe <path>", "path of the vigil-probe binary")
     .addOption(new Option("--rule-matching <mode>", "stop at the first matching rule or run all").choices(["first", "all"]))
@@ -603,6 +652,7 @@ export function registerAgent(program: Command): void {
     .option("--source <list>", "event sources, comma-separated: ebpf, ptrace (vigil-trace socket), replay:FILE (a capture; exits when done)")
     .option("--trace-socket <path>", "listen for vigil-trace on this unix socket (enables the ptrace source)")
     .option("--falco-grpc <address>", "also take the alerts of a Falco gRPC outputs server (unix:///run/falco/falco.sock or HOST:PORT)")
+    .option("--grpc-output <address>", "serve Falco's gRPC outputs API (unix:///run/vigil/vigil.sock, or HOST:PORT with sinks.grpc.tls mTLS files)")
     .option("--no-fim", "no file-integrity hashes on FIM alerts")
     .option("--no-fim-scan", "do not hash the host's watched files at start")
     .option("--no-capture", "keep no event rings for audit captures")

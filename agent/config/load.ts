@@ -23,6 +23,11 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Values that win over everything (e.g. command-line flags). */
   overrides?: DeepPartial<Config>;
+  /**
+   * Settings translated from elsewhere (a falco.yaml, `-o`): over the file and environment, under
+   * `overrides`; `origin` names them in messages.
+   */
+  translated?: { value: DeepPartial<Config>; origin: string };
 }
 
 /** Recursively optional (arrays are replaced whole). */
@@ -134,7 +139,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const fromEnv = configFromEnv(env);
   const overridden = new Set<string>();
   if (opts.overrides) collectPaths(opts.overrides, [], overridden);
-  const merged = merge(merge(fromFile, fromEnv.value), opts.overrides ?? {});
+  const translated = new Set<string>();
+  if (opts.translated) collectPaths(opts.translated.value, [], translated);
+  const merged = merge(merge(merge(fromFile, fromEnv.value), opts.translated?.value ?? {}), opts.overrides ?? {});
 
   const r = configSchema.safeParse(merged);
   if (r.success) return r.data;
@@ -145,6 +152,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       for (let n = path.length; n >= 1; n--) {
         const key = path.slice(0, n).join(".");
         if (overridden.has(key)) return "overrides";
+      }
+      for (let n = path.length; n >= 1; n--) {
+        if (translated.has(path.slice(0, n).join("."))) return opts.translated?.origin;
       }
       for (let n = path.length; n >= 1; n--) {
         const o = fromEnv.origins.get(path.slice(0, n).join("."));

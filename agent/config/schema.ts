@@ -92,8 +92,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Load the rules Vigil ships (rules/files) first. */
       builtin: z.boolean().default(true),
-      /** More rules files, loaded in order after the built-in ones. */
+      /** More rules files or directories (every file of one, lexical order), loaded in order after the built-in ones. */
       files: z.array(z.string().min(1)).default([]),
+      /** Load the built-in rules after `files` rather than before (a Falco configuration's rules keep Falco's verdicts). */
+      builtin_last: z.boolean().default(false),
+      /** Falco's `rules:` selection: `{enable|disable: {rule: GLOB} | {tag: NAME}}` entries, applied in order after loading. */
+      selection: z.array(z.unknown()).max(10_000).default([]),
       /** `first`: stop at the first matching rule (Falco's default); `all`: every match alerts. */
       matching: z.enum(["first", "all"]).default("first"),
       /** Rules below this priority are not loaded. */
@@ -368,6 +372,10 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+      /** Log to stderr (Falco's `log_stderr`). */
+      stderr: z.boolean().default(true),
+      /** Also log to the local syslog (Falco's `log_syslog`). */
+      syslog: z.boolean().default(false),
       /** Seconds between stats lines in the log (0 = off). */
       stats_interval_seconds: z.number().int().min(0).default(60),
     })
