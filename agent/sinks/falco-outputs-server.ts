@@ -19,7 +19,7 @@
  * pipeline. Who can reach it: by default a unix socket (file permissions decide, like Falco's),
  * or TCP with mTLS and/or a bearer token checked on the call's metadata before any message.
  */
-import { existsSync, unlinkSync } from "node:fs";
+import { existsSync, lstatSync, unlinkSync } from "node:fs";
 import type { Server as NetServer, Socket } from "node:net";
 import { Server, ServerCredentials, status, type sendUnaryData, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
@@ -360,7 +360,11 @@ export async function startFalcoOutputsServer(o: FalcoOutputsServerOptions): Pro
 
   if (o.address.startsWith("unix://")) {
     const path = o.address.replace(/^unix:\/\//, "");
-    if (existsSync(path)) unlinkSync(path);
+    // a socket left by a dead process is replaced; any other file is never deleted
+    if (existsSync(path)) {
+      if (!lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket: refusing to replace it`);
+      unlinkSync(path);
+    }
   }
   const creds = o.tls
     ? ServerCredentials.createSsl(o.tls.ca ?? null, [{ private_key: o.tls.key, cert_chain: o.tls.cert }], o.tls.ca !== undefined)
@@ -393,6 +397,7 @@ export async function startFalcoOutputsServer(o: FalcoOutputsServerOptions): Pro
     });
   }
   log.info({ address }, "Falco gRPC outputs server listening");
+  let stopping: Promise<void> | undefined;
 
   return {
     name: "falco-grpc-outputs",
@@ -430,18 +435,22 @@ export async function startFalcoOutputsServer(o: FalcoOutputsServerOptions): Pro
       return { ok: true };
     },
     async forceFlush() {},
-    async shutdown() {
-      for (const s of subs.splice(0)) s.call.end();
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 1000);
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
+    shutdown() {
+      // once: the pipeline stops its sinks, and an owner (grpc-output.ts) may close it too
+      stopping ??= (async () => {
+        for (const s of subs.splice(0)) s.call.end();
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(() => {
+            server.forceShutdown();
+            resolve();
+          }, 1000);
+          server.tryShutdown(() => {
+            clearTimeout(t);
+            resolve();
+          });
         });
-      });
+      })();
+      return stopping;
     },
     stats: () => ({ ...c, backlog: queue.length, ...refusals }),
   };
