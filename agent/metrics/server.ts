@@ -2,7 +2,10 @@
 /**
  * The agent's HTTP endpoint for Kubernetes probes and Prometheus: `/healthz` (the process is
  * alive and its event loop turns), `/readyz` (the pipeline says it is ready: probe attached,
- * rules loaded), `/metrics` (Prometheus text format). Anything else is 404; only GET and HEAD.
+ * rules loaded), `/metrics` (Prometheus text format), and `/versions` (Falco's webserver
+ * endpoint: the same JSON keys, Vigil's values). `/healthz` answers Falco's body too,
+ * `{"status": "ok"}`, so Falco's probes and tools work unchanged. Anything else is 404; only GET
+ * and HEAD.
  * Unauthenticated by convention (kubelet probes, Prometheus scrapes): it exposes counts only, and
  * its connection cap and timeouts (http-guard.ts) bound what any client can hold.
  */
@@ -12,6 +15,35 @@ import type { Logger } from "pino";
 import { MetricsError } from "./errors.js";
 import { guardHttpServer, httpLimits, httpServerOptions, type HttpLimitsInput } from "./http-guard.js";
 import { metrics as defaultMetrics, type Metrics } from "./metrics.js";
+import { ENGINE_VERSION } from "../../rules/load/collector.js";
+import { WIRE_VERSION } from "../decode/layout.js";
+import { VERSION } from "../version.js";
+
+/**
+ * Falco's `/versions` answer (falco's versions_info: the same keys) with Vigil's values, honestly:
+ * the rule engine's version on Falco's scale (what `required_engine_version` is checked against,
+ * and what falcoctl matches rules artifacts with), Vigil's version as `falco_version` (with
+ * `+vigil`, as the gRPC version service says), and empty strings where Vigil has no such part
+ * (it uses neither falcosecurity/libs, nor Falco's plugin API, nor Falco's driver ABI). No
+ * `plugin_versions`: Falco leaves the key out when no plugin is loaded. `vigil_*` keys add what
+ * stands in their place: Vigil's version and its probe's wire format version.
+ */
+export function falcoVersions(): Record<string, string> {
+  const minor = ENGINE_VERSION.split(".")[1] ?? "0";
+  return {
+    falco_version: `${VERSION}+vigil`,
+    libs_version: "",
+    plugin_api_version: "",
+    driver_api_version: "",
+    driver_schema_version: "",
+    // the probe ships with the agent: its version is Vigil's
+    default_driver_version: VERSION,
+    engine_version: String(Number(minor)),
+    engine_version_semver: ENGINE_VERSION,
+    vigil_version: VERSION,
+    vigil_probe_wire_version: String(WIRE_VERSION),
+  };
+}
 
 export interface MetricsServerOptions {
   port: number;
@@ -43,6 +75,7 @@ export function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsS
   const m = opts.metrics ?? defaultMetrics;
   const log = opts.logger.child({ component: "metrics" });
   let scrapeFailuresLogged = false;
+  const versionsBody = JSON.stringify(falcoVersions());
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.method !== "GET" && req.method !== "HEAD") {
@@ -55,7 +88,10 @@ export function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsS
     const path = q < 0 ? (req.url ?? "/") : (req.url ?? "/").slice(0, q);
     switch (path) {
       case "/healthz":
-        send(res, 200, "ok\n");
+        send(res, 200, '{"status": "ok"}', "application/json");
+        return;
+      case "/versions":
+        send(res, 200, versionsBody, "application/json");
         return;
       case "/readyz": {
         let ok = false;
