@@ -5,6 +5,21 @@
  * Filled from /proc at start, kept by clone/fork/exec/exit events. Exits are applied late (after
  * a grace period) because events of a process can arrive after its exit from another CPU.
  * `parent` links make ancestor walks (`proc.aname[N]`) lookups-free.
+ *
+ * Reparenting. When a process exits, the kernel hands its children to a new parent
+ * (kernel/exit.c find_new_reaper: a live thread of the same group, else the nearest
+ * PR_SET_CHILD_SUBREAPER ancestor in the same pid namespace, e.g. containerd-shim, else the
+ * init of the pid namespace). libsinsp does the same in its thread table:
+ * `sinsp_thread_manager::remove_thread` (falcosecurity/libs userspace/libsinsp/thread_manager.cpp)
+ * reparents the children of an exited thread with `assign_children_to_reaper`, to the reaper the
+ * driver's procexit event names or, failing that, to `find_new_reaper`'s userspace guess (walk
+ * up the ancestors for a live thread group marked as a reaper, stopping at a pid-namespace
+ * boundary), and marks the adopting group as a reaper. Here: every frame header carries the
+ * kernel's current `real_parent` tgid, so an event of a process whose parent changed relinks it
+ * to its real new parent (kernel truth; the old parent having exited marks the new one a reaper,
+ * as sinsp does); ancestors that emit no event are relinked when a descendant's event walks
+ * through an exited parent, with sinsp's userspace rule (nearest live reaper ancestor: a learned
+ * reaper, a pid-namespace init or host init).
  */
 import { LRUCache } from "lru-cache";
 import type { ContainerInfo, ThreadInfo } from "../../rules/event.js";
@@ -16,6 +31,8 @@ import { listPids, readProc, startTick, type ProcSnapshot } from "./proc-reader.
 import { UserDb } from "./users.js";
 
 const CLONE_THREAD = 0x10000;
+/** Deepest ancestor chain checked for exited parents per event (rules look a few levels up). */
+const MAX_ANCESTRY_FIX = 32;
 
 /** What an event does to the process table, per code (from the event table). */
 const PROC_EXEC = 1;
@@ -44,6 +61,10 @@ export class ProcessTable {
   private readonly graceMs: number;
   private readonly readUnknown: boolean;
   private dying: { pid: number; info: ThreadInfo; at: number }[] = [];
+  /** Processes whose exit was seen (their children have been or will be reparented). */
+  private readonly exited = new WeakSet<ThreadInfo>();
+  /** Processes seen adopting an orphan (subreapers), as sinsp's `set_reaper`. */
+  private readonly reapers = new WeakSet<ThreadInfo>();
   readonly counters = {
     seeded: 0,
     execs: 0,
@@ -53,6 +74,7 @@ export class ProcessTable {
     proc_reads: 0,
     pid_reuse: 0,
     evicted: 0,
+    reparented: 0,
   };
 
   constructor(opts: ProcessTableOptions = {}) {
@@ -101,8 +123,20 @@ export class ProcessTable {
     if (fx === PROC_EXEC && e.res === 0 && e.proc !== undefined) return this.onExec(e, e.proc);
     if (fx === PROC_CLONE && e.proc !== undefined && e.res === 0 && (e.cloneFlags & CLONE_THREAD) === 0) return this.onChild(e, e.proc);
     const info = this.lookup(e);
+    if (e.ppid !== 0 && info.ppid !== e.ppid) this.adopt(info, e.ppid);
     if (fx === PROC_EXIT) this.onExit(e.pid, info);
+    else this.fixAncestry(info);
     return info;
+  }
+
+  /** Whether the exit of `info` has been seen. */
+  hasExited(info: ThreadInfo): boolean {
+    return this.exited.has(info);
+  }
+
+  /** Whether `info` has been seen adopting an orphan (a subreaper or a pid-namespace init). */
+  isReaper(info: ThreadInfo): boolean {
+    return this.reapers.has(info) || info.vpid === 1 || info.pid === 1;
   }
 
   /** Drops processes whose exit grace period is over. Call about once a second. */
@@ -139,6 +173,66 @@ export class ProcessTable {
     return this.placeholder(e);
   }
 
+  /**
+   * The kernel says `info`'s parent is now `ppid` (frame header): link it, unless that parent is
+   * one whose exit was already seen (an event written before the kernel reparented, read after
+   * the parent's exit). An exited former parent makes the new one a reaper.
+   */
+  private adopt(info: ThreadInfo, ppid: number): void {
+    let parent = this.table.get(ppid);
+    if (parent === undefined && this.readUnknown) {
+      this.counters.proc_reads++;
+      const s = readProc(ppid, this.procRoot);
+      if (s !== undefined) {
+        parent = this.fromSnapshot(s);
+        this.table.set(ppid, parent);
+      }
+    }
+    if (parent !== undefined && this.exited.has(parent)) return;
+    const old = info.parent;
+    if (old !== undefined && old !== parent) {
+      this.counters.reparented++;
+      if (parent !== undefined && this.exited.has(old)) this.reapers.add(parent);
+    }
+    info.ppid = ppid;
+    info.parent = parent;
+  }
+
+  /**
+   * Relinks ancestors of `info` whose parent has exited to the process that adopted them
+   * (sinsp's userspace `find_new_reaper`): the nearest live ancestor of the exited parent that is
+   * a reaper, not crossing out of a pid namespace; host init when the exited parent was on the
+   * host and no reaper is known.
+   */
+  private fixAncestry(info: ThreadInfo): void {
+    let n = info;
+    for (let depth = 0; depth < MAX_ANCESTRY_FIX; depth++) {
+      const p = n.parent;
+      if (p === undefined) return;
+      if (this.exited.has(p)) {
+        const r = this.reaperFor(p);
+        this.counters.reparented++;
+        n.parent = r;
+        n.ppid = r?.pid ?? 0;
+        if (r === undefined) return;
+        n = r;
+      } else n = p;
+    }
+  }
+
+  private reaperFor(dead: ThreadInfo): ThreadInfo | undefined {
+    const inNs = dead.vpid !== dead.pid;
+    let a = dead.parent;
+    for (let depth = 0; a !== undefined && depth < MAX_ANCESTRY_FIX; depth++) {
+      if ((a.vpid !== a.pid) !== inNs) break;
+      if (!this.exited.has(a) && this.isReaper(a)) return a;
+      a = a.parent;
+    }
+    if (inNs) return undefined;
+    const init = this.table.get(1);
+    return init !== undefined && !this.exited.has(init) ? init : undefined;
+  }
+
   private placeholder(e: RawEvent): ThreadInfo {
     this.counters.placeholders++;
     const parent = this.table.get(e.ppid);
@@ -173,8 +267,12 @@ export class ProcessTable {
       info.parent = this.table.get(e.ppid);
       this.table.set(e.pid, info);
     }
+    const before = info.ppid;
     this.fill(info, e, p);
+    info.ppid = before;
+    if (e.ppid !== 0 && (before !== e.ppid || info.parent === undefined)) this.adopt(info, e.ppid);
     info.execTs = e.ts;
+    this.fixAncestry(info);
     return info;
   }
 
@@ -192,6 +290,7 @@ export class ProcessTable {
 
   private onExit(pid: number, info: ThreadInfo): void {
     this.counters.exits++;
+    this.exited.add(info);
     this.dying.push({ pid, info, at: Date.now() });
   }
 
