@@ -20,6 +20,7 @@
  */
 import { hostname as osHostname } from "node:os";
 import type { ExpansionLimits } from "../rules/load/budget.js";
+import type { RuleSelectionOptions } from "../rules/load/selection.js";
 import { DEFAULT_FIELD_CONTEXT, type CompiledRule, type IpNameResolver, type RuleSet } from "../rules/index.js";
 import { deriveKernelFilters, type KernelFilters } from "../rules/compile/pushdown.js";
 import { CLONE_FAMILY, EVENTS, STATE_EVENTS } from "../rules/event-table.js";
@@ -68,6 +69,8 @@ export interface PipelineOptions {
   minPriority?: string;
   /** The rules compile budget (defaults: rules/load/budget.ts). */
   ruleLimits?: Partial<ExpansionLimits>;
+  /** Which rules run (Falco's `rules:` list and -D/-T/-t), applied on every load and reload. */
+  ruleSelection?: RuleSelectionOptions;
   /** The node name (`hostname:` of the configuration, resolved once): alerts and `evt.hostname`. Default os.hostname(). */
   hostname?: string;
   /** Names of IP addresses for `fd.*ip.name` (default: none). */
@@ -186,6 +189,7 @@ export class Pipeline {
     if (opts.ruleMatching !== undefined) engineOpts.ruleMatching = opts.ruleMatching;
     if (opts.minPriority !== undefined) engineOpts.minPriority = opts.minPriority;
     if (opts.ruleLimits !== undefined) engineOpts.expansion = opts.ruleLimits;
+    if (opts.ruleSelection !== undefined) engineOpts.selection = opts.ruleSelection;
     this.engine = new RuleEngine(engineOpts);
   }
 

@@ -1,16 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * `vigil rules check [--syscalls] [--output json] FILE...` and `vigil rules fields [--output json]`.
+ * `vigil rules check [--syscalls] [--output json] PATH...`, `vigil rules list [--rules PATH]...
+ * [-T TAG] [-t TAG] [-D SUBSTRING]` and `vigil rules fields [--output text|json|falco]`.
+ * A PATH is a rules file or a directory (its *.yaml/*.yml regular files in byte order, as Falco
+ * loads `rules_files` directories: rules/load/files.ts).
  * `check` loads the files in order (later files amend earlier ones, as the agent does), prints
  * every diagnostic as `file:line:col: severity code: reason` and per file
  * `N rules, M macros, L lists, E errors, W warnings`; it exits 0 only when there is no error.
+ * `list` prints the rules in force after selection as Falco's `-L` does; `fields --output falco`
+ * prints the fields as Falco's `--list` does.
  */
 import { readFileSync } from "node:fs";
 import { type Command, Option } from "commander";
 import { listFields, loadRuleFiles, type Diagnostic, type LoadResult } from "../../rules/index.js";
 import type { ExpansionLimits } from "../../rules/load/budget.js";
+import { describeRulesText, listFieldsText } from "../../rules/load/describe.js";
+import { resolveRulesPaths } from "../../rules/load/files.js";
+import { checkSelection, type RuleSelectionOptions } from "../../rules/load/selection.js";
 import { loadConfig } from "../config/index.js";
-import { ruleLimitsFromConfig } from "../engine/rule-engine.js";
+import { builtinRuleFiles, ruleLimitsFromConfig } from "../engine/rule-engine.js";
 
 interface CheckOptions {
   output: "text" | "json";
@@ -39,11 +47,19 @@ function checkJson(res: LoadResult, syscalls: boolean): unknown {
   };
 }
 
-/** Runs `rules check`; returns the exit code. */
-export function runRulesCheck(paths: readonly string[], o: CheckOptions, out: (s: string) => void): number {
+/** Reads rules paths (files or directories) in load order; unreadable ones become read errors. */
+function readRulesPaths(paths: readonly string[]): { inputs: { path: string; text: string }[]; readErrors: Diagnostic[] } {
   const inputs: { path: string; text: string }[] = [];
   const readErrors: Diagnostic[] = [];
+  const files: string[] = [];
   for (const p of paths) {
+    try {
+      files.push(...resolveRulesPaths([p]).files);
+    } catch (err) {
+      readErrors.push({ severity: "error", code: "LOAD_ERR_FILE_READ", message: (err as Error).message, file: p, line: 0, col: 0 });
+    }
+  }
+  for (const p of files) {
     try {
       inputs.push({ path: p, text: readFileSync(p, "utf8") });
     } catch (err) {
@@ -57,6 +73,12 @@ export function runRulesCheck(paths: readonly string[], o: CheckOptions, out: (s
       });
     }
   }
+  return { inputs, readErrors };
+}
+
+/** Runs `rules check`; returns the exit code. */
+export function runRulesCheck(paths: readonly string[], o: CheckOptions, out: (s: string) => void): number {
+  const { inputs, readErrors } = readRulesPaths(paths);
   const opts: { ruleMatching?: "first" | "all"; minPriority?: string; expansion?: Partial<ExpansionLimits> } = {};
   if (o.expansion !== undefined) opts.expansion = o.expansion;
   if (o.ruleMatching !== undefined) opts.ruleMatching = o.ruleMatching;
@@ -79,11 +101,61 @@ export function runRulesCheck(paths: readonly string[], o: CheckOptions, out: (s
   return ok ? 0 : 1;
 }
 
-/** Runs `rules fields`. */
-export function runRulesFields(o: { output: "text" | "json" }, out: (s: string) => void): void {
+/** Options of `rules list`. */
+export interface ListOptions {
+  /** Rules files or directories in load order; empty: the built-in rules. */
+  rules?: string[];
+  output: "text" | "json";
+  minPriority?: string;
+  /** Falco's `rules:` list (from a configuration). */
+  selection?: RuleSelectionOptions["selection"];
+  /** `-D`, `-T`, `-t`. */
+  disableRule?: string[];
+  disableTag?: string[];
+  enableTag?: string[];
+}
+
+/**
+ * Runs `rules list`: the rules in force after selection, as Falco's `-L` prints them (or as JSON);
+ * diagnostics with errors go to `err`. Returns the exit code: 1 when the rules or the selection have
+ * an error (the rules that loaded are listed anyway).
+ */
+export function runRulesList(o: ListOptions, out: (s: string) => void, err: (s: string) => void): number {
+  const paths = o.rules !== undefined && o.rules.length > 0 ? o.rules : builtinRuleFiles();
+  const { inputs, readErrors } = readRulesPaths(paths);
+  const selection: RuleSelectionOptions = {};
+  if (o.selection !== undefined) selection.selection = o.selection;
+  if (o.disableRule !== undefined) selection.disableRules = o.disableRule;
+  if (o.disableTag !== undefined) selection.disableTags = o.disableTag;
+  if (o.enableTag !== undefined) selection.enableTags = o.enableTag;
+  const bad = checkSelection(selection);
+  for (const m of bad) err(`error: ${m}\n`);
+  if (bad.length > 0) return 1;
+  const res = loadRuleFiles(inputs, { selection, ...(o.minPriority === undefined ? {} : { minPriority: o.minPriority }) });
+  const errors = [...readErrors, ...res.diagnostics.filter((d) => d.severity === "error")];
+  for (const d of errors) err(diagLine(d) + "\n");
+  const rules = res.ruleset.rules;
+  if (o.output === "json")
+    out(
+      JSON.stringify(
+        rules.map((r) => ({ name: r.name, desc: r.desc, priority: r.priorityName, source: r.source, tags: r.tags, file: r.file, line: r.line })),
+        null,
+        2,
+      ) + "\n",
+    );
+  else out(describeRulesText(rules));
+  return errors.length === 0 ? 0 : 1;
+}
+
+/** Runs `rules fields`: `falco` prints Falco's `--list` layout. */
+export function runRulesFields(o: { output: "text" | "json" | "falco"; verbose?: boolean }, out: (s: string) => void): void {
   const fields = listFields();
   if (o.output === "json") {
     out(JSON.stringify(fields, null, 2) + "\n");
+    return;
+  }
+  if (o.output === "falco") {
+    out(listFieldsText(fields, { verbose: o.verbose === true }));
     return;
   }
   const w = Math.max(...fields.map((f) => f.name.length + (f.arg === "none" ? 0 : f.arg === "required" ? 7 : 8)));
@@ -108,7 +180,7 @@ export function registerRules(program: Command): void {
   rules
     .command("check")
     .description("load rules files (in order) and report every error and warning with file:line:col")
-    .argument("<files...>", "rules files, loaded in order")
+    .argument("<files...>", "rules files or directories, loaded in order")
     .addOption(new Option("--output <format>", "output format").choices(["text", "json"]).default("text"))
     .option("--syscalls", "print the syscalls the rules need (the probe's kernel filter)")
     .addOption(new Option("--rule-matching <mode>", "first or all").choices(["first", "all"]))
@@ -120,11 +192,33 @@ export function registerRules(program: Command): void {
       process.exitCode = runRulesCheck(files, o, (s) => (out += s));
       writeOut(out);
     });
+  const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+  rules
+    .command("list")
+    .description("list the rules in force after selection, with their descriptions (Falco's -L)")
+    .option("--rules <path>", "rules file or directory, loaded in order (repeatable; default: the built-in rules)", collect)
+    .option("-D, --disable-rule <substring>", "disable rules whose name contains this (repeatable)", collect)
+    .option("-T, --disable-tag <tag>", "disable rules with this tag (repeatable)", collect)
+    .option("-t, --enable-tag <tag>", "run only rules with one of these tags (repeatable)", collect)
+    .option("--min-priority <name>", "drop rules below this priority")
+    .addOption(new Option("--output <format>", "output format").choices(["text", "json"]).default("text"))
+    .action((o: ListOptions) => {
+      let out = "";
+      let err = "";
+      process.exitCode = runRulesList(
+        o,
+        (s) => (out += s),
+        (s) => (err += s),
+      );
+      if (err !== "") process.stderr.write(err);
+      writeOut(out);
+    });
   rules
     .command("fields")
-    .description("list every field the rule engine knows, with type and description")
-    .addOption(new Option("--output <format>", "output format").choices(["text", "json"]).default("text"))
-    .action((o: { output: "text" | "json" }) => {
+    .description("list every field the rule engine knows, with type and description (--output falco: Falco's --list)")
+    .addOption(new Option("--output <format>", "output format").choices(["text", "json", "falco"]).default("text"))
+    .option("-v, --verbose", "with --output falco, show each field's type")
+    .action((o: { output: "text" | "json" | "falco"; verbose?: boolean }) => {
       let out = "";
       runRulesFields(o, (s) => (out += s));
       writeOut(out);

@@ -3,23 +3,30 @@
  * Holds the rule set in force. Loads rules files (the built-in ones when none are given),
  * reports every diagnostic with file:line:col, and reloads on demand (SIGHUP or a change of a
  * rules file): the new set is built beside the old and swapped in one assignment; if the new set
- * has an error the old one stays in force.
+ * has an error the old one stays in force. A rules path may be a directory (Falco's way, see
+ * rules/load/files.ts): it is listed again on every load, so a reload sees files added or removed,
+ * and the directory itself is watched. The rule selection (Falco's `rules:` list, -D/-T/-t) is
+ * applied on every load, so the probe's syscall set (onSwap) follows the rules it leaves running.
  */
 import { readdirSync, readFileSync, watch, type FSWatcher } from "node:fs";
 import { join } from "node:path";
 import { loadRuleFiles, type CompiledRule, type Diagnostic, type FieldContext, type LoadOptions, type LoadResult, type RuleSet } from "../../rules/index.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import type { ExpansionLimits } from "../../rules/load/budget.js";
+import { resolveRulesPaths, type ResolvedRulesPaths } from "../../rules/load/files.js";
+import type { RuleSelectionOptions } from "../../rules/load/selection.js";
 import type { Config } from "../config/index.js";
 import type { Logger } from "../log.js";
 import { packagePath } from "../paths.js";
 import { EngineError } from "./errors.js";
 
 export interface RuleEngineOptions {
-  /** Rules files in load order; empty = the built-in files. */
+  /** Rules files or directories in load order; empty = the built-in files. */
   files: readonly string[];
-  /** Files loaded after `files` (or after the built-in ones). */
+  /** Files or directories loaded after `files` (or after the built-in ones). */
   extraFiles?: readonly string[];
+  /** Which rules run (Falco's `rules:` list and -D/-T/-t), applied on every load and reload. */
+  selection?: RuleSelectionOptions;
   ruleMatching?: "first" | "all";
   minPriority?: string;
   /** The rules compile budget (defaults: rules/load/budget.ts). */
@@ -66,7 +73,10 @@ export class RuleEngine {
   private current: RuleSet | undefined;
   private watchers: FSWatcher[] = [];
   private reloadTimer: NodeJS.Timeout | undefined;
+  /** The configured rules paths (files or directories), in load order. */
   readonly files: readonly string[];
+  /** The files and directories the last load resolved the paths to. */
+  private resolved: ResolvedRulesPaths = { files: [], dirs: [] };
   reloads = 0;
   reloadFailures = 0;
 
@@ -80,8 +90,20 @@ export class RuleEngine {
     return this.current;
   }
 
+  /** The files the last load (or reload attempt) read, in order (directories expanded). */
+  get loadedFiles(): readonly string[] {
+    return this.resolved.files;
+  }
+
   private build(): LoadResult {
-    const inputs = this.files.map((path) => {
+    let resolved: ResolvedRulesPaths;
+    try {
+      resolved = resolveRulesPaths(this.files);
+    } catch (err) {
+      throw new EngineError("READ_FAILED", (err as Error).message, { cause: err });
+    }
+    this.resolved = resolved;
+    const inputs = resolved.files.map((path) => {
       try {
         return { path, text: readFileSync(path, "utf8") };
       } catch (err) {
@@ -93,6 +115,7 @@ export class RuleEngine {
     if (this.opts.fields !== undefined) opts.fields = this.opts.fields;
     if (this.opts.ruleMatching !== undefined) opts.ruleMatching = this.opts.ruleMatching;
     if (this.opts.minPriority !== undefined) opts.minPriority = this.opts.minPriority;
+    if (this.opts.selection !== undefined) opts.selection = this.opts.selection;
     return loadRuleFiles(inputs, opts);
   }
 
@@ -144,9 +167,15 @@ export class RuleEngine {
     return true;
   }
 
-  /** Watches the rules files; a change triggers a debounced reload. */
+  /**
+   * Watches the rules files and directories; a change triggers a debounced reload. A directory's
+   * watch sees files added, removed, renamed or written in it; each loaded file is watched too
+   * (a symlinked file changes outside the directory).
+   */
   watch(): void {
-    for (const f of this.files) {
+    const targets = new Set<string>([...this.resolved.dirs, ...this.resolved.files]);
+    if (this.resolved.files.length === 0 && this.resolved.dirs.length === 0) for (const f of this.files) targets.add(f);
+    for (const f of targets) {
       try {
         const w = watch(f, () => this.scheduleReload());
         w.on("error", () => this.scheduleReload());

@@ -19,6 +19,7 @@ import { DEFAULT_LIMITS, parseCondition, type ParseLimits } from "../lang/parser
 import { Budget, expansionLimits, type ExpansionLimits } from "./budget.js";
 import { Collector, type PluginRequirement } from "./collector.js";
 import { readRulesFile } from "./reader.js";
+import { applySelection, type RuleSelectionOptions } from "./selection.js";
 import {
   DiagCode,
   parsePriority,
@@ -44,6 +45,11 @@ export interface LoadOptions {
   expansion?: Partial<ExpansionLimits>;
   /** What fields take from the configuration (`evt.hostname`, IP names); default: none. */
   fields?: FieldContext;
+  /**
+   * Which rules run (Falco's `rules:` list, `-D`/`-T`/`-t`), applied after every file is loaded; it
+   * overrides the files' `enabled:` (see selection.ts).
+   */
+  selection?: RuleSelectionOptions;
 }
 
 /** Per-file summary. */
@@ -119,7 +125,7 @@ export function loadRuleFiles(files: readonly { path: string; text: string }[], 
   let rules: Rule[] = [];
   try {
     const budget = new Budget(expansionLimits(opts.expansion));
-    rules = new Compilation(collector, diags, opts.limits ?? DEFAULT_LIMITS, budget, opts.fields ?? DEFAULT_FIELD_CONTEXT).run(minPriority);
+    rules = new Compilation(collector, diags, opts.limits ?? DEFAULT_LIMITS, budget, opts.fields ?? DEFAULT_FIELD_CONTEXT).run(minPriority, opts.selection);
   } catch (err) {
     diags.push({
       severity: "error",
@@ -215,15 +221,25 @@ class Compilation {
     this.diags.push({ severity, code, message, file: loc.file, line: loc.line, col: loc.col, item });
   }
 
-  run(minPriority: number): Rule[] {
+  run(minPriority: number, selection: RuleSelectionOptions | undefined): Rule[] {
     this.compileLists();
     this.compileMacros();
-    const out: Rule[] = [];
+    // rules written `enabled: false` are compiled too: a selection entry may enable them (Falco)
+    const loaded: Rule[] = [];
+    const initial: boolean[] = [];
     const ordered = [...this.c.rules.values()].sort((a, b) => a.index - b.index);
     for (const r of ordered) {
       const rule = this.compileRule(r);
-      if (rule !== undefined && r.enabled && r.priority <= minPriority) out.push(rule);
+      if (rule !== undefined && r.priority <= minPriority) {
+        loaded.push(rule);
+        initial.push(r.enabled);
+      }
     }
+    const sel = applySelection(loaded, initial, selection);
+    const at = { file: "<config>", line: 1, col: 1 };
+    for (const m of sel.errors) this.diags.push({ severity: "error", code: DiagCode.Selection, message: m, ...at });
+    for (const m of sel.unmatched) this.diags.push({ severity: "warning", code: DiagCode.SelectionNoMatch, message: `${m} matches no loaded rule`, ...at });
+    const out = loaded.filter((_, i) => sel.enabled[i]);
     for (const l of this.c.lists.values())
       if (!l.used) this.diag("warning", DiagCode.UnusedList, "List not referred to by any other rule/macro", l.loc, `list '${l.name}'`);
     for (const m of this.c.macros.values())

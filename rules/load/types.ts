@@ -41,6 +41,10 @@ export const DiagCode = {
   AppendNoValues: "LOAD_APPEND_NO_VALUES",
   InvalidName: "LOAD_INVALID_NAME",
   UnknownFilter: "LOAD_UNKNOWN_FILTER",
+  /** An invalid rule selection entry (Falco's `rules:` list, -D/-T/-t). */
+  Selection: "LOAD_ERR_SELECTION",
+  /** A rule selection entry that matched no loaded rule. */
+  SelectionNoMatch: "LOAD_SELECTION_NO_MATCH",
 } as const;
 export type DiagCode = (typeof DiagCode)[keyof typeof DiagCode];
 
