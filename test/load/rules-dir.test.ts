@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { RuleEngine } from "../../agent/engine/rule-engine.js";
+import { Pipeline } from "../../agent/pipeline.js";
+import type { SourceContext } from "../../agent/sources/types.js";
 import { runRulesCheck, runRulesFields, runRulesList } from "../../agent/cli/rules-cmd.js";
 import type { RuleSet } from "../../rules/index.js";
 import { describeRulesText } from "../../rules/load/describe.js";
@@ -144,6 +146,45 @@ describe("RuleEngine with a rules directory", () => {
     expect(await e.reload()).toBe(true);
     expect(e.ruleset.rules.map((r) => r.name)).toEqual(["Shell spawned", "Opener"]);
     expect(swaps.at(-1)?.eventTypes().names).toEqual(new Set(["execve", "open"]));
+  });
+});
+
+describe("Pipeline with a rules directory and a selection", () => {
+  it("the probe is asked only for the syscalls of the selected rules, at start and after a reload", async () => {
+    const d = freshDir();
+    writeFileSync(join(d, "a.yaml"), rule("Shell spawned", "execve") + rule("Net tool", "connect") + rule("Deleter", "unlink"));
+    let ctx: SourceContext | undefined;
+    const calls: string[][] = [];
+    const p = new Pipeline({
+      rulesFiles: [d],
+      ruleSelection: { selection: [{ disable: { rule: "*" } }, { enable: { tag: "t_unlink" } }] },
+      logger: captureLogger().logger,
+      sinks: [],
+      statsIntervalSec: 0,
+      source: (c) => {
+        ctx = c;
+        return {
+          name: "fake",
+          start: async () => undefined,
+          stop: async () => undefined,
+          stats: () => ({}),
+          setSyscalls: async (names) => void calls.push(names),
+        };
+      },
+    });
+    await p.start();
+    try {
+      expect(p.engine.ruleset.rules.map((r) => r.name)).toEqual(["Deleter"]);
+      expect(ctx?.syscalls).toContain("unlink");
+      expect(ctx?.syscalls).not.toContain("connect");
+      writeFileSync(join(d, "b.yaml"), rule("Opener", "open", "  tags: [t_unlink]\n").replace("  tags: [t_open]\n", ""));
+      expect(await p.engine.reload()).toBe(true);
+      expect(p.engine.ruleset.rules.map((r) => r.name)).toEqual(["Deleter", "Opener"]);
+      expect(calls.at(-1)).toContain("open");
+      expect(calls.at(-1)).not.toContain("connect");
+    } finally {
+      await p.stop();
+    }
   });
 });
 
