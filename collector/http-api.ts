@@ -15,7 +15,8 @@
  * | `POST /` or `POST /api/v1/falco` | one Falco JSON alert (Falco 0.44 `http_output`, Falcosidekick's input) |
  * | `GET /api/v1/tail` (WebSocket upgrade) | the live tail (tail-hub.ts), same filters; `after=<alert id>` or `after_seq=<n>` resumes |
  *
- * Every endpoint but /healthz wants `Authorization: Bearer <token>` when a token is set; the
+ * Every endpoint but /healthz wants `Authorization: Bearer <token>` when a token is set (on the
+ * Falco route, a client certificate signed by the `--client-ca` CA stands in for it); the
  * WebSocket also takes it as the subprotocol `vigil.bearer.<token>` (for browsers, which cannot
  * set headers; the server answers `vigil.v1`, never the token). A token in the URL (`?token=`)
  * is refused with 400: URLs end up in proxy logs. An address whose failed authentications pass
@@ -28,6 +29,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
 import { gunzipSync, inflateSync } from "node:zlib";
 import type { Logger } from "pino";
 import type { WebSocketServer } from "ws";
@@ -70,6 +72,8 @@ export interface HttpCounters {
   http_internal_errors: number;
   /** Header or request timeouts (408). */
   http_timeouts: number;
+  /** Falco posts authenticated by a client certificate (mTLS) instead of a token. */
+  http_client_cert_authenticated: number;
 }
 
 /** Counters shared with the gRPC side. */
@@ -97,6 +101,11 @@ export interface HttpApiDeps {
   maxTailClients: number;
   /** The forwarders, when any are configured. */
   forwarders?: ForwarderSet | undefined;
+  /**
+   * The TLS port asks for client certificates (`--client-ca`): a connection whose certificate
+   * verified against that CA may post Falco alerts without a token (only that route).
+   */
+  clientCertAuth?: boolean | undefined;
   /** Limits of `GET /api/v1/alerts` (defaults when absent). */
   queryLimits?: Pick<CollectorLimits, "max_query_limit" | "page_bytes" | "max_since_ms" | "request_timeout_ms"> | undefined;
 }
@@ -372,7 +381,12 @@ export function makeHttpApi(d: HttpApiDeps) {
       res.setHeader("connection", "close");
       return fail(res, 429, "too many failed authentications from this address, retry later");
     }
-    if (!d.auth.ok(req.headers.authorization)) {
+    const falcoPost = req.method === "POST" && FALCO_PATHS.has(url.pathname);
+    // Falco's http_output has no token setting: on its route a verified client certificate stands
+    // in for the token (the TLS server closed connections whose certificate did not verify)
+    const byCert = falcoPost && d.clientCertAuth === true && (req.socket as TLSSocket).authorized === true;
+    if (byCert) c.http_client_cert_authenticated++;
+    else if (!d.auth.ok(req.headers.authorization)) {
       c.http_unauthenticated++;
       d.limiter.fail(clientIp(req));
       res.setHeader("www-authenticate", "Bearer");
@@ -380,7 +394,7 @@ export function makeHttpApi(d: HttpApiDeps) {
       if (req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined) res.setHeader("connection", "close");
       return fail(res, 401, "missing or bad bearer token");
     }
-    if (req.method === "POST" && FALCO_PATHS.has(url.pathname)) return onFalcoPost(req, res);
+    if (falcoPost) return onFalcoPost(req, res);
     if (req.method === "GET" && url.pathname === "/api/v1/alerts") return settle("query", res, onQuery(url, res));
     if (req.method === "GET" && url.pathname === "/api/v1/stats") return sendJson(res, 200, d.stats());
     if (req.method === "GET" && url.pathname === "/metrics") return onMetrics(res);

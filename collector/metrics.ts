@@ -66,6 +66,10 @@ export const COLLECTOR_METRICS: Readonly<Record<string, CollectorMetricSpec>> = 
   ws_refused: counter("ws_refused", "WebSocket tail upgrades refused"),
   http_internal_errors: counter("http_internal_errors", "HTTP handler failures answered with 500"),
   http_timeouts: counter("http_timeouts", "HTTP requests ended by a header or request timeout (408)"),
+  http_client_cert_authenticated: counter(
+    "http_client_cert_authenticated",
+    "Falco alert posts authenticated by a client certificate (mTLS) instead of a token",
+  ),
   // live tail (tail-hub.ts)
   clients: gauge("tail_clients", "Live tail clients connected"),
   clients_total: counter("tail_clients_accepted", "Live tail clients accepted"),
@@ -82,6 +86,7 @@ export const COLLECTOR_METRICS: Readonly<Record<string, CollectorMetricSpec>> = 
   connections_refused_per_ip: counter("connections_refused_per_ip", "Connections closed at accept: the address's per-IP cap reached"),
   connection_errors: counter("connection_errors", "Connections ended by a socket error"),
   tls_handshake_failed: counter("tls_handshake_failed", "TLS handshakes that failed"),
+  tls_client_cert_refused: counter("tls_client_cert_refused", "TLS connections closed because the client's certificate did not verify against the client CA"),
   listener_errors: counter("listener_errors", "Errors of the listening socket"),
   local_alerts: counter("local_alerts_stored", "Alerts stored through the collector's own ingest (Falco HTTP posts)"),
   connections_open: gauge("connections_open", "Client connections open"),

@@ -22,7 +22,7 @@
  */
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer as createNetServer, connect, type Server as NetServer, type Socket } from "node:net";
-import { createServer as createTlsServer } from "node:tls";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { hostname as osHostname } from "node:os";
 import { Server as GrpcServer, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
@@ -69,8 +69,13 @@ export interface CollectorOptions {
   token?: string | undefined;
   /** Allow a non-loopback bind without a token. */
   insecure?: boolean;
-  /** PEM certificate and key: serve TLS on the public port. */
-  tls?: { cert: Buffer | string; key: Buffer | string } | undefined;
+  /**
+   * PEM certificate and key: serve TLS on the public port. With `clientCa` (PEM), clients may
+   * present a certificate signed by that CA: such a client is authenticated on Falco's
+   * `http_output` route without a bearer token (a stock Falco has no token setting, only mTLS);
+   * a certificate that does not verify closes the connection (counted); no certificate, the token.
+   */
+  tls?: { cert: Buffer | string; key: Buffer | string; clientCa?: Buffer | string | undefined } | undefined;
   /** Delete alerts older than this (ms, by alert time); 0 = keep forever. Default 7 days. */
   retentionMs?: number;
   /** Every limit and timeout (proto/collector-limits.ts); missing keys take their defaults. */
@@ -188,6 +193,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     ws_refused: 0,
     http_internal_errors: 0,
     http_timeouts: 0,
+    http_client_cert_authenticated: 0,
   };
   const misc = {
     retention_deleted: 0,
@@ -197,6 +203,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     connections_refused_per_ip: 0,
     connection_errors: 0,
     tls_handshake_failed: 0,
+    tls_client_cert_refused: 0,
     listener_errors: 0,
     local_alerts: 0,
   };
@@ -283,6 +290,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     maxTailClients: limits.max_tail_clients,
     forwarders,
     queryLimits: limits,
+    clientCertAuth: opts.tls?.clientCa !== undefined,
   });
   // this server never listens (connections are handed to it), and Node starts the periodic
   // header/request timeout check on "listening": without this, those timeouts never fire
@@ -411,9 +419,30 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     // The server's order wins: a client offering both gets HTTP/1.1, so the HTTP API answers it.
     // gRPC clients offer only h2 and still get it. With h2 first, the kubelet's HTTPS probe (Go
     // offers h2 and http/1.1) and curl-based clients sent HTTP/2 GET /healthz to grpc-js: 415.
+    // With a client CA the certificate is asked for but not required (rejectUnauthorized: false):
+    // a client without one still comes in with a token. One that presents a certificate that
+    // does not verify against the CA is closed as soon as the handshake ends, before any byte
+    // of HTTP or gRPC is read (counted, one log line per burst).
+    const clientCa = opts.tls.clientCa;
+    const certRefusedLog = new BurstLog(logger, "client certificate not signed by the client CA (or expired): connection closed");
     front = createTlsServer(
-      { cert: opts.tls.cert, key: opts.tls.key, ALPNProtocols: ["http/1.1", "h2"], handshakeTimeout: limits.first_bytes_timeout_ms },
-      route,
+      {
+        cert: opts.tls.cert,
+        key: opts.tls.key,
+        ALPNProtocols: ["http/1.1", "h2"],
+        handshakeTimeout: limits.first_bytes_timeout_ms,
+        ...(clientCa !== undefined ? { ca: clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+      },
+      (socket: TLSSocket) => {
+        if (clientCa !== undefined && !socket.authorized && Object.keys(socket.getPeerCertificate()).length > 0) {
+          misc.tls_client_cert_refused++;
+          certRefusedLog.hit({ ip: socket.remoteAddress, reason: String(socket.authorizationError) });
+          socket.on("error", () => undefined);
+          socket.destroy();
+          return;
+        }
+        route(socket);
+      },
     );
     // the caps apply to the raw TCP connection, before the TLS handshake costs anything
     front.on("connection", (raw: Socket) => {
@@ -465,6 +494,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     {
       address,
       tls: opts.tls !== undefined,
+      clientCa: opts.tls?.clientCa !== undefined,
       auth: auth.required,
       ...(fleet !== undefined ? { store: "postgres", nats: opts.fleet?.servers } : { dataDir: opts.dataDir }),
     },

@@ -23,6 +23,7 @@ interface CollectorCmdOptions {
   insecure?: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  clientCa?: string;
   retention: string;
   falcoGrpc?: string;
   tokenFile?: string;
@@ -50,6 +51,18 @@ export function checkStoreUrl(url: string): string {
   return url;
 }
 
+/** A PEM file that must hold at least one certificate; a clear error otherwise. */
+function readPemFile(file: string, what: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch (err) {
+    throw new Error(`cannot read the ${what} file ${file}: ${(err as Error).message}`);
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new Error(`${what} file ${file} holds no PEM certificate`);
+  return pem;
+}
+
 /** Adds `vigil collector`. */
 export function registerCollector(program: Command): void {
   program
@@ -65,6 +78,10 @@ export function registerCollector(program: Command): void {
     .option("--insecure", "allow a non-loopback listen address without a token")
     .option("--tls-cert <file>", "PEM certificate: serve TLS")
     .option("--tls-key <file>", "PEM private key for --tls-cert")
+    .option(
+      "--client-ca <file>",
+      "PEM CA: clients presenting a certificate it signed may post Falco alerts (http_output with mTLS) without a token; needs --tls-cert (also collector.tls.client_ca_file)",
+    )
     .option("--retention <duration>", "delete alerts older than this (e.g. 7d, 12h; 0 = keep)", "7d")
     .option("--config <file>", "Vigil configuration file: the collector reads its collector.limits section (also VIGIL_COLLECTOR_LIMITS_<KEY> variables)")
     .option("--falco-grpc <address>", "also pull alerts from a Falco gRPC outputs server (unix:///run/falco/falco.sock or HOST:PORT)")
@@ -73,6 +90,10 @@ export function registerCollector(program: Command): void {
       // limits: defaults < file < VIGIL_COLLECTOR_LIMITS_* (the agent's loader, one file format for both)
       const cfg = loadConfig({ ...(o.config !== undefined ? { file: o.config } : {}), env: process.env });
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error("--tls-cert and --tls-key go together");
+      const clientCaFile = o.clientCa ?? (cfg.collector.tls.client_ca_file !== "" ? cfg.collector.tls.client_ca_file : undefined);
+      if (clientCaFile !== undefined && o.tlsCert === undefined)
+        throw new Error("--client-ca (collector.tls.client_ca_file) needs --tls-cert and --tls-key: client certificates are checked in the TLS handshake");
+      const clientCa = clientCaFile === undefined ? undefined : readPemFile(clientCaFile, "client CA");
       const retentionMs = o.retention === "0" ? 0 : parseDuration(o.retention);
       if ((o.nats === undefined) !== (o.store === undefined))
         throw new Error("--nats and --store go together: replicas consume from JetStream into one shared PostgreSQL store");
@@ -109,7 +130,7 @@ export function registerCollector(program: Command): void {
         forwarders: cfg.forwarders,
         token: o.token,
         insecure: o.insecure === true,
-        tls: o.tlsCert !== undefined && o.tlsKey !== undefined ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined,
+        tls: o.tlsCert !== undefined && o.tlsKey !== undefined ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey), clientCa } : undefined,
         retentionMs,
         limits: cfg.collector.limits,
         logger,

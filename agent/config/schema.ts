@@ -279,6 +279,11 @@ export const configSchema = z.strictObject({
   collector: z
     .strictObject({
       limits: collectorLimitsSchema.prefault({}),
+      /**
+       * `vigil collector` TLS: the CA whose client certificates authenticate Falco's `http_output`
+       * posts without a token (mTLS, like a stock Falco sends); `--client-ca` wins. Needs --tls-cert.
+       */
+      tls: z.strictObject({ client_ca_file: z.string().max(4096).default("") }).prefault({}),
       /** The fleet path (`vigil collector --nats ... --store postgres://...`): how to reach NATS. */
       nats: natsConnectionSchema.prefault({}),
       /** The JetStream stream and the collectors' shared durable consumer. */
