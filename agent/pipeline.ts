@@ -26,6 +26,7 @@ import { deriveKernelFilters, type KernelFilters } from "../rules/compile/pushdo
 import { CLONE_FAMILY, EVENTS, STATE_EVENTS } from "../rules/event-table.js";
 import type { ContainerInfo, SyscallEvent } from "../rules/event.js";
 import { AlertBuilder } from "./engine/alert-builder.js";
+import { compileOutputOptions, type OutputOptions } from "./engine/append-output.js";
 import { RuleEngine } from "./engine/rule-engine.js";
 import type { Logger } from "./log.js";
 import type { EventSource, SourceContext } from "./sources/types.js";
@@ -97,6 +98,8 @@ export interface PipelineOptions {
   kernelFilter?: boolean;
   /** Synthetic events run through decode, state and the rules at start (agent/warmup.ts); 0 = none. */
   warmupEvents?: number;
+  /** Falco 0.44's suggested fields and `append_output` entries (default: suggested fields on). A bad entry throws AppendOutputError. */
+  output?: OutputOptions;
 }
 
 /** Events the process table needs whatever the rules say. */
@@ -159,7 +162,10 @@ export class Pipeline {
     this.maxQueued = opts.maxQueuedAlerts ?? 100_000;
     this.record = opts.record;
     const hostname = opts.hostname ?? osHostname();
-    this.builder = new AlertBuilder(hostname);
+    const fieldCtx = { hostname, ipNames: opts.ipNames ?? DEFAULT_FIELD_CONTEXT.ipNames };
+    const output = compileOutputOptions(opts.output ?? { suggestedFields: true, append: [] }, { fields: fieldCtx });
+    for (const w of output.warnings) this.log.warn({ warning: w }, "append_output");
+    this.builder = new AlertBuilder(hostname, output.appender);
     const engineOpts: ConstructorParameters<typeof RuleEngine>[0] = {
       files: opts.rulesFiles,
       extraFiles: opts.extraRulesFiles ?? [],

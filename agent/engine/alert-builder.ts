@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * Turns a rule match into an {@link Alert}: a UUIDv7 id given at birth, Falco's time string
- * with nanoseconds, the Falco text line and typed output fields.
+ * with nanoseconds, the Falco text line and typed output fields, with what Falco 0.44 appends
+ * to rule outputs (the suggested container/Kubernetes fields and `append_output`, append-output.ts).
  */
 import { hostname as osHostname } from "node:os";
 import { v7 as uuidv7 } from "uuid";
 import type { CompiledRule } from "../../rules/index.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import type { Alert } from "../../proto/index.js";
+import { compileOutputOptions, DEFAULT_OUTPUT_OPTIONS, type OutputAppender } from "./append-output.js";
 
 /** ISO 8601 UTC with nanoseconds, as Falco prints `time`. */
 export function isoTimeNs(sec: number, nsec: number): string {
@@ -22,11 +24,23 @@ export const BLOCKED_RULE = "Drift Program Blocked";
 
 /** Builds alerts for one host. */
 export class AlertBuilder {
-  /** `host`: the configured node name (`hostname:`), resolved once by the caller; default os.hostname(). */
-  constructor(private readonly host: string = osHostname()) {}
+  private readonly appender: OutputAppender;
+
+  /**
+   * `host`: the configured node name (`hostname:`), resolved once by the caller; default os.hostname().
+   * `appender`: compiled `output` options (compileOutputOptions); default Falco 0.44's: the suggested fields.
+   */
+  constructor(
+    private readonly host: string = osHostname(),
+    appender?: OutputAppender,
+  ) {
+    this.appender = appender ?? compileOutputOptions(DEFAULT_OUTPUT_OPTIONS).appender;
+  }
 
   build(rule: CompiledRule, e: SyscallEvent): Alert {
-    const { message, fields } = rule.format(e);
+    const out = rule.format(e);
+    const fields = out.fields;
+    const message = this.appender.apply(rule, e, out.message, fields);
     const time = isoTimeNs(e.sec, e.nsec);
     const alert: Alert = {
       id: uuidv7(),
@@ -73,10 +87,13 @@ export class AlertBuilder {
       "k8s.pod.name": c.k8s?.podName ?? null,
     };
     const na = (v: string | number | boolean | null | undefined): string => (v === null || v === undefined ? "<NA>" : String(v));
+    const base = `Drift blocked: a program not in the image was killed before it ran | exepath=${na(p.exepath)} cmdline=${cmdline} pid=${p.pid} parent=${na(fields["proc.pname"])}`;
+    // the container and Kubernetes part as the rule alerts carry it: the suggested fields when on
+    const suggested = this.appender.suggested;
     const message =
-      `Drift blocked: a program not in the image was killed before it ran | exepath=${na(p.exepath)} cmdline=${cmdline} pid=${p.pid} ` +
-      `parent=${na(fields["proc.pname"])} container_id=${c.id} container_name=${na(c.name)} image=${na(c.imageRepository)} ` +
-      `k8s_ns=${na(fields["k8s.ns.name"])} k8s_pod=${na(fields["k8s.pod.name"])}`;
+      suggested === undefined
+        ? `${base} container_id=${c.id} container_name=${na(c.name)} image=${na(c.imageRepository)} k8s_ns=${na(fields["k8s.ns.name"])} k8s_pod=${na(fields["k8s.pod.name"])}`
+        : `${base} ${suggested.format(e).message}`;
     return {
       id: uuidv7(),
       time,

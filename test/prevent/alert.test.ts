@@ -60,7 +60,8 @@ describe("blocked alerts", () => {
     const a = b.blockedExec(drift(true));
     expect(a).toMatchObject({ rule: BLOCKED_RULE, priority: "Critical", source: "syscall", blocked: true, hostname: "node-1" });
     expect(a.output).toMatch(
-      /Drift blocked: .* exepath=\/tmp\/busybox cmdline=busybox sh -c echo ran .*container_id=0123456789ab .*k8s_ns=prod k8s_pod=shop-1 \(blocked\)$/,
+      // the container and pod as every rule alert carries them: Falco 0.44's suggested fields
+      /Drift blocked: .* exepath=\/tmp\/busybox cmdline=busybox sh -c echo ran .*container_id=0123456789ab .*container_image_repository=docker.io\/acme\/shop .*k8s_pod_name=shop-1 k8s_ns_name=prod \(blocked\)$/,
     );
     expect(a.output_fields).toMatchObject({
       "proc.exepath": "/tmp/busybox",

@@ -23,20 +23,13 @@ const PACKS = ["10-drift.yaml", "20-fim.yaml", "30-ttp.yaml"];
 type Item = { rule?: string; output?: string; tags?: string[]; condition?: string };
 const rulesOf = (n: string): Item[] => (parse(file(n).text) as Item[]).filter((i) => i.rule !== undefined);
 
-const STANDARD_FIELDS = [
-  "%proc.name",
-  "%proc.cmdline",
-  "%proc.pname",
-  "%proc.pcmdline",
-  "%proc.aname[2]",
-  "%proc.aname[3]",
-  "%user.name",
-  "%container.id",
-  "%container.name",
-  "%container.image.repository",
-  "%k8s.ns.name",
-  "%k8s.pod.name",
-];
+const STANDARD_FIELDS = ["%proc.name", "%proc.cmdline", "%proc.pname", "%proc.pcmdline", "%proc.aname[2]", "%proc.aname[3]", "%user.name"];
+/**
+ * The container and pod come from Falco 0.44's suggested output fields, appended to every rule's
+ * output (agent/engine/append-output.ts, Falco's default `append_output`): a rule printing them
+ * too would show them twice, in Vigil and in Falco alike.
+ */
+const SUGGESTED_FIELDS = ["%container.id", "%container.name", "%container.image.repository", "%container.image.tag", "%k8s.ns.name", "%k8s.pod.name"];
 
 describe("rule packs", () => {
   it("load together without errors or warnings", () => {
@@ -70,6 +63,8 @@ describe("rule packs", () => {
     "%s: %s prints the evidence block and is proven by a scenario",
     (p, name, r) => {
       for (const f of STANDARD_FIELDS) expect(r.output, `${name} output lacks ${f}`).toContain(f);
+      for (const f of SUGGESTED_FIELDS)
+        expect(r.output, `${name} output repeats the suggested field ${f}`).not.toMatch(new RegExp(`${f.replaceAll(".", "\\.")}\\b`));
       expect(r.tags?.some((t) => /^T\d{4}(\.\d{3})?$/.test(t))).toBe(true);
       if (p === "20-fim.yaml") expect(r.tags).toContain("fim");
       expect(ATTACKS.filter((s) => s.expect === name).length, `no scenario for ${name}`).toBeGreaterThan(0);
