@@ -12,7 +12,7 @@ import { ArgKind, EVENTS, Fd, Proc, type EventSpec, type ParamSpec } from "../..
 import type { ArgValue, FdInfo } from "../../rules/event.js";
 import { DecodeErrorCode } from "./errors.js";
 import { FrameReader } from "./framer.js";
-import { CtlPrevent, CtlReady, CtlStats, CtlSync, CtlType, FdKind, Hdr, HdrFlag, HDR_SIZE, ProcBlock } from "./layout.js";
+import { CtlPrevent, CtlReady, CtlStats, CtlSync, CtlType, ExeFlag, FdKind, Hdr, HdrFlag, HDR_SIZE, ProcBlock } from "./layout.js";
 import { sockaddr, tuple, tupleName } from "./net.js";
 import { StringCache } from "./strings.js";
 
@@ -502,12 +502,17 @@ export class FrameDecoder {
       // capability sets stay below 2^53 (41 capabilities today): one BigInt from an exact number
       return hi < 0x200000 ? BigInt(hi * TWO32 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
     };
+    const exeFlags = this.num(view, ProcBlock.exeFlags, false);
+    let exepath = this.str(buf, ProcBlock.exepath) ?? "";
+    // a memfd's file sits at the root of the kernel's internal shm mount: the probe's dentry walk
+    // writes "/memfd:NAME"; Falco's exepath is "memfd:NAME" (no leading slash)
+    if (exeFlags !== undefined && (exeFlags & ExeFlag.FromMemfd) !== 0 && exepath.startsWith("/memfd:")) exepath = exepath.slice(1);
     return {
       exe: this.str(buf, ProcBlock.exe) ?? "",
       args: this.strList(buf, ProcBlock.args),
       cwd: this.str(buf, ProcBlock.cwd) ?? "",
       env: this.strList(buf, ProcBlock.env),
-      exepath: this.str(buf, ProcBlock.exepath) ?? "",
+      exepath,
       cgroupPath: this.str(buf, ProcBlock.cgroupPath) ?? "",
       sid: n(ProcBlock.sid),
       pgid: n(ProcBlock.pgid),
@@ -519,7 +524,7 @@ export class FrameDecoder {
       capInheritable: big(ProcBlock.capInheritable),
       capPermitted: big(ProcBlock.capPermitted),
       capEffective: big(ProcBlock.capEffective),
-      exeFlags: this.num(view, ProcBlock.exeFlags, false),
+      exeFlags,
       exeIno: this.num(view, ProcBlock.exeIno, false),
       exeCtime: this.num(view, ProcBlock.exeCtime, false),
       exeMtime: this.num(view, ProcBlock.exeMtime, false),

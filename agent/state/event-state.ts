@@ -125,7 +125,10 @@ export class EventState {
     let fd = r.fd;
     if (fd !== undefined) {
       if ((fx === FX_NEW || fx === FX_OPEN) && r.res >= 0) this.table(proc).set(fd.num, fd);
-      else if (fx === FX_SEND && fd.connected !== true && fd.tuple !== undefined) this.datagramTo(r, proc, fd);
+      else {
+        if (fd.tuple !== undefined && fd.isServer !== true) this.serverSide(proc, fd, fd.tuple);
+        if (fx === FX_SEND && fd.connected !== true && fd.tuple !== undefined) this.datagramTo(r, proc, fd);
+      }
       return fd;
     }
     if (fx === FX_OPEN) return this.failedOpen(r, proc);
@@ -155,6 +158,23 @@ export class EventState {
     fd.name = name;
     fd.nameChanged = prev === undefined || prev.name !== name;
     if (fd.nameChanged) this.table(proc).set(fd.num, fd);
+  }
+
+  /**
+   * A socket the process accepted keeps Falco's client → server orientation on every later event
+   * (read, send, close...): sinsp names the fd once, at accept, `client:port->server:port`, and
+   * keeps that name. The probe describes the socket afresh on each event as local → remote, which
+   * for an accepted socket is server → client: when the fd table says this fd was accepted with
+   * the same two endpoints, the frame's tuple is turned round.
+   */
+  private serverSide(proc: ThreadInfo, fd: FdInfo, t: SockTuple): void {
+    const prev = this.fds.get(proc)?.get(fd.num);
+    const p = prev?.tuple;
+    if (prev?.isServer !== true || p === undefined) return;
+    if (p.sip !== t.dip || p.sport !== t.dport || p.dip !== t.sip || p.dport !== t.sport) return;
+    fd.tuple = p;
+    fd.name = prev.name;
+    fd.isServer = true;
   }
 
   private table(proc: ThreadInfo): Map<number, FdInfo> {

@@ -193,7 +193,7 @@ describe.skipIf(skip)("kernel prevention (real probe, real containers)", () => {
     // a successful execveat arrives through the execve exit tracepoint on this kernel; the probe
     // checks prevention in both exec handlers
     expect([1, 2]).toContain(blocked[0]?.type);
-    expect(blocked[0]?.exepath).toMatch(/^\/memfd:payload/);
+    expect(blocked[0]?.exepath).toBe("memfd:payload");
   }, 60_000);
 
   it("host processes are never killed, even with containers armed", async () => {
