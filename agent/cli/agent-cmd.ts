@@ -16,6 +16,7 @@ import { ruleLimitsFromConfig } from "../engine/rule-engine.js";
 import { loadConfig, type Config, type DeepPartial } from "../config/index.js";
 import { applySetting, readFalcoYaml } from "../config/falco-yaml.js";
 import { builtinRuleFiles } from "../engine/rule-engine.js";
+import { checkSelection, type RuleSelectionOptions } from "../../rules/load/selection.js";
 import { createLogger, type Logger } from "../log.js";
 import { metrics, startMetricsServer, type MetricsServer } from "../metrics/index.js";
 import { Pipeline, type Enricher, type EventSource, type SourceContext } from "../pipeline.js";
@@ -33,6 +34,14 @@ export interface AgentFlags {
   /** `-o key=value`: Falco's settings syntax, on the falco.yaml when one is given, else on Vigil's configuration. */
   option?: string[];
   rules: string[];
+  /** Falco's -D (disable rules whose name contains), -T (disable tag), -t (only these tags). */
+  D?: string[];
+  T?: string[];
+  t?: string[];
+  /** Falco's -L: list the rules in force and exit. */
+  L?: boolean;
+  /** Falco's --list: list the supported fields and exit. */
+  list?: boolean;
   output?: "json" | "text";
   probe?: string;
   ruleMatching?: "first" | "all";
@@ -535,6 +544,25 @@ async function startOrExit(pipeline: Pipeline, logger: Logger, closers: Closers)
 }
 
 /**
+ * The rules paths in load order: the built-in rules then `rules.files`; a Falco configuration's
+ * rules first (`builtin_last`), so Vigil's own only add to Falco's verdicts; `--rules` alone.
+ */
+export function effectiveRuleFiles(cfg: Config): string[] {
+  if (!cfg.rules.builtin) return cfg.rules.files;
+  return cfg.rules.builtin_last ? [...cfg.rules.files, ...builtinRuleFiles()] : [...builtinRuleFiles(), ...cfg.rules.files];
+}
+
+/** Falco's `rules:` selection (configuration) and `-D`/`-T`/`-t` (flags). */
+export function ruleSelectionOf(cfg: Config, flags: AgentFlags): RuleSelectionOptions {
+  const o: RuleSelectionOptions = {};
+  if (cfg.rules.selection.length > 0) o.selection = cfg.rules.selection;
+  if ((flags.D ?? []).length > 0) o.disableRules = flags.D;
+  if ((flags.T ?? []).length > 0) o.disableTags = flags.T;
+  if ((flags.t ?? []).length > 0) o.enableTags = flags.t;
+  return o;
+}
+
+/**
  * The configuration: defaults < `--config` file < `VIGIL_*` environment < a `--falco-config`
  * falco.yaml (with `-o` settings) < flags. Without a falco.yaml, `-o key=value` sets Vigil's own keys.
  */
@@ -562,6 +590,32 @@ export function agentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv): { cfg: C
 /** Runs the agent until SIGINT/SIGTERM (or until a replay ends). */
 export async function runAgent(flags: AgentFlags): Promise<void> {
   const { cfg, falco } = agentConfig(flags, process.env);
+  const selection = ruleSelectionOf(cfg, flags);
+  const badSelection = checkSelection(selection);
+  if (badSelection.length > 0) throw new Error(`rule selection: ${badSelection.join("; ")}`);
+  if (flags.list === true) {
+    const { runRulesFields } = await import("./rules-cmd.js");
+    runRulesFields({ output: "falco" }, (t) => process.stdout.write(t));
+    return;
+  }
+  if (flags.L === true) {
+    const { runRulesList } = await import("./rules-cmd.js");
+    const listed = runRulesList(
+      {
+        rules: effectiveRuleFiles(cfg),
+        output: "text",
+        minPriority: cfg.rules.min_priority,
+        ...(selection.selection !== undefined ? { selection: selection.selection } : {}),
+        ...(selection.disableRules !== undefined ? { disableRule: [...selection.disableRules] } : {}),
+        ...(selection.disableTags !== undefined ? { disableTag: [...selection.disableTags] } : {}),
+        ...(selection.enableTags !== undefined ? { enableTag: [...selection.enableTags] } : {}),
+      },
+      (t) => process.stdout.write(t),
+      (t) => process.stderr.write(t),
+    );
+    process.exitCode = listed;
+    return;
+  }
   const logger = createLogger(process.env["VIGIL_LOG_LEVEL"] ?? (cfg.log.stderr ? cfg.log.level : "silent"));
   if (falco !== undefined) {
     logger.info({ files: falco.files }, "Falco configuration read");
@@ -579,9 +633,8 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   const losses = lossAlerts(hostname, () => pipeline);
   const sources = eventSources(cfg, flags, prevention, losses);
   const pipeline = new Pipeline({
-    // a Falco configuration's rules first, so Vigil's own only add to Falco's verdicts
-    rulesFiles: cfg.rules.builtin ? (cfg.rules.builtin_last && cfg.rules.files.length > 0 ? [...cfg.rules.files, ...builtinRuleFiles()] : []) : cfg.rules.files,
-    extraRulesFiles: cfg.rules.builtin && !cfg.rules.builtin_last ? cfg.rules.files : [],
+    rulesFiles: effectiveRuleFiles(cfg),
+    ruleSelection: selection,
     ruleMatching: cfg.rules.matching,
     minPriority: cfg.rules.min_priority,
     ruleLimits: ruleLimitsFromConfig(cfg.rules.limits),
@@ -631,6 +684,11 @@ export function registerAgent(program: Command): void {
     .option("--falco-config <file>", "read a Falco configuration (falco.yaml): rules, selection, outputs, gRPC, webserver, logging")
     .option("-o, --option <key=value>", "set a configuration key, Falco's syntax (a.b=v, a[]=v); on the falco.yaml when given (repeatable)", collect, [])
     .option("-r, --rules <path>", "rules file or directory to load instead of the built-in ones (repeatable, in order)", collect, [])
+    .option("-D <substring>", "disable the rules whose name contains this (repeatable; Falco's -D)", collect, [])
+    .option("-T <tag>", "disable the rules with this tag (repeatable; Falco's -T)", collect, [])
+    .option("-t <tag>", "run only the rules with this tag (repeatable; Falco's -t)", collect, [])
+    .option("-L", "list the rules in force (after selection) with their descriptions, and exit (Falco's -L)")
+    .option("--list", "list the fields conditions and outputs can use, and exit (Falco's --list)")
     .addOption(new Option("--output <format>", "alert format on stdout (default text)").choices(["json", "text"]))
     .option("--probe <path>", "path of the vigil-probe binary")
     .addOption(new Option("--rule-matching <mode>", "stop at the first matching rule or run all").choices(["first", "all"]))

@@ -85,6 +85,11 @@ const collectorAddress = z
     }
   });
 
+/** A `rules:` selection entry's target: a rule name pattern (`*` wildcards) and/or a tag. */
+const selectionTarget = z
+  .strictObject({ rule: z.string().min(1).max(1024).optional(), tag: z.string().min(1).max(1024).optional() })
+  .refine((t) => t.rule !== undefined || t.tag !== undefined, "name a rule or a tag");
+
 export const configSchema = z.strictObject({
   /** Host name put in alerts; empty = os.hostname() (in Kubernetes set it to the node name). */
   hostname: z.string().max(253).default(""),
@@ -97,7 +102,10 @@ export const configSchema = z.strictObject({
       /** Load the built-in rules after `files` rather than before (a Falco configuration's rules keep Falco's verdicts). */
       builtin_last: z.boolean().default(false),
       /** Falco's `rules:` selection: `{enable|disable: {rule: GLOB} | {tag: NAME}}` entries, applied in order after loading. */
-      selection: z.array(z.unknown()).max(10_000).default([]),
+      selection: z
+        .array(z.union([z.strictObject({ enable: selectionTarget }), z.strictObject({ disable: selectionTarget })]))
+        .max(10_000)
+        .default([]),
       /** `first`: stop at the first matching rule (Falco's default); `all`: every match alerts. */
       matching: z.enum(["first", "all"]).default("first"),
       /** Rules below this priority are not loaded. */
