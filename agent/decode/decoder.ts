@@ -92,6 +92,9 @@ export interface ControlInfo {
   filtered: number;
 }
 
+/** The probe's cap on a captured string or byte run (STR_MAX in probe.bpf.c): an environment this long was cut. */
+const ENV_CAP = 4096;
+
 /** The loader's prevention counters (control frame 0x8003, sent with every stats frame). */
 export interface PreventInfo {
   /** Programs killed at exec since the probe started. */
@@ -247,6 +250,8 @@ export class FrameDecoder {
     events: 0,
     controls: 0,
     truncated_by_probe: 0,
+    /** exec/clone frames whose environment filled the probe's cap (the rest of it was not captured) */
+    env_truncated: 0,
     [DecodeErrorCode.UnknownType]: 0,
     [DecodeErrorCode.Truncated]: 0,
     [DecodeErrorCode.HandlerFailed]: 0,
@@ -503,6 +508,7 @@ export class FrameDecoder {
       return hi < 0x200000 ? BigInt(hi * TWO32 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
     };
     const exeFlags = this.num(view, ProcBlock.exeFlags, false);
+    if (this.has(ProcBlock.env) && this.pLen[ProcBlock.env]! >= ENV_CAP) this.counters["env_truncated"]!++;
     let exepath = this.str(buf, ProcBlock.exepath) ?? "";
     // a memfd's file sits at the root of the kernel's internal shm mount: the probe's dentry walk
     // writes "/memfd:NAME"; Falco's exepath is "memfd:NAME" (no leading slash)

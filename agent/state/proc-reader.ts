@@ -3,7 +3,7 @@
  * Reads what the process table needs about one process from /proc: used to fill the table at
  * start and to describe a process first seen through an event whose fork/exec was not seen.
  */
-import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from "node:fs";
 
 /** Facts about a process read from /proc. */
 export interface ProcSnapshot {
@@ -15,6 +15,8 @@ export interface ProcSnapshot {
   comm: string;
   exe: string;
   args: string[];
+  /** Environment (`NAME=value` entries), at most {@link ENV_MAX_BYTES} bytes of it, as the probe captures. */
+  env: string[];
   exepath: string;
   cwd: string;
   uid: number;
@@ -35,6 +37,9 @@ export interface ProcSnapshot {
   exeCtime: number | undefined;
   exeMtime: number | undefined;
 }
+
+/** Most bytes of a process's environment kept (the probe's per-string cap, STR_MAX). */
+export const ENV_MAX_BYTES = 4096;
 
 /** USER_HZ: /proc/<pid>/stat's start time is in these ticks. */
 const TICK_NS = 10_000_000;
@@ -110,6 +115,7 @@ export function readProc(pid: number, procRoot = "/proc"): ProcSnapshot | undefi
   const argv = cmdline.length > 0 ? cmdline.split("\0") : [];
   if (argv.length > 0 && argv[argv.length - 1] === "") argv.pop();
   const exepath = linkOr(`${dir}/exe`, "");
+  const env = readEnv(`${dir}/environ`);
   let cgroupPath = "/";
   for (const line of readOr(`${dir}/cgroup`, "").split("\n")) if (line.startsWith("0::")) cgroupPath = line.slice(3);
   let cgroupId = 0;
@@ -139,7 +145,8 @@ export function readProc(pid: number, procRoot = "/proc"): ProcSnapshot | undefi
     comm,
     exe: argv[0] ?? comm,
     args: argv.slice(1),
-    exepath: exepath.endsWith(" (deleted)") ? exepath.slice(0, -10) : exepath,
+    env,
+    exepath: exeName(exepath),
     cwd: linkOr(`${dir}/cwd`, ""),
     uid: uids[0] ?? 0,
     euid: uids[1] ?? 0,
@@ -158,6 +165,42 @@ export function readProc(pid: number, procRoot = "/proc"): ProcSnapshot | undefi
     exeCtime,
     exeMtime,
   };
+}
+
+/**
+ * The executable's path as the probe reports it: without the " (deleted)" /proc adds, and a
+ * memfd's (kernel-internal, always deleted) as Falco names it, `memfd:NAME` without a slash.
+ */
+function exeName(link: string): string {
+  if (!link.endsWith(" (deleted)")) return link;
+  const p = link.slice(0, -10);
+  return p.startsWith("/memfd:") ? p.slice(1) : p;
+}
+
+/** `/proc/<pid>/environ`, first {@link ENV_MAX_BYTES} bytes, split at NULs (an entry cut by the cap is kept cut). */
+function readEnv(path: string): string[] {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return [];
+  }
+  try {
+    const buf = Buffer.alloc(ENV_MAX_BYTES);
+    let n = 0;
+    while (n < buf.length) {
+      const k = readSync(fd, buf, n, buf.length - n, null);
+      if (k <= 0) break;
+      n += k;
+    }
+    const out = buf.toString("utf8", 0, n).split("\0");
+    if (out.length > 0 && out[out.length - 1] === "") out.pop();
+    return out;
+  } catch {
+    return [];
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function statusFields(text: string): Map<string, string> {

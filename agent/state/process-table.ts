@@ -351,6 +351,7 @@ export class ProcessTable {
     info.exe = s.exe;
     info.exepath = s.exepath;
     info.args = s.args;
+    info.env = s.env;
     info.cwd = s.cwd;
     info.tty = s.tty;
     info.uid = s.uid;

@@ -272,7 +272,64 @@ procFamily("proc.exe", "proc.pexe", "proc.aexe", FieldType.String, "first comman
 procFamily("proc.exepath", "proc.pexepath", "proc.aexepath", FieldType.String, "full executable path", () => exepathOf);
 procFamily("proc.cmdline", "proc.pcmdline", "proc.acmdline", FieldType.String, "name and arguments", () => cmdlineOf);
 procFamily("proc.pid", "proc.ppid", "proc.apid", FieldType.Int, "process id", () => pidOf);
-procFamily("proc.env", "proc.penv", "proc.aenv", FieldType.String, "environment (space separated)", () => envOf);
+procFamily(undefined, "proc.penv", undefined, FieldType.String, "environment (space separated)", () => envOf);
+
+// ---- environment (libsinsp sinsp_filter_check_thread TYPE_ENV / TYPE_AENV) ----
+/** Most ancestors `proc.aenv[NAME]` looks through (libsinsp stops at 20). */
+const AENV_LEVELS = 20;
+/** An environment variable name as a field argument: no `=`, no NUL, bounded. */
+function envNameArg(field: string, arg: string): string {
+  if (arg.length === 0 || arg.length > 256 || arg.includes("=") || arg.includes("\0")) throw badArg(field, arg, "expected an environment variable name");
+  return arg;
+}
+/** Value of `name` in a thread's environment (`NAME=value` entries), "" when absent (as libsinsp's get_env). */
+function envValue(t: ThreadInfo, prefix: string): string {
+  const env = t.env;
+  for (let i = 0; i < env.length; i++) {
+    const kv = env[i]!;
+    if (kv.startsWith(prefix)) return kv.slice(prefix.length);
+  }
+  return "";
+}
+defArg(
+  "proc.env",
+  FieldType.String,
+  "environment of the process: without an argument every NAME=value entry, space separated; proc.env[NAME] the value of NAME (empty when unset)",
+  "optional",
+  "environment variable name",
+  (arg) => {
+    if (arg === undefined) return (e) => envOf(e.proc);
+    const prefix = envNameArg("proc.env", arg) + "=";
+    return (e) => envValue(e.proc, prefix);
+  },
+);
+defArg(
+  "proc.aenv",
+  FieldType.String,
+  "environment of an ancestor: proc.aenv[N] the whole environment of the Nth ancestor ([0] the process); proc.aenv[NAME] the value of NAME in the nearest ancestor (parents only, up to 20 levels) that has it, empty when none; without an argument a check matches any ancestor's environment",
+  "optional",
+  "ancestor level or environment variable name",
+  (arg) => {
+    if (arg === undefined || /^[0-9]{1,4}$/.test(arg)) {
+      const n = arg === undefined ? 0 : Number(arg);
+      if (n === 0) return (e) => envOf(e.proc);
+      return (e) => {
+        const t = ancestorAt(e.proc, n);
+        return t === undefined ? undefined : envOf(t);
+      };
+    }
+    const prefix = envNameArg("proc.aenv", arg) + "=";
+    return (e) => {
+      let t = e.proc.parent;
+      for (let k = 0; k < AENV_LEVELS && t !== undefined; k++, t = t.parent) {
+        const v = envValue(t, prefix);
+        if (v !== "") return v;
+      }
+      return "";
+    };
+  },
+  { ancestor: envOf },
+);
 def("proc.exeline", FieldType.String, "full command line, argv[0] and arguments", () => (e) => exelineOf(e.proc));
 def("proc.args", FieldType.String, "arguments (space separated)", () => (e) => argsOf(e.proc));
 def("proc.pargs", FieldType.String, "arguments of the parent", () => (e) => (e.proc.parent === undefined ? undefined : argsOf(e.proc.parent)));
