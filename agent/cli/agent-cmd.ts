@@ -635,6 +635,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   const pipeline = new Pipeline({
     rulesFiles: effectiveRuleFiles(cfg),
     ruleSelection: selection,
+    output: { suggestedFields: cfg.output.suggested_fields, append: cfg.output.append },
     ruleMatching: cfg.rules.matching,
     minPriority: cfg.rules.min_priority,
     ruleLimits: ruleLimitsFromConfig(cfg.rules.limits),

@@ -370,21 +370,12 @@ export function readFalcoYaml(file: string, settings: readonly string[] = [], cw
     setB(k, k);
   setB("buffered", "buffered_outputs");
   const ao = merged["append_output"];
-  // Falco appends the suggested fields only when append_output says so (its default falco.yaml does)
+  // Falco appends the suggested fields only where an append_output entry says suggested_output
+  // (its shipped falco.yaml has one): the entries go as they are, in order
   output.suggested_fields = false;
   if (ao !== undefined && ao !== null) {
     if (!Array.isArray(ao)) issues.push({ path: "append_output", reason: "expected a list", origin: at(["append_output"]) });
-    else {
-      const rest: unknown[] = [];
-      ao.forEach((e, i) => {
-        if (isObj(e) && "suggested_output" in e) {
-          if (e["suggested_output"] === true) output.suggested_fields = true;
-          else if (e["suggested_output"] !== false)
-            issues.push({ path: `append_output.${i}.suggested_output`, reason: "expected true or false", origin: at(["append_output", i]) });
-        } else rest.push(e);
-      });
-      output.append = rest;
-    }
+    else output.append = ao as NonNullable<DeepPartial<Config["output"]>["append"]>;
   }
   const cap = num(["outputs_queue", "capacity"]);
   if (cap !== undefined) {

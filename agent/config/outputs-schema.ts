@@ -13,6 +13,7 @@
  * path or the others (agent/sinks/outputs/).
  */
 import { z } from "zod";
+import { appendOutputSchema } from "../engine/append-output.js";
 
 const absPath = z
   .string()
@@ -41,7 +42,7 @@ export const outputSchema = z.strictObject({
    */
   suggested_fields: z.boolean().default(true),
   /** `append_output` entries (agent/engine): extra text and fields for the rules they match. */
-  append: z.array(z.unknown()).max(1024).default([]),
+  append: appendOutputSchema.default([]),
   /** Alerts waiting per output; past it the oldest is dropped and counted (`outputs_queue.capacity`, bounded here). */
   queue_capacity: z.number().int().min(1).max(10_000_000).default(10_000),
   /** One write or request of an output before it counts as failed, ms (`output_timeout`). */

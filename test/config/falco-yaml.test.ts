@@ -154,8 +154,8 @@ describe("falco.yaml", () => {
       json_include_output_fields_property: true,
       time_format_iso_8601: false,
       buffered: false,
-      suggested_fields: true,
-      append: [],
+      suggested_fields: false,
+      append: [{ suggested_output: true }],
       timeout_ms: 2000,
     });
     expect(f.config.sinks?.stdout).toEqual({ format: "falco", enabled: true });
@@ -215,8 +215,8 @@ describe("falco.yaml", () => {
     // the later file wins, add-only adds only what is missing; lists append
     expect(f.config.log?.level).toBe("warn");
     expect(f.config.output?.json).toBe(true);
-    expect(f.config.output?.suggested_fields).toBe(true);
-    expect(f.config.output?.append).toEqual([{ match: { source: "syscall" }, extra_output: "on %evt.cpu" }]);
+    expect(f.config.output?.suggested_fields).toBe(false);
+    expect(f.config.output?.append).toEqual([{ suggested_output: true }, { match: { source: "syscall" }, extra_output: "on %evt.cpu" }]);
   });
 
   it("takes -o settings in Falco's syntax: dotted keys, list appends and indexes, YAML scalars", () => {
