@@ -31,8 +31,8 @@ const PATHS = [
   "/etc/passwd",
 ];
 
-/** Appends frames to a growing buffer. */
-class FrameWriter {
+/** Appends frames to a growing buffer (exported for tests that record their own scenarios). */
+export class FrameWriter {
   private buf = Buffer.alloc(1 << 16);
   private len = 0;
   private start = 0;
@@ -295,6 +295,104 @@ export function* syntheticFrames(types: readonly string[], processes: number, ch
 
 function isProcess(name: string): boolean {
   return eventByName(name)?.proc !== undefined;
+}
+
+/** Explicit values of a process block, for a recorded scenario (see {@link writeProcBlock}). */
+export interface ProcBlockValues {
+  exe: string;
+  args: readonly string[];
+  cwd: string;
+  env: readonly string[];
+  exepath: string;
+  cgroupPath: string;
+  sid: number;
+  pgid: number;
+  vpgid: number;
+  vpid: number;
+  vtid: number;
+  egid: number;
+  tty: number;
+  capInheritable: number;
+  capPermitted: number;
+  capEffective: number;
+  exeFlags: number;
+  exeIno: number;
+  exeCtime: number;
+  exeMtime: number;
+  pidnsInitStartTs: number;
+}
+
+/** Writes a process block with the given values, in FORMAT.md order. */
+export function writeProcBlock(w: FrameWriter, p: ProcBlockValues): void {
+  for (let i = 0; i < ProcBlock.count; i++) {
+    switch (i) {
+      case ProcBlock.exe:
+        w.str(p.exe);
+        break;
+      case ProcBlock.args:
+        w.strList(p.args);
+        break;
+      case ProcBlock.cwd:
+        w.str(p.cwd);
+        break;
+      case ProcBlock.env:
+        w.strList(p.env);
+        break;
+      case ProcBlock.exepath:
+        w.str(p.exepath);
+        break;
+      case ProcBlock.cgroupPath:
+        w.str(p.cgroupPath);
+        break;
+      case ProcBlock.sid:
+        w.u32(p.sid);
+        break;
+      case ProcBlock.pgid:
+        w.u32(p.pgid);
+        break;
+      case ProcBlock.vpgid:
+        w.u32(p.vpgid);
+        break;
+      case ProcBlock.vpid:
+        w.u32(p.vpid);
+        break;
+      case ProcBlock.vtid:
+        w.u32(p.vtid);
+        break;
+      case ProcBlock.egid:
+        w.u32(p.egid);
+        break;
+      case ProcBlock.tty:
+        w.u32(p.tty);
+        break;
+      case ProcBlock.capInheritable:
+        w.u64(p.capInheritable);
+        break;
+      case ProcBlock.capPermitted:
+        w.u64(p.capPermitted);
+        break;
+      case ProcBlock.capEffective:
+        w.u64(p.capEffective);
+        break;
+      case ProcBlock.exeFlags:
+        w.u32(p.exeFlags);
+        break;
+      case ProcBlock.exeIno:
+        w.u64(p.exeIno);
+        break;
+      case ProcBlock.exeCtime:
+        w.u64(p.exeCtime);
+        break;
+      case ProcBlock.exeMtime:
+        w.u64(p.exeMtime);
+        break;
+      case ProcBlock.pidnsInitStartTs:
+        w.u64(p.pidnsInitStartTs);
+        break;
+      default:
+        throw new Error(`process block param ${i} has no value`);
+    }
+  }
 }
 
 /** The 21 params of a process block (FORMAT.md). */

@@ -333,7 +333,10 @@ defArg(
 def("proc.exeline", FieldType.String, "full command line, argv[0] and arguments", () => (e) => exelineOf(e.proc));
 def("proc.args", FieldType.String, "arguments (space separated)", () => (e) => argsOf(e.proc));
 def("proc.pargs", FieldType.String, "arguments of the parent", () => (e) => (e.proc.parent === undefined ? undefined : argsOf(e.proc.parent)));
-def("proc.cwd", FieldType.String, "current working directory", () => (e) => e.proc.cwd);
+def("proc.cwd", FieldType.String, "current working directory, ending with a slash (as libsinsp's set_cwd keeps it)", () => {
+  const slashed = pathMemo((cwd) => (cwd.endsWith("/") ? cwd : cwd + "/"));
+  return (e) => (e.proc.cwd === "" ? undefined : slashed(e.proc.cwd));
+});
 def("proc.tty", FieldType.Uint, "controlling terminal (0 if none)", () => (e) => e.proc.tty);
 def("proc.vpid", FieldType.Int, "pid in the process's own pid namespace", () => (e) => e.proc.vpid);
 def("proc.pvpid", FieldType.Int, "parent pid in its own pid namespace", () => (e) => e.proc.parent?.vpid);
