@@ -24,6 +24,9 @@ import { formatFalco } from "./falco-format.js";
 import { BUFFERED_LINGER_MS } from "./file-output.js";
 import { QueuedOutput, RetryableError } from "./queued-output.js";
 
+/** A process that exits within this long of its start counts toward the restart backoff. */
+const QUICK_DEATH_MS = 2000;
+
 /** argv checked: a non-empty list of non-empty strings without NUL. */
 export function checkArgv(argv: readonly string[], what: string): void {
   if (argv.length === 0) throw new Error(`${what}: program is empty (an argv list: the program and its arguments)`);
@@ -38,6 +41,9 @@ export class LineChild {
   private exited: Promise<number | null> | undefined;
   /** How many processes were started. */
   starts = 0;
+  private startedAt = 0;
+  /** Processes in a row that died within {@link QUICK_DEATH_MS} of their start. */
+  private quickDeaths = 0;
 
   constructor(
     private readonly argv: readonly string[],
@@ -52,16 +58,27 @@ export class LineChild {
     return this.child?.pid;
   }
 
+  /**
+   * How long to wait before starting the process again: nothing the first time or after a process
+   * that lived a while; doubled from 500 ms up to 30 s for each one in a row that died at once.
+   */
+  restartDelayMs(): number {
+    if (this.child !== undefined || this.quickDeaths === 0) return 0;
+    return Math.min(30_000, 500 * 2 ** Math.min(this.quickDeaths - 1, 10));
+  }
+
   /** Starts the process; rejects (retryable) when it cannot be started. */
   async start(): Promise<ChildProcess> {
     const [cmd, ...args] = this.argv as [string, ...string[]];
     const c = spawn(cmd, args, { stdio: ["pipe", this.stdio, this.stdio], shell: false, windowsHide: true });
     this.starts++;
+    this.startedAt = Date.now();
     // EPIPE and the like surface through write callbacks and the exit below
     c.stdin?.on("error", () => undefined);
     this.exited = new Promise((resolve) => {
       c.once("close", (code) => {
         if (this.child === c) this.child = undefined;
+        this.quickDeaths = Date.now() - this.startedAt < QUICK_DEATH_MS ? this.quickDeaths + 1 : 0;
         resolve(code);
       });
       c.once("error", () => {
@@ -119,6 +136,18 @@ export class LineChild {
   }
 }
 
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
 export class ProgramOutput extends QueuedOutput {
   readonly name = "program_output";
   private readonly child: LineChild;
@@ -155,6 +184,12 @@ export class ProgramOutput extends QueuedOutput {
     for (const a of batch) text += `${formatFalco(a, this.output)}\n`;
     const slow = () => this.warnOnce("slow", { program: this.cfg.program[0] }, "the program is not reading its stdin: alerts wait in the queue");
     if (this.cfg.keep_alive) {
+      const delay = this.child.restartDelayMs();
+      if (delay > 0) {
+        this.warnOnce("restart", { program: this.cfg.program[0], delay_ms: delay }, "the program keeps exiting: restarting it with backoff");
+        await abortableSleep(delay, signal);
+        if (signal.aborted) throw new Error("output shutting down");
+      }
       await this.child.write(text, signal, this.output.timeout_ms, slow);
       return;
     }

@@ -122,6 +122,21 @@ describe("program_output", () => {
     expect(lines(got).map((l) => (JSON.parse(l) as { rule: string }).rule)).toEqual(Array(3).fill("Terminal shell in container"));
   });
 
+  it("a long-lived program that keeps exiting at once is restarted with backoff, not in a loop", async () => {
+    // it takes what it was given, then exits: every write succeeds, only the exits tell
+    const once = [process.execPath, "-e", "process.stdin.once('data', () => process.exit(0))"];
+    const out = track(new ProgramOutput({ program: once, keep_alive: true }, outputConfig(), quiet(), { stdio: "ignore" }));
+    const t0 = Date.now();
+    for (let i = 0; i < 200; i++) {
+      await out.export([alert(`n${i}`)]);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await new Promise((r) => setTimeout(r, 3000 - (Date.now() - t0)));
+    // 0, 0.5, 1, 2 s apart at most: a handful of starts in 3 s, not one per alert
+    expect(out.starts).toBeGreaterThanOrEqual(2);
+    expect(out.starts).toBeLessThanOrEqual(6);
+  });
+
   it("a program that never reads holds no more than its queue: the overflow is dropped and counted, export never waits", async () => {
     const out = track(
       new ProgramOutput({ program: ["/bin/sleep", "600"], keep_alive: true }, outputConfig({ queue_capacity: 50, timeout_ms: 100 }), quiet(), {
