@@ -154,7 +154,7 @@ describe("process fields", () => {
     ["proc.pcmdline", "bash -i"],
     ["proc.pexepath", "/bin/bash"],
     ["proc.ppid", 77],
-    ["proc.cwd", "/srv"],
+    ["proc.cwd", "/srv/"], // with the slash libsinsp's set_cwd adds
     ["proc.tty", 34816],
     ["proc.sname", "bash"],
     ["user.loginuid", 1000],
