@@ -23,7 +23,7 @@ import type { ExpansionLimits } from "../rules/load/budget.js";
 import type { RuleSelectionOptions } from "../rules/load/selection.js";
 import { DEFAULT_FIELD_CONTEXT, type CompiledRule, type IpNameResolver, type RuleSet } from "../rules/index.js";
 import { deriveKernelFilters, type KernelFilters } from "../rules/compile/pushdown.js";
-import { CLONE_FAMILY, EVENTS, STATE_EVENTS } from "../rules/event-table.js";
+import { Capture, CLONE_FAMILY, EVENTS, eventByName, STATE_EVENTS } from "../rules/event-table.js";
 import type { ContainerInfo, SyscallEvent } from "../rules/event.js";
 import { AlertBuilder } from "./engine/alert-builder.js";
 import { compileOutputOptions, type OutputOptions } from "./engine/append-output.js";
@@ -118,9 +118,11 @@ export function stateOnlyClones(rs: RuleSet): string[] {
 /** The syscall set for a rule set: its event types plus what state needs. */
 export function syscallsFor(rs: RuleSet): string[] {
   const { names, all } = rs.eventTypes();
-  const out = new Set<string>(all ? EVENTS.filter((e) => e.code !== 0).map((e) => e.name) : names);
+  // no constraint: every kernel event but the high-volume ones only a rule naming them turns on
+  const out = new Set<string>(all ? EVENTS.filter((e) => e.capture !== Capture.Never && e.explicitOnly !== true).map((e) => e.name) : names);
   for (const s of STATE_SYSCALLS) out.add(s);
-  return [...out].sort();
+  // names with no kernel event (Falco's meta event `container`) are not asked of the probe
+  return [...out].filter((n) => eventByName(n)?.capture !== Capture.Never).sort();
 }
 
 function wantsCapture(rs: Pick<RuleSet, "rules">): boolean {

@@ -76,7 +76,204 @@ enum vigil_event_type {
 	VIGIL_EV_FCHDIR = 62,
 	VIGIL_EV_SETREUID = 63,
 	VIGIL_EV_SETREGID = 64,
-	VIGIL_EV_MAX = 65, /* one past the highest event code */
+	VIGIL_EV_RECVFROM = 65,
+	VIGIL_EV_RECVMSG = 66,
+	VIGIL_EV_USERFAULTFD = 67,
+	VIGIL_EV_CONTAINER = 68,
+	VIGIL_EV_KILL = 69,
+	VIGIL_EV_TKILL = 70,
+	VIGIL_EV_TGKILL = 71,
+	VIGIL_EV_MPROTECT = 72,
+	VIGIL_EV_CHROOT = 73,
+	VIGIL_EV_SETSID = 74,
+	VIGIL_EV_SETPGID = 75,
+	VIGIL_EV_SECCOMP = 76,
+	VIGIL_EV_PIDFD_OPEN = 77,
+	VIGIL_EV_PIDFD_GETFD = 78,
+	VIGIL_EV_PROCESS_VM_READV = 79,
+	VIGIL_EV_PROCESS_VM_WRITEV = 80,
+	VIGIL_EV_DELETE_MODULE = 81,
+	VIGIL_EV_MKNOD = 82,
+	VIGIL_EV_MKNODAT = 83,
+	VIGIL_EV_ACCESS = 84,
+	VIGIL_EV_EVENTFD = 85,
+	VIGIL_EV_EVENTFD2 = 86,
+	VIGIL_EV_INOTIFY_INIT = 87,
+	VIGIL_EV_INOTIFY_INIT1 = 88,
+	VIGIL_EV_SIGNALFD = 89,
+	VIGIL_EV_SIGNALFD4 = 90,
+	VIGIL_EV_EPOLL_CREATE = 91,
+	VIGIL_EV_EPOLL_CREATE1 = 92,
+	VIGIL_EV_SOCKETPAIR = 93,
+	VIGIL_EV_SHUTDOWN = 94,
+	VIGIL_EV_GETSOCKOPT = 95,
+	VIGIL_EV_SETSOCKOPT = 96,
+	VIGIL_EV_COPY_FILE_RANGE = 97,
+	VIGIL_EV_IO_URING_SETUP = 98,
+	VIGIL_EV_IO_URING_ENTER = 99,
+	VIGIL_EV_IO_URING_REGISTER = 100,
+	VIGIL_EV_MLOCK = 101,
+	VIGIL_EV_MUNLOCK = 102,
+	VIGIL_EV_MLOCKALL = 103,
+	VIGIL_EV_MUNLOCKALL = 104,
+	VIGIL_EV_MLOCK2 = 105,
+	VIGIL_EV_FSCONFIG = 106,
+	VIGIL_EV_SETRLIMIT = 107,
+	VIGIL_EV_PRLIMIT64 = 108,
+	VIGIL_EV_SETFSUID = 109,
+	VIGIL_EV_SETFSGID = 110,
+	VIGIL_EV_IOCTL = 111,
+	VIGIL_EV_OPEN_BY_HANDLE_AT = 112,
+	VIGIL_EV_NEWFSTATAT = 113,
+	VIGIL_EV_FLOCK = 114,
+	VIGIL_EV_SENDFILE = 115,
+	VIGIL_EV_SPLICE = 116,
+	VIGIL_EV_QUOTACTL = 117,
+	VIGIL_EV_GETDENTS = 118,
+	VIGIL_EV_GETDENTS64 = 119,
+	VIGIL_EV_READ = 120,
+	VIGIL_EV_WRITE = 121,
+	VIGIL_EV_PREAD64 = 122,
+	VIGIL_EV_PWRITE64 = 123,
+	VIGIL_EV_READV = 124,
+	VIGIL_EV_WRITEV = 125,
+	VIGIL_EV_PREADV = 126,
+	VIGIL_EV_PWRITEV = 127,
+	VIGIL_EV_LSEEK = 128,
+	VIGIL_EV_MMAP = 129,
+	VIGIL_EV_MUNMAP = 130,
+	VIGIL_EV_FUTEX = 131,
+	VIGIL_EV_NANOSLEEP = 132,
+	VIGIL_EV_CLOCK_NANOSLEEP = 133,
+	VIGIL_EV_POLL = 134,
+	VIGIL_EV_PPOLL = 135,
+	VIGIL_EV_SELECT = 136,
+	VIGIL_EV_PSELECT6 = 137,
+	VIGIL_EV_EPOLL_WAIT = 138,
+	VIGIL_EV_EPOLL_PWAIT = 139,
+	VIGIL_EV_RECVMMSG = 140,
+	VIGIL_EV_SENDMMSG = 141,
+	VIGIL_EV_SEMOP = 142,
+	VIGIL_EV_SEMGET = 143,
+	VIGIL_EV_SEMCTL = 144,
+	VIGIL_EV_PIVOT_ROOT = 145,
+	VIGIL_EV_KEXEC_LOAD = 146,
+	VIGIL_EV_KEXEC_FILE_LOAD = 147,
+	VIGIL_EV_PERF_EVENT_OPEN = 148,
+	VIGIL_EV_REBOOT = 149,
+	VIGIL_EV_SWAPON = 150,
+	VIGIL_EV_SWAPOFF = 151,
+	VIGIL_EV_SETHOSTNAME = 152,
+	VIGIL_EV_SETDOMAINNAME = 153,
+	VIGIL_EV_SETTIMEOFDAY = 154,
+	VIGIL_EV_CLOCK_SETTIME = 155,
+	VIGIL_EV_ADJTIMEX = 156,
+	VIGIL_EV_ACCT = 157,
+	VIGIL_EV_IOPL = 158,
+	VIGIL_EV_IOPERM = 159,
+	VIGIL_EV_FANOTIFY_INIT = 160,
+	VIGIL_EV_ADD_KEY = 161,
+	VIGIL_EV_REQUEST_KEY = 162,
+	VIGIL_EV_KEYCTL = 163,
+	VIGIL_EV_PERSONALITY = 164,
+	VIGIL_EV_SYSLOG = 165,
+	VIGIL_EV_FSOPEN = 166,
+	VIGIL_EV_FSPICK = 167,
+	VIGIL_EV_FSMOUNT = 168,
+	VIGIL_EV_OPEN_TREE = 169,
+	VIGIL_EV_MOVE_MOUNT = 170,
+	VIGIL_EV_MOUNT_SETATTR = 171,
+	VIGIL_EV_MEMFD_SECRET = 172,
+	VIGIL_EV_UTIMENSAT = 173,
+	VIGIL_EV_UTIMES = 174,
+	VIGIL_EV_SETXATTR = 175,
+	VIGIL_EV_LSETXATTR = 176,
+	VIGIL_EV_FSETXATTR = 177,
+	VIGIL_EV_INOTIFY_ADD_WATCH = 178,
+	VIGIL_EV_FALLOCATE = 179,
+	VIGIL_EV_SETGROUPS = 180,
+	VIGIL_EV_TIMERFD_CREATE = 181,
+	VIGIL_EV_CAPGET = 182,
+	VIGIL_EV_ARCH_PRCTL = 183,
+	VIGIL_EV_GETCWD = 184,
+	VIGIL_EV_UMASK = 185,
+	VIGIL_EV_SYNC = 186,
+	VIGIL_EV_SYNCFS = 187,
+	VIGIL_EV_FSYNC = 188,
+	VIGIL_EV_FDATASYNC = 189,
+	VIGIL_EV_GETUID = 190,
+	VIGIL_EV_GETEUID = 191,
+	VIGIL_EV_GETGID = 192,
+	VIGIL_EV_GETEGID = 193,
+	VIGIL_EV_GETRESUID = 194,
+	VIGIL_EV_GETRESGID = 195,
+	VIGIL_EV_GETPID = 196,
+	VIGIL_EV_GETTID = 197,
+	VIGIL_EV_GETPPID = 198,
+	VIGIL_EV_GETPGID = 199,
+	VIGIL_EV_GETSID = 200,
+	VIGIL_EV_SCHED_YIELD = 201,
+	VIGIL_EV_SCHED_SETSCHEDULER = 202,
+	VIGIL_EV_SCHED_SETAFFINITY = 203,
+	VIGIL_EV_SETPRIORITY = 204,
+	VIGIL_EV_GETRLIMIT = 205,
+	VIGIL_EV_UNAME = 206,
+	VIGIL_EV_SYSINFO = 207,
+	VIGIL_EV_WAIT4 = 208,
+	VIGIL_EV_WAITID = 209,
+	VIGIL_EV_GETSOCKNAME = 210,
+	VIGIL_EV_GETPEERNAME = 211,
+	VIGIL_EV_MSGGET = 212,
+	VIGIL_EV_MSGSND = 213,
+	VIGIL_EV_MSGRCV = 214,
+	VIGIL_EV_MSGCTL = 215,
+	VIGIL_EV_SHMGET = 216,
+	VIGIL_EV_SHMAT = 217,
+	VIGIL_EV_SHMDT = 218,
+	VIGIL_EV_SHMCTL = 219,
+	VIGIL_EV_MQ_OPEN = 220,
+	VIGIL_EV_MQ_UNLINK = 221,
+	VIGIL_EV_MADVISE = 222,
+	VIGIL_EV_MREMAP = 223,
+	VIGIL_EV_READLINK = 224,
+	VIGIL_EV_READLINKAT = 225,
+	VIGIL_EV_FACCESSAT = 226,
+	VIGIL_EV_FACCESSAT2 = 227,
+	VIGIL_EV_STATFS = 228,
+	VIGIL_EV_FSTATFS = 229,
+	VIGIL_EV_STAT = 230,
+	VIGIL_EV_LSTAT = 231,
+	VIGIL_EV_FSTAT = 232,
+	VIGIL_EV_STATX = 233,
+	VIGIL_EV_FADVISE64 = 234,
+	VIGIL_EV_GETRANDOM = 235,
+	VIGIL_EV_SIGALTSTACK = 236,
+	VIGIL_EV_RT_SIGACTION = 237,
+	VIGIL_EV_RT_SIGPROCMASK = 238,
+	VIGIL_EV_RT_SIGQUEUEINFO = 239,
+	VIGIL_EV_RT_TGSIGQUEUEINFO = 240,
+	VIGIL_EV_PIDFD_SEND_SIGNAL = 241,
+	VIGIL_EV_PROCESS_MADVISE = 242,
+	VIGIL_EV_LANDLOCK_CREATE_RULESET = 243,
+	VIGIL_EV_LANDLOCK_RESTRICT_SELF = 244,
+	VIGIL_EV_SET_MEMPOLICY = 245,
+	VIGIL_EV_VHANGUP = 246,
+	VIGIL_EV_NAME_TO_HANDLE_AT = 247,
+	VIGIL_EV_SETITIMER = 248,
+	VIGIL_EV_TIMER_CREATE = 249,
+	VIGIL_EV_INOTIFY_RM_WATCH = 250,
+	VIGIL_EV_TEE = 251,
+	VIGIL_EV_VMSPLICE = 252,
+	VIGIL_EV_REMOVEXATTR = 253,
+	VIGIL_EV_LREMOVEXATTR = 254,
+	VIGIL_EV_FREMOVEXATTR = 255,
+	VIGIL_EV_GETXATTR = 256,
+	VIGIL_EV_LGETXATTR = 257,
+	VIGIL_EV_FGETXATTR = 258,
+	VIGIL_EV_LISTXATTR = 259,
+	VIGIL_EV_LLISTXATTR = 260,
+	VIGIL_EV_FLISTXATTR = 261,
+	VIGIL_EV_MAX = 262, /* one past the highest event code */
 };
 
 /* Flags per event type. */
@@ -155,7 +352,203 @@ enum vigil_event_type {
 	X("chdir", VIGIL_EV_CHDIR, "exit_chdir", "sys_exit_chdir", 0) \
 	X("fchdir", VIGIL_EV_FCHDIR, "exit_fchdir", "sys_exit_fchdir", VIGIL_EVF_FD) \
 	X("setreuid", VIGIL_EV_SETREUID, "exit_setreuid", "sys_exit_setreuid", 0) \
-	X("setregid", VIGIL_EV_SETREGID, "exit_setregid", "sys_exit_setregid", 0)
+	X("setregid", VIGIL_EV_SETREGID, "exit_setregid", "sys_exit_setregid", 0) \
+	X("recvfrom", VIGIL_EV_RECVFROM, "exit_recvfrom", "sys_exit_recvfrom", VIGIL_EVF_FD) \
+	X("recvmsg", VIGIL_EV_RECVMSG, "exit_recvmsg", "sys_exit_recvmsg", VIGIL_EVF_FD) \
+	X("userfaultfd", VIGIL_EV_USERFAULTFD, "exit_userfaultfd", "sys_exit_userfaultfd", VIGIL_EVF_FD) \
+	X("kill", VIGIL_EV_KILL, "exit_generic", "sys_exit_kill", 0) \
+	X("tkill", VIGIL_EV_TKILL, "exit_generic", "sys_exit_tkill", 0) \
+	X("tgkill", VIGIL_EV_TGKILL, "exit_generic", "sys_exit_tgkill", 0) \
+	X("mprotect", VIGIL_EV_MPROTECT, "exit_generic", "sys_exit_mprotect", 0) \
+	X("chroot", VIGIL_EV_CHROOT, "exit_generic", "sys_exit_chroot", 0) \
+	X("setsid", VIGIL_EV_SETSID, "exit_generic", "sys_exit_setsid", 0) \
+	X("setpgid", VIGIL_EV_SETPGID, "exit_generic", "sys_exit_setpgid", 0) \
+	X("seccomp", VIGIL_EV_SECCOMP, "exit_generic", "sys_exit_seccomp", 0) \
+	X("pidfd_open", VIGIL_EV_PIDFD_OPEN, "exit_generic", "sys_exit_pidfd_open", VIGIL_EVF_FD) \
+	X("pidfd_getfd", VIGIL_EV_PIDFD_GETFD, "exit_generic", "sys_exit_pidfd_getfd", VIGIL_EVF_FD) \
+	X("process_vm_readv", VIGIL_EV_PROCESS_VM_READV, "exit_generic", "sys_exit_process_vm_readv", 0) \
+	X("process_vm_writev", VIGIL_EV_PROCESS_VM_WRITEV, "exit_generic", "sys_exit_process_vm_writev", 0) \
+	X("delete_module", VIGIL_EV_DELETE_MODULE, "exit_generic", "sys_exit_delete_module", 0) \
+	X("mknod", VIGIL_EV_MKNOD, "exit_generic", "sys_exit_mknod", 0) \
+	X("mknodat", VIGIL_EV_MKNODAT, "exit_generic", "sys_exit_mknodat", 0) \
+	X("access", VIGIL_EV_ACCESS, "exit_generic", "sys_exit_access", 0) \
+	X("eventfd", VIGIL_EV_EVENTFD, "exit_generic", "sys_exit_eventfd", VIGIL_EVF_FD) \
+	X("eventfd2", VIGIL_EV_EVENTFD2, "exit_generic", "sys_exit_eventfd2", VIGIL_EVF_FD) \
+	X("inotify_init", VIGIL_EV_INOTIFY_INIT, "exit_generic", "sys_exit_inotify_init", VIGIL_EVF_FD) \
+	X("inotify_init1", VIGIL_EV_INOTIFY_INIT1, "exit_generic", "sys_exit_inotify_init1", VIGIL_EVF_FD) \
+	X("signalfd", VIGIL_EV_SIGNALFD, "exit_generic", "sys_exit_signalfd", VIGIL_EVF_FD) \
+	X("signalfd4", VIGIL_EV_SIGNALFD4, "exit_generic", "sys_exit_signalfd4", VIGIL_EVF_FD) \
+	X("epoll_create", VIGIL_EV_EPOLL_CREATE, "exit_generic", "sys_exit_epoll_create", VIGIL_EVF_FD) \
+	X("epoll_create1", VIGIL_EV_EPOLL_CREATE1, "exit_generic", "sys_exit_epoll_create1", VIGIL_EVF_FD) \
+	X("socketpair", VIGIL_EV_SOCKETPAIR, "exit_generic", "sys_exit_socketpair", 0) \
+	X("shutdown", VIGIL_EV_SHUTDOWN, "exit_generic", "sys_exit_shutdown", VIGIL_EVF_FD) \
+	X("getsockopt", VIGIL_EV_GETSOCKOPT, "exit_generic", "sys_exit_getsockopt", VIGIL_EVF_FD) \
+	X("setsockopt", VIGIL_EV_SETSOCKOPT, "exit_generic", "sys_exit_setsockopt", VIGIL_EVF_FD) \
+	X("copy_file_range", VIGIL_EV_COPY_FILE_RANGE, "exit_generic", "sys_exit_copy_file_range", 0) \
+	X("io_uring_setup", VIGIL_EV_IO_URING_SETUP, "exit_generic", "sys_exit_io_uring_setup", VIGIL_EVF_FD) \
+	X("io_uring_enter", VIGIL_EV_IO_URING_ENTER, "exit_generic", "sys_exit_io_uring_enter", VIGIL_EVF_FD) \
+	X("io_uring_register", VIGIL_EV_IO_URING_REGISTER, "exit_generic", "sys_exit_io_uring_register", VIGIL_EVF_FD) \
+	X("mlock", VIGIL_EV_MLOCK, "exit_generic", "sys_exit_mlock", 0) \
+	X("munlock", VIGIL_EV_MUNLOCK, "exit_generic", "sys_exit_munlock", 0) \
+	X("mlockall", VIGIL_EV_MLOCKALL, "exit_generic", "sys_exit_mlockall", 0) \
+	X("munlockall", VIGIL_EV_MUNLOCKALL, "exit_generic", "sys_exit_munlockall", 0) \
+	X("mlock2", VIGIL_EV_MLOCK2, "exit_generic", "sys_exit_mlock2", 0) \
+	X("fsconfig", VIGIL_EV_FSCONFIG, "exit_generic", "sys_exit_fsconfig", 0) \
+	X("setrlimit", VIGIL_EV_SETRLIMIT, "exit_generic", "sys_exit_setrlimit", 0) \
+	X("prlimit64", VIGIL_EV_PRLIMIT64, "exit_generic", "sys_exit_prlimit64", 0) \
+	X("setfsuid", VIGIL_EV_SETFSUID, "exit_generic", "sys_exit_setfsuid", 0) \
+	X("setfsgid", VIGIL_EV_SETFSGID, "exit_generic", "sys_exit_setfsgid", 0) \
+	X("ioctl", VIGIL_EV_IOCTL, "exit_generic", "sys_exit_ioctl", VIGIL_EVF_FD) \
+	X("open_by_handle_at", VIGIL_EV_OPEN_BY_HANDLE_AT, "exit_generic", "sys_exit_open_by_handle_at", VIGIL_EVF_FD) \
+	X("newfstatat", VIGIL_EV_NEWFSTATAT, "exit_generic", "sys_exit_newfstatat", 0) \
+	X("flock", VIGIL_EV_FLOCK, "exit_generic", "sys_exit_flock", VIGIL_EVF_FD) \
+	X("sendfile", VIGIL_EV_SENDFILE, "exit_generic", "sys_exit_sendfile64", 0) \
+	X("splice", VIGIL_EV_SPLICE, "exit_generic", "sys_exit_splice", 0) \
+	X("quotactl", VIGIL_EV_QUOTACTL, "exit_generic", "sys_exit_quotactl", 0) \
+	X("getdents", VIGIL_EV_GETDENTS, "exit_generic", "sys_exit_getdents", VIGIL_EVF_FD) \
+	X("getdents64", VIGIL_EV_GETDENTS64, "exit_generic", "sys_exit_getdents64", VIGIL_EVF_FD) \
+	X("read", VIGIL_EV_READ, "exit_generic", "sys_exit_read", VIGIL_EVF_FD) \
+	X("write", VIGIL_EV_WRITE, "exit_generic", "sys_exit_write", VIGIL_EVF_FD) \
+	X("pread64", VIGIL_EV_PREAD64, "exit_generic", "sys_exit_pread64", VIGIL_EVF_FD) \
+	X("pwrite64", VIGIL_EV_PWRITE64, "exit_generic", "sys_exit_pwrite64", VIGIL_EVF_FD) \
+	X("readv", VIGIL_EV_READV, "exit_generic", "sys_exit_readv", VIGIL_EVF_FD) \
+	X("writev", VIGIL_EV_WRITEV, "exit_generic", "sys_exit_writev", VIGIL_EVF_FD) \
+	X("preadv", VIGIL_EV_PREADV, "exit_generic", "sys_exit_preadv", VIGIL_EVF_FD) \
+	X("pwritev", VIGIL_EV_PWRITEV, "exit_generic", "sys_exit_pwritev", VIGIL_EVF_FD) \
+	X("lseek", VIGIL_EV_LSEEK, "exit_generic", "sys_exit_lseek", VIGIL_EVF_FD) \
+	X("mmap", VIGIL_EV_MMAP, "exit_generic", "sys_exit_mmap", 0) \
+	X("munmap", VIGIL_EV_MUNMAP, "exit_generic", "sys_exit_munmap", 0) \
+	X("futex", VIGIL_EV_FUTEX, "exit_generic", "sys_exit_futex", 0) \
+	X("nanosleep", VIGIL_EV_NANOSLEEP, "exit_generic", "sys_exit_nanosleep", 0) \
+	X("clock_nanosleep", VIGIL_EV_CLOCK_NANOSLEEP, "exit_generic", "sys_exit_clock_nanosleep", 0) \
+	X("poll", VIGIL_EV_POLL, "exit_generic", "sys_exit_poll", 0) \
+	X("ppoll", VIGIL_EV_PPOLL, "exit_generic", "sys_exit_ppoll", 0) \
+	X("select", VIGIL_EV_SELECT, "exit_generic", "sys_exit_select", 0) \
+	X("pselect6", VIGIL_EV_PSELECT6, "exit_generic", "sys_exit_pselect6", 0) \
+	X("epoll_wait", VIGIL_EV_EPOLL_WAIT, "exit_generic", "sys_exit_epoll_wait", VIGIL_EVF_FD) \
+	X("epoll_pwait", VIGIL_EV_EPOLL_PWAIT, "exit_generic", "sys_exit_epoll_pwait", VIGIL_EVF_FD) \
+	X("recvmmsg", VIGIL_EV_RECVMMSG, "exit_generic", "sys_exit_recvmmsg", VIGIL_EVF_FD) \
+	X("sendmmsg", VIGIL_EV_SENDMMSG, "exit_generic", "sys_exit_sendmmsg", VIGIL_EVF_FD) \
+	X("semop", VIGIL_EV_SEMOP, "exit_generic", "sys_exit_semop", 0) \
+	X("semget", VIGIL_EV_SEMGET, "exit_generic", "sys_exit_semget", 0) \
+	X("semctl", VIGIL_EV_SEMCTL, "exit_generic", "sys_exit_semctl", 0) \
+	X("pivot_root", VIGIL_EV_PIVOT_ROOT, "exit_generic", "sys_exit_pivot_root", 0) \
+	X("kexec_load", VIGIL_EV_KEXEC_LOAD, "exit_generic", "sys_exit_kexec_load", 0) \
+	X("kexec_file_load", VIGIL_EV_KEXEC_FILE_LOAD, "exit_generic", "sys_exit_kexec_file_load", 0) \
+	X("perf_event_open", VIGIL_EV_PERF_EVENT_OPEN, "exit_generic", "sys_exit_perf_event_open", VIGIL_EVF_FD) \
+	X("reboot", VIGIL_EV_REBOOT, "exit_generic", "sys_exit_reboot", 0) \
+	X("swapon", VIGIL_EV_SWAPON, "exit_generic", "sys_exit_swapon", 0) \
+	X("swapoff", VIGIL_EV_SWAPOFF, "exit_generic", "sys_exit_swapoff", 0) \
+	X("sethostname", VIGIL_EV_SETHOSTNAME, "exit_generic", "sys_exit_sethostname", 0) \
+	X("setdomainname", VIGIL_EV_SETDOMAINNAME, "exit_generic", "sys_exit_setdomainname", 0) \
+	X("settimeofday", VIGIL_EV_SETTIMEOFDAY, "exit_generic", "sys_exit_settimeofday", 0) \
+	X("clock_settime", VIGIL_EV_CLOCK_SETTIME, "exit_generic", "sys_exit_clock_settime", 0) \
+	X("adjtimex", VIGIL_EV_ADJTIMEX, "exit_generic", "sys_exit_adjtimex", 0) \
+	X("acct", VIGIL_EV_ACCT, "exit_generic", "sys_exit_acct", 0) \
+	X("iopl", VIGIL_EV_IOPL, "exit_generic", "sys_exit_iopl", 0) \
+	X("ioperm", VIGIL_EV_IOPERM, "exit_generic", "sys_exit_ioperm", 0) \
+	X("fanotify_init", VIGIL_EV_FANOTIFY_INIT, "exit_generic", "sys_exit_fanotify_init", VIGIL_EVF_FD) \
+	X("add_key", VIGIL_EV_ADD_KEY, "exit_generic", "sys_exit_add_key", 0) \
+	X("request_key", VIGIL_EV_REQUEST_KEY, "exit_generic", "sys_exit_request_key", 0) \
+	X("keyctl", VIGIL_EV_KEYCTL, "exit_generic", "sys_exit_keyctl", 0) \
+	X("personality", VIGIL_EV_PERSONALITY, "exit_generic", "sys_exit_personality", 0) \
+	X("syslog", VIGIL_EV_SYSLOG, "exit_generic", "sys_exit_syslog", 0) \
+	X("fsopen", VIGIL_EV_FSOPEN, "exit_generic", "sys_exit_fsopen", VIGIL_EVF_FD) \
+	X("fspick", VIGIL_EV_FSPICK, "exit_generic", "sys_exit_fspick", VIGIL_EVF_FD) \
+	X("fsmount", VIGIL_EV_FSMOUNT, "exit_generic", "sys_exit_fsmount", VIGIL_EVF_FD) \
+	X("open_tree", VIGIL_EV_OPEN_TREE, "exit_generic", "sys_exit_open_tree", VIGIL_EVF_FD) \
+	X("move_mount", VIGIL_EV_MOVE_MOUNT, "exit_generic", "sys_exit_move_mount", 0) \
+	X("mount_setattr", VIGIL_EV_MOUNT_SETATTR, "exit_generic", "sys_exit_mount_setattr", 0) \
+	X("memfd_secret", VIGIL_EV_MEMFD_SECRET, "exit_generic", "sys_exit_memfd_secret", VIGIL_EVF_FD) \
+	X("utimensat", VIGIL_EV_UTIMENSAT, "exit_generic", "sys_exit_utimensat", 0) \
+	X("utimes", VIGIL_EV_UTIMES, "exit_generic", "sys_exit_utimes", 0) \
+	X("setxattr", VIGIL_EV_SETXATTR, "exit_generic", "sys_exit_setxattr", 0) \
+	X("lsetxattr", VIGIL_EV_LSETXATTR, "exit_generic", "sys_exit_lsetxattr", 0) \
+	X("fsetxattr", VIGIL_EV_FSETXATTR, "exit_generic", "sys_exit_fsetxattr", VIGIL_EVF_FD) \
+	X("inotify_add_watch", VIGIL_EV_INOTIFY_ADD_WATCH, "exit_generic", "sys_exit_inotify_add_watch", 0) \
+	X("fallocate", VIGIL_EV_FALLOCATE, "exit_generic", "sys_exit_fallocate", VIGIL_EVF_FD) \
+	X("setgroups", VIGIL_EV_SETGROUPS, "exit_generic", "sys_exit_setgroups", 0) \
+	X("timerfd_create", VIGIL_EV_TIMERFD_CREATE, "exit_generic", "sys_exit_timerfd_create", VIGIL_EVF_FD) \
+	X("capget", VIGIL_EV_CAPGET, "exit_generic", "sys_exit_capget", 0) \
+	X("arch_prctl", VIGIL_EV_ARCH_PRCTL, "exit_generic", "sys_exit_arch_prctl", 0) \
+	X("getcwd", VIGIL_EV_GETCWD, "exit_generic", "sys_exit_getcwd", 0) \
+	X("umask", VIGIL_EV_UMASK, "exit_generic", "sys_exit_umask", 0) \
+	X("sync", VIGIL_EV_SYNC, "exit_generic", "sys_exit_sync", 0) \
+	X("syncfs", VIGIL_EV_SYNCFS, "exit_generic", "sys_exit_syncfs", VIGIL_EVF_FD) \
+	X("fsync", VIGIL_EV_FSYNC, "exit_generic", "sys_exit_fsync", VIGIL_EVF_FD) \
+	X("fdatasync", VIGIL_EV_FDATASYNC, "exit_generic", "sys_exit_fdatasync", VIGIL_EVF_FD) \
+	X("getuid", VIGIL_EV_GETUID, "exit_generic", "sys_exit_getuid", 0) \
+	X("geteuid", VIGIL_EV_GETEUID, "exit_generic", "sys_exit_geteuid", 0) \
+	X("getgid", VIGIL_EV_GETGID, "exit_generic", "sys_exit_getgid", 0) \
+	X("getegid", VIGIL_EV_GETEGID, "exit_generic", "sys_exit_getegid", 0) \
+	X("getresuid", VIGIL_EV_GETRESUID, "exit_generic", "sys_exit_getresuid", 0) \
+	X("getresgid", VIGIL_EV_GETRESGID, "exit_generic", "sys_exit_getresgid", 0) \
+	X("getpid", VIGIL_EV_GETPID, "exit_generic", "sys_exit_getpid", 0) \
+	X("gettid", VIGIL_EV_GETTID, "exit_generic", "sys_exit_gettid", 0) \
+	X("getppid", VIGIL_EV_GETPPID, "exit_generic", "sys_exit_getppid", 0) \
+	X("getpgid", VIGIL_EV_GETPGID, "exit_generic", "sys_exit_getpgid", 0) \
+	X("getsid", VIGIL_EV_GETSID, "exit_generic", "sys_exit_getsid", 0) \
+	X("sched_yield", VIGIL_EV_SCHED_YIELD, "exit_generic", "sys_exit_sched_yield", 0) \
+	X("sched_setscheduler", VIGIL_EV_SCHED_SETSCHEDULER, "exit_generic", "sys_exit_sched_setscheduler", 0) \
+	X("sched_setaffinity", VIGIL_EV_SCHED_SETAFFINITY, "exit_generic", "sys_exit_sched_setaffinity", 0) \
+	X("setpriority", VIGIL_EV_SETPRIORITY, "exit_generic", "sys_exit_setpriority", 0) \
+	X("getrlimit", VIGIL_EV_GETRLIMIT, "exit_generic", "sys_exit_getrlimit", 0) \
+	X("uname", VIGIL_EV_UNAME, "exit_generic", "sys_exit_newuname", 0) \
+	X("sysinfo", VIGIL_EV_SYSINFO, "exit_generic", "sys_exit_sysinfo", 0) \
+	X("wait4", VIGIL_EV_WAIT4, "exit_generic", "sys_exit_wait4", 0) \
+	X("waitid", VIGIL_EV_WAITID, "exit_generic", "sys_exit_waitid", 0) \
+	X("getsockname", VIGIL_EV_GETSOCKNAME, "exit_generic", "sys_exit_getsockname", VIGIL_EVF_FD) \
+	X("getpeername", VIGIL_EV_GETPEERNAME, "exit_generic", "sys_exit_getpeername", VIGIL_EVF_FD) \
+	X("msgget", VIGIL_EV_MSGGET, "exit_generic", "sys_exit_msgget", 0) \
+	X("msgsnd", VIGIL_EV_MSGSND, "exit_generic", "sys_exit_msgsnd", 0) \
+	X("msgrcv", VIGIL_EV_MSGRCV, "exit_generic", "sys_exit_msgrcv", 0) \
+	X("msgctl", VIGIL_EV_MSGCTL, "exit_generic", "sys_exit_msgctl", 0) \
+	X("shmget", VIGIL_EV_SHMGET, "exit_generic", "sys_exit_shmget", 0) \
+	X("shmat", VIGIL_EV_SHMAT, "exit_generic", "sys_exit_shmat", 0) \
+	X("shmdt", VIGIL_EV_SHMDT, "exit_generic", "sys_exit_shmdt", 0) \
+	X("shmctl", VIGIL_EV_SHMCTL, "exit_generic", "sys_exit_shmctl", 0) \
+	X("mq_open", VIGIL_EV_MQ_OPEN, "exit_generic", "sys_exit_mq_open", VIGIL_EVF_FD) \
+	X("mq_unlink", VIGIL_EV_MQ_UNLINK, "exit_generic", "sys_exit_mq_unlink", 0) \
+	X("madvise", VIGIL_EV_MADVISE, "exit_generic", "sys_exit_madvise", 0) \
+	X("mremap", VIGIL_EV_MREMAP, "exit_generic", "sys_exit_mremap", 0) \
+	X("readlink", VIGIL_EV_READLINK, "exit_generic", "sys_exit_readlink", 0) \
+	X("readlinkat", VIGIL_EV_READLINKAT, "exit_generic", "sys_exit_readlinkat", 0) \
+	X("faccessat", VIGIL_EV_FACCESSAT, "exit_generic", "sys_exit_faccessat", 0) \
+	X("faccessat2", VIGIL_EV_FACCESSAT2, "exit_generic", "sys_exit_faccessat2", 0) \
+	X("statfs", VIGIL_EV_STATFS, "exit_generic", "sys_exit_statfs", 0) \
+	X("fstatfs", VIGIL_EV_FSTATFS, "exit_generic", "sys_exit_fstatfs", VIGIL_EVF_FD) \
+	X("stat", VIGIL_EV_STAT, "exit_generic", "sys_exit_newstat", 0) \
+	X("lstat", VIGIL_EV_LSTAT, "exit_generic", "sys_exit_newlstat", 0) \
+	X("fstat", VIGIL_EV_FSTAT, "exit_generic", "sys_exit_newfstat", VIGIL_EVF_FD) \
+	X("statx", VIGIL_EV_STATX, "exit_generic", "sys_exit_statx", 0) \
+	X("fadvise64", VIGIL_EV_FADVISE64, "exit_generic", "sys_exit_fadvise64", VIGIL_EVF_FD) \
+	X("getrandom", VIGIL_EV_GETRANDOM, "exit_generic", "sys_exit_getrandom", 0) \
+	X("sigaltstack", VIGIL_EV_SIGALTSTACK, "exit_generic", "sys_exit_sigaltstack", 0) \
+	X("rt_sigaction", VIGIL_EV_RT_SIGACTION, "exit_generic", "sys_exit_rt_sigaction", 0) \
+	X("rt_sigprocmask", VIGIL_EV_RT_SIGPROCMASK, "exit_generic", "sys_exit_rt_sigprocmask", 0) \
+	X("rt_sigqueueinfo", VIGIL_EV_RT_SIGQUEUEINFO, "exit_generic", "sys_exit_rt_sigqueueinfo", 0) \
+	X("rt_tgsigqueueinfo", VIGIL_EV_RT_TGSIGQUEUEINFO, "exit_generic", "sys_exit_rt_tgsigqueueinfo", 0) \
+	X("pidfd_send_signal", VIGIL_EV_PIDFD_SEND_SIGNAL, "exit_generic", "sys_exit_pidfd_send_signal", 0) \
+	X("process_madvise", VIGIL_EV_PROCESS_MADVISE, "exit_generic", "sys_exit_process_madvise", 0) \
+	X("landlock_create_ruleset", VIGIL_EV_LANDLOCK_CREATE_RULESET, "exit_generic", "sys_exit_landlock_create_ruleset", VIGIL_EVF_FD) \
+	X("landlock_restrict_self", VIGIL_EV_LANDLOCK_RESTRICT_SELF, "exit_generic", "sys_exit_landlock_restrict_self", 0) \
+	X("set_mempolicy", VIGIL_EV_SET_MEMPOLICY, "exit_generic", "sys_exit_set_mempolicy", 0) \
+	X("vhangup", VIGIL_EV_VHANGUP, "exit_generic", "sys_exit_vhangup", 0) \
+	X("name_to_handle_at", VIGIL_EV_NAME_TO_HANDLE_AT, "exit_generic", "sys_exit_name_to_handle_at", 0) \
+	X("setitimer", VIGIL_EV_SETITIMER, "exit_generic", "sys_exit_setitimer", 0) \
+	X("timer_create", VIGIL_EV_TIMER_CREATE, "exit_generic", "sys_exit_timer_create", 0) \
+	X("inotify_rm_watch", VIGIL_EV_INOTIFY_RM_WATCH, "exit_generic", "sys_exit_inotify_rm_watch", 0) \
+	X("tee", VIGIL_EV_TEE, "exit_generic", "sys_exit_tee", 0) \
+	X("vmsplice", VIGIL_EV_VMSPLICE, "exit_generic", "sys_exit_vmsplice", VIGIL_EVF_FD) \
+	X("removexattr", VIGIL_EV_REMOVEXATTR, "exit_generic", "sys_exit_removexattr", 0) \
+	X("lremovexattr", VIGIL_EV_LREMOVEXATTR, "exit_generic", "sys_exit_lremovexattr", 0) \
+	X("fremovexattr", VIGIL_EV_FREMOVEXATTR, "exit_generic", "sys_exit_fremovexattr", VIGIL_EVF_FD) \
+	X("getxattr", VIGIL_EV_GETXATTR, "exit_generic", "sys_exit_getxattr", 0) \
+	X("lgetxattr", VIGIL_EV_LGETXATTR, "exit_generic", "sys_exit_lgetxattr", 0) \
+	X("fgetxattr", VIGIL_EV_FGETXATTR, "exit_generic", "sys_exit_fgetxattr", VIGIL_EVF_FD) \
+	X("listxattr", VIGIL_EV_LISTXATTR, "exit_generic", "sys_exit_listxattr", 0) \
+	X("llistxattr", VIGIL_EV_LLISTXATTR, "exit_generic", "sys_exit_llistxattr", 0) \
+	X("flistxattr", VIGIL_EV_FLISTXATTR, "exit_generic", "sys_exit_flistxattr", VIGIL_EVF_FD)
 
 /* VIGIL_NR_<name>: the syscall's number on this architecture; undefined where it has no such call. */
 #if defined(__x86_64__)
@@ -222,6 +615,202 @@ enum vigil_event_type {
 #define VIGIL_NR_fchdir 81
 #define VIGIL_NR_setreuid 113
 #define VIGIL_NR_setregid 114
+#define VIGIL_NR_recvfrom 45
+#define VIGIL_NR_recvmsg 47
+#define VIGIL_NR_userfaultfd 323
+#define VIGIL_NR_kill 62
+#define VIGIL_NR_tkill 200
+#define VIGIL_NR_tgkill 234
+#define VIGIL_NR_mprotect 10
+#define VIGIL_NR_chroot 161
+#define VIGIL_NR_setsid 112
+#define VIGIL_NR_setpgid 109
+#define VIGIL_NR_seccomp 317
+#define VIGIL_NR_pidfd_open 434
+#define VIGIL_NR_pidfd_getfd 438
+#define VIGIL_NR_process_vm_readv 310
+#define VIGIL_NR_process_vm_writev 311
+#define VIGIL_NR_delete_module 176
+#define VIGIL_NR_mknod 133
+#define VIGIL_NR_mknodat 259
+#define VIGIL_NR_access 21
+#define VIGIL_NR_eventfd 284
+#define VIGIL_NR_eventfd2 290
+#define VIGIL_NR_inotify_init 253
+#define VIGIL_NR_inotify_init1 294
+#define VIGIL_NR_signalfd 282
+#define VIGIL_NR_signalfd4 289
+#define VIGIL_NR_epoll_create 213
+#define VIGIL_NR_epoll_create1 291
+#define VIGIL_NR_socketpair 53
+#define VIGIL_NR_shutdown 48
+#define VIGIL_NR_getsockopt 55
+#define VIGIL_NR_setsockopt 54
+#define VIGIL_NR_copy_file_range 326
+#define VIGIL_NR_io_uring_setup 425
+#define VIGIL_NR_io_uring_enter 426
+#define VIGIL_NR_io_uring_register 427
+#define VIGIL_NR_mlock 149
+#define VIGIL_NR_munlock 150
+#define VIGIL_NR_mlockall 151
+#define VIGIL_NR_munlockall 152
+#define VIGIL_NR_mlock2 325
+#define VIGIL_NR_fsconfig 431
+#define VIGIL_NR_setrlimit 160
+#define VIGIL_NR_prlimit64 302
+#define VIGIL_NR_setfsuid 122
+#define VIGIL_NR_setfsgid 123
+#define VIGIL_NR_ioctl 16
+#define VIGIL_NR_open_by_handle_at 304
+#define VIGIL_NR_newfstatat 262
+#define VIGIL_NR_flock 73
+#define VIGIL_NR_sendfile 40
+#define VIGIL_NR_splice 275
+#define VIGIL_NR_quotactl 179
+#define VIGIL_NR_getdents 78
+#define VIGIL_NR_getdents64 217
+#define VIGIL_NR_read 0
+#define VIGIL_NR_write 1
+#define VIGIL_NR_pread64 17
+#define VIGIL_NR_pwrite64 18
+#define VIGIL_NR_readv 19
+#define VIGIL_NR_writev 20
+#define VIGIL_NR_preadv 295
+#define VIGIL_NR_pwritev 296
+#define VIGIL_NR_lseek 8
+#define VIGIL_NR_mmap 9
+#define VIGIL_NR_munmap 11
+#define VIGIL_NR_futex 202
+#define VIGIL_NR_nanosleep 35
+#define VIGIL_NR_clock_nanosleep 230
+#define VIGIL_NR_poll 7
+#define VIGIL_NR_ppoll 271
+#define VIGIL_NR_select 23
+#define VIGIL_NR_pselect6 270
+#define VIGIL_NR_epoll_wait 232
+#define VIGIL_NR_epoll_pwait 281
+#define VIGIL_NR_recvmmsg 299
+#define VIGIL_NR_sendmmsg 307
+#define VIGIL_NR_semop 65
+#define VIGIL_NR_semget 64
+#define VIGIL_NR_semctl 66
+#define VIGIL_NR_pivot_root 155
+#define VIGIL_NR_kexec_load 246
+#define VIGIL_NR_kexec_file_load 320
+#define VIGIL_NR_perf_event_open 298
+#define VIGIL_NR_reboot 169
+#define VIGIL_NR_swapon 167
+#define VIGIL_NR_swapoff 168
+#define VIGIL_NR_sethostname 170
+#define VIGIL_NR_setdomainname 171
+#define VIGIL_NR_settimeofday 164
+#define VIGIL_NR_clock_settime 227
+#define VIGIL_NR_adjtimex 159
+#define VIGIL_NR_acct 163
+#define VIGIL_NR_iopl 172
+#define VIGIL_NR_ioperm 173
+#define VIGIL_NR_fanotify_init 300
+#define VIGIL_NR_add_key 248
+#define VIGIL_NR_request_key 249
+#define VIGIL_NR_keyctl 250
+#define VIGIL_NR_personality 135
+#define VIGIL_NR_syslog 103
+#define VIGIL_NR_fsopen 430
+#define VIGIL_NR_fspick 433
+#define VIGIL_NR_fsmount 432
+#define VIGIL_NR_open_tree 428
+#define VIGIL_NR_move_mount 429
+#define VIGIL_NR_mount_setattr 442
+#define VIGIL_NR_memfd_secret 447
+#define VIGIL_NR_utimensat 280
+#define VIGIL_NR_utimes 235
+#define VIGIL_NR_setxattr 188
+#define VIGIL_NR_lsetxattr 189
+#define VIGIL_NR_fsetxattr 190
+#define VIGIL_NR_inotify_add_watch 254
+#define VIGIL_NR_fallocate 285
+#define VIGIL_NR_setgroups 116
+#define VIGIL_NR_timerfd_create 283
+#define VIGIL_NR_capget 125
+#define VIGIL_NR_arch_prctl 158
+#define VIGIL_NR_getcwd 79
+#define VIGIL_NR_umask 95
+#define VIGIL_NR_sync 162
+#define VIGIL_NR_syncfs 306
+#define VIGIL_NR_fsync 74
+#define VIGIL_NR_fdatasync 75
+#define VIGIL_NR_getuid 102
+#define VIGIL_NR_geteuid 107
+#define VIGIL_NR_getgid 104
+#define VIGIL_NR_getegid 108
+#define VIGIL_NR_getresuid 118
+#define VIGIL_NR_getresgid 120
+#define VIGIL_NR_getpid 39
+#define VIGIL_NR_gettid 186
+#define VIGIL_NR_getppid 110
+#define VIGIL_NR_getpgid 121
+#define VIGIL_NR_getsid 124
+#define VIGIL_NR_sched_yield 24
+#define VIGIL_NR_sched_setscheduler 144
+#define VIGIL_NR_sched_setaffinity 203
+#define VIGIL_NR_setpriority 141
+#define VIGIL_NR_getrlimit 97
+#define VIGIL_NR_uname 63
+#define VIGIL_NR_sysinfo 99
+#define VIGIL_NR_wait4 61
+#define VIGIL_NR_waitid 247
+#define VIGIL_NR_getsockname 51
+#define VIGIL_NR_getpeername 52
+#define VIGIL_NR_msgget 68
+#define VIGIL_NR_msgsnd 69
+#define VIGIL_NR_msgrcv 70
+#define VIGIL_NR_msgctl 71
+#define VIGIL_NR_shmget 29
+#define VIGIL_NR_shmat 30
+#define VIGIL_NR_shmdt 67
+#define VIGIL_NR_shmctl 31
+#define VIGIL_NR_mq_open 240
+#define VIGIL_NR_mq_unlink 241
+#define VIGIL_NR_madvise 28
+#define VIGIL_NR_mremap 25
+#define VIGIL_NR_readlink 89
+#define VIGIL_NR_readlinkat 267
+#define VIGIL_NR_faccessat 269
+#define VIGIL_NR_faccessat2 439
+#define VIGIL_NR_statfs 137
+#define VIGIL_NR_fstatfs 138
+#define VIGIL_NR_stat 4
+#define VIGIL_NR_lstat 6
+#define VIGIL_NR_fstat 5
+#define VIGIL_NR_statx 332
+#define VIGIL_NR_fadvise64 221
+#define VIGIL_NR_getrandom 318
+#define VIGIL_NR_sigaltstack 131
+#define VIGIL_NR_rt_sigaction 13
+#define VIGIL_NR_rt_sigprocmask 14
+#define VIGIL_NR_rt_sigqueueinfo 129
+#define VIGIL_NR_rt_tgsigqueueinfo 297
+#define VIGIL_NR_pidfd_send_signal 424
+#define VIGIL_NR_process_madvise 440
+#define VIGIL_NR_landlock_create_ruleset 444
+#define VIGIL_NR_landlock_restrict_self 446
+#define VIGIL_NR_set_mempolicy 238
+#define VIGIL_NR_vhangup 153
+#define VIGIL_NR_name_to_handle_at 303
+#define VIGIL_NR_setitimer 38
+#define VIGIL_NR_timer_create 222
+#define VIGIL_NR_inotify_rm_watch 255
+#define VIGIL_NR_tee 276
+#define VIGIL_NR_vmsplice 278
+#define VIGIL_NR_removexattr 197
+#define VIGIL_NR_lremovexattr 198
+#define VIGIL_NR_fremovexattr 199
+#define VIGIL_NR_getxattr 191
+#define VIGIL_NR_lgetxattr 192
+#define VIGIL_NR_fgetxattr 193
+#define VIGIL_NR_listxattr 194
+#define VIGIL_NR_llistxattr 195
+#define VIGIL_NR_flistxattr 196
 #elif defined(__aarch64__)
 #define VIGIL_NR_execve 221
 #define VIGIL_NR_execveat 281
@@ -272,6 +861,185 @@ enum vigil_event_type {
 #define VIGIL_NR_fchdir 50
 #define VIGIL_NR_setreuid 145
 #define VIGIL_NR_setregid 143
+#define VIGIL_NR_recvfrom 207
+#define VIGIL_NR_recvmsg 212
+#define VIGIL_NR_userfaultfd 282
+#define VIGIL_NR_kill 129
+#define VIGIL_NR_tkill 130
+#define VIGIL_NR_tgkill 131
+#define VIGIL_NR_mprotect 226
+#define VIGIL_NR_chroot 51
+#define VIGIL_NR_setsid 157
+#define VIGIL_NR_setpgid 154
+#define VIGIL_NR_seccomp 277
+#define VIGIL_NR_pidfd_open 434
+#define VIGIL_NR_pidfd_getfd 438
+#define VIGIL_NR_process_vm_readv 270
+#define VIGIL_NR_process_vm_writev 271
+#define VIGIL_NR_delete_module 106
+#define VIGIL_NR_mknodat 33
+#define VIGIL_NR_eventfd2 19
+#define VIGIL_NR_inotify_init1 26
+#define VIGIL_NR_signalfd4 74
+#define VIGIL_NR_epoll_create1 20
+#define VIGIL_NR_socketpair 199
+#define VIGIL_NR_shutdown 210
+#define VIGIL_NR_getsockopt 209
+#define VIGIL_NR_setsockopt 208
+#define VIGIL_NR_copy_file_range 285
+#define VIGIL_NR_io_uring_setup 425
+#define VIGIL_NR_io_uring_enter 426
+#define VIGIL_NR_io_uring_register 427
+#define VIGIL_NR_mlock 228
+#define VIGIL_NR_munlock 229
+#define VIGIL_NR_mlockall 230
+#define VIGIL_NR_munlockall 231
+#define VIGIL_NR_mlock2 284
+#define VIGIL_NR_fsconfig 431
+#define VIGIL_NR_setrlimit 164
+#define VIGIL_NR_prlimit64 261
+#define VIGIL_NR_setfsuid 151
+#define VIGIL_NR_setfsgid 152
+#define VIGIL_NR_ioctl 29
+#define VIGIL_NR_open_by_handle_at 265
+#define VIGIL_NR_newfstatat 79
+#define VIGIL_NR_flock 32
+#define VIGIL_NR_sendfile 71
+#define VIGIL_NR_splice 76
+#define VIGIL_NR_quotactl 60
+#define VIGIL_NR_getdents64 61
+#define VIGIL_NR_read 63
+#define VIGIL_NR_write 64
+#define VIGIL_NR_pread64 67
+#define VIGIL_NR_pwrite64 68
+#define VIGIL_NR_readv 65
+#define VIGIL_NR_writev 66
+#define VIGIL_NR_preadv 69
+#define VIGIL_NR_pwritev 70
+#define VIGIL_NR_lseek 62
+#define VIGIL_NR_mmap 222
+#define VIGIL_NR_munmap 215
+#define VIGIL_NR_futex 98
+#define VIGIL_NR_nanosleep 101
+#define VIGIL_NR_clock_nanosleep 115
+#define VIGIL_NR_ppoll 73
+#define VIGIL_NR_pselect6 72
+#define VIGIL_NR_epoll_pwait 22
+#define VIGIL_NR_recvmmsg 243
+#define VIGIL_NR_sendmmsg 269
+#define VIGIL_NR_semop 193
+#define VIGIL_NR_semget 190
+#define VIGIL_NR_semctl 191
+#define VIGIL_NR_pivot_root 41
+#define VIGIL_NR_kexec_load 104
+#define VIGIL_NR_kexec_file_load 294
+#define VIGIL_NR_perf_event_open 241
+#define VIGIL_NR_reboot 142
+#define VIGIL_NR_swapon 224
+#define VIGIL_NR_swapoff 225
+#define VIGIL_NR_sethostname 161
+#define VIGIL_NR_setdomainname 162
+#define VIGIL_NR_settimeofday 170
+#define VIGIL_NR_clock_settime 112
+#define VIGIL_NR_adjtimex 171
+#define VIGIL_NR_acct 89
+#define VIGIL_NR_fanotify_init 262
+#define VIGIL_NR_add_key 217
+#define VIGIL_NR_request_key 218
+#define VIGIL_NR_keyctl 219
+#define VIGIL_NR_personality 92
+#define VIGIL_NR_syslog 116
+#define VIGIL_NR_fsopen 430
+#define VIGIL_NR_fspick 433
+#define VIGIL_NR_fsmount 432
+#define VIGIL_NR_open_tree 428
+#define VIGIL_NR_move_mount 429
+#define VIGIL_NR_mount_setattr 442
+#define VIGIL_NR_memfd_secret 447
+#define VIGIL_NR_utimensat 88
+#define VIGIL_NR_setxattr 5
+#define VIGIL_NR_lsetxattr 6
+#define VIGIL_NR_fsetxattr 7
+#define VIGIL_NR_inotify_add_watch 27
+#define VIGIL_NR_fallocate 47
+#define VIGIL_NR_setgroups 159
+#define VIGIL_NR_timerfd_create 85
+#define VIGIL_NR_capget 90
+#define VIGIL_NR_getcwd 17
+#define VIGIL_NR_umask 166
+#define VIGIL_NR_sync 81
+#define VIGIL_NR_syncfs 267
+#define VIGIL_NR_fsync 82
+#define VIGIL_NR_fdatasync 83
+#define VIGIL_NR_getuid 174
+#define VIGIL_NR_geteuid 175
+#define VIGIL_NR_getgid 176
+#define VIGIL_NR_getegid 177
+#define VIGIL_NR_getresuid 148
+#define VIGIL_NR_getresgid 150
+#define VIGIL_NR_getpid 172
+#define VIGIL_NR_gettid 178
+#define VIGIL_NR_getppid 173
+#define VIGIL_NR_getpgid 155
+#define VIGIL_NR_getsid 156
+#define VIGIL_NR_sched_yield 124
+#define VIGIL_NR_sched_setscheduler 119
+#define VIGIL_NR_sched_setaffinity 122
+#define VIGIL_NR_setpriority 140
+#define VIGIL_NR_getrlimit 163
+#define VIGIL_NR_uname 160
+#define VIGIL_NR_sysinfo 179
+#define VIGIL_NR_wait4 260
+#define VIGIL_NR_waitid 95
+#define VIGIL_NR_getsockname 204
+#define VIGIL_NR_getpeername 205
+#define VIGIL_NR_msgget 186
+#define VIGIL_NR_msgsnd 189
+#define VIGIL_NR_msgrcv 188
+#define VIGIL_NR_msgctl 187
+#define VIGIL_NR_shmget 194
+#define VIGIL_NR_shmat 196
+#define VIGIL_NR_shmdt 197
+#define VIGIL_NR_shmctl 195
+#define VIGIL_NR_mq_open 180
+#define VIGIL_NR_mq_unlink 181
+#define VIGIL_NR_madvise 233
+#define VIGIL_NR_mremap 216
+#define VIGIL_NR_readlinkat 78
+#define VIGIL_NR_faccessat 48
+#define VIGIL_NR_faccessat2 439
+#define VIGIL_NR_statfs 43
+#define VIGIL_NR_fstatfs 44
+#define VIGIL_NR_fstat 80
+#define VIGIL_NR_statx 291
+#define VIGIL_NR_fadvise64 223
+#define VIGIL_NR_getrandom 278
+#define VIGIL_NR_sigaltstack 132
+#define VIGIL_NR_rt_sigaction 134
+#define VIGIL_NR_rt_sigprocmask 135
+#define VIGIL_NR_rt_sigqueueinfo 138
+#define VIGIL_NR_rt_tgsigqueueinfo 240
+#define VIGIL_NR_pidfd_send_signal 424
+#define VIGIL_NR_process_madvise 440
+#define VIGIL_NR_landlock_create_ruleset 444
+#define VIGIL_NR_landlock_restrict_self 446
+#define VIGIL_NR_set_mempolicy 237
+#define VIGIL_NR_vhangup 58
+#define VIGIL_NR_name_to_handle_at 264
+#define VIGIL_NR_setitimer 103
+#define VIGIL_NR_timer_create 107
+#define VIGIL_NR_inotify_rm_watch 28
+#define VIGIL_NR_tee 77
+#define VIGIL_NR_vmsplice 75
+#define VIGIL_NR_removexattr 14
+#define VIGIL_NR_lremovexattr 15
+#define VIGIL_NR_fremovexattr 16
+#define VIGIL_NR_getxattr 8
+#define VIGIL_NR_lgetxattr 9
+#define VIGIL_NR_fgetxattr 10
+#define VIGIL_NR_listxattr 11
+#define VIGIL_NR_llistxattr 12
+#define VIGIL_NR_flistxattr 13
 #endif
 
 #if defined(__x86_64__)

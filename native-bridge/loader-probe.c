@@ -156,11 +156,16 @@ int vp_probe_load(struct vp_ctx *ctx)
 	bpf_map__set_max_entries(skel->maps.events, (__u32)opt->ringbuf_mb << 20);
 	bpf_map__set_max_entries(skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
 	bpf_map__set_max_entries(skel->maps.prevent, (__u32)opt->prevent_max);
+	for (size_t i = 0; i < NSYSCALLS; i++)
+		ctx->available[i] = bpf_object__find_program_by_name(skel->obj, SYSCALLS[i].prog) && hook_exists(ctx, &SYSCALLS[i]);
+	/* a program is loaded when one of its hooks exists here (the generic program serves many) */
 	for (size_t i = 0; i < NSYSCALLS; i++) {
 		struct bpf_program *p = bpf_object__find_program_by_name(skel->obj, SYSCALLS[i].prog);
+		bool used = false;
 
-		ctx->available[i] = p && hook_exists(ctx, &SYSCALLS[i]);
-		if (p && !ctx->available[i])
+		for (size_t j = 0; p && j < NSYSCALLS && !used; j++)
+			used = ctx->available[j] && strcmp(SYSCALLS[j].prog, SYSCALLS[i].prog) == 0;
+		if (p && !used)
 			bpf_program__set_autoload(p, false);
 	}
 	err = probe__load(skel);
@@ -232,7 +237,10 @@ int vp_set_syscalls(struct vp_ctx *ctx, const char *list)
 
 		if (want[i] && !ctx->links[i]) {
 			struct bpf_program *p = bpf_object__find_program_by_name(ctx->skel->obj, SYSCALLS[i].prog);
-			struct bpf_link *l = p ? bpf_program__attach(p) : NULL;
+			/* by tracepoint name: one program may serve several calls (exit_generic) */
+			struct bpf_link *l = !p ? NULL
+					 : SYSCALLS[i].tp ? bpf_program__attach_tracepoint(p, "syscalls", SYSCALLS[i].tp)
+							  : bpf_program__attach(p);
 
 			if (!l) {
 				err = -errno;

@@ -49,7 +49,7 @@ struct vp_opts {
 /* ---------------------------------------------------------------- context */
 
 /* Hooks in the syscall table (loader-probe.c); checked there against the table's size. */
-#define VP_MAX_SYSCALLS 96
+#define VP_MAX_SYSCALLS 512
 /* Output batch: records are copied here and written to stdout when full or once per tick. */
 #define VP_OUT_CAP (1 << 20)
 /* Longest control line; a longer one is dropped. */

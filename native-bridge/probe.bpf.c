@@ -563,6 +563,50 @@ EXIT_PROG(sendmsg)
 	return ev_send(&e);
 }
 
+/* The peer address a receive call wrote back (src_addr, msg_name), with its length as the kernel
+ * left it; an unconnected datagram socket's tuple takes it as the remote end. */
+static __always_inline __u64 read_ulen(const void *p)
+{
+	int len = 0;
+
+	if (p)
+		bpf_probe_read_user(&len, sizeof(len), p);
+	return len > 0 ? (__u64)len : 0;
+}
+
+EXIT_PROG(recvfrom)
+{
+	int fd;
+
+	BEGIN(VIGIL_EV_RECVFROM);
+	fd = (int)arg(&e, 0);
+	put_ubytes(&e, (void *)arg(&e, 1), ret > 0 ? (__u64)ret : 0, 128);
+	put_tuple_dest(&e, fd, (void *)arg(&e, 4), ret >= 0 ? read_ulen((void *)arg(&e, 5)) : 0);
+	put_u64(&e, (__s64)fd);
+	put_u32(&e, (__u32)arg(&e, 2));
+	put_fdinfo(&e, fd);
+	return ev_send(&e);
+}
+
+EXIT_PROG(recvmsg)
+{
+	int fd;
+	struct user_msghdr mh = {};
+	struct iovec iov = {};
+
+	BEGIN(VIGIL_EV_RECVMSG);
+	fd = (int)arg(&e, 0);
+	bpf_probe_read_user(&mh, sizeof(mh), (void *)arg(&e, 1));
+	if (mh.msg_iov && mh.msg_iovlen > 0)
+		bpf_probe_read_user(&iov, sizeof(iov), mh.msg_iov);
+	put_u32(&e, ret > 0 ? (__u32)ret : 0);
+	put_ubytes(&e, iov.iov_base, ret > 0 && (__u64)ret < iov.iov_len ? (__u64)ret : (ret > 0 ? iov.iov_len : 0), 128);
+	put_tuple_dest(&e, fd, mh.msg_name, ret >= 0 ? mh.msg_namelen : 0);
+	put_u64(&e, (__s64)fd);
+	put_fdinfo(&e, fd);
+	return ev_send(&e);
+}
+
 /* ---------------------------------------------------------------- descriptors */
 
 EXIT_PROG(dup)
@@ -657,6 +701,14 @@ EXIT_PROG(finit_module)
 	return ev_send(&e);
 }
 
+EXIT_PROG(userfaultfd)
+{
+	BEGIN(VIGIL_EV_USERFAULTFD);
+	put_u32(&e, (__u32)arg(&e, 0));
+	put_fdinfo(&e, ret);
+	return ev_send(&e);
+}
+
 EXIT_PROG(memfd_create)
 {
 	BEGIN(VIGIL_EV_MEMFD_CREATE);
@@ -702,4 +754,61 @@ EXIT_PROG(prctl)
 		put_none(&e);
 	put_u64(&e, arg(&e, 1));
 	return ev_send(&e);
+}
+
+/* ---------------------------------------------------------------- generated (rules/event-table.ts) */
+#include "probe/generated.h"
+
+/*
+ * One program for every event whose params are plain syscall arguments (EventSpec.generated):
+ * the loader attaches it to each such call's exit tracepoint; the record's syscall number picks
+ * the table entry (probe/generated.h) saying the event code and how to read each param. One
+ * program verified once instead of one per call.
+ */
+SEC("tracepoint/syscalls/sys_exit_kill")
+int exit_generic(struct sys_exit_args *ctx)
+{
+	const struct vigil_gen_spec *g;
+	__u32 nr = (__u32)ctx->nr, si;
+
+	if (nr >= VIGIL_GEN_NR_LIMIT)
+		return 0;
+	/* the masks only show the verifier the bounds the tables have */
+	asm volatile("%[x] &= %[m]" : [x] "+r"(nr) : [m] "i"(VIGIL_GEN_NR_LIMIT - 1));
+	si = vigil_gen_by_nr[nr];
+	if (si == 0)
+		return 0;
+	asm volatile("%[x] &= %[m]" : [x] "+r"(si) : [m] "i"(VIGIL_GEN_SPECS_LIMIT - 1));
+	g = &vigil_gen_specs[si];
+	{
+		BEGIN(g->type);
+		for (int i = 0; i < 6; i++) {
+			__u64 a;
+
+			if (i >= g->n)
+				break;
+			a = arg(&e, g->arg[i]);
+			switch (g->kind[i]) {
+			case VIGIL_GK_INT:
+				put_u64(&e, (__s64)(int)a);
+				break;
+			case VIGIL_GK_U64:
+				put_u64(&e, a);
+				break;
+			case VIGIL_GK_U32:
+				put_u32(&e, (__u32)a);
+				break;
+			case VIGIL_GK_STR:
+				put_ustr(&e, (void *)a);
+				break;
+			default:
+				put_ubytes(&e, (void *)a, ret > 0 ? (__u64)ret : 0, 128);
+			}
+		}
+		if (g->fdinfo == 1)
+			put_fdinfo(&e, ret);
+		else if (g->fdinfo == 2)
+			put_fdinfo(&e, (int)arg(&e, g->fdarg));
+		return ev_send(&e);
+	}
 }

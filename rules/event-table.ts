@@ -54,10 +54,15 @@ export type ArgKind = (typeof ArgKind)[keyof typeof ArgKind];
 export interface ParamSpec {
   name: string;
   kind: ArgKind;
-  /** For Flags/Enum: key of FLAG_TABLES. */
+  /** For Flags/Enum: key of FLAG_TABLES (for Mode: the bits named after the octal value). */
   table?: FlagTableName;
   /** For RelPath: name of the dirfd param it is relative to. */
   dirfd?: string;
+  /**
+   * For events whose probe program is generated (EventSpec.generated): the syscall argument the
+   * value is read from at exit (0-5). A `bytes` param reads that buffer, as long as the result.
+   */
+  arg?: number;
 }
 
 /** What an event does to the process table. */
@@ -139,6 +144,18 @@ export interface EventSpec {
    * `exit_<name>` / `sys_exit_<name>` (tracepoint null: not a syscall tracepoint).
    */
   hook?: { prog: string; tracepoint: string | null };
+  /**
+   * Captured by the probe's one generic exit program, attached to each such call's tracepoint and
+   * reading the params' `arg` indices from a table (rules/event-table-gen.ts writes
+   * native-bridge/probe/generated.h): every param after the result is one syscall argument.
+   */
+  generated?: true;
+  /**
+   * Captured only when a rule names it: a rule with no evt.type constraint does not turn it on
+   * (high-volume calls such as read, write, mmap, futex; Falco's default syscall set leaves them
+   * out too unless a rule asks for them).
+   */
+  explicitOnly?: true;
   params: readonly ParamSpec[];
 }
 
@@ -203,6 +220,233 @@ const CLONE_PARAMS: readonly ParamSpec[] = [
   p("pidns_init_start_ts", ArgKind.U64),
 ];
 
+type GenParam = readonly [name: string, kind: ArgKind, arg: number, extra?: Partial<ParamSpec>];
+/** One generated event: the result, then one param per syscall argument. */
+function gen(name: string, category: EventSpec["category"], result: ParamSpec, params: readonly GenParam[], extra: Partial<EventSpec> = {}): Omit<EventSpec, "code"> {
+  return {
+    name,
+    category,
+    nr: sys(name, null),
+    capture: Capture.Rules,
+    generated: true,
+    params: [result, ...params.map(([n, kind, arg, more]) => p(n, kind, { arg, ...more }))],
+    ...extra,
+  };
+}
+const FD = ArgKind.Fd;
+const U32 = ArgKind.U32;
+const U64 = ArgKind.U64;
+const PID = ArgKind.Pid;
+const SIG: Partial<ParamSpec> = { table: "signal" };
+const USE_FD: Partial<EventSpec> = { fd: Fd.Use, fdInfo: true };
+const NEW_FD: Partial<EventSpec> = { fd: Fd.New, fdInfo: true };
+const HOT: Partial<EventSpec> = { explicitOnly: true };
+const HOT_FD: Partial<EventSpec> = { explicitOnly: true, fd: Fd.Use, fdInfo: true };
+
+/**
+ * Syscalls of Falco's event table the probe captures with a generated program (Falco's parameter
+ * names; arguments Falco renders from user memory the probe does not follow — iovecs, fd arrays,
+ * structs — are left out). Codes follow in this order: append only.
+ */
+function GENERATED_EVENTS(first: number): EventSpec[] {
+  const list: Omit<EventSpec, "code">[] = [
+    gen("kill", "process", RES, [["pid", PID, 0], ["sig", ArgKind.Enum, 1, SIG]]),
+    gen("tkill", "process", RES, [["tid", PID, 0], ["sig", ArgKind.Enum, 1, SIG]]),
+    gen("tgkill", "process", RES, [["pid", PID, 0], ["tid", PID, 1], ["sig", ArgKind.Enum, 2, SIG]]),
+    gen("mprotect", "memory", RES, [["addr", U64, 0], ["length", U64, 1], ["prot", ArgKind.Flags, 2, { table: "protFlags" }]]),
+    gen("chroot", "file", RES, [["path", ArgKind.Path, 0]]),
+    gen("setsid", "process", RES, []),
+    gen("setpgid", "process", RES, [["pid", PID, 0], ["pgid", PID, 1]]),
+    gen("seccomp", "security", RES, [["op", U64, 0], ["flags", U64, 1]]),
+    gen("pidfd_open", "process", RES, [["pid", PID, 0], ["flags", U32, 1]], NEW_FD),
+    gen("pidfd_getfd", "process", RES, [["pidfd", FD, 0], ["targetfd", FD, 1], ["flags", U32, 2]], NEW_FD),
+    gen("process_vm_readv", "process", RES, [["pid", PID, 0]]),
+    gen("process_vm_writev", "process", RES, [["pid", PID, 0]]),
+    gen("delete_module", "system", RES, [["name", ArgKind.Str, 0], ["flags", U32, 1]]),
+    gen("mknod", "file", RES, [["path", ArgKind.Path, 0], ["mode", ArgKind.Mode, 1], ["dev", U32, 2]]),
+    gen("mknodat", "file", RES, [["dirfd", FD, 0], ["path", ArgKind.RelPath, 1, { dirfd: "dirfd" }], ["mode", ArgKind.Mode, 2], ["dev", U32, 3]]),
+    gen("access", "file", RES, [["name", ArgKind.Path, 0], ["mode", U32, 1]]),
+    gen("eventfd", "ipc", RES, [["initval", U64, 0]], NEW_FD),
+    gen("eventfd2", "ipc", RES, [["initval", U64, 0], ["flags", U32, 1]], NEW_FD),
+    gen("inotify_init", "ipc", RES, [], NEW_FD),
+    gen("inotify_init1", "ipc", RES, [["flags", U32, 0]], NEW_FD),
+    gen("signalfd", "ipc", RES, [["fd", FD, 0]], NEW_FD),
+    gen("signalfd4", "ipc", RES, [["fd", FD, 0], ["flags", U32, 3]], NEW_FD),
+    gen("epoll_create", "ipc", RES, [["size", U32, 0]], NEW_FD),
+    gen("epoll_create1", "ipc", RES, [["flags", U32, 0]], NEW_FD),
+    gen("socketpair", "net", RES, [["domain", ArgKind.Enum, 0, { table: "socketFamily" }], ["type", ArgKind.Flags, 1, { table: "socketType" }], ["proto", U32, 2]]),
+    gen("shutdown", "net", RES, [["fd", FD, 0], ["how", U32, 1]], USE_FD),
+    gen("getsockopt", "net", RES, [["fd", FD, 0], ["level", U32, 1], ["optname", U32, 2]], USE_FD),
+    gen("setsockopt", "net", RES, [["fd", FD, 0], ["level", U32, 1], ["optname", U32, 2]], USE_FD),
+    gen("copy_file_range", "file", RES, [["fdin", FD, 0], ["fdout", FD, 2], ["len", U64, 4]]),
+    gen("io_uring_setup", "other", RES, [["entries", U32, 0]], NEW_FD),
+    gen("io_uring_enter", "other", RES, [["fd", FD, 0], ["to_submit", U32, 1], ["min_complete", U32, 2], ["flags", U32, 3]], USE_FD),
+    gen("io_uring_register", "other", RES, [["fd", FD, 0], ["opcode", U32, 1], ["nr_args", U32, 3]], USE_FD),
+    gen("mlock", "memory", RES, [["addr", U64, 0], ["len", U64, 1]]),
+    gen("munlock", "memory", RES, [["addr", U64, 0], ["len", U64, 1]]),
+    gen("mlockall", "memory", RES, [["flags", U32, 0]]),
+    gen("munlockall", "memory", RES, []),
+    gen("mlock2", "memory", RES, [["addr", U64, 0], ["len", U64, 1], ["flags", U32, 2]]),
+    gen("fsconfig", "file", RES, [["fd", FD, 0], ["cmd", U32, 1], ["key", ArgKind.Str, 2], ["aux", ArgKind.I64, 4]]),
+    gen("setrlimit", "process", RES, [["resource", U32, 0]]),
+    gen("prlimit64", "process", RES, [["pid", PID, 0], ["resource", U32, 1]]),
+    gen("setfsuid", "security", RES, [["uid", ArgKind.Uid, 0]]),
+    gen("setfsgid", "security", RES, [["gid", ArgKind.Gid, 0]]),
+    gen("ioctl", "file", RES, [["fd", FD, 0], ["request", U64, 1], ["argument", U64, 2]], HOT_FD),
+    gen("open_by_handle_at", "file", FD_RES, [["mountfd", FD, 0], ["flags", ArgKind.Flags, 2, { table: "openFlags" }]], NEW_FD),
+    gen("newfstatat", "file", RES, [["dirfd", FD, 0], ["path", ArgKind.RelPath, 1, { dirfd: "dirfd" }], ["flags", U32, 3]], HOT),
+    gen("flock", "file", RES, [["fd", FD, 0], ["operation", U32, 1]], USE_FD),
+    gen("sendfile", "file", RES, [["out_fd", FD, 0], ["in_fd", FD, 1], ["size", U64, 3]], { hook: { prog: "exit_generic", tracepoint: "sys_exit_sendfile64" } }),
+    gen("splice", "file", RES, [["fd_in", FD, 0], ["fd_out", FD, 2], ["size", U64, 4], ["flags", U32, 5]]),
+    gen("quotactl", "file", RES, [["cmd", U32, 0], ["special", ArgKind.Str, 1], ["id", U32, 2]]),
+    gen("getdents", "file", RES, [["fd", FD, 0]], HOT_FD),
+    gen("getdents64", "file", RES, [["fd", FD, 0]], HOT_FD),
+    gen("read", "file", RES, [["data", ArgKind.Bytes, 1], ["fd", FD, 0], ["size", U32, 2]], HOT_FD),
+    gen("write", "file", RES, [["data", ArgKind.Bytes, 1], ["fd", FD, 0], ["size", U32, 2]], HOT_FD),
+    gen("pread64", "file", RES, [["data", ArgKind.Bytes, 1], ["fd", FD, 0], ["size", U32, 2], ["pos", U64, 3]], HOT_FD),
+    gen("pwrite64", "file", RES, [["data", ArgKind.Bytes, 1], ["fd", FD, 0], ["size", U32, 2], ["pos", U64, 3]], HOT_FD),
+    gen("readv", "file", RES, [["fd", FD, 0]], HOT_FD),
+    gen("writev", "file", RES, [["fd", FD, 0]], HOT_FD),
+    gen("preadv", "file", RES, [["fd", FD, 0], ["pos", U64, 3]], HOT_FD),
+    gen("pwritev", "file", RES, [["fd", FD, 0], ["pos", U64, 3]], HOT_FD),
+    gen("lseek", "file", RES, [["fd", FD, 0], ["offset", U64, 1], ["whence", U32, 2]], HOT_FD),
+    gen("mmap", "memory", RES, [["addr", U64, 0], ["length", U64, 1], ["prot", ArgKind.Flags, 2, { table: "protFlags" }], ["flags", U32, 3], ["fd", FD, 4], ["offset", U64, 5]], HOT),
+    gen("munmap", "memory", RES, [["addr", U64, 0], ["length", U64, 1]], HOT),
+    gen("futex", "ipc", RES, [["addr", U64, 0], ["op", U32, 1], ["val", U64, 2]], HOT),
+    gen("nanosleep", "other", RES, [], HOT),
+    gen("clock_nanosleep", "other", RES, [["clockid", U32, 0]], HOT),
+    gen("poll", "file", RES, [["timeout", ArgKind.I64, 2]], HOT),
+    gen("ppoll", "file", RES, [], HOT),
+    gen("select", "file", RES, [], HOT),
+    gen("pselect6", "file", RES, [], HOT),
+    gen("epoll_wait", "file", RES, [["fd", FD, 0], ["maxevents", U32, 2]], HOT_FD),
+    gen("epoll_pwait", "file", RES, [["fd", FD, 0], ["maxevents", U32, 2]], HOT_FD),
+    gen("recvmmsg", "net", RES, [["fd", FD, 0]], USE_FD),
+    gen("sendmmsg", "net", RES, [["fd", FD, 0]], USE_FD),
+    gen("semop", "ipc", RES, [["semid", U32, 0], ["nsops", U32, 2]]),
+    gen("semget", "ipc", RES, [["key", U32, 0], ["nsems", U32, 1], ["semflg", U32, 2]]),
+    gen("semctl", "ipc", RES, [["semid", U32, 0], ["semnum", U32, 1], ["cmd", U32, 2]]),
+    gen("pivot_root", "file", RES, [["new_root", ArgKind.Path, 0], ["put_old", ArgKind.Path, 1]]),
+    gen("kexec_load", "system", RES, [["entry", U64, 0], ["nr_segments", U64, 1], ["flags", U64, 3]]),
+    gen("kexec_file_load", "system", RES, [["kernel_fd", FD, 0], ["initrd_fd", FD, 1], ["flags", U64, 4]]),
+    gen("perf_event_open", "system", RES, [["pid", PID, 1], ["cpu", ArgKind.I64, 2], ["group_fd", FD, 3], ["flags", U64, 4]], NEW_FD),
+    gen("reboot", "system", RES, [["cmd", U32, 2]]),
+    gen("swapon", "system", RES, [["path", ArgKind.Path, 0], ["flags", U32, 1]]),
+    gen("swapoff", "system", RES, [["path", ArgKind.Path, 0]]),
+    gen("sethostname", "system", RES, [["len", U64, 1]]),
+    gen("setdomainname", "system", RES, [["len", U64, 1]]),
+    gen("settimeofday", "system", RES, []),
+    gen("clock_settime", "system", RES, [["clockid", U32, 0]]),
+    gen("adjtimex", "system", RES, []),
+    gen("acct", "system", RES, [["filename", ArgKind.Path, 0]]),
+    gen("iopl", "system", RES, [["level", U32, 0]]),
+    gen("ioperm", "system", RES, [["from", U64, 0], ["num", U64, 1], ["turn_on", U32, 2]]),
+    gen("fanotify_init", "file", RES, [["flags", U32, 0], ["event_f_flags", U32, 1]], NEW_FD),
+    gen("add_key", "security", RES, [["type", ArgKind.Str, 0], ["description", ArgKind.Str, 1]]),
+    gen("request_key", "security", RES, [["type", ArgKind.Str, 0], ["description", ArgKind.Str, 1]]),
+    gen("keyctl", "security", RES, [["option", U32, 0]]),
+    gen("personality", "process", RES, [["persona", U32, 0]]),
+    gen("syslog", "system", RES, [["type", U32, 0]]),
+    gen("fsopen", "file", RES, [["fs_name", ArgKind.Str, 0], ["flags", U32, 1]], NEW_FD),
+    gen("fspick", "file", RES, [["dfd", FD, 0], ["path", ArgKind.RelPath, 1, { dirfd: "dfd" }], ["flags", U32, 2]], NEW_FD),
+    gen("fsmount", "file", RES, [["fs_fd", FD, 0], ["flags", U32, 1], ["attr_flags", U32, 2]], NEW_FD),
+    gen("open_tree", "file", RES, [["dfd", FD, 0], ["filename", ArgKind.RelPath, 1, { dirfd: "dfd" }], ["flags", U32, 2]], NEW_FD),
+    gen("move_mount", "file", RES, [["from_dfd", FD, 0], ["from_pathname", ArgKind.RelPath, 1, { dirfd: "from_dfd" }], ["to_dfd", FD, 2], ["to_pathname", ArgKind.RelPath, 3, { dirfd: "to_dfd" }], ["flags", U32, 4]]),
+    gen("mount_setattr", "file", RES, [["dfd", FD, 0], ["path", ArgKind.RelPath, 1, { dirfd: "dfd" }], ["flags", U32, 2]]),
+    gen("memfd_secret", "memory", RES, [["flags", U32, 0]], NEW_FD),
+    gen("utimensat", "file", RES, [["dirfd", FD, 0], ["pathname", ArgKind.RelPath, 1, { dirfd: "dirfd" }], ["flags", U32, 3]]),
+    gen("utimes", "file", RES, [["filename", ArgKind.Path, 0]]),
+    gen("setxattr", "file", RES, [["path", ArgKind.Path, 0], ["name", ArgKind.Str, 1], ["flags", U32, 4]]),
+    gen("lsetxattr", "file", RES, [["path", ArgKind.Path, 0], ["name", ArgKind.Str, 1], ["flags", U32, 4]]),
+    gen("fsetxattr", "file", RES, [["fd", FD, 0], ["name", ArgKind.Str, 1], ["flags", U32, 4]], USE_FD),
+    gen("inotify_add_watch", "file", RES, [["fd", FD, 0], ["pathname", ArgKind.Path, 1], ["mask", U32, 2]]),
+    gen("fallocate", "file", RES, [["fd", FD, 0], ["mode", U32, 1], ["offset", U64, 2], ["len", U64, 3]], USE_FD),
+    gen("setgroups", "security", RES, [["size", U32, 0]]),
+    gen("timerfd_create", "other", RES, [["clockid", U32, 0], ["flags", U32, 1]], NEW_FD),
+    gen("capget", "security", RES, [], HOT),
+    gen("arch_prctl", "process", RES, [["code", U32, 0], ["addr", U64, 1]]),
+    gen("getcwd", "file", RES, [], HOT),
+    gen("umask", "file", RES, [["mask", ArgKind.Mode, 0]]),
+    gen("sync", "file", RES, []),
+    gen("syncfs", "file", RES, [["fd", FD, 0]], USE_FD),
+    gen("fsync", "file", RES, [["fd", FD, 0]], HOT_FD),
+    gen("fdatasync", "file", RES, [["fd", FD, 0]], HOT_FD),
+    gen("getuid", "security", RES, [], HOT),
+    gen("geteuid", "security", RES, [], HOT),
+    gen("getgid", "security", RES, [], HOT),
+    gen("getegid", "security", RES, [], HOT),
+    gen("getresuid", "security", RES, [], HOT),
+    gen("getresgid", "security", RES, [], HOT),
+    gen("getpid", "process", RES, [], HOT),
+    gen("gettid", "process", RES, [], HOT),
+    gen("getppid", "process", RES, [], HOT),
+    gen("getpgid", "process", RES, [["pid", PID, 0]], HOT),
+    gen("getsid", "process", RES, [["pid", PID, 0]], HOT),
+    gen("sched_yield", "process", RES, [], HOT),
+    gen("sched_setscheduler", "process", RES, [["pid", PID, 0], ["policy", U32, 1]]),
+    gen("sched_setaffinity", "process", RES, [["pid", PID, 0]]),
+    gen("setpriority", "process", RES, [["which", U32, 0], ["who", U32, 1], ["prio", ArgKind.I64, 2]]),
+    gen("getrlimit", "process", RES, [["resource", U32, 0]], HOT),
+    gen("uname", "system", RES, [], { ...HOT, hook: { prog: "exit_generic", tracepoint: "sys_exit_newuname" } }),
+    gen("sysinfo", "system", RES, [], HOT),
+    gen("wait4", "process", RES, [["pid", PID, 0], ["options", U32, 2]], HOT),
+    gen("waitid", "process", RES, [["which", U32, 0], ["pid", PID, 1], ["options", U32, 3]], HOT),
+    gen("getsockname", "net", RES, [["fd", FD, 0]], HOT_FD),
+    gen("getpeername", "net", RES, [["fd", FD, 0]], HOT_FD),
+    gen("msgget", "ipc", RES, [["key", U32, 0], ["msgflg", U32, 1]]),
+    gen("msgsnd", "ipc", RES, [["msqid", U32, 0], ["msgsz", U64, 2], ["msgflg", U32, 3]], HOT),
+    gen("msgrcv", "ipc", RES, [["msqid", U32, 0], ["msgsz", U64, 2], ["msgflg", U32, 4]], HOT),
+    gen("msgctl", "ipc", RES, [["msqid", U32, 0], ["cmd", U32, 1]]),
+    gen("shmget", "ipc", RES, [["key", U32, 0], ["size", U64, 1], ["shmflg", U32, 2]]),
+    gen("shmat", "ipc", RES, [["shmid", U32, 0], ["shmflg", U32, 2]]),
+    gen("shmdt", "ipc", RES, []),
+    gen("shmctl", "ipc", RES, [["shmid", U32, 0], ["cmd", U32, 1]]),
+    gen("mq_open", "ipc", RES, [["name", ArgKind.Str, 0], ["oflag", ArgKind.Flags, 1, { table: "openFlags" }]], NEW_FD),
+    gen("mq_unlink", "ipc", RES, [["name", ArgKind.Str, 0]]),
+    gen("madvise", "memory", RES, [["addr", U64, 0], ["len", U64, 1], ["advice", U32, 2]], HOT),
+    gen("mremap", "memory", RES, [["old_address", U64, 0], ["old_size", U64, 1], ["new_size", U64, 2], ["flags", U32, 3]], HOT),
+    gen("readlink", "file", RES, [["path", ArgKind.Path, 0]], HOT),
+    gen("readlinkat", "file", RES, [["dirfd", FD, 0], ["path", ArgKind.RelPath, 1, { dirfd: "dirfd" }]], HOT),
+    gen("faccessat", "file", RES, [["dirfd", FD, 0], ["pathname", ArgKind.RelPath, 1, { dirfd: "dirfd" }], ["mode", U32, 2]], HOT),
+    gen("faccessat2", "file", RES, [["dirfd", FD, 0], ["pathname", ArgKind.RelPath, 1, { dirfd: "dirfd" }], ["mode", U32, 2], ["flags", U32, 3]], HOT),
+    gen("statfs", "file", RES, [["path", ArgKind.Path, 0]], HOT),
+    gen("fstatfs", "file", RES, [["fd", FD, 0]], HOT_FD),
+    gen("stat", "file", RES, [["path", ArgKind.Path, 0]], { ...HOT, hook: { prog: "exit_generic", tracepoint: "sys_exit_newstat" } }),
+    gen("lstat", "file", RES, [["path", ArgKind.Path, 0]], { ...HOT, hook: { prog: "exit_generic", tracepoint: "sys_exit_newlstat" } }),
+    gen("fstat", "file", RES, [["fd", FD, 0]], { ...HOT_FD, hook: { prog: "exit_generic", tracepoint: "sys_exit_newfstat" } }),
+    gen("statx", "file", RES, [["dirfd", FD, 0], ["pathname", ArgKind.RelPath, 1, { dirfd: "dirfd" }], ["flags", U32, 2]], HOT),
+    gen("fadvise64", "file", RES, [["fd", FD, 0], ["advice", U32, 3]], HOT_FD),
+    gen("getrandom", "other", RES, [["buflen", U64, 1], ["flags", U32, 2]], HOT),
+    gen("sigaltstack", "process", RES, [], HOT),
+    gen("rt_sigaction", "process", RES, [["sig", ArgKind.Enum, 0, SIG]], HOT),
+    gen("rt_sigprocmask", "process", RES, [["how", U32, 0]], HOT),
+    gen("rt_sigqueueinfo", "process", RES, [["pid", PID, 0], ["sig", ArgKind.Enum, 1, SIG]]),
+    gen("rt_tgsigqueueinfo", "process", RES, [["pid", PID, 0], ["tid", PID, 1], ["sig", ArgKind.Enum, 2, SIG]]),
+    gen("pidfd_send_signal", "process", RES, [["pidfd", FD, 0], ["sig", ArgKind.Enum, 1, SIG], ["flags", U32, 3]]),
+    gen("process_madvise", "memory", RES, [["pidfd", FD, 0], ["advice", U32, 3]]),
+    gen("landlock_create_ruleset", "security", RES, [["flags", U32, 2]], NEW_FD),
+    gen("landlock_restrict_self", "security", RES, [["ruleset_fd", FD, 0], ["flags", U32, 1]]),
+    gen("set_mempolicy", "memory", RES, [["mode", U32, 0]]),
+    gen("vhangup", "system", RES, []),
+    gen("name_to_handle_at", "file", RES, [["dirfd", FD, 0], ["pathname", ArgKind.RelPath, 1, { dirfd: "dirfd" }], ["flags", U32, 4]]),
+    gen("setitimer", "process", RES, [["which", U32, 0]], HOT),
+    gen("timer_create", "process", RES, [["clockid", U32, 0]]),
+    gen("inotify_rm_watch", "file", RES, [["fd", FD, 0], ["wd", U32, 1]]),
+    gen("tee", "file", RES, [["fd_in", FD, 0], ["fd_out", FD, 1], ["len", U64, 2], ["flags", U32, 3]]),
+    gen("vmsplice", "file", RES, [["fd", FD, 0], ["flags", U32, 3]], USE_FD),
+    gen("removexattr", "file", RES, [["path", ArgKind.Path, 0], ["name", ArgKind.Str, 1]]),
+    gen("lremovexattr", "file", RES, [["path", ArgKind.Path, 0], ["name", ArgKind.Str, 1]]),
+    gen("fremovexattr", "file", RES, [["fd", FD, 0], ["name", ArgKind.Str, 1]], USE_FD),
+    gen("getxattr", "file", RES, [["path", ArgKind.Path, 0], ["name", ArgKind.Str, 1]], HOT),
+    gen("lgetxattr", "file", RES, [["path", ArgKind.Path, 0], ["name", ArgKind.Str, 1]], HOT),
+    gen("fgetxattr", "file", RES, [["fd", FD, 0], ["name", ArgKind.Str, 1]], HOT_FD),
+    gen("listxattr", "file", RES, [["path", ArgKind.Path, 0]], HOT),
+    gen("llistxattr", "file", RES, [["path", ArgKind.Path, 0]], HOT),
+    gen("flistxattr", "file", RES, [["fd", FD, 0]], HOT_FD),
+  ];
+  return list.map((e, i) => ({ code: first + i, ...e }) as EventSpec);
+}
+
 /** All events, by code. Append only. */
 export const EVENTS: readonly EventSpec[] = [
   { code: 0, name: "unknown", category: "other", nr: {}, capture: Capture.Never, params: [] },
@@ -225,9 +469,9 @@ export const EVENTS: readonly EventSpec[] = [
   { code: 17, name: "linkat", category: "file", nr: sys("linkat"), capture: Capture.Rules, params: [RES, p("olddir", ArgKind.Fd), p("oldpath", ArgKind.RelPath, { dirfd: "olddir" }), p("newdir", ArgKind.Fd), p("newpath", ArgKind.RelPath, { dirfd: "newdir" }), p("flags", ArgKind.Flags, { table: "linkatFlags" })] },
   { code: 18, name: "symlink", category: "file", nr: sys("symlink"), capture: Capture.Rules, params: [RES, p("target", ArgKind.Str), p("linkpath", ArgKind.Path)] },
   { code: 19, name: "symlinkat", category: "file", nr: sys("symlinkat"), capture: Capture.Rules, params: [RES, p("target", ArgKind.Str), p("linkdirfd", ArgKind.Fd), p("linkpath", ArgKind.RelPath, { dirfd: "linkdirfd" })] },
-  { code: 20, name: "chmod", category: "file", nr: sys("chmod"), capture: Capture.Rules, params: [RES, p("filename", ArgKind.Path), p("mode", ArgKind.Mode)] },
-  { code: 21, name: "fchmod", category: "file", nr: sys("fchmod"), fd: Fd.Use, capture: Capture.Rules, fdInfo: true, params: [RES, p("fd", ArgKind.Fd), p("mode", ArgKind.Mode)] },
-  { code: 22, name: "fchmodat", category: "file", nr: sys("fchmodat"), capture: Capture.Rules, params: [RES, p("dirfd", ArgKind.Fd), p("filename", ArgKind.RelPath, { dirfd: "dirfd" }), p("mode", ArgKind.Mode)] },
+  { code: 20, name: "chmod", category: "file", nr: sys("chmod"), capture: Capture.Rules, params: [RES, p("filename", ArgKind.Path), p("mode", ArgKind.Mode, { table: "chmodMode" })] },
+  { code: 21, name: "fchmod", category: "file", nr: sys("fchmod"), fd: Fd.Use, capture: Capture.Rules, fdInfo: true, params: [RES, p("fd", ArgKind.Fd), p("mode", ArgKind.Mode, { table: "chmodMode" })] },
+  { code: 22, name: "fchmodat", category: "file", nr: sys("fchmodat"), capture: Capture.Rules, params: [RES, p("dirfd", ArgKind.Fd), p("filename", ArgKind.RelPath, { dirfd: "dirfd" }), p("mode", ArgKind.Mode, { table: "chmodMode" })] },
   { code: 23, name: "chown", category: "file", nr: sys("chown", null), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid)] },
   { code: 24, name: "lchown", category: "file", nr: sys("lchown", null), capture: Capture.Rules, params: [RES, p("path", ArgKind.Path), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid)] },
   { code: 25, name: "fchown", category: "file", nr: sys("fchown", null), fd: Fd.Use, capture: Capture.Rules, fdInfo: true, params: [RES, p("fd", ArgKind.Fd), p("uid", ArgKind.Uid), p("gid", ArgKind.Gid)] },
@@ -270,6 +514,13 @@ export const EVENTS: readonly EventSpec[] = [
   { code: 62, name: "fchdir", category: "file", nr: sys("fchdir"), fd: Fd.Use, capture: Capture.Rules, fdInfo: true, params: [RES, p("fd", ArgKind.Fd)] },
   { code: 63, name: "setreuid", category: "security", nr: sys("setreuid", "setreuid32"), capture: Capture.Rules, params: [RES, p("ruid", ArgKind.Uid), p("euid", ArgKind.Uid)] },
   { code: 64, name: "setregid", category: "security", nr: sys("setregid", "setregid32"), capture: Capture.Rules, params: [RES, p("rgid", ArgKind.Gid), p("egid", ArgKind.Gid)] },
+  // receives: the tuple names the peer of an unconnected datagram socket (fd.name peer->local, Falco's inbound tuple)
+  { code: 65, name: "recvfrom", category: "net", nr: sys("recvfrom", null), fd: Fd.Send, capture: Capture.Rules, server: true, fdInfo: true, params: [RES, p("data", ArgKind.Bytes), p("tuple", ArgKind.Tuple), p("fd", ArgKind.Fd), p("size", ArgKind.U32)] },
+  { code: 66, name: "recvmsg", category: "net", nr: sys("recvmsg", null), fd: Fd.Send, capture: Capture.Rules, server: true, fdInfo: true, params: [RES, p("size", ArgKind.U32), p("data", ArgKind.Bytes), p("tuple", ArgKind.Tuple), p("fd", ArgKind.Fd)] },
+  { code: 67, name: "userfaultfd", category: "memory", nr: sys("userfaultfd", null), fd: Fd.New, capture: Capture.Rules, fdInfo: true, params: [RES, p("flags", ArgKind.Flags, { table: "userfaultfdFlags" })] },
+  // Falco's meta event for a new container (the container plugin's); Vigil's probe has no such event
+  { code: 68, name: "container", category: "other", nr: {}, capture: Capture.Never, params: [] },
+  ...GENERATED_EVENTS(69),
 ];
 
 export type EventCode = number;
@@ -328,7 +579,11 @@ export type FlagTableName =
   | "umountFlags"
   | "memfdFlags"
   | "bpfCmd"
-  | "prctlOption";
+  | "prctlOption"
+  | "userfaultfdFlags"
+  | "protFlags"
+  | "signal"
+  | "chmodMode";
 
 /**
  * Linux (x86_64) values, in rendering order. For bit sets a name is printed when all its bits are
@@ -396,6 +651,20 @@ export const FLAG_TABLES: Readonly<Record<FlagTableName, readonly (readonly [str
     ["BPF_PROG_DETACH", 9], ["BPF_PROG_TEST_RUN", 10], ["BPF_PROG_GET_NEXT_ID", 11], ["BPF_MAP_GET_NEXT_ID", 12],
     ["BPF_PROG_GET_FD_BY_ID", 13], ["BPF_MAP_GET_FD_BY_ID", 14], ["BPF_OBJ_GET_INFO_BY_FD", 15], ["BPF_PROG_QUERY", 16],
     ["BPF_RAW_TRACEPOINT_OPEN", 17], ["BPF_BTF_LOAD", 18], ["BPF_LINK_CREATE", 28],
+  ],
+  userfaultfdFlags: [["UFFD_USER_MODE_ONLY", 1], ["O_NONBLOCK", 0o4000], ["O_CLOEXEC", 0o2000000]],
+  protFlags: [["PROT_READ", 1], ["PROT_WRITE", 2], ["PROT_EXEC", 4], ["PROT_SEM", 8], ["PROT_GROWSDOWN", 0x01000000], ["PROT_GROWSUP", 0x02000000]],
+  signal: [
+    ["SIGHUP", 1], ["SIGINT", 2], ["SIGQUIT", 3], ["SIGILL", 4], ["SIGTRAP", 5], ["SIGABRT", 6], ["SIGBUS", 7], ["SIGFPE", 8],
+    ["SIGKILL", 9], ["SIGUSR1", 10], ["SIGSEGV", 11], ["SIGUSR2", 12], ["SIGPIPE", 13], ["SIGALRM", 14], ["SIGTERM", 15],
+    ["SIGSTKFLT", 16], ["SIGCHLD", 17], ["SIGCONT", 18], ["SIGSTOP", 19], ["SIGTSTP", 20], ["SIGTTIN", 21], ["SIGTTOU", 22],
+    ["SIGURG", 23], ["SIGXCPU", 24], ["SIGXFSZ", 25], ["SIGVTALRM", 26], ["SIGPROF", 27], ["SIGWINCH", 28], ["SIGIO", 29],
+    ["SIGPWR", 30], ["SIGSYS", 31],
+  ],
+  /** chmod-family modes: Falco renders the permission bits by name after the octal value (`0755(S_IXOTH|...)`). */
+  chmodMode: [
+    ["S_IXOTH", 0o1], ["S_IWOTH", 0o2], ["S_IROTH", 0o4], ["S_IXGRP", 0o10], ["S_IWGRP", 0o20], ["S_IRGRP", 0o40],
+    ["S_IXUSR", 0o100], ["S_IWUSR", 0o200], ["S_IRUSR", 0o400], ["S_ISVTX", 0o1000], ["S_ISGID", 0o2000], ["S_ISUID", 0o4000],
   ],
   prctlOption: [
     ["PR_SET_PDEATHSIG", 1], ["PR_GET_PDEATHSIG", 2], ["PR_GET_DUMPABLE", 3], ["PR_SET_DUMPABLE", 4],

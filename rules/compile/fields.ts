@@ -768,7 +768,9 @@ export function paramText(spec: ParamSpec, v: NonNullable<SyscallEvent["args"][n
     case ArgKind.Enum:
       return typeof v === "number" || typeof v === "bigint" ? enumText(spec.table ?? "openFlags", v) : String(v);
     case ArgKind.Mode:
-      return typeof v === "number" ? modeText(v) : String(v);
+      // chmod family: Falco's PT_MODE text, the octal value then the permission bits by name
+      if (typeof v !== "number") return String(v);
+      return spec.table === undefined ? modeText(v) : `${modeText(v)}(${flagsText(spec.table, v)})`;
     case ArgKind.Fd:
     case ArgKind.Pid:
       return typeof v === "number" ? numText(v) : String(v);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import { describe, expect, it } from "vitest";
-import { conditionCodes, simplifyForCodes } from "../../rules/compile/evttype.js";
+import { codeCount, conditionCodes, simplifyForCodes } from "../../rules/compile/evttype.js";
 import { EVENTS } from "../../rules/event-table.js";
 import { parseCondition } from "../../rules/lang/parser.js";
 
@@ -50,8 +50,14 @@ describe("event types from the condition tree", () => {
   });
   it("collects unknown event type names", () => {
     const u = new Set<string>();
-    conditionCodes(parseCondition("evt.type in (open, bogus, container)"), u);
-    expect([...u].sort()).toEqual(["bogus", "container"]);
+    conditionCodes(parseCondition("evt.type in (open, bogus, nosuchcall)"), u);
+    expect([...u].sort()).toEqual(["bogus", "nosuchcall"]);
+  });
+  it("Falco's names without a syscall are known: recvfrom, userfaultfd, the meta event container", () => {
+    const u = new Set<string>();
+    const codes = conditionCodes(parseCondition("evt.type in (recvfrom, recvmsg, userfaultfd, container)"), u);
+    expect([...u]).toEqual([]);
+    expect(codeCount(codes)).toBe(4);
   });
 });
 
