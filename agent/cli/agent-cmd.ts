@@ -256,7 +256,26 @@ type Closers = (() => Promise<void>)[];
 /** Alert sinks: stdout, and a collector (the configured one, or an embedded one on loopback) behind a disk spool. */
 async function startSinks(cfg: Config, flags: AgentFlags, hostname: string, logger: Logger, closers: Closers): Promise<Sink[]> {
   const sinks: Sink[] = [];
-  if (cfg.sinks.stdout.enabled) sinks.push(new StdoutSink(cfg.sinks.stdout.format === "falco" ? (cfg.output.json ? "json" : "text") : cfg.sinks.stdout.format));
+  if (cfg.sinks.stdout.enabled) {
+    // `falco`: Falco's stdout_output line (or its JSON with output.json)
+    if (cfg.sinks.stdout.format === "falco") {
+      const { FalcoStdoutSink } = await import("../sinks/outputs/index.js");
+      sinks.push(new FalcoStdoutSink(cfg.output));
+    } else sinks.push(new StdoutSink(cfg.sinks.stdout.format));
+  }
+  const s = cfg.sinks;
+  if (s.file.enabled || s.program.enabled || s.syslog.enabled || s.http.enabled) {
+    // Falco's file, program, syslog and http outputs: each its own bounded queue and counters
+    const { createFalcoOutputs, falcoOutputStats } = await import("../sinks/outputs/index.js");
+    const { createRemoteSyslog } = await import("./falco-syslog-remote.js");
+    const outputs = createFalcoOutputs({ output: cfg.output, sinks: s }, logger.child({ component: "outputs" }), {
+      remoteSyslog: createRemoteSyslog,
+      syslogLocalFormat: s.syslog.format,
+    });
+    sinks.push(...outputs);
+    for (const o of outputs) metrics.registerStats(o.name, () => falcoOutputStats([o])[o.name] as unknown as Record<string, number>, { gauges: ["queued"] });
+    logger.info({ outputs: outputs.map((o) => o.name) }, "Falco outputs enabled");
+  }
 
   let collectorAddress = cfg.sinks.collector.enabled ? cfg.sinks.collector.address : "";
   let spoolDir = cfg.sinks.collector.spool.dir;
@@ -314,7 +333,7 @@ async function startSinks(cfg: Config, flags: AgentFlags, hostname: string, logg
   if (cfg.sinks.grpc.enabled) {
     // Falco's gRPC outputs API (unix socket, or TCP with mTLS); the pipeline's sink shutdown stops it
     const { startGrpcOutput } = await import("../sinks/grpc-output.js");
-    const g = await startGrpcOutput(cfg.sinks.grpc, logger.child({ component: "grpc-output" }));
+    const g = await startGrpcOutput(cfg.sinks.grpc, logger.child({ component: "grpc-output" }), { format: cfg.output });
     sinks.push(g.sink);
     metrics.registerStats("grpc_output", () => g.sink.stats(), { gauges: ["subscribers", "backlog"] });
   }

@@ -412,7 +412,8 @@ export function readFalcoYaml(file: string, settings: readonly string[] = [], cw
   }
   if (isObj(merged["syslog_output"])) sinks.syslog = { enabled: bool(["syslog_output", "enabled"]) ?? false };
   if (isObj(merged["http_output"])) {
-    const h: Record<string, unknown> = { enabled: bool(["http_output", "enabled"]) ?? false };
+    // Falco's own default user agent unless the file says otherwise
+    const h: Record<string, unknown> = { enabled: bool(["http_output", "enabled"]) ?? false, user_agent: "falcosecurity/falco" };
     for (const k of ["url", "user_agent", "ca_cert", "ca_bundle", "ca_path", "client_cert", "client_key"]) {
       const v = str(["http_output", k]);
       if (v !== undefined) h[k] = v;

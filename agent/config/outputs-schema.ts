@@ -71,8 +71,10 @@ export const programSinkSchema = z.strictObject({
 /** `syslog_output`: RFC 5424 to the local socket, or (Vigil's extension) to a remote server. */
 export const syslogSinkSchema = z.strictObject({
   enabled: z.boolean().default(false),
-  /** Empty: the local socket (/dev/log); else udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT. */
+  /** Empty: the local socket (/dev/log); unix:///PATH another local socket; else udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (RFC 5424). */
   address: z.string().max(1024).default(""),
+  /** On a local socket: `local` is what syslog(3) (and Falco) writes, which rsyslog's system socket parses; `rfc5424` for readers that parse it. */
+  format: z.enum(["local", "rfc5424"]).default("local"),
   facility: z.number().int().min(0).max(23).default(1),
   ca_file: optionalFile,
   cert_file: optionalFile,
@@ -101,8 +103,8 @@ export const httpSinkSchema = z.strictObject({
   echo: z.boolean().default(false),
   /** Timeouts in a row after which the output pauses and logs (`max_consecutive_timeouts`). */
   max_consecutive_timeouts: z.number().int().min(1).max(1_000_000).default(5),
-  retry_min_ms: z.number().int().min(10).default(500),
-  retry_max_ms: z.number().int().min(10).default(30_000),
+  retry_min_ms: z.number().int().min(10).max(600_000).default(500),
+  retry_max_ms: z.number().int().min(10).max(3_600_000).default(30_000),
 });
 
 /** `grpc` + `grpc_output`: Falco's gRPC outputs API served (agent/sinks/falco-outputs-server.ts). */

@@ -77,6 +77,8 @@ export type FalcoOutputsLimitsInput = z.input<typeof falcoOutputsLimitsSchema>;
 export interface FalcoOutputsServerOptions {
   /** `unix:///run/vigil/falco.sock` or `HOST:PORT`. */
   address: string;
+  /** The `output` text as the configuration renders it (Falco's time prefix); default: the alert's own. */
+  renderOutput?: ((a: Alert) => string) | undefined;
   /** Optional bearer token (Falco itself uses a local socket or mTLS). */
   token?: string | undefined;
   /** mTLS like Falco's network mode: server cert/key and the CA that signs clients. */
@@ -99,7 +101,7 @@ export interface FalcoOutputsServer extends Sink {
 const SOURCES: Record<string, number> = { syscall: 0, k8s_audit: 1, internal: 2 };
 
 /** Encodes an alert as Falco's `response` (output_fields values rendered like Falco's JSON dump()). */
-export function alertToFalcoResponse(a: Alert): Buffer {
+export function alertToFalcoResponse(a: Alert, output: string = a.output): Buffer {
   const { response } = falcoProto();
   const ms = Date.parse(a.time.slice(0, 19) + "Z");
   const frac = /\.(\d{1,9})Z$/.exec(a.time)?.[1] ?? "0";
@@ -114,7 +116,7 @@ export function alertToFalcoResponse(a: Alert): Buffer {
       priority: priorityNumber(a.priority) ?? 7,
       source_deprecated: SOURCES[a.source] ?? 3,
       rule: a.rule,
-      output: a.output,
+      output,
       output_fields: fields,
       hostname: a.hostname,
       tags: a.tags,
@@ -404,7 +406,7 @@ export async function startFalcoOutputsServer(o: FalcoOutputsServerOptions): Pro
     address,
     async export(batch: readonly Alert[]): Promise<ExportResult> {
       for (const a of batch) {
-        const buf = alertToFalcoResponse(a);
+        const buf = alertToFalcoResponse(a, o.renderOutput?.(a) ?? a.output);
         let sent = false;
         while (subs.length > 0) {
           const sub = subs[rr++ % subs.length]!;

@@ -16,7 +16,8 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, unlinkSync }
 import { connect } from "node:net";
 import { dirname, isAbsolute } from "node:path";
 import type { Logger } from "pino";
-import { parseHostPort } from "../../proto/index.js";
+import { parseHostPort, type Alert } from "../../proto/index.js";
+import { falcoTextLine } from "./outputs/falco-format.js";
 import type { GrpcSinkConfig } from "../config/outputs-schema.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { startFalcoOutputsServer, type FalcoOutputsLimitsInput, type FalcoOutputsServer } from "./falco-outputs-server.js";
@@ -42,6 +43,8 @@ export interface GrpcOutputOptions {
   maxQueue?: number | undefined;
   limits?: FalcoOutputsLimitsInput | undefined;
   metrics?: Metrics | undefined;
+  /** `output:` options: the response's `output` text carries Falco's time prefix (time of day, or ISO 8601) as the other outputs do. */
+  format?: { time_format_iso_8601: boolean } | undefined;
 }
 
 /** A bad `sinks.grpc` setting or a socket path in use. */
@@ -133,6 +136,7 @@ export async function startGrpcOutput(cfg: GrpcSinkConfig, logger: Logger, o: Gr
     ...(o.maxQueue !== undefined ? { maxQueue: o.maxQueue } : {}),
     ...(o.limits !== undefined ? { limits: o.limits } : {}),
     ...(o.metrics !== undefined ? { metrics: o.metrics } : {}),
+    ...(o.format !== undefined ? { renderOutput: (a: Alert) => falcoTextLine(a, o.format!) } : {}),
   };
   let sink: FalcoOutputsServer;
   let socketPath: string | undefined;

@@ -150,7 +150,7 @@ describe("environment", () => {
     if (last === "matching") return "all";
     if (last === "min_priority") return "error";
     if (last === "level") return "debug";
-    if (last === "format") return "json";
+    if (last === "format") return path.includes("syslog") ? "rfc5424" : "json";
     if (last === "address") return "collector.example:4443";
     if (["socket", "dir", "root", "proc", "cgroup", "filename"].includes(last)) return "/env/value";
     return "from-env";
