@@ -227,5 +227,12 @@ engine:
     const v = (await (await fetch(`http://127.0.0.1:${webPort}/versions`)).json()) as Record<string, unknown>;
     expect(v["engine_version_semver"]).toMatch(/^\d+\.\d+\.\d+$/);
     expect(String(v["falco_version"])).toContain("vigil");
+    // each output's counters on /metrics
+    const m = await (await fetch(`http://127.0.0.1:${webPort}/metrics`)).text();
+    for (const o of ["file_output", "program_output", "http_output"]) {
+      expect(m).toMatch(new RegExp(`^vigil_${o}_sent_total [1-9]`, "m"));
+      expect(m).toMatch(new RegExp(`^vigil_${o}_dropped_total 0$`, "m"));
+      expect(m).toMatch(new RegExp(`^vigil_${o}_queued \\d`, "m"));
+    }
   });
 });
