@@ -426,6 +426,12 @@ def("evt.time", FieldType.String, "event time of day with nanoseconds (HH:MM:SS.
 def("evt.time.s", FieldType.String, "event time of day (HH:MM:SS, UTC)", () => (e) => isoTime(e).slice(11, 19));
 def("evt.time.iso8601", FieldType.String, "event time, ISO 8601 with nanoseconds", () => (e) => isoTime(e));
 def("evt.datetime", FieldType.String, "event date and time (YYYY-MM-DD HH:MM:SS.nnnnnnnnn)", () => (e) => isoTime(e).slice(0, 29).replace("T", " "));
+def(
+  "evt.datetime.s",
+  FieldType.String,
+  "event date and time without the nanoseconds (YYYY-MM-DD HH:MM:SS)",
+  () => (e) => isoTime(e).slice(0, 19).replace("T", " "),
+);
 def("evt.rawtime", FieldType.AbsTime, "event time, ns since the epoch", () => (e) => e.sec * 1e9 + e.nsec);
 def("evt.rawtime.s", FieldType.AbsTime, "seconds part of the event time", () => (e) => e.sec);
 def("evt.rawtime.ns", FieldType.AbsTime, "nanoseconds part of the event time", () => (e) => e.nsec);
@@ -501,10 +507,27 @@ def("evt.hostname", FieldType.String, "host name of the node", (ctx) => {
   const name = ctx.hostname;
   return () => name;
 });
-const IO_WRITE = new Set(["sendto", "sendmsg"].map((n) => EVENTS.findIndex((s) => s.name === n)));
-def("evt.is_io", FieldType.Bool, "the event reads or writes data (sendto, sendmsg)", () => (e) => IO_WRITE.has(e.type));
-def("evt.is_io_write", FieldType.Bool, "the event writes data (sendto, sendmsg)", () => (e) => IO_WRITE.has(e.type));
-def("evt.is_io_read", FieldType.Bool, "the event reads data (no read events are captured: false)", () => () => false);
+// Falco's EC_IO_WRITE / EC_IO_READ events among those of the event table
+const IO_WRITE = new Set(
+  ["sendto", "sendmsg", "sendmmsg", "write", "pwrite64", "writev", "pwritev", "sendfile"].map((n) => EVENTS.findIndex((s) => s.name === n)),
+);
+const IO_READ = new Set(["recvfrom", "recvmsg", "recvmmsg", "read", "pread64", "readv", "preadv"].map((n) => EVENTS.findIndex((s) => s.name === n)));
+def("evt.is_io", FieldType.Bool, "the event reads or writes data (read, recvfrom, write, sendto...)", () => (e) => IO_WRITE.has(e.type) || IO_READ.has(e.type));
+def("evt.is_io_write", FieldType.Bool, "the event writes data (write, sendto, sendmsg...)", () => (e) => IO_WRITE.has(e.type));
+def("evt.is_io_read", FieldType.Bool, "the event reads data (read, recvfrom, recvmsg...)", () => (e) => IO_READ.has(e.type));
+def(
+  "evt.io_dir",
+  FieldType.String,
+  "r for events that read data, w for those that write it",
+  () => (e) => (IO_READ.has(e.type) ? "r" : IO_WRITE.has(e.type) ? "w" : undefined),
+);
+def("proc.cmdnargs", FieldType.Uint, "number of command line arguments (proc.args)", () => (e) => e.proc.args.length);
+def(
+  "proc.cmdlenargs",
+  FieldType.Uint,
+  "total length of the command line arguments, separators excluded",
+  () => (e) => e.proc.args.reduce((n, a) => n + a.length, 0),
+);
 
 /** AT_FDCWD as the probe reports it. */
 const AT_FDCWD = -100;
@@ -855,6 +878,37 @@ function paramGetter(field: string, arg: string | undefined, asText: boolean): G
 // ---------------------------------------------------------------- lookup
 
 /**
+ * Fields of Falco's syscall-source classes (falco-compat.md §1.10: evt, process, thread, user,
+ * group, fd, fs.path, fdlist, syslog, container, k8s) that Vigil does not implement: chisel counters
+ * (evt.count*), timing against
+ * enter events and capture start (Vigil sees exits only), per-process resource counters, poll fd
+ * lists, syslog decoding, the container engine's probes and CNI data, the k8s objects Falco itself
+ * deprecated. A rule naming one is rejected at load saying so, not as a misspelt name.
+ */
+const UNSUPPORTED_FIELDS = new Set(
+  (
+    "evt.count evt.count.exit evt.count.error evt.count.error.file evt.count.error.net evt.count.error.memory evt.count.error.other " +
+    "evt.reltime evt.reltime.s evt.reltime.ns evt.pluginname evt.plugininfo evt.asynctype evt.latency evt.latency.s " +
+    "evt.latency.ns evt.latency.human evt.deltatime evt.deltatime.s evt.deltatime.ns evt.info evt.is_wait evt.wait_latency " +
+    "evt.is_syslog evt.around proc.loginshellid proc.sid.exe proc.sid.exepath proc.vpgid.name proc.vpgid.exe " +
+    "proc.vpgid.exepath proc.ppid.duration proc.pid.ts proc.ppid.ts proc.fdopencount proc.fdlimit proc.fdusage proc.vmsize " +
+    "proc.vmrss proc.vmswap proc.nthreads proc.nchilds thread.pfmajor thread.pfminor thread.exectime thread.totexectime " +
+    "thread.cgroups thread.cgroup thread.cpu thread.cpu.user thread.cpu.system thread.vmsize thread.vmrss container.mount " +
+    "container.mount.mode container.mount.rdwr container.mount.propagation container.healthcheck container.liveness_probe " +
+    "container.readiness_probe container.ip container.cni.json fd.uid fd.proto fd.cproto fd.sproto fd.lproto fd.rproto " +
+    "fd.dev.major fd.dev.minor fd.types fs.path.nameraw fs.path.sourceraw fs.path.targetraw fdlist.nums fdlist.names " +
+    "fdlist.cips fdlist.sips fdlist.cports fdlist.sports k8s.pod.cni.json k8s.ns.id k8s.ns.label k8s.ns.labels"
+  ).split(" "),
+);
+/** Families of them: Falco's dotted evt.type.is.NAME (Vigil: evt.type.is[NAME]), per-subsystem cgroups, syslog, and Falco's deprecated k8s objects (with their `.label.NAME` forms). */
+const UNSUPPORTED_PREFIXES = ["evt.type.is.", "thread.cgroup.", "syslog.", "k8s.rc.", "k8s.svc.", "k8s.rs.", "k8s.deployment.", "k8s.ns.label."];
+
+/** True for a Falco field Vigil knows of but does not implement (resolving it fails with "not supported"). */
+export function isUnsupportedField(name: string): boolean {
+  return !registry.has(name) && (UNSUPPORTED_FIELDS.has(name) || UNSUPPORTED_PREFIXES.some((p) => name.startsWith(p)));
+}
+
+/**
  * Resolves a field name (as written, `evt.arg.flags` included) and its bracket argument.
  * Getters that need the host name or IP names take them from `ctx`, once.
  * Throws CompileError `UNKNOWN_FIELD` or `BAD_FIELD_ARG`.
@@ -871,7 +925,8 @@ export function resolveField(name: string, arg: string | undefined, ctx: FieldCo
       }
     }
   }
-  if (d === undefined) throw new CompileError("UNKNOWN_FIELD", `unknown field '${name}'`);
+  if (d === undefined)
+    throw new CompileError("UNKNOWN_FIELD", isUnsupportedField(name) ? `field '${name}' is not supported by Vigil` : `unknown field '${name}'`);
   if (d.arg === "none" && a !== undefined) throw badArg(name, a, "this field takes no argument");
   if (d.arg === "required" && a === undefined) throw badArg(name, a, `an argument is required (${d.argDesc ?? "argument"})`);
   const display = arg === undefined ? name : `${name}[${arg}]`;
