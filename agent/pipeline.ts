@@ -115,11 +115,17 @@ export function stateOnlyClones(rs: RuleSet): string[] {
   return all ? [] : CLONE_FAMILY.filter((n) => !names.has(n));
 }
 
+/** False for a syscall this machine's architecture does not have (open, inotify_init... on arm64). */
+function onThisArch(e: (typeof EVENTS)[number]): boolean {
+  if (e.hook?.tracepoint === null) return true; // not a syscall (procexit)
+  return (process.arch === "arm64" ? e.nr.aarch64 : e.nr.x86_64) !== undefined;
+}
+
 /** The syscall set for a rule set: its event types plus what state needs. */
 export function syscallsFor(rs: RuleSet): string[] {
   const { names, all } = rs.eventTypes();
-  // no constraint: every kernel event but the high-volume ones only a rule naming them turns on
-  const out = new Set<string>(all ? EVENTS.filter((e) => e.capture !== Capture.Never && e.explicitOnly !== true).map((e) => e.name) : names);
+  // no constraint: every kernel event of this architecture but the high-volume ones only a rule naming them turns on
+  const out = new Set<string>(all ? EVENTS.filter((e) => e.capture !== Capture.Never && e.explicitOnly !== true && onThisArch(e)).map((e) => e.name) : names);
   for (const s of STATE_SYSCALLS) out.add(s);
   // names with no kernel event (Falco's meta event `container`) are not asked of the probe
   return [...out].filter((n) => eventByName(n)?.capture !== Capture.Never).sort();
