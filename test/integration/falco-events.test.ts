@@ -32,6 +32,16 @@ const RULES = `- rule: Python UDP recvfrom
   condition: evt.type = kill and evt.arg.sig = SIGUSR1 and proc.name startswith python
   output: kill | pid=%proc.pid target=%evt.arg.pid sig=%evt.arg.sig res=%evt.res
   priority: NOTICE
+- rule: Python reads the marker file
+  desc: a python process reads our file (generic program, a bytes param and fd info from an argument)
+  condition: evt.type = read and proc.name startswith python and fd.name endswith /read-marker and evt.buffer contains "vigil-read"
+  output: read | pid=%proc.pid fd=%evt.arg.fd size=%evt.arg.size res=%evt.res file=%fd.name dir=%evt.io_dir
+  priority: NOTICE
+- rule: Python chroot attempt
+  desc: a python process calls chroot (generic program, a string param)
+  condition: evt.type = chroot and proc.name startswith python
+  output: chroot | pid=%proc.pid path=%evt.arg.path res=%evt.res
+  priority: NOTICE
 - rule: Python sets setuid bit
   desc: a python process sets the setuid bit with chmod
   condition: evt.type in (chmod, fchmod, fchmodat) and evt.arg.mode contains "S_ISUID" and proc.name startswith python
@@ -102,6 +112,30 @@ describe("Falco's recvfrom, recvmsg, userfaultfd and generic events, on this ker
     const a = await agent.waitForAlert((x: Alert) => x.rule === "Python userfaultfd" && x.output_fields["proc.pid"] === pid, 5000);
     expect(a.output_fields["evt.arg.flags"]).toBe("O_NONBLOCK|O_CLOEXEC");
     expect(a.output_fields["evt.rawres"] as number).toBeGreaterThanOrEqual(3);
+  });
+
+  it("generic program: a buffer and the fd's name (read), a string (chroot)", async () => {
+    const marker = join(dir, "read-marker");
+    writeFileSync(marker, "vigil-read 0123456789");
+    const py = [
+      "import os",
+      `fd = os.open(${JSON.stringify(marker)}, os.O_RDONLY)`,
+      "os.read(fd, 4096)",
+      "try:",
+      "    os.chroot('/nonexistent-vigil-root')",
+      "except OSError:",
+      "    pass",
+    ].join("\n");
+    const { pid, code } = await runChild("python3", ["-c", py]);
+    expect(code).toBe(0);
+    const r = await agent.waitForAlert((x: Alert) => x.rule === "Python reads the marker file" && x.output_fields["proc.pid"] === pid, 5000);
+    expect(r.output_fields["fd.name"]).toBe(marker);
+    expect(r.output_fields["evt.arg.size"]).toBe("4096");
+    expect(r.output_fields["evt.res"]).toBe("21");
+    expect(r.output_fields["evt.io_dir"]).toBe("r");
+    const c = await agent.waitForAlert((x: Alert) => x.rule === "Python chroot attempt" && x.output_fields["proc.pid"] === pid, 5000);
+    expect(c.output_fields["evt.arg.path"]).toBe("/nonexistent-vigil-root");
+    expect(c.output_fields["evt.res"]).toBe("ENOENT");
   });
 
   it("a call of the generic program (kill) and a chmod mode by bit name", async () => {
