@@ -9,15 +9,16 @@
 # TypeScript build in dist/, native-bridge/build/ and native-bridge/build/arm64/).
 #
 #   base   glibc, libstdc++ and libgcc_s from Debian 12's packages for the architecture (the only
-#          shared libraries node, vigil-probe and vigil-trace load), /etc/passwd with root and
-#          vigil (65532), /tmp; every file is owned by root: what a container writes goes to its
-#          volumes
+#          shared libraries node and vigil-probe load; vigil-trace and vigil-syslog are static),
+#          /etc/passwd with root and vigil (65532), /tmp; every file is owned by root: what a
+#          container writes goes to its volumes
 #   node   /usr/local/bin/node: the official Node.js build (version in .node-version) from the npm
 #          registry's node-linux-<arch> package
 #   deps   /opt/vigil/node_modules: production dependencies only, no install scripts run (nothing
 #          compiled, no npm cache); a native addon must be prebuilt for the architecture (checked)
 #   app    /opt/vigil: package.json, dist/ (JavaScript), rules/files/, proto/, native-bridge/build/
-#          (vigil-probe with the CO-RE probe object built in, probe.bpf.o, vigil-trace), and
+#          (vigil-probe with the CO-RE probe object built in, probe.bpf.o, vigil-trace, and
+#          vigil-syslog, syslog_output's writer to a mounted /dev/log), and
 #          /usr/local/bin/vigil
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -113,7 +114,7 @@ while IFS= read -r -d '' gyp; do
   fi
 done < <(find "$deps" -name binding.gyp -type f -not -path '*/node_modules/*/node_modules/*/test/*' -print0)
 
-# app: the built JavaScript, rules, protocol files, probe and tracer. The probe and tracer of the
+# app: the built JavaScript, rules, protocol files, probe, tracer and syslog writer. Those of the
 # architecture: the cross build (native-bridge/build/<arch>/) or the host's own (native-bridge/build/)
 bindir=""
 for d in "native-bridge/build/$arch" native-bridge/build; do
@@ -128,7 +129,7 @@ cp package.json "$app/opt/vigil/"
 find agent collector proto rules -name '*.ts' -not -name '*.d.ts' -print0 | sed -z 's/\.ts$/.js/' | (cd dist && xargs -0 cp --parents -t "$app/opt/vigil/dist")
 cp -r rules/files "$app/opt/vigil/rules/files"
 find proto -name '*.proto' -print0 | xargs -0 cp --parents -t "$app/opt/vigil"
-for b in vigil-probe vigil-trace; do
+for b in vigil-probe vigil-trace vigil-syslog; do
   [ -x "$bindir/$b" ] || { echo "image-rootfs: $bindir/$b is missing (scripts/setup.sh builds it)" >&2; exit 1; }
   [ "$(elf_machine "$bindir/$b")" = "$machine" ] || { echo "image-rootfs: $bindir/$b is not built for $arch" >&2; exit 1; }
   install -m 0755 "$bindir/$b" "$app/opt/vigil/native-bridge/build/$b"

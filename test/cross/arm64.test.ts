@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * The arm64 build, checked on this x86_64 machine (nothing here runs on real arm64 hardware):
- * `make -C native-bridge cross-arm64` builds build/arm64/{probe.bpf.o,vigil-probe,vigil-trace};
+ * `make -C native-bridge cross-arm64` builds build/arm64/{probe.bpf.o,vigil-probe,vigil-trace,vigil-syslog};
  * the arm64 probe reads syscall arguments through arm64's registers only (its CO-RE relocations,
  * read from .BTF.ext), the x86 probe through x86's, and apart from those registers the two objects
  * relocate exactly the same kernel fields; the programs are ELF for the right machine, link
@@ -78,8 +78,10 @@ describe("programs", () => {
   const programs = [
     ["vigil-probe", EM_X86_64, ""],
     ["vigil-trace", EM_X86_64, ""],
+    ["vigil-syslog", EM_X86_64, ""],
     ["vigil-probe", EM_AARCH64, "arm64"],
     ["vigil-trace", EM_AARCH64, "arm64"],
+    ["vigil-syslog", EM_AARCH64, "arm64"],
   ] as const;
 
   it.each(programs)("%s is ELF machine %i (%s)", (name, machine, dir) => {
@@ -88,7 +90,7 @@ describe("programs", () => {
 
   it.each(programs)("%s (machine %i, %s) needs nothing but glibc", (name, _machine, dir) => {
     const needed = elfNeeded(readFileSync(join(BUILD, dir, name)));
-    if (name === "vigil-trace") expect(needed).toEqual([]);
+    if (name === "vigil-trace" || name === "vigil-syslog") expect(needed).toEqual([]);
     else for (const lib of needed) expect(["libc.so.6", "ld-linux-aarch64.so.1", "ld-linux-x86-64.so.2"]).toContain(lib);
     expect(needed.join(" ")).not.toMatch(/libbpf|libelf|libz/);
   });
@@ -96,6 +98,7 @@ describe("programs", () => {
   it.each([
     ["vigil-probe", "usage: vigil-probe --syscalls"],
     ["vigil-trace", "usage: vigil-trace"],
+    ["vigil-syslog", "usage: vigil-syslog"],
   ])(`arm64 %s starts under ${QEMU} and prints its usage`, (name, usage) => {
     expect(existsSync(QEMU), `${QEMU} is missing: install qemu-user-static (scripts/setup.sh does)`).toBe(true);
     const r = spawnSync(QEMU, [join(BUILD, "arm64", name), "--help"], {

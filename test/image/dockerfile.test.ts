@@ -48,7 +48,12 @@ const DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
 const BASE_IMAGE = "localhost/vigil-test/node:24-bookworm";
 const IMAGE = "localhost/vigil-test/vigil:dockerfile";
 /** Built in the image with the build folder's path in their debug info (see the top). */
-const NATIVE = ["/opt/vigil/native-bridge/build/vigil-probe", "/opt/vigil/native-bridge/build/vigil-trace", "/opt/vigil/native-bridge/build/probe.bpf.o"];
+const NATIVE = [
+  "/opt/vigil/native-bridge/build/vigil-probe",
+  "/opt/vigil/native-bridge/build/vigil-trace",
+  "/opt/vigil/native-bridge/build/vigil-syslog",
+  "/opt/vigil/native-bridge/build/probe.bpf.o",
+];
 /** The C runtime: Debian's packages of the day, from the machine's cache offline and from the archive in the Dockerfile. */
 const C_RUNTIME = /^\/(lib|lib64|usr\/lib|usr\/lib64)\//;
 

@@ -124,13 +124,15 @@ describe("the image archive", () => {
     expect(passwd).toMatch(new RegExp(`^vigil:x:${cfg.User?.split(":")[0]}:`, "m"));
   });
 
-  it("holds, for each platform, node, vigil-probe, vigil-trace and the C runtime built for it, and the eBPF object", () => {
+  it("holds, for each platform, node, vigil-probe, vigil-trace, vigil-syslog and the C runtime built for it, and the eBPF object", () => {
     for (const p of platforms.values()) {
       const em = p.arch === "amd64" ? EM_X86_64 : EM_AARCH64;
       const r = p.rootfs;
       expect(elfMachine(join(r, "usr/local/bin/node")), `${p.arch} node`).toBe(em);
       expect(elfMachine(join(r, "opt/vigil/native-bridge/build/vigil-probe")), `${p.arch} vigil-probe`).toBe(em);
       expect(elfMachine(join(r, "opt/vigil/native-bridge/build/vigil-trace")), `${p.arch} vigil-trace`).toBe(em);
+      expect(elfMachine(join(r, "opt/vigil/native-bridge/build/vigil-syslog")), `${p.arch} vigil-syslog`).toBe(em);
+      expect(statSync(join(r, "opt/vigil/native-bridge/build/vigil-syslog")).mode & 0o111).not.toBe(0);
       expect(elfMachine(join(r, "opt/vigil/native-bridge/build/probe.bpf.o")), `${p.arch} probe.bpf.o`).toBe(EM_BPF);
       const triplet = p.arch === "amd64" ? "x86_64-linux-gnu" : "aarch64-linux-gnu";
       expect(elfMachine(join(r, "lib", triplet, "libc.so.6"))).toBe(em);
