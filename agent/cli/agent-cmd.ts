@@ -154,7 +154,17 @@ async function ebpfSource(
     logger: ctx.logger,
     onEvent: prevention ? prevention.wrap(ctx.onEvent) : ctx.onEvent,
     onDrops,
-    probeArgs: ["--ringbuf-mb", String(c.ringbuf_mb), "--wakeup-kb", String(c.wakeup_kb), "--poll-ms", String(c.poll_ms), "--stats-ms", String(c.stats_ms)],
+    probeArgs: [
+      "--ringbuf-mb",
+      String(c.ringbuf_mb),
+      "--wakeup-kb",
+      String(c.wakeup_kb),
+      "--poll-ms",
+      String(c.poll_ms),
+      "--stats-ms",
+      String(c.stats_ms),
+      ...(c.capture_env ? ["--env"] : []),
+    ],
   };
   if (c.probe_path !== "") opts.probePath = c.probe_path;
   if (ctx.resolveContainer !== undefined) opts.resolveContainer = ctx.resolveContainer;

@@ -183,6 +183,8 @@ export const configSchema = z.strictObject({
            * probe so open-family events no rule can match stay in the kernel.
            */
           kernel_filter: z.boolean().default(true),
+          /** Capture each exec's environment (up to 4 KiB) for proc.env / proc.aenv, as Falco does. */
+          capture_env: z.boolean().default(true),
         })
         .prefault({}),
       /** Frames from vigil-trace (Fargate) on a unix socket in a shared volume. */

@@ -72,7 +72,7 @@ describe("vigil agent --falco-config: Falco's configuration, rules and outputs",
     // a local rules file in the directory: a rule of its own, and one of Falco's turned off by name below
     writeFileSync(
       join(dir, "rules.d", "50-local.yaml"),
-      `- rule: Dropin marker read\n  desc: a test rule from a rules directory\n  condition: open_read and fd.name = "${dir}/marker"\n  output: marker read by %proc.name\n  priority: NOTICE\n  tags: [dropin]\n`,
+      `- rule: Dropin marker read\n  desc: a test rule from a rules directory\n  condition: open_read and fd.name = "${dir}/marker"\n  output: marker read by %proc.name env=%proc.env[DROPIN_ENV]\n  priority: NOTICE\n  tags: [dropin]\n`,
     );
     writeFileSync(join(dir, "marker"), "x");
     const falcoYaml = `rules_files:
@@ -214,9 +214,11 @@ engine:
   }, 60_000);
 
   it("loads the rules directory and applies the selection by tag and by name", async () => {
-    await runChild("cat", [join(dir, "marker")]);
+    await runChild("env", ["DROPIN_ENV=v42", "cat", join(dir, "marker")]);
     const a = await agent.waitForAlert((x) => x.rule === "Dropin marker read", 5000);
     expect(a.priority).toBe("Notice");
+    // the exec's environment, captured by the probe (sources.ebpf.capture_env)
+    expect(a.output_fields["proc.env[DROPIN_ENV]"]).toBe("v42");
     // tag `network` and the name pattern are off: none of those rules raised anything
     expect(agent.alerts.filter((x) => x.tags.includes("network") || x.rule.startsWith("System Program Name Run From"))).toEqual([]);
   });
