@@ -24,6 +24,10 @@ export interface LoggerOptions {
   fd?: number | undefined;
   /** Whether that descriptor is a terminal (default: asked of the descriptor; a test sets it). */
   isTTY?: boolean | undefined;
+  /** Write to the descriptor at all (Falco's `log_stderr`); default true. */
+  stderr?: boolean | undefined;
+  /** A second destination taking every JSON line as well (the local syslog, `log_syslog`). */
+  also?: { write(line: string): void } | undefined;
 }
 
 const FORMATS: ReadonlySet<string> = new Set<LogFormat>(["auto", "json", "pretty"]);
@@ -50,5 +54,8 @@ export function createLogger(level: string = process.env["VIGIL_LOG_LEVEL"] ?? "
   const dest: DestinationStream = pretty
     ? PinoPretty({ destination: fd, sync: true, colorize: opts.isTTY ?? fdIsTTY(fd), translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,app" })
     : pino.destination({ fd, sync: true });
-  return pino({ level, base: { app: "vigil" } }, dest);
+  if (opts.also === undefined) return opts.stderr === false ? pino({ level: "silent", base: { app: "vigil" } }) : pino({ level, base: { app: "vigil" } }, dest);
+  const streams: { level: pino.Level; stream: DestinationStream }[] = [{ level: "trace", stream: opts.also }];
+  if (opts.stderr !== false) streams.push({ level: "trace", stream: dest });
+  return pino({ level, base: { app: "vigil" } }, pino.multistream(streams));
 }

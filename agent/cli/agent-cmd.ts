@@ -645,7 +645,13 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     process.exitCode = listed;
     return;
   }
-  const logger = createLogger(process.env["VIGIL_LOG_LEVEL"] ?? (cfg.log.stderr ? cfg.log.level : "silent"));
+  let syslogLog: import("../log-syslog.js").SyslogLogStream | undefined;
+  if (cfg.log.syslog) {
+    const { SyslogLogStream } = await import("../log-syslog.js");
+    const { defaultSyslogHelperPath } = await import("../sinks/outputs/syslog-output.js");
+    syslogLog = new SyslogLogStream(defaultSyslogHelperPath(), cfg.log.syslog_socket);
+  }
+  const logger = createLogger(process.env["VIGIL_LOG_LEVEL"] ?? cfg.log.level, { stderr: cfg.log.stderr, also: syslogLog });
   if (falco !== undefined) {
     logger.info({ files: falco.files }, "Falco configuration read");
     // said once, by name: nothing of a falco.yaml is dropped silently
@@ -654,6 +660,8 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   }
   const hostname = resolveHostname(cfg.hostname, process.env);
   const closers: Closers = [];
+  // closed last (closers run in reverse): the stop's own lines still reach syslog
+  if (syslogLog !== undefined) closers.push(async () => syslogLog.close());
 
   const sinks = await startSinks(cfg, flags, hostname, logger, closers);
   const { enricher, prevention } = await startEnrichment(cfg, logger, closers);

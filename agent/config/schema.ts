@@ -389,8 +389,10 @@ export const configSchema = z.strictObject({
       level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
       /** Log to stderr (Falco's `log_stderr`). */
       stderr: z.boolean().default(true),
-      /** Also log to the local syslog (Falco's `log_syslog`). */
+      /** Also log to the local syslog (Falco's `log_syslog`), through vigil-syslog. */
       syslog: z.boolean().default(false),
+      /** The local syslog socket (a unix datagram socket). */
+      syslog_socket: absPath.default("/dev/log"),
       /** Seconds between stats lines in the log (0 = off). */
       stats_interval_seconds: z.number().int().min(0).default(60),
     })

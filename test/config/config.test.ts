@@ -152,7 +152,7 @@ describe("environment", () => {
     if (last === "level") return "debug";
     if (last === "format") return path.includes("syslog") ? "rfc5424" : "json";
     if (last === "address") return "collector.example:4443";
-    if (["socket", "dir", "root", "proc", "cgroup", "filename"].includes(last)) return "/env/value";
+    if (["socket", "dir", "root", "proc", "cgroup", "filename", "syslog_socket"].includes(last)) return "/env/value";
     return "from-env";
   }
 
