@@ -71,7 +71,13 @@ describe("the agent's log to syslog", () => {
     const said: string[] = [];
     const s = new SyslogLogStream(join(d, "no-such-helper"), sock, (m) => said.push(m));
     const lines: string[] = [];
-    const log = createLogger("info", { format: "json", stderr: false, also: { write: (l: string) => (lines.push(l), s.write(l)) } });
+    const also = {
+      write: (l: string) => {
+        lines.push(l);
+        s.write(l);
+      },
+    };
+    const log = createLogger("info", { format: "json", stderr: false, also });
     log.info("one");
     log.info("two");
     expect(lines).toHaveLength(2);
