@@ -273,7 +273,105 @@ enum vigil_event_type {
 	VIGIL_EV_LISTXATTR = 259,
 	VIGIL_EV_LLISTXATTR = 260,
 	VIGIL_EV_FLISTXATTR = 261,
-	VIGIL_EV_MAX = 262, /* one past the highest event code */
+	VIGIL_EV_RESTART_SYSCALL = 262,
+	VIGIL_EV_TIME = 263,
+	VIGIL_EV_ALARM = 264,
+	VIGIL_EV_PAUSE = 265,
+	VIGIL_EV_UTIME = 266,
+	VIGIL_EV_PIPE = 267,
+	VIGIL_EV_TIMES = 268,
+	VIGIL_EV_BRK = 269,
+	VIGIL_EV_USTAT = 270,
+	VIGIL_EV_GETPGRP = 271,
+	VIGIL_EV_GETRUSAGE = 272,
+	VIGIL_EV_GETTIMEOFDAY = 273,
+	VIGIL_EV_USELIB = 274,
+	VIGIL_EV_GETPRIORITY = 275,
+	VIGIL_EV_GETITIMER = 276,
+	VIGIL_EV_SYSFS = 277,
+	VIGIL_EV_MSYNC = 278,
+	VIGIL_EV_SCHED_SETPARAM = 279,
+	VIGIL_EV_SCHED_GETPARAM = 280,
+	VIGIL_EV_SCHED_GETSCHEDULER = 281,
+	VIGIL_EV_SCHED_GET_PRIORITY_MAX = 282,
+	VIGIL_EV_SCHED_GET_PRIORITY_MIN = 283,
+	VIGIL_EV_SCHED_RR_GET_INTERVAL = 284,
+	VIGIL_EV_RT_SIGPENDING = 285,
+	VIGIL_EV_RT_SIGTIMEDWAIT = 286,
+	VIGIL_EV_RT_SIGSUSPEND = 287,
+	VIGIL_EV_GETGROUPS = 288,
+	VIGIL_EV_MINCORE = 289,
+	VIGIL_EV_SCHED_GETAFFINITY = 290,
+	VIGIL_EV_SET_THREAD_AREA = 291,
+	VIGIL_EV_GET_THREAD_AREA = 292,
+	VIGIL_EV_IO_SETUP = 293,
+	VIGIL_EV_IO_DESTROY = 294,
+	VIGIL_EV_IO_GETEVENTS = 295,
+	VIGIL_EV_IO_SUBMIT = 296,
+	VIGIL_EV_IO_CANCEL = 297,
+	VIGIL_EV_EPOLL_CTL = 298,
+	VIGIL_EV_REMAP_FILE_PAGES = 299,
+	VIGIL_EV_SET_TID_ADDRESS = 300,
+	VIGIL_EV_TIMER_SETTIME = 301,
+	VIGIL_EV_TIMER_GETTIME = 302,
+	VIGIL_EV_TIMER_GETOVERRUN = 303,
+	VIGIL_EV_TIMER_DELETE = 304,
+	VIGIL_EV_CLOCK_GETTIME = 305,
+	VIGIL_EV_CLOCK_GETRES = 306,
+	VIGIL_EV_MQ_TIMEDSEND = 307,
+	VIGIL_EV_MQ_TIMEDRECEIVE = 308,
+	VIGIL_EV_MQ_NOTIFY = 309,
+	VIGIL_EV_MQ_GETSETATTR = 310,
+	VIGIL_EV_IOPRIO_SET = 311,
+	VIGIL_EV_IOPRIO_GET = 312,
+	VIGIL_EV_FUTIMESAT = 313,
+	VIGIL_EV_SET_ROBUST_LIST = 314,
+	VIGIL_EV_GET_ROBUST_LIST = 315,
+	VIGIL_EV_GETCPU = 316,
+	VIGIL_EV_TIMERFD_SETTIME = 317,
+	VIGIL_EV_TIMERFD_GETTIME = 318,
+	VIGIL_EV_PIPE2 = 319,
+	VIGIL_EV_CLOCK_ADJTIME = 320,
+	VIGIL_EV_RT_SIGRETURN = 321,
+	VIGIL_EV_PKEY_ALLOC = 322,
+	VIGIL_EV_PKEY_MPROTECT = 323,
+	VIGIL_EV_PKEY_FREE = 324,
+	VIGIL_EV_QUOTACTL_FD = 325,
+	VIGIL_EV_LANDLOCK_ADD_RULE = 326,
+	VIGIL_EV_EPOLL_PWAIT2 = 327,
+	VIGIL_EV_MIGRATE_PAGES = 328,
+	VIGIL_EV_MOVE_PAGES = 329,
+	VIGIL_EV_PREADV2 = 330,
+	VIGIL_EV_PWRITEV2 = 331,
+	VIGIL_EV_KCMP = 332,
+	VIGIL_EV_SCHED_SETATTR = 333,
+	VIGIL_EV_MBIND = 334,
+	VIGIL_EV_EPOLL_CTL_OLD = 335,
+	VIGIL_EV_LOOKUP_DCOOKIE = 336,
+	VIGIL_EV_MODIFY_LDT = 337,
+	VIGIL_EV_IO_PGETEVENTS = 338,
+	VIGIL_EV_SET_MEMPOLICY_HOME_NODE = 339,
+	VIGIL_EV_SEMTIMEDOP = 340,
+	VIGIL_EV_GET_KERNEL_SYMS = 341,
+	VIGIL_EV_READAHEAD = 342,
+	VIGIL_EV_FUTEX_WAITV = 343,
+	VIGIL_EV_GETPMSG = 344,
+	VIGIL_EV_PROCESS_MRELEASE = 345,
+	VIGIL_EV_NFSSERVCTL = 346,
+	VIGIL_EV_EPOLL_WAIT_OLD = 347,
+	VIGIL_EV_RSEQ = 348,
+	VIGIL_EV_CREATE_MODULE = 349,
+	VIGIL_EV_SCHED_GETATTR = 350,
+	VIGIL_EV__SYSCTL = 351,
+	VIGIL_EV_QUERY_MODULE = 352,
+	VIGIL_EV_GET_MEMPOLICY = 353,
+	VIGIL_EV_SYNC_FILE_RANGE = 354,
+	VIGIL_EV_MEMBARRIER = 355,
+	VIGIL_EV_CLOSE_RANGE = 356,
+	VIGIL_EV_FANOTIFY_MARK = 357,
+	VIGIL_EV_EXIT = 358,
+	VIGIL_EV_EXIT_GROUP = 359,
+	VIGIL_EV_MAX = 360, /* one past the highest event code */
 };
 
 /* Flags per event type. */
@@ -548,7 +646,103 @@ enum vigil_event_type {
 	X("fgetxattr", VIGIL_EV_FGETXATTR, "exit_generic", "sys_exit_fgetxattr", VIGIL_EVF_FD) \
 	X("listxattr", VIGIL_EV_LISTXATTR, "exit_generic", "sys_exit_listxattr", 0) \
 	X("llistxattr", VIGIL_EV_LLISTXATTR, "exit_generic", "sys_exit_llistxattr", 0) \
-	X("flistxattr", VIGIL_EV_FLISTXATTR, "exit_generic", "sys_exit_flistxattr", VIGIL_EVF_FD)
+	X("flistxattr", VIGIL_EV_FLISTXATTR, "exit_generic", "sys_exit_flistxattr", VIGIL_EVF_FD) \
+	X("restart_syscall", VIGIL_EV_RESTART_SYSCALL, "exit_generic", "sys_exit_restart_syscall", 0) \
+	X("time", VIGIL_EV_TIME, "exit_generic", "sys_exit_time", 0) \
+	X("alarm", VIGIL_EV_ALARM, "exit_generic", "sys_exit_alarm", 0) \
+	X("pause", VIGIL_EV_PAUSE, "exit_generic", "sys_exit_pause", 0) \
+	X("utime", VIGIL_EV_UTIME, "exit_generic", "sys_exit_utime", 0) \
+	X("pipe", VIGIL_EV_PIPE, "exit_generic", "sys_exit_pipe", 0) \
+	X("times", VIGIL_EV_TIMES, "exit_generic", "sys_exit_times", 0) \
+	X("brk", VIGIL_EV_BRK, "exit_generic", "sys_exit_brk", 0) \
+	X("ustat", VIGIL_EV_USTAT, "exit_generic", "sys_exit_ustat", 0) \
+	X("getpgrp", VIGIL_EV_GETPGRP, "exit_generic", "sys_exit_getpgrp", 0) \
+	X("getrusage", VIGIL_EV_GETRUSAGE, "exit_generic", "sys_exit_getrusage", 0) \
+	X("gettimeofday", VIGIL_EV_GETTIMEOFDAY, "exit_generic", "sys_exit_gettimeofday", 0) \
+	X("uselib", VIGIL_EV_USELIB, "exit_generic", "sys_exit_uselib", 0) \
+	X("getpriority", VIGIL_EV_GETPRIORITY, "exit_generic", "sys_exit_getpriority", 0) \
+	X("getitimer", VIGIL_EV_GETITIMER, "exit_generic", "sys_exit_getitimer", 0) \
+	X("sysfs", VIGIL_EV_SYSFS, "exit_generic", "sys_exit_sysfs", 0) \
+	X("msync", VIGIL_EV_MSYNC, "exit_generic", "sys_exit_msync", 0) \
+	X("sched_setparam", VIGIL_EV_SCHED_SETPARAM, "exit_generic", "sys_exit_sched_setparam", 0) \
+	X("sched_getparam", VIGIL_EV_SCHED_GETPARAM, "exit_generic", "sys_exit_sched_getparam", 0) \
+	X("sched_getscheduler", VIGIL_EV_SCHED_GETSCHEDULER, "exit_generic", "sys_exit_sched_getscheduler", 0) \
+	X("sched_get_priority_max", VIGIL_EV_SCHED_GET_PRIORITY_MAX, "exit_generic", "sys_exit_sched_get_priority_max", 0) \
+	X("sched_get_priority_min", VIGIL_EV_SCHED_GET_PRIORITY_MIN, "exit_generic", "sys_exit_sched_get_priority_min", 0) \
+	X("sched_rr_get_interval", VIGIL_EV_SCHED_RR_GET_INTERVAL, "exit_generic", "sys_exit_sched_rr_get_interval", 0) \
+	X("rt_sigpending", VIGIL_EV_RT_SIGPENDING, "exit_generic", "sys_exit_rt_sigpending", 0) \
+	X("rt_sigtimedwait", VIGIL_EV_RT_SIGTIMEDWAIT, "exit_generic", "sys_exit_rt_sigtimedwait", 0) \
+	X("rt_sigsuspend", VIGIL_EV_RT_SIGSUSPEND, "exit_generic", "sys_exit_rt_sigsuspend", 0) \
+	X("getgroups", VIGIL_EV_GETGROUPS, "exit_generic", "sys_exit_getgroups", 0) \
+	X("mincore", VIGIL_EV_MINCORE, "exit_generic", "sys_exit_mincore", 0) \
+	X("sched_getaffinity", VIGIL_EV_SCHED_GETAFFINITY, "exit_generic", "sys_exit_sched_getaffinity", 0) \
+	X("set_thread_area", VIGIL_EV_SET_THREAD_AREA, "exit_generic", "sys_exit_set_thread_area", 0) \
+	X("get_thread_area", VIGIL_EV_GET_THREAD_AREA, "exit_generic", "sys_exit_get_thread_area", 0) \
+	X("io_setup", VIGIL_EV_IO_SETUP, "exit_generic", "sys_exit_io_setup", 0) \
+	X("io_destroy", VIGIL_EV_IO_DESTROY, "exit_generic", "sys_exit_io_destroy", 0) \
+	X("io_getevents", VIGIL_EV_IO_GETEVENTS, "exit_generic", "sys_exit_io_getevents", 0) \
+	X("io_submit", VIGIL_EV_IO_SUBMIT, "exit_generic", "sys_exit_io_submit", 0) \
+	X("io_cancel", VIGIL_EV_IO_CANCEL, "exit_generic", "sys_exit_io_cancel", 0) \
+	X("epoll_ctl", VIGIL_EV_EPOLL_CTL, "exit_generic", "sys_exit_epoll_ctl", 0) \
+	X("remap_file_pages", VIGIL_EV_REMAP_FILE_PAGES, "exit_generic", "sys_exit_remap_file_pages", 0) \
+	X("set_tid_address", VIGIL_EV_SET_TID_ADDRESS, "exit_generic", "sys_exit_set_tid_address", 0) \
+	X("timer_settime", VIGIL_EV_TIMER_SETTIME, "exit_generic", "sys_exit_timer_settime", 0) \
+	X("timer_gettime", VIGIL_EV_TIMER_GETTIME, "exit_generic", "sys_exit_timer_gettime", 0) \
+	X("timer_getoverrun", VIGIL_EV_TIMER_GETOVERRUN, "exit_generic", "sys_exit_timer_getoverrun", 0) \
+	X("timer_delete", VIGIL_EV_TIMER_DELETE, "exit_generic", "sys_exit_timer_delete", 0) \
+	X("clock_gettime", VIGIL_EV_CLOCK_GETTIME, "exit_generic", "sys_exit_clock_gettime", 0) \
+	X("clock_getres", VIGIL_EV_CLOCK_GETRES, "exit_generic", "sys_exit_clock_getres", 0) \
+	X("mq_timedsend", VIGIL_EV_MQ_TIMEDSEND, "exit_generic", "sys_exit_mq_timedsend", 0) \
+	X("mq_timedreceive", VIGIL_EV_MQ_TIMEDRECEIVE, "exit_generic", "sys_exit_mq_timedreceive", 0) \
+	X("mq_notify", VIGIL_EV_MQ_NOTIFY, "exit_generic", "sys_exit_mq_notify", 0) \
+	X("mq_getsetattr", VIGIL_EV_MQ_GETSETATTR, "exit_generic", "sys_exit_mq_getsetattr", 0) \
+	X("ioprio_set", VIGIL_EV_IOPRIO_SET, "exit_generic", "sys_exit_ioprio_set", 0) \
+	X("ioprio_get", VIGIL_EV_IOPRIO_GET, "exit_generic", "sys_exit_ioprio_get", 0) \
+	X("futimesat", VIGIL_EV_FUTIMESAT, "exit_generic", "sys_exit_futimesat", 0) \
+	X("set_robust_list", VIGIL_EV_SET_ROBUST_LIST, "exit_generic", "sys_exit_set_robust_list", 0) \
+	X("get_robust_list", VIGIL_EV_GET_ROBUST_LIST, "exit_generic", "sys_exit_get_robust_list", 0) \
+	X("getcpu", VIGIL_EV_GETCPU, "exit_generic", "sys_exit_getcpu", 0) \
+	X("timerfd_settime", VIGIL_EV_TIMERFD_SETTIME, "exit_generic", "sys_exit_timerfd_settime", 0) \
+	X("timerfd_gettime", VIGIL_EV_TIMERFD_GETTIME, "exit_generic", "sys_exit_timerfd_gettime", 0) \
+	X("pipe2", VIGIL_EV_PIPE2, "exit_generic", "sys_exit_pipe2", 0) \
+	X("clock_adjtime", VIGIL_EV_CLOCK_ADJTIME, "exit_generic", "sys_exit_clock_adjtime", 0) \
+	X("rt_sigreturn", VIGIL_EV_RT_SIGRETURN, "exit_generic", "sys_exit_rt_sigreturn", 0) \
+	X("pkey_alloc", VIGIL_EV_PKEY_ALLOC, "exit_generic", "sys_exit_pkey_alloc", 0) \
+	X("pkey_mprotect", VIGIL_EV_PKEY_MPROTECT, "exit_generic", "sys_exit_pkey_mprotect", 0) \
+	X("pkey_free", VIGIL_EV_PKEY_FREE, "exit_generic", "sys_exit_pkey_free", 0) \
+	X("quotactl_fd", VIGIL_EV_QUOTACTL_FD, "exit_generic", "sys_exit_quotactl_fd", 0) \
+	X("landlock_add_rule", VIGIL_EV_LANDLOCK_ADD_RULE, "exit_generic", "sys_exit_landlock_add_rule", 0) \
+	X("epoll_pwait2", VIGIL_EV_EPOLL_PWAIT2, "exit_generic", "sys_exit_epoll_pwait2", 0) \
+	X("migrate_pages", VIGIL_EV_MIGRATE_PAGES, "exit_generic", "sys_exit_migrate_pages", 0) \
+	X("move_pages", VIGIL_EV_MOVE_PAGES, "exit_generic", "sys_exit_move_pages", 0) \
+	X("preadv2", VIGIL_EV_PREADV2, "exit_generic", "sys_exit_preadv2", 0) \
+	X("pwritev2", VIGIL_EV_PWRITEV2, "exit_generic", "sys_exit_pwritev2", 0) \
+	X("kcmp", VIGIL_EV_KCMP, "exit_generic", "sys_exit_kcmp", 0) \
+	X("sched_setattr", VIGIL_EV_SCHED_SETATTR, "exit_generic", "sys_exit_sched_setattr", 0) \
+	X("mbind", VIGIL_EV_MBIND, "exit_generic", "sys_exit_mbind", 0) \
+	X("epoll_ctl_old", VIGIL_EV_EPOLL_CTL_OLD, "exit_generic", "sys_exit_epoll_ctl_old", 0) \
+	X("lookup_dcookie", VIGIL_EV_LOOKUP_DCOOKIE, "exit_generic", "sys_exit_lookup_dcookie", 0) \
+	X("modify_ldt", VIGIL_EV_MODIFY_LDT, "exit_generic", "sys_exit_modify_ldt", 0) \
+	X("io_pgetevents", VIGIL_EV_IO_PGETEVENTS, "exit_generic", "sys_exit_io_pgetevents", 0) \
+	X("set_mempolicy_home_node", VIGIL_EV_SET_MEMPOLICY_HOME_NODE, "exit_generic", "sys_exit_set_mempolicy_home_node", 0) \
+	X("semtimedop", VIGIL_EV_SEMTIMEDOP, "exit_generic", "sys_exit_semtimedop", 0) \
+	X("get_kernel_syms", VIGIL_EV_GET_KERNEL_SYMS, "exit_generic", "sys_exit_get_kernel_syms", 0) \
+	X("readahead", VIGIL_EV_READAHEAD, "exit_generic", "sys_exit_readahead", 0) \
+	X("futex_waitv", VIGIL_EV_FUTEX_WAITV, "exit_generic", "sys_exit_futex_waitv", 0) \
+	X("getpmsg", VIGIL_EV_GETPMSG, "exit_generic", "sys_exit_getpmsg", 0) \
+	X("process_mrelease", VIGIL_EV_PROCESS_MRELEASE, "exit_generic", "sys_exit_process_mrelease", 0) \
+	X("nfsservctl", VIGIL_EV_NFSSERVCTL, "exit_generic", "sys_exit_nfsservctl", 0) \
+	X("epoll_wait_old", VIGIL_EV_EPOLL_WAIT_OLD, "exit_generic", "sys_exit_epoll_wait_old", 0) \
+	X("rseq", VIGIL_EV_RSEQ, "exit_generic", "sys_exit_rseq", 0) \
+	X("create_module", VIGIL_EV_CREATE_MODULE, "exit_generic", "sys_exit_create_module", 0) \
+	X("sched_getattr", VIGIL_EV_SCHED_GETATTR, "exit_generic", "sys_exit_sched_getattr", 0) \
+	X("_sysctl", VIGIL_EV__SYSCTL, "exit_generic", "sys_exit__sysctl", 0) \
+	X("query_module", VIGIL_EV_QUERY_MODULE, "exit_generic", "sys_exit_query_module", 0) \
+	X("get_mempolicy", VIGIL_EV_GET_MEMPOLICY, "exit_generic", "sys_exit_get_mempolicy", 0) \
+	X("sync_file_range", VIGIL_EV_SYNC_FILE_RANGE, "exit_generic", "sys_exit_sync_file_range", 0) \
+	X("membarrier", VIGIL_EV_MEMBARRIER, "exit_generic", "sys_exit_membarrier", 0) \
+	X("close_range", VIGIL_EV_CLOSE_RANGE, "exit_generic", "sys_exit_close_range", 0) \
+	X("fanotify_mark", VIGIL_EV_FANOTIFY_MARK, "exit_generic", "sys_exit_fanotify_mark", 0)
 
 /* VIGIL_NR_<name>: the syscall's number on this architecture; undefined where it has no such call. */
 #if defined(__x86_64__)
@@ -811,6 +1005,104 @@ enum vigil_event_type {
 #define VIGIL_NR_listxattr 194
 #define VIGIL_NR_llistxattr 195
 #define VIGIL_NR_flistxattr 196
+#define VIGIL_NR_restart_syscall 219
+#define VIGIL_NR_time 201
+#define VIGIL_NR_alarm 37
+#define VIGIL_NR_pause 34
+#define VIGIL_NR_utime 132
+#define VIGIL_NR_pipe 22
+#define VIGIL_NR_times 100
+#define VIGIL_NR_brk 12
+#define VIGIL_NR_ustat 136
+#define VIGIL_NR_getpgrp 111
+#define VIGIL_NR_getrusage 98
+#define VIGIL_NR_gettimeofday 96
+#define VIGIL_NR_uselib 134
+#define VIGIL_NR_getpriority 140
+#define VIGIL_NR_getitimer 36
+#define VIGIL_NR_sysfs 139
+#define VIGIL_NR_msync 26
+#define VIGIL_NR_sched_setparam 142
+#define VIGIL_NR_sched_getparam 143
+#define VIGIL_NR_sched_getscheduler 145
+#define VIGIL_NR_sched_get_priority_max 146
+#define VIGIL_NR_sched_get_priority_min 147
+#define VIGIL_NR_sched_rr_get_interval 148
+#define VIGIL_NR_rt_sigpending 127
+#define VIGIL_NR_rt_sigtimedwait 128
+#define VIGIL_NR_rt_sigsuspend 130
+#define VIGIL_NR_getgroups 115
+#define VIGIL_NR_mincore 27
+#define VIGIL_NR_sched_getaffinity 204
+#define VIGIL_NR_set_thread_area 205
+#define VIGIL_NR_get_thread_area 211
+#define VIGIL_NR_io_setup 206
+#define VIGIL_NR_io_destroy 207
+#define VIGIL_NR_io_getevents 208
+#define VIGIL_NR_io_submit 209
+#define VIGIL_NR_io_cancel 210
+#define VIGIL_NR_epoll_ctl 233
+#define VIGIL_NR_remap_file_pages 216
+#define VIGIL_NR_set_tid_address 218
+#define VIGIL_NR_timer_settime 223
+#define VIGIL_NR_timer_gettime 224
+#define VIGIL_NR_timer_getoverrun 225
+#define VIGIL_NR_timer_delete 226
+#define VIGIL_NR_clock_gettime 228
+#define VIGIL_NR_clock_getres 229
+#define VIGIL_NR_mq_timedsend 242
+#define VIGIL_NR_mq_timedreceive 243
+#define VIGIL_NR_mq_notify 244
+#define VIGIL_NR_mq_getsetattr 245
+#define VIGIL_NR_ioprio_set 251
+#define VIGIL_NR_ioprio_get 252
+#define VIGIL_NR_futimesat 261
+#define VIGIL_NR_set_robust_list 273
+#define VIGIL_NR_get_robust_list 274
+#define VIGIL_NR_getcpu 309
+#define VIGIL_NR_timerfd_settime 286
+#define VIGIL_NR_timerfd_gettime 287
+#define VIGIL_NR_pipe2 293
+#define VIGIL_NR_clock_adjtime 305
+#define VIGIL_NR_rt_sigreturn 15
+#define VIGIL_NR_pkey_alloc 330
+#define VIGIL_NR_pkey_mprotect 329
+#define VIGIL_NR_pkey_free 331
+#define VIGIL_NR_quotactl_fd 443
+#define VIGIL_NR_landlock_add_rule 445
+#define VIGIL_NR_epoll_pwait2 441
+#define VIGIL_NR_migrate_pages 256
+#define VIGIL_NR_move_pages 279
+#define VIGIL_NR_preadv2 327
+#define VIGIL_NR_pwritev2 328
+#define VIGIL_NR_kcmp 312
+#define VIGIL_NR_sched_setattr 314
+#define VIGIL_NR_mbind 237
+#define VIGIL_NR_epoll_ctl_old 214
+#define VIGIL_NR_lookup_dcookie 212
+#define VIGIL_NR_modify_ldt 154
+#define VIGIL_NR_io_pgetevents 333
+#define VIGIL_NR_set_mempolicy_home_node 450
+#define VIGIL_NR_semtimedop 220
+#define VIGIL_NR_get_kernel_syms 177
+#define VIGIL_NR_readahead 187
+#define VIGIL_NR_futex_waitv 449
+#define VIGIL_NR_getpmsg 181
+#define VIGIL_NR_process_mrelease 448
+#define VIGIL_NR_nfsservctl 180
+#define VIGIL_NR_epoll_wait_old 215
+#define VIGIL_NR_rseq 334
+#define VIGIL_NR_create_module 174
+#define VIGIL_NR_sched_getattr 315
+#define VIGIL_NR__sysctl 156
+#define VIGIL_NR_query_module 178
+#define VIGIL_NR_get_mempolicy 239
+#define VIGIL_NR_sync_file_range 277
+#define VIGIL_NR_membarrier 324
+#define VIGIL_NR_close_range 436
+#define VIGIL_NR_fanotify_mark 301
+#define VIGIL_NR_exit 60
+#define VIGIL_NR_exit_group 231
 #elif defined(__aarch64__)
 #define VIGIL_NR_execve 221
 #define VIGIL_NR_execveat 281
@@ -1040,6 +1332,84 @@ enum vigil_event_type {
 #define VIGIL_NR_listxattr 11
 #define VIGIL_NR_llistxattr 12
 #define VIGIL_NR_flistxattr 13
+#define VIGIL_NR_restart_syscall 128
+#define VIGIL_NR_times 153
+#define VIGIL_NR_brk 214
+#define VIGIL_NR_getrusage 165
+#define VIGIL_NR_gettimeofday 169
+#define VIGIL_NR_getpriority 141
+#define VIGIL_NR_getitimer 102
+#define VIGIL_NR_msync 227
+#define VIGIL_NR_sched_setparam 118
+#define VIGIL_NR_sched_getparam 121
+#define VIGIL_NR_sched_getscheduler 120
+#define VIGIL_NR_sched_get_priority_max 125
+#define VIGIL_NR_sched_get_priority_min 126
+#define VIGIL_NR_sched_rr_get_interval 127
+#define VIGIL_NR_rt_sigpending 136
+#define VIGIL_NR_rt_sigtimedwait 137
+#define VIGIL_NR_rt_sigsuspend 133
+#define VIGIL_NR_getgroups 158
+#define VIGIL_NR_mincore 232
+#define VIGIL_NR_sched_getaffinity 123
+#define VIGIL_NR_io_setup 0
+#define VIGIL_NR_io_destroy 1
+#define VIGIL_NR_io_getevents 4
+#define VIGIL_NR_io_submit 2
+#define VIGIL_NR_io_cancel 3
+#define VIGIL_NR_epoll_ctl 21
+#define VIGIL_NR_remap_file_pages 234
+#define VIGIL_NR_set_tid_address 96
+#define VIGIL_NR_timer_settime 110
+#define VIGIL_NR_timer_gettime 108
+#define VIGIL_NR_timer_getoverrun 109
+#define VIGIL_NR_timer_delete 111
+#define VIGIL_NR_clock_gettime 113
+#define VIGIL_NR_clock_getres 114
+#define VIGIL_NR_mq_timedsend 182
+#define VIGIL_NR_mq_timedreceive 183
+#define VIGIL_NR_mq_notify 184
+#define VIGIL_NR_mq_getsetattr 185
+#define VIGIL_NR_ioprio_set 30
+#define VIGIL_NR_ioprio_get 31
+#define VIGIL_NR_set_robust_list 99
+#define VIGIL_NR_get_robust_list 100
+#define VIGIL_NR_getcpu 168
+#define VIGIL_NR_timerfd_settime 86
+#define VIGIL_NR_timerfd_gettime 87
+#define VIGIL_NR_pipe2 59
+#define VIGIL_NR_clock_adjtime 266
+#define VIGIL_NR_rt_sigreturn 139
+#define VIGIL_NR_pkey_alloc 289
+#define VIGIL_NR_pkey_mprotect 288
+#define VIGIL_NR_pkey_free 290
+#define VIGIL_NR_quotactl_fd 443
+#define VIGIL_NR_landlock_add_rule 445
+#define VIGIL_NR_epoll_pwait2 441
+#define VIGIL_NR_migrate_pages 238
+#define VIGIL_NR_move_pages 239
+#define VIGIL_NR_preadv2 286
+#define VIGIL_NR_pwritev2 287
+#define VIGIL_NR_kcmp 272
+#define VIGIL_NR_sched_setattr 274
+#define VIGIL_NR_mbind 235
+#define VIGIL_NR_lookup_dcookie 18
+#define VIGIL_NR_io_pgetevents 292
+#define VIGIL_NR_set_mempolicy_home_node 450
+#define VIGIL_NR_semtimedop 192
+#define VIGIL_NR_readahead 213
+#define VIGIL_NR_futex_waitv 449
+#define VIGIL_NR_process_mrelease 448
+#define VIGIL_NR_nfsservctl 42
+#define VIGIL_NR_rseq 293
+#define VIGIL_NR_sched_getattr 275
+#define VIGIL_NR_get_mempolicy 236
+#define VIGIL_NR_sync_file_range 84
+#define VIGIL_NR_membarrier 283
+#define VIGIL_NR_close_range 436
+#define VIGIL_NR_fanotify_mark 263
+#define VIGIL_NR_exit 93
+#define VIGIL_NR_exit_group 94
 #endif
 
 #if defined(__x86_64__)

@@ -126,7 +126,7 @@ function genKind(p: ParamSpec): number {
 /** Highest syscall number + 1 the generic program's lookup table covers (x86_64 and arm64 stay below). */
 export const GEN_NR_LIMIT = 512;
 /** Entries of the generic program's table (a power of two: the probe masks the index with it). */
-export const GEN_SPECS_LIMIT = 256;
+export const GEN_SPECS_LIMIT = 512;
 
 /**
  * The table of the events marked `generated`, read by the probe's one generic exit program: per

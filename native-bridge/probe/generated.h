@@ -15,7 +15,7 @@
 #define VIGIL_GK_STR 4 /* user string */
 #define VIGIL_GK_BYTES 5 /* user buffer, as long as the result */
 #define VIGIL_GEN_NR_LIMIT 512
-#define VIGIL_GEN_SPECS_LIMIT 256 /* entries of vigil_gen_specs (a power of two: the index is masked) */
+#define VIGIL_GEN_SPECS_LIMIT 512 /* entries of vigil_gen_specs (a power of two: the index is masked) */
 
 struct vigil_gen_spec {
 	__u16 type;
@@ -221,6 +221,102 @@ static const struct vigil_gen_spec vigil_gen_specs[VIGIL_GEN_SPECS_LIMIT] = {
 	{ VIGIL_EV_LISTXATTR, 1, 0, 0, { 4 }, { 0 } }, /* listxattr(path) */
 	{ VIGIL_EV_LLISTXATTR, 1, 0, 0, { 4 }, { 0 } }, /* llistxattr(path) */
 	{ VIGIL_EV_FLISTXATTR, 1, 2, 0, { 1 }, { 0 } }, /* flistxattr(fd) */
+	{ VIGIL_EV_RESTART_SYSCALL, 0, 0, 0, {  }, {  } }, /* restart_syscall() */
+	{ VIGIL_EV_TIME, 0, 0, 0, {  }, {  } }, /* time() */
+	{ VIGIL_EV_ALARM, 1, 0, 0, { 3 }, { 0 } }, /* alarm(seconds) */
+	{ VIGIL_EV_PAUSE, 0, 0, 0, {  }, {  } }, /* pause() */
+	{ VIGIL_EV_UTIME, 1, 0, 0, { 4 }, { 0 } }, /* utime(filename) */
+	{ VIGIL_EV_PIPE, 0, 0, 0, {  }, {  } }, /* pipe() */
+	{ VIGIL_EV_TIMES, 0, 0, 0, {  }, {  } }, /* times() */
+	{ VIGIL_EV_BRK, 1, 0, 0, { 2 }, { 0 } }, /* brk(addr) */
+	{ VIGIL_EV_USTAT, 0, 0, 0, {  }, {  } }, /* ustat() */
+	{ VIGIL_EV_GETPGRP, 0, 0, 0, {  }, {  } }, /* getpgrp() */
+	{ VIGIL_EV_GETRUSAGE, 1, 0, 0, { 2 }, { 0 } }, /* getrusage(who) */
+	{ VIGIL_EV_GETTIMEOFDAY, 0, 0, 0, {  }, {  } }, /* gettimeofday() */
+	{ VIGIL_EV_USELIB, 1, 0, 0, { 4 }, { 0 } }, /* uselib(library) */
+	{ VIGIL_EV_GETPRIORITY, 2, 0, 0, { 3, 3 }, { 0, 1 } }, /* getpriority(which, who) */
+	{ VIGIL_EV_GETITIMER, 1, 0, 0, { 3 }, { 0 } }, /* getitimer(which) */
+	{ VIGIL_EV_SYSFS, 1, 0, 0, { 3 }, { 0 } }, /* sysfs(option) */
+	{ VIGIL_EV_MSYNC, 3, 0, 0, { 2, 2, 3 }, { 0, 1, 2 } }, /* msync(addr, length, flags) */
+	{ VIGIL_EV_SCHED_SETPARAM, 1, 0, 0, { 1 }, { 0 } }, /* sched_setparam(pid) */
+	{ VIGIL_EV_SCHED_GETPARAM, 1, 0, 0, { 1 }, { 0 } }, /* sched_getparam(pid) */
+	{ VIGIL_EV_SCHED_GETSCHEDULER, 1, 0, 0, { 1 }, { 0 } }, /* sched_getscheduler(pid) */
+	{ VIGIL_EV_SCHED_GET_PRIORITY_MAX, 1, 0, 0, { 3 }, { 0 } }, /* sched_get_priority_max(policy) */
+	{ VIGIL_EV_SCHED_GET_PRIORITY_MIN, 1, 0, 0, { 3 }, { 0 } }, /* sched_get_priority_min(policy) */
+	{ VIGIL_EV_SCHED_RR_GET_INTERVAL, 1, 0, 0, { 1 }, { 0 } }, /* sched_rr_get_interval(pid) */
+	{ VIGIL_EV_RT_SIGPENDING, 0, 0, 0, {  }, {  } }, /* rt_sigpending() */
+	{ VIGIL_EV_RT_SIGTIMEDWAIT, 0, 0, 0, {  }, {  } }, /* rt_sigtimedwait() */
+	{ VIGIL_EV_RT_SIGSUSPEND, 0, 0, 0, {  }, {  } }, /* rt_sigsuspend() */
+	{ VIGIL_EV_GETGROUPS, 1, 0, 0, { 3 }, { 0 } }, /* getgroups(size) */
+	{ VIGIL_EV_MINCORE, 2, 0, 0, { 2, 2 }, { 0, 1 } }, /* mincore(addr, length) */
+	{ VIGIL_EV_SCHED_GETAFFINITY, 1, 0, 0, { 1 }, { 0 } }, /* sched_getaffinity(pid) */
+	{ VIGIL_EV_SET_THREAD_AREA, 0, 0, 0, {  }, {  } }, /* set_thread_area() */
+	{ VIGIL_EV_GET_THREAD_AREA, 0, 0, 0, {  }, {  } }, /* get_thread_area() */
+	{ VIGIL_EV_IO_SETUP, 1, 0, 0, { 3 }, { 0 } }, /* io_setup(nr_events) */
+	{ VIGIL_EV_IO_DESTROY, 0, 0, 0, {  }, {  } }, /* io_destroy() */
+	{ VIGIL_EV_IO_GETEVENTS, 0, 0, 0, {  }, {  } }, /* io_getevents() */
+	{ VIGIL_EV_IO_SUBMIT, 1, 0, 0, { 2 }, { 1 } }, /* io_submit(nr) */
+	{ VIGIL_EV_IO_CANCEL, 0, 0, 0, {  }, {  } }, /* io_cancel() */
+	{ VIGIL_EV_EPOLL_CTL, 3, 0, 0, { 1, 3, 1 }, { 0, 1, 2 } }, /* epoll_ctl(epfd, op, fd) */
+	{ VIGIL_EV_REMAP_FILE_PAGES, 2, 0, 0, { 2, 2 }, { 0, 1 } }, /* remap_file_pages(addr, size) */
+	{ VIGIL_EV_SET_TID_ADDRESS, 0, 0, 0, {  }, {  } }, /* set_tid_address() */
+	{ VIGIL_EV_TIMER_SETTIME, 0, 0, 0, {  }, {  } }, /* timer_settime() */
+	{ VIGIL_EV_TIMER_GETTIME, 0, 0, 0, {  }, {  } }, /* timer_gettime() */
+	{ VIGIL_EV_TIMER_GETOVERRUN, 0, 0, 0, {  }, {  } }, /* timer_getoverrun() */
+	{ VIGIL_EV_TIMER_DELETE, 0, 0, 0, {  }, {  } }, /* timer_delete() */
+	{ VIGIL_EV_CLOCK_GETTIME, 1, 0, 0, { 3 }, { 0 } }, /* clock_gettime(clockid) */
+	{ VIGIL_EV_CLOCK_GETRES, 1, 0, 0, { 3 }, { 0 } }, /* clock_getres(clockid) */
+	{ VIGIL_EV_MQ_TIMEDSEND, 2, 0, 0, { 1, 2 }, { 0, 2 } }, /* mq_timedsend(mqdes, msg_len) */
+	{ VIGIL_EV_MQ_TIMEDRECEIVE, 2, 0, 0, { 1, 2 }, { 0, 2 } }, /* mq_timedreceive(mqdes, msg_len) */
+	{ VIGIL_EV_MQ_NOTIFY, 1, 0, 0, { 1 }, { 0 } }, /* mq_notify(mqdes) */
+	{ VIGIL_EV_MQ_GETSETATTR, 1, 0, 0, { 1 }, { 0 } }, /* mq_getsetattr(mqdes) */
+	{ VIGIL_EV_IOPRIO_SET, 3, 0, 0, { 3, 3, 3 }, { 0, 1, 2 } }, /* ioprio_set(which, who, ioprio) */
+	{ VIGIL_EV_IOPRIO_GET, 2, 0, 0, { 3, 3 }, { 0, 1 } }, /* ioprio_get(which, who) */
+	{ VIGIL_EV_FUTIMESAT, 2, 0, 0, { 1, 4 }, { 0, 1 } }, /* futimesat(dirfd, pathname) */
+	{ VIGIL_EV_SET_ROBUST_LIST, 0, 0, 0, {  }, {  } }, /* set_robust_list() */
+	{ VIGIL_EV_GET_ROBUST_LIST, 1, 0, 0, { 1 }, { 0 } }, /* get_robust_list(pid) */
+	{ VIGIL_EV_GETCPU, 0, 0, 0, {  }, {  } }, /* getcpu() */
+	{ VIGIL_EV_TIMERFD_SETTIME, 2, 0, 0, { 1, 3 }, { 0, 1 } }, /* timerfd_settime(fd, flags) */
+	{ VIGIL_EV_TIMERFD_GETTIME, 1, 0, 0, { 1 }, { 0 } }, /* timerfd_gettime(fd) */
+	{ VIGIL_EV_PIPE2, 1, 0, 0, { 3 }, { 1 } }, /* pipe2(flags) */
+	{ VIGIL_EV_CLOCK_ADJTIME, 1, 0, 0, { 3 }, { 0 } }, /* clock_adjtime(clockid) */
+	{ VIGIL_EV_RT_SIGRETURN, 0, 0, 0, {  }, {  } }, /* rt_sigreturn() */
+	{ VIGIL_EV_PKEY_ALLOC, 2, 0, 0, { 3, 3 }, { 0, 1 } }, /* pkey_alloc(flags, access_rights) */
+	{ VIGIL_EV_PKEY_MPROTECT, 4, 0, 0, { 2, 2, 3, 2 }, { 0, 1, 2, 3 } }, /* pkey_mprotect(addr, length, prot, pkey) */
+	{ VIGIL_EV_PKEY_FREE, 1, 0, 0, { 2 }, { 0 } }, /* pkey_free(pkey) */
+	{ VIGIL_EV_QUOTACTL_FD, 3, 0, 0, { 1, 3, 3 }, { 0, 1, 2 } }, /* quotactl_fd(fd, cmd, id) */
+	{ VIGIL_EV_LANDLOCK_ADD_RULE, 2, 0, 0, { 1, 3 }, { 0, 1 } }, /* landlock_add_rule(ruleset_fd, rule_type) */
+	{ VIGIL_EV_EPOLL_PWAIT2, 2, 0, 0, { 1, 3 }, { 0, 2 } }, /* epoll_pwait2(fd, maxevents) */
+	{ VIGIL_EV_MIGRATE_PAGES, 1, 0, 0, { 1 }, { 0 } }, /* migrate_pages(pid) */
+	{ VIGIL_EV_MOVE_PAGES, 2, 0, 0, { 1, 2 }, { 0, 1 } }, /* move_pages(pid, nr_pages) */
+	{ VIGIL_EV_PREADV2, 2, 0, 0, { 1, 2 }, { 0, 3 } }, /* preadv2(fd, pos) */
+	{ VIGIL_EV_PWRITEV2, 2, 0, 0, { 1, 2 }, { 0, 3 } }, /* pwritev2(fd, pos) */
+	{ VIGIL_EV_KCMP, 3, 0, 0, { 1, 1, 3 }, { 0, 1, 2 } }, /* kcmp(pid1, pid2, type) */
+	{ VIGIL_EV_SCHED_SETATTR, 1, 0, 0, { 1 }, { 0 } }, /* sched_setattr(pid) */
+	{ VIGIL_EV_MBIND, 3, 0, 0, { 2, 2, 3 }, { 0, 1, 2 } }, /* mbind(addr, len, mode) */
+	{ VIGIL_EV_EPOLL_CTL_OLD, 0, 0, 0, {  }, {  } }, /* epoll_ctl_old() */
+	{ VIGIL_EV_LOOKUP_DCOOKIE, 0, 0, 0, {  }, {  } }, /* lookup_dcookie() */
+	{ VIGIL_EV_MODIFY_LDT, 1, 0, 0, { 3 }, { 0 } }, /* modify_ldt(func) */
+	{ VIGIL_EV_IO_PGETEVENTS, 0, 0, 0, {  }, {  } }, /* io_pgetevents() */
+	{ VIGIL_EV_SET_MEMPOLICY_HOME_NODE, 0, 0, 0, {  }, {  } }, /* set_mempolicy_home_node() */
+	{ VIGIL_EV_SEMTIMEDOP, 2, 0, 0, { 3, 3 }, { 0, 2 } }, /* semtimedop(semid, nsops) */
+	{ VIGIL_EV_GET_KERNEL_SYMS, 0, 0, 0, {  }, {  } }, /* get_kernel_syms() */
+	{ VIGIL_EV_READAHEAD, 2, 0, 0, { 1, 2 }, { 0, 2 } }, /* readahead(fd, count) */
+	{ VIGIL_EV_FUTEX_WAITV, 0, 0, 0, {  }, {  } }, /* futex_waitv() */
+	{ VIGIL_EV_GETPMSG, 0, 0, 0, {  }, {  } }, /* getpmsg() */
+	{ VIGIL_EV_PROCESS_MRELEASE, 1, 0, 0, { 1 }, { 0 } }, /* process_mrelease(pidfd) */
+	{ VIGIL_EV_NFSSERVCTL, 0, 0, 0, {  }, {  } }, /* nfsservctl() */
+	{ VIGIL_EV_EPOLL_WAIT_OLD, 0, 0, 0, {  }, {  } }, /* epoll_wait_old() */
+	{ VIGIL_EV_RSEQ, 0, 0, 0, {  }, {  } }, /* rseq() */
+	{ VIGIL_EV_CREATE_MODULE, 0, 0, 0, {  }, {  } }, /* create_module() */
+	{ VIGIL_EV_SCHED_GETATTR, 1, 0, 0, { 1 }, { 0 } }, /* sched_getattr(pid) */
+	{ VIGIL_EV__SYSCTL, 0, 0, 0, {  }, {  } }, /* _sysctl() */
+	{ VIGIL_EV_QUERY_MODULE, 0, 0, 0, {  }, {  } }, /* query_module() */
+	{ VIGIL_EV_GET_MEMPOLICY, 0, 0, 0, {  }, {  } }, /* get_mempolicy() */
+	{ VIGIL_EV_SYNC_FILE_RANGE, 1, 0, 0, { 1 }, { 0 } }, /* sync_file_range(fd) */
+	{ VIGIL_EV_MEMBARRIER, 1, 0, 0, { 3 }, { 0 } }, /* membarrier(cmd) */
+	{ VIGIL_EV_CLOSE_RANGE, 3, 0, 0, { 3, 3, 3 }, { 0, 1, 2 } }, /* close_range(first, last, flags) */
+	{ VIGIL_EV_FANOTIFY_MARK, 3, 0, 0, { 1, 3, 2 }, { 0, 1, 2 } }, /* fanotify_mark(fanotify_fd, flags, mask) */
 };
 
 /* syscall number → index in vigil_gen_specs (0: not a generated event), for the probe's architecture */
@@ -419,6 +515,102 @@ static const __u16 vigil_gen_by_nr[VIGIL_GEN_NR_LIMIT] = {
 	[194] = 191, /* listxattr */
 	[195] = 192, /* llistxattr */
 	[196] = 193, /* flistxattr */
+	[219] = 194, /* restart_syscall */
+	[201] = 195, /* time */
+	[37] = 196, /* alarm */
+	[34] = 197, /* pause */
+	[132] = 198, /* utime */
+	[22] = 199, /* pipe */
+	[100] = 200, /* times */
+	[12] = 201, /* brk */
+	[136] = 202, /* ustat */
+	[111] = 203, /* getpgrp */
+	[98] = 204, /* getrusage */
+	[96] = 205, /* gettimeofday */
+	[134] = 206, /* uselib */
+	[140] = 207, /* getpriority */
+	[36] = 208, /* getitimer */
+	[139] = 209, /* sysfs */
+	[26] = 210, /* msync */
+	[142] = 211, /* sched_setparam */
+	[143] = 212, /* sched_getparam */
+	[145] = 213, /* sched_getscheduler */
+	[146] = 214, /* sched_get_priority_max */
+	[147] = 215, /* sched_get_priority_min */
+	[148] = 216, /* sched_rr_get_interval */
+	[127] = 217, /* rt_sigpending */
+	[128] = 218, /* rt_sigtimedwait */
+	[130] = 219, /* rt_sigsuspend */
+	[115] = 220, /* getgroups */
+	[27] = 221, /* mincore */
+	[204] = 222, /* sched_getaffinity */
+	[205] = 223, /* set_thread_area */
+	[211] = 224, /* get_thread_area */
+	[206] = 225, /* io_setup */
+	[207] = 226, /* io_destroy */
+	[208] = 227, /* io_getevents */
+	[209] = 228, /* io_submit */
+	[210] = 229, /* io_cancel */
+	[233] = 230, /* epoll_ctl */
+	[216] = 231, /* remap_file_pages */
+	[218] = 232, /* set_tid_address */
+	[223] = 233, /* timer_settime */
+	[224] = 234, /* timer_gettime */
+	[225] = 235, /* timer_getoverrun */
+	[226] = 236, /* timer_delete */
+	[228] = 237, /* clock_gettime */
+	[229] = 238, /* clock_getres */
+	[242] = 239, /* mq_timedsend */
+	[243] = 240, /* mq_timedreceive */
+	[244] = 241, /* mq_notify */
+	[245] = 242, /* mq_getsetattr */
+	[251] = 243, /* ioprio_set */
+	[252] = 244, /* ioprio_get */
+	[261] = 245, /* futimesat */
+	[273] = 246, /* set_robust_list */
+	[274] = 247, /* get_robust_list */
+	[309] = 248, /* getcpu */
+	[286] = 249, /* timerfd_settime */
+	[287] = 250, /* timerfd_gettime */
+	[293] = 251, /* pipe2 */
+	[305] = 252, /* clock_adjtime */
+	[15] = 253, /* rt_sigreturn */
+	[330] = 254, /* pkey_alloc */
+	[329] = 255, /* pkey_mprotect */
+	[331] = 256, /* pkey_free */
+	[443] = 257, /* quotactl_fd */
+	[445] = 258, /* landlock_add_rule */
+	[441] = 259, /* epoll_pwait2 */
+	[256] = 260, /* migrate_pages */
+	[279] = 261, /* move_pages */
+	[327] = 262, /* preadv2 */
+	[328] = 263, /* pwritev2 */
+	[312] = 264, /* kcmp */
+	[314] = 265, /* sched_setattr */
+	[237] = 266, /* mbind */
+	[214] = 267, /* epoll_ctl_old */
+	[212] = 268, /* lookup_dcookie */
+	[154] = 269, /* modify_ldt */
+	[333] = 270, /* io_pgetevents */
+	[450] = 271, /* set_mempolicy_home_node */
+	[220] = 272, /* semtimedop */
+	[177] = 273, /* get_kernel_syms */
+	[187] = 274, /* readahead */
+	[449] = 275, /* futex_waitv */
+	[181] = 276, /* getpmsg */
+	[448] = 277, /* process_mrelease */
+	[180] = 278, /* nfsservctl */
+	[215] = 279, /* epoll_wait_old */
+	[334] = 280, /* rseq */
+	[174] = 281, /* create_module */
+	[315] = 282, /* sched_getattr */
+	[156] = 283, /* _sysctl */
+	[178] = 284, /* query_module */
+	[239] = 285, /* get_mempolicy */
+	[277] = 286, /* sync_file_range */
+	[324] = 287, /* membarrier */
+	[436] = 288, /* close_range */
+	[301] = 289, /* fanotify_mark */
 #elif defined(__TARGET_ARCH_arm64)
 	[129] = 1, /* kill */
 	[130] = 2, /* tkill */
@@ -596,5 +788,81 @@ static const __u16 vigil_gen_by_nr[VIGIL_GEN_NR_LIMIT] = {
 	[11] = 191, /* listxattr */
 	[12] = 192, /* llistxattr */
 	[13] = 193, /* flistxattr */
+	[128] = 194, /* restart_syscall */
+	[153] = 200, /* times */
+	[214] = 201, /* brk */
+	[165] = 204, /* getrusage */
+	[169] = 205, /* gettimeofday */
+	[141] = 207, /* getpriority */
+	[102] = 208, /* getitimer */
+	[227] = 210, /* msync */
+	[118] = 211, /* sched_setparam */
+	[121] = 212, /* sched_getparam */
+	[120] = 213, /* sched_getscheduler */
+	[125] = 214, /* sched_get_priority_max */
+	[126] = 215, /* sched_get_priority_min */
+	[127] = 216, /* sched_rr_get_interval */
+	[136] = 217, /* rt_sigpending */
+	[137] = 218, /* rt_sigtimedwait */
+	[133] = 219, /* rt_sigsuspend */
+	[158] = 220, /* getgroups */
+	[232] = 221, /* mincore */
+	[123] = 222, /* sched_getaffinity */
+	[0] = 225, /* io_setup */
+	[1] = 226, /* io_destroy */
+	[4] = 227, /* io_getevents */
+	[2] = 228, /* io_submit */
+	[3] = 229, /* io_cancel */
+	[21] = 230, /* epoll_ctl */
+	[234] = 231, /* remap_file_pages */
+	[96] = 232, /* set_tid_address */
+	[110] = 233, /* timer_settime */
+	[108] = 234, /* timer_gettime */
+	[109] = 235, /* timer_getoverrun */
+	[111] = 236, /* timer_delete */
+	[113] = 237, /* clock_gettime */
+	[114] = 238, /* clock_getres */
+	[182] = 239, /* mq_timedsend */
+	[183] = 240, /* mq_timedreceive */
+	[184] = 241, /* mq_notify */
+	[185] = 242, /* mq_getsetattr */
+	[30] = 243, /* ioprio_set */
+	[31] = 244, /* ioprio_get */
+	[99] = 246, /* set_robust_list */
+	[100] = 247, /* get_robust_list */
+	[168] = 248, /* getcpu */
+	[86] = 249, /* timerfd_settime */
+	[87] = 250, /* timerfd_gettime */
+	[59] = 251, /* pipe2 */
+	[266] = 252, /* clock_adjtime */
+	[139] = 253, /* rt_sigreturn */
+	[289] = 254, /* pkey_alloc */
+	[288] = 255, /* pkey_mprotect */
+	[290] = 256, /* pkey_free */
+	[443] = 257, /* quotactl_fd */
+	[445] = 258, /* landlock_add_rule */
+	[441] = 259, /* epoll_pwait2 */
+	[238] = 260, /* migrate_pages */
+	[239] = 261, /* move_pages */
+	[286] = 262, /* preadv2 */
+	[287] = 263, /* pwritev2 */
+	[272] = 264, /* kcmp */
+	[274] = 265, /* sched_setattr */
+	[235] = 266, /* mbind */
+	[18] = 268, /* lookup_dcookie */
+	[292] = 270, /* io_pgetevents */
+	[450] = 271, /* set_mempolicy_home_node */
+	[192] = 272, /* semtimedop */
+	[213] = 274, /* readahead */
+	[449] = 275, /* futex_waitv */
+	[448] = 277, /* process_mrelease */
+	[42] = 278, /* nfsservctl */
+	[293] = 280, /* rseq */
+	[275] = 282, /* sched_getattr */
+	[236] = 285, /* get_mempolicy */
+	[84] = 286, /* sync_file_range */
+	[283] = 287, /* membarrier */
+	[436] = 288, /* close_range */
+	[263] = 289, /* fanotify_mark */
 #endif
 };
