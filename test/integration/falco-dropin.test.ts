@@ -3,7 +3,7 @@
  * Falco drop-in, end to end on the real kernel: `vigil agent --falco-config falco.yaml` with
  * Falco's stable rules (read in place) and a rules directory, selection by tag and name,
  * append_output (suggested fields and an entry of its own), JSON output, and the output channels
- * pointed at real local receivers: a file, a spawned program (Falco's shell line), an HTTPS
+ * pointed at real local receivers: a file, a spawned program (Falco's shell line), a real rsyslogd, an HTTPS
  * server demanding a client certificate (mTLS), Falco's gRPC outputs API read by a client built
  * from Falco's protos, and the webserver's /versions. `cat /etc/shadow` must reach every one of
  * them in Falco's JSON shape, field by field.
@@ -14,10 +14,30 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { credentials, type ClientDuplexStream } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn, type ChildProcess } from "node:child_process";
 import { tempDir, waitFor } from "../collector/helpers.js";
+import { RSYSLOGD } from "../helpers/rsyslog.js";
 import { runChild, startAgent, type RunningAgent } from "../helpers/agent.js";
 import { makeMtlsFiles, type MtlsFiles } from "../helpers/mtls-certs.js";
 import { falcoPackage } from "../sinks/falco-interop.helpers.js";
+
+/** rsyslogd listening on DIR/devlog (a unix datagram socket like /dev/log), each message written to DIR/syslog.jsonl. */
+function startRsyslog(dir: string): ChildProcess {
+  const q = JSON.stringify;
+  const prop = (out: string, name: string) => `property(outname="${out}" name="${name}" format="jsonf")`;
+  writeFileSync(
+    join(dir, "rsyslog.conf"),
+    [
+      `global(workDirectory=${q(dir)})`,
+      `module(load="imuxsock" SysSock.Use="off")`,
+      `input(type="imuxsock" Socket=${q(join(dir, "devlog"))} ruleset="r")`,
+      `template(name="j" type="list") { constant(value="{") ${prop("severity", "syslogseverity")} constant(value=",") ${prop("tag", "syslogtag")} constant(value=",") ${prop("msg", "msg")} constant(value="}\\n") }`,
+      `ruleset(name="r") { action(type="omfile" file=${q(join(dir, "syslog.jsonl"))} template="j") }`,
+      "",
+    ].join("\n"),
+  );
+  return spawn(RSYSLOGD ?? "rsyslogd", ["-n", "-f", join(dir, "rsyslog.conf"), "-i", join(dir, "rsyslog.pid")], { stdio: "ignore" });
+}
 
 const STABLE = join(__dirname, "..", "..", "..", "shared", "corpus", "falco", "falco_rules.yaml");
 /** Falco's JSON keys (nlohmann sorts them), with json_include_message_property on. */
@@ -43,6 +63,7 @@ describe("vigil agent --falco-config: Falco's configuration, rules and outputs",
   let sub: ClientDuplexStream<object, GrpcResp> | undefined;
   const streamed: GrpcResp[] = [];
   let webPort = 0;
+  let rsyslog: ChildProcess | undefined;
 
   beforeAll(async () => {
     mkdirSync(join(dir, "certs"));
@@ -96,7 +117,7 @@ priority: notice
 stdout_output:
   enabled: true
 syslog_output:
-  enabled: false
+  enabled: true
 file_output:
   enabled: true
   keep_alive: false
@@ -125,10 +146,16 @@ engine:
   kind: modern_ebpf
 `;
     writeFileSync(join(dir, "falco.yaml"), falcoYaml);
-    agent = await startAgent(["--falco-config", join(dir, "falco.yaml"), "--no-containerd", "--stats-interval", "0"], 90_000, {}, [
-      "--no-embedded-collector",
-      "--no-fim-scan",
-    ]);
+    // Falco's syslog_output writes to /dev/log; here a real rsyslogd's socket in the temp folder (Vigil's own key)
+    rsyslog = startRsyslog(dir);
+    await waitFor(() => existsSync(join(dir, "devlog")), 15_000, "the rsyslog socket");
+    writeFileSync(join(dir, "vigil.yaml"), `sinks:\n  syslog:\n    address: unix://${dir}/devlog\n`);
+    agent = await startAgent(
+      ["--falco-config", join(dir, "falco.yaml"), "--config", join(dir, "vigil.yaml"), "--no-containerd", "--stats-interval", "0"],
+      90_000,
+      {},
+      ["--no-embedded-collector", "--no-fim-scan"],
+    );
     const pkg = falcoPackage();
     const client = new pkg.outputs(`unix://${dir}/run/falco.sock`, credentials.createInsecure()) as unknown as { sub(): ClientDuplexStream<object, GrpcResp> };
     sub = client.sub();
@@ -141,6 +168,7 @@ engine:
     sub?.cancel();
     await agent?.stop();
     https?.close();
+    rsyslog?.kill("SIGTERM");
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -167,6 +195,14 @@ engine:
     await waitFor(() => pick(jsonLines(join(dir, "program.txt"))) !== undefined, 10_000, "the program output");
     await waitFor(() => posted.some((p) => p.body.includes(`dropin_pid=${pid}`)), 10_000, "the http output");
     await waitFor(() => streamed.some((r) => r.output.includes(`dropin_pid=${pid}`)), 10_000, "the gRPC output");
+    const syslogged = () =>
+      existsSync(join(dir, "syslog.jsonl"))
+        ? readFileSync(join(dir, "syslog.jsonl"), "utf8")
+            .split("\n")
+            .filter((l) => l !== "")
+            .map((l) => JSON.parse(l) as { severity: string; tag: string; msg: string })
+        : [];
+    await waitFor(() => syslogged().some((m) => m.msg.includes(`dropin_pid=${pid}`)), 10_000, "the syslog output");
     const fromFile = pick(jsonLines(join(dir, "events.txt")))!;
     const fromProgram = pick(jsonLines(join(dir, "program.txt")))!;
     const post = posted.find((p) => p.body.includes(`dropin_pid=${pid}`))!;
@@ -203,6 +239,11 @@ engine:
     expect(f["proc.name"]).toBe("cat");
     expect(typeof f["evt.time"]).toBe("number");
     expect(f["dropin.parent"]).toBe(f["proc.pname"]);
+    // syslog: the JSON as the message, severity warning (4), tag falco as Falco's syslog(3) writes
+    const sl = syslogged().find((m) => m.msg.includes(`dropin_pid=${pid}`))!;
+    expect(sl.severity).toBe("4");
+    expect(sl.tag).toBe("falco:");
+    expect(JSON.parse(sl.msg.trim())).toEqual(fromFile);
     // gRPC: Falco's response message, output_fields as strings
     const g = streamed.find((r) => r.output.includes(`dropin_pid=${pid}`))!;
     expect(g.rule).toBe("Read sensitive file untrusted");
