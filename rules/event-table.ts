@@ -134,6 +134,11 @@ export interface EventSpec {
   fdInfo?: true;
   /** Its fd is the server side of a connection (fd.is_server). */
   server?: true;
+  /**
+   * A receive: on an unconnected socket the peer it names is the client and the socket the server
+   * (Falco's inbound tuple, `peer->local`); a connected socket keeps the client view, as sends do.
+   */
+  inbound?: true;
   /** The probe can filter it in the kernel by path and flags (FORMAT.md "Kernel filters"). */
   kernelFilter?: true;
   /** Open flags implied by the call when it has no `flags` param (creat). */
@@ -615,8 +620,8 @@ export const EVENTS: readonly EventSpec[] = [
   { code: 63, name: "setreuid", category: "security", nr: sys("setreuid", "setreuid32"), capture: Capture.Rules, params: [RES, p("ruid", ArgKind.Uid), p("euid", ArgKind.Uid)] },
   { code: 64, name: "setregid", category: "security", nr: sys("setregid", "setregid32"), capture: Capture.Rules, params: [RES, p("rgid", ArgKind.Gid), p("egid", ArgKind.Gid)] },
   // receives: the tuple names the peer of an unconnected datagram socket (fd.name peer->local, Falco's inbound tuple)
-  { code: 65, name: "recvfrom", category: "net", nr: sys("recvfrom", null), fd: Fd.Send, capture: Capture.Rules, server: true, fdInfo: true, params: [RES, p("data", ArgKind.Bytes), p("tuple", ArgKind.Tuple), p("fd", ArgKind.Fd), p("size", ArgKind.U32)] },
-  { code: 66, name: "recvmsg", category: "net", nr: sys("recvmsg", null), fd: Fd.Send, capture: Capture.Rules, server: true, fdInfo: true, params: [RES, p("size", ArgKind.U32), p("data", ArgKind.Bytes), p("tuple", ArgKind.Tuple), p("fd", ArgKind.Fd)] },
+  { code: 65, name: "recvfrom", category: "net", nr: sys("recvfrom", null), fd: Fd.Send, capture: Capture.Rules, inbound: true, fdInfo: true, params: [RES, p("data", ArgKind.Bytes), p("tuple", ArgKind.Tuple), p("fd", ArgKind.Fd), p("size", ArgKind.U32)] },
+  { code: 66, name: "recvmsg", category: "net", nr: sys("recvmsg", null), fd: Fd.Send, capture: Capture.Rules, inbound: true, fdInfo: true, params: [RES, p("size", ArgKind.U32), p("data", ArgKind.Bytes), p("tuple", ArgKind.Tuple), p("fd", ArgKind.Fd)] },
   { code: 67, name: "userfaultfd", category: "memory", nr: sys("userfaultfd", null), fd: Fd.New, capture: Capture.Rules, fdInfo: true, params: [RES, p("flags", ArgKind.Flags, { table: "userfaultfdFlags" })] },
   // Falco's meta event for a new container (the container plugin's); Vigil's probe has no such event
   { code: 68, name: "container", category: "other", nr: {}, capture: Capture.Never, params: [] },

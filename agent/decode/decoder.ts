@@ -538,6 +538,18 @@ export class FrameDecoder {
     };
   }
 
+  /** True when fd-info param `i` is an IP socket with no remote end (an unconnected datagram socket). */
+  private unconnectedIp(view: DataView, buf: Buffer, i: number): boolean {
+    if (i < 0 || !this.has(i)) return false;
+    const o = this.pOff[i]!;
+    const len = this.pLen[i]!;
+    const kind = buf[o]!;
+    // kind, aux, then the tuple: family, local address and port, remote address and port
+    if (kind === FdKind.Ipv4 && len >= 2 + 13) return view.getUint16(o + 2 + 11, true) === 0;
+    if (kind === FdKind.Ipv6 && len >= 2 + 37) return view.getUint16(o + 2 + 35, true) === 0;
+    return false;
+  }
+
   private fdInfo(view: DataView, buf: Buffer, i: number, num: number, server: boolean): FdInfo | undefined {
     if (!this.has(i) || this.pLen[i]! < 2) return undefined;
     const o = this.pOff[i]!;
@@ -603,7 +615,8 @@ export class FrameDecoder {
     const isExec = spec.proc === Proc.Exec;
     const isClone = spec.proc === Proc.Clone;
     const resHdr = resultIsHeader(spec);
-    const server = spec.server === true;
+    const fixedServer = spec.server === true;
+    const inbound = spec.inbound === true;
     const sources: Source[] = [];
     let wire = 0;
     for (let i = 0; i < spec.params.length; i++) {
@@ -641,6 +654,8 @@ export class FrameDecoder {
     return (view, buf, off, size) => {
       const e = this.header(view, buf, off);
       if (!this.params(view, off, size)) return;
+      // a receive's orientation depends on the socket: unconnected, the peer is the client
+      const server = inbound ? this.unconnectedIp(view, buf, fdInfoIndex) : fixedServer;
       if (isExec || isClone) {
         if (this.nParams < ProcBlock.count) {
           this.counters[DecodeErrorCode.Truncated]!++;
