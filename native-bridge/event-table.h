@@ -369,9 +369,21 @@ enum vigil_event_type {
 	VIGIL_EV_MEMBARRIER = 355,
 	VIGIL_EV_CLOSE_RANGE = 356,
 	VIGIL_EV_FANOTIFY_MARK = 357,
-	VIGIL_EV_EXIT = 358,
-	VIGIL_EV_EXIT_GROUP = 359,
-	VIGIL_EV_MAX = 360, /* one past the highest event code */
+	VIGIL_EV_CACHESTAT = 358,
+	VIGIL_EV_FCHMODAT2 = 359,
+	VIGIL_EV_MAP_SHADOW_STACK = 360,
+	VIGIL_EV_FUTEX_WAKE = 361,
+	VIGIL_EV_FUTEX_WAIT = 362,
+	VIGIL_EV_FUTEX_REQUEUE = 363,
+	VIGIL_EV_STATMOUNT = 364,
+	VIGIL_EV_LISTMOUNT = 365,
+	VIGIL_EV_LSM_GET_SELF_ATTR = 366,
+	VIGIL_EV_LSM_SET_SELF_ATTR = 367,
+	VIGIL_EV_LSM_LIST_MODULES = 368,
+	VIGIL_EV_MSEAL = 369,
+	VIGIL_EV_EXIT = 370,
+	VIGIL_EV_EXIT_GROUP = 371,
+	VIGIL_EV_MAX = 372, /* one past the highest event code */
 };
 
 /* Flags per event type. */
@@ -742,7 +754,19 @@ enum vigil_event_type {
 	X("sync_file_range", VIGIL_EV_SYNC_FILE_RANGE, "exit_generic", "sys_exit_sync_file_range", 0) \
 	X("membarrier", VIGIL_EV_MEMBARRIER, "exit_generic", "sys_exit_membarrier", 0) \
 	X("close_range", VIGIL_EV_CLOSE_RANGE, "exit_generic", "sys_exit_close_range", 0) \
-	X("fanotify_mark", VIGIL_EV_FANOTIFY_MARK, "exit_generic", "sys_exit_fanotify_mark", 0)
+	X("fanotify_mark", VIGIL_EV_FANOTIFY_MARK, "exit_generic", "sys_exit_fanotify_mark", 0) \
+	X("cachestat", VIGIL_EV_CACHESTAT, "exit_generic", "sys_exit_cachestat", VIGIL_EVF_FD) \
+	X("fchmodat2", VIGIL_EV_FCHMODAT2, "exit_generic", "sys_exit_fchmodat2", 0) \
+	X("map_shadow_stack", VIGIL_EV_MAP_SHADOW_STACK, "exit_generic", "sys_exit_map_shadow_stack", 0) \
+	X("futex_wake", VIGIL_EV_FUTEX_WAKE, "exit_generic", "sys_exit_futex_wake", 0) \
+	X("futex_wait", VIGIL_EV_FUTEX_WAIT, "exit_generic", "sys_exit_futex_wait", 0) \
+	X("futex_requeue", VIGIL_EV_FUTEX_REQUEUE, "exit_generic", "sys_exit_futex_requeue", 0) \
+	X("statmount", VIGIL_EV_STATMOUNT, "exit_generic", "sys_exit_statmount", 0) \
+	X("listmount", VIGIL_EV_LISTMOUNT, "exit_generic", "sys_exit_listmount", 0) \
+	X("lsm_get_self_attr", VIGIL_EV_LSM_GET_SELF_ATTR, "exit_generic", "sys_exit_lsm_get_self_attr", 0) \
+	X("lsm_set_self_attr", VIGIL_EV_LSM_SET_SELF_ATTR, "exit_generic", "sys_exit_lsm_set_self_attr", 0) \
+	X("lsm_list_modules", VIGIL_EV_LSM_LIST_MODULES, "exit_generic", "sys_exit_lsm_list_modules", 0) \
+	X("mseal", VIGIL_EV_MSEAL, "exit_generic", "sys_exit_mseal", 0)
 
 /* VIGIL_NR_<name>: the syscall's number on this architecture; undefined where it has no such call. */
 #if defined(__x86_64__)
@@ -1101,6 +1125,18 @@ enum vigil_event_type {
 #define VIGIL_NR_membarrier 324
 #define VIGIL_NR_close_range 436
 #define VIGIL_NR_fanotify_mark 301
+#define VIGIL_NR_cachestat 451
+#define VIGIL_NR_fchmodat2 452
+#define VIGIL_NR_map_shadow_stack 453
+#define VIGIL_NR_futex_wake 454
+#define VIGIL_NR_futex_wait 455
+#define VIGIL_NR_futex_requeue 456
+#define VIGIL_NR_statmount 457
+#define VIGIL_NR_listmount 458
+#define VIGIL_NR_lsm_get_self_attr 459
+#define VIGIL_NR_lsm_set_self_attr 460
+#define VIGIL_NR_lsm_list_modules 461
+#define VIGIL_NR_mseal 462
 #define VIGIL_NR_exit 60
 #define VIGIL_NR_exit_group 231
 #elif defined(__aarch64__)
@@ -1408,6 +1444,18 @@ enum vigil_event_type {
 #define VIGIL_NR_membarrier 283
 #define VIGIL_NR_close_range 436
 #define VIGIL_NR_fanotify_mark 263
+#define VIGIL_NR_cachestat 451
+#define VIGIL_NR_fchmodat2 452
+#define VIGIL_NR_map_shadow_stack 453
+#define VIGIL_NR_futex_wake 454
+#define VIGIL_NR_futex_wait 455
+#define VIGIL_NR_futex_requeue 456
+#define VIGIL_NR_statmount 457
+#define VIGIL_NR_listmount 458
+#define VIGIL_NR_lsm_get_self_attr 459
+#define VIGIL_NR_lsm_set_self_attr 460
+#define VIGIL_NR_lsm_list_modules 461
+#define VIGIL_NR_mseal 462
 #define VIGIL_NR_exit 93
 #define VIGIL_NR_exit_group 94
 #endif

@@ -225,13 +225,37 @@ const CLONE_PARAMS: readonly ParamSpec[] = [
   p("pidns_init_start_ts", ArgKind.U64),
 ];
 
+/**
+ * Calls newer than the kernel headers rules/syscall-numbers.ts is generated from (Linux 6.1): their
+ * numbers, the same on x86_64 and arm64 (the unified table of Linux 6.x), as the kernel defines them.
+ */
+export const NEWER_SYSCALLS: Readonly<Record<string, number>> = {
+  cachestat: 451,
+  fchmodat2: 452,
+  map_shadow_stack: 453,
+  futex_wake: 454,
+  futex_wait: 455,
+  futex_requeue: 456,
+  statmount: 457,
+  listmount: 458,
+  lsm_get_self_attr: 459,
+  lsm_set_self_attr: 460,
+  lsm_list_modules: 461,
+  mseal: 462,
+};
+const newer = (name: string): Partial<EventSpec> => {
+  const n = NEWER_SYSCALLS[name];
+  if (n === undefined) throw new Error(`no number for ${name} in NEWER_SYSCALLS`);
+  return { nr: { x86_64: n, aarch64: n } };
+};
+
 type GenParam = readonly [name: string, kind: ArgKind, arg: number, extra?: Partial<ParamSpec>];
 /** One generated event: the result, then one param per syscall argument. */
 function gen(name: string, category: EventSpec["category"], result: ParamSpec, params: readonly GenParam[], extra: Partial<EventSpec> = {}): Omit<EventSpec, "code"> {
   return {
     name,
     category,
-    nr: sys(name, null),
+    nr: extra.nr ?? sys(name, null),
     capture: Capture.Rules,
     generated: true,
     params: [result, ...params.map(([n, kind, arg, more]) => p(n, kind, { arg, ...more }))],
@@ -545,6 +569,19 @@ function GENERATED_EVENTS(first: number): EventSpec[] {
     gen("membarrier", "memory", RES, [["cmd", U32, 0]], HOT),
     gen("close_range", "file", RES, [["first", U32, 0], ["last", U32, 1], ["flags", U32, 2]]),
     gen("fanotify_mark", "file", RES, [["fanotify_fd", FD, 0], ["flags", U32, 1], ["mask", U64, 2]]),
+    // calls of kernels newer than the headers (numbers from NEWER_SYSCALLS)
+    gen("cachestat", "file", RES, [["fd", FD, 0], ["flags", U32, 3]], { ...newer("cachestat"), ...HOT_FD }),
+    gen("fchmodat2", "file", RES, [["dirfd", FD, 0], ["filename", ArgKind.RelPath, 1, { dirfd: "dirfd" }], ["mode", ArgKind.Mode, 2, { table: "chmodMode" }], ["flags", U32, 3]], newer("fchmodat2")),
+    gen("map_shadow_stack", "memory", RES, [["addr", U64, 0], ["size", U64, 1], ["flags", U32, 2]], newer("map_shadow_stack")),
+    gen("futex_wake", "ipc", RES, [["addr", U64, 0], ["mask", U64, 1], ["nr", ArgKind.I64, 2], ["flags", U32, 3]], { ...newer("futex_wake"), ...HOT }),
+    gen("futex_wait", "ipc", RES, [["addr", U64, 0], ["val", U64, 1], ["mask", U64, 2], ["flags", U32, 3]], { ...newer("futex_wait"), ...HOT }),
+    gen("futex_requeue", "ipc", RES, [["nr_wake", ArgKind.I64, 2], ["nr_requeue", ArgKind.I64, 3]], { ...newer("futex_requeue"), ...HOT }),
+    gen("statmount", "file", RES, [["flags", U32, 3]], newer("statmount")),
+    gen("listmount", "file", RES, [["flags", U32, 3]], newer("listmount")),
+    gen("lsm_get_self_attr", "security", RES, [["attr", U32, 0], ["flags", U32, 3]], newer("lsm_get_self_attr")),
+    gen("lsm_set_self_attr", "security", RES, [["attr", U32, 0], ["flags", U32, 3]], newer("lsm_set_self_attr")),
+    gen("lsm_list_modules", "security", RES, [["flags", U32, 2]], newer("lsm_list_modules")),
+    gen("mseal", "memory", RES, [["addr", U64, 0], ["len", U64, 1], ["flags", U32, 2]], newer("mseal")),
     // known names the probe cannot capture: these calls never return, so their exit tracepoint never fires
     { name: "exit", category: "process", nr: sys("exit", null), capture: Capture.Never, params: [p("status", ArgKind.I64)] },
     { name: "exit_group", category: "process", nr: sys("exit_group", null), capture: Capture.Never, params: [p("status", ArgKind.I64)] },

@@ -317,6 +317,18 @@ static const struct vigil_gen_spec vigil_gen_specs[VIGIL_GEN_SPECS_LIMIT] = {
 	{ VIGIL_EV_MEMBARRIER, 1, 0, 0, { 3 }, { 0 } }, /* membarrier(cmd) */
 	{ VIGIL_EV_CLOSE_RANGE, 3, 0, 0, { 3, 3, 3 }, { 0, 1, 2 } }, /* close_range(first, last, flags) */
 	{ VIGIL_EV_FANOTIFY_MARK, 3, 0, 0, { 1, 3, 2 }, { 0, 1, 2 } }, /* fanotify_mark(fanotify_fd, flags, mask) */
+	{ VIGIL_EV_CACHESTAT, 2, 2, 0, { 1, 3 }, { 0, 3 } }, /* cachestat(fd, flags) */
+	{ VIGIL_EV_FCHMODAT2, 4, 0, 0, { 1, 4, 3, 3 }, { 0, 1, 2, 3 } }, /* fchmodat2(dirfd, filename, mode, flags) */
+	{ VIGIL_EV_MAP_SHADOW_STACK, 3, 0, 0, { 2, 2, 3 }, { 0, 1, 2 } }, /* map_shadow_stack(addr, size, flags) */
+	{ VIGIL_EV_FUTEX_WAKE, 4, 0, 0, { 2, 2, 2, 3 }, { 0, 1, 2, 3 } }, /* futex_wake(addr, mask, nr, flags) */
+	{ VIGIL_EV_FUTEX_WAIT, 4, 0, 0, { 2, 2, 2, 3 }, { 0, 1, 2, 3 } }, /* futex_wait(addr, val, mask, flags) */
+	{ VIGIL_EV_FUTEX_REQUEUE, 2, 0, 0, { 2, 2 }, { 2, 3 } }, /* futex_requeue(nr_wake, nr_requeue) */
+	{ VIGIL_EV_STATMOUNT, 1, 0, 0, { 3 }, { 3 } }, /* statmount(flags) */
+	{ VIGIL_EV_LISTMOUNT, 1, 0, 0, { 3 }, { 3 } }, /* listmount(flags) */
+	{ VIGIL_EV_LSM_GET_SELF_ATTR, 2, 0, 0, { 3, 3 }, { 0, 3 } }, /* lsm_get_self_attr(attr, flags) */
+	{ VIGIL_EV_LSM_SET_SELF_ATTR, 2, 0, 0, { 3, 3 }, { 0, 3 } }, /* lsm_set_self_attr(attr, flags) */
+	{ VIGIL_EV_LSM_LIST_MODULES, 1, 0, 0, { 3 }, { 2 } }, /* lsm_list_modules(flags) */
+	{ VIGIL_EV_MSEAL, 3, 0, 0, { 2, 2, 3 }, { 0, 1, 2 } }, /* mseal(addr, len, flags) */
 };
 
 /* syscall number → index in vigil_gen_specs (0: not a generated event), for the probe's architecture */
@@ -611,6 +623,18 @@ static const __u16 vigil_gen_by_nr[VIGIL_GEN_NR_LIMIT] = {
 	[324] = 287, /* membarrier */
 	[436] = 288, /* close_range */
 	[301] = 289, /* fanotify_mark */
+	[451] = 290, /* cachestat */
+	[452] = 291, /* fchmodat2 */
+	[453] = 292, /* map_shadow_stack */
+	[454] = 293, /* futex_wake */
+	[455] = 294, /* futex_wait */
+	[456] = 295, /* futex_requeue */
+	[457] = 296, /* statmount */
+	[458] = 297, /* listmount */
+	[459] = 298, /* lsm_get_self_attr */
+	[460] = 299, /* lsm_set_self_attr */
+	[461] = 300, /* lsm_list_modules */
+	[462] = 301, /* mseal */
 #elif defined(__TARGET_ARCH_arm64)
 	[129] = 1, /* kill */
 	[130] = 2, /* tkill */
@@ -864,5 +888,17 @@ static const __u16 vigil_gen_by_nr[VIGIL_GEN_NR_LIMIT] = {
 	[283] = 287, /* membarrier */
 	[436] = 288, /* close_range */
 	[263] = 289, /* fanotify_mark */
+	[451] = 290, /* cachestat */
+	[452] = 291, /* fchmodat2 */
+	[453] = 292, /* map_shadow_stack */
+	[454] = 293, /* futex_wake */
+	[455] = 294, /* futex_wait */
+	[456] = 295, /* futex_requeue */
+	[457] = 296, /* statmount */
+	[458] = 297, /* listmount */
+	[459] = 298, /* lsm_get_self_attr */
+	[460] = 299, /* lsm_set_self_attr */
+	[461] = 300, /* lsm_list_modules */
+	[462] = 301, /* mseal */
 #endif
 };

@@ -6,7 +6,7 @@
  * call captured by the generic program (`kill`, signal by name) and a chmod whose mode Falco's
  * rules test by permission-bit name (`evt.arg.mode contains S_ISUID`).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -41,6 +41,11 @@ const RULES = `- rule: Python UDP recvfrom
   desc: a python process calls chroot (generic program, a string param)
   condition: evt.type = chroot and proc.name startswith python
   output: chroot | pid=%proc.pid path=%evt.arg.path res=%evt.res
+  priority: NOTICE
+- rule: Python fchmodat2
+  desc: a python process calls fchmodat2 (Linux 6.6+, numbered past the build headers)
+  condition: evt.type = fchmodat2 and proc.name startswith python
+  output: fchmodat2 | pid=%proc.pid mode=%evt.arg.mode file=%evt.arg.filename res=%evt.res
   priority: NOTICE
 - rule: Python sets setuid bit
   desc: a python process sets the setuid bit with chmod
@@ -136,6 +141,23 @@ describe("Falco's recvfrom, recvmsg, userfaultfd and generic events, on this ker
     const c = await agent.waitForAlert((x: Alert) => x.rule === "Python chroot attempt" && x.output_fields["proc.pid"] === pid, 5000);
     expect(c.output_fields["evt.arg.path"]).toBe("/nonexistent-vigil-root");
     expect(c.output_fields["evt.res"]).toBe("ENOENT");
+  });
+
+  it.skipIf(!existsSync("/sys/kernel/tracing/events/syscalls/sys_exit_fchmodat2"))("fchmodat2, where the kernel has it", async () => {
+    const target = join(dir, "fchmodat2-target");
+    writeFileSync(target, "");
+    const py = [
+      "import ctypes",
+      "libc = ctypes.CDLL(None, use_errno=True)",
+      `r = libc.syscall(452, -100, ${JSON.stringify(target)}.encode(), 0o2750, 0)`,
+      "assert r == 0, ctypes.get_errno()",
+    ].join("\n");
+    const { pid, code } = await runChild("python3", ["-c", py]);
+    expect(code).toBe(0);
+    const a = await agent.waitForAlert((x: Alert) => x.rule === "Python fchmodat2" && x.output_fields["proc.pid"] === pid, 5000);
+    expect(a.output_fields["evt.arg.filename"]).toBe(target);
+    expect(a.output_fields["evt.arg.mode"]).toBe("02750(S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISGID)");
+    expect(a.output_fields["evt.res"]).toBe("SUCCESS");
   });
 
   it("a call of the generic program (kill) and a chmod mode by bit name", async () => {

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { Capture, EVENTS, eventByName } from "../../rules/event-table.js";
+import { Capture, eventByName, EVENTS, NEWER_SYSCALLS } from "../../rules/event-table.js";
 import { AARCH64_SYSCALLS, I386_SYSCALLS, X86_64_SYSCALLS } from "../../rules/syscall-numbers.js";
 import { REPO_ROOT } from "../helpers/agent.js";
 
@@ -51,7 +51,8 @@ describe("generated syscall numbers", () => {
 
   it("the event table's numbers come from the generated tables", () => {
     for (const e of EVENTS) {
-      if (e.capture === Capture.Never || e.name === "procexit") continue;
+      // calls newer than the headers carry their numbers in the event table (event-table-gen.test.ts checks them)
+      if (e.capture === Capture.Never || e.name === "procexit" || NEWER_SYSCALLS[e.name] !== undefined) continue;
       expect([e.name, e.nr.x86_64]).toEqual([e.name, X86_64_SYSCALLS[e.name]]);
       expect([e.name, e.nr.aarch64]).toEqual([e.name, AARCH64_SYSCALLS[e.name]]);
     }
