@@ -249,6 +249,56 @@ const newer = (name: string): Partial<EventSpec> => {
   return { nr: { x86_64: n, aarch64: n } };
 };
 
+const OTHER_ARCH_CALLS = [
+  "statfs64",
+  "fstatfs64",
+  "fstatat64",
+  "sendfile64",
+  "ugetrlimit",
+  "bdflush",
+  "sigprocmask",
+  "ipc",
+  "socketcall",
+  "stat64",
+  "lstat64",
+  "fstat64",
+  "fcntl64",
+  "mmap2",
+  "_newselect",
+  "sgetmask",
+  "ssetmask",
+  "sigpending",
+  "olduname",
+  "umount",
+  "signal",
+  "nice",
+  "stime",
+  "_llseek",
+  "waitpid",
+  "setuid32",
+  "getuid32",
+  "setgid32",
+  "geteuid32",
+  "getgid32",
+  "setresuid32",
+  "setresgid32",
+  "getresuid32",
+  "getresgid32",
+  "getegid32",
+  "recv",
+  "send",
+  "sigaction",
+  "readdir",
+  "sigsuspend",
+  "sigreturn",
+  "oldstat",
+  "oldlstat",
+  "oldfstat",
+  "oldolduname",
+  "vm86",
+  "idle",
+];
+
 type GenParam = readonly [name: string, kind: ArgKind, arg: number, extra?: Partial<ParamSpec>];
 /** One generated event: the result, then one param per syscall argument. */
 function gen(name: string, category: EventSpec["category"], result: ParamSpec, params: readonly GenParam[], extra: Partial<EventSpec> = {}): Omit<EventSpec, "code"> {
@@ -585,6 +635,9 @@ function GENERATED_EVENTS(first: number): EventSpec[] {
     // known names the probe cannot capture: these calls never return, so their exit tracepoint never fires
     { name: "exit", category: "process", nr: sys("exit", null), capture: Capture.Never, params: [p("status", ArgKind.I64)] },
     { name: "exit_group", category: "process", nr: sys("exit_group", null), capture: Capture.Never, params: [p("status", ArgKind.I64)] },
+    // Falco's names for calls of 32-bit and other architectures (i386 socketcall, stat64, setuid32...):
+    // known, never captured here (the probe's tracepoints do not fire for 32-bit tasks)
+    ...OTHER_ARCH_CALLS.map((name) => ({ name, category: "other" as const, nr: {}, capture: Capture.Never, params: [] })),
   ];
   return list.map((e, i) => ({ code: first + i, ...e }) as EventSpec);
 }
