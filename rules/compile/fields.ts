@@ -879,11 +879,11 @@ function paramGetter(field: string, arg: string | undefined, asText: boolean): G
 
 /**
  * Fields of Falco's syscall-source classes (falco-compat.md §1.10: evt, process, thread, user,
- * group, fd, fs.path, fdlist, syslog, container, k8s) that Vigil does not implement: chisel counters
- * (evt.count*), timing against
- * enter events and capture start (Vigil sees exits only), per-process resource counters, poll fd
- * lists, syslog decoding, the container engine's probes and CNI data, the k8s objects Falco itself
- * deprecated. A rule naming one is rejected at load saying so, not as a misspelt name.
+ * group, fd, fs.path, fdlist, syslog, container, k8s) that Vigil does not implement: chisel
+ * counters (evt.count*), timing against enter events and capture start (Vigil sees exits only),
+ * per-process resource counters, poll fd lists, syslog decoding, the container engine's probes and
+ * CNI data, the k8s objects Falco itself deprecated. A rule naming one is rejected at load saying
+ * so, not as a misspelt name.
  */
 const UNSUPPORTED_FIELDS = new Set(
   (
