@@ -446,7 +446,13 @@ def("evt.cpu", FieldType.Int, "CPU the event happened on", () => (e) => e.cpu);
 def("evt.dir", FieldType.String, "event direction: < for exit events (Vigil has only those)", () => () => "<");
 def("evt.source", FieldType.String, "event source name", () => (e) => e.source);
 def("evt.is_async", FieldType.Bool, "true for asynchronous events", () => () => false);
-def("evt.res", FieldType.String, "result as text: SUCCESS, an errno name such as ENOENT, or the value", () => (e) => resText(e.res));
+// libsinsp renders any result >= 0 as SUCCESS (a byte count, an fd: evt.rawres has the number)
+def(
+  "evt.res",
+  FieldType.String,
+  "result as text: SUCCESS when it is 0 or more, else the errno name such as ENOENT",
+  () => (e) => (e.res >= 0 ? "SUCCESS" : resText(e.res)),
+);
 def("evt.rawres", FieldType.Int, "result as a number", () => (e) => e.res);
 def("evt.failed", FieldType.Bool, "true if the syscall returned an error", () => (e) => e.res < 0);
 def("evt.args", FieldType.String, "all parameters as text (name=value ...)", () => (e) => allArgsText(e));

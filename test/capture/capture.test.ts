@@ -216,12 +216,17 @@ describe("replay", () => {
     const res = (await r.capture({ alertId: "z", rule: "Read Shadow File", containerId: C1.id, durationMs: 0 }))!;
     const file = join(tempDir(), "z.vcap");
     writeFileSync(file, res.data);
-    const replayed: { rule: string; fields: Record<string, unknown> }[] = [];
-    const src = new ReplaySource({ file }, (e) => rs.evaluate(e, (rule, ev) => replayed.push({ rule: rule.name, fields: rule.format(ev).fields })), quiet());
+    const replayed: { rule: string; fields: Record<string, unknown>; containerId: string }[] = [];
+    const src = new ReplaySource(
+      { file },
+      (e) => rs.evaluate(e, (rule, ev) => replayed.push({ rule: rule.name, fields: rule.format(ev).fields, containerId: ev.proc.container.id })),
+      quiet(),
+    );
     await src.start();
     expect(src.stats()).toMatchObject({ events: 3, errors: 0 });
     expect(replayed.map((x) => x.rule)).toEqual(["Read Shadow File"]);
-    expect(replayed[0]!.fields).toMatchObject({ "fd.name": "/etc/shadow", "proc.name": "cat", "proc.pname": "bash", "container.id": C1.id });
+    expect(replayed[0]!.fields).toMatchObject({ "fd.name": "/etc/shadow", "proc.name": "cat", "proc.pname": "bash" });
+    expect(replayed[0]!.containerId).toBe(C1.id);
   });
 
   it("rebuilds the event model from a capture", async () => {

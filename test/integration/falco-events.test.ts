@@ -15,12 +15,12 @@ import { runChild, startAgent, type RunningAgent } from "../helpers/agent.js";
 const RULES = `- rule: Python UDP recvfrom
   desc: a python process receives a datagram with recvfrom
   condition: evt.type = recvfrom and proc.name startswith python and fd.l4proto = udp and evt.buffer bcontains 7669676f
-  output: recvfrom | pid=%proc.pid fd=%evt.arg.fd size=%evt.arg.size res=%evt.res connection=%fd.name server=%fd.sip client_port=%fd.cport changed=%fd.name_changed
+  output: recvfrom | pid=%proc.pid fd=%evt.arg.fd size=%evt.arg.size res=%evt.res rawres=%evt.rawres connection=%fd.name server=%fd.sip client_port=%fd.cport changed=%fd.name_changed
   priority: NOTICE
 - rule: Python UDP recvmsg
   desc: a python process receives a datagram with recvmsg
   condition: evt.type = recvmsg and proc.name startswith python and fd.l4proto = udp and evt.buffer bcontains 7669676f
-  output: recvmsg | pid=%proc.pid fd=%evt.arg.fd size=%evt.arg.size res=%evt.res connection=%fd.name
+  output: recvmsg | pid=%proc.pid fd=%evt.arg.fd size=%evt.arg.size res=%evt.res rawres=%evt.rawres connection=%fd.name
   priority: NOTICE
 - rule: Python userfaultfd
   desc: a python process creates a userfaultfd
@@ -35,7 +35,7 @@ const RULES = `- rule: Python UDP recvfrom
 - rule: Python reads the marker file
   desc: a python process reads our file (generic program, a bytes param and fd info from an argument)
   condition: evt.type = read and proc.name startswith python and fd.name endswith /read-marker and evt.buffer contains "vigil-read"
-  output: read | pid=%proc.pid fd=%evt.arg.fd size=%evt.arg.size res=%evt.res file=%fd.name dir=%evt.io_dir
+  output: read | pid=%proc.pid fd=%evt.arg.fd size=%evt.arg.size res=%evt.res rawres=%evt.rawres file=%fd.name dir=%evt.io_dir
   priority: NOTICE
 - rule: Python chroot attempt
   desc: a python process calls chroot (generic program, a string param)
@@ -92,7 +92,9 @@ describe("Falco's recvfrom, recvmsg, userfaultfd and generic events, on this ker
     const from = await agent.waitForAlert((a: Alert) => a.rule === "Python UDP recvfrom" && a.output_fields["proc.pid"] === pid, 5000);
     const msg = await agent.waitForAlert((a: Alert) => a.rule === "Python UDP recvmsg" && a.output_fields["proc.pid"] === pid, 5000);
     for (const a of [from, msg]) {
-      expect(a.output_fields["evt.res"]).toBe("8");
+      // Falco: any result >= 0 is SUCCESS; the byte count is evt.rawres
+      expect(a.output_fields["evt.res"]).toBe("SUCCESS");
+      expect(a.output_fields["evt.rawres"]).toBe(8);
       expect(Number(a.output_fields["evt.arg.fd"])).toBeGreaterThanOrEqual(3);
       // the peer is the client, this socket the server: peer->local
       expect(String(a.output_fields["fd.name"])).toMatch(/^127\.0\.0\.1:\d+->127\.0\.0\.1:\d+$/);
@@ -136,7 +138,8 @@ describe("Falco's recvfrom, recvmsg, userfaultfd and generic events, on this ker
     const r = await agent.waitForAlert((x: Alert) => x.rule === "Python reads the marker file" && x.output_fields["proc.pid"] === pid, 5000);
     expect(r.output_fields["fd.name"]).toBe(marker);
     expect(r.output_fields["evt.arg.size"]).toBe("4096");
-    expect(r.output_fields["evt.res"]).toBe("21");
+    expect(r.output_fields["evt.res"]).toBe("SUCCESS");
+    expect(r.output_fields["evt.rawres"]).toBe(21);
     expect(r.output_fields["evt.io_dir"]).toBe("r");
     const c = await agent.waitForAlert((x: Alert) => x.rule === "Python chroot attempt" && x.output_fields["proc.pid"] === pid, 5000);
     expect(c.output_fields["evt.arg.path"]).toBe("/nonexistent-vigil-root");
