@@ -8,7 +8,7 @@
 # and, when `perf` is there, of the benchmark's own CPU time per op (task-clock: steadier when
 # other jobs share the machine).
 #   usage: test/bench/probe-overhead.sh [REPS]    (root; after `make -C native-bridge bench`)
-#   env: OPENS, RW, FORKS (operations per run); WORKLOADS (default "openclose rw1 forkexec") and
+#   env: PROBE_EXTRA (more flags for the probe alone, e.g. --env); OPENS, RW, FORKS (operations per run); WORKLOADS (default "openclose rw1 forkexec") and
 #        CONFIGS (default "probe probe+filter agent agent-nofilter") pick what runs, e.g.
 #        `WORKLOADS=forkexec CONFIGS=agent FORKS=500 test/bench/probe-overhead.sh 9` for many short
 #        interleaved base/agent pairs of fork+exec, whose per-pair ratios are printed too.
@@ -75,7 +75,8 @@ probe_run() { # label filterfile|-
   local fifo; fifo=$(mktemp -u); mkfifo "$fifo"
   { if [ "$2" != - ]; then cat "$2"; fi; exec sleep 100000; } >"$fifo" &
   local feed=$!
-  $B/vigil-probe --syscalls "$SYSCALLS" --control-stdin <"$fifo" >/dev/null 2>&1 &
+  # shellcheck disable=SC2086 # PROBE_EXTRA: more vigil-probe flags, word-split on purpose (e.g. --env)
+  $B/vigil-probe --syscalls "$SYSCALLS" ${PROBE_EXTRA:-} --control-stdin <"$fifo" >/dev/null 2>&1 &
   local p=$!; sleep 4
   OWN=1; run_all "$1" >>"$OUT"; OWN=0
   kill $p $feed; wait $p 2>/dev/null || true; rm -f "$fifo"
