@@ -92,7 +92,13 @@ export function parseDocs(text: string, what: string): Doc[] {
 export const RENDER = join(REPO_ROOT, "scripts", "render-manifests.mjs");
 
 /** Every kustomization of deploy/, by folder. */
-export const KUSTOMIZATIONS = ["deploy/base", "deploy/overlays/eks", "deploy/overlays/eks-fargate", "deploy/cert-manager"] as const;
+export const KUSTOMIZATIONS = [
+  "deploy/base",
+  "deploy/overlays/eks",
+  "deploy/overlays/eks-fargate",
+  "deploy/overlays/falco-dropin",
+  "deploy/cert-manager",
+] as const;
 
 const rendered = new Map<string, string>();
 /** `scripts/render-manifests.mjs --stdout DIR` (cached). */

@@ -3,7 +3,8 @@
  * The kustomize layout in deploy/: every kustomization renders with the kubectl at hand and uses
  * only what kustomize v2.0.3 understands, every object of every one validates against its schema
  * (Kubernetes OpenAPI, cert-manager CRDs), the overlays compose as documented, the Fargate
- * overlay's webhook is what `vigil webhook --print-config` prints and starts from its own args,
+ * overlay's webhook is what `vigil webhook --print-config` prints and starts from its own args, the
+ * Falco drop-in overlay is the EKS one reading a falco.yaml the agent's own code accepts,
  * the certificates (gen-certs.sh, cert-manager) name what the clients dial, and
  * scripts/render-manifests.mjs keeps tags and daemonset.yaml in step.
  */
@@ -14,11 +15,14 @@ import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import { webhookManifests } from "../../agent/inject/index.js";
+import { type AgentFlags, agentConfig, registerAgent } from "../../agent/cli/agent-cmd.js";
+import { readFalcoYaml } from "../../agent/config/falco-yaml.js";
 import { CLI } from "../helpers/agent.js";
 import { type Doc, find, IMAGE, KUSTOMIZATIONS, MODELS, PACKAGE_VERSION, RENDER, REPO_ROOT, renderDocs, validate } from "./manifests.js";
 
@@ -332,6 +336,165 @@ describe("the Fargate webhook (deploy/overlays/eks-fargate)", () => {
       expect(images.length).toBeGreaterThan(0);
       for (const i of images) expect(i).toBe(`"image":"${IMAGE}"`);
       expect(JSON.stringify(patch)).toContain(`{"name":"VIGIL_SINKS_COLLECTOR_ADDRESS","value":"${SHIPPING.address}"}`);
+    });
+  });
+});
+
+describe("the Falco drop-in (deploy/overlays/falco-dropin)", () => {
+  const DROPIN = "deploy/overlays/falco-dropin";
+  const EXAMPLE = join(REPO_ROOT, DROPIN, "falco.yaml");
+  const eks = rendered["deploy/overlays/eks"];
+  const dropin = rendered[DROPIN];
+  type Ds = Doc & { spec: { template: { metadata?: { annotations?: Record<string, string> }; spec: IPodSpec } } };
+  const agentDs = (docs: Doc[]) => find<Ds>(docs, "DaemonSet", "vigil-agent");
+  const agentOf = (docs: Doc[]) => agentDs(docs).spec.template.spec.containers.find((c) => c.name === "agent") as IContainer;
+  /** The volumes (and their mounts) the overlay adds. */
+  const ADDED = ["falco-yaml", "falco-rules", "dev-log"];
+  const spec = agentDs(dropin).spec.template.spec;
+  const agent = agentOf(dropin);
+
+  it("is the EKS overlay with nothing added (no ConfigMap generated: the user's own are mounted) and only the agent DaemonSet changed", () => {
+    expect(dropin.map(id).sort()).toEqual(eks.map(id).sort());
+    for (const d of eks)
+      if (id(d) !== "DaemonSet/vigil/vigil-agent")
+        expect(
+          dropin.find((x) => id(x) === id(d)),
+          id(d),
+        ).toEqual(d);
+  });
+
+  it("changes the agent only by its args and three read-only mounts with their volumes (same capabilities, same everything else)", () => {
+    const strip = (docs: Doc[]) => {
+      const c = structuredClone(agentDs(docs));
+      const s = c.spec.template.spec;
+      const a = s.containers.find((x) => x.name === "agent") as IContainer;
+      delete a.args;
+      a.volumeMounts = a.volumeMounts?.filter((m) => !ADDED.includes(m.name));
+      s.volumes = s.volumes?.filter((v) => !ADDED.includes(v.name));
+      return c;
+    };
+    expect(strip(dropin)).toEqual(strip(eks));
+    expect(agentOf(eks).args).toEqual(["agent"]);
+    // every arg of the base kept, then the falco.yaml and the webserver pinned to the probes' port
+    expect(agent.args).toEqual([
+      "agent",
+      "--falco-config",
+      "/etc/falco/falco.yaml",
+      "-o",
+      "webserver.enabled=true",
+      "-o",
+      "webserver.listen_port=9376",
+      "-o",
+      "webserver.listen_address=0.0.0.0",
+    ]);
+    const added = (agent.volumeMounts ?? []).filter((m) => ADDED.includes(m.name));
+    expect(added.map((m) => m.name).sort()).toEqual([...ADDED].sort());
+    for (const m of added) expect(m.readOnly, m.name).toBe(true);
+    expect(agent.securityContext?.capabilities?.add).toEqual(["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"]);
+  });
+
+  it("--falco-config names key falco.yaml of the mounted ConfigMap `falco` (required, as in the chart); rules.d is the optional `falco-rules`", () => {
+    const args = agent.args ?? [];
+    const path = args[args.indexOf("--falco-config") + 1] ?? "";
+    const mount = (agent.volumeMounts ?? []).find((m) => m.mountPath === path || path.startsWith(`${m.mountPath}/`));
+    expect(mount, path).toBeDefined();
+    const vol = spec.volumes?.find((v) => v.name === mount?.name);
+    expect(vol?.configMap?.name).toBe("falco");
+    expect(vol?.configMap?.optional).toBeUndefined();
+    // the file at `path` inside the volume, and the key projected there
+    const inVolume = mount?.subPath !== undefined && mount.mountPath === path ? mount.subPath : path.slice((mount?.mountPath.length ?? 0) + 1);
+    const items = vol?.configMap?.items;
+    const key = items === undefined ? inVolume : items.find((i) => i.path === inVolume)?.key;
+    expect(key).toBe("falco.yaml");
+
+    const rules = (agent.volumeMounts ?? []).find((m) => m.mountPath === "/etc/falco/rules.d");
+    const rulesVol = spec.volumes?.find((v) => v.name === rules?.name);
+    expect(rulesVol?.configMap).toEqual({ name: "falco-rules", optional: true });
+    expect(rules?.subPath).toBeUndefined(); // the whole directory: edits reach the agent
+  });
+
+  it("mounts the node's /dev/log, a hostPath of type Socket, at /dev/log", () => {
+    const m = (agent.volumeMounts ?? []).find((x) => x.mountPath === "/dev/log");
+    const v = spec.volumes?.find((x) => x.name === m?.name);
+    expect(v?.hostPath).toEqual({ path: "/dev/log", type: "Socket" });
+  });
+
+  describe("the example falco.yaml, read by the agent's own code", () => {
+    let tmp: string;
+    beforeAll(() => {
+      tmp = mkdtempSync(join(tmpdir(), "vigil-falco-dropin-"));
+    });
+    afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+    /** The DaemonSet's args parsed by `vigil agent`'s own command line, its falco.yaml the example. */
+    function flagsOf(args: string[]): AgentFlags {
+      const program = new Command().exitOverride();
+      registerAgent(program);
+      let flags: AgentFlags | undefined;
+      program.commands
+        .find((c) => c.name() === "agent")
+        ?.exitOverride()
+        .action((o: AgentFlags) => {
+          flags = o;
+        });
+      program.parse(
+        args.map((a) => (a === "/etc/falco/falco.yaml" ? EXAMPLE : a)),
+        { from: "user" },
+      );
+      if (flags === undefined) throw new Error("vigil agent did not parse");
+      return flags;
+    }
+    /** The container's environment, VIGIL_CONFIG the rendered vigil-config's config.yaml. */
+    function envOf(): NodeJS.ProcessEnv {
+      const cm = find<{ data: Record<string, string> }>(dropin, "ConfigMap", "vigil-config");
+      const file = join(tmp, "config.yaml");
+      writeFileSync(file, cm.data["config.yaml"] ?? "");
+      const env: NodeJS.ProcessEnv = {};
+      for (const e of agent.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
+      expect(env["VIGIL_CONFIG"]).toBe("/etc/vigil/config.yaml");
+      env["VIGIL_CONFIG"] = file;
+      return env;
+    }
+
+    it("readFalcoYaml takes it without an error, and every key in it is one Vigil reads", () => {
+      const f = readFalcoYaml(EXAMPLE);
+      expect(f.ignored).toEqual([]);
+      expect(f.config.sinks?.syslog).toEqual({ enabled: true });
+      expect(f.config.rules?.selection).toHaveLength(2);
+    });
+
+    it("with the DaemonSet's args and env: Falco's outputs and rules settings, the collector as in the base, the endpoints on the probes' port", () => {
+      const { cfg, falco } = agentConfig(flagsOf(agent.args ?? []), envOf());
+      expect(falco?.ignored).toEqual([]);
+      expect(cfg.rules).toMatchObject({ min_priority: "notice", matching: "first", builtin: true, builtin_last: true });
+      expect(cfg.sinks.stdout).toMatchObject({ enabled: true, format: "falco" });
+      expect(cfg.output.json).toBe(true);
+      expect(cfg.sinks.syslog.enabled).toBe(true);
+      expect(cfg.log.syslog).toBe(true);
+      expect(cfg.sinks.collector).toMatchObject({
+        enabled: true,
+        address: "vigil-collector.vigil.svc:9377",
+        tls: true,
+        token_file: "/var/run/secrets/vigil/token",
+        ca_file: "/var/run/secrets/vigil-collector-ca/ca.crt",
+      });
+      // the example says 8765 (Falco's default); the pins keep the probes' port
+      const port = agent.ports?.find((p) => p.name === "metrics")?.containerPort;
+      expect(port).toBe(9376);
+      expect(cfg.metrics).toMatchObject({ enabled: true, port, host: "0.0.0.0" });
+      for (const p of [agent.livenessProbe, agent.readinessProbe, agent.startupProbe]) expect(p?.httpGet?.port).toBe("metrics");
+      expect(agentDs(dropin).spec.template.metadata?.annotations?.["prometheus.io/port"]).toBe(String(port));
+    });
+
+    it("without the args' -o pins, a falco.yaml's webserver would move the endpoints off the probes' port, or turn them off", () => {
+      const bare = (agent.args ?? []).slice(0, 3);
+      expect(agentConfig(flagsOf(bare), envOf()).cfg.metrics.port).toBe(8765);
+      const off = join(tmp, "falco-off.yaml");
+      writeFileSync(off, `${readFileSync(EXAMPLE, "utf8")}\n`.replace("webserver:\n  enabled: true", "webserver:\n  enabled: false"));
+      const pinned = flagsOf((agent.args ?? []).map((a) => (a === "/etc/falco/falco.yaml" ? off : a)));
+      pinned.falcoConfig = off;
+      expect(agentConfig(pinned, envOf()).cfg.metrics).toMatchObject({ enabled: true, port: 9376 });
+      expect(agentConfig({ ...pinned, option: [] }, envOf()).cfg.metrics.enabled).toBe(false);
     });
   });
 });
