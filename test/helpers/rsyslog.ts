@@ -135,8 +135,12 @@ export class Rsyslog {
 
   private all(): Received[] {
     if (!existsSync(this.out)) return [];
+    const text = readFileSync(this.out, "utf8");
+    // only whole lines: rsyslog may be in the middle of writing the last one (a large message is
+    // written in more than one write)
     return (
-      readFileSync(this.out, "utf8")
+      text
+        .slice(0, text.lastIndexOf("\n") + 1)
         .split("\n")
         .filter((l) => l !== "")
         // rsyslog writes nothing for `$!` when the message had no structured data

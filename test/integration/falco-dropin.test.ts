@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { tempDir, waitFor } from "../collector/helpers.js";
 import { RSYSLOGD } from "../helpers/rsyslog.js";
+import { completeJsonLines } from "../helpers/json-lines.js";
 import { runChild, startAgent, type RunningAgent } from "../helpers/agent.js";
 import { makeMtlsFiles, type MtlsFiles } from "../helpers/mtls-certs.js";
 import { falcoPackage } from "../sinks/falco-interop.helpers.js";
@@ -182,26 +183,14 @@ engine:
     const { pid } = await runChild("cat", ["/etc/shadow"]);
     const mine = (o: { output_fields: Record<string, unknown> }) =>
       String(o.output_fields["proc.pid"] ?? "") === String(pid) || String(o.output_fields["dropin.parent"] ?? "") !== "";
-    const jsonLines = (file: string) =>
-      existsSync(file)
-        ? readFileSync(file, "utf8")
-            .split("\n")
-            .filter((l) => l.trim() !== "")
-            .map((l) => JSON.parse(l) as Record<string, unknown> & { output_fields: Record<string, unknown> })
-        : [];
+    const jsonLines = (file: string) => completeJsonLines<Record<string, unknown> & { output_fields: Record<string, unknown> }>(file);
     const pick = (list: (Record<string, unknown> & { output_fields: Record<string, unknown> })[]) =>
       list.find((a) => a["rule"] === "Read sensitive file untrusted" && String(a["output"]).includes(`dropin_pid=${pid}`));
     await waitFor(() => pick(jsonLines(join(dir, "events.txt"))) !== undefined, 10_000, "the file output");
     await waitFor(() => pick(jsonLines(join(dir, "program.txt"))) !== undefined, 10_000, "the program output");
     await waitFor(() => posted.some((p) => p.body.includes(`dropin_pid=${pid}`)), 10_000, "the http output");
     await waitFor(() => streamed.some((r) => r.output.includes(`dropin_pid=${pid}`)), 10_000, "the gRPC output");
-    const syslogged = () =>
-      existsSync(join(dir, "syslog.jsonl"))
-        ? readFileSync(join(dir, "syslog.jsonl"), "utf8")
-            .split("\n")
-            .filter((l) => l !== "")
-            .map((l) => JSON.parse(l) as { severity: string; tag: string; msg: string })
-        : [];
+    const syslogged = () => completeJsonLines<{ severity: string; tag: string; msg: string }>(join(dir, "syslog.jsonl"));
     await waitFor(() => syslogged().some((m) => m.msg.includes(`dropin_pid=${pid}`)), 10_000, "the syslog output");
     const fromFile = pick(jsonLines(join(dir, "events.txt")))!;
     const fromProgram = pick(jsonLines(join(dir, "program.txt")))!;

@@ -4,13 +4,14 @@
  * `--falco-config`): the file output goes on receiving each alert as it happens, and when the
  * receiver is back every alert queued meanwhile arrives, in order, none lost; the counters say so.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir, waitFor } from "../collector/helpers.js";
 import { runChild, startAgent, type RunningAgent } from "../helpers/agent.js";
+import { completeJsonLines } from "../helpers/json-lines.js";
 
 /** How long the receiver stays down (the issue asks for a minute). */
 const OUTAGE_MS = 60_000;
@@ -89,12 +90,7 @@ describe("http_output receiver down for a minute", () => {
     "delivers every alert queued during the outage, in order, while the file output never waits",
     async () => {
       const filePids = () =>
-        existsSync(join(dir, "events.txt"))
-          ? readFileSync(join(dir, "events.txt"), "utf8")
-              .split("\n")
-              .filter((l) => l !== "")
-              .map((l) => Number((JSON.parse(l) as { output_fields: Record<string, unknown> }).output_fields["proc.pid"]))
-          : [];
+        completeJsonLines<{ output_fields: Record<string, unknown> }>(join(dir, "events.txt")).map((a) => Number(a.output_fields["proc.pid"]));
       const first = await runChild("cat", [join(dir, "marker")]);
       await waitFor(() => received.some((r) => r.pid === first.pid), 10_000, "the first alert over HTTP");
       await down();

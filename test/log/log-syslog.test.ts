@@ -5,7 +5,7 @@
  * missing the log still goes on, said once; `log.stderr: false` keeps stderr quiet.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import { SyslogLogStream } from "../../agent/log-syslog.js";
 import { defaultSyslogHelperPath } from "../../agent/sinks/outputs/syslog-output.js";
 import { waitFor } from "../collector/helpers.js";
 import { RSYSLOGD } from "../helpers/rsyslog.js";
+import { completeJsonLines } from "../helpers/json-lines.js";
 
 describe("the agent's log to syslog", () => {
   const d = mkdtempSync(join(tmpdir(), "vigil-log-syslog-"));
@@ -41,13 +42,7 @@ describe("the agent's log to syslog", () => {
     rmSync(d, { recursive: true, force: true });
   });
 
-  const got = (): { severity: string; facility: string; tag: string; msg: string }[] =>
-    existsSync(join(d, "out.jsonl"))
-      ? readFileSync(join(d, "out.jsonl"), "utf8")
-          .split("\n")
-          .filter((l) => l !== "")
-          .map((l) => JSON.parse(l))
-      : [];
+  const got = () => completeJsonLines<{ severity: string; facility: string; tag: string; msg: string }>(join(d, "out.jsonl"));
 
   it("sends each line with its level's severity, facility daemon, tag vigil[PID]", async () => {
     const s = new SyslogLogStream(defaultSyslogHelperPath(), sock);

@@ -8,7 +8,7 @@
  * to rsyslog's imtcp through the collector's transport (agent/cli/falco-syslog-remote.ts).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +20,7 @@ import { waitFor } from "../../collector/helpers.js";
 import { freePort } from "../../helpers/nats.js";
 import { RSYSLOGD, Rsyslog } from "../../helpers/rsyslog.js";
 import { alert, outputConfig, quiet, rsyslogPki, tempDir } from "./helpers.js";
+import { completeJsonLines } from "../../helpers/json-lines.js";
 
 const sysSock = (d: string) => join(d, "devlog");
 const rfcSock = (d: string) => join(d, "rfc5424");
@@ -83,13 +84,7 @@ class LocalRsyslog {
   }
 }
 
-const read = (d: string): Got[] =>
-  existsSync(join(d, "out.jsonl"))
-    ? readFileSync(join(d, "out.jsonl"), "utf8")
-        .split("\n")
-        .filter((l) => l !== "")
-        .map((l) => JSON.parse(l) as Got)
-    : [];
+const read = (d: string): Got[] => completeJsonLines<Got>(join(d, "out.jsonl"));
 
 describe.skipIf(RSYSLOGD === undefined)("syslog_output to a real rsyslogd", () => {
   let d: string;
