@@ -24,12 +24,15 @@ function track<T extends QueuedOutput>(o: T): T {
   return o;
 }
 
-const lines = (p: string): string[] =>
-  existsSync(p)
-    ? readFileSync(p, "utf8")
-        .split("\n")
-        .filter((l) => l !== "")
-    : [];
+/** The whole lines of a file an output may still be writing (a half-written last one is left out). */
+const lines = (p: string): string[] => {
+  if (!existsSync(p)) return [];
+  const text = readFileSync(p, "utf8");
+  return text
+    .slice(0, text.lastIndexOf("\n") + 1)
+    .split("\n")
+    .filter((l) => l !== "");
+};
 
 /** A node script appending its stdin to a file (argv[2]). */
 function catScript(dir: string): string {
