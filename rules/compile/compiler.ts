@@ -10,7 +10,7 @@ import type { SyscallEvent, ThreadInfo } from "../event.js";
 import { CompileError } from "../errors.js";
 import type { CheckNode, Expr, Op } from "../lang/ast.js";
 import { walk } from "../lang/ast.js";
-import { DEFAULT_FIELD_CONTEXT, FieldType, resolveField, type FieldContext, type FieldValue } from "./fields.js";
+import { DEFAULT_FIELD_CONTEXT, FieldType, resolveField, type FieldContext, type FieldValue, type ListGetter } from "./fields.js";
 import { checkOperator, fieldPred, literalPred, type ValuePred } from "./operators.js";
 import { bindFieldExpr } from "./transformers.js";
 
@@ -226,8 +226,9 @@ function compileLeaf(n: CheckNode, ctx: FieldContext): Leaf {
 
 function compileCheck(n: CheckNode, ctx: FieldContext): Leaf {
   const f = n.field;
-  // evt.type: a table lookup by event code
+  // evt.type: a table lookup by event code (syscall fields only)
   if (
+    ctx.source === undefined &&
     f.kind === "field" &&
     (f.name === "evt.type" || f.name === "syscall.type") &&
     f.arg === undefined &&
@@ -263,6 +264,7 @@ function compileCheck(n: CheckNode, ctx: FieldContext): Leaf {
     return withValue(b.get, undefined, undefined, rhsPred(n, b.name, b.type));
   }
   const r = resolveField(f.name, f.arg, ctx);
+  if (r.list !== undefined) return listLeaf(n, r.name, r.type, r.list);
   if (n.op === "exists") {
     if (r.ancestor !== undefined) return fn((e) => e.proc.parent !== undefined);
     const g = r.get;
@@ -306,6 +308,41 @@ function compileCheck(n: CheckNode, ctx: FieldContext): Leaf {
     leaf.m = { key: f.arg === undefined ? f.name : `${f.name}[${f.arg}]`, op: n.op, lits: literals(n) };
   }
   return leaf;
+}
+
+/**
+ * A check of a list field (Falco's EPF_IS_LIST, e.g. `ka.req.pod.containers.image`), as libsinsp
+ * compares them: `exists` holds when the field has a value; `in` when every value is one of the
+ * literals; `intersects` when one is; no other operator applies. No values is missing: false.
+ */
+function listLeaf(n: CheckNode, name: string, type: FieldType, list: ListGetter): Leaf {
+  if (n.op === "exists") {
+    return fn((e) => {
+      const vs = list(e);
+      return vs !== undefined && vs.length > 0;
+    });
+  }
+  if ((n.op !== "in" && n.op !== "intersects") || n.modifier !== undefined)
+    throw new CompileError("BAD_OPERATOR", `list field '${name}' only supports operators 'exists', 'in' and 'intersects'`, n.pos);
+  if (n.value?.kind === "fieldvalue") throw new CompileError("BAD_OPERATOR", `list field '${name}' cannot be compared with a field`, n.pos);
+  const member = literalPred(name, type, "in", undefined, literals(n));
+  // list values are text; typed fields compare as their type
+  const typed: (s: string) => NonNullable<FieldValue> =
+    type === FieldType.Bool ? (s) => s === "true" : type === FieldType.String ? (s) => s : (s) => (s === "" ? Number.NaN : Number(s));
+  if (n.op === "in") {
+    return fn((e) => {
+      const vs = list(e);
+      if (vs === undefined || vs.length === 0) return false;
+      for (let k = 0; k < vs.length; k++) if (!member(typed(vs[k] as string))) return false;
+      return true;
+    });
+  }
+  return fn((e) => {
+    const vs = list(e);
+    if (vs === undefined) return false;
+    for (let k = 0; k < vs.length; k++) if (member(typed(vs[k] as string))) return true;
+    return false;
+  });
 }
 
 function rhsPred(n: CheckNode, name: string, type: Parameters<typeof literalPred>[1]): ValuePred {

@@ -52,7 +52,34 @@ export interface FieldContext {
   readonly hostname: string;
   /** Names of IP addresses for `fd.*ip.name`; called per check: keep it a lookup. */
   readonly ipNames: IpNameResolver;
+  /**
+   * The fields of a source other than `syscall` (Falco's plugin sources, e.g. `k8s_audit`): when
+   * set, every field name resolves here and nowhere else. Unset: the syscall fields.
+   */
+  readonly source?: FieldSource;
 }
+
+/**
+ * The field registry of an event source other than the syscall one. Its getters read that
+ * source's event object (e.g. a Kubernetes audit event), which the engine passes where a
+ * SyscallEvent goes: the casts stay inside the source's own module.
+ */
+export interface FieldSource {
+  /** The source name rules give in `source:` (`k8s_audit`). */
+  readonly name: string;
+  /** Resolves a field; throws CompileError `UNKNOWN_FIELD` or `BAD_FIELD_ARG` as {@link resolveField} does. */
+  resolve(name: string, arg: string | undefined, ctx: FieldContext): ResolvedField;
+  /** True if a field of this name (argument aside) exists: output formats end a token at the longest such name. */
+  has(name: string): boolean;
+  /** Every field of the source, sorted by name (for `vigil rules fields --source`). */
+  list(): readonly FieldInfo[];
+}
+
+/**
+ * Values of a list field (Falco's EPF_IS_LIST, e.g. `ka.req.pod.containers.image`): `undefined`
+ * when missing. `in` holds when every value is in the set, `intersects` when one is.
+ */
+export type ListGetter = (e: SyscallEvent) => readonly string[] | undefined;
 
 /** The context of a load given none: no host name, no IP names. */
 export const DEFAULT_FIELD_CONTEXT: FieldContext = Object.freeze({ hostname: "", ipNames: () => undefined });
@@ -72,6 +99,8 @@ export interface ResolvedField {
   readonly get: Getter;
   readonly ancestor: ThreadGetter | undefined;
   readonly either: Getter | undefined;
+  /** For list fields: the values (checks use them); `get` then renders them for outputs, `(a,b)`. */
+  readonly list?: ListGetter;
 }
 
 const registry = new Map<string, FieldDef>();
@@ -920,6 +949,7 @@ export function isUnsupportedField(name: string): boolean {
  * Throws CompileError `UNKNOWN_FIELD` or `BAD_FIELD_ARG`.
  */
 export function resolveField(name: string, arg: string | undefined, ctx: FieldContext = DEFAULT_FIELD_CONTEXT): ResolvedField {
+  if (ctx.source !== undefined) return ctx.source.resolve(name, arg, ctx);
   let d = registry.get(name);
   let a = arg;
   if (d === undefined) {
@@ -945,8 +975,9 @@ export function resolveField(name: string, arg: string | undefined, ctx: FieldCo
   };
 }
 
-/** True if a field of this name (ignoring arguments) exists. */
-export function hasField(name: string): boolean {
+/** True if a field of this name (ignoring arguments) exists, in `ctx`'s source (default: syscall). */
+export function hasField(name: string, ctx: FieldContext = DEFAULT_FIELD_CONTEXT): boolean {
+  if (ctx.source !== undefined) return ctx.source.has(name);
   return registry.has(name) || ((name.startsWith("evt.arg.") || name.startsWith("evt.rawarg.")) && name.split(".").length >= 3);
 }
 

@@ -66,7 +66,7 @@ export function compileFormat(fmt: string, warnings?: FormatWarnings, ctx: Field
     while (i < n && fmt.charCodeAt(i) >= 48 && fmt.charCodeAt(i) <= 57) width = width * 10 + (fmt.charCodeAt(i++) - 48);
     if (i >= n) throw new CompileError("BAD_FORMAT", "invalid formatting token: the format ends with '%'", { idx: at, line: 1, col: at + 1 });
     const rest = fmt.slice(i);
-    const parsed = longestField(rest);
+    const parsed = longestField(rest, ctx);
     if (parsed === undefined)
       throw new CompileError("BAD_FORMAT", `invalid formatting token at '${fmt.slice(at, at + 20)}'`, { idx: at, line: 1, col: at + 1 });
     i += parsed.length;
@@ -114,15 +114,15 @@ export function compileFormat(fmt: string, warnings?: FormatWarnings, ctx: Field
  * The longest prefix of `s` that parses as a known field or a transformer. A field token may be
  * followed by text starting with a dot (`%evt.type.`), so unknown names are shortened at dots.
  */
-function longestField(s: string): { field: FieldExpr; length: number } | undefined {
+function longestField(s: string, ctx: FieldContext): { field: FieldExpr; length: number } | undefined {
   const p = parseFieldPrefix(s);
   if (p === undefined) return undefined;
   if (p.field.kind === "transformer") return p;
   let name = p.field.name;
-  if (hasField(name)) return p;
+  if (hasField(name, ctx)) return p;
   while (name.lastIndexOf(".") > 0) {
     name = name.slice(0, name.lastIndexOf("."));
-    if (hasField(name)) return { field: { kind: "field", name, arg: undefined, pos: p.field.pos }, length: name.length };
+    if (hasField(name, ctx)) return { field: { kind: "field", name, arg: undefined, pos: p.field.pos }, length: name.length };
   }
   return p;
 }

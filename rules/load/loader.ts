@@ -7,7 +7,7 @@
  */
 import { EVENTS } from "../event-table.js";
 import { compileExprFast, compileLeaves, leafCache, type LeafCache } from "../compile/compiler.js";
-import { DEFAULT_FIELD_CONTEXT, type FieldContext } from "../compile/fields.js";
+import { DEFAULT_FIELD_CONTEXT, type FieldContext, type FieldSource } from "../compile/fields.js";
 import { codeCount, conditionCodes, simplifyForCodes } from "../compile/evttype.js";
 import { compileFormat, type FormatWarnings } from "../compile/formatter.js";
 import { IndexedRuleSet, Rule, type RuleSet } from "../engine.js";
@@ -50,6 +50,12 @@ export interface LoadOptions {
    * overrides the files' `enabled:` (see selection.ts).
    */
   selection?: RuleSelectionOptions;
+  /**
+   * Field sources besides `syscall` (always known): a rule whose `source:` names one of them is
+   * compiled against its fields into its own rule set (`LoadResult.rulesets`); a rule of any
+   * other source is skipped with a warning, as Falco does for a source no plugin provides.
+   */
+  sources?: readonly FieldSource[];
 }
 
 /** Per-file summary. */
@@ -64,7 +70,10 @@ export interface FileSummary {
 
 /** What a load produced. */
 export interface LoadResult {
+  /** The `syscall` rules. */
   ruleset: RuleSet;
+  /** One rule set per known source (`syscall` and each of `LoadOptions.sources`), rules in definition order. */
+  rulesets: ReadonlyMap<string, RuleSet>;
   diagnostics: Diagnostic[];
   files: FileSummary[];
   /** True when there is no error. */
@@ -75,6 +84,7 @@ export interface LoadResult {
   compileMs: number;
 }
 
+const SYSCALL = "syscall";
 const LIST_OPS = new Set(["in", "intersects", "pmatch"]);
 const VALID_COMPS = new Set([
   "=",
@@ -123,9 +133,13 @@ export function loadRuleFiles(files: readonly { path: string; text: string }[], 
     else minPriority = p;
   }
   let rules: Rule[] = [];
+  const sources = opts.sources ?? [];
   try {
     const budget = new Budget(expansionLimits(opts.expansion));
-    rules = new Compilation(collector, diags, opts.limits ?? DEFAULT_LIMITS, budget, opts.fields ?? DEFAULT_FIELD_CONTEXT).run(minPriority, opts.selection);
+    rules = new Compilation(collector, diags, opts.limits ?? DEFAULT_LIMITS, budget, opts.fields ?? DEFAULT_FIELD_CONTEXT, sources).run(
+      minPriority,
+      opts.selection,
+    );
   } catch (err) {
     diags.push({
       severity: "error",
@@ -141,8 +155,18 @@ export function loadRuleFiles(files: readonly { path: string; text: string }[], 
     const mine = diags.filter((d) => d.file === f.path);
     return { file: f.path, ...c, errors: mine.filter((d) => d.severity === "error").length, warnings: mine.filter((d) => d.severity === "warning").length };
   });
+  const rulesets = new Map<string, RuleSet>();
+  for (const name of [SYSCALL, ...sources.map((x) => x.name)])
+    rulesets.set(
+      name,
+      new IndexedRuleSet(
+        rules.filter((r) => r.source === name),
+        matching,
+      ),
+    );
   return {
-    ruleset: new IndexedRuleSet(rules, matching),
+    ruleset: rulesets.get(SYSCALL) as RuleSet,
+    rulesets,
     diagnostics: diags,
     files: summaries,
     ok: !diags.some((d) => d.severity === "error"),
@@ -204,17 +228,19 @@ class Compilation {
   private readonly macroTrees = new Map<string, Expr | undefined>();
   /** Which macro a node (by its pos object) was parsed from. */
   private readonly macroOrigin = new Map<object, { label: string; cond: CondText; back: (idx: number) => number }>();
-  /** Compiled checks, shared by every rule using the same macro. */
-  private readonly leaves: LeafCache;
+  /** Compiled checks by source, shared by every rule of that source using the same macro. */
+  private readonly leaves = new Map<string, LeafCache>();
 
   constructor(
     private readonly c: Collector,
     private readonly diags: Diagnostic[],
     private readonly limits: ParseLimits,
     private readonly budget: Budget,
-    private readonly fields: FieldContext,
+    fields: FieldContext,
+    sources: readonly FieldSource[],
   ) {
-    this.leaves = leafCache(fields);
+    this.leaves.set(SYSCALL, leafCache(fields));
+    for (const src of sources) if (src.name !== SYSCALL) this.leaves.set(src.name, leafCache({ ...fields, source: src }));
   }
 
   private diag(severity: "error" | "warning", code: string, message: string, loc: Loc, item: string): void {
@@ -505,10 +531,13 @@ class Compilation {
 
   private compileRule(r: RuleInfo): Rule | undefined {
     const label = `rule '${r.name}'`;
-    if (r.source !== "syscall") {
+    const leaves = this.leaves.get(r.source);
+    if (leaves === undefined) {
       this.diag("warning", DiagCode.UnknownSource, `Unknown source ${r.source}, skipping`, r.loc, label);
       return undefined;
     }
+    // other sources' rules are not indexed by event type: each sees every event of its source
+    const syscall = r.source === SYSCALL;
     let text = r.cond.text;
     // the exceptions' nodes and characters, counted as their text is built
     let nodes = 0;
@@ -549,25 +578,26 @@ class Compilation {
       if (over !== undefined) throw new CompileError("MAX_EXPANSION", over, parsed.pos);
       this.budget.charge(size, 0);
       // compile the full tree first so every field is checked, then the simplified one runs
-      compileLeaves(tree, this.leaves);
-      pred = compileExprFast(simplifyForCodes(tree, conditionCodes(tree)), this.leaves);
+      compileLeaves(tree, leaves);
+      pred = compileExprFast(syscall ? simplifyForCodes(tree, conditionCodes(tree)) : tree, leaves);
     } catch (err) {
       if (r.skipIfUnknownFilter && err instanceof CompileError && (err.code === "UNKNOWN_FIELD" || err.code === "BAD_FIELD_ARG")) return undefined;
       this.reportCondError(err, cond, label, own, back);
       return undefined;
     }
     const unknownTypes = new Set<string>();
-    const codes = conditionCodes(tree, unknownTypes);
+    // only syscall rules are indexed (and warned about) by event type
+    const codes = syscall ? conditionCodes(tree, unknownTypes) : null;
     if (unknownTypes.size > 0)
       this.diag("warning", DiagCode.UnknownEvttype, `Unknown event type(s) ${[...unknownTypes].join(", ")}: they never match`, r.cond.loc, label);
-    if (codes === null && r.warnEvttypes)
+    if (syscall && codes === null && r.warnEvttypes)
       this.diag("warning", DiagCode.NoEvttype, "Rule matches too many evt.type values. This has a significant performance penalty.", r.cond.loc, label);
     else if (codes !== null && codeCount(codes) === 0)
       this.diag("warning", DiagCode.NoEvttype, "Rule matches no event type: it can never fire", r.cond.loc, label);
     const fw: FormatWarnings = { deprecated: [] };
     let formatter;
     try {
-      formatter = compileFormat(r.output, fw, this.fields);
+      formatter = compileFormat(r.output, fw, leaves.ctx);
     } catch (err) {
       const e = err as RuleError;
       this.diag("error", DiagCode.CompileOutput, `${e.message}`, r.outputLoc, label);
