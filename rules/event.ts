@@ -23,6 +23,45 @@ export interface K8sInfo {
   podLabels: ReadonlyMap<string, string>;
   podIp: string | undefined;
   containerName: string | undefined;
+  /**
+   * What the Kubernetes API says about the pod (agent/enrich/k8s-api), bound by pod UID when the
+   * container's metadata arrives and updated in place by the watch; undefined without the API.
+   */
+  api?: K8sPodMeta | undefined;
+}
+
+/** A Kubernetes object a pod relates to (an owner, its namespace, its node), as the API reports it. */
+export interface K8sObjectMeta {
+  /** `ReplicaSet`, `Deployment`, `Namespace`, `Node`... */
+  readonly kind: string;
+  readonly name: string;
+  /** Undefined when only a reference named the object (its own record not read). */
+  readonly uid: string | undefined;
+  readonly labels: ReadonlyMap<string, string>;
+}
+
+/**
+ * The Kubernetes API's view of one pod: its own facts, its namespace, its owner chain (Pod →
+ * ReplicaSet → Deployment, Pod → Job → CronJob, StatefulSet, DaemonSet) and its node. One object
+ * per pod UID, filled and updated in place by the agent's watch, so field getters read it without
+ * a lookup.
+ */
+export interface K8sPodMeta {
+  /** True once the API reported the pod; until then (or without the API) the CRI labels speak. */
+  readonly known: boolean;
+  readonly labels: ReadonlyMap<string, string>;
+  readonly serviceAccount: string | undefined;
+  readonly podIp: string | undefined;
+  readonly namespace: K8sObjectMeta | undefined;
+  readonly replicaSet: K8sObjectMeta | undefined;
+  readonly deployment: K8sObjectMeta | undefined;
+  readonly statefulSet: K8sObjectMeta | undefined;
+  readonly daemonSet: K8sObjectMeta | undefined;
+  readonly job: K8sObjectMeta | undefined;
+  readonly cronJob: K8sObjectMeta | undefined;
+  /** The top of the controller chain (a Deployment, CronJob, StatefulSet...); undefined for a bare pod. */
+  readonly workload: K8sObjectMeta | undefined;
+  readonly node: K8sObjectMeta | undefined;
 }
 
 /** One mount of a container's runtime spec. */

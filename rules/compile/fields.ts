@@ -6,7 +6,7 @@
  * `<NA>` in outputs). Getters are built once at compile time with their argument resolved.
  */
 import { ArgKind, EVENT_CODE_LIMIT, EVENTS, type ParamSpec } from "../event-table.js";
-import type { ContainerInfo, FdInfo, SockTuple, SyscallEvent, ThreadInfo } from "../event.js";
+import type { ContainerInfo, FdInfo, K8sInfo, K8sObjectMeta, K8sPodMeta, SockTuple, SyscallEvent, ThreadInfo } from "../event.js";
 import { CompileError } from "../errors.js";
 import { addrText, bytesText, capsText, enumText, flagsText, modeText, numText, resText, tupleText } from "./text.js";
 
@@ -90,6 +90,8 @@ interface FieldDef extends FieldInfo {
   ancestor?: ThreadGetter;
   /** For fd.ip/fd.port/fd.net: the other endpoint, a check matches when either side does. */
   either?: Getter;
+  /** For list fields (Falco's EPF_IS_LIST, e.g. `k8smeta.pod.labels`): the values; `make` renders them. */
+  makeList?(arg: string | undefined, ctx: FieldContext): ListGetter;
 }
 
 /** A field resolved for use: its getter with the argument bound. */
@@ -782,12 +784,153 @@ def("k8s.pod.uid", FieldType.String, "Kubernetes pod uid", () => kGet((k) => k.p
 def("k8s.pod.id", FieldType.String, "Kubernetes pod uid (legacy name)", () => kGet((k) => k.podUid));
 def("k8s.pod.sandbox_id", FieldType.String, "pod sandbox id (12 chars)", () => kGet((k) => k.sandboxId?.slice(0, 12)));
 def("k8s.pod.full_sandbox_id", FieldType.String, "pod sandbox id", () => kGet((k) => k.sandboxId));
-def("k8s.pod.ip", FieldType.String, "pod IP", () => kGet((k) => k.podIp));
+def("k8s.pod.ip", FieldType.String, "pod IP (the sandbox's, else the API's)", () => kGet((k) => k.podIp ?? (k.api?.known === true ? k.api.podIp : undefined)));
 def("k8s.container.name", FieldType.String, "Kubernetes container name", () => kGet((k) => k.containerName));
-defArg("k8s.pod.label", FieldType.String, "a pod label", "required", "label key", (arg) => kGet((k) => k.podLabels.get(arg as string)));
-def("k8s.pod.labels", FieldType.String, "all pod labels as key:value, comma separated", () =>
-  kGet((k) => [...k.podLabels].map(([a, b]) => `${a}:${b}`).join(", ")),
+
+// ---- Kubernetes API metadata (agent/enrich/k8s-api): K8sInfo.api, bound by pod UID, updated in place ----
+// Pod labels are the API's once it reported the pod (they follow `kubectl label`), else the CRI's.
+// Owners, namespace labels, the service account and the node exist only with the API: missing
+// without it. Label texts are memoised per labels map (maps are replaced, never changed).
+const labelsTextMemo = new WeakMap<ReadonlyMap<string, string>, string>();
+function labelsText(m: ReadonlyMap<string, string>): string {
+  let t = labelsTextMemo.get(m);
+  if (t === undefined) {
+    t = [...m].map(([a, b]) => `${a}:${b}`).join(", ");
+    labelsTextMemo.set(m, t);
+  }
+  return t;
+}
+const labelsListMemo = new WeakMap<ReadonlyMap<string, string>, readonly string[]>();
+function labelsList(m: ReadonlyMap<string, string>): readonly string[] {
+  let l = labelsListMemo.get(m);
+  if (l === undefined) {
+    l = Object.freeze([...m].map(([a, b]) => `${a}:${b}`));
+    labelsListMemo.set(m, l);
+  }
+  return l;
+}
+const podLabelsOf = (k: K8sInfo): ReadonlyMap<string, string> => (k.api?.known === true ? k.api.labels : k.podLabels);
+/** The pod's API metadata once the API reported it. */
+const apiGet =
+  <T extends FieldValue>(f: (a: K8sPodMeta, k: K8sInfo) => T): Getter =>
+  (e) => {
+    const k = e.proc.container.k8s;
+    const a = k?.api;
+    return a === undefined || !a.known ? undefined : f(a, k as K8sInfo);
+  };
+/** Renders a list field's values for outputs as libsinsp does: `(a,b)`. */
+const listText =
+  (list: ListGetter): Getter =>
+  (e) => {
+    const v = list(e);
+    return v === undefined ? undefined : `(${v.join(",")})`;
+  };
+
+defArg("k8s.pod.label", FieldType.String, "a pod label (the API's once it reported the pod, else the CRI's)", "required", "label key", (arg) =>
+  kGet((k) => podLabelsOf(k).get(arg as string)),
 );
+def("k8s.pod.labels", FieldType.String, "all pod labels as key:value, comma separated (the API's once it reported the pod, else the CRI's)", () =>
+  kGet((k) => labelsText(podLabelsOf(k))),
+);
+def("k8s.pod.sa", FieldType.String, "the pod's service account (Kubernetes API)", () => apiGet((a) => a.serviceAccount));
+
+type ObjOf = (a: K8sPodMeta) => K8sObjectMeta | undefined;
+/** name, uid, label[KEY], labels of one related object, under `prefix` (and `.id` for libsinsp's legacy name of the uid). */
+function k8sObjectFamily(prefix: string, what: string, of: ObjOf, legacyId: boolean): void {
+  def(`${prefix}.name`, FieldType.String, `${what} name (Kubernetes API)`, () => apiGet((a) => of(a)?.name));
+  def(`${prefix}.uid`, FieldType.String, `${what} uid (Kubernetes API)`, () => apiGet((a) => of(a)?.uid));
+  if (legacyId) def(`${prefix}.id`, FieldType.String, `${what} uid (Kubernetes API; legacy name)`, () => apiGet((a) => of(a)?.uid));
+  defArg(`${prefix}.label`, FieldType.String, `a ${what} label (Kubernetes API)`, "required", "label key", (arg) =>
+    apiGet((a) => of(a)?.labels.get(arg as string)),
+  );
+  def(`${prefix}.labels`, FieldType.String, `all ${what} labels as key:value, comma separated (Kubernetes API)`, () =>
+    apiGet((a) => {
+      const o = of(a);
+      return o === undefined ? undefined : labelsText(o.labels);
+    }),
+  );
+}
+// libsinsp's (deprecated there, served here from the API) and Vigil's own families
+def("k8s.ns.uid", FieldType.String, "namespace uid (Kubernetes API)", () => apiGet((a) => a.namespace?.uid));
+def("k8s.ns.id", FieldType.String, "namespace uid (Kubernetes API; legacy name)", () => apiGet((a) => a.namespace?.uid));
+defArg("k8s.ns.label", FieldType.String, "a namespace label (Kubernetes API)", "required", "label key", (arg) =>
+  apiGet((a) => a.namespace?.labels.get(arg as string)),
+);
+def("k8s.ns.labels", FieldType.String, "all namespace labels as key:value, comma separated (Kubernetes API)", () =>
+  apiGet((a) => (a.namespace === undefined ? undefined : labelsText(a.namespace.labels))),
+);
+k8sObjectFamily("k8s.rs", "ReplicaSet", (a) => a.replicaSet, true);
+k8sObjectFamily("k8s.deployment", "Deployment", (a) => a.deployment, true);
+k8sObjectFamily("k8s.statefulset", "StatefulSet", (a) => a.statefulSet, false);
+k8sObjectFamily("k8s.daemonset", "DaemonSet", (a) => a.daemonSet, false);
+k8sObjectFamily("k8s.job", "Job", (a) => a.job, false);
+k8sObjectFamily("k8s.cronjob", "CronJob", (a) => a.cronJob, false);
+def("k8s.workload.kind", FieldType.String, "kind of the pod's top controller: Deployment, StatefulSet, DaemonSet, CronJob, Job... (Kubernetes API)", () =>
+  apiGet((a) => a.workload?.kind),
+);
+def("k8s.workload.name", FieldType.String, "name of the pod's top controller (Kubernetes API)", () => apiGet((a) => a.workload?.name));
+def("k8s.workload.uid", FieldType.String, "uid of the pod's top controller, when its record was read (Kubernetes API)", () => apiGet((a) => a.workload?.uid));
+// the node the pod runs on: its labels (zone, instance type) from the Node object
+const NODE_ZONE = ["topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone"];
+const NODE_REGION = ["topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region"];
+const NODE_TYPE = ["node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type"];
+const nodeLabel = (a: K8sPodMeta, keys: readonly string[]): string | undefined => {
+  const l = a.node?.labels;
+  if (l === undefined) return undefined;
+  for (const k of keys) {
+    const v = l.get(k);
+    if (v !== undefined) return v;
+  }
+  return undefined;
+};
+def("k8s.node.name", FieldType.String, "the node's name (Kubernetes API)", () => apiGet((a) => a.node?.name));
+defArg("k8s.node.label", FieldType.String, "a label of the node (Kubernetes API)", "required", "label key", (arg) =>
+  apiGet((a) => a.node?.labels.get(arg as string)),
+);
+def("k8s.node.labels", FieldType.String, "all node labels as key:value, comma separated (Kubernetes API)", () =>
+  apiGet((a) => (a.node === undefined ? undefined : labelsText(a.node.labels))),
+);
+def("k8s.node.zone", FieldType.String, "the node's zone label, topology.kubernetes.io/zone (Kubernetes API)", () => apiGet((a) => nodeLabel(a, NODE_ZONE)));
+def("k8s.node.region", FieldType.String, "the node's region label, topology.kubernetes.io/region (Kubernetes API)", () =>
+  apiGet((a) => nodeLabel(a, NODE_REGION)),
+);
+def("k8s.node.instance_type", FieldType.String, "the node's instance type label, node.kubernetes.io/instance-type (Kubernetes API)", () =>
+  apiGet((a) => nodeLabel(a, NODE_TYPE)),
+);
+
+// Falco's k8smeta plugin names (falcosecurity/plugins plugins/k8smeta): values from the API only
+// (missing until it reported the pod); `labels` are list fields, rendered `(k:v,k2:v2)`.
+function k8smetaLabels(name: string, what: string, of: (a: K8sPodMeta) => ReadonlyMap<string, string> | undefined): void {
+  const list: ListGetter = (e) => {
+    const a = e.proc.container.k8s?.api;
+    if (a === undefined || !a.known) return undefined;
+    const m = of(a);
+    return m === undefined || m.size === 0 ? undefined : labelsList(m);
+  };
+  def(name, FieldType.String, `${what} labels, a list of key:value (Kubernetes API)`, () => listText(list), { makeList: () => list });
+}
+def("k8smeta.pod.name", FieldType.String, "pod name (Kubernetes API)", () => apiGet((_a, k) => k.podName));
+def("k8smeta.pod.uid", FieldType.String, "pod uid (Kubernetes API)", () => apiGet((_a, k) => k.podUid));
+defArg("k8smeta.pod.label", FieldType.String, "a pod label (Kubernetes API)", "required", "label key", (arg) => apiGet((a) => a.labels.get(arg as string)));
+k8smetaLabels("k8smeta.pod.labels", "pod", (a) => a.labels);
+def("k8smeta.pod.ip", FieldType.String, "pod IP (Kubernetes API)", () => apiGet((a) => a.podIp));
+def("k8smeta.ns.name", FieldType.String, "namespace name (Kubernetes API)", () => apiGet((a) => a.namespace?.name));
+def("k8smeta.ns.uid", FieldType.String, "namespace uid (Kubernetes API)", () => apiGet((a) => a.namespace?.uid));
+defArg("k8smeta.ns.label", FieldType.String, "a namespace label (Kubernetes API)", "required", "label key", (arg) =>
+  apiGet((a) => a.namespace?.labels.get(arg as string)),
+);
+k8smetaLabels("k8smeta.ns.labels", "namespace", (a) => a.namespace?.labels);
+for (const [fam, what, of] of [
+  ["deployment", "Deployment", (a: K8sPodMeta) => a.deployment],
+  ["rs", "ReplicaSet", (a: K8sPodMeta) => a.replicaSet],
+] as const) {
+  def(`k8smeta.${fam}.name`, FieldType.String, `${what} name (Kubernetes API)`, () => apiGet((a) => of(a)?.name));
+  def(`k8smeta.${fam}.uid`, FieldType.String, `${what} uid (Kubernetes API)`, () => apiGet((a) => of(a)?.uid));
+  defArg(`k8smeta.${fam}.label`, FieldType.String, `a ${what} label (Kubernetes API)`, "required", "label key", (arg) =>
+    apiGet((a) => of(a)?.labels.get(arg as string)),
+  );
+  k8smetaLabels(`k8smeta.${fam}.labels`, what, (a) => of(a)?.labels);
+}
 
 // ---------------------------------------------------------------- helpers for evt
 
@@ -932,11 +1075,26 @@ const UNSUPPORTED_FIELDS = new Set(
     "container.mount.mode container.mount.rdwr container.mount.propagation container.healthcheck container.liveness_probe " +
     "container.readiness_probe container.ip container.cni.json fd.uid fd.proto fd.cproto fd.sproto fd.lproto fd.rproto " +
     "fd.dev.major fd.dev.minor fd.types fs.path.nameraw fs.path.sourceraw fs.path.targetraw fdlist.nums fdlist.names " +
-    "fdlist.cips fdlist.sips fdlist.cports fdlist.sports k8s.pod.cni.json k8s.ns.id k8s.ns.label k8s.ns.labels"
+    "fdlist.cips fdlist.sips fdlist.cports fdlist.sports k8s.pod.cni.json"
   ).split(" "),
 );
-/** Families of them: Falco's dotted evt.type.is.NAME (Vigil: evt.type.is[NAME]), per-subsystem cgroups, syslog, and Falco's deprecated k8s objects (with their `.label.NAME` forms). */
-const UNSUPPORTED_PREFIXES = ["evt.type.is.", "thread.cgroup.", "syslog.", "k8s.rc.", "k8s.svc.", "k8s.rs.", "k8s.deployment.", "k8s.ns.label."];
+/**
+ * Families of them: Falco's dotted evt.type.is.NAME (Vigil: evt.type.is[NAME]), per-subsystem
+ * cgroups, syslog, the replication controllers and services libsinsp deprecated (and k8smeta's),
+ * and the dotted `.label.NAME` forms of the API label fields (Vigil: `k8s.ns.label[NAME]`).
+ */
+const UNSUPPORTED_PREFIXES = [
+  "evt.type.is.",
+  "thread.cgroup.",
+  "syslog.",
+  "k8s.rc.",
+  "k8s.svc.",
+  "k8smeta.rc.",
+  "k8smeta.svc.",
+  "k8s.rs.label.",
+  "k8s.deployment.label.",
+  "k8s.ns.label.",
+];
 
 /** True for a Falco field Vigil knows of but does not implement (resolving it fails with "not supported"). */
 export function isUnsupportedField(name: string): boolean {
@@ -972,6 +1130,7 @@ export function resolveField(name: string, arg: string | undefined, ctx: FieldCo
     get: d.make(a, ctx),
     ancestor: a === undefined ? d.ancestor : undefined,
     either: d.either,
+    ...(d.makeList !== undefined ? { list: d.makeList(a, ctx) } : {}),
   };
 }
 
