@@ -13,10 +13,11 @@
  * | `GET /api/v1/stats` | counters (JSON) |
  * | `GET /metrics` | the same counters for Prometheus (metrics.ts: `vigil_collector_*_total`, HELP, units) |
  * | `POST /` or `POST /api/v1/falco` | one Falco JSON alert (Falco 0.44 `http_output`, Falcosidekick's input) |
+ * | `POST /k8s-audit` | Kubernetes audit events (the API server's webhook backend: an audit.k8s.io/v1 EventList), evaluated by the `k8s_audit` rules (k8s-audit/webhook.ts) |
  * | `GET /api/v1/tail` (WebSocket upgrade) | the live tail (tail-hub.ts), same filters; `after=<alert id>` or `after_seq=<n>` resumes |
  *
  * Every endpoint but /healthz wants `Authorization: Bearer <token>` when a token is set (on the
- * Falco route, a client certificate signed by the `--client-ca` CA stands in for it); the
+ * Falco and audit routes, a client certificate signed by the `--client-ca` CA stands in for it); the
  * WebSocket also takes it as the subprotocol `vigil.bearer.<token>` (for browsers, which cannot
  * set headers; the server answers `vigil.v1`, never the token). A token in the URL (`?token=`)
  * is refused with 400: URLs end up in proxy logs. An address whose failed authentications pass
@@ -24,7 +25,8 @@
  *
  * Totality: `request`, `upgrade` and `clientError` each run in one try/catch; a throw becomes a
  * 500 "internal error" (`http_internal_errors`, logged once). Bodies: a Content-Length over
- * `max_body_bytes` is a 413 before reading; chunks reserve from the in-flight byte budget as
+ * `max_body_bytes` (the audit route: its own limit, `collector.k8s_audit.max_body_bytes`) is a 413
+ * before reading and before authentication; chunks reserve from the in-flight byte budget as
  * they arrive (503 when it is full, `inflight_refused`) and give it back when the request ends.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -42,6 +44,7 @@ import type { ByteBudget } from "./byte-budget.js";
 import type { AlertPage, AlertReader, MaybePromise, PageCursor } from "./store-api.js";
 import type { TailHub } from "./tail-hub.js";
 import type { ForwarderSet } from "./forward/index.js";
+import { AUDIT_WEBHOOK_PATH, type AuditWebhook } from "./k8s-audit/webhook.js";
 import {
   alertFromFalcoJson,
   DEFAULT_COLLECTOR_LIMITS,
@@ -106,6 +109,8 @@ export interface HttpApiDeps {
    * verified against that CA may post Falco alerts without a token (only that route).
    */
   clientCertAuth?: boolean | undefined;
+  /** `POST /k8s-audit` (404 when absent). */
+  k8sAudit?: AuditWebhook | undefined;
   /** Limits of `GET /api/v1/alerts` (defaults when absent). */
   queryLimits?: Pick<CollectorLimits, "max_query_limit" | "page_bytes" | "max_since_ms" | "request_timeout_ms"> | undefined;
 }
@@ -167,7 +172,7 @@ export function makeHttpApi(d: HttpApiDeps) {
     return wait;
   };
 
-  function readBody(req: IncomingMessage, res: ServerResponse, then: (body: Buffer) => void): void {
+  function readBody(req: IncomingMessage, res: ServerResponse, then: (body: Buffer) => void, maxBytes = d.maxBodyBytes): void {
     const chunks: Buffer[] = [];
     let size = 0;
     let reserved = 0;
@@ -187,9 +192,9 @@ export function makeHttpApi(d: HttpApiDeps) {
     req.on("data", (ch: Buffer) => {
       if (done) return;
       size += ch.length;
-      if (size > d.maxBodyBytes) {
+      if (size > maxBytes) {
         c.http_too_large++;
-        return refuse(413, `body over ${d.maxBodyBytes} bytes`);
+        return refuse(413, `body over ${maxBytes} bytes`);
       }
       if (!d.budget.tryReserve(ch.length)) {
         d.shared.inflight_refused++;
@@ -255,6 +260,34 @@ export function makeHttpApi(d: HttpApiDeps) {
         failed(err);
       }
     });
+  }
+
+  /** `POST /k8s-audit`: headers checked, the body read within the route's limit, then the batch handled. */
+  function onAuditPost(w: AuditWebhook, url: URL, req: IncomingMessage, res: ServerResponse): void {
+    const early = w.precheck(req.headers, url);
+    if (early !== undefined) {
+      if (early.code === 400) c.http_bad_request++;
+      // the body stays unread: the connection closes after the answer
+      res.setHeader("connection", "close");
+      return sendJson(res, early.code, early.body);
+    }
+    readBody(
+      req,
+      res,
+      (body) => {
+        w.handle(body, url).then(
+          (a) => {
+            if (a.code === 400) c.http_bad_request++;
+            if (!res.headersSent) sendJson(res, a.code, a.body);
+          },
+          (err: unknown) => {
+            internal("k8s-audit", err);
+            if (!res.headersSent) fail(res, 500, "internal error");
+          },
+        );
+      },
+      w.maxBodyBytes,
+    );
   }
 
   /**
@@ -364,16 +397,22 @@ export function makeHttpApi(d: HttpApiDeps) {
     // be parsed as the start of the next request on this connection: a 400 for the client's next
     // request, and request smuggling behind a proxy that shares connections. Such a connection is
     // closed after the answer.
+    const auditPost = req.method === "POST" && url.pathname === AUDIT_WEBHOOK_PATH && d.k8sAudit !== undefined;
     const cl = req.headers["content-length"];
-    if (((cl !== undefined && cl !== "0") || req.headers["transfer-encoding"] !== undefined) && !(req.method === "POST" && FALCO_PATHS.has(url.pathname)))
+    if (
+      ((cl !== undefined && cl !== "0") || req.headers["transfer-encoding"] !== undefined) &&
+      !(req.method === "POST" && FALCO_PATHS.has(url.pathname)) &&
+      !auditPost
+    )
       res.setHeader("connection", "close");
     if (req.method === "GET" && url.pathname === "/healthz") return sendJson(res, 200, { ok: true });
     const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > d.maxBodyBytes) {
+    const maxBody = auditPost ? (d.k8sAudit as AuditWebhook).maxBodyBytes : d.maxBodyBytes;
+    if (declared > maxBody) {
       // refused before reading, and before authentication
       c.http_too_large++;
       res.setHeader("connection", "close");
-      return fail(res, 413, `body over ${d.maxBodyBytes} bytes`);
+      return fail(res, 413, `body over ${maxBody} bytes`);
     }
     const wait = rateLimited(req);
     if (wait > 0) {
@@ -384,7 +423,8 @@ export function makeHttpApi(d: HttpApiDeps) {
     const falcoPost = req.method === "POST" && FALCO_PATHS.has(url.pathname);
     // Falco's http_output has no token setting: on its route a verified client certificate stands
     // in for the token (the TLS server closed connections whose certificate did not verify)
-    const byCert = falcoPost && d.clientCertAuth === true && (req.socket as TLSSocket).authorized === true;
+    // the API server's audit webhook kubeconfig may authenticate with a client certificate too
+    const byCert = (falcoPost || auditPost) && d.clientCertAuth === true && (req.socket as TLSSocket).authorized === true;
     if (byCert) c.http_client_cert_authenticated++;
     else if (!d.auth.ok(req.headers.authorization)) {
       c.http_unauthenticated++;
@@ -395,6 +435,7 @@ export function makeHttpApi(d: HttpApiDeps) {
       return fail(res, 401, "missing or bad bearer token");
     }
     if (falcoPost) return onFalcoPost(req, res);
+    if (auditPost) return onAuditPost(d.k8sAudit as AuditWebhook, url, req, res);
     if (req.method === "GET" && url.pathname === "/api/v1/alerts") return settle("query", res, onQuery(url, res));
     if (req.method === "GET" && url.pathname === "/api/v1/stats") return sendJson(res, 200, d.stats());
     if (req.method === "GET" && url.pathname === "/metrics") return onMetrics(res);

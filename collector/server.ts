@@ -24,6 +24,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from "nod
 import { createServer as createNetServer, connect, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { hostname as osHostname } from "node:os";
+import { join } from "node:path";
 import { Server as GrpcServer, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
@@ -40,6 +41,11 @@ import type { AlertReader, MaybePromise } from "./store-api.js";
 import type { FleetOptions, RunningFleet } from "./fleet/index.js";
 import type { DestinationFactory, ForwarderSet } from "./forward/index.js";
 import { TailHub } from "./tail-hub.js";
+import type { CloudWatchAuditOptions, CloudWatchAuditReader } from "./k8s-audit/cloudwatch.js";
+import { auditIntakeCounters, cloudwatchAuditCounters } from "./k8s-audit/counters.js";
+import { AuditIntake } from "./k8s-audit/intake.js";
+import type { AuditRules } from "./k8s-audit/types.js";
+import { makeAuditWebhook } from "./k8s-audit/webhook.js";
 import {
   collectorLimits,
   INGEST_SERVICE,
@@ -84,7 +90,21 @@ export interface CollectorOptions {
   maxMessageBytes?: number;
   /** Unsent bytes a tail client may have before it is dropped; overrides `limits.tail_queue_bytes`. */
   tailQueueBytes?: number;
+  /** The `k8s_audit` source: `POST /k8s-audit` (404 without it) and the CloudWatch Logs reader. */
+  k8sAudit?: K8sAuditOptions | undefined;
   logger: Logger;
+}
+
+/** Options of the collector's `k8s_audit` source (collector/k8s-audit/). */
+export interface K8sAuditOptions {
+  /** The `k8s_audit` rules (loaded by the command line); none: events are counted, never alerted on. */
+  rules?: AuditRules | undefined;
+  /** Alerts' `hostname` when the source names no cluster (default "kubernetes"). */
+  cluster?: string | undefined;
+  /** Largest `POST /k8s-audit` body (default 12 MiB). */
+  maxBodyBytes?: number | undefined;
+  /** Read an EKS cluster's audit log group from CloudWatch Logs; the position file defaults to `<data>/k8s-audit-cloudwatch.json`. */
+  cloudwatch?: (Omit<CloudWatchAuditOptions, "positionFile"> & { positionFile?: string | undefined }) | undefined;
 }
 
 /** A running collector. */
@@ -96,10 +116,15 @@ export interface RunningCollector {
   /** Stores alerts from an in-process producer (Falco source, embedded agent) like an ingest. */
   ingest(alerts: Alert[]): MaybePromise<{ stored: number; duplicates: number; invalid: number }>;
   stats(): Record<string, number>;
+  /** Puts new `k8s_audit` rules in force (SIGHUP); throws when the collector has no k8s_audit source. */
+  setAuditRules(rules: AuditRules): void;
   close(): Promise<void>;
 }
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0");
+/** The k8s_audit counters of a collector without that source (always reported, as zeros). */
+const NO_AUDIT_COUNTERS = Object.freeze(auditIntakeCounters());
+const NO_CLOUDWATCH_COUNTERS = Object.freeze(cloudwatchAuditCounters());
 
 /** Starts a collector; resolves once it listens. */
 export async function startCollector(opts: CollectorOptions): Promise<RunningCollector> {
@@ -209,6 +234,8 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
   };
   const stats = (): Record<string, number> => ({
     ...ingestCounters,
+    ...(audit?.counters ?? NO_AUDIT_COUNTERS),
+    ...(auditReader?.counters ?? NO_CLOUDWATCH_COUNTERS),
     ...refusals,
     ...httpCounters,
     ...hub.counters,
@@ -233,6 +260,27 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     if (r.inserted.length > 0) hub.publish(r.inserted);
     return { stored: r.inserted.length, duplicates: r.duplicates, invalid };
   };
+
+  // the k8s_audit source: its alerts take the same ingest path as every other alert
+  let audit: AuditIntake | undefined;
+  let auditReader: CloudWatchAuditReader | undefined;
+  const ka = opts.k8sAudit;
+  if (ka !== undefined) {
+    audit = new AuditIntake({ rules: ka.rules, ingest, logger: logger.child({ component: "k8s-audit" }), cluster: ka.cluster });
+    if (ka.cloudwatch !== undefined) {
+      const dataDir = opts.dataDir;
+      const positionFile =
+        ka.cloudwatch.positionFile !== undefined && ka.cloudwatch.positionFile !== ""
+          ? ka.cloudwatch.positionFile
+          : dataDir !== "" && dataDir !== ":memory:"
+            ? join(dataDir, "k8s-audit-cloudwatch.json")
+            : undefined;
+      if (positionFile === undefined)
+        throw new Error("the CloudWatch audit reader needs a place for its read position: --data DIR or k8s_audit.cloudwatch.position_file");
+      const { CloudWatchAuditReader } = await import("./k8s-audit/cloudwatch.js");
+      auditReader = new CloudWatchAuditReader({ ...ka.cloudwatch, positionFile }, audit, logger);
+    }
+  }
 
   // gRPC on loopback, reached through the public port
   // the public port's proxy connects from loopback; it records which client each connection is for
@@ -291,6 +339,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     forwarders,
     queryLimits: limits,
     clientCertAuth: opts.tls?.clientCa !== undefined,
+    k8sAudit: audit !== undefined ? makeAuditWebhook(audit, ka?.maxBodyBytes) : undefined,
   });
   // this server never listens (connections are handed to it), and Node starts the periodic
   // header/request timeout check on "listening": without this, those timeouts never fire
@@ -489,6 +538,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
   await runRetention();
   const retentionTimer = setInterval(() => void runRetention(), 60_000);
   retentionTimer.unref();
+  await auditReader?.start();
 
   logger.info(
     {
@@ -507,10 +557,16 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     store,
     ingest,
     stats,
+    setAuditRules: (rules: AuditRules) => {
+      if (audit === undefined) throw new CollectorError("not_found", "this collector has no k8s_audit source");
+      audit.setRules(rules);
+    },
     close: async () => {
       if (closed) return;
       closed = true;
       clearInterval(retentionTimer);
+      await auditReader?.stop();
+      audit?.close();
       hub.closeAll();
       await forwarders?.stop();
       const stopped = new Promise<void>((resolve) => front.close(() => resolve()));
