@@ -9,6 +9,9 @@ import { DEFAULT_FIELD_CONTEXT, type FieldContext, type FieldValue } from "../..
 import type { SyscallEvent } from "../../rules/event.js";
 import { CompileError } from "../../rules/errors.js";
 import { AuditEvent, k8sAuditSource, LIST_TEXT_MAX, MAX_NESTED_ARRAYS } from "../../rules/k8saudit/index.js";
+import { Service } from "kubernetes-models/v1/Service";
+import { validateAuditEvent } from "../helpers/audit-schema.js";
+import * as recorded from "./events.js";
 import { clusterRoleCreate, configMapUpdate, ephemeralDebug, podCreate, podExec, roleBindingCreate, secretGetForbidden, serviceCreate } from "./events.js";
 
 const CTX: FieldContext = { ...DEFAULT_FIELD_CONTEXT, hostname: "node-a" };
@@ -265,6 +268,18 @@ const TABLE: [string, AuditEvent, FieldValue | readonly string[]][] = [
 ];
 
 describe("k8s_audit fields on recorded audit events", () => {
+  it.each(Object.entries(recorded))("%s is an audit.k8s.io/v1 Event a real API server can write", (name, make) => {
+    const obj = make();
+    if (name === "serviceCreate") {
+      // the schema helper has no Service model: check the request object with kubernetes-models itself
+      const { requestObject, ...rest } = obj;
+      expect(() => new Service(requestObject as never).validate()).not.toThrow();
+      expect(() => validateAuditEvent(rest, name)).not.toThrow();
+      return;
+    }
+    expect(() => validateAuditEvent(obj, name)).not.toThrow();
+  });
+
   it.each(TABLE)("%s", (field, e, want) => {
     expect(value(field, e)).toEqual(want);
   });
