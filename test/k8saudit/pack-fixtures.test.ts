@@ -44,13 +44,32 @@ describe("recorded audit events", () => {
     }
   });
 
-  it("auditIDs are unique across requests and shared by the stages of one request", () => {
+  it("auditIDs are unique across requests and shared by the stages of one request, in stage order", () => {
+    const STAGES = ["RequestReceived", "ResponseStarted", "ResponseComplete", "Panic"];
     const seen = new Map<string, string>();
     for (const file of FILES) {
+      const byId = new Map<string, ReturnType<typeof validateAuditEventList>["items"]>();
       for (const ev of validateAuditEventList(load(file), file).items) {
         const prev = seen.get(ev.auditID);
         if (prev !== undefined) expect(prev, `auditID ${ev.auditID} reused`).toBe(file);
         seen.set(ev.auditID, file);
+        byId.set(ev.auditID, [...(byId.get(ev.auditID) ?? []), ev]);
+      }
+      for (const [id, events] of byId) {
+        const first = events[0];
+        for (const ev of events) {
+          // one request: the same URI, verb, user and receive time at every stage
+          expect({ uri: ev.requestURI, verb: ev.verb, user: ev.user, at: ev.requestReceivedTimestamp }, `${file} ${id}`).toEqual({
+            uri: first?.requestURI,
+            verb: first?.verb,
+            user: first?.user,
+            at: first?.requestReceivedTimestamp,
+          });
+        }
+        const order = events.map((e) => STAGES.indexOf(e.stage));
+        expect(order, `${file} ${id}: stages in order, each once`).toEqual([...new Set(order)].sort());
+        const times = events.map((e) => e.stageTimestamp ?? "");
+        expect(times, `${file} ${id}: stage times in order`).toEqual([...times].sort());
       }
     }
   });
