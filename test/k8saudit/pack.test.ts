@@ -91,6 +91,7 @@ const EXPECTED: Record<string, readonly (readonly RuleKey[])[]> = {
   "pod-host-root-mount.json": [[], ["hostpath"]],
   "pod-log-shipper.json": [[]],
   "pod-net-bind.json": [[], []],
+  "pod-privileged-init.json": [[], ["privileged"]],
   "pod-privileged.json": [[], ["privileged"]],
   "pod-restricted.json": [[], []],
   "pod-sys-admin.json": [[], ["caps"]],
@@ -334,7 +335,9 @@ describe("k8s_audit pack", () => {
     expect(exec).toContain("action=exec pod=api-7d9f8b6c5-x2x9k ns=payments container=api command=sh ");
     expect(exec).toContain('sourceips=["203.0.113.45"]');
     const priv = fired(rs, event("pod-privileged.json", 1)).outputs.get(RULES.privileged) ?? "";
-    expect(priv).toContain("images=(docker.io/nicolaka/netshoot:v0.13) privileged=(true)");
+    expect(priv).toContain("images=(docker.io/nicolaka/netshoot:v0.13) privileged=(true) init=<NA> ");
+    const init = fired(rs, event("pod-privileged-init.json", 1)).outputs.get(RULES.privileged) ?? "";
+    expect(init).toContain("images=(docker.io/library/opensearch:2.17.1) privileged=<NA> init=sysctl ");
     const crb = fired(rs, event("crb-cluster-admin.json", 1)).outputs.get(RULES.crbadmin) ?? "";
     expect(crb).toContain("user=system:serviceaccount:payments:api verb=create binding=payments-api-admin");
     expect(crb).toContain("role=cluster-admin");
