@@ -16,6 +16,7 @@ import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Pod } from "kubernetes-models/v1/Pod";
 import { Secret } from "kubernetes-models/v1/Secret";
+import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Event as CoreEvent } from "kubernetes-models/v1/Event";
@@ -171,6 +172,7 @@ const MODELS: Record<string, Ctor> = {
   "v1/Pod": m(Pod),
   "v1/ConfigMap": m(ConfigMap),
   "v1/Secret": m(Secret),
+  "v1/Service": m(Service),
   "v1/ServiceAccount": m(ServiceAccount),
   "v1/Namespace": m(Namespace),
   "v1/Event": m(CoreEvent),
