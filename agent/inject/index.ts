@@ -27,6 +27,7 @@ export type {
   WebhookConfigOptions,
   WebhookCounters,
   WebhookManifestOptions,
+  ReviewHandler,
   WebhookServer,
   WebhookServerOptions,
 } from "./webhook.js";

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * `vigil webhook`: a Kubernetes mutating admission webhook (AdmissionReview v1, JSON Patch, TLS)
- * that instruments pods (pod.ts). It never blocks a pod: every answer to a well-formed review is
- * `allowed: true`; when a pod cannot be instrumented the answer carries a warning (shown by
- * kubectl) and an audit annotation saying why, and the webhook logs and counts it. The
- * configuration it prints uses `failurePolicy: Ignore`, so an unreachable webhook blocks nothing.
+ * that instruments pods (pod.ts), on `POST /mutate`. It never blocks a pod: every answer to a
+ * well-formed review is `allowed: true`; when a pod cannot be instrumented the answer carries a
+ * warning (shown by kubectl) and an audit annotation saying why, and the webhook logs and counts
+ * it. The configuration it prints uses `failurePolicy: Ignore`, so an unreachable webhook blocks
+ * nothing. The same server answers `POST /validate` when given a {@link ReviewHandler} (admission
+ * control, agent/admission/); each path is served only when configured (404 otherwise).
  *
  * Who can reach it: anyone who can reach the Service's port, over TLS (the API server verifies
  * the certificate through the configuration's caBundle; the webhook does not authenticate its
@@ -141,6 +143,14 @@ export function review(
   }
 }
 
+/** The handler of another review path: admission control's `/validate` (agent/admission). */
+export interface ReviewHandler {
+  /** Answers one parsed JSON body (never throws; a throw is a counted 500). */
+  handle(body: unknown): { status: number; body: unknown };
+  /** The body of a refusal before any review (bad JSON, too large, wrong content type), in the handler's shape. */
+  refusal(status: number, message: string): unknown;
+}
+
 export interface WebhookServerOptions {
   port: number;
   host?: string;
@@ -148,7 +158,10 @@ export interface WebhookServerOptions {
   cert: string | Buffer;
   key: string | Buffer;
   logger: Logger;
-  inject: PodInjectOptions;
+  /** Pod injection on `/mutate`; undefined: `/mutate` is not served. */
+  inject?: PodInjectOptions | undefined;
+  /** `/validate` (admission control); undefined: not served. */
+  validate?: ReviewHandler | undefined;
   /** Connection cap, timeouts and the body limit; defaults in {@link webhookLimitsSchema}. */
   limits?: WebhookLimitsInput | undefined;
   /** Where refusals and failures are counted; defaults to the process-wide `metrics`. */
@@ -167,23 +180,27 @@ function reply(res: ServerResponse, status: number, body: unknown, close = false
   res.end(s);
 }
 
-/** Starts the HTTPS webhook: POST /mutate (AdmissionReview), GET /healthz. */
+/** Starts the HTTPS webhook: POST /mutate and POST /validate (AdmissionReview), GET /healthz. */
 export function startWebhookServer(o: WebhookServerOptions): Promise<WebhookServer> {
   const log = o.logger.child({ component: "webhook" });
   const counters: WebhookCounters = { reviews: 0, patched: 0, not_opted_in: 0, failed: 0, bad_requests: 0 };
   const limits = webhookLimitsSchema.parse(o.limits ?? {});
   const maxBody = limits.max_body_bytes;
 
-  const refuse = (res: ServerResponse, status: number, reason: string, error: string, close = false): void => {
-    counters.bad_requests++;
-    guard.refused(reason);
-    reply(res, status, { error }, close);
-  };
+  const inject = o.inject;
+  const validate = o.validate;
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? "/").split("?", 1)[0];
     if (req.method === "GET" && path === "/healthz") return reply(res, 200, { ok: true });
-    if (path !== "/mutate") return reply(res, 404, { error: "not found" });
+    const served = (path === "/mutate" && inject !== undefined) || (path === "/validate" && validate !== undefined);
+    if (!served) return reply(res, 404, { error: "not found" });
+    // refusals on /validate keep its AdmissionReview shape
+    const refuse = (r: ServerResponse, status: number, reason: string, error: string, close = false): void => {
+      counters.bad_requests++;
+      guard.refused(reason);
+      reply(r, status, path === "/validate" && validate !== undefined ? validate.refusal(status, error) : { error }, close);
+    };
     if (req.method !== "POST") return refuse(res, 405, "method", "POST an AdmissionReview");
     const ct = req.headers["content-type"] ?? "";
     if (!ct.startsWith("application/json")) return refuse(res, 415, "content_type", "content-type must be application/json");
@@ -221,7 +238,7 @@ export function startWebhookServer(o: WebhookServerOptions): Promise<WebhookServ
         } catch {
           return refuse(res, 400, "bad_json", "body is not valid JSON");
         }
-        const r = review(body, o.inject, counters, log);
+        const r = path === "/validate" && validate !== undefined ? validate.handle(body) : review(body, inject as PodInjectOptions, counters, log);
         if (r.status === 400) guard.refused("bad_review");
         reply(res, r.status, r.body);
       } catch (err) {
