@@ -7,6 +7,11 @@
  * Fleet mode: `vigil collector --listen HOST:PORT --token T --nats nats://HOST:PORT[,...] --store
  * postgres://USER@HOST:PORT/DB`: a stateless replica that consumes alerts from NATS JetStream into
  * PostgreSQL (collector/fleet/); any number of them share the work and the tail.
+ *
+ * Kubernetes audit: `POST /k8s-audit` takes the API server's audit webhook batches, evaluated by
+ * the `k8s_audit` rules of `--rules FILE` (repeatable; default the built-in pack
+ * rules/files/k8s-audit/), reloaded on SIGHUP; `--k8s-audit-log-group /aws/eks/<cluster>/cluster`
+ * (or collector.k8s_audit.cloudwatch) also reads an EKS cluster's audit logs from CloudWatch Logs.
  */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
@@ -15,6 +20,7 @@ import { startCollector, type CollectorOptions } from "../../collector/server.js
 import { parseNatsServers } from "../../proto/index.js";
 import { parseDuration } from "../../collector/filter.js";
 import { loadConfig } from "../config/index.js";
+import { loadAuditRules, type AuditRulesLoad } from "./k8s-audit-rules.js";
 
 interface CollectorCmdOptions {
   listen: string;
@@ -31,6 +37,28 @@ interface CollectorCmdOptions {
   nats?: string;
   store?: string;
   storePasswordFile?: string;
+  rules: string[];
+  clusterName?: string;
+  k8sAuditLogGroup?: string;
+}
+
+/** Logs a `k8s_audit` rules load: each diagnostic, then one summary line. */
+function logAuditLoad(logger: ReturnType<typeof createLogger>, load: AuditRulesLoad, what: string): void {
+  for (const d of load.diagnostics.slice(0, 200))
+    logger[d.severity === "error" ? "error" : "warn"](
+      { file: d.file, line: d.line, col: d.col, code: d.code, item: d.item, reason: d.message },
+      "k8s_audit rules diagnostic",
+    );
+  if (load.files.length === 0) logger.warn("no k8s_audit rules files: audit events are counted, never alerted on");
+  logger.info(
+    {
+      files: load.files,
+      rules: load.rules.ruleCount,
+      errors: load.diagnostics.filter((d) => d.severity === "error").length,
+      ...(load.otherRules > 0 ? { otherSourceRulesSkipped: load.otherRules } : {}),
+    },
+    what,
+  );
 }
 
 /** A `postgres://USER@HOST:PORT/DB` URL, checked: no password in it (process lists and logs show URLs). */
@@ -85,6 +113,14 @@ export function registerCollector(program: Command): void {
     .option("--retention <duration>", "delete alerts older than this (e.g. 7d, 12h; 0 = keep)", "7d")
     .option("--config <file>", "Vigil configuration file: the collector reads its collector.limits section (also VIGIL_COLLECTOR_LIMITS_<KEY> variables)")
     .option("--falco-grpc <address>", "also pull alerts from a Falco gRPC outputs server (unix:///run/falco/falco.sock or HOST:PORT)")
+    .option(
+      "--rules <file>",
+      "k8s_audit rules file or folder for POST /k8s-audit and the EKS audit reader (repeatable; default the built-in pack rules/files/k8s-audit/; reloaded on SIGHUP)",
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option("--cluster-name <name>", "cluster name on audit alerts (their hostname) when the source names none (default kubernetes)")
+    .option("--k8s-audit-log-group <group>", "also read an EKS cluster's audit logs from this CloudWatch Logs group (/aws/eks/<cluster>/cluster)")
     .action(async (o: CollectorCmdOptions) => {
       const logger = createLogger();
       // limits: defaults < file < VIGIL_COLLECTOR_LIMITS_* (the agent's loader, one file format for both)
@@ -123,6 +159,13 @@ export function registerCollector(program: Command): void {
       }
       // the environment is read here, at the entry point; the collector takes only what it is given
       if (o.token === undefined && (process.env["VIGIL_TOKEN"] ?? "") !== "") o.token = process.env["VIGIL_TOKEN"];
+      const ka = cfg.collector.k8s_audit;
+      const rulesPaths = o.rules.length > 0 ? o.rules : ka.rules;
+      const loadRules = () => loadAuditRules(rulesPaths, { ruleMatching: ka.matching });
+      const auditLoad = loadRules();
+      logAuditLoad(logger, auditLoad, "k8s_audit rules loaded");
+      const cw = ka.cloudwatch;
+      const logGroup = o.k8sAuditLogGroup ?? cw.log_group;
       const col = await startCollector({
         listen: o.listen,
         dataDir: o.data ?? "",
@@ -133,6 +176,23 @@ export function registerCollector(program: Command): void {
         tls: o.tlsCert !== undefined && o.tlsKey !== undefined ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey), clientCa } : undefined,
         retentionMs,
         limits: cfg.collector.limits,
+        k8sAudit: {
+          rules: auditLoad.rules,
+          cluster: o.clusterName ?? ka.cluster_name,
+          maxBodyBytes: ka.max_body_bytes,
+          cloudwatch:
+            logGroup !== ""
+              ? {
+                  logGroup,
+                  region: cw.region,
+                  streamPrefix: cw.stream_prefix,
+                  pollIntervalMs: cw.poll_interval_ms,
+                  start: cw.start,
+                  overlapMs: cw.overlap_ms,
+                  positionFile: cw.position_file,
+                }
+              : undefined,
+        },
         logger,
       });
       let stopFalco: (() => Promise<void>) | undefined;
@@ -164,6 +224,24 @@ export function registerCollector(program: Command): void {
       };
       process.on("SIGINT", () => stop("SIGINT"));
       process.on("SIGTERM", () => stop("SIGTERM"));
+      process.on("SIGHUP", () => {
+        logger.info("SIGHUP: reloading the k8s_audit rules");
+        // as the agent reloads: the new set is swapped in only when it loads without an error
+        try {
+          const load = loadRules();
+          if (!load.ok) {
+            for (const d of load.diagnostics)
+              if (d.severity === "error")
+                logger.error({ file: d.file, line: d.line, col: d.col, code: d.code, item: d.item, reason: d.message }, "k8s_audit rules diagnostic");
+            logger.error({ errors: load.diagnostics.filter((d) => d.severity === "error").length }, "k8s_audit rules reload rejected: the rules in force stay");
+            return;
+          }
+          col.setAuditRules(load.rules);
+          logAuditLoad(logger, load, "k8s_audit rules reloaded");
+        } catch (err) {
+          logger.error({ err }, "k8s_audit rules reload failed: the rules in force stay");
+        }
+      });
       logger.info({ address: col.address }, "vigil collector ready");
     });
 }

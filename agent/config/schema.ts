@@ -59,6 +59,49 @@ export const bytes = z.union([z.number(), z.string()]).transform((v, ctx): numbe
   return n;
 });
 
+/**
+ * `collector.k8s_audit`: Kubernetes audit events evaluated by `k8s_audit` rules
+ * (collector/k8s-audit/). `rules`: files or folders (`--rules` wins; none: the built-in pack
+ * rules/files/k8s-audit/). `cloudwatch`: read an EKS cluster's audit log group (off while
+ * `log_group` is empty).
+ */
+const k8sAuditSchema = z.strictObject({
+  /** Rules files or folders of `k8s_audit` rules; `--rules` replaces them. */
+  rules: z.array(z.string().min(1)).default([]),
+  /** `first` (Falco's default): an event alerts for its first matching rule; `all`: for each (as `rules.matching`). */
+  matching: z.enum(["first", "all"]).default("first"),
+  /** The alerts' `hostname` when the source names none (`--cluster-name`; default "kubernetes"). */
+  cluster_name: z
+    .string()
+    .regex(/^([A-Za-z0-9][A-Za-z0-9._:-]{0,252})?$/, "letters, digits and . _ : - (at most 253)")
+    .default(""),
+  /** Largest `POST /k8s-audit` body (the API server batches up to 10 MiB). */
+  max_body_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024 * 1024)
+    .default(12 * 1024 * 1024),
+  cloudwatch: z
+    .strictObject({
+      /** `/aws/eks/<cluster>/cluster`; empty: no reader (`--k8s-audit-log-group` sets it). */
+      log_group: z.string().max(512).default(""),
+      /** AWS region; empty: the SDK's (AWS_REGION). */
+      region: z.string().max(64).default(""),
+      /** Log streams read: names starting with this. */
+      stream_prefix: z.string().max(512).default("kube-apiserver-audit-"),
+      /** Between polls. */
+      poll_interval_ms: z.number().int().min(100).max(3_600_000).default(10_000),
+      /** A first run (no saved position) starts `now` or at the `beginning` of what the group retains. */
+      start: z.enum(["now", "beginning"]).default("now"),
+      /** Each poll re-reads this far before the newest event read (late log events). */
+      overlap_ms: z.number().int().min(0).max(86_400_000).default(60_000),
+      /** The read position file; empty: `<data>/k8s-audit-cloudwatch.json`. */
+      position_file: z.string().max(4096).default(""),
+    })
+    .prefault({}),
+});
+
 const port = z.number().int().min(0).max(65535);
 const absPath = z
   .string()
@@ -298,6 +341,8 @@ export const configSchema = z.strictObject({
       nats: natsConnectionSchema.prefault({}),
       /** The JetStream stream and the collectors' shared durable consumer. */
       fleet: fleetStreamSchema.prefault({}),
+      /** The `k8s_audit` source (`POST /k8s-audit`, the EKS audit log reader): see {@link k8sAuditSchema}. */
+      k8s_audit: k8sAuditSchema.prefault({}),
       /** The PostgreSQL store (`--store postgres://USER@HOST:PORT/DB`). */
       store: z
         .strictObject({

@@ -146,6 +146,7 @@ describe("environment", () => {
     if (kind === "number" && /bytes|chars|nodes|payload/.test(last)) return "65537";
     if (kind === "number") return last === "port" ? "1234" : last.endsWith("_ms") && path.includes("collector") ? "20000" : "777";
     if (last === "orphan_captures") return "store";
+    if (last === "start" && path.includes("cloudwatch")) return "beginning";
     if (last === "max_bytes" || last === "max_file_bytes") return "3MiB";
     if (last === "matching") return "all";
     if (last === "min_priority") return "error";
