@@ -16,7 +16,8 @@ import { loadAuditRules } from "../../agent/cli/k8s-audit-rules.js";
 import { auditAlertId } from "../../collector/k8s-audit/alert-id.js";
 import { startCollector, type RunningCollector } from "../../collector/server.js";
 import { TailClient } from "../../collector/tail-client.js";
-import type { Alert } from "../../proto/index.js";
+import { forwardersSchema, type Alert } from "../../proto/index.js";
+import { startRecorder } from "../forward/http-recorder.js";
 import { validateAuditEvent, validateAuditEventList } from "../helpers/audit-schema.js";
 import { makeMtlsFiles } from "../helpers/mtls-certs.js";
 import { memoryLogger, ndjson, tempDir, waitFor } from "./helpers.js";
@@ -333,6 +334,37 @@ describe("POST /k8s-audit", () => {
       ]);
     } finally {
       col.setAuditRules(other.rules);
+    }
+  });
+});
+
+describe("audit alerts and the forwarders", () => {
+  it("reach a forwarder like every stored alert (the webhook forwarder posts their Falco JSON)", async () => {
+    const rx = await startRecorder();
+    const col = await startCollector({
+      listen: "127.0.0.1:0",
+      dataDir: join(dir, "fw-data"),
+      token: TOKEN,
+      forwarders: forwardersSchema.parse([{ name: "siem", type: "webhook", url: `${rx.url}/ingest` }]),
+      k8sAudit: { rules: loadAuditRules([writeAuditRules(dir, "fw.yaml")]).rules, cluster: "fw-cluster" },
+      logger: memoryLogger().logger,
+    });
+    try {
+      const exec = execEvent({ pod: "forwarded" });
+      expect((await post(col.address, eventList([exec]))).status).toBe(200);
+      await waitFor(() => rx.requests.length > 0, 10_000, "the forwarded alert");
+      const sent = JSON.parse(rx.requests[0]!.body) as unknown;
+      const first = (Array.isArray(sent) ? sent[0] : sent) as Record<string, unknown>;
+      expect(first).toMatchObject({
+        uuid: auditAlertId(exec.auditID, "ResponseStarted", "Test Exec Into Pod", Date.parse(exec.stageTimestamp)),
+        rule: "Test Exec Into Pod",
+        source: "k8s_audit",
+        hostname: "fw-cluster",
+        output_fields: { "ka.target.name": "forwarded" },
+      });
+    } finally {
+      await col.close();
+      await rx.close();
     }
   });
 });
