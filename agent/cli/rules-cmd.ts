@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * `vigil rules check [--syscalls] [--output json] PATH...`, `vigil rules list [--rules PATH]...
- * [-T TAG] [-t TAG] [-D SUBSTRING]` and `vigil rules fields [--output text|json|falco]`.
+ * [-T TAG] [-t TAG] [-D SUBSTRING]` and `vigil rules fields [--output text|json|falco] [--source syscall|k8s_audit]`.
+ * `check` and `list` take rules of both sources Vigil evaluates: `syscall` (the agent) and
+ * `k8s_audit` (the collector's audit events, the admission webhook's policies).
  * A PATH is a rules file or a directory (its *.yaml/*.yml regular files in byte order, as Falco
  * loads `rules_files` directories: rules/load/files.ts).
  * `check` loads the files in order (later files amend earlier ones, as the agent does), prints
@@ -13,6 +15,9 @@
 import { readFileSync } from "node:fs";
 import { type Command, Option } from "commander";
 import { listFields, loadRuleFiles, type Diagnostic, type LoadResult } from "../../rules/index.js";
+import type { FieldSource } from "../../rules/compile/fields.js";
+import { k8sAuditSource } from "../../rules/k8saudit/index.js";
+import { admissionFieldSource } from "../admission/index.js";
 import type { ExpansionLimits } from "../../rules/load/budget.js";
 import { describeRulesText, listFieldsText } from "../../rules/load/describe.js";
 import { resolveRulesPaths } from "../../rules/load/files.js";
@@ -76,6 +81,13 @@ function readRulesPaths(paths: readonly string[]): { inputs: { path: string; tex
   return { inputs, readErrors };
 }
 
+/**
+ * Sources besides syscall whose rules `rules check` and `rules list` compile: `k8s_audit` with the
+ * admission fields added (the webhook's policies use them; an audit rule using one is reported by
+ * the collector when it loads the file).
+ */
+const RULE_SOURCES: readonly FieldSource[] = [admissionFieldSource(k8sAuditSource)];
+
 /** Runs `rules check`; returns the exit code. */
 export function runRulesCheck(paths: readonly string[], o: CheckOptions, out: (s: string) => void): number {
   const { inputs, readErrors } = readRulesPaths(paths);
@@ -83,7 +95,8 @@ export function runRulesCheck(paths: readonly string[], o: CheckOptions, out: (s
   if (o.expansion !== undefined) opts.expansion = o.expansion;
   if (o.ruleMatching !== undefined) opts.ruleMatching = o.ruleMatching;
   if (o.minPriority !== undefined) opts.minPriority = o.minPriority;
-  const res = loadRuleFiles(inputs, opts);
+  // every source Vigil evaluates: syscall rules (the agent) and k8s_audit rules (collector, webhook)
+  const res = loadRuleFiles(inputs, { ...opts, sources: RULE_SOURCES });
   res.diagnostics.unshift(...readErrors);
   for (const d of readErrors) res.files.push({ file: d.file, rules: 0, macros: 0, lists: 0, errors: 1, warnings: 0 });
   const ok = res.ok && readErrors.length === 0;
@@ -131,10 +144,10 @@ export function runRulesList(o: ListOptions, out: (s: string) => void, err: (s: 
   const bad = checkSelection(selection);
   for (const m of bad) err(`error: ${m}\n`);
   if (bad.length > 0) return 1;
-  const res = loadRuleFiles(inputs, { selection, ...(o.minPriority === undefined ? {} : { minPriority: o.minPriority }) });
+  const res = loadRuleFiles(inputs, { selection, sources: RULE_SOURCES, ...(o.minPriority === undefined ? {} : { minPriority: o.minPriority }) });
   const errors = [...readErrors, ...res.diagnostics.filter((d) => d.severity === "error")];
   for (const d of errors) err(diagLine(d) + "\n");
-  const rules = res.ruleset.rules;
+  const rules = [...res.rulesets.values()].flatMap((set) => set.rules);
   if (o.output === "json")
     out(
       JSON.stringify(
@@ -148,8 +161,9 @@ export function runRulesList(o: ListOptions, out: (s: string) => void, err: (s: 
 }
 
 /** Runs `rules fields`: `falco` prints Falco's `--list` layout. */
-export function runRulesFields(o: { output: "text" | "json" | "falco"; verbose?: boolean }, out: (s: string) => void): void {
-  const fields = listFields();
+export function runRulesFields(o: { output: "text" | "json" | "falco"; verbose?: boolean; source?: string }, out: (s: string) => void): void {
+  const src = RULE_SOURCES.find((x) => x.name === o.source);
+  const fields = src === undefined ? listFields() : src.list();
   if (o.output === "json") {
     out(JSON.stringify(fields, null, 2) + "\n");
     return;
@@ -218,7 +232,12 @@ export function registerRules(program: Command): void {
     .description("list every field the rule engine knows, with type and description (--output falco: Falco's --list)")
     .addOption(new Option("--output <format>", "output format").choices(["text", "json", "falco"]).default("text"))
     .option("-v, --verbose", "with --output falco, show each field's type")
-    .action((o: { output: "text" | "json" | "falco"; verbose?: boolean }) => {
+    .addOption(
+      new Option("--source <name>", "the event source whose fields to list (Falco's --list=SOURCE)")
+        .choices(["syscall", ...RULE_SOURCES.map((x) => x.name)])
+        .default("syscall"),
+    )
+    .action((o: { output: "text" | "json" | "falco"; verbose?: boolean; source: string }) => {
       let out = "";
       runRulesFields(o, (s) => (out += s));
       writeOut(out);
