@@ -119,7 +119,10 @@ export function registerCollector(program: Command): void {
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )
-    .option("--cluster-name <name>", "cluster name on audit alerts (their hostname) when the source names none (default kubernetes)")
+    .option(
+      "--cluster-name <name>",
+      "cluster name on audit alerts (their hostname) when the source names none (default: the events' cluster_name annotation, else kubernetes)",
+    )
     .option("--k8s-audit-log-group <group>", "also read an EKS cluster's audit logs from this CloudWatch Logs group (/aws/eks/<cluster>/cluster)")
     .action(async (o: CollectorCmdOptions) => {
       const logger = createLogger();

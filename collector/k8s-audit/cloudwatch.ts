@@ -52,7 +52,7 @@ export interface CloudWatchAuditOptions {
   overlapMs?: number | undefined;
   /** The read position file. */
   positionFile: string;
-  /** The cluster's name for alerts; default the `<cluster>` of the log group, else the intake's. */
+  /** The cluster's name for alerts; default the `<cluster>` of the log group, else the intake's choice. */
   cluster?: string | undefined;
   /** FilterLogEvents `limit` (1..10000, default 10000). */
   pageSize?: number | undefined;
@@ -82,7 +82,7 @@ function isThrottled(err: unknown): boolean {
 /** Reads an EKS cluster's audit log group into an {@link AuditIntake}. */
 export class CloudWatchAuditReader {
   readonly counters: CloudWatchAuditCounters = cloudwatchAuditCounters();
-  readonly cluster: string;
+  readonly cluster: string | undefined;
   private readonly client: CloudWatchLogsClient;
   private readonly log: Logger;
   private readonly o: Required<Omit<CloudWatchAuditOptions, "region" | "cluster">>;
@@ -111,7 +111,7 @@ export class CloudWatchAuditReader {
       backoffMs: opts.backoffMs ?? 1000,
       maxBackoffMs: opts.maxBackoffMs ?? 60_000,
     };
-    this.cluster = opts.cluster !== undefined && opts.cluster !== "" ? opts.cluster : (clusterOfLogGroup(opts.logGroup) ?? intake.cluster);
+    this.cluster = opts.cluster !== undefined && opts.cluster !== "" ? opts.cluster : clusterOfLogGroup(opts.logGroup);
     this.log = logger.child({ component: "k8s-audit-cloudwatch", logGroup: opts.logGroup });
     this.client = new CloudWatchLogsClient(
       awsClientOptions({ region: opts.region ?? "", timeout_ms: this.o.timeoutMs, tls: { ca_file: "", cert_file: "", key_file: "" } }, this.log),

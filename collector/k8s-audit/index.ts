@@ -7,7 +7,7 @@
 export { auditAlertId } from "./alert-id.js";
 export { auditIntakeCounters, cloudwatchAuditCounters } from "./counters.js";
 export { AuditPayloadError } from "./errors.js";
-export { AuditIntake, auditAlert, CLUSTER_NAME_RE, DEFAULT_CLUSTER } from "./intake.js";
+export { AuditIntake, auditAlert, CLUSTER_ANNOTATION, CLUSTER_NAME_RE, DEFAULT_CLUSTER } from "./intake.js";
 export { AUDIT_API_VERSIONS, auditBatchOf, auditItem, parseAuditPayload } from "./parse.js";
 export { MAX_PERSISTED_SEEN, readPosition, writePosition } from "./position.js";
 export { NO_AUDIT_RULES } from "./types.js";

@@ -9,6 +9,11 @@
  * the event's time, and a deterministic ID (alert-id.ts) so a resent batch stores nothing twice.
  * A field value or output over the alert limits is cut (with `…`), never a reason to lose the
  * alert (`ka.req.configmap.obj` can be a whole ConfigMap).
+ *
+ * The cluster of an event: the one its source names (the webhook's `?cluster=`, the EKS log
+ * group's), else the configured one (`--cluster-name`), else the event's `cluster_name`
+ * annotation (Falco's `ka.cluster.name`), else "kubernetes". An event without that annotation gets
+ * it, so `ka.cluster.name` reads the cluster in every rule.
  */
 import type { Logger } from "pino";
 import { ALERT_LIMITS, validateAlert, type Alert, type AlertFieldValue } from "../../proto/index.js";
@@ -42,12 +47,15 @@ export interface AuditIntakeOptions {
   rules?: AuditRules | undefined;
   ingest: AuditIngest;
   logger: Logger;
-  /** The cluster name when the source names none (`--cluster-name`, default "kubernetes"). */
+  /** The cluster name when the source names none (`--cluster-name`); else the event's annotation, else "kubernetes". */
   cluster?: string | undefined;
 }
 
 /** Valid cluster names (the `cluster` query parameter, configuration): a DNS-label-like word. */
 export const CLUSTER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/;
+
+/** The annotation that names an event's cluster (Falco's `ka.cluster.name`). */
+export const CLUSTER_ANNOTATION = "cluster_name";
 
 /** The default cluster name. */
 export const DEFAULT_CLUSTER = "kubernetes";
@@ -93,7 +101,8 @@ export class AuditIntake {
   private current: AuditRules;
   private readonly ingest: AuditIngest;
   private readonly logger: Logger;
-  readonly cluster: string;
+  /** The configured cluster name, if any. */
+  readonly configuredCluster: string | undefined;
   private readonly badPayloadLog: BurstLog;
   private readonly badEventLog: BurstLog;
   private evalErrorLogged = false;
@@ -102,10 +111,27 @@ export class AuditIntake {
     this.current = o.rules ?? NO_AUDIT_RULES;
     this.ingest = o.ingest;
     this.logger = o.logger;
-    this.cluster = o.cluster !== undefined && o.cluster !== "" ? o.cluster : DEFAULT_CLUSTER;
-    if (!CLUSTER_NAME_RE.test(this.cluster)) throw new Error(`bad cluster name ${JSON.stringify(this.cluster.slice(0, 64))}`);
+    this.configuredCluster = o.cluster !== undefined && o.cluster !== "" ? o.cluster : undefined;
+    if (this.configuredCluster !== undefined && !CLUSTER_NAME_RE.test(this.configuredCluster))
+      throw new Error(`bad cluster name ${JSON.stringify(this.configuredCluster.slice(0, 64))}`);
     this.badPayloadLog = new BurstLog(o.logger, "malformed audit payloads refused");
     this.badEventLog = new BurstLog(o.logger, "malformed audit events skipped");
+  }
+
+  /**
+   * The cluster of one event (see the module comment); writes the `cluster_name` annotation when
+   * the event has none.
+   */
+  clusterOf(obj: Record<string, unknown>, named: string | undefined): string {
+    let ann = obj["annotations"];
+    const given = ann !== null && typeof ann === "object" && !Array.isArray(ann) ? (ann as Record<string, unknown>)[CLUSTER_ANNOTATION] : undefined;
+    const fromEvent = typeof given === "string" && CLUSTER_NAME_RE.test(given) ? given : undefined;
+    const cluster = named ?? this.configuredCluster ?? fromEvent ?? DEFAULT_CLUSTER;
+    if (given === undefined && (ann === undefined || (ann !== null && typeof ann === "object" && !Array.isArray(ann)))) {
+      ann = { ...(ann as Record<string, unknown> | undefined), [CLUSTER_ANNOTATION]: cluster };
+      obj["annotations"] = ann;
+    }
+    return cluster;
   }
 
   /** The rules in force. */
@@ -128,7 +154,7 @@ export class AuditIntake {
    * Evaluates a batch and stores its alerts; resolves once they are stored (the webhook answers
    * 200 only then). Rejects when the store fails: nothing is lost, the sender retries.
    */
-  async process(batch: AuditBatch, cluster: string, from: string): Promise<AuditBatchResult> {
+  async process(batch: AuditBatch, cluster: string | undefined, from: string): Promise<AuditBatchResult> {
     const c = this.counters;
     c.k8s_audit_events_received += batch.items.length + batch.bad.length;
     c.k8s_audit_events_parsed += batch.items.length;
@@ -142,8 +168,9 @@ export class AuditIntake {
     if (rules.ruleCount > 0)
       for (const item of batch.items) {
         let matches: AuditRuleMatch[];
+        const name = this.clusterOf(item.obj, cluster);
         try {
-          matches = rules.evaluate(item.obj, { cluster });
+          matches = rules.evaluate(item.obj, { cluster: name });
         } catch (err) {
           c.k8s_audit_eval_errors++;
           if (!this.evalErrorLogged) {
@@ -152,7 +179,7 @@ export class AuditIntake {
           }
           continue;
         }
-        for (const m of matches) alerts.push(auditAlert(item, m, cluster));
+        for (const m of matches) alerts.push(auditAlert(item, m, name));
       }
     const result: AuditBatchResult = { events: batch.items.length, bad: batch.bad.length, alerts: alerts.length, stored: 0, duplicates: 0 };
     if (alerts.length === 0) return result;

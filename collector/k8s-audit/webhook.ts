@@ -13,7 +13,8 @@
  * retries 5xx with backoff, and deterministic alert IDs make the retry store nothing twice).
  *
  * `?cluster=NAME` on the webhook URL names the cluster (the alerts' `hostname`), so several
- * clusters can share one collector; without it, `--cluster-name` (default "kubernetes").
+ * clusters can share one collector; without it, `--cluster-name`, else the events' `cluster_name`
+ * annotation, else "kubernetes" (intake.ts).
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { AuditPayloadError } from "./errors.js";
@@ -49,10 +50,11 @@ const fail = (code: number, message: string): AuditAnswer => ({ code, body: { er
 
 /** The webhook of an intake. */
 export function makeAuditWebhook(intake: AuditIntake, maxBodyBytes = DEFAULT_AUDIT_MAX_BODY_BYTES): AuditWebhook {
-  const clusterOf = (url: URL): string | undefined => {
+  /** The `cluster` parameter: undefined when absent, false when it is not a cluster name. */
+  const clusterOf = (url: URL): string | undefined | false => {
     const c = url.searchParams.get("cluster");
-    if (c === null || c === "") return intake.cluster;
-    return CLUSTER_NAME_RE.test(c) ? c : undefined;
+    if (c === null || c === "") return undefined;
+    return CLUSTER_NAME_RE.test(c) ? c : false;
   };
   return {
     maxBodyBytes,
@@ -67,11 +69,11 @@ export function makeAuditWebhook(intake: AuditIntake, maxBodyBytes = DEFAULT_AUD
         intake.refused(new AuditPayloadError("bad_encoding", `content-type ${type.slice(0, 64)}`), "webhook");
         return fail(415, "content-type must be application/json");
       }
-      if (clusterOf(url) === undefined) return fail(400, "bad cluster parameter: letters, digits and . _ : - (at most 253)");
+      if (clusterOf(url) === false) return fail(400, "bad cluster parameter: letters, digits and . _ : - (at most 253)");
       return undefined;
     },
     async handle(body, url) {
-      const cluster = clusterOf(url) ?? intake.cluster;
+      const cluster = clusterOf(url) || undefined;
       let batch;
       try {
         batch = parseAuditPayload(body.toString("utf8"));

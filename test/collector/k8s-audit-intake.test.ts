@@ -4,7 +4,10 @@
  * (accepted and refused shapes), deterministic alert IDs, alerts bounded instead of refused, a
  * store failure answered 503 so the API server retries, and a rule engine failure counted.
  */
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadAuditRules } from "../../agent/cli/k8s-audit-rules.js";
 import { auditAlertId } from "../../collector/k8s-audit/alert-id.js";
 import { AuditPayloadError } from "../../collector/k8s-audit/errors.js";
 import { AuditIntake, auditAlert } from "../../collector/k8s-audit/intake.js";
@@ -12,7 +15,7 @@ import { auditItem, parseAuditPayload } from "../../collector/k8s-audit/parse.js
 import type { AuditRules } from "../../collector/k8s-audit/types.js";
 import { makeAuditWebhook } from "../../collector/k8s-audit/webhook.js";
 import { ALERT_LIMITS, type Alert, validateAlert } from "../../proto/index.js";
-import { memoryLogger } from "./helpers.js";
+import { memoryLogger, tempDir } from "./helpers.js";
 import { eventList, execEvent } from "./k8s-audit-helpers.js";
 
 const UUID7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -146,6 +149,45 @@ describe("alerts of the intake", () => {
     expect(mem.lines.filter((l) => l["msg"] === "audit event evaluation failed (logged once)")).toHaveLength(1);
     expect(stored).toHaveLength(0);
     intake.close();
+  });
+
+  it("names the cluster: the source's name, else the configured one, else the event's cluster_name annotation, else kubernetes; ka.cluster.name reads it", async () => {
+    const dir = tempDir("vigil-k8s-audit-cluster-");
+    const file = join(dir, "r.yaml");
+    writeFileSync(
+      file,
+      "- rule: Any Exec\n  desc: x\n  condition: ka.target.subresource = exec\n  output: exec (cluster=%ka.cluster.name pod=%ka.target.name)\n  priority: NOTICE\n  source: k8s_audit\n",
+    );
+    const rules = loadAuditRules([file]).rules;
+    const run = async (configured: string | undefined, named: string | undefined, annotation: string | undefined) => {
+      const stored: Alert[] = [];
+      const intake = new AuditIntake({
+        rules,
+        cluster: configured,
+        ingest: (alerts) => {
+          stored.push(...alerts);
+          return { stored: alerts.length, duplicates: 0, invalid: 0 };
+        },
+        logger: memoryLogger().logger,
+      });
+      const ev = execEvent({ pod: "p" });
+      const obj = annotation === undefined ? ev : { ...ev, annotations: { ...ev.annotations, cluster_name: annotation } };
+      const item = auditItem(obj);
+      if (typeof item === "string") throw new Error(item);
+      await intake.process({ items: [item], bad: [] }, named, "test");
+      intake.close();
+      const a = stored[0]!;
+      // ka.cluster.name is the event's annotation when it has one (Falco's meaning), else the cluster named for it
+      expect(a.output).toContain(`exec (cluster=${annotation ?? a.hostname} pod=p)`);
+      return a.hostname;
+    };
+    expect(await run(undefined, undefined, undefined)).toBe("kubernetes");
+    expect(await run(undefined, undefined, "from-annotation")).toBe("from-annotation");
+    expect(await run("configured", undefined, "from-annotation")).toBe("configured");
+    expect(await run("configured", "from-source", "from-annotation")).toBe("from-source");
+    // a value that is not a cluster name is not used
+    expect(await run(undefined, undefined, "bad name\n")).toBe("kubernetes");
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it("refuses a cluster name that is not one", () => {
