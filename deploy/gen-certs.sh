@@ -7,7 +7,8 @@
 #   collector.crt, collector.key  the collector's serving certificate (1 year): the Service's names
 #                               (vigil-collector.NAMESPACE.svc, ...) and localhost, which
 #                               `kubectl port-forward` + `vigil tail --collector localhost:9377` uses
-#   webhook.crt, webhook.key    the Fargate webhook's serving certificate (1 year): its Service's names
+#   webhook.crt, webhook.key    the webhooks' serving certificate (1 year): the names of the Fargate
+#                               webhook's Service and of admission control's (deploy/admission)
 # and prints the kubectl commands that load them into the Secrets the manifests mount. Keep ca.key
 # offline (it signs anything the agents and the API server would trust); nothing in the cluster needs it.
 set -euo pipefail
@@ -49,11 +50,11 @@ leaf() {
   rm -f "$out/$name.csr" "$out/$name.ext"
 }
 leaf collector vigil-collector ",DNS:localhost"
-leaf webhook vigil-webhook
+leaf webhook vigil-webhook ",DNS:vigil-admission,DNS:vigil-admission.$ns,DNS:vigil-admission.$ns.svc,DNS:vigil-admission.$ns.svc.cluster.local"
 
 cat <<EOF
 gen-certs: wrote $out/{ca,collector,webhook}.{crt,key}. Load them (namespace $ns):
   kubectl -n $ns create secret generic vigil-collector-tls --type=kubernetes.io/tls \\
     --from-file=tls.crt=$out/collector.crt --from-file=tls.key=$out/collector.key --from-file=ca.crt=$out/ca.crt
-  kubectl -n $ns create secret tls vigil-webhook-tls --cert=$out/webhook.crt --key=$out/webhook.key   # Fargate overlay only
+  kubectl -n $ns create secret tls vigil-webhook-tls --cert=$out/webhook.crt --key=$out/webhook.key   # Fargate overlay, deploy/admission
 EOF

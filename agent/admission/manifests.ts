@@ -13,8 +13,9 @@
  * - `timeoutSeconds: 3`: an answer takes well under a millisecond; a stuck call should not hold
  *   every pod creation for the API server's default 10 s.
  * - `namespaceSelector` leaves out kube-system and the webhook's own namespace (its pods must
- *   start for it to answer), and namespaces labelled `vigil.dev/admission: off`: a namespace's
- *   labels are set by whoever administers namespaces, not by whoever creates pods in it.
+ *   start for it to answer), and namespaces labelled `vigil.dev/admission: disabled` (not `off`,
+ *   which YAML 1.1, as Kubernetes reads manifests, takes for false): a namespace's labels are set
+ *   by whoever administers namespaces, not by whoever creates pods in it.
  * - `objectSelector: {}` (every object): a label on the object would be an opt-out for anyone
  *   who can create the object.
  * - `sideEffects: None` (the answer changes nothing; alerts are not raised for dry-run requests)
@@ -22,8 +23,10 @@
  */
 import type { DefaultMode } from "./policies.js";
 
-/** A namespace with this label set to `off` is not sent to the webhook. */
+/** A namespace with this label set to {@link ADMISSION_NAMESPACE_OPT_OUT} is not sent to the webhook. */
 export const ADMISSION_NAMESPACE_LABEL = "vigil.dev/admission";
+/** The value of {@link ADMISSION_NAMESPACE_LABEL} that opts a namespace out. */
+export const ADMISSION_NAMESPACE_OPT_OUT = "disabled";
 /** Name of the webhook inside the configuration (the prefix of its audit annotations). */
 export const VALIDATING_WEBHOOK_NAME = "validate.vigil.dev";
 
@@ -71,7 +74,7 @@ export function validatingWebhookConfiguration(o: AdmissionConfigOptions): Recor
         namespaceSelector: {
           matchExpressions: [
             { key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["kube-system", o.namespace] },
-            { key: ADMISSION_NAMESPACE_LABEL, operator: "NotIn", values: ["off"] },
+            { key: ADMISSION_NAMESPACE_LABEL, operator: "NotIn", values: [ADMISSION_NAMESPACE_OPT_OUT] },
           ],
         },
         objectSelector: {},
@@ -202,7 +205,7 @@ export function admissionManifests(o: AdmissionManifestOptions): Record<string, 
                 ],
                 readinessProbe: { httpGet: { path: "/healthz", port: "https", scheme: "HTTPS" }, periodSeconds: 5 },
                 livenessProbe: { httpGet: { path: "/healthz", port: "metrics" }, periodSeconds: 15 },
-                resources: { requests: { cpu: "50m", memory: "96Mi" }, limits: { memory: "256Mi" } },
+                resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "256Mi" } },
                 securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ["ALL"] } },
                 volumeMounts: mounts,
               },

@@ -214,7 +214,10 @@ export function registerWebhook(program: Command): void {
   policyOptions(webhook)
     .option("--fail-closed", "deny (500) a request whose evaluation fails (default: admit it with a warning; pair with failurePolicy Fail)")
     .option("--no-alert-stdout", "do not print admission alerts (Falco JSON lines) on stdout")
-    .option("--alert-collector <host:port>", "also ship admission alerts to this collector (spooled, acknowledged)")
+    .option(
+      "--alert-collector <host:port>",
+      "also ship admission alerts to this collector (spooled, acknowledged); with --print-config validating, the manifests mount the collector's token and CA Secrets",
+    )
     .option("--alert-collector-token-file <file>", "bearer token for --alert-collector, read before each push")
     .option("--alert-collector-ca <file>", "PEM CA that signed the collector's certificate: connect over TLS")
     .option("--alert-spool <dir>", "spool of alerts not yet acknowledged by --alert-collector")
@@ -245,8 +248,14 @@ export function registerWebhook(program: Command): void {
                 tlsSecret: o.tlsSecret,
                 mode: o.admission,
                 failClosed: o.failClosed === true,
+                // the collector's Secrets as deploy/base names them
+                alerts:
+                  o.alertCollector !== undefined
+                    ? { address: o.alertCollector, tokenSecret: "vigil-collector-token", caSecret: "vigil-collector-tls" }
+                    : undefined,
               });
-        process.stdout.write(docs.map((d) => stringify(d)).join("---\n"));
+        // YAML 1.1 quoting for what Kubernetes reads as 1.1 (`off`, `yes`... would be booleans)
+        process.stdout.write(docs.map((d) => (kind === "mutating" ? stringify(d) : stringify(d, { version: "1.1", blockQuote: "literal" }))).join("---\n"));
         return;
       }
       if (!o.tlsCert || !o.tlsKey) throw new Error("--tls-cert and --tls-key are required (the API server only calls webhooks over TLS)");
