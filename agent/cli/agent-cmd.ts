@@ -26,6 +26,7 @@ import type { Sink } from "../sinks/types.js";
 import type { PreventionRuntime } from "../prevent/index.js";
 import type { Alert } from "../../proto/index.js";
 import { caFileSource, tokenFileSource } from "../sinks/credential-files.js";
+import type { AppendOutputEntry } from "../engine/append-output.js";
 
 export interface AgentFlags {
   config?: string;
@@ -64,6 +65,12 @@ export interface AgentFlags {
   fimScan?: boolean;
   capture?: boolean;
   kernelFilter?: boolean;
+  /** This node's name for the Kubernetes API context (kubernetes.node_name). */
+  nodeName?: string;
+  /** A kubeconfig file for the Kubernetes API context (kubernetes.kubeconfig). */
+  kubeconfig?: string;
+  /** `--no-kubernetes`: no Kubernetes API context (pod facts from the CRI labels). */
+  kubernetes?: boolean;
 }
 
 function collect(v: string, prev: string[]): string[] {
@@ -137,6 +144,11 @@ export function flagsToOverrides(f: AgentFlags): DeepPartial<Config> {
   if (f.fimScan === false) fim.scan_on_start = false;
   o.fim = fim;
   if (f.capture === false) o.capture = { enabled: false };
+  const kube: DeepPartial<Config["kubernetes"]> = {};
+  if (f.nodeName !== undefined) kube.node_name = f.nodeName;
+  if (f.kubeconfig !== undefined) kube.kubeconfig = f.kubeconfig;
+  if (f.kubernetes === false) kube.enabled = false;
+  o.kubernetes = kube;
   return o;
 }
 
@@ -228,11 +240,17 @@ function lazySource(name: string, make: () => Promise<EventSource>): EventSource
   };
 }
 
-async function containerEnricher(cfg: Config, logger: Logger, onTask?: (pid: number) => void): Promise<Enricher | undefined> {
+async function containerEnricher(
+  cfg: Config,
+  logger: Logger,
+  onTask?: (pid: number) => void,
+  k8sApi?: import("../enrich/k8s-api/index.js").K8sApiContext,
+): Promise<Enricher | undefined> {
   if (!cfg.containerd.enabled) return undefined;
   const { ContainerEnricher } = await import("../enrich/index.js");
   return new ContainerEnricher({
     onTask: onTask ? (_ns, _id, pid) => onTask(pid) : undefined,
+    k8sApi,
     socket: cfg.containerd.socket,
     cacheSize: cfg.containerd.cache_size,
     namespaces: cfg.containerd.namespaces,
@@ -351,6 +369,61 @@ async function startSinks(cfg: Config, flags: AgentFlags, hostname: string, logg
 }
 
 /**
+ * The Kubernetes API context (kubernetes:): on when enabled, or with `auto` when the agent runs in
+ * a cluster or has a kubeconfig. It needs this node's name. Off, misconfigured (with `auto`) or
+ * unreachable, the k8s fields come from the CRI labels alone. Returns undefined when off.
+ */
+export async function startKubernetes(
+  cfg: Config,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+  closers: Closers,
+): Promise<import("../enrich/k8s-api/index.js").K8sApiContext | undefined> {
+  const k = cfg.kubernetes;
+  if (k.enabled === false) return undefined;
+  const { K8sApiContext, inCluster } = await import("../enrich/k8s-api/index.js");
+  const required = k.enabled === true;
+  if (!required && k.kubeconfig === "" && !inCluster(env, k.service_account_dir)) {
+    logger.debug("not in a Kubernetes cluster and no kubeconfig: no Kubernetes API context (pod facts from the CRI labels)");
+    return undefined;
+  }
+  const log = logger.child({ component: "k8s-api" });
+  const nodeName = k.node_name !== "" ? k.node_name : (env["NODE_NAME"] ?? "");
+  let ctx: InstanceType<typeof K8sApiContext>;
+  try {
+    if (nodeName === "") throw new Error("this node's name is unknown: set kubernetes.node_name, NODE_NAME (the downward API's spec.nodeName) or --node-name");
+    ctx = new K8sApiContext({
+      nodeName,
+      logger: log,
+      access: { kubeconfig: k.kubeconfig, context: k.context, serviceAccountDir: k.service_account_dir },
+      env,
+      limits: { pods: k.cache.pods, namespaces: k.cache.namespaces, owners: k.cache.owners },
+      pageSize: k.page_size,
+      watchTimeoutSeconds: k.watch_timeout_seconds,
+      nodeRefreshMs: k.node_refresh_seconds * 1000,
+    });
+  } catch (err) {
+    const msg = `Kubernetes API context: ${err instanceof Error ? err.message : String(err)}`;
+    if (required) throw new Error(msg);
+    log.warn({ err }, "no Kubernetes API context: pod facts from the CRI labels");
+    return undefined;
+  }
+  ctx.start();
+  closers.push(() => ctx.stop());
+  metrics.registerStats("k8s_api", () => ctx.stats(), { gauges: ["up", "synced", "pods", "pods_known", "namespaces", "owners"] });
+  if (k.sync_wait_ms > 0 && !(await ctx.whenSynced(k.sync_wait_ms)))
+    log.warn({ waitedMs: k.sync_wait_ms }, "Kubernetes API not synced yet: starting anyway, workload metadata follows as it arrives");
+  return ctx;
+}
+
+/** What `kubernetes.alert_fields` appends to syscall alerts: the workload's kind and name (text and output_fields). */
+export const WORKLOAD_APPEND: AppendOutputEntry = Object.freeze({
+  match: { source: "syscall" },
+  extra_output: "k8s_workload_kind=%k8s.workload.kind k8s_workload_name=%k8s.workload.name",
+  extra_fields: ["k8s.workload.kind", "k8s.workload.name"],
+});
+
+/**
  * Container enrichment, and drift prevention (the kernel kills drift in the containers the policy
  * selects; README), which learns of new tasks from the enricher and waits on its metadata.
  */
@@ -358,9 +431,10 @@ async function startEnrichment(
   cfg: Config,
   logger: Logger,
   closers: Closers,
+  k8sApi?: import("../enrich/k8s-api/index.js").K8sApiContext,
 ): Promise<{ enricher: Enricher | undefined; prevention: PreventionRuntime | undefined }> {
   let prevention: PreventionRuntime | undefined;
-  const enricher = await containerEnricher(cfg, logger, cfg.prevention.enabled ? (pid) => prevention?.controller.observePid(pid) : undefined);
+  const enricher = await containerEnricher(cfg, logger, cfg.prevention.enabled ? (pid) => prevention?.controller.observePid(pid) : undefined, k8sApi);
   if (cfg.prevention.enabled) {
     if (!cfg.sources.ebpf.enabled) logger.warn("prevention.enabled needs the kernel probe (sources.ebpf): nothing will be blocked");
     const { PreventionRuntime } = await import("../prevent/index.js");
@@ -664,7 +738,8 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   if (syslogLog !== undefined) closers.push(async () => syslogLog.close());
 
   const sinks = await startSinks(cfg, flags, hostname, logger, closers);
-  const { enricher, prevention } = await startEnrichment(cfg, logger, closers);
+  const k8sApi = await startKubernetes(cfg, process.env, logger, closers);
+  const { enricher, prevention } = await startEnrichment(cfg, logger, closers, k8sApi);
   const fim = await startFim(cfg, flags, logger, closers);
   const capture = await startCaptures(cfg, hostname, logger, sinks, () => pipeline);
   const losses = lossAlerts(hostname, () => pipeline);
@@ -672,7 +747,11 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   const pipeline = new Pipeline({
     rulesFiles: effectiveRuleFiles(cfg),
     ruleSelection: selection,
-    output: { suggestedFields: cfg.output.suggested_fields, append: cfg.output.append },
+    output: {
+      suggestedFields: cfg.output.suggested_fields,
+      // with the API, alerts also name the pod's workload (the Deployment, not only its pod)
+      append: k8sApi !== undefined && cfg.kubernetes.alert_fields ? [...cfg.output.append, WORKLOAD_APPEND] : cfg.output.append,
+    },
     ruleMatching: cfg.rules.matching,
     minPriority: cfg.rules.min_priority,
     ruleLimits: ruleLimitsFromConfig(cfg.rules.limits),
@@ -753,6 +832,9 @@ export function registerAgent(program: Command): void {
     .option("--no-fim-scan", "do not hash the host's watched files at start")
     .option("--no-capture", "keep no event rings for audit captures")
     .option("--no-kernel-filter", "send every open-family event to the agent (no rule predicates pushed into the probe)")
+    .option("--node-name <name>", "this node's name, whose pods the Kubernetes API context watches (also NODE_NAME)")
+    .option("--kubeconfig <file>", "reach the Kubernetes API with this kubeconfig instead of the pod's service account")
+    .option("--no-kubernetes", "no Kubernetes API context: pod facts from the CRI labels only")
     .action(async (o: AgentFlags) => {
       await runAgent(o);
     });

@@ -260,6 +260,57 @@ export const configSchema = z.strictObject({
       refresh_seconds: z.number().int().min(1).max(86_400).default(300),
     })
     .prefault({}),
+  /**
+   * The Kubernetes API context (agent/enrich/k8s-api): the pods of this node, their namespaces,
+   * owners (ReplicaSet → Deployment, Job → CronJob, StatefulSet, DaemonSet) and the node's labels,
+   * for the k8s.deployment.*, k8s.ns.label[...], k8s.pod.sa, k8s.node.* and k8smeta.* fields. Without
+   * it (or while the API cannot be reached) pod facts come from the CRI labels alone.
+   */
+  kubernetes: z
+    .strictObject({
+      /**
+       * `auto`: on when running in a cluster (KUBERNETES_SERVICE_HOST set and the service account
+       * token mounted) or when `kubeconfig` is set; `true`: on, and a start error if it cannot be
+       * configured; `false`: off.
+       */
+      enabled: z
+        .union([z.boolean(), z.enum(["auto", "true", "false"])])
+        .transform((v): boolean | "auto" => (v === true || v === "true" ? true : v === false || v === "false" ? false : "auto"))
+        .default("auto"),
+      /** This node's name (the pods watched are those with this spec.nodeName); empty: NODE_NAME (the downward API), `--node-name`. */
+      node_name: z
+        .string()
+        .max(253)
+        .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$/, "a Kubernetes node name (lower-case DNS subdomain)")
+        .default(""),
+      /** A kubeconfig file; empty: the pod's service account (in-cluster). */
+      kubeconfig: z.string().max(4096).default(""),
+      /** The kubeconfig context; empty: its current context. */
+      context: z.string().max(253).default(""),
+      /** In-cluster: the folder with the service account's `token` and `ca.crt`. */
+      service_account_dir: absPath.default("/var/run/secrets/kubernetes.io/serviceaccount"),
+      cache: z
+        .strictObject({
+          /** Pod metadata kept (this node's pods; a node runs at most a few hundred). */
+          pods: z.number().int().min(16).max(100_000).default(1024),
+          /** Namespaces kept before only those of this node's pods are added. */
+          namespaces: z.number().int().min(16).max(1_000_000).default(4096),
+          /** Objects per owner kind kept before only those of this node's pods are added (fetched by name). */
+          owners: z.number().int().min(16).max(1_000_000).default(4096),
+        })
+        .prefault({}),
+      /** Objects per list page (`limit`). */
+      page_size: z.number().int().min(10).max(5000).default(500),
+      /** A watch asks the server to end it after between this and twice this many seconds. */
+      watch_timeout_seconds: z.number().int().min(30).max(3600).default(300),
+      /** The Node object (its labels) is read again this often, s. */
+      node_refresh_seconds: z.number().int().min(10).max(86_400).default(300),
+      /** At start, wait this long at most for the first complete lists before events flow, ms (0: no wait). */
+      sync_wait_ms: z.number().int().min(0).max(120_000).default(5000),
+      /** Alerts of syscall rules name the pod's workload: `k8s_workload=Kind/name` in the text, k8s.workload.kind and .name in output_fields. */
+      alert_fields: z.boolean().default(true),
+    })
+    .prefault({}),
   /** Where the host is seen from inside the agent's container. */
   host: z
     .strictObject({

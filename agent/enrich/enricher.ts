@@ -12,7 +12,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
-import type { ContainerInfo } from "../../rules/event.js";
+import type { ContainerInfo, K8sPodMeta } from "../../rules/event.js";
 import { DEFAULT_NAMESPACES, containerFromCgroupPath, containerFromProcCgroup, type CgroupMatch } from "./cgroup.js";
 import { HOST_CONTAINER, placeholder, type MutableContainerInfo } from "./container-info.js";
 import { ContainerdClient, type ContainerRecord, type RuntimeEvent, type Subscription } from "./containerd-client.js";
@@ -42,6 +42,11 @@ export interface ContainerEnricherOptions {
    * the race with the task's start).
    */
   onTask?: ((namespace: string, containerId: string, pid: number) => void) | undefined;
+  /**
+   * The Kubernetes API context (agent/enrich/k8s-api): a pod container's K8sInfo gets the API's
+   * metadata object of its pod UID (the CRI label), which the watch keeps current.
+   */
+  k8sApi?: { bind(podUid: string): K8sPodMeta | undefined } | undefined;
 }
 
 const State = {
@@ -101,6 +106,7 @@ export class ContainerEnricher {
   private readonly ttlMs: number;
   private readonly memoMax: number;
   private readonly onTask: ((namespace: string, containerId: string, pid: number) => void) | undefined;
+  private readonly k8sApi: { bind(podUid: string): K8sPodMeta | undefined } | undefined;
 
   /** Containers by full ID (bounded; stale entries are refreshed, not dropped). */
   private readonly entries: LRUCache<string, Entry>;
@@ -159,6 +165,7 @@ export class ContainerEnricher {
     this.waitMs = opts.waitMs ?? 10;
     this.ttlMs = opts.ttlMs ?? 300_000;
     this.onTask = opts.onTask;
+    this.k8sApi = opts.k8sApi;
     const max = opts.cacheSize ?? 4096;
     this.memoMax = max * 4;
     this.entries = new LRUCache<string, Entry>({
@@ -347,7 +354,10 @@ export class ContainerEnricher {
   }
 
   private apply(e: Entry, rec: ContainerRecord, sandbox: SandboxFacts | undefined, image: ImageFacts | undefined): void {
-    Object.assign(e.info, buildMetadata(rec, sandbox, image));
+    const meta = buildMetadata(rec, sandbox, image);
+    // the API's view of the pod, by the UID the kubelet's CRI label gives (a Map lookup, once per container)
+    if (meta.k8s?.podUid !== undefined && this.k8sApi !== undefined) meta.k8s.api = this.k8sApi.bind(meta.k8s.podUid);
+    Object.assign(e.info, meta);
     this.entries.set(e.info.fullId, e);
     this.settle(e, State.Ready);
   }

@@ -153,7 +153,8 @@ describe("environment", () => {
     if (last === "level") return "debug";
     if (last === "format") return path.includes("syslog") ? "rfc5424" : "json";
     if (last === "address") return "collector.example:4443";
-    if (["socket", "dir", "root", "proc", "cgroup", "filename", "syslog_socket"].includes(last)) return "/env/value";
+    if (["socket", "dir", "root", "proc", "cgroup", "filename", "syslog_socket", "service_account_dir"].includes(last)) return "/env/value";
+    if (last === "enabled" && path.includes("kubernetes")) return "auto";
     return "from-env";
   }
 
@@ -191,5 +192,20 @@ describe("environment", () => {
   it("bad overrides are attributed to overrides", () => {
     const e = errorOf(() => loadConfig({ env: {}, overrides: { metrics: { port: -1 } } as Partial<Config> }));
     expect(e.message).toMatch(/^metrics\.port: .*\(overrides\)$/);
+  });
+});
+
+describe("kubernetes", () => {
+  it("enabled: auto by default; true/false from the file or the environment", () => {
+    expect(loadConfig({ env: {} }).kubernetes.enabled).toBe("auto");
+    expect(loadConfig({ env: { VIGIL_KUBERNETES_ENABLED: "true" } }).kubernetes.enabled).toBe(true);
+    expect(loadConfig({ env: { VIGIL_KUBERNETES_ENABLED: "false" } }).kubernetes.enabled).toBe(false);
+    expect(loadConfig({ text: "kubernetes:\n  enabled: false\n", env: {} }).kubernetes.enabled).toBe(false);
+    expect(errorOf(() => loadConfig({ env: { VIGIL_KUBERNETES_ENABLED: "sometimes" } })).message).toContain("kubernetes.enabled");
+  });
+
+  it("a node name must be one", () => {
+    expect(loadConfig({ env: { VIGIL_KUBERNETES_NODE_NAME: "ip-10-0-1-2.ec2.internal" } }).kubernetes.node_name).toBe("ip-10-0-1-2.ec2.internal");
+    expect(errorOf(() => loadConfig({ env: { VIGIL_KUBERNETES_NODE_NAME: "Node 1,spec.x=y" } })).message).toContain("kubernetes.node_name");
   });
 });
