@@ -9,13 +9,15 @@
  * stops it. Every answer is checked against the admission.k8s.io/v1 response schema.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { get as httpGet } from "node:http";
 import { createServer } from "node:net";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pino } from "pino";
+import { startCollector, type RunningCollector } from "../../collector/server.js";
 import { CLI, REPO_ROOT } from "../helpers/agent.js";
 import { validateReviewResponse } from "../helpers/admission-schema.js";
 import { writeLocalhostCert } from "../inject/localhost-cert.js";
@@ -311,6 +313,65 @@ describe("vigil webhook (default --admission audit)", () => {
   it("with --no-mutate, /mutate is not served", async () => {
     const r = await post(w.port, readFileSync(join(REPO_ROOT, "test", "inject", "fixtures", "pod-review.json")), { path: "/mutate" });
     expect(r.status).toBe(404);
+  });
+});
+
+describe("vigil webhook --alert-collector: admission alerts reach a real collector's store", () => {
+  let col: RunningCollector;
+  let w: Running;
+  const TOKEN = "adm1ss10n-t0ken";
+  beforeAll(async () => {
+    col = await startCollector({ listen: "127.0.0.1:0", dataDir: join(dir, "collector"), token: TOKEN, logger: pino({ level: "silent" }) });
+    writeFileSync(join(dir, "token"), `${TOKEN}\n`);
+    w = await start([
+      ...["--host", "127.0.0.1", "--port", "0", "--tls-cert", join(dir, "cert.pem"), "--tls-key", join(dir, "key.pem"), "--metrics-port", "0", "--no-mutate"],
+      ...[
+        "--admission",
+        "enforce",
+        "--no-alert-stdout",
+        "--alert-collector",
+        col.address,
+        "--alert-collector-token-file",
+        join(dir, "token"),
+        "--alert-spool",
+        join(dir, "spool"),
+      ],
+    ]);
+  });
+  afterAll(async () => {
+    if (w) await stop(w);
+    await col?.close();
+  });
+
+  async function stored(): Promise<Json[]> {
+    const r = await fetch(`http://${col.address}/api/v1/alerts?source=k8s_audit`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const t = await r.text();
+    return t
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .map((l) => JSON.parse(l) as Json);
+  }
+
+  it("a denied request's alerts are stored with its uid; a dry run's are not; nothing on stdout", async () => {
+    const dry = variant(PRIV, (_o, req) => {
+      req.uid = "d0d0d0d0-0000-4000-8000-000000000002";
+      req.dryRun = true;
+    });
+    expect(validateReviewResponse((await post(w.port, JSON.stringify(dry))).json).response.allowed).toBe(false);
+    expect(validateReviewResponse((await post(w.port, JSON.stringify(PRIV))).json).response.allowed).toBe(false);
+    const rows = await (async () => {
+      const end = Date.now() + 10_000;
+      for (;;) {
+        const got = await stored();
+        if (got.some((a) => a.rule === "Privileged Container") || Date.now() > end) return got;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const priv = rows.find((a) => a.rule === "Privileged Container");
+    expect(priv).toMatchObject({ source: "k8s_audit", priority: "Critical" });
+    expect((priv?.output_fields as Json | undefined)?.["admission.uid"]).toBe(uid(PRIV));
+    expect(rows.every((a) => (a.output_fields as Json)["admission.uid"] === uid(PRIV))).toBe(true);
+    expect(w.stdout()).toBe("");
   });
 });
 
