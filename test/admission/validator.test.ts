@@ -6,6 +6,7 @@
  * reviews (400), the failure policy (fail open, or closed), bounded answers, alerts and the
  * per-policy counters in /metrics.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AdmissionValidator, jsonEqual, parseModeOverride, type PolicySet } from "../../agent/admission/index.js";
 import { Metrics } from "../../agent/metrics/index.js";
@@ -197,6 +198,40 @@ describe("AdmissionValidator.handle", () => {
     const e = answer(validator({ mode: "enforce", overrides: [parseModeOverride("tag:admission=enforce")] }), many);
     expect(e.response.status?.message?.length).toBeLessThanOrEqual(4096);
     for (const a of Object.values(e.response.auditAnnotations ?? {})) expect(a.length).toBeLessThanOrEqual(1024);
+  });
+});
+
+describe("handle is total", () => {
+  const v = validator({ mode: "enforce" });
+  const answerOk = (body: unknown) => {
+    const r = v.handle(body);
+    expect([200, 400]).toContain(r.status);
+    validateReviewResponse(r.body);
+  };
+
+  it("any JSON value gets a 200 or a 400 AdmissionReview, never a throw", () => {
+    fc.assert(fc.property(fc.jsonValue(), answerOk), { numRuns: 500 });
+  });
+
+  it("a recorded review with any of its values replaced by any JSON value gets an answer", () => {
+    const reviews = ["privileged-pod.json", "deployment.json", "cronjob.json", "ephemeral-debug.json", "exec-connect.json"].map((n) => fixture(n));
+    // every path into a review, to a depth of 8
+    const paths = (o: unknown, at: (string | number)[] = []): (string | number)[][] =>
+      o === null || typeof o !== "object" || at.length > 8
+        ? [at]
+        : [at, ...Object.entries(o as object).flatMap(([k, x]) => paths(x, [...at, Array.isArray(o) ? Number(k) : k]))];
+    const all = reviews.flatMap((r, i) => paths(r).map((p) => [i, p] as const));
+    fc.assert(
+      fc.property(fc.constantFrom(...all), fc.jsonValue(), ([i, path], value) => {
+        const r = structuredClone(reviews[i]) as Record<string | number, unknown>;
+        if (path.length === 0) return answerOk(value);
+        let o: Record<string | number, unknown> = r;
+        for (const k of path.slice(0, -1)) o = o[k] as Record<string | number, unknown>;
+        o[path[path.length - 1] as string | number] = value;
+        answerOk(r);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
