@@ -20,6 +20,10 @@ import { loadConfig } from "../../agent/config/index.js";
 import { CollectorClient } from "../../agent/sinks/collector-client.js";
 import { CLI, REPO_ROOT } from "../helpers/agent.js";
 import { makeAlert } from "../collector/helpers.js";
+import { K8sApiContext } from "../../agent/enrich/k8s-api/index.js";
+import { captureLogger } from "../helpers/capture-logger.js";
+import { FakeKubeApi } from "../helpers/fake-kube-api.js";
+import * as k8s from "../helpers/k8s-objects.js";
 import { bytes, find, IMAGE, parseDocs, RENDER, renderText, validate } from "./manifests.js";
 
 const text = readFileSync(join(REPO_ROOT, "daemonset.yaml"), "utf8");
@@ -63,8 +67,10 @@ describe("daemonset.yaml", () => {
     expect(text.endsWith(renderText("deploy/overlays/eks"))).toBe(true);
   });
 
-  it("holds the expected objects, and nothing cluster-wide but the namespace and the storage class", () => {
+  it("holds the expected objects, and nothing cluster-wide but the namespace, the storage class and the agent's read-only ClusterRole", () => {
     expect(docs.map((d) => `${d.kind}/${d.metadata.name}`).sort()).toEqual([
+      "ClusterRole/vigil-agent",
+      "ClusterRoleBinding/vigil-agent",
       "ConfigMap/vigil-config",
       "DaemonSet/vigil-agent",
       "Deployment/vigil-collector",
@@ -77,7 +83,9 @@ describe("daemonset.yaml", () => {
       "ServiceAccount/vigil-collector",
       "StorageClass/vigil-gp3",
     ]);
-    for (const d of docs) if (!["Namespace", "StorageClass"].includes(d.kind)) expect(d.metadata.namespace, `${d.kind}/${d.metadata.name}`).toBe("vigil");
+    for (const d of docs)
+      if (!["Namespace", "StorageClass", "ClusterRole", "ClusterRoleBinding"].includes(d.kind))
+        expect(d.metadata.namespace, `${d.kind}/${d.metadata.name}`).toBe("vigil");
   });
 
   it.each(docs.map((d) => [`${d.kind}/${d.metadata.name}`, d] as const))("%s validates against the API schema", (_n, d) => {
@@ -229,13 +237,72 @@ describe("agent least privilege", () => {
     expect(docs.some((d) => d.kind === "PriorityClass")).toBe(false);
   });
 
-  it("has no Kubernetes API access: no token, nothing bound", () => {
-    for (const p of [pod, cpod]) {
-      expect(p.automountServiceAccountToken).toBe(false);
-      const sa = find<{ automountServiceAccountToken?: boolean }>(docs, "ServiceAccount", p.serviceAccountName ?? "");
-      expect(sa.automountServiceAccountToken).toBe(false);
+  it("Kubernetes API access: none for the collector; for the agent a token and one read-only ClusterRole", () => {
+    expect(cpod.automountServiceAccountToken).toBe(false);
+    expect(find<{ automountServiceAccountToken?: boolean }>(docs, "ServiceAccount", cpod.serviceAccountName ?? "").automountServiceAccountToken).toBe(false);
+    // only the agent's pod mounts the token: the account does not hand it to any other pod
+    expect(pod.automountServiceAccountToken).toBe(true);
+    expect(find<{ automountServiceAccountToken?: boolean }>(docs, "ServiceAccount", "vigil-agent").automountServiceAccountToken).toBe(false);
+    expect(docs.filter((d) => /Role/.test(d.kind)).map((d) => `${d.kind}/${d.metadata.name}`)).toEqual([
+      "ClusterRole/vigil-agent",
+      "ClusterRoleBinding/vigil-agent",
+    ]);
+    const binding = find<{ roleRef: unknown; subjects: unknown[] }>(docs, "ClusterRoleBinding", "vigil-agent");
+    expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "vigil-agent" });
+    expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "vigil-agent", namespace: "vigil" }]);
+    // the node's name, whose pods it watches, from the downward API; the context is on in a cluster
+    expect(agent.env?.find((e) => e.name === "NODE_NAME")?.valueFrom?.fieldRef?.fieldPath).toBe("spec.nodeName");
+    expect(cfg.kubernetes.enabled).toBe("auto");
+  });
+
+  it("the agent's ClusterRole grants exactly what its Kubernetes API context asks for, read-only", async () => {
+    const role = find<{ rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }>(docs, "ClusterRole", "vigil-agent");
+    const granted = new Set(role.rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`)))));
+    // a real context against the test API server, with the cap low enough that an owner is fetched by name
+    const api = await FakeKubeApi.start({ token: "rbac-test" });
+    const rs = api.apply(k8s.replicaSet(k8s.deployment("a", "d"), "h1"));
+    api.apply(k8s.replicaSet(k8s.deployment("a", "d2"), "h2"));
+    for (let i = 0; i < 20; i++) api.apply(k8s.replicaSet(k8s.deployment("b", `f${i}`), `x${i}`));
+    api.apply(k8s.node("node-1"));
+    const kdir = mkdtempSync(join(tmpdir(), "vigil-deploy-rbac-"));
+    const kc = join(kdir, "kubeconfig");
+    writeFileSync(
+      kc,
+      `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${api.url}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: rbac-test}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
+    );
+    const ctx = new K8sApiContext({ nodeName: "node-1", logger: captureLogger().logger, access: { kubeconfig: kc }, limits: { owners: 16 } });
+    try {
+      ctx.start();
+      expect(await ctx.whenSynced(10_000)).toBe(true);
+      const late = api.apply(k8s.pod("a", "d-h1-zz", "node-1", { owner: rs }));
+      const until = Date.now() + 10_000;
+      while (ctx.stats()["fetches"] === 0 || ctx.store.stats().pods_known === 0 || ctx.stats()["node_reads"] === 0) {
+        if (Date.now() > until) throw new Error("no owner fetch");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(ctx.store.pod(late.metadata.uid)?.known).toBe(true);
+    } finally {
+      await ctx.stop();
+      await api.stop();
+      rmSync(kdir, { recursive: true, force: true });
     }
-    expect(docs.filter((d) => /Role/.test(d.kind))).toEqual([]);
+    const asked = new Set(
+      api.requests.map((r) => {
+        const m = /^\/(?:api\/v1|apis\/([^/]+)\/v1)\/(?:namespaces\/[^/]+\/)?([a-z]+)(\/[^/]+)?$/.exec(r.path);
+        if (m === null) throw new Error(`unexpected request ${r.path}`);
+        const verb = m[3] !== undefined ? "get" : r.query["watch"] === "true" ? "watch" : "list";
+        return `${m[1] ?? ""}/${m[2]}:${verb}`;
+      }),
+    );
+    // an owner fetched by name past the cap (the Deployment this server never had)
+    expect([...asked].some((a) => /^(apps|batch)\/[a-z]+:get$/.test(a))).toBe(true);
+    for (const a of asked) expect(granted, `the agent asks for ${a}`).toContain(a);
+    // nothing granted that it does not use, but get on the objects it lists and watches (a fetch by name)
+    for (const g of granted) {
+      const [res, verb] = g.split(":") as [string, string];
+      expect(asked.has(g) || (verb === "get" && asked.has(`${res}:list`)), `granted but unused: ${g}`).toBe(true);
+      expect(["get", "list", "watch"]).toContain(verb);
+    }
   });
 });
 

@@ -127,7 +127,8 @@ describe("the kustomizations", () => {
         "StatefulSet/vigil-postgres",
       ].sort(),
     );
-    for (const d of fleet) if (!["Namespace", "StorageClass"].includes(d.kind)) expect(d.metadata.namespace, id(d)).toBe("vigil");
+    for (const d of fleet)
+      if (!["Namespace", "StorageClass", "ClusterRole", "ClusterRoleBinding"].includes(d.kind)) expect(d.metadata.namespace, id(d)).toBe("vigil");
     // the user creates the Secrets: none is shipped, so none can hold a default password
     expect(fleet.filter((d) => d.kind === "Secret")).toEqual([]);
     // the SQLite claim stays (deploy/fleet/core/kustomization.yaml) but is never bound: no pod mounts it
@@ -185,10 +186,11 @@ describe("the kustomizations", () => {
 describe("least privilege and resources", () => {
   const pods = [FLEET, EXTERNAL].flatMap((k) => workloads(renderDocs(k)).map((w) => [`${k}: ${id(w)}`, w] as const));
 
-  it.each(pods)("%s: no API token, unprivileged containers with every capability dropped, requests and limits", (_n, w) => {
+  it.each(pods)("%s: no API token but the agent's, unprivileged containers with every capability dropped, requests and limits", (_n, w) => {
     const spec = w.spec.template.spec;
     const docs = _n.startsWith(`${EXTERNAL}:`) ? external : fleet;
-    expect(spec.automountServiceAccountToken).toBe(false);
+    // the agent's Kubernetes API context reads with a read-only ClusterRole (base/agent.yaml)
+    expect(spec.automountServiceAccountToken).toBe(id(w) === "DaemonSet/vigil-agent");
     expect(find<{ automountServiceAccountToken?: boolean }>(docs, "ServiceAccount", spec.serviceAccountName ?? "").automountServiceAccountToken).toBe(false);
     for (const c of containersOf(spec)) {
       const sc = c.securityContext ?? {};

@@ -125,9 +125,10 @@ describe("kustomizations", () => {
   });
 
   it.each(KUSTOMIZATIONS.flatMap((k) => podSpecs(rendered[k]).map(([n, s]) => [`${k} ${n}`, s] as const)))(
-    "%s: every container has cpu and memory requests and a memory limit, and no API token",
+    "%s: every container has cpu and memory requests and a memory limit, and no API token but the agent's",
     (_n, spec) => {
-      expect(spec.automountServiceAccountToken).toBe(false);
+      // the agent's Kubernetes API context reads with a read-only ClusterRole (base/agent.yaml)
+      expect(spec.automountServiceAccountToken).toBe(_n.endsWith(" DaemonSet/vigil/vigil-agent"));
       for (const c of spec.containers as IContainer[]) {
         expect(c.resources?.requests?.["cpu"], c.name).toBeDefined();
         expect(c.resources?.requests?.["memory"], c.name).toBeDefined();
@@ -154,8 +155,11 @@ describe("RBAC", () => {
     for (const a of accounts) expect(section, a).toMatch(new RegExp(`\\| \`${a}\` \\|`));
   });
 
-  it("binds no Role anywhere; a Role added later must come with a comment above each rule", () => {
-    for (const k of KUSTOMIZATIONS) expect(rendered[k].filter((d) => /Role/.test(d.kind)).map(id), k).toEqual([]);
+  it("binds only the agent's read-only ClusterRole; every Role must come with a comment above each rule", () => {
+    for (const k of KUSTOMIZATIONS) {
+      const agent = rendered[k].some((d) => d.kind === "DaemonSet" && d.metadata.name === "vigil-agent");
+      expect(rendered[k].filter((d) => /Role/.test(d.kind)).map(id), k).toEqual(agent ? ["ClusterRole//vigil-agent", "ClusterRoleBinding//vigil-agent"] : []);
+    }
     // the rule for later: any Role/ClusterRole source has a comment line above each `- apiGroups`
     for (const f of yamlFilesUnder("deploy")) {
       const t = readFileSync(join(REPO_ROOT, f), "utf8");
