@@ -383,6 +383,12 @@ export async function startKubernetes(
   if (k.enabled === false) return undefined;
   const { K8sApiContext, inCluster } = await import("../enrich/k8s-api/index.js");
   const required = k.enabled === true;
+  // containers meet their pod's API metadata through the CRI labels containerd gives (the Fargate
+  // sidecar, with no runtime to ask, has nothing to bind it to)
+  if (!cfg.containerd.enabled) {
+    if (required) logger.warn("kubernetes.enabled needs the container runtime (containerd.enabled): no Kubernetes API context");
+    return undefined;
+  }
   if (!required && k.kubeconfig === "" && !inCluster(env, k.service_account_dir)) {
     logger.debug("not in a Kubernetes cluster and no kubeconfig: no Kubernetes API context (pod facts from the CRI labels)");
     return undefined;

@@ -32,6 +32,13 @@ describe("startKubernetes", () => {
     expect(log.lines.filter((l) => (l["level"] as number) > 20)).toEqual([]);
   });
 
+  it("auto in a cluster without the container runtime (the Fargate sidecar): off", async () => {
+    const sa = mkdtempSync(join(dir, "sa-"));
+    writeFileSync(join(sa, "token"), TOKEN);
+    const cfg = cfgWith(`containerd:\n  enabled: false\nkubernetes:\n  service_account_dir: ${sa}\n`);
+    expect(await startKubernetes(cfg, { KUBERNETES_SERVICE_HOST: "127.0.0.1", NODE_NAME: "n1" }, captureLogger().logger, [])).toBeUndefined();
+  });
+
   it("false: off even in a cluster", async () => {
     const sa = mkdtempSync(join(dir, "sa-"));
     writeFileSync(join(sa, "token"), TOKEN);
