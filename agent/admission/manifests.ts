@@ -18,7 +18,8 @@
  *   by whoever administers namespaces, not by whoever creates pods in it.
  * - `objectSelector: {}` (every object): a label on the object would be an opt-out for anyone
  *   who can create the object.
- * - `sideEffects: None` (the answer changes nothing; alerts are not raised for dry-run requests)
+ * - `sideEffects: NoneOnDryRun` (the answer changes nothing in the cluster; the alerts it sends
+ *   out are its only side effect, and dry-run requests, marked `dryRun: true`, raise none)
  *   and `admissionReviewVersions: [v1]`.
  */
 import type { DefaultMode } from "./policies.js";
@@ -69,7 +70,7 @@ export function validatingWebhookConfiguration(o: AdmissionConfigOptions): Recor
           scope: "Namespaced",
         })),
         failurePolicy: o.failClosed === true ? "Fail" : "Ignore",
-        sideEffects: "None",
+        sideEffects: "NoneOnDryRun",
         timeoutSeconds: 3,
         namespaceSelector: {
           matchExpressions: [

@@ -364,6 +364,8 @@ export function webhookManifests(o: WebhookManifestOptions): Record<string, unkn
                 image: o.image,
                 args: [
                   "webhook",
+                  // this Deployment only injects; admission policies run in deploy/admission
+                  "--no-validate",
                   "--tls-cert",
                   "/etc/vigil/tls/tls.crt",
                   "--tls-key",

@@ -77,7 +77,7 @@ describe("vigil webhook --print-config validating", () => {
     expect(w.name).toBe("validate.vigil.dev");
     expect(w.clientConfig.service).toEqual({ name: "vigil-admission", namespace: "vigil", path: "/validate", port: 443 });
     expect(Buffer.from(w.clientConfig.caBundle ?? "", "base64").toString()).toBe(ca);
-    expect([w.failurePolicy, w.sideEffects, w.timeoutSeconds, w.admissionReviewVersions]).toEqual(["Ignore", "None", 3, ["v1"]]);
+    expect([w.failurePolicy, w.sideEffects, w.timeoutSeconds, w.admissionReviewVersions]).toEqual(["Ignore", "NoneOnDryRun", 3, ["v1"]]);
     expect(w.rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.map((x) => `${g}/${x}`))).sort()).toEqual(
       [
         "/pods",
