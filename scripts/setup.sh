@@ -22,6 +22,8 @@ command -v npm >/dev/null 2>&1 || APT_PKGS+=(npm)
 APT_PKGS+=(nats-server postgresql-15)
 # the syslog forwarder's tests run a real rsyslog on loopback (UDP, TCP, and TLS with the ossl driver)
 APT_PKGS+=(rsyslog rsyslog-openssl)
+# the console's browser test (test/console/browser.test.ts) drives Debian's Chromium headless
+APT_PKGS+=(chromium)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
