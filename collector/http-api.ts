@@ -5,6 +5,7 @@
  * | method + path | what |
  * | --- | --- |
  * | `GET /healthz` | liveness, no auth |
+ * | `GET /`, `GET /assets/<hashed name>` | the web console (console/static.ts), no auth: the page holds no data |
  * | `GET /api/v1/alerts?since&until&rule&priority&tag&node&namespace&pod&container&image&limit` | stored alerts, streamed as NDJSON (one Falco JSON alert per line) |
  * | `GET /api/v1/alerts/<alert id>` | one stored alert (Falco JSON with `id`; the link forwarders put in chat messages) |
  * | `GET /api/v1/captures/<alert id>` | the capture blob (gzip msgpack) |
@@ -45,6 +46,7 @@ import type { AlertPage, AlertReader, MaybePromise, PageCursor } from "./store-a
 import type { TailHub } from "./tail-hub.js";
 import type { ForwarderSet } from "./forward/index.js";
 import { AUDIT_WEBHOOK_PATH, type AuditWebhook } from "./k8s-audit/webhook.js";
+import { ConsoleStatic } from "./console/static.js";
 import {
   alertFromFalcoJson,
   DEFAULT_COLLECTOR_LIMITS,
@@ -111,6 +113,8 @@ export interface HttpApiDeps {
   clientCertAuth?: boolean | undefined;
   /** `POST /k8s-audit` (404 when absent). */
   k8sAudit?: AuditWebhook | undefined;
+  /** The web console's files (`GET /`, `/assets/*`); absent: 404 on those paths. */
+  console?: ConsoleStatic | undefined;
   /** Limits of `GET /api/v1/alerts` (defaults when absent). */
   queryLimits?: Pick<CollectorLimits, "max_query_limit" | "page_bytes" | "max_since_ms" | "request_timeout_ms"> | undefined;
 }
@@ -406,6 +410,9 @@ export function makeHttpApi(d: HttpApiDeps) {
     )
       res.setHeader("connection", "close");
     if (req.method === "GET" && url.pathname === "/healthz") return sendJson(res, 200, { ok: true });
+    // the console's page and assets (POST / stays Falco's ingest, below)
+    if ((req.method === "GET" || req.method === "HEAD") && d.console !== undefined && ConsoleStatic.owns(url.pathname))
+      return d.console.serve(req, res, url.pathname);
     const declared = Number(req.headers["content-length"] ?? 0);
     const maxBody = auditPost ? (d.k8sAudit as AuditWebhook).maxBodyBytes : d.maxBodyBytes;
     if (declared > maxBody) {

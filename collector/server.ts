@@ -46,6 +46,7 @@ import { auditIntakeCounters, cloudwatchAuditCounters } from "./k8s-audit/counte
 import { AuditIntake } from "./k8s-audit/intake.js";
 import type { AuditRules } from "./k8s-audit/types.js";
 import { makeAuditWebhook } from "./k8s-audit/webhook.js";
+import { ConsoleStatic, defaultConsoleDirs } from "./console/static.js";
 import {
   collectorLimits,
   INGEST_SERVICE,
@@ -90,6 +91,8 @@ export interface CollectorOptions {
   maxMessageBytes?: number;
   /** Unsent bytes a tail client may have before it is dropped; overrides `limits.tail_queue_bytes`. */
   tailQueueBytes?: number;
+  /** Where the web console's build is (default: dist/console beside the compiled collector, or the repository's). */
+  consoleDir?: string | undefined;
   /** The `k8s_audit` source: `POST /k8s-audit` (404 without it) and the CloudWatch Logs reader. */
   k8sAudit?: K8sAuditOptions | undefined;
   logger: Logger;
@@ -340,6 +343,9 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     queryLimits: limits,
     clientCertAuth: opts.tls?.clientCa !== undefined,
     k8sAudit: audit !== undefined ? makeAuditWebhook(audit, ka?.maxBodyBytes) : undefined,
+    console: new ConsoleStatic(opts.consoleDir !== undefined ? [opts.consoleDir] : defaultConsoleDirs(), (err) =>
+      logger.error({ err }, "console build unreadable: GET / answers 503"),
+    ),
   });
   // this server never listens (connections are handed to it), and Node starts the periodic
   // header/request timeout check on "listening": without this, those timeouts never fire

@@ -51,6 +51,8 @@ fi
 
 echo "setup: building TypeScript" >&2
 npx tsc -p tsconfig.json
+echo "setup: building the web console" >&2
+node scripts/build-console.mjs
 
 echo "setup: building the probe" >&2
 make -s -C native-bridge
