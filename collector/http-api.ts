@@ -6,6 +6,7 @@
  * | --- | --- |
  * | `GET /healthz` | liveness, no auth |
  * | `GET /`, `GET /assets/<hashed name>` | the web console (console/static.ts), no auth: the page holds no data |
+ * | `POST /api/v1/session` (`{"token": …}`), `GET`, `DELETE` | the console's session: a token traded for the `vigil_session` cookie, its role, logout (console/session.ts) |
  * | `GET /api/v1/alerts?since&until&rule&priority&tag&node&namespace&pod&container&image&limit` | stored alerts, streamed as NDJSON (one Falco JSON alert per line) |
  * | `GET /api/v1/alerts/<alert id>` | one stored alert (Falco JSON with `id`; the link forwarders put in chat messages) |
  * | `GET /api/v1/captures/<alert id>` | the capture blob (gzip msgpack) |
@@ -17,7 +18,10 @@
  * | `POST /k8s-audit` | Kubernetes audit events (the API server's webhook backend: an audit.k8s.io/v1 EventList), evaluated by the `k8s_audit` rules (k8s-audit/webhook.ts) |
  * | `GET /api/v1/tail` (WebSocket upgrade) | the live tail (tail-hub.ts), same filters; `after=<alert id>` or `after_seq=<n>` resumes |
  *
- * Every endpoint but /healthz wants `Authorization: Bearer <token>` when a token is set (on the
+ * Every endpoint but /healthz and the console's files wants `Authorization: Bearer <token>` when a token is set, or
+ * a console session's cookie (a request it authenticates that changes state, and a WebSocket
+ * upgrade it authenticates, must come with the collector's own `Origin`: 403 else). The read-only
+ * token (and a session opened with it) has role `read`: GETs and the tail; anything else is a 403 (on the
  * Falco and audit routes, a client certificate signed by the `--client-ca` CA stands in for it); the
  * WebSocket also takes it as the subprotocol `vigil.bearer.<token>` (for browsers, which cannot
  * set headers; the server answers `vigil.v1`, never the token). A token in the URL (`?token=`)
@@ -47,6 +51,7 @@ import type { TailHub } from "./tail-hub.js";
 import type { ForwarderSet } from "./forward/index.js";
 import { AUDIT_WEBHOOK_PATH, type AuditWebhook } from "./k8s-audit/webhook.js";
 import { ConsoleStatic } from "./console/static.js";
+import { type Authenticated, clearSessionCookie, type Roles, sameOrigin, type SessionStore, sessionCookie, setSessionCookie } from "./console/session.js";
 import {
   alertFromFalcoJson,
   DEFAULT_COLLECTOR_LIMITS,
@@ -56,7 +61,6 @@ import {
   type Alert,
   type AlertFilter,
   type CollectorLimits,
-  type TokenCheck,
   WS_BEARER_PREFIX,
 } from "../proto/index.js";
 
@@ -79,6 +83,12 @@ export interface HttpCounters {
   http_timeouts: number;
   /** Falco posts authenticated by a client certificate (mTLS) instead of a token. */
   http_client_cert_authenticated: number;
+  /** Refused with 403: a write with the read-only role, a cookie-authenticated write or upgrade from another origin. */
+  http_forbidden: number;
+  /** Console sessions opened (`POST /api/v1/session` with a good token). */
+  console_logins: number;
+  /** `POST /api/v1/session` with a bad token (each also counts against the address's failed-auth limit). */
+  console_login_failures: number;
 }
 
 /** Counters shared with the gRPC side. */
@@ -92,7 +102,12 @@ export interface HttpApiDeps {
   store: AlertReader;
   hub: TailHub;
   wss: WebSocketServer;
-  auth: TokenCheck;
+  /** The collector's token (role admin) and the read-only token (role read). */
+  roles: Roles;
+  /** Console sessions (the `vigil_session` cookie). */
+  sessions: SessionStore;
+  /** The port serves TLS: the session cookie is `Secure`, the own origin `https://`. */
+  tls?: boolean | undefined;
   limiter: AuthFailureLimiter;
   budget: ByteBudget;
   logger: Logger;
@@ -118,6 +133,11 @@ export interface HttpApiDeps {
   /** Limits of `GET /api/v1/alerts` (defaults when absent). */
   queryLimits?: Pick<CollectorLimits, "max_query_limit" | "page_bytes" | "max_since_ms" | "request_timeout_ms"> | undefined;
 }
+
+/** The console's session route. */
+const SESSION_PATH = "/api/v1/session";
+/** Largest `POST /api/v1/session` body. */
+const SESSION_BODY_BYTES = 8192;
 
 /** Most alerts per store page of a query (pages are bounded by `page_bytes` too). */
 const QUERY_PAGE_ROWS = 1000;
@@ -224,6 +244,88 @@ export function makeHttpApi(d: HttpApiDeps) {
     });
     req.on("close", release);
     req.on("error", () => undefined);
+  }
+
+  const tls = d.tls === true;
+
+  /** Who sent the request: a bearer token (header), else a session cookie; undefined when neither authenticates. */
+  const authenticate = (req: IncomingMessage, header: string | undefined): Authenticated | undefined => {
+    if (!d.roles.required) return { role: "admin", via: "open" };
+    if (header !== undefined) {
+      const role = d.roles.roleOf(header);
+      return role === undefined ? undefined : { role, via: "token" };
+    }
+    const sid = sessionCookie(req);
+    const role = sid === undefined ? undefined : d.sessions.get(sid);
+    return role === undefined ? undefined : { role, via: "cookie" };
+  };
+
+  /** `/api/v1/session`: login (POST), the session's role (GET), logout (DELETE). */
+  function onSession(req: IncomingMessage, res: ServerResponse): void {
+    res.setHeader("cache-control", "no-store");
+    if (req.method === "POST") {
+      // a login form posted from another site (login CSRF) carries that site's Origin; clients
+      // that are not browsers send none
+      if (req.headers.origin !== undefined && !sameOrigin(req, tls)) {
+        c.http_forbidden++;
+        res.setHeader("connection", "close");
+        return fail(res, 403, "cross-origin login refused");
+      }
+      return readBody(
+        req,
+        res,
+        (body) => {
+          let token: unknown;
+          try {
+            token = (JSON.parse(body.toString("utf8")) as { token?: unknown } | null)?.token;
+          } catch {
+            token = undefined;
+          }
+          if (typeof token !== "string" || token === "" || token.length > 4096) {
+            c.http_bad_request++;
+            return fail(res, 400, 'expected a JSON body {"token": "<token>"}');
+          }
+          const role = d.roles.roleOf(token);
+          if (role === undefined) {
+            c.console_login_failures++;
+            d.limiter.fail(clientIp(req));
+            return fail(res, 401, "bad token");
+          }
+          c.console_logins++;
+          res.setHeader("set-cookie", setSessionCookie(d.sessions.create(role), d.sessions.ttlMs, tls));
+          sendJson(res, 200, { role });
+        },
+        SESSION_BODY_BYTES,
+      );
+    }
+    if (req.method === "GET") {
+      const who = authenticate(req, req.headers.authorization);
+      if (who === undefined) {
+        // no credential at all is the console's "not logged in": not a failed authentication
+        if (req.headers.authorization !== undefined || sessionCookie(req) !== undefined) {
+          c.http_unauthenticated++;
+          d.limiter.fail(clientIp(req));
+          if (sessionCookie(req) !== undefined) res.setHeader("set-cookie", clearSessionCookie(tls));
+        }
+        return fail(res, 401, "no session");
+      }
+      return sendJson(res, 200, { role: who.role });
+    }
+    if (req.method === "DELETE") {
+      const sid = sessionCookie(req);
+      if (sid !== undefined) {
+        if (!sameOrigin(req, tls)) {
+          c.http_forbidden++;
+          return fail(res, 403, "cross-origin request refused: a cookie-authenticated change needs this collector's Origin");
+        }
+        d.sessions.delete(sid);
+      }
+      res.setHeader("set-cookie", clearSessionCookie(tls));
+      res.writeHead(204);
+      return void res.end();
+    }
+    res.setHeader("allow", "GET, POST, DELETE");
+    fail(res, 405, "method not allowed");
   }
 
   function onFalcoPost(req: IncomingMessage, res: ServerResponse): void {
@@ -402,11 +504,13 @@ export function makeHttpApi(d: HttpApiDeps) {
     // request, and request smuggling behind a proxy that shares connections. Such a connection is
     // closed after the answer.
     const auditPost = req.method === "POST" && url.pathname === AUDIT_WEBHOOK_PATH && d.k8sAudit !== undefined;
+    const loginPost = req.method === "POST" && url.pathname === SESSION_PATH;
     const cl = req.headers["content-length"];
     if (
       ((cl !== undefined && cl !== "0") || req.headers["transfer-encoding"] !== undefined) &&
       !(req.method === "POST" && FALCO_PATHS.has(url.pathname)) &&
-      !auditPost
+      !auditPost &&
+      !loginPost
     )
       res.setHeader("connection", "close");
     if (req.method === "GET" && url.pathname === "/healthz") return sendJson(res, 200, { ok: true });
@@ -414,7 +518,7 @@ export function makeHttpApi(d: HttpApiDeps) {
     if ((req.method === "GET" || req.method === "HEAD") && d.console !== undefined && ConsoleStatic.owns(url.pathname))
       return d.console.serve(req, res, url.pathname);
     const declared = Number(req.headers["content-length"] ?? 0);
-    const maxBody = auditPost ? (d.k8sAudit as AuditWebhook).maxBodyBytes : d.maxBodyBytes;
+    const maxBody = auditPost ? (d.k8sAudit as AuditWebhook).maxBodyBytes : loginPost ? SESSION_BODY_BYTES : d.maxBodyBytes;
     if (declared > maxBody) {
       // refused before reading, and before authentication
       c.http_too_large++;
@@ -427,19 +531,35 @@ export function makeHttpApi(d: HttpApiDeps) {
       res.setHeader("connection", "close");
       return fail(res, 429, "too many failed authentications from this address, retry later");
     }
+    if (url.pathname === SESSION_PATH) return onSession(req, res);
     const falcoPost = req.method === "POST" && FALCO_PATHS.has(url.pathname);
     // Falco's http_output has no token setting: on its route a verified client certificate stands
     // in for the token (the TLS server closed connections whose certificate did not verify)
     // the API server's audit webhook kubeconfig may authenticate with a client certificate too
     const byCert = (falcoPost || auditPost) && d.clientCertAuth === true && (req.socket as TLSSocket).authorized === true;
+    const who: Authenticated | undefined = byCert ? { role: "admin", via: "cert" } : authenticate(req, req.headers.authorization);
     if (byCert) c.http_client_cert_authenticated++;
-    else if (!d.auth.ok(req.headers.authorization)) {
+    else if (who === undefined) {
       c.http_unauthenticated++;
       d.limiter.fail(clientIp(req));
       res.setHeader("www-authenticate", "Bearer");
+      // a session the collector no longer knows (expired, restarted): the browser drops the cookie
+      if (req.headers.authorization === undefined && sessionCookie(req) !== undefined) res.setHeader("set-cookie", clearSessionCookie(tls));
       // an unread body is not worth draining for an unauthenticated client
       if (req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined) res.setHeader("connection", "close");
       return fail(res, 401, "missing or bad bearer token");
+    }
+    if (who !== undefined && req.method !== "GET" && req.method !== "HEAD") {
+      if (who.role === "read") {
+        c.http_forbidden++;
+        res.setHeader("connection", "close");
+        return fail(res, 403, "the read-only token may not write (GETs and the live tail only)");
+      }
+      if (who.via === "cookie" && !sameOrigin(req, tls)) {
+        c.http_forbidden++;
+        res.setHeader("connection", "close");
+        return fail(res, 403, "cross-origin request refused: a cookie-authenticated change needs this collector's Origin");
+      }
     }
     if (falcoPost) return onFalcoPost(req, res);
     if (auditPost) return onAuditPost(d.k8sAudit as AuditWebhook, url, req, res);
@@ -568,9 +688,16 @@ export function makeHttpApi(d: HttpApiDeps) {
       );
     const wait = rateLimited(req);
     if (wait > 0) return refuseUpgrade(socket, 429, "Too Many Requests", "too many failed authentications", `retry-after: ${Math.ceil(wait / 1000)}\r\n`);
-    if (!d.auth.ok(req.headers.authorization ?? bearerSubprotocol(req.headers["sec-websocket-protocol"]))) {
+    const who = authenticate(req, req.headers.authorization ?? bearerSubprotocol(req.headers["sec-websocket-protocol"]));
+    if (who === undefined) {
       d.limiter.fail(clientIp(req));
       return refuseUpgrade(socket, 401, "Unauthorized");
+    }
+    // a page of another site may open a WebSocket to this collector and the browser sends the
+    // cookie along (SameSite aside): an upgrade the cookie authenticates must come from this origin
+    if (who.via === "cookie" && !sameOrigin(req, tls)) {
+      c.http_forbidden++;
+      return refuseUpgrade(socket, 403, "Forbidden", "cross-origin WebSocket refused");
     }
     if (d.hub.counters.clients >= d.maxTailClients) return refuseUpgrade(socket, 503, "Service Unavailable", "too many tail clients");
     let filter: AlertFilter;

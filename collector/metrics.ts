@@ -64,6 +64,13 @@ export const COLLECTOR_METRICS: Readonly<Record<string, CollectorMetricSpec>> = 
   falco_http_alerts: counter("falco_http_alerts", "Falco JSON alerts posted over HTTP and stored"),
   falco_http_duplicates: counter("falco_http_duplicates", "Falco JSON alerts posted over HTTP already stored"),
   ws_refused: counter("ws_refused", "WebSocket tail upgrades refused"),
+  http_forbidden: counter(
+    "http_forbidden",
+    "HTTP requests refused with 403 (a write with the read-only token, a cookie-authenticated change or WebSocket from another origin)",
+  ),
+  console_logins: counter("console_logins", "Console sessions opened with a good token"),
+  console_login_failures: counter("console_login_failures", "Console logins refused for a bad token"),
+  console_sessions: gauge("console_sessions", "Console sessions held"),
   http_internal_errors: counter("http_internal_errors", "HTTP handler failures answered with 500"),
   http_timeouts: counter("http_timeouts", "HTTP requests ended by a header or request timeout (408)"),
   http_client_cert_authenticated: counter(

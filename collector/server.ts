@@ -47,6 +47,7 @@ import { AuditIntake } from "./k8s-audit/intake.js";
 import type { AuditRules } from "./k8s-audit/types.js";
 import { makeAuditWebhook } from "./k8s-audit/webhook.js";
 import { ConsoleStatic, defaultConsoleDirs } from "./console/static.js";
+import { Roles, SessionStore } from "./console/session.js";
 import {
   collectorLimits,
   INGEST_SERVICE,
@@ -74,6 +75,10 @@ export interface CollectorOptions {
   fleet?: Omit<FleetOptions, "logger" | "retentionMs"> | undefined;
   /** Bearer token (the command line resolves --token, a token file or VIGIL_TOKEN). Required for non-loopback binds unless `insecure`. */
   token?: string | undefined;
+  /** Read-only token (role `read`: GETs and the live tail, no ingest); needs `token`, and must differ from it. */
+  readToken?: string | undefined;
+  /** Console sessions: most held at once (least recently used dropped) and their lifetime from login. */
+  sessions?: { maxSessions?: number; ttlMs?: number } | undefined;
   /** Allow a non-loopback bind without a token. */
   insecure?: boolean;
   /**
@@ -137,6 +142,8 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
   if (!isLoopbackHost(host) && (token === undefined || token === "") && opts.insecure !== true)
     throw new CollectorError("unauthenticated", `a token is required to listen on ${host} (--token or VIGIL_TOKEN)`);
   const auth = new TokenCheck(token);
+  const roles = new Roles(token, opts.readToken);
+  const sessions = new SessionStore(opts.sessions);
   const limits = collectorLimits({
     ...opts.limits,
     ...(opts.maxMessageBytes !== undefined ? { max_message_bytes: opts.maxMessageBytes } : {}),
@@ -222,6 +229,9 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     http_internal_errors: 0,
     http_timeouts: 0,
     http_client_cert_authenticated: 0,
+    http_forbidden: 0,
+    console_logins: 0,
+    console_login_failures: 0,
   };
   const misc = {
     retention_deleted: 0,
@@ -244,6 +254,7 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     ...hub.counters,
     ...misc,
     connections_open: conns.open,
+    console_sessions: sessions.size,
     inflight_bytes_in_use: budget.inUse,
     inflight_bytes_high_water: budget.highWater,
     ...fleet?.stats(),
@@ -328,7 +339,9 @@ export async function startCollector(opts: CollectorOptions): Promise<RunningCol
     store,
     hub,
     wss,
-    auth,
+    roles,
+    sessions,
+    tls: opts.tls !== undefined,
     limiter,
     budget,
     logger,

@@ -33,6 +33,8 @@ interface CollectorCmdOptions {
   retention: string;
   falcoGrpc?: string;
   tokenFile?: string;
+  readToken?: string;
+  readTokenFile?: string;
   config?: string;
   nats?: string;
   store?: string;
@@ -103,6 +105,11 @@ export function registerCollector(program: Command): void {
     .option("--store-password-file <file>", "read the PostgreSQL password from this file (a mounted Secret)")
     .option("--token <token>", "bearer token clients must present (default: VIGIL_TOKEN)")
     .option("--token-file <file>", "read the bearer token from this file (a mounted Secret; also VIGIL_TOKEN_FILE)")
+    .option(
+      "--read-token <token>",
+      "read-only token: GETs, the live tail and the console, never a write (default: VIGIL_READ_TOKEN, collector.read_token); needs --token",
+    )
+    .option("--read-token-file <file>", "read the read-only token from this file (a mounted Secret; also VIGIL_READ_TOKEN_FILE)")
     .option("--insecure", "allow a non-loopback listen address without a token")
     .option("--tls-cert <file>", "PEM certificate: serve TLS")
     .option("--tls-key <file>", "PEM private key for --tls-cert")
@@ -162,6 +169,15 @@ export function registerCollector(program: Command): void {
       }
       // the environment is read here, at the entry point; the collector takes only what it is given
       if (o.token === undefined && (process.env["VIGIL_TOKEN"] ?? "") !== "") o.token = process.env["VIGIL_TOKEN"];
+      // the read-only token: --read-token, its file, VIGIL_READ_TOKEN(_FILE), then the configuration
+      const readTokenFile = o.readTokenFile ?? process.env["VIGIL_READ_TOKEN_FILE"];
+      if (o.readToken === undefined && readTokenFile !== undefined) {
+        const t = readFileSync(readTokenFile, "utf8").trim();
+        if (t === "") throw new Error(`read token file ${readTokenFile} is empty`);
+        o.readToken = t;
+      }
+      if (o.readToken === undefined && (process.env["VIGIL_READ_TOKEN"] ?? "") !== "") o.readToken = process.env["VIGIL_READ_TOKEN"];
+      if (o.readToken === undefined && cfg.collector.read_token !== "") o.readToken = cfg.collector.read_token;
       const ka = cfg.collector.k8s_audit;
       const rulesPaths = o.rules.length > 0 ? o.rules : ka.rules;
       const loadRules = () => loadAuditRules(rulesPaths, { ruleMatching: ka.matching });
@@ -175,6 +191,7 @@ export function registerCollector(program: Command): void {
         fleet,
         forwarders: cfg.forwarders,
         token: o.token,
+        readToken: o.readToken,
         insecure: o.insecure === true,
         tls: o.tlsCert !== undefined && o.tlsKey !== undefined ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey), clientCa } : undefined,
         retentionMs,

@@ -388,6 +388,11 @@ export const configSchema = z.strictObject({
        * posts without a token (mTLS, like a stock Falco sends); `--client-ca` wins. Needs --tls-cert.
        */
       tls: z.strictObject({ client_ca_file: z.string().max(4096).default("") }).prefault({}),
+      /**
+       * Read-only token (`--read-token` wins): role `read`, GETs, the live tail and the console,
+       * never a write. Needs the collector's token and must differ from it.
+       */
+      read_token: z.string().max(4096).default(""),
       /** The fleet path (`vigil collector --nats ... --store postgres://...`): how to reach NATS. */
       nats: natsConnectionSchema.prefault({}),
       /** The JetStream stream and the collectors' shared durable consumer. */
