@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: Apache-2.0
+/**
+ * The console once signed in: filter bar, timeline and top lists, the live alert list and the
+ * open alert's detail. The view lives in the URL (view-state.ts). Loading a view: the live tail
+ * opens first, and once it says `live` (everything stored so far is behind it) the stored alerts
+ * are queried, so an alert stored in between is in one or the other, never lost (seen twice, it
+ * is kept once, by ID).
+ */
+import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { ApiError, getSummary, queryAlerts, type Role, type Summary } from "./api.js";
+import { AlertDetail } from "./alert-detail.js";
+import { AlertList } from "./alert-list.js";
+import { FilterBar } from "./filter-bar.js";
+import type { ConsoleAlert } from "./model.js";
+import { newestSince, SummaryView } from "./summary-view.js";
+import { LiveTail, type TailState } from "./tail.js";
+import { isLive, queryFilter, readView, starMatch, tailFilter, type View, viewToSearch } from "./view-state.js";
+
+/** Most stored alerts a view loads at once. */
+export const QUERY_LIMIT = 5000;
+/** Most alerts the list holds (live ones push the oldest out). */
+export const LIST_CAP = 50_000;
+const TIMELINE_BUCKETS = 60;
+
+interface ListState {
+  alerts: ConsoleAlert[];
+  ids: Set<string>;
+  /** Arrived while paused, oldest first. */
+  pending: ConsoleAlert[];
+}
+
+function listOf(alerts: ConsoleAlert[]): ListState {
+  return { alerts, ids: new Set(alerts.map((a) => a.id)), pending: [] };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The signed-in console. */
+export function Console(props: { role: Role; onLogout(): void; onUnauthorized(): void }) {
+  const [view, setView] = useState<View>(() => readView(location.search));
+  const listKey = useMemo(() => viewToSearch({ ...view, alert: undefined } as View), [view]);
+  const list = useRef<ListState>(listOf([]));
+  const [, setVersion] = useState(0);
+  const [addedOnTop, setAddedOnTop] = useState(0);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<string | undefined>();
+  const [note, setNote] = useState<string | undefined>();
+  const [tailState, setTailState] = useState<TailState | "off">("off");
+  const [tailDetail, setTailDetail] = useState<string | undefined>();
+  const [summary, setSummary] = useState<Summary | undefined>();
+  const [paused, setPaused] = useState(false);
+  const pausedRef = useRef(false);
+  const [newCount, setNewCount] = useState(0);
+  const atTop = useRef(true);
+  // the selection is read by the key handler before the next render: kept in a ref too
+  const selRef = useRef(-1);
+  const [selected, setSelectedState] = useState(-1);
+  const setSelected = useCallback((v: number | ((s: number) => number)) => {
+    const n = typeof v === "function" ? v(selRef.current) : v;
+    selRef.current = n;
+    setSelectedState(n);
+  }, []);
+  const [firstRenderMs, setFirstRenderMs] = useState<number | undefined>();
+  const unauthorized = props.onUnauthorized;
+
+  const navigate = useCallback((v: View, replace = false) => {
+    const url = `${location.pathname}${viewToSearch(v)}`;
+    if (replace) history.replaceState(null, "", url);
+    else history.pushState(null, "", url);
+    setView(v);
+  }, []);
+
+  useEffect(() => {
+    const onPop = () => setView(readView(location.search));
+    addEventListener("popstate", onPop);
+    return () => removeEventListener("popstate", onPop);
+  }, []);
+
+  // live alerts are added once per animation frame, newest first
+  const incoming = useRef<ConsoleAlert[]>([]);
+  const frame = useRef(0);
+  const flush = useCallback(() => {
+    frame.current = 0;
+    const batch = incoming.current;
+    incoming.current = [];
+    const l = list.current;
+    const fresh = batch.filter((a) => !l.ids.has(a.id));
+    if (fresh.length === 0) return;
+    for (const a of fresh) l.ids.add(a.id);
+    if (pausedRef.current) {
+      l.pending.push(...fresh);
+      if (l.pending.length > LIST_CAP) l.pending.splice(0, l.pending.length - LIST_CAP);
+      setNewCount((n) => n + fresh.length);
+      return;
+    }
+    fresh.reverse();
+    const next = fresh.concat(l.alerts);
+    for (const a of next.splice(LIST_CAP)) l.ids.delete(a.id);
+    l.alerts = next;
+    setAddedOnTop(fresh.length);
+    setSelected((s) => (s >= 0 ? Math.min(s + fresh.length, next.length - 1) : s));
+    if (!atTop.current) setNewCount((n) => n + fresh.length);
+    setVersion((v) => v + 1);
+  }, []);
+
+  useEffect(() => {
+    const ac = new AbortController();
+    const started = performance.now();
+    list.current = listOf([]);
+    incoming.current = [];
+    setVersion((v) => v + 1);
+    setLoading(true);
+    setError(undefined);
+    setNote(undefined);
+    setSummary(undefined);
+    setNewCount(0);
+    setSelected(-1);
+    setAddedOnTop(0);
+    const source = view.source;
+    const keep = (a: ConsoleAlert) => source === undefined || starMatch(source, a.source);
+    let loaded = false;
+    const early: ConsoleAlert[] = [];
+    const failed = (err: unknown) => {
+      if (ac.signal.aborted) return;
+      if (err instanceof ApiError && err.status === 401) return unauthorized();
+      setError(errorText(err));
+      setLoading(false);
+    };
+    const load = async () => {
+      const f = queryFilter(view);
+      let s: Summary | undefined;
+      try {
+        s = await getSummary(f, TIMELINE_BUCKETS, ac.signal);
+      } catch (err) {
+        if (ac.signal.aborted) return;
+        if (err instanceof ApiError && (err.status === 401 || err.status === 400)) return failed(err);
+        s = undefined;
+      }
+      if (ac.signal.aborted) return;
+      setSummary(s);
+      // the query answers oldest first: start it late enough that the newest alerts fit
+      let qf = f;
+      let narrowed = false;
+      if (s !== undefined && s.total > QUERY_LIMIT) {
+        const n = newestSince(s, QUERY_LIMIT);
+        if (n !== undefined) {
+          qf = { ...f, since: new Date(n.since).toISOString() };
+          narrowed = true;
+        }
+      }
+      const rows = await queryAlerts(qf, QUERY_LIMIT, ac.signal);
+      if (ac.signal.aborted) return;
+      const kept = rows.filter(keep).reverse();
+      const l = list.current;
+      const fresh = kept.filter((a) => !l.ids.has(a.id));
+      l.alerts = fresh.concat(l.alerts).slice(0, LIST_CAP);
+      l.ids = new Set(l.alerts.map((a) => a.id));
+      loaded = true;
+      incoming.current.push(...early);
+      early.length = 0;
+      if (rows.length >= QUERY_LIMIT)
+        setNote(
+          `Showing the first ${QUERY_LIMIT.toLocaleString("en")} alerts from ${qf.since ?? "the start"}: narrow the range or the filter to see the rest.`,
+        );
+      else if (narrowed && s !== undefined)
+        setNote(
+          `Showing the newest ${rows.length.toLocaleString("en")} of ${s.total.toLocaleString("en")} alerts in range: narrow the range to see older ones.`,
+        );
+      setLoading(false);
+      setVersion((v) => v + 1);
+      requestAnimationFrame(() => {
+        if (!ac.signal.aborted) setFirstRenderMs(Math.round(performance.now() - started));
+      });
+      if (incoming.current.length > 0 && frame.current === 0) frame.current = requestAnimationFrame(flush);
+    };
+    let tail: LiveTail | undefined;
+    if (isLive(view)) {
+      let queried = false;
+      tail = new LiveTail(tailFilter(view), {
+        alerts(batch) {
+          const b = batch.filter(keep);
+          if (!loaded) {
+            early.push(...b);
+            if (early.length > LIST_CAP) early.splice(0, early.length - LIST_CAP);
+            return;
+          }
+          incoming.current.push(...b);
+          if (frame.current === 0) frame.current = requestAnimationFrame(flush);
+        },
+        state(st, detail) {
+          if (ac.signal.aborted) return;
+          setTailState(st);
+          setTailDetail(detail);
+          if (!queried && (st === "live" || st === "retrying")) {
+            queried = true;
+            load().catch(failed);
+          }
+        },
+      });
+    } else {
+      setTailState("off");
+      load().catch(failed);
+    }
+    const refresh = isLive(view)
+      ? setInterval(() => {
+          getSummary(queryFilter(view), TIMELINE_BUCKETS, ac.signal).then(
+            (s) => !ac.signal.aborted && s !== undefined && setSummary(s),
+            () => undefined,
+          );
+        }, 30_000)
+      : undefined;
+    return () => {
+      ac.abort();
+      clearInterval(refresh);
+      tail?.close();
+      if (frame.current !== 0) cancelAnimationFrame(frame.current);
+      frame.current = 0;
+    };
+  }, [listKey]);
+
+  const togglePause = useCallback(() => {
+    const next = !pausedRef.current;
+    pausedRef.current = next;
+    setPaused(next);
+    if (!next) {
+      const l = list.current;
+      const p = l.pending;
+      l.pending = [];
+      if (p.length > 0) {
+        incoming.current.push(...p);
+        for (const a of p) l.ids.delete(a.id);
+        if (frame.current === 0) frame.current = requestAnimationFrame(flush);
+      }
+      setNewCount(0);
+    }
+  }, []);
+
+  const alerts = list.current.alerts;
+  const open = (i: number) => {
+    const a = list.current.alerts[i];
+    if (a !== undefined) navigate({ ...view, alert: a.id });
+  };
+  const rangeView = (from: number, to: number): View => ({
+    ...view,
+    alert: undefined,
+    filter: { ...view.filter, since: new Date(from).toISOString(), until: new Date(to).toISOString() },
+  });
+  const close = () => navigate({ ...view, alert: undefined } as View);
+
+  // keyboard: j/k select, Enter opens, Esc closes, p pauses, / goes to the rule filter
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      const t = e.target as HTMLElement | null;
+      if (t !== null && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA")) {
+        if (e.key === "Escape") t.blur();
+        return;
+      }
+      const n = list.current.alerts.length;
+      if (e.key === "j") setSelected((s) => Math.min(n - 1, s + 1));
+      else if (e.key === "k") setSelected((s) => Math.max(n > 0 ? 0 : -1, s - 1));
+      else if (e.key === "Enter" && selRef.current >= 0) open(selRef.current);
+      else if (e.key === "Escape" && view.alert !== undefined) close();
+      else if (e.key === "p") togglePause();
+      else if (e.key === "/") document.querySelector<HTMLInputElement>('.filters input[name="rule"]')?.focus();
+      else return;
+      e.preventDefault();
+    };
+    addEventListener("keydown", onKey);
+    return () => removeEventListener("keydown", onKey);
+  });
+
+  const liveLabel = tailState === "off" ? "range ended: not live" : tailState === "live" ? (paused ? "paused" : "live") : tailState;
+  return (
+    <div class={`console${view.alert !== undefined ? " with-detail" : ""}`}>
+      <header class="top-bar">
+        <span class="brand">Vigil</span>
+        <span class={`tail-state t-${paused ? "paused" : tailState}`} title={tailDetail ?? ""} data-state={tailState}>
+          {liveLabel}
+        </span>
+        {isLive(view) && (
+          <button type="button" class="pause" onClick={togglePause} title="Pause or resume the live list (p)">
+            {paused ? "Resume" : "Pause"}
+          </button>
+        )}
+        {newCount > 0 && (
+          <button
+            type="button"
+            class="new-count"
+            onClick={() => {
+              if (paused) togglePause();
+              setNewCount(0);
+              document.querySelector(".list")?.scrollTo({ top: 0 });
+            }}
+          >
+            {newCount.toLocaleString("en")} new
+          </button>
+        )}
+        <span class="count">
+          {loading ? "loading…" : `${alerts.length.toLocaleString("en")} alerts`}
+          {firstRenderMs !== undefined && !loading && <span class="muted"> ({firstRenderMs} ms)</span>}
+        </span>
+        <span class="spacer" />
+        <span class="role">{props.role === "read" ? "read-only" : "admin"}</span>
+        <button type="button" class="logout" onClick={props.onLogout}>
+          Log out
+        </button>
+      </header>
+      <FilterBar view={view} onApply={(v) => navigate(v)} />
+      {summary !== undefined && (
+        <SummaryView
+          summary={summary}
+          onRange={(from, to) => navigate(rangeView(from, to))}
+          rangeHref={(from, to) => `${location.pathname}${viewToSearch(rangeView(from, to))}`}
+          onPick={(k, v) => navigate({ ...view, alert: undefined, filter: { ...view.filter, [k]: v } } as View)}
+        />
+      )}
+      {error !== undefined && (
+        <p class="error banner" role="alert">
+          {error}
+        </p>
+      )}
+      {note !== undefined && <p class="note banner">{note}</p>}
+      <div class="body">
+        <AlertList
+          alerts={alerts}
+          selected={selected}
+          openId={view.alert}
+          addedOnTop={addedOnTop}
+          hrefOf={(id) => `${location.pathname}${viewToSearch({ ...view, alert: id })}`}
+          onSelect={setSelected}
+          onOpen={open}
+          onAtTop={(top) => {
+            atTop.current = top;
+            if (top && !paused) setNewCount(0);
+          }}
+        />
+        {view.alert !== undefined && (
+          <AlertDetail key={view.alert} id={view.alert} known={alerts.find((a) => a.id === view.alert)} onClose={close} onUnauthorized={unauthorized} />
+        )}
+      </div>
+    </div>
+  );
+}
