@@ -10,6 +10,7 @@
  * | `GET /api/v1/alerts?since&until&rule&priority&tag&node&namespace&pod&container&image&limit` | stored alerts, streamed as NDJSON (one Falco JSON alert per line) |
  * | `GET /api/v1/alerts/<alert id>` | one stored alert (Falco JSON with `id`; the link forwarders put in chat messages) |
  * | `GET /api/v1/captures/<alert id>` | the capture blob (gzip msgpack) |
+ * | `GET /api/v1/summary?<the same filters>&buckets=N` | counts per time bucket and priority, top rules/namespaces/images/nodes, total (summary.ts; computed in the store) |
  * | `GET /api/v1/forwarders` | each forwarder's state, cursor, lag (alerts, seconds), counters, last error, dead-letter count |
  * | `GET /api/v1/forwarders/<name>/dead-letters?limit=N` | a forwarder's newest dead letters (alert ID, seq, error, time) |
  * | `GET /api/v1/stats` | counters (JSON) |
@@ -51,6 +52,7 @@ import type { TailHub } from "./tail-hub.js";
 import type { ForwarderSet } from "./forward/index.js";
 import { AUDIT_WEBHOOK_PATH, type AuditWebhook } from "./k8s-audit/webhook.js";
 import { ConsoleStatic } from "./console/static.js";
+import { assembleSummary, planSummary, type SummaryPlan } from "./summary.js";
 import { type Authenticated, clearSessionCookie, type Roles, sameOrigin, type SessionStore, sessionCookie, setSessionCookie } from "./console/session.js";
 import {
   alertFromFalcoJson,
@@ -564,6 +566,7 @@ export function makeHttpApi(d: HttpApiDeps) {
     if (falcoPost) return onFalcoPost(req, res);
     if (auditPost) return onAuditPost(d.k8sAudit as AuditWebhook, url, req, res);
     if (req.method === "GET" && url.pathname === "/api/v1/alerts") return settle("query", res, onQuery(url, res));
+    if (req.method === "GET" && url.pathname === "/api/v1/summary") return settle("summary", res, onSummary(url, res));
     if (req.method === "GET" && url.pathname === "/api/v1/stats") return sendJson(res, 200, d.stats());
     if (req.method === "GET" && url.pathname === "/metrics") return onMetrics(res);
     if (req.method === "GET" && url.pathname.startsWith("/api/v1/alerts/")) {
@@ -595,6 +598,24 @@ export function makeHttpApi(d: HttpApiDeps) {
     }
     c.http_not_found++;
     fail(res, 404, "not found");
+  }
+
+  /** `GET /api/v1/summary` (summary.ts): a bad filter, `buckets` or range is a 400. */
+  async function onSummary(url: URL, res: ServerResponse): Promise<void> {
+    const ql = d.queryLimits ?? DEFAULT_COLLECTOR_LIMITS;
+    let plan: SummaryPlan;
+    try {
+      plan = planSummary(url.searchParams, { maxSinceMs: ql.max_since_ms });
+    } catch (err) {
+      if (err instanceof CollectorError && err.code === "bad_filter") {
+        c.http_bad_request++;
+        return fail(res, 400, err.message);
+      }
+      throw err;
+    }
+    const counts = await d.store.summary(plan);
+    res.setHeader("cache-control", "no-store");
+    sendJson(res, 200, assembleSummary(plan, counts));
   }
 
   /** `GET /api/v1/alerts/<id>`. */

@@ -26,6 +26,7 @@ import { alertKeys } from "./filter.js";
 import { addFilterConditions, PgConditions, pgTimeText, type PgTime, pgText, pgTextOrNull, splitTime } from "./pg-filter.js";
 import { MAX_DEAD_LETTERS, type DeadLetter, type ForwarderStore, type Lease } from "./forward/state.js";
 import type { AlertPage, AlertReader, InsertResult, PageOptions, PageRow, RetentionResult, StoredAlert, StoredCapture } from "./store-api.js";
+import { SUMMARY_TOP, type SummaryCounts, type SummaryPlan } from "./summary.js";
 import { type Alert, type AlertFilter, alertToJson, isAlertId, isoFromMs, MAX_CAPTURE_CHUNKS, priorityNumber } from "../proto/index.js";
 
 /** Options of {@link PgAlertStore.open}. */
@@ -725,6 +726,41 @@ FROM w WHERE w.rn = 1 OR w.run <= ${maxBytes} ORDER BY w.rn`;
       c.params,
     );
     return r.rows.map((x) => storedOf(x.seq, x.json));
+  }
+
+  /**
+   * The counts of `GET /api/v1/summary` (summary.ts) in one statement: the matching rows once
+   * (a CTE, its time bounds pruning the day partitions), grouped per bucket and priority, and the
+   * top keys of each column. The bucket of an alert: its time in epoch milliseconds (numeric,
+   * exact) less `from`, divided by the bucket width.
+   */
+  async summary(plan: SummaryPlan): Promise<SummaryCounts> {
+    const c = addFilterConditions(new PgConditions(), plan.filter);
+    const from = c.param(plan.fromMs);
+    const width = c.param(plan.bucketMs);
+    const top = c.param(SUMMARY_TOP);
+    const topOf = (kind: string, col: string) =>
+      `(SELECT '${kind}' AS kind, ${col} AS key, NULL::int AS prio, count(*) AS n FROM m WHERE ${col} IS NOT NULL GROUP BY ${col} ORDER BY n DESC, ${col} LIMIT ${top})`;
+    const sql = `
+WITH m AS MATERIALIZED (
+  SELECT floor((extract(epoch FROM time) * 1000 - ${from}::bigint) / ${width}::bigint)::int AS b, prio, rule, namespace, image, hostname
+  FROM alerts${c.where}
+)
+SELECT 'cell' AS kind, b::text AS key, prio::int AS prio, count(*) AS n FROM m GROUP BY b, prio
+UNION ALL ${topOf("rules", "rule")}
+UNION ALL ${topOf("namespaces", "namespace")}
+UNION ALL ${topOf("images", "image")}
+UNION ALL ${topOf("nodes", "hostname")}`;
+    const r = await this.sql<{ kind: string; key: string; prio: number | null; n: string | number }>("summary", sql, c.params);
+    const out: SummaryCounts = { cells: [], top: { rules: [], namespaces: [], images: [], nodes: [] } };
+    for (const x of r.rows) {
+      if (x.kind === "cell") out.cells.push({ b: Number(x.key), prio: Number(x.prio), n: Number(x.n) });
+      else out.top[x.kind as keyof SummaryCounts["top"]].push({ key: x.key, count: Number(x.n) });
+    }
+    // UNION ALL keeps each branch's rows together but not necessarily in their ORDER BY order
+    const t = out.top;
+    for (const l of [t.rules, t.namespaces, t.images, t.nodes]) l.sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return out;
   }
 
   /** Number of stored alerts. */

@@ -9,6 +9,7 @@
  * each node's publish order).
  */
 import type { AlertKeys } from "./filter.js";
+import type { SummaryCounts, SummaryPlan } from "./summary.js";
 import type { Alert, AlertFilter } from "../proto/index.js";
 
 /** One alert as stored, with its store sequence number and filter keys. */
@@ -104,6 +105,8 @@ export interface AlertReader {
   seqOf(id: string): MaybePromise<number | undefined>;
   /** Number of stored alerts. */
   count(): MaybePromise<number>;
+  /** The counts of `GET /api/v1/summary` over the plan's range and filter (summary.ts), computed in the store. */
+  summary(plan: SummaryPlan): MaybePromise<SummaryCounts>;
   /**
    * Deletes alerts (and captures) older than `maxAgeMs` by alert time; returns how many, and
    * for each forwarder how many of them were still after its cursor (added to its expired count).

@@ -15,6 +15,7 @@ import { CollectorError } from "./errors.js";
 import type { DeadLetter, ForwarderStore, Lease } from "./forward/state.js";
 import { MAX_DEAD_LETTERS } from "./forward/state.js";
 import type { AlertPage, AlertReader, InsertResult, PageCursor, PageOptions, PageRow, RetentionResult, StoredAlert, StoredCapture } from "./store-api.js";
+import { SUMMARY_TOP, type SummaryCounts, type SummaryPlan, type TopEntry } from "./summary.js";
 
 export type { AlertPage, InsertResult, PageCursor, PageOptions, PageRow, RetentionResult, StoredAlert, StoredCapture } from "./store-api.js";
 import { alertToJson, isoFromMs, priorityNumber, type Alert, type AlertFilter } from "../proto/index.js";
@@ -349,6 +350,30 @@ export class AlertStore implements AlertReader, ForwarderStore {
    * is held at once does not grow with the store or with the size of its alerts. Pages chain by a
    * keyset cursor ((time, seq) or seq, both indexed), so each page costs the same however deep.
    */
+  /**
+   * The counts of `GET /api/v1/summary` (summary.ts): per bucket and priority, and the top keys,
+   * over the alerts matching the plan's filter (whose time bounds are the range). The bucket of
+   * an alert: its time in epoch milliseconds (seconds from the normalized string's date and time,
+   * then its milliseconds), less `from`, divided by the bucket width.
+   */
+  summary(plan: SummaryPlan): SummaryCounts {
+    const { where, params } = filterToSql(plan.filter);
+    const ms = "(CAST(strftime('%s', substr(time, 1, 19)) AS INTEGER) * 1000 + CAST(substr(time, 21, 3) AS INTEGER))";
+    const cells = this.db
+      .prepare(`SELECT (${ms} - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS b, prio, COUNT(*) AS n FROM alerts ${where} GROUP BY b, prio`)
+      .all(plan.fromMs, plan.bucketMs, ...params) as unknown as { b: number; prio: number; n: number }[];
+    const top = (col: string): TopEntry[] =>
+      this.db
+        .prepare(
+          `SELECT ${col} AS key, COUNT(*) AS count FROM alerts ${where}${where === "" ? " WHERE" : " AND"} ${col} IS NOT NULL GROUP BY ${col} ORDER BY count DESC, key LIMIT ?`,
+        )
+        .all(...params, SUMMARY_TOP) as unknown as TopEntry[];
+    return {
+      cells: cells.map((c) => ({ b: Number(c.b), prio: Number(c.prio), n: Number(c.n) })),
+      top: { rules: top("rule"), namespaces: top("namespace"), images: top("image"), nodes: top("hostname") },
+    };
+  }
+
   queryPage(f: AlertFilter, o: PageOptions): AlertPage {
     const { where, params } = filterToSql(f);
     const w: string[] = where === "" ? [] : [where.slice("WHERE ".length)];
