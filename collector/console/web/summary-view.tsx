@@ -44,7 +44,7 @@ function Top(props: { title: string; entries: TopEntry[]; onPick(key: string): v
               <button type="button" class="top-key" title={`Filter on ${e.key}`} onClick={() => props.onPick(e.key)}>
                 {e.key}
               </button>
-              <span class="top-bar">
+              <span class="top-meter">
                 <span class="top-fill" style={{ width: `${Math.max(2, (e.count / max) * 100)}%` }} />
               </span>
               <span class="top-count">{e.count.toLocaleString("en")}</span>
