@@ -17,8 +17,12 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CaptureRecorder } from "../../agent/capture/recorder.js";
+import { CollectorClient } from "../../agent/sinks/collector-client.js";
+import type { Alert } from "../../proto/index.js";
+import { container, openat, proc } from "../capture/helpers.js";
+import { makeAlert, quiet, tempDir } from "../collector/helpers.js";
 import { spawnTs } from "../sinks/helpers/run-ts.js";
-import { tempDir } from "../collector/helpers.js";
 
 const CHROMIUM = process.env["VIGIL_CHROMIUM"] ?? ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
 if (CHROMIUM === undefined) process.stderr.write("browser.test: skipped: no Chromium (apt-get install chromium, or set VIGIL_CHROMIUM)\n");
@@ -72,6 +76,7 @@ describe.skipIf(CHROMIUM === undefined)("web console in Chromium", () => {
   let base = "";
   const shots = tempDir("vigil-console-shots-");
   let shadowId = "";
+  let captureBytes = 0;
 
   async function post(alert: Record<string, unknown>): Promise<string> {
     const res = await fetch(`${base}/`, {
@@ -118,7 +123,24 @@ describe.skipIf(CHROMIUM === undefined)("web console in Chromium", () => {
         ),
       );
     }
-    shadowId = await post(falcoAlert("Read sensitive file untrusted", "Critical", SHADOW_FIELDS, SHADOW_TAGS, 1000));
+    // the alert to open, with a real audit capture (three opens recorded in its container), pushed as the agent does
+    const box = container(SHADOW_FIELDS["container.id"]);
+    const rec = new CaptureRecorder({ perContainer: 16, logger: quiet() });
+    for (const f of ["/etc/passwd", "/etc/group", "/etc/shadow"]) rec.record(openat(proc(box), f));
+    const shadow: Alert = makeAlert({
+      rule: "Read sensitive file untrusted",
+      priority: "Critical",
+      time: new Date(Date.now() - 1000).toISOString(),
+      output: "Critical Sensitive file opened for reading (user=root command=cat /etc/shadow file=/etc/shadow)",
+      output_fields: SHADOW_FIELDS,
+      tags: SHADOW_TAGS,
+    });
+    shadowId = shadow.id;
+    const cap = (await rec.capture({ alertId: shadow.id, rule: shadow.rule, containerId: box.id, durationMs: 0 }))!;
+    captureBytes = cap.data.length;
+    const client = new CollectorClient({ address, token: TOKEN });
+    await client.push([shadow], [cap]);
+    client.close();
     browser = await chromium.launch({ executablePath: CHROMIUM!, args: ["--no-sandbox"] });
     process.stderr.write(`browser.test: screenshots in ${shots}\n`);
   });
@@ -188,6 +210,9 @@ describe.skipIf(CHROMIUM === undefined)("web console in Chromium", () => {
     await expect.poll(() => page.locator(".top-bar .count").textContent()).toMatch(/^21 alerts/);
     const rules = await page.locator(".row .c-rule").allTextContents();
     expect(new Set(rules)).toEqual(new Set(["Read sensitive file untrusted"]));
+    // the timeline and top lists count the same view (GET /api/v1/summary)
+    await expect.poll(() => page.locator(".timeline h3").textContent()).toMatch(/^21 alerts in range/);
+    expect(await page.locator(".top", { hasText: "Top namespaces" }).locator("li").allTextContents()).toEqual(["payments11", "default10"]);
     await shot(page, "3-filtered");
 
     // the shared URL, reloaded, shows the same view
@@ -213,11 +238,20 @@ describe.skipIf(CHROMIUM === undefined)("web console in Chromium", () => {
     const dl = await detail.locator(".pairs").allTextContents();
     expect(dl.join(" ")).toContain("payments");
     expect(dl.join(" ")).toContain("docker.io/library/nginx:1.27");
-    await detail
-      .locator(".capture, .muted", { hasText: /capture/i })
-      .first()
-      .waitFor();
+    // its capture: summary and a download link the session cookie opens
+    await detail.locator(".capture").waitFor();
+    expect(await detail.locator(".capture").textContent()).toMatch(/^3 events, /);
+    const href = await detail.locator(".capture a").getAttribute("href");
+    expect(href).toBe(`/api/v1/captures/${shadowId}`);
+    expect(await page.evaluate(async (u) => (await (await fetch(u)).arrayBuffer()).byteLength, href!)).toBe(captureBytes);
     await shot(page, "4-detail");
+    // the dark theme follows the system setting
+    const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const light = await bg();
+    await page.emulateMedia({ colorScheme: "dark" });
+    expect(await bg()).not.toBe(light);
+    await shot(page, "4-detail-dark");
+    await page.emulateMedia({ colorScheme: "light" });
 
     // the detail's URL opens the detail on its own; Esc closes it
     await page.reload();
@@ -234,10 +268,8 @@ describe.skipIf(CHROMIUM === undefined)("web console in Chromium", () => {
     expect(replay.status).toBe(401);
     await shot(page, "5-logged-out");
     expect(pageErrors).toEqual([]);
-    // the only refusals: no session yet, the wrong token, alerts without a capture (and, on a
-    // collector without the summary API, the summary)
-    for (const r of refused)
-      expect(r).toMatch(/^(GET \/api\/v1\/session 401|POST \/api\/v1\/session 401|GET \/api\/v1\/captures\/[\w-]+ 404|GET \/api\/v1\/summary 404)$/);
+    // the only refusals: no session yet, the wrong token, alerts without a capture
+    for (const r of refused) expect(r).toMatch(/^(GET \/api\/v1\/session 401|POST \/api\/v1\/session 401|GET \/api\/v1\/captures\/[\w-]+ 404)$/);
     await ctx.close();
   });
 
