@@ -37,6 +37,7 @@ COPY package.json package-lock.json .node-version ./
 RUN npm ci --no-audit --no-fund --loglevel=error
 COPY . .
 RUN npx tsc -p tsconfig.json \
+ && node scripts/build-console.mjs \
  && make -s -C native-bridge \
  && make -s -C native-bridge cross-arm64
 # Debian's glibc, libstdc++ and libgcc for the target architecture come from its package index.
