@@ -125,8 +125,9 @@ app="$root/app"
 mkdir -p "$app/opt/vigil/native-bridge/build" "$app/opt/vigil/rules" "$app/opt/vigil/dist" "$app/usr/local/bin"
 cp package.json "$app/opt/vigil/"
 # the JavaScript of today's sources only: dist/ keeps the output of a source that was renamed or
-# removed since (tsc never deletes), which must not ship
-find agent collector proto rules -name '*.ts' -not -name '*.d.ts' -print0 | sed -z 's/\.ts$/.js/' | (cd dist && xargs -0 cp --parents -t "$app/opt/vigil/dist")
+# removed since (tsc never deletes), which must not ship; the console's browser code is bundled
+# into dist/console instead (tsconfig.json leaves it out)
+find agent collector proto rules -path collector/console/web -prune -o -name '*.ts' -not -name '*.d.ts' -print0 | sed -z 's/\.ts$/.js/' | (cd dist && xargs -0 cp --parents -t "$app/opt/vigil/dist")
 # the web console the collector serves (scripts/build-console.mjs: index.html, hashed assets)
 [ -f dist/console/index.html ] || { echo "image-rootfs: dist/console is missing (npm run build builds it)" >&2; exit 1; }
 cp -r dist/console "$app/opt/vigil/dist/console"
