@@ -8,7 +8,7 @@
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { kubernetesIpNames } from "../../rules/index.js";
 import type { SyscallEvent } from "../../rules/event.js";
@@ -281,8 +281,35 @@ export function resolveHostname(configured: string, env: NodeJS.ProcessEnv): str
 /** Stops what was started, run in reverse order at exit. */
 type Closers = (() => Promise<void>)[];
 
+/** The embedded collector, once started: what the console hint says (agent/cli/console-hint.ts). */
+interface EmbeddedCollector {
+  address: string;
+  /** The file its token was read from or written to; undefined when the token was given inline. */
+  tokenFile: string | undefined;
+  token: string;
+}
+
+/**
+ * The token of the embedded collector and where it lives: the configured one (inline or its file),
+ * else the generated one under the state directory.
+ */
+async function embeddedTokenOf(cfg: Config, flags: AgentFlags): Promise<{ token: string; file: string | undefined }> {
+  const c = cfg.sinks.collector;
+  const configured = readToken(cfg);
+  if (configured !== undefined) return { token: configured, file: c.token === "" && c.token_file !== "" ? resolve(c.token_file) : undefined };
+  const { LOCAL_TOKEN_FILE, loadOrCreateLocalToken } = await import("../../proto/index.js");
+  return { token: loadOrCreateLocalToken(flags.data), file: join(resolve(flags.data), LOCAL_TOKEN_FILE) };
+}
+
 /** Alert sinks: stdout, and a collector (the configured one, or an embedded one on loopback) behind a disk spool. */
-async function startSinks(cfg: Config, flags: AgentFlags, hostname: string, logger: Logger, closers: Closers): Promise<Sink[]> {
+async function startSinks(
+  cfg: Config,
+  flags: AgentFlags,
+  hostname: string,
+  logger: Logger,
+  closers: Closers,
+  embedded: { started?: EmbeddedCollector },
+): Promise<Sink[]> {
   const sinks: Sink[] = [];
   if (cfg.sinks.stdout.enabled) {
     // `falco`: Falco's stdout_output line (or its JSON with output.json)
@@ -311,10 +338,10 @@ async function startSinks(cfg: Config, flags: AgentFlags, hostname: string, logg
   if (collectorAddress === "" && flags.embeddedCollector !== false) {
     const { startCollector } = await import("../../collector/server.js");
     const { COLLECTOR_METRICS } = await import("../../collector/metrics.js");
-    const { loadOrCreateLocalToken } = await import("../../proto/index.js");
     mkdirSync(flags.data, { recursive: true, mode: 0o700 });
     // authenticated even on loopback: a generated token (root-only file) when none is configured
-    embeddedToken = readToken(cfg) ?? loadOrCreateLocalToken(flags.data);
+    const tok = await embeddedTokenOf(cfg, flags);
+    embeddedToken = tok.token;
     const col = await startCollector({
       listen: flags.embeddedCollector,
       dataDir: join(flags.data, "collector"),
@@ -324,6 +351,7 @@ async function startSinks(cfg: Config, flags: AgentFlags, hostname: string, logg
     });
     closers.push(() => col.close());
     collectorAddress = col.address;
+    embedded.started = { address: col.address, tokenFile: tok.file, token: tok.token };
     spoolDir = join(flags.data, "spool");
     // its gauges as gauges: `clients` and `clients_total` would otherwise both be vigil_collector_clients_total
     const gauges = Object.keys(COLLECTOR_METRICS).filter((k) => COLLECTOR_METRICS[k]?.type === "gauge");
@@ -743,7 +771,8 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   // closed last (closers run in reverse): the stop's own lines still reach syslog
   if (syslogLog !== undefined) closers.push(async () => syslogLog.close());
 
-  const sinks = await startSinks(cfg, flags, hostname, logger, closers);
+  const embedded: { started?: EmbeddedCollector } = {};
+  const sinks = await startSinks(cfg, flags, hostname, logger, closers, embedded);
   const k8sApi = await startKubernetes(cfg, process.env, logger, closers);
   const { enricher, prevention } = await startEnrichment(cfg, logger, closers, k8sApi);
   const fim = await startFim(cfg, flags, logger, closers);
@@ -789,6 +818,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   pipeline.engine.watch();
   health.ready = true;
   logger.info({ rules: pipeline.engine.ruleset.rules.length, files: pipeline.engine.files }, "vigil agent ready");
+  if (embedded.started !== undefined && cfg.log.stderr) await printConsoleHint(embedded.started);
   const replay = sources.replay();
   if (replay !== undefined) {
     // a replay ends: flush everything, then exit like SIGTERM would
@@ -796,6 +826,23 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     logger.info({ stats: replay.stats() }, "replay done");
     stop("replay-done");
   }
+}
+
+/**
+ * Where the web console is and the command that prints its token, for the person at the terminal
+ * (plain lines on stderr, once, after `ready`); never the token itself.
+ */
+async function printConsoleHint(e: EmbeddedCollector): Promise<void> {
+  const { consoleBuilt, consoleHint, fragmentSafe } = await import("./console-hint.js");
+  const lines = consoleHint({
+    address: e.address,
+    built: consoleBuilt(),
+    tokenFile: e.tokenFile,
+    fragmentSafe: fragmentSafe(e.token),
+    // run under sudo: the root-only token file needs it again in the user's shell
+    sudo: process.getuid?.() === 0 && (process.env["SUDO_USER"] ?? "") !== "",
+  });
+  process.stderr.write(`${lines.join("\n")}\n`);
 }
 
 /** Adds `vigil agent`. */
