@@ -15,103 +15,12 @@
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
 import { Packr } from "msgpackr";
-import type { ArgValue } from "./event-values.js";
+import { CAPTURE_MSGPACK, CaptureError, type CaptureFile, unpackCapture } from "./capture-format.js";
 
-/** Field indexes of an EventTuple. */
-export const F = {
-  sec: 0,
-  nsec: 1,
-  bootNs: 2,
-  type: 3,
-  cpu: 4,
-  res: 5,
-  args: 6,
-  tid: 7,
-  pid: 8,
-  ppid: 9,
-  vpid: 10,
-  uid: 11,
-  gid: 12,
-  euid: 13,
-  loginuid: 14,
-  comm: 15,
-  exe: 16,
-  exepath: 17,
-  procArgs: 18,
-  cwd: 19,
-  tty: 20,
-  pcomm: 21,
-  pexepath: 22,
-  fdNum: 23,
-  fdType: 24,
-  fdTypechar: 25,
-  fdName: 26,
-  num: 27,
-  startTs: 28,
-} as const;
+export { CAPTURE_MSGPACK, CaptureError, F, unpackCapture } from "./capture-format.js";
+export type { CaptureContainer, CaptureErrorCode, CaptureFile, EventTuple } from "./capture-format.js";
 
-/** One recorded event. */
-export type EventTuple = [
-  sec: number,
-  nsec: number,
-  bootNs: number,
-  type: number,
-  cpu: number,
-  res: number,
-  args: ArgValue[],
-  tid: number,
-  pid: number,
-  ppid: number,
-  vpid: number,
-  uid: number,
-  gid: number,
-  euid: number,
-  loginuid: number,
-  comm: string,
-  exe: string,
-  exepath: string,
-  procArgs: readonly string[],
-  cwd: string,
-  tty: number,
-  pcomm: string,
-  pexepath: string,
-  fdNum: number,
-  fdType: string,
-  fdTypechar: string,
-  fdName: string,
-  num: number,
-  startTs: number,
-];
-
-/** Container facts saved with a capture. */
-export interface CaptureContainer {
-  id: string;
-  fullId: string;
-  name: string | null;
-  type: string;
-  image: string | null;
-  imageRepository: string | null;
-  imageTag: string | null;
-  imageDigest: string | null;
-  privileged: boolean | null;
-  labels: Record<string, string>;
-  k8s: { podName: string | null; namespace: string | null; podUid: string | null; containerName: string | null; podLabels: Record<string, string> } | null;
-}
-
-/** A decoded capture. */
-export interface CaptureFile {
-  format: "vigil-capture";
-  version: 1;
-  alertId: string;
-  rule: string;
-  hostname: string;
-  createdAt: string;
-  container: CaptureContainer;
-  alertIndex: number;
-  events: EventTuple[];
-}
-
-const packr = new Packr({ useRecords: false, int64AsType: "bigint" });
+const packr = new Packr({ ...CAPTURE_MSGPACK });
 const gz = promisify(gzip);
 const gunz = promisify(gunzip);
 
@@ -131,35 +40,5 @@ export async function decodeCapture(data: Uint8Array): Promise<CaptureFile> {
   } catch (err) {
     throw new CaptureError("bad_file", "not a gzip'd capture (or larger than allowed)", { cause: err });
   }
-  let o: unknown;
-  try {
-    o = packr.unpack(raw);
-  } catch (err) {
-    throw new CaptureError("bad_file", "capture is not valid msgpack", { cause: err });
-  }
-  const c = o as Partial<CaptureFile> | null;
-  if (c === null || typeof c !== "object" || c.format !== "vigil-capture") throw new CaptureError("bad_file", "not a Vigil capture");
-  if (c.version !== 1) throw new CaptureError("bad_version", `unsupported capture version ${String(c.version)}`);
-  if (!Array.isArray(c.events) || typeof c.container !== "object" || c.container === null)
-    throw new CaptureError("bad_file", "capture without events or container");
-  for (const e of c.events) {
-    if (!Array.isArray(e) || e.length < F.num || typeof e[F.type] !== "number" || !Array.isArray(e[F.args]))
-      throw new CaptureError("bad_file", "malformed event in capture");
-  }
-  return c as CaptureFile;
-}
-
-/** Why a capture could not be read or taken; `code` is a closed set usable as a metrics label. */
-export type CaptureErrorCode = "bad_file" | "bad_version" | "too_large" | "busy";
-
-/** An error reading or taking a capture. */
-export class CaptureError extends Error {
-  override readonly name = "CaptureError";
-  constructor(
-    readonly code: CaptureErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
+  return unpackCapture(raw);
 }
