@@ -2,7 +2,8 @@
 /**
  * Layering rules, checked by `npm run lint:deps` (and by test/arch/layering.test.ts).
  * Top level: proto/ (the contracts) depends on nothing in the project; rules/ and collector/
- * depend only on proto/; agent/ depends on proto/ and rules/, and only its composition root
+ * depend only on proto/ (the web console's browser code may also use rules/trace-text.ts);
+ * agent/ depends on proto/ and rules/, and only its composition root
  * agent/cli/ may reach collector/.
  * Inside agent/ the pipeline runs sources → assembler (decode → state → enrich) → engine → sinks;
  * a stage never imports one that runs after it, and the sinks never import the stages before them.
@@ -38,8 +39,14 @@ module.exports = {
     forbid(
       "collector-not-to-rules",
       "The collector stores and serves alerts; it does not evaluate rules.",
-      { path: "^collector/" },
+      { path: "^collector/", pathNot: "^collector/console/web/" },
       { path: "^rules/" },
+    ),
+    forbid(
+      "console-web-reads-only-trace-text",
+      "The web console runs in the browser, not in the collector: it renders audit captures as syscall traces with rules/trace-text.ts (the event table's names and text forms, as vigil capture inspect does) and imports nothing else of rules/.",
+      { path: "^collector/console/web/" },
+      { path: "^rules/", pathNot: "^rules/trace-text\\.ts$" },
     ),
     forbid(
       "agent-not-to-collector",

@@ -32,6 +32,8 @@ try {
     minify: true,
     sourcemap: false,
     format: "esm",
+    // code split: a dynamic import() (the capture trace decoder) becomes a chunk loaded when first used
+    splitting: true,
     target: ["es2022"],
     platform: "browser",
     jsx: "automatic",
@@ -51,9 +53,11 @@ try {
   const manifest = {};
   let js;
   let css;
+  const mainEntry = relative(root, join(web, "main.tsx")).split("\\").join("/");
   for (const [file, meta] of Object.entries(result.metafile.outputs)) {
     const rel = relative(tmp, resolve(root, file)).split("\\").join("/");
-    if (meta.entryPoint !== undefined && rel.endsWith(".js")) js = rel;
+    // the page's script is main.tsx's bundle (a dynamic import's chunk has an entryPoint too)
+    if (meta.entryPoint === mainEntry && rel.endsWith(".js")) js = rel;
     else if (rel.endsWith(".css") && meta.cssBundle === undefined) css = rel;
     const name = basename(rel).replace(/-[A-Z0-9]{8}(\.[a-z0-9]+)$/i, "$1");
     manifest[name] = rel;

@@ -68,6 +68,9 @@ describe("layering", () => {
       "agent/cli/main.ts": 'import { c } from "../../collector/c.js";\nexport const m = c;\n',
       "collector/c.ts": 'import type { P } from "../rules/r.js";\nimport { x } from "../agent/log.js";\nexport const c: P = x;\n',
       "rules/r.ts": 'import { x } from "../agent/log.js";\nexport type P = number;\nexport const r = x;\n',
+      "rules/trace-text.ts": "export const t = 1;\n",
+      "collector/console/web/w.ts":
+        'import { t } from "../../../rules/trace-text.js";\nimport type { P } from "../../../rules/r.js";\nexport const w: P = t;\n',
     };
     for (const [f, text] of Object.entries(files)) {
       mkdirSync(dirname(join(d, f)), { recursive: true });
@@ -83,9 +86,12 @@ describe("layering", () => {
       "collector-not-to-agent: collector/c.ts → agent/log.ts",
       "collector-not-to-rules: collector/c.ts → rules/r.ts",
       "rules-not-to-agent-or-collector: rules/r.ts → agent/log.ts",
+      "console-web-reads-only-trace-text: collector/console/web/w.ts → rules/r.ts",
     ])
       expect(got).toContain(want);
     expect([...got].some((g) => g.startsWith("no-circular:"))).toBe(true);
+    // the console's browser code may use the trace text, and only that
+    expect([...got].some((g) => g.includes("→ rules/trace-text.ts"))).toBe(false);
     // the composition root may import the collector
     expect([...got].some((g) => g.includes("agent/cli/main.ts → collector"))).toBe(false);
   }, 60_000);

@@ -5,7 +5,7 @@
  * ingest, the path Falco's http_output takes). Logs in (the form, then a `#token=` fragment),
  * watches a new alert arrive over the live tail, filters by priority and rule (the URL says so
  * and a reload restores it), opens an alert's detail (fields, MITRE link, process ancestry,
- * container and Kubernetes context), walks the list by keyboard, and logs out (the cookie stops
+ * container and Kubernetes context, the audit capture as a syscall trace), walks the list by keyboard, and logs out (the cookie stops
  * working). Screenshots go to the test's temporary folder (printed).
  *
  * Skipped, with a line saying why, only when no Chromium is installed (scripts/setup.sh installs
@@ -244,6 +244,22 @@ describe.skipIf(CHROMIUM === undefined)("web console in Chromium", () => {
     const href = await detail.locator(".capture a").getAttribute("href");
     expect(href).toBe(`/api/v1/captures/${shadowId}`);
     expect(await page.evaluate(async (u) => (await (await fetch(u)).arrayBuffer()).byteLength, href!)).toBe(captureBytes);
+    // ... and the capture itself as a syscall trace: one row per recorded open, times from the one that raised the alert
+    const trace = detail.locator(".trace-table tbody tr");
+    await expect.poll(() => trace.count()).toBe(3);
+    expect(await trace.locator(".t-rel").allTextContents()).toEqual(["-2.000000", "-1.000000", "0"]);
+    expect(await trace.locator(".t-proc").allTextContents()).toEqual(["cat[4242]", "cat[4242]", "cat[4242]"]);
+    expect(await trace.locator(".t-sys").allTextContents()).toEqual(["openat", "openat", "openat"]);
+    expect(await trace.locator(".t-res").allTextContents()).toEqual(["3", "3", "3"]);
+    const trigger = detail.locator(".trace-table tr.trigger");
+    expect(await trigger.getAttribute("aria-current")).toBe("true");
+    expect(await trigger.locator(".t-args").textContent()).toBe("dirfd=AT_FDCWD, name=/etc/shadow, flags=O_RDONLY, mode=00, dev=2049, ino=12345");
+    expect(await trace.first().locator(".t-args").textContent()).toContain("name=/etc/passwd");
+    await detail.getByLabel("Filter the trace").fill("group");
+    await expect.poll(() => trace.count()).toBe(1);
+    expect(await detail.locator(".trace-count").textContent()).toMatch(/^1 of 3 events match/);
+    await detail.getByLabel("Filter the trace").fill("");
+    await expect.poll(() => trace.count()).toBe(3);
     await shot(page, "4-detail");
     // the dark theme follows the system setting
     const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);

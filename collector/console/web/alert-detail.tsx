@@ -3,16 +3,17 @@
  * One alert in full: what happened (rule, priority, time, node, source, whether prevention
  * blocked it, the output line), MITRE ATT&CK tactics and techniques linked to attack.mitre.org,
  * the process ancestry, the container and Kubernetes context, the audit capture (size, events,
- * download), and every output field.
+ * download, and the syscall trace: capture-view.tsx), and every output field.
  */
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, type CaptureInfo, getAlert, getCaptureInfo } from "./api.js";
+import { CaptureView } from "./capture-view.js";
 import { ancestry, type ConsoleAlert, context, mitre, priorityWord, shortTime } from "./model.js";
 
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+/** The alert's process ID (proc.pid), to find its event in the capture. */
+function pidOf(a: ConsoleAlert): number | undefined {
+  const n = Number(a.output_fields["proc.pid"] ?? Number.NaN);
+  return Number.isInteger(n) ? n : undefined;
 }
 
 function Pairs(props: { rows: [string, string][] }) {
@@ -139,12 +140,7 @@ export function AlertDetail(props: { id: string; known: ConsoleAlert | undefined
         ) : capture === null ? (
           <p class="muted">No capture was taken for this alert.</p>
         ) : (
-          <p class="capture">
-            {capture.events} events, {formatBytes(capture.bytes)} (gzip msgpack: <code>vigil capture inspect --file FILE</code> prints it){" "}
-            <a href={capture.href} download={`vigil-capture-${alert.id}.msgpack.gz`}>
-              Download
-            </a>
-          </p>
+          <CaptureView info={capture} alertId={alert.id} alertPid={pidOf(alert)} />
         )}
       </section>
 
