@@ -173,3 +173,84 @@ export async function getSummary(filter: AlertFilter, buckets: number, signal?: 
     total: Number(b["total"] ?? 0),
   };
 }
+
+/** One forwarder as `GET /api/v1/forwarders` reports it (collector/forward: the runner's state, its cursor and lag). */
+export interface ForwarderInfo {
+  name: string;
+  type: string;
+  /** `running` (holds the lease), `standby` (another collector runs it), `retrying`, `stopped`. */
+  state: string;
+  /** Sequence number of the last alert it passed (delivered, filtered or dead-lettered); undefined before the first. */
+  cursor: number | undefined;
+  /** Sequence number up to which alerts are stored and settled. */
+  watermark: number;
+  /** Alerts between the cursor and the watermark, and the age of the oldest of them (seconds). */
+  lagAlerts: number;
+  lagSeconds: number;
+  deadLetters: number;
+  /** Alerts retention deleted before the forwarder reached them. */
+  expired: number;
+  /** sent, requests, failed, retried, dead_lettered, filtered, grouped… */
+  counters: Record<string, number>;
+  lastError: string | undefined;
+  lastErrorAt: string | undefined;
+  lastDeliveredAt: string | undefined;
+}
+
+const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+const optText = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+
+/** Reads one forwarder of the collector's answer; undefined when it is not one. */
+export function parseForwarder(v: unknown): ForwarderInfo | undefined {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  if (typeof o["name"] !== "string" || typeof o["type"] !== "string") return undefined;
+  const counters: Record<string, number> = {};
+  const c = o["counters"];
+  if (c !== null && typeof c === "object" && !Array.isArray(c)) for (const [k, x] of Object.entries(c)) if (typeof x === "number") counters[k] = x;
+  return {
+    name: o["name"],
+    type: o["type"],
+    state: typeof o["state"] === "string" ? o["state"] : "unknown",
+    cursor: typeof o["cursor"] === "number" ? o["cursor"] : undefined,
+    watermark: num(o["watermark"]),
+    lagAlerts: num(o["lagAlerts"]),
+    lagSeconds: num(o["lagSeconds"]),
+    deadLetters: num(o["deadLetters"]),
+    expired: num(o["expired"]),
+    counters,
+    lastError: optText(o["lastError"]),
+    lastErrorAt: optText(o["lastErrorAt"]),
+    lastDeliveredAt: optText(o["lastDeliveredAt"]),
+  };
+}
+
+/** The collector's forwarders and their status (an empty list when none is configured). */
+export async function getForwarders(signal?: AbortSignal): Promise<ForwarderInfo[]> {
+  const res = await call("/api/v1/forwarders", signal !== undefined ? { signal } : {});
+  const body = (await res.json()) as { forwarders?: unknown };
+  const list = Array.isArray(body.forwarders) ? body.forwarders : [];
+  return list.map(parseForwarder).filter((f): f is ForwarderInfo => f !== undefined);
+}
+
+/** One alert a forwarder gave up on. */
+export interface DeadLetter {
+  alertId: string;
+  seq: number;
+  error: string;
+  at: string;
+}
+
+/** A forwarder's newest dead letters (at most `limit`). */
+export async function getDeadLetters(name: string, limit: number, signal?: AbortSignal): Promise<DeadLetter[]> {
+  const res = await call(`/api/v1/forwarders/${encodeURIComponent(name)}/dead-letters?limit=${limit}`, signal !== undefined ? { signal } : {});
+  const body = (await res.json()) as { dead_letters?: unknown };
+  const list = Array.isArray(body.dead_letters) ? (body.dead_letters as unknown[]) : [];
+  return list.flatMap((x) => {
+    if (x === null || typeof x !== "object") return [];
+    const o = x as Record<string, unknown>;
+    return typeof o["alert_id"] === "string"
+      ? [{ alertId: o["alert_id"], seq: num(o["seq"]), error: optText(o["error"]) ?? "", at: optText(o["at"]) ?? "" }]
+      : [];
+  });
+}

@@ -11,6 +11,7 @@ import { ApiError, getSummary, queryAlerts, type Role, type Summary } from "./ap
 import { AlertDetail } from "./alert-detail.js";
 import { AlertList } from "./alert-list.js";
 import { FilterBar } from "./filter-bar.js";
+import { type Page, PageNav } from "./nav.js";
 import type { ConsoleAlert } from "./model.js";
 import { newestSince, SummaryView } from "./summary-view.js";
 import { LiveTail, type TailState } from "./tail.js";
@@ -38,7 +39,7 @@ function errorText(err: unknown): string {
 }
 
 /** The signed-in console. */
-export function Console(props: { role: Role; onLogout(): void; onUnauthorized(): void }) {
+export function Console(props: { role: Role; onLogout(): void; onUnauthorized(): void; onPage(p: Page): void }) {
   const [view, setView] = useState<View>(() => readView(location.search));
   const listKey = useMemo(() => viewToSearch({ ...view, alert: undefined } as View), [view]);
   const list = useRef<ListState>(listOf([]));
@@ -277,6 +278,7 @@ export function Console(props: { role: Role; onLogout(): void; onUnauthorized():
     <div class={`console${view.alert !== undefined ? " with-detail" : ""}`}>
       <header class="top-bar">
         <span class="brand">Vigil</span>
+        <PageNav page="alerts" onPage={props.onPage} />
         <span class={`tail-state t-${paused ? "paused" : tailState}`} title={tailDetail ?? ""} data-state={tailState}>
           {liveLabel}
         </span>

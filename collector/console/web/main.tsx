@@ -9,7 +9,9 @@ import { useEffect, useState } from "preact/hooks";
 import "./styles.css";
 import { getSession, login, logout, type Role } from "./api.js";
 import { Console } from "./console.js";
+import { ForwardersView } from "./forwarders-view.js";
 import { Login, loginError } from "./login.js";
+import { type Page, pageOf } from "./nav.js";
 
 /** The token of a `#token=…` fragment, removed from the address bar at once (history.replaceState). */
 function takeFragmentToken(): string | undefined {
@@ -26,6 +28,9 @@ function takeFragmentToken(): string | undefined {
 
 const fragmentToken = takeFragmentToken();
 
+/** The alerts page's query string when another page was opened from it. */
+let alertsSearch = "";
+
 type Session = { state: "checking" } | { state: "out"; error?: string } | { state: "in"; role: Role };
 
 function App() {
@@ -37,20 +42,31 @@ function App() {
       (err: unknown) => setSession({ state: "out", error: fragmentToken !== undefined ? loginError(err) : `Cannot reach the collector: ${String(err)}` }),
     );
   }, []);
+  const [page, setPage] = useState<Page>(() => pageOf(location.search));
+  useEffect(() => {
+    const onPop = () => setPage(pageOf(location.search));
+    addEventListener("popstate", onPop);
+    return () => removeEventListener("popstate", onPop);
+  }, []);
   if (session.state === "checking") return <p class="muted center">Connecting to the collector…</p>;
   if (session.state === "out") return <Login error={session.error} onLogin={(role) => setSession({ state: "in", role })} />;
-  return (
-    <Console
-      role={session.role}
-      onUnauthorized={() => setSession({ state: "out", error: "Your session ended: sign in again." })}
-      onLogout={() => {
-        logout().then(
-          () => setSession({ state: "out" }),
-          (err: unknown) => setSession({ state: "out", error: `Logout failed on the collector: ${String(err)}` }),
-        );
-      }}
-    />
-  );
+  const common = {
+    role: session.role,
+    onPage: (p: Page) => {
+      // back to the alerts: the view left there (filters and all)
+      if (page === "alerts") alertsSearch = location.search;
+      history.pushState(null, "", `${location.pathname}${p === "forwarders" ? "?page=forwarders" : alertsSearch}`);
+      setPage(p);
+    },
+    onUnauthorized: () => setSession({ state: "out", error: "Your session ended: sign in again." }),
+    onLogout: () => {
+      logout().then(
+        () => setSession({ state: "out" }),
+        (err: unknown) => setSession({ state: "out", error: `Logout failed on the collector: ${String(err)}` }),
+      );
+    },
+  };
+  return page === "forwarders" ? <ForwardersView {...common} /> : <Console {...common} />;
 }
 
 const root = document.getElementById("app");
