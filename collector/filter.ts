@@ -3,7 +3,7 @@
  * Alert filters shared by the query API (compiled to SQL) and the live tail (compiled once per
  * client to a predicate). Semantics, identical on both paths:
  * - `priority`: the alert is at least this severe (`warning` keeps Emergency..Warning);
- * - `rule`, `node`, `namespace`, `pod`, `container`, `image`: exact match, `*` matches any run
+ * - `rule`, `node`, `namespace`, `pod`, `container`, `image`, `source`: exact match, `*` matches any run
  *   of characters; `container` matches the container ID or name, `image` the repository or the
  *   full image reference;
  * - `tag`: the alert carries every tag given;
@@ -107,7 +107,7 @@ export function normalizeFilter(f: AlertFilter, opts: number | NormalizeOptions 
   if (f.until !== undefined) out.until = parseTimeBound(f.until, o.now, o.maxSinceMs);
   if (f.priority !== undefined && (typeof f.priority !== "string" || priorityNumber(f.priority) === undefined))
     throw new CollectorError("bad_filter", `unknown priority "${String(f.priority).slice(0, 40)}"`);
-  for (const k of ["rule", "node", "namespace", "pod", "container", "image"] as const) {
+  for (const k of ["rule", "node", "namespace", "pod", "container", "image", "source"] as const) {
     const v = f[k];
     if (v !== undefined && (typeof v !== "string" || v.length === 0 || v.length > MAX_PATTERN_LENGTH))
       throw new CollectorError("bad_filter", `bad ${k}: 1 to ${MAX_PATTERN_LENGTH} characters`);
@@ -194,6 +194,10 @@ export function compileFilter(f: AlertFilter): (a: Alert, k: AlertKeys) => boole
     const m = matcher(f.image);
     checks.push((_a, k) => m(k.image) || m(k.imageRepo));
   }
+  if (f.source !== undefined) {
+    const m = matcher(f.source);
+    checks.push((a) => m(a.source));
+  }
   if (f.tags !== undefined && f.tags.length > 0) {
     const want = f.tags;
     checks.push((a) => want.every((t) => a.tags.includes(t)));
@@ -248,6 +252,7 @@ export function filterToSql(f: AlertFilter): { where: string; params: (string | 
     const b = w.splice(before, 2);
     w.push(`(${b.join(" OR ")})`);
   }
+  if (f.source !== undefined) eqOrGlob("source", f.source);
   for (const t of f.tags ?? []) {
     w.push("instr(tags, ?) > 0");
     params.push(`\x1f${t}\x1f`);

@@ -7,7 +7,7 @@
  * | `GET /healthz` | liveness, no auth |
  * | `GET /`, `GET /assets/<hashed name>` | the web console (console/static.ts), no auth: the page holds no data |
  * | `POST /api/v1/session` (`{"token": …}`), `GET`, `DELETE` | the console's session: a token traded for the `vigil_session` cookie, its role, logout (console/session.ts) |
- * | `GET /api/v1/alerts?since&until&rule&priority&tag&node&namespace&pod&container&image&limit` | stored alerts, streamed as NDJSON (one Falco JSON alert per line) |
+ * | `GET /api/v1/alerts?since&until&rule&priority&tag&node&namespace&pod&container&image&source&limit&order&after&before` | stored alerts, streamed as NDJSON (one Falco JSON alert per line), oldest first or with `order=desc` newest first; `after=<alert id>` (oldest first) or `before=<alert id>` (newest first) continues past an alert already read |
  * | `GET /api/v1/alerts/<alert id>` | one stored alert (Falco JSON with `id`; the link forwarders put in chat messages) |
  * | `GET /api/v1/captures/<alert id>` | the capture blob (gzip msgpack) |
  * | `GET /api/v1/summary?<the same filters>&buckets=N` | counts per time bucket and priority, top rules/namespaces/images/nodes, total (summary.ts; computed in the store) |
@@ -399,7 +399,10 @@ export function makeHttpApi(d: HttpApiDeps) {
   }
 
   /**
-   * `GET /api/v1/alerts`: NDJSON, one Falco-shaped alert per line, oldest first. The store is read
+   * `GET /api/v1/alerts`: NDJSON, one Falco-shaped alert per line, oldest first (`order=asc`, the
+   * default) or newest first (`order=desc`), by alert time then store order. A client pages with the
+   * last alert it read: `after=<its id>` with `asc`, `before=<its id>` with `desc` (a keyset cursor:
+   * each page costs the same however deep; an ID no longer stored is a 400). The store is read
    * one page at a time (bounded by count and by `page_bytes`, chained by a (time, seq) cursor) and
    * the next page is read only while less than `page_bytes` waits unsent (else after `drain`), so
    * what the collector holds does not grow with the result; one page per turn of the event loop.
@@ -418,13 +421,19 @@ export function makeHttpApi(d: HttpApiDeps) {
         return fail(res, 400, `bad limit (1..${ql.max_query_limit})`);
       }
     }
+    const order = url.searchParams.get("order") ?? "asc";
+    if (order !== "asc" && order !== "desc") {
+      c.http_bad_request++;
+      return fail(res, 400, "bad order (asc or desc)");
+    }
+    const desc = order === "desc";
     let filter: AlertFilter;
     let page: AlertPage | undefined;
     const read = (after: PageCursor | undefined, left: number) =>
-      d.store.queryPage(filter, { order: "time", after, limit: Math.min(left, QUERY_PAGE_ROWS), maxBytes: ql.page_bytes });
+      d.store.queryPage(filter, { order: "time", desc, after, limit: Math.min(left, QUERY_PAGE_ROWS), maxBytes: ql.page_bytes });
     try {
       filter = normalizeFilter(filterFromParams(url.searchParams), { maxSinceMs: ql.max_since_ms });
-      page = await read(undefined, limit);
+      page = await read(await queryCursor(url.searchParams, desc), limit);
     } catch (err) {
       if (err instanceof CollectorError && err.code === "bad_filter") {
         c.http_bad_request++;
@@ -474,6 +483,22 @@ export function makeHttpApi(d: HttpApiDeps) {
       setImmediate(() => void pump());
     };
     await pump();
+  }
+
+  /**
+   * The cursor a query starts past: `after=<alert id>` (oldest first) or `before=<alert id>`
+   * (newest first); undefined when neither is given. Throws CollectorError("bad_filter") for the
+   * other order's parameter, a malformed ID or one not stored (any more).
+   */
+  async function queryCursor(p: URLSearchParams, desc: boolean): Promise<PageCursor | undefined> {
+    const [name, other] = desc ? ["before", "after"] : ["after", "before"];
+    if (p.has(other)) throw new CollectorError("bad_filter", `${other} goes with order=${desc ? "asc" : "desc"} (use ${name}=<alert id>)`);
+    const id = p.get(name);
+    if (id === null) return undefined;
+    if (!isAlertId(id)) throw new CollectorError("bad_filter", `bad ${name}: not an alert ID`);
+    const cur = await d.store.cursorOf(id);
+    if (cur === undefined) throw new CollectorError("bad_filter", `${name}: no stored alert ${id} (removed by retention, or never stored)`);
+    return cur;
   }
 
   const request = (req: IncomingMessage, res: ServerResponse): void => {

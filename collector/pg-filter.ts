@@ -4,7 +4,7 @@
  * placeholders, with the semantics of `filterToSql` (SQLite) and `compileFilter` (the live tail):
  * priority at least as severe, `since` inclusive, `until` exclusive, `*` matching any run of
  * characters (nothing else special), `container` = ID or name, `image` = reference or repository,
- * every tag given.
+ * `source` = the alert's event source, every tag given.
  *
  * Times: the store keeps an alert's normalized time (`…SS.nnnnnnnnnZ`) as a `timestamptz` cut to
  * the microsecond (`time`, the partition key) plus the nanoseconds beyond it (`time_ns`, 0..999),
@@ -126,6 +126,7 @@ export function addFilterConditions(c: PgConditions, f: AlertFilter): PgConditio
   if (f.pod !== undefined) c.add(eqOrGlob(c, "pod", f.pod));
   if (f.container !== undefined) c.add(`(${eqOrGlob(c, "container_id", f.container)} OR ${eqOrGlob(c, "container_name", f.container)})`);
   if (f.image !== undefined) c.add(`(${eqOrGlob(c, "image", f.image)} OR ${eqOrGlob(c, "image_repo", f.image)})`);
+  if (f.source !== undefined) c.add(eqOrGlob(c, "source", f.source));
   if (f.tags !== undefined && f.tags.length > 0) c.add(`tags @> ${c.param(f.tags.map(pgText))}::text[]`);
   return c;
 }

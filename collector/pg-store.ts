@@ -25,7 +25,7 @@ import { CollectorError } from "./errors.js";
 import { alertKeys } from "./filter.js";
 import { addFilterConditions, PgConditions, pgTimeText, type PgTime, pgText, pgTextOrNull, splitTime } from "./pg-filter.js";
 import { MAX_DEAD_LETTERS, type DeadLetter, type ForwarderStore, type Lease } from "./forward/state.js";
-import type { AlertPage, AlertReader, InsertResult, PageOptions, PageRow, RetentionResult, StoredAlert, StoredCapture } from "./store-api.js";
+import type { AlertPage, AlertReader, InsertResult, PageCursor, PageOptions, PageRow, RetentionResult, StoredAlert, StoredCapture } from "./store-api.js";
 import { SUMMARY_TOP, type SummaryCounts, type SummaryPlan } from "./summary.js";
 import { type Alert, type AlertFilter, alertToJson, isAlertId, isoFromMs, MAX_CAPTURE_CHUNKS, priorityNumber } from "../proto/index.js";
 
@@ -165,6 +165,16 @@ CREATE TABLE forwarder_expired (
 );
 `,
   },
+  {
+    version: 4,
+    name: "alerts.source (the event source, filtered on)",
+    sql: `
+ALTER TABLE alerts ADD COLUMN source text COLLATE "C" NOT NULL DEFAULT '';
+-- an escaped U+0000 (which text cannot hold) read as U+FFFD first, as pgText maps it
+UPDATE alerts SET source = coalesce(replace(json, '\\u0000', '\\ufffd')::json->>'source', '');
+CREATE INDEX alerts_source ON alerts (source, time);
+`,
+  },
 ];
 
 /** A forwarder and the alerts of one deletion it had not reached (count as text or number). */
@@ -184,16 +194,17 @@ function expireSql(doomed: string): string {
 const INSERT_SQL = `
 WITH input AS (
   SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::smallint[], $5::text[], $6::smallint[], $7::text[],
-    $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int[], $15::int[], $16::int[], $17::text[])
+    $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int[], $15::int[], $16::int[], $17::text[],
+    $19::text[])
     AS t(seq, id, time, time_ns, rule, prio, hostname, namespace, pod, container_id, container_name, image, image_repo,
-      tag_lo, tag_hi, json_bytes, json)
+      tag_lo, tag_hi, json_bytes, json, source)
 ), fresh AS (
   INSERT INTO alert_ids (id, time, seq) SELECT id, time, seq FROM input ON CONFLICT (id) DO NOTHING RETURNING id
 )
 INSERT INTO alerts (seq, id, time, time_ns, rule, prio, hostname, namespace, pod, container_id, container_name, image,
-  image_repo, received, tags, json_bytes, json)
+  image_repo, received, tags, json_bytes, json, source)
 SELECT i.seq, i.id, i.time, i.time_ns, i.rule, i.prio, i.hostname, i.namespace, i.pod, i.container_id, i.container_name,
-  i.image, i.image_repo, now(), ($18::text[])[i.tag_lo:i.tag_hi], i.json_bytes, i.json
+  i.image, i.image_repo, now(), ($18::text[])[i.tag_lo:i.tag_hi], i.json_bytes, i.json, i.source
 FROM input i JOIN fresh f ON f.id = i.id
 RETURNING id`;
 
@@ -301,6 +312,7 @@ function batchColumns(items: readonly SeqAlert[]): unknown[] {
   const tagHi: number[] = new Array(n);
   const bytes: number[] = new Array(n);
   const json: string[] = new Array(n);
+  const source: string[] = new Array(n);
   // every row's tags in one flat array; a row takes the slice [lo:hi] (1-based, empty when lo > hi)
   const tags: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -331,8 +343,9 @@ function batchColumns(items: readonly SeqAlert[]): unknown[] {
     tagHi[i] = tags.length;
     bytes[i] = Buffer.byteLength(j);
     json[i] = j;
+    source[i] = pgText(a.source);
   }
-  return [seq, id, time, timeNs, rule, prio, host, ns, pod, cid, cname, image, repo, tagLo, tagHi, bytes, json, tags];
+  return [seq, id, time, timeNs, rule, prio, host, ns, pod, cid, cname, image, repo, tagLo, tagHi, bytes, json, tags, source];
 }
 
 /** Checks chunks (a caller's bug otherwise); throws CollectorError("malformed"). */
@@ -648,6 +661,17 @@ export class PgAlertStore implements AlertReader, ForwarderStore {
     return r.rows[0]?.seq;
   }
 
+  /** The cursor of a stored alert ID: its seq and normalized time (through alert_ids: one partition read). */
+  async cursorOf(id: string): Promise<PageCursor | undefined> {
+    const r = await this.sql<{ seq: number; t: string }>("cursor of alert", {
+      name: "vigil_cursor_of",
+      text: `SELECT a.seq, ${pgTimeText("a.")} AS t FROM alert_ids i JOIN alerts a ON a.seq = i.seq AND a.time = i.time WHERE i.id = $1`,
+      values: [pgText(id)],
+    });
+    const x = r.rows[0];
+    return x === undefined ? undefined : { seq: x.seq, time: x.t };
+  }
+
   /** The highest seq stored (0 when empty). */
   async maxSeq(): Promise<number> {
     const r = await this.sql<{ m: number }>("max seq", { name: "vigil_max_seq", text: "SELECT COALESCE(max(seq), 0) AS m FROM alerts" });
@@ -673,15 +697,16 @@ export class PgAlertStore implements AlertReader, ForwarderStore {
   async queryPage(f: AlertFilter, o: PageOptions): Promise<AlertPage> {
     const c = addFilterConditions(new PgConditions(), f);
     if (o.upTo !== undefined) c.add(`seq <= ${c.param(o.upTo)}`);
-    const order = o.order === "seq" ? "seq" : "time, time_ns, seq";
+    const desc = o.order === "time" && o.desc === true;
+    const order = o.order === "seq" ? "seq" : desc ? "time DESC, time_ns DESC, seq DESC" : "time, time_ns, seq";
     if (o.after !== undefined) {
       if (o.order === "seq") c.add(`seq > ${c.param(o.after.seq)}`);
       else {
         const t = splitTime(o.after.time);
         const us = c.param(t.us);
-        // the plain bound skips earlier partitions; the row value seeks the index
-        c.add(`time >= ${us}::timestamptz`);
-        c.add(`(time, time_ns, seq) > (${us}::timestamptz, ${c.param(t.ns)}::smallint, ${c.param(o.after.seq)}::bigint)`);
+        // the plain bound skips the partitions on the other side; the row value seeks the index
+        c.add(`time ${desc ? "<=" : ">="} ${us}::timestamptz`);
+        c.add(`(time, time_ns, seq) ${desc ? "<" : ">"} (${us}::timestamptz, ${c.param(t.ns)}::smallint, ${c.param(o.after.seq)}::bigint)`);
       }
     }
     const limit = c.param(o.limit);

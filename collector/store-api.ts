@@ -47,7 +47,9 @@ export interface PageCursor {
 export interface PageOptions {
   /** `time`: alert time, then store order (queries); `seq`: store order (the tail's history). */
   order: "time" | "seq";
-  /** Start after this alert; the first page when absent. */
+  /** With `order: "time"`: newest first (time, then store order, both descending). */
+  desc?: boolean | undefined;
+  /** Start after this alert (in the page's order: with `desc`, before it in time); the first page when absent. */
   after?: PageCursor | undefined;
   /** Most alerts in the page. */
   limit: number;
@@ -103,6 +105,8 @@ export interface AlertReader {
   getAlert(id: string): MaybePromise<string | undefined>;
   /** The seq of a stored alert ID. */
   seqOf(id: string): MaybePromise<number | undefined>;
+  /** The cursor of a stored alert ID (a page given it as `after` continues past that alert). */
+  cursorOf(id: string): MaybePromise<PageCursor | undefined>;
   /** Number of stored alerts. */
   count(): MaybePromise<number>;
   /** The counts of `GET /api/v1/summary` over the plan's range and filter (summary.ts), computed in the store. */

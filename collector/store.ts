@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS alerts (
   image TEXT,
   image_repo TEXT,
   received_ms INTEGER NOT NULL,
+  -- the event source (syscall, k8s_audit, …): filtered on
+  source TEXT NOT NULL DEFAULT '',
   -- tags joined and wrapped with U+001F (\x1fa\x1fb\x1f): matched with instr(), no per-tag rows to write
   tags TEXT NOT NULL,
   -- the alert as alertToJson shapes it (what queries and the tail send, as is)
@@ -163,6 +165,7 @@ export class AlertStore implements AlertReader, ForwarderStore {
   private readonly stInsert: StatementSync;
   private readonly stCapture: StatementSync;
   private readonly stSeqOf: StatementSync;
+  private readonly stCursorOf: StatementSync;
   private readonly stMaxSeq: StatementSync;
   private readonly stAfter: StatementSync;
   private readonly stJson: StatementSync;
@@ -188,15 +191,17 @@ export class AlertStore implements AlertReader, ForwarderStore {
       this.db.exec("PRAGMA cache_size = -65536");
       this.db.exec("PRAGMA temp_store = MEMORY");
       this.db.exec(SCHEMA);
+      this.migrate();
     } catch (err) {
       throw new CollectorError("store_failed", `cannot open the store ${file}`, { cause: err });
     }
     this.stInsert = this.db.prepare(
-      `INSERT OR IGNORE INTO alerts (id, time, rule, prio, hostname, namespace, pod, container_id, container_name, image, image_repo, received_ms, tags, json)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR IGNORE INTO alerts (id, time, rule, prio, hostname, namespace, pod, container_id, container_name, image, image_repo, received_ms, source, tags, json)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.stCapture = this.db.prepare("INSERT OR IGNORE INTO captures (alert_id, data, event_count, container_id, received_ms) VALUES (?, ?, ?, ?, ?)");
     this.stSeqOf = arrays(this.db.prepare("SELECT seq FROM alerts WHERE id = ?"));
+    this.stCursorOf = arrays(this.db.prepare("SELECT seq, time FROM alerts WHERE id = ?"));
     this.stMaxSeq = arrays(this.db.prepare("SELECT COALESCE(MAX(seq), 0) FROM alerts"));
     this.stAfter = this.db.prepare(
       "SELECT seq, json, namespace, pod, container_id, container_name, image, image_repo FROM alerts WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -204,6 +209,21 @@ export class AlertStore implements AlertReader, ForwarderStore {
     this.stJson = arrays(this.db.prepare("SELECT id, json FROM alerts WHERE seq = ?"));
     this.stSize = arrays(this.db.prepare("SELECT octet_length(json) FROM alerts WHERE seq = ?"));
     this.stCount = arrays(this.db.prepare("SELECT COUNT(*) FROM alerts"));
+  }
+
+  /**
+   * Brings a store written by an older collector up to this schema: the `source` column (filled
+   * from the stored JSON, once) and its index. Tables and indexes that are simply new come from
+   * SCHEMA's `IF NOT EXISTS`.
+   */
+  private migrate(): void {
+    const cols = this.db.prepare("SELECT name FROM pragma_table_info('alerts')").all() as { name: string }[];
+    if (!cols.some((c) => c.name === "source"))
+      inTransaction(this.db, () => {
+        this.db.exec("ALTER TABLE alerts ADD COLUMN source TEXT NOT NULL DEFAULT ''");
+        this.db.exec("UPDATE alerts SET source = COALESCE(json_extract(json, '$.source'), '')");
+      });
+    this.db.exec("CREATE INDEX IF NOT EXISTS alerts_source ON alerts(source, time)");
   }
 
   /** Stores validated alerts in one transaction; already-stored IDs are skipped. */
@@ -227,6 +247,7 @@ export class AlertStore implements AlertReader, ForwarderStore {
           k.image,
           k.imageRepo,
           now,
+          a.source,
           a.tags.length > 0 ? `\x1f${a.tags.join("\x1f")}\x1f` : "",
           JSON.stringify(alertToJson(a)),
         );
@@ -271,6 +292,12 @@ export class AlertStore implements AlertReader, ForwarderStore {
   /** The seq of a stored alert ID (the tail resumes after it). */
   seqOf(id: string): number | undefined {
     return first(this.stSeqOf, id) as number | undefined;
+  }
+
+  /** Where a page continuing past a stored alert starts (its seq and time); undefined for an unknown ID. */
+  cursorOf(id: string): PageCursor | undefined {
+    const r = this.stCursorOf.get(id) as [number, string] | undefined;
+    return r === undefined ? undefined : { seq: r[0], time: r[1] };
   }
 
   /** The highest seq stored (0 when empty). */
@@ -387,15 +414,15 @@ export class AlertStore implements AlertReader, ForwarderStore {
         params.push(o.after.seq);
       } else {
         // a row value, so SQLite seeks the (time, rowid) index instead of scanning it from the start
-        w.push("(time, seq) > (?, ?)");
+        w.push(o.desc === true ? "(time, seq) < (?, ?)" : "(time, seq) > (?, ?)");
         params.push(o.after.time, o.after.seq);
       }
     }
+    const order = o.order === "seq" ? "seq" : o.desc === true ? "time DESC, seq DESC" : "time, seq";
     // Keys first, rows after: when the plan needs a sort (a glob or a namespace alone picks an
     // index in another order), SQLite's sorter then holds small keys, not up to `limit` alert
     // bodies of up to a MiB each.
-    const sql =
-      `SELECT seq, time FROM alerts${w.length > 0 ? ` WHERE ${w.join(" AND ")}` : ""}` + ` ORDER BY ${o.order === "seq" ? "seq" : "time, seq"} LIMIT ?`;
+    const sql = `SELECT seq, time FROM alerts${w.length > 0 ? ` WHERE ${w.join(" AND ")}` : ""}` + ` ORDER BY ${order} LIMIT ?`;
     let st = this.pageStatements.get(sql);
     if (st === undefined) {
       if (this.pageStatements.size >= PAGE_STATEMENTS) this.pageStatements.clear();

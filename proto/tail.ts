@@ -27,9 +27,11 @@ export interface AlertFilter {
   pod?: string;
   container?: string;
   image?: string;
+  /** The event source (`syscall`, `k8s_audit`, …). */
+  source?: string;
 }
 
-const FILTER_KEYS = ["since", "until", "rule", "priority", "node", "namespace", "pod", "container", "image"] as const;
+const FILTER_KEYS = ["since", "until", "rule", "priority", "node", "namespace", "pod", "container", "image", "source"] as const;
 
 /** Reads a filter from URL query parameters (`tag` may repeat). */
 export function filterFromParams(p: URLSearchParams): AlertFilter {

@@ -80,11 +80,17 @@ describe("PgAlertStore: schema", () => {
       { version: 1, n: "1" },
       { version: 2, n: "1" },
       { version: 3, n: "1" },
+      { version: 4, n: "1" },
     ]);
     await a.close();
     await b.close();
     const c = await openStore(url);
-    expect(await admin(dbName(url), "SELECT version FROM vigil_schema_migrations ORDER BY version")).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(await admin(dbName(url), "SELECT version FROM vigil_schema_migrations ORDER BY version")).toEqual([
+      { version: 1 },
+      { version: 2 },
+      { version: 3 },
+      { version: 4 },
+    ]);
     expect(await c.count()).toBe(0);
     // premade: 7 days back to the day after tomorrow, plus the default partition
     const parts = await admin<{ relname: string }>(
