@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/** The console's pure parts (collector/console/web: model.ts, view-state.ts, summary-view.tsx's newestSince), without a browser. */
+/** The console's pure parts (collector/console/web: model.ts, view-state.ts), without a browser. */
 import { describe, expect, it } from "vitest";
-import type { Summary } from "../../collector/console/web/api.js";
 import { ancestry, context, mitre, parseAlert } from "../../collector/console/web/model.js";
-import { newestSince } from "../../collector/console/web/summary-view.js";
-import { isLive, queryFilter, readView, starMatch, tailFilter, viewToSearch } from "../../collector/console/web/view-state.js";
+import { isLive, queryFilter, readView, tailFilter, viewToSearch } from "../../collector/console/web/view-state.js";
 
 const base = { id: "a1", time: "2026-06-01T00:00:00.000000000Z", rule: "R", priority: "Error", source: "syscall", hostname: "n", output: "o", tags: [] };
 
@@ -72,8 +70,8 @@ describe("console view state", () => {
         container: "c",
         image: "nginx",
         tags: ["a", "b"],
+        source: "syscall",
       },
-      source: "syscall",
       alert: "a1",
     });
     expect(readView(viewToSearch(v))).toEqual(v);
@@ -83,30 +81,10 @@ describe("console view state", () => {
   it("queries the default range, tails without a range, and is live only without an end", () => {
     expect(queryFilter(readView("?rule=x"))).toEqual({ rule: "x", since: "24h" });
     expect(tailFilter(readView("?since=1h&until=2026-01-01&rule=x"))).toEqual({ rule: "x" });
+    // the source is the collector's filter: the query's and the tail's alike
+    expect(queryFilter(readView("?source=k8s_*"))).toEqual({ source: "k8s_*", since: "24h" });
+    expect(tailFilter(readView("?since=1h&source=k8s_*"))).toEqual({ source: "k8s_*" });
     expect(isLive(readView("?since=1h"))).toBe(true);
     expect(isLive(readView("?until=2026-01-01"))).toBe(false);
-  });
-
-  it("matches * as any run of characters, like the collector", () => {
-    expect(starMatch("sys*", "syscall")).toBe(true);
-    expect(starMatch("*audit", "k8s_audit")).toBe(true);
-    expect(starMatch("a*b*c", "abc")).toBe(true);
-    expect(starMatch("a*b*c", "acb")).toBe(false);
-    expect(starMatch("syscall", "syscalls")).toBe(false);
-    expect(starMatch("a.c", "abc")).toBe(false);
-  });
-
-  it("starts the query late enough that the newest alerts fit the limit", () => {
-    const s = (counts: number[]): Summary => ({
-      from: 0,
-      to: counts.length * 10,
-      bucketMs: 10,
-      buckets: counts.map((n, i) => ({ t: i * 10, counts: { Error: n } })),
-      top: { rules: [], namespaces: [], images: [], nodes: [] },
-      total: counts.reduce((x, y) => x + y, 0),
-    });
-    expect(newestSince(s([5, 5, 5, 5]), 12)).toEqual({ since: 20, complete: true });
-    expect(newestSince(s([5, 5, 5, 50]), 12)).toEqual({ since: 30, complete: false });
-    expect(newestSince(s([1, 1]), 12)).toBeUndefined();
   });
 });

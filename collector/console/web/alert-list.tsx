@@ -5,6 +5,7 @@
  * selection (the page's handler), Enter opens it; each row is a link to its detail view, which a
  * plain click opens in place.
  */
+import type { ComponentChildren } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { type ConsoleAlert, fieldText, priorityWord, shortTime } from "./model.js";
 
@@ -32,6 +33,8 @@ export function AlertList(props: {
   onAtTop(top: boolean): void;
   /** Rows added at the top since the last render, to keep the rows in view where they are. */
   addedOnTop: number;
+  /** Shown after the last row (the "load older" button). */
+  footer?: ComponentChildren;
 }) {
   const box = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
@@ -111,6 +114,7 @@ export function AlertList(props: {
         {rows}
       </div>
       {n === 0 && <p class="empty">No alerts match this view.</p>}
+      {props.footer}
     </div>
   );
 }

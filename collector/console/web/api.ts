@@ -64,11 +64,24 @@ export async function logout(): Promise<void> {
   await call("/api/v1/session", { method: "DELETE" });
 }
 
-/** Alerts of a query, oldest first, as `GET /api/v1/alerts` streams them (NDJSON, read as it arrives). */
-export async function queryAlerts(filter: AlertFilter, limit: number, signal?: AbortSignal): Promise<ConsoleAlert[]> {
+/** Options of {@link queryAlerts}. */
+export interface QueryOptions {
+  /** Newest first (`order=desc`); oldest first when absent. */
+  newestFirst?: boolean;
+  /** With `newestFirst`: only alerts older than this one (`before=<id>`: the next page after it). */
+  before?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** Alerts of a query, at most `limit`, as `GET /api/v1/alerts` streams them (NDJSON, read as it arrives). */
+export async function queryAlerts(filter: AlertFilter, limit: number, opts: QueryOptions = {}): Promise<ConsoleAlert[]> {
   const p = filterToParams(filter);
   p.set("limit", String(limit));
-  const res = await call(`/api/v1/alerts?${p}`, signal !== undefined ? { signal } : {});
+  if (opts.newestFirst === true) {
+    p.set("order", "desc");
+    if (opts.before !== undefined) p.set("before", opts.before);
+  }
+  const res = await call(`/api/v1/alerts?${p}`, opts.signal !== undefined ? { signal: opts.signal } : {});
   const out: ConsoleAlert[] = [];
   const reader = res.body?.pipeThrough(new TextDecoderStream()).getReader();
   if (reader === undefined) return out;

@@ -2,9 +2,12 @@
 /**
  * The console once signed in: filter bar, timeline and top lists, the live alert list and the
  * open alert's detail. The view lives in the URL (view-state.ts). Loading a view: the live tail
- * opens first, and once it says `live` (everything stored so far is behind it) the stored alerts
- * are queried, so an alert stored in between is in one or the other, never lost (seen twice, it
- * is kept once, by ID).
+ * opens first, and once it says `live` (everything stored so far is behind it) the newest stored
+ * alerts are queried (newest first, one page), so an alert stored in between is in one or the
+ * other, never lost (seen twice, it is kept once, by ID); the timeline and top lists come
+ * alongside, the list never waits for them. "Load older" at the end of the list asks for the page
+ * before its last alert (`before=<id>`). The collector applies every filter, source included, to
+ * the query and the tail alike.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, getSummary, queryAlerts, type Role, type Summary } from "./api.js";
@@ -13,11 +16,11 @@ import { AlertList } from "./alert-list.js";
 import { FilterBar } from "./filter-bar.js";
 import { type Page, PageNav } from "./nav.js";
 import type { ConsoleAlert } from "./model.js";
-import { newestSince, SummaryView } from "./summary-view.js";
+import { SummaryView } from "./summary-view.js";
 import { LiveTail, type TailState } from "./tail.js";
-import { isLive, queryFilter, readView, starMatch, tailFilter, type View, viewToSearch } from "./view-state.js";
+import { isLive, queryFilter, readView, tailFilter, type View, viewToSearch } from "./view-state.js";
 
-/** Most stored alerts a view loads at once. */
+/** Stored alerts a view loads at once, and each "load older" adds. */
 export const QUERY_LIMIT = 5000;
 /** Most alerts the list holds (live ones push the oldest out). */
 export const LIST_CAP = 50_000;
@@ -64,6 +67,11 @@ export function Console(props: { role: Role; onLogout(): void; onUnauthorized():
     setSelectedState(n);
   }, []);
   const [firstRenderMs, setFirstRenderMs] = useState<number | undefined>();
+  /** Whether the store may hold older alerts than the list's last (its last page came full). */
+  const [older, setOlder] = useState(false);
+  const [loadingOlder, setLoadingOlder] = useState(false);
+  /** The current view's abort signal (a "load older" in flight ends with its view). */
+  const viewSignal = useRef<AbortSignal | undefined>(undefined);
   const unauthorized = props.onUnauthorized;
 
   const navigate = useCallback((v: View, replace = false) => {
@@ -119,8 +127,9 @@ export function Console(props: { role: Role; onLogout(): void; onUnauthorized():
     setNewCount(0);
     setSelected(-1);
     setAddedOnTop(0);
-    const source = view.source;
-    const keep = (a: ConsoleAlert) => source === undefined || starMatch(source, a.source);
+    setOlder(false);
+    setLoadingOlder(false);
+    viewSignal.current = ac.signal;
     let loaded = false;
     const early: ConsoleAlert[] = [];
     const failed = (err: unknown) => {
@@ -131,44 +140,24 @@ export function Console(props: { role: Role; onLogout(): void; onUnauthorized():
     };
     const load = async () => {
       const f = queryFilter(view);
-      let s: Summary | undefined;
-      try {
-        s = await getSummary(f, TIMELINE_BUCKETS, ac.signal);
-      } catch (err) {
-        if (ac.signal.aborted) return;
-        if (err instanceof ApiError && (err.status === 401 || err.status === 400)) return failed(err);
-        s = undefined;
-      }
+      // the timeline and top lists: alongside the list, which does not wait for them
+      getSummary(f, TIMELINE_BUCKETS, ac.signal).then(
+        (s) => !ac.signal.aborted && setSummary(s),
+        (err: unknown) => {
+          // a bad filter is the query's 400 too, said once; the list goes on without the charts
+          if (!ac.signal.aborted && err instanceof ApiError && err.status === 401) failed(err);
+        },
+      );
+      const rows = await queryAlerts(f, QUERY_LIMIT, { newestFirst: true, signal: ac.signal });
       if (ac.signal.aborted) return;
-      setSummary(s);
-      // the query answers oldest first: start it late enough that the newest alerts fit
-      let qf = f;
-      let narrowed = false;
-      if (s !== undefined && s.total > QUERY_LIMIT) {
-        const n = newestSince(s, QUERY_LIMIT);
-        if (n !== undefined) {
-          qf = { ...f, since: new Date(n.since).toISOString() };
-          narrowed = true;
-        }
-      }
-      const rows = await queryAlerts(qf, QUERY_LIMIT, ac.signal);
-      if (ac.signal.aborted) return;
-      const kept = rows.filter(keep).reverse();
       const l = list.current;
-      const fresh = kept.filter((a) => !l.ids.has(a.id));
+      const fresh = rows.filter((a) => !l.ids.has(a.id));
       l.alerts = fresh.concat(l.alerts).slice(0, LIST_CAP);
       l.ids = new Set(l.alerts.map((a) => a.id));
       loaded = true;
       incoming.current.push(...early);
       early.length = 0;
-      if (rows.length >= QUERY_LIMIT)
-        setNote(
-          `Showing the first ${QUERY_LIMIT.toLocaleString("en")} alerts from ${qf.since ?? "the start"}: narrow the range or the filter to see the rest.`,
-        );
-      else if (narrowed && s !== undefined)
-        setNote(
-          `Showing the newest ${rows.length.toLocaleString("en")} of ${s.total.toLocaleString("en")} alerts in range: narrow the range to see older ones.`,
-        );
+      setOlder(rows.length >= QUERY_LIMIT);
       setLoading(false);
       setVersion((v) => v + 1);
       requestAnimationFrame(() => {
@@ -181,13 +170,12 @@ export function Console(props: { role: Role; onLogout(): void; onUnauthorized():
       let queried = false;
       tail = new LiveTail(tailFilter(view), {
         alerts(batch) {
-          const b = batch.filter(keep);
           if (!loaded) {
-            early.push(...b);
+            early.push(...batch);
             if (early.length > LIST_CAP) early.splice(0, early.length - LIST_CAP);
             return;
           }
-          incoming.current.push(...b);
+          incoming.current.push(...batch);
           if (frame.current === 0) frame.current = requestAnimationFrame(flush);
         },
         state(st, detail) {
@@ -237,6 +225,35 @@ export function Console(props: { role: Role; onLogout(): void; onUnauthorized():
       setNewCount(0);
     }
   }, []);
+
+  /** The page of stored alerts before the list's last one, added at its end. */
+  const loadOlder = () => {
+    const signal = viewSignal.current;
+    const last = list.current.alerts[list.current.alerts.length - 1];
+    if (signal === undefined || last === undefined || loadingOlder) return;
+    setLoadingOlder(true);
+    queryAlerts(queryFilter(view), QUERY_LIMIT, { newestFirst: true, before: last.id, signal }).then(
+      (rows) => {
+        if (signal.aborted) return;
+        const l = list.current;
+        const room = LIST_CAP - l.alerts.length;
+        const fresh = rows.filter((a) => !l.ids.has(a.id)).slice(0, Math.max(0, room));
+        for (const a of fresh) l.ids.add(a.id);
+        l.alerts = l.alerts.concat(fresh);
+        setOlder(rows.length >= QUERY_LIMIT && room > rows.length);
+        if (rows.length >= QUERY_LIMIT && room <= rows.length)
+          setNote(`The list holds at most ${LIST_CAP.toLocaleString("en")} alerts: narrow the range or the filter to see older ones.`);
+        setLoadingOlder(false);
+        setVersion((v) => v + 1);
+      },
+      (err: unknown) => {
+        if (signal.aborted) return;
+        setLoadingOlder(false);
+        if (err instanceof ApiError && err.status === 401) return unauthorized();
+        setError(errorText(err));
+      },
+    );
+  };
 
   const alerts = list.current.alerts;
   const open = (i: number) => {
@@ -338,6 +355,15 @@ export function Console(props: { role: Role; onLogout(): void; onUnauthorized():
             atTop.current = top;
             if (top && !paused) setNewCount(0);
           }}
+          footer={
+            older && (
+              <div class="list-end">
+                <button type="button" class="load-older" disabled={loadingOlder} onClick={loadOlder}>
+                  {loadingOlder ? "loading…" : `Load ${QUERY_LIMIT.toLocaleString("en")} older`}
+                </button>
+              </div>
+            )
+          }
         />
         {view.alert !== undefined && (
           <AlertDetail key={view.alert} id={view.alert} known={alerts.find((a) => a.id === view.alert)} onClose={close} onUnauthorized={unauthorized} />

@@ -10,7 +10,7 @@ import type { AlertFilter } from "../../../proto/tail.js";
 import { DEFAULT_SINCE, type View } from "./view-state.js";
 
 const RANGES = ["15m", "1h", "6h", "24h", "7d", "30d"];
-const TEXT_KEYS = ["rule", "node", "namespace", "pod", "container", "image"] as const;
+const TEXT_KEYS = ["rule", "node", "namespace", "pod", "container", "image", "source"] as const;
 
 interface Draft {
   range: string;
@@ -36,7 +36,7 @@ function draftOf(v: View): Draft {
     until: f.until ?? "",
     priority: f.priority ?? "",
     tags: (f.tags ?? []).join(", "),
-    source: v.source ?? "",
+    source: f.source ?? "",
     rule: f.rule ?? "",
     node: f.node ?? "",
     namespace: f.namespace ?? "",
@@ -59,9 +59,7 @@ function viewOf(d: Draft): View {
     .map((t) => t.trim())
     .filter((t) => t !== "");
   if (tags.length > 0) f.tags = tags;
-  const v: View = { filter: f };
-  if (d.source.trim() !== "") v.source = d.source.trim();
-  return v;
+  return { filter: f };
 }
 
 /** The filter bar; `onApply` gets the new view (without an open alert). */

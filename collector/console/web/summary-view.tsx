@@ -10,21 +10,6 @@ import type { Summary, TopEntry } from "./api.js";
 const W = 1000;
 const H = 120;
 
-/** The newest `since` whose buckets hold at most `limit` alerts (the start of the newest bucket when even it holds more). */
-export function newestSince(s: Summary, limit: number): { since: number; complete: boolean } | undefined {
-  let sum = 0;
-  let since: number | undefined;
-  for (let i = s.buckets.length - 1; i >= 0; i--) {
-    const b = s.buckets[i]!;
-    let n = 0;
-    for (const v of Object.values(b.counts)) n += typeof v === "number" ? v : 0;
-    if (sum + n > limit) return { since: since ?? b.t, complete: since !== undefined };
-    sum += n;
-    since = b.t;
-  }
-  return undefined;
-}
-
 function tickLabel(ms: number, spanMs: number): string {
   const iso = new Date(ms).toISOString();
   return spanMs > 2 * 86_400_000 ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : iso.slice(11, 16);

@@ -2,7 +2,8 @@
 /**
  * The console's view as URL query parameters, so a view can be shared and a reload restores it:
  * the collector's alert filter (proto/tail.ts: since, until, rule, priority, tag, node,
- * namespace, pod, container, image), `source`, and `alert` (the alert whose detail is open).
+ * namespace, pod, container, image, source: the collector applies every one of them, to the
+ * stored alerts and the live tail alike), and `alert` (the alert whose detail is open).
  * Pure functions: no DOM.
  */
 import { type AlertFilter, filterFromParams, filterToParams } from "../../../proto/tail.js";
@@ -10,8 +11,6 @@ import { type AlertFilter, filterFromParams, filterToParams } from "../../../pro
 /** What the URL holds. */
 export interface View {
   filter: AlertFilter;
-  /** The event source (`syscall`, `k8s_audit`, …); `*` matches any run of characters. */
-  source?: string;
   /** The alert whose detail is open. */
   alert?: string;
 }
@@ -23,8 +22,6 @@ export const DEFAULT_SINCE = "24h";
 export function readView(search: string): View {
   const p = new URLSearchParams(search);
   const v: View = { filter: filterFromParams(p) };
-  const source = p.get("source");
-  if (source !== null && source !== "") v.source = source;
   const alert = p.get("alert");
   if (alert !== null && alert !== "") v.alert = alert;
   return v;
@@ -33,7 +30,6 @@ export function readView(search: string): View {
 /** Writes a view as a query string ("" for the default view), keys in a stable order. */
 export function viewToSearch(v: View): string {
   const p = filterToParams(v.filter);
-  if (v.source !== undefined) p.set("source", v.source);
   if (v.alert !== undefined) p.set("alert", v.alert);
   const s = p.toString();
   return s === "" ? "" : `?${s}`;
@@ -59,22 +55,4 @@ export function tailFilter(v: View): AlertFilter {
 /** Two views show the same alerts (the open detail aside). */
 export function sameList(a: View, b: View): boolean {
   return viewToSearch({ ...a, alert: undefined } as View) === viewToSearch({ ...b, alert: undefined } as View);
-}
-
-/** A pattern where `*` matches any run of characters and nothing else is special (the collector's filter semantics). */
-export function starMatch(pattern: string, value: string): boolean {
-  const parts = pattern.split("*");
-  if (parts.length === 1) return value === pattern;
-  const head = parts[0]!;
-  const tail = parts[parts.length - 1]!;
-  if (value.length < head.length + tail.length || !value.startsWith(head) || !value.endsWith(tail)) return false;
-  let pos = head.length;
-  const end = value.length - tail.length;
-  for (const mid of parts.slice(1, -1)) {
-    if (mid === "") continue;
-    const i = value.indexOf(mid, pos);
-    if (i < 0 || i + mid.length > end) return false;
-    pos = i + mid.length;
-  }
-  return true;
 }
