@@ -43,7 +43,6 @@ CREATE TABLE IF NOT EXISTS alerts (
   json TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time);
-CREATE INDEX IF NOT EXISTS alerts_rule ON alerts(rule, time);
 CREATE INDEX IF NOT EXISTS alerts_ns_pod ON alerts(namespace, pod, time);
 CREATE TABLE IF NOT EXISTS forwarder_cursors (
   name TEXT PRIMARY KEY,
@@ -73,6 +72,54 @@ CREATE TABLE IF NOT EXISTS captures (
   received_ms INTEGER NOT NULL
 );
 `;
+
+/**
+ * What `GET /api/v1/summary` reads instead of the alerts over long ranges (kept by insert and
+ * retention, in their transactions): alerts per minute, event source and priority (the timeline),
+ * and per hour, source and priority the alerts of each rule, namespace, image and node (the top
+ * lists; `kind` 0..3 in that order).
+ */
+const ROLLUP_SCHEMA = `
+CREATE TABLE summary_minutes (
+  minute INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  prio INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (minute, source, prio)
+) WITHOUT ROWID;
+CREATE TABLE summary_hours (
+  kind INTEGER NOT NULL,
+  hour INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  source TEXT NOT NULL,
+  prio INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (kind, hour, key, source, prio)
+) WITHOUT ROWID;
+`;
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
+/** The columns of the top lists, by `summary_hours.kind`. */
+const TOP_COLUMNS = ["rule", "namespace", "image", "hostname"] as const;
+/** A stored time's epoch seconds in SQL (the rollups' minute and hour of existing rows). */
+const SQL_SECONDS = "CAST(strftime('%s', substr(time, 1, 19)) AS INTEGER)";
+/**
+ * Shortest range the rollups answer: below it, reading the alerts themselves costs about what the
+ * rollups' edges (partial minutes and hours read from the alerts) would.
+ */
+export const ROLLUP_MIN_RANGE_MS = 3 * HOUR_MS;
+
+/** Epoch milliseconds of a normalized time (its sub-millisecond digits dropped). */
+function msOfTime(t: string): number {
+  return Date.parse(`${t.slice(0, 23)}Z`);
+}
+
+/** The filter keys the rollups can answer: the range, priority and event source. */
+function rollupFilter(f: AlertFilter): boolean {
+  for (const [k, v] of Object.entries(f)) if (v !== undefined && k !== "since" && k !== "until" && k !== "priority" && k !== "source") return false;
+  return true;
+}
 
 interface AlertRow {
   seq: number;
@@ -171,6 +218,8 @@ export class AlertStore implements AlertReader, ForwarderStore {
   private readonly stJson: StatementSync;
   private readonly stSize: StatementSync;
   private readonly stCount: StatementSync;
+  private readonly stMinute: StatementSync;
+  private readonly stHour: StatementSync;
   private readonly pageStatements = new Map<string, StatementSync>();
 
   constructor(opts: AlertStoreOptions) {
@@ -209,6 +258,8 @@ export class AlertStore implements AlertReader, ForwarderStore {
     this.stJson = arrays(this.db.prepare("SELECT id, json FROM alerts WHERE seq = ?"));
     this.stSize = arrays(this.db.prepare("SELECT octet_length(json) FROM alerts WHERE seq = ?"));
     this.stCount = arrays(this.db.prepare("SELECT COUNT(*) FROM alerts"));
+    this.stMinute = this.db.prepare("INSERT INTO summary_minutes VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n");
+    this.stHour = this.db.prepare("INSERT INTO summary_hours VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n");
   }
 
   /**
@@ -224,6 +275,78 @@ export class AlertStore implements AlertReader, ForwarderStore {
         this.db.exec("UPDATE alerts SET source = COALESCE(json_extract(json, '$.source'), '')");
       });
     this.db.exec("CREATE INDEX IF NOT EXISTS alerts_source ON alerts(source, time)");
+    // The summary's columns in the indexes it reads, so a summary counted from the alerts (a
+    // filter the rollups cannot answer, a short range) reads no alert row: by rule (replacing
+    // (rule, time); seq kept after time, so a rule's pages still come in index order) and by time.
+    this.db.exec("DROP INDEX IF EXISTS alerts_rule");
+    this.db.exec("CREATE INDEX IF NOT EXISTS alerts_rule_summary ON alerts(rule, time, seq, prio, hostname, namespace, image)");
+    this.db.exec("CREATE INDEX IF NOT EXISTS alerts_time_summary ON alerts(time, prio, rule, hostname, namespace, image)");
+    if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'summary_minutes'").get() === undefined)
+      inTransaction(this.db, () => {
+        this.db.exec(ROLLUP_SCHEMA);
+        // a store from before the rollups: counted once from its alerts
+        this.db.exec(`INSERT INTO summary_minutes SELECT ${SQL_SECONDS} / 60, source, prio, COUNT(*) FROM alerts GROUP BY 1, 2, 3`);
+        for (const [kind, col] of TOP_COLUMNS.entries())
+          this.db.exec(
+            `INSERT INTO summary_hours SELECT ${kind}, ${SQL_SECONDS} / 3600, ${col}, source, prio, COUNT(*) FROM alerts WHERE ${col} IS NOT NULL GROUP BY 2, 3, 4, 5`,
+          );
+      });
+  }
+
+  /** Adds the newly stored alerts to the rollups (in the insert's transaction). */
+  private rollUp(alerts: readonly StoredAlert[]): void {
+    const minutes = new Map<string, number>();
+    const hours = new Map<string, number>();
+    const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+    // a batch's alerts mostly share their minute: parsed once per run of them
+    let lastPrefix = "";
+    let minute = 0;
+    for (const { alert: a, keys } of alerts) {
+      const prefix = a.time.slice(0, 16);
+      if (prefix !== lastPrefix) {
+        lastPrefix = prefix;
+        minute = msOfTime(`${prefix}:00.000`) / MINUTE_MS;
+      }
+      const tail = `\x1f${a.source}\x1f${priorityNumber(a.priority) ?? 7}`;
+      bump(minutes, `${minute}${tail}`);
+      const hour = `\x1f${Math.floor(minute / 60)}\x1f`;
+      bump(hours, `0${hour}${a.rule}${tail}`);
+      if (keys.namespace !== null) bump(hours, `1${hour}${keys.namespace}${tail}`);
+      if (keys.image !== null) bump(hours, `2${hour}${keys.image}${tail}`);
+      bump(hours, `3${hour}${a.hostname}${tail}`);
+    }
+    for (const [k, n] of minutes) {
+      const [minute, source, prio] = k.split("\x1f") as [string, string, string];
+      this.stMinute.run(Number(minute), source, Number(prio), n);
+    }
+    for (const [k, n] of hours) {
+      // a key may hold U+001F itself: kind and hour first, source and priority last
+      const parts = k.split("\x1f");
+      const prio = parts.pop()!;
+      const source = parts.pop()!;
+      const [kind, hour] = parts.splice(0, 2) as [string, string];
+      this.stHour.run(Number(kind), Number(hour), parts.join("\x1f"), source, Number(prio), n);
+    }
+  }
+
+  /**
+   * Counts again from the alerts the rollup rows of the minute and the hour holding `cutoff`
+   * (retention deleted part of them; the rows of earlier minutes and hours go whole).
+   */
+  private rollDown(cutoffMs: number): void {
+    const minute = Math.floor(cutoffMs / MINUTE_MS);
+    const hour = Math.floor(cutoffMs / HOUR_MS);
+    this.db.prepare("DELETE FROM summary_minutes WHERE minute <= ?").run(minute);
+    this.db.prepare("DELETE FROM summary_hours WHERE hour <= ?").run(hour);
+    this.db
+      .prepare("INSERT INTO summary_minutes SELECT ?, source, prio, COUNT(*) FROM alerts WHERE time >= ? AND time < ? GROUP BY source, prio")
+      .run(minute, isoFromMs(minute * MINUTE_MS), isoFromMs((minute + 1) * MINUTE_MS));
+    for (const [kind, col] of TOP_COLUMNS.entries())
+      this.db
+        .prepare(
+          `INSERT INTO summary_hours SELECT ${kind}, ?, ${col}, source, prio, COUNT(*) FROM alerts WHERE time >= ? AND time < ? AND ${col} IS NOT NULL GROUP BY ${col}, source, prio`,
+        )
+        .run(hour, isoFromMs(hour * HOUR_MS), isoFromMs((hour + 1) * HOUR_MS));
   }
 
   /** Stores validated alerts in one transaction; already-stored IDs are skipped. */
@@ -257,6 +380,7 @@ export class AlertStore implements AlertReader, ForwarderStore {
         }
         inserted.push({ seq: Number(r.lastInsertRowid), alert: a, keys: k });
       }
+      this.rollUp(inserted);
       return { inserted, duplicates };
     });
   }
@@ -381,9 +505,79 @@ export class AlertStore implements AlertReader, ForwarderStore {
    * The counts of `GET /api/v1/summary` (summary.ts): per bucket and priority, and the top keys,
    * over the alerts matching the plan's filter (whose time bounds are the range). The bucket of
    * an alert: its time in epoch milliseconds (seconds from the normalized string's date and time,
-   * then its milliseconds), less `from`, divided by the bucket width.
+   * then its milliseconds), less `from`, divided by the bucket width. Ranges of
+   * {@link ROLLUP_MIN_RANGE_MS} or more filtered on priority and source alone (the console's first
+   * view) come from the rollups, the rest from the alerts: the same counts either way.
    */
   summary(plan: SummaryPlan): SummaryCounts {
+    return rollupFilter(plan.filter) && plan.toMs - plan.fromMs >= ROLLUP_MIN_RANGE_MS ? this.summaryByRollup(plan) : this.summaryByRows(plan);
+  }
+
+  /**
+   * {@link summary} from the rollups (filters on range, priority and source only): the cost grows
+   * with the minutes and hours of the range and the keys seen in them, not with the alerts. The
+   * minutes and hours the range or a bucket boundary cuts are completed from the alerts: for an
+   * instant t, P(t) = the alerts from the start of t's minute (hour) to t; the alerts in [a, b) =
+   * the rollup over the minutes from a's to b's (b's excluded) - P(a) + P(b).
+   */
+  summaryByRollup(plan: SummaryPlan): SummaryCounts {
+    const { where, params } = filterToSql({ priority: plan.filter.priority, source: plan.filter.source });
+    const and = where === "" ? "" : ` AND ${where.slice("WHERE ".length)}`;
+    const n = plan.buckets;
+    const bounds: number[] = [];
+    for (let i = 0; i <= n; i++) bounds.push(Math.min(plan.toMs, plan.fromMs + i * plan.bucketMs));
+    const minuteOf = bounds.map((t) => Math.floor(t / MINUTE_MS));
+    const cells = new Map<number, number>();
+    const add = (b: number, prio: number, k: number) => cells.set(b * 8 + prio, (cells.get(b * 8 + prio) ?? 0) + k);
+    const rows = arrays(
+      this.db.prepare(`SELECT minute, prio, SUM(n) FROM summary_minutes WHERE minute >= ? AND minute < ?${and} GROUP BY minute, prio ORDER BY minute`),
+    ).all(minuteOf[0]!, minuteOf[n]!, ...params) as unknown as [number, number, number][];
+    let b = 0;
+    for (const [minute, prio, k] of rows) {
+      while (b + 1 < n && minuteOf[b + 1]! <= minute) b++;
+      add(b, prio, k);
+    }
+    const partial = arrays(this.db.prepare(`SELECT prio, COUNT(*) FROM alerts WHERE time >= ? AND time < ?${and} GROUP BY prio`));
+    for (let i = 0; i <= n; i++) {
+      const start = minuteOf[i]! * MINUTE_MS;
+      if (start === bounds[i]) continue;
+      for (const [prio, k] of partial.all(isoFromMs(start), isoFromMs(bounds[i]!), ...params) as unknown as [number, number][]) {
+        if (i < n) add(i, prio, -k);
+        if (i > 0) add(i - 1, prio, k);
+      }
+    }
+    const hFrom = Math.floor(plan.fromMs / HOUR_MS);
+    const hTo = Math.floor(plan.toMs / HOUR_MS);
+    const top = (kind: number): TopEntry[] => {
+      const col = TOP_COLUMNS[kind]!;
+      const raw = (sign: number) => `SELECT ${col} AS key, ${sign} AS n FROM alerts WHERE time >= ? AND time < ? AND ${col} IS NOT NULL${and}`;
+      return this.db
+        .prepare(
+          `SELECT key, SUM(n) AS count FROM (SELECT key, n FROM summary_hours WHERE kind = ? AND hour >= ? AND hour < ?${and}` +
+            ` UNION ALL ${raw(-1)} UNION ALL ${raw(1)}) GROUP BY key HAVING count > 0 ORDER BY count DESC, key LIMIT ?`,
+        )
+        .all(
+          kind,
+          hFrom,
+          hTo,
+          ...params,
+          isoFromMs(hFrom * HOUR_MS),
+          isoFromMs(plan.fromMs),
+          ...params,
+          isoFromMs(hTo * HOUR_MS),
+          isoFromMs(plan.toMs),
+          ...params,
+          SUMMARY_TOP,
+        ) as unknown as TopEntry[];
+    };
+    return {
+      cells: [...cells].filter(([, k]) => k !== 0).map(([key, k]) => ({ b: Math.floor(key / 8), prio: key % 8, n: k })),
+      top: { rules: top(0), namespaces: top(1), images: top(2), nodes: top(3) },
+    };
+  }
+
+  /** {@link summary} from the alerts themselves (any filter). */
+  summaryByRows(plan: SummaryPlan): SummaryCounts {
     const { where, params } = filterToSql(plan.filter);
     const ms = "(CAST(strftime('%s', substr(time, 1, 19)) AS INTEGER) * 1000 + CAST(substr(time, 21, 3) AS INTEGER))";
     const cells = this.db
@@ -500,6 +694,7 @@ export class AlertStore implements AlertReader, ForwarderStore {
       this.db.prepare("DELETE FROM captures WHERE alert_id IN (SELECT id FROM alerts WHERE time < ?)").run(cutoff);
       this.db.prepare("DELETE FROM captures WHERE received_ms < ?").run(now - maxAgeMs);
       const removed = Number(this.db.prepare("DELETE FROM alerts WHERE time < ?").run(cutoff).changes);
+      if (removed > 0) this.rollDown(now - maxAgeMs);
       return { removed, unsent: unsent.map((u) => ({ forwarder: u.forwarder, alerts: Number(u.alerts) })) };
     });
   }
