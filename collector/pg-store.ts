@@ -704,8 +704,10 @@ export class PgAlertStore implements AlertReader, ForwarderStore {
       else {
         const t = splitTime(o.after.time);
         const us = c.param(t.us);
-        // the plain bound skips the partitions on the other side; the row value seeks the index
-        c.add(`time ${desc ? "<=" : ">="} ${us}::timestamptz`);
+        // the plain bound skips the earlier partitions; the row value seeks the index. Newest first
+        // has no plain bound: with the filter's since it would make a range the planner, before a
+        // partition has statistics, guesses at 0.5 % of the rows, and it would sort them all
+        if (!desc) c.add(`time >= ${us}::timestamptz`);
         c.add(`(time, time_ns, seq) ${desc ? "<" : ">"} (${us}::timestamptz, ${c.param(t.ns)}::smallint, ${c.param(o.after.seq)}::bigint)`);
       }
     }
