@@ -3,7 +3,8 @@
  * The web console in a real browser: Debian's Chromium, headless, driven by playwright-core,
  * against a real `vigil collector` process holding real alerts (posted through Falco's HTTP
  * ingest, the path Falco's http_output takes). Logs in (the form, then a `#token=` fragment),
- * watches a new alert arrive over the live tail, filters by priority and rule (the URL says so
+ * watches a new alert arrive over the live tail (the timeline's total, bars and top lists count it,
+ * and a burst of 3,000 costs a summary request every 3 s at most), filters by priority and rule (the URL says so
  * and a reload restores it), opens an alert's detail (fields, MITRE link, process ancestry,
  * container and Kubernetes context, the audit capture as a syscall trace), walks the list by keyboard, and logs out (the cookie stops
  * working). Screenshots go to the test's temporary folder (printed).
@@ -86,6 +87,12 @@ describe.skipIf(CHROMIUM === undefined)("web console in Chromium", () => {
     });
     expect(res.status, await res.clone().text()).toBe(200);
     return ((await res.json()) as { id: string }).id;
+  }
+
+  /** The timeline's bars added up: one priority's, or all. */
+  function barSum(page: Page, priority?: string): Promise<number> {
+    const sel = priority === undefined ? ".timeline rect.bar" : `.timeline rect.bar[data-priority="${priority}"]`;
+    return page.locator(sel).evaluateAll((els) => els.reduce((n, e) => n + Number(e.getAttribute("data-count")), 0));
   }
 
   async function shot(page: Page, name: string): Promise<void> {
@@ -183,6 +190,11 @@ describe.skipIf(CHROMIUM === undefined)("web console in Chromium", () => {
     expect(session?.httpOnly).toBe(true);
     expect(session?.sameSite).toBe("Strict");
 
+    // the timeline and top lists as loaded: 61 alerts, one Critical
+    await expect.poll(() => page.locator(".timeline h3").textContent()).toMatch(/^61 alerts in range/);
+    expect(await barSum(page, "Critical")).toBe(1);
+    expect(await barSum(page)).toBe(61);
+
     // a new alert arrives over the WebSocket tail, on top
     const liveId = await post(
       falcoAlert("Drop and execute new binary in container", "Critical", { ...SHADOW_FIELDS, "proc.name": "xmrig" }, ["mitre_execution"]),
@@ -190,6 +202,11 @@ describe.skipIf(CHROMIUM === undefined)("web console in Chromium", () => {
     await page.locator(`.row[data-id="${liveId}"]`).waitFor({ timeout: 10_000 });
     expect(await page.locator(".row").first().getAttribute("data-id")).toBe(liveId);
     expect(await page.locator(".top-bar .count").textContent()).toMatch(/^62 alerts/);
+    // ... and the timeline and top lists count it: the total, its priority's bars, its rule
+    await expect.poll(() => page.locator(".timeline h3").textContent(), { timeout: 10_000 }).toMatch(/^62 alerts in range/);
+    expect(await barSum(page, "Critical")).toBe(2);
+    expect(await barSum(page)).toBe(62);
+    expect(await page.locator(".top", { hasText: "Top rules" }).locator("li").allTextContents()).toContain("Drop and execute new binary in container1");
     await shot(page, "2-live-list");
 
     // paused: a new alert is counted, not shown, until resumed
@@ -301,6 +318,55 @@ describe.skipIf(CHROMIUM === undefined)("web console in Chromium", () => {
     expect(page.url()).toBe("about:blank");
     await page.goForward();
     expect(page.url()).toBe(`${base}/?priority=critical`);
+    await ctx.close();
+  });
+
+  it("a burst of live alerts updates the timeline and top lists of the view it matches, a few requests in all", { timeout: 60_000 }, async () => {
+    const ctx = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await ctx.newPage();
+    const summaries: number[] = [];
+    page.on("request", (r) => {
+      if (new URL(r.url()).pathname === "/api/v1/summary") summaries.push(Date.now());
+    });
+    await page.goto(`${base}/?rule=${encodeURIComponent("Burst*")}#token=${encodeURIComponent(TOKEN)}`);
+    await page.locator(".tail-state[data-state=live]").waitFor();
+    await expect.poll(() => page.locator(".timeline h3").textContent()).toMatch(/^0 alerts in range/);
+    const before = summaries.length;
+    // 3,000 alerts of the view's rule and 600 of another, pushed as agents do, a batch every 0.5 s for ~6 s
+    const client = new CollectorClient({ address: base.slice("http://".length), token: TOKEN });
+    const started = Date.now();
+    for (let i = 0; i < 12; i++) {
+      const batch: Alert[] = [];
+      for (let j = 0; j < 250; j++) batch.push(makeAlert({ rule: "Burst of shells", priority: "Informational", fields: { "k8s.ns.name": `ns-${j % 5}` } }));
+      for (let j = 0; j < 50; j++) batch.push(makeAlert({ rule: "Other rule", priority: "Critical" }));
+      await client.push(batch, []);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const pushed = Date.now();
+    client.close();
+    await expect.poll(() => page.locator(".timeline h3").textContent(), { timeout: 15_000 }).toMatch(/^3,000 alerts in range/);
+    const settled = Date.now();
+    expect(await barSum(page, "Informational")).toBe(3000);
+    expect(await barSum(page)).toBe(3000);
+    expect(await page.locator(".top", { hasText: "Top rules" }).locator("li").allTextContents()).toEqual(["Burst of shells3,000"]);
+    expect(await page.locator(".top", { hasText: "Top namespaces" }).locator("li").allTextContents()).toEqual([
+      "ns-0600",
+      "ns-1600",
+      "ns-2600",
+      "ns-3600",
+      "ns-4600",
+    ]);
+    await expect.poll(() => page.locator(".top-bar .count").textContent()).toMatch(/^3,000 alerts/);
+    // throttled: one request every 3 s at most while the burst lasts (the page's first one counts too)
+    const during = summaries.slice(before);
+    process.stderr.write(
+      `browser.test: burst of 3,600 alerts pushed in ${pushed - started} ms, summary final after ${settled - started} ms, ${during.length} summary requests (at ${during.map((t) => t - started).join(", ")} ms)\n`,
+    );
+    // the burst lasts more than one interval: counted while it goes on, not only at its end
+    expect(during.length).toBeGreaterThanOrEqual(2);
+    expect(during.length).toBeLessThanOrEqual(Math.floor((settled - started) / 3000) + 2);
+    for (let i = 1; i < during.length; i++) expect(during[i]! - during[i - 1]!).toBeGreaterThanOrEqual(2900);
+    await shot(page, "6-burst");
     await ctx.close();
   });
 });

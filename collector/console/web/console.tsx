@@ -8,6 +8,14 @@
  * alongside, the list never waits for them. "Load older" at the end of the list asks for the page
  * before its last alert (`before=<id>`). The collector applies every filter, source included, to
  * the query and the tail alike.
+ *
+ * The timeline and top lists of a live view follow the tail: every live alert (it matches the
+ * view's filters: the collector filtered the tail) asks for the summary again, throttled to one
+ * request every {@link SUMMARY_MIN_INTERVAL_MS} (refresh-throttle.ts), and every
+ * {@link SUMMARY_IDLE_MS} without alerts so a relative range ("last 1 h") slides. Refetched rather
+ * than counted in the browser: the top lists hold only the 10 first keys, so a burst of a rule
+ * outside them could not be ranked, and the collector's rollups answer a 24 h summary in ~10 ms
+ * whatever the burst's size.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, getSummary, queryAlerts, type Role, type Summary } from "./api.js";
@@ -17,6 +25,7 @@ import { FilterBar } from "./filter-bar.js";
 import { type Page, PageNav } from "./nav.js";
 import type { ConsoleAlert } from "./model.js";
 import { SummaryView } from "./summary-view.js";
+import { RefreshThrottle } from "./refresh-throttle.js";
 import { LiveTail, type TailState } from "./tail.js";
 import { isLive, queryFilter, readView, tailFilter, type View, viewToSearch } from "./view-state.js";
 
@@ -25,6 +34,12 @@ export const QUERY_LIMIT = 5000;
 /** Most alerts the list holds (live ones push the oldest out). */
 export const LIST_CAP = 50_000;
 const TIMELINE_BUCKETS = 60;
+/** Least time between two summary requests while live alerts arrive. */
+export const SUMMARY_MIN_INTERVAL_MS = 3000;
+/** Wait after the first live alert of a quiet spell before asking (a burst's first alerts share it). */
+const SUMMARY_SETTLE_MS = 300;
+/** Summary refresh of a live view when no alert arrives (its relative range slides). */
+const SUMMARY_IDLE_MS = 30_000;
 
 interface ListState {
   alerts: ConsoleAlert[];
@@ -138,16 +153,24 @@ export function Console(props: { role: Role; onLogout(): void; onUnauthorized():
       setError(errorText(err));
       setLoading(false);
     };
+    // the timeline and top lists: alongside the list, which does not wait for them
+    const summaryRefresh = new RefreshThrottle(
+      () =>
+        getSummary(queryFilter(view), TIMELINE_BUCKETS, ac.signal).then(
+          (s) => {
+            if (!ac.signal.aborted && s !== undefined) setSummary(s);
+          },
+          (err: unknown) => {
+            // a bad filter is the query's 400 too, said once; the list goes on without the charts
+            if (!ac.signal.aborted && err instanceof ApiError && err.status === 401) failed(err);
+          },
+        ),
+      SUMMARY_MIN_INTERVAL_MS,
+      SUMMARY_SETTLE_MS,
+    );
     const load = async () => {
       const f = queryFilter(view);
-      // the timeline and top lists: alongside the list, which does not wait for them
-      getSummary(f, TIMELINE_BUCKETS, ac.signal).then(
-        (s) => !ac.signal.aborted && setSummary(s),
-        (err: unknown) => {
-          // a bad filter is the query's 400 too, said once; the list goes on without the charts
-          if (!ac.signal.aborted && err instanceof ApiError && err.status === 401) failed(err);
-        },
-      );
+      summaryRefresh.now();
       const rows = await queryAlerts(f, QUERY_LIMIT, { newestFirst: true, signal: ac.signal });
       if (ac.signal.aborted) return;
       const l = list.current;
@@ -170,6 +193,7 @@ export function Console(props: { role: Role; onLogout(): void; onUnauthorized():
       let queried = false;
       tail = new LiveTail(tailFilter(view), {
         alerts(batch) {
+          summaryRefresh.request();
           if (!loaded) {
             early.push(...batch);
             if (early.length > LIST_CAP) early.splice(0, early.length - LIST_CAP);
@@ -192,16 +216,10 @@ export function Console(props: { role: Role; onLogout(): void; onUnauthorized():
       setTailState("off");
       load().catch(failed);
     }
-    const refresh = isLive(view)
-      ? setInterval(() => {
-          getSummary(queryFilter(view), TIMELINE_BUCKETS, ac.signal).then(
-            (s) => !ac.signal.aborted && s !== undefined && setSummary(s),
-            () => undefined,
-          );
-        }, 30_000)
-      : undefined;
+    const refresh = isLive(view) ? setInterval(() => summaryRefresh.request(), SUMMARY_IDLE_MS) : undefined;
     return () => {
       ac.abort();
+      summaryRefresh.close();
       clearInterval(refresh);
       tail?.close();
       if (frame.current !== 0) cancelAnimationFrame(frame.current);

@@ -2,7 +2,9 @@
 /**
  * The timeline of the view's range (alerts per bucket, stacked by priority, most severe at the
  * bottom) and its top rules, namespaces, images and nodes, from `GET /api/v1/summary`. A bar
- * narrows the range to its bucket; a top entry filters on it.
+ * narrows the range to its bucket; a top entry filters on it. Each bar's segment carries its
+ * priority and count (`data-priority`, `data-count`). A live view gets a fresh summary as alerts
+ * arrive (console.tsx).
  */
 import { PRIORITY_NAMES } from "../../../proto/priority.js";
 import type { Summary, TopEntry } from "./api.js";
@@ -69,7 +71,18 @@ export function SummaryView(props: {
       if (c === 0) continue;
       const h = (c / max) * (H - 4);
       y -= h;
-      bars.push(<rect key={`${i}${p}`} class={`bar p-${p.toLowerCase()}`} x={i * bw + 0.5} y={y} width={Math.max(1, bw - 1)} height={h} />);
+      bars.push(
+        <rect
+          key={`${i}${p}`}
+          class={`bar p-${p.toLowerCase()}`}
+          data-priority={p}
+          data-count={c}
+          x={i * bw + 0.5}
+          y={y}
+          width={Math.max(1, bw - 1)}
+          height={h}
+        />,
+      );
     }
     const from = b.t;
     const to = b.t + s.bucketMs;
