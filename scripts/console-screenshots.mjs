@@ -10,7 +10,8 @@
  * colours: a third of Chromium's size) into the folder given.
  *
  * Usage: node scripts/console-screenshots.mjs OUT_DIR   (. scripts/node-env.sh first; Chromium
- * from Debian's `chromium` package, or VIGIL_CHROMIUM). Builds the console first when
+ * from Debian's `chromium` package, or VIGIL_CHROMIUM: found and launched by test/helpers/chromium.ts,
+ * as the browser tests do). Builds the console first when
  * dist/console is missing. Everything else it writes goes to a temporary folder it removes.
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -29,14 +30,14 @@ if (out === undefined || out.startsWith("-")) {
   process.stderr.write("usage: node scripts/console-screenshots.mjs OUT_DIR\n");
   process.exit(2);
 }
-const CHROMIUM = process.env.VIGIL_CHROMIUM ?? ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
+// the sources run as they are (the tests' TypeScript loader): the capture recorder, the gRPC client, Chromium's launch
+const LOADER = join(root, "test", "sinks", "helpers", "register-ts.mjs");
+register("../test/sinks/helpers/ts-loader.mjs", import.meta.url);
+const { CHROMIUM, launchChromium } = await import("../test/helpers/chromium.js");
 if (CHROMIUM === undefined) {
   process.stderr.write("console-screenshots: no Chromium (apt-get install chromium, or set VIGIL_CHROMIUM)\n");
   process.exit(1);
 }
-// the sources run as they are (the tests' TypeScript loader): the capture recorder, the gRPC client
-const LOADER = join(root, "test", "sinks", "helpers", "register-ts.mjs");
-register("../test/sinks/helpers/ts-loader.mjs", import.meta.url);
 
 const TOKEN = `screenshots-${Date.now()}-token`;
 const W = 1280;
@@ -560,8 +561,7 @@ try {
     return s?.lagAlerts === 0 && s.deadLetters === 1 && a?.state === "retrying";
   });
 
-  const { chromium } = await import("playwright-core");
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  browser = await launchChromium();
   const written = [];
   for (const scheme of ["light", "dark"]) {
     const ctx = await browser.newContext({ viewport: { width: W, height: H }, deviceScaleFactor: 1, colorScheme: scheme });

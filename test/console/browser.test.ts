@@ -13,20 +13,19 @@
  * Debian's `chromium`; VIGIL_CHROMIUM names another binary).
  */
 import type { ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CaptureRecorder } from "../../agent/capture/recorder.js";
 import { CollectorClient } from "../../agent/sinks/collector-client.js";
 import type { Alert } from "../../proto/index.js";
 import { container, openat, proc } from "../capture/helpers.js";
+import { CHROMIUM, launchChromium, noChromiumNote } from "../helpers/chromium.js";
 import { makeAlert, quiet, tempDir } from "../collector/helpers.js";
 import { spawnTs } from "../sinks/helpers/run-ts.js";
 
-const CHROMIUM = process.env["VIGIL_CHROMIUM"] ?? ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
-if (CHROMIUM === undefined) process.stderr.write("browser.test: skipped: no Chromium (apt-get install chromium, or set VIGIL_CHROMIUM)\n");
+if (CHROMIUM === undefined) noChromiumNote("browser.test");
 
 const TOKEN = "browser-test-token-0123456789";
 
@@ -148,7 +147,7 @@ describe.skipIf(CHROMIUM === undefined)("web console in Chromium", () => {
     const client = new CollectorClient({ address, token: TOKEN });
     await client.push([shadow], [cap]);
     client.close();
-    browser = await chromium.launch({ executablePath: CHROMIUM!, args: ["--no-sandbox"] });
+    browser = await launchChromium();
     process.stderr.write(`browser.test: screenshots in ${shots}\n`);
   });
 
@@ -357,7 +356,7 @@ describe.skipIf(CHROMIUM === undefined)("web console in Chromium", () => {
       "ns-4600",
     ]);
     await expect.poll(() => page.locator(".top-bar .count").textContent()).toMatch(/^3,000 alerts/);
-    // throttled: one request every 3 s at most while the burst lasts (the page's first one counts too)
+    // throttled: one request every 3 s at most while the burst lasts (the first waits out the interval from the page's own)
     const during = summaries.slice(before);
     process.stderr.write(
       `browser.test: burst of 3,600 alerts pushed in ${pushed - started} ms, summary final after ${settled - started} ms, ${during.length} summary requests (at ${during.map((t) => t - started).join(", ")} ms)\n`,
@@ -365,7 +364,7 @@ describe.skipIf(CHROMIUM === undefined)("web console in Chromium", () => {
     // the burst lasts more than one interval: counted while it goes on, not only at its end
     expect(during.length).toBeGreaterThanOrEqual(2);
     expect(during.length).toBeLessThanOrEqual(Math.floor((settled - started) / 3000) + 2);
-    for (let i = 1; i < during.length; i++) expect(during[i]! - during[i - 1]!).toBeGreaterThanOrEqual(2900);
+    for (let i = 1; i < during.length; i++) expect(during[i]! - during[i - 1]!).toBeGreaterThanOrEqual(2500);
     await shot(page, "6-burst");
     await ctx.close();
   });

@@ -9,17 +9,17 @@
  * the alerts. Screenshots go to the test's temporary folder.
  */
 import type { ChildProcess } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "../collector/helpers.js";
+import { CHROMIUM, launchChromium, noChromiumNote } from "../helpers/chromium.js";
 import { spawnTs } from "../sinks/helpers/run-ts.js";
 
-const CHROMIUM = process.env["VIGIL_CHROMIUM"] ?? ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
-if (CHROMIUM === undefined) process.stderr.write("forwarders-browser.test: skipped: no Chromium (apt-get install chromium, or set VIGIL_CHROMIUM)\n");
+if (CHROMIUM === undefined) noChromiumNote("forwarders-browser.test");
 
 const TOKEN = "forwarders-browser-token-0123456789";
 const uuid = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
@@ -118,7 +118,7 @@ describe.skipIf(CHROMIUM === undefined)("console forwarders page in Chromium", (
       const p = list.find((f) => f.name === "pager");
       return siem.accepted.length === 2 && s?.deadLetters === 1 && p?.state === "retrying" && (p.counters["failed"] ?? 0) >= 2;
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM!, args: ["--no-sandbox"] });
+    browser = await launchChromium();
     process.stderr.write(`forwarders-browser.test: screenshots in ${shots}\n`);
   }, 90_000);
 

@@ -7,14 +7,14 @@
  * Chromium.
  */
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../collector/helpers.js";
+import { CHROMIUM, noChromiumNote } from "../helpers/chromium.js";
 import { REPO } from "../sinks/helpers/run-ts.js";
 
-const CHROMIUM = process.env["VIGIL_CHROMIUM"] ?? ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => existsSync(p));
-if (CHROMIUM === undefined) process.stderr.write("screenshots-script.test: skipped: no Chromium (apt-get install chromium, or set VIGIL_CHROMIUM)\n");
+if (CHROMIUM === undefined) noChromiumNote("screenshots-script.test");
 
 describe.skipIf(CHROMIUM === undefined)("scripts/console-screenshots.mjs", () => {
   it("writes the console's views as small 1280x800 PNGs", { timeout: 120_000 }, async () => {
