@@ -145,7 +145,10 @@ export function clearSessionCookie(secure: boolean): string {
 /**
  * True when the request's `Origin` is the collector's own: the scheme it was reached by and the
  * `Host` the request names. A cross-site page's requests carry its own origin; a missing or
- * `null` Origin is refused.
+ * `null` Origin is refused. Behind a proxy that terminates TLS (an ingress in front of a
+ * plain-HTTP collector, passing the Host header on), the page's origin is `https://` + that host
+ * on the proxy's port: an `https://` Origin naming the same host is the collector's own too (a
+ * page there is served by whoever serves that host, never by another site).
  */
 export function sameOrigin(req: IncomingMessage, tls: boolean): boolean {
   const origin = req.headers.origin;
@@ -159,5 +162,7 @@ export function sameOrigin(req: IncomingMessage, tls: boolean): boolean {
   } catch {
     return false;
   }
-  return o.origin === h.origin && o.origin !== "null";
+  if (o.origin === "null") return false;
+  if (o.origin === h.origin) return true;
+  return !tls && o.protocol === "https:" && o.hostname === h.hostname;
 }

@@ -195,6 +195,14 @@ describe("console sessions", () => {
     expect(put.headers["allow"]).toBe("GET, POST, DELETE");
   });
 
+  it("behind a proxy that terminates TLS, the https:// origin of the same host is the collector's own", async () => {
+    const r = await login(base, TOKEN, { origin: "https://127.0.0.1" });
+    expect(r.status).toBe(200);
+    const cookie = cookieOf(r);
+    expect((await send(base, "/api/v1/session", { method: "DELETE", headers: { cookie, origin: "https://evil.example" } })).status).toBe(403);
+    expect((await send(base, "/api/v1/session", { method: "DELETE", headers: { cookie, origin: "https://127.0.0.1" } })).status).toBe(204);
+  });
+
   it("a login from another origin is refused (login CSRF); one without Origin (a script) is not", async () => {
     expect((await login(base, TOKEN, { origin: "https://evil.example" })).status).toBe(403);
     expect((await login(base, TOKEN, { origin: "null" })).status).toBe(403);
@@ -218,6 +226,8 @@ describe("console sessions", () => {
     // logout by a cross-site page: refused, the session lives on
     expect((await send(base, "/api/v1/session", { method: "DELETE", headers: { cookie, origin: "https://evil.example" } })).status).toBe(403);
     expect((await send(base, "/api/v1/session", { method: "DELETE", headers: { cookie } })).status).toBe(403);
+    // another port of the same host over plain HTTP is another origin
+    expect((await send(base, "/api/v1/session", { method: "DELETE", headers: { cookie, origin: "http://127.0.0.1:1" } })).status).toBe(403);
     expect((await send(base, "/api/v1/session", { headers: { cookie } })).status).toBe(200);
     // GETs by cookie need no Origin (they change nothing; the CSP and SameSite keep their answers from other sites)
     expect((await send(base, "/api/v1/stats", { headers: { cookie } })).status).toBe(200);
