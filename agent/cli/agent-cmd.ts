@@ -491,6 +491,9 @@ async function startFim(cfg: Config, flags: AgentFlags, logger: Logger, closers:
     excludes: cfg.fim.excludes,
     maxFileBytes: cfg.fim.max_file_bytes,
     scanOnStart: cfg.fim.scan_on_start,
+    scanBytesPerSecond: cfg.fim.baseline.bytes_per_second,
+    scanCpuPercent: cfg.fim.baseline.cpu_percent,
+    maxBaselineEntries: cfg.fim.baseline.max_entries,
     hostRoot: cfg.host.root,
     logger,
   });

@@ -421,6 +421,20 @@ export const configSchema = z.strictObject({
       max_file_bytes: bytes.default(64 * 1024 * 1024),
       /** Hash the host's watched files at start (the "before" of later changes). */
       scan_on_start: z.boolean().default(true),
+      /**
+       * The start scan's budget and the on-disk baseline: a file whose inode, device, size, mtime
+       * and ctime are unchanged since the last run keeps its stored hash without being read.
+       */
+      baseline: z
+        .strictObject({
+          /** Bytes hashed per second at most (0 = unlimited). */
+          bytes_per_second: bytes.default(8 * 1024 * 1024),
+          /** Percent of one core the scan may use (1-100; 100 = unlimited). */
+          cpu_percent: z.number().min(1).max(100).default(5),
+          /** Most files the on-disk baseline keeps; past it new files are not baselined (counted). */
+          max_entries: z.number().int().min(1000).max(10_000_000).default(1_000_000),
+        })
+        .prefault({}),
     })
     .prefault({}),
   capture: z

@@ -21,6 +21,7 @@ import { EVENTS, type ParamSpec } from "../../rules/event-table.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import type { Logger } from "../log.js";
 import { Baseline, baselineKey, type BaselineEntry } from "./baseline.js";
+import { ScanBudget } from "./budget.js";
 import { hashFile, type HashResult } from "./hash.js";
 import { lowerDirsOf } from "./lower-layers.js";
 import { DEFAULT_FIM_EXCLUDES, DEFAULT_FIM_PATHS, WatchSet } from "./watch-set.js";
@@ -59,7 +60,17 @@ export interface FileIntegrityOptions {
   maxScanFiles?: number;
   /** Where the host's root filesystem is seen (`/host` in the DaemonSet; default `/`). */
   hostRoot?: string;
+  /** The start scan hashes at most this many bytes per second (default 8 MiB/s; 0 = unlimited). */
+  scanBytesPerSecond?: number;
+  /** The start scan uses at most this percent of one core (default 5; 100 = unlimited). */
+  scanCpuPercent?: number;
+  /** Most files the on-disk baseline keeps (default 1,000,000). */
+  maxBaselineEntries?: number;
 }
+
+/** Defaults of the start scan's budget: about 2 % of a core's worth of hashing on average. */
+export const DEFAULT_SCAN_BYTES_PER_SECOND = 8 * 1024 * 1024;
+export const DEFAULT_SCAN_CPU_PERCENT = 5;
 
 interface PathSpec {
   /** Read `fd.name`. */
@@ -193,6 +204,19 @@ export class FileIntegrity {
     unchanged: 0,
     scan_files_hashed: 0,
     scan_files_skipped: 0,
+    /** Regular files the start scan looked at (hashed, reused or skipped). */
+    scan_files_done: 0,
+    /** Files whose stored hash was reused: inode, device, size, mtime and ctime unchanged. */
+    scan_files_reused: 0,
+    scan_bytes_hashed: 0,
+    /** Times the scan's budget made it sleep, and for how long in all. */
+    scan_throttle_waits: 0,
+    scan_throttle_ms: 0,
+    /** CPU charged to the scan (µs), and its wall time once complete (ms). */
+    scan_cpu_us: 0,
+    scan_duration_ms: 0,
+    scan_complete: 0,
+    baseline_full: 0,
     baseline_save_failures: 0,
     baseline_corrupt: 0,
     decorate_errors: 0,
@@ -204,7 +228,7 @@ export class FileIntegrity {
     this.log = opts.logger.child({ component: "fim" });
     this.hostPrefix = (opts.hostRoot ?? "/").replace(/\/+$/, "");
     this.watch = new WatchSet(opts.paths ?? DEFAULT_FIM_PATHS, opts.excludes ?? DEFAULT_FIM_EXCLUDES);
-    this.baseline = new Baseline(opts.stateDir);
+    this.baseline = new Baseline(opts.stateDir, opts.maxBaselineEntries);
     this.maxBytes = opts.maxFileBytes ?? 32 * 1024 * 1024;
     this.settleMs = opts.settleMs ?? 500;
   }
@@ -214,7 +238,7 @@ export class FileIntegrity {
     const ok = await this.baseline.load();
     if (!ok) {
       this.counters.baseline_corrupt++;
-      this.log.warn({ file: this.baseline.path }, "FIM baseline was corrupt; set aside, starting empty");
+      this.log.warn({ file: this.baseline.path, reason: this.baseline.setAsideReason }, "FIM baseline was not readable; set aside, rebuilding");
     }
     this.saveTimer = setInterval(() => void this.save(), 10_000);
     this.saveTimer.unref();
@@ -243,7 +267,7 @@ export class FileIntegrity {
 
   /** Counters for the stats line and /metrics. */
   stats(): Record<string, number> {
-    return { ...this.counters, baseline_entries: this.baseline.size };
+    return { ...this.counters, baseline_full: this.baseline.refused, baseline_entries: this.baseline.size };
   }
 
   /** True when the FIM module watches `path` (absolute, as the process sees it). */
@@ -485,7 +509,7 @@ export class FileIntegrity {
 
     // what we know about the file now goes into the baseline
     if (j.op === FimOp.Delete) this.baseline.delete(key);
-    else if (after?.kind === "ok") this.baseline.set(key, { sha256: after.sha256, size: after.size, mtimeMs: after.mtimeMs, ino: after.ino });
+    else if (after?.kind === "ok") this.baseline.set(key, entryOfHash(after));
     else if (after?.kind === "missing") this.baseline.delete(key);
     if (j.op === FimOp.Rename && fromKey !== undefined) this.baseline.delete(fromKey);
 
@@ -541,46 +565,106 @@ export class FileIntegrity {
     }
   }
 
-  /** Baselines the host's watched trees (stat first: unchanged files are not re-hashed). */
+  /**
+   * Baselines the host's watched trees within the scan budget (bytes/s and CPU %, yielding to the
+   * event loop between files). A file whose inode, device, size, mtime and ctime match its stored
+   * entry keeps its stored hash without being read; any other file is hashed.
+   */
   private async scan(): Promise<void> {
     const max = this.opts.maxScanFiles ?? 500_000;
+    const budget = new ScanBudget({
+      bytesPerSecond: this.opts.scanBytesPerSecond ?? DEFAULT_SCAN_BYTES_PER_SECOND,
+      cpuPercent: this.opts.scanCpuPercent ?? DEFAULT_SCAN_CPU_PERCENT,
+    });
+    const pace = (n: number) => {
+      this.counters.scan_bytes_hashed += n;
+      return budget.bytes(n);
+    };
+    const c = this.counters;
+    const started = performance.now();
     const buf = Buffer.allocUnsafe(256 * 1024);
     let visited = 0;
     const stack: string[] = [...this.watch.roots];
-    while (stack.length > 0 && !this.stopped && visited < max) {
-      const p = stack.pop() as string;
-      let st;
-      try {
-        st = await lstat(this.hostPrefix + p);
-      } catch {
-        continue;
-      }
-      if (st.isDirectory()) {
+    try {
+      while (stack.length > 0 && !this.stopped && visited < max) {
+        budget.beginStep();
         try {
-          const names = await readdir(this.hostPrefix + p);
-          for (const n of names) stack.push(p === "/" ? `/${n}` : `${p}/${n}`);
-        } catch {
-          // unreadable directory
+          visited += await this.scanOne(stack.pop() as string, stack, buf, pace);
+        } finally {
+          await budget.endStep();
+          c.scan_throttle_waits = budget.waits;
+          c.scan_throttle_ms = Math.round(budget.waitedMs);
+          c.scan_cpu_us = budget.cpuMicros;
         }
-        continue;
       }
-      if (!st.isFile()) continue;
-      visited++;
-      if (!this.watch.matches(p) || st.size > this.maxBytes) {
-        this.counters.scan_files_skipped++;
-        continue;
-      }
-      const key = baselineKey("host", p);
-      const known = this.baseline.get(key);
-      if (known !== undefined && known.size === st.size && known.mtimeMs === st.mtimeMs && known.ino === st.ino) continue;
-      const h = await hashFile(this.hostPrefix + p, this.maxBytes, buf);
-      if (h.kind === "ok") {
-        this.baseline.set(key, { sha256: h.sha256, size: h.size, mtimeMs: h.mtimeMs, ino: h.ino });
-        this.counters.scan_files_hashed++;
-      } else this.counters.scan_files_skipped++;
+      this.scanDone = !this.stopped;
+    } finally {
+      await this.save();
     }
-    this.scanDone = !this.stopped;
-    await this.save();
-    this.log.info({ files: this.counters.scan_files_hashed, entries: this.baseline.size }, "FIM baseline scan done");
+    c.scan_duration_ms = Math.round(performance.now() - started);
+    if (this.stopped) return;
+    c.scan_complete = 1;
+    this.log.info(
+      {
+        durationMs: c.scan_duration_ms,
+        files: c.scan_files_done,
+        hashed: c.scan_files_hashed,
+        reused: c.scan_files_reused,
+        skipped: c.scan_files_skipped,
+        bytesHashed: c.scan_bytes_hashed,
+        cpuMs: Math.round(c.scan_cpu_us / 1000),
+        throttledMs: c.scan_throttle_ms,
+        entries: this.baseline.size,
+      },
+      "FIM baseline complete",
+    );
   }
+
+  /** One scan step: a directory's names onto the stack, or one file baselined. Returns 1 for a regular file. */
+  private async scanOne(p: string, stack: string[], buf: Buffer, pace: (n: number) => Promise<void>): Promise<number> {
+    let st;
+    try {
+      st = await lstat(this.hostPrefix + p);
+    } catch {
+      return 0;
+    }
+    if (st.isDirectory()) {
+      try {
+        const names = await readdir(this.hostPrefix + p);
+        for (const n of names) stack.push(p === "/" ? `/${n}` : `${p}/${n}`);
+      } catch {
+        // unreadable directory
+      }
+      return 0;
+    }
+    if (!st.isFile()) return 0;
+    this.counters.scan_files_done++;
+    if (!this.watch.matches(p) || st.size > this.maxBytes) {
+      this.counters.scan_files_skipped++;
+      return 1;
+    }
+    const key = baselineKey("host", p);
+    const known = this.baseline.get(key);
+    if (
+      known !== undefined &&
+      known.ino === st.ino &&
+      known.dev === st.dev &&
+      known.size === st.size &&
+      known.mtimeMs === st.mtimeMs &&
+      known.ctimeMs === st.ctimeMs
+    ) {
+      this.counters.scan_files_reused++;
+      return 1;
+    }
+    const h = await hashFile(this.hostPrefix + p, this.maxBytes, buf, pace);
+    if (h.kind === "ok") {
+      if (this.baseline.set(key, entryOfHash(h))) this.counters.scan_files_hashed++;
+      else this.counters.scan_files_skipped++;
+    } else this.counters.scan_files_skipped++;
+    return 1;
+  }
+}
+
+function entryOfHash(h: Extract<HashResult, { kind: "ok" }>): BaselineEntry {
+  return { sha256: h.sha256, size: h.size, mtimeMs: h.mtimeMs, ino: h.ino, dev: h.dev, ctimeMs: h.ctimeMs, mode: h.mode };
 }

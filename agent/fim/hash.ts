@@ -10,7 +10,7 @@ import { open } from "node:fs/promises";
 
 /** Result of hashing one file. */
 export type HashResult =
-  | { kind: "ok"; sha256: string; size: number; mtimeMs: number; ino: number }
+  | { kind: "ok"; sha256: string; size: number; mtimeMs: number; ino: number; dev: number; ctimeMs: number; mode: number }
   | { kind: "missing" }
   | { kind: "not_regular" }
   | { kind: "too_large"; size: number }
@@ -18,8 +18,11 @@ export type HashResult =
 
 const CHUNK = 256 * 1024;
 
-/** Hashes `path` if it is a regular file of at most `maxBytes` bytes. Never throws. */
-export async function hashFile(path: string, maxBytes: number, buf?: Buffer): Promise<HashResult> {
+/**
+ * Hashes `path` if it is a regular file of at most `maxBytes` bytes. Never throws. `pace`, when
+ * given, is awaited after each chunk read with its size (the baseline scan's byte budget).
+ */
+export async function hashFile(path: string, maxBytes: number, buf?: Buffer, pace?: (bytes: number) => Promise<void>): Promise<HashResult> {
   let fh;
   try {
     fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
@@ -43,8 +46,9 @@ export async function hashFile(path: string, maxBytes: number, buf?: Buffer): Pr
       // the file grew past the cap while we read it
       if (total > maxBytes) return { kind: "too_large", size: total };
       h.update(bytesRead === b.length ? b : b.subarray(0, bytesRead));
+      if (pace !== undefined) await pace(bytesRead);
     }
-    return { kind: "ok", sha256: h.digest("hex"), size: total, mtimeMs: st.mtimeMs, ino: st.ino };
+    return { kind: "ok", sha256: h.digest("hex"), size: total, mtimeMs: st.mtimeMs, ino: st.ino, dev: st.dev, ctimeMs: st.ctimeMs, mode: st.mode };
   } catch (err) {
     return { kind: "error", code: (err as NodeJS.ErrnoException).code ?? "EUNKNOWN" };
   } finally {

@@ -142,6 +142,10 @@ describe("environment", () => {
     if (last === "pool_size") return "16";
     if (last === "store_concurrency") return "4";
     if (last === "facility") return "3";
+    // fim.baseline: a percent of a core, an entry cap with a floor of 1000, a byte rate
+    if (path.includes("fim") && last === "cpu_percent") return "10";
+    if (path.includes("fim") && last === "max_entries") return "5000";
+    if (path.includes("fim") && last === "bytes_per_second") return "3MiB";
     if (path.includes("fleet") && (last === "max_bytes" || last === "max_msg_bytes")) return "1048577";
     if (kind === "number" && /bytes|chars|nodes|payload/.test(last)) return "65537";
     if (kind === "number") return last === "port" ? "1234" : last.endsWith("_ms") && path.includes("collector") ? "20000" : "777";
