@@ -28,6 +28,8 @@ export interface ScanBudgetOptions {
   cpuPercent: number;
   /** Longest burst either limit lets through after an idle spell, ms (default 250). */
   burstMs?: number;
+  /** Debts shorter than this only yield to the event loop; longer ones sleep (default 10 ms). */
+  minSleepMs?: number;
   clock?: BudgetClock;
 }
 
@@ -46,6 +48,7 @@ const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
 export class ScanBudget {
   private readonly clock: BudgetClock;
   private readonly burstMs: number;
+  private readonly minSleepMs: number;
   private bytesReadyAt: number;
   private cpuReadyAt: number;
   private stepCpu = -1;
@@ -59,6 +62,8 @@ export class ScanBudget {
     validateBudget(opts.bytesPerSecond, opts.cpuPercent);
     this.clock = opts.clock ?? realClock;
     this.burstMs = opts.burstMs ?? 250;
+    // a timer per file costs more CPU than a small scan step: small debts add up to one longer sleep
+    this.minSleepMs = Math.min(opts.minSleepMs ?? 10, this.burstMs);
     const t = this.clock.now();
     this.bytesReadyAt = t;
     this.cpuReadyAt = t;
@@ -95,7 +100,7 @@ export class ScanBudget {
 
   private async waitUntilReady(): Promise<void> {
     const wait = Math.max(this.bytesReadyAt, this.cpuReadyAt) - this.clock.now();
-    if (wait > 0) {
+    if (wait >= this.minSleepMs) {
       this.waits++;
       this.waitedMs += wait;
       await this.clock.sleep(Math.ceil(wait));

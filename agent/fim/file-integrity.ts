@@ -616,7 +616,7 @@ export class FileIntegrity {
         throttledMs: c.scan_throttle_ms,
         entries: this.baseline.size,
       },
-      "FIM baseline complete",
+      "FIM baseline scan done",
     );
   }
 

@@ -84,7 +84,7 @@ describe("FIM start scan", () => {
     expect(s.scan_throttle_waits).toBeGreaterThan(10);
     // the event loop kept turning while the scan ran (a 20 ms timer fired many times)
     expect(ticks).toBeGreaterThan(20);
-    const done = lines.filter((l) => l.msg === "FIM baseline complete");
+    const done = lines.filter((l) => l.msg === "FIM baseline scan done");
     expect(done).toHaveLength(1);
     expect(done[0]).toMatchObject({ files: 64, hashed: 64, reused: 0, bytesHashed: 64 * 32 * 1024 });
     expect(done[0]?.durationMs).toBeGreaterThan(1600);
@@ -106,7 +106,7 @@ describe("FIM start scan", () => {
     expect(s).toMatchObject({ scan_files_hashed: 2, scan_files_reused: FILES - 2, scan_files_done: FILES, baseline_entries: FILES });
     expect(s.scan_bytes_hashed).toBe("changed\n".length + "file 1/3\n".repeat(100).length);
     expect(reads.paths.sort()).toEqual([touched, changed].sort());
-    expect(second.lines.find((l) => l.msg === "FIM baseline complete")).toMatchObject({ reused: FILES - 2, hashed: 2 });
+    expect(second.lines.find((l) => l.msg === "FIM baseline scan done")).toMatchObject({ reused: FILES - 2, hashed: 2 });
 
     // the "before" of a later change is the re-hashed content, as it always was
     writeFileSync(changed, "changed again\n");
