@@ -12,6 +12,12 @@
  * its copies under other names (see attack.c), mounted read-only.
  */
 
+import { ATTACKS_ATTEMPTS } from "./table-attempts.js";
+import { ATTACKS_FILES } from "./table-files.js";
+import { ATTACKS_IO_URING } from "./table-io-uring.js";
+import { ATTACKS_NET, BENIGN_NET } from "./table-net.js";
+import { ATTACKS_TAMPER } from "./table-tamper.js";
+
 /** Which test pod a scenario runs in. */
 export type PodName = "web" | "priv" | "benign";
 
@@ -39,7 +45,7 @@ const CGI_UPLOAD = `printf '#!/bin/sh\\necho Content-type: text/plain\\necho\\ne
 const HTTPD = "mkdir -p /www/cgi-bin && (pidof httpd >/dev/null || httpd -p 18081 -h /www)";
 
 /** One scenario per rule of the drift, FIM and TTP packs (some rules have more than one variant). */
-export const ATTACKS: readonly Scenario[] = [
+const ATTACKS_CORE: readonly Scenario[] = [
   // ---------------------------------------------------------------- drift
   { name: "drop a binary into the image filesystem and run it", technique: "T1105", pod: "web", expect: "Drift Executable Not In Image Run",
     cmd: "mkdir -p /app && cp /bin/busybox /app/busybox && /app/busybox true" },
@@ -231,7 +237,7 @@ export const ATTACKS: readonly Scenario[] = [
 ];
 
 /** Ordinary workloads that must raise no alert at all. */
-export const BENIGN: readonly Scenario[] = [
+const BENIGN_CORE: readonly Scenario[] = [
   { name: "shell script without a terminal", technique: "-", pod: "benign", expect: null, cmd: "for i in 1 2 3; do echo $i; done >/dev/null" },
   { name: "file churn in /tmp", technique: "-", pod: "benign", expect: null,
     cmd: "mkdir -p /tmp/churn && for i in $(seq 1 200); do echo $i > /tmp/churn/f$i; mv /tmp/churn/f$i /tmp/churn/g$i; done && rm -rf /tmp/churn" },
@@ -264,3 +270,9 @@ export const BENIGN: readonly Scenario[] = [
     cmd: "mkdir -p /srv/logs && seq 1 1000 > /srv/logs/a.log && gzip /srv/logs/a.log && gunzip /srv/logs/a.log.gz && rm -rf /srv/logs" },
   { name: "sleep and exit", technique: "-", pod: "benign", expect: null, cmd: "sleep 0.2" },
 ];
+
+/** Every attack: the core table above, then the second wave's classes (one file each). */
+export const ATTACKS: readonly Scenario[] = [...ATTACKS_CORE, ...ATTACKS_ATTEMPTS, ...ATTACKS_TAMPER, ...ATTACKS_NET, ...ATTACKS_FILES, ...ATTACKS_IO_URING];
+
+/** Every benign workload. */
+export const BENIGN: readonly Scenario[] = [...BENIGN_CORE, ...BENIGN_NET];
