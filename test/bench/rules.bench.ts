@@ -10,7 +10,7 @@
  *  - allocation on the no-match path: young-generation GCs (v8.GCProfiler) and heap growth over
  *    1,000,000 non-matching evaluations;
  *  - heap used by the loaded rule set.
- *  - the same for Vigil's own packs (rules/files: base, drift, FIM, TTP) over the same mix, passes
+ *  - the same for Vigil's own packs (every pack of rules/files) over the same mix, passes
  *    alternating with the stable rules so both figures share the machine's load;
  * The vitest `bench` entries give the same throughput as hz × 10,000 events per iteration.
  * Run: npm run bench:rules
@@ -18,13 +18,13 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { bench, describe } from "vitest";
 import type { SyscallEvent, ThreadInfo } from "../../rules/event.js";
 import { loadRuleFiles, type CompiledRule, type RuleSet } from "../../rules/index.js";
 import { container, ev, execve, fileFd, O, openat, proc, sockFd } from "../rules/event-builder.js";
+import { packFiles } from "../helpers/packs.js";
 import { STABLE_RULES } from "../rules/stable-path.js";
 
 v8.setFlagsFromString("--expose-gc");
@@ -183,9 +183,7 @@ const evPerSec = (TOTAL / bestNs) * 1e9;
 const evPerSecMedian = (TOTAL / medianNs) * 1e9;
 
 // ---------------------------------------------------------------- Vigil's own packs, same mix
-const PACK_FILES = ["00-vigil-base.yaml", "10-drift.yaml", "20-fim.yaml", "30-ttp.yaml"];
-const packDir = fileURLToPath(new URL("../../rules/files/", import.meta.url));
-const packRes = loadRuleFiles(PACK_FILES.map((n) => ({ path: join(packDir, n), text: readFileSync(join(packDir, n), "utf8") })));
+const packRes = loadRuleFiles(packFiles());
 if (!packRes.ok) throw new Error("Vigil packs failed to load");
 const packs = packRes.ruleset;
 let packMatches = 0;

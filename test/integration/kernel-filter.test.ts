@@ -12,10 +12,11 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO_ROOT, startAgent, type JsonAlert, type RunningAgent } from "../helpers/agent.js";
+import { startAgent, type JsonAlert, type RunningAgent } from "../helpers/agent.js";
+import { packPaths } from "../helpers/packs.js";
 import { STABLE_RULES } from "../rules/stable-path.js";
 
-const PACKS = ["00-vigil-base.yaml", "10-drift.yaml", "20-fim.yaml", "30-ttp.yaml"].map((n) => join(REPO_ROOT, "rules", "files", n));
+const PACKS = packPaths();
 
 const WORKLOAD = `
 const fs = require("node:fs");

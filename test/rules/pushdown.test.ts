@@ -8,14 +8,13 @@
  */
 import { readFileSync } from "node:fs";
 import { posix } from "node:path";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { kernelFilterLines } from "../../agent/sources/kernel-filter.js";
 import { clauseText, conditionClauses, deriveKernelFilters, MAX_CLAUSES, type FilterClause, type KernelFilters } from "../../rules/compile/pushdown.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import { loadRuleFiles, parseCondition } from "../../rules/index.js";
 import type { CompiledRule } from "../../rules/index.js";
-import { REPO_ROOT } from "../helpers/agent.js";
+import { packFiles } from "../helpers/packs.js";
 import { container, ev, fileFd, O, proc } from "./event-builder.js";
 import { STABLE_RULES } from "./stable-path.js";
 
@@ -298,10 +297,7 @@ function sweepEvents(): { e: SyscallEvent; k: KernelView }[] {
 function ruleFiles(withPacks: boolean): { path: string; text: string }[] {
   const files = [{ path: STABLE_RULES, text: readFileSync(STABLE_RULES, "utf8") }];
   if (withPacks) {
-    for (const n of ["00-vigil-base.yaml", "10-drift.yaml", "20-fim.yaml", "30-ttp.yaml"]) {
-      const path = join(REPO_ROOT, "rules", "files", n);
-      files.push({ path, text: readFileSync(path, "utf8") });
-    }
+    files.push(...packFiles());
   }
   return files;
 }

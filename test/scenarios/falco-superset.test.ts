@@ -6,21 +6,14 @@
  * evaluated with `all` matching; each case first checks that Falco's rule really fires on it.
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { SyscallEvent } from "../../rules/event.js";
 import { loadRuleFiles } from "../../rules/index.js";
-import { REPO_ROOT } from "../helpers/agent.js";
+import { packFiles } from "../helpers/packs.js";
 import { container, ev, execve, O, openat, proc, sockFd } from "../rules/event-builder.js";
 import { STABLE_RULES } from "../rules/stable-path.js";
 
-const files = [
-  { path: STABLE_RULES, text: readFileSync(STABLE_RULES, "utf8") },
-  ...["00-vigil-base.yaml", "10-drift.yaml", "20-fim.yaml", "30-ttp.yaml"].map((n) => {
-    const path = join(REPO_ROOT, "rules", "files", n);
-    return { path, text: readFileSync(path, "utf8") };
-  }),
-];
+const files = [{ path: STABLE_RULES, text: readFileSync(STABLE_RULES, "utf8") }, ...packFiles()];
 const loaded = loadRuleFiles(files, { ruleMatching: "all" });
 const ctr = container({ id: "0123456789ab", imageRepository: "docker.io/library/app", k8s: { namespace: "prod", podName: "app-1" } });
 const priv = container({ id: "0123456789cd", imageRepository: "docker.io/library/tools", privileged: true });

@@ -1,27 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * The drift, FIM and TTP packs as files: they load without errors or warnings (together, and each
- * on its own with the base file, as a user may load them into Falco); every TTP rule carries a
- * MITRE tactic tag and a technique ID; every rule prints the standard evidence block; FIM rules are
- * tagged `fim`; and every rule has a scenario in table.ts that proves it in a real container.
+ * The rule packs as files (every rules file of rules/files, so a new pack is covered as soon as it
+ * lands): they load without errors or warnings (together, and each on its own with the base file,
+ * as a user may load them into Falco); every rule carries a MITRE tactic tag and a technique ID;
+ * every rule prints the standard evidence block; FIM rules are tagged `fim`; every rule has a
+ * scenario in table.ts that proves it in a real container, and that scenario's technique is one of
+ * the rule's tags (the live harness checks the alert's tags for it too).
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { loadRuleFiles } from "../../rules/index.js";
-import { REPO_ROOT } from "../helpers/agent.js";
+import { BASE_PACK, packFile, packNames } from "../helpers/packs.js";
 import { ATTACKS } from "./table.js";
 import { execve, proc } from "../rules/event-builder.js";
 
-const file = (n: string) => {
-  const path = join(REPO_ROOT, "rules", "files", n);
-  return { path, text: readFileSync(path, "utf8") };
-};
-const BASE = "00-vigil-base.yaml";
-const PACKS = ["10-drift.yaml", "20-fim.yaml", "30-ttp.yaml"];
+const file = packFile;
+const BASE = BASE_PACK;
+const PACKS = packNames().filter((n) => n !== BASE);
 type Item = { rule?: string; output?: string; tags?: string[]; condition?: string };
 const rulesOf = (n: string): Item[] => (parse(file(n).text) as Item[]).filter((i) => i.rule !== undefined);
+const TECHNIQUE = /^T\d{4}(\.\d{3})?$/;
 
 const STANDARD_FIELDS = ["%proc.name", "%proc.cmdline", "%proc.pname", "%proc.pcmdline", "%proc.aname[2]", "%proc.aname[3]", "%user.name"];
 /**
@@ -44,19 +42,31 @@ describe("rule packs", () => {
     expect(r.ruleset.rules.length).toBe(rulesOf(p).length + rulesOf(BASE).length);
   });
 
-  it("the TTP pack has at least 40 rules, each with a MITRE tactic and technique", () => {
-    const ttp = rulesOf("30-ttp.yaml");
-    expect(ttp.length).toBeGreaterThanOrEqual(40);
-    for (const r of ttp) {
+  it("the packs are the base file, drift, FIM, TTP and whatever else rules/files holds", () => {
+    expect(PACKS.slice(0, 3)).toEqual(["10-drift.yaml", "20-fim.yaml", "30-ttp.yaml"]);
+  });
+
+  it("the TTP pack has at least 40 rules; every rule of every pack has a MITRE tactic and technique", () => {
+    expect(rulesOf("30-ttp.yaml").length).toBeGreaterThanOrEqual(40);
+    for (const r of PACKS.flatMap(rulesOf)) {
       expect(
         r.tags?.some((t) => t.startsWith("mitre_")),
         r.rule,
       ).toBe(true);
       expect(
-        r.tags?.some((t) => /^T\d{4}(\.\d{3})?$/.test(t)),
+        r.tags?.some((t) => TECHNIQUE.test(t)),
         r.rule,
       ).toBe(true);
     }
+  });
+
+  it("every attack scenario's technique is one of its rule's tags", () => {
+    const tags = new Map([BASE, ...PACKS].flatMap(rulesOf).map((r) => [r.rule as string, r.tags ?? []]));
+    const wrong = ATTACKS.filter((s) => !(tags.get(s.expect as string) ?? []).includes(s.technique)).map(
+      (s) =>
+        `${s.name}: ${s.technique} not in "${s.expect}" [${(tags.get(s.expect as string) ?? ["no such rule"]).filter((t) => TECHNIQUE.test(t) || t === "no such rule").join(", ")}]`,
+    );
+    expect(wrong).toEqual([]);
   });
 
   it.each(PACKS.flatMap((p) => rulesOf(p).map((r) => [p, r.rule as string, r] as const)))(
@@ -65,7 +75,7 @@ describe("rule packs", () => {
       for (const f of STANDARD_FIELDS) expect(r.output, `${name} output lacks ${f}`).toContain(f);
       for (const f of SUGGESTED_FIELDS)
         expect(r.output, `${name} output repeats the suggested field ${f}`).not.toMatch(new RegExp(`${f.replaceAll(".", "\\.")}\\b`));
-      expect(r.tags?.some((t) => /^T\d{4}(\.\d{3})?$/.test(t))).toBe(true);
+      expect(r.tags?.some((t) => TECHNIQUE.test(t))).toBe(true);
       if (p === "20-fim.yaml") expect(r.tags).toContain("fim");
       expect(ATTACKS.filter((s) => s.expect === name).length, `no scenario for ${name}`).toBeGreaterThan(0);
       expect(name).not.toBe("Read Shadow File");

@@ -3,7 +3,8 @@
  * Detections proven by real behaviour: every rule of the drift, FIM and TTP packs is triggered by
  * the real technique inside a real container (CRI pods on a real containerd, the real kernel
  * probe, the real agent), and the alert must carry the rule's enrichment (container, image, pod,
- * namespace, process tree); benign workloads must raise nothing. Writes the result table to
+ * namespace, process tree) and be tagged with the scenario's MITRE technique; benign workloads
+ * must raise nothing. Writes the result table to
  * $VIGIL_SCENARIO_REPORT (JSON) for `npm run scenarios`.
  */
 import { writeFileSync } from "node:fs";
@@ -50,6 +51,8 @@ run("detection scenarios in real containers", () => {
       expect(f).toHaveProperty("proc.pcmdline");
       expect(alert!.tags.some((t) => t.startsWith("mitre_"))).toBe(true);
       expect(alert!.tags.some((t) => /^T\d{4}(\.\d{3})?$/.test(t))).toBe(true);
+      // the alert is tagged with the technique the scenario performs (the rule's most specific one)
+      expect(alert!.tags, `"${s.expect}" alert not tagged ${s.technique}`).toContain(s.technique);
       if (s.fim !== undefined) {
         expect(f["fim.sha256_after"]).toMatch(/^[0-9a-f]{64}$/);
         if (s.fim === "unchanged") expect(f["fim.unchanged"]).toBe(true);
