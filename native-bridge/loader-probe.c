@@ -56,6 +56,33 @@ int vp_syscall_flags(const char *name)
 	return i < 0 ? 0 : (int)SYSCALLS[i].flags;
 }
 
+/* Syscall numbers of this architecture by event name (event-table.h), for the raw_syscalls fallback. */
+struct sc_nr {
+	const char *name;
+	int nr;
+};
+
+#ifdef VIGIL_NRS
+#define NR(name, nr) { name, nr },
+static const struct sc_nr SYSCALL_NRS[] = { VIGIL_NRS(NR) };
+#undef NR
+#define NSYSCALL_NRS (sizeof(SYSCALL_NRS) / sizeof(SYSCALL_NRS[0]))
+#else
+static const struct sc_nr SYSCALL_NRS[1] = { { "", -1 } };
+#define NSYSCALL_NRS 0
+#endif
+
+/* The program array's size (probe/raw-fallback.h VIGIL_RAW_NR_LIMIT). */
+#define RAW_NR_LIMIT 512
+
+static int syscall_nr(const char *name)
+{
+	for (size_t i = 0; i < NSYSCALL_NRS; i++)
+		if (strcmp(SYSCALL_NRS[i].name, name) == 0)
+			return SYSCALL_NRS[i].nr < RAW_NR_LIMIT ? SYSCALL_NRS[i].nr : -1;
+	return -1;
+}
+
 /* Finds (mounting if needed) tracefs, which libbpf needs to resolve tracepoint ids. */
 static int setup_tracefs(struct vp_ctx *ctx)
 {
@@ -118,6 +145,46 @@ void vp_log_init(bool verbose)
 
 /* ------------------------------------------------------------------ load */
 
+/*
+ * The raw_syscalls fallback: each syscall's number here, whether raw_syscalls/sys_exit exists,
+ * and the --raw-syscalls names (an unknown name, or one that is no syscall of this architecture,
+ * is an error: the option exists to be sure how a call is observed).
+ */
+static int raw_fallback_setup(struct vp_ctx *ctx, struct probe *skel)
+{
+	char p[256], *copy, *save = NULL, *tok;
+	int err = 0;
+
+	for (size_t i = 0; i < NSYSCALLS; i++)
+		ctx->nr[i] = SYSCALLS[i].tp ? syscall_nr(SYSCALLS[i].name) : -1;
+	snprintf(p, sizeof(p), "%s/events/raw_syscalls/sys_exit", ctx->tracefs_root);
+	ctx->raw_ok = access(p, F_OK) == 0 && NSYSCALL_NRS > 0;
+	if (!ctx->raw_ok)
+		bpf_program__set_autoload(skel->progs.raw_sys_exit, false);
+	if (!ctx->opts->raw_syscalls)
+		return 0;
+	copy = strdup(ctx->opts->raw_syscalls);
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ", \n", &save); tok && !err; tok = strtok_r(NULL, ", \n", &save)) {
+		int i = find_syscall(tok);
+
+		if (i < 0) {
+			vp_die_line("--raw-syscalls: unknown syscall '%s'", tok);
+			err = -EINVAL;
+		} else if (ctx->nr[i] < 0) {
+			vp_die_line("--raw-syscalls: '%s' has no syscall number on this architecture", tok);
+			err = -EINVAL;
+		} else if (!ctx->raw_ok) {
+			vp_die_line("--raw-syscalls: the raw_syscalls/sys_exit tracepoint is not available (%s)", p);
+			err = -ENOENT;
+		} else
+			ctx->force_raw[i] = true;
+	}
+	free(copy);
+	return err;
+}
+
 int vp_probe_load(struct vp_ctx *ctx)
 {
 	const struct vp_opts *opt = ctx->opts;
@@ -158,13 +225,20 @@ int vp_probe_load(struct vp_ctx *ctx)
 	bpf_map__set_max_entries(skel->maps.prevent, (__u32)opt->prevent_max);
 	for (size_t i = 0; i < NSYSCALLS; i++)
 		ctx->available[i] = bpf_object__find_program_by_name(skel->obj, SYSCALLS[i].prog) && hook_exists(ctx, &SYSCALLS[i]);
-	/* a program is loaded when one of its hooks exists here (the generic program serves many) */
+	err = raw_fallback_setup(ctx, skel);
+	if (err) {
+		probe__destroy(skel);
+		return err;
+	}
+	/* a program is loaded when one of its hooks exists here (the generic program serves many), or
+	 * when the raw_syscalls fallback can serve one of its calls */
 	for (size_t i = 0; i < NSYSCALLS; i++) {
 		struct bpf_program *p = bpf_object__find_program_by_name(skel->obj, SYSCALLS[i].prog);
 		bool used = false;
 
 		for (size_t j = 0; p && j < NSYSCALLS && !used; j++)
-			used = ctx->available[j] && strcmp(SYSCALLS[j].prog, SYSCALLS[i].prog) == 0;
+			used = (ctx->available[j] || (ctx->raw_ok && ctx->nr[j] >= 0)) &&
+			       strcmp(SYSCALLS[j].prog, SYSCALLS[i].prog) == 0;
 		if (p && !used)
 			bpf_program__set_autoload(p, false);
 	}
@@ -196,6 +270,104 @@ int vp_probe_load(struct vp_ctx *ctx)
 
 /* ------------------------------------------------------------------ attach / retune */
 
+enum vp_observed { VP_OBS_NONE, VP_OBS_TP, VP_OBS_RAW, VP_OBS_MISSING };
+
+static struct bpf_program *prog_of(const struct vp_ctx *ctx, size_t i)
+{
+	return bpf_object__find_program_by_name(ctx->skel->obj, SYSCALLS[i].prog);
+}
+
+/* How a wanted call is observed: its tracepoint, else (or when forced) the raw_syscalls fallback. */
+static enum vp_observed observed_by(const struct vp_ctx *ctx, size_t i)
+{
+	struct bpf_program *p = prog_of(ctx, i);
+
+	if (ctx->available[i] && !ctx->force_raw[i])
+		return VP_OBS_TP;
+	if (SYSCALLS[i].tp && ctx->raw_ok && ctx->nr[i] >= 0 && p && bpf_program__fd(p) >= 0)
+		return VP_OBS_RAW;
+	return VP_OBS_MISSING;
+}
+
+/* Fills (on) or empties the raw_progs slot of call i's number. Returns 0 or -errno (printed). */
+static int raw_slot(struct vp_ctx *ctx, size_t i, bool on)
+{
+	__u32 nr = (__u32)ctx->nr[i];
+	int err;
+
+	if (on == ctx->in_raw[i])
+		return 0;
+	if (on) {
+		int fd = bpf_program__fd(prog_of(ctx, i));
+
+		err = bpf_map__update_elem(ctx->skel->maps.raw_progs, &nr, sizeof(nr), &fd, sizeof(fd), BPF_ANY);
+	} else
+		err = bpf_map__delete_elem(ctx->skel->maps.raw_progs, &nr, sizeof(nr), 0);
+	if (err && !(err == -ENOENT && !on)) {
+		vp_die_line("cannot %s %s in the raw_syscalls fallback (%s)", on ? "route" : "unroute", SYSCALLS[i].name,
+			    strerror(-err));
+		return err;
+	}
+	ctx->in_raw[i] = on;
+	return 0;
+}
+
+/* Attaches the fallback program while some slot is filled, detaches it otherwise. */
+static int raw_attach(struct vp_ctx *ctx)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < NSYSCALLS && !any; i++)
+		any = ctx->in_raw[i];
+	if (any && !ctx->raw_link) {
+		ctx->raw_link = bpf_program__attach_tracepoint(ctx->skel->progs.raw_sys_exit, "raw_syscalls", "sys_exit");
+		if (!ctx->raw_link) {
+			int err = -errno;
+
+			vp_die_line("cannot attach the raw_syscalls/sys_exit fallback (%s)", strerror(-err));
+			return err;
+		}
+		ctx->nattached++;
+	} else if (!any && ctx->raw_link) {
+		bpf_link__destroy(ctx->raw_link);
+		ctx->raw_link = NULL;
+		ctx->nattached--;
+	}
+	return 0;
+}
+
+/* Prints names of the wanted calls observed `how`, comma-separated, on stderr. */
+static void print_names(const struct vp_ctx *ctx, const __u8 *want, enum vp_observed how)
+{
+	const char *sep = " (";
+	bool any = false;
+
+	for (size_t i = 0; i < NSYSCALLS; i++)
+		if (want[i] && SYSCALLS[i].tp && observed_by(ctx, i) == how) {
+			fprintf(stderr, "%s%s", sep, SYSCALLS[i].name);
+			sep = ", ";
+			any = true;
+		}
+	if (any)
+		fputc(')', stderr);
+}
+
+/* The one line saying how the wanted syscalls are observed (FORMAT.md "Syscalls without a tracepoint"). */
+static void report_observed(const struct vp_ctx *ctx, const __u8 *want)
+{
+	int n[4] = { 0 };
+
+	for (size_t i = 0; i < NSYSCALLS; i++)
+		if (want[i] && SYSCALLS[i].tp)
+			n[observed_by(ctx, i)]++;
+	fprintf(stderr, "vigil-probe: syscalls observed: %d by tracepoint, %d by raw_syscalls", n[VP_OBS_TP], n[VP_OBS_RAW]);
+	print_names(ctx, want, VP_OBS_RAW);
+	fprintf(stderr, ", %d missing", n[VP_OBS_MISSING]);
+	print_names(ctx, want, VP_OBS_MISSING);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
 int vp_set_syscalls(struct vp_ctx *ctx, const char *list)
 {
 	__u8 want[NSYSCALLS] = { 0 };
@@ -222,8 +394,6 @@ int vp_set_syscalls(struct vp_ctx *ctx, const char *list)
 
 		if (i < 0)
 			fprintf(stderr, "vigil-probe: warning: unknown syscall '%s' ignored\n", tok);
-		else if (!ctx->available[i])
-			fprintf(stderr, "vigil-probe: warning: syscall '%s' has no tracepoint on this kernel\n", tok);
 		else if (value == VIGIL_ON_CHILD && !(SYSCALLS[i].flags & VIGIL_EVF_CLONE)) {
 			fprintf(stderr, "vigil-probe: warning: ':child' applies to the clone family only; '%s' taken whole\n", tok);
 			want[i] = VIGIL_ON;
@@ -234,8 +404,20 @@ int vp_set_syscalls(struct vp_ctx *ctx, const char *list)
 	for (size_t i = 0; i < NSYSCALLS; i++) {
 		__u32 code = SYSCALLS[i].code;
 		__u8 on = want[i];
+		enum vp_observed how = want[i] ? observed_by(ctx, i) : VP_OBS_NONE;
 
-		if (want[i] && !ctx->links[i]) {
+		/* the raw slot first: a call moving from its tracepoint is reported by one of them at any time */
+		err = raw_slot(ctx, i, how == VP_OBS_RAW);
+		if (err)
+			return err;
+		if (how != VP_OBS_TP && ctx->links[i]) {
+			bpf_link__destroy(ctx->links[i]);
+			ctx->links[i] = NULL;
+			ctx->nattached--;
+		}
+		if (how == VP_OBS_MISSING)
+			on = 0;
+		if (how == VP_OBS_TP && !ctx->links[i]) {
 			struct bpf_program *p = bpf_object__find_program_by_name(ctx->skel->obj, SYSCALLS[i].prog);
 			/* by tracepoint name: one program may serve several calls (exit_generic) */
 			struct bpf_link *l = !p ? NULL
@@ -251,13 +433,12 @@ int vp_set_syscalls(struct vp_ctx *ctx, const char *list)
 			ctx->nattached++;
 		}
 		bpf_map__update_elem(ctx->maps.enabled, &code, sizeof(code), &on, sizeof(on), BPF_ANY);
-		if (!want[i] && ctx->links[i]) {
-			bpf_link__destroy(ctx->links[i]);
-			ctx->links[i] = NULL;
-			ctx->nattached--;
-		}
 	}
-	return err;
+	err = raw_attach(ctx);
+	if (err)
+		return err;
+	report_observed(ctx, want);
+	return 0;
 }
 
 void vp_probe_destroy(struct vp_ctx *ctx)
@@ -266,6 +447,8 @@ void vp_probe_destroy(struct vp_ctx *ctx)
 		bpf_link__destroy(ctx->links[i]);
 		ctx->links[i] = NULL;
 	}
+	bpf_link__destroy(ctx->raw_link);
+	ctx->raw_link = NULL;
 	probe__destroy(ctx->skel);
 	ctx->skel = NULL;
 }

@@ -34,6 +34,7 @@ struct ring_buffer;
 /** struct vp_opts - the command line (loader.c). */
 struct vp_opts {
 	char *syscalls;
+	char *raw_syscalls; /* --raw-syscalls: observed through the raw_syscalls fallback even with a tracepoint */
 	__u32 exclude[64];
 	int nexclude;
 	int ringbuf_mb;
@@ -89,6 +90,12 @@ struct vp_ctx {
 	bool available[VP_MAX_SYSCALLS]; /* hook exists on this kernel */
 	struct bpf_link *links[VP_MAX_SYSCALLS];
 	int nattached;
+	/* the raw_syscalls fallback (probe/raw-fallback.h) */
+	int nr[VP_MAX_SYSCALLS]; /* syscall number on this architecture, -1: none or past the program array */
+	bool force_raw[VP_MAX_SYSCALLS]; /* --raw-syscalls */
+	bool in_raw[VP_MAX_SYSCALLS]; /* its raw_progs slot is filled */
+	bool raw_ok; /* raw_syscalls/sys_exit exists and its program is loaded */
+	struct bpf_link *raw_link; /* attached while some wanted call is served by the fallback */
 	/* prevention map bookkeeping (reported in VIGIL_CTL_PREVENT) */
 	__u32 prevent_entries;
 	__u32 prevent_map_full;
@@ -122,8 +129,12 @@ int vp_probe_load(struct vp_ctx *ctx);
 /*
  * vp_set_syscalls() - make the attached set equal to the comma-separated `list` (a clone-family
  * name may carry ":child"): enable the map entries and attach the wanted tracepoints, detach the
- * others. Unknown names are warned about on stderr and ignored. Returns 0 or -errno when an
- * attach fails (printed).
+ * others. A wanted call without a tracepoint here (or named by --raw-syscalls) is served by the
+ * raw_syscalls fallback: its program goes into the raw_progs slot of its number and the fallback
+ * program is attached while any slot is filled. Unknown names are warned about on stderr and
+ * ignored. Prints one line "vigil-probe: syscalls observed: N by tracepoint, M by raw_syscalls
+ * (names), K missing (names)" on stderr (FORMAT.md). Returns 0 or -errno when an attach fails
+ * (printed).
  */
 int vp_set_syscalls(struct vp_ctx *ctx, const char *list);
 

@@ -812,3 +812,6 @@ int exit_generic(struct sys_exit_args *ctx)
 		return ev_send(&e);
 	}
 }
+
+/* ---------------------------------------------------------------- raw_syscalls fallback (calls without a tracepoint) */
+#include "probe/raw-fallback.h"

@@ -75,8 +75,15 @@ export function renderEventTableHeader(events: readonly EventSpec[] = EVENTS): s
       const n = e.nr[key];
       if (n !== undefined) line(`#define VIGIL_NR_${e.name} ${n}`);
     }
+    // the same numbers as a list, for code that looks a call up by its name (the loader's raw_syscalls fallback)
+    const numbered = events.filter((e) => e.nr[key] !== undefined);
+    line("#define VIGIL_NRS(X) \\");
+    numbered.forEach((e, i) => {
+      line(`\tX("${e.name}", ${e.nr[key]})${i < numbered.length - 1 ? " \\" : ""}`);
+    });
   };
-  line("/* VIGIL_NR_<name>: the syscall's number on this architecture; undefined where it has no such call. */");
+  line("/* VIGIL_NR_<name>: the syscall's number on this architecture; undefined where it has no such call.");
+  line(" * VIGIL_NRS(X): X(name, nr) for each of them. */");
   line("#if defined(__x86_64__)");
   numbers("x86_64");
   line("#elif defined(__aarch64__)");
