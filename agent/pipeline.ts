@@ -26,6 +26,7 @@ import { deriveKernelFilters, type KernelFilters } from "../rules/compile/pushdo
 import { Capture, CLONE_FAMILY, EVENTS, eventByName, STATE_EVENTS } from "../rules/event-table.js";
 import type { ContainerInfo, SyscallEvent } from "../rules/event.js";
 import { AlertBuilder } from "./engine/alert-builder.js";
+import { NET_BEHAVIOUR_SYSCALLS, NetBehaviour, type NetBehaviourOptions } from "./behaviour/net.js";
 import { compileOutputOptions, type OutputOptions } from "./engine/append-output.js";
 import { RuleEngine } from "./engine/rule-engine.js";
 import type { Logger } from "./log.js";
@@ -100,6 +101,8 @@ export interface PipelineOptions {
   warmupEvents?: number;
   /** Falco 0.44's suggested fields and `append_output` entries (default: suggested fields on). A bad entry throws AppendOutputError. */
   output?: OutputOptions;
+  /** Caps and window of the network behaviour state (agent/behaviour/net.ts; defaults there). */
+  netBehaviour?: Partial<NetBehaviourOptions>;
 }
 
 /** Events the process table needs whatever the rules say. */
@@ -127,6 +130,7 @@ export function syscallsFor(rs: RuleSet): string[] {
   // no constraint: every kernel event of this architecture but the high-volume ones only a rule naming them turns on
   const out = new Set<string>(all ? EVENTS.filter((e) => e.capture !== Capture.Never && e.explicitOnly !== true && onThisArch(e)).map((e) => e.name) : names);
   for (const s of STATE_SYSCALLS) out.add(s);
+  for (const s of NET_BEHAVIOUR_SYSCALLS) out.add(s);
   // names with no kernel event (Falco's meta event `container`) are not asked of the probe
   return [...out].filter((n) => eventByName(n)?.capture !== Capture.Never).sort();
 }
@@ -150,6 +154,8 @@ export class Pipeline {
   private readonly record: ((e: SyscallEvent) => void) | undefined;
   /** `record` while a loaded rule has `capture: true` (no rule could take a capture otherwise). */
   private recording: ((e: SyscallEvent) => void) | undefined;
+  /** Network behaviour over time: sets `e.net` before the rules. */
+  readonly netBehaviour: NetBehaviour;
   readonly counters = {
     events: 0,
     blocked_execs: 0,
@@ -169,6 +175,7 @@ export class Pipeline {
     this.log = opts.logger.child({ component: "pipeline" });
     this.maxQueued = opts.maxQueuedAlerts ?? 100_000;
     this.record = opts.record;
+    this.netBehaviour = new NetBehaviour(opts.netBehaviour);
     const hostname = opts.hostname ?? osHostname();
     const fieldCtx = { hostname, ipNames: opts.ipNames ?? DEFAULT_FIELD_CONTEXT.ipNames };
     const output = compileOutputOptions(opts.output ?? { suggestedFields: true, append: [] }, { fields: fieldCtx });
@@ -265,6 +272,7 @@ export class Pipeline {
   /** The per-event path: rules only; every 256th evaluation is timed for the latency histogram. */
   private readonly onEvent = (e: SyscallEvent): void => {
     const n = ++this.counters.events;
+    this.netBehaviour.observe(e);
     this.recording?.(e);
     if (e.blocked === true) {
       this.onBlocked(e);
@@ -473,6 +481,7 @@ export class Pipeline {
     const out: Record<string, Record<string, number>> = { pipeline: { ...this.counters }, rules: this.engine.stats() };
     if (this.source) out[`source_${this.source.name}`] = this.source.stats();
     if (this.opts.enricher) out["enrich"] = this.opts.enricher.stats();
+    out["behaviour_net"] = this.netBehaviour.stats();
     return out;
   }
 }

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "loader.h"
 #include "probe.skel.h"
@@ -115,6 +116,29 @@ static bool hook_exists(const struct vp_ctx *ctx, const struct sc *s)
 		return true;
 	snprintf(p, sizeof(p), "%s/events/syscalls/%s", ctx->tracefs_root, s->tp);
 	return access(p, F_OK) == 0;
+}
+
+/*
+ * tp_btf hooks (tracepoint NULL in the table): the kernel's BTF must know the tracepoint
+ * (btf_trace_<name>), or loading the whole object fails. io_uring's submit tracepoint was named
+ * io_uring_submit_sqe before Linux 6.5, with the same argument (the request): the program is
+ * retargeted there. False: this kernel has neither (io_uring compiled out).
+ */
+static bool btf_hook_usable(struct bpf_program *p, const struct btf *vmlinux)
+{
+	const char *sec = bpf_program__section_name(p), *tp;
+	char name[160];
+
+	if (!sec || strncmp(sec, "tp_btf/", 7) != 0 || !vmlinux)
+		return true;
+	tp = sec + 7;
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	if (btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) >= 0)
+		return true;
+	if (strcmp(tp, "io_uring_submit_req") == 0 &&
+	    btf__find_by_name_kind(vmlinux, "btf_trace_io_uring_submit_sqe", BTF_KIND_TYPEDEF) >= 0)
+		return bpf_program__set_attach_target(p, 0, "io_uring_submit_sqe") == 0;
+	return false;
 }
 
 /* ------------------------------------------------------------------ libbpf logging */
@@ -223,8 +247,18 @@ int vp_probe_load(struct vp_ctx *ctx)
 	bpf_map__set_max_entries(skel->maps.events, (__u32)opt->ringbuf_mb << 20);
 	bpf_map__set_max_entries(skel->maps.scratch_map, (__u32)libbpf_num_possible_cpus());
 	bpf_map__set_max_entries(skel->maps.prevent, (__u32)opt->prevent_max);
-	for (size_t i = 0; i < NSYSCALLS; i++)
-		ctx->available[i] = bpf_object__find_program_by_name(skel->obj, SYSCALLS[i].prog) && hook_exists(ctx, &SYSCALLS[i]);
+	{
+		struct btf *vmlinux = btf__load_vmlinux_btf();
+
+		if (libbpf_get_error(vmlinux))
+			vmlinux = NULL;
+		for (size_t i = 0; i < NSYSCALLS; i++) {
+			struct bpf_program *p = bpf_object__find_program_by_name(skel->obj, SYSCALLS[i].prog);
+
+			ctx->available[i] = p && hook_exists(ctx, &SYSCALLS[i]) && btf_hook_usable(p, vmlinux);
+		}
+		btf__free(vmlinux);
+	}
 	err = raw_fallback_setup(ctx, skel);
 	if (err) {
 		probe__destroy(skel);

@@ -201,6 +201,39 @@ export interface FdInfo {
 /** Where an event came from. */
 export type EventSourceName = "syscall";
 
+/**
+ * Network behaviour over time (agent/behaviour/net.ts), attached to connect and exec events of
+ * the processes it tracks; read by the `vigil.net.*`, `vigil.exec.script*` and `proc.is_net_server`
+ * fields (rules/compile/fields-behaviour-net.ts). Counts cover the agent's window, capped per process.
+ */
+export interface NetBehaviourView {
+  /** Connect events: the destination (from the call's address argument, so failed calls have it too). */
+  readonly destIp: string | undefined;
+  readonly destPort: number | undefined;
+  /** Distinct destination ports / hosts this process tried to connect to in the window (any result). */
+  readonly procPorts: number;
+  readonly procHosts: number;
+  /** Connects of this process in the window that failed (refused, timed out, unreachable...). */
+  readonly procFailed: number;
+  /** The same for the whole container (undefined for host processes). */
+  readonly ctrPorts: number | undefined;
+  readonly ctrHosts: number | undefined;
+  readonly ctrFailed: number | undefined;
+  /** This event's destination port / host was new in the window for the process / container. */
+  readonly newProcPort: boolean;
+  readonly newProcHost: boolean;
+  readonly newCtrPort: boolean;
+  readonly newCtrHost: boolean;
+  /** The process listened on an IP socket, or was forked (at any depth) from one that had. */
+  readonly netServer: boolean;
+  /** Exec of an interpreter: the script it runs (an argument, or the script behind a shebang). */
+  readonly script: string | undefined;
+  /** Seconds since the script was last changed (ctime); undefined when not checked. */
+  readonly scriptAgeSec: number | undefined;
+  /** The script was last changed after the server process above began listening. */
+  readonly scriptAfterListen: boolean | undefined;
+}
+
 /** One syscall exit event, enriched. */
 export interface SyscallEvent {
   /** Sequence number within the source. */
@@ -225,6 +258,8 @@ export interface SyscallEvent {
    * prevention). Undefined for sources that cannot block.
    */
   blocked?: boolean | undefined;
+  /** Network behaviour over time of the event's process (agent/behaviour/net.ts); undefined when not tracked. */
+  net?: NetBehaviourView | undefined;
 }
 
 export type { ArgValue, SockTuple };

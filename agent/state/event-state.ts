@@ -7,11 +7,13 @@
  */
 import { posix } from "node:path";
 import type { FdInfo, SockTuple, SyscallEvent, ThreadInfo } from "../../rules/event.js";
-import { EVENT_CODE_LIMIT, EVENTS, Fd, paramIndex, Proc } from "../../rules/event-table.js";
+import { EVENT_CODE_LIMIT, EVENTS, eventCode, Fd, paramIndex, Proc } from "../../rules/event-table.js";
 import { HdrFlag, tupleName, type ControlInfo, type RawEvent } from "../decode/index.js";
 import { ProcessTable, type ProcessTableOptions } from "./process-table.js";
 
 const AT_FDCWD = -100;
+/** An operation submitted through io_uring (no fd yet for the opens it submits). */
+const IO_URING_OP = eventCode("io_uring_op");
 const MAX_FDS_PER_PROCESS = 1024;
 
 /** What an event does to the fd table, per code (from the event table), as small integers for the hot path. */
@@ -132,6 +134,13 @@ export class EventState {
       return fd;
     }
     if (fx === FX_OPEN) return this.failedOpen(r, proc);
+    // a path operation submitted through io_uring (open, unlink...): named by the path it asks for,
+    // made absolute, as a failed open is (no fd: the result comes with the completion)
+    if (t === IO_URING_OP && typeof r.args[NAME_ARG[t]!] === "string") {
+      const f = this.failedOpen(r, proc);
+      if (f !== undefined) f.num = -1;
+      return f;
+    }
     // events about an fd param that came without fd info (close, fchmod...): the table says which
     if (fx !== FX_CLOSE && fx !== FX_USE) return undefined;
     const fdArg = r.args[FD_ARG[t]!] as number | undefined;

@@ -17,6 +17,10 @@
  *   rename NAME                   prctl(PR_SET_NAME, NAME)
  *   procmem                       fork a child, open /proc/<child>/mem for reading and writing
  *   scan HOST FIRST LAST          TCP connect scan of a port range
+ *   uring-read PATH               open and read PATH through io_uring (raw syscalls, attack-io-uring.c)
+ *   uring-sqpoll PATH             the same with an SQPOLL ring: no syscall per operation
+ *   uring-write PATH DATA         append DATA to PATH (created if missing) through io_uring
+ *   uring-connect HOST PORT [PAYLOAD]  TCP connect (and send PAYLOAD) through io_uring
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -37,6 +41,8 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "attack-io-uring.c"
 
 static int tcp(const char *host, int port)
 {
@@ -180,6 +186,14 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
+	if (!strcmp(m, "uring-read") && argc >= 3)
+		return mode_uring_read(argv[2], 0);
+	if (!strcmp(m, "uring-sqpoll") && argc >= 3)
+		return mode_uring_read(argv[2], 1);
+	if (!strcmp(m, "uring-write") && argc >= 4)
+		return mode_uring_write(argv[2], argv[3]);
+	if (!strcmp(m, "uring-connect") && argc >= 4)
+		return mode_uring_connect(argv[2], atoi(argv[3]), argc >= 5 ? argv[4] : NULL);
 	fprintf(stderr, "usage: see the header of attack.c\n");
 	return 64;
 }
