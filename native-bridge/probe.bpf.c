@@ -409,9 +409,6 @@ int BPF_PROG(sched_exit, struct task_struct *task)
 /* ---------------------------------------------------------------- files */
 #include "probe/files.h"
 
-/* ---------------------------------------------------------------- metadata tampering (times, inode flags) */
-#include "probe/tamper.h"
-
 /* ---------------------------------------------------------------- identity */
 
 #define PROG_U(name, type)                            \
@@ -758,6 +755,9 @@ EXIT_PROG(prctl)
 	put_u64(&e, arg(&e, 1));
 	return ev_send(&e);
 }
+
+/* ---------------------------------------------------------------- io_uring */
+#include "probe/io-uring.h"
 
 /* ---------------------------------------------------------------- generated (rules/event-table.ts) */
 #include "probe/generated.h"
