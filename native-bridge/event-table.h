@@ -556,7 +556,7 @@ enum vigil_event_type {
 	X("prlimit64", VIGIL_EV_PRLIMIT64, "exit_generic", "sys_exit_prlimit64", 0) \
 	X("setfsuid", VIGIL_EV_SETFSUID, "exit_generic", "sys_exit_setfsuid", 0) \
 	X("setfsgid", VIGIL_EV_SETFSGID, "exit_generic", "sys_exit_setfsgid", 0) \
-	X("ioctl", VIGIL_EV_IOCTL, "exit_generic", "sys_exit_ioctl", VIGIL_EVF_FD) \
+	X("ioctl", VIGIL_EV_IOCTL, "exit_ioctl", "sys_exit_ioctl", VIGIL_EVF_FD) \
 	X("open_by_handle_at", VIGIL_EV_OPEN_BY_HANDLE_AT, "exit_generic", "sys_exit_open_by_handle_at", VIGIL_EVF_FD) \
 	X("newfstatat", VIGIL_EV_NEWFSTATAT, "exit_generic", "sys_exit_newfstatat", 0) \
 	X("flock", VIGIL_EV_FLOCK, "exit_generic", "sys_exit_flock", VIGIL_EVF_FD) \
@@ -618,8 +618,8 @@ enum vigil_event_type {
 	X("move_mount", VIGIL_EV_MOVE_MOUNT, "exit_generic", "sys_exit_move_mount", 0) \
 	X("mount_setattr", VIGIL_EV_MOUNT_SETATTR, "exit_generic", "sys_exit_mount_setattr", 0) \
 	X("memfd_secret", VIGIL_EV_MEMFD_SECRET, "exit_generic", "sys_exit_memfd_secret", VIGIL_EVF_FD) \
-	X("utimensat", VIGIL_EV_UTIMENSAT, "exit_generic", "sys_exit_utimensat", 0) \
-	X("utimes", VIGIL_EV_UTIMES, "exit_generic", "sys_exit_utimes", 0) \
+	X("utimensat", VIGIL_EV_UTIMENSAT, "exit_utimensat", "sys_exit_utimensat", 0) \
+	X("utimes", VIGIL_EV_UTIMES, "exit_utimes", "sys_exit_utimes", 0) \
 	X("setxattr", VIGIL_EV_SETXATTR, "exit_generic", "sys_exit_setxattr", 0) \
 	X("lsetxattr", VIGIL_EV_LSETXATTR, "exit_generic", "sys_exit_lsetxattr", 0) \
 	X("fsetxattr", VIGIL_EV_FSETXATTR, "exit_generic", "sys_exit_fsetxattr", VIGIL_EVF_FD) \
@@ -711,7 +711,7 @@ enum vigil_event_type {
 	X("time", VIGIL_EV_TIME, "exit_generic", "sys_exit_time", 0) \
 	X("alarm", VIGIL_EV_ALARM, "exit_generic", "sys_exit_alarm", 0) \
 	X("pause", VIGIL_EV_PAUSE, "exit_generic", "sys_exit_pause", 0) \
-	X("utime", VIGIL_EV_UTIME, "exit_generic", "sys_exit_utime", 0) \
+	X("utime", VIGIL_EV_UTIME, "exit_utime", "sys_exit_utime", 0) \
 	X("pipe", VIGIL_EV_PIPE, "exit_generic", "sys_exit_pipe", 0) \
 	X("times", VIGIL_EV_TIMES, "exit_generic", "sys_exit_times", 0) \
 	X("brk", VIGIL_EV_BRK, "exit_generic", "sys_exit_brk", 0) \
@@ -758,7 +758,7 @@ enum vigil_event_type {
 	X("mq_getsetattr", VIGIL_EV_MQ_GETSETATTR, "exit_generic", "sys_exit_mq_getsetattr", 0) \
 	X("ioprio_set", VIGIL_EV_IOPRIO_SET, "exit_generic", "sys_exit_ioprio_set", 0) \
 	X("ioprio_get", VIGIL_EV_IOPRIO_GET, "exit_generic", "sys_exit_ioprio_get", 0) \
-	X("futimesat", VIGIL_EV_FUTIMESAT, "exit_generic", "sys_exit_futimesat", 0) \
+	X("futimesat", VIGIL_EV_FUTIMESAT, "exit_futimesat", "sys_exit_futimesat", 0) \
 	X("set_robust_list", VIGIL_EV_SET_ROBUST_LIST, "exit_generic", "sys_exit_set_robust_list", 0) \
 	X("get_robust_list", VIGIL_EV_GET_ROBUST_LIST, "exit_generic", "sys_exit_get_robust_list", 0) \
 	X("getcpu", VIGIL_EV_GETCPU, "exit_generic", "sys_exit_getcpu", 0) \

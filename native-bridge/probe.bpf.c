@@ -409,6 +409,9 @@ int BPF_PROG(sched_exit, struct task_struct *task)
 /* ---------------------------------------------------------------- files */
 #include "probe/files.h"
 
+/* ---------------------------------------------------------------- metadata tampering (times, inode flags) */
+#include "probe/tamper.h"
+
 /* ---------------------------------------------------------------- identity */
 
 #define PROG_U(name, type)                            \

@@ -321,6 +321,14 @@ const USE_FD: Partial<EventSpec> = { fd: Fd.Use, fdInfo: true };
 const NEW_FD: Partial<EventSpec> = { fd: Fd.New, fdInfo: true };
 const HOT: Partial<EventSpec> = { explicitOnly: true };
 const HOT_FD: Partial<EventSpec> = { explicitOnly: true, fd: Fd.Use, fdInfo: true };
+/** Metadata-tampering calls with a program of their own (native-bridge/probe/tamper.h) reading a user struct. */
+const TAMPER_PROG: Partial<EventSpec> = { generated: undefined };
+/**
+ * The times a utime-family call sets, read by the probe from the struct at syscall argument `arg`:
+ * nanoseconds since the epoch, each absent unless set explicitly (times NULL, UTIME_NOW, UTIME_OMIT:
+ * absent), so `evt.arg.mtime exists` says "explicit times" (timestomping, `touch -d`/`-r`).
+ */
+const TIMES = (arg: number): GenParam[] => [["atime", ArgKind.I64, arg], ["mtime", ArgKind.I64, arg]];
 
 /**
  * Syscalls of Falco's event table the probe captures with a generated program (Falco's parameter
@@ -371,7 +379,8 @@ function GENERATED_EVENTS(first: number): EventSpec[] {
     gen("prlimit64", "process", RES, [["pid", PID, 0], ["resource", U32, 1]]),
     gen("setfsuid", "security", RES, [["uid", ArgKind.Uid, 0]]),
     gen("setfsgid", "security", RES, [["gid", ArgKind.Gid, 0]]),
-    gen("ioctl", "file", RES, [["fd", FD, 0], ["request", U64, 1], ["argument", U64, 2]], HOT_FD),
+    // own program (probe/tamper.h): fsflags = the inode flags FS_IOC_SETFLAGS / FS_IOC_FSSETXATTR set, read only for those
+    gen("ioctl", "file", RES, [["fd", FD, 0], ["request", U64, 1], ["argument", U64, 2], ["fsflags", ArgKind.Flags, 2, { table: "fsFlags" }]], { ...HOT_FD, ...TAMPER_PROG }),
     gen("open_by_handle_at", "file", FD_RES, [["mountfd", FD, 0], ["flags", ArgKind.Flags, 2, { table: "openFlags" }]], NEW_FD),
     gen("newfstatat", "file", RES, [["dirfd", FD, 0], ["path", ArgKind.RelPath, 1, { dirfd: "dirfd" }], ["flags", U32, 3]], HOT),
     gen("flock", "file", RES, [["fd", FD, 0], ["operation", U32, 1]], USE_FD),
@@ -433,11 +442,13 @@ function GENERATED_EVENTS(first: number): EventSpec[] {
     gen("move_mount", "file", RES, [["from_dfd", FD, 0], ["from_pathname", ArgKind.RelPath, 1, { dirfd: "from_dfd" }], ["to_dfd", FD, 2], ["to_pathname", ArgKind.RelPath, 3, { dirfd: "to_dfd" }], ["flags", U32, 4]]),
     gen("mount_setattr", "file", RES, [["dfd", FD, 0], ["path", ArgKind.RelPath, 1, { dirfd: "dfd" }], ["flags", U32, 2]]),
     gen("memfd_secret", "memory", RES, [["flags", U32, 0]], NEW_FD),
-    gen("utimensat", "file", RES, [["dirfd", FD, 0], ["pathname", ArgKind.RelPath, 1, { dirfd: "dirfd" }], ["flags", U32, 3]]),
-    gen("utimes", "file", RES, [["filename", ArgKind.Path, 0]]),
-    gen("setxattr", "file", RES, [["path", ArgKind.Path, 0], ["name", ArgKind.Str, 1], ["flags", U32, 4]]),
-    gen("lsetxattr", "file", RES, [["path", ArgKind.Path, 0], ["name", ArgKind.Str, 1], ["flags", U32, 4]]),
-    gen("fsetxattr", "file", RES, [["fd", FD, 0], ["name", ArgKind.Str, 1], ["flags", U32, 4]], USE_FD),
+    // own programs (probe/tamper.h): atime/mtime = the times set explicitly (TIMES), absent when now; fd-info: the fd of futimens
+    gen("utimensat", "file", RES, [["dirfd", FD, 0], ["pathname", ArgKind.RelPath, 1, { dirfd: "dirfd" }], ["flags", U32, 3], ...TIMES(2)], { ...TAMPER_PROG, fdInfo: true }),
+    gen("utimes", "file", RES, [["filename", ArgKind.Path, 0], ...TIMES(1)], TAMPER_PROG),
+    // size: the value's length (security.capability: a vfs_cap_data, file capabilities)
+    gen("setxattr", "file", RES, [["path", ArgKind.Path, 0], ["name", ArgKind.Str, 1], ["flags", U32, 4], ["size", U64, 3]]),
+    gen("lsetxattr", "file", RES, [["path", ArgKind.Path, 0], ["name", ArgKind.Str, 1], ["flags", U32, 4], ["size", U64, 3]]),
+    gen("fsetxattr", "file", RES, [["fd", FD, 0], ["name", ArgKind.Str, 1], ["flags", U32, 4], ["size", U64, 3]], USE_FD),
     gen("inotify_add_watch", "file", RES, [["fd", FD, 0], ["pathname", ArgKind.Path, 1], ["mask", U32, 2]]),
     gen("fallocate", "file", RES, [["fd", FD, 0], ["mode", U32, 1], ["offset", U64, 2], ["len", U64, 3]], USE_FD),
     gen("setgroups", "security", RES, [["size", U32, 0]]),
@@ -527,7 +538,7 @@ function GENERATED_EVENTS(first: number): EventSpec[] {
     gen("time", "other", RES, [], HOT),
     gen("alarm", "process", RES, [["seconds", U32, 0]]),
     gen("pause", "process", RES, []),
-    gen("utime", "file", RES, [["filename", ArgKind.Path, 0]]),
+    gen("utime", "file", RES, [["filename", ArgKind.Path, 0], ...TIMES(1)], TAMPER_PROG),
     gen("pipe", "ipc", RES, []),
     gen("times", "process", RES, [], HOT),
     gen("brk", "memory", RES, [["addr", U64, 0]], HOT),
@@ -574,7 +585,7 @@ function GENERATED_EVENTS(first: number): EventSpec[] {
     gen("mq_getsetattr", "ipc", RES, [["mqdes", FD, 0]]),
     gen("ioprio_set", "process", RES, [["which", U32, 0], ["who", U32, 1], ["ioprio", U32, 2]]),
     gen("ioprio_get", "process", RES, [["which", U32, 0], ["who", U32, 1]], HOT),
-    gen("futimesat", "file", RES, [["dirfd", FD, 0], ["pathname", ArgKind.RelPath, 1, { dirfd: "dirfd" }]]),
+    gen("futimesat", "file", RES, [["dirfd", FD, 0], ["pathname", ArgKind.RelPath, 1, { dirfd: "dirfd" }], ...TIMES(2)], { ...TAMPER_PROG, fdInfo: true }),
     gen("set_robust_list", "process", RES, [], HOT),
     gen("get_robust_list", "process", RES, [["pid", PID, 0]], HOT),
     gen("getcpu", "other", RES, [], HOT),
@@ -784,6 +795,7 @@ export type FlagTableName =
   | "protFlags"
   | "signal"
   | "chmodMode"
+  | "fsFlags"
   | "ioUringOp";
 
 /**
@@ -863,6 +875,14 @@ export const FLAG_TABLES: Readonly<Record<FlagTableName, readonly (readonly [str
     ["SIGPWR", 30], ["SIGSYS", 31],
   ],
   /** chmod-family modes: Falco renders the permission bits by name after the octal value (`0755(S_IXOTH|...)`). */
+  /** Inode flags (FS_IOC_SETFLAGS, chattr); FS_IOC_FSSETXATTR's xflags are mapped onto them by the probe. */
+  fsFlags: [
+    ["FS_SECRM_FL", 0x1], ["FS_UNRM_FL", 0x2], ["FS_COMPR_FL", 0x4], ["FS_SYNC_FL", 0x8], ["FS_IMMUTABLE_FL", 0x10],
+    ["FS_APPEND_FL", 0x20], ["FS_NODUMP_FL", 0x40], ["FS_NOATIME_FL", 0x80], ["FS_JOURNAL_DATA_FL", 0x4000],
+    ["FS_NOTAIL_FL", 0x8000], ["FS_DIRSYNC_FL", 0x10000], ["FS_TOPDIR_FL", 0x20000], ["FS_EXTENT_FL", 0x80000],
+    ["FS_VERITY_FL", 0x100000], ["FS_NOCOW_FL", 0x800000], ["FS_DAX_FL", 0x2000000], ["FS_INLINE_DATA_FL", 0x10000000],
+    ["FS_PROJINHERIT_FL", 0x20000000], ["FS_CASEFOLD_FL", 0x40000000],
+  ],
   chmodMode: [
     ["S_IXOTH", 0o1], ["S_IWOTH", 0o2], ["S_IROTH", 0o4], ["S_IXGRP", 0o10], ["S_IWGRP", 0o20], ["S_IRGRP", 0o40],
     ["S_IXUSR", 0o100], ["S_IWUSR", 0o200], ["S_IRUSR", 0o400], ["S_ISVTX", 0o1000], ["S_ISGID", 0o2000], ["S_ISUID", 0o4000],
