@@ -22,7 +22,8 @@ import { hostname as osHostname } from "node:os";
 import type { ExpansionLimits } from "../rules/load/budget.js";
 import type { RuleSelectionOptions } from "../rules/load/selection.js";
 import { DEFAULT_FIELD_CONTEXT, type CompiledRule, type IpNameResolver, type RuleSet } from "../rules/index.js";
-import { deriveKernelFilters, type KernelFilters } from "../rules/compile/pushdown.js";
+import { deriveKernelFilters, PUSHDOWN_EVENTS, type KernelFilters } from "../rules/compile/pushdown.js";
+import { deriveResultFilters, type ResultFilters, type ResultNeed } from "../rules/compile/result-filter.js";
 import { Capture, CLONE_FAMILY, EVENTS, eventByName, STATE_EVENTS } from "../rules/event-table.js";
 import type { ContainerInfo, SyscallEvent } from "../rules/event.js";
 import { AlertBuilder } from "./engine/alert-builder.js";
@@ -107,6 +108,12 @@ export interface PipelineOptions {
 
 /** Events the process table needs whatever the rules say. */
 export const STATE_SYSCALLS: readonly string[] = STATE_EVENTS;
+
+/** What the process table needs of them: successful calls (a failed exec or clone changes nothing). */
+const STATE_RESULT_NEEDS: ReadonlyMap<string, ResultNeed> = new Map(STATE_EVENTS.map((n) => [n, "ok" as const]));
+
+/** The open family carries the result in its pushed-down filter (pushdown.ts). */
+const OPEN_FAMILY: ReadonlySet<string> = new Set(PUSHDOWN_EVENTS);
 
 /**
  * Clone-family names no rule of `rs` uses: the process table needs only the new task's side of
@@ -197,13 +204,14 @@ export class Pipeline {
         await this.source?.setSyscalls?.(
           [...new Set([...syscallsFor(prev), ...syscallsFor(next)])],
           stateOnlyClones(prev).filter((n) => nextChildOnly.includes(n)),
+          this.resultFiltersFor(both),
         );
         await this.source?.setKernelFilters?.(this.filtersFor(both));
       },
       onSwap: (rs) => {
         if (!this.started) return;
         this.recordFor(rs);
-        void this.source?.setSyscalls?.(syscallsFor(rs), stateOnlyClones(rs));
+        void this.source?.setSyscalls?.(syscallsFor(rs), stateOnlyClones(rs), this.resultFiltersFor(rs));
         void this.source?.setKernelFilters?.(this.filtersFor(rs));
       },
     };
@@ -233,6 +241,7 @@ export class Pipeline {
     this.source = this.opts.source({
       syscalls: syscallsFor(rs),
       childOnly: stateOnlyClones(rs),
+      resultOnly: this.resultFiltersFor(rs),
       kernelFilters: this.filtersFor(rs),
       logger: this.opts.logger.child({ component: "source" }),
       onEvent: this.onEvent,
@@ -257,6 +266,14 @@ export class Pipeline {
   /** Whether events are being recorded for audit captures now. */
   get recordingCaptures(): boolean {
     return this.recording !== undefined;
+  }
+
+  /** Result filters of the non-open types (the rules' needs plus the state's); undefined when kernel filtering is off. */
+  private resultFiltersFor(rs: Pick<RuleSet, "rules">): ResultFilters | undefined {
+    if (this.opts.kernelFilter === false) return undefined;
+    const f = deriveResultFilters(rs.rules, STATE_RESULT_NEEDS, OPEN_FAMILY);
+    this.log.info({ resultFilters: Object.fromEntries(f) }, "result filters derived from the rules");
+    return f;
   }
 
   private filtersFor(rs: Pick<RuleSet, "rules">): KernelFilters | undefined {

@@ -412,7 +412,7 @@ int vp_set_syscalls(struct vp_ctx *ctx, const char *list)
 		return -ENOMEM;
 	for (tok = strtok_r(copy, ", \n", &save); tok; tok = strtok_r(NULL, ", \n", &save)) {
 		/* "clone:child": only the child's side of a clone-family call (the agent's state needs it;
-		 * no rule does) */
+		 * no rule does); "mount:ok" / "mount:fail": only successful / failed calls (result filter) */
 		char *suffix = strchr(tok, ':');
 		__u8 value = VIGIL_ON;
 		int i;
@@ -421,8 +421,12 @@ int vp_set_syscalls(struct vp_ctx *ctx, const char *list)
 			*suffix++ = 0;
 			if (strcmp(suffix, "child") == 0)
 				value = VIGIL_ON_CHILD;
+			else if (strcmp(suffix, "ok") == 0)
+				value = VIGIL_ON_OK;
+			else if (strcmp(suffix, "fail") == 0)
+				value = VIGIL_ON_FAIL;
 			else
-				fprintf(stderr, "vigil-probe: warning: unknown qualifier ':%s' of '%s' ignored\n", suffix, tok);
+				fprintf(stderr, "vigil-probe: warning: unknown qualifier ':%s' of '%s' ignored (known: child, ok, fail)\n", suffix, tok);
 		}
 		i = find_syscall(tok);
 

@@ -66,7 +66,7 @@ struct scratch {
 struct counters {
 	__u64 drops;
 	__u64 events;
-	__u64 filtered; /* open-family events dropped by a pushed-down filter */
+	__u64 filtered; /* events dropped by a pushed-down filter (open family) or a result filter */
 };
 
 struct {
@@ -238,6 +238,15 @@ static __always_inline int ev_begin(struct ev *e, __u32 type, long res)
 	/* clone family wanted for the state only: the new task's side (result 0) is enough */
 	if (*on == VIGIL_ON_CHILD && res != 0)
 		return 0;
+	/* result filter (FORMAT.md "Result filters"): dropped before the frame is built, counted */
+	if ((*on == VIGIL_ON_OK && res < 0) || (*on == VIGIL_ON_FAIL && res >= 0)) {
+		__u32 zero = 0;
+		struct counters *cnt = bpf_map_lookup_elem(&counters, &zero);
+
+		if (cnt)
+			cnt->filtered++;
+		return 0;
+	}
 	if (bpf_map_lookup_elem(&excluded, &tgid))
 		return 0;
 	cpu = bpf_get_smp_processor_id();
@@ -327,6 +336,12 @@ EXIT_PROG(execve)
 	if (blocked)
 		e.flags |= VIGIL_F_BLOCKED;
 	put_proc_block(&e);
+	/* filename: the program a failed call tried to run (the block above is the caller's); the
+	 * caller's memory is gone after a successful exec */
+	if (ret == 0)
+		put_none(&e);
+	else
+		put_ustr(&e, (void *)arg(&e, 0));
 	return ev_send(&e);
 }
 

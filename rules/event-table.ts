@@ -656,7 +656,8 @@ function GENERATED_EVENTS(first: number): EventSpec[] {
 /** All events, by code. Append only. */
 export const EVENTS: readonly EventSpec[] = [
   { code: 0, name: "unknown", category: "other", nr: {}, capture: Capture.Never, params: [] },
-  { code: 1, name: "execve", category: "process", nr: sys("execve"), proc: Proc.Exec, capture: Capture.Always, params: EXEC_PARAMS },
+  // filename: the program a failed call tried to run (read at exit; absent after a success)
+  { code: 1, name: "execve", category: "process", nr: sys("execve"), proc: Proc.Exec, capture: Capture.Always, params: [...EXEC_PARAMS, p("filename", ArgKind.Path)] },
   { code: 2, name: "execveat", category: "process", nr: sys("execveat"), proc: Proc.Exec, capture: Capture.Always, params: [...EXEC_PARAMS, p("dirfd", ArgKind.Fd), p("pathname", ArgKind.RelPath, { dirfd: "dirfd" })] },
   { code: 3, name: "open", category: "file", nr: sys("open"), fd: Fd.Open, capture: Capture.Rules, kernelFilter: true, fdInfo: true, params: [FD_RES, p("name", ArgKind.Path), p("flags", ArgKind.Flags, { table: "openFlags" }), p("mode", ArgKind.Mode), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },
   { code: 4, name: "openat", category: "file", nr: sys("openat"), fd: Fd.Open, capture: Capture.Rules, kernelFilter: true, fdInfo: true, params: [FD_RES, p("dirfd", ArgKind.Fd), p("name", ArgKind.RelPath, { dirfd: "dirfd" }), p("flags", ArgKind.Flags, { table: "openFlags" }), p("mode", ArgKind.Mode), p("dev", ArgKind.U32), p("ino", ArgKind.U64)] },

@@ -163,6 +163,7 @@ async function ebpfSource(
   const opts: ConstructorParameters<typeof KernelEventStream>[0] = {
     syscalls: ctx.syscalls,
     childOnly: ctx.childOnly,
+    resultOnly: ctx.resultOnly,
     logger: ctx.logger,
     onEvent: prevention ? prevention.wrap(ctx.onEvent) : ctx.onEvent,
     onDrops,
@@ -193,7 +194,7 @@ async function ebpfSource(
     },
     stop: () => s.stop(),
     stats: () => s.stats(),
-    setSyscalls: (names, childOnly) => s.setSyscalls(names, childOnly),
+    setSyscalls: (names, childOnly, resultOnly) => s.setSyscalls(names, childOnly, resultOnly),
     setKernelFilters: (f) => s.setKernelFilters(f),
   };
 }
@@ -215,8 +216,8 @@ function combinedSources(list: EventSource[]): EventSource {
       for (const x of list) for (const [k, v] of Object.entries(x.stats())) out[`${x.name}_${k}`] = v;
       return out;
     },
-    setSyscalls: async (names, childOnly) => {
-      for (const x of list) await x.setSyscalls?.(names, childOnly);
+    setSyscalls: async (names, childOnly, resultOnly) => {
+      for (const x of list) await x.setSyscalls?.(names, childOnly, resultOnly);
     },
     setKernelFilters: async (f) => {
       for (const x of list) await x.setKernelFilters?.(f);
@@ -235,7 +236,7 @@ function lazySource(name: string, make: () => Promise<EventSource>): EventSource
     },
     stop: async () => real?.stop(),
     stats: () => real?.stats() ?? {},
-    setSyscalls: async (names, childOnly) => real?.setSyscalls?.(names, childOnly),
+    setSyscalls: async (names, childOnly, resultOnly) => real?.setSyscalls?.(names, childOnly, resultOnly),
     setKernelFilters: async (f) => real?.setKernelFilters?.(f),
   };
 }

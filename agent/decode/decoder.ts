@@ -626,6 +626,7 @@ export class FrameDecoder {
         if (p.name === "flags") sources.push(isClone ? { from: "clone_flags" } : { from: "proc", index: ProcBlock.exeFlags });
         else if (p.name === "dirfd") sources.push({ from: "wire", index: ProcBlock.count });
         else if (p.name === "pathname") sources.push({ from: "wire", index: ProcBlock.count + 1 });
+        else if (p.name === "filename") sources.push({ from: "wire", index: ProcBlock.count });
         else sources.push(EXEC_SOURCES[p.name] ?? { from: "none" });
       } else sources.push({ from: "wire", index: wire++ });
     }

@@ -21,6 +21,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { KernelFilters } from "../../rules/compile/pushdown.js";
+import type { ResultFilters } from "../../rules/compile/result-filter.js";
 import { CLONE_FAMILY, eventByName } from "../../rules/event-table.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import { EventAssembler } from "../assembler.js";
@@ -35,6 +36,8 @@ export interface KernelEventStreamOptions {
   syscalls: string[];
   /** Clone-family names of which only the new task's side is wanted (FORMAT.md `clone:child`). */
   childOnly?: readonly string[];
+  /** Names of which only successful or only failed calls are wanted (FORMAT.md `mount:fail`, "Result filters"). */
+  resultOnly?: ResultFilters | undefined;
   /** Path of vigil-probe (default `<repo>/native-bridge/build/vigil-probe`). */
   probePath?: string;
   logger: Logger;
@@ -78,14 +81,18 @@ export function defaultProbePath(): string {
 
 /**
  * The probe's `--syscalls` list: the Falco names it can capture, from the event table (procexit
- * included); a clone-family name in `childOnly` as `name:child` (only the child's side).
+ * included); a clone-family name in `childOnly` as `name:child` (only the child's side), a name
+ * in `resultOnly` as `name:ok` or `name:fail` (only successful or only failed calls).
  */
-export function probeSyscalls(names: readonly string[], childOnly: readonly string[] = []): string[] {
+export function probeSyscalls(names: readonly string[], childOnly: readonly string[] = [], resultOnly?: ResultFilters): string[] {
   const out = new Set<string>();
   for (const n of names) {
     const spec = eventByName(n);
     if (spec === undefined || spec.code === 0) continue;
-    out.add(CLONE_FAMILY.includes(spec.name) && childOnly.includes(spec.name) ? `${spec.name}:child` : spec.name);
+    const res = resultOnly?.get(spec.name);
+    if (CLONE_FAMILY.includes(spec.name) && childOnly.includes(spec.name)) out.add(`${spec.name}:child`);
+    else if (res !== undefined) out.add(`${spec.name}:${res}`);
+    else out.add(spec.name);
   }
   return [...out].sort();
 }
@@ -125,7 +132,7 @@ export class KernelEventStream {
   constructor(private readonly opts: KernelEventStreamOptions) {
     this.log = opts.logger.child({ component: "ebpf" });
     this.probePath = opts.probePath ?? defaultProbePath();
-    this.syscalls = probeSyscalls(opts.syscalls, opts.childOnly);
+    this.syscalls = probeSyscalls(opts.syscalls, opts.childOnly, opts.resultOnly);
     this.filterLines = kernelFilterLines(opts.kernelFilters);
     this.backoff = opts.backoffMinMs ?? 500;
     this.assembler = new EventAssembler({
@@ -180,8 +187,8 @@ export class KernelEventStream {
   }
 
   /** Changes the captured syscall set on the running probe. */
-  async setSyscalls(names: string[], childOnly: readonly string[] = []): Promise<void> {
-    this.syscalls = probeSyscalls(names, childOnly);
+  async setSyscalls(names: string[], childOnly: readonly string[] = [], resultOnly?: ResultFilters): Promise<void> {
+    this.syscalls = probeSyscalls(names, childOnly, resultOnly);
     const c = this.child;
     if (c?.stdin && !c.stdin.destroyed) {
       c.stdin.write(`syscalls ${this.syscalls.join(",")}\n`);

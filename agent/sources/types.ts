@@ -6,6 +6,7 @@
  */
 import type { Logger } from "pino";
 import type { KernelFilters } from "../../rules/compile/pushdown.js";
+import type { ResultFilters } from "../../rules/compile/result-filter.js";
 import type { ContainerInfo, SyscallEvent } from "../../rules/event.js";
 
 /**
@@ -17,6 +18,8 @@ export interface SourceContext {
   syscalls: string[];
   /** Clone-family names among them that only the state needs (the child's side is enough). */
   childOnly: string[];
+  /** Result filters (names whose successful or failed calls only are needed); undefined when kernel filtering is off. */
+  resultOnly?: ResultFilters | undefined;
   /** Rule predicates the probe can evaluate (open family); undefined when push-down is off. */
   kernelFilters: KernelFilters | undefined;
   logger: Logger;
@@ -31,7 +34,7 @@ export interface EventSource {
   stop(): Promise<void>;
   stats(): Record<string, number>;
   /** Retunes the kernel filter after a rules reload (sources without a filter ignore it). */
-  setSyscalls?(names: string[], childOnly: string[]): Promise<void>;
+  setSyscalls?(names: string[], childOnly: string[], resultOnly?: ResultFilters): Promise<void>;
   /** Replaces the pushed-down rule predicates after a rules reload. */
   setKernelFilters?(filters: KernelFilters | undefined): Promise<void>;
 }
