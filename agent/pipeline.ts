@@ -28,6 +28,7 @@ import { Capture, CLONE_FAMILY, EVENTS, eventByName, STATE_EVENTS } from "../rul
 import type { ContainerInfo, SyscallEvent } from "../rules/event.js";
 import { AlertBuilder } from "./engine/alert-builder.js";
 import { NET_BEHAVIOUR_SYSCALLS, NetBehaviour, type NetBehaviourOptions } from "./behaviour/net.js";
+import { FileBehaviour, fileBehaviourFilterRules, fileBehaviourNeeds, type FileBehaviourOptions } from "./behaviour/files.js";
 import { compileOutputOptions, type OutputOptions } from "./engine/append-output.js";
 import { RuleEngine } from "./engine/rule-engine.js";
 import type { Logger } from "./log.js";
@@ -104,6 +105,8 @@ export interface PipelineOptions {
   output?: OutputOptions;
   /** Caps and window of the network behaviour state (agent/behaviour/net.ts; defaults there). */
   netBehaviour?: Partial<NetBehaviourOptions>;
+  /** Caps and windows of the file and exec behaviour state (agent/behaviour/files.ts; defaults there). */
+  fileBehaviour?: FileBehaviourOptions;
 }
 
 /** Events the process table needs whatever the rules say. */
@@ -138,6 +141,7 @@ export function syscallsFor(rs: RuleSet): string[] {
   const out = new Set<string>(all ? EVENTS.filter((e) => e.capture !== Capture.Never && e.explicitOnly !== true && onThisArch(e)).map((e) => e.name) : names);
   for (const s of STATE_SYSCALLS) out.add(s);
   for (const s of NET_BEHAVIOUR_SYSCALLS) out.add(s);
+  for (const s of fileBehaviourNeeds(rs.rules)) out.add(s);
   // names with no kernel event (Falco's meta event `container`) are not asked of the probe
   return [...out].filter((n) => eventByName(n)?.capture !== Capture.Never).sort();
 }
@@ -163,6 +167,8 @@ export class Pipeline {
   private recording: ((e: SyscallEvent) => void) | undefined;
   /** Network behaviour over time: sets `e.net` before the rules. */
   readonly netBehaviour: NetBehaviour;
+  /** File and exec behaviour over time: sets `e.fileBehaviour` before the rules. */
+  readonly fileBehaviour: FileBehaviour;
   readonly counters = {
     events: 0,
     blocked_execs: 0,
@@ -183,6 +189,7 @@ export class Pipeline {
     this.maxQueued = opts.maxQueuedAlerts ?? 100_000;
     this.record = opts.record;
     this.netBehaviour = new NetBehaviour(opts.netBehaviour);
+    this.fileBehaviour = new FileBehaviour(opts.fileBehaviour);
     const hostname = opts.hostname ?? osHostname();
     const fieldCtx = { hostname, ipNames: opts.ipNames ?? DEFAULT_FIELD_CONTEXT.ipNames };
     const output = compileOutputOptions(opts.output ?? { suggestedFields: true, append: [] }, { fields: fieldCtx });
@@ -278,7 +285,7 @@ export class Pipeline {
 
   private filtersFor(rs: Pick<RuleSet, "rules">): KernelFilters | undefined {
     if (this.opts.kernelFilter === false) return undefined;
-    const f = deriveKernelFilters(rs.rules);
+    const f = deriveKernelFilters([...rs.rules, ...fileBehaviourFilterRules(rs.rules)]);
     this.log.info(
       { kernelFilters: Object.fromEntries([...f].map(([k, v]) => [k, v === null ? "all" : `${v.length} clauses`])) },
       "kernel filters derived from the rules",
@@ -290,6 +297,7 @@ export class Pipeline {
   private readonly onEvent = (e: SyscallEvent): void => {
     const n = ++this.counters.events;
     this.netBehaviour.observe(e);
+    this.fileBehaviour.observe(e);
     this.recording?.(e);
     if (e.blocked === true) {
       this.onBlocked(e);
@@ -499,6 +507,7 @@ export class Pipeline {
     if (this.source) out[`source_${this.source.name}`] = this.source.stats();
     if (this.opts.enricher) out["enrich"] = this.opts.enricher.stats();
     out["behaviour_net"] = this.netBehaviour.stats();
+    out["behaviour_files"] = this.fileBehaviour.stats();
     return out;
   }
 }

@@ -234,6 +234,29 @@ export interface NetBehaviourView {
   readonly scriptAfterListen: boolean | undefined;
 }
 
+/**
+ * File and exec behaviour over time (agent/behaviour/files.ts), attached to the unlink, exec and
+ * credential-file open events it has something to say about; read by the `vigil.unlink.*`,
+ * `vigil.exe.fetched*` and `vigil.cred.*` fields (rules/compile/fields-behaviour-files.ts).
+ */
+export interface FileBehaviourFacts {
+  /** unlink: a live process of the same container running the deleted path (another one first). */
+  readonly runningPid: number | undefined;
+  readonly runningName: string | undefined;
+  /** unlink: the only live process running it is the deleter. */
+  readonly runningSelf: boolean;
+  /** exec: the program or script that runs, created by a process with network activity. */
+  readonly fetchedPath: string | undefined;
+  readonly fetchedBy: string | undefined;
+  readonly fetchedByPid: number | undefined;
+  readonly fetchedAgeNs: number | undefined;
+  /** open of a credential-looking file: distinct ones in the window (process or its parent's children). */
+  readonly credDistinct: number | undefined;
+  readonly credFiles: string | undefined;
+  /** open of a credential-looking file: this open added a file to the count above. */
+  readonly credNew: boolean | undefined;
+}
+
 /** One syscall exit event, enriched. */
 export interface SyscallEvent {
   /** Sequence number within the source. */
@@ -260,6 +283,8 @@ export interface SyscallEvent {
   blocked?: boolean | undefined;
   /** Network behaviour over time of the event's process (agent/behaviour/net.ts); undefined when not tracked. */
   net?: NetBehaviourView | undefined;
+  /** File and exec behaviour over time (agent/behaviour/files.ts); undefined when it has nothing to say. */
+  fileBehaviour?: FileBehaviourFacts | undefined;
 }
 
 export type { ArgValue, SockTuple };

@@ -9,6 +9,7 @@ import { ArgKind, EVENT_CODE_LIMIT, EVENTS, type ParamSpec } from "../event-tabl
 import type { ContainerInfo, FdInfo, K8sInfo, K8sObjectMeta, K8sPodMeta, SockTuple, SyscallEvent, ThreadInfo } from "../event.js";
 import { CompileError } from "../errors.js";
 import { addrText, bytesText, capsText, enumText, flagsText, modeText, numText, resText, tupleText } from "./text.js";
+import { FILE_BEHAVIOUR_FIELDS } from "./fields-behaviour-files.js";
 import { NET_BEHAVIOUR_FIELDS } from "./fields-behaviour-net.js";
 
 /** Value types of fields (Falco's PT_* families). */
@@ -614,6 +615,8 @@ def("fs.path.source", FieldType.String, "source path of rename, link and symlink
 def("fs.path.target", FieldType.String, "target path of rename, link and symlink events, absolute", () =>
   pathParamGetter((spec) => spec.params.findIndex((q) => DST_NAMES.has(q.name) && isPathKind(q))),
 );
+// file and exec behaviour over time (agent/behaviour/files.ts)
+for (const f of FILE_BEHAVIOUR_FIELDS) def(f.name, f.type, f.desc, () => f.get);
 // network behaviour over time (agent/behaviour/net.ts)
 for (const f of NET_BEHAVIOUR_FIELDS) def(f.name, f.type, f.desc, () => f.get);
 
