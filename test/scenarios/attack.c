@@ -21,6 +21,20 @@
  *   uring-sqpoll PATH             the same with an SQPOLL ring: no syscall per operation
  *   uring-write PATH DATA         append DATA to PATH (created if missing) through io_uring
  *   uring-connect HOST PORT [PAYLOAD]  TCP connect (and send PAYLOAD) through io_uring
+ *   utime CALL PATH               set PATH's times to 2019-03-14 (timestomping) with CALL: utimensat,
+ *                                 futimens, mtime-only, futimesat, utimes; or "now" (times NULL)
+ *   chattr +i|-i|+a|-a PATH       immutable / append-only flag through FS_IOC_SETFLAGS (attack-tamper.c)
+ *   fsxattr +i|-i|+a|-a PATH      the same through FS_IOC_FSSETXATTR
+ *   fchmodat2 MODE PATH           chmod through fchmodat2(2), octal MODE
+ *   setcap CALL PATH              file capabilities cap_setuid,cap_setgid+ep with CALL: setxattr,
+ *                                 lsetxattr, fsetxattr
+ *   xattr CALL PATH NAME VALUE    set another extended attribute with CALL
+ *   uring-read PATH               open and read PATH through io_uring (raw syscalls, attack-io-uring.c)
+ *   uring-sqpoll PATH             the same with an SQPOLL ring: no syscall per operation
+ *   uring-write PATH DATA         append DATA to PATH (created if missing) through io_uring
+ *   uring-connect HOST PORT [PAYLOAD]  TCP connect (and send PAYLOAD) through io_uring
+ *   pattach PID [seize]           PTRACE_ATTACH (or PTRACE_SEIZE) to PID, detach; exit 2 when refused
+ *   exec PATH [ARG...]            execv(2) PATH directly (no shell); exit 2 with the error when refused
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -43,6 +57,7 @@
 #include <unistd.h>
 
 #include "attack-io-uring.c"
+#include "attack-tamper.c"
 
 static int tcp(const char *host, int port)
 {
@@ -194,6 +209,18 @@ int main(int argc, char **argv)
 		return mode_uring_write(argv[2], argv[3]);
 	if (!strcmp(m, "uring-connect") && argc >= 4)
 		return mode_uring_connect(argv[2], atoi(argv[3]), argc >= 5 ? argv[4] : NULL);
+	if (!strcmp(m, "utime") && argc >= 4)
+		return mode_utime(argv[2], argv[3]);
+	if (!strcmp(m, "chattr") && argc >= 4)
+		return mode_chattr(argv[2], argv[3]);
+	if (!strcmp(m, "fsxattr") && argc >= 4)
+		return mode_fsxattr(argv[2], argv[3]);
+	if (!strcmp(m, "fchmodat2") && argc >= 4)
+		return mode_fchmodat2(argv[2], argv[3]);
+	if (!strcmp(m, "setcap") && argc >= 4)
+		return mode_setcap(argv[2], argv[3]);
+	if (!strcmp(m, "xattr") && argc >= 6)
+		return mode_xattr(argv[2], argv[3], argv[4], argv[5]);
 	fprintf(stderr, "usage: see the header of attack.c\n");
 	return 64;
 }

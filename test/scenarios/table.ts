@@ -16,7 +16,7 @@ import { ATTACKS_ATTEMPTS } from "./table-attempts.js";
 import { ATTACKS_FILES } from "./table-files.js";
 import { ATTACKS_IO_URING } from "./table-io-uring.js";
 import { ATTACKS_NET, BENIGN_NET } from "./table-net.js";
-import { ATTACKS_TAMPER } from "./table-tamper.js";
+import { ATTACKS_TAMPER, BENIGN_TAMPER } from "./table-tamper.js";
 
 /** Which test pod a scenario runs in. */
 export type PodName = "web" | "priv" | "benign";
@@ -275,4 +275,4 @@ const BENIGN_CORE: readonly Scenario[] = [
 export const ATTACKS: readonly Scenario[] = [...ATTACKS_CORE, ...ATTACKS_ATTEMPTS, ...ATTACKS_TAMPER, ...ATTACKS_NET, ...ATTACKS_FILES, ...ATTACKS_IO_URING];
 
 /** Every benign workload. */
-export const BENIGN: readonly Scenario[] = [...BENIGN_CORE, ...BENIGN_NET];
+export const BENIGN: readonly Scenario[] = [...BENIGN_CORE, ...BENIGN_NET, ...BENIGN_TAMPER];
