@@ -29,6 +29,7 @@ import type { ControlInfo, PreventInfo } from "../decode/index.js";
 import type { ContainerResolver, EventState } from "../state/index.js";
 import { ProbeError } from "./ebpf-errors.js";
 import { kernelFilterLines } from "./kernel-filter.js";
+import { formatObserved, parseObservedLine, type ObservedSyscalls } from "./probe-observed.js";
 
 /** Options of {@link KernelEventStream}. */
 export interface KernelEventStreamOptions {
@@ -258,6 +259,11 @@ export class KernelEventStream {
     for (const [k, v] of Object.entries(this.state.stats())) out[`state_${k}`] = v;
     if (this.lastStats) out["probe_programs"] = this.lastStats.programs;
     out["prevent_armed"] = this.armed.size;
+    if (this.lastObserved) {
+      out["syscalls_tracepoint"] = this.lastObserved.tracepoint;
+      out["syscalls_raw"] = this.lastObserved.rawSyscalls.length;
+      out["syscalls_missing"] = this.lastObserved.missing.length;
+    }
     if (this.lastPrevent) {
       out["prevent_blocked"] = this.preventBase + this.lastPrevent.blocked;
       out["prevent_signal_failed"] = this.lastPrevent.signalFailed;
@@ -313,6 +319,11 @@ export class KernelEventStream {
           const line = errBuf.slice(0, nl).trim();
           errBuf = errBuf.slice(nl + 1);
           if (line === "") continue;
+          const observed = parseObservedLine(line);
+          if (observed !== undefined) {
+            this.onObserved(observed);
+            continue;
+          }
           this.counters.probe_stderr_lines++;
           lastErr = line;
           this.log.warn({ probe: { line: line.slice(0, 1000) } }, "probe message");
@@ -342,6 +353,25 @@ export class KernelEventStream {
   }
 
   private onReadyOnce: (() => void) | undefined;
+
+  private lastObserved: ObservedSyscalls | undefined;
+  private lastObservedLine = "";
+
+  /** How the probe observes the wanted syscalls: logged once at start, again only when it changes. */
+  private onObserved(o: ObservedSyscalls): void {
+    this.lastObserved = o;
+    const line = formatObserved(o);
+    if (line === this.lastObservedLine) return;
+    this.lastObservedLine = line;
+    const fields = { tracepoint: o.tracepoint, raw_syscalls: o.rawSyscalls, missing: o.missing };
+    if (o.missing.length > 0) this.log.warn(fields, line);
+    else this.log.info(fields, line);
+  }
+
+  /** How the wanted syscalls are observed (the probe's last report), once the probe has attached. */
+  get observed(): ObservedSyscalls | undefined {
+    return this.lastObserved;
+  }
 
   private scheduleRestart(): void {
     const delay = this.backoff;
