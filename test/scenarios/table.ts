@@ -236,8 +236,33 @@ const ATTACKS_CORE: readonly Scenario[] = [
     cmd: `echo data > /tmp/db.dump && ${T}/openssl enc -aes-256-cbc -pbkdf2 -k x -in /tmp/db.dump -out /tmp/db.dump.enc; true` },
 ];
 
+// Benign workloads of a real node (BENIGN_CORE below). Each prepares what the image would ship
+// (the app's CGI scripts, its crontab, its vendor tarball) in the same command, before the daemon
+// that uses it starts: a script written while its server runs is what a web shell looks like.
+const APP = "/srv/app";
+const APP_CGI =
+  `mkdir -p ${APP}/www/cgi-bin /var/lib/app && echo '<h1>shop</h1>' > ${APP}/www/index.html` +
+  ` && printf '#!/bin/sh\\necho Content-type: text/plain\\necho\\necho ok\\n' > ${APP}/www/cgi-bin/health` +
+  ` && printf '#!/bin/sh\\necho Content-type: text/plain\\necho\\n[ -n "$QUERY_STRING" ] && echo "$QUERY_STRING" >> /var/lib/app/orders\\nwc -l < /var/lib/app/orders\\n' > ${APP}/www/cgi-bin/orders` +
+  ` && chmod 755 ${APP}/www/cgi-bin/health ${APP}/www/cgi-bin/orders && touch /var/lib/app/orders`;
+/** Images have their tools on PATH: busybox tar runs `gzip` by PATH lookup, the shell does not. */
+const TOOLS_ON_PATH = "export PATH=/bin:/applets";
+/** The app's server on 18091, started (once) a second after its CGI scripts are in place. */
+const APP_HTTPD = `(pidof httpd >/dev/null && wget -q -O /dev/null http://127.0.0.1:18091/ 2>/dev/null || { sleep 1; httpd -p 18091 -h ${APP}/www; sleep 0.3; })`;
+/**
+ * The app's crontab and job, run every minute by busybox crond from the app's own crontab directory
+ * (this busybox's crond crashes on @reboot, so the first run comes at the next minute boundary).
+ */
+const CRON =
+  "mkdir -p /srv/cron/crontabs /srv/cache && printf '#!/bin/sh\\ndate >> /srv/cron/heartbeat\\nfind /srv/cache -type f -mtime +1 -exec rm -f {} +\\n/opt/bin/logrotate /srv/cron/heartbeat\\ntouch /srv/cron/ran\\n' > /srv/cron/job.sh" +
+  " && echo '* * * * * sh /srv/cron/job.sh' > /srv/cron/crontabs/root" +
+  " && mkdir -p /var/run && (pidof crond >/dev/null || crond -b -c /srv/cron/crontabs -L /srv/cron/crond.log)";
+
 /** Ordinary workloads that must raise no alert at all. */
 const BENIGN_CORE: readonly Scenario[] = [
+  // cron first: crond starts here with the app's crontab and the last scenario of this list waits
+  // for its job (each run in between is charged to whichever benign scenario runs at the time)
+  { name: "cron daemon started with the app's crontab", technique: "-", pod: "benign", expect: null, cmd: CRON },
   { name: "shell script without a terminal", technique: "-", pod: "benign", expect: null, cmd: "for i in 1 2 3; do echo $i; done >/dev/null" },
   { name: "file churn in /tmp", technique: "-", pod: "benign", expect: null,
     cmd: "mkdir -p /tmp/churn && for i in $(seq 1 200); do echo $i > /tmp/churn/f$i; mv /tmp/churn/f$i /tmp/churn/g$i; done && rm -rf /tmp/churn" },
@@ -246,7 +271,7 @@ const BENIGN_CORE: readonly Scenario[] = [
   { name: "log rotation", technique: "-", pod: "benign", expect: null,
     cmd: "mkdir -p /var/log/app && echo line >> /var/log/app/app.log && /opt/bin/logrotate /var/log/app/app.log" },
   { name: "a build writing files", technique: "-", pod: "benign", expect: null,
-    cmd: "mkdir -p /build/out && cd /build && for i in 1 2 3; do echo \"int f$i;\" > src$i.c; cp src$i.c out/obj$i.o; done && tar czf out/app.tgz out/*.o && sha256sum out/app.tgz >/dev/null && rm -rf /build" },
+    cmd: `${TOOLS_ON_PATH} && mkdir -p /build/out && cd /build && for i in 1 2 3; do echo "int f$i;" > src$i.c; cp src$i.c out/obj$i.o; done && tar czf out/app.tgz out/*.o && sha256sum out/app.tgz >/dev/null && cd / && rm -rf /build` },
   { name: "package manager installing under its own prefix", technique: "-", pod: "benign", expect: null, cmd: "/opt/bin/pip install requests" },
   { name: "read the user database", technique: "-", pod: "benign", expect: null, cmd: "id >/dev/null; whoami >/dev/null; grep root /etc/passwd >/dev/null" },
   { name: "list processes", technique: "-", pod: "benign", expect: null, cmd: "ps >/dev/null; top -b -n 1 >/dev/null" },
@@ -269,6 +294,41 @@ const BENIGN_CORE: readonly Scenario[] = [
   { name: "gzip and gunzip a log", technique: "-", pod: "benign", expect: null,
     cmd: "mkdir -p /srv/logs && seq 1 1000 > /srv/logs/a.log && gzip /srv/logs/a.log && gunzip /srv/logs/a.log.gz && rm -rf /srv/logs" },
   { name: "sleep and exit", technique: "-", pod: "benign", expect: null, cmd: "sleep 0.2" },
+  // ---------------------------------------------------------------- what real nodes run
+  { name: "package install: vendor tarball unpacked into /opt, data and docs copied into /usr/share with cp -p", technique: "-", pod: "benign", expect: null,
+    cmd:
+      `${TOOLS_ON_PATH} && d=/var/cache/pkgs/src/app-1.2 && mkdir -p $d/share/doc $d/share/data && echo 'app 1.2' > $d/share/doc/README && seq 1 50 > $d/share/data/table.dat` +
+      " && tar czf /var/cache/pkgs/app-1.2.tgz -C /var/cache/pkgs/src app-1.2 && rm -rf /var/cache/pkgs/src" +
+      " && mkdir -p /opt/app /usr/share/doc/app /usr/local/share/app && tar xzf /var/cache/pkgs/app-1.2.tgz -C /opt/app" +
+      " && cp -p /opt/app/app-1.2/share/doc/README /usr/share/doc/app/ && cp -pR /opt/app/app-1.2/share/data /usr/local/share/app/ && ls -l /usr/local/share/app/data >/dev/null" },
+  { name: "package install: pip installs two packages under its own prefix", technique: "-", pod: "benign", expect: null,
+    cmd: "/opt/bin/pip install flask && /opt/bin/pip install jinja2 && ls /usr/lib/python3/site-packages >/dev/null" },
+  // a build writes objects and runs its test script with the image's shell (the executed binary is
+  // the image's; the script is data): not drift. Running a freshly linked native binary would be
+  // drift (Drift Executable Not In Image Run) by definition: build images belong in
+  // vigil_drift_allowed_images.
+  { name: "language build: sources compiled to objects in a build dir, tests run by the image's shell", technique: "-", pod: "benign", expect: null,
+    cmd:
+      "mkdir -p /src/app/build && cd /src/app && for m in main util net; do printf 'int %s(void){return 0;}\\n' $m > $m.c; done" +
+      " && for m in main util net; do sed 's/return 0/return 1/' $m.c | gzip -c > build/$m.o; done && cat build/*.o > build/app.a" +
+      " && printf '#!/bin/sh\\nfor o in build/*.o; do gunzip -c $o | grep -q return || exit 1; done\\necho PASS\\n' > build/run-tests.sh && sh build/run-tests.sh >/dev/null" +
+      " && cd / && rm -rf /src/app/build" },
+  { name: "web app: httpd with CGI scripts in place before it starts, storing orders under /var/lib", technique: "-", pod: "benign", expect: null,
+    cmd: `${APP_CGI} && ${APP_HTTPD} && for i in 1 2 3; do wget -q -O /dev/null "http://127.0.0.1:18091/cgi-bin/orders?item=$i"; done && wget -q -O /dev/null http://127.0.0.1:18091/index.html` },
+  { name: "health checks: HTTP probes and TCP checks of a few local ports", technique: "-", pod: "benign", expect: null,
+    cmd: `${APP_CGI} && ${APP_HTTPD} && for r in 1 2 3; do wget -q -T 2 -O /dev/null http://127.0.0.1:18091/cgi-bin/health; for p in 18090 18091 15432; do nc -z -w 1 127.0.0.1 $p; done; done; true` },
+  { name: "syslog daemon receiving the app's messages", technique: "-", pod: "benign", expect: null,
+    cmd: "mkdir -p /var/log && (pidof syslogd >/dev/null || syslogd -O /var/log/messages) && sleep 0.2 && for i in 1 2 3; do logger -t app \"order $i stored\"; done" },
+  { name: "log rotation of several application logs", technique: "-", pod: "benign", expect: null,
+    cmd: "mkdir -p /var/log/app && for f in access error; do seq 1 100 >> /var/log/app/$f.log; /opt/bin/logrotate /var/log/app/$f.log; done" },
+  { name: "backup: tar czf of /etc and /var to a backup dir, verified, old archives pruned", technique: "-", pod: "benign", expect: null,
+    cmd:
+      `${TOOLS_ON_PATH} && mkdir -p /backup && tar czf /backup/node-$(date +%Y%m%d%H%M%S).tgz /etc /var 2>/dev/null; for b in /backup/*.tgz; do tar tzf $b >/dev/null; done` +
+      " && find /backup -name '*.tgz' -mtime +7 -exec rm -f {} + && ls -l /backup >/dev/null" },
+  { name: "operator session (kubectl exec without a terminal): ps, os-release, ls, df", technique: "-", pod: "benign", expect: null,
+    cmd: "ps; cat /etc/os-release 2>/dev/null; ls -la /; df -h; uptime; free" },
+  { name: "cron job run by crond (waits up to 29 s for it)", technique: "-", pod: "benign", expect: null,
+    cmd: `${CRON} && i=0; while [ ! -f /srv/cron/ran ] && [ $i -lt 29 ]; do sleep 1; i=$((i+1)); done; [ -f /srv/cron/ran ]` },
 ];
 
 /** Every attack: the core table above, then the second wave's classes (one file each). */
