@@ -205,6 +205,7 @@ export const CATALOGUE = [
   ["T1557.002", "ARP Cache Poisoning", "linux", ""],
   ["T1561.001", "Disk Content Wipe", "linux", ""],
   ["T1562.004", "Disable or Modify System Firewall", "linux", ""],
+  ["T1562.006", "Indicator Blocking", "linux", ""],
   ["T1564.001", "Hidden Files and Directories", "linux", ""],
   ["T1565.001", "Stored Data Manipulation", "linux", ""],
   ["T1567", "Exfiltration Over Web Service", "linux", ""],
@@ -241,15 +242,28 @@ export function loadRules(root = ROOT) {
   return out;
 }
 
-/** Live scenarios (test/scenarios/table.ts) by the rule they expect: rule -> scenario names. */
+/** Live scenarios (test/scenarios/table.ts and the table-*.ts files it spreads in) by the rule they expect: rule -> scenario names. */
 export function loadScenarios(root = ROOT) {
-  const text = readFileSync(join(root, "test/scenarios/table.ts"), "utf8");
-  const attacks = text.slice(text.indexOf("export const ATTACKS"), text.indexOf("export const BENIGN"));
+  const dir = join(root, "test/scenarios");
+  const files = [
+    "table.ts",
+    ...readdirSync(dir)
+      .filter((f) => /^table-.+\.ts$/.test(f))
+      .sort(),
+  ];
   const byRule = new Map();
-  for (const m of attacks.matchAll(/\{ name: "((?:[^"\\]|\\.)*)", technique: "[^"]*", pod: "\w+", expect: "([^"]+)"/g)) {
-    const list = byRule.get(m[2]) ?? [];
-    list.push(m[1]);
-    byRule.set(m[2], list);
+  for (const f of files) {
+    const text = readFileSync(join(dir, f), "utf8");
+    const start = text.indexOf("const ATTACKS");
+    if (start < 0) continue;
+    const end = text.indexOf("const BENIGN", start);
+    const attacks = text.slice(start, end < 0 ? text.length : end);
+    // one object per scenario, on one line or several: name, technique, pod, expect in that order
+    for (const m of attacks.matchAll(/\{\s*name: "((?:[^"\\]|\\.)*)",\s*technique: "[^"]*",\s*pod: "\w+",\s*expect: "([^"]+)"/g)) {
+      const list = byRule.get(m[2]) ?? [];
+      list.push(m[1]);
+      byRule.set(m[2], list);
+    }
   }
   return byRule;
 }
