@@ -113,6 +113,41 @@ describe.skipIf(!root || !probeBuilt || !existsSync(UNSHARE))("raw_syscalls fall
     expect(viaRaw.stream.stats()["syscalls_raw"]).toBe(2);
   }, 120_000);
 
+  it("attaches the fallback only while a wanted call needs it (set changes on the running probe)", async () => {
+    const stream = new KernelEventStream({
+      syscalls: ["execve"],
+      logger: pino({ level: "silent" }),
+      seedFromProc: false,
+      probeArgs: ["--raw-syscalls", "unshare"],
+      onEvent: () => undefined,
+    });
+    // the probe's raw_syscalls/sys_exit perf links (bpftool names the tracepoint "sys_exit")
+    const rawLinks = (): number => {
+      const r = spawnSync("bpftool", ["perf", "list"], { encoding: "utf8" });
+      return r.stdout.split("\n").filter((l) => l.startsWith(`pid ${stream.probePid} `) && / tracepoint {2}sys_exit$/.test(l)).length;
+    };
+    const until = async (pred: () => boolean) => {
+      for (let i = 0; i < 50 && !pred(); i++) await new Promise((r) => setTimeout(r, 100));
+    };
+    await stream.start();
+    try {
+      await until(() => stream.observed !== undefined);
+      expect(stream.observed?.rawSyscalls).toEqual([]);
+      const bpftool = spawnSync("bpftool", ["version"]).status === 0;
+      if (bpftool) expect(rawLinks()).toBe(0);
+      await stream.setSyscalls(["execve", "unshare"]);
+      await until(() => stream.observed?.rawSyscalls.length === 1);
+      expect(stream.observed?.rawSyscalls).toEqual(["unshare"]);
+      if (bpftool) expect(rawLinks()).toBe(1);
+      await stream.setSyscalls(["execve"]);
+      await until(() => stream.observed?.rawSyscalls.length === 0);
+      expect(stream.observed?.rawSyscalls).toEqual([]);
+      if (bpftool) expect(rawLinks()).toBe(0);
+    } finally {
+      await stream.stop();
+    }
+  }, 120_000);
+
   it("refuses an unknown name in --raw-syscalls with a clear error", () => {
     const r = spawnSync(defaultProbePath(), ["--syscalls", "openat", "--raw-syscalls", "openat,no_such_call"], { encoding: "utf8", timeout: 60_000 });
     expect(r.status).not.toBe(0);
