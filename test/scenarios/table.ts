@@ -240,11 +240,12 @@ const ATTACKS_CORE: readonly Scenario[] = [
 // (the app's CGI scripts, its crontab, its vendor tarball) in the same command, before the daemon
 // that uses it starts: a script written while its server runs is what a web shell looks like.
 const APP = "/srv/app";
+/** The app's web root and CGI scripts, deployed once (a redeploy while the server runs is what a web shell looks like). */
 const APP_CGI =
-  `mkdir -p ${APP}/www/cgi-bin /var/lib/app && echo '<h1>shop</h1>' > ${APP}/www/index.html` +
+  `[ -x ${APP}/www/cgi-bin/orders ] || { mkdir -p ${APP}/www/cgi-bin /var/lib/app && echo '<h1>shop</h1>' > ${APP}/www/index.html` +
   ` && printf '#!/bin/sh\\necho Content-type: text/plain\\necho\\necho ok\\n' > ${APP}/www/cgi-bin/health` +
   ` && printf '#!/bin/sh\\necho Content-type: text/plain\\necho\\n[ -n "$QUERY_STRING" ] && echo "$QUERY_STRING" >> /var/lib/app/orders\\nwc -l < /var/lib/app/orders\\n' > ${APP}/www/cgi-bin/orders` +
-  ` && chmod 755 ${APP}/www/cgi-bin/health ${APP}/www/cgi-bin/orders && touch /var/lib/app/orders`;
+  ` && chmod 755 ${APP}/www/cgi-bin/health ${APP}/www/cgi-bin/orders && touch /var/lib/app/orders; }`;
 /** Images have their tools on PATH: busybox tar runs `gzip` by PATH lookup, the shell does not. */
 const TOOLS_ON_PATH = "export PATH=/bin:/applets";
 /** The app's server on 18091, started (once) a second after its CGI scripts are in place. */
