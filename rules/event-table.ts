@@ -379,7 +379,8 @@ function GENERATED_EVENTS(first: number): EventSpec[] {
     gen("prlimit64", "process", RES, [["pid", PID, 0], ["resource", U32, 1]]),
     gen("setfsuid", "security", RES, [["uid", ArgKind.Uid, 0]]),
     gen("setfsgid", "security", RES, [["gid", ArgKind.Gid, 0]]),
-    // own program (probe/tamper.h): fsflags = the inode flags FS_IOC_SETFLAGS / FS_IOC_FSSETXATTR set, read only for those
+    // own program (probe/tamper.h): only FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR (fsflags: the inode flags set) and TIOCSTI are
+    // sent, every other request stays in the kernel (as fcntl keeps its dup forms)
     gen("ioctl", "file", RES, [["fd", FD, 0], ["request", U64, 1], ["argument", U64, 2], ["fsflags", ArgKind.Flags, 2, { table: "fsFlags" }]], { ...HOT_FD, ...TAMPER_PROG }),
     gen("open_by_handle_at", "file", FD_RES, [["mountfd", FD, 0], ["flags", ArgKind.Flags, 2, { table: "openFlags" }]], NEW_FD),
     gen("newfstatat", "file", RES, [["dirfd", FD, 0], ["path", ArgKind.RelPath, 1, { dirfd: "dirfd" }], ["flags", U32, 3]], HOT),
