@@ -89,9 +89,49 @@ static void reap(pid_t p)
 	waitpid(p, NULL, 0);
 }
 
+/* pattach PID [seize]: attach to a process that is not our child (refused without the privilege) */
+static int attempt_pattach(int argc, char **argv)
+{
+	pid_t p;
+	int seize;
+	long r;
+
+	if (argc < 3 || atoi(argv[2]) <= 0) {
+		fprintf(stderr, "usage: vigil-attack pattach PID [seize]\n");
+		return 1;
+	}
+	p = (pid_t)atoi(argv[2]);
+	seize = argc > 3 && !strcmp(argv[3], "seize");
+	r = ptrace(seize ? PTRACE_SEIZE : PTRACE_ATTACH, p, 0, 0);
+	if (r < 0) {
+		fprintf(stderr, "pattach %d: %s\n", (int)p, strerror(errno));
+		return 2;
+	}
+	if (!seize)
+		waitpid(p, NULL, __WALL);
+	ptrace(PTRACE_DETACH, p, 0, 0);
+	return 0;
+}
+
+/* exec PATH [ARG...]: one execve of PATH, without a shell's PATH search or ENOEXEC fallback */
+static int attempt_exec(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: vigil-attack exec PATH [ARG...]\n");
+		return 1;
+	}
+	execv(argv[2], &argv[2]);
+	fprintf(stderr, "exec %s: %s\n", argv[2], strerror(errno));
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
+	if (!strcmp(m, "pattach"))
+		return attempt_pattach(argc, argv);
+	if (!strcmp(m, "exec"))
+		return attempt_exec(argc, argv);
 	if (!strcmp(m, "connect") && argc >= 4) {
 		int s = tcp(argv[2], atoi(argv[3]));
 		if (s < 0)
