@@ -9,7 +9,9 @@
  *   deleter itself (malware deleting itself) or another process (a dropper cleaning up after the
  *   payload started). Processes already running when the agent started are not in it (no exec seen).
  * - Fetched files: per process, the first and last network activity (a connect to an IP address,
- *   a connection accepted; receive calls are not asked of the probe, too many on servers); per container, the files created
+ *   a connection accepted; receive calls are not asked of the probe, too many on servers), of
+ *   itself or of a child in the same container (a shell opens `> file` before it forks the
+ *   command that writes it: `wget -O - url > file`, `nc host port > file`); per container, the files created
  *   (open with O_CREAT for writing, creat). An exec whose program — or the script named by its
  *   first two arguments (`sh /tmp/x`, a shebang script) — was created by a process with network
  *   activity within `fetchWindowMs` of the creation (before or after it: `nc host port > file`
@@ -30,6 +32,7 @@ import type { FilterableRule } from "../../rules/compile/pushdown.js";
 import { EVENT_CODE_LIMIT, EVENTS, Fd, Proc } from "../../rules/event-table.js";
 import type { FileBehaviourFacts, SyscallEvent } from "../../rules/event.js";
 import { conditionCodes, parseCondition, resolveField, type Expr } from "../../rules/index.js";
+import { startTick } from "../state/proc-reader.js";
 
 /** Caps and windows of {@link FileBehaviour}. */
 export interface FileBehaviourOptions {
@@ -89,7 +92,7 @@ const unlinkPath = resolveField("fs.path.name", undefined).get;
 
 interface Created {
   pid: number;
-  /** The creator's start time (against pid reuse). */
+  /** The creator's start time, in clock ticks as the process table compares them (against pid reuse). */
   pstart: number;
   comm: string;
   /** Boot-time ns of the creation. */
@@ -335,19 +338,19 @@ export class FileBehaviour {
     const acc = flags & 3;
     if ((flags & O_CREAT) !== 0 && (acc === 1 || acc === 2)) {
       const c = this.ctr(e.proc.container.id);
-      touch(c.files, fd.name, { pid: e.proc.pid, pstart: e.proc.startTs, comm: e.proc.comm, at: e.bootNs });
+      touch(c.files, fd.name, { pid: e.proc.pid, pstart: startTick(e.proc.startTs), comm: e.proc.comm, at: e.bootNs });
       this.counters.files_created++;
       this.counters.evicted_files += trim(c.files, this.o.maxFilesPerContainer);
       return undefined;
     }
     if (acc === 1 || !isCredentialPath(fd.name)) return undefined;
     this.counters.cred_opens++;
-    const a = this.credFor(e.proc.pid, e.proc.startTs, e.bootNs);
+    const a = this.credFor(e.proc.pid, startTick(e.proc.startTs), e.bootNs);
     const aNew = this.credAdd(a, fd.name);
     // the parent's children together (a shell loop of cat), within the container only: a host
     // parent (the runtime's shim) would pool unrelated sessions
     const parent = e.proc.parent;
-    const b = parent === undefined || parent.container.id !== e.proc.container.id ? undefined : this.credFor(parent.pid, parent.startTs, e.bootNs);
+    const b = parent === undefined || parent.container.id !== e.proc.container.id ? undefined : this.credFor(parent.pid, startTick(parent.startTs), e.bootNs);
     const bNew = b === undefined ? false : this.credAdd(b, fd.name);
     const best = b !== undefined && b.files.size > a.files.size ? b : a;
     let list = "";
@@ -393,12 +396,21 @@ export class FileBehaviour {
     if (t !== "4" && t !== "6") return;
     if (e.res < 0 && !(e.type === CONNECT_CODE && e.res === EINPROGRESS)) return;
     const p = e.proc;
-    const n = this.net.get(p.pid);
-    if (n !== undefined && n.pstart === p.startTs) {
-      n.last = e.bootNs;
+    this.markNet(p.pid, p.startTs, e.bootNs);
+    // the parent too (same container): a shell applies `> file` itself before it forks the
+    // command, so `wget -O - url > file` and `nc host port > file` create the file in the shell
+    const q = p.parent;
+    if (q !== undefined && q.container.id === p.container.id) this.markNet(q.pid, q.startTs, e.bootNs);
+  }
+
+  private markNet(pid: number, startTs: number, now: number): void {
+    const tick = startTick(startTs);
+    const n = this.net.get(pid);
+    if (n !== undefined && n.pstart === tick) {
+      n.last = now;
       return;
     }
-    touch(this.net, p.pid, { pstart: p.startTs, first: e.bootNs, last: e.bootNs });
+    touch(this.net, pid, { pstart: tick, first: now, last: now });
     this.counters.net_marked++;
     this.counters.evicted_net += trim(this.net, this.o.maxNetProcs);
   }

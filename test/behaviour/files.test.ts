@@ -151,6 +151,42 @@ describe("network-fetched file executed", () => {
     expect(field("vigil.exe.fetched")(inTime)).toBe(true);
   });
 
+  it("a file a shell created for its child's output (`wget -O - url > file`) is fetched when the child connected", () => {
+    const b = new FileBehaviour();
+    const sh = proc({ comm: "sh", container: WEB });
+    b.observe(at(openat("/tmp/b1", O.WRONLY | O.CREAT | O.TRUNC, sh), 10 * SEC));
+    b.observe(at(connect({ ...proc({ comm: "wget", container: WEB }), parent: sh, ppid: sh.pid }), 10 * SEC));
+    const e = at(execve(proc({ exepath: "/bin/sh", args: ["/tmp/b1"], container: WEB })), 11 * SEC);
+    b.observe(e);
+    expect(field("vigil.exe.fetched_by")(e)).toBe("sh");
+    // not through a parent in another container (the runtime's shim on the host)
+    const shim = proc({ comm: "containerd-shim" });
+    const ctrSh = proc({ comm: "sh", container: WEB });
+    b.observe(at(openat("/tmp/b2", O.WRONLY | O.CREAT, shim), 10 * SEC));
+    b.observe(at(connect({ ...ctrSh, parent: shim, ppid: shim.pid }), 10 * SEC));
+    const e2 = at(execve(proc({ exepath: "/tmp/b2" })), 11 * SEC);
+    b.observe(e2);
+    expect(e2.fileBehaviour).toBeUndefined();
+  });
+
+  it("matches the creator by pid and start tick: the same process across its exec, not a reused pid", () => {
+    const b = new FileBehaviour();
+    // the shell child that opened the redirect, then (exec) nc: the start time as the exec reports it differs in ns
+    const child = proc({ comm: "sh", container: WEB, startTs: 5_000_000_000 });
+    b.observe(at(openat("/tmp/s2", O.WRONLY | O.CREAT | O.TRUNC, child), 10 * SEC));
+    b.observe(at(connect({ ...child, comm: "nc", startTs: 5_000_000_700 }), 10 * SEC));
+    const e = at(execve(proc({ exepath: "/tmp/s2", container: WEB })), 11 * SEC);
+    b.observe(e);
+    expect(field("vigil.exe.fetched_by_pid")(e)).toBe(child.pid);
+    // a later process with the same pid that connects does not make an older creation fetched
+    const cp = proc({ comm: "cp", container: WEB, startTs: 5_000_000_000 });
+    b.observe(at(openat("/tmp/s3", O.WRONLY | O.CREAT, cp), 10 * SEC));
+    b.observe(at(connect({ ...cp, comm: "wget", startTs: 9_000_000_000 }), 10 * SEC));
+    const e2 = at(execve(proc({ exepath: "/tmp/s3", container: WEB })), 11 * SEC);
+    b.observe(e2);
+    expect(e2.fileBehaviour).toBeUndefined();
+  });
+
   it("a deleted file is forgotten; read-only opens create nothing", () => {
     const b = new FileBehaviour();
     const w = proc({ comm: "wget", container: WEB });
