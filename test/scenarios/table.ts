@@ -328,6 +328,9 @@ const BENIGN_CORE: readonly Scenario[] = [
       " && find /backup -name '*.tgz' -mtime +7 -exec rm -f {} + && ls -l /backup >/dev/null" },
   { name: "operator session (kubectl exec without a terminal): ps, os-release, ls, df", technique: "-", pod: "benign", expect: null,
     cmd: "ps; cat /etc/os-release 2>/dev/null; ls -la /; df -h; uptime; free" },
+  // servers take requests all day: the app's CGI again, a few scenarios after it was deployed
+  { name: "web app: the same CGI scripts requested again later", technique: "-", pod: "benign", expect: null,
+    cmd: `${APP_CGI} && ${APP_HTTPD} && wget -q -O /dev/null "http://127.0.0.1:18091/cgi-bin/orders?item=4" && wget -q -O /dev/null http://127.0.0.1:18091/cgi-bin/health` },
   { name: "cron job run by crond (waits up to 29 s for it)", technique: "-", pod: "benign", expect: null,
     cmd: `${CRON} && i=0; while [ ! -f /srv/cron/ran ] && [ $i -lt 29 ]; do sleep 1; i=$((i+1)); done; [ -f /srv/cron/ran ]` },
 ];
