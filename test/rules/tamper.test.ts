@@ -78,6 +78,14 @@ describe("Timestomping Of System File", () => {
     ["failed call", { type: "utimensat", args: { dirfd: AT_FDCWD, pathname: "/usr/bin/ls", flags: 0, atime: T, mtime: T }, res: -1 }],
     ["a path outside system directories", { type: "utimensat", args: { dirfd: AT_FDCWD, pathname: "/app/data.bin", flags: 0, atime: T, mtime: T } }],
     ["cp -p into /usr/local/bin", { type: "utimensat", args: { dirfd: 4, flags: 0, atime: T, mtime: T }, fd: fileFd("/usr/local/bin/tool"), p: inCtr("cp") }],
+    [
+      "cp -p run by a busybox shell (the applet re-executed as exe)",
+      {
+        type: "utimensat",
+        args: { dirfd: AT_FDCWD, pathname: "/srv/www/page.html", flags: 0, atime: T, mtime: T },
+        p: proc({ comm: "exe", exe: "cp", exepath: "/bin/busybox", cwd: "/", container: container() }),
+      },
+    ],
     ["tar x into /usr", { type: "utimensat", args: { dirfd: AT_FDCWD, pathname: "/usr/lib/x.so", flags: 0x100, atime: T, mtime: T }, p: inCtr("tar") }],
     ["a package manager's helper", { type: "utimes", args: { filename: "/usr/bin/ls", atime: T, mtime: T }, p: underDpkg("touch") }],
   ] as [string, Case][])("silent: %s", (_n, c) => {
