@@ -3,7 +3,7 @@
  * Syscalls without an exit tracepoint (issue 19, class 2), against the real kernel: the probe's
  * raw_syscalls/sys_exit fallback (native-bridge/probe/raw-fallback.h) tail-calls the same
  * per-syscall program, so
- *  - with the fallback forced for openat and unshare (`--raw-syscalls`), the same workload gives
+ *  - with the fallback forced for openat, unshare and kill (`--raw-syscalls`), the same workload gives
  *    the same events (type, result, params, fd) as through their own tracepoints, and the probe's
  *    report says how each call was observed;
  *  - a call this kernel builds no tracepoint for (init_module/finit_module on 6.18) is observed
@@ -45,20 +45,24 @@ function seen(e: SyscallEvent): Seen {
   return { type: e.type, res: e.res, args, fd: e.fd?.name };
 }
 
-/** Runs `unshare -U cat <file>` under a probe stream; returns its openat of the file and its unshare. */
-async function observe(file: string, probeArgs: string[]): Promise<{ open: Seen[]; unshare: Seen[]; stream: KernelEventStream }> {
+/**
+ * Runs `kill -0 1; exec unshare -U cat <file>` (one process) under a probe stream; returns its
+ * openat of the file, its unshare and its kill (a call of the generic program, exit_generic).
+ */
+async function observe(file: string, probeArgs: string[]): Promise<{ open: Seen[]; unshare: Seen[]; kill: Seen[]; stream: KernelEventStream }> {
   const openat = eventByName("openat")!.code;
   const unshareCode = eventByName("unshare")!.code;
+  const killCode = eventByName("kill")!.code;
   let pid = -1;
   // events are reused by the source: what the test compares is taken at once
   const mine: Seen[] = [];
   const stream = new KernelEventStream({
-    syscalls: ["openat", "unshare", "execve", "clone", "procexit"],
+    syscalls: ["openat", "unshare", "kill", "execve", "clone", "procexit"],
     logger: pino({ level: "silent" }),
     seedFromProc: false,
     probeArgs,
     onEvent: (e) => {
-      if (e.proc.pid === pid && (e.type === openat || e.type === unshareCode)) mine.push(seen(e));
+      if (e.proc.pid === pid && (e.type === openat || e.type === unshareCode || e.type === killCode)) mine.push(seen(e));
     },
   });
   await stream.start();
@@ -66,7 +70,7 @@ async function observe(file: string, probeArgs: string[]): Promise<{ open: Seen[
     // the report line comes on stderr beside the ready frame: wait for it
     for (let i = 0; i < 50 && stream.observed === undefined; i++) await new Promise((r) => setTimeout(r, 100));
     await new Promise<void>((resolve, reject) => {
-      const c = spawn(UNSHARE, ["-U", "/bin/cat", file], { stdio: "ignore" });
+      const c = spawn("/bin/sh", ["-c", `kill -0 1; exec ${UNSHARE} -U /bin/cat "$0"`, file], { stdio: "ignore" });
       pid = c.pid ?? -1;
       c.on("error", reject);
       c.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`unshare exited with ${code}`))));
@@ -76,6 +80,7 @@ async function observe(file: string, probeArgs: string[]): Promise<{ open: Seen[
     return {
       open: mine.filter((e) => e.type === openat && e.fd === file),
       unshare: mine.filter((e) => e.type === unshareCode),
+      kill: mine.filter((e) => e.type === killCode),
       stream,
     };
   } finally {
@@ -83,7 +88,7 @@ async function observe(file: string, probeArgs: string[]): Promise<{ open: Seen[
   }
 }
 
-describe.skipIf(!root || !probeBuilt || !existsSync(UNSHARE))("raw_syscalls fallback: forced for openat and unshare (real kernel)", () => {
+describe.skipIf(!root || !probeBuilt || !existsSync(UNSHARE))("raw_syscalls fallback: forced for openat, unshare and kill (real kernel)", () => {
   let dir: string;
   let file: string;
 
@@ -96,21 +101,23 @@ describe.skipIf(!root || !probeBuilt || !existsSync(UNSHARE))("raw_syscalls fall
 
   it("gives the same events as the tracepoints, and says how each call is observed", async () => {
     const viaTp = await observe(file, []);
-    const viaRaw = await observe(file, ["--raw-syscalls", "openat,unshare"]);
+    const viaRaw = await observe(file, ["--raw-syscalls", "openat,unshare,kill"]);
     expect(viaTp.open).toHaveLength(1);
     expect(viaTp.unshare).toHaveLength(1);
     expect(viaTp.open[0]!.res).toBeGreaterThanOrEqual(0);
     expect(viaTp.unshare[0]!.res).toBe(0);
     expect(viaRaw.open).toEqual(viaTp.open);
     expect(viaRaw.unshare).toEqual(viaTp.unshare);
+    expect(viaTp.kill).toHaveLength(1);
+    expect(viaRaw.kill).toEqual(viaTp.kill);
 
     expect(viaTp.stream.observed?.rawSyscalls).not.toContain("openat");
     expect(viaTp.stream.observed?.missing).toEqual([]);
-    expect(viaRaw.stream.observed?.rawSyscalls).toEqual(["openat", "unshare"]);
+    expect([...(viaRaw.stream.observed?.rawSyscalls ?? [])].sort()).toEqual(["kill", "openat", "unshare"]);
     expect(viaRaw.stream.observed?.missing).toEqual([]);
     // execve and clone kept their tracepoints
-    expect(viaRaw.stream.observed?.tracepoint).toBe(viaTp.stream.observed!.tracepoint - 2);
-    expect(viaRaw.stream.stats()["syscalls_raw"]).toBe(2);
+    expect(viaRaw.stream.observed?.tracepoint).toBe(viaTp.stream.observed!.tracepoint - 3);
+    expect(viaRaw.stream.stats()["syscalls_raw"]).toBe(3);
   }, 120_000);
 
   it("attaches the fallback only while a wanted call needs it (set changes on the running probe)", async () => {
