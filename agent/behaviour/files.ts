@@ -56,6 +56,34 @@ export interface FileBehaviourOptions {
   credWindowMs?: number;
 }
 
+/** The `file_behaviour:` section of the agent's configuration (agent/config/schema.ts). */
+export interface FileBehaviourConfig {
+  max_containers: number;
+  max_files_per_container: number;
+  max_exes_per_container: number;
+  max_net_procs: number;
+  max_cred_procs: number;
+  max_cred_files_per_proc: number;
+  fetch_window_seconds: number;
+  exec_window_seconds: number;
+  cred_window_seconds: number;
+}
+
+/** Options of {@link FileBehaviour} from the configuration's `file_behaviour:` section. */
+export function fileBehaviourOptions(c: FileBehaviourConfig): FileBehaviourOptions {
+  return {
+    maxContainers: c.max_containers,
+    maxFilesPerContainer: c.max_files_per_container,
+    maxExesPerContainer: c.max_exes_per_container,
+    maxNetProcs: c.max_net_procs,
+    maxCredProcs: c.max_cred_procs,
+    maxCredFilesPerProc: c.max_cred_files_per_proc,
+    fetchWindowMs: c.fetch_window_seconds * 1000,
+    execWindowMs: c.exec_window_seconds * 1000,
+    credWindowMs: c.cred_window_seconds * 1000,
+  };
+}
+
 const DEFAULTS: Required<FileBehaviourOptions> = {
   maxContainers: 1024,
   maxFilesPerContainer: 2048,

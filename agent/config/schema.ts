@@ -448,6 +448,33 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   /**
+   * File and exec behaviour over time (agent/behaviour/files.ts): the bounded state the
+   * vigil.unlink.*, vigil.exe.fetched* and vigil.cred.* fields read; past a cap the oldest entry goes (counted).
+   */
+  file_behaviour: z
+    .strictObject({
+      max_containers: z.number().int().min(1).max(100_000).default(1024),
+      /** Files created, remembered per container for the fetched-then-executed check. */
+      max_files_per_container: z.number().int().min(1).max(1_000_000).default(2048),
+      /** Distinct programs running per container. */
+      max_exes_per_container: z.number().int().min(1).max(1_000_000).default(4096),
+      max_net_procs: z.number().int().min(1).max(1_000_000).default(16384),
+      max_cred_procs: z.number().int().min(1).max(1_000_000).default(4096),
+      max_cred_files_per_proc: z.number().int().min(1).max(4096).default(32),
+      /** Network activity counts for a file created this close to it. */
+      fetch_window_seconds: z.number().int().min(1).max(86_400).default(600),
+      /** A created file counts as fetched when executed within this. */
+      exec_window_seconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(7 * 86_400)
+        .default(3600),
+      /** Window of the distinct credential-file count. */
+      cred_window_seconds: z.number().int().min(1).max(86_400).default(600),
+    })
+    .prefault({}),
+  /**
    * Drift prevention: in the containers the scope selects, the kernel probe kills a new program
    * of a blocked drift kind before its first instruction, and the alert says it was blocked.
    */

@@ -8,7 +8,8 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { FileBehaviour, fileBehaviourFilterRules, fileBehaviourNeeds } from "../../agent/behaviour/files.js";
+import { FileBehaviour, fileBehaviourFilterRules, fileBehaviourNeeds, fileBehaviourOptions } from "../../agent/behaviour/files.js";
+import { ConfigError, loadConfig } from "../../agent/config/index.js";
 import { CREDENTIAL_DIR_FILES, CREDENTIAL_DIRS, CREDENTIAL_FILE_NAMES, isCredentialPath } from "../../rules/compile/fields-behaviour-files.js";
 import { deriveKernelFilters, Res } from "../../rules/compile/pushdown.js";
 import type { SyscallEvent, ThreadInfo } from "../../rules/event.js";
@@ -297,6 +298,19 @@ describe("caps", () => {
     expect(st["evicted_cred"]).toBe(1);
     expect(st["files"]).toBeLessThanOrEqual(4);
     expect(st["containers"]).toBe(2);
+  });
+
+  it("takes its caps and windows from the configuration's file_behaviour section (defaults when absent)", () => {
+    const d = fileBehaviourOptions(loadConfig({ env: {} }).file_behaviour);
+    expect(d).toMatchObject({ maxContainers: 1024, maxFilesPerContainer: 2048, fetchWindowMs: 600_000, execWindowMs: 3_600_000, credWindowMs: 600_000 });
+    const c = loadConfig({ text: "file_behaviour:\n  max_files_per_container: 1\n  cred_window_seconds: 5\n", env: {} });
+    const b = new FileBehaviour(fileBehaviourOptions(c.file_behaviour));
+    const w = proc({ comm: "wget", container: WEB });
+    b.observe(connect(w));
+    b.observe(openat("/tmp/1", O.WRONLY | O.CREAT, w));
+    b.observe(openat("/tmp/2", O.WRONLY | O.CREAT, w));
+    expect(b.stats()["evicted_files"]).toBe(1);
+    expect(() => loadConfig({ text: "file_behaviour:\n  max_containers: 0\n", env: {} })).toThrow(ConfigError);
   });
 
   it("rejects a bad option with a clear error", () => {
