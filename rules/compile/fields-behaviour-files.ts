@@ -110,7 +110,7 @@ export const FILE_BEHAVIOUR_FIELDS: readonly BehaviourFieldDef[] = [
   {
     name: "vigil.exe.fetched",
     type: "bool",
-    desc: "exec: the program (or the script named by its first arguments) was created by a process that had network activity (connect, accept) around the time it wrote it",
+    desc: "exec: the program (or the script named by its first arguments) was created by a process that had network activity (connect, accept), itself or a child of it in the same container (`wget -O - url > file`), around the time it created it",
     get: facts((b) => (b.fetchedPath === undefined ? undefined : true)),
   },
   {
@@ -122,7 +122,7 @@ export const FILE_BEHAVIOUR_FIELDS: readonly BehaviourFieldDef[] = [
   {
     name: "vigil.exe.fetched_by",
     type: "string",
-    desc: "exec: name (comm) of the process with network activity that created the fetched file",
+    desc: "exec: name (comm) of the process that created the fetched file (the downloader, or the shell that redirected its output)",
     get: facts((b) => b.fetchedBy),
   },
   {
