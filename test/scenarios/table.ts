@@ -328,6 +328,10 @@ const BENIGN_CORE: readonly Scenario[] = [
       " && find /backup -name '*.tgz' -mtime +7 -exec rm -f {} + && ls -l /backup >/dev/null" },
   { name: "operator session (kubectl exec without a terminal): ps, os-release, ls, df", technique: "-", pod: "benign", expect: null,
     cmd: "ps; cat /etc/os-release 2>/dev/null; ls -la /; df -h; uptime; free" },
+  // a non-root worker meets permission denied in ordinary ways (its pid file, a root-owned config),
+  // not on the protected files and tunables an attempt rule watches; it reads tunables freely
+  { name: "non-root worker denied writes to root-owned paths, reading sysctls", technique: "-", pod: "benign", expect: null, user: "1000",
+    cmd: "mkdir -p /tmp/w && echo 1 > /tmp/w/cache; echo $$ > /var/run/worker.pid 2>/dev/null; touch /etc/worker.conf 2>/dev/null; ls /root >/dev/null 2>&1; sysctl -n kernel.hostname vm.swappiness >/dev/null; cat /proc/sys/fs/file-max >/dev/null; true" },
   // servers take requests all day: the app's CGI again, a few scenarios after it was deployed
   { name: "web app: the same CGI scripts requested again later", technique: "-", pod: "benign", expect: null,
     cmd: `${APP_CGI} && ${APP_HTTPD} && wget -q -O /dev/null "http://127.0.0.1:18091/cgi-bin/orders?item=4" && wget -q -O /dev/null http://127.0.0.1:18091/cgi-bin/health` },
