@@ -25,7 +25,7 @@ export const ATTACKS_IO_URING: readonly Scenario[] = [
     expect: "io_uring Set Up By Unexpected Program In Container",
     setup: `cp ${T}/vigil-attack /tmp/kworker && chmod 755 /tmp/kworker`,
     user: "1000",
-    cmd: "/tmp/kworker uring-read /etc/os-release",
+    cmd: "/tmp/kworker uring-read /etc/hostname",
   },
   // ---------------------------------------------------------------- credential files read through a ring
   {
@@ -33,6 +33,7 @@ export const ATTACKS_IO_URING: readonly Scenario[] = [
     technique: "T1003.008",
     pod: "web",
     expect: "Shadow File Opened Through io_uring",
+    setup: "[ -f /etc/shadow ] || echo 'root:*:19000:0:99999:7:::' > /etc/shadow",
     cmd: `${T}/vigil-attack uring-read /etc/shadow`,
   },
   {
@@ -40,6 +41,7 @@ export const ATTACKS_IO_URING: readonly Scenario[] = [
     technique: "T1003.008",
     pod: "priv",
     expect: "Shadow File Opened Through io_uring",
+    setup: "[ -f /etc/shadow ] || echo 'root:*:19000:0:99999:7:::' > /etc/shadow",
     cmd: `${T}/vigil-attack uring-sqpoll /etc/shadow`,
   },
   {
@@ -47,8 +49,8 @@ export const ATTACKS_IO_URING: readonly Scenario[] = [
     technique: "T1552.004",
     pod: "web",
     expect: "Credential File Opened Through io_uring",
-    setup: "mkdir -p /root/.ssh && printf 'KEY\\n' > /root/.ssh/id_ed25519 && chmod 600 /root/.ssh/id_ed25519",
-    cmd: `cd /root/.ssh && ${T}/vigil-attack uring-read id_ed25519`,
+    setup: "mkdir -p /home/app/.ssh && printf 'KEY\\n' > /home/app/.ssh/id_ed25519 && chmod 600 /home/app/.ssh/id_ed25519",
+    cmd: `cd /home/app/.ssh && ${T}/vigil-attack uring-read id_ed25519`,
   },
   // ---------------------------------------------------------------- account database written through a ring
   {
@@ -57,7 +59,7 @@ export const ATTACKS_IO_URING: readonly Scenario[] = [
     pod: "web",
     expect: "Account Database Opened For Writing Through io_uring",
     setup: "cp /etc/passwd /tmp/passwd.bak",
-    cmd: `${T}/vigil-attack uring-write /etc/passwd 'svc-backup:x:0:0::/root:/bin/sh'; cp /tmp/passwd.bak /etc/passwd`,
+    cmd: `${T}/vigil-attack uring-write /etc/passwd 'svc-backup:x:0:0::/root:/bin/sh'; rc=$?; cat /tmp/passwd.bak > /etc/passwd; exit $rc`,
   },
   // ---------------------------------------------------------------- connections through a ring
   {
