@@ -215,7 +215,7 @@ export interface NetBehaviourView {
   readonly procHosts: number;
   /** Connects of this process in the window that failed (refused, timed out, unreachable...). */
   readonly procFailed: number;
-  /** The same for the whole container (undefined for host processes). */
+  /** The same for the container's processes of the same name, comm (undefined for host processes). */
   readonly ctrPorts: number | undefined;
   readonly ctrHosts: number | undefined;
   readonly ctrFailed: number | undefined;

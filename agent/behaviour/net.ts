@@ -5,12 +5,14 @@
  * (rules/compile/fields-behaviour-net.ts).
  *
  * - Scanning: every connect (whatever its result: refused, timed out, in progress) adds its
- *   destination to a sliding window of the process and of its container; the window keeps the
+ *   destination to a sliding window of the process and of its container's processes of the same
+ *   program name (a loop of short `nc -z` runs); the window keeps the
  *   distinct ports and hosts contacted and the failed attempts. A rule compares the counts on the
  *   event that added a new port or host, so it fires once when a threshold is crossed.
- * - Network servers: a successful `listen` on an IP socket marks the process; processes forked
- *   from a marked one inherit the mark (a server daemonizes or forks a child per connection after
- *   listening, so the ancestor that listened may be gone by the time a CGI runs).
+ * - Network servers: a successful `listen` on an IP socket marks the process, with the time of
+ *   the listen; so does an accepted IP connection (a daemonized server listened in a process that
+ *   has exited since: its time is then the accepting process's start); processes forked from a
+ *   marked one inherit the mark (a server forks a child per connection, which runs the CGI).
  * - Scripts: when a marked process execs an interpreter (sh, python, perl, php, awk -f...), the
  *   script it runs (its argument, or the script behind a shebang, which the kernel passes as the
  *   interpreter's argument) is looked at in the container's root (/proc/<pid>/root): its age, and
@@ -31,7 +33,7 @@ export interface NetBehaviourOptions {
   windowSec: number;
   /** Processes with a connect window. Default 4096. */
   maxProcesses: number;
-  /** Containers with a connect window. Default 512. */
+  /** Container windows (one per container and program name). Default 512. */
   maxContainers: number;
   /** Destinations (host:port) kept per window. Default 256. */
   maxTargets: number;
@@ -47,8 +49,32 @@ export const NET_BEHAVIOUR_DEFAULTS: Readonly<NetBehaviourOptions> = Object.free
   maxServers: 4096,
 });
 
-/** Syscalls the state needs whatever the rules ask for (one event per listening socket: cheap). */
-export const NET_BEHAVIOUR_SYSCALLS: readonly string[] = ["listen"];
+/**
+ * Syscalls the state needs whatever the rules ask for: `listen` (one event per listening socket)
+ * and the accept family (one event per accepted connection: a daemonized server's listener has
+ * exited by the time it serves, so the accepting process is marked too).
+ */
+export const NET_BEHAVIOUR_SYSCALLS: readonly string[] = ["listen", "accept", "accept4"];
+
+/** The `net_behaviour` section of the agent configuration (agent/config/schema.ts). */
+export interface NetBehaviourConfig {
+  window_seconds: number;
+  max_processes: number;
+  max_containers: number;
+  max_targets: number;
+  max_servers: number;
+}
+
+/** Options from the configuration section. */
+export function netBehaviourOptions(c: NetBehaviourConfig): NetBehaviourOptions {
+  return {
+    windowSec: c.window_seconds,
+    maxProcesses: c.max_processes,
+    maxContainers: c.max_containers,
+    maxTargets: c.max_targets,
+    maxServers: c.max_servers,
+  };
+}
 
 /** A bad option value. */
 export class NetBehaviourConfigError extends Error {
@@ -76,6 +102,7 @@ function code(name: string): number {
 }
 const CONNECT = code("connect");
 const LISTEN = code("listen");
+const ACCEPTS = new Set(["accept", "accept4"].map(code));
 const EXECVE = code("execve");
 const EXECVEAT = code("execveat");
 const PROCEXIT = code("procexit");
@@ -245,11 +272,13 @@ function positiveInt(name: string, v: unknown): number {
 export class NetBehaviour {
   readonly opts: Readonly<NetBehaviourOptions>;
   private readonly procs: Lru<number, ConnectWindow>;
+  /** Keyed `<container id>/<comm>`. */
   private readonly ctrs: Lru<string, ConnectWindow>;
   private readonly servers: Lru<number, ServerMark>;
   readonly counters = {
     connects: 0,
     listens: 0,
+    accept_marks: 0,
     servers_inherited: 0,
     scripts_checked: 0,
     scripts_unreadable: 0,
@@ -287,6 +316,15 @@ export class NetBehaviour {
       if (e.res === 0 && (e.fd?.typechar === "4" || e.fd?.typechar === "6")) {
         this.counters.listens++;
         this.servers.set(e.proc.pid, { listenMs: e.sec * 1000 + e.nsec / 1e6, listenerPid: e.proc.pid });
+      }
+    } else if (ACCEPTS.has(t)) {
+      // a server whose listen was not seen (it listened, then daemonized: the listener exited):
+      // it has been serving since it started at the latest
+      if (e.res >= 0 && (e.fd?.typechar === "4" || e.fd?.typechar === "6") && this.servers.peek(e.proc.pid) === undefined) {
+        this.counters.accept_marks++;
+        const nowMs = e.sec * 1000 + e.nsec / 1e6;
+        const startMs = nowMs - Math.max(0, e.bootNs - e.proc.startTs) / 1e6;
+        this.servers.set(e.proc.pid, { listenMs: startMs, listenerPid: e.proc.pid });
       }
     } else if (CLONES.has(t)) {
       // the new task's side (res 0): a new process inherits its parent's mark
@@ -339,10 +377,13 @@ export class NetBehaviour {
     const cid = e.proc.container.id;
     let cw: ConnectWindow | undefined;
     if (cid !== "host" && cid !== "") {
-      cw = this.ctrs.get(cid);
+      // the container's processes of one program name: a loop of short `nc`/`wget` runs adds up,
+      // the container's different services do not
+      const key = `${cid}/${e.proc.comm}`;
+      cw = this.ctrs.get(key);
       if (cw === undefined) {
         cw = this.newWindow();
-        this.ctrs.set(cid, cw);
+        this.ctrs.set(key, cw);
       }
       cw.add(host, port, now, failed);
     }
@@ -382,8 +423,7 @@ export class NetBehaviour {
     if (arg !== undefined) {
       script = posix.resolve(p.cwd !== "" ? p.cwd : "/", arg);
       this.counters.scripts_checked++;
-      // the new program's root, else the listener's (a short CGI may be gone already)
-      const ctime = this.stat(`/proc/${p.pid}/root`, script) ?? this.stat(`/proc/${server.listenerPid}/root`, script);
+      const ctime = this.scriptCtime(e, server, script);
       if (ctime === undefined) this.counters.scripts_unreadable++;
       else {
         const nowMs = e.sec * 1000 + e.nsec / 1e6;
@@ -410,6 +450,20 @@ export class NetBehaviour {
       scriptAgeSec: ageSec,
       scriptAfterListen: after,
     };
+  }
+
+  /**
+   * ctime of `script` in the root of the new program, else of an ancestor in the same container
+   * (a short CGI and its server child may be gone when the event is read; the container's init is
+   * not), else of the listener. At most 10 stats.
+   */
+  private scriptCtime(e: SyscallEvent, server: ServerMark, script: string): number | undefined {
+    const p = e.proc;
+    let ctime = this.stat(`/proc/${p.pid}/root`, script);
+    let a = p.parent;
+    for (let i = 0; ctime === undefined && i < 8 && a !== undefined && a.container === p.container; i++, a = a.parent)
+      ctime = this.stat(`/proc/${a.pid}/root`, script);
+    return ctime ?? this.stat(`/proc/${server.listenerPid}/root`, script);
   }
 
   stats(): Record<string, number> {

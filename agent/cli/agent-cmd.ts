@@ -21,6 +21,7 @@ import { createLogger, type Logger } from "../log.js";
 import { metrics, startMetricsServer, type MetricsServer } from "../metrics/index.js";
 import { Pipeline, type Enricher, type EventSource, type SourceContext } from "../pipeline.js";
 import { fileBehaviourOptions } from "../behaviour/files.js";
+import { netBehaviourOptions } from "../behaviour/net.js";
 import { StdoutSink } from "../sinks/stdout-sink.js";
 import type { CaptureUpload } from "../sinks/collector-client.js";
 import type { Sink } from "../sinks/types.js";
@@ -807,6 +808,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     onAlert: capture.onAlert,
     kernelFilter: cfg.sources.ebpf.kernel_filter,
     fileBehaviour: fileBehaviourOptions(cfg.file_behaviour),
+    netBehaviour: netBehaviourOptions(cfg.net_behaviour),
     // the warm-up decodes probe frames: worth it for the sources that send them
     warmupEvents: cfg.sources.ebpf.enabled || cfg.sources.ptrace.enabled ? cfg.rules.warmup_events : 0,
     source: sources.make,

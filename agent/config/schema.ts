@@ -475,6 +475,24 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   /**
+   * Network behaviour over time (agent/behaviour/net.ts): the bounded state the vigil.net.*,
+   * proc.is_net_server and vigil.exec.script* fields read; past a cap the least recently used entry goes (counted).
+   */
+  net_behaviour: z
+    .strictObject({
+      /** A connect destination counts this long in the distinct port/host counts. */
+      window_seconds: z.number().int().min(1).max(86_400).default(60),
+      /** Processes with a connect window. */
+      max_processes: z.number().int().min(1).max(1_000_000).default(4096),
+      /** Windows of a container's processes of one name. */
+      max_containers: z.number().int().min(1).max(100_000).default(512),
+      /** Destinations kept per window (the distinct counts stop growing there). */
+      max_targets: z.number().int().min(1).max(65_536).default(256),
+      /** Processes marked as network servers (listen, accept, or forked from one). */
+      max_servers: z.number().int().min(1).max(1_000_000).default(4096),
+    })
+    .prefault({}),
+  /**
    * Drift prevention: in the containers the scope selects, the kernel probe kills a new program
    * of a blocked drift kind before its first instruction, and the alert says it was blocked.
    */

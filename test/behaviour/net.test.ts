@@ -6,7 +6,8 @@
  * written before/after the listen), bad options.
  */
 import { describe, expect, it } from "vitest";
-import { interpreterKind, NetBehaviour, NetBehaviourConfigError, scriptArg } from "../../agent/behaviour/net.js";
+import { interpreterKind, NET_BEHAVIOUR_DEFAULTS, NetBehaviour, NetBehaviourConfigError, netBehaviourOptions, scriptArg } from "../../agent/behaviour/net.js";
+import { ConfigError, loadConfig } from "../../agent/config/index.js";
 import type { SyscallEvent, ThreadInfo } from "../../rules/event.js";
 import { loadRuleFiles } from "../../rules/index.js";
 import { packFiles } from "../helpers/packs.js";
@@ -115,6 +116,17 @@ describe("connect windows", () => {
     expect(nb.counters.connects).toBe(0);
   });
 
+  it("take their caps from the net_behaviour section of the configuration, with defaults", () => {
+    expect(netBehaviourOptions(loadConfig({ env: {} }).net_behaviour)).toEqual(NET_BEHAVIOUR_DEFAULTS);
+    const c = loadConfig({ text: "net_behaviour:\n  window_seconds: 30\n  max_targets: 64\n", env: {} });
+    const nb = new NetBehaviour(netBehaviourOptions(c.net_behaviour));
+    expect(nb.opts.windowSec).toBe(30);
+    expect(nb.opts.maxTargets).toBe(64);
+    expect(nb.opts.maxProcesses).toBe(4096);
+    expect(() => loadConfig({ text: "net_behaviour:\n  max_targets: 0\n", env: {} })).toThrow(ConfigError);
+    expect(() => loadConfig({ text: "net_behaviour:\n  max_target: 10\n", env: {} })).toThrow(/net_behaviour/);
+  });
+
   it("reject bad options with a clear error", () => {
     expect(() => new NetBehaviour({ windowSec: 0 })).toThrow(NetBehaviourConfigError);
     expect(() => new NetBehaviour({ maxTargets: 1.5 })).toThrow(/max_targets must be a positive integer/);
@@ -193,8 +205,28 @@ describe("network servers running scripts", () => {
   it("an unreadable script is counted and left missing", () => {
     const { e, nb, stats } = setup(undefined);
     expect(e.net?.scriptAfterListen).toBeUndefined();
+    // the process, then its ancestors in the container (none linked here), then the listener
     expect(stats).toEqual(["/proc/901/root/www/cgi-bin/status", "/proc/900/root/www/cgi-bin/status"]);
     expect(nb.counters.scripts_unreadable).toBe(1);
+  });
+
+  it("a daemonized server whose listener exited is marked by its accept, from its start", () => {
+    const nb = new NetBehaviour({}, () => base + 150_000);
+    const daemon = proc({ pid: 920, tid: 920, comm: "httpd", container: CTR });
+    daemon.startTs = 5_000_000_000; // boot ns: 5 s before the event's boot time (10 s)
+    const acc = ev({ type: "accept4", res: 4, proc: daemon, fd: sockFd("127.0.0.1", 50000, "127.0.0.1", 18081, { isServer: true }) });
+    acc.sec = 1_795_867_200 + 200;
+    acc.nsec = 0;
+    nb.observe(acc);
+    expect(nb.counters.accept_marks).toBe(1);
+    const cgi = proc({ pid: 921, tid: 921, ppid: 920, comm: "x", exe: "/bin/sh", args: ["x.cgi"], cwd: "/www/cgi-bin/", container: CTR });
+    nb.observe(fork(cgi));
+    const e = execve(cgi);
+    e.sec = 1_795_867_200 + 200;
+    nb.observe(e);
+    expect(e.net?.script).toBe("/www/cgi-bin/x.cgi");
+    // the daemon started at 195 s: a script changed at 150 s was there before
+    expect(e.net?.scriptAfterListen).toBe(false);
   });
 
   it("processes that are not servers cost no stat", () => {
