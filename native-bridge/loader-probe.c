@@ -170,6 +170,44 @@ void vp_log_init(bool verbose)
 /* ------------------------------------------------------------------ load */
 
 /*
+ * Marks the calls without a tracepoint that this kernel does not implement: their entry point is
+ * only the weak ENOSYS stub (kallsyms type 'W', or no symbol at all), as for init_module and
+ * finit_module on a kernel built without module support. Such a call can do nothing but fail with
+ * ENOSYS, so the fallback (a program on every syscall exit of the node) is not attached for it
+ * unless --raw-syscalls names it. Unreadable kallsyms: nothing is marked (the fallback serves all).
+ */
+static void mark_stubs(struct vp_ctx *ctx)
+{
+#if defined(__x86_64__)
+	static const char prefix[] = "__x64_sys_";
+#elif defined(__aarch64__)
+	static const char prefix[] = "__arm64_sys_";
+#else
+	static const char prefix[] = "";
+#endif
+	bool need = false, seen[VP_MAX_SYSCALLS] = { 0 };
+	char line[512];
+	FILE *f;
+
+	for (size_t i = 0; i < NSYSCALLS; i++)
+		need |= SYSCALLS[i].tp && !ctx->available[i] && ctx->nr[i] >= 0;
+	if (!need || !prefix[0] || !(f = fopen("/proc/kallsyms", "r")))
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char type, name[256];
+
+		if (sscanf(line, "%*s %c %255s", &type, name) != 2 || strncmp(name, prefix, sizeof(prefix) - 1) != 0)
+			continue;
+		for (size_t i = 0; i < NSYSCALLS; i++)
+			if (SYSCALLS[i].tp && !ctx->available[i] && strcmp(name + sizeof(prefix) - 1, SYSCALLS[i].name) == 0)
+				seen[i] = type == 'T' || type == 't';
+	}
+	fclose(f);
+	for (size_t i = 0; i < NSYSCALLS; i++)
+		ctx->stub[i] = SYSCALLS[i].tp && !ctx->available[i] && ctx->nr[i] >= 0 && !seen[i];
+}
+
+/*
  * The raw_syscalls fallback: each syscall's number here, whether raw_syscalls/sys_exit exists,
  * and the --raw-syscalls names (an unknown name, or one that is no syscall of this architecture,
  * is an error: the option exists to be sure how a call is observed).
@@ -185,6 +223,7 @@ static int raw_fallback_setup(struct vp_ctx *ctx, struct probe *skel)
 	ctx->raw_ok = access(p, F_OK) == 0 && NSYSCALL_NRS > 0;
 	if (!ctx->raw_ok)
 		bpf_program__set_autoload(skel->progs.raw_sys_exit, false);
+	mark_stubs(ctx);
 	if (!ctx->opts->raw_syscalls)
 		return 0;
 	copy = strdup(ctx->opts->raw_syscalls);
@@ -304,7 +343,7 @@ int vp_probe_load(struct vp_ctx *ctx)
 
 /* ------------------------------------------------------------------ attach / retune */
 
-enum vp_observed { VP_OBS_NONE, VP_OBS_TP, VP_OBS_RAW, VP_OBS_MISSING };
+enum vp_observed { VP_OBS_NONE, VP_OBS_TP, VP_OBS_RAW, VP_OBS_MISSING, VP_OBS_STUB };
 
 static struct bpf_program *prog_of(const struct vp_ctx *ctx, size_t i)
 {
@@ -318,6 +357,8 @@ static enum vp_observed observed_by(const struct vp_ctx *ctx, size_t i)
 
 	if (ctx->available[i] && !ctx->force_raw[i])
 		return VP_OBS_TP;
+	if (ctx->stub[i] && !ctx->force_raw[i])
+		return VP_OBS_STUB;
 	if (SYSCALLS[i].tp && ctx->raw_ok && ctx->nr[i] >= 0 && p && bpf_program__fd(p) >= 0)
 		return VP_OBS_RAW;
 	return VP_OBS_MISSING;
@@ -389,7 +430,7 @@ static void print_names(const struct vp_ctx *ctx, const __u8 *want, enum vp_obse
 /* The one line saying how the wanted syscalls are observed (FORMAT.md "Syscalls without a tracepoint"). */
 static void report_observed(const struct vp_ctx *ctx, const __u8 *want)
 {
-	int n[4] = { 0 };
+	int n[5] = { 0 };
 
 	for (size_t i = 0; i < NSYSCALLS; i++)
 		if (want[i] && SYSCALLS[i].tp)
@@ -398,6 +439,10 @@ static void report_observed(const struct vp_ctx *ctx, const __u8 *want)
 	print_names(ctx, want, VP_OBS_RAW);
 	fprintf(stderr, ", %d missing", n[VP_OBS_MISSING]);
 	print_names(ctx, want, VP_OBS_MISSING);
+	if (n[VP_OBS_STUB]) {
+		fprintf(stderr, ", %d not in this kernel", n[VP_OBS_STUB]);
+		print_names(ctx, want, VP_OBS_STUB);
+	}
 	fputc('\n', stderr);
 	fflush(stderr);
 }
@@ -453,7 +498,7 @@ int vp_set_syscalls(struct vp_ctx *ctx, const char *list)
 			ctx->links[i] = NULL;
 			ctx->nattached--;
 		}
-		if (how == VP_OBS_MISSING)
+		if (how == VP_OBS_MISSING || how == VP_OBS_STUB)
 			on = 0;
 		if (how == VP_OBS_TP && !ctx->links[i]) {
 			struct bpf_program *p = bpf_object__find_program_by_name(ctx->skel->obj, SYSCALLS[i].prog);

@@ -93,6 +93,7 @@ struct vp_ctx {
 	/* the raw_syscalls fallback (probe/raw-fallback.h) */
 	int nr[VP_MAX_SYSCALLS]; /* syscall number on this architecture, -1: none or past the program array */
 	bool force_raw[VP_MAX_SYSCALLS]; /* --raw-syscalls */
+	bool stub[VP_MAX_SYSCALLS]; /* no tracepoint and the kernel only has the ENOSYS stub (COND_SYSCALL) */
 	bool in_raw[VP_MAX_SYSCALLS]; /* its raw_progs slot is filled */
 	bool raw_ok; /* raw_syscalls/sys_exit exists and its program is loaded */
 	struct bpf_link *raw_link; /* attached while some wanted call is served by the fallback */

@@ -179,6 +179,7 @@ async function ebpfSource(
       "--stats-ms",
       String(c.stats_ms),
       ...(c.capture_env ? ["--env"] : []),
+      ...(c.raw_syscalls.length > 0 ? ["--raw-syscalls", c.raw_syscalls.join(",")] : []),
     ],
   };
   if (c.probe_path !== "") opts.probePath = c.probe_path;

@@ -228,6 +228,18 @@ export const configSchema = z.strictObject({
           kernel_filter: z.boolean().default(true),
           /** Capture each exec's environment (up to 4 KiB) for proc.env / proc.aenv, as Falco does. */
           capture_env: z.boolean().default(true),
+          /**
+           * Syscalls to observe through the raw_syscalls/sys_exit fallback even when the probe would
+           * not (vigil-probe --raw-syscalls): a call this kernel implements without a tracepoint is
+           * always served by it; one the kernel only has as an ENOSYS stub (init_module and
+           * finit_module without module support) is not, because the fallback runs on every syscall
+           * exit of the node (BENCHMARKS.md "raw_syscalls fallback"). Name such calls here to alert
+           * on attempts anyway.
+           */
+          raw_syscalls: z
+            .array(z.string().regex(/^[a-z0-9_]{1,32}$/, "a syscall name"))
+            .max(64)
+            .default([]),
         })
         .prefault({}),
       /** Frames from vigil-trace (Fargate) on a unix socket in a shared volume. */

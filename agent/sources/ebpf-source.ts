@@ -263,6 +263,7 @@ export class KernelEventStream {
       out["syscalls_tracepoint"] = this.lastObserved.tracepoint;
       out["syscalls_raw"] = this.lastObserved.rawSyscalls.length;
       out["syscalls_missing"] = this.lastObserved.missing.length;
+      out["syscalls_not_in_kernel"] = this.lastObserved.notInKernel.length;
     }
     if (this.lastPrevent) {
       out["prevent_blocked"] = this.preventBase + this.lastPrevent.blocked;
@@ -363,7 +364,7 @@ export class KernelEventStream {
     const line = formatObserved(o);
     if (line === this.lastObservedLine) return;
     this.lastObservedLine = line;
-    const fields = { tracepoint: o.tracepoint, raw_syscalls: o.rawSyscalls, missing: o.missing };
+    const fields = { tracepoint: o.tracepoint, raw_syscalls: o.rawSyscalls, missing: o.missing, not_in_kernel: o.notInKernel };
     if (o.missing.length > 0) this.log.warn(fields, line);
     else this.log.info(fields, line);
   }

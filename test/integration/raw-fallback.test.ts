@@ -13,7 +13,7 @@
  *    saying how the wanted syscalls are observed.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -164,6 +164,14 @@ describe.skipIf(!root || !probeBuilt || !existsSync(UNSHARE))("raw_syscalls fall
 
 const noTracepoint = (name: string) =>
   !existsSync(`/sys/kernel/tracing/events/syscalls/sys_exit_${name}`) && !existsSync(`/sys/kernel/debug/tracing/events/syscalls/sys_exit_${name}`);
+/** True when this kernel implements `name` only as the weak ENOSYS stub (kallsyms type W) or not at all. */
+const kernelStub = (name: string) => {
+  const sym = `__${process.arch === "arm64" ? "arm64" : "x64"}_sys_${name}`;
+  const line = readFileSync("/proc/kallsyms", "utf8")
+    .split("\n")
+    .find((l) => l.endsWith(` ${sym}`));
+  return line === undefined || !/ [Tt] /.test(line);
+};
 
 describe.skipIf(!root || !probeBuilt || !containersAvailable())("raw_syscalls fallback: module loading from a container (real kernel)", () => {
   let sock: string;
@@ -175,16 +183,39 @@ describe.skipIf(!root || !probeBuilt || !containersAvailable())("raw_syscalls fa
   }, 120_000);
   afterAll(() => removeContainer(sock, "default", id));
 
-  it("busybox insmod in a container reaches the engine through the module syscalls", async () => {
-    const packs = ["00-vigil-base.yaml", "30-ttp.yaml"].flatMap((n) => ["--rules", join(REPO_ROOT, "rules", "files", n)]);
-    const agent = await startAgent([...packs, "--containerd-socket", sock, "--stats-interval", "0"], 120_000);
+  const packs = ["00-vigil-base.yaml", "30-ttp.yaml"].flatMap((n) => ["--rules", join(REPO_ROOT, "rules", "files", n)]);
+  const observedLine = (agent: Awaited<ReturnType<typeof startAgent>>) =>
+    agent.waitForLog((l) => typeof l["msg"] === "string" && (l["msg"] as string).startsWith("syscalls observed:"), 10_000);
+
+  it("by default leaves a call the kernel only has as an ENOSYS stub to its stub (no fallback on every syscall for it)", async () => {
+    const agent = await startAgent([...packs, "--stats-interval", "0", "--no-containerd"], 120_000);
     try {
-      const line = await agent.waitForLog((l) => typeof l["msg"] === "string" && (l["msg"] as string).startsWith("syscalls observed:"), 10_000);
+      const line = await observedLine(agent);
+      for (const n of ["init_module", "finit_module"]) {
+        // this test machine's kernel has no module support: no tracepoint and only the weak stub
+        const stub = noTracepoint(n) && kernelStub(n);
+        expect((line["not_in_kernel"] as string[]).includes(n)).toBe(stub);
+        if (stub) expect(line["raw_syscalls"] as string[]).not.toContain(n);
+      }
+      if (noTracepoint("init_module") && kernelStub("init_module")) expect(String(line["msg"])).toContain("not in this kernel (");
+    } finally {
+      await agent.stop();
+    }
+  }, 180_000);
+
+  it("busybox insmod in a container reaches the engine through the module syscalls", async () => {
+    // named in sources.ebpf.raw_syscalls: observed through the fallback even where only the stub exists
+    const agent = await startAgent([...packs, "--containerd-socket", sock, "--stats-interval", "0"], 120_000, {
+      VIGIL_SOURCES_EBPF_RAW_SYSCALLS: "init_module,finit_module",
+    });
+    try {
+      const line = await observedLine(agent);
       const raw = line["raw_syscalls"] as string[];
       for (const n of ["init_module", "finit_module"]) {
         // observed either way: by the fallback exactly where this kernel has no tracepoint
         expect(raw.includes(n)).toBe(noTracepoint(n));
       }
+      expect(line["not_in_kernel"]).toEqual([]);
       expect(line["missing"]).toEqual([]);
       expect(agent.logs.filter((l) => typeof l["msg"] === "string" && (l["msg"] as string).startsWith("syscalls observed:"))).toHaveLength(1);
 
