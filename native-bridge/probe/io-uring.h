@@ -109,7 +109,8 @@ int BPF_PROG(io_uring_submit, struct io_kiocb *req)
 	int fd = -1;
 	void *cmd = req; /* io_kiocb_to_cmd(): the command struct overlays the request's first 64 bytes */
 
-	op = BPF_CORE_READ(req, opcode);
+	/* a direct load: tp_btf arguments are trusted pointers (no probe-read helper call on the hot path) */
+	op = req->opcode;
 	if (op >= 64)
 		return 0;
 	bit = 1ULL << op;
