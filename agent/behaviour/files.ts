@@ -9,23 +9,26 @@
  *   deleter itself (malware deleting itself) or another process (a dropper cleaning up after the
  *   payload started). Processes already running when the agent started are not in it (no exec seen).
  * - Fetched files: per process, the first and last network activity (a connect to an IP address,
- *   a connection accepted; receive calls are not asked of the probe, too many on servers), of
- *   itself or of a child in the same container (a shell opens `> file` before it forks the
- *   command that writes it: `wget -O - url > file`, `nc host port > file`); per container, the files created
+ *   a connection accepted; receive calls are not asked of the probe, too many on servers), and
+ *   the start times of its children in the same container that connected (a shell opens `> file`
+ *   before it forks the command that writes it: `wget -O - url > file`, `nc host port > file`;
+ *   such a child counts for a file created at most 500 ms before it started); per container, the files created
  *   (open with O_CREAT for writing, creat). An exec whose program — or the script named by its
  *   first two arguments (`sh /tmp/x`, a shebang script) — was created by a process with network
  *   activity within `fetchWindowMs` of the creation (before or after it: `nc host port > file`
  *   creates the file in the shell before nc connects), and at most `execWindowMs` before the exec,
- *   is an ingress tool transfer (T1105). Creations go through renames: not followed.
+ *   is an ingress tool transfer (T1105). Renames are not followed (a file created under one name
+ *   and renamed before it runs is not recognised).
  * - Credential hunting: per process, the distinct credential-looking files it opened within
  *   `credWindowMs` (rules/compile/fields-behaviour-files.ts `isCredentialPath`); each open counts
- *   for the process and for its parent, so a shell loop running `cat` over key files counts as one
- *   actor.
+ *   for the process and for its parent when that is in the same container, so a shell loop running
+ *   `cat` over key files counts as one actor.
  *
  * Every table has a cap (options, defaults below); past it the oldest entry goes and an eviction
  * is counted. The state asks for what the rules do not bring in only when a loaded rule reads the
  * fetched fields ({@link fileBehaviourNeeds}): the network calls and the open-family creations
- * (a kernel filter clause: success, write access, O_CREAT — other opens still never leave the kernel).
+ * (a kernel filter clause: success, write access, O_CREAT — no read-only open leaves the kernel for
+ * this state). With the built-in packs both are already asked for by other rules (BENCHMARKS.md).
  */
 import { FILE_BEHAVIOUR_FIELDS, isCredentialPath } from "../../rules/compile/fields-behaviour-files.js";
 import type { FilterableRule } from "../../rules/compile/pushdown.js";
@@ -129,8 +132,11 @@ interface Created {
 
 interface NetSeen {
   pstart: number;
+  /** Boot ns of the process's own first and last network activity (NaN: none yet). */
   first: number;
   last: number;
+  /** Start times (boot ns) of its children in the same container that connected, newest last (at most {@link MAX_CHILD_STARTS}). */
+  childStarts: number[];
 }
 
 interface CredSeen {
@@ -171,6 +177,14 @@ function touch<K, V>(m: Map<K, V>, k: K, v: V): void {
 }
 
 const MS = 1_000_000;
+/** Children that connected remembered per process. */
+const MAX_CHILD_STARTS = 16;
+/**
+ * A child's connect counts for a file its parent created when the child started this soon after
+ * the creation: the shell opens `> file` and forks the command at once; a script the shell wrote
+ * earlier, before it ran other commands that happen to connect, does not count.
+ */
+const REDIRECT_FORK_NS = 500 * MS;
 
 /** The file and exec behaviour state of one agent. */
 export class FileBehaviour {
@@ -322,7 +336,9 @@ export class FileBehaviour {
     const n = this.net.get(cr.pid);
     if (n === undefined || n.pstart !== cr.pstart) return false;
     const w = this.o.fetchWindowMs * MS;
-    return n.last >= cr.at - w && n.first <= cr.at + w;
+    if (n.last >= cr.at - w && n.first <= cr.at + w) return true;
+    for (const st of n.childStarts) if (st >= cr.at && st - cr.at <= REDIRECT_FORK_NS) return true;
+    return false;
   }
 
   private onUnlink(e: SyscallEvent): FileBehaviourFacts | undefined {
@@ -424,23 +440,29 @@ export class FileBehaviour {
     if (t !== "4" && t !== "6") return;
     if (e.res < 0 && !(e.type === CONNECT_CODE && e.res === EINPROGRESS)) return;
     const p = e.proc;
-    this.markNet(p.pid, p.startTs, e.bootNs);
-    // the parent too (same container): a shell applies `> file` itself before it forks the
-    // command, so `wget -O - url > file` and `nc host port > file` create the file in the shell
+    const n = this.netOf(p.pid, p.startTs);
+    if (Number.isNaN(n.first)) n.first = e.bootNs;
+    n.last = e.bootNs;
+    // a client's connect also goes to its parent (same container), with the child's start: a
+    // shell applies `> file` itself and then forks `wget -O - url` or `nc host port` into it
     const q = p.parent;
-    if (q !== undefined && q.container.id === p.container.id) this.markNet(q.pid, q.startTs, e.bootNs);
+    if (e.type !== CONNECT_CODE || q === undefined || q.container.id !== p.container.id) return;
+    const pn = this.netOf(q.pid, q.startTs);
+    if (pn.childStarts.at(-1) === p.startTs) return;
+    pn.childStarts.push(p.startTs);
+    if (pn.childStarts.length > MAX_CHILD_STARTS) pn.childStarts.shift();
   }
 
-  private markNet(pid: number, startTs: number, now: number): void {
+  /** The network record of a process, new (no activity yet) when none or its pid was reused. */
+  private netOf(pid: number, startTs: number): NetSeen {
     const tick = startTick(startTs);
     const n = this.net.get(pid);
-    if (n !== undefined && n.pstart === tick) {
-      n.last = now;
-      return;
-    }
-    touch(this.net, pid, { pstart: tick, first: now, last: now });
+    if (n !== undefined && n.pstart === tick) return n;
+    const fresh: NetSeen = { pstart: tick, first: Number.NaN, last: Number.NaN, childStarts: [] };
+    touch(this.net, pid, fresh);
     this.counters.net_marked++;
     this.counters.evicted_net += trim(this.net, this.o.maxNetProcs);
+    return fresh;
   }
 }
 

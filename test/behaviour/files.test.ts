@@ -156,10 +156,25 @@ describe("network-fetched file executed", () => {
     const b = new FileBehaviour();
     const sh = proc({ comm: "sh", container: WEB });
     b.observe(at(openat("/tmp/b1", O.WRONLY | O.CREAT | O.TRUNC, sh), 10 * SEC));
-    b.observe(at(connect({ ...proc({ comm: "wget", container: WEB }), parent: sh, ppid: sh.pid }), 10 * SEC));
+    // the child forked right after the redirect was opened
+    b.observe(at(connect({ ...proc({ comm: "wget", container: WEB, startTs: 10 * SEC + 2_000_000 }), parent: sh, ppid: sh.pid }), 10 * SEC + 5_000_000));
     const e = at(execve(proc({ exepath: "/bin/sh", args: ["/tmp/b1"], container: WEB })), 11 * SEC);
     b.observe(e);
     expect(field("vigil.exe.fetched_by")(e)).toBe("sh");
+    // a script the shell wrote, then (1.5 s later, after other commands) a child that connects: not fetched
+    b.observe(at(openat("/srv/cgi-bin/health", O.WRONLY | O.CREAT | O.TRUNC, sh), 20 * SEC));
+    b.observe(at(connect({ ...proc({ comm: "wget", container: WEB, startTs: 21.5 * SEC }), parent: sh, ppid: sh.pid }), 21.5 * SEC));
+    const cgi = at(execve(proc({ comm: "health", exepath: "/bin/sh", args: ["/srv/cgi-bin/health"], container: WEB })), 22 * SEC);
+    b.observe(cgi);
+    expect(cgi.fileBehaviour).toBeUndefined();
+    // nor a server's accepts (its workers): only a child's connect counts for the parent
+    const srvParent = proc({ comm: "sh", container: WEB });
+    b.observe(at(openat("/srv/run.sh", O.WRONLY | O.CREAT | O.TRUNC, srvParent), 30 * SEC));
+    const worker = { ...proc({ comm: "httpd", container: WEB, startTs: 30 * SEC + 1_000_000 }), parent: srvParent, ppid: srvParent.pid };
+    b.observe(at(ev({ type: "accept4", res: 5, proc: worker, fd: sockFd("127.0.0.1", 18081, "127.0.0.1", 40000, { isServer: true }) }), 30 * SEC + 2_000_000));
+    const run = at(execve(proc({ exepath: "/bin/sh", args: ["/srv/run.sh"], container: WEB })), 31 * SEC);
+    b.observe(run);
+    expect(run.fileBehaviour).toBeUndefined();
     // not through a parent in another container (the runtime's shim on the host)
     const shim = proc({ comm: "containerd-shim" });
     const ctrSh = proc({ comm: "sh", container: WEB });
@@ -333,6 +348,17 @@ describe("43-file-behaviour.yaml on the state", () => {
     const payload = proc({ comm: "sleep", exepath: "/tmp/sleep", container: WEB });
     fired(b, execve(payload));
     expect(fired(b, unlinkat(proc({ comm: "rm", container: WEB }), "/tmp/sleep"))).toContain("Running Executable Deleted");
+    // self-deletion by its exact path is the older rule's; through a relative path, this one's
+    const va = proc({ comm: "va", exepath: "/tmp/va", container: WEB });
+    fired(b, execve(va));
+    const exact = fired(b, unlinkat(va, "/tmp/va"));
+    expect(exact).toContain("Running Executable Deleted Itself");
+    expect(exact).not.toContain("Running Executable Deleted");
+    const rm = proc({ comm: "rm", exepath: "/tmp/r/rm", cwd: "/tmp/r", container: WEB });
+    fired(b, execve(rm));
+    const rel = fired(b, unlinkat(rm, "rm"));
+    expect(rel).toContain("Running Executable Deleted");
+    expect(rel).not.toContain("Running Executable Deleted Itself");
     // a package manager replacing a binary in use
     const p2 = proc({ comm: "nginx", exepath: "/usr/sbin/nginx", container: WEB });
     fired(b, execve(p2));
