@@ -206,7 +206,12 @@ export const ATTACKS_TAMPER: readonly Scenario[] = [
   },
 ];
 
-/** Timestamps kept by archive and copy tools, and times set to now: silent (see 41-tamper.yaml). */
+/**
+ * Timestamps kept by archive and copy tools, and times set to now: silent (see 41-tamper.yaml).
+ * cp runs as its own program (/applets/cp, as in an image with coreutils): busybox's shell runs its
+ * cp applet in a fork without exec (NOEXEC), where the times are set by a process that still reads
+ * as the shell, which the rule cannot tell from the shell timestomping (41-tamper.yaml).
+ */
 export const BENIGN_TAMPER: readonly Scenario[] = [
   {
     name: "deploy a site into the web root with tar, keeping its times",
@@ -220,7 +225,7 @@ export const BENIGN_TAMPER: readonly Scenario[] = [
     technique: "-",
     pod: "benign",
     expect: null,
-    cmd: "echo page > /tmp/page.html && mkdir -p /srv/www && cp -p /tmp/page.html /srv/www/page.html && rm -f /tmp/page.html",
+    cmd: "echo page > /tmp/page.html && mkdir -p /srv/www && /applets/cp -p /tmp/page.html /srv/www/page.html && rm -f /tmp/page.html",
   },
   { name: "touch a web-root file to now", technique: "-", pod: "benign", expect: null, cmd: "mkdir -p /srv/www && touch /srv/www/index.html" },
 ];
