@@ -9,7 +9,6 @@
  */
 import type { Scenario } from "./table.js";
 
-const T = "/opt/tools";
 /** The web pod's httpd (as table.ts starts it) with a payload binary and a script to fetch. */
 const SERVE =
   "mkdir -p /www/cgi-bin && cp /bin/busybox /www/uptime && printf '#!/bin/sh\\nid\\n' > /www/stage2.sh" +
@@ -26,11 +25,11 @@ const SECRETS =
 export const ATTACKS_FILES: readonly Scenario[] = [
   // ---------------------------------------------------------------- running executable deleted
   {
-    name: "a payload deletes its own binary (generalised rule)",
+    name: "a payload deletes its own binary through a relative path",
     technique: "T1070.004",
     pod: "web",
     expect: "Running Executable Deleted",
-    cmd: `cp ${T}/vigil-attack /tmp/va2 && /tmp/va2 selfdelete`,
+    cmd: "mkdir -p /tmp/r && cp /bin/busybox /tmp/r/rm && cd /tmp/r && ./rm rm",
   },
   {
     name: "a dropper deletes the payload it started (rm, absolute path)",
