@@ -27,7 +27,7 @@ import { deriveResultFilters, type ResultFilters, type ResultNeed } from "../rul
 import { Capture, CLONE_FAMILY, EVENTS, eventByName, STATE_EVENTS } from "../rules/event-table.js";
 import type { ContainerInfo, SyscallEvent } from "../rules/event.js";
 import { AlertBuilder } from "./engine/alert-builder.js";
-import { NET_BEHAVIOUR_SYSCALLS, NetBehaviour, type NetBehaviourOptions } from "./behaviour/net.js";
+import { NetBehaviour, netBehaviourNeeds, type NetBehaviourOptions } from "./behaviour/net.js";
 import { FileBehaviour, fileBehaviourFilterRules, fileBehaviourNeeds, type FileBehaviourOptions } from "./behaviour/files.js";
 import { compileOutputOptions, type OutputOptions } from "./engine/append-output.js";
 import { RuleEngine } from "./engine/rule-engine.js";
@@ -140,7 +140,7 @@ export function syscallsFor(rs: RuleSet): string[] {
   // no constraint: every kernel event of this architecture but the high-volume ones only a rule naming them turns on
   const out = new Set<string>(all ? EVENTS.filter((e) => e.capture !== Capture.Never && e.explicitOnly !== true && onThisArch(e)).map((e) => e.name) : names);
   for (const s of STATE_SYSCALLS) out.add(s);
-  for (const s of NET_BEHAVIOUR_SYSCALLS) out.add(s);
+  for (const s of netBehaviourNeeds(rs.rules)) out.add(s);
   for (const s of fileBehaviourNeeds(rs.rules)) out.add(s);
   // names with no kernel event (Falco's meta event `container`) are not asked of the probe
   return [...out].filter((n) => eventByName(n)?.capture !== Capture.Never).sort();

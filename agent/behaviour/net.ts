@@ -27,6 +27,7 @@ import { statSync } from "node:fs";
 import { posix } from "node:path";
 import { eventByName } from "../../rules/event-table.js";
 import type { NetBehaviourView, SyscallEvent } from "../../rules/event.js";
+import type { Expr } from "../../rules/index.js";
 
 export interface NetBehaviourOptions {
   /** Seconds a destination counts in a window after its last connect. Default 60. */
@@ -50,11 +51,37 @@ export const NET_BEHAVIOUR_DEFAULTS: Readonly<NetBehaviourOptions> = Object.free
 });
 
 /**
- * Syscalls the state needs whatever the rules ask for: `listen` (one event per listening socket)
- * and the accept family (one event per accepted connection: a daemonized server's listener has
- * exited by the time it serves, so the accepting process is marked too).
+ * Syscalls the server marks need beyond the rules' own events: `listen` (one event per listening
+ * socket) and the accept family (one event per accepted connection: a daemonized server's listener
+ * has exited by the time it serves, so the accepting process is marked too).
  */
 export const NET_BEHAVIOUR_SYSCALLS: readonly string[] = ["listen", "accept", "accept4"];
+
+/** Fields that read the server marks. */
+const SERVER_FIELDS: ReadonlySet<string> = new Set(["proc.is_net_server", "vigil.exec.script", "vigil.exec.script_age", "vigil.exec.script_after_listen"]);
+
+function readsServer(x: Expr): boolean {
+  switch (x.kind) {
+    case "and":
+    case "or":
+      return x.children.some(readsServer);
+    case "not":
+      return readsServer(x.child);
+    case "check":
+      return x.field.kind === "field" && SERVER_FIELDS.has(x.field.name);
+    default:
+      return false;
+  }
+}
+
+/**
+ * What the state needs beyond the rules' own events: {@link NET_BEHAVIOUR_SYSCALLS} when a loaded
+ * rule reads a server field, nothing otherwise (the connect windows need only the connects the
+ * rules reading them ask for).
+ */
+export function netBehaviourNeeds(rules: readonly { readonly cond: Expr }[]): string[] {
+  return rules.some((r) => readsServer(r.cond)) ? [...NET_BEHAVIOUR_SYSCALLS] : [];
+}
 
 /** The `net_behaviour` section of the agent configuration (agent/config/schema.ts). */
 export interface NetBehaviourConfig {

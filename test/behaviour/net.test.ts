@@ -6,7 +6,16 @@
  * written before/after the listen), bad options.
  */
 import { describe, expect, it } from "vitest";
-import { interpreterKind, NET_BEHAVIOUR_DEFAULTS, NetBehaviour, NetBehaviourConfigError, netBehaviourOptions, scriptArg } from "../../agent/behaviour/net.js";
+import {
+  interpreterKind,
+  NET_BEHAVIOUR_DEFAULTS,
+  NetBehaviour,
+  NetBehaviourConfigError,
+  netBehaviourNeeds,
+  netBehaviourOptions,
+  scriptArg,
+} from "../../agent/behaviour/net.js";
+import { syscallsFor } from "../../agent/pipeline.js";
 import { ConfigError, loadConfig } from "../../agent/config/index.js";
 import type { SyscallEvent, ThreadInfo } from "../../rules/event.js";
 import { loadRuleFiles } from "../../rules/index.js";
@@ -259,6 +268,17 @@ describe("network servers running scripts", () => {
 
 describe("42-net-behaviour.yaml on the state", () => {
   const rs = loadRuleFiles(packFiles(), {}).ruleset;
+
+  it("listen and accepts are asked of the kernel only while a rule reads a server field", () => {
+    expect(netBehaviourNeeds(rs.rules)).toEqual(["listen", "accept", "accept4"]);
+    expect(syscallsFor(rs)).toEqual(expect.arrayContaining(["listen", "accept", "accept4", "connect"]));
+    const only = loadRuleFiles(
+      [{ path: "x.yaml", text: "- rule: R\n  desc: d\n  condition: evt.type = connect and vigil.net.distinct_ports > 5\n  output: o\n  priority: WARNING\n" }],
+      {},
+    ).ruleset;
+    expect(netBehaviourNeeds(only.rules)).toEqual([]);
+    expect(syscallsFor(only)).not.toContain("listen");
+  });
   const fired = (nb: NetBehaviour, e: SyscallEvent): string[] => {
     nb.observe(e);
     const out: string[] = [];
