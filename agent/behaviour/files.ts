@@ -12,7 +12,8 @@
  *   a connection accepted; receive calls are not asked of the probe, too many on servers), and
  *   the start times of its children in the same container that connected (a shell opens `> file`
  *   before it forks the command that writes it: `wget -O - url > file`, `nc host port > file`;
- *   such a child counts for a file created at most 500 ms before it started); per container, the files created
+ *   such a child counts when it is the creator's first child forked after the creation, within
+ *   500 ms: `printf ... > script && wget ...` does not count); per container, the files created
  *   (open with O_CREAT for writing, creat). An exec whose program — or the script named by its
  *   first two arguments (`sh /tmp/x`, a shebang script) — was created by a process with network
  *   activity within `fetchWindowMs` of the creation (before or after it: `nc host port > file`
@@ -105,6 +106,7 @@ const K_EXIT = 2;
 const K_UNLINK = 3;
 const K_OPEN = 4;
 const K_NET = 5;
+const K_CLONE = 6;
 const KIND = new Uint8Array(EVENT_CODE_LIMIT);
 /** Network activity: connects and accepts (receive calls are not asked for: far too many on servers for the probe's cost). */
 const NET_CALLS = ["connect", "accept", "accept4"];
@@ -114,6 +116,7 @@ for (const e of EVENTS) {
   else if (e.name === "unlink" || e.name === "unlinkat") KIND[e.code] = K_UNLINK;
   else if (e.fd === Fd.Open) KIND[e.code] = K_OPEN;
   else if (NET_CALLS.includes(e.name)) KIND[e.code] = K_NET;
+  else if (e.proc === Proc.Clone) KIND[e.code] = K_CLONE;
 }
 const CONNECT_CODE = EVENTS.find((e) => e.name === "connect")?.code ?? -1;
 const EINPROGRESS = -115;
@@ -128,6 +131,11 @@ interface Created {
   comm: string;
   /** Boot-time ns of the creation. */
   at: number;
+  /**
+   * Start (boot ns) of the creator's first child forked after the creation, if within 500 ms:
+   * for `cmd > file` the shell opens the file and forks `cmd` next, so that child writes it.
+   */
+  firstChild: number | undefined;
 }
 
 interface NetSeen {
@@ -193,6 +201,8 @@ export class FileBehaviour {
   private readonly running = new Map<number, Running>();
   private readonly net = new Map<number, NetSeen>();
   private readonly cred = new Map<number, CredSeen>();
+  /** Per process, its latest creation still waiting for its first child (bounded like the network records). */
+  private readonly lastCreated = new Map<number, Created>();
   readonly counters = {
     exes_tracked: 0,
     files_created: 0,
@@ -237,6 +247,10 @@ export class FileBehaviour {
         break;
       case K_OPEN:
         f = e.res >= 0 ? this.onOpen(e) : undefined;
+        break;
+      case K_CLONE:
+        // the new process's side (res 0): the first child of a creator after its creation
+        if (e.res === 0 && e.proc.tid === e.proc.pid) this.onChild(e);
         break;
       case K_NET:
         this.onNet(e);
@@ -331,14 +345,24 @@ export class FileBehaviour {
     };
   }
 
+  /** A new process: the first child of a creator shortly after its creation is the one that writes the file. */
+  private onChild(e: SyscallEvent): void {
+    const q = e.proc.parent;
+    if (q === undefined) return;
+    const cr = this.lastCreated.get(q.pid);
+    if (cr === undefined) return;
+    this.lastCreated.delete(q.pid);
+    const st = e.proc.startTs;
+    if (cr.pstart === startTick(q.startTs) && st >= cr.at && st - cr.at <= REDIRECT_FORK_NS) cr.firstChild = st;
+  }
+
   private wasFetched(cr: Created, now: number): boolean {
     if (now - cr.at > this.o.execWindowMs * MS) return false;
     const n = this.net.get(cr.pid);
     if (n === undefined || n.pstart !== cr.pstart) return false;
     const w = this.o.fetchWindowMs * MS;
     if (n.last >= cr.at - w && n.first <= cr.at + w) return true;
-    for (const st of n.childStarts) if (st >= cr.at && st - cr.at <= REDIRECT_FORK_NS) return true;
-    return false;
+    return cr.firstChild !== undefined && n.childStarts.includes(cr.firstChild);
   }
 
   private onUnlink(e: SyscallEvent): FileBehaviourFacts | undefined {
@@ -382,7 +406,10 @@ export class FileBehaviour {
     const acc = flags & 3;
     if ((flags & O_CREAT) !== 0 && (acc === 1 || acc === 2)) {
       const c = this.ctr(e.proc.container.id);
-      touch(c.files, fd.name, { pid: e.proc.pid, pstart: startTick(e.proc.startTs), comm: e.proc.comm, at: e.bootNs });
+      const cr: Created = { pid: e.proc.pid, pstart: startTick(e.proc.startTs), comm: e.proc.comm, at: e.bootNs, firstChild: undefined };
+      touch(c.files, fd.name, cr);
+      touch(this.lastCreated, e.proc.pid, cr);
+      trim(this.lastCreated, this.o.maxNetProcs);
       this.counters.files_created++;
       this.counters.evicted_files += trim(c.files, this.o.maxFilesPerContainer);
       return undefined;

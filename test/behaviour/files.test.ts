@@ -12,7 +12,7 @@ import { FileBehaviour, fileBehaviourFilterRules, fileBehaviourNeeds, fileBehavi
 import { ConfigError, loadConfig } from "../../agent/config/index.js";
 import { CREDENTIAL_DIR_FILES, CREDENTIAL_DIRS, CREDENTIAL_FILE_NAMES, isCredentialPath } from "../../rules/compile/fields-behaviour-files.js";
 import { deriveKernelFilters, Res } from "../../rules/compile/pushdown.js";
-import type { SyscallEvent, ThreadInfo } from "../../rules/event.js";
+import type { NetBehaviourView, SyscallEvent, ThreadInfo } from "../../rules/event.js";
 import { loadRuleFiles, resolveField } from "../../rules/index.js";
 import { packFile, packFiles } from "../helpers/packs.js";
 import { container, ev, execve, O, openat, proc, sockFd } from "../rules/event-builder.js";
@@ -30,6 +30,10 @@ function connect(p: ThreadInfo, res = 0): SyscallEvent {
 }
 function unlinkat(p: ThreadInfo, name: string): SyscallEvent {
   return ev({ type: "unlinkat", res: 0, args: { dirfd: -100, name, flags: 0 }, proc: p });
+}
+/** The new process's side of a fork. */
+function clone(p: ThreadInfo): SyscallEvent {
+  return ev({ type: "clone", res: 0, proc: p });
 }
 function exitOf(p: ThreadInfo): SyscallEvent {
   return ev({ type: "procexit", proc: p, args: { status: 0, ret: 0, sig: 0, core: 0, reaper_tid: 1 } });
@@ -157,13 +161,18 @@ describe("network-fetched file executed", () => {
     const sh = proc({ comm: "sh", container: WEB });
     b.observe(at(openat("/tmp/b1", O.WRONLY | O.CREAT | O.TRUNC, sh), 10 * SEC));
     // the child forked right after the redirect was opened
-    b.observe(at(connect({ ...proc({ comm: "wget", container: WEB, startTs: 10 * SEC + 2_000_000 }), parent: sh, ppid: sh.pid }), 10 * SEC + 5_000_000));
+    const wget = { ...proc({ comm: "sh", container: WEB, startTs: 10 * SEC + 2_000_000 }), parent: sh, ppid: sh.pid };
+    b.observe(at(clone(wget), 10 * SEC + 2_000_000));
+    b.observe(at(connect({ ...wget, comm: "wget" }), 10 * SEC + 5_000_000));
     const e = at(execve(proc({ exepath: "/bin/sh", args: ["/tmp/b1"], container: WEB })), 11 * SEC);
     b.observe(e);
     expect(field("vigil.exe.fetched_by")(e)).toBe("sh");
-    // a script the shell wrote, then (1.5 s later, after other commands) a child that connects: not fetched
+    // a script the shell wrote (printf > script: no fork), then chmod, then a child that connects: not fetched
     b.observe(at(openat("/srv/cgi-bin/health", O.WRONLY | O.CREAT | O.TRUNC, sh), 20 * SEC));
-    b.observe(at(connect({ ...proc({ comm: "wget", container: WEB, startTs: 21.5 * SEC }), parent: sh, ppid: sh.pid }), 21.5 * SEC));
+    b.observe(at(clone({ ...proc({ comm: "sh", container: WEB, startTs: 20 * SEC + 1_000_000 }), parent: sh, ppid: sh.pid }), 20 * SEC + 1_000_000));
+    const later = { ...proc({ comm: "wget", container: WEB, startTs: 20 * SEC + 3_000_000 }), parent: sh, ppid: sh.pid };
+    b.observe(at(clone(later), 20 * SEC + 3_000_000));
+    b.observe(at(connect(later), 20 * SEC + 4_000_000));
     const cgi = at(execve(proc({ comm: "health", exepath: "/bin/sh", args: ["/srv/cgi-bin/health"], container: WEB })), 22 * SEC);
     b.observe(cgi);
     expect(cgi.fileBehaviour).toBeUndefined();
@@ -368,6 +377,12 @@ describe("43-file-behaviour.yaml on the state", () => {
     fired(b, connect(wget));
     fired(b, openat("/tmp/uptime", O.WRONLY | O.CREAT | O.TRUNC, wget));
     expect(fired(b, execve(proc({ comm: "uptime", exepath: "/tmp/uptime", container: WEB })))).toContain("Network-Fetched File Executed");
+    // a script run by a network server (CGI): the web shell rules' business
+    fired(b, connect(wget));
+    fired(b, openat("/srv/cgi-bin/health", O.WRONLY | O.CREAT | O.TRUNC, wget));
+    const cgi = execve(proc({ comm: "health", exepath: "/bin/busybox", args: ["/srv/cgi-bin/health"], container: WEB }));
+    cgi.net = { netServer: true } as NetBehaviourView;
+    expect(fired(b, cgi)).not.toContain("Network-Fetched File Executed");
     // pip downloads and writes an entry point script, which then runs
     const pip = proc({ comm: "pip", container: WEB });
     fired(b, connect(pip));
