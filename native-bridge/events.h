@@ -31,6 +31,7 @@
 #define VIGIL_ON_CHILD 2 /* clone family: only the new task's side (what the agent's state needs) */
 #define VIGIL_ON_OK 3 /* only successful calls (result >= 0): no rule of the type looks at a failure */
 #define VIGIL_ON_FAIL 4 /* only failed calls (result < 0): every rule of the type wants a failure */
+#define VIGIL_ON_SOCK 5 /* write, writev: only calls whose fd (argument 0) is a socket: every rule of the type needs one */
 
 /*
  * Prevention policy bits (value of the probe's `prevent` map, keyed by cgroup v2 id): which drift

@@ -457,7 +457,8 @@ int vp_set_syscalls(struct vp_ctx *ctx, const char *list)
 		return -ENOMEM;
 	for (tok = strtok_r(copy, ", \n", &save); tok; tok = strtok_r(NULL, ", \n", &save)) {
 		/* "clone:child": only the child's side of a clone-family call (the agent's state needs it;
-		 * no rule does); "mount:ok" / "mount:fail": only successful / failed calls (result filter) */
+		 * no rule does); "mount:ok" / "mount:fail": only successful / failed calls (result filter);
+		 * "write:sock": only calls on a socket fd (socket filter) */
 		char *suffix = strchr(tok, ':');
 		__u8 value = VIGIL_ON;
 		int i;
@@ -470,8 +471,10 @@ int vp_set_syscalls(struct vp_ctx *ctx, const char *list)
 				value = VIGIL_ON_OK;
 			else if (strcmp(suffix, "fail") == 0)
 				value = VIGIL_ON_FAIL;
+			else if (strcmp(suffix, "sock") == 0)
+				value = VIGIL_ON_SOCK;
 			else
-				fprintf(stderr, "vigil-probe: warning: unknown qualifier ':%s' of '%s' ignored (known: child, ok, fail)\n", suffix, tok);
+				fprintf(stderr, "vigil-probe: warning: unknown qualifier ':%s' of '%s' ignored (known: child, ok, fail, sock)\n", suffix, tok);
 		}
 		i = find_syscall(tok);
 
@@ -479,6 +482,10 @@ int vp_set_syscalls(struct vp_ctx *ctx, const char *list)
 			fprintf(stderr, "vigil-probe: warning: unknown syscall '%s' ignored\n", tok);
 		else if (value == VIGIL_ON_CHILD && !(SYSCALLS[i].flags & VIGIL_EVF_CLONE)) {
 			fprintf(stderr, "vigil-probe: warning: ':child' applies to the clone family only; '%s' taken whole\n", tok);
+			want[i] = VIGIL_ON;
+		} else if (value == VIGIL_ON_SOCK && strcmp(tok, "write") != 0 && strcmp(tok, "writev") != 0) {
+			/* the probe reads the fd from argument 0: only calls known to have it there */
+			fprintf(stderr, "vigil-probe: warning: ':sock' applies to write and writev only; '%s' taken whole\n", tok);
 			want[i] = VIGIL_ON;
 		} else
 			want[i] = value;

@@ -222,6 +222,19 @@ struct ev {
 
 /* ---------------------------------------------------------------- begin / send */
 
+/*
+ * Socket filter (FORMAT.md "Socket filters"): whether argument 0 of the current call (write,
+ * writev: the fd) names a socket (S_IFSOCK inode) of the current task; read before anything else
+ * of the call so that file and pipe writes cost a lookup, not a frame.
+ */
+static __noinline int arg0_is_sock(struct task_struct *t)
+{
+	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(t);
+	struct file *f = fd_file(t, (int)PT_REGS_PARM1_CORE_SYSCALL(r));
+
+	return f && (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_) == S_IFSOCK_;
+}
+
 static __always_inline int ev_begin(struct ev *e, __u32 type, long res)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
@@ -239,7 +252,7 @@ static __always_inline int ev_begin(struct ev *e, __u32 type, long res)
 	if (*on == VIGIL_ON_CHILD && res != 0)
 		return 0;
 	/* result filter (FORMAT.md "Result filters"): dropped before the frame is built, counted */
-	if ((*on == VIGIL_ON_OK && res < 0) || (*on == VIGIL_ON_FAIL && res >= 0)) {
+	if ((*on == VIGIL_ON_OK && res < 0) || (*on == VIGIL_ON_FAIL && res >= 0) || (*on == VIGIL_ON_SOCK && !arg0_is_sock(t))) {
 		__u32 zero = 0;
 		struct counters *cnt = bpf_map_lookup_elem(&counters, &zero);
 
@@ -822,6 +835,15 @@ int exit_generic(struct sys_exit_args *ctx)
 			case VIGIL_GK_STR:
 				put_ustr(&e, (void *)a);
 				break;
+			case VIGIL_GK_IOV0: {
+				/* the first buffer of the iovec array at the argument, as much of it as was written */
+				struct iovec iov = {};
+
+				if (ret > 0 && a)
+					bpf_probe_read_user(&iov, sizeof(iov), (void *)a);
+				put_ubytes(&e, iov.iov_base, (__u64)ret < iov.iov_len ? (__u64)ret : iov.iov_len, 128);
+				break;
+			}
 			default:
 				put_ubytes(&e, (void *)a, ret > 0 ? (__u64)ret : 0, 128);
 			}

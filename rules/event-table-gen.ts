@@ -124,7 +124,7 @@ function genKind(p: ParamSpec): number {
     case ArgKind.RelPath:
       return 4;
     case ArgKind.Bytes:
-      return 5;
+      return p.iov === true ? 6 : 5;
     default:
       throw new Error(`a generated param cannot be of kind ${p.kind} (${p.name})`);
   }
@@ -159,6 +159,7 @@ export function renderGeneratedProbe(events: readonly EventSpec[] = EVENTS): str
   line("#define VIGIL_GK_U32 3");
   line("#define VIGIL_GK_STR 4 /* user string */");
   line("#define VIGIL_GK_BYTES 5 /* user buffer, as long as the result */");
+  line("#define VIGIL_GK_IOV0 6 /* first buffer of a user iovec array, as much of it as the result */");
   line(`#define VIGIL_GEN_NR_LIMIT ${GEN_NR_LIMIT}`);
   line(`#define VIGIL_GEN_SPECS_LIMIT ${GEN_SPECS_LIMIT} /* entries of vigil_gen_specs (a power of two: the index is masked) */`);
   line();

@@ -63,6 +63,8 @@ export interface ParamSpec {
    * value is read from at exit (0-5). A `bytes` param reads that buffer, as long as the result.
    */
   arg?: number;
+  /** For a generated `bytes` param: the argument is an iovec array; the value is its first buffer, as much of it as was written (writev). */
+  iov?: true;
 }
 
 /** What an event does to the process table. */
@@ -395,7 +397,7 @@ function GENERATED_EVENTS(first: number): EventSpec[] {
     gen("pread64", "file", RES, [["data", ArgKind.Bytes, 1], ["fd", FD, 0], ["size", U32, 2], ["pos", U64, 3]], HOT_FD),
     gen("pwrite64", "file", RES, [["data", ArgKind.Bytes, 1], ["fd", FD, 0], ["size", U32, 2], ["pos", U64, 3]], HOT_FD),
     gen("readv", "file", RES, [["fd", FD, 0]], HOT_FD),
-    gen("writev", "file", RES, [["fd", FD, 0]], HOT_FD),
+    gen("writev", "file", RES, [["fd", FD, 0], ["data", ArgKind.Bytes, 1, { iov: true }]], HOT_FD),
     gen("preadv", "file", RES, [["fd", FD, 0], ["pos", U64, 3]], HOT_FD),
     gen("pwritev", "file", RES, [["fd", FD, 0], ["pos", U64, 3]], HOT_FD),
     gen("lseek", "file", RES, [["fd", FD, 0], ["offset", U64, 1], ["whence", U32, 2]], HOT_FD),

@@ -14,6 +14,7 @@
 #define VIGIL_GK_U32 3
 #define VIGIL_GK_STR 4 /* user string */
 #define VIGIL_GK_BYTES 5 /* user buffer, as long as the result */
+#define VIGIL_GK_IOV0 6 /* first buffer of a user iovec array, as much of it as the result */
 #define VIGIL_GEN_NR_LIMIT 512
 #define VIGIL_GEN_SPECS_LIMIT 512 /* entries of vigil_gen_specs (a power of two: the index is masked) */
 
@@ -83,7 +84,7 @@ static const struct vigil_gen_spec vigil_gen_specs[VIGIL_GEN_SPECS_LIMIT] = {
 	{ VIGIL_EV_PREAD64, 4, 2, 0, { 5, 1, 3, 2 }, { 1, 0, 2, 3 } }, /* pread64(data, fd, size, pos) */
 	{ VIGIL_EV_PWRITE64, 4, 2, 0, { 5, 1, 3, 2 }, { 1, 0, 2, 3 } }, /* pwrite64(data, fd, size, pos) */
 	{ VIGIL_EV_READV, 1, 2, 0, { 1 }, { 0 } }, /* readv(fd) */
-	{ VIGIL_EV_WRITEV, 1, 2, 0, { 1 }, { 0 } }, /* writev(fd) */
+	{ VIGIL_EV_WRITEV, 2, 2, 0, { 1, 6 }, { 0, 1 } }, /* writev(fd, data) */
 	{ VIGIL_EV_PREADV, 2, 2, 0, { 1, 2 }, { 0, 3 } }, /* preadv(fd, pos) */
 	{ VIGIL_EV_PWRITEV, 2, 2, 0, { 1, 2 }, { 0, 3 } }, /* pwritev(fd, pos) */
 	{ VIGIL_EV_LSEEK, 3, 2, 0, { 1, 2, 3 }, { 0, 1, 2 } }, /* lseek(fd, offset, whence) */

