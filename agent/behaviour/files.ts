@@ -16,8 +16,10 @@
  *   500 ms: `printf ... > script && wget ...` does not count); per container, the files created
  *   (open with O_CREAT for writing, creat). An exec whose program — or the script named by its
  *   first two arguments (`sh /tmp/x`, a shebang script) — was created by a process with network
- *   activity within `fetchWindowMs` of the creation (before or after it: `nc host port > file`
- *   creates the file in the shell before nc connects), and at most `execWindowMs` before the exec,
+ *   activity within `fetchWindowMs` of the creation (before or after it), in the program that
+ *   created it or the one it exec'd into within 500 ms (`exec nc host port > file`; a shell that
+ *   wrote scripts and later exec'd into a health-check wget does not count), and at most
+ *   `execWindowMs` before the exec,
  *   is an ingress tool transfer (T1105). Renames are not followed (a file created under one name
  *   and renamed before it runs is not recognised).
  * - Credential hunting: per process, the distinct credential-looking files it opened within
@@ -136,6 +138,10 @@ interface Created {
    * for `cmd > file` the shell opens the file and forks `cmd` next, so that child writes it.
    */
   firstChild: number | undefined;
+  /** The creator's program (its last exec, boot ns) when it created the file. */
+  execTs: number;
+  /** Its next program, when it exec'd within 500 ms of the creation (`exec cmd > file`, a shell's last command). */
+  selfExec: number | undefined;
 }
 
 interface NetSeen {
@@ -145,6 +151,8 @@ interface NetSeen {
   last: number;
   /** Start times (boot ns) of its children in the same container that connected, newest last (at most {@link MAX_CHILD_STARTS}). */
   childStarts: number[];
+  /** The program (exec, boot ns) of the own activity above: a new program starts it over. */
+  execTs: number;
 }
 
 interface CredSeen {
@@ -299,6 +307,12 @@ export class FileBehaviour {
     const p = e.proc;
     const c = this.ctr(p.container.id);
     this.forget(p.pid);
+    // the creator exec'd right after creating (the shell's last command, run in place)
+    const mine = this.lastCreated.get(p.pid);
+    if (mine !== undefined) {
+      this.lastCreated.delete(p.pid);
+      if (mine.pstart === startTick(p.startTs) && p.execTs >= mine.at && p.execTs - mine.at <= REDIRECT_FORK_NS) mine.selfExec = p.execTs;
+    }
     const path = p.exepath;
     if (path !== "") {
       let pids = c.exes.get(path);
@@ -361,7 +375,10 @@ export class FileBehaviour {
     const n = this.net.get(cr.pid);
     if (n === undefined || n.pstart !== cr.pstart) return false;
     const w = this.o.fetchWindowMs * MS;
-    if (n.last >= cr.at - w && n.first <= cr.at + w) return true;
+    // the creator's own activity counts in the program that created the file, or the one it
+    // exec'd right after (`sh -c '... ; exec wget ...'` wrote other files before: they do not count)
+    const sameProgram = n.execTs === cr.execTs || n.execTs === cr.selfExec;
+    if (sameProgram && n.last >= cr.at - w && n.first <= cr.at + w) return true;
     return cr.firstChild !== undefined && n.childStarts.includes(cr.firstChild);
   }
 
@@ -406,7 +423,15 @@ export class FileBehaviour {
     const acc = flags & 3;
     if ((flags & O_CREAT) !== 0 && (acc === 1 || acc === 2)) {
       const c = this.ctr(e.proc.container.id);
-      const cr: Created = { pid: e.proc.pid, pstart: startTick(e.proc.startTs), comm: e.proc.comm, at: e.bootNs, firstChild: undefined };
+      const cr: Created = {
+        pid: e.proc.pid,
+        pstart: startTick(e.proc.startTs),
+        comm: e.proc.comm,
+        at: e.bootNs,
+        firstChild: undefined,
+        execTs: e.proc.execTs,
+        selfExec: undefined,
+      };
       touch(c.files, fd.name, cr);
       touch(this.lastCreated, e.proc.pid, cr);
       trim(this.lastCreated, this.o.maxNetProcs);
@@ -468,6 +493,11 @@ export class FileBehaviour {
     if (e.res < 0 && !(e.type === CONNECT_CODE && e.res === EINPROGRESS)) return;
     const p = e.proc;
     const n = this.netOf(p.pid, p.startTs);
+    if (n.execTs !== p.execTs) {
+      // a new program of the process: its network activity is its own
+      n.execTs = p.execTs;
+      n.first = Number.NaN;
+    }
     if (Number.isNaN(n.first)) n.first = e.bootNs;
     n.last = e.bootNs;
     // a client's connect also goes to its parent (same container), with the child's start: a
@@ -485,7 +515,7 @@ export class FileBehaviour {
     const tick = startTick(startTs);
     const n = this.net.get(pid);
     if (n !== undefined && n.pstart === tick) return n;
-    const fresh: NetSeen = { pstart: tick, first: Number.NaN, last: Number.NaN, childStarts: [] };
+    const fresh: NetSeen = { pstart: tick, first: Number.NaN, last: Number.NaN, childStarts: [], execTs: Number.NaN };
     touch(this.net, pid, fresh);
     this.counters.net_marked++;
     this.counters.evicted_net += trim(this.net, this.o.maxNetProcs);

@@ -194,6 +194,28 @@ describe("network-fetched file executed", () => {
     expect(e2.fileBehaviour).toBeUndefined();
   });
 
+  it("a creator's own activity counts in the program that created the file or the one it exec'd right after", () => {
+    const b = new FileBehaviour();
+    // `sh -c 'printf ... > /tmp/x; ...; exec wget url'`: the shell wrote /tmp/x, its last command (same pid) connects 5 s later
+    const sh = proc({ comm: "sh", container: WEB, execTs: 1 * SEC });
+    b.observe(at(openat("/tmp/x", O.WRONLY | O.CREAT | O.TRUNC, sh), 10 * SEC));
+    const wget = { ...sh, comm: "wget", exepath: "/bin/busybox", execTs: 15 * SEC };
+    b.observe(at(execve(wget), 15 * SEC));
+    b.observe(at(connect(wget), 15 * SEC + 1_000_000));
+    const e = at(execve(proc({ exepath: "/tmp/x", container: WEB })), 16 * SEC);
+    b.observe(e);
+    expect(e.fileBehaviour).toBeUndefined();
+    // `exec nc host port > /tmp/y`: the redirect, then the exec in place within 500 ms, then the connect
+    const sh2 = proc({ comm: "sh", container: WEB, execTs: 1 * SEC });
+    b.observe(at(openat("/tmp/y", O.WRONLY | O.CREAT | O.TRUNC, sh2), 20 * SEC));
+    const nc = { ...sh2, comm: "nc", exepath: "/bin/busybox", execTs: 20 * SEC + 2_000_000 };
+    b.observe(at(execve(nc), 20 * SEC + 2_000_000));
+    b.observe(at(connect(nc), 20 * SEC + 3_000_000));
+    const e2 = at(execve(proc({ exepath: "/tmp/y", container: WEB })), 21 * SEC);
+    b.observe(e2);
+    expect(field("vigil.exe.fetched_path")(e2)).toBe("/tmp/y");
+  });
+
   it("matches the creator by pid and start tick: the same process across its exec, not a reused pid", () => {
     const b = new FileBehaviour();
     // the shell child that opened the redirect, then (exec) nc: the start time as the exec reports it differs in ns
