@@ -134,7 +134,8 @@ describe("environment", () => {
   function sample(kind: string, path: readonly string[]): string {
     const last = path[path.length - 1] ?? "";
     if (kind === "boolean") return "off";
-    if (kind === "list") return last === "block" ? "memfd, tmpfs" : last === "scope" ? "namespace=a, image=b/*" : "/a, /b";
+    if (kind === "list")
+      return last === "block" ? "memfd, tmpfs" : last === "scope" ? "namespace=a, image=b/*" : last === "raw_syscalls" ? "init_module, finit_module" : "/a, /b";
     if (last === "ringbuf_mb") return "64";
     // sizes and counts of the limits sections have floors above 777
     // bounds of their own: JetStream allows 1..5 replicas; a stream smaller than a message is refused
