@@ -6,7 +6,7 @@
  * outputs). Registered by fields.ts; listed by `vigil rules fields`.
  */
 import type { NetBehaviourView, SyscallEvent } from "../event.js";
-import type { FieldType, FieldValue, Getter } from "./fields.js";
+import type { FieldType, FieldValue, Getter } from "./field-types.js";
 
 export interface NetBehaviourField {
   readonly name: string;

@@ -12,24 +12,9 @@ import { addrText, bytesText, capsText, enumText, flagsText, modeText, numText, 
 import { FILE_BEHAVIOUR_FIELDS } from "./fields-behaviour-files.js";
 import { NET_BEHAVIOUR_FIELDS } from "./fields-behaviour-net.js";
 
-/** Value types of fields (Falco's PT_* families). */
-export const FieldType = {
-  String: "string",
-  Int: "int",
-  Uint: "uint",
-  Bool: "bool",
-  AbsTime: "abstime",
-  RelTime: "reltime",
-  IpAddr: "ipaddr",
-  IpNet: "ipnet",
-  Port: "port",
-  Bytes: "bytes",
-} as const;
-export type FieldType = (typeof FieldType)[keyof typeof FieldType];
+import { FieldType, type FieldValue, type Getter } from "./field-types.js";
 
-/** A field's value: strings for text/IP types, numbers for numeric/time/port types. */
-export type FieldValue = string | number | boolean | Uint8Array | undefined;
-export type Getter = (e: SyscallEvent) => FieldValue;
+export { FieldType, type FieldValue, type Getter };
 export type ThreadGetter = (t: ThreadInfo) => FieldValue;
 
 /** How a field takes an argument. */
