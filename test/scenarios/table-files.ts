@@ -109,16 +109,7 @@ export const ATTACKS_FILES: readonly Scenario[] = [
     setup: SECRETS,
     cmd: "/applets/grep -r -l -e BEGIN -e secret -e token /root /app /srv > /dev/null 2>&1; true",
   },
-  {
-    name: "head over several credential files as a non-root user",
-    technique: "T1552.001",
-    pod: "web",
-    expect: "Credential Files Hunted",
-    user: "1000",
-    setup:
-      "mkdir -p /tmp/h/.ssh /tmp/h/.aws /tmp/h/.kube && for f in .ssh/id_ecdsa .aws/credentials .kube/config .netrc .pgpass; do echo x > /tmp/h/$f; done && chown -R 1000 /tmp/h",
-    cmd: "/applets/head -c 8 /tmp/h/.ssh/id_ecdsa /tmp/h/.aws/credentials /tmp/h/.kube/config /tmp/h/.netrc /tmp/h/.pgpass > /dev/null",
-  },
+
   // ---------------------------------------------------------------- secrets searched by content
   {
     name: "grep -ri password over the web root",
