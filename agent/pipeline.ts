@@ -24,7 +24,7 @@ import type { RuleSelectionOptions } from "../rules/load/selection.js";
 import { DEFAULT_FIELD_CONTEXT, type CompiledRule, type IpNameResolver, type RuleSet } from "../rules/index.js";
 import { deriveKernelFilters, PUSHDOWN_EVENTS, type KernelFilters } from "../rules/compile/pushdown.js";
 import { deriveResultFilters, type ResultFilters, type ResultNeed } from "../rules/compile/result-filter.js";
-import { deriveSocketOnly } from "../rules/compile/socket-filter.js";
+import { deriveJsonOnly, deriveSocketOnly } from "../rules/compile/socket-filter.js";
 import { Capture, CLONE_FAMILY, EVENTS, eventByName, STATE_EVENTS } from "../rules/event-table.js";
 import type { ContainerInfo, SyscallEvent } from "../rules/event.js";
 import { AlertBuilder } from "./engine/alert-builder.js";
@@ -281,7 +281,9 @@ export class Pipeline {
     if (this.opts.kernelFilter === false) return undefined;
     const f = deriveResultFilters(rs.rules, STATE_RESULT_NEEDS, OPEN_FAMILY);
     // write/writev only on sockets when every rule of the type needs one (takes the place of a result filter: a superset)
-    for (const n of deriveSocketOnly(rs.rules)) f.set(n, "sock");
+    const sock = deriveSocketOnly(rs.rules);
+    const json = deriveJsonOnly(rs.rules, sock);
+    for (const n of sock) f.set(n, json.has(n) ? "sockjson" : "sock");
     this.log.info({ resultFilters: Object.fromEntries(f) }, "result filters derived from the rules");
     return f;
   }

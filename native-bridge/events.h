@@ -32,6 +32,7 @@
 #define VIGIL_ON_OK 3 /* only successful calls (result >= 0): no rule of the type looks at a failure */
 #define VIGIL_ON_FAIL 4 /* only failed calls (result < 0): every rule of the type wants a failure */
 #define VIGIL_ON_SOCK 5 /* write, writev: only calls whose fd (argument 0) is a socket: every rule of the type needs one */
+#define VIGIL_ON_SOCKJSON 6 /* write, writev: on a socket and the data starts with '{' (JSON): every rule needs both */
 
 /*
  * Prevention policy bits (value of the probe's `prevent` map, keyed by cgroup v2 id): which drift

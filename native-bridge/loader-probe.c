@@ -458,7 +458,7 @@ int vp_set_syscalls(struct vp_ctx *ctx, const char *list)
 	for (tok = strtok_r(copy, ", \n", &save); tok; tok = strtok_r(NULL, ", \n", &save)) {
 		/* "clone:child": only the child's side of a clone-family call (the agent's state needs it;
 		 * no rule does); "mount:ok" / "mount:fail": only successful / failed calls (result filter);
-		 * "write:sock": only calls on a socket fd (socket filter) */
+		 * "write:sock": only calls on a socket fd (socket filter); "write:sockjson": and data starting with '{' */
 		char *suffix = strchr(tok, ':');
 		__u8 value = VIGIL_ON;
 		int i;
@@ -473,8 +473,10 @@ int vp_set_syscalls(struct vp_ctx *ctx, const char *list)
 				value = VIGIL_ON_FAIL;
 			else if (strcmp(suffix, "sock") == 0)
 				value = VIGIL_ON_SOCK;
+			else if (strcmp(suffix, "sockjson") == 0)
+				value = VIGIL_ON_SOCKJSON;
 			else
-				fprintf(stderr, "vigil-probe: warning: unknown qualifier ':%s' of '%s' ignored (known: child, ok, fail, sock)\n", suffix, tok);
+				fprintf(stderr, "vigil-probe: warning: unknown qualifier ':%s' of '%s' ignored (known: child, ok, fail, sock, sockjson)\n", suffix, tok);
 		}
 		i = find_syscall(tok);
 
@@ -483,9 +485,9 @@ int vp_set_syscalls(struct vp_ctx *ctx, const char *list)
 		else if (value == VIGIL_ON_CHILD && !(SYSCALLS[i].flags & VIGIL_EVF_CLONE)) {
 			fprintf(stderr, "vigil-probe: warning: ':child' applies to the clone family only; '%s' taken whole\n", tok);
 			want[i] = VIGIL_ON;
-		} else if (value == VIGIL_ON_SOCK && strcmp(tok, "write") != 0 && strcmp(tok, "writev") != 0) {
-			/* the probe reads the fd from argument 0: only calls known to have it there */
-			fprintf(stderr, "vigil-probe: warning: ':sock' applies to write and writev only; '%s' taken whole\n", tok);
+		} else if ((value == VIGIL_ON_SOCK || value == VIGIL_ON_SOCKJSON) && strcmp(tok, "write") != 0 && strcmp(tok, "writev") != 0) {
+			/* the probe reads the fd from argument 0 (and the data from 1): only calls known to have them there */
+			fprintf(stderr, "vigil-probe: warning: ':sock' and ':sockjson' apply to write and writev only; '%s' taken whole\n", tok);
 			want[i] = VIGIL_ON;
 		} else
 			want[i] = value;

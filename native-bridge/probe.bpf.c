@@ -244,6 +244,34 @@ static __noinline int arg0_is_sock(struct task_struct *t)
 	return f && (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_) == S_IFSOCK_;
 }
 
+/*
+ * JSON filter (FORMAT.md "Socket filters", `:sockjson`): whether the data of the current write
+ * (argument 1; writev: the first iovec's buffer) starts with '{', as every JSON-RPC message
+ * (Stratum) does. Reads one byte of the caller's memory (two for writev) before the frame.
+ */
+static __noinline int data_starts_json(struct task_struct *t, __u32 type)
+{
+	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(t);
+	__u64 p = PT_REGS_PARM2_CORE_SYSCALL(r);
+	char c = 0;
+
+	if (PT_REGS_PARM3_CORE_SYSCALL(r) == 0 || !p)
+		return 0;
+	if (type == VIGIL_EV_WRITEV) {
+		struct {
+			__u64 base;
+			__u64 len;
+		} iov = { 0 };
+
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)p) || !iov.len || !iov.base)
+			return 0;
+		p = iov.base;
+	}
+	if (bpf_probe_read_user(&c, 1, (void *)p))
+		return 0;
+	return c == '{';
+}
+
 static __always_inline int ev_begin(struct ev *e, __u32 type, long res)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
@@ -261,7 +289,8 @@ static __always_inline int ev_begin(struct ev *e, __u32 type, long res)
 	if (*on == VIGIL_ON_CHILD && res != 0)
 		return 0;
 	/* result filter (FORMAT.md "Result filters"): dropped before the frame is built, counted */
-	if ((*on == VIGIL_ON_OK && res < 0) || (*on == VIGIL_ON_FAIL && res >= 0) || (*on == VIGIL_ON_SOCK && !arg0_is_sock(t))) {
+	if ((*on == VIGIL_ON_OK && res < 0) || (*on == VIGIL_ON_FAIL && res >= 0) || (*on == VIGIL_ON_SOCK && !arg0_is_sock(t)) ||
+	    (*on == VIGIL_ON_SOCKJSON && !(arg0_is_sock(t) && data_starts_json(t, type)))) {
 		__u32 zero = 0;
 		struct counters *cnt = bpf_map_lookup_elem(&counters, &zero);
 

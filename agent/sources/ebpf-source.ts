@@ -84,7 +84,7 @@ export function defaultProbePath(): string {
  * The probe's `--syscalls` list: the Falco names it can capture, from the event table (procexit
  * included); a clone-family name in `childOnly` as `name:child` (only the child's side), a name
  * in `resultOnly` as `name:ok` or `name:fail` (only successful or only failed calls) or `name:sock`
- * (write, writev: only calls on a socket fd).
+ * (write, writev: only calls on a socket fd) or `name:sockjson` (and data starting with `{`).
  */
 export function probeSyscalls(names: readonly string[], childOnly: readonly string[] = [], resultOnly?: ResultFilters): string[] {
   const out = new Set<string>();

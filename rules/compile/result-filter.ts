@@ -22,7 +22,7 @@ import { simplifyForCodes, type CodeSet } from "./evttype.js";
 export type ResultNeed = "ok" | "fail";
 
 /** Per event name: the outcome the probe keeps (or "sock": calls on a socket fd only, socket-filter.ts); a type absent from the map is sent whole. */
-export type ResultFilters = Map<string, ResultNeed | "sock">;
+export type ResultFilters = Map<string, ResultNeed | "sock" | "sockjson">;
 
 /** What the derivation needs from a compiled rule. */
 export interface ResultFilterableRule {

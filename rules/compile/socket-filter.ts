@@ -85,6 +85,60 @@ export function deriveSocketOnly(rules: readonly SocketFilterableRule[], types: 
   return out;
 }
 
+/**
+ * Of the socket-only types (from {@link deriveSocketOnly}), those every rule that can match also
+ * needs data starting with `{` for (`evt.arg.data startswith "{..."`, `evt.buffer` likewise): the
+ * probe is asked `name:sockjson` and drops socket writes of any other data (HTTP, TLS records,
+ * database protocols) before the frame, reading one byte of the caller's buffer.
+ */
+export function deriveJsonOnly(rules: readonly SocketFilterableRule[], socketOnly: ReadonlySet<string>): Set<string> {
+  const out = new Set<string>();
+  for (const name of socketOnly) {
+    const spec = eventByName(name);
+    if (spec === undefined) continue;
+    const only = new Uint8Array(EVENTS.length);
+    only[spec.code] = 1;
+    let used = false;
+    let all = true;
+    for (const r of rules) {
+      if (r.codes !== null && r.codes[spec.code] !== 1) continue;
+      const c = simplifyForCodes(r.cond, only);
+      if (c.kind === "bool" && !c.value) continue;
+      used = true;
+      if (!needsJsonStart(c, false)) {
+        all = false;
+        break;
+      }
+    }
+    if (used && all) out.add(name);
+  }
+  return out;
+}
+
+/** Whether `n` (negated when `neg`) can only be true when the event's data starts with `{` (exported for tests). */
+export function needsJsonStart(n: Expr, neg: boolean): boolean {
+  switch (n.kind) {
+    case "bool":
+      return n.value === neg;
+    case "not":
+      return needsJsonStart(n.child, !neg);
+    case "ident":
+      return false;
+    case "and":
+    case "or": {
+      const conj = (n.kind === "and") !== neg;
+      return conj ? n.children.some((c) => needsJsonStart(c, neg)) : n.children.every((c) => needsJsonStart(c, neg));
+    }
+    case "check": {
+      if (neg || n.op !== "startswith" || n.field.kind !== "field" || n.modifier !== undefined) return false;
+      const f = n.field.name;
+      if (!(f === "evt.buffer" || (f === "evt.arg.data" && n.field.arg === undefined) || (f === "evt.arg" && n.field.arg === "data"))) return false;
+      const v = n.value;
+      return v?.kind === "value" && v.value.startsWith("{");
+    }
+  }
+}
+
 /** Whether `n` (negated when `neg`) can only be true when the event's fd is a socket (exported for tests). */
 export function needsSocket(n: Expr, neg: boolean): boolean {
   switch (n.kind) {

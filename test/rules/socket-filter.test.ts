@@ -9,7 +9,7 @@
 import { describe, expect, it } from "vitest";
 import { probeSyscalls } from "../../agent/sources/ebpf-source.js";
 import { eventByName } from "../../rules/event-table.js";
-import { deriveSocketOnly, needsSocket } from "../../rules/compile/socket-filter.js";
+import { deriveJsonOnly, deriveSocketOnly, needsSocket } from "../../rules/compile/socket-filter.js";
 import { loadRuleFiles, parseCondition } from "../../rules/index.js";
 import { packFiles } from "../helpers/packs.js";
 import { container, ev, fileFd, proc, sockFd } from "./event-builder.js";
@@ -84,7 +84,25 @@ describe("deriveSocketOnly", () => {
   it("the built-in packs ask write and writev for sockets only", () => {
     const r = loadRuleFiles(packFiles(), {});
     expect(r.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
-    expect([...deriveSocketOnly(r.ruleset.rules)].sort()).toEqual(["write", "writev"]);
+    const sock = deriveSocketOnly(r.ruleset.rules);
+    expect([...sock].sort()).toEqual(["write", "writev"]);
+    // and only JSON data (the rule's `evt.arg.data startswith "{"`): write:sockjson
+    expect([...deriveJsonOnly(r.ruleset.rules, sock)].sort()).toEqual(["write", "writev"]);
+  });
+
+  it("asks for JSON data only when every rule of the type starts its data with '{'", () => {
+    const json = (conds: string[]) => {
+      const r = loadRuleFiles([{ path: "j.yaml", text: rulesYaml(conds) }], {});
+      return [...deriveJsonOnly(r.ruleset.rules, new Set(["write", "writev"]))].sort();
+    };
+    expect(json(['evt.type = write and fd.type = ipv4 and evt.arg.data startswith "{"'])).toEqual(["write"]);
+    expect(json(['evt.type = write and evt.buffer startswith "{\\"id\\""'])).toEqual(["write"]);
+    // another rule of the type without it, a negation, an `or`, a prefix not starting with '{'
+    expect(json(['evt.type = write and evt.arg.data startswith "{"', "evt.type = write and fd.type = ipv4"])).toEqual([]);
+    expect(json(['evt.type = write and not evt.arg.data startswith "{"'])).toEqual([]);
+    expect(json(['evt.type = write and (evt.arg.data startswith "{" or fd.type = ipv4)'])).toEqual([]);
+    expect(json(['evt.type = write and evt.arg.data startswith "["'])).toEqual([]);
+    expect(json(['evt.type = write and evt.arg.data contains "{"'])).toEqual([]);
   });
 });
 
