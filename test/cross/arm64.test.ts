@@ -26,7 +26,14 @@ const X86_REGS = ["di", "si", "dx", "cx", "ax", "bx", "bp", "r8", "r9", "r10", "
 const X86_ARGS = ["pt_regs.di", "pt_regs.si", "pt_regs.dx", "pt_regs.r10", "pt_regs.r8", "pt_regs.r9"];
 const ARM64_ARGS = ["pt_regs.orig_x0", "user_pt_regs.regs[1]", "user_pt_regs.regs[2]", "user_pt_regs.regs[3]", "user_pt_regs.regs[4]", "user_pt_regs.regs[5]"];
 
+/**
+ * The raw_syscalls fallback skips 32-bit tasks (native-bridge/probe/raw-fallback.h), and how a
+ * task is known to be one differs: x86 reads thread_info.status (TS_COMPAT), arm64 the saved pstate.
+ */
+const X86_COMPAT = "task_struct.thread_info.status";
+const ARM64_COMPAT = "user_pt_regs.pstate";
 const isRegister = (r: CoreRelocation) => /^(user_)?pt_regs\./.test(r.path);
+const isCompatCheck = (r: CoreRelocation) => r.path === X86_COMPAT || r.path === ARM64_COMPAT;
 const fieldPaths = (relos: CoreRelocation[]) => new Set(relos.filter((r) => r.kind <= 5).map((r) => r.path));
 const count = (relos: CoreRelocation[], path: string) => relos.filter((r) => r.path === path).length;
 
@@ -49,7 +56,8 @@ describe("probe objects", () => {
     const paths = fieldPaths(relos);
     for (const p of ARM64_ARGS) expect(paths, p).toContain(p);
     const regs = [...paths].filter((p) => /^(user_)?pt_regs\./.test(p)).sort();
-    expect(regs).toEqual([...ARM64_ARGS].sort());
+    expect(regs).toEqual([...ARM64_ARGS, ARM64_COMPAT].sort());
+    expect(paths).not.toContain(X86_COMPAT);
     for (const p of paths) expect(X86_REGS, p).not.toContain(p.split(".").at(-1));
   });
 
@@ -58,6 +66,7 @@ describe("probe objects", () => {
     const paths = fieldPaths(relos);
     const regs = [...paths].filter((p) => /^(user_)?pt_regs\./.test(p)).sort();
     expect(regs).toEqual([...X86_ARGS].sort());
+    expect(paths).toContain(X86_COMPAT);
     expect([...paths].some((p) => p.startsWith("user_pt_regs") || p.endsWith("orig_x0"))).toBe(false);
   });
 
@@ -68,7 +77,11 @@ describe("probe objects", () => {
       expect([p, count(x86, p)]).toEqual([p, count(arm, ARM64_ARGS[i]!)]);
       expect(count(x86, p), p).toBeGreaterThan(0);
     });
-    const rest = (r: CoreRelocation[]) => r.filter((x) => !isRegister(x)).map((x) => `${x.section} ${x.kind} ${x.path}`);
+    // the compat check: one read on each architecture, in the same program
+    const compat = (r: CoreRelocation[]) => r.filter(isCompatCheck).map((x) => x.section);
+    expect(compat(arm)).toEqual(compat(x86));
+    expect(compat(x86)).toEqual(["tracepoint/raw_syscalls/sys_exit"]);
+    const rest = (r: CoreRelocation[]) => r.filter((x) => !isRegister(x) && !isCompatCheck(x)).map((x) => `${x.section} ${x.kind} ${x.path}`);
     expect(rest(arm)).toEqual(rest(x86));
     expect(rest(x86).length).toBeGreaterThan(100);
   });
