@@ -11,6 +11,9 @@ npx tsc -p tsconfig.json --noEmit
 # formatter, lint rules, dependency rules, contract docs (package.json "lint")
 npm run --silent lint
 if [ "$#" -gt 0 ]; then exec npx vitest run "$@"; fi
+# user-space throughput against a fixed baseline commit built beside this tree (issue 22), first,
+# while nothing else runs on the two cores (about 1 min)
+test/bench/throughput-guard.sh
 # The attack tests assert /healthz latency and peak RSS under load: they run after the rest, one
 # file at a time, so the other test files' work on the two cores does not count against them.
 # The image tests run the shipped image on containerd as the manifests run it (its pods share the
