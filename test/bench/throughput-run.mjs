@@ -93,6 +93,8 @@ do {
 } while (t - t0 < budget);
 const ms = t - t0;
 const matches = (pipeline.stats().pipeline?.alerts ?? 0) - before;
-console.log(`events_per_s ${Math.round((events * 1000) / ms)} events ${events} matches ${matches} ms ${Math.round(ms)} bytes_per_pass ${bytes}`);
+console.log(
+  `events_per_s ${Math.round((events * 1000) / ms)} events ${events} matches ${matches} ms ${Math.round(ms)} exported ${alerts} bytes_per_pass ${bytes}`,
+);
 await pipeline.stop?.();
 process.exit(0);
