@@ -28,8 +28,9 @@ import { deriveJsonOnly, deriveSocketOnly } from "../rules/compile/socket-filter
 import { Capture, CLONE_FAMILY, EVENTS, eventByName, STATE_EVENTS } from "../rules/event-table.js";
 import type { ContainerInfo, SyscallEvent } from "../rules/event.js";
 import { AlertBuilder } from "./engine/alert-builder.js";
-import { NetBehaviour, netBehaviourNeeds, type NetBehaviourOptions } from "./behaviour/net.js";
-import { FileBehaviour, fileBehaviourFilterRules, fileBehaviourNeeds, type FileBehaviourOptions } from "./behaviour/files.js";
+import { NET_BEHAVIOUR_READS, NetBehaviour, netBehaviourNeeds, type NetBehaviourOptions } from "./behaviour/net.js";
+import { FILE_BEHAVIOUR_READS, FileBehaviour, fileBehaviourFilterRules, fileBehaviourNeeds, type FileBehaviourOptions } from "./behaviour/files.js";
+import { readsAnyField } from "./behaviour/reads.js";
 import { compileOutputOptions, type OutputOptions } from "./engine/append-output.js";
 import { RuleEngine } from "./engine/rule-engine.js";
 import type { Logger } from "./log.js";
@@ -170,6 +171,11 @@ export class Pipeline {
   readonly netBehaviour: NetBehaviour;
   /** File and exec behaviour over time: sets `e.fileBehaviour` before the rules. */
   readonly fileBehaviour: FileBehaviour;
+  /** Whether each behaviour stage runs: only while a loaded rule or append_output entry reads its fields. */
+  private netOn = true;
+  private fileOn = true;
+  /** The field expressions append_output reads (fixed for the agent's life). */
+  private readonly appendReads: readonly string[];
   readonly counters = {
     events: 0,
     blocked_execs: 0,
@@ -196,6 +202,7 @@ export class Pipeline {
     const output = compileOutputOptions(opts.output ?? { suggestedFields: true, append: [] }, { fields: fieldCtx });
     for (const w of output.warnings) this.log.warn({ warning: w }, "append_output");
     this.builder = new AlertBuilder(hostname, output.appender);
+    this.appendReads = output.appender.readNames;
     const engineOpts: ConstructorParameters<typeof RuleEngine>[0] = {
       files: opts.rulesFiles,
       extraFiles: opts.extraRulesFiles ?? [],
@@ -205,6 +212,8 @@ export class Pipeline {
         if (!this.started || prev === undefined) return;
         // a capture rule coming in finds the events before its first alert already recorded
         if (wantsCapture(next)) this.recordFor(next);
+        // the stages either set reads run until the swap
+        this.stagesFor([...prev.rules, ...next.rules]);
         // while the probe catches up, capture what either rule set needs: the syscalls of both
         // and filters derived from both sets' rules; the answer confirms both were applied
         const both = { rules: [...prev.rules, ...next.rules] };
@@ -219,6 +228,7 @@ export class Pipeline {
       onSwap: (rs) => {
         if (!this.started) return;
         this.recordFor(rs);
+        this.stagesFor(rs.rules);
         void this.source?.setSyscalls?.(syscallsFor(rs), stateOnlyClones(rs), this.resultFiltersFor(rs));
         void this.source?.setKernelFilters?.(this.filtersFor(rs));
       },
@@ -234,6 +244,7 @@ export class Pipeline {
   async start(): Promise<void> {
     const rs = this.engine.load();
     this.recordFor(rs);
+    this.stagesFor(rs.rules);
     // in slices, while enrichment and the source start
     const warm = this.opts.warmupEvents ?? 0;
     const warming =
@@ -271,6 +282,17 @@ export class Pipeline {
     this.recording = wantsCapture(rs) ? this.record : undefined;
   }
 
+  /** Turns each behaviour stage on while `rules` (or append_output) read its fields, off otherwise. */
+  private stagesFor(rules: Parameters<typeof readsAnyField>[0]): void {
+    this.netOn = readsAnyField(rules, NET_BEHAVIOUR_READS, this.appendReads);
+    this.fileOn = readsAnyField(rules, FILE_BEHAVIOUR_READS, this.appendReads);
+  }
+
+  /** Whether the network / file behaviour stage runs now. */
+  get behaviourStages(): { net: boolean; files: boolean } {
+    return { net: this.netOn, files: this.fileOn };
+  }
+
   /** Whether events are being recorded for audit captures now. */
   get recordingCaptures(): boolean {
     return this.recording !== undefined;
@@ -301,8 +323,8 @@ export class Pipeline {
   /** The per-event path: rules only; every 256th evaluation is timed for the latency histogram. */
   private readonly onEvent = (e: SyscallEvent): void => {
     const n = ++this.counters.events;
-    this.netBehaviour.observe(e);
-    this.fileBehaviour.observe(e);
+    if (this.netOn) this.netBehaviour.observe(e);
+    if (this.fileOn) this.fileBehaviour.observe(e);
     this.recording?.(e);
     if (e.blocked === true) {
       this.onBlocked(e);

@@ -31,6 +31,8 @@ export interface CompiledRule {
   readonly cond: Expr;
   /** The message (without time/priority prefix) and typed output_fields (null when missing; includes evt.time). */
   format(e: SyscallEvent): { message: string; fields: Record<string, string | number | boolean | null> };
+  /** Every field expression the output reads (its `%field` references, transformers included). */
+  readonly outputFields: readonly string[];
   matches: number;
   evalErrors: number;
 }
@@ -98,6 +100,10 @@ export class Rule implements CompiledRule {
     this.codes = p.codes;
     this.cond = p.cond;
     this.formatter = p.formatter;
+  }
+
+  get outputFields(): readonly string[] {
+    return this.formatter.readNames;
   }
 
   format(e: SyscallEvent): { message: string; fields: Record<string, string | number | boolean | null> } {

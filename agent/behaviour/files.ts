@@ -539,6 +539,9 @@ function readsFetched(x: Expr): boolean {
   }
 }
 
+/** Every field this stage serves (`e.fileBehaviour`; the pipeline's gate). */
+export const FILE_BEHAVIOUR_READS: readonly string[] = FILE_BEHAVIOUR_FIELDS.map((f) => f.name);
+
 /** The condition whose pushed-down clause lets the creations the fetched-file state needs out of the kernel. */
 const CREATE_CONDITION = "evt.type in (open, openat, openat2, creat) and evt.is_open_create = true and evt.is_open_write = true and fd.num >= 0";
 const CREATE_EVENTS = ["open", "openat", "openat2", "creat"];

@@ -27,6 +27,7 @@ import { statSync } from "node:fs";
 import { posix } from "node:path";
 import { eventByName } from "../../rules/event-table.js";
 import type { NetBehaviourView, SyscallEvent } from "../../rules/event.js";
+import { NET_BEHAVIOUR_FIELDS } from "../../rules/compile/fields-behaviour-net.js";
 import type { Expr } from "../../rules/index.js";
 
 export interface NetBehaviourOptions {
@@ -56,6 +57,9 @@ export const NET_BEHAVIOUR_DEFAULTS: Readonly<NetBehaviourOptions> = Object.free
  * has exited by the time it serves, so the accepting process is marked too).
  */
 export const NET_BEHAVIOUR_SYSCALLS: readonly string[] = ["listen", "accept", "accept4"];
+
+/** Every field this stage serves: the rules read them from `e.net` and the server marks (the pipeline's gate). */
+export const NET_BEHAVIOUR_READS: readonly string[] = [...NET_BEHAVIOUR_FIELDS.map((f) => f.name), "proc.is_net_server"];
 
 /** Fields that read the server marks. */
 const SERVER_FIELDS: ReadonlySet<string> = new Set(["proc.is_net_server", "vigil.exec.script", "vigil.exec.script_age", "vigil.exec.script_after_listen"]);

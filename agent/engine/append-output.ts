@@ -179,6 +179,15 @@ export class OutputAppender {
     return this.entries.length === 0;
   }
 
+  /** Every field expression some entry reads (its extra_output and extra_fields; the suggested fields are Falco's own). */
+  get readNames(): readonly string[] {
+    const out = new Set<string>();
+    for (const x of this.entries) {
+      for (const f of [x.textSuggested, x.textPlain, ...x.fields.map((y) => y.fmt)]) for (const n of f?.readNames ?? []) out.add(n);
+    }
+    return [...out];
+  }
+
   private planFor(rule: CompiledRule): RulePlan {
     let plan = this.plans.get(rule);
     if (plan !== undefined) return plan;

@@ -30,6 +30,8 @@ interface Token {
 export interface Formatter {
   /** Field names that go to output_fields, in order. */
   readonly fieldNames: readonly string[];
+  /** Every field expression the format reads, transformers included (`tolower(proc.name)`), as bound. */
+  readonly readNames: readonly string[];
   format(e: SyscallEvent): { message: string; fields: Record<string, JsonValue> };
 }
 
@@ -89,6 +91,7 @@ export function compileFormat(fmt: string, warnings?: FormatWarnings, ctx: Field
   const fieldNames = [...new Set(tokens.filter((t) => t.inFields).map((t) => t.name))];
   return {
     fieldNames,
+    readNames: [...new Set(tokens.map((t) => t.name))],
     format(e) {
       let message = "";
       const fields: Record<string, JsonValue> = {};
