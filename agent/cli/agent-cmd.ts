@@ -28,6 +28,7 @@ import type { Sink } from "../sinks/types.js";
 import type { PreventionRuntime } from "../prevent/index.js";
 import type { Alert } from "../../proto/index.js";
 import { caFileSource, tokenFileSource } from "../sinks/credential-files.js";
+import { inCluster } from "../enrich/k8s-api/in-cluster.js";
 import type { AppendOutputEntry } from "../engine/append-output.js";
 
 export interface AgentFlags {
@@ -413,7 +414,6 @@ export async function startKubernetes(
 ): Promise<import("../enrich/k8s-api/index.js").K8sApiContext | undefined> {
   const k = cfg.kubernetes;
   if (k.enabled === false) return undefined;
-  const { K8sApiContext, inCluster } = await import("../enrich/k8s-api/index.js");
   const required = k.enabled === true;
   // containers meet their pod's API metadata through the CRI labels containerd gives (the Fargate
   // sidecar, with no runtime to ask, has nothing to bind it to)
@@ -425,6 +425,9 @@ export async function startKubernetes(
     logger.debug("not in a Kubernetes cluster and no kubeconfig: no Kubernetes API context (pod facts from the CRI labels)");
     return undefined;
   }
+  // the API context and the Kubernetes client library load only now (80 MiB resident): a node
+  // outside a cluster, or without the runtime to bind pods to, never loads them
+  const { K8sApiContext } = await import("../enrich/k8s-api/index.js");
   const log = logger.child({ component: "k8s-api" });
   const nodeName = k.node_name !== "" ? k.node_name : (env["NODE_NAME"] ?? "");
   let ctx: InstanceType<typeof K8sApiContext>;

@@ -10,9 +10,9 @@ import { isIPv6 } from "node:net";
 import { join } from "node:path";
 import { KubeConfig, type RequestContext } from "@kubernetes/client-node";
 import { K8sApiError, K8sApiErrorCode } from "./errors.js";
+import { DEFAULT_SERVICE_ACCOUNT_DIR } from "./in-cluster.js";
 
-/** The service account folder the kubelet mounts into every pod that automounts its token. */
-export const DEFAULT_SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+export { DEFAULT_SERVICE_ACCOUNT_DIR, inCluster } from "./in-cluster.js";
 
 /** Where the API server is and who the agent is to it. */
 export interface KubeAccess {
@@ -22,11 +22,6 @@ export interface KubeAccess {
   context?: string | undefined;
   /** In-cluster: the folder with `token` and `ca.crt`. */
   serviceAccountDir?: string | undefined;
-}
-
-/** True when the process runs in a pod that can reach the API: the service host is set and the token is mounted. */
-export function inCluster(env: NodeJS.ProcessEnv, serviceAccountDir = DEFAULT_SERVICE_ACCOUNT_DIR): boolean {
-  return (env["KUBERNETES_SERVICE_HOST"] ?? "") !== "" && existsSync(join(serviceAccountDir, "token"));
 }
 
 /**
