@@ -9,7 +9,8 @@
 # other jobs share the machine).
 #   usage: test/bench/probe-overhead.sh [REPS]    (root; after `make -C native-bridge bench`)
 #   env: PROBE_EXTRA (more flags for the probe alone, e.g. --env); OPENS, RW, FORKS (operations per run); WORKLOADS (default "openclose rw1 forkexec") and
-#        CONFIGS (default "probe probe+filter agent agent-nofilter") pick what runs, e.g.
+#        CONFIGS (default "probe probe+filter agent agent-nofilter"; also agent-start: a first start, measured
+#        while its cold FIM baseline scan runs) pick what runs, e.g.
 #        `WORKLOADS=forkexec CONFIGS=agent FORKS=500 test/bench/probe-overhead.sh 9` for many short
 #        interleaved base/agent pairs of fork+exec, whose per-pair ratios are printed too.
 set -euo pipefail
@@ -93,6 +94,23 @@ agent_run() { # label extra-flags...
   echo "$label $(grep '"stats"' "$AGENT_LOG" | tail -1 | grep -oE '"kernel_(drops|events|filtered)":[0-9]+' | tr '\n' ' ')" >>"$STATS"
 }
 
+# the agent as it first starts on a node: a fresh state directory, so the FIM baseline scan at start
+# is a cold one (every watched file hashed, under the default budget, fim.baseline), measured from
+# 1 s after "ready" while that scan runs (it takes minutes under the budget; the runs take seconds)
+agent_start_run() { # label
+  local data; data=$(mktemp -d)
+  node $AGENT_NODE_FLAGS dist/agent/cli/main.js agent --rules "$RULES" --output json --no-containerd --stats-interval 1 \
+    --no-embedded-collector --no-metrics --data "$data" >/dev/null 2>"$AGENT_LOG" &
+  local a=$!
+  for _ in $(seq 240); do grep -q '"vigil agent ready"' "$AGENT_LOG" && break; sleep 0.25; done
+  sleep 1
+  OWN=1; run_all "$1" >>"$OUT"; OWN=0
+  if grep -q 'FIM baseline scan done' "$AGENT_LOG"; then echo "warning: $1: the FIM scan ended before the runs did" >&2; fi
+  kill -INT $a; wait $a 2>/dev/null || true
+  echo "$1 $(grep '"stats"' "$AGENT_LOG" | tail -1 | grep -oE '"(kernel_(drops|events|filtered)|scan_files_hashed|scan_files_reused)":[0-9]+' | tr '\n' ' ')" >>"$STATS"
+  rm -rf "$data"
+}
+
 OUT=$(mktemp)
 STATS=$(mktemp)
 AGENT_LOG=$(mktemp)
@@ -102,6 +120,7 @@ for r in $(seq "$REPS"); do
   if has "$CONFIGS" probe+filter; then probe_run probe+filter /tmp/vigil-bench-filters; fi
   if has "$CONFIGS" agent; then agent_run agent; fi
   if has "$CONFIGS" agent-nofilter; then agent_run agent-nofilter --no-kernel-filter; fi
+  if has "$CONFIGS" agent-start; then agent_start_run agent-start; fi
 done
 
 # medians over the runs no foreign probe disturbed (all runs when there are none)
