@@ -9,7 +9,7 @@
  */
 import { EVENTS } from "../../rules/event-table.js";
 import { argText, cleanText as clean, traceRow } from "../../rules/trace-text.js";
-import { F, type CaptureFile, type EventTuple } from "../../proto/index.js";
+import { F, type CaptureFile, type EventTuple } from "../../proto/capture.js";
 
 export { argText };
 

@@ -16,7 +16,7 @@
 import { hostname as osHostname } from "node:os";
 import type { Logger } from "pino";
 import type { ArgValue, ContainerInfo, SyscallEvent } from "../../rules/event.js";
-import { F, encodeCapture, type CaptureContainer, type CaptureFile, type EventTuple } from "../../proto/index.js";
+import { F, encodeCapture, type CaptureContainer, type CaptureFile, type EventTuple } from "../../proto/capture.js";
 
 /** A finished capture, ready to ship with its alert (the shape the collector sink takes). */
 export interface CaptureResult {

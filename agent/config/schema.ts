@@ -10,15 +10,12 @@ import { DRIFT_KIND_NAMES, parseSelector, type DriftKind } from "../prevent/poli
 import { DEFAULT_FIM_EXCLUDES, DEFAULT_FIM_PATHS } from "../fim/watch-set.js";
 import { httpLimitsSchema } from "../metrics/http-guard.js";
 import { DEFAULT_EXPANSION_LIMITS } from "../../rules/load/budget.js";
-import {
-  collectorLimitsSchema,
-  fleetStreamSchema,
-  forwardersSchema,
-  isNatsAddress,
-  natsConnectionSchema,
-  parseNatsServers,
-  PRIORITY_WORDS,
-} from "../../proto/index.js";
+// the contracts' modules one by one, not proto/index.js: that one also loads gRPC, protobufjs
+// and msgpackr, which `vigil agent` does not need for its configuration (BENCHMARKS.md, agent memory)
+import { collectorLimitsSchema } from "../../proto/collector-limits.js";
+import { fleetStreamSchema, isNatsAddress, natsConnectionSchema, parseNatsServers } from "../../proto/fleet.js";
+import { forwardersSchema } from "../../proto/forwarders.js";
+import { PRIORITY_WORDS } from "../../proto/priority.js";
 import { fileSinkSchema, grpcSinkSchema, httpSinkSchema, outputSchema, programSinkSchema, syslogSinkSchema } from "./outputs-schema.js";
 
 const UNITS: Record<string, number> = {

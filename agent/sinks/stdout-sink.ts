@@ -3,7 +3,9 @@
  * Writes alerts to stdout: Falco-shaped JSON lines (`--output json`) or readable, colored lines.
  */
 import type { ExportResult, Sink } from "./types.js";
-import { alertToFalcoJson, type Alert, type PriorityName } from "../../proto/index.js";
+import type { Alert } from "../../proto/alert.js";
+import { alertToFalcoJson } from "../../proto/falco-json.js";
+import type { PriorityName } from "../../proto/priority.js";
 
 /** ANSI colors by priority: red for the worst, yellow for warnings, cyan for notices. */
 const COLOR: Record<PriorityName, string> = {

@@ -31,7 +31,7 @@ import {
   type MacroInfo,
   type RuleInfo,
 } from "./types.js";
-import { PRIORITY_NAMES } from "../../proto/index.js";
+import { PRIORITY_NAMES } from "../../proto/priority.js";
 
 /** Options of a load. */
 export interface LoadOptions {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /** Types shared by the loader stages: locations, diagnostics and collected items. */
-import { priorityNumber } from "../../proto/index.js";
+import { priorityNumber } from "../../proto/priority.js";
 
 /** A place in a rules file (1-based line and column). */
 export interface Loc {

@@ -31,6 +31,8 @@ const FORBIDDEN = [
   "/node_modules/@nats-io/",
   "/node_modules/pg/",
   "/node_modules/ws/",
+  "/node_modules/@grpc/",
+  "/node_modules/protobufjs/",
   "/dist/collector/server.js",
   "/dist/collector/store.js",
   "/dist/agent/admission/",
@@ -48,7 +50,7 @@ const FORBIDDEN = [
 ];
 
 describe("vigil agent's import graph", () => {
-  it("does not load the other subcommands, the collector, NATS or the Kubernetes client outside a cluster", async () => {
+  it("does not load the other subcommands, the collector, NATS, gRPC or the Kubernetes client outside a cluster", async () => {
     const hook = join(dir, "hook.mjs");
     const list = join(dir, "modules.txt");
     writeFileSync(hook, HOOK);
