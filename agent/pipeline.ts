@@ -158,7 +158,7 @@ export class Pipeline {
   private readonly builder: AlertBuilder;
   private queue: Alert[] = [];
   private flushing = false;
-  private flushTimer: NodeJS.Timeout | undefined;
+  private flushTimer: NodeJS.Immediate | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
   private readonly maxQueued: number;
@@ -479,10 +479,12 @@ export class Pipeline {
 
   private scheduleFlush(): void {
     if (this.flushTimer !== undefined || this.flushing) return;
-    this.flushTimer = setTimeout(() => {
+    // right after the I/O callbacks of this turn (a timer of 0 waits at least 1 ms): the alert's
+    // syscall-to-output latency (issue 22)
+    this.flushTimer = setImmediate(() => {
       this.flushTimer = undefined;
       void this.flush();
-    }, 0);
+    });
   }
 
   /** Exports everything queued. */
