@@ -8,8 +8,12 @@
  * anywhere else, and whenever the format is forced to `json`, they are JSON lines, which is what
  * log shippers and the tests read.
  */
+import { createRequire } from "node:module";
 import { pino, type DestinationStream, type Logger } from "pino";
-import { PinoPretty } from "pino-pretty";
+
+/** pino-pretty (a CommonJS package), loaded only when a terminal reads the logs: a daemon writing
+ * JSON lines never holds its 30 modules (a few MiB resident, BENCHMARKS.md agent memory). */
+const loadPretty = (): typeof import("pino-pretty").PinoPretty => (createRequire(import.meta.url)("pino-pretty") as typeof import("pino-pretty")).PinoPretty;
 
 export type { Logger };
 
@@ -52,7 +56,7 @@ export function createLogger(level: string = process.env["VIGIL_LOG_LEVEL"] ?? "
   const pretty = format === "pretty" || (format === "auto" && (opts.isTTY ?? fdIsTTY(fd)));
   // sync either way: a fatal line must reach the terminal before the process exits
   const dest: DestinationStream = pretty
-    ? PinoPretty({ destination: fd, sync: true, colorize: opts.isTTY ?? fdIsTTY(fd), translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,app" })
+    ? loadPretty()({ destination: fd, sync: true, colorize: opts.isTTY ?? fdIsTTY(fd), translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,app" })
     : pino.destination({ fd, sync: true });
   if (opts.also === undefined) return opts.stderr === false ? pino({ level: "silent", base: { app: "vigil" } }) : pino({ level, base: { app: "vigil" } }, dest);
   const streams: { level: pino.Level; stream: DestinationStream }[] = [{ level: "trace", stream: opts.also }];

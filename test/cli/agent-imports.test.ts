@@ -33,6 +33,8 @@ const FORBIDDEN = [
   "/node_modules/ws/",
   "/node_modules/@grpc/",
   "/node_modules/protobufjs/",
+  // JSON logs (stderr is a pipe here): the pretty printer is for terminals
+  "/node_modules/pino-pretty/",
   "/dist/collector/server.js",
   "/dist/collector/store.js",
   "/dist/agent/admission/",
