@@ -2,6 +2,8 @@
 /* File syscall programs (open family, rename, unlink, mkdir, link, chmod, chown, truncate...).
  * Part of probe.bpf.c, included there in order (one BPF object); not a standalone header. */
 
+/* The saved user registers, BTF-typed: the open programs read their arguments with direct loads
+ * (PT_REGS_PARMn_SYSCALL), not a probe-read call each. */
 static __always_inline struct pt_regs *cur_regs(void)
 {
 	return (struct pt_regs *)bpf_task_pt_regs((struct task_struct *)bpf_get_current_task_btf());
@@ -11,7 +13,7 @@ EXIT_PROG(open)
 {
 	struct pt_regs *r = cur_regs();
 
-	if (!open_wanted(VIGIL_EV_OPEN, ctx->ret, (__u32)PT_REGS_PARM2_CORE_SYSCALL(r), PT_REGS_PARM1_CORE_SYSCALL(r)))
+	if (!open_wanted(VIGIL_EV_OPEN, ctx->ret, (__u32)PT_REGS_PARM2_SYSCALL(r), PT_REGS_PARM1_SYSCALL(r)))
 		return 0;
 	BEGIN(VIGIL_EV_OPEN);
 	put_ustr(&e, (void *)arg(&e, 0));
@@ -26,7 +28,7 @@ EXIT_PROG(openat)
 {
 	struct pt_regs *r = cur_regs();
 
-	if (!open_wanted(VIGIL_EV_OPENAT, ctx->ret, (__u32)PT_REGS_PARM3_CORE_SYSCALL(r), PT_REGS_PARM2_CORE_SYSCALL(r)))
+	if (!open_wanted(VIGIL_EV_OPENAT, ctx->ret, (__u32)PT_REGS_PARM3_SYSCALL(r), PT_REGS_PARM2_SYSCALL(r)))
 		return 0;
 	BEGIN(VIGIL_EV_OPENAT);
 	put_u64(&e, (__s64)(int)arg(&e, 0));
@@ -43,8 +45,8 @@ EXIT_PROG(openat2)
 	struct pt_regs *r = cur_regs();
 	struct open_how how = {};
 
-	bpf_probe_read_user(&how, sizeof(how), (void *)PT_REGS_PARM3_CORE_SYSCALL(r));
-	if (!open_wanted(VIGIL_EV_OPENAT2, ctx->ret, (__u32)how.flags, PT_REGS_PARM2_CORE_SYSCALL(r)))
+	bpf_probe_read_user(&how, sizeof(how), (void *)PT_REGS_PARM3_SYSCALL(r));
+	if (!open_wanted(VIGIL_EV_OPENAT2, ctx->ret, (__u32)how.flags, PT_REGS_PARM2_SYSCALL(r)))
 		return 0;
 	BEGIN(VIGIL_EV_OPENAT2);
 	put_u64(&e, (__s64)(int)arg(&e, 0));
