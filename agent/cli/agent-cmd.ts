@@ -8,6 +8,7 @@
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
+import { setFlagsFromString } from "node:v8";
 import { join, resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { kubernetesIpNames } from "../../rules/index.js";
@@ -734,9 +735,22 @@ export function agentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv): { cfg: C
   return { cfg, falco };
 }
 
+/**
+ * memory.heap_growing_percent, set before the agent allocates its state: V8 reads the factor at
+ * every full collection, and NODE_OPTIONS does not accept the flag (so the DaemonSet could not
+ * set it). Returns the V8 flag it set, or undefined for V8's default.
+ */
+export function applyMemorySettings(mem: Config["memory"], set: (flag: string) => void = setFlagsFromString): string | undefined {
+  if (mem.heap_growing_percent === 0) return undefined;
+  const flag = `--heap-growing-percent=${mem.heap_growing_percent}`;
+  set(flag);
+  return flag;
+}
+
 /** Runs the agent until SIGINT/SIGTERM (or until a replay ends). */
 export async function runAgent(flags: AgentFlags): Promise<void> {
   const { cfg, falco } = agentConfig(flags, process.env);
+  applyMemorySettings(cfg.memory);
   const selection = ruleSelectionOf(cfg, flags);
   const badSelection = checkSelection(selection);
   if (badSelection.length > 0) throw new Error(`rule selection: ${badSelection.join("; ")}`);

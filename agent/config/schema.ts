@@ -566,6 +566,19 @@ export const configSchema = z.strictObject({
       stats_interval_seconds: z.number().int().min(0).default(60),
     })
     .prefault({}),
+  /** The agent's own memory (BENCHMARKS.md "Agent memory (issue 22, Dec 5)"). */
+  memory: z
+    .strictObject({
+      /**
+       * How far V8's old generation may grow past the live heap before the next full collection,
+       * in percent (V8's --heap-growing-percent; 0 = V8's own factor, up to 4x the live heap when
+       * collections are cheap, which lets event churn grow the heap by 100+ MiB of garbage).
+       * 25: at most a quarter more than what is live, for a few more 5-10 ms background-marked
+       * collections under churn. Never a hard limit: a burst still gets the heap it needs.
+       */
+      heap_growing_percent: z.number().int().min(0).max(400).default(25),
+    })
+    .prefault({}),
 });
 
 /** The validated configuration (every default filled in). */
