@@ -576,7 +576,7 @@ export const configSchema = z.strictObject({
        * 25: at most a quarter more than what is live, for a few more 5-10 ms background-marked
        * collections under churn. Never a hard limit: a burst still gets the heap it needs.
        */
-      heap_growing_percent: z.number().int().min(0).max(400).default(25),
+      heap_growing_percent: z.number().int().min(0).max(1000).default(25),
     })
     .prefault({}),
 });
