@@ -212,6 +212,7 @@ static inline void vigil_filter_masks(struct vigil_filter *f)
 struct vigil_fname_hint {
 	__u64 len_mask; /* bit n: a name of n bytes (NUL excluded; n < VIGIL_FNAME_MAX) */
 	__u64 first[4]; /* bit b of the 256: a name starting with byte b */
+	__u8 len_clauses[64]; /* [n]: the clause bits of the names of n bytes (a clause already dead skips the key) */
 };
 #define VIGIL_FNAME_HINT_KEY(type, dim) ((__u32)(type) * 8 + (__u32)(dim))
 

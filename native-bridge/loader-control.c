@@ -152,6 +152,7 @@ static int filter_name(struct vp_ctx *ctx, char *args)
 	if (bpf_map__lookup_elem(ctx->maps.fname_hints, &hk, sizeof(hk), &hint, sizeof(hint), 0))
 		memset(&hint, 0, sizeof(hint));
 	hint.len_mask |= 1ULL << (n / 2);
+	hint.len_clauses[n / 2] |= (__u8)bits;
 	hint.first[(__u8)k.name[0] >> 6] |= 1ULL << ((__u8)k.name[0] & 63);
 	/* the hint first: a name is never in the set while the hint says it cannot be */
 	err = bpf_map__update_elem(ctx->maps.fname_hints, &hk, sizeof(hk), &hint, sizeof(hint), BPF_ANY);

@@ -132,11 +132,13 @@ static __always_inline __u32 name_word_mask(__u32 len, int i)
 
 /*
  * Clause bits of the name of dentry `d` (window `dh`) in dimension `dim`; 0 when not in any set.
- * The length (from the dentry's qstr) and then the first byte are checked against the set's hints
- * before the 64-byte key is built and hashed; a name stored inline is taken from the window, a
+ * The length (from the dentry's qstr: is a name of that length in the set of a clause still alive,
+ * `want`?) and then the first byte are checked against the set's hints before the 64-byte key is
+ * built and hashed; a name stored inline is taken from the window, a
  * longer one read through its pointer.
  */
-static __always_inline __u32 kname_bits(struct vigil_fname_key *k, __u8 dim, struct dentry *d, struct dent_head *dh)
+static __always_inline __u32 kname_bits(struct vigil_fname_key *k, __u8 dim, struct dentry *d, struct dent_head *dh,
+				       __u32 want)
 {
 	struct vigil_fname_hint *h;
 	__u32 hkey = VIGIL_FNAME_HINT_KEY(k->type, dim), *bits, len = dent_len(dh), io;
@@ -147,7 +149,8 @@ static __always_inline __u32 kname_bits(struct vigil_fname_key *k, __u8 dim, str
 	if (len == 0 || len >= VIGIL_FNAME_MAX - 1 || !dh->name)
 		return 0;
 	h = bpf_map_lookup_elem(&fname_hints, &hkey);
-	if (h && !(h->len_mask & (1ULL << (len & 63))))
+	/* no name of this length in the sets of the clauses still alive (`want`) */
+	if (h && !(h->len_clauses[len & 63] & want))
 		return 0;
 	__builtin_memset(k->name, 0, sizeof(k->name));
 	k->dim = dim;
@@ -240,7 +243,7 @@ static __noinline __u32 file_name_bits(struct vigil_filter *flt, long fd, __u32 
 		return 0;
 	read_dent_head(d, &dh);
 	if (live & need_leaf) {
-		leafb = kname_bits(k, VIGIL_DIM_LEAF, d, &dh);
+		leafb = kname_bits(k, VIGIL_DIM_LEAF, d, &dh, live & need_leaf);
 		/* the clauses needing the parent all died on their leaf: no need to look further */
 		live &= ~need_leaf | (leafb & 0xff);
 		if (!(live & need_par))
@@ -253,7 +256,7 @@ static __noinline __u32 file_name_bits(struct vigil_filter *flt, long fd, __u32 
 			return NAMES_UNKNOWN;
 		if (r > 0) {
 			read_dent_head(p, &dh);
-			parb = kname_bits(k, VIGIL_DIM_PARENT, p, &dh);
+			parb = kname_bits(k, VIGIL_DIM_PARENT, p, &dh, live & need_par);
 		}
 	}
 	return (leafb & 0xff) | ((parb & 0xff) << 8);

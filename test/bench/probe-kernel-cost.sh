@@ -34,7 +34,10 @@ writeFileSync('$FILTERS', kernelFilterLines(deriveKernelFilters(rs.rules)).join(
   progid() { local f id; for f in /proc/"$1"/fdinfo/*; do id=$(awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null); [ -n "$id" ] || continue; bpftool prog show id "$id" 2>/dev/null | grep -q "name $2 " && { echo "$id"; return; }; done; }
   mapid() { local f id; for f in /proc/"$1"/fdinfo/*; do id=$(awk '/^map_id:/ {print $2}' "$f" 2>/dev/null); [ -n "$id" ] || continue; bpftool map show id "$id" 2>/dev/null | grep -q "name $2 " && { echo "$id"; return; }; done; }
   runs() { bpftool prog show id "$1" 2>/dev/null | grep -oE "run_time_ns [0-9]* run_cnt [0-9]*" | awk '{print $2, $4}'; }
-  filtered() { bpftool -j map dump id "$1" 2>/dev/null | python3 -c "import json,sys; print(sum(v['value']['filtered'] for e in json.load(sys.stdin) for v in e['formatted']['values']))"; }
+  filtered() { bpftool -j map dump id "$1" 2>/dev/null | python3 -c "
+import json, sys
+try: print(sum(v['value']['filtered'] for e in json.load(sys.stdin) for v in e['formatted']['values']))
+except Exception: print(0)"; }
   printf "%-40s %8s %10s %10s %s\n" probe "ns/run" runs filtered load
   for _ in $(seq "$REPS"); do
     for P in "${PROBES[@]}"; do
