@@ -10,6 +10,7 @@ if [ -x scripts/containerd.sh ] && [ ! -S /run/containerd/containerd.sock ]; the
   # a container runtime for metadata enrichment; the agent also runs without one
   scripts/containerd.sh start /run/containerd >/dev/null 2>&1 || echo "setup: containerd did not start; container metadata will come from cgroups only" >&2
 fi
-# V8's young generation capped at 2 x 8 MiB (default 2 x 16): 16 MiB less RSS, and no slower
-# (BENCHMARKS.md "Current figures"); the DaemonSet sets the same through NODE_OPTIONS
-exec node --max-semi-space-size=8 dist/agent/cli/main.js agent "$@"
+# V8's young generation capped at 2 x 2 MiB (default 2 x 16): about 28 MiB less RSS, and no
+# slower (BENCHMARKS.md "Agent memory (issue 22, Dec 5)"); the DaemonSet sets the same through
+# NODE_OPTIONS (the old generation's growth is memory.heap_growing_percent, set by the agent)
+exec node --max-semi-space-size=2 dist/agent/cli/main.js agent "$@"
