@@ -71,9 +71,11 @@ int vp_rb_consume(struct vp_ctx *ctx)
 	return ring_buffer__consume(ctx->rb);
 }
 
+/* the ring's own map fd, not libbpf's epoll fd: poll() on it reports data already pending
+ * (level), which the epoll fd forgets once a wake-up has been seen and the ring drained */
 int vp_rb_fd(struct vp_ctx *ctx)
 {
-	return ring_buffer__epoll_fd(ctx->rb);
+	return bpf_map__fd(ctx->maps.events);
 }
 
 void vp_rb_close(struct vp_ctx *ctx)

@@ -4,8 +4,8 @@
  * writes the probe's frames (events.h, FORMAT.md) to stdout in batches.
  *
  *   vigil-probe --syscalls execve,openat,... [--raw-syscalls a,b] [--exclude-pid N]...
- *               [--ringbuf-mb N] [--wakeup-kb N] [--poll-ms N] [--stats-ms N] [--prevent-max N]
- *               [--env] [--control-stdin] [-v]
+ *               [--ringbuf-mb N] [--wakeup-kb N] [--poll-ms N] [--batch-us N] [--stats-ms N]
+ *               [--prevent-max N] [--env] [--control-stdin] [-v]
  *
  * ==== Contract ====
  * - Prints one line "vigil-probe: <what is missing / how to fix>" on stderr and exits non-zero
@@ -41,12 +41,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "loader.h"
 
 /* Set by SIGTERM/SIGINT; the main loop ends at its next tick. */
 static volatile sig_atomic_t stopping;
+
+/* --batch-us: the pause between drains of a busy ring, µs (0: none); see run() */
+static long batch_us = 1000;
 
 void vp_die_line(const char *fmt, ...)
 {
@@ -70,9 +74,11 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: vigil-probe --syscalls a,b,c [--raw-syscalls a,b] [--exclude-pid N]... [--ringbuf-mb N]\n"
-		"                   [--wakeup-kb N] [--poll-ms N] [--stats-ms N] [--prevent-max N] [--env]\n"
-		"                   [--control-stdin] [-v]\n"
+		"                   [--wakeup-kb N] [--poll-ms N] [--batch-us N] [--stats-ms N] [--prevent-max N]\n"
+		"                   [--env] [--control-stdin] [-v]\n"
 		"--raw-syscalls: observe these through the raw_syscalls/sys_exit fallback even where they have a tracepoint\n"
+		"--poll-ms: the longest sleep between drains (default 20; a record written into an empty ring wakes the loader)\n"
+		"--batch-us: pause between drains of a busy ring, 0-1000000 (default 1000; 0 drains on every wake-up)\n"
 		"Writes Vigil wire frames (native-bridge/FORMAT.md) to stdout.\n");
 }
 
@@ -82,13 +88,14 @@ static int parse_args(struct vp_opts *opt, int argc, char **argv)
 		{ "syscalls", required_argument, 0, 's' }, { "raw-syscalls", required_argument, 0, 'R' },
 		{ "exclude-pid", required_argument, 0, 'x' },
 		{ "ringbuf-mb", required_argument, 0, 'r' }, { "wakeup-kb", required_argument, 0, 'w' },
-		{ "poll-ms", required_argument, 0, 'p' }, { "stats-ms", required_argument, 0, 't' },
+		{ "poll-ms", required_argument, 0, 'p' }, { "batch-us", required_argument, 0, 'b' },
+		{ "stats-ms", required_argument, 0, 't' },
 		{ "prevent-max", required_argument, 0, 'P' }, { "env", no_argument, 0, 'e' }, { "control-stdin", no_argument, 0, 'c' },
 		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:R:x:r:w:p:t:P:ecvh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:R:x:r:w:p:b:t:P:ecvh", lo, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opt->syscalls = optarg;
@@ -109,6 +116,17 @@ static int parse_args(struct vp_opts *opt, int argc, char **argv)
 		case 'p':
 			opt->poll_ms = atoi(optarg);
 			break;
+		case 'b': {
+			char *end;
+
+			errno = 0;
+			batch_us = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || batch_us < 0 || batch_us > 1000000) {
+				vp_die_line("--batch-us must be an integer between 0 and 1000000");
+				return -EINVAL;
+			}
+			break;
+		}
 		case 't':
 			opt->stats_ms = atoi(optarg);
 			break;
@@ -148,11 +166,29 @@ static int parse_args(struct vp_opts *opt, int argc, char **argv)
 
 /* ------------------------------------------------------------------ main loop */
 
+/*
+ * Wake-ups (FORMAT.md "Ring buffer and wake-ups"): the probe wakes this loop for a record written
+ * into an empty ring (and past --wakeup-kb pending), and poll() on the ring's map fd reports data
+ * that is already there, so a lone event leaves at once. A busy stream would then wake the loop
+ * for every few records; instead, when data was found twice within two --batch-us, the loop sleeps
+ * --batch-us before it polls again, so it drains a busy ring about once per --batch-us (records
+ * written meanwhile find the ring non-empty and wake no one).
+ */
+static void batch_pause(void)
+{
+	struct timespec ts = { .tv_sec = batch_us / 1000000, .tv_nsec = (long)(batch_us % 1000000) * 1000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stopping)
+		;
+}
+
 /* Polls the ring buffer (and stdin), drains, applies control lines, writes stats. Returns 0 or -errno. */
 static int run(struct vp_ctx *ctx)
 {
 	const struct vp_opts *opt = ctx->opts;
-	__u64 next_stats = vp_clock_ns(CLOCK_MONOTONIC) + (__u64)opt->stats_ms * 1000000ULL;
+	__u64 now = vp_clock_ns(CLOCK_MONOTONIC);
+	__u64 next_stats = now + (__u64)opt->stats_ms * 1000000ULL;
+	__u64 last_data = 0, batch_ns = (__u64)batch_us * 1000ULL;
 	int err = 0;
 
 	while (!stopping && !ctx->out.closed) {
@@ -161,28 +197,36 @@ static int run(struct vp_ctx *ctx)
 			{ .fd = STDIN_FILENO, .events = POLLIN },
 		};
 		int n = poll(pf, opt->control_stdin ? 2 : 1, opt->poll_ms);
-		__u64 now;
+		bool busy = false;
+		int got;
 
 		if (n < 0 && errno != EINTR) {
 			err = -errno;
 			vp_die_line("poll failed (%s)", strerror(-err));
 			break;
 		}
-		/* producers do not wake us per record: drain whatever is pending on every tick */
-		if (vp_rb_consume(ctx) < 0 && errno != EINTR) {
+		/* drain whatever is pending on every tick (the --poll-ms timeout is the backstop) */
+		got = vp_rb_consume(ctx);
+		if (got < 0 && errno != EINTR) {
 			err = -errno;
 			vp_die_line("ring buffer consume failed (%s)", strerror(-err));
 			break;
 		}
+		now = vp_clock_ns(CLOCK_MONOTONIC);
+		if (got > 0) {
+			busy = batch_ns > 0 && last_data != 0 && now - last_data < 2 * batch_ns;
+			last_data = now;
+		}
 		if (opt->control_stdin && n > 0 && (pf[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			if (!vp_control_read(ctx))
 				break;
-		now = vp_clock_ns(CLOCK_MONOTONIC);
 		if (opt->stats_ms > 0 && now >= next_stats) {
 			vp_emit_stats(ctx);
 			next_stats = now + (__u64)opt->stats_ms * 1000000ULL;
 		}
 		vp_out_flush(ctx);
+		if (busy)
+			batch_pause();
 	}
 	if (!ctx->out.closed) {
 		vp_rb_consume(ctx);

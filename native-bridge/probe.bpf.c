@@ -344,10 +344,12 @@ static __always_inline int ev_send(struct ev *e)
 	h->size = size;
 	h->flags = e->flags;
 	h->nparams = e->n;
+	/* FORMAT.md "Ring buffer and wake-ups": a record written into an empty ring (the reader has
+	 * drained everything, so it sleeps or is about to) wakes it, the kernel's own check at commit
+	 * (flags 0); the reader batches a busy stream itself (loader.c). Past wakeup_bytes pending,
+	 * always wake. */
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
-	else
-		flags = BPF_RB_NO_WAKEUP;
 	{
 		/* room() keeps off <= VIGIL_MAX_EVENT; the mask only shows the verifier a bound */
 		__u64 sz = size;
