@@ -17,6 +17,7 @@ FORKS_PER_S=${FORKS_PER_S:-100}
 OPENS_PER_S=${OPENS_PER_S:-2000}
 CONNECTS_PER_S=${CONNECTS_PER_S:-50}
 AGENT_NODE_FLAGS=${AGENT_NODE_FLAGS---max-semi-space-size=2}
+export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX-2}
 RULES=${RULES:-../shared/corpus/falco/falco_rules.yaml}
 case "$MINUTES$INTERVAL$FORKS_PER_S$OPENS_PER_S$CONNECTS_PER_S" in *[!0-9]*) echo "memory-churn: MINUTES and the rates must be integers" >&2; exit 2 ;; esac
 make -s -C native-bridge all bench >/dev/null

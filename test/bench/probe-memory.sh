@@ -9,6 +9,7 @@ cd "$(dirname "$0")/../.."
 . scripts/node-env.sh
 # the agent runs as deployed (scripts/run-agent.sh, daemonset.yaml); AGENT_NODE_FLAGS= for V8's defaults
 AGENT_NODE_FLAGS=${AGENT_NODE_FLAGS---max-semi-space-size=2}
+export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX-2}
 N=${1:-100000}
 RULES=${RULES:-../shared/corpus/falco/falco_rules.yaml}
 make -s -C native-bridge all bench >/dev/null

@@ -196,7 +196,9 @@ describe("agent least privilege", () => {
   it("runs node with the young generation capped, as scripts/run-agent.sh does (28 MiB less RSS)", () => {
     const env = agent.env?.find((e) => e.name === "NODE_OPTIONS");
     expect(env?.value).toBe("--max-semi-space-size=2");
+    expect(agent.env?.find((e) => e.name === "MALLOC_ARENA_MAX")?.value).toBe("2");
     expect(readFileSync(join(REPO_ROOT, "scripts", "run-agent.sh"), "utf8")).toMatch(/exec node --max-semi-space-size=2 dist\/agent\/cli\/main\.js agent/);
+    expect(readFileSync(join(REPO_ROOT, "scripts", "run-agent.sh"), "utf8")).toMatch(/^export MALLOC_ARENA_MAX=\$\{MALLOC_ARENA_MAX:-2\}$/m);
   });
 
   it("has requests and limits; the ephemeral-storage limit holds its disk volumes, the memory limit its RAM volume", () => {
