@@ -18,7 +18,8 @@
 #   usage: test/bench/alert-latency.sh [COUNT] [RATE]        (root; defaults 2000 200)
 #   env: RULES (default ../shared/corpus/falco/falco_rules.yaml), PROBE (a vigil-probe binary;
 #        default this tree's; another build for an A/B), LOAD_RATE (200000), QUIET_SECS (10),
-#        AGENT_CPU (1), GEN_CPU (0), PHASES (default "quiet idle load")
+#        AGENT_CPU (1), GEN_CPU (0), PHASES (default "quiet idle load"), NICE (run the agent and its
+#        probe at this nice value, e.g. -10: on a shared machine the tail is CPU contention)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/node-env.sh
@@ -42,7 +43,7 @@ LOG=$DATA/agent.log
 mkfifo "$DATA/out"
 native-bridge/build/bench-alertlat "$RULE" <"$DATA/out" >"$DATA/lat" &
 READER=$!
-taskset -c "$AGENT_CPU" node --max-semi-space-size=8 dist/agent/cli/main.js agent --rules "$RULES" --output json \
+nice -n "${NICE:-0}" taskset -c "$AGENT_CPU" node --max-semi-space-size=8 dist/agent/cli/main.js agent --rules "$RULES" --output json \
   --no-containerd --no-embedded-collector --no-metrics --no-fim-scan --stats-interval 1 --probe "$PROBE" \
   --data "$DATA" >"$DATA/out" 2>"$LOG" &
 AGENT=$!
@@ -82,7 +83,7 @@ end() {
     >>"$DATA/phases"
 }
 
-echo "probe=$PROBE rules=$RULES count=$COUNT rate=$RATE/s load_rate=$LOAD_RATE agent_cpu=$AGENT_CPU gen_cpu=$GEN_CPU load=$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "probe=$PROBE rules=$RULES count=$COUNT rate=$RATE/s load_rate=$LOAD_RATE nice=${NICE:-0} agent_cpu=$AGENT_CPU gen_cpu=$GEN_CPU load=$(cut -d' ' -f1-3 /proc/loadavg)"
 for phase in $PHASES; do
   case $phase in
   quiet)
