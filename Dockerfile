@@ -57,7 +57,8 @@ USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/vigil"]
 CMD ["--help"]
 WORKDIR /opt/vigil
-ENV PATH=/usr/local/bin:/usr/bin:/bin NODE_ENV=production
+# MALLOC_ARENA_MAX: glibc malloc with 2 arenas for V8's worker threads, 5-8 MiB less RSS (BENCHMARKS.md, agent memory)
+ENV PATH=/usr/local/bin:/usr/bin:/bin NODE_ENV=production MALLOC_ARENA_MAX=2
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="vigil" \

@@ -50,7 +50,7 @@ for arch in "${arches[@]}"; do
 done
 
 # the same as the Dockerfile's USER, ENTRYPOINT, CMD, WORKDIR and ENV (test/image/ compares them)
-config='{"User":"65532:65532","Entrypoint":["/usr/local/bin/vigil"],"Cmd":["--help"],"WorkingDir":"/opt/vigil","Env":["PATH=/usr/local/bin:/usr/bin:/bin","NODE_ENV=production"]}'
+config='{"User":"65532:65532","Entrypoint":["/usr/local/bin/vigil"],"Cmd":["--help"],"WorkingDir":"/opt/vigil","Env":["PATH=/usr/local/bin:/usr/bin:/bin","NODE_ENV=production","MALLOC_ARENA_MAX=2"]}'
 
 node scripts/oci-image.mjs --out "$out" --name "$name" --created "$created" --config "$config" \
   --label "org.opencontainers.image.title=vigil" \
