@@ -42,7 +42,8 @@ RULE_ARGS=()
 [ -n "${RULES:-}" ] && RULE_ARGS=(--rules "$RULES")
 AGENT_DIR=${AGENT_DIR:-.}
 # the agent runs as deployed (scripts/run-agent.sh, daemonset.yaml); AGENT_NODE_FLAGS= for V8's defaults
-AGENT_NODE_FLAGS=${AGENT_NODE_FLAGS---max-semi-space-size=8}
+AGENT_NODE_FLAGS=${AGENT_NODE_FLAGS---max-semi-space-size=2}
+export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX-2}
 # an older baseline may predate --no-fim-scan
 FIM_ARGS=()
 node "$AGENT_DIR/dist/agent/cli/main.js" agent --help | grep -q -- --no-fim-scan && FIM_ARGS=(--no-fim-scan)

@@ -3,7 +3,7 @@
 # Syscall → alert latency (issue 22): the time from a rule-matching syscall to its alert line on
 # the real agent's stdout.
 #
-# The agent runs as deployed (--max-semi-space-size=8, Falco's stable rules, `--output json`),
+# The agent runs as deployed (--max-semi-space-size=2, MALLOC_ARENA_MAX=2, Falco's stable rules, `--output json`),
 # pinned to CPU $AGENT_CPU, its stdout read line by line by native-bridge/bench/alertlat.c, which
 # takes for each alert of "Read sensitive file untrusted" (arrival on CLOCK_REALTIME) − (the
 # alert's time: the kernel timestamp of the openat's exit, as the agent converts it to wall-clock
@@ -43,7 +43,7 @@ LOG=$DATA/agent.log
 mkfifo "$DATA/out"
 native-bridge/build/bench-alertlat "$RULE" <"$DATA/out" >"$DATA/lat" &
 READER=$!
-nice -n "${NICE:-0}" taskset -c "$AGENT_CPU" node --max-semi-space-size=8 dist/agent/cli/main.js agent --rules "$RULES" --output json \
+nice -n "${NICE:-0}" taskset -c "$AGENT_CPU" env MALLOC_ARENA_MAX=2 node --max-semi-space-size=2 dist/agent/cli/main.js agent --rules "$RULES" --output json \
   --no-containerd --no-embedded-collector --no-metrics --no-fim-scan --stats-interval 1 --probe "$PROBE" \
   --data "$DATA" >"$DATA/out" 2>"$LOG" &
 AGENT=$!

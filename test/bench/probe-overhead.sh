@@ -17,7 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/node-env.sh
 # the agent runs as deployed (scripts/run-agent.sh, daemonset.yaml); AGENT_NODE_FLAGS= for V8's defaults
-AGENT_NODE_FLAGS=${AGENT_NODE_FLAGS---max-semi-space-size=8}
+AGENT_NODE_FLAGS=${AGENT_NODE_FLAGS---max-semi-space-size=2}
+export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX-2}
 REPS=${1:-3}
 OPENS=${OPENS:-2000000}
 RW=${RW:-2000000}

@@ -27,7 +27,7 @@ GEN=native-bridge/build/bench-rate
 DATA=$(mktemp -d)
 LOG=$DATA/agent.log
 # shellcheck disable=SC2086 # AGENT_ARGS: more flags, word-split on purpose
-node --max-semi-space-size=8 dist/agent/cli/main.js agent --rules "$RULES" --output json --no-containerd \
+MALLOC_ARENA_MAX=2 node --max-semi-space-size=2 dist/agent/cli/main.js agent --rules "$RULES" --output json --no-containerd \
   --no-embedded-collector --no-metrics --no-fim-scan --stats-interval 1 --probe "$PROBE" --data "$DATA" \
   ${AGENT_ARGS:-} >"$DATA/alerts.json" 2>"$LOG" &
 AGENT=$!
