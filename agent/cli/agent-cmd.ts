@@ -178,6 +178,8 @@ async function ebpfSource(
       String(c.wakeup_kb),
       "--poll-ms",
       String(c.poll_ms),
+      "--batch-us",
+      String(c.batch_us),
       "--stats-ms",
       String(c.stats_ms),
       ...(c.capture_env ? ["--env"] : []),

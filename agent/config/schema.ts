@@ -207,15 +207,24 @@ export const configSchema = z.strictObject({
             .max(1024)
             .refine((n) => (n & (n - 1)) === 0, "must be a power of two")
             .default(8),
-          /** The consumer is woken when this much is waiting (batching), KiB. */
+          /**
+           * A record written into an empty ring wakes the consumer (vigil-probe) at once; past this
+           * much waiting it is woken whatever it is doing, KiB (native-bridge/FORMAT.md "Ring buffer and wake-ups").
+           */
           wakeup_kb: z
             .number()
             .int()
             .min(1)
             .max(1024 * 1024)
             .default(256),
-          /** ...or after this long at most, ms. */
+          /** The longest the consumer sleeps between drains (the backstop of the wake-ups, and its stats tick), ms. */
           poll_ms: z.number().int().min(1).max(10_000).default(20),
+          /**
+           * When the ring is busy (data twice within two of these), the consumer pauses this long
+           * between drains instead of waking for every few records, µs; 0 drains on every wake-up.
+           * The default keeps syscall → alert under 5 ms at the 99th percentile (BENCHMARKS.md).
+           */
+          batch_us: z.number().int().min(0).max(1_000_000).default(1000),
           /** How often the probe reports its counters (drops), ms. */
           stats_ms: z.number().int().min(100).max(600_000).default(1000),
           /**

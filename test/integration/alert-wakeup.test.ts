@@ -12,7 +12,7 @@
  * VIGIL_TEST_PROBE=<vigil-probe binary> runs it against another build (an older one fails it).
  */
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -26,6 +26,20 @@ const probeBuilt = existsSync(PROBE);
 const EVENTS = 11;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The command lines (NUL-separated, as /proc has them) of the vigil-probe processes running. */
+function probeCmdlines(): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const c = readFileSync(`/proc/${pid}/cmdline`, "latin1");
+      if (c.split("\u0000")[0]?.endsWith("vigil-probe")) out.push(c);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
 
 describe.skipIf(!probeBuilt)("vigil-probe --batch-us", () => {
   it.each([["-1"], ["x"], ["2000000"]])("refuses %s with one clear line", (v) => {
@@ -58,13 +72,26 @@ describe.skipIf(!root || !probeBuilt)("syscall → alert latency at an idle mome
 
   it("a lone matching openat reaches stdout within a few ms, with the loader's poll timer at 1 s", async () => {
     const agent = await startAgent(
-      ["--no-containerd", "--probe", PROBE, "--rules", join(dir, "rules.yaml"), "-o", "sources.ebpf.poll_ms=1000", "-o", "sources.ebpf.wakeup_kb=1048576"],
+      [
+        "--no-containerd",
+        "--probe",
+        PROBE,
+        "--rules",
+        join(dir, "rules.yaml"),
+        "-o",
+        "sources.ebpf.poll_ms=1000",
+        "-o",
+        "sources.ebpf.wakeup_kb=1048576",
+        "-o",
+        "sources.ebpf.batch_us=1357",
+      ],
       90_000,
     );
     const ms: number[] = [];
     try {
-      // the probe's flags as the agent passed them: the 1 s timer is in force
+      // the probe's flags as the agent passed them: the 1 s timer is in force, and sources.ebpf.batch_us
       await sleep(1500);
+      expect(probeCmdlines().some((c) => c.includes("--poll-ms\u00001000\u0000") && c.includes("--batch-us\u00001357\u0000"))).toBe(true);
       for (let i = 0; i < EVENTS; i++) {
         const path = join(dir, `w-${i}`);
         // an idle moment: nothing of ours pending, the loader asleep on its 1 s timer
