@@ -74,6 +74,9 @@ describe("kernel drops", () => {
         VIGIL_SOURCES_EBPF_RINGBUF_MB: "1",
         VIGIL_SOURCES_EBPF_WAKEUP_KB: "4096",
         VIGIL_SOURCES_EBPF_POLL_MS: "1000",
+        // a record into an empty ring wakes the loader, which then keeps up; a busy ring drained
+        // only once a second (the batch pause) overflows as the old timer-only loader did
+        VIGIL_SOURCES_EBPF_BATCH_US: "1000000",
         VIGIL_SOURCES_EBPF_STATS_MS: "100",
         VIGIL_METRICS_HOST: "127.0.0.1",
       },
