@@ -14,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/node-env.sh
+. test/bench/agent-ready.sh
 SECS=${1:-15}
 RULES=${RULES:-../shared/corpus/falco/falco_rules.yaml}
 MODES=${MODES:-mix open}
@@ -40,14 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for _ in $(seq 120); do
-  grep -q '"vigil agent ready"' "$LOG" 2>/dev/null && break
-  kill -0 "$AGENT" 2>/dev/null || { echo "agent exited:"; tail -5 "$LOG"; exit 1; }
-  sleep 0.5
-done
-grep -q '"vigil agent ready"' "$LOG" || { echo "agent not ready after 60 s"; exit 1; }
-PROBEPID=$(pgrep -P "$AGENT" -f vigil-probe | head -1)
-[ -n "$PROBEPID" ] || { echo "vigil-probe child not found"; exit 1; }
+wait_agent_ready "$AGENT" "$LOG"
 sleep 3
 
 stat() { grep '"stats"' "$LOG" | tail -1 | grep -oE "\"$1\":[0-9]+" | head -1 | cut -d: -f2; }
