@@ -11,6 +11,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNats, type NatsTestCluster } from "../helpers/nats.js";
 import { postgresAvailable, startPostgres, type PgServer } from "../helpers/postgres.js";
@@ -149,29 +151,57 @@ describe.skipIf(!postgresAvailable())("fleet: agents → NATS JetStream (R3) →
     return n;
   };
 
+  /**
+   * Until the shared consumer shows a message delivered at least `heldMs` ago and still not
+   * acknowledged, the sign that a frozen replica holds it (the running ones acknowledge within
+   * milliseconds of their commit). A fixed pause is not enough: JetStream serves the waiting pull
+   * requests in turn, so a replica frozen for a moment may have been handed nothing (CI saw it).
+   */
+  const untilHeld = async (heldMs: number, timeoutMs: number) => {
+    const nc = await connect({ servers: nats.urls });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const samples: { at: number; delivered: number }[] = [];
+      const t0 = performance.now();
+      for (;;) {
+        const ci = await jsm.consumers.info("VIGIL", "vigil-collectors");
+        const now = performance.now();
+        samples.push({ at: now, delivered: ci.delivered.stream_seq });
+        const old = samples.filter((s) => now - s.at >= heldMs).at(-1);
+        if (old !== undefined && ci.num_ack_pending > 0 && ci.ack_floor.stream_seq < old.delivered) return;
+        if (now - t0 > timeoutMs) throw new Error(`no message held unacknowledged after ${timeoutMs} ms: ${JSON.stringify(ci)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await nc.close();
+    }
+  };
+
   it("survives a collector killed mid-batch", async () => {
     const before = await redelivered();
     await scenario("colkill", { agents: 20, count: 150, rate: 30, faultAfterMs: 2000 }, async () => {
-      // frozen first for a moment, so it surely dies holding delivered, unacknowledged messages
+      // frozen first, until it surely holds delivered, unacknowledged messages, then killed
       c("c3").signal("SIGSTOP");
-      await new Promise((r) => setTimeout(r, 300));
+      await untilHeld(1000, 20_000);
       c("c3").signal("SIGKILL");
       await new Promise((r) => setTimeout(r, 1000));
       await replace("c3");
     });
-    // the fault hit mid-stream: what c3 held unacknowledged was redelivered to the others
-    expect(await redelivered()).toBeGreaterThan(before);
+    // the fault hit mid-stream: what c3 held unacknowledged is redelivered to the others (the
+    // stored IDs can be complete before that when c3 died between its commit and its ack)
+    await waitFor("a redelivery of what c3 held", async () => (await redelivered()) > before, 20_000, 250);
   }, 180_000);
 
   it("survives a collector stopped (SIGSTOP) past the ack wait and resumed", async () => {
     const before = await redelivered();
     await scenario("colstop", { agents: 20, count: 150, rate: 30, faultAfterMs: 2000 }, async () => {
       c("c3").signal("SIGSTOP");
-      // ack_wait is 3 s: its batch goes to another replica meanwhile
-      await new Promise((r) => setTimeout(r, 7000));
+      await untilHeld(1000, 20_000);
+      // then past the ack wait (3 s): what it holds goes to another replica meanwhile
+      await new Promise((r) => setTimeout(r, 4000));
       c("c3").signal("SIGCONT");
     });
-    expect(await redelivered()).toBeGreaterThan(before);
+    await waitFor("a redelivery of what c3 held", async () => (await redelivered()) > before, 20_000, 250);
   }, 180_000);
 
   it("survives PostgreSQL restarted", async () => {
