@@ -20,6 +20,7 @@ import { builtinRuleFiles } from "../engine/rule-engine.js";
 import { checkSelection, type RuleSelectionOptions } from "../../rules/load/selection.js";
 import { createLogger, type Logger } from "../log.js";
 import { metrics, startMetricsServer, type MetricsServer } from "../metrics/index.js";
+import { MemorySaver } from "../memory-saver.js";
 import { Pipeline, type Enricher, type EventSource, type SourceContext } from "../pipeline.js";
 import { fileBehaviourOptions } from "../behaviour/files.js";
 import { netBehaviourOptions } from "../behaviour/net.js";
@@ -749,6 +750,20 @@ export function applyMemorySettings(mem: Config["memory"], set: (flag: string) =
   return flag;
 }
 
+/** memory.saver: V8's memory saver mode with the event rate (started once the agent is ready). */
+function memorySaver(mem: Config["memory"], events: () => number, logger: Logger, closers: Closers): MemorySaver {
+  const log = logger.child({ component: "memory" });
+  const saver = new MemorySaver({
+    mode: mem.saver,
+    maxEventsPerSecond: mem.saver_max_events_per_s,
+    quietSeconds: mem.saver_quiet_seconds,
+    events,
+    onSwitch: (on, rate) => log.debug({ events_per_s: rate }, on ? "memory saver on (quiet node)" : "memory saver off (busy node)"),
+  });
+  closers.push(async () => saver.stop());
+  return saver;
+}
+
 /** Runs the agent until SIGINT/SIGTERM (or until a replay ends). */
 export async function runAgent(flags: AgentFlags): Promise<void> {
   const { cfg, falco } = agentConfig(flags, process.env);
@@ -834,6 +849,8 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
     source: sources.make,
   });
   const startFalco = await falcoIngest(cfg, hostname, logger, pipeline, closers);
+  const saver = memorySaver(cfg.memory, () => pipeline.counters.events, logger, closers);
+  metrics.registerStats("memory", () => saver.stats(), { gauges: ["memory_saver_on"] });
   metrics.registerStats("pipeline", () => pipeline.counters);
   metrics.registerStats("rules", () => pipeline.engine.stats());
   if (enricher) metrics.registerStats("enrich", () => enricher.stats());
@@ -843,6 +860,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
 
   await startOrExit(pipeline, logger, closers);
   startFalco?.();
+  saver.start();
   pipeline.engine.watch();
   health.ready = true;
   logger.info({ rules: pipeline.engine.ruleset.rules.length, files: pipeline.engine.files }, "vigil agent ready");

@@ -586,6 +586,15 @@ export const configSchema = z.strictObject({
        * collections under churn. Never a hard limit: a burst still gets the heap it needs.
        */
       heap_growing_percent: z.number().int().min(0).max(1000).default(25),
+      /**
+       * V8's memory saver mode (agent/memory-saver.ts): `auto` turns it on while the agent reads
+       * fewer than `saver_max_events_per_s` events per second for `saver_quiet_seconds`, and off at
+       * the first busier second, so a quiet node gives back what a burst grew (V8 otherwise keeps
+       * the pages); `on` always (about half the throughput of a saturated event path), `off` never.
+       */
+      saver: z.enum(["auto", "on", "off"]).default("auto"),
+      saver_max_events_per_s: z.number().int().min(0).default(20_000),
+      saver_quiet_seconds: z.number().int().min(1).max(3600).default(10),
     })
     .prefault({}),
 });
