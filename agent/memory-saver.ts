@@ -93,8 +93,8 @@ export class MemorySaver {
   }
 
   /** Whether the mode is on, and how often it switched. */
-  stats(): { memory_saver_on: number; memory_saver_switches: number } {
-    return { memory_saver_on: this.on ? 1 : 0, memory_saver_switches: this.switches };
+  stats(): { saver_on: number; saver_switches: number } {
+    return { saver_on: this.on ? 1 : 0, saver_switches: this.switches };
   }
 
   /** Stops watching and turns the mode off. */

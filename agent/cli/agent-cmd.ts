@@ -850,7 +850,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   });
   const startFalco = await falcoIngest(cfg, hostname, logger, pipeline, closers);
   const saver = memorySaver(cfg.memory, () => pipeline.counters.events, logger, closers);
-  metrics.registerStats("memory", () => saver.stats(), { gauges: ["memory_saver_on"] });
+  metrics.registerStats("memory", () => saver.stats(), { gauges: ["saver_on"] });
   metrics.registerStats("pipeline", () => pipeline.counters);
   metrics.registerStats("rules", () => pipeline.engine.stats());
   if (enricher) metrics.registerStats("enrich", () => enricher.stats());

@@ -53,7 +53,7 @@ describe("MemorySaver", () => {
     expect(d.flags).toEqual([]);
     d.second(10);
     expect(d.flags).toEqual(["--memory-saver-mode"]);
-    expect(d.s.stats()).toEqual({ memory_saver_on: 1, memory_saver_switches: 1 });
+    expect(d.s.stats()).toEqual({ saver_on: 1, saver_switches: 1 });
     d.second(5000);
     expect(d.flags.at(-1)).toBe("--no-memory-saver-mode");
     expect(d.switches.at(-1)).toEqual([false, 5000]);
@@ -63,9 +63,9 @@ describe("MemorySaver", () => {
     d.second(2000);
     d.second(0);
     d.second(0);
-    expect(d.s.stats().memory_saver_on).toBe(0);
+    expect(d.s.stats().saver_on).toBe(0);
     d.second(0);
-    expect(d.s.stats()).toEqual({ memory_saver_on: 1, memory_saver_switches: 3 });
+    expect(d.s.stats()).toEqual({ saver_on: 1, saver_switches: 3 });
     d.s.stop();
     expect(d.flags.at(-1)).toBe("--no-memory-saver-mode");
     // stopped: no more looks at the rate
@@ -73,7 +73,7 @@ describe("MemorySaver", () => {
     d.second(0);
     d.second(0);
     d.second(0);
-    expect(d.s.stats()).toEqual({ memory_saver_on: 0, memory_saver_switches: 4 });
+    expect(d.s.stats()).toEqual({ saver_on: 0, saver_switches: 4 });
   });
 
   it("on: set once at start, whatever the rate, and cleared at stop; off: never set", () => {

@@ -87,5 +87,8 @@ describe("agent: configured server limits", () => {
     expect(text).toMatch(/^# TYPE vigil_collector_clients gauge$/m);
     expect(text).toMatch(/^# TYPE vigil_collector_clients_total counter$/m);
     expect(text).toMatch(/^# TYPE vigil_collector_connections_open gauge$/m);
+    // memory.saver (agent/memory-saver.ts) is started with the agent and says whether it is on
+    expect(text).toMatch(/^# TYPE vigil_memory_saver_on gauge$/m);
+    expect(text).toMatch(/^vigil_memory_saver_on [01]$/m);
   }, 90_000);
 });
