@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Agent + vigil-probe RSS at idle and after N short-lived processes (fork+exec of /bin/true), with
-# Falco's stable rules; the process table must stay bounded and flat. Long runs of churn:
+# Falco's stable rules; the process table must stay bounded and flat, and what a burst grew must
+# come back once the node is quiet (memory.saver). Long runs of churn:
 # test/bench/memory-churn.sh.
 #   usage: test/bench/probe-memory.sh [N]     (root; after `make -C native-bridge all bench`)
 set -euo pipefail
@@ -26,11 +27,16 @@ rss() {
   awk -v a="$(kib $A VmRSS)" -v p="$(kib "$P" VmRSS)" -v aa="$(kib $A RssAnon)" -v af="$(kib $A RssFile)" -v pa="$(kib "$P" RssAnon)" -v pf="$(kib "$P" RssFile)" \
     'BEGIN {printf "%.1f MiB (agent %.1f: anon %.1f file %.1f; probe %.1f: anon %.1f file %.1f)", (a + p) / 1024, a / 1024, aa / 1024, af / 1024, p / 1024, pa / 1024, pf / 1024}'
 }
-echo "idle: $(rss)"
+echo "ready: $(rss)"
+# memory.saver (default auto) goes on after 10 quiet seconds
+sleep 15
+echo "idle (ready + 18 s): $(rss)"
 native-bridge/build/bench-forkexec "$N" >/dev/null
 echo "after $N processes: $(rss)"
 sleep 10
 echo "10 s later: $(rss)"
+sleep 20
+echo "30 s later: $(rss)"
 grep '"stats"' "$LOG" | tail -1 | grep -oE '"(kernel_drops|state_processes|state_forks|state_exits)":[0-9]+' | tr '\n' ' '; echo
 kill -INT $A; wait $A 2>/dev/null || true
 rm -f "$LOG"
