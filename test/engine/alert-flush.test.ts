@@ -4,46 +4,30 @@
  * pipeline's flush is an immediate, not a timer: a timer of 0 waits at least 1 ms, which the
  * syscall-to-alert latency of issue 22 cannot spare).
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import type { Alert } from "../../proto/index.js";
-import { Pipeline, type SourceContext } from "../../agent/pipeline.js";
+import { fakePipeline } from "../helpers/fake-pipeline.js";
 import { openat, proc } from "../rules/event-builder.js";
 
 describe("alert flush", () => {
   it("hands an alert to the sinks at the next check phase, before any timer", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "vigil-alert-flush-"));
-    const file = join(dir, "rules.yaml");
-    writeFileSync(
-      file,
-      "- rule: Shadow\n  desc: d\n  condition: evt.type = openat and fd.name = /etc/shadow\n  output: shadow | file=%fd.name\n  priority: WARNING\n",
-    );
     const got: Alert[] = [];
-    let ctx: SourceContext | undefined;
-    const p = new Pipeline({
-      rulesFiles: [file],
-      logger: pino({ level: "silent" }),
-      statsIntervalSec: 0,
-      sinks: [
-        {
-          name: "mem",
-          export: async (b) => {
-            got.push(...b);
-            return { ok: true };
+    const { p, feed } = await fakePipeline(
+      "- rule: Shadow\n  desc: d\n  condition: evt.type = openat and fd.name = /etc/shadow\n  output: shadow | file=%fd.name\n  priority: WARNING\n",
+      {
+        sinks: [
+          {
+            name: "mem",
+            export: async (b) => {
+              got.push(...b);
+              return { ok: true };
+            },
+            forceFlush: async () => undefined,
+            shutdown: async () => undefined,
           },
-          forceFlush: async () => undefined,
-          shutdown: async () => undefined,
-        },
-      ],
-      source: (c) => {
-        ctx = c;
-        return { name: "fake", start: async () => undefined, stop: async () => undefined, stats: () => ({}) };
+        ],
       },
-    });
-    await p.start();
+    );
     for (let round = 0; round < 20; round++) {
       // from inside an I/O-free timer callback, as the source's pipe reads arrive between phases
       await new Promise<void>((resolve) =>
@@ -52,7 +36,7 @@ describe("alert flush", () => {
           setTimeout(() => {
             timerFired = true;
           }, 0);
-          ctx!.onEvent(openat("/etc/shadow", 0, proc({ comm: "cat" })));
+          feed(openat("/etc/shadow", 0, proc({ comm: "cat" })));
           setImmediate(() => {
             expect(timerFired).toBe(false);
             expect(got.length).toBe(round + 1);

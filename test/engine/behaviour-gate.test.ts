@@ -5,13 +5,11 @@
  * Falco's stable rules neither runs (issue 22: about a tenth of the user-space cost per event).
  * A reload turns them on and off.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { pino } from "pino";
+import { writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { readsAnyField } from "../../agent/behaviour/reads.js";
-import { Pipeline, type PipelineOptions, type SourceContext } from "../../agent/pipeline.js";
+import type { PipelineOptions } from "../../agent/pipeline.js";
+import { fakePipeline } from "../helpers/fake-pipeline.js";
 import { parseCondition } from "../../rules/index.js";
 import { ev, openat, proc, sockFd } from "../rules/event-builder.js";
 
@@ -23,26 +21,11 @@ const rule = (condition: string, output = "x | file=%fd.name") => `- rule: R
 `;
 
 async function pipeline(text: string, extra: Partial<PipelineOptions> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), "vigil-behaviour-gate-"));
-  const file = join(dir, "rules.yaml");
-  writeFileSync(file, text);
-  let ctx: SourceContext | undefined;
-  const p = new Pipeline({
-    rulesFiles: [file],
-    logger: pino({ level: "silent" }),
-    sinks: [],
-    statsIntervalSec: 0,
-    source: (c) => {
-      ctx = c;
-      return { name: "fake", start: async () => undefined, stop: async () => undefined, stats: () => ({}) };
-    },
-    ...extra,
-  });
-  await p.start();
+  const { p, file, feed } = await fakePipeline(text, extra);
   const pr = proc({ comm: "curl" });
   const events = () => {
-    ctx!.onEvent(ev({ type: "connect", res: 0, proc: pr, fd: sockFd("10.0.0.2", 40000, "10.0.0.1", 443) }));
-    ctx!.onEvent(openat("/root/.ssh/id_rsa", 0, pr));
+    feed(ev({ type: "connect", res: 0, proc: pr, fd: sockFd("10.0.0.2", 40000, "10.0.0.1", 443) }));
+    feed(openat("/root/.ssh/id_rsa", 0, pr));
   };
   const counts = () => {
     const st = p.stats();

@@ -1,15 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /** The pipeline and blocked execs: rule alerts say blocked; a blocked exec no rule reports still alerts. */
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { BLOCKED_RULE } from "../../agent/engine/alert-builder.js";
-import { Pipeline, type SourceContext } from "../../agent/pipeline.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import { container, execve, proc } from "../rules/event-builder.js";
 import type { Alert } from "../../proto/index.js";
+import { fakePipeline } from "../helpers/fake-pipeline.js";
 
 const RULES = `- rule: Upper Layer Exec
   desc: d
@@ -34,26 +30,12 @@ function exec(opts: { upper: boolean; memfd: boolean; blocked: boolean }): Sysca
 
 describe("Pipeline with blocked execs", () => {
   it("rule alerts of blocked execs are blocked; unreported blocked execs get their own alert; others untouched", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "vigil-prevent-pl-"));
-    writeFileSync(join(dir, "rules.yaml"), RULES);
     const alerts: Alert[] = [];
-    let ctx: SourceContext | undefined;
-    const p = new Pipeline({
-      rulesFiles: [join(dir, "rules.yaml")],
-      logger: pino({ level: "silent" }),
-      sinks: [],
-      statsIntervalSec: 0,
-      source: (c) => {
-        ctx = c;
-        return { name: "fake", start: async () => undefined, stop: async () => undefined, stats: () => ({}) };
-      },
-      onAlert: (a) => alerts.push(a),
-    });
-    await p.start();
-    ctx!.onEvent(exec({ upper: true, memfd: false, blocked: true }));
-    ctx!.onEvent(exec({ upper: true, memfd: false, blocked: false }));
-    ctx!.onEvent(exec({ upper: false, memfd: true, blocked: true }));
-    ctx!.onEvent(exec({ upper: false, memfd: true, blocked: false }));
+    const { p, feed } = await fakePipeline(RULES, { onAlert: (a) => alerts.push(a) });
+    feed(exec({ upper: true, memfd: false, blocked: true }));
+    feed(exec({ upper: true, memfd: false, blocked: false }));
+    feed(exec({ upper: false, memfd: true, blocked: true }));
+    feed(exec({ upper: false, memfd: true, blocked: false }));
     await p.stop();
     expect(alerts.map((a) => [a.rule, a.blocked])).toEqual([
       ["Upper Layer Exec", true],
