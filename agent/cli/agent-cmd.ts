@@ -739,15 +739,20 @@ export function agentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv): { cfg: C
 }
 
 /**
- * memory.heap_growing_percent, set before the agent allocates its state: V8 reads the factor at
- * every full collection, and NODE_OPTIONS does not accept the flag (so the DaemonSet could not
- * set it). Returns the V8 flag it set, or undefined for V8's default.
+ * memory.heap_growing_percent and memory.maglev, set before the agent allocates its state: V8 reads
+ * the growth factor at every full collection and the tier at every tier-up decision, and
+ * NODE_OPTIONS accepts neither flag (so the DaemonSet could not set them). Returns the V8 flags it
+ * set.
  */
-export function applyMemorySettings(mem: Config["memory"], set: (flag: string) => void = setFlagsFromString): string | undefined {
-  if (mem.heap_growing_percent === 0) return undefined;
-  const flag = `--heap-growing-percent=${mem.heap_growing_percent}`;
-  set(flag);
-  return flag;
+export function applyMemorySettings(
+  mem: Pick<Config["memory"], "heap_growing_percent" | "maglev">,
+  set: (flag: string) => void = setFlagsFromString,
+): string[] {
+  const flags: string[] = [];
+  if (mem.heap_growing_percent !== 0) flags.push(`--heap-growing-percent=${mem.heap_growing_percent}`);
+  if (!mem.maglev) flags.push("--no-maglev");
+  for (const f of flags) set(f);
+  return flags;
 }
 
 /** memory.saver: V8's memory saver mode with the event rate (started once the agent is ready). */
@@ -767,7 +772,7 @@ function memorySaver(mem: Config["memory"], events: () => number, logger: Logger
 /** Runs the agent until SIGINT/SIGTERM (or until a replay ends). */
 export async function runAgent(flags: AgentFlags): Promise<void> {
   const { cfg, falco } = agentConfig(flags, process.env);
-  applyMemorySettings(cfg.memory);
+  const v8Flags = applyMemorySettings(cfg.memory);
   const selection = ruleSelectionOf(cfg, flags);
   const badSelection = checkSelection(selection);
   if (badSelection.length > 0) throw new Error(`rule selection: ${badSelection.join("; ")}`);
@@ -863,7 +868,7 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   saver.start();
   pipeline.engine.watch();
   health.ready = true;
-  logger.info({ rules: pipeline.engine.ruleset.rules.length, files: pipeline.engine.files }, "vigil agent ready");
+  logger.info({ rules: pipeline.engine.ruleset.rules.length, files: pipeline.engine.files, v8_flags: v8Flags }, "vigil agent ready");
   if (embedded.started !== undefined && cfg.log.stderr) await printConsoleHint(embedded.started);
   const replay = sources.replay();
   if (replay !== undefined) {

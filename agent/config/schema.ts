@@ -587,6 +587,13 @@ export const configSchema = z.strictObject({
        */
       heap_growing_percent: z.number().int().min(0).max(1000).default(25),
       /**
+       * V8's mid-tier optimizing compiler (Maglev). Off by default: its compilations cost the
+       * agent about 10-20 MiB resident (malloc'd zones of its background threads, kept by glibc),
+       * while the event path's hot functions reach TurboFan either way (user-space throughput
+       * within noise of it; BENCHMARKS.md "Agent memory"). true: V8's default.
+       */
+      maglev: z.boolean().default(false),
+      /**
        * V8's memory saver mode (agent/memory-saver.ts): `auto` turns it on while the agent reads
        * fewer than `saver_max_events_per_s` events per second for `saver_quiet_seconds`, and off at
        * the first busier second, so a quiet node gives back what a burst grew (V8 otherwise keeps

@@ -18,8 +18,26 @@ describe("memory.heap_growing_percent", () => {
 
   it("becomes V8's --heap-growing-percent, and 0 leaves V8's own factor", () => {
     const set: string[] = [];
-    expect(applyMemorySettings({ heap_growing_percent: 25 }, (f) => set.push(f))).toBe("--heap-growing-percent=25");
-    expect(applyMemorySettings({ heap_growing_percent: 0 }, (f) => set.push(f))).toBeUndefined();
+    expect(applyMemorySettings({ heap_growing_percent: 25, maglev: true }, (f) => set.push(f))).toEqual(["--heap-growing-percent=25"]);
+    expect(applyMemorySettings({ heap_growing_percent: 0, maglev: true }, (f) => set.push(f))).toEqual([]);
     expect(set).toEqual(["--heap-growing-percent=25"]);
+  });
+});
+
+describe("memory.maglev", () => {
+  it("defaults to false, which turns V8's Maglev tier off; true leaves it", () => {
+    expect(loadConfig({ env: {} }).memory.maglev).toBe(false);
+    expect(loadConfig({ env: { VIGIL_MEMORY_MAGLEV: "true" } }).memory.maglev).toBe(true);
+    expect(loadConfig({ text: "memory:\n  maglev: true\n", env: {} }).memory.maglev).toBe(true);
+    const set: string[] = [];
+    applyMemorySettings(loadConfig({ env: {} }).memory, (f) => set.push(f));
+    expect(set).toEqual(["--heap-growing-percent=25", "--no-maglev"]);
+    set.length = 0;
+    applyMemorySettings({ heap_growing_percent: 0, maglev: true }, (f) => set.push(f));
+    expect(set).toEqual([]);
+  });
+
+  it("refuses a non-boolean with a message naming the key", () => {
+    expect(() => loadConfig({ text: "memory:\n  maglev: sometimes\n", env: {} })).toThrow(/memory\.maglev/);
   });
 });

@@ -50,6 +50,9 @@ describe("agent: configured server limits", () => {
       ["--no-fim-scan"],
     );
     running.push(agent);
+    // the memory settings (memory.heap_growing_percent, memory.maglev) reached V8
+    const ready = await agent.waitForLog((l) => l["msg"] === "vigil agent ready");
+    expect(ready["v8_flags"]).toEqual(["--heap-growing-percent=25", "--no-maglev"]);
     const colLog = await agent.waitForLog((l) => l["msg"] === "embedded collector listening (vigil tail follows it)");
     const metricsLog = await agent.waitForLog((l) => l["msg"] === "metrics and health endpoint listening");
     const address = String(colLog["address"]);
