@@ -154,6 +154,7 @@ describe("environment", () => {
     if (last === "start" && path.includes("cloudwatch")) return "beginning";
     if (last === "max_bytes" || last === "max_file_bytes") return "3MiB";
     if (last === "matching") return "all";
+    if (last === "saver") return "off";
     if (last === "min_priority") return "error";
     if (last === "level") return "debug";
     if (last === "format") return path.includes("syslog") ? "rfc5424" : "json";
