@@ -9,8 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { Pipeline, stateOnlyClones, syscallsFor, type SourceContext } from "../../agent/pipeline.js";
+import { stateOnlyClones, syscallsFor } from "../../agent/pipeline.js";
 import { RuleEngine } from "../../agent/engine/rule-engine.js";
+import { fakePipeline } from "../helpers/fake-pipeline.js";
 
 const rule = (cond: string) => `- rule: R
   desc: d
@@ -38,27 +39,13 @@ describe("probe syscall set", () => {
   });
 
   it("start and reload hand the source the child-only names", async () => {
-    const { file } = load("evt.type = openat and fd.name = /etc/shadow");
     const calls: [string[], string[]][] = [];
-    let ctx: SourceContext | undefined;
-    const p = new Pipeline({
-      rulesFiles: [file],
-      logger: pino({ level: "silent" }),
-      sinks: [],
-      statsIntervalSec: 0,
-      source: (c) => {
-        ctx = c;
-        return {
-          name: "fake",
-          start: async () => undefined,
-          stop: async () => undefined,
-          stats: () => ({}),
-          setSyscalls: async (names, childOnly) => void calls.push([names, childOnly]),
-        };
-      },
-    });
-    await p.start();
-    expect(ctx!.childOnly).toEqual(["clone", "clone3", "fork", "vfork"]);
+    const { p, file, context } = await fakePipeline(
+      rule("evt.type = openat and fd.name = /etc/shadow"),
+      {},
+      { setSyscalls: async (names, childOnly) => void calls.push([names, childOnly]) },
+    );
+    expect(context().childOnly).toEqual(["clone", "clone3", "fork", "vfork"]);
     writeFileSync(file, rule("evt.type = clone and proc.name = sh"));
     expect(await p.engine.reload()).toBe(true);
     // while swapping: both sets' needs (clone wanted whole by the new set); then the new set's

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { Pipeline, type PipelineOptions, type SourceContext } from "../../agent/pipeline.js";
+import type { EventSource } from "../../agent/sources/types.js";
 import type { SyscallEvent } from "../../rules/event.js";
 
 export interface FakePipeline {
@@ -16,9 +17,12 @@ export interface FakePipeline {
   /** The rules file: rewrite it and `p.engine.reload()` to change the rules. */
   file: string;
   feed: (e: SyscallEvent) => void;
+  /** What the pipeline handed its source (syscall set, filters, onEvent). */
+  context: () => SourceContext;
 }
 
-export async function fakePipeline(rules: string, extra: Partial<PipelineOptions> = {}): Promise<FakePipeline> {
+/** `source` adds to or replaces the fake source's methods (e.g. `setSyscalls`, to see reloads). */
+export async function fakePipeline(rules: string, extra: Partial<PipelineOptions> = {}, source: Partial<EventSource> = {}): Promise<FakePipeline> {
   const file = join(mkdtempSync(join(tmpdir(), "vigil-pipeline-")), "rules.yaml");
   writeFileSync(file, rules);
   let ctx: SourceContext | undefined;
@@ -29,17 +33,14 @@ export async function fakePipeline(rules: string, extra: Partial<PipelineOptions
     statsIntervalSec: 0,
     source: (c) => {
       ctx = c;
-      return { name: "fake", start: async () => undefined, stop: async () => undefined, stats: () => ({}) };
+      return { name: "fake", start: async () => undefined, stop: async () => undefined, stats: () => ({}), ...source };
     },
     ...extra,
   });
   await p.start();
-  return {
-    p,
-    file,
-    feed: (e) => {
-      if (ctx === undefined) throw new Error("the pipeline did not start its source");
-      ctx.onEvent(e);
-    },
+  const context = () => {
+    if (ctx === undefined) throw new Error("the pipeline did not start its source");
+    return ctx;
   };
+  return { p, file, feed: (e) => context().onEvent(e), context };
 }
