@@ -275,7 +275,20 @@ describe("NATS push client: server down and back", () => {
 
     await nats.servers[0]!.start();
     await waitFor(() => sink.stats()["backlog"] === 0, 20_000, "the spool to drain after the restart");
-    const stored = await storedMessages(jsm, "VIGIL");
+    // the test's own connection reconnects on its own schedule (CI saw its first request time out)
+    let stored: StoredMsg[] = [];
+    await waitFor(
+      async () => {
+        try {
+          stored = await storedMessages(jsm, "VIGIL");
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+      "the stream to be readable again",
+    );
     const ids = stored.filter((m) => m.subject === "vigil.alerts.default.node-b").map((m) => m.header.get(FLEET_HEADERS.msgId));
     expect(ids).toEqual([...before, ...during].map((a) => a.id));
   });
