@@ -160,7 +160,26 @@ export function testImages(): { busybox: BuiltImage; pause: BuiltImage } {
 export function importImage(sock: string, ns: string, img: BuiltImage): void {
   const have = ctr(sock, ns, ["images", "ls", "-q"]).split("\n");
   if (have.includes(img.name)) return;
-  ctr(sock, ns, ["images", "import", img.tar]);
+  ctrImport(sock, ns, [img.tar]);
+}
+
+/**
+ * `ctr images import ARGS`, tried again (up to three times) when containerd 1.6's unpacker loses
+ * the race with its own garbage collector: a layer snapshot it found present is collected before
+ * the next layer is prepared on it ("failed to prepare extraction snapshot ... parent snapshot ...
+ * does not exist", containerd/containerd#3787 and #2382). The import is idempotent: a retry
+ * re-creates the collected snapshot. Any other error is thrown at once.
+ */
+export function ctrImport(sock: string, ns: string, args: readonly string[], timeoutMs = 60_000): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      ctr(sock, ns, ["images", "import", ...args], timeoutMs);
+      return;
+    } catch (e) {
+      const msg = String((e as { stderr?: unknown }).stderr ?? e);
+      if (attempt >= 3 || !/failed to prepare extraction snapshot .*parent snapshot .* does not exist/.test(msg)) throw e;
+    }
+  }
 }
 
 /** Starts the test containerd and imports busybox (default, k8s.io) and pause (k8s.io). */

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
 import { REPO_ROOT } from "./agent.js";
-import { ctr, taskPid } from "./containers.js";
+import { ctrImport, taskPid } from "./containers.js";
 import type { PodObject } from "./kubelet.js";
 
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string };
@@ -41,7 +41,7 @@ export function vigilImageTar(dir: string, arches: string = process.arch === "ar
 
 /** `ctr -n k8s.io images import --all-platforms`, as a user loads the archive into a node's containerd. */
 export function importVigilImage(sock: string, tar: string): void {
-  ctr(sock, "k8s.io", ["images", "import", "--all-platforms", tar], 300_000);
+  ctrImport(sock, "k8s.io", ["--all-platforms", tar], 300_000);
 }
 
 /** Every non-empty document of a multi-document YAML text. */
