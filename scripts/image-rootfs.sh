@@ -139,6 +139,10 @@ for b in vigil-probe vigil-trace vigil-syslog; do
   install -m 0755 "$bindir/$b" "$app/opt/vigil/native-bridge/build/$b"
 done
 install -m 0644 "$bindir/probe.bpf.o" "$app/opt/vigil/native-bridge/build/probe.bpf.o"
+# the agent's code-page trim (memory.trim_code), loaded by the image's node
+[ -f "$bindir/vigil-mem.node" ] || { echo "image-rootfs: $bindir/vigil-mem.node is missing (scripts/setup.sh builds it)" >&2; exit 1; }
+[ "$(elf_machine "$bindir/vigil-mem.node")" = "$machine" ] || { echo "image-rootfs: $bindir/vigil-mem.node is not built for $arch" >&2; exit 1; }
+install -m 0644 "$bindir/vigil-mem.node" "$app/opt/vigil/native-bridge/build/vigil-mem.node"
 # `vigil` on PATH: the CLI through the image's node (the image has no shell and no /usr/bin/env)
 printf '#!/usr/local/bin/node\nimport("/opt/vigil/dist/agent/cli/main.js");\n' >"$app/usr/local/bin/vigil"
 chmod 0755 "$app/usr/local/bin/vigil"

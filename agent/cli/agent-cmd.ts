@@ -21,6 +21,7 @@ import { checkSelection, type RuleSelectionOptions } from "../../rules/load/sele
 import { createLogger, type Logger } from "../log.js";
 import { metrics, startMetricsServer, type MetricsServer } from "../metrics/index.js";
 import { MemorySaver } from "../memory-saver.js";
+import { CodeTrim } from "../memory-trim.js";
 import { Pipeline, type Enricher, type EventSource, type SourceContext } from "../pipeline.js";
 import { fileBehaviourOptions } from "../behaviour/files.js";
 import { netBehaviourOptions } from "../behaviour/net.js";
@@ -755,18 +756,44 @@ export function applyMemorySettings(
   return flags;
 }
 
-/** memory.saver: V8's memory saver mode with the event rate (started once the agent is ready). */
+/**
+ * memory.saver: V8's memory saver mode with the event rate (started once the agent is ready); and
+ * memory.trim_code: the code pages handed back each time the node turns quiet.
+ */
 function memorySaver(mem: Config["memory"], events: () => number, logger: Logger, closers: Closers): MemorySaver {
   const log = logger.child({ component: "memory" });
+  const trim = codeTrim(mem, log);
   const saver = new MemorySaver({
     mode: mem.saver,
     maxEventsPerSecond: mem.saver_max_events_per_s,
     quietSeconds: mem.saver_quiet_seconds,
     events,
-    onSwitch: (on, rate) => log.debug({ events_per_s: rate }, on ? "memory saver on (quiet node)" : "memory saver off (busy node)"),
+    onSwitch: (on, rate) => {
+      log.debug({ events_per_s: rate }, on ? "memory saver on (quiet node)" : "memory saver off (busy node)");
+      if (!on || !trim) return;
+      const r = trim.trim();
+      if (r.errno !== 0 && r.mappings === 0) {
+        if (trim.stats().code_trim_failures === 1)
+          log.warn({ errno: r.errno }, "memory.trim_code: the kernel refused MADV_PAGEOUT (Linux 5.4 or later); code pages stay mapped");
+        return;
+      }
+      log.debug({ rss_file_kib_before: r.rssFileBeforeKiB, rss_file_kib_after: r.rssFileAfterKiB, mappings: r.mappings }, "code pages trimmed");
+    },
   });
+  metrics.registerStats("memory", () => (trim ? { ...saver.stats(), ...trim.stats() } : saver.stats()), { gauges: ["saver_on", "code_trimmed_bytes"] });
   closers.push(async () => saver.stop());
   return saver;
+}
+
+/** The code-page trim of memory.trim_code, or undefined (off, or the addon is not there: said once). */
+function codeTrim(mem: Config["memory"], log: Logger): CodeTrim | undefined {
+  if (!mem.trim_code || mem.saver === "off") return undefined;
+  const t = CodeTrim.load();
+  if (t instanceof Error) {
+    log.warn({ err: t.message }, "memory.trim_code: no code-page trim on this agent");
+    return undefined;
+  }
+  return t;
 }
 
 /** Runs the agent until SIGINT/SIGTERM (or until a replay ends). */
@@ -855,7 +882,6 @@ export async function runAgent(flags: AgentFlags): Promise<void> {
   });
   const startFalco = await falcoIngest(cfg, hostname, logger, pipeline, closers);
   const saver = memorySaver(cfg.memory, () => pipeline.counters.events, logger, closers);
-  metrics.registerStats("memory", () => saver.stats(), { gauges: ["saver_on"] });
   metrics.registerStats("pipeline", () => pipeline.counters);
   metrics.registerStats("rules", () => pipeline.engine.stats());
   if (enricher) metrics.registerStats("enrich", () => enricher.stats());

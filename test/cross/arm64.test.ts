@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
  * The arm64 build, checked on this x86_64 machine (nothing here runs on real arm64 hardware):
- * `make -C native-bridge cross-arm64` builds build/arm64/{probe.bpf.o,vigil-probe,vigil-trace,vigil-syslog};
+ * `make -C native-bridge cross-arm64` builds build/arm64/{probe.bpf.o,vigil-probe,vigil-trace,vigil-syslog,vigil-mem.node};
  * the arm64 probe reads syscall arguments through arm64's registers only (its CO-RE relocations,
  * read from .BTF.ext), the x86 probe through x86's, and apart from those registers the two objects
  * relocate exactly the same kernel fields; the programs are ELF for the right machine, link
@@ -95,6 +95,8 @@ describe("programs", () => {
     ["vigil-probe", EM_AARCH64, "arm64"],
     ["vigil-trace", EM_AARCH64, "arm64"],
     ["vigil-syslog", EM_AARCH64, "arm64"],
+    ["vigil-mem.node", EM_X86_64, ""],
+    ["vigil-mem.node", EM_AARCH64, "arm64"],
   ] as const;
 
   it.each(programs)("%s is ELF machine %i (%s)", (name, machine, dir) => {

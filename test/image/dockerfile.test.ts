@@ -52,6 +52,7 @@ const NATIVE = [
   "/opt/vigil/native-bridge/build/vigil-probe",
   "/opt/vigil/native-bridge/build/vigil-trace",
   "/opt/vigil/native-bridge/build/vigil-syslog",
+  "/opt/vigil/native-bridge/build/vigil-mem.node",
   "/opt/vigil/native-bridge/build/probe.bpf.o",
 ];
 /** The C runtime: Debian's packages of the day, from the machine's cache offline and from the archive in the Dockerfile. */

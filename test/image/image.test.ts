@@ -124,7 +124,7 @@ describe("the image archive", () => {
     expect(passwd).toMatch(new RegExp(`^vigil:x:${cfg.User?.split(":")[0]}:`, "m"));
   });
 
-  it("holds, for each platform, node, vigil-probe, vigil-trace, vigil-syslog and the C runtime built for it, and the eBPF object", () => {
+  it("holds, for each platform, node, vigil-probe, vigil-trace, vigil-syslog, vigil-mem.node and the C runtime built for it, and the eBPF object", () => {
     for (const p of platforms.values()) {
       const em = p.arch === "amd64" ? EM_X86_64 : EM_AARCH64;
       const r = p.rootfs;
@@ -133,6 +133,7 @@ describe("the image archive", () => {
       expect(elfMachine(join(r, "opt/vigil/native-bridge/build/vigil-trace")), `${p.arch} vigil-trace`).toBe(em);
       expect(elfMachine(join(r, "opt/vigil/native-bridge/build/vigil-syslog")), `${p.arch} vigil-syslog`).toBe(em);
       expect(statSync(join(r, "opt/vigil/native-bridge/build/vigil-syslog")).mode & 0o111).not.toBe(0);
+      expect(elfMachine(join(r, "opt/vigil/native-bridge/build/vigil-mem.node")), `${p.arch} vigil-mem.node`).toBe(em);
       expect(elfMachine(join(r, "opt/vigil/native-bridge/build/probe.bpf.o")), `${p.arch} probe.bpf.o`).toBe(EM_BPF);
       const triplet = p.arch === "amd64" ? "x86_64-linux-gnu" : "aarch64-linux-gnu";
       expect(elfMachine(join(r, "lib", triplet, "libc.so.6"))).toBe(em);
@@ -197,6 +198,20 @@ describe("the arm64 image", () => {
     const files = readdirSync(join(r, "opt/vigil/rules/files")).map((f) => join(r, "opt/vigil/rules/files", f));
     const check = run(["rules", "check", ...files]);
     expect(check.status, check.stderr).toBe(0);
+    // the arm64 node loads the arm64 code-page trim (memory.trim_code) and runs it
+    const trim = spawnSync(
+      qemu as string,
+      [
+        "-L",
+        r,
+        join(r, "usr/local/bin/node"),
+        "-p",
+        `JSON.stringify(require(${JSON.stringify(join(r, "opt/vigil/native-bridge/build/vigil-mem.node"))}).trimCode())`,
+      ],
+      { encoding: "utf8", timeout: 180_000, env: { PATH: "/usr/bin:/bin" } },
+    );
+    expect(trim.stderr).toBe("");
+    expect(JSON.parse(trim.stdout) as { mappings: number }).toMatchObject({ mappings: expect.any(Number) as number, errno: 0 });
   }, 240_000);
 });
 
@@ -282,6 +297,8 @@ describe.skipIf(!containersAvailable())("the image on containerd, as daemonset.y
     expect(st["NoNewPrivs"]).toBe("1");
     expect(st["Seccomp"]).toBe("0");
     expect(rootIsReadOnly(pid)).toBe(true);
+    // the image's node loads the image's code-page trim (memory.trim_code)
+    expect(kubelet.logs(agent, "agent")).not.toContain("no code-page trim");
   }, 180_000);
 
   it("`cat /etc/shadow` on the host is alerted and the alert reaches the collector", async () => {

@@ -46,7 +46,7 @@ describe("agent: configured server limits", () => {
         "0",
       ],
       60_000,
-      { VIGIL_COLLECTOR_LIMITS_MAX_BODY_BYTES: "4096", VIGIL_METRICS_LIMITS_MAX_CONNECTIONS: "2" },
+      { VIGIL_COLLECTOR_LIMITS_MAX_BODY_BYTES: "4096", VIGIL_METRICS_LIMITS_MAX_CONNECTIONS: "2", VIGIL_MEMORY_SAVER_QUIET_SECONDS: "1" },
       ["--no-fim-scan"],
     );
     running.push(agent);
@@ -93,5 +93,18 @@ describe("agent: configured server limits", () => {
     // memory.saver (agent/memory-saver.ts) is started with the agent and says whether it is on
     expect(text).toMatch(/^# TYPE vigil_memory_saver_on gauge$/m);
     expect(text).toMatch(/^vigil_memory_saver_on [01]$/m);
+    // memory.trim_code (agent/memory-trim.ts): the quiet agent handed its code pages back (the addon
+    // loaded and the kernel took the advice)
+    const trims = async () => {
+      const r = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
+      const m = r?.ok === true ? /^vigil_memory_code_trims_total (\d+)$/m.exec(await r.text()) : null;
+      return m ? Number(m[1]) : 0;
+    };
+    for (let i = 0; i < 100 && (await trims()) === 0; i++) await new Promise((res) => setTimeout(res, 200));
+    expect(await trims()).toBeGreaterThanOrEqual(1);
+    const after = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(after).toMatch(/^vigil_memory_code_trim_failures_total 0$/m);
+    expect(after).toMatch(/^# TYPE vigil_memory_code_trimmed_bytes gauge$/m);
+    expect(agent.logs.map((l) => l["msg"])).not.toContain("memory.trim_code: no code-page trim on this agent");
   }, 90_000);
 });
