@@ -3,7 +3,7 @@
  * Falco's JSON alert (what Falco 0.44's `http_output`/`json_output` write and Falcosidekick
  * posts): an {@link Alert} to that shape and back.
  */
-import { v7 as uuidv7 } from "uuid";
+import { uuidv7 } from "./uuid7.js";
 import type { Alert, AlertFieldValue } from "./alert.js";
 import { PRIORITY_NAMES, priorityNumber } from "./priority.js";
 

@@ -22,7 +22,7 @@
  */
 import { Counter, type Registry } from "prom-client";
 import type { Logger } from "pino";
-import { uuidv7 } from "../uuid7.js";
+import { uuidv7 } from "../../proto/uuid7.js";
 import { hostname as osHostname } from "node:os";
 import type { Alert } from "../../proto/index.js";
 import { isoTimeNs } from "../engine/alert-builder.js";

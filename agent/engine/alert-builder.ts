@@ -5,7 +5,7 @@
  * to rule outputs (the suggested container/Kubernetes fields and `append_output`, append-output.ts).
  */
 import { hostname as osHostname } from "node:os";
-import { uuidv7 } from "../uuid7.js";
+import { uuidv7 } from "../../proto/uuid7.js";
 import type { CompiledRule } from "../../rules/index.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import type { Alert } from "../../proto/index.js";

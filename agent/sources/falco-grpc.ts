@@ -9,7 +9,7 @@
 import { hostname as osHostname } from "node:os";
 import { credentials, makeGenericClientConstructor, type Client, type ClientDuplexStream, type ClientReadableStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { uuidv7 } from "../uuid7.js";
+import { uuidv7 } from "../../proto/uuid7.js";
 import { FALCO_OUTPUTS_SERVICE, falcoProto, PRIORITY_NAMES, type Alert } from "../../proto/index.js";
 
 /** Options of {@link FalcoGrpcSource}. */

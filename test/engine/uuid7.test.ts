@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/** Alert ids: RFC 9562 UUIDv7 from a pooled CSPRNG (agent/uuid7.ts). */
+/** Alert ids: RFC 9562 UUIDv7 from a pooled CSPRNG (proto/uuid7.ts). */
 import { describe, expect, it } from "vitest";
-import { uuidv7 } from "../../agent/uuid7.js";
+import { uuidv7 } from "../../proto/uuid7.js";
 
 const FORM = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const msOf = (id: string) => Number.parseInt(id.replace(/-/g, "").slice(0, 12), 16);
