@@ -7,7 +7,8 @@
  * agent/cli/ may reach collector/.
  * Inside agent/ the pipeline runs sources → assembler (decode → state → enrich) → engine → sinks;
  * a stage never imports one that runs after it, and the sinks never import the stages before them.
- * Type-only imports count: a type is as much a dependency as a value.
+ * Type-only imports count: a type is as much a dependency as a value (except for the one rule
+ * about node:http, which is about what loads at run time).
  */
 
 /** A rule forbidding `from` to import `to` (both path regexes). */
@@ -114,6 +115,14 @@ module.exports = {
       { path: agentStage("sources") },
       { path: ["engine", "sinks", "pipeline"].map(agentStage) },
     ),
+    {
+      name: "node-http-through-require",
+      comment:
+        "An ES import of node:http makes Node read all its exports, which loads the bundled undici for good (6.4 MiB of the agent's memory); values of node:http come from proto/node-http.ts (a require). Type-only imports are free.",
+      severity: "error",
+      from: { path: "^(agent|collector|rules|proto)/", pathNot: "^proto/node-http\\.ts$" },
+      to: { path: "^(node:)?http$", dependencyTypes: ["core"], dependencyTypesNot: ["type-only"] },
+    },
   ],
   options: {
     doNotFollow: { path: "node_modules" },

@@ -20,7 +20,8 @@
  *   in-flight budget `inflight_bytes` shared with HTTP bodies, until it ends (grpc-guard.ts).
  *   Each gRPC connection costs three descriptors (client, proxy, grpc-js side).
  */
-import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import type { Server as HttpServer } from "node:http";
+import { createServer as createHttpServer } from "../proto/node-http.js";
 import { createServer as createNetServer, connect, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { hostname as osHostname } from "node:os";

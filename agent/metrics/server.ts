@@ -9,7 +9,8 @@
  * Unauthenticated by convention (kubelet probes, Prometheus scrapes): it exposes counts only, and
  * its connection cap and timeouts (http-guard.ts) bound what any client can hold.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer } from "../../proto/node-http.js";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { MetricsError } from "./errors.js";

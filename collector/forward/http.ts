@@ -10,7 +10,8 @@
  * removed from the body before it is cut, and from any other error.
  */
 import { readFileSync } from "node:fs";
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders } from "node:http";
+import { Agent as HttpAgent, request as httpRequest } from "../../proto/node-http.js";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Logger } from "pino";
 import { DeliveryError, destinationWideStatus, permanentStatus, retryAfterMs } from "./destination.js";

@@ -69,6 +69,9 @@ describe("layering", () => {
       "collector/c.ts": 'import type { P } from "../rules/r.js";\nimport { x } from "../agent/log.js";\nexport const c: P = x;\n',
       "rules/r.ts": 'import { x } from "../agent/log.js";\nexport type P = number;\nexport const r = x;\n',
       "rules/trace-text.ts": "export const t = 1;\n",
+      "agent/metrics/h.ts":
+        'import { createServer } from "node:http";\nimport type { Server } from "node:http";\nexport const h = createServer;\nexport type H = Server;\n',
+      "agent/metrics/t.ts": 'import type { IncomingMessage } from "node:http";\nexport type T = IncomingMessage;\n',
       "collector/console/web/w.ts":
         'import { t } from "../../../rules/trace-text.js";\nimport type { P } from "../../../rules/r.js";\nexport const w: P = t;\n',
     };
@@ -87,11 +90,14 @@ describe("layering", () => {
       "collector-not-to-rules: collector/c.ts → rules/r.ts",
       "rules-not-to-agent-or-collector: rules/r.ts → agent/log.ts",
       "console-web-reads-only-trace-text: collector/console/web/w.ts → rules/r.ts",
+      "node-http-through-require: agent/metrics/h.ts → http",
     ])
       expect(got).toContain(want);
     expect([...got].some((g) => g.startsWith("no-circular:"))).toBe(true);
     // the console's browser code may use the trace text, and only that
     expect([...got].some((g) => g.includes("→ rules/trace-text.ts"))).toBe(false);
+    // a type-only import of node:http loads nothing
+    expect([...got].some((g) => g.includes("agent/metrics/t.ts"))).toBe(false);
     // the composition root may import the collector
     expect([...got].some((g) => g.includes("agent/cli/main.ts → collector"))).toBe(false);
   }, 60_000);

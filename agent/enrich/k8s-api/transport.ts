@@ -7,7 +7,8 @@
  * namespaces then cost their metadata, not their pod templates. A server that does not know it
  * answers with the full objects, which read the same.
  */
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
+import type { IncomingMessage, RequestOptions } from "node:http";
+import { request as httpRequest } from "../../../proto/node-http.js";
 import { request as httpsRequest } from "node:https";
 import { Watch, type KubeConfig } from "@kubernetes/client-node";
 import { AcceptingKubeConfig, loadAccess, type KubeAccess } from "./kubeconfig.js";

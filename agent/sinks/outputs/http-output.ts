@@ -22,7 +22,8 @@
  * - `echo`: the server's answers printed on stdout (at most 64 KiB each).
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import type { IncomingMessage } from "node:http";
+import { Agent as HttpAgent, request as httpRequest } from "../../../proto/node-http.js";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
