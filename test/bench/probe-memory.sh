@@ -23,9 +23,12 @@ sleep 3
 P=$(pgrep -P $A -x vigil-probe | head -1)
 kib() { awk -v k="$2:" '$1 == k {print $2}' /proc/$1/status; }
 # agent + its vigil-probe loader (issue 22 counts both), then each with its RssAnon/RssFile split
+# PSS too: it counts the probe's ring (mapped twice for wrap-around reads) once, as the kernel holds it
+pss() { awk '$1 == "Pss:" {print $2}' /proc/$1/smaps_rollup; }
 rss() {
   awk -v a="$(kib $A VmRSS)" -v p="$(kib "$P" VmRSS)" -v aa="$(kib $A RssAnon)" -v af="$(kib $A RssFile)" -v pa="$(kib "$P" RssAnon)" -v pf="$(kib "$P" RssFile)" \
-    'BEGIN {printf "%.1f MiB (agent %.1f: anon %.1f file %.1f; probe %.1f: anon %.1f file %.1f)", (a + p) / 1024, a / 1024, aa / 1024, af / 1024, p / 1024, pa / 1024, pf / 1024}'
+    -v ap="$(pss $A)" -v pp="$(pss "$P")" \
+    'BEGIN {printf "%.1f MiB (agent %.1f: anon %.1f file %.1f; probe %.1f: anon %.1f file %.1f); PSS %.1f MiB", (a + p) / 1024, a / 1024, aa / 1024, af / 1024, p / 1024, pa / 1024, pf / 1024, (ap + pp) / 1024}'
 }
 echo "ready: $(rss)"
 # memory.saver (default auto) goes on after 10 quiet seconds
