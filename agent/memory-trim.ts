@@ -5,12 +5,13 @@
  * About half of an idle agent's resident memory is the node executable itself: code and read-only
  * data mapped from the file, most of it touched once at start (module loading, compiling the
  * start-up code, the configuration checks) and kept mapped since, with its neighbours (the
- * kernel's fault-around). Measured (BENCHMARKS.md, "Agent memory: code pages"): 54 MiB of file
+ * kernel's fault-around). Measured (BENCHMARKS.md, "Agent memory: code pages and undici"): 54 MiB of file
  * pages at idle, 27 MiB once trimmed, and it stays there through bursts of processes and opens.
  *
  * The trim is native-bridge/mem/vigil-mem.c (a Node-API addon: madvise(MADV_PAGEOUT) on the
  * process's private read-only file mappings). It runs each time the memory saver finds the node
- * quiet (agent/memory-saver.ts), so a busy node never pays the re-faults on its event path. Without
+ * quiet (agent/memory-saver.ts; so never with `memory.saver: off`), and a busy node never pays the
+ * re-faults on its event path. Without
  * the addon (a checkout without the native build) or on a kernel without MADV_PAGEOUT (before
  * 5.4), the agent says so once and runs as before.
  */

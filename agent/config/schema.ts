@@ -606,7 +606,8 @@ export const configSchema = z.strictObject({
        * Each time the memory saver finds the node quiet, hand the node executable's code pages
        * back to the kernel (agent/memory-trim.ts: madvise(MADV_PAGEOUT) on the read-only file
        * mappings; what still runs faults back in from the page cache). About 25 MiB less resident
-       * at idle. Needs native-bridge/build/vigil-mem.node; without it the agent says so once.
+       * at idle. Needs native-bridge/build/vigil-mem.node (without it the agent says so once) and
+       * the saver (nothing with `saver: off`).
        */
       trim_code: z.boolean().default(true),
     })
