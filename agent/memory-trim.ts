@@ -32,6 +32,8 @@ export interface TrimResult {
   rssFileAfterKiB: number;
   /** The first madvise error (an errno), 0 when none. */
   errno: number;
+  /** Nothing was advised: the kernel refused every mapping (counted in `code_trim_failures`). */
+  failed: boolean;
 }
 
 /** Default location of the addon: the package's native build, beside vigil-probe. */
@@ -74,10 +76,11 @@ export class CodeTrim {
     const before = rssFileKiB();
     const r = this.addon.trimCode();
     const after = rssFileKiB();
-    if (r.errno !== 0 && r.mappings === 0) this.failures++;
+    const failed = r.errno !== 0 && r.mappings === 0;
+    if (failed) this.failures++;
     else this.trims++;
     this.lastFreedKiB = before >= 0 && after >= 0 ? Math.max(0, before - after) : 0;
-    return { mappings: r.mappings, rssFileBeforeKiB: before, rssFileAfterKiB: after, errno: r.errno };
+    return { mappings: r.mappings, rssFileBeforeKiB: before, rssFileAfterKiB: after, errno: r.errno, failed };
   }
 
   /** For /metrics (`vigil_memory_code_trims`, ...). */

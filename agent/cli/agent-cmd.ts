@@ -770,19 +770,22 @@ function memorySaver(mem: Config["memory"], events: () => number, logger: Logger
     events,
     onSwitch: (on, rate) => {
       log.debug({ events_per_s: rate }, on ? "memory saver on (quiet node)" : "memory saver off (busy node)");
-      if (!on || !trim) return;
-      const r = trim.trim();
-      if (r.errno !== 0 && r.mappings === 0) {
-        if (trim.stats().code_trim_failures === 1)
-          log.warn({ errno: r.errno }, "memory.trim_code: the kernel refused MADV_PAGEOUT (Linux 5.4 or later); code pages stay mapped");
-        return;
-      }
-      log.debug({ rss_file_kib_before: r.rssFileBeforeKiB, rss_file_kib_after: r.rssFileAfterKiB, mappings: r.mappings }, "code pages trimmed");
+      if (on && trim) trimCode(trim, log);
     },
   });
   metrics.registerStats("memory", () => (trim ? { ...saver.stats(), ...trim.stats() } : saver.stats()), { gauges: ["saver_on", "code_trimmed_bytes"] });
   closers.push(async () => saver.stop());
   return saver;
+}
+
+/** One trim on a quiet node: logged at debug, a refusal by the kernel warned of once. */
+function trimCode(trim: CodeTrim, log: Logger): void {
+  const r = trim.trim();
+  if (!r.failed) {
+    log.debug({ rss_file_kib_before: r.rssFileBeforeKiB, rss_file_kib_after: r.rssFileAfterKiB, mappings: r.mappings }, "code pages trimmed");
+  } else if (trim.stats().code_trim_failures === 1) {
+    log.warn({ errno: r.errno }, "memory.trim_code: the kernel refused MADV_PAGEOUT (Linux 5.4 or later); code pages stay mapped");
+  }
 }
 
 /** The code-page trim of memory.trim_code, or undefined (off, or the addon is not there: said once). */
