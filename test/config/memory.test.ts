@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /** memory.heap_growing_percent: its default, bounds, the ways to set it, and the V8 flag the agent sets from it. */
 import { describe, expect, it } from "vitest";
-import { applyMemorySettings } from "../../agent/cli/agent-cmd.js";
+import { applyMemorySettings } from "../../agent/cli/agent-memory.js";
 import { loadConfig } from "../../agent/config/index.js";
 
 describe("memory.heap_growing_percent", () => {
