@@ -5,10 +5,13 @@
  * loader's own control frames (ready, stats, prevent, sync; FORMAT.md) go through the same batch.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "loader.h"
@@ -49,30 +52,114 @@ static void emit(struct vp_ctx *ctx, const void *data, size_t size)
 
 /* ------------------------------------------------------------------ ring-buffer reader */
 
-static int on_record(void *c, void *data, size_t size)
-{
-	const struct vigil_hdr *h = data;
+/*
+ * The reader is our own rather than libbpf's ring_buffer: libbpf maps the data area twice,
+ * back to back, so a record that wraps past the end reads as one piece, and every page the
+ * producer has touched then counts twice in the loader's resident set (16 MiB for the 8 MiB
+ * default, though the kernel holds the pages once). Here the data area is mapped once and the
+ * one record in a lap that wraps is copied in two pieces; the output batch copies every record
+ * anyway, so nothing is added on the way. The protocol is the kernel's (kernel/bpf/ringbuf.c,
+ * uapi bpf.h): page 0 the consumer position (ours to write), page 1 the producer position,
+ * then the data; each record is an 8-byte header (length, BUSY while the producer writes it,
+ * DISCARD when it was dropped) and its sample, rounded up to 8 bytes.
+ */
 
+static void on_record(struct vp_ctx *ctx, const unsigned char *data, __u64 off, size_t size)
+{
+	const struct vp_ring *r = &ctx->ring;
+	struct vp_out *o = &ctx->out;
+	const struct vigil_hdr *h;
+	size_t first;
+
+	if (size > VP_OUT_CAP)
+		return;
+	if (o->len + size > VP_OUT_CAP)
+		vp_out_flush(ctx);
+	/* copy first, then read the header from the copy: a wrapping record's header may wrap too */
+	first = off + size <= r->size ? size : (size_t)(r->size - off);
+	memcpy(o->buf + o->len, data + off, first);
+	memcpy(o->buf + o->len + first, data, size - first);
+	h = (const struct vigil_hdr *)(o->buf + o->len);
 	/* the header's size is authoritative: the record may carry ring-buffer padding */
 	if (size >= sizeof(*h) && h->size >= sizeof(*h) && h->size <= size)
 		size = h->size;
-	emit(c, data, size);
-	return 0;
+	o->len += size;
+	o->frames++;
 }
 
 int vp_rb_open(struct vp_ctx *ctx)
 {
-	ctx->rb = ring_buffer__new(bpf_map__fd(ctx->maps.events), on_record, ctx, NULL);
-	return ctx->rb ? 0 : -errno;
+	struct vp_ring *r = &ctx->ring;
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	long page = sysconf(_SC_PAGESIZE);
+	void *p;
+	int fd = bpf_map__fd(ctx->maps.events);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+		return -errno;
+	/* the kernel makes the size a power of two and a page multiple; check, the mask relies on it */
+	if (page <= 0 || info.max_entries == 0 || (info.max_entries & (info.max_entries - 1)) != 0 ||
+	    info.max_entries % (__u32)page != 0)
+		return -EINVAL;
+	r->size = info.max_entries;
+	r->page = (size_t)page;
+	p = mmap(NULL, r->page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	r->consumer = p;
+	/* the producer page and the data once (libbpf maps page + 2 * size) */
+	p = mmap(NULL, r->page + r->size, PROT_READ, MAP_SHARED, fd, (off_t)r->page);
+	if (p == MAP_FAILED) {
+		int err = -errno;
+
+		munmap(r->consumer, r->page);
+		r->consumer = NULL;
+		return err;
+	}
+	r->producer = p;
+	r->data = (const unsigned char *)p + r->page;
+	return 0;
 }
 
 int vp_rb_consume(struct vp_ctx *ctx)
 {
-	return ring_buffer__consume(ctx->rb);
+	struct vp_ring *r = &ctx->ring;
+	__u64 mask = r->size - 1, cons, prod;
+	int n = 0;
+	bool more = true;
+
+	if (!r->consumer)
+		return 0;
+	cons = __atomic_load_n(r->consumer, __ATOMIC_ACQUIRE);
+	while (more) {
+		more = false;
+		prod = __atomic_load_n(r->producer, __ATOMIC_ACQUIRE);
+		while (cons < prod) {
+			/* headers are 8-byte aligned and the size is a multiple of 8: a header never wraps */
+			const __u32 *hdr = (const __u32 *)(r->data + (cons & mask));
+			__u32 len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+			__u32 size;
+
+			if (len & BPF_RINGBUF_BUSY_BIT)
+				return n; /* still being written: the next tick takes it */
+			size = len & ~BPF_RINGBUF_DISCARD_BIT;
+			if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+				on_record(ctx, r->data, (cons + BPF_RINGBUF_HDR_SZ) & mask, size);
+				if (n < INT_MAX)
+					n++;
+			}
+			cons += ((__u64)size + BPF_RINGBUF_HDR_SZ + 7) & ~7ULL;
+			/* the record is copied out: give its space back to the producer */
+			__atomic_store_n(r->consumer, cons, __ATOMIC_RELEASE);
+			more = true;
+		}
+	}
+	return n;
 }
 
-/* the ring's own map fd, not libbpf's epoll fd: poll() on it reports data already pending
- * (level), which the epoll fd forgets once a wake-up has been seen and the ring drained */
+/* the ring's own map fd: poll() on it reports data already pending (level-triggered) */
 int vp_rb_fd(struct vp_ctx *ctx)
 {
 	return bpf_map__fd(ctx->maps.events);
@@ -80,8 +167,13 @@ int vp_rb_fd(struct vp_ctx *ctx)
 
 void vp_rb_close(struct vp_ctx *ctx)
 {
-	ring_buffer__free(ctx->rb);
-	ctx->rb = NULL;
+	struct vp_ring *r = &ctx->ring;
+
+	if (r->producer)
+		munmap((void *)r->producer, r->page + r->size);
+	if (r->consumer)
+		munmap(r->consumer, r->page);
+	memset(r, 0, sizeof(*r));
 }
 
 /* ------------------------------------------------------------------ control frames */

@@ -27,7 +27,6 @@
 struct probe;
 struct bpf_map;
 struct bpf_link;
-struct ring_buffer;
 
 /* ---------------------------------------------------------------- options */
 
@@ -79,6 +78,15 @@ struct vp_out {
 	bool closed; /* stdout went away (EPIPE): stop */
 };
 
+/** struct vp_ring - the events ring, its data area mapped once (loader-output.c). */
+struct vp_ring {
+	unsigned long *consumer; /* the consumer position page (read-write) */
+	const unsigned long *producer; /* the producer position page, the data right after it */
+	const unsigned char *data;
+	__u64 size; /* data bytes: a power of two */
+	size_t page;
+};
+
 /** struct vp_ctx - everything the loader holds while it runs. */
 struct vp_ctx {
 	const struct vp_opts *opts;
@@ -100,8 +108,8 @@ struct vp_ctx {
 	/* prevention map bookkeeping (reported in VIGIL_CTL_PREVENT) */
 	__u32 prevent_entries;
 	__u32 prevent_map_full;
-	/* the ring-buffer reader and its output */
-	struct ring_buffer *rb;
+	/* the ring-buffer reader (loader-output.c) and its output */
+	struct vp_ring ring;
 	struct vp_out out;
 	/* the control channel */
 	char ctl_line[VP_CTL_CAP];
