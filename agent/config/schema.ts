@@ -8,12 +8,13 @@
 import { z } from "zod";
 import { DRIFT_KIND_NAMES, parseSelector, type DriftKind } from "../prevent/policy.js";
 import { DEFAULT_FIM_EXCLUDES, DEFAULT_FIM_PATHS } from "../fim/watch-set.js";
-import { httpLimitsSchema } from "../metrics/http-guard.js";
+import { httpLimitsSchema } from "../metrics/http-limits-schema.js";
 import { DEFAULT_EXPANSION_LIMITS } from "../../rules/load/budget.js";
 // the contracts' modules one by one, not proto/index.js: that one also loads gRPC, protobufjs
 // and msgpackr, which `vigil agent` does not need for its configuration (BENCHMARKS.md, agent memory)
-import { collectorLimitsSchema } from "../../proto/collector-limits.js";
-import { fleetStreamSchema, isNatsAddress, natsConnectionSchema, parseNatsServers } from "../../proto/fleet.js";
+import { collectorLimitsSchema } from "../../proto/collector-limits-schema.js";
+import { isNatsAddress, parseNatsServers } from "../../proto/fleet.js";
+import { fleetStreamSchema, natsConnectionSchema } from "../../proto/fleet-schema.js";
 import { forwardersSchema } from "../../proto/forwarders.js";
 import { PRIORITY_WORDS } from "../../proto/priority.js";
 import { fileSinkSchema, grpcSinkSchema, httpSinkSchema, outputSchema, programSinkSchema, syslogSinkSchema } from "./outputs-schema.js";

@@ -11,40 +11,28 @@ import type { IncomingMessage, Server as HttpServer, ServerOptions, ServerRespon
 import type { Server as HttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
-import { z } from "zod";
+import type { HttpLimits, HttpLimitsInput } from "./http-limits-schema.js";
 import type { Metrics } from "./metrics.js";
 
-const ms = (dflt: number, min = 100, max = 3_600_000) => z.number().int().min(min).max(max).default(dflt);
-
-/** Limits of one agent HTTP(S) server; keys are snake_case as in the configuration file. */
-export const httpLimitsSchema = z.strictObject({
-  /** Open connections at once; beyond it new ones are closed at accept (`vigil_server_connections_refused_total`). */
-  max_connections: z.number().int().min(1).max(100_000).default(256),
-  /** All request headers must arrive within this (408, `vigil_server_connections_timed_out_total`). */
-  headers_timeout_ms: ms(5_000),
-  /** The whole request, body included, must arrive within this (408). */
-  request_timeout_ms: ms(10_000),
-  /** A kept-alive connection with no request in flight is closed after this. */
-  keep_alive_timeout_ms: ms(5_000),
-  /** A connection with no traffic either way is closed after this. */
-  idle_timeout_ms: ms(30_000),
-  /** Largest request header block (431). */
-  max_header_bytes: z
-    .number()
-    .int()
-    .min(1024)
-    .max(1024 * 1024)
-    .default(8 * 1024),
+/** The limits when none are given (what `httpLimitsSchema.parse({})` returns; http-limits-schema.ts documents each). */
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
+  max_connections: 256,
+  headers_timeout_ms: 5_000,
+  request_timeout_ms: 10_000,
+  keep_alive_timeout_ms: 5_000,
+  idle_timeout_ms: 30_000,
+  max_header_bytes: 8 * 1024,
 });
 
-/** Limits after defaults. */
-export type HttpLimits = z.output<typeof httpLimitsSchema>;
-/** Limits as written in a file or passed by a caller (every key optional). */
-export type HttpLimitsInput = z.input<typeof httpLimitsSchema>;
-
-/** Defaults overlaid with `partial`, validated; throws a zod error naming the bad key. */
+/**
+ * The defaults overlaid with `partial` (keys left out or undefined keep their default). Not
+ * validated here: the configuration's schema (http-limits-schema.ts) checked the values when it
+ * was read, so a running agent never loads zod.
+ */
 export function httpLimits(partial?: HttpLimitsInput): HttpLimits {
-  return httpLimitsSchema.parse(partial ?? {});
+  const out: Record<string, unknown> = { ...DEFAULT_HTTP_LIMITS };
+  for (const [k, v] of Object.entries(partial ?? {})) if (v !== undefined) out[k] = v;
+  return out as HttpLimits;
 }
 
 /** The `createServer` options that carry `l` (Node refuses a header timeout above the request timeout). */
@@ -192,3 +180,5 @@ export function guardHttpServer(server: HttpServer | HttpsServer, o: GuardOption
     },
   };
 }
+
+export type { HttpLimits, HttpLimitsInput } from "./http-limits-schema.js";

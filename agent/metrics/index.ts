@@ -4,7 +4,7 @@ export { Metrics, metrics } from "./metrics.js";
 export { startMetricsServer } from "./server.js";
 export { CgroupResources } from "./cgroup-resources.js";
 export { MetricsError } from "./errors.js";
-export { guardHttpServer, httpLimits, httpLimitsSchema, httpServerOptions } from "./http-guard.js";
+export { DEFAULT_HTTP_LIMITS, guardHttpServer, httpLimits, httpServerOptions } from "./http-guard.js";
 export type { LabeledContainer, MetricsOptions, RegisterStatsOptions } from "./metrics.js";
 export type { MetricsServer, MetricsServerOptions } from "./server.js";
 export type { CgroupResourceOptions, ContainerCgroup, ContainerResources } from "./cgroup-resources.js";

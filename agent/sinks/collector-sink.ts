@@ -16,7 +16,7 @@ import { SinkError } from "./errors.js";
 import { NatsPushClient } from "./nats-client.js";
 import { Spool, type SpoolPosition } from "./spool.js";
 import type { ExportResult, Sink } from "./types.js";
-import { isNatsAddress, natsConnectionSchema, parseNatsServers, type Alert, type NatsConnectionConfig } from "../../proto/index.js";
+import { DEFAULT_NATS_CONNECTION, isNatsAddress, parseNatsServers, type Alert, type NatsConnectionConfig } from "../../proto/index.js";
 
 /** Options of {@link createCollectorSink}. */
 export interface CollectorSinkOptions {
@@ -108,7 +108,7 @@ class CollectorSinkImpl implements CollectorSink {
     this.client = isNatsAddress(opts.address)
       ? new NatsPushClient({
           servers: parseNatsServers(opts.address),
-          nats: opts.nats ?? natsConnectionSchema.parse({}),
+          nats: opts.nats ?? DEFAULT_NATS_CONNECTION,
           timeoutMs: opts.timeoutMs,
           defaultName: `vigil-agent ${this.hostname}`,
           logger: this.log,

@@ -10,7 +10,8 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ensureConsumer, ensureStream } from "../../collector/fleet/stream.js";
 import { CollectorError } from "../../collector/errors.js";
-import { fleetStreamSchema, type FleetStreamConfig } from "../../proto/index.js";
+import type { FleetStreamConfig } from "../../proto/index.js";
+import { fleetStreamSchema } from "../../proto/fleet-schema.js";
 import { startNats, type NatsTestCluster } from "../helpers/nats.js";
 import { memoryLogger, quiet } from "./helpers.js";
 

@@ -12,7 +12,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../agent/config/index.js";
 import { runCli, spawnTs } from "../sinks/helpers/run-ts.js";
 import { tempDir } from "./helpers.js";
-import { collectorLimitsSchema, DEFAULT_COLLECTOR_LIMITS } from "../../proto/index.js";
+import { DEFAULT_COLLECTOR_LIMITS } from "../../proto/index.js";
+import { collectorLimitsSchema } from "../../proto/collector-limits-schema.js";
 
 const TOKEN = "limits-token";
 const children: ChildProcess[] = [];

@@ -6,10 +6,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { httpLimitsSchema } from "../../agent/metrics/http-guard.js";
+import { httpLimitsSchema } from "../../agent/metrics/http-limits-schema.js";
 import { configSchema } from "../../agent/config/schema.js";
 import { REPO } from "../sinks/helpers/run-ts.js";
-import { collectorLimitsSchema } from "../../proto/index.js";
+import { collectorLimitsSchema } from "../../proto/collector-limits-schema.js";
 
 const security = readFileSync(join(REPO, "SECURITY.md"), "utf8");
 const readme = readFileSync(join(REPO, "README.md"), "utf8");

@@ -12,7 +12,8 @@ import { FleetConsumer, type ConsumerCounters } from "../../collector/fleet/cons
 import { ensureConsumer, ensureStream } from "../../collector/fleet/stream.js";
 import type { PgAlertStore } from "../../collector/pg-store.js";
 import { alertMessage } from "../../proto/fleet-codec.js";
-import { fleetStreamSchema, fleetSubjects } from "../../proto/index.js";
+import { fleetSubjects } from "../../proto/index.js";
+import { fleetStreamSchema } from "../../proto/fleet-schema.js";
 import { makeAlert, quiet } from "../collector/helpers.js";
 import { startNats, type NatsTestCluster } from "../helpers/nats.js";
 

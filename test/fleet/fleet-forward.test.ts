@@ -15,7 +15,9 @@ import { startCollector, type RunningCollector } from "../../collector/server.js
 import type { Destination, DeliveryItem } from "../../collector/forward/destination.js";
 import { HttpClient } from "../../collector/forward/http.js";
 import { createCollectorSink } from "../../agent/sinks/collector-sink.js";
-import { fleetStreamSchema, forwardersSchema, natsConnectionSchema, type Alert } from "../../proto/index.js";
+import type { Alert } from "../../proto/index.js";
+import { fleetStreamSchema, natsConnectionSchema } from "../../proto/fleet-schema.js";
+import { forwardersSchema } from "../../proto/forwarders.js";
 import { startNats, type NatsTestCluster } from "../helpers/nats.js";
 import { postgresAvailable, startPostgres, type PgServer } from "../helpers/postgres.js";
 import { outOfOrder, TOKEN, waitFor } from "./harness.js";

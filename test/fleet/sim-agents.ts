@@ -15,7 +15,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { createCollectorSink, type CollectorSink } from "../../agent/sinks/collector-sink.js";
-import { natsConnectionSchema, type Alert } from "../../proto/index.js";
+import type { Alert } from "../../proto/index.js";
+import { natsConnectionSchema } from "../../proto/fleet-schema.js";
 
 const { values: v } = parseArgs({
   options: {

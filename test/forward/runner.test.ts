@@ -14,7 +14,8 @@ import { startCollector, type RunningCollector } from "../../collector/server.js
 import { DeliveryError, type DeliveryItem, type Destination } from "../../collector/forward/destination.js";
 import { HttpClient } from "../../collector/forward/http.js";
 import type { RetentionResult } from "../../collector/store-api.js";
-import { forwardersSchema, type Alert, type ForwarderConfig } from "../../proto/index.js";
+import type { Alert, ForwarderConfig } from "../../proto/index.js";
+import { forwardersSchema } from "../../proto/forwarders.js";
 import { runCli } from "../sinks/helpers/run-ts.js";
 
 const silent = pino({ level: "silent" });

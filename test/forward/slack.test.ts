@@ -17,7 +17,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DeliveryError, type Destination } from "../../collector/forward/destination.js";
 import { PRIORITY_COLOURS } from "../../collector/forward/format.js";
 import { createSlackDestination } from "../../collector/forward/slack.js";
-import { type ForwarderOf, forwarderSchema } from "../../proto/index.js";
+import type { ForwarderOf } from "../../proto/index.js";
+import { forwarderSchema } from "../../proto/forwarders.js";
 import { makeTestTls } from "../helpers/image-pods.js";
 import { HOSTILE, hostileAlert, itemOf, makeAlert, quietLogger, type RawRecorder, startRawRecorder } from "./raw-recorder.js";
 

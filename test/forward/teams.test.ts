@@ -19,7 +19,8 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DeliveryError, type Destination } from "../../collector/forward/destination.js";
 import { createTeamsDestination, TEAMS_MAX_BYTES } from "../../collector/forward/teams.js";
-import { type ForwarderOf, forwarderSchema, type PriorityName } from "../../proto/index.js";
+import type { ForwarderOf, PriorityName } from "../../proto/index.js";
+import { forwarderSchema } from "../../proto/forwarders.js";
 import { makeTestTls } from "../helpers/image-pods.js";
 import { hostileAlert, itemOf, makeAlert, quietLogger, type RawRecorder, startRawRecorder } from "./raw-recorder.js";
 

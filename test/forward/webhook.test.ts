@@ -15,7 +15,8 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DeliveryError, type Destination } from "../../collector/forward/destination.js";
 import { createWebhookDestination, DEFAULT_BATCH } from "../../collector/forward/webhook.js";
-import { type Alert, alertToFalcoJson, type ForwarderOf, forwarderSchema } from "../../proto/index.js";
+import { type Alert, alertToFalcoJson, type ForwarderOf } from "../../proto/index.js";
+import { forwarderSchema } from "../../proto/forwarders.js";
 import { makeTestTls } from "../helpers/image-pods.js";
 import { HOSTILE, hostileAlert, itemOf, makeAlert, quietLogger, type RawRecorder, type RawRequest, startRawRecorder } from "./raw-recorder.js";
 
