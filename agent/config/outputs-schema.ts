@@ -13,7 +13,7 @@
  * path or the others (agent/sinks/outputs/).
  */
 import { z } from "zod";
-import { appendOutputSchema } from "../engine/append-output.js";
+import { appendOutputSchema } from "../engine/append-output-schema.js";
 
 const absPath = z
   .string()

@@ -29,15 +29,19 @@
  * - falco.yaml's default `append_output: [{suggested_output: true}]`; with no `append_output`
  *   key at all, Falco appends nothing.
  *
+ * The entries' shape (keys, types, one-key maps, a field defined twice) is append-output-schema.ts's,
+ * checked when the configuration is read (in the agent's configuration worker, so the agent never
+ * loads zod); this module takes entries of that shape and compiles their formats.
+ *
  * Formats are compiled once, when the options are compiled (config load); per rule, the entries
  * that match are found once (on the rule's first alert, a few string compares, cached per rule
  * object so a reload's new rules get their own); per alert, only the compiled formats run.
  */
-import { z } from "zod";
 import type { SyscallEvent } from "../../rules/event.js";
 import type { CompiledRule } from "../../rules/index.js";
 import { compileFormat, type Formatter, type FormatWarnings } from "../../rules/compile/formatter.js";
 import { DEFAULT_FIELD_CONTEXT, type FieldContext } from "../../rules/compile/fields.js";
+import type { AppendOutputEntry } from "./append-output-schema.js";
 
 /** The fields the container plugin suggests, in Falco's order. */
 export const SUGGESTED_FIELDS: readonly string[] = Object.freeze([
@@ -54,57 +58,6 @@ export const SUGGESTED_SOURCES: ReadonlySet<string> = new Set(["syscall"]);
 
 /** The text Falco appends for the suggested fields: `container_id=%container.id ...`. */
 export const SUGGESTED_FORMAT = SUGGESTED_FIELDS.map((f) => `${f.replaceAll(".", "_")}=%${f}`).join(" ");
-
-const extraFieldSchema = z.union([
-  z.string().min(1).max(1024),
-  z
-    .record(z.string().min(1).max(256), z.string().max(8192))
-    .refine((m) => Object.keys(m).length === 1, "an extra field given as a map has exactly one key: `name: format`"),
-]);
-
-/**
- * One `append_output` entry (falco.yaml's shape). `match` keys left out (or empty) match every
- * rule; `tags`: the rule must carry all of them.
- */
-export const appendOutputEntrySchema = z
-  .strictObject({
-    match: z
-      .strictObject({
-        source: z.string().max(256).optional(),
-        tags: z.array(z.string().min(1).max(256)).max(256).optional(),
-        rule: z.string().max(4096).optional(),
-      })
-      .optional(),
-    /** Appended to the rule's output text (after one space), formatted with the event's fields. */
-    extra_output: z.string().max(8192).optional(),
-    /** Added to output_fields only: a field name (typed value) or `{name: format}` (a string). */
-    extra_fields: z.array(extraFieldSchema).max(256).optional(),
-    /** Append the suggested container and Kubernetes fields to the matching rules. */
-    suggested_output: z.boolean().optional(),
-    /** Not a Falco 0.44 key: accepted so a falco.yaml carrying it loads, reported as not implemented. */
-    suppress_output_format: z.boolean().optional(),
-  })
-  .superRefine((entry, ctx) => {
-    // Falco: redefining a formatted key, or formatting a key already given as a field, is an error
-    const formatted = new Set<string>();
-    const raw = new Set<string>();
-    (entry.extra_fields ?? []).forEach((f, i) => {
-      if (typeof f === "string") {
-        if (formatted.has(f)) ctx.addIssue({ code: "custom", path: ["extra_fields", i], message: `extra field '${f}' is defined twice` });
-        raw.add(f);
-        return;
-      }
-      const key = Object.keys(f)[0] as string;
-      if (formatted.has(key) || raw.has(key)) ctx.addIssue({ code: "custom", path: ["extra_fields", i], message: `extra field '${key}' is defined twice` });
-      formatted.add(key);
-    });
-  });
-
-/** One `append_output` entry as written in the configuration. */
-export type AppendOutputEntry = z.input<typeof appendOutputEntrySchema>;
-
-/** The list of entries (what `output.append` holds). */
-export const appendOutputSchema = z.array(appendOutputEntrySchema).max(1024);
 
 /** What the alert builder takes: the suggested fields switch and the `append_output` entries. */
 export interface OutputOptions {
@@ -243,9 +196,10 @@ function compileOne(fmt: string, where: string, ctx: FieldContext, warnings: str
 }
 
 /**
- * Validates and compiles the options once: every format is parsed and its fields bound here.
- * Throws {@link AppendOutputError} naming the entry (`output.append[1].extra_fields[0]: ...`)
- * for a bad entry or format; returns warnings for what is accepted but has no effect.
+ * Compiles the options once: every format is parsed and its fields bound here. The entries are
+ * of the schema's shape (append-output-schema.ts, checked with the configuration). Throws
+ * {@link AppendOutputError} naming the entry (`output.append[1].extra_fields[0]: ...`) for a bad
+ * format or field; returns warnings for what is accepted but has no effect.
  */
 export function compileOutputOptions(opts: OutputOptions, o: CompileOutputOptions = {}): { appender: OutputAppender; warnings: string[] } {
   const ctx = o.fields ?? DEFAULT_FIELD_CONTEXT;
@@ -255,15 +209,8 @@ export function compileOutputOptions(opts: OutputOptions, o: CompileOutputOption
   const suggested = opts.suggestedFields || opts.append.length > 0 ? compileOne(SUGGESTED_FORMAT, "suggested fields", ctx, warnings) : undefined;
   if (opts.suggestedFields) entries.push({ source: "", tags: [], rule: "", textSuggested: suggested, textPlain: undefined, fields: [] });
   let anySuggested = opts.suggestedFields;
-  opts.append.forEach((raw, i) => {
+  opts.append.forEach((x, i) => {
     const where = `${path}[${i}]`;
-    const parsed = appendOutputEntrySchema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const at = issue === undefined || issue.path.length === 0 ? "" : issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
-      throw new AppendOutputError(`${where}${at}: ${issue?.message ?? "invalid entry"}`);
-    }
-    const x = parsed.data;
     if (x.suppress_output_format !== undefined)
       warnings.push(
         `${where}.suppress_output_format: not an append_output key in Falco 0.44 (it reads match, extra_output, extra_fields, suggested_output); it has no effect`,
@@ -301,3 +248,5 @@ export function compileOutputOptions(opts: OutputOptions, o: CompileOutputOption
   });
   return { appender: new OutputAppender(entries, anySuggested ? suggested : undefined), warnings };
 }
+
+export type { AppendOutputEntry } from "./append-output-schema.js";

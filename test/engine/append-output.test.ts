@@ -12,14 +12,8 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { AlertBuilder } from "../../agent/engine/alert-builder.js";
-import {
-  AppendOutputError,
-  appendOutputEntrySchema,
-  compileOutputOptions,
-  SUGGESTED_FORMAT,
-  type AppendOutputEntry,
-  type OutputOptions,
-} from "../../agent/engine/append-output.js";
+import { AppendOutputError, compileOutputOptions, SUGGESTED_FORMAT, type AppendOutputEntry, type OutputOptions } from "../../agent/engine/append-output.js";
+import { appendOutputEntrySchema, appendOutputSchema } from "../../agent/engine/append-output-schema.js";
 import { RuleEngine } from "../../agent/engine/rule-engine.js";
 import { Pipeline, type SourceContext } from "../../agent/pipeline.js";
 import type { ExportResult, Sink } from "../../agent/sinks/types.js";
@@ -256,7 +250,13 @@ describe("append_output entries", () => {
 });
 
 describe("bad entries", () => {
+  // the shape is the configuration schema's to refuse, the formats the compile's
   const bad = (append: unknown[]): string => {
+    const shape = appendOutputSchema.safeParse(append);
+    if (!shape.success) {
+      const issue = shape.error.issues[0];
+      return `output.append${(issue?.path ?? []).map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}: ${issue?.message}`;
+    }
     try {
       compileOutputOptions({ suggestedFields: true, append: append as AppendOutputEntry[] });
     } catch (err) {
