@@ -13,8 +13,11 @@ import { type Command, Option } from "commander";
 import { kubernetesIpNames } from "../../rules/index.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import { ruleLimitsFromConfig } from "../engine/rule-engine.js";
-import { loadConfig, type Config, type DeepPartial } from "../config/index.js";
-import { applySetting, readFalcoYaml } from "../config/falco-yaml.js";
+// types only: the configuration is read in a worker thread (agent-config-thread.ts), so that
+// zod and the schemas are never loaded here (.dependency-cruiser.cjs, agent-zod-in-worker-only)
+import type { Config } from "../config/schema.js";
+import { agentConfigInWorker } from "./agent-config-thread.js";
+import { parseSourceList, type AgentFlags } from "./agent-flags.js";
 import { builtinRuleFiles } from "../engine/rule-engine.js";
 import { checkSelection, type RuleSelectionOptions } from "../../rules/load/selection.js";
 import { createLogger, type Logger } from "../log.js";
@@ -32,128 +35,11 @@ import { caFileSource, tokenFileSource } from "../sinks/credential-files.js";
 import { inCluster } from "../enrich/k8s-api/in-cluster.js";
 import type { AppendOutputEntry } from "../engine/append-output.js";
 
-export interface AgentFlags {
-  config?: string;
-  /** A Falco configuration (falco.yaml) to honour (agent/config/falco-yaml.ts). */
-  falcoConfig?: string;
-  /** `-o key=value`: Falco's settings syntax, on the falco.yaml when one is given, else on Vigil's configuration. */
-  option?: string[];
-  rules: string[];
-  /** Falco's -D (disable rules whose name contains), -T (disable tag), -t (only these tags). */
-  D?: string[];
-  T?: string[];
-  t?: string[];
-  /** Falco's -L: list the rules in force and exit. */
-  L?: boolean;
-  /** Falco's --list: list the supported fields and exit. */
-  list?: boolean;
-  output?: "json" | "text";
-  probe?: string;
-  ruleMatching?: "first" | "all";
-  minPriority?: string;
-  containerdSocket?: string;
-  containerd?: boolean;
-  collector?: string;
-  token?: string;
-  spool?: string;
-  embeddedCollector: string | false;
-  data: string;
-  metricsPort?: string;
-  metrics?: boolean;
-  statsInterval?: string;
-  source?: string;
-  falcoGrpc?: string;
-  grpcOutput?: string;
-  traceSocket?: string;
-  fim?: boolean;
-  fimScan?: boolean;
-  capture?: boolean;
-  kernelFilter?: boolean;
-  /** This node's name for the Kubernetes API context (kubernetes.node_name). */
-  nodeName?: string;
-  /** A kubeconfig file for the Kubernetes API context (kubernetes.kubeconfig). */
-  kubeconfig?: string;
-  /** `--no-kubernetes`: no Kubernetes API context (pod facts from the CRI labels). */
-  kubernetes?: boolean;
-}
+export { flagsToOverrides, parseSourceList } from "./agent-flags.js";
+export type { AgentFlags } from "./agent-flags.js";
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
-}
-
-/** `--source a,b,replay:FILE`: the source names, the replay file, and names not known. */
-export function parseSourceList(text: string): { names: Set<string>; replay: string | undefined; unknown: string[] } {
-  const names = new Set<string>();
-  const unknown: string[] = [];
-  let replay: string | undefined;
-  for (const item of text
-    .split(",")
-    .map((x) => x.trim())
-    .filter((x) => x !== "")) {
-    if (item.startsWith("replay:")) replay = item.slice("replay:".length);
-    else if (item === "ebpf" || item === "ptrace") names.add(item);
-    else unknown.push(item);
-  }
-  return { names, replay, unknown };
-}
-
-/** Flags → config overrides (flags win over file and environment). */
-export function flagsToOverrides(f: AgentFlags): DeepPartial<Config> {
-  const o: DeepPartial<Config> = {};
-  const rules: DeepPartial<Config["rules"]> = {};
-  if (f.rules.length > 0) {
-    rules.builtin = false;
-    rules.files = f.rules;
-  }
-  if (f.ruleMatching !== undefined) rules.matching = f.ruleMatching;
-  if (f.minPriority !== undefined) rules.min_priority = f.minPriority.toLowerCase() as Config["rules"]["min_priority"];
-  o.rules = rules;
-  if (f.output !== undefined) o.sinks = { stdout: { format: f.output } };
-  const cd: DeepPartial<Config["containerd"]> = {};
-  if (f.containerdSocket !== undefined) cd.socket = f.containerdSocket;
-  if (f.containerd === false) cd.enabled = false;
-  o.containerd = cd;
-  if (f.collector !== undefined || f.token !== undefined || f.spool !== undefined) {
-    const c: DeepPartial<Config["sinks"]["collector"]> = {};
-    if (f.collector !== undefined) {
-      c.enabled = true;
-      c.address = f.collector;
-    }
-    if (f.token !== undefined) c.token = f.token;
-    if (f.spool !== undefined) c.spool = { dir: f.spool };
-    o.sinks = { ...o.sinks, collector: c };
-  }
-  const m: DeepPartial<Config["metrics"]> = {};
-  if (f.metricsPort !== undefined) m.port = Number(f.metricsPort);
-  if (f.metrics === false) m.enabled = false;
-  o.metrics = m;
-  if (f.statsInterval !== undefined) o.log = { stats_interval_seconds: Number(f.statsInterval) };
-  const ebpf: DeepPartial<Config["sources"]["ebpf"]> = {};
-  const ptrace: DeepPartial<Config["sources"]["ptrace"]> = {};
-  if (f.probe !== undefined) ebpf.probe_path = f.probe;
-  if (f.kernelFilter === false) ebpf.kernel_filter = false;
-  if (f.source !== undefined) {
-    const { names } = parseSourceList(f.source);
-    ebpf.enabled = names.has("ebpf");
-    ptrace.enabled = names.has("ptrace");
-  }
-  if (f.traceSocket !== undefined) {
-    ptrace.enabled = true;
-    ptrace.socket = f.traceSocket;
-  }
-  o.sources = { ebpf, ptrace, ...(f.falcoGrpc !== undefined ? { falco_grpc: { enabled: true, address: f.falcoGrpc } } : {}) };
-  if (f.grpcOutput !== undefined) o.sinks = { ...o.sinks, grpc: { enabled: true, address: f.grpcOutput } };
-  const fim: DeepPartial<Config["fim"]> = {};
-  if (f.fim === false) fim.enabled = false;
-  if (f.fimScan === false) fim.scan_on_start = false;
-  o.fim = fim;
-  if (f.capture === false) o.capture = { enabled: false };
-  const kube: DeepPartial<Config["kubernetes"]> = {};
-  if (f.nodeName !== undefined) kube.node_name = f.nodeName;
-  if (f.kubeconfig !== undefined) kube.kubeconfig = f.kubeconfig;
-  if (f.kubernetes === false) kube.enabled = false;
-  o.kubernetes = kube;
-  return o;
 }
 
 /** The kernel probe source. */
@@ -712,34 +598,9 @@ export function ruleSelectionOf(cfg: Config, flags: AgentFlags): RuleSelectionOp
   return o;
 }
 
-/**
- * The configuration: defaults < `--config` file < `VIGIL_*` environment < a `--falco-config`
- * falco.yaml (with `-o` settings) < flags. Without a falco.yaml, `-o key=value` sets Vigil's own keys.
- */
-export function agentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv): { cfg: Config; falco: ReturnType<typeof readFalcoYaml> | undefined } {
-  const settings = flags.option ?? [];
-  let falco: ReturnType<typeof readFalcoYaml> | undefined;
-  let translated: { value: DeepPartial<Config>; origin: string } | undefined;
-  if (flags.falcoConfig !== undefined) {
-    falco = readFalcoYaml(flags.falcoConfig, settings);
-    translated = { value: falco.config, origin: flags.falcoConfig };
-  } else if (settings.length > 0) {
-    const value: Record<string, unknown> = {};
-    for (const s of settings) applySetting(value, s);
-    translated = { value: value as DeepPartial<Config>, origin: "-o" };
-  }
-  const cfg = loadConfig({
-    ...(flags.config !== undefined ? { file: flags.config } : {}),
-    env,
-    overrides: flagsToOverrides(flags),
-    ...(translated !== undefined ? { translated } : {}),
-  });
-  return { cfg, falco };
-}
-
 /** Runs the agent until SIGINT/SIGTERM (or until a replay ends). */
 export async function runAgent(flags: AgentFlags): Promise<void> {
-  const { cfg, falco } = agentConfig(flags, process.env);
+  const { cfg, falco } = await agentConfigInWorker(flags, process.env);
   const v8Flags = applyMemorySettings(cfg.memory);
   const selection = ruleSelectionOf(cfg, flags);
   const badSelection = checkSelection(selection);

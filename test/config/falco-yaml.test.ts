@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { agentConfig } from "../../agent/cli/agent-cmd.js";
+import { agentConfig } from "../../agent/cli/agent-config.js";
 import { applySetting, readFalcoYaml } from "../../agent/config/falco-yaml.js";
 import { ConfigError } from "../../agent/config/index.js";
 
