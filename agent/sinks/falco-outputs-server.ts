@@ -12,7 +12,7 @@
  * which a client-go consumer handles the same way. The queue is bounded: past `maxQueue` the
  * oldest alert is dropped and counted.
  *
- * What a client can hold is bounded (`limits`, {@link falcoOutputsLimitsSchema}): connections,
+ * What a client can hold is bounded (`limits`, falco-outputs-limits-schema.ts): connections,
  * concurrent streams per connection, the request size (Falco's requests are empty), subscribers,
  * and the unsent bytes of each subscriber. A subscriber that does not read is dropped (counted)
  * once its bytes reach the bound, so a stalled client never grows memory nor blocks the
@@ -23,7 +23,7 @@ import { existsSync, lstatSync, unlinkSync } from "node:fs";
 import type { Server as NetServer, Socket } from "node:net";
 import { Server, ServerCredentials, status, type sendUnaryData, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { z } from "zod";
+import type { FalcoOutputsLimits, FalcoOutputsLimitsInput } from "./falco-outputs-limits-schema.js";
 import { metrics as defaultMetrics, type Metrics } from "../metrics/metrics.js";
 import type { ExportResult, Sink } from "./types.js";
 import {
@@ -38,40 +38,18 @@ import {
 } from "../../proto/index.js";
 import { VERSION, versionParts } from "../version.js";
 
-/** What one client can make the server hold; keys are snake_case like the other limits. */
-export const falcoOutputsLimitsSchema = z.strictObject({
-  /** Open connections at once; beyond it new ones are closed at accept (a log line, counted). */
-  max_connections: z.number().int().min(1).max(100_000).default(64),
-  /** Largest request message (Falco's requests are empty); the gRPC receive limit. */
-  max_receive_bytes: z
-    .number()
-    .int()
-    .min(64)
-    .max(16 * 1024 * 1024)
-    .default(4 * 1024),
-  /** Concurrent calls on one HTTP/2 connection. */
-  max_concurrent_streams: z.number().int().min(1).max(1000).default(8),
-  /** Open `sub` calls in all; more are refused with RESOURCE_EXHAUSTED. */
-  max_subscribers: z.number().int().min(1).max(10_000).default(16),
-  /** Unsent bytes one subscriber may have; past it the subscriber is dropped (RESOURCE_EXHAUSTED, counted). */
-  subscriber_queue_bytes: z
-    .number()
-    .int()
-    .min(1024)
-    .max(1024 ** 3)
-    .default(1024 * 1024),
-  /** A connection with no call in flight is closed after this. */
-  idle_timeout_ms: z.number().int().min(100).max(86_400_000).default(60_000),
-  /** Keepalive pings every this; a peer that does not answer within keepalive_timeout_ms is dropped. */
-  keepalive_time_ms: z.number().int().min(100).max(86_400_000).default(30_000),
-  keepalive_timeout_ms: z.number().int().min(100).max(600_000).default(10_000),
-  /** A TLS handshake (mTLS mode) must complete within this. */
-  handshake_timeout_ms: z.number().int().min(100).max(600_000).default(10_000),
+/** The limits when none are given (what `falcoOutputsLimitsSchema.parse({})` returns; falco-outputs-limits-schema.ts documents each). */
+export const DEFAULT_FALCO_OUTPUTS_LIMITS: Readonly<FalcoOutputsLimits> = Object.freeze({
+  max_connections: 64,
+  max_receive_bytes: 4 * 1024,
+  max_concurrent_streams: 8,
+  max_subscribers: 16,
+  subscriber_queue_bytes: 1024 * 1024,
+  idle_timeout_ms: 60_000,
+  keepalive_time_ms: 30_000,
+  keepalive_timeout_ms: 10_000,
+  handshake_timeout_ms: 10_000,
 });
-/** Limits after defaults. */
-export type FalcoOutputsLimits = z.output<typeof falcoOutputsLimitsSchema>;
-/** Limits as a caller gives them (every key optional). */
-export type FalcoOutputsLimitsInput = z.input<typeof falcoOutputsLimitsSchema>;
 
 /** Options of {@link startFalcoOutputsServer}. */
 export interface FalcoOutputsServerOptions {
@@ -85,7 +63,7 @@ export interface FalcoOutputsServerOptions {
   tls?: { cert: Buffer; key: Buffer; ca?: Buffer } | undefined;
   maxQueue?: number;
   logger: Logger;
-  /** Connection, stream, request and subscriber bounds; defaults in {@link falcoOutputsLimitsSchema}. */
+  /** Connection, stream, request and subscriber bounds; missing keys take {@link DEFAULT_FALCO_OUTPUTS_LIMITS}. */
   limits?: FalcoOutputsLimitsInput | undefined;
   /** Where failures, refusals and drops are counted (`server="falco_outputs"`); defaults to the process-wide `metrics`. */
   metrics?: Metrics | undefined;
@@ -149,7 +127,9 @@ function listenersOf(server: Server): NetServer[] {
 export async function startFalcoOutputsServer(o: FalcoOutputsServerOptions): Promise<FalcoOutputsServer> {
   const log = o.logger.child({ component: "falco-outputs" });
   const m = o.metrics ?? defaultMetrics;
-  const limits = falcoOutputsLimitsSchema.parse(o.limits ?? {});
+  // the defaults overlaid with what the caller gave (no zod in the agent: the schema is for those who validate input)
+  const limits: FalcoOutputsLimits = { ...DEFAULT_FALCO_OUTPUTS_LIMITS };
+  for (const [k, v] of Object.entries(o.limits ?? {})) if (v !== undefined) Object.assign(limits, { [k]: v });
   const maxQueue = o.maxQueue ?? 10_000;
   const auth = new TokenCheck(o.token);
   const queue: Buffer[] = [];
@@ -457,3 +437,5 @@ export async function startFalcoOutputsServer(o: FalcoOutputsServerOptions): Pro
     stats: () => ({ ...c, backlog: queue.length, ...refusals }),
   };
 }
+
+export type { FalcoOutputsLimits, FalcoOutputsLimitsInput } from "./falco-outputs-limits-schema.js";
