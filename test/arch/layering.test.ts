@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /**
- * The layering rules of .dependency-cruiser.cjs hold for the source tree (beyond the recorded
- * known violations), so the suite enforces them even where `npm run lint` is not run; and the
- * rules do fire on a tree that breaks them.
+ * The layering rules of .dependency-cruiser.cjs and the run-time rule of
+ * .dependency-cruiser-runtime.cjs hold for the source tree (beyond the recorded known
+ * violations), so the suite enforces them even where `npm run lint` is not run; and the rules do
+ * fire on a tree that breaks them.
  */
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -17,22 +18,19 @@ const DEPCRUISE = join(ROOT, "node_modules", "dependency-cruiser", "bin", "depen
 interface Violation {
   from: string;
   to: string;
+  via?: { name: string }[];
   rule: { name: string; severity: string };
 }
 
 /** Runs dependency-cruiser in `cwd` and returns the violations it reports. */
-function cruise(cwd: string, extra: string[] = []): Violation[] {
+function cruise(cwd: string, extra: string[] = [], config = ".dependency-cruiser.cjs"): Violation[] {
   let out: string;
   try {
-    out = execFileSync(
-      process.execPath,
-      [DEPCRUISE, "proto", "agent", "collector", "rules", "--config", ".dependency-cruiser.cjs", "--output-type", "json", ...extra],
-      {
-        cwd,
-        encoding: "utf8",
-        maxBuffer: 256 * 1024 * 1024,
-      },
-    );
+    out = execFileSync(process.execPath, [DEPCRUISE, "proto", "agent", "collector", "rules", "--config", config, "--output-type", "json", ...extra], {
+      cwd,
+      encoding: "utf8",
+      maxBuffer: 256 * 1024 * 1024,
+    });
   } catch (err) {
     // exit code = number of errors; the JSON is still on stdout
     out = (err as { stdout?: string }).stdout ?? "";
@@ -51,6 +49,37 @@ describe("layering", () => {
   it("the source tree breaks no dependency rule", () => {
     const v = cruise(ROOT);
     expect(v.map((x) => `${x.rule.name}: ${x.from} → ${x.to}`)).toEqual([]);
+  }, 60_000);
+
+  it("vigil agent's run-time graph reaches no zod", () => {
+    const v = cruise(ROOT, [], ".dependency-cruiser-runtime.cjs");
+    expect(v.map((x) => `${x.rule.name}: ${x.from} → ${x.to}`)).toEqual([]);
+  }, 60_000);
+
+  it("the run-time rule fires on a value import reaching zod, not on a type-only one", () => {
+    const d = mkdtempSync(join(tmpdir(), "vigil-arch-"));
+    dirs.push(d);
+    for (const f of [".dependency-cruiser.cjs", ".dependency-cruiser-runtime.cjs"]) copyFileSync(join(ROOT, f), join(d, f));
+    writeFileSync(join(d, "tsconfig.json"), JSON.stringify({ compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", strict: true } }));
+    const files: Record<string, string> = {
+      "node_modules/zod/package.json": JSON.stringify({ name: "zod", type: "module", exports: "./index.js" }),
+      "node_modules/zod/index.js": "export const z = {};\n",
+      "agent/cli/agent-cmd.ts": 'import type { S } from "../config/s.js";\nimport { g } from "../metrics/g.js";\nexport const a: S = String(g);\n',
+      "agent/config/s.ts": 'import { z } from "zod";\nexport const s = z;\nexport type S = string;\n',
+      "agent/metrics/g.ts": 'import { z } from "zod";\nexport const g = z;\n',
+      // the folders the cruise names
+      "proto/p.ts": "export const p = 1;\n",
+      "collector/c.ts": "export const c = 1;\n",
+      "rules/r.ts": "export const r = 1;\n",
+    };
+    for (const [f, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(d, f)), { recursive: true });
+      writeFileSync(join(d, f), text);
+    }
+    const v = cruise(d, [], ".dependency-cruiser-runtime.cjs");
+    expect(v.map((x) => `${x.rule.name}: ${x.from} → ${x.to}`)).toEqual(["agent-zod-in-worker-only: agent/cli/agent-cmd.ts → node_modules/zod/index.js"]);
+    // through the value import; the type-only one is erased and loads nothing
+    expect((v[0]?.via ?? []).map((x) => x.name)).toEqual(["agent/metrics/g.ts", "node_modules/zod/index.js"]);
   }, 60_000);
 
   it("each rule fires on a tree that breaks it", () => {

@@ -3,8 +3,10 @@
  * `vigil agent` loads only what the agent runs: not the other subcommands (collector, webhook,
  * admission, inject, NATS), not the Kubernetes client library outside a cluster. Each of them
  * stays resident for the agent's lifetime once imported (the whole set was about 40 MiB of the
- * agent's 173 MiB at idle, BENCHMARKS.md "Agent memory (issue 22, Dec 5)"). A loader hook in the
- * child (NODE_OPTIONS=--import) records every module it resolves.
+ * agent's 173 MiB at idle, BENCHMARKS.md "Agent memory (issue 22, Dec 5)"). Nor zod: the
+ * configuration is validated in a worker thread that exits (agent/cli/agent-config-thread.ts). A
+ * loader hook in the child (NODE_OPTIONS=--import) records every module the agent's main thread
+ * resolves.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -17,16 +19,22 @@ import { CLI, REPO_ROOT, startAgent } from "../helpers/agent.js";
 const dir = mkdtempSync(join(tmpdir(), "vigil-imports-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+// the main thread only: the configuration worker (which loads zod, and then exits) would write its own list
 const HOOK = `
 import { registerHooks } from "node:module";
 import { writeFileSync } from "node:fs";
-const seen = new Set();
-registerHooks({ resolve(spec, ctx, next) { const r = next(spec, ctx); seen.add(r.url); return r; } });
-setInterval(() => writeFileSync(process.env.VIGIL_TEST_MODLIST, [...seen].join("\\n")), 100).unref();
+import { isMainThread } from "node:worker_threads";
+if (isMainThread) {
+  const seen = new Set();
+  registerHooks({ resolve(spec, ctx, next) { const r = next(spec, ctx); seen.add(r.url); return r; } });
+  setInterval(() => writeFileSync(process.env.VIGIL_TEST_MODLIST, [...seen].join("\\n")), 100).unref();
+}
 `;
 
 /** Modules `vigil agent` must not load with this configuration (substrings of their URLs). */
 const FORBIDDEN = [
+  // validated in the configuration worker (about 12 MiB that would stay for good)
+  "/node_modules/zod/",
   "/node_modules/@kubernetes/client-node/",
   "/node_modules/@nats-io/",
   "/node_modules/pg/",
@@ -69,6 +77,40 @@ describe("vigil agent's import graph", () => {
       expect(loaded.some((u) => u.endsWith("/dist/agent/pipeline.js"))).toBe(true);
       const bad = loaded.filter((u) => FORBIDDEN.some((f) => u.includes(f)));
       expect(bad).toEqual([]);
+    } finally {
+      await agent.stop();
+    }
+  }, 90_000);
+
+  it("with the embedded collector and the metrics endpoint, still no zod", async () => {
+    const hook = join(dir, "hook.mjs");
+    const list = join(dir, "modules-embedded.txt");
+    writeFileSync(hook, HOOK);
+    const agent = await startAgent(
+      [
+        "--source",
+        "ptrace",
+        "--trace-socket",
+        join(dir, "trace2.sock"),
+        "--no-containerd",
+        "--stats-interval",
+        "0",
+        "--embedded-collector",
+        "127.0.0.1:0",
+        "--metrics-port",
+        "0",
+      ],
+      60_000,
+      { NODE_OPTIONS: `--import ${pathToFileURL(hook).href}`, VIGIL_TEST_MODLIST: list, KUBERNETES_SERVICE_HOST: "" },
+      ["--no-fim-scan"],
+    );
+    try {
+      await agent.waitForLog((l) => l["msg"] === "embedded collector listening (vigil tail follows it)");
+      await new Promise((r) => setTimeout(r, 500));
+      const loaded = readFileSync(list, "utf8").split("\n");
+      expect(loaded.some((u) => u.endsWith("/dist/collector/server.js"))).toBe(true);
+      expect(loaded.some((u) => u.endsWith("/dist/agent/cli/agent-config-thread.js"))).toBe(true);
+      expect(loaded.filter((u) => u.includes("/node_modules/zod/") || u.includes("-schema.js"))).toEqual([]);
     } finally {
       await agent.stop();
     }
