@@ -14,7 +14,7 @@ import { kubernetesIpNames } from "../../rules/index.js";
 import type { SyscallEvent } from "../../rules/event.js";
 import { ruleLimitsFromConfig } from "../engine/rule-engine.js";
 // types only: the configuration is read in a worker thread (agent-config-thread.ts), so that
-// zod and the schemas are never loaded here (.dependency-cruiser.cjs, agent-zod-in-worker-only)
+// zod and the schemas are never loaded here (.dependency-cruiser-runtime.cjs, agent-zod-in-worker-only)
 import type { Config } from "../config/schema.js";
 import { agentConfigInWorker } from "./agent-config-thread.js";
 import { parseSourceList, type AgentFlags } from "./agent-flags.js";

@@ -2,7 +2,8 @@
 /**
  * The configuration worker's entry (agent-config-thread.ts starts it): reads the configuration
  * with agent-config.ts, posts it or the error as plain data, and ends, taking zod and the schemas
- * with it. The only module of `vigil agent` that may load zod (.dependency-cruiser.cjs).
+ * with it. The only module of `vigil agent` that may load zod (the rule agent-zod-in-worker-only,
+ * .dependency-cruiser-runtime.cjs).
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { ConfigError } from "../config/errors.js";
