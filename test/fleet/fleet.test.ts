@@ -177,12 +177,32 @@ describe.skipIf(!postgresAvailable())("fleet: agents → NATS JetStream (R3) →
     }
   };
 
+  /**
+   * Freezes a collector until it holds a delivered, unacknowledged message. A replica frozen just
+   * after its pull request was served (or once it expired) is handed nothing while it is frozen
+   * (CI saw 20 s of it, every message going to the others), so it is thawed to pull again and
+   * frozen anew, up to four times; the scenarios publish for about 13 s, long enough for all four.
+   * Thawed before the error, so a failure here does not leave it stopped for the next test.
+   */
+  const freezeHolding = async (name: string) => {
+    for (let attempt = 1; ; attempt++) {
+      c(name).signal("SIGSTOP");
+      try {
+        await untilHeld(1000, 2500);
+        return;
+      } catch (err) {
+        c(name).signal("SIGCONT");
+        if (attempt === 4) throw err;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
+  };
+
   it("survives a collector killed mid-batch", async () => {
     const before = await redelivered();
-    await scenario("colkill", { agents: 20, count: 150, rate: 30, faultAfterMs: 2000 }, async () => {
+    await scenario("colkill", { agents: 20, count: 400, rate: 30, faultAfterMs: 2000 }, async () => {
       // frozen first, until it surely holds delivered, unacknowledged messages, then killed
-      c("c3").signal("SIGSTOP");
-      await untilHeld(1000, 20_000);
+      await freezeHolding("c3");
       c("c3").signal("SIGKILL");
       await new Promise((r) => setTimeout(r, 1000));
       await replace("c3");
@@ -194,9 +214,8 @@ describe.skipIf(!postgresAvailable())("fleet: agents → NATS JetStream (R3) →
 
   it("survives a collector stopped (SIGSTOP) past the ack wait and resumed", async () => {
     const before = await redelivered();
-    await scenario("colstop", { agents: 20, count: 150, rate: 30, faultAfterMs: 2000 }, async () => {
-      c("c3").signal("SIGSTOP");
-      await untilHeld(1000, 20_000);
+    await scenario("colstop", { agents: 20, count: 400, rate: 30, faultAfterMs: 2000 }, async () => {
+      await freezeHolding("c3");
       // then past the ack wait (3 s): what it holds goes to another replica meanwhile
       await new Promise((r) => setTimeout(r, 4000));
       c("c3").signal("SIGCONT");
