@@ -6,6 +6,7 @@
  * collector takes the values it is given and never loads zod.
  */
 import type { CollectorLimits, CollectorLimitsInput } from "./collector-limits-schema.js";
+import { withDefaults } from "./with-defaults.js";
 
 /** The defaults (collector-limits-schema.ts documents each key and its bounds). */
 export const DEFAULT_COLLECTOR_LIMITS: Readonly<CollectorLimits> = Object.freeze({
@@ -38,9 +39,7 @@ export const DEFAULT_COLLECTOR_LIMITS: Readonly<CollectorLimits> = Object.freeze
  * validated here: the configuration's schema checked the values when it was read.
  */
 export function collectorLimits(partial: CollectorLimitsInput | undefined): CollectorLimits {
-  const out: Record<string, unknown> = { ...DEFAULT_COLLECTOR_LIMITS };
-  for (const [k, v] of Object.entries(partial ?? {})) if (v !== undefined) out[k] = v;
-  return out as CollectorLimits;
+  return withDefaults(DEFAULT_COLLECTOR_LIMITS, partial);
 }
 
 export type { CollectorLimits, CollectorLimitsInput } from "./collector-limits-schema.js";

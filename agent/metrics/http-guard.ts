@@ -12,6 +12,7 @@ import type { Server as HttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import type { HttpLimits, HttpLimitsInput } from "./http-limits-schema.js";
+import { withDefaults } from "../../proto/with-defaults.js";
 import type { Metrics } from "./metrics.js";
 
 /** The limits when none are given (what `httpLimitsSchema.parse({})` returns; http-limits-schema.ts documents each). */
@@ -30,9 +31,7 @@ export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
  * was read, so a running agent never loads zod.
  */
 export function httpLimits(partial?: HttpLimitsInput): HttpLimits {
-  const out: Record<string, unknown> = { ...DEFAULT_HTTP_LIMITS };
-  for (const [k, v] of Object.entries(partial ?? {})) if (v !== undefined) out[k] = v;
-  return out as HttpLimits;
+  return withDefaults(DEFAULT_HTTP_LIMITS, partial);
 }
 
 /** The `createServer` options that carry `l` (Node refuses a header timeout above the request timeout). */

@@ -24,6 +24,7 @@ import type { Server as NetServer, Socket } from "node:net";
 import { Server, ServerCredentials, status, type sendUnaryData, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { FalcoOutputsLimits, FalcoOutputsLimitsInput } from "./falco-outputs-limits-schema.js";
+import { withDefaults } from "../../proto/with-defaults.js";
 import { metrics as defaultMetrics, type Metrics } from "../metrics/metrics.js";
 import type { ExportResult, Sink } from "./types.js";
 import {
@@ -128,8 +129,7 @@ export async function startFalcoOutputsServer(o: FalcoOutputsServerOptions): Pro
   const log = o.logger.child({ component: "falco-outputs" });
   const m = o.metrics ?? defaultMetrics;
   // the defaults overlaid with what the caller gave (no zod in the agent: the schema is for those who validate input)
-  const limits: FalcoOutputsLimits = { ...DEFAULT_FALCO_OUTPUTS_LIMITS };
-  for (const [k, v] of Object.entries(o.limits ?? {})) if (v !== undefined) Object.assign(limits, { [k]: v });
+  const limits = withDefaults(DEFAULT_FALCO_OUTPUTS_LIMITS, o.limits);
   const maxQueue = o.maxQueue ?? 10_000;
   const auth = new TokenCheck(o.token);
   const queue: Buffer[] = [];
