@@ -303,11 +303,24 @@ describe.skipIf(!containersAvailable())("the Fargate sidecar path with the image
     expect(a.hostname).toBe("fargate-ip-192-168-7-21.eu-west-1.compute.internal");
     // it came through vigil-trace: the sidecar (whose only source is the tracer socket) printed it
     expect(sidecarLog()).toContain(a.id);
-    // ... and shipped it: its /metrics (the pod's port 9376) count the alert and the collector's acknowledgement
-    const m = (await httpRequestText("http://127.0.0.1:9376/metrics")).body;
+    // ... and shipped it: its /metrics (the pod's port 9376) count the alert and the collector's
+    // acknowledgement. The collector stores a batch before it answers, so the alert can be
+    // queryable a moment before the sidecar has read the acknowledgement: wait for it.
+    let m = "";
     const metric = (re: RegExp) => Number(re.exec(m)?.[1] ?? "0");
+    const acked = /^vigil_delivery_acked(?:_total)? (\d+)/m;
+    await poll(
+      "the sidecar's count of acknowledged alerts",
+      async () => {
+        m = (await httpRequestText("http://127.0.0.1:9376/metrics")).body;
+        return metric(acked) >= 1;
+      },
+      10_000,
+      () => `${diag()}\n${m}`,
+      50,
+    );
     expect(metric(/^vigil_alerts_total\{[^}]*rule="Read Shadow File"[^}]*\} (\d+)/m)).toBeGreaterThanOrEqual(1);
-    expect(metric(/^vigil_delivery_acked(?:_total)? (\d+)/m)).toBeGreaterThanOrEqual(1);
+    expect(metric(acked)).toBeGreaterThanOrEqual(1);
 
     // the first read happened as the pod started, before the agent listened: the tracer kept the
     // frames, and the sidecar raised the alert (its CRI log line's time) once it was up
