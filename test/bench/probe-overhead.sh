@@ -30,18 +30,7 @@ make -s -C native-bridge all bench >/dev/null
 
 # the syscall set (as the agent asks the probe for it) and kernel filter lines the agent derives
 # from Falco's stable rules
-node --input-type=module -e "
-import { readFileSync, writeFileSync } from 'node:fs';
-import { RuleEngine } from './dist/agent/engine/rule-engine.js';
-import { stateOnlyClones, syscallsFor } from './dist/agent/pipeline.js';
-import { probeSyscalls } from './dist/agent/sources/ebpf-source.js';
-import { deriveKernelFilters } from './dist/rules/compile/pushdown.js';
-import { kernelFilterLines } from './dist/agent/sources/kernel-filter.js';
-import { pino } from 'pino';
-const e = new RuleEngine({ files: ['$RULES'], logger: pino({ level: 'silent' }) });
-const rs = e.load();
-writeFileSync('/tmp/vigil-bench-syscalls', probeSyscalls(syscallsFor(rs), stateOnlyClones(rs)).join(','));
-writeFileSync('/tmp/vigil-bench-filters', kernelFilterLines(deriveKernelFilters(rs.rules)).join('\n') + '\n');"
+node test/bench/probe-set.mjs "$RULES" /tmp/vigil-bench-syscalls /tmp/vigil-bench-filters
 SYSCALLS=$(cat /tmp/vigil-bench-syscalls)
 
 HAVE_PERF=0
