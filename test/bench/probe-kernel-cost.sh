@@ -20,14 +20,8 @@ if [ "${1:-}" = openat ]; then
   [ ${#PROBES[@]} -gt 0 ] || PROBES=("$PWD/build/vigil-probe")
   RULES=${RULES:-../shared/corpus/falco/falco_rules.yaml}
   FILTERS=$(mktemp)
-  ( cd .. && . scripts/node-env.sh && { [ -f dist/agent/cli/main.js ] || npx tsc -p tsconfig.json; } && node --input-type=module -e "
-import { writeFileSync } from 'node:fs';
-import { RuleEngine } from './dist/agent/engine/rule-engine.js';
-import { deriveKernelFilters } from './dist/rules/compile/pushdown.js';
-import { kernelFilterLines } from './dist/agent/sources/kernel-filter.js';
-import { pino } from 'pino';
-const rs = new RuleEngine({ files: ['$RULES'], logger: pino({ level: 'silent' }) }).load();
-writeFileSync('$FILTERS', kernelFilterLines(deriveKernelFilters(rs.rules)).join('\\n') + '\\n');" )
+  ( cd .. && . scripts/node-env.sh && { [ -f dist/agent/cli/main.js ] || npx tsc -p tsconfig.json; } &&
+    node test/bench/probe-set.mjs "$RULES" /dev/null "$FILTERS" )
   old=$(sysctl -n kernel.bpf_stats_enabled)
   trap 'sysctl -qw kernel.bpf_stats_enabled=$old; rm -f "$FILTERS"' EXIT
   # the id of program $2 among the bpf-prog descriptors of process $1
