@@ -32,7 +32,7 @@ cleanup() {
 trap cleanup EXIT
 node test/bench/probe-set.mjs "$RULES" "$TMP/syscalls" "$TMP/filters"
 
-# hold: start a process whose stdin is a fifo kept open by a sleeping writer; prints its pid
+# a fifo $TMP/NAME fed with $TMP/NAME.in and then held open by a sleeping writer (stdin of a program held until off())
 hold_fifo() { # name
   mkfifo "$TMP/$1"
   { cat "$TMP/$1.in" 2>/dev/null || true; exec sleep 100000; } >"$TMP/$1" &
